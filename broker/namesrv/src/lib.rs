@@ -1,0 +1,1 @@
+//! rmq nameserver: broker registry and topic routes.

@@ -1,0 +1,1 @@
+//! RocketMQ remoting protocol: frames, commands, codes, headers, bodies and message encoding.

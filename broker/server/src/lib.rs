@@ -1,0 +1,1 @@
+//! rmq broker: send, pull, offsets, client sessions and admin over the remoting protocol.

@@ -1,0 +1,1 @@
+//! rmq message store: commit log segments, consume queues, checkpoint and crash recovery.
