@@ -22,6 +22,8 @@ pub mod header;
 mod header_binary;
 mod header_json;
 pub mod message;
+#[cfg(feature = "net")]
+pub mod net;
 
 pub use codes::{LanguageCode, request_code, response_code};
 pub use command::{RemotingCommand, SerializeType};

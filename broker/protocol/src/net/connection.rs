@@ -1,0 +1,144 @@
+//! Drives one TCP connection: a read task that decodes frames and dispatches them (responses to
+//! their waiting invoke, requests to the handler, each in its own task) and a write task that
+//! batches queued commands into few writes. A malformed frame closes the connection with a logged
+//! reason; other connections are unaffected.
+
+use super::RequestHandler;
+use super::channel::Channel;
+use crate::command::RemotingCommand;
+use crate::frame::{self, FrameLimits};
+use bytes::BytesMut;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+const READ_BUFFER: usize = 64 * 1024;
+const WRITE_BATCH: usize = 1024 * 1024;
+
+/// Starts driving `stream`; returns its channel.
+pub(crate) fn spawn<H: RequestHandler>(
+    stream: TcpStream,
+    handler: Arc<H>,
+    limits: FrameLimits,
+    idle_timeout: Option<Duration>,
+) -> std::io::Result<Channel> {
+    let remote = stream.peer_addr()?;
+    let local = stream.local_addr()?;
+    stream.set_nodelay(true)?;
+    let (rd, wr) = stream.into_split();
+    let (tx, rx) = mpsc::unbounded_channel();
+    let channel = Channel::new(remote, local, tx);
+    tokio::spawn(write_loop(wr, rx, channel.closed_token()));
+    tokio::spawn(read_loop(
+        rd,
+        channel.clone(),
+        handler,
+        limits,
+        idle_timeout,
+    ));
+    Ok(channel)
+}
+
+fn dispatch<H: RequestHandler>(channel: &Channel, handler: &Arc<H>, cmd: RemotingCommand) {
+    if cmd.is_response() {
+        channel.complete(cmd);
+        return;
+    }
+    let handler = handler.clone();
+    let channel = channel.clone();
+    tokio::spawn(async move {
+        let oneway = cmd.is_oneway();
+        if let Some(response) = handler.handle(&channel, cmd).await
+            && !oneway
+        {
+            channel.send(response);
+        }
+    });
+}
+
+async fn read_loop<H: RequestHandler>(
+    mut rd: OwnedReadHalf,
+    channel: Channel,
+    handler: Arc<H>,
+    limits: FrameLimits,
+    idle_timeout: Option<Duration>,
+) {
+    let closed = channel.closed_token();
+    let mut buf = BytesMut::with_capacity(READ_BUFFER);
+    let idle = idle_timeout.unwrap_or(Duration::from_secs(365 * 24 * 3600));
+    'conn: loop {
+        loop {
+            match frame::decode(&mut buf, &limits) {
+                Ok(Some(cmd)) => dispatch(&channel, &handler, cmd),
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(peer = %channel.remote_addr(), error = %e, "closing connection: malformed frame");
+                    break 'conn;
+                }
+            }
+        }
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(READ_BUFFER);
+        }
+        let read = tokio::select! {
+            _ = closed.cancelled() => break,
+            r = tokio::time::timeout(idle, rd.read_buf(&mut buf)) => r,
+        };
+        match read {
+            Err(_) => {
+                tracing::info!(peer = %channel.remote_addr(), "closing idle connection");
+                break;
+            }
+            Ok(Ok(0)) => {
+                if !buf.is_empty() {
+                    tracing::warn!(peer = %channel.remote_addr(), pending = buf.len(), "connection closed in the middle of a frame");
+                }
+                break;
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::debug!(peer = %channel.remote_addr(), error = %e, "read failed");
+                break;
+            }
+        }
+    }
+    channel.close();
+    handler.on_close(&channel);
+}
+
+async fn write_loop(
+    mut wr: OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<RemotingCommand>,
+    closed: CancellationToken,
+) {
+    let mut out = BytesMut::with_capacity(READ_BUFFER);
+    loop {
+        let first = tokio::select! {
+            _ = closed.cancelled() => break,
+            m = rx.recv() => match m {
+                Some(cmd) => cmd,
+                None => break,
+            },
+        };
+        frame::encode(&first, &mut out);
+        while out.len() < WRITE_BATCH {
+            match rx.try_recv() {
+                Ok(cmd) => frame::encode(&cmd, &mut out),
+                Err(_) => break,
+            }
+        }
+        if wr.write_all(&out).await.is_err() {
+            break;
+        }
+        out.clear();
+        if out.capacity() > 4 * WRITE_BATCH {
+            out = BytesMut::with_capacity(READ_BUFFER);
+        }
+    }
+    closed.cancel();
+    let _ = wr.shutdown().await;
+}

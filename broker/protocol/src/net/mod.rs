@@ -1,0 +1,32 @@
+//! Networking over tokio: the frame codec, one connection driver shared by servers and clients,
+//! the accept loop, and the async client (request/response by opaque, oneway, timeouts,
+//! reconnect).
+
+mod channel;
+mod client;
+mod codec;
+mod connection;
+mod server;
+
+pub use channel::{Channel, NetError};
+pub use client::{ClientConfig, IgnoreRequests, RemotingClient};
+pub use codec::RemotingCodec;
+pub use server::{ServerConfig, serve};
+
+use crate::command::RemotingCommand;
+use std::future::Future;
+
+/// Handles requests arriving on a connection. Each request runs in its own task, so a handler may
+/// hold a request (long polling) without blocking the connection.
+pub trait RequestHandler: Send + Sync + 'static {
+    /// Handles one request; the returned response is sent unless the request was oneway.
+    /// Returning `None` sends nothing (the handler may answer later through `channel`).
+    fn handle(
+        &self,
+        channel: &Channel,
+        request: RemotingCommand,
+    ) -> impl Future<Output = Option<RemotingCommand>> + Send;
+
+    /// Called once when the connection closes.
+    fn on_close(&self, _channel: &Channel) {}
+}
