@@ -1,4 +1,5 @@
 //! The remoting server loop and client over real sockets on 127.0.0.1.
+#![allow(clippy::unwrap_used)]
 
 use rmq_protocol::net::{
     Channel, ClientConfig, RemotingClient, RequestHandler, ServerConfig, serve,
