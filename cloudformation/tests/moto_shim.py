@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Start moto_server on 127.0.0.1 with an ephemeral port, after patching three CloudFormation gaps.
+
+Usage: python moto_shim.py PORT_FILE    (writes the bound port to PORT_FILE, then serves)
+
+moto 5.2.5 (pinned in requirements.txt) lacks three pieces of CloudFormation behaviour that the
+rmq templates depend on. Each patch below adds the behaviour AWS documents; none changes what a
+resource looks like, so assertions still only cover what moto itself models:
+
+1. Fn::GetAtt on a nested stack (AWS::CloudFormation::Stack) for "Outputs.<Key>". moto has no
+   get_cfn_attribute on its Stack model, so the reference raises AttributeError (HTTP 500), and
+   its YAML loader splits "!GetAtt A.Outputs.Key" at every dot where CloudFormation splits at the
+   first one only.
+2. Updating a nested stack resource: moto deletes the nested stack and creates a new one (new
+   addresses, new volumes). CloudFormation updates it in place; so does the patch.
+3. Conditions in update_stack: moto neither creates resources whose Condition turns true nor
+   deletes those whose Condition turns false when only parameters change. The patch does both
+   (this is how the cluster template adds and removes broker groups and replicas).
+
+If moto's internals move (a different moto version), the patch fails at start with a message
+naming the missing piece instead of letting tests fail in odd ways.
+"""
+import sys
+import threading
+
+
+def _require(obj, name):
+    if not hasattr(obj, name):
+        sys.exit(f"moto_shim: moto changed: {obj.__name__}.{name} is gone; re-check the patches "
+                 f"against the moto version in cloudformation/requirements.txt")
+    return getattr(obj, name)
+
+
+def patch_moto():
+    from moto.cloudformation import models, parsing
+    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException, ValidationError
+    from moto.cloudformation.utils import get_stack_from_s3_url
+    from moto.utilities.utils import get_partition
+
+    Stack = models.Stack
+    ResourceMap = parsing.ResourceMap
+    _require(Stack, "outputs")
+    _require(Stack, "update")
+    orig_update = _require(ResourceMap, "update")
+    _require(ResourceMap, "build_resource_diff")
+    _require(ResourceMap, "_delete_resource")
+
+    # 1. GetAtt NestedStack.Outputs.Key
+    def get_cfn_attribute(self, attribute_name):
+        if not attribute_name.startswith("Outputs."):
+            raise UnformattedGetAttTemplateException()
+        key = attribute_name[len("Outputs."):]
+        for output in self.outputs or []:
+            if output["OutputKey"] == key:
+                return output["OutputValue"]
+        raise ValidationError(message=f"Stack {self.name} has no output {key}")
+
+    Stack.get_cfn_attribute = get_cfn_attribute
+    orig_constructor = _require(models, "yaml_tag_constructor")
+
+    def yaml_tag_constructor(loader, tag, node):
+        if tag == "!GetAtt" and isinstance(node.value, str):
+            return {"Fn::GetAtt": node.value.split(".", 1)}
+        return orig_constructor(loader, tag, node)
+
+    models.yaml_tag_constructor = yaml_tag_constructor
+
+    # 2. Nested stacks are updated in place. Parameters are passed as strings, as CloudFormation
+    #    does (moto passes ints and lists through, which then look "changed" on every update).
+    def as_parameters(properties):
+        return {k: ",".join(map(str, v)) if isinstance(v, list) else str(v)
+                for k, v in properties.get("Parameters", {}).items()}
+
+    orig_create = Stack.create_from_cloudformation_json.__func__
+
+    @classmethod
+    def create_nested(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+        cloudformation_json = dict(cloudformation_json)
+        properties = dict(cloudformation_json["Properties"])
+        properties["Parameters"] = as_parameters(properties)
+        cloudformation_json["Properties"] = properties
+        return orig_create(cls, resource_name, cloudformation_json, account_id, region_name,
+                           **kwargs)
+
+    Stack.create_from_cloudformation_json = create_nested
+
+    @classmethod
+    def update_nested(cls, original_resource, new_resource_name, cloudformation_json,
+                      account_id, region_name):
+        properties = cloudformation_json["Properties"]
+        template = get_stack_from_s3_url(properties["TemplateURL"], account_id=account_id,
+                                         partition=get_partition(region_name))
+        parameters = as_parameters(properties)
+        original_resource.update(template, parameters=parameters)
+        return original_resource
+
+    Stack.update_from_cloudformation_json = update_nested
+
+    # 3. Resources whose Condition flips during update_stack.
+    def condition_true(resource_map, resource_json):
+        name = resource_json.get("Condition")
+        return name is None or bool(resource_map.lazy_condition_map[name])
+
+    def update(self, template, parameters=None):
+        live_before = {name for name in self._resource_json_map
+                       if self._parsed_resources.get(name) is not None}
+        old_json = dict(self._resource_json_map)
+        diff = self.build_resource_diff
+        pending = {}
+
+        def build_resource_diff(other_template, params=None):
+            actions = diff(other_template, params)
+            # moto only diffs the JSON; leave the rest to the pass after its update.
+            actions["Modify"] = [n for n in actions["Modify"] if n in live_before]
+            pending["actions"] = actions
+            return actions
+
+        self.build_resource_diff = build_resource_diff
+        try:
+            orig_update(self, template, parameters)
+        finally:
+            del self.build_resource_diff
+        new_json = self._resource_json_map
+        # Resources still in the template whose condition is now false: delete them.
+        gone = [n for n in live_before if n in new_json and not condition_true(self, new_json[n])]
+        for _ in range(5):
+            for name in list(gone):
+                try:
+                    self._delete_resource(self._parsed_resources[name], old_json[name])
+                except Exception:  # dependency order: retry in the next pass
+                    continue
+                self._parsed_resources.pop(name, None)
+                gone.remove(name)
+        if gone:
+            raise ValidationError(message=f"moto_shim: could not delete {gone}")
+        for name in pending["actions"]["Remove"]:
+            self._parsed_resources.pop(name, None)
+        # Resources whose condition is now true and that were never created: create them.
+        for name, resource_json in new_json.items():
+            if name not in self._parsed_resources and condition_true(self, resource_json):
+                _ = self[name]
+
+    ResourceMap.update = update
+
+
+def main():
+    port_file = sys.argv[1]
+    patch_moto()
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    app = DomainDispatcherApplication(create_backend_app)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    with open(port_file + ".tmp", "w") as f:
+        f.write(str(server.port))
+    import os
+    os.replace(port_file + ".tmp", port_file)
+    print(f"moto_shim: serving on 127.0.0.1:{server.port}", flush=True)
+    threading.current_thread().name = "moto"
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+#!/bin/bash
+# rmq node bootstrap: first-boot script of every rmq node (nameserver or broker).
+# templates/rmq-node.yaml (and the rmq-aws provisioner) put a header of RMQ_* assignments in
+# front of this file and pass the result as EC2 user data. See cloudformation/README.md.
+# Sandbox overrides, never set on EC2: RMQ_ROOT (path prefix), RMQ_ARTEFACT_DIR (copy binaries
+# from this dir, not S3), RMQ_NO_SYSTEMD=1 (exec the server in the foreground), RMQ_NO_EC2=1
+# (no IMDS, ENI/volume attach, signal, CloudWatch), RMQ_OVERRIDES (a file sourced after the header).
+set -Eeuo pipefail
+umask 022
+if [ -n "${RMQ_OVERRIDES:-}" ]; then . "$RMQ_OVERRIDES"; fi
+
+log() { echo "rmq-bootstrap: $*" >&2; }
+INSTANCE_ID=""
+signal() {
+  [ "${RMQ_NO_EC2:-}" != 1 ] && [ -n "${RMQ_SIGNAL_STACK:-}" ] && [ -n "$INSTANCE_ID" ] || return 0
+  aws cloudformation signal-resource --region "$RMQ_REGION" --stack-name "$RMQ_SIGNAL_STACK" \
+    --logical-resource-id "$RMQ_SIGNAL_RESOURCE" --unique-id "$INSTANCE_ID" --status "$1" \
+    >/dev/null 2>&1 || log "could not signal $1 (normal for a replacement launched outside a stack update)"
+}
+die() { trap - ERR; log "FAILED: $*"; signal FAILURE; exit 1; }
+trap 'die "command failed at line $LINENO"' ERR
+# wait_until SECONDS WHAT CMD...: retry CMD every 3 s until it succeeds or time runs out.
+wait_until() {
+  local limit=$1 what=$2 end=$((SECONDS + $1)); shift 2
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$end" ] || die "timed out after ${limit}s waiting for $what"
+    sleep 3
+  done
+}
+need() { local v; for v in "$@"; do [ -n "${!v:-}" ] || die "$v is not set (user data header incomplete)"; done; }
+
+need RMQ_CLUSTER_NAME RMQ_NODE_NAME RMQ_ROLE RMQ_NODE_IP
+case "$RMQ_ROLE" in
+  namesrv) BIN=rmq-namesrv ;;
+  broker)
+    BIN=rmq-broker
+    need RMQ_BROKER_NAME RMQ_BROKER_ID RMQ_BROKER_ROLE RMQ_FLUSH_DISK_TYPE RMQ_NAMESRV_ADDR
+    case "$RMQ_BROKER_ROLE" in ASYNC_MASTER|SYNC_MASTER|SLAVE) ;; *) die "RMQ_BROKER_ROLE=$RMQ_BROKER_ROLE is not ASYNC_MASTER, SYNC_MASTER or SLAVE" ;; esac
+    case "$RMQ_FLUSH_DISK_TYPE" in ASYNC_FLUSH|SYNC_FLUSH) ;; *) die "RMQ_FLUSH_DISK_TYPE=$RMQ_FLUSH_DISK_TYPE is not ASYNC_FLUSH or SYNC_FLUSH" ;; esac
+    case "$RMQ_BROKER_ID" in ''|*[!0-9]*) die "RMQ_BROKER_ID=$RMQ_BROKER_ID is not a number" ;; esac
+    if [ "$RMQ_BROKER_ID" = 0 ] && [ "$RMQ_BROKER_ROLE" = SLAVE ]; then die "brokerId 0 must be a master"; fi
+    if [ "$RMQ_BROKER_ID" != 0 ] && [ "$RMQ_BROKER_ROLE" != SLAVE ]; then die "brokerId $RMQ_BROKER_ID must be SLAVE"; fi
+    ;;
+  *) die "RMQ_ROLE=$RMQ_ROLE is not namesrv or broker" ;;
+esac
+if [ -z "${RMQ_ARTEFACT_DIR:-}" ]; then need RMQ_ARTEFACT_BUCKET; fi
+
+R="${RMQ_ROOT:-}"
+ETC="$R/etc/rmq" BIN_DIR="$R/opt/rmq/bin" UNIT_DIR="$R/etc/systemd/system"
+DATA="$R/data" LOG_DIR="$R/var/log/rmq"
+NAMESRV_PORT="${RMQ_NAMESRV_PORT:-9876}" LISTEN_PORT="${RMQ_LISTEN_PORT:-10911}"
+HA_PORT="${RMQ_HA_PORT:-$((LISTEN_PORT + 1))}"
+mkdir -p "$ETC" "$BIN_DIR" "$UNIT_DIR" "$DATA" "$LOG_DIR"
+log "node $RMQ_NODE_NAME ($RMQ_ROLE) of cluster $RMQ_CLUSTER_NAME, address $RMQ_NODE_IP"
+
+# 1. Stable identity: attach this node's network interface (fixed address) and data volume.
+if [ "${RMQ_NO_EC2:-}" != 1 ]; then
+  need RMQ_REGION RMQ_ENI_ID
+  export AWS_DEFAULT_REGION="$RMQ_REGION"
+  TOKEN=$(curl -fsS --retry 5 --max-time 5 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 3600' \
+    http://169.254.169.254/latest/api/token) || die "IMDSv2 token request failed"
+  INSTANCE_ID=$(curl -fsS --retry 5 --max-time 5 -H "X-aws-ec2-metadata-token: $TOKEN" \
+    http://169.254.169.254/latest/meta-data/instance-id) || die "cannot read instance-id from IMDS"
+
+  # attach_to_me KIND ID: KIND is volume or eni. The previous instance may still hold it while
+  # it terminates, so keep trying for 15 minutes.
+  attach_to_me() {
+    local kind=$1 id=$2 end=$((SECONDS + 900)) state owner
+    while :; do
+      if [ "$kind" = eni ]; then
+        read -r state owner < <(aws ec2 describe-network-interfaces --network-interface-ids "$id" \
+          --query 'NetworkInterfaces[0].[Status,Attachment.InstanceId]' --output text) || state=error
+      else
+        read -r state owner < <(aws ec2 describe-volumes --volume-ids "$id" \
+          --query 'Volumes[0].[State,Attachments[0].InstanceId]' --output text) || state=error
+      fi
+      [ "$owner" = "$INSTANCE_ID" ] && return 0
+      if [ "$state" = available ]; then
+        if [ "$kind" = eni ]; then
+          aws ec2 attach-network-interface --network-interface-id "$id" --instance-id "$INSTANCE_ID" \
+            --device-index 1 >/dev/null || log "attach of $id failed, retrying"
+        else
+          aws ec2 attach-volume --volume-id "$id" --instance-id "$INSTANCE_ID" --device /dev/sdf \
+            >/dev/null || log "attach of $id failed, retrying"
+        fi
+      else
+        log "$id is $state (held by ${owner:-nobody}), waiting"
+      fi
+      [ "$SECONDS" -lt "$end" ] || die "could not attach $kind $id within 900s"
+      sleep 5
+    done
+  }
+  attach_to_me eni "$RMQ_ENI_ID"
+  has_ip() { ip -o -4 addr show | grep -q " $RMQ_NODE_IP/"; }
+  wait_until 180 "address $RMQ_NODE_IP to come up" has_ip
+
+  if [ "$RMQ_ROLE" = broker ]; then
+    need RMQ_VOLUME_ID
+    attach_to_me volume "$RMQ_VOLUME_ID"
+    NVME="/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${RMQ_VOLUME_ID//-/}"
+    find_dev() { local d; for d in "$NVME" /dev/xvdf /dev/sdf; do [ -b "$d" ] && { readlink -f "$d"; return 0; }; done; return 1; }
+    wait_until 180 "the block device of $RMQ_VOLUME_ID" find_dev
+    DEV=$(find_dev)
+    rc=0; FSTYPE=$(blkid -p -s TYPE -o value "$DEV") || rc=$?
+    if [ "$rc" = 2 ]; then
+      log "$RMQ_VOLUME_ID ($DEV) is blank: creating an xfs file system"
+      mkfs.xfs -q -L rmq-data "$DEV"; FSTYPE=xfs
+    elif [ "$rc" != 0 ]; then
+      die "blkid failed on $DEV (rc=$rc); refusing to touch the data volume"
+    fi
+    UUID=$(blkid -s UUID -o value "$DEV")
+    sed -i '\# /data #d' /etc/fstab
+    echo "UUID=$UUID /data $FSTYPE defaults,noatime,nofail 0 2" >>/etc/fstab
+    mountpoint -q /data || mount /data
+  fi
+fi
+STORE="$DATA/rmq/store"
+mkdir -p "$STORE"
+
+# 2. Binaries, from the artefact bucket (or a local directory in a sandbox).
+fetch() {
+  local name=$1 dest="$BIN_DIR/$1" prefix=${RMQ_ARTEFACT_PREFIX:-} tries=0
+  prefix=${prefix#/}; prefix=${prefix%/}; [ -z "$prefix" ] || prefix="$prefix/"
+  rm -f "$dest.tmp" "$dest.sha256"
+  if [ -n "${RMQ_ARTEFACT_DIR:-}" ]; then
+    [ -f "$RMQ_ARTEFACT_DIR/$name" ] || die "$RMQ_ARTEFACT_DIR/$name does not exist"
+    cp "$RMQ_ARTEFACT_DIR/$name" "$dest.tmp"
+    if [ -f "$RMQ_ARTEFACT_DIR/$name.sha256" ]; then cp "$RMQ_ARTEFACT_DIR/$name.sha256" "$dest.sha256"; fi
+  else
+    local url="s3://$RMQ_ARTEFACT_BUCKET/$prefix$name" region=()
+    if [ -n "${RMQ_ARTEFACT_REGION:-}" ]; then region=(--region "$RMQ_ARTEFACT_REGION"); fi
+    until aws s3 cp --only-show-errors "${region[@]}" "$url" "$dest.tmp"; do
+      tries=$((tries + 1)); [ "$tries" -lt 5 ] || die "cannot download $url (check ArtefactBucketName/ArtefactKeyPrefix)"
+      sleep $((tries * 5))
+    done
+    aws s3 cp --only-show-errors "${region[@]}" "$url.sha256" "$dest.sha256" 2>/dev/null ||
+      log "no $url.sha256 published; skipping checksum"
+  fi
+  if [ -f "$dest.sha256" ]; then
+    echo "$(cut -d' ' -f1 <"$dest.sha256")  $dest.tmp" | sha256sum -c --quiet - ||
+      die "checksum mismatch for $name"
+  fi
+  chmod 0755 "$dest.tmp"
+  mv -f "$dest.tmp" "$dest"
+}
+fetch "$BIN"
+
+# 3. Configuration.
+if [ "$RMQ_ROLE" = broker ]; then
+  CONF="$ETC/broker.conf"
+  cat >"$CONF" <<EOF
+# written by rmq node bootstrap for $RMQ_NODE_NAME; see cloudformation/README.md
+brokerClusterName=$RMQ_CLUSTER_NAME
+brokerName=$RMQ_BROKER_NAME
+brokerId=$RMQ_BROKER_ID
+brokerRole=$RMQ_BROKER_ROLE
+flushDiskType=$RMQ_FLUSH_DISK_TYPE
+namesrvAddr=$RMQ_NAMESRV_ADDR
+brokerIP1=$RMQ_NODE_IP
+brokerIP2=$RMQ_NODE_IP
+listenPort=$LISTEN_PORT
+haListenPort=$HA_PORT
+storePathRootDir=$STORE
+storePathCommitLog=$STORE/commitlog
+EOF
+  ARGS=(-c "$CONF")
+else
+  ARGS=(--listen-port "$NAMESRV_PORT")
+fi
+
+# 4. systemd unit (always written, so a sandbox can inspect it).
+UNIT="$RMQ_ROLE"; [ "$UNIT" = namesrv ] || UNIT=broker
+cat >"$UNIT_DIR/rmq-$UNIT.service" <<EOF
+[Unit]
+Description=rmq $UNIT ($RMQ_NODE_NAME, cluster $RMQ_CLUSTER_NAME)
+Wants=network-online.target
+After=network-online.target
+RequiresMountsFor=$DATA/rmq
+
+[Service]
+User=rmq
+Group=rmq
+ExecStart=$BIN_DIR/$BIN ${ARGS[*]}
+Restart=always
+RestartSec=5
+LimitNOFILE=1048576
+TimeoutStopSec=90
+StandardOutput=append:$LOG_DIR/$UNIT.log
+StandardError=append:$LOG_DIR/$UNIT.log
+
+[Install]
+WantedBy=multi-user.target
+EOF
+
+if [ "${RMQ_NO_SYSTEMD:-}" = 1 ]; then
+  log "RMQ_NO_SYSTEMD=1: exec $BIN_DIR/$BIN ${ARGS[*]}"
+  trap - ERR
+  exec "$BIN_DIR/$BIN" "${ARGS[@]}"
+fi
+
+id rmq >/dev/null 2>&1 || useradd --system --home-dir /var/lib/rmq --shell /sbin/nologin rmq
+chown -R rmq:rmq "$DATA/rmq" "$LOG_DIR"
+printf 'vm.max_map_count=655360\nvm.swappiness=1\n' >/etc/sysctl.d/90-rmq.conf
+sysctl -q --system || log "sysctl --system reported errors"
+systemctl daemon-reload
+systemctl enable --now "rmq-$UNIT.service"
+PORT=$NAMESRV_PORT; [ "$RMQ_ROLE" = namesrv ] || PORT=$LISTEN_PORT
+wait_until 180 "rmq-$UNIT to listen on port $PORT" bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT"
+
+# 5. Logs and metrics to CloudWatch (best effort: the node works without them).
+if [ "${RMQ_NO_EC2:-}" != 1 ] && [ "${RMQ_NO_CLOUDWATCH:-}" != 1 ] && [ -n "${RMQ_LOG_GROUP:-}" ]; then
+  CW=/opt/aws/amazon-cloudwatch-agent
+  if timeout 300 dnf install -q -y amazon-cloudwatch-agent >/dev/null 2>&1; then
+    cat >"$CW/etc/rmq.json" <<EOF
+{"agent": {"run_as_user": "root"},
+ "logs": {"logs_collected": {"files": {"collect_list": [
+   {"file_path": "$LOG_DIR/*.log", "log_group_name": "$RMQ_LOG_GROUP",
+    "log_stream_name": "$RMQ_NODE_NAME/{instance_id}"},
+   {"file_path": "/var/log/cloud-init-output.log", "log_group_name": "$RMQ_LOG_GROUP",
+    "log_stream_name": "$RMQ_NODE_NAME/{instance_id}/bootstrap"}]}}},
+ "metrics": {"namespace": "rmq", "append_dimensions": {"InstanceId": "\${aws:InstanceId}"},
+   "metrics_collected": {"mem": {"measurement": ["mem_used_percent"]},
+     "disk": {"measurement": ["used_percent"], "resources": ["/", "/data"]}}}}
+EOF
+    "$CW/bin/amazon-cloudwatch-agent-ctl" -a fetch-config -m ec2 -s -c "file:$CW/etc/rmq.json" >/dev/null ||
+      log "CloudWatch agent did not start"
+  else
+    log "could not install amazon-cloudwatch-agent; logs stay in $LOG_DIR"
+  fi
+fi
+
+signal SUCCESS
+log "rmq-$UNIT is up on $RMQ_NODE_IP:$PORT"
