@@ -1,0 +1,128 @@
+"""Run the node user data (header rendered as CloudFormation would + node-bootstrap.sh) in a
+sandbox: RMQ_ROOT under a temp dir, RMQ_ARTEFACT_DIR instead of S3, RMQ_NO_SYSTEMD=1 (the server
+is exec'd in the foreground) and RMQ_NO_EC2=1. The "servers" are stand-in scripts that record
+their arguments, so these tests check what the bootstrap writes and runs, not the servers."""
+import hashlib
+import os
+import re
+import subprocess
+
+import pytest
+
+from test_templates import user_data_parts
+
+BROKER = {
+    "ClusterName": "demo", "NodeName": "broker-b-1", "NodeRole": "broker",
+    "NodeInterface.PrimaryPrivateIpAddress": "10.0.40.7", "NodeInterface": "eni-0123",
+    "VolumeId": "vol-0456", "BrokerName": "broker-b", "BrokerId": "1", "BrokerRole": "SLAVE",
+    "FlushDiskType": "SYNC_FLUSH", "NameServerAddresses": "10.0.1.5:9876;10.0.33.6:9876",
+    "ArtefactBucketName": "rmq-artefacts", "ArtefactKeyPrefix": "rmq/0.1.0/", "ArtefactRegion": "us-east-1",
+    "AWS::Region": "us-east-1", "LogGroupName": "demo-logs", "AWS::StackName": "demo-BrokerB1Stack-X",
+}
+NAMESRV = dict(BROKER, NodeName="namesrv-0", NodeRole="namesrv", VolumeId="", BrokerName="",
+               BrokerId="0", BrokerRole="ASYNC_MASTER", NameServerAddresses="")
+FAKE_SERVER = """#!/bin/bash
+printf '%s\\n' "$0" "$@" > "$RMQ_ROOT/ran"
+"""
+
+
+def render(values):
+    """The user data exactly as the node template's Fn::Join(Fn::Sub header, script) renders it."""
+    (header, _), body = user_data_parts()
+
+    def sub(match):
+        return values[match.group(1)]
+    return re.sub(r"\$\{([^}]+)\}", sub, header) + body
+
+
+def run(tmp_path, values, env=None, binaries=("rmq-broker", "rmq-namesrv")):
+    root = tmp_path / "root"
+    artefacts = tmp_path / "artefacts"
+    artefacts.mkdir(exist_ok=True)
+    for name in binaries:
+        (artefacts / name).write_text(FAKE_SERVER)
+    script = tmp_path / "user-data.sh"
+    script.write_text(render(values))
+    full_env = {"PATH": os.environ["PATH"], "RMQ_ROOT": str(root), "RMQ_ARTEFACT_DIR": str(artefacts),
+                "RMQ_NO_SYSTEMD": "1", "RMQ_NO_EC2": "1", **(env or {})}
+    proc = subprocess.run(["bash", str(script)], env=full_env, capture_output=True, text=True, timeout=60)
+    return proc, root
+
+
+def conf(path):
+    return dict(line.split("=", 1) for line in path.read_text().splitlines()
+                if line and not line.startswith("#"))
+
+
+def test_broker_writes_broker_conf_unit_and_execs_the_broker(tmp_path):
+    proc, root = run(tmp_path, BROKER)
+    assert proc.returncode == 0, proc.stderr
+    store = f"{root}/data/rmq/store"
+    assert conf(root / "etc/rmq/broker.conf") == {
+        "brokerClusterName": "demo", "brokerName": "broker-b", "brokerId": "1", "brokerRole": "SLAVE",
+        "flushDiskType": "SYNC_FLUSH", "namesrvAddr": "10.0.1.5:9876;10.0.33.6:9876",
+        "brokerIP1": "10.0.40.7", "brokerIP2": "10.0.40.7", "listenPort": "10911", "haListenPort": "10912",
+        "storePathRootDir": store, "storePathCommitLog": f"{store}/commitlog"}
+    unit = (root / "etc/systemd/system/rmq-broker.service").read_text()
+    assert f"ExecStart={root}/opt/rmq/bin/rmq-broker -c {root}/etc/rmq/broker.conf\n" in unit
+    assert "Restart=always" in unit and "User=rmq" in unit and f"RequiresMountsFor={root}/data/rmq" in unit
+    ran = (root / "ran").read_text().split("\n")
+    assert ran[:3] == [f"{root}/opt/rmq/bin/rmq-broker", "-c", f"{root}/etc/rmq/broker.conf"]
+    assert os.access(root / "opt/rmq/bin/rmq-broker", os.X_OK)
+    assert not (root / "opt/rmq/bin/rmq-namesrv").exists(), "a broker node only fetches rmq-broker"
+
+
+def test_nameserver_writes_unit_and_execs_the_nameserver(tmp_path):
+    proc, root = run(tmp_path, NAMESRV)
+    assert proc.returncode == 0, proc.stderr
+    unit = (root / "etc/systemd/system/rmq-namesrv.service").read_text()
+    assert f"ExecStart={root}/opt/rmq/bin/rmq-namesrv --listen-port 9876\n" in unit
+    assert (root / "ran").read_text().split("\n")[:3] == [
+        f"{root}/opt/rmq/bin/rmq-namesrv", "--listen-port", "9876"]
+    assert not (root / "etc/rmq/broker.conf").exists()
+
+
+def test_overrides_file_and_ports_for_a_sandbox(tmp_path):
+    overrides = tmp_path / "overrides.sh"
+    overrides.write_text("RMQ_NODE_IP=127.0.0.1\nRMQ_NAMESRV_ADDR='127.0.0.1:19876'\n")
+    proc, root = run(tmp_path, BROKER, {"RMQ_OVERRIDES": str(overrides), "RMQ_LISTEN_PORT": "20911"})
+    assert proc.returncode == 0, proc.stderr
+    c = conf(root / "etc/rmq/broker.conf")
+    assert (c["brokerIP1"], c["namesrvAddr"], c["listenPort"], c["haListenPort"]) == (
+        "127.0.0.1", "127.0.0.1:19876", "20911", "20912")
+
+
+def test_checksum_is_verified_when_published(tmp_path):
+    good = hashlib.sha256(FAKE_SERVER.encode()).hexdigest()
+    (tmp_path / "artefacts").mkdir()
+    (tmp_path / "artefacts/rmq-broker.sha256").write_text(f"{good}  rmq-broker\n")
+    proc, _ = run(tmp_path, BROKER)
+    assert proc.returncode == 0, proc.stderr
+    (tmp_path / "artefacts/rmq-broker.sha256").write_text("0" * 64 + "  rmq-broker\n")
+    proc, _ = run(tmp_path, BROKER)
+    assert proc.returncode == 1 and "checksum mismatch for rmq-broker" in proc.stderr
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"BrokerId": "1", "BrokerRole": "ASYNC_MASTER"}, "brokerId 1 must be SLAVE"),
+    ({"BrokerId": "0", "BrokerRole": "SLAVE"}, "brokerId 0 must be a master"),
+    ({"FlushDiskType": "SOMETIMES"}, "RMQ_FLUSH_DISK_TYPE=SOMETIMES is not ASYNC_FLUSH or SYNC_FLUSH"),
+    ({"NameServerAddresses": ""}, "RMQ_NAMESRV_ADDR is not set"),
+    ({"NodeRole": "proxy"}, "RMQ_ROLE=proxy is not namesrv or broker"),
+])
+def test_bad_header_values_fail_with_a_clear_message(tmp_path, change, message):
+    proc, root = run(tmp_path, dict(BROKER, **change))
+    assert proc.returncode == 1
+    assert f"rmq-bootstrap: FAILED: {message}" in proc.stderr
+    assert not (root / "ran").exists()
+
+
+def test_missing_binary_fails_with_a_clear_message(tmp_path):
+    proc, _ = run(tmp_path, BROKER, binaries=("rmq-namesrv",))
+    assert proc.returncode == 1
+    assert re.search(r"FAILED: .*/artefacts/rmq-broker does not exist", proc.stderr)
+
+
+def test_ec2_mode_needs_the_interface_id(tmp_path):
+    proc, _ = run(tmp_path, dict(BROKER, NodeInterface=""), {"RMQ_NO_EC2": ""})
+    assert proc.returncode == 1 and "RMQ_ENI_ID is not set" in proc.stderr
