@@ -17,6 +17,8 @@ DEFAULT_VERSION="${RMQ_APACHE_VERSION:-5.3.3}"
 MARKER=".rmq-apache-peer"
 
 die() { echo "apache.sh: $*" >&2; exit 2; }
+# maven prints colour resets even with -B; keep logs plain
+strip_ansi() { sed -u 's/\x1b\[[0-9;]*m//g'; }
 log() { echo "apache.sh: $*" >&2; }
 
 usage() {
@@ -58,7 +60,7 @@ EOF
   rm -rf "$home/lib"
   log "fetching Apache RocketMQ $v namesrv+broker jars from Maven into $home/lib"
   (cd "$home" && mvn -q -B -Dstyle.color=never -Dmaven.repo.local="$M2_REPO" \
-      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$home/lib" >&2) \
+      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$home/lib" 2>&1 | strip_ansi >&2) \
     || die "maven could not resolve rocketmq-namesrv/rocketmq-broker $v"
   ls "$home"/lib/rocketmq-broker-*.jar >/dev/null 2>&1 || die "no rocketmq-broker jar after fetch"
   touch "$home/.complete"

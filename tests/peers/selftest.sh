@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Proves the client harnesses against the real Apache RocketMQ broker:
+# for each client (Java 4.9.x, Java 5.x, Go) produce N messages and consume them all, check that
+# consumer offsets survive a consumer restart, and run the async/batch/oneway send modes.
+#
+#   tests/peers/selftest.sh [--version 5.3.3] [--count 10000] [--clients java4,java5,go]
+#
+# Starts the peer on free 127.0.0.1 ports in a temp dir and stops it on exit. Ends with
+# "N passed, N failed". Results of each step are printed as they come.
+set -uo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+VERSION="${RMQ_APACHE_VERSION:-5.3.3}"
+COUNT=10000
+CLIENTS="java4,java5,go"
+while (($#)); do
+  case "$1" in
+    --version) VERSION="$2"; shift 2;;
+    --count) COUNT="$2"; shift 2;;
+    --clients) CLIENTS="$2"; shift 2;;
+    *) echo "selftest.sh: unknown argument '$1'" >&2; exit 2;;
+  esac
+done
+
+eval "$("$HERE/../build-harnesses.sh" --no-apache)" || { echo "harness build failed" >&2; exit 1; }
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pick_base() { # needs base, base+1 (namesrv) and base+10-2 .. base+10+1 (broker, fast port, HA)
+  local b i
+  for i in $(seq 1 50); do
+    b=$(( 20000 + (RANDOM % 2000) * 10 ))
+    if port_free "$b" && port_free $((b + 8)) && port_free $((b + 10)) && port_free $((b + 11)); then echo "$b"; return 0; fi
+  done
+  return 1
+}
+
+BASE="$(pick_base)" || { echo "no free ports" >&2; exit 1; }
+NPORT=$BASE BPORT=$((BASE + 10))
+WORK="$(mktemp -d /tmp/rmq-selftest.XXXXXX)"
+PEER="$WORK/peer"
+cleanup() { "$HERE/apache.sh" stop --dir "$PEER" >&2 || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+"$HERE/apache.sh" start --version "$VERSION" --namesrv-port "$NPORT" --broker-port "$BPORT" --dir "$PEER" >&2 || exit 1
+NS="127.0.0.1:$NPORT"
+
+pass=0 fail=0
+field() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" <<<"$1" | head -1 | tr -d '"'; }
+check() { # name condition-result detail
+  if [[ "$2" == 0 ]]; then pass=$((pass + 1)); echo "PASS $1 $3"; else fail=$((fail + 1)); echo "FAIL $1 $3"; fi
+}
+
+harness() { # client -> command
+  case "$1" in
+    java4) echo "$RMQ_JAVA_HARNESS_4";;
+    java5) echo "$RMQ_JAVA_HARNESS_5";;
+    go) echo "$RMQ_GO_HARNESS";;
+  esac
+}
+
+export RMQ_HARNESS_LOG_DIR="$WORK/client-logs"
+IFS=, read -ra CL <<<"$CLIENTS"
+for c in "${CL[@]}"; do
+  h="$(harness "$c")"
+  [[ -n "$h" ]] || { echo "unknown client $c" >&2; exit 2; }
+  tag="$c$RANDOM"
+
+  # 1. N sync sends, then one consumer gets all N
+  t=$(date +%s%N)
+  out="$($h produce --namesrv "$NS" --topic "T_$tag" --count "$COUNT" --prefix "$tag" --tag TagA --keys --body-size 128 2>"$WORK/$c-p.err")"
+  rc=$?; ms=$(( ($(date +%s%N) - t) / 1000000 ))
+  check "$c produce sync $COUNT" "$([[ $rc == 0 && "$(field "$out" sent)" == "$COUNT" ]] && echo 0 || echo 1)" \
+    "rc=$rc sent=$(field "$out" sent) failed=$(field "$out" failed) wall=${ms}ms"
+  t=$(date +%s%N)
+  out="$($h consume --namesrv "$NS" --topic "T_$tag" --group "G_$tag" --prefix "$tag" --expect "$COUNT" --timeout-ms 120000 2>"$WORK/$c-c.err")"
+  rc=$?; ms=$(( ($(date +%s%N) - t) / 1000000 ))
+  check "$c consume $COUNT" "$([[ $rc == 0 && "$(field "$out" distinct)" == "$COUNT" && "$(field "$out" corrupt)" == 0 ]] && echo 0 || echo 1)" \
+    "rc=$rc distinct=$(field "$out" distinct) received=$(field "$out" received) missing=$(field "$out" missing) wall=${ms}ms"
+
+  # 2. offsets survive a consumer restart: consume half, stop, a second consumer of the group gets the rest
+  $h produce --namesrv "$NS" --topic "R_$tag" --count "$COUNT" --prefix "$tag" --mode async >/dev/null 2>>"$WORK/$c-p.err"
+  half=$((COUNT / 2))
+  out1="$($h consume --namesrv "$NS" --topic "R_$tag" --group "GR_$tag" --prefix "$tag" --expect "$half" --timeout-ms 120000 --out "$WORK/$c-r1.tsv" 2>>"$WORK/$c-c.err")"
+  d1="$(field "$out1" distinct)"
+  rest=$((COUNT - d1))
+  (( rest < 0 )) && rest=0
+  out2="$($h consume --namesrv "$NS" --topic "R_$tag" --group "GR_$tag" --prefix "$tag" --expect "$rest" --timeout-ms 120000 --out "$WORK/$c-r2.tsv" 2>>"$WORK/$c-c.err")"
+  union="$(cat "$WORK/$c-r1.tsv" "$WORK/$c-r2.tsv" | awk -F'\t' '$10=="ok"{print $1}' | sort -u | wc -l)"
+  r2="$(field "$out2" received)"
+  overlap=$(( $(awk -F'\t' '$10=="ok"{print $1}' "$WORK/$c-r2.tsv" | sort -u | wc -l) + d1 - union ))
+  check "$c offsets survive restart" "$([[ "$union" == "$COUNT" && $overlap -lt $half ]] && echo 0 || echo 1)" \
+    "first=$d1 second_received=$r2 union=$union redelivered=$overlap"
+
+  # 3. the other send modes (1000 each), verified by one consumer
+  for mode in async batch oneway; do
+    $h produce --namesrv "$NS" --topic "M_$tag" --count 1000 --prefix "$tag-$mode" --mode "$mode" >/dev/null 2>>"$WORK/$c-p.err"
+    out="$($h consume --namesrv "$NS" --topic "M_$tag" --group "GM_${tag}_$mode" --prefix "$tag-$mode" --expect 1000 --timeout-ms 60000 2>>"$WORK/$c-c.err")"
+    rc=$?
+    check "$c produce $mode 1000 + consume" "$rc" "distinct=$(field "$out" distinct) missing=$(field "$out" missing)"
+  done
+done
+
+echo "$pass passed, $fail failed"
+(( fail == 0 ))
