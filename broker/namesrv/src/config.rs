@@ -1,0 +1,185 @@
+//! Nameserver settings: defaults, an optional `namesrv.conf` (Java properties, the keys Apache
+//! RocketMQ users know), then command-line flags and `RMQ_NAMESRV_*` environment variables.
+
+use clap::Parser;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+use thiserror::Error;
+
+/// Command line of `rmq-namesrv`.
+#[derive(Debug, Parser, Default)]
+#[command(
+    name = "rmq-namesrv",
+    version,
+    about = "RocketMQ-compatible nameserver"
+)]
+pub struct Args {
+    /// namesrv.conf with keys such as listenPort, kvConfigPath, orderMessageEnable.
+    #[arg(short = 'c', long = "config", env = "RMQ_NAMESRV_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Port to listen on [default: 9876].
+    #[arg(long, env = "RMQ_NAMESRV_LISTEN_PORT")]
+    pub listen_port: Option<u16>,
+    /// Address to listen on [default: 0.0.0.0].
+    #[arg(long, env = "RMQ_NAMESRV_LISTEN_ADDR")]
+    pub listen_addr: Option<IpAddr>,
+    /// Where the KV config is persisted [default: ~/namesrv/kvConfig.json].
+    #[arg(long, env = "RMQ_NAMESRV_KV_CONFIG_PATH")]
+    pub kv_config_path: Option<PathBuf>,
+    /// Seconds after which a silent broker is dropped [default: 120].
+    #[arg(long, env = "RMQ_NAMESRV_BROKER_TIMEOUT_SECS")]
+    pub broker_timeout_secs: Option<u64>,
+    /// Put ORDER_TOPIC_CONFIG entries into routes.
+    #[arg(long, env = "RMQ_NAMESRV_ORDER_MESSAGE_ENABLE")]
+    pub order_message_enable: bool,
+}
+
+/// Effective settings.
+#[derive(Debug, Clone)]
+pub struct NamesrvConfig {
+    /// Listen address.
+    pub listen_addr: IpAddr,
+    /// Listen port (0 = ephemeral).
+    pub listen_port: u16,
+    /// KV config file.
+    pub kv_config_path: Option<PathBuf>,
+    /// Broker liveness timeout.
+    pub broker_timeout: Duration,
+    /// How often silent brokers are scanned for.
+    pub scan_interval: Duration,
+    /// Put order topic config into routes.
+    pub order_message_enable: bool,
+}
+
+impl Default for NamesrvConfig {
+    fn default() -> Self {
+        Self {
+            listen_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            listen_port: 9876,
+            kv_config_path: std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join("namesrv").join("kvConfig.json")),
+            broker_timeout: Duration::from_secs(120),
+            scan_interval: Duration::from_secs(5),
+            order_message_enable: false,
+        }
+    }
+}
+
+/// A setting could not be read.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// file
+        path: PathBuf,
+        /// cause
+        #[source]
+        source: java_properties::PropertiesError,
+    },
+    /// A key has a bad value.
+    #[error("{path}: key {key} has invalid value {value:?}: {expected}")]
+    Value {
+        /// file
+        path: PathBuf,
+        /// key
+        key: String,
+        /// value
+        value: String,
+        /// what was expected
+        expected: &'static str,
+    },
+}
+
+impl NamesrvConfig {
+    /// Defaults, then the config file, then flags.
+    pub fn from_args(args: &Args) -> Result<Self, ConfigError> {
+        let mut c = Self::default();
+        if let Some(path) = &args.config {
+            let file = std::fs::File::open(path).map_err(|e| ConfigError::Read {
+                path: path.clone(),
+                source: e.into(),
+            })?;
+            let props = java_properties::read(std::io::BufReader::new(file)).map_err(|source| {
+                ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+            let bad = |key: &str, value: &str, expected| ConfigError::Value {
+                path: path.clone(),
+                key: key.to_owned(),
+                value: value.to_owned(),
+                expected,
+            };
+            for (key, value) in &props {
+                let v = value.trim();
+                match key.as_str() {
+                    "listenPort" => {
+                        c.listen_port = v.parse().map_err(|_| bad(key, v, "a port number"))?;
+                    }
+                    "kvConfigPath" => c.kv_config_path = Some(PathBuf::from(v)),
+                    "orderMessageEnable" => c.order_message_enable = v.eq_ignore_ascii_case("true"),
+                    "scanNotActiveBrokerInterval" => {
+                        let ms: u64 = v.parse().map_err(|_| bad(key, v, "milliseconds"))?;
+                        c.scan_interval = Duration::from_millis(ms.max(100));
+                    }
+                    other => tracing::warn!(key = other, "ignoring unknown namesrv.conf key"),
+                }
+            }
+        }
+        if let Some(p) = args.listen_port {
+            c.listen_port = p;
+        }
+        if let Some(a) = args.listen_addr {
+            c.listen_addr = a;
+        }
+        if let Some(p) = &args.kv_config_path {
+            c.kv_config_path = Some(p.clone());
+        }
+        if let Some(s) = args.broker_timeout_secs {
+            c.broker_timeout = Duration::from_secs(s);
+        }
+        c.order_message_enable |= args.order_message_enable;
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("namesrv.conf");
+        std::fs::write(
+            &path,
+            "# comment\nlistenPort=19876\norderMessageEnable=true\n",
+        )
+        .unwrap();
+        let args = Args {
+            config: Some(path.clone()),
+            listen_addr: Some("127.0.0.1".parse().unwrap()),
+            ..Args::default()
+        };
+        let c = NamesrvConfig::from_args(&args).unwrap();
+        assert_eq!(c.listen_port, 19876);
+        assert!(c.order_message_enable);
+        assert_eq!(c.listen_addr.to_string(), "127.0.0.1");
+        let args = Args {
+            config: Some(path.clone()),
+            listen_port: Some(1),
+            ..Args::default()
+        };
+        assert_eq!(NamesrvConfig::from_args(&args).unwrap().listen_port, 1);
+        std::fs::write(&path, "listenPort=abc\n").unwrap();
+        let err = NamesrvConfig::from_args(&Args {
+            config: Some(path),
+            ..Args::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("listenPort"), "{err}");
+    }
+}

@@ -1,0 +1,125 @@
+//! KV config (PUT/GET/DELETE_KV_CONFIG), persisted as JSON after every change.
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Namespace holding `topic -> "brokerA:4;brokerB:4"` for order topics.
+pub const ORDER_TOPIC_CONFIG: &str = "ORDER_TOPIC_CONFIG";
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KvFile {
+    #[serde(default)]
+    config_table: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// Namespaced key/value settings.
+#[derive(Debug)]
+pub struct KvConfig {
+    path: Option<PathBuf>,
+    table: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
+}
+
+impl KvConfig {
+    /// Loads from `path` (missing file = empty); `None` keeps it in memory only.
+    pub fn load(path: Option<PathBuf>) -> std::io::Result<Self> {
+        let table = match &path {
+            Some(p) if p.exists() => {
+                let text = std::fs::read(p)?;
+                serde_json::from_slice::<KvFile>(&text)
+                    .map_err(|e| {
+                        std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!("{}: {e} (fix or delete the file)", p.display()),
+                        )
+                    })?
+                    .config_table
+            }
+            _ => BTreeMap::new(),
+        };
+        Ok(Self {
+            path,
+            table: Mutex::new(table),
+        })
+    }
+
+    fn persist(&self, table: &BTreeMap<String, BTreeMap<String, String>>) {
+        let Some(path) = &self.path else { return };
+        if let Err(e) = write_atomically(path, table) {
+            tracing::error!(path = %path.display(), error = %e, "cannot persist KV config");
+        }
+    }
+
+    /// Sets a value.
+    pub fn put(&self, namespace: &str, key: &str, value: &str) {
+        let mut t = self.table.lock();
+        t.entry(namespace.to_owned())
+            .or_default()
+            .insert(key.to_owned(), value.to_owned());
+        self.persist(&t);
+    }
+
+    /// Reads a value.
+    pub fn get(&self, namespace: &str, key: &str) -> Option<String> {
+        self.table.lock().get(namespace)?.get(key).cloned()
+    }
+
+    /// Deletes a value.
+    pub fn delete(&self, namespace: &str, key: &str) {
+        let mut t = self.table.lock();
+        if let Some(ns) = t.get_mut(namespace) {
+            ns.remove(key);
+            if ns.is_empty() {
+                t.remove(namespace);
+            }
+        }
+        self.persist(&t);
+    }
+
+    /// Every entry of a namespace.
+    pub fn list(&self, namespace: &str) -> Option<BTreeMap<String, String>> {
+        self.table.lock().get(namespace).cloned()
+    }
+}
+
+fn write_atomically(
+    path: &Path,
+    table: &BTreeMap<String, BTreeMap<String, String>>,
+) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let body = serde_json::to_vec_pretty(&KvFile {
+        config_table: table.clone(),
+    })
+    .map_err(std::io::Error::other)?;
+    std::fs::write(&tmp, body)?;
+    std::fs::rename(tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn survives_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv/kvConfig.json");
+        let kv = KvConfig::load(Some(path.clone())).unwrap();
+        kv.put(ORDER_TOPIC_CONFIG, "T", "broker-a:4");
+        kv.put("ns", "k", "v");
+        kv.delete("ns", "k");
+        let again = KvConfig::load(Some(path.clone())).unwrap();
+        assert_eq!(
+            again.get(ORDER_TOPIC_CONFIG, "T").as_deref(),
+            Some("broker-a:4")
+        );
+        assert!(again.list("ns").is_none());
+        std::fs::write(&path, b"{broken").unwrap();
+        let err = KvConfig::load(Some(path)).unwrap_err();
+        assert!(err.to_string().contains("kvConfig.json"));
+    }
+}
