@@ -8,7 +8,7 @@
 #   tests/build-harnesses.sh --with-apache4   # also fetch the 4.9.x peer
 #
 # Versions (env overrides): RMQ_JAVA_CLIENT_V4 (4.9.8), RMQ_JAVA_CLIENT_V5 (5.3.3),
-# RMQ_APACHE_VERSION (5.3.3), RMQ_APACHE_VERSION_4 (4.9.8). Cache root: RMQ_TEST_CACHE
+# RMQ_APACHE_VERSION (5.3.3), RMQ_APACHE_VERSION_4 (4.9.7; 4.9.8 server jars are not on Maven Central). Cache root: RMQ_TEST_CACHE
 # (~/.cache/rmq-test); Maven repo: RMQ_TEST_M2 ($RMQ_TEST_CACHE/m2). See tests/harness.md.
 set -euo pipefail
 
@@ -18,7 +18,7 @@ M2="${RMQ_TEST_M2:-$CACHE/m2}"
 JV4="${RMQ_JAVA_CLIENT_V4:-4.9.8}"
 JV5="${RMQ_JAVA_CLIENT_V5:-5.3.3}"
 AV="${RMQ_APACHE_VERSION:-5.3.3}"
-AV4="${RMQ_APACHE_VERSION_4:-4.9.8}"
+AV4="${RMQ_APACHE_VERSION_4:-4.9.7}"
 export RMQ_TEST_CACHE="$CACHE" RMQ_TEST_M2="$M2"
 
 apache=1 apache4=0
@@ -84,26 +84,28 @@ EOF
 }
 
 # ---------------------------------------------------------------------------------------------
-# Go harness: $CACHE/go/<hash of sources + go version>/rmq-harness-go
+# Go harness + wiretap: $CACHE/go/<hash of sources + go version>/{rmq-harness-go,rmq-wiretap}
 build_go() {
   local srcs h dir
-  mapfile -t srcs < <(find "$HERE/go" -maxdepth 1 -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) | LC_ALL=C sort)
+  mapfile -t srcs < <(find "$HERE/go" -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' \) | LC_ALL=C sort)
   h="$( (hash_files "${srcs[@]}"; go version) | sha256sum | cut -c1-16)"
   dir="$CACHE/go/$h"
-  if [[ -x "$dir/rmq-harness-go" ]]; then echo "$dir/rmq-harness-go"; return 0; fi
-  log "building Go harness (rocketmq-client-go/v2)"
+  if [[ -x "$dir/rmq-harness-go" && -x "$dir/rmq-wiretap" ]]; then echo "$dir"; return 0; fi
+  log "building Go harness (rocketmq-client-go/v2) and rmq-wiretap"
   mkdir -p "$dir"
-  (cd "$HERE/go" && GOFLAGS=-mod=readonly CGO_ENABLED=0 go build -trimpath -o "$dir/rmq-harness-go.tmp" . >&2) \
+  (cd "$HERE/go" && GOFLAGS=-mod=readonly CGO_ENABLED=0 go build -trimpath -o "$dir/rmq-harness-go.tmp" . >&2 \
+      && GOFLAGS=-mod=readonly CGO_ENABLED=0 go build -trimpath -o "$dir/rmq-wiretap.tmp" ./cmd/rmq-wiretap >&2) \
     || die "go build of the Go harness failed"
+  mv "$dir/rmq-wiretap.tmp" "$dir/rmq-wiretap"
   mv "$dir/rmq-harness-go.tmp" "$dir/rmq-harness-go"
   find "$CACHE/go" -mindepth 1 -maxdepth 1 -type d ! -name "$h" -exec rm -rf {} + 2>/dev/null || true
-  echo "$dir/rmq-harness-go"
+  echo "$dir"
 }
 
 t0=$(date +%s)
 d4="$(build_java "$JV4")"
 d5="$(build_java "$JV5")"
-gobin="$(build_go)"
+godir="$(build_go)"
 ahome="" ahome4=""
 if (( apache )); then ahome="$("$HERE/peers/apache.sh" fetch --version "$AV")"; fi
 if (( apache4 )); then ahome4="$("$HERE/peers/apache.sh" fetch --version "$AV4")"; fi
@@ -117,7 +119,9 @@ env_file="$CACHE/harness.env"
   echo "export RMQ_JAVA_HARNESS_5='$d5/rmq-harness'"
   echo "export RMQ_JAVA_CLIENT_V4='$JV4'"
   echo "export RMQ_JAVA_CLIENT_V5='$JV5'"
-  echo "export RMQ_GO_HARNESS='$gobin'"
+  echo "export RMQ_GO_HARNESS='$godir/rmq-harness-go'"
+  echo "export RMQ_GO_CLIENT_VERSION='$(sed -n 's#^require github.com/apache/rocketmq-client-go/v2 ##p' "$HERE/go/go.mod")'"
+  echo "export RMQ_WIRETAP='$godir/rmq-wiretap'"
   echo "export RMQ_APACHE_PEER='$HERE/peers/apache.sh'"
   if [[ -n "$ahome" ]]; then echo "export RMQ_APACHE_HOME='$ahome'"; echo "export RMQ_APACHE_VERSION='$AV'"; fi
   if [[ -n "$ahome4" ]]; then echo "export RMQ_APACHE4_HOME='$ahome4'"; echo "export RMQ_APACHE_VERSION_4='$AV4'"; fi

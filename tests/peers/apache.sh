@@ -29,6 +29,9 @@ usage:
                    [--namesrv-addr HOST:PORT]   use an existing nameserver, start none
                    [--no-broker]                start only the nameserver
                    [--ha-port H]                default Q+1
+                   [--bind-ip 127.0.0.X]        listen there (default 127.0.0.1); the broker still
+                                                advertises 127.0.0.1:Q, so a proxy such as
+                                                rmq-wiretap can sit on 127.0.0.1 in front of it
                    [--broker-name N] [--cluster C] [--broker-id ID] [--role ASYNC_MASTER|SYNC_MASTER|SLAVE]
                    [--xmx 512m] [--conf key=value]...   extra broker.conf lines (repeatable)
                    [--timeout-s 90]             wait this long for "boot success"
@@ -68,7 +71,7 @@ EOF
 }
 
 # ---------------------------------------------------------------------------------------------
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_open() { (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null; }
 
 wait_for() { # file pattern pid timeout_s name
   local file="$1" pat="$2" pid="$3" t="$4" name="$5" i=0
@@ -119,7 +122,7 @@ EOF
 
 start() {
   local v="$DEFAULT_VERSION" nport="" bport="" dir="" naddr="" nobroker=0 haport="" bname="broker-a"
-  local cluster="DefaultCluster" bid=0 role="ASYNC_MASTER" xmx="512m" timeout=90
+  local cluster="DefaultCluster" bid=0 role="ASYNC_MASTER" xmx="512m" timeout=90 bindip="127.0.0.1"
   local -a extra=()
   while (($#)); do
     case "$1" in
@@ -130,6 +133,7 @@ start() {
       --namesrv-addr) naddr="$2"; shift 2;;
       --no-broker) nobroker=1; shift;;
       --ha-port) haport="$2"; shift 2;;
+      --bind-ip) bindip="$2"; shift 2;;
       --broker-name) bname="$2"; shift 2;;
       --cluster) cluster="$2"; shift 2;;
       --broker-id) bid="$2"; shift 2;;
@@ -144,6 +148,7 @@ start() {
   [[ -n "$naddr" || -n "$nport" ]] || die "start: --namesrv-port (or --namesrv-addr) is required"
   (( nobroker )) || [[ -n "$bport" ]] || die "start: --broker-port is required (or --no-broker)"
   [[ -z "$haport" && -n "$bport" ]] && haport=$((bport + 1))
+  [[ "$bindip" =~ ^127\.[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "start: --bind-ip must be a 127.x.y.z address"
   if [[ -e "$dir" && ! -f "$dir/$MARKER" && -n "$(ls -A "$dir" 2>/dev/null)" ]]; then
     die "start: $dir exists, is not empty and was not made by apache.sh"
   fi
@@ -164,25 +169,25 @@ start() {
   local preload; preload="$(shim)"
 
   if [[ -z "$naddr" ]]; then
-    port_open "$nport" && die "start: port $nport is already in use"
+    port_open "$nport" "$bindip" && die "start: port $nport is already in use"
     cat >"$dir/namesrv.properties" <<EOF
 listenPort=$nport
-bindAddress=127.0.0.1
+bindAddress=$bindip
 EOF
     # shellcheck disable=SC2086
-    (cd "$dir" && LD_PRELOAD="$preload" ROCKETMQ_HOME="$dir" exec setsid java $jopts $sysprops \
+    (cd "$dir" && RMQ_BIND_IP="$bindip" LD_PRELOAD="$preload" ROCKETMQ_HOME="$dir" exec setsid java $jopts $sysprops \
         -cp "$cp" org.apache.rocketmq.namesrv.NamesrvStartup -c "$dir/namesrv.properties" \
         >"$dir/namesrv.out" 2>&1 </dev/null) &
     local npid=$!
     echo "$npid" >"$dir/namesrv.pid"
     if ! wait_for "$dir/namesrv.out" "boot success" "$npid" "$timeout" namesrv; then stop --dir "$dir" --keep; exit 1; fi
-    naddr="127.0.0.1:$nport"
+    naddr="$bindip:$nport"
     echo "namesrv pid=$npid addr=$naddr version=$v log=$dir/namesrv.out"
   fi
   echo "$naddr" >"$dir/namesrv.addr"
 
   if (( ! nobroker )); then
-    port_open "$bport" && die "start: port $bport is already in use"
+    port_open "$bport" "$bindip" && die "start: port $bport is already in use"
     {
       echo "brokerClusterName=$cluster"
       echo "brokerName=$bname"
@@ -191,10 +196,10 @@ EOF
       echo "flushDiskType=ASYNC_FLUSH"
       echo "namesrvAddr=$naddr"
       echo "brokerIP1=127.0.0.1"
-      echo "brokerIP2=127.0.0.1"
+      echo "brokerIP2=$bindip"
       echo "listenPort=$bport"
       echo "haListenPort=$haport"
-      echo "bindAddress=127.0.0.1"
+      echo "bindAddress=$bindip"
       echo "storePathRootDir=$dir/store"
       echo "storePathCommitLog=$dir/store/commitlog"
       echo "mappedFileSizeCommitLog=67108864"
@@ -205,13 +210,13 @@ EOF
       for kv in "${extra[@]}"; do echo "$kv"; done
     } >"$dir/broker.conf"
     # shellcheck disable=SC2086
-    (cd "$dir" && LD_PRELOAD="$preload" ROCKETMQ_HOME="$dir" exec setsid java $jopts $sysprops \
+    (cd "$dir" && RMQ_BIND_IP="$bindip" LD_PRELOAD="$preload" ROCKETMQ_HOME="$dir" exec setsid java $jopts $sysprops \
         -cp "$cp" org.apache.rocketmq.broker.BrokerStartup -c "$dir/broker.conf" \
         >"$dir/broker.out" 2>&1 </dev/null) &
     local bpid=$!
     echo "$bpid" >"$dir/broker.pid"
     if ! wait_for "$dir/broker.out" "boot success" "$bpid" "$timeout" broker; then stop --dir "$dir" --keep; exit 1; fi
-    echo "broker pid=$bpid addr=127.0.0.1:$bport ha=127.0.0.1:$haport name=$bname cluster=$cluster version=$v store=$dir/store log=$dir/broker.out"
+    echo "broker pid=$bpid addr=127.0.0.1:$bport listen=$bindip:$bport ha=$bindip:$haport name=$bname cluster=$cluster version=$v store=$dir/store log=$dir/broker.out"
   fi
   echo "NAMESRV_ADDR=$naddr"
 }

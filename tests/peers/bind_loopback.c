@@ -1,9 +1,12 @@
 /* LD_PRELOAD shim for test peers: a bind() to the wildcard address is turned into a bind to
  * loopback, so a third-party server that hard-codes INADDR_ANY (the Apache broker's HA port)
- * listens on 127.0.0.1 only. Built and used by tests/peers/apache.sh. */
+ * listens on 127.0.0.1 only (or on the loopback address named by RMQ_BIND_IP, e.g. 127.0.0.2).
+ * Built and used by tests/peers/apache.sh. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -14,7 +17,12 @@ int bind(int fd, const struct sockaddr *addr, socklen_t len) {
         struct sockaddr_in a;
         memcpy(&a, addr, sizeof a);
         if (a.sin_addr.s_addr == htonl(INADDR_ANY)) {
-            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            const char *ip = getenv("RMQ_BIND_IP");
+            struct in_addr want;
+            if (ip && inet_pton(AF_INET, ip, &want) == 1 && (ntohl(want.s_addr) >> 24) == 127)
+                a.sin_addr = want;
+            else
+                a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
             return real_bind(fd, (const struct sockaddr *)&a, sizeof a);
         }
     } else if (addr && addr->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
