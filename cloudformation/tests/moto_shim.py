@@ -3,7 +3,7 @@
 
 Usage: python moto_shim.py PORT_FILE    (writes the bound port to PORT_FILE, then serves)
 
-moto 5.2.5 (pinned in requirements.txt) lacks three pieces of CloudFormation behaviour that the
+moto 5.2.5 (pinned in requirements.txt) lacks four pieces of CloudFormation behaviour that the
 rmq templates depend on. Each patch below adds the behaviour AWS documents; none changes what a
 resource looks like, so assertions still only cover what moto itself models:
 
@@ -13,9 +13,13 @@ resource looks like, so assertions still only cover what moto itself models:
    first one only.
 2. Updating a nested stack resource: moto deletes the nested stack and creates a new one (new
    addresses, new volumes). CloudFormation updates it in place; so does the patch.
-3. Conditions in update_stack: moto neither creates resources whose Condition turns true nor
-   deletes those whose Condition turns false when only parameters change. The patch does both
-   (this is how the cluster template adds and removes broker groups and replicas).
+3. Re-evaluation in update_stack: when only parameters change, moto neither creates resources
+   whose Condition turns true nor deletes those whose Condition turns false, and it updates a
+   resource only if its JSON or a parameter it names directly changed. The patch does all three
+   (this is how the cluster template adds and removes broker groups and replicas, and how a
+   new nameserver reaches every broker's namesrvAddr).
+4. CloudFormation deletes of AWS::EC2::NetworkInterface and AWS::EC2::Volume, which moto leaves
+   behind; the Volume delete takes a snapshot first when DeletionPolicy is Snapshot.
 
 If moto's internals move (a different moto version), the patch fails at start with a message
 naming the missing piece instead of letting tests fail in odd ways.
@@ -96,23 +100,33 @@ def patch_moto():
 
     Stack.update_from_cloudformation_json = update_nested
 
-    # 3. Resources whose Condition flips during update_stack.
+    # 3. update_stack re-evaluates conditions and intrinsic functions, as CloudFormation does.
     def condition_true(resource_map, resource_json):
         name = resource_json.get("Condition")
         return name is None or bool(resource_map.lazy_condition_map[name])
 
+    def resolved(resource_map, resource_json):
+        try:
+            return parsing.clean_json(resource_json.get("Properties", {}), resource_map)
+        except Exception as e:  # unresolvable now: treat as changed
+            return ("unresolvable", repr(e))
+
+    order = "_ResourceMap__get_resources_in_dependency_order"
+    _require(ResourceMap, order)
+
     def update(self, template, parameters=None):
-        live_before = {name for name in self._resource_json_map
-                       if self._parsed_resources.get(name) is not None}
+        live_before = [name for name in self._resource_json_map
+                       if self._parsed_resources.get(name) is not None]
         old_json = dict(self._resource_json_map)
+        before = {name: resolved(self, old_json[name]) for name in live_before}
         diff = self.build_resource_diff
         pending = {}
 
         def build_resource_diff(other_template, params=None):
             actions = diff(other_template, params)
-            # moto only diffs the JSON; leave the rest to the pass after its update.
             actions["Modify"] = [n for n in actions["Modify"] if n in live_before]
-            pending["actions"] = actions
+            pending["modified"] = set(actions["Modify"])
+            pending["removed"] = set(actions["Remove"])
             return actions
 
         self.build_resource_diff = build_resource_diff
@@ -121,7 +135,9 @@ def patch_moto():
         finally:
             del self.build_resource_diff
         new_json = self._resource_json_map
-        # Resources still in the template whose condition is now false: delete them.
+        for name in pending["removed"]:
+            self._parsed_resources.pop(name, None)
+        # Still in the template, but the condition is now false: delete.
         gone = [n for n in live_before if n in new_json and not condition_true(self, new_json[n])]
         for _ in range(5):
             for name in list(gone):
@@ -133,14 +149,45 @@ def patch_moto():
                 gone.remove(name)
         if gone:
             raise ValidationError(message=f"moto_shim: could not delete {gone}")
-        for name in pending["actions"]["Remove"]:
-            self._parsed_resources.pop(name, None)
-        # Resources whose condition is now true and that were never created: create them.
+        # Condition now true and never created: create.
         for name, resource_json in new_json.items():
             if name not in self._parsed_resources and condition_true(self, resource_json):
                 _ = self[name]
+        # Unchanged JSON whose resolved properties changed (a condition or an attribute of a
+        # resource it refers to changed): update, in dependency order.
+        for name in getattr(self, order)():
+            if name not in before or name in pending["modified"] or name not in self._parsed_resources:
+                continue
+            if resolved(self, new_json[name]) == before[name]:
+                continue
+            changed = parsing.parse_and_update_resource(name, new_json[name], self,
+                                                        account_id=self._account_id,
+                                                        region_name=self._region_name)
+            if changed is not None:
+                self._parsed_resources[name] = changed
 
     ResourceMap.update = update
+
+    # 4. CloudFormation deletes of AWS::EC2::NetworkInterface and AWS::EC2::Volume. moto calls
+    #    NetworkInterface.delete() with arguments it does not take and has no delete for Volume,
+    #    so both outlive their stack. The Volume delete honours DeletionPolicy: Snapshot.
+    from moto.ec2.models import ec2_backends
+    from moto.ec2.models.elastic_block_store import Volume
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+
+    @classmethod
+    def delete_interface(cls, resource_name, cloudformation_json, account_id, region_name):
+        ec2_backends[account_id][region_name].delete_network_interface(resource_name)
+
+    @classmethod
+    def delete_volume(cls, resource_name, cloudformation_json, account_id, region_name):
+        backend = ec2_backends[account_id][region_name]
+        if cloudformation_json.get("DeletionPolicy") == "Snapshot":
+            backend.create_snapshot(resource_name, f"DeletionPolicy Snapshot of {resource_name}")
+        backend.delete_volume(resource_name)
+
+    NetworkInterface.delete_from_cloudformation_json = delete_interface
+    Volume.delete_from_cloudformation_json = delete_volume
 
 
 def main():
