@@ -3,7 +3,7 @@
 
 Usage: python moto_shim.py PORT_FILE    (writes the bound port to PORT_FILE, then serves)
 
-moto 5.2.5 (pinned in requirements.txt) lacks four pieces of CloudFormation behaviour that the
+moto 5.2.5 (pinned in requirements.txt) lacks five pieces of CloudFormation behaviour that the
 rmq templates depend on. Each patch below adds the behaviour AWS documents; none changes what a
 resource looks like, so assertions still only cover what moto itself models:
 
@@ -20,6 +20,8 @@ resource looks like, so assertions still only cover what moto itself models:
    new nameserver reaches every broker's namesrvAddr).
 4. CloudFormation deletes of AWS::EC2::NetworkInterface and AWS::EC2::Volume, which moto leaves
    behind; the Volume delete takes a snapshot first when DeletionPolicy is Snapshot.
+5. CloudFormation deletes of NAT gateways, Elastic IPs, routes, route tables, the internet
+   gateway and its attachment, without which moto cannot delete the VPC (DependencyViolation).
 
 If moto's internals move (a different moto version), the patch fails at start with a message
 naming the missing piece instead of letting tests fail in odd ways.
@@ -188,6 +190,46 @@ def patch_moto():
 
     NetworkInterface.delete_from_cloudformation_json = delete_interface
     Volume.delete_from_cloudformation_json = delete_volume
+
+    # 5. CloudFormation deletes of the network resources moto leaves behind (so the VPC itself
+    #    can go): NAT gateway, Elastic IP, route, route table, internet gateway and attachment.
+    from moto.ec2.models.elastic_ip_addresses import ElasticAddress
+    from moto.ec2.models.internet_gateways import InternetGateway
+    from moto.ec2.models.nat_gateways import NatGateway
+    from moto.ec2.models.route_tables import Route, RouteTable
+    from moto.ec2.models.vpn_gateway import VPCGatewayAttachment
+
+    def deleter(action):
+        @classmethod
+        def delete(cls, resource_name, cloudformation_json, account_id, region_name):
+            try:
+                action(ec2_backends[account_id][region_name], resource_name)
+            except Exception as e:  # already gone (e.g. a route of a deleted table) is fine
+                if "NotFound" not in f"{getattr(e, 'code', '')} {type(e).__name__}":
+                    raise
+        return delete
+
+    def detach_gateways(backend, vpc_id):  # the attachment's physical id is the VPC id
+        for igw in list(backend.internet_gateways.values()):
+            if igw.vpc is not None and igw.vpc.id == vpc_id:
+                backend.detach_internet_gateway(igw.id, vpc_id)
+
+    def delete_route(backend, physical_id):  # "rtb-...~0.0.0.0/0"
+        table, destination = physical_id.split("~", 1)
+        backend.delete_route(table, destination)
+
+    def delete_nat(backend, nat_id):
+        backend.delete_nat_gateway(nat_id)
+        backend.nat_gateways.pop(nat_id, None)
+
+    NatGateway.delete_from_cloudformation_json = deleter(delete_nat)
+    ElasticAddress.delete_from_cloudformation_json = deleter(
+        lambda backend, ip: backend.release_address(address=ip))
+    Route.delete_from_cloudformation_json = deleter(delete_route)
+    RouteTable.delete_from_cloudformation_json = deleter(lambda backend, table_id: backend.delete_route_table(table_id))
+    InternetGateway.delete_from_cloudformation_json = deleter(
+        lambda backend, igw_id: backend.delete_internet_gateway(igw_id))
+    VPCGatewayAttachment.delete_from_cloudformation_json = deleter(detach_gateways)
 
 
 def main():
