@@ -1,1 +1,44 @@
 //! rmq message store: commit log segments, consume queues, checkpoint and crash recovery.
+//!
+//! # Layout on disk (under `StoreConfig::root_dir`)
+//! ```text
+//! commitlog/<20-digit start offset>          segments of commit_log_segment_size bytes (files grow
+//!                                            as written; a segment ends with an 8-byte filler)
+//! consumequeue/<topic>/<queueId>/<20-digit start byte offset>   20-byte units, N per file
+//! checkpoint                                 two CRC-protected slots (durable offsets)
+//! abort                                      exists while the store is open
+//! lock                                       flock(2)ed by the owning process
+//! ```
+//!
+//! # Modules
+//! - [`config`]: [`StoreConfig`], [`FlushMode`], the tagsCode rule for self-dispatched records.
+//! - `record`: pure checks of stored records. `segment`: positional file I/O.
+//! - `commit_log`, `consume_queue`, `checkpoint`: the three kinds of files.
+//! - `recovery`: what [`MessageStore::open`] does after a crash. `flush`: the flusher thread
+//!   and group commit. `read`: pull planning and search by time. `store`: [`MessageStore`].
+
+#![deny(unsafe_code)]
+
+mod checkpoint;
+mod commit_log;
+pub mod config;
+mod consume_queue;
+mod error;
+mod flush;
+mod read;
+mod record;
+mod recovery;
+mod segment;
+mod stats;
+mod store;
+
+pub use config::{DispatchRecord, FlushMode, StoreConfig, TagsCodeFn, default_tags_code};
+pub use consume_queue::CQ_UNIT_SIZE;
+pub use error::StoreError;
+pub use read::{Boundary, GetResult, GetStatus};
+pub use stats::StoreStats;
+pub use store::{ArrivalListener, MessageStore, PutResult};
+
+pub(crate) fn flush_offset(inner: &store::Inner) -> i64 {
+    inner.flushed()
+}

@@ -1,0 +1,515 @@
+//! Consume queues: per topic/queue logical index of 20-byte units
+//! `i64 commitLogOffset | i32 size | i64 tagsCode` in files of N units under
+//! `consumequeue/<topic>/<queueId>/`, named by their starting byte offset (20 digits).
+//! Logical offset `n` is unit `n`. Units are written only under the store's write lock and
+//! published through an atomic max offset; readers never lock more than the file list.
+
+use crate::error::{IoContext, StoreError};
+use crate::segment::{file_name, list_numbered, open_rw, sync_dir};
+use parking_lot::RwLock;
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+
+/// Bytes per unit.
+pub const CQ_UNIT_SIZE: usize = 20;
+
+/// Whether `topic` can name a consume queue directory (non-empty, at most 255 bytes, no `/`,
+/// NUL, `.` or `..`).
+pub fn valid_topic_dir(topic: &str) -> bool {
+    !topic.is_empty()
+        && topic.len() <= 255
+        && topic != "."
+        && topic != ".."
+        && !topic.bytes().any(|b| b == b'/' || b == 0)
+}
+
+/// One consume queue unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CqUnit {
+    /// Commit log offset of the record.
+    pub offset: i64,
+    /// Record size.
+    pub size: i32,
+    /// Tag hash (or delivery time for the schedule topic).
+    pub tags_code: i64,
+}
+
+impl CqUnit {
+    /// The 20 bytes on disk.
+    pub fn encode(&self) -> [u8; CQ_UNIT_SIZE] {
+        let mut b = [0u8; CQ_UNIT_SIZE];
+        b[..8].copy_from_slice(&self.offset.to_be_bytes());
+        b[8..12].copy_from_slice(&self.size.to_be_bytes());
+        b[12..].copy_from_slice(&self.tags_code.to_be_bytes());
+        b
+    }
+
+    /// Decodes a unit from the first 20 bytes of `b`.
+    pub fn decode(b: &[u8]) -> Option<Self> {
+        Some(Self {
+            offset: crate::record::get_i64(b, 0)?,
+            size: crate::record::get_i32(b, 8)?,
+            tags_code: crate::record::get_i64(b, 12)?,
+        })
+    }
+
+    /// Whether the unit was ever written (zero units are holes).
+    pub fn is_present(&self) -> bool {
+        self.size > 0
+    }
+}
+
+#[derive(Debug)]
+struct CqFile {
+    /// First unit of the file.
+    start: i64,
+    path: PathBuf,
+    /// Kept open for the newest files only; older files are opened per read.
+    handle: Option<Arc<File>>,
+}
+
+impl CqFile {
+    fn file(&self) -> Result<Arc<File>, StoreError> {
+        match &self.handle {
+            Some(h) => Ok(h.clone()),
+            None => File::open(&self.path)
+                .map(Arc::new)
+                .ctx(|| format!("opening {}", self.path.display())),
+        }
+    }
+}
+
+/// Result of reading units at an offset.
+#[derive(Debug)]
+pub enum Units {
+    /// Raw units (a multiple of 20 bytes, possibly empty), all from one file.
+    Found(Vec<u8>),
+    /// The file holding the offset is gone; the next file starts at this unit.
+    Missing(i64),
+}
+
+/// One consume queue.
+#[derive(Debug)]
+pub struct ConsumeQueue {
+    topic: String,
+    queue_id: i32,
+    dir: PathBuf,
+    units_per_file: i64,
+    files: RwLock<Vec<CqFile>>,
+    min_offset: AtomicI64,
+    max_offset: AtomicI64,
+    flushed: AtomicI64,
+    dirty: AtomicBool,
+}
+
+impl ConsumeQueue {
+    /// An empty queue (its directory is created on the first write).
+    pub fn new(root: &Path, topic: &str, queue_id: i32, units_per_file: u64) -> Self {
+        Self {
+            topic: topic.to_owned(),
+            queue_id,
+            dir: root.join(topic).join(queue_id.to_string()),
+            units_per_file: units_per_file as i64,
+            files: RwLock::new(Vec::new()),
+            min_offset: AtomicI64::new(0),
+            max_offset: AtomicI64::new(0),
+            flushed: AtomicI64::new(0),
+            dirty: AtomicBool::new(false),
+        }
+    }
+
+    /// Loads the queue's files. A partial unit at the end is cut and trailing zero units (a
+    /// power loss hole) are dropped. The minimum offset is set by [`Self::init_min_offset`].
+    pub fn load(
+        root: &Path,
+        topic: &str,
+        queue_id: i32,
+        units_per_file: u64,
+    ) -> Result<Self, StoreError> {
+        let q = Self::new(root, topic, queue_id, units_per_file);
+        let file_bytes = q.units_per_file * CQ_UNIT_SIZE as i64;
+        let mut files: Vec<CqFile> = Vec::new();
+        for (start_byte, path) in list_numbered(&q.dir)? {
+            if start_byte % file_bytes != 0 {
+                return Err(StoreError::Corrupt(format!(
+                    "consume queue file {} does not start at a multiple of {file_bytes} bytes \
+                     (was consume_queue_units_per_file changed?)",
+                    path.display()
+                )));
+            }
+            let start = start_byte / CQ_UNIT_SIZE as i64;
+            if let Some(prev) = files.last()
+                && prev.start + q.units_per_file != start
+            {
+                return Err(StoreError::Corrupt(format!(
+                    "gap in consume queue {topic}/{queue_id} before {}",
+                    path.display()
+                )));
+            }
+            files.push(CqFile {
+                start,
+                path,
+                handle: None,
+            });
+        }
+        let mut max = 0;
+        let mut partial = false;
+        if let Some(last) = files.last_mut() {
+            let f = Arc::new(open_rw(&last.path)?);
+            let len = f
+                .metadata()
+                .ctx(|| format!("stat {}", last.path.display()))?
+                .len() as i64;
+            if len > file_bytes {
+                return Err(StoreError::Corrupt(format!(
+                    "consume queue file {} is longer than {file_bytes} bytes",
+                    last.path.display()
+                )));
+            }
+            max = last.start + len / CQ_UNIT_SIZE as i64;
+            partial = len % CQ_UNIT_SIZE as i64 != 0;
+            last.handle = Some(f);
+        }
+        let first = files.first().map_or(0, |f| f.start);
+        *q.files.write() = files;
+        q.max_offset.store(max, Ordering::Release);
+        q.min_offset.store(first, Ordering::Release);
+        // drop trailing holes
+        let mut n = max;
+        while n > first {
+            match q.unit(n - 1)? {
+                Some(u) if u.is_present() => break,
+                _ => n -= 1,
+            }
+        }
+        if n != max || partial {
+            q.truncate(n)?;
+        }
+        q.flushed.store(n, Ordering::Release);
+        Ok(q)
+    }
+
+    /// Topic.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Queue id.
+    pub fn queue_id(&self) -> i32 {
+        self.queue_id
+    }
+
+    /// Directory of the queue.
+    #[cfg(test)]
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// First readable offset.
+    pub fn min_offset(&self) -> i64 {
+        self.min_offset.load(Ordering::Acquire)
+    }
+
+    /// Next offset to be written (number of units).
+    pub fn max_offset(&self) -> i64 {
+        self.max_offset.load(Ordering::Acquire)
+    }
+
+    /// Sets the minimum offset to the first unit whose record is still in the commit log
+    /// (`offset >= commit_log_min`), by binary search over the first file.
+    pub fn init_min_offset(&self, commit_log_min: i64) -> Result<(), StoreError> {
+        let max = self.max_offset();
+        let first = self.files.read().first().map_or(max, |f| f.start);
+        let (mut lo, mut hi) = (first, max.min(first + self.units_per_file));
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let ok = self
+                .unit(mid)?
+                .is_some_and(|u| u.is_present() && u.offset >= commit_log_min);
+            if ok { hi = mid } else { lo = mid + 1 }
+        }
+        self.min_offset.store(lo, Ordering::Release);
+        Ok(())
+    }
+
+    /// The unit at offset `n`, if written.
+    pub fn unit(&self, n: i64) -> Result<Option<CqUnit>, StoreError> {
+        if n < 0 || n >= self.max_offset() {
+            return Ok(None);
+        }
+        match self.read_units(n, 1)? {
+            Units::Found(b) => Ok(CqUnit::decode(&b)),
+            Units::Missing(_) => Ok(None),
+        }
+    }
+
+    /// Up to `max_units` units from `from` (bounded by the max offset and the end of the file
+    /// holding `from`).
+    pub fn read_units(&self, from: i64, max_units: usize) -> Result<Units, StoreError> {
+        let max = self.max_offset();
+        let (file, file_start) = {
+            let files = self.files.read();
+            let Some(first) = files.first() else {
+                return Ok(Units::Missing(max));
+            };
+            if from < first.start {
+                return Ok(Units::Missing(first.start));
+            }
+            let idx = ((from - first.start) / self.units_per_file) as usize;
+            match files.get(idx) {
+                Some(f) => (f.file()?, f.start),
+                None => return Ok(Units::Missing(max)),
+            }
+        };
+        let end = max.min(file_start + self.units_per_file);
+        let n = (end - from).clamp(0, max_units as i64) as usize;
+        let mut buf = vec![0u8; n * CQ_UNIT_SIZE];
+        let pos = ((from - file_start) as usize * CQ_UNIT_SIZE) as u64;
+        file.read_exact_at(&mut buf, pos).or_else(|e| {
+            if e.kind() == io::ErrorKind::UnexpectedEof {
+                // a concurrent truncate (delete/recovery): read what is there
+                buf.fill(0);
+                Ok(())
+            } else {
+                Err(StoreError::io(
+                    e,
+                    format!("reading consume queue {}/{}", self.topic, self.queue_id),
+                ))
+            }
+        })?;
+        Ok(Units::Found(buf))
+    }
+
+    /// Writes whole units starting at offset `n` (may span files; creates files as needed).
+    /// Does not publish: see [`Self::publish_max`].
+    pub fn write_units(&self, mut n: i64, mut data: &[u8]) -> Result<(), StoreError> {
+        let first = n;
+        while !data.is_empty() {
+            let start = n - n.rem_euclid(self.units_per_file);
+            let file = self.writable(start)?;
+            let room = (start + self.units_per_file - n) as usize * CQ_UNIT_SIZE;
+            let chunk = &data[..room.min(data.len())];
+            let pos = ((n - start) as usize * CQ_UNIT_SIZE) as u64;
+            file.write_all_at(chunk, pos)
+                .ctx(|| format!("writing consume queue {}/{}", self.topic, self.queue_id))?;
+            n += (chunk.len() / CQ_UNIT_SIZE) as i64;
+            data = &data[chunk.len()..];
+        }
+        self.flushed.fetch_min(first, Ordering::AcqRel);
+        self.dirty.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// Appends one unit at the max offset and publishes it.
+    #[cfg(test)]
+    pub fn append(&self, unit: &CqUnit) -> Result<i64, StoreError> {
+        let n = self.max_offset();
+        self.write_units(n, &unit.encode())?;
+        self.publish_max(n + 1);
+        Ok(n)
+    }
+
+    /// Publishes a new max offset (after the units below it were written).
+    pub fn publish_max(&self, max: i64) {
+        self.max_offset.store(max, Ordering::Release);
+    }
+
+    /// Sets the minimum offset (a queue created at a non-zero offset).
+    pub fn set_min_offset(&self, min: i64) {
+        self.min_offset.store(min, Ordering::Release);
+    }
+
+    /// The open handle of the file starting at unit `start`, creating the file if needed.
+    fn writable(&self, start: i64) -> Result<Arc<File>, StoreError> {
+        {
+            let files = self.files.read();
+            if let Some(f) = files.iter().rev().find(|f| f.start == start)
+                && let Some(h) = &f.handle
+            {
+                return Ok(h.clone());
+            }
+        }
+        let mut files = self.files.write();
+        if let Some(f) = files.iter_mut().rev().find(|f| f.start == start) {
+            let h = Arc::new(open_rw(&f.path)?);
+            f.handle = Some(h.clone());
+            return Ok(h);
+        }
+        fs::create_dir_all(&self.dir).ctx(|| format!("creating {}", self.dir.display()))?;
+        let path = self.dir.join(file_name(start * CQ_UNIT_SIZE as i64));
+        let h = Arc::new(open_rw(&path)?);
+        let pos = files.partition_point(|f| f.start < start);
+        files.insert(
+            pos,
+            CqFile {
+                start,
+                path,
+                handle: Some(h.clone()),
+            },
+        );
+        // keep handles of the two newest files only (the flusher may still sync the previous)
+        let keep_from = files.len().saturating_sub(2);
+        for f in &mut files[..keep_from] {
+            f.handle = None;
+        }
+        drop(files);
+        sync_dir(&self.dir)?;
+        Ok(h)
+    }
+
+    /// Cuts the queue to `n` units (recovery).
+    pub fn truncate(&self, n: i64) -> Result<(), StoreError> {
+        let mut files = self.files.write();
+        while let Some(last) = files.last() {
+            if last.start < n || (last.start == n && files.len() == 1) {
+                break;
+            }
+            fs::remove_file(&last.path).ctx(|| format!("removing {}", last.path.display()))?;
+            files.pop();
+        }
+        if let Some(last) = files.last_mut() {
+            let f = match &last.handle {
+                Some(h) => h.clone(),
+                None => Arc::new(open_rw(&last.path)?),
+            };
+            let keep = ((n - last.start).max(0) as usize * CQ_UNIT_SIZE) as u64;
+            f.set_len(keep)
+                .ctx(|| format!("truncating {}", last.path.display()))?;
+            last.handle = Some(f);
+        }
+        drop(files);
+        self.max_offset.store(n, Ordering::Release);
+        if self.min_offset() > n {
+            self.min_offset.store(n, Ordering::Release);
+        }
+        if self.flushed.load(Ordering::Acquire) > n {
+            self.flushed.store(n, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// fdatasyncs the files holding units written since the last sync.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        if !self.dirty.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let max = self.max_offset();
+        let from = self.flushed.load(Ordering::Acquire).min(max);
+        let targets: Vec<(PathBuf, Option<Arc<File>>)> = self
+            .files
+            .read()
+            .iter()
+            .filter(|f| f.start + self.units_per_file > from && f.start <= max)
+            .map(|f| (f.path.clone(), f.handle.clone()))
+            .collect();
+        for (path, handle) in targets {
+            let file = match handle {
+                Some(h) => h,
+                None => Arc::new(File::open(&path).ctx(|| format!("opening {}", path.display()))?),
+            };
+            if let Err(e) = file.sync_data() {
+                self.dirty.store(true, Ordering::Release);
+                return Err(StoreError::io(e, format!("fsync {}", path.display())));
+            }
+        }
+        self.flushed.store(max, Ordering::Release);
+        Ok(())
+    }
+
+    /// Removes the queue's files.
+    pub fn delete(&self) -> Result<(), StoreError> {
+        let mut files = self.files.write();
+        files.clear();
+        match fs::remove_dir_all(&self.dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(StoreError::io(
+                    e,
+                    format!("removing {}", self.dir.display()),
+                ));
+            }
+        }
+        self.max_offset.store(0, Ordering::Release);
+        self.min_offset.store(0, Ordering::Release);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(i: i64) -> CqUnit {
+        CqUnit {
+            offset: i * 100,
+            size: 100,
+            tags_code: i,
+        }
+    }
+
+    #[test]
+    fn unit_codec() {
+        let x = CqUnit {
+            offset: 1 << 40,
+            size: 7,
+            tags_code: -3,
+        };
+        assert_eq!(CqUnit::decode(&x.encode()), Some(x));
+        assert_eq!(CqUnit::decode(&[0u8; 19]), None);
+    }
+
+    #[test]
+    fn append_read_roll_reload_truncate() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = ConsumeQueue::new(dir.path(), "T", 1, 4);
+        for i in 0..10 {
+            assert_eq!(q.append(&u(i)).unwrap(), i);
+        }
+        assert_eq!(q.max_offset(), 10);
+        assert_eq!(q.unit(5).unwrap(), Some(u(5)));
+        match q.read_units(2, 100).unwrap() {
+            Units::Found(b) => assert_eq!(b.len(), 2 * CQ_UNIT_SIZE), // to the end of file 0
+            Units::Missing(_) => panic!(),
+        }
+        q.sync().unwrap();
+        let names = list_numbered(q.dir()).unwrap();
+        assert_eq!(
+            names.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            vec![0, 80, 160]
+        );
+        drop(q);
+        // a torn partial unit and zero units at the end are dropped on load
+        let last = dir.path().join("T/1").join(file_name(160));
+        let mut bytes = std::fs::read(&last).unwrap();
+        bytes.extend_from_slice(&[0u8; 30]);
+        std::fs::write(&last, &bytes).unwrap();
+        let q = ConsumeQueue::load(dir.path(), "T", 1, 4).unwrap();
+        assert_eq!(q.max_offset(), 10);
+        q.init_min_offset(300).unwrap();
+        assert_eq!(q.min_offset(), 3);
+        q.truncate(4).unwrap();
+        assert_eq!(q.max_offset(), 4);
+        assert_eq!(list_numbered(q.dir()).unwrap().len(), 1);
+        assert_eq!(q.append(&u(4)).unwrap(), 4);
+        assert_eq!(q.unit(4).unwrap(), Some(u(4)));
+        q.delete().unwrap();
+        assert!(!q.dir().exists());
+    }
+
+    #[test]
+    fn queue_starting_late_reports_missing_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = ConsumeQueue::new(dir.path(), "T", 0, 4);
+        q.write_units(9, &u(9).encode()).unwrap();
+        q.publish_max(10);
+        q.set_min_offset(9);
+        assert!(matches!(q.read_units(3, 10).unwrap(), Units::Missing(8)));
+        assert_eq!(q.unit(9).unwrap(), Some(u(9)));
+        assert_eq!(q.unit(8).unwrap().map(|x| x.is_present()), Some(false));
+    }
+}

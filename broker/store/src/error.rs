@@ -1,0 +1,83 @@
+//! Store errors. Bad data on disk or in a request is always an error value, never a panic.
+
+use std::io;
+use thiserror::Error;
+
+/// Everything that can go wrong in the message store.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// An operating system I/O call failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// what the store was doing (file path and operation)
+        context: String,
+        /// the OS error
+        #[source]
+        source: io::Error,
+    },
+    /// The message body is larger than `StoreConfig::max_message_size`.
+    #[error("message body of {size} bytes exceeds the limit of {max} bytes")]
+    MessageTooLarge {
+        /// body length
+        size: usize,
+        /// configured limit
+        max: usize,
+    },
+    /// The record (plus the 8-byte end-of-segment filler) does not fit in one commit log segment.
+    #[error("record of {size} bytes does not fit in a commit log segment of {segment_size} bytes")]
+    RecordTooLarge {
+        /// record length
+        size: usize,
+        /// configured segment size
+        segment_size: u64,
+    },
+    /// The bytes handed to `put` are not a well-formed stored record for that topic/queue.
+    #[error("invalid record: {0}")]
+    InvalidRecord(String),
+    /// A topic name that cannot be used as a consume queue directory.
+    #[error("invalid topic name {0:?}")]
+    InvalidTopic(String),
+    /// The configuration is unusable.
+    #[error("invalid store configuration: {0}")]
+    Config(String),
+    /// On-disk data that recovery refuses to repair silently (e.g. a bad record below the
+    /// checkpointed durable offset, a gap between commit log segments).
+    #[error("store is corrupt: {0}")]
+    Corrupt(String),
+    /// Another process holds the store directory.
+    #[error("store directory {0} is locked by another process")]
+    Locked(String),
+    /// A raw append (replication) does not start where the local commit log ends.
+    #[error("raw append at offset {offset} but the commit log ends at {expected}")]
+    OffsetMismatch {
+        /// requested offset
+        offset: i64,
+        /// local end of the commit log
+        expected: i64,
+    },
+    /// The store has been shut down.
+    #[error("the message store is shut down")]
+    ShutDown,
+}
+
+impl StoreError {
+    /// Wraps an I/O error with a description of what was being done.
+    pub(crate) fn io(source: io::Error, context: impl Into<String>) -> Self {
+        Self::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// Adds lazily built context to I/O results (the message is only formatted on error).
+pub(crate) trait IoContext<T> {
+    /// Maps an `io::Error` to [`StoreError::Io`] with the context produced by `f`.
+    fn ctx(self, f: impl FnOnce() -> String) -> Result<T, StoreError>;
+}
+
+impl<T> IoContext<T> for io::Result<T> {
+    fn ctx(self, f: impl FnOnce() -> String) -> Result<T, StoreError> {
+        self.map_err(|e| StoreError::io(e, f()))
+    }
+}

@@ -1,0 +1,143 @@
+//! Flush signalling: the flusher is a plain std thread; it publishes the durable commit log
+//! offset through a `tokio::sync::watch` channel (usable without a runtime) so that SYNC-flush
+//! senders can await it. Waiters only raise a "requested" mark and wake the thread; every fsync
+//! covers everything appended before it started, so many waiters share one fsync (group commit).
+
+use parking_lot::{Condvar, Mutex};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Shared state between the flusher thread, appenders and waiters.
+#[derive(Debug)]
+pub struct FlushSignal {
+    requested: AtomicI64,
+    flushed: AtomicI64,
+    stop: Mutex<bool>,
+    cv: Condvar,
+    tx: watch::Sender<i64>,
+}
+
+impl FlushSignal {
+    /// Everything below `flushed` is already durable.
+    pub fn new(flushed: i64) -> Self {
+        let (tx, _) = watch::channel(flushed);
+        Self {
+            requested: AtomicI64::new(flushed),
+            flushed: AtomicI64::new(flushed),
+            stop: Mutex::new(false),
+            cv: Condvar::new(),
+            tx,
+        }
+    }
+
+    /// The commit log is durable below this offset.
+    pub fn flushed(&self) -> i64 {
+        self.flushed.load(Ordering::Acquire)
+    }
+
+    /// Highest offset a waiter asked for.
+    pub fn requested(&self) -> i64 {
+        self.requested.load(Ordering::Acquire)
+    }
+
+    /// Called by the flusher after an fsync covering everything below `offset`.
+    pub fn publish(&self, offset: i64) {
+        if offset > self.flushed.fetch_max(offset, Ordering::AcqRel) {
+            self.tx.send_replace(offset);
+        }
+    }
+
+    /// Asks the flusher to make everything below `offset` durable soon.
+    pub fn request(&self, offset: i64) {
+        if offset > self.requested.fetch_max(offset, Ordering::AcqRel) {
+            let _guard = self.stop.lock();
+            self.cv.notify_one();
+        }
+    }
+
+    /// Flusher side: sleeps until a waiter needs a flush, `interval` elapses or a stop is
+    /// requested. Returns true when the flusher must do its final flush and exit.
+    pub fn wait_next(&self, interval: Duration) -> bool {
+        let mut stop = self.stop.lock();
+        if !*stop && self.requested() <= self.flushed() {
+            self.cv.wait_for(&mut stop, interval);
+        }
+        *stop
+    }
+
+    /// Asks the flusher thread to do a final flush and exit.
+    pub fn stop(&self) {
+        *self.stop.lock() = true;
+        self.cv.notify_all();
+    }
+
+    /// Resolves true once everything below `offset` is durable, false after `timeout` (or if
+    /// the store went away).
+    pub async fn wait_flushed(&self, offset: i64, timeout: Duration) -> bool {
+        if self.flushed() >= offset {
+            return true;
+        }
+        let mut rx = self.tx.subscribe();
+        self.request(offset);
+        matches!(
+            tokio::time::timeout(timeout, rx.wait_for(|v| *v >= offset)).await,
+            Ok(Ok(_))
+        )
+    }
+}
+
+/// Runs `tick(final)` on a named thread: after each wake-up of [`FlushSignal::wait_next`], and
+/// once more with `final = true` when stopped.
+pub fn spawn(
+    signal: std::sync::Arc<FlushSignal>,
+    interval: Duration,
+    mut tick: impl FnMut(bool) + Send + 'static,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("rmq-store-flush".into())
+        .spawn(move || {
+            loop {
+                let stop = signal.wait_next(interval);
+                tick(stop);
+                if stop {
+                    break;
+                }
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn waiters_share_flushes_and_time_out() {
+        let signal = Arc::new(FlushSignal::new(0));
+        let end = Arc::new(AtomicI64::new(0));
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let (s, e, t) = (signal.clone(), end.clone(), ticks.clone());
+        let handle = spawn(signal.clone(), Duration::from_secs(3600), move |_| {
+            t.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(5));
+            s.publish(e.load(Ordering::SeqCst));
+        })
+        .unwrap();
+        end.store(1000, Ordering::SeqCst);
+        let tasks: Vec<_> = (1..=50)
+            .map(|i| {
+                let s = signal.clone();
+                tokio::spawn(async move { s.wait_flushed(i * 20, Duration::from_secs(5)).await })
+            })
+            .collect();
+        for t in tasks {
+            assert!(t.await.unwrap());
+        }
+        assert!(ticks.load(Ordering::SeqCst) < 50, "fsyncs are shared");
+        assert!(!signal.wait_flushed(5000, Duration::from_millis(50)).await);
+        signal.stop();
+        handle.join().unwrap();
+    }
+}

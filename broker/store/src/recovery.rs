@@ -1,0 +1,305 @@
+//! Recovery at open, after a clean shutdown or a crash.
+//!
+//! 1. Pick a safe start: the checkpoint's `min(commit_log_flushed, cq_flushed)` (a record
+//!    boundary below which the commit log and the consume queues were durable), or the start of
+//!    the last three segments without a usable checkpoint, or the first segment when the
+//!    `consumequeue/` directory is missing (full rebuild).
+//! 2. Scan forward validating every record (magic, sizes, field layout, PHYSICALOFFSET == its
+//!    position, body CRC); fillers jump to the next segment. The first invalid byte is the end
+//!    `E`. An invalid record below the checkpointed durable offset is reported as corruption
+//!    instead of being cut.
+//! 3. Cut the commit log at `E` (truncate that segment, delete later ones).
+//! 4. Cut every consume queue to the units whose record ends at or before `E`.
+//! 5. Re-dispatch the records in `[start, E)`: units that are missing are written, units in the
+//!    not-yet-durable range are verified and rewritten if they differ. Only records whose
+//!    transaction type is NOT or COMMIT are dispatched.
+//! 6. Set each queue's min offset from the commit log's min offset.
+
+use crate::checkpoint::Checkpoint;
+use crate::commit_log::{CommitLog, ScanStop};
+use crate::config::{DispatchRecord, StoreConfig};
+use crate::consume_queue::{ConsumeQueue, CqUnit, valid_topic_dir};
+use crate::error::StoreError;
+use crate::record::Layout;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// topic → queue id → queue.
+pub type QueueMap = HashMap<String, HashMap<i32, Arc<ConsumeQueue>>>;
+
+/// What recovery found.
+#[derive(Debug)]
+pub struct Recovered {
+    /// End of the valid commit log.
+    pub end: i64,
+    /// The consume queues, consistent with the commit log.
+    pub queues: QueueMap,
+    /// Where the scan started.
+    pub scanned_from: i64,
+    /// Bytes cut from the commit log tail.
+    pub truncated: i64,
+    /// Units written or rewritten during re-dispatch.
+    pub redispatched: u64,
+}
+
+/// Loads every `consumequeue/<topic>/<queueId>/` directory.
+pub fn load_queues(root: &Path, units_per_file: u64) -> Result<QueueMap, StoreError> {
+    let mut map = QueueMap::new();
+    let Ok(topics) = std::fs::read_dir(root) else {
+        return Ok(map);
+    };
+    for topic_dir in topics.flatten() {
+        let Some(topic) = topic_dir.file_name().to_str().map(str::to_owned) else {
+            continue;
+        };
+        if !valid_topic_dir(&topic) || !topic_dir.path().is_dir() {
+            continue;
+        }
+        let Ok(qdirs) = std::fs::read_dir(topic_dir.path()) else {
+            continue;
+        };
+        for qdir in qdirs.flatten() {
+            let Some(qid) = qdir
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
+                tracing::warn!(path = %qdir.path().display(), "ignoring unexpected entry");
+                continue;
+            };
+            let q = ConsumeQueue::load(root, &topic, qid, units_per_file)?;
+            map.entry(topic.clone())
+                .or_default()
+                .insert(qid, Arc::new(q));
+        }
+    }
+    Ok(map)
+}
+
+/// The dispatch step shared by recovery and replication: writes the record's unit unless the
+/// queue already holds it. `verify` re-reads an existing unit and rewrites it if it differs.
+/// Returns true if a unit was written.
+pub fn dispatch_record(
+    config: &StoreConfig,
+    queues: &mut QueueMap,
+    cq_root: &Path,
+    offset: i64,
+    rec: &[u8],
+    layout: &Layout,
+    verify: bool,
+) -> Result<Option<(Arc<ConsumeQueue>, CqUnit)>, StoreError> {
+    if !layout.dispatched() {
+        return Ok(None);
+    }
+    let Some(topic) = rec
+        .get(layout.topic.clone())
+        .and_then(|t| std::str::from_utf8(t).ok())
+        .filter(|t| valid_topic_dir(t))
+    else {
+        tracing::warn!(
+            offset,
+            "record with an unusable topic name is not dispatched"
+        );
+        return Ok(None);
+    };
+    let props = rec
+        .get(layout.properties.clone())
+        .and_then(|p| std::str::from_utf8(p).ok())
+        .unwrap_or("");
+    let unit = CqUnit {
+        offset,
+        size: layout.total as i32,
+        tags_code: config.tags_code_of(&DispatchRecord {
+            topic,
+            queue_id: layout.queue_id,
+            sys_flag: layout.sys_flag,
+            store_timestamp: layout.store_timestamp,
+            properties: props,
+        }),
+    };
+    let per_topic = match queues.get_mut(topic) {
+        Some(m) => m,
+        None => queues.entry(topic.to_owned()).or_default(),
+    };
+    let q = per_topic
+        .entry(layout.queue_id)
+        .or_insert_with(|| {
+            Arc::new(ConsumeQueue::new(
+                cq_root,
+                topic,
+                layout.queue_id,
+                config.consume_queue_units_per_file,
+            ))
+        })
+        .clone();
+    let qo = layout.queue_offset;
+    if qo < 0 {
+        tracing::warn!(
+            offset,
+            qo,
+            "record with a negative queue offset is not dispatched"
+        );
+        return Ok(None);
+    }
+    let max = q.max_offset();
+    if qo < max {
+        if verify && q.unit(qo)? != Some(unit) {
+            q.write_units(qo, &unit.encode())?;
+            return Ok(Some((q, unit)));
+        }
+        return Ok(None);
+    }
+    if qo > max {
+        if max == 0 || q.min_offset() == max {
+            // an empty queue whose history starts later (older records are gone)
+            q.set_min_offset(qo);
+        } else {
+            tracing::warn!(
+                topic,
+                queue_id = layout.queue_id,
+                qo,
+                max,
+                "gap in a consume queue"
+            );
+        }
+    }
+    q.write_units(qo, &unit.encode())?;
+    q.publish_max(qo + 1);
+    Ok(Some((q, unit)))
+}
+
+/// Runs recovery (see the module docs).
+pub fn recover(
+    config: &StoreConfig,
+    cl: &CommitLog,
+    checkpoint: Option<Checkpoint>,
+    cq_root: &Path,
+) -> Result<Recovered, StoreError> {
+    let rebuild_all = !cq_root.exists();
+    let mut queues = load_queues(cq_root, config.consume_queue_units_per_file)?;
+    let segments = cl.segments();
+    let cl_min = segments.first().map_or(0, |s| s.start());
+
+    // 1. the safe start
+    let usable = |off: i64| -> Result<bool, StoreError> {
+        if segments.is_empty() {
+            return Ok(off == 0);
+        }
+        Ok(match cl.segment_at(off) {
+            Some(seg) => off - seg.start() <= seg.file_len()? as i64,
+            None => false,
+        })
+    };
+    let cp = match checkpoint {
+        Some(cp) if cp.commit_log_flushed >= cl_min && usable(cp.commit_log_flushed)? => Some(cp),
+        Some(cp) => {
+            tracing::warn!(
+                ?cp,
+                "checkpoint does not match the commit log files; ignoring it"
+            );
+            None
+        }
+        None => None,
+    };
+    let (mut start, trusted, verify_from) = match cp {
+        Some(cp) => {
+            let start = cp.commit_log_flushed.min(cp.cq_flushed).max(cl_min);
+            (start, cp.commit_log_flushed, cp.cq_flushed.max(cl_min))
+        }
+        None => {
+            let from = segments
+                .len()
+                .checked_sub(3)
+                .and_then(|i| segments.get(i))
+                .or(segments.first())
+                .map_or(0, |s| s.start());
+            (from, from, from)
+        }
+    };
+    if rebuild_all {
+        start = cl_min;
+    }
+    let files_end = match segments.last() {
+        Some(s) => s.start() + s.file_len()? as i64,
+        None => 0,
+    };
+
+    // 2. find the valid end
+    cl.publish(files_end.max(start));
+    let (end, stop) = cl.scan(start, i64::MAX, true, |_, _, _| Ok(()))?;
+    if end < trusted {
+        return Err(StoreError::Corrupt(format!(
+            "invalid data at commit log offset {end} ({stop:?}) below the checkpointed durable \
+             offset {trusted}; refusing to cut acknowledged data"
+        )));
+    }
+    if let ScanStop::Invalid(why) = stop
+        && end < files_end
+    {
+        tracing::warn!(
+            end,
+            files_end,
+            why,
+            "commit log tail is torn; truncating {} bytes",
+            files_end - end
+        );
+    }
+
+    // 3. cut the commit log
+    cl.truncate(end)?;
+    cl.publish(end);
+
+    // 4. cut the consume queues to the valid end
+    for q in queues.values().flat_map(|m| m.values()) {
+        trim_queue(q, end)?;
+    }
+
+    // 5. re-dispatch
+    let mut redispatched = 0u64;
+    cl.scan(start, end, false, |off, rec, layout| {
+        let verify = off >= verify_from;
+        if dispatch_record(config, &mut queues, cq_root, off, rec, layout, verify)?.is_some() {
+            redispatched += 1;
+        }
+        Ok(())
+    })?;
+
+    // 6. min offsets
+    for q in queues.values().flat_map(|m| m.values()) {
+        q.init_min_offset(cl_min)?;
+    }
+    Ok(Recovered {
+        end,
+        queues,
+        scanned_from: start,
+        truncated: (files_end - end).max(0),
+        redispatched,
+    })
+}
+
+/// Drops the tail units whose record does not end at or before `end`.
+fn trim_queue(q: &ConsumeQueue, end: i64) -> Result<(), StoreError> {
+    let max = q.max_offset();
+    let ok = |n: i64| -> Result<bool, StoreError> {
+        Ok(q.unit(n)?
+            .is_some_and(|u| u.is_present() && u.offset + i64::from(u.size) <= end))
+    };
+    if max == 0 || ok(max - 1)? {
+        return Ok(());
+    }
+    // units are ordered by commit log offset: binary search the first bad one
+    let (mut lo, mut hi) = (q.min_offset(), max - 1);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if ok(mid)? { lo = mid + 1 } else { hi = mid }
+    }
+    tracing::warn!(
+        topic = q.topic(),
+        queue_id = q.queue_id(),
+        from = max,
+        to = lo,
+        "consume queue points past the commit log end; truncating"
+    );
+    q.truncate(lo)
+}
