@@ -247,11 +247,13 @@ impl ConsumeQueue {
         }
     }
 
-    /// Up to `max_units` units from `from` (bounded by the max offset and the end of the file
-    /// holding `from`).
+    /// Up to `max_units` units from `from`, bounded by the max offset; continues into the
+    /// following files. `Missing` if the file holding `from` is gone.
     pub fn read_units(&self, from: i64, max_units: usize) -> Result<Units, StoreError> {
         let max = self.max_offset();
-        let (file, file_start) = {
+        let want_end = max.min(from.saturating_add(max_units as i64));
+        let mut parts: Vec<(Arc<File>, i64)> = Vec::new();
+        {
             let files = self.files.read();
             let Some(first) = files.first() else {
                 return Ok(Units::Missing(max));
@@ -260,27 +262,37 @@ impl ConsumeQueue {
                 return Ok(Units::Missing(first.start));
             }
             let idx = ((from - first.start) / self.units_per_file) as usize;
-            match files.get(idx) {
-                Some(f) => (f.file()?, f.start),
-                None => return Ok(Units::Missing(max)),
+            if idx >= files.len() {
+                return Ok(Units::Missing(max));
             }
-        };
-        let end = max.min(file_start + self.units_per_file);
-        let n = (end - from).clamp(0, max_units as i64) as usize;
+            for f in files[idx..].iter().take_while(|f| f.start < want_end) {
+                parts.push((f.file()?, f.start));
+            }
+        }
+        let n = (want_end - from).max(0) as usize;
         let mut buf = vec![0u8; n * CQ_UNIT_SIZE];
-        let pos = ((from - file_start) as usize * CQ_UNIT_SIZE) as u64;
-        file.read_exact_at(&mut buf, pos).or_else(|e| {
-            if e.kind() == io::ErrorKind::UnexpectedEof {
-                // a concurrent truncate (delete/recovery): read what is there
-                buf.fill(0);
-                Ok(())
-            } else {
-                Err(StoreError::io(
-                    e,
-                    format!("reading consume queue {}/{}", self.topic, self.queue_id),
-                ))
+        let mut at = from;
+        for (file, start) in parts {
+            let end = want_end.min(start + self.units_per_file);
+            if end <= at {
+                break;
             }
-        })?;
+            let dst = (at - from) as usize * CQ_UNIT_SIZE..(end - from) as usize * CQ_UNIT_SIZE;
+            let pos = ((at - start) as usize * CQ_UNIT_SIZE) as u64;
+            match file.read_exact_at(&mut buf[dst], pos) {
+                Ok(()) => {}
+                // a concurrent truncate (topic deletion): the units read as holes
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {}
+                Err(e) => {
+                    return Err(StoreError::io(
+                        e,
+                        format!("reading consume queue {}/{}", self.topic, self.queue_id),
+                    ));
+                }
+            }
+            at = end;
+        }
+        buf.truncate((at - from).max(0) as usize * CQ_UNIT_SIZE);
         Ok(Units::Found(buf))
     }
 
@@ -473,7 +485,7 @@ mod tests {
         assert_eq!(q.max_offset(), 10);
         assert_eq!(q.unit(5).unwrap(), Some(u(5)));
         match q.read_units(2, 100).unwrap() {
-            Units::Found(b) => assert_eq!(b.len(), 2 * CQ_UNIT_SIZE), // to the end of file 0
+            Units::Found(b) => assert_eq!(b.len(), 8 * CQ_UNIT_SIZE), // across files
             Units::Missing(_) => panic!(),
         }
         q.sync().unwrap();
