@@ -167,8 +167,10 @@ def test_node_role(aws, existing_vpc):
             doc = ast.literal_eval(doc)
     by_sid = {s["Sid"]: s for s in doc["Statement"]}
     assert by_sid["ReadArtefacts"]["Resource"] == f"arn:aws:s3:::{BUCKET}/{PREFIX}*"
-    attach = by_sid["AttachThisClustersInterfacesAndVolumes"]
-    assert attach["Condition"] == {"StringEquals": {"aws:ResourceTag/rmq:stack": "rmq"}}
+    assert by_sid["AttachThisClustersInterfaces"]["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/rmq:stack": "rmq"}}
+    assert by_sid["AttachThisClustersBrokerVolumesToBrokers"]["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/rmq:stack": "rmq", "aws:ResourceTag/rmq:role": "broker"}}
     assert by_sid["SignalOwnNodeStacks"]["Resource"].endswith(":stack/rmq-*/*")
     trust = aws.iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
     assert trust["Statement"][0]["Principal"] == {"Service": "ec2.amazonaws.com"}

@@ -224,9 +224,14 @@ def test_node_role_is_least_privilege():
         "cloudwatch:PutMetricData", "cloudformation:SignalResource"}
     s3 = actions["s3:GetObject"]["Resource"]["Fn::Sub"]
     assert s3.endswith(":s3:::${ArtefactBucketName}/${ArtefactKeyPrefix}*")
+    stack_tag = {"aws:ResourceTag/rmq:stack": {"Ref": "AWS::StackName"}}
+    assert actions["ec2:AttachNetworkInterface"]["Condition"] == {"StringEquals": stack_tag}
+    # Only broker instances may attach, and only broker volumes (both carry rmq:role=broker).
+    assert actions["ec2:AttachVolume"]["Condition"] == {
+        "StringEquals": dict(stack_tag, **{"aws:ResourceTag/rmq:role": "broker"})}
     for action in ("ec2:AttachNetworkInterface", "ec2:AttachVolume"):
-        cond = actions[action]["Condition"]["StringEquals"]
-        assert cond == {"aws:ResourceTag/rmq:stack": {"Ref": "AWS::StackName"}}
+        kinds = {r["Fn::Sub"].rsplit(":", 1)[1] for r in actions[action]["Resource"]}
+        assert kinds == {"instance/*", "volume/*" if action == "ec2:AttachVolume" else "network-interface/*"}
     assert actions["logs:PutLogEvents"]["Resource"] == {"Fn::GetAtt": ["NodeLogGroup", "Arn"]}
     assert actions["cloudwatch:PutMetricData"]["Condition"] == {"StringEquals": {"cloudwatch:namespace": "rmq"}}
     assert actions["cloudformation:SignalResource"]["Resource"]["Fn::Sub"].endswith(
@@ -243,9 +248,13 @@ def test_tags_that_the_iam_condition_relies_on():
     for logical in ("NodeInterface", "DataVolume"):
         tags = {t["Key"]: t["Value"] for t in node[logical]["Properties"]["Tags"]}
         assert tags["rmq:stack"] == {"Ref": "ClusterStackName"}
+    volume_tags = {t["Key"]: t["Value"] for t in node["DataVolume"]["Properties"]["Tags"]}
+    assert volume_tags["rmq:role"] == {"Ref": "NodeRole"}  # and DataVolume exists only for brokers
+    assert node["DataVolume"]["Condition"] == "IsBroker"
     asg_tags = {t["Key"]: t for t in node["NodeGroup"]["Properties"]["Tags"]}
     assert asg_tags["rmq:stack"]["Value"] == {"Ref": "ClusterStackName"}
     assert asg_tags["rmq:stack"]["PropagateAtLaunch"] is True
+    assert asg_tags["rmq:role"] == {"Key": "rmq:role", "Value": {"Ref": "NodeRole"}, "PropagateAtLaunch": True}
     for _, _, logical in broker_stacks():
         assert CLUSTER["Resources"][logical]["Properties"]["Parameters"]["ClusterStackName"] == {
             "Ref": "AWS::StackName"}

@@ -202,6 +202,17 @@ id rmq >/dev/null 2>&1 || useradd --system --home-dir /var/lib/rmq --shell /sbin
 chown -R rmq:rmq "$DATA/rmq" "$LOG_DIR"
 printf 'vm.max_map_count=655360\nvm.swappiness=1\n' >/etc/sysctl.d/90-rmq.conf
 sysctl -q --system || log "sysctl --system reported errors"
+cat >/etc/logrotate.d/rmq <<EOF
+$LOG_DIR/*.log {
+  daily
+  rotate 7
+  maxsize 512M
+  compress
+  missingok
+  notifempty
+  copytruncate
+}
+EOF
 systemctl daemon-reload
 systemctl enable --now "rmq-$UNIT.service"
 PORT=$NAMESRV_PORT; [ "$RMQ_ROLE" = namesrv ] || PORT=$LISTEN_PORT
