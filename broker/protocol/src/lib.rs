@@ -22,6 +22,7 @@ pub mod header;
 mod header_binary;
 mod header_json;
 pub mod message;
+pub mod names;
 #[cfg(feature = "net")]
 pub mod net;
 

@@ -1,1 +1,21 @@
-//! rmq broker: send, pull, offsets, client sessions and admin over the remoting protocol.
+//! rmq-broker: the RocketMQ-compatible broker.
+//!
+//! - [`config`]: broker.conf, flags, environment.
+//! - [`broker`]: shared state and wiring.
+//! - [`processor`]: one module per request family (send, pull, offsets, client, admin).
+//! - [`long_poll`]: parked pulls.
+//! - [`clients`]: producer/consumer sessions.
+//! - [`state`]: topics, groups and offsets, persisted.
+//! - [`registration`]: nameserver registration.
+//! - [`server`]: start, serve, graceful stop.
+//! - [`stats`]: counters for runtime info.
+
+pub mod broker;
+pub mod clients;
+pub mod config;
+pub mod long_poll;
+pub mod processor;
+pub mod registration;
+pub mod server;
+pub mod state;
+pub mod stats;

@@ -83,6 +83,17 @@ fn lenient_i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     d.deserialize_any(V)
 }
 
+fn lenient_i32_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i32>, D::Error> {
+    #[derive(Deserialize)]
+    struct Item(#[serde(deserialize_with = "lenient_i64")] i64);
+    let items: Option<Vec<Item>> = Option::deserialize(d)?;
+    Ok(items
+        .unwrap_or_default()
+        .into_iter()
+        .map(|Item(v)| v as i32)
+        .collect())
+}
+
 /// A producer group the client belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -103,8 +114,8 @@ pub struct SubscriptionData {
     /// Tags.
     #[serde(default)]
     pub tags_set: Vec<String>,
-    /// Java hash codes of the tags.
-    #[serde(default)]
+    /// Java hash codes of the tags (Go sends them as strings).
+    #[serde(default, deserialize_with = "lenient_i32_list")]
     pub code_set: Vec<i32>,
     /// Client timestamp of the subscription.
     #[serde(default, deserialize_with = "lenient_i64")]
@@ -284,8 +295,12 @@ mod tests {
 
     #[test]
     fn go_heartbeat() {
-        let body = br#"{"clientID":"127.0.0.1@1","producerDataSet":[{"groupName":"p"}],"consumerDataSet":[]}"#;
+        let body = br#"{"clientID":"127.0.0.1@1","producerDataSet":[{"groupName":"p"}],"consumerDataSet":[{"groupName":"g","consumeType":"CONSUME_PASSIVELY","messageModel":"CLUSTERING","consumeFromWhere":"CONSUME_FROM_FIRST_OFFSET","subscriptionDataSet":[{"classFilterMode":false,"topic":"T","subString":"TagB","tagsSet":["TagB"],"codeSet":["2598920"],"subVersion":1,"expressionType":"TAG"}],"unitMode":false}]}"#;
         let hb = HeartbeatData::decode(body).unwrap();
         assert_eq!(hb.producer_data_set[0].group_name, "p");
+        assert_eq!(
+            hb.consumer_data_set[0].subscription_data_set[0].code_set,
+            vec![2_598_920]
+        );
     }
 }

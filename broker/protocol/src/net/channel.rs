@@ -90,6 +90,13 @@ impl Channel {
         }
     }
 
+    /// A channel connected to nothing (sends are dropped): for tests of code that keeps
+    /// channels, such as session registries.
+    pub fn detached(remote: SocketAddr) -> Self {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        Self::new(remote, remote, tx)
+    }
+
     /// Process-unique id of this connection.
     pub fn id(&self) -> u64 {
         self.inner.id

@@ -1,0 +1,221 @@
+//! broker.conf keys: how each one changes [`BrokerConfig`].
+
+use super::{BrokerConfig, BrokerRole, ConfigError, FlushDiskType};
+use std::time::Duration;
+
+fn invalid(origin: &str, key: &str, value: &str, expected: &str) -> ConfigError {
+    ConfigError::Value {
+        origin: origin.to_owned(),
+        key: key.to_owned(),
+        value: value.to_owned(),
+        expected: expected.to_owned(),
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    origin: &str,
+    key: &str,
+    v: &str,
+    what: &str,
+) -> Result<T, ConfigError> {
+    v.parse().map_err(|_| invalid(origin, key, v, what))
+}
+
+fn boolean(origin: &str, key: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(origin, key, v, "true or false")),
+    }
+}
+
+fn millis(origin: &str, key: &str, v: &str) -> Result<Duration, ConfigError> {
+    Ok(Duration::from_millis(parse(
+        origin,
+        key,
+        v,
+        "milliseconds",
+    )?))
+}
+
+/// Keys of Apache RocketMQ's broker.conf we accept without acting on them.
+const ACCEPTED_UNUSED: &[&str] = &[
+    "deleteWhen",
+    "fileReservedTime",
+    "diskMaxUsedSpaceRatio",
+    "storePathCommitLog",
+    "storePathConsumeQueue",
+    "storePathIndex",
+    "storeCheckpoint",
+    "abortFile",
+    "sendMessageThreadPoolNums",
+    "pullMessageThreadPoolNums",
+    "useReentrantLockWhenPutMessage",
+    "transientStorePoolEnable",
+    "slaveReadEnable",
+    "enablePropertyFilter",
+    "traceTopicEnable",
+    "aclEnable",
+    "namesrvAddrs",
+    "enableDLegerCommitLog",
+    "waitTimeMillsInSendQueue",
+    "osPageCacheBusyTimeOutMills",
+    "transactionTimeOut",
+    "transactionCheckMax",
+    "transactionCheckInterval",
+    "haMasterAddress",
+    "haSendHeartbeatInterval",
+    "haHousekeepingInterval",
+    "haTransferBatchSize",
+    "haMaxGapNotInSync",
+    "lockInStrictMode",
+    "rmqUser",
+];
+
+impl BrokerConfig {
+    /// Applies one `key=value`; `origin` names the file or flag for error messages.
+    pub fn apply(&mut self, key: &str, value: &str, origin: &str) -> Result<(), ConfigError> {
+        let v = value.trim();
+        match key {
+            "brokerClusterName" => self.cluster_name = v.to_owned(),
+            "brokerName" => self.broker_name = v.to_owned(),
+            "brokerId" => self.broker_id = parse(origin, key, v, "an integer (0 = master)")?,
+            "namesrvAddr" => {
+                self.namesrv_addrs = v
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if let Some(bad) = self.namesrv_addrs.iter().find(|a| !a.contains(':')) {
+                    return Err(invalid(
+                        origin,
+                        key,
+                        v,
+                        &format!("host:port;host:port (entry {bad:?} has no port)"),
+                    ));
+                }
+            }
+            "listenPort" => self.listen_port = parse(origin, key, v, "a port number")?,
+            "brokerIP1" => self.broker_ip1 = Some(v.to_owned()).filter(|s| !s.is_empty()),
+            "brokerIP2" => self.broker_ip2 = Some(v.to_owned()).filter(|s| !s.is_empty()),
+            "haListenPort" => self.ha_listen_port = Some(parse(origin, key, v, "a port number")?),
+            "vipChannelEnable" | "fastListenPortEnable" => {
+                self.vip_channel_enable = boolean(origin, key, v)?
+            }
+            "storePathRootDir" => self.store_root = v.into(),
+            "mappedFileSizeCommitLog" => {
+                self.commit_log_segment_size = parse(origin, key, v, "bytes (e.g. 1073741824)")?;
+                if self.commit_log_segment_size < 4096 {
+                    return Err(invalid(origin, key, v, "at least 4096 bytes"));
+                }
+            }
+            "mappedFileSizeConsumeQueue" => {
+                let bytes: u64 = parse(origin, key, v, "bytes (a multiple of 20)")?;
+                self.consume_queue_units_per_file = (bytes / 20).max(1);
+            }
+            "flushDiskType" => {
+                self.flush_disk_type = match v.to_ascii_uppercase().as_str() {
+                    "ASYNC_FLUSH" => FlushDiskType::Async,
+                    "SYNC_FLUSH" => FlushDiskType::Sync,
+                    _ => return Err(invalid(origin, key, v, "ASYNC_FLUSH or SYNC_FLUSH")),
+                }
+            }
+            "flushIntervalCommitLog" => self.flush_interval = millis(origin, key, v)?,
+            "syncFlushTimeout" => self.sync_flush_timeout = millis(origin, key, v)?,
+            "brokerRole" => {
+                self.broker_role = match v.to_ascii_uppercase().as_str() {
+                    "ASYNC_MASTER" => BrokerRole::AsyncMaster,
+                    "SYNC_MASTER" => BrokerRole::SyncMaster,
+                    "SLAVE" => BrokerRole::Slave,
+                    _ => {
+                        return Err(invalid(
+                            origin,
+                            key,
+                            v,
+                            "ASYNC_MASTER, SYNC_MASTER or SLAVE",
+                        ));
+                    }
+                }
+            }
+            "autoCreateTopicEnable" => self.auto_create_topic_enable = boolean(origin, key, v)?,
+            "autoCreateSubscriptionGroup" => {
+                self.auto_create_subscription_group = boolean(origin, key, v)?;
+            }
+            "defaultTopicQueueNums" => {
+                self.default_topic_queue_nums = parse(origin, key, v, "a positive integer")?;
+                if self.default_topic_queue_nums < 1 {
+                    return Err(invalid(origin, key, v, "a positive integer"));
+                }
+            }
+            "brokerPermission" => {
+                self.broker_permission = parse(
+                    origin,
+                    key,
+                    v,
+                    "permission bits (6 = read/write, 4 = read only)",
+                )?;
+            }
+            "maxMessageSize" => self.max_message_size = parse(origin, key, v, "bytes")?,
+            "registerNameServerPeriod" => {
+                let d = millis(origin, key, v)?;
+                self.register_period = d.clamp(Duration::from_secs(10), Duration::from_secs(60));
+            }
+            "longPollingEnable" => self.long_polling_enable = boolean(origin, key, v)?,
+            "shortPollingTimeMills" => self.short_polling_time = millis(origin, key, v)?,
+            "channelExpiredTimeout" => self.channel_expired_timeout = millis(origin, key, v)?,
+            "flushConsumerOffsetInterval" => {
+                self.flush_consumer_offset_interval = millis(origin, key, v)?
+            }
+            "regionId" => self.region_id = v.to_owned(),
+            "traceOn" => self.trace_on = boolean(origin, key, v)?,
+            "messageDelayLevel" => self.message_delay_level = v.to_owned(),
+            k if ACCEPTED_UNUSED.contains(&k) => {
+                self.passthrough.push((k.to_owned(), v.to_owned()))
+            }
+            other => {
+                tracing::warn!(key = other, origin, "unknown broker.conf key ignored");
+                self.passthrough.push((other.to_owned(), v.to_owned()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The effective settings as properties text (GET_BROKER_CONFIG).
+    pub fn to_properties(&self) -> String {
+        let role = match self.broker_role {
+            BrokerRole::AsyncMaster => "ASYNC_MASTER",
+            BrokerRole::SyncMaster => "SYNC_MASTER",
+            BrokerRole::Slave => "SLAVE",
+        };
+        let flush = match self.flush_disk_type {
+            FlushDiskType::Async => "ASYNC_FLUSH",
+            FlushDiskType::Sync => "SYNC_FLUSH",
+        };
+        let mut lines = vec![
+            format!("brokerClusterName={}", self.cluster_name),
+            format!("brokerName={}", self.broker_name),
+            format!("brokerId={}", self.broker_id),
+            format!("namesrvAddr={}", self.namesrv_addrs.join(";")),
+            format!("listenPort={}", self.listen_port),
+            format!("brokerIP1={}", self.broker_ip1.clone().unwrap_or_default()),
+            format!("haListenPort={}", self.ha_port()),
+            format!("storePathRootDir={}", self.store_root.display()),
+            format!("mappedFileSizeCommitLog={}", self.commit_log_segment_size),
+            format!("flushDiskType={flush}"),
+            format!("brokerRole={role}"),
+            format!("autoCreateTopicEnable={}", self.auto_create_topic_enable),
+            format!(
+                "autoCreateSubscriptionGroup={}",
+                self.auto_create_subscription_group
+            ),
+            format!("defaultTopicQueueNums={}", self.default_topic_queue_nums),
+            format!("brokerPermission={}", self.broker_permission),
+            format!("maxMessageSize={}", self.max_message_size),
+            format!("longPollingEnable={}", self.long_polling_enable),
+            format!("messageDelayLevel={}", self.message_delay_level),
+        ];
+        lines.extend(self.passthrough.iter().map(|(k, v)| format!("{k}={v}")));
+        lines.join("\n") + "\n"
+    }
+}

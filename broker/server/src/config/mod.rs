@@ -1,0 +1,241 @@
+//! Broker settings as RocketMQ users know them: a `broker.conf` of Java properties
+//! (brokerClusterName, brokerName, brokerId, namesrvAddr, listenPort, brokerIP1, ...), overridden
+//! by command-line flags and `RMQ_BROKER_*` environment variables.
+
+mod args;
+mod keys;
+
+pub use args::Args;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+use thiserror::Error;
+
+/// How commit log writes become durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushDiskType {
+    /// Periodic background flush.
+    Async,
+    /// Acknowledge only after fsync (group commit).
+    Sync,
+}
+
+/// Replication role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerRole {
+    /// Master, replicate asynchronously.
+    AsyncMaster,
+    /// Master, acknowledge after a slave has the message.
+    SyncMaster,
+    /// Slave.
+    Slave,
+}
+
+/// Effective broker settings.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// brokerClusterName.
+    pub cluster_name: String,
+    /// brokerName.
+    pub broker_name: String,
+    /// brokerId (0 = master).
+    pub broker_id: i64,
+    /// namesrvAddr, `;`-separated in the file.
+    pub namesrv_addrs: Vec<String>,
+    /// Address to bind.
+    pub listen_addr: IpAddr,
+    /// listenPort (0 = ephemeral).
+    pub listen_port: u16,
+    /// brokerIP1: the address advertised to clients.
+    pub broker_ip1: Option<String>,
+    /// brokerIP2: the address advertised for HA.
+    pub broker_ip2: Option<String>,
+    /// haListenPort (default listenPort + 1).
+    pub ha_listen_port: Option<u16>,
+    /// Also listen on listenPort - 2 (the "VIP channel" of old clients).
+    pub vip_channel_enable: bool,
+    /// storePathRootDir.
+    pub store_root: PathBuf,
+    /// mappedFileSizeCommitLog.
+    pub commit_log_segment_size: u64,
+    /// mappedFileSizeConsumeQueue in units.
+    pub consume_queue_units_per_file: u64,
+    /// flushDiskType.
+    pub flush_disk_type: FlushDiskType,
+    /// flushIntervalCommitLog.
+    pub flush_interval: Duration,
+    /// syncFlushTimeout.
+    pub sync_flush_timeout: Duration,
+    /// brokerRole.
+    pub broker_role: BrokerRole,
+    /// autoCreateTopicEnable.
+    pub auto_create_topic_enable: bool,
+    /// autoCreateSubscriptionGroup.
+    pub auto_create_subscription_group: bool,
+    /// defaultTopicQueueNums (queues of TBW102).
+    pub default_topic_queue_nums: i32,
+    /// brokerPermission.
+    pub broker_permission: i32,
+    /// maxMessageSize (body bytes).
+    pub max_message_size: usize,
+    /// registerNameServerPeriod.
+    pub register_period: Duration,
+    /// longPollingEnable.
+    pub long_polling_enable: bool,
+    /// shortPollingTimeMills.
+    pub short_polling_time: Duration,
+    /// channelExpiredTimeout for client sessions.
+    pub channel_expired_timeout: Duration,
+    /// flushConsumerOffsetInterval.
+    pub flush_consumer_offset_interval: Duration,
+    /// regionId.
+    pub region_id: String,
+    /// traceOn.
+    pub trace_on: bool,
+    /// messageDelayLevel.
+    pub message_delay_level: String,
+    /// Keys we accept but do not act on, kept for GET_BROKER_CONFIG.
+    pub passthrough: Vec<(String, String)>,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        Self {
+            cluster_name: "DefaultCluster".into(),
+            broker_name: hostname(),
+            broker_id: 0,
+            namesrv_addrs: Vec::new(),
+            listen_addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            listen_port: 10911,
+            broker_ip1: None,
+            broker_ip2: None,
+            ha_listen_port: None,
+            vip_channel_enable: false,
+            store_root: std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join("store"))
+                .unwrap_or_else(|| PathBuf::from("store")),
+            commit_log_segment_size: 1 << 30,
+            consume_queue_units_per_file: 300_000,
+            flush_disk_type: FlushDiskType::Async,
+            flush_interval: Duration::from_millis(500),
+            sync_flush_timeout: Duration::from_secs(5),
+            broker_role: BrokerRole::AsyncMaster,
+            auto_create_topic_enable: true,
+            auto_create_subscription_group: true,
+            default_topic_queue_nums: 8,
+            broker_permission: 6,
+            max_message_size: 4 * 1024 * 1024,
+            register_period: Duration::from_secs(30),
+            long_polling_enable: true,
+            short_polling_time: Duration::from_secs(1),
+            channel_expired_timeout: Duration::from_secs(120),
+            flush_consumer_offset_interval: Duration::from_secs(5),
+            region_id: "DefaultRegion".into(),
+            trace_on: true,
+            message_delay_level: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
+                .into(),
+            passthrough: Vec::new(),
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "broker-a".into())
+}
+
+/// A setting could not be read; says which and how to fix it.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read broker config {path}: {source}")]
+    Read {
+        /// file
+        path: PathBuf,
+        /// cause
+        #[source]
+        source: java_properties::PropertiesError,
+    },
+    /// A value is malformed.
+    #[error("{origin}: {key}={value:?} is invalid: expected {expected}")]
+    Value {
+        /// where it came from (file or flag)
+        origin: String,
+        /// key
+        key: String,
+        /// value
+        value: String,
+        /// what was expected
+        expected: String,
+    },
+    /// Settings contradict each other.
+    #[error("{0}")]
+    Inconsistent(String),
+}
+
+impl BrokerConfig {
+    /// Defaults, then the config file, then `--set key=value` pairs and flags.
+    pub fn from_args(args: &Args) -> Result<Self, ConfigError> {
+        let mut c = Self::default();
+        if let Some(path) = &args.config {
+            let file = std::fs::File::open(path).map_err(|e| ConfigError::Read {
+                path: path.clone(),
+                source: e.into(),
+            })?;
+            let props = java_properties::read(std::io::BufReader::new(file)).map_err(|source| {
+                ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+            let mut entries: Vec<_> = props.into_iter().collect();
+            entries.sort();
+            for (k, v) in entries {
+                c.apply(&k, &v, &path.display().to_string())?;
+            }
+        }
+        for pair in &args.set {
+            let (k, v) = pair.split_once('=').ok_or_else(|| ConfigError::Value {
+                origin: "--set".into(),
+                key: pair.clone(),
+                value: String::new(),
+                expected: "key=value".into(),
+            })?;
+            c.apply(k.trim(), v, "--set")?;
+        }
+        args.apply_to(&mut c)?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Checks cross-field rules.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.broker_id == 0 && self.broker_role == BrokerRole::Slave {
+            return Err(ConfigError::Inconsistent(
+                "brokerRole=SLAVE needs brokerId > 0 (brokerId 0 is the master)".into(),
+            ));
+        }
+        if self.broker_id > 0 && self.broker_role != BrokerRole::Slave {
+            return Err(ConfigError::Inconsistent(format!(
+                "brokerId={} is a slave id: set brokerRole=SLAVE (or brokerId=0 for a master)",
+                self.broker_id
+            )));
+        }
+        if self.broker_name.is_empty() || self.cluster_name.is_empty() {
+            return Err(ConfigError::Inconsistent(
+                "brokerName and brokerClusterName must not be empty".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The HA port.
+    pub fn ha_port(&self) -> u16 {
+        self.ha_listen_port
+            .unwrap_or_else(|| self.listen_port.wrapping_add(1))
+    }
+}

@@ -1,0 +1,229 @@
+//! PULL_MESSAGE / LITE_PULL_MESSAGE with long polling.
+
+use super::{Reply, refuse, respond};
+use crate::broker::Broker;
+use crate::long_poll::ParkedPull;
+use crate::state::now_ms;
+use bytes::BytesMut;
+use rmq_protocol::body::heartbeat::SubscriptionData;
+use rmq_protocol::body::route::perm;
+use rmq_protocol::header::pull::{
+    PULL_FLAG_COMMIT_OFFSET, PULL_FLAG_SUBSCRIPTION, PULL_FLAG_SUSPEND, PullMessageRequestHeader,
+    PullMessageResponseHeader,
+};
+use rmq_protocol::net::Channel;
+use rmq_protocol::{RemotingCommand, response_code as code};
+use rmq_store::GetStatus;
+use std::sync::Arc;
+
+/// Most messages one pull returns.
+const MAX_PULL_COUNT: usize = 32;
+/// Most bytes one pull returns (Java's in-memory transfer limit).
+const MAX_PULL_BYTES: usize = 256 * 1024;
+
+/// The subscription filter for this pull, or the error response.
+fn subscription(
+    b: &Broker,
+    req: &RemotingCommand,
+    h: &PullMessageRequestHeader,
+) -> Result<Option<Arc<SubscriptionData>>, Reply> {
+    if h.sys_flag & PULL_FLAG_SUBSCRIPTION != 0 {
+        let expr_type = h.expression_type.as_deref().unwrap_or("TAG");
+        if !expr_type.eq_ignore_ascii_case("TAG") {
+            return Err(refuse(
+                req,
+                code::SUBSCRIPTION_PARSE_FAILED,
+                format!("expression type {expr_type} is not supported by rmq; use TAG expressions"),
+            ));
+        }
+        let expr = h.subscription.as_deref().unwrap_or("*");
+        let sub = SubscriptionData::from_expression(&h.topic, expr, h.sub_version);
+        return Ok((!sub.is_all()).then(|| Arc::new(sub)));
+    }
+    if !b.clients.consumer_online(&h.consumer_group) {
+        return Err(refuse(
+            req,
+            code::SUBSCRIPTION_NOT_EXIST,
+            format!(
+                "the consumer's group info not exist: {} (send a heartbeat first)",
+                h.consumer_group
+            ),
+        ));
+    }
+    let Some(sub) = b.clients.subscription(&h.consumer_group, &h.topic) else {
+        return Err(refuse(
+            req,
+            code::SUBSCRIPTION_NOT_EXIST,
+            format!(
+                "the consumer's subscription not exist: group {} does not subscribe {}",
+                h.consumer_group, h.topic
+            ),
+        ));
+    };
+    if sub.sub_version < h.sub_version {
+        return Err(refuse(
+            req,
+            code::SUBSCRIPTION_NOT_LATEST,
+            "the consumer's subscription not latest",
+        ));
+    }
+    Ok((!sub.is_all()).then_some(sub))
+}
+
+/// Handles a pull; `first` is false when a parked pull is re-executed (no second suspend, no
+/// second offset commit).
+pub fn pull_message(b: &Arc<Broker>, ch: &Channel, req: RemotingCommand, first: bool) -> Reply {
+    let h: PullMessageRequestHeader = req.header()?;
+    if !perm::is_readable(b.config.broker_permission) {
+        return refuse(
+            &req,
+            code::NO_PERMISSION,
+            format!("the broker[{}] pulling message is forbidden", b.broker_addr),
+        );
+    }
+    let Some(group) = b.groups.find_or_create(&h.consumer_group, now_ms()) else {
+        return refuse(
+            &req,
+            code::SUBSCRIPTION_GROUP_NOT_EXIST,
+            format!("subscription group [{}] does not exist", h.consumer_group),
+        );
+    };
+    if !group.consume_enable {
+        return refuse(
+            &req,
+            code::NO_PERMISSION,
+            format!("subscription group no permission, {}", h.consumer_group),
+        );
+    }
+    let Some(topic) = b.topics.get(&h.topic) else {
+        return refuse(
+            &req,
+            code::TOPIC_NOT_EXIST,
+            format!("topic[{}] not exist, apply first please!", h.topic),
+        );
+    };
+    if !perm::is_readable(topic.perm) {
+        return refuse(
+            &req,
+            code::NO_PERMISSION,
+            format!("the topic[{}] pulling message is forbidden", h.topic),
+        );
+    }
+    if h.queue_id < 0 || h.queue_id >= topic.read_queue_nums {
+        return refuse(
+            &req,
+            code::INVALID_PARAMETER,
+            format!(
+                "queueId[{}] is illegal, topic:[{}] topicConfig.readQueueNums:[{}]",
+                h.queue_id, h.topic, topic.read_queue_nums
+            ),
+        );
+    }
+    let filter = match subscription(b, &req, &h) {
+        Ok(f) => f,
+        Err(reply) => return reply,
+    };
+    let max_count = usize::try_from(h.max_msg_nums)
+        .unwrap_or(1)
+        .clamp(1, MAX_PULL_COUNT);
+    let max_bytes = h
+        .max_msg_bytes
+        .and_then(|m| usize::try_from(m).ok())
+        .filter(|m| *m > 0)
+        .map_or(MAX_PULL_BYTES, |m| m.min(MAX_PULL_BYTES));
+    let matches = |tags: i64| filter.as_ref().is_none_or(|f| f.matches_tags_code(tags));
+    let got = b.store.get_messages(
+        &h.topic,
+        h.queue_id,
+        h.queue_offset,
+        max_count,
+        max_bytes,
+        &matches,
+    );
+    let response_code = match got.status {
+        GetStatus::Found => code::SUCCESS,
+        GetStatus::NoMatchedMessage | GetStatus::MessageWasRemoving => code::PULL_RETRY_IMMEDIATELY,
+        GetStatus::OffsetOverflowOne | GetStatus::OffsetFoundNull => code::PULL_NOT_FOUND,
+        GetStatus::NoMessageInQueue | GetStatus::NoMatchedLogicQueue => {
+            if h.queue_offset != 0 {
+                code::PULL_OFFSET_MOVED
+            } else {
+                code::PULL_NOT_FOUND
+            }
+        }
+        GetStatus::OffsetTooSmall | GetStatus::OffsetOverflowBadly => code::PULL_OFFSET_MOVED,
+    };
+    if first && h.sys_flag & PULL_FLAG_COMMIT_OFFSET != 0 && b.is_master() && h.commit_offset >= 0 {
+        b.offsets
+            .commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
+    }
+    if response_code == code::PULL_NOT_FOUND && first && h.sys_flag & PULL_FLAG_SUSPEND != 0 {
+        let hold_ms = if b.config.long_polling_enable {
+            h.suspend_timeout_millis.max(0)
+        } else {
+            b.config.short_polling_time.as_millis() as i64
+        };
+        b.holds.park(
+            &h.topic,
+            h.queue_id,
+            ParkedPull {
+                channel: ch.clone(),
+                request: req,
+                offset: h.queue_offset,
+                deadline_ms: now_ms() + hold_ms,
+                filter,
+            },
+        );
+        // A message may have landed between the read and the park.
+        let max = b.store.max_offset(&h.topic, h.queue_id);
+        for p in b.holds.take_ready(&h.topic, h.queue_id, max, None) {
+            execute_parked(b, p);
+        }
+        return Ok(None);
+    }
+    let mut resp =
+        RemotingCommand::response_to(&req, response_code, Some(format!("{:?}", got.status)))
+            .with_header(&PullMessageResponseHeader {
+                suggest_which_broker_id: 0,
+                next_begin_offset: got.next_begin_offset,
+                min_offset: got.min_offset,
+                max_offset: got.max_offset,
+                topic_sys_flag: Some(topic.topic_sys_flag),
+                group_sys_flag: Some(group.group_sys_flag),
+            });
+    if response_code == code::SUCCESS {
+        let mut body = BytesMut::with_capacity(got.total_bytes);
+        for m in &got.messages {
+            body.extend_from_slice(m);
+        }
+        b.stats.add_gets(got.messages.len() as u64);
+        resp.body = body.freeze();
+    }
+    respond(resp)
+}
+
+/// Re-executes a parked pull and answers it on its channel.
+pub fn execute_parked(b: &Arc<Broker>, parked: ParkedPull) {
+    if parked.channel.is_closed() {
+        return;
+    }
+    let ch = parked.channel.clone();
+    let opaque = parked.request.opaque;
+    match pull_message(b, &ch, parked.request, false) {
+        Ok(Some(resp)) => {
+            ch.send(resp);
+        }
+        Ok(None) => {}
+        Err(e) => {
+            let mut resp = RemotingCommand {
+                code: code::SYSTEM_ERROR,
+                opaque,
+                flag: rmq_protocol::command::FLAG_RESPONSE,
+                remark: Some(e.to_string()),
+                ..RemotingCommand::default()
+            };
+            resp.version = rmq_protocol::codes::version::CURRENT;
+            ch.send(resp);
+        }
+    }
+}

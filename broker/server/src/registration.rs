@@ -1,0 +1,114 @@
+//! Registration with every nameserver: at start, every `registerNameServerPeriod`, and at once
+//! when the topic table changes; UNREGISTER_BROKER on shutdown.
+
+use crate::broker::Broker;
+use rmq_protocol::body::register::RegisterBrokerBody;
+use rmq_protocol::body::route::perm;
+use rmq_protocol::body::to_json;
+use rmq_protocol::header::namesrv::{
+    RegisterBrokerRequestHeader, RegisterBrokerResponseHeader, UnregisterBrokerRequestHeader,
+};
+use rmq_protocol::net::RemotingClient;
+use rmq_protocol::{RemotingCommand, request_code as rc, response_code};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+const REGISTER_TIMEOUT: Duration = Duration::from_secs(24);
+
+fn register_request(b: &Broker) -> RemotingCommand {
+    let mut wrapper = b.topics.snapshot();
+    if b.config.broker_permission & perm::READ_WRITE != perm::READ_WRITE {
+        for t in wrapper.topic_config_table.values_mut() {
+            t.perm &= b.config.broker_permission;
+        }
+    }
+    let body = to_json(&RegisterBrokerBody {
+        topic_config_serialize_wrapper: wrapper,
+        filter_server_list: Vec::new(),
+    });
+    let crc = (crc32fast::hash(&body) & 0x7FFF_FFFF) as i32;
+    RemotingCommand::request_with(
+        rc::REGISTER_BROKER,
+        &RegisterBrokerRequestHeader {
+            broker_name: b.config.broker_name.clone(),
+            broker_addr: b.broker_addr.clone(),
+            cluster_name: b.config.cluster_name.clone(),
+            ha_server_addr: b.ha_addr.clone(),
+            broker_id: b.config.broker_id,
+            heartbeat_timeout_millis: None,
+            enable_acting_master: Some(false),
+            compressed: false,
+            body_crc32: Some(crc),
+        },
+    )
+    .with_body(body)
+}
+
+/// Registers with every nameserver in parallel; returns how many accepted, and the master
+/// address a slave learned.
+pub async fn register_all(b: &Broker, client: &RemotingClient) -> (usize, Option<String>) {
+    let calls = b.config.namesrv_addrs.iter().map(|addr| {
+        let req = register_request(b);
+        async move { (addr, client.invoke(addr, req, REGISTER_TIMEOUT).await) }
+    });
+    let mut ok = 0;
+    let mut master = None;
+    for (addr, result) in futures::future::join_all(calls).await {
+        match result {
+            Ok(resp) if resp.code == response_code::SUCCESS => {
+                ok += 1;
+                if let Ok(h) = resp.header::<RegisterBrokerResponseHeader>() {
+                    master = master.or(h.master_addr);
+                }
+            }
+            Ok(resp) => {
+                tracing::warn!(namesrv = %addr, code = resp.code, remark = resp.remark_str(), "nameserver refused registration");
+            }
+            Err(e) => {
+                tracing::warn!(namesrv = %addr, error = %e, "cannot register with nameserver")
+            }
+        }
+    }
+    (ok, master)
+}
+
+/// Unregisters from every nameserver (shutdown).
+pub async fn unregister_all(b: &Broker, client: &RemotingClient) {
+    for addr in &b.config.namesrv_addrs {
+        let req = RemotingCommand::request_with(
+            rc::UNREGISTER_BROKER,
+            &UnregisterBrokerRequestHeader {
+                broker_name: b.config.broker_name.clone(),
+                broker_addr: b.broker_addr.clone(),
+                cluster_name: b.config.cluster_name.clone(),
+                broker_id: b.config.broker_id,
+            },
+        );
+        if let Err(e) = client.invoke(addr, req, Duration::from_secs(3)).await {
+            tracing::warn!(namesrv = %addr, error = %e, "cannot unregister from nameserver");
+        }
+    }
+}
+
+/// Keeps the registration fresh until `stop`.
+pub fn spawn(b: Arc<Broker>, client: Arc<RemotingClient>, stop: CancellationToken) {
+    tokio::spawn(async move {
+        let mut registered_once = false;
+        loop {
+            let (ok, master) = register_all(&b, &client).await;
+            if ok > 0 && !registered_once {
+                registered_once = true;
+                tracing::info!(namesrvs = ok, "registered with nameservers");
+            }
+            if let Some(m) = master {
+                b.set_master_addr(m);
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(b.config.register_period) => {}
+                _ = b.register_now.notified() => {}
+            }
+        }
+    });
+}

@@ -1,0 +1,83 @@
+//! Atomic JSON files: write to `.tmp`, keep the previous version as `.bak`, rename into place.
+//! A corrupt file falls back to its `.bak` with a loud log line, never silently to empty.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::io;
+use std::path::{Path, PathBuf};
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Loads `path` (or its `.bak` if the main file is corrupt); `Ok(None)` if neither exists.
+pub fn load_json<T: DeserializeOwned>(path: &Path) -> io::Result<Option<T>> {
+    let parse = |p: &Path| -> io::Result<Option<T>> {
+        match std::fs::read(p) {
+            Ok(bytes) => rmq_protocol::body::from_json("config", &bytes)
+                .map(Some)
+                .map_err(|e| {
+                    io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", p.display()))
+                }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    };
+    match parse(path) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let bak = with_suffix(path, ".bak");
+            tracing::error!(error = %e, backup = %bak.display(), "config file is corrupt; trying the backup");
+            match parse(&bak)? {
+                Some(v) => Ok(Some(v)),
+                None => Err(e),
+            }
+        }
+    }
+}
+
+/// Saves `value` to `path` atomically, keeping the previous content as `.bak`.
+pub fn save_json<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    let tmp = with_suffix(path, ".tmp");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_data()?;
+    }
+    if path.exists() {
+        let _ = std::fs::copy(path, with_suffix(path, ".bak"));
+    }
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn corrupt_file_falls_back_to_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config/x.json");
+        let mut m = BTreeMap::new();
+        m.insert("a".to_owned(), 1);
+        save_json(&path, &m).unwrap();
+        m.insert("b".to_owned(), 2);
+        save_json(&path, &m).unwrap();
+        std::fs::write(&path, b"{torn").unwrap();
+        let back: BTreeMap<String, i32> = load_json(&path).unwrap().unwrap();
+        assert_eq!(back.len(), 1, "the backup holds the previous version");
+        assert!(
+            load_json::<BTreeMap<String, i32>>(&dir.path().join("none.json"))
+                .unwrap()
+                .is_none()
+        );
+    }
+}
