@@ -126,7 +126,16 @@ def patch_moto():
 
         def build_resource_diff(other_template, params=None):
             actions = diff(other_template, params)
-            actions["Modify"] = [n for n in actions["Modify"] if n in live_before]
+            # The conditions as they will be after the update (parameters only, no resources).
+            scratch = ResourceMap(self.stack_id, "scratch", params or self.input_parameters, {},
+                                  region_name=self._region_name, account_id=self._account_id,
+                                  template=other_template, cross_stack_resources={})
+            scratch.load_mapping()
+            scratch.load_parameters()
+            scratch.load_conditions()
+            resources = other_template["Resources"]
+            actions["Modify"] = [n for n in actions["Modify"]
+                                 if n in live_before and condition_true(scratch, resources[n])]
             pending["modified"] = set(actions["Modify"])
             pending["removed"] = set(actions["Remove"])
             return actions

@@ -6,6 +6,7 @@ import json
 import re
 import urllib.parse
 
+import boto3
 import pytest
 
 from conftest import AZS, BUCKET, PREFIX
@@ -241,3 +242,25 @@ def test_delete_removes_everything_it_created(aws, existing_vpc):
     assert aws.iam.list_roles()["Roles"] == []
     # The VPC the cluster was deployed into is left alone.
     assert aws.ec2.describe_subnets(SubnetIds=existing_vpc["subnets"])["Subnets"]
+
+
+def test_nameserver_dns_names(aws, existing_vpc):
+    route53 = boto3.client("route53", endpoint_url=aws.endpoint, region_name="us-east-1",
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+    zone = route53.create_hosted_zone(Name="rmq.internal", CallerReference="t",
+                                      VPC={"VPCRegion": "us-east-1", "VPCId": existing_vpc["vpc"]},
+                                      HostedZoneConfig={"PrivateZone": True})["HostedZone"]["Id"].split("/")[-1]
+    values = cluster_values(existing_vpc, NameServerCount=3, NumberOfAZs=3,
+                            PrivateHostedZoneId=zone, PrivateHostedZoneName="rmq.internal")
+    aws.create_stack("rmq", "rmq-cluster.yaml", values)
+    c = Cluster(aws)
+    names = [f"namesrv-{i}.orders.rmq.internal" for i in range(3)]
+    assert c.out["NameServerDNSAddresses"] == ";".join(f"{n}:9876" for n in names)
+    records = {r["Name"].rstrip("."): [x["Value"] for x in r["ResourceRecords"]]
+               for r in route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"] if r["Type"] == "A"}
+    assert records == {n: [c.node_out[f"NameServer{i}Stack"]["Address"]] for i, n in enumerate(names)}
+    # Without a zone there is no DNS output and no record.
+    aws.update_stack("rmq", "rmq-cluster.yaml", dict(values, PrivateHostedZoneId="", PrivateHostedZoneName=""))
+    assert "NameServerDNSAddresses" not in aws.outputs("rmq")
+    assert not [r for r in route53.list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+                if r["Type"] == "A"]

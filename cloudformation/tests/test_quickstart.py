@@ -2,6 +2,7 @@
 import ipaddress
 import re
 
+import boto3
 import pytest
 
 from conftest import AZS, BUCKET, PREFIX
@@ -82,3 +83,15 @@ def test_quickstart_delete(aws):
     assert aws.stack_names() == set()
     assert aws.asg_names() == set()
     assert vpc not in {v["VpcId"] for v in aws.ec2.describe_vpcs()["Vpcs"]}
+
+
+def test_quickstart_private_names(aws):
+    aws.create_stack("rmq", "rmq-quickstart.yaml", quickstart_values(PrivateHostedZoneName="mq.corp.internal"))
+    out = aws.outputs("rmq")
+    assert out["NameServerDNSAddresses"] == "namesrv-0.rmq.mq.corp.internal:9876;namesrv-1.rmq.mq.corp.internal:9876"
+    vpc_out = aws.outputs(aws.nested("rmq")["VPCStack"])
+    route53 = boto3.client("route53", endpoint_url=aws.endpoint, region_name="us-east-1",
+                           aws_access_key_id="testing", aws_secret_access_key="testing")
+    records = route53.list_resource_record_sets(HostedZoneId=vpc_out["PrivateHostedZoneId"])["ResourceRecordSets"]
+    addresses = sorted(x["Value"] for r in records if r["Type"] == "A" for x in r["ResourceRecords"])
+    assert addresses == sorted(a.split(":")[0] for a in out["NameServerAddresses"].split(";"))
