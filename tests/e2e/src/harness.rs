@@ -1,0 +1,157 @@
+//! Running the real-client harnesses (tests/harness.md) and reading their JSON result.
+
+use serde_json::Value;
+use std::collections::HashMap;
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// Which unmodified client drives the scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Client {
+    /// org.apache.rocketmq:rocketmq-client 4.9.x.
+    Java4,
+    /// org.apache.rocketmq:rocketmq-client 5.x.
+    Java5,
+    /// github.com/apache/rocketmq-client-go/v2.
+    Go,
+}
+
+fn harness_env() -> &'static HashMap<String, String> {
+    static ENV: OnceLock<HashMap<String, String>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut map = HashMap::new();
+        let file = std::env::var_os("HOME")
+            .map(|h| std::path::PathBuf::from(h).join(".cache/rmq-test/harness.env"));
+        if let Some(text) = file.and_then(|f| std::fs::read_to_string(f).ok()) {
+            for line in text.lines() {
+                if let Some((k, v)) = line
+                    .trim()
+                    .strip_prefix("export ")
+                    .and_then(|l| l.split_once('='))
+                {
+                    map.insert(k.to_owned(), v.trim_matches('\'').to_owned());
+                }
+            }
+        }
+        for (k, v) in std::env::vars() {
+            if k.starts_with("RMQ_") {
+                map.insert(k, v);
+            }
+        }
+        map
+    })
+}
+
+/// The harness executable of a client.
+pub fn harness_path(client: Client) -> String {
+    let key = match client {
+        Client::Java4 => "RMQ_JAVA_HARNESS_4",
+        Client::Java5 => "RMQ_JAVA_HARNESS_5",
+        Client::Go => "RMQ_GO_HARNESS",
+    };
+    harness_env().get(key).cloned().unwrap_or_else(|| {
+        panic!(
+            "{key} is not set: build the client harnesses with `tests/build-harnesses.sh` \
+             (writes ~/.cache/rmq-test/harness.env), or run the whole suite with ./scripts/test.sh"
+        )
+    })
+}
+
+/// One harness result line.
+#[derive(Debug, Clone)]
+pub struct HarnessResult {
+    /// Exit code.
+    pub code: i32,
+    /// The parsed JSON line.
+    pub json: Value,
+    /// stderr, for failure messages.
+    pub stderr: String,
+}
+
+impl HarnessResult {
+    /// A numeric field.
+    pub fn num(&self, key: &str) -> i64 {
+        self.json[key]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no numeric {key} in {}", self.json))
+    }
+    /// A string field.
+    pub fn str(&self, key: &str) -> String {
+        self.json[key].as_str().unwrap_or_default().to_owned()
+    }
+    /// The `ok` field.
+    pub fn ok(&self) -> bool {
+        self.json["ok"].as_bool() == Some(true)
+    }
+    /// Panics with context unless `ok`.
+    pub fn assert_ok(&self) -> &Self {
+        assert!(
+            self.ok(),
+            "harness failed (exit {}): {}\nstderr tail: {}",
+            self.code,
+            self.json,
+            tail(&self.stderr)
+        );
+        self
+    }
+}
+
+fn tail(s: &str) -> &str {
+    let start = s.len().saturating_sub(2000);
+    let mut i = start;
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    &s[i..]
+}
+
+/// Runs `<harness> <args...>` and parses its single JSON line.
+pub fn run_harness(client: Client, args: &[&str]) -> HarnessResult {
+    let out = Command::new(harness_path(client))
+        .args(args)
+        .output()
+        .expect("run harness");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'));
+    let json = line
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "harness printed no JSON (exit {:?}): stdout={stdout} stderr={}",
+                out.status.code(),
+                tail(&stderr)
+            )
+        });
+    HarnessResult {
+        code: out.status.code().unwrap_or(-1),
+        json,
+        stderr,
+    }
+}
+
+/// Parses compact index ranges (`"0-4,7,9-10"`) into a sorted list.
+pub fn parse_ranges(s: &str) -> Vec<i64> {
+    let mut out = Vec::new();
+    for part in s.split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => out.extend(a.parse::<i64>().unwrap()..=b.parse::<i64>().unwrap()),
+            None => out.push(part.parse().unwrap()),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_ranges("0-2,5,7-8"), vec![0, 1, 2, 5, 7, 8]);
+        assert!(parse_ranges("").is_empty());
+    }
+}

@@ -1,0 +1,11 @@
+//! Test support for the end-to-end suites: start real `rmq-namesrv`/`rmq-broker` processes on
+//! 127.0.0.1 with ephemeral ports and temp dirs, run the real-client harnesses (Java 4.9.x/5.x,
+//! Go) and parse their JSON results. Everything started is stopped on drop.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod harness;
+pub mod process;
+
+pub use harness::{Client, HarnessResult, run_harness};
+pub use process::{BrokerOpts, BrokerProc, NamesrvProc, bin_path};

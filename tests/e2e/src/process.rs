@@ -1,0 +1,273 @@
+//! Spawning and stopping rmq processes.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Where the rmq binaries are: `RMQ_BIN_DIR`, else the cargo target dir this test runs from.
+pub fn bin_path(name: &str) -> PathBuf {
+    let dir = std::env::var_os("RMQ_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let exe = std::env::current_exe().expect("current exe");
+            // target/<profile>/deps/<test> -> target/<profile>
+            exe.parent()
+                .and_then(|p| p.parent())
+                .expect("target dir")
+                .to_path_buf()
+        });
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} not found: build it first with `cargo build -p rmq-broker -p rmq-namesrv` \
+         (or set RMQ_BIN_DIR to the directory holding the binaries)",
+        path.display()
+    );
+    path
+}
+
+/// Spawns `cmd`, forwards its output to a log file and waits for a stdout line containing
+/// `ready`; returns the child and that line.
+fn spawn_until(mut cmd: Command, ready: &str, log: PathBuf) -> (Child, String) {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let ready_line = ready.to_owned();
+    let log_out = log.clone();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_out)
+            .unwrap();
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains(&ready_line) {
+                let _ = tx.send(line.clone());
+            }
+            let _ = writeln!(f, "{line}");
+        }
+    });
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = writeln!(f, "{line}");
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(line) => (child, line),
+        Err(_) => {
+            let _ = child.kill();
+            panic!("process did not print {ready:?} within 30 s");
+        }
+    }
+}
+
+fn stop(child: &mut Child) {
+    if let Ok(None) = child.try_wait() {
+        // SIGTERM first for a graceful stop, then SIGKILL.
+        unsafe_free_kill(child.id(), libc::SIGTERM);
+        for _ in 0..100 {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// Sends a signal with the `kill` command (the workspace forbids unsafe code).
+pub fn unsafe_free_kill(pid: u32, signal: i32) {
+    let _ = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+/// A running nameserver.
+pub struct NamesrvProc {
+    child: Child,
+    /// `127.0.0.1:port`.
+    pub addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl NamesrvProc {
+    /// Starts a nameserver on an ephemeral port.
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(bin_path("rmq-namesrv"));
+        cmd.args([
+            "--listen-addr",
+            "127.0.0.1",
+            "--listen-port",
+            "0",
+            "--kv-config-path",
+        ])
+        .arg(dir.path().join("kv.json"));
+        let (child, line) = spawn_until(cmd, "boot success", dir.path().join("namesrv.log"));
+        let addr = line.rsplit(' ').next().unwrap().to_owned();
+        Self {
+            child,
+            addr,
+            _dir: dir,
+        }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for NamesrvProc {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
+
+/// Broker settings for a test.
+#[derive(Clone, Debug)]
+pub struct BrokerOpts {
+    /// brokerName.
+    pub name: String,
+    /// Extra broker.conf keys.
+    pub set: Vec<(String, String)>,
+    /// Fixed port (0 = ephemeral; a restart should reuse the first port).
+    pub port: u16,
+}
+
+impl Default for BrokerOpts {
+    fn default() -> Self {
+        Self {
+            name: "broker-a".into(),
+            set: vec![("mappedFileSizeCommitLog".into(), "67108864".into())],
+            port: 0,
+        }
+    }
+}
+
+/// A running broker (restartable on the same store and port).
+pub struct BrokerProc {
+    child: Option<Child>,
+    /// `127.0.0.1:port`.
+    pub addr: String,
+    /// The store directory.
+    pub store: PathBuf,
+    namesrv: String,
+    opts: BrokerOpts,
+    dir: tempfile::TempDir,
+}
+
+impl BrokerProc {
+    /// Starts a broker registered with `namesrv`.
+    pub fn start(namesrv: &str, opts: BrokerOpts) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        let mut b = Self {
+            child: None,
+            addr: String::new(),
+            store,
+            namesrv: namesrv.to_owned(),
+            opts,
+            dir,
+        };
+        b.spawn();
+        b
+    }
+
+    fn spawn(&mut self) {
+        let mut cmd = Command::new(bin_path("rmq-broker"));
+        cmd.args([
+            "-n",
+            &self.namesrv,
+            "--listen-addr",
+            "127.0.0.1",
+            "--broker-ip1",
+            "127.0.0.1",
+        ])
+        .args(["--listen-port", &self.opts.port.to_string()])
+        .args(["--broker-name", &self.opts.name])
+        .arg("--store-dir")
+        .arg(&self.store);
+        for (k, v) in &self.opts.set {
+            cmd.arg("--set").arg(format!("{k}={v}"));
+        }
+        let (child, line) = spawn_until(cmd, "boot success", self.dir.path().join("broker.log"));
+        // "The broker[broker-a, 127.0.0.1:PORT] boot success..."
+        let addr = line
+            .split(", ")
+            .nth(1)
+            .and_then(|s| s.split(']').next())
+            .unwrap()
+            .to_owned();
+        self.opts.port = addr.rsplit(':').next().unwrap().parse().unwrap();
+        self.addr = addr;
+        self.child = Some(child);
+        // Registration happens right after boot; give it a moment.
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// `kill -9`.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Graceful stop (SIGTERM) and wait; returns the exit code.
+    pub fn stop(&mut self) -> Option<i32> {
+        let mut c = self.child.take()?;
+        unsafe_free_kill(c.id(), libc::SIGTERM);
+        for _ in 0..200 {
+            if let Ok(Some(status)) = c.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = c.kill();
+        c.wait().ok().and_then(|s| s.code())
+    }
+
+    /// Starts again on the same store and port.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    /// Starts after a kill or stop.
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "broker still running");
+        self.spawn();
+    }
+
+    /// The broker log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("broker.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for BrokerProc {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            stop(&mut c);
+        }
+    }
+}
