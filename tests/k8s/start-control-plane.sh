@@ -100,10 +100,14 @@ fi
 
 # ---- ports -----------------------------------------------------------------------------------
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Pick below the kernel's ephemeral range (outgoing connections, e.g. apiserver->etcd, take ports
+# from it and could steal a port between our check and the bind).
+EPH_LOW="$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
+[ "${EPH_LOW:-0}" -gt 12000 ] 2>/dev/null || EPH_LOW=32768
 pick_port() {
   local p i
   for i in $(seq 1 200); do
-    p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 30000 ))
+    p=$(( 11000 + (RANDOM * 32768 + RANDOM) % (EPH_LOW - 11000) ))
     case " ${PICKED:-} " in *" $p "*) continue ;; esac
     if port_free "$p"; then PICKED="${PICKED:-} $p"; echo "$p"; return 0; fi
   done
@@ -155,7 +159,8 @@ gen_cert() { # gen_cert NAME CN ORG(or "") SAN(or "")  -> PKI/NAME.{key,crt} sig
   } > "$ext"
   openssl req -new -newkey rsa:2048 -nodes -keyout "$PKI/$name.key" -subj "$subj" \
     -out "$PKI/$name.csr" 2>/dev/null || die "openssl req for $name failed"
-  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
+  local ca="${CA_NAME:-ca}"
+  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/$ca.crt" -CAkey "$PKI/$ca.key" -CAcreateserial \
     -days 3650 -sha256 -extfile "$ext" -out "$PKI/$name.crt" 2>/dev/null || die "openssl x509 for $name failed"
   rm -f "$PKI/$name.csr" "$ext"
 }
@@ -169,6 +174,15 @@ fi
 gen_cert apiserver kube-apiserver "" \
   "IP:127.0.0.1,IP:$(first_service_ip "$SERVICE_CIDR"),DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 gen_cert admin rmq-test-admin system:masters ""
+# Front-proxy (request-header) client: lets the apiserver proxy to aggregated API servers and
+# silences the "missing requestheader-client-ca-file" errors of kcm/scheduler.
+if [ ! -s "$PKI/front-proxy-ca.crt" ] || [ ! -s "$PKI/front-proxy-ca.key" ]; then
+  rm -f "$PKI/front-proxy-client.crt" "$PKI/front-proxy-client.key"
+  openssl req -x509 -new -newkey rsa:2048 -nodes -keyout "$PKI/front-proxy-ca.key" -out "$PKI/front-proxy-ca.crt" \
+    -days 3650 -subj "/CN=rmq-test-front-proxy-ca" -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null || die "openssl front-proxy CA failed"
+fi
+CA_NAME=front-proxy-ca gen_cert front-proxy-client front-proxy-client "" ""
 gen_cert kube-controller-manager system:kube-controller-manager "" ""
 gen_cert kube-scheduler system:kube-scheduler "" ""
 if [ ! -s "$PKI/sa.key" ]; then
@@ -254,6 +268,10 @@ start_proc kube-apiserver \
   --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
   --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
   --client-ca-file="$PKI/ca.crt" --token-auth-file="$PKI/tokens.csv" \
+  --requestheader-client-ca-file="$PKI/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client \
+  --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+  --requestheader-extra-headers-prefix=X-Remote-Extra- \
+  --proxy-client-cert-file="$PKI/front-proxy-client.crt" --proxy-client-key-file="$PKI/front-proxy-client.key" \
   --authorization-mode=Node,RBAC \
   --service-cluster-ip-range="$SERVICE_CIDR" \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
