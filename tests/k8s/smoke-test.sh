@@ -58,6 +58,20 @@ k create namespace "$NS" >/dev/null 2>&1 || true
 if eventually 30 k get serviceaccount default -n "$NS"; then ok "namespace $NS with default ServiceAccount (kcm serviceaccount controller)"
 else bad "namespace $NS / default ServiceAccount"; fi
 
+# Identities: the static admin token, and a ServiceAccount token from the TokenRequest API
+# (what a pod process of the node agent would use, with RBAC applied).
+as_token() { kubectl --kubeconfig=/dev/null --server="$RMQ_K8S_APISERVER" --certificate-authority="$RMQ_K8S_CA" \
+  --request-timeout=10s --token="$1" "${@:2}"; }
+if [ "$(as_token "$RMQ_K8S_TOKEN" auth whoami -o 'jsonpath={.status.userInfo.username}' 2>/dev/null)" = rmq-test-admin-token ] \
+   && as_token "$RMQ_K8S_TOKEN" get namespaces >/dev/null 2>&1; then
+  ok "admin bearer token (RMQ_K8S_TOKEN) authenticates as a cluster admin"
+else bad "admin bearer token"; fi
+sa_tok="$(k create token default -n "$NS" --duration=10m 2>/dev/null)"
+if [ "$(as_token "$sa_tok" auth whoami -o 'jsonpath={.status.userInfo.username}' 2>/dev/null)" = "system:serviceaccount:$NS:default" ] \
+   && ! as_token "$sa_tok" get secrets -n kube-system >/dev/null 2>&1; then
+  ok "ServiceAccount token from TokenRequest authenticates, and RBAC denies it kube-system secrets"
+else bad "ServiceAccount token / RBAC"; fi
+
 # ---------------------------------------------------------------- workloads
 cat > "$WORK/workloads.yaml" <<'EOF'
 apiVersion: apps/v1
