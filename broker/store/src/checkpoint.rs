@@ -104,7 +104,7 @@ impl CheckpointFile {
     /// Writes `cp` (its `seq` is assigned) into the older slot and fsyncs.
     pub fn write(&mut self, mut cp: Checkpoint) -> Result<(), StoreError> {
         cp.seq = self.last.map_or(1, |l| l.seq + 1);
-        let slot = (cp.seq % 2) as u64 * SLOT as u64;
+        let slot = (cp.seq % 2) * SLOT as u64;
         self.file
             .write_all_at(&cp.encode(), slot)
             .and_then(|()| self.file.sync_data())

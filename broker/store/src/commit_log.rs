@@ -4,7 +4,7 @@
 //! record). Reads are lock-free apart from a short read lock on the segment list.
 
 use crate::error::StoreError;
-use crate::record::{self, FILLER_LEN, Head, Layout, STORE_TS_PROBE_LEN};
+use crate::record::{self, FILLER_LEN, Head, STORE_TS_PROBE_LEN};
 use crate::segment::{Segment, list_numbered, sync_dir};
 use bytes::{Bytes, BytesMut};
 use parking_lot::RwLock;
@@ -12,9 +12,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-
-/// Read-ahead of the recovery/dispatch scanner.
-const SCAN_CHUNK: usize = 1 << 20;
 
 /// The writer's position; only touched under the store's write lock.
 #[derive(Debug)]
@@ -34,17 +31,6 @@ impl Tail {
             scratch: Vec::new(),
         }
     }
-}
-
-/// Why a scan stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ScanStop {
-    /// No more data (end of files, or the limit reached at a record boundary).
-    End,
-    /// A record or filler extends past the limit (replication: not fully received yet).
-    Incomplete,
-    /// Bytes that are not a valid record (torn write, garbage, CRC mismatch).
-    Invalid(&'static str),
 }
 
 /// The commit log.
@@ -115,6 +101,11 @@ impl CommitLog {
             .read()
             .first()
             .map_or_else(|| self.max_offset(), |s| s.start())
+    }
+
+    /// Segment size in bytes.
+    pub fn segment_size(&self) -> i64 {
+        self.segment_size
     }
 
     /// Start offset of the segment holding `offset`.
@@ -393,111 +384,12 @@ impl CommitLog {
         }
         Ok(())
     }
-
-    /// Walks records from `from` (a record boundary) while they are valid and end before
-    /// `limit`, calling `on_record(offset, bytes, layout)`; returns where it stopped and why.
-    /// With `verify_crc`, each body CRC is checked. A record whose PHYSICALOFFSET field differs
-    /// from its position is invalid (stale data).
-    pub fn scan(
-        &self,
-        from: i64,
-        limit: i64,
-        verify_crc: bool,
-        mut on_record: impl FnMut(i64, &[u8], &Layout) -> Result<(), StoreError>,
-    ) -> Result<(i64, ScanStop), StoreError> {
-        let mut pos = from;
-        let mut win = Window::default();
-        loop {
-            let Some(seg) = self.segment_at(pos) else {
-                return Ok((pos, ScanStop::End));
-            };
-            let in_seg = pos - seg.start();
-            let room = self.segment_size - in_seg;
-            if pos + FILLER_LEN as i64 > limit {
-                return Ok((pos, ScanStop::Incomplete));
-            }
-            let Some(h) = win.get(&seg, in_seg, FILLER_LEN, room)? else {
-                return Ok((pos, ScanStop::End));
-            };
-            match record::head(h) {
-                Head::Blank(rem) if rem == room => {
-                    if seg.start() + self.segment_size > limit {
-                        return Ok((pos, ScanStop::Incomplete));
-                    }
-                    pos = seg.start() + self.segment_size;
-                }
-                Head::Message(total) if total as i64 + FILLER_LEN as i64 <= room => {
-                    if pos + total as i64 > limit {
-                        return Ok((pos, ScanStop::Incomplete));
-                    }
-                    let Some(rec) = win.get(&seg, in_seg, total, room)? else {
-                        return Ok((pos, ScanStop::Invalid("record cut by the end of the file")));
-                    };
-                    let layout = match record::parse(rec) {
-                        Ok(l) => l,
-                        Err(why) => return Ok((pos, ScanStop::Invalid(why))),
-                    };
-                    if layout.physical_offset != pos {
-                        return Ok((pos, ScanStop::Invalid("physical offset field mismatch")));
-                    }
-                    if verify_crc && !record::crc_ok(rec, &layout) {
-                        return Ok((pos, ScanStop::Invalid("body CRC mismatch")));
-                    }
-                    on_record(pos, rec, &layout)?;
-                    pos += total as i64;
-                }
-                Head::Message(_) => return Ok((pos, ScanStop::Invalid("record size too large"))),
-                Head::Blank(_) => return Ok((pos, ScanStop::Invalid("filler size mismatch"))),
-                Head::Invalid => {
-                    let zero = h.iter().all(|b| *b == 0);
-                    let why = if zero { "zeros" } else { "bad magic or size" };
-                    return Ok((pos, ScanStop::Invalid(why)));
-                }
-            }
-        }
-    }
-}
-
-/// Read-ahead buffer over one segment for sequential scans.
-#[derive(Default)]
-struct Window {
-    seg_start: i64,
-    start: i64,
-    buf: Vec<u8>,
-}
-
-impl Window {
-    /// `len` bytes at `in_seg` of `seg`, or `None` if the file is shorter. `room` bounds the
-    /// read-ahead to the segment.
-    fn get(
-        &mut self,
-        seg: &Segment,
-        in_seg: i64,
-        len: usize,
-        room: i64,
-    ) -> Result<Option<&[u8]>, StoreError> {
-        let covered = self.seg_start == seg.start()
-            && in_seg >= self.start
-            && in_seg + len as i64 <= self.start + self.buf.len() as i64;
-        if !covered {
-            let want = (len.max(SCAN_CHUNK) as i64).min(room).max(len as i64) as usize;
-            self.buf.resize(want, 0);
-            let n = seg.read_some(in_seg as u64, &mut self.buf)?;
-            self.buf.truncate(n);
-            self.seg_start = seg.start();
-            self.start = in_seg;
-            if n < len {
-                return Ok(None);
-            }
-        }
-        let from = (in_seg - self.start) as usize;
-        Ok(self.buf.get(from..from + len))
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scan::ScanStop;
     use rmq_protocol::message::{MessageRecord, encode_record, patch_record};
 
     fn rec(body_len: usize) -> BytesMut {

@@ -6,7 +6,7 @@
 
 use crate::error::{IoContext, StoreError};
 use crate::segment::{file_name, list_numbered, open_rw, sync_dir};
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -14,52 +14,21 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
-/// Bytes per unit.
-pub const CQ_UNIT_SIZE: usize = 20;
+pub use crate::cq_unit::{CQ_UNIT_SIZE, CqUnit, valid_topic_dir};
 
-/// Whether `topic` can name a consume queue directory (non-empty, at most 255 bytes, no `/`,
-/// NUL, `.` or `..`).
-pub fn valid_topic_dir(topic: &str) -> bool {
-    !topic.is_empty()
-        && topic.len() <= 255
-        && topic != "."
-        && topic != ".."
-        && !topic.bytes().any(|b| b == b'/' || b == 0)
+/// Bytes buffered per queue before they are written back to the file.
+const WRITE_BACK: usize = 4096;
+
+/// Units appended but not yet written to the file: `[start, start + buf.len() / 20)`.
+#[derive(Debug, Default)]
+struct Pending {
+    start: i64,
+    buf: Vec<u8>,
 }
 
-/// One consume queue unit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CqUnit {
-    /// Commit log offset of the record.
-    pub offset: i64,
-    /// Record size.
-    pub size: i32,
-    /// Tag hash (or delivery time for the schedule topic).
-    pub tags_code: i64,
-}
-
-impl CqUnit {
-    /// The 20 bytes on disk.
-    pub fn encode(&self) -> [u8; CQ_UNIT_SIZE] {
-        let mut b = [0u8; CQ_UNIT_SIZE];
-        b[..8].copy_from_slice(&self.offset.to_be_bytes());
-        b[8..12].copy_from_slice(&self.size.to_be_bytes());
-        b[12..].copy_from_slice(&self.tags_code.to_be_bytes());
-        b
-    }
-
-    /// Decodes a unit from the first 20 bytes of `b`.
-    pub fn decode(b: &[u8]) -> Option<Self> {
-        Some(Self {
-            offset: crate::record::get_i64(b, 0)?,
-            size: crate::record::get_i32(b, 8)?,
-            tags_code: crate::record::get_i64(b, 12)?,
-        })
-    }
-
-    /// Whether the unit was ever written (zero units are holes).
-    pub fn is_present(&self) -> bool {
-        self.size > 0
+impl Pending {
+    fn end(&self) -> i64 {
+        self.start + (self.buf.len() / CQ_UNIT_SIZE) as i64
     }
 }
 
@@ -104,6 +73,7 @@ pub struct ConsumeQueue {
     max_offset: AtomicI64,
     flushed: AtomicI64,
     dirty: AtomicBool,
+    pending: Mutex<Pending>,
 }
 
 impl ConsumeQueue {
@@ -119,6 +89,7 @@ impl ConsumeQueue {
             max_offset: AtomicI64::new(0),
             flushed: AtomicI64::new(0),
             dirty: AtomicBool::new(false),
+            pending: Mutex::new(Pending::default()),
         }
     }
 
@@ -190,6 +161,7 @@ impl ConsumeQueue {
             q.truncate(n)?;
         }
         q.flushed.store(n, Ordering::Release);
+        q.pending.lock().start = n;
         Ok(q)
     }
 
@@ -223,7 +195,11 @@ impl ConsumeQueue {
     /// (`offset >= commit_log_min`), by binary search over the first file.
     pub fn init_min_offset(&self, commit_log_min: i64) -> Result<(), StoreError> {
         let max = self.max_offset();
-        let first = self.files.read().first().map_or(max, |f| f.start);
+        let first_file = self.files.read().first().map(|f| f.start);
+        let first = first_file.unwrap_or_else(|| {
+            let p = self.pending.lock();
+            if p.buf.is_empty() { max } else { p.start }
+        });
         let (mut lo, mut hi) = (first, max.min(first + self.units_per_file));
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
@@ -248,10 +224,44 @@ impl ConsumeQueue {
     }
 
     /// Up to `max_units` units from `from`, bounded by the max offset; continues into the
-    /// following files. `Missing` if the file holding `from` is gone.
+    /// following files and the write-back buffer. `Missing` if the file holding `from` is gone.
     pub fn read_units(&self, from: i64, max_units: usize) -> Result<Units, StoreError> {
         let max = self.max_offset();
         let want_end = max.min(from.saturating_add(max_units as i64));
+        if from >= want_end {
+            return Ok(Units::Found(Vec::new()));
+        }
+        // the newest units may still be in memory; everything below `split` is in the files
+        let mut tail = Vec::new();
+        let split = {
+            let p = self.pending.lock();
+            if p.buf.is_empty() || p.start >= want_end {
+                want_end
+            } else {
+                let split = p.start.max(from);
+                let lo = (split - p.start) as usize * CQ_UNIT_SIZE;
+                let hi = (want_end.min(p.end()) - p.start) as usize * CQ_UNIT_SIZE;
+                tail.extend_from_slice(&p.buf[lo..hi.max(lo)]);
+                split
+            }
+        };
+        if from >= split {
+            return Ok(Units::Found(tail));
+        }
+        match self.read_files(from, split)? {
+            Units::Found(mut head) => {
+                if head.len() == (split - from) as usize * CQ_UNIT_SIZE {
+                    head.extend_from_slice(&tail);
+                }
+                Ok(Units::Found(head))
+            }
+            missing => Ok(missing),
+        }
+    }
+
+    /// Units `[from, want_end)` from the files.
+    fn read_files(&self, from: i64, want_end: i64) -> Result<Units, StoreError> {
+        let max = self.max_offset();
         let mut parts: Vec<(Arc<File>, i64)> = Vec::new();
         {
             let files = self.files.read();
@@ -296,9 +306,52 @@ impl ConsumeQueue {
         Ok(Units::Found(buf))
     }
 
-    /// Writes whole units starting at offset `n` (may span files; creates files as needed).
-    /// Does not publish: see [`Self::publish_max`].
-    pub fn write_units(&self, mut n: i64, mut data: &[u8]) -> Result<(), StoreError> {
+    /// Writes whole units at offset `n` straight to the files (recovery, rewrites, gaps), after
+    /// writing back the buffer. Does not publish: see [`Self::publish_max`].
+    pub fn write_units(&self, n: i64, data: &[u8]) -> Result<(), StoreError> {
+        let mut p = self.pending.lock();
+        self.drain(&mut p)?;
+        self.write_direct(n, data)?;
+        p.start = p.start.max(n + (data.len() / CQ_UNIT_SIZE) as i64);
+        Ok(())
+    }
+
+    /// Appends units at offset `n` (the max offset) into the write-back buffer and publishes
+    /// them; the buffer goes to the file every 4 KiB and on [`Self::sync`]. A failed
+    /// write-back keeps the units buffered (logged; the flusher retries).
+    pub fn append_units(&self, n: i64, data: &[u8]) -> Result<(), StoreError> {
+        let mut p = self.pending.lock();
+        if p.buf.is_empty() {
+            p.start = n;
+        } else if p.end() != n {
+            drop(p);
+            self.write_units(n, data)?;
+            self.publish_max(n + (data.len() / CQ_UNIT_SIZE) as i64);
+            return Ok(());
+        }
+        p.buf.extend_from_slice(data);
+        if p.buf.len() >= WRITE_BACK
+            && let Err(e) = self.drain(&mut p)
+        {
+            tracing::error!(error = %e, "consume queue write-back failed; keeping the units in memory");
+        }
+        drop(p);
+        self.publish_max(n + (data.len() / CQ_UNIT_SIZE) as i64);
+        Ok(())
+    }
+
+    /// Writes the buffered units to the files.
+    fn drain(&self, p: &mut Pending) -> Result<(), StoreError> {
+        if p.buf.is_empty() {
+            return Ok(());
+        }
+        self.write_direct(p.start, &p.buf)?;
+        p.start = p.end();
+        p.buf.clear();
+        Ok(())
+    }
+
+    fn write_direct(&self, mut n: i64, mut data: &[u8]) -> Result<(), StoreError> {
         let first = n;
         while !data.is_empty() {
             let start = n - n.rem_euclid(self.units_per_file);
@@ -320,8 +373,7 @@ impl ConsumeQueue {
     #[cfg(test)]
     pub fn append(&self, unit: &CqUnit) -> Result<i64, StoreError> {
         let n = self.max_offset();
-        self.write_units(n, &unit.encode())?;
-        self.publish_max(n + 1);
+        self.append_units(n, &unit.encode())?;
         Ok(n)
     }
 
@@ -375,6 +427,11 @@ impl ConsumeQueue {
 
     /// Cuts the queue to `n` units (recovery).
     pub fn truncate(&self, n: i64) -> Result<(), StoreError> {
+        let mut p = self.pending.lock();
+        let keep = (n - p.start).clamp(0, (p.buf.len() / CQ_UNIT_SIZE) as i64) as usize;
+        p.buf.truncate(keep * CQ_UNIT_SIZE);
+        self.drain(&mut p)?;
+        p.start = n;
         let mut files = self.files.write();
         while let Some(last) = files.last() {
             if last.start < n || (last.start == n && files.len() == 1) {
@@ -404,8 +461,10 @@ impl ConsumeQueue {
         Ok(())
     }
 
-    /// fdatasyncs the files holding units written since the last sync.
+    /// Writes back the buffer and fdatasyncs the files holding units written since the last
+    /// sync.
     pub fn sync(&self) -> Result<(), StoreError> {
+        self.drain(&mut self.pending.lock())?;
         if !self.dirty.swap(false, Ordering::AcqRel) {
             return Ok(());
         }
@@ -434,6 +493,7 @@ impl ConsumeQueue {
 
     /// Removes the queue's files.
     pub fn delete(&self) -> Result<(), StoreError> {
+        *self.pending.lock() = Pending::default();
         let mut files = self.files.write();
         files.clear();
         match fs::remove_dir_all(&self.dir) {
@@ -453,75 +513,5 @@ impl ConsumeQueue {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn u(i: i64) -> CqUnit {
-        CqUnit {
-            offset: i * 100,
-            size: 100,
-            tags_code: i,
-        }
-    }
-
-    #[test]
-    fn unit_codec() {
-        let x = CqUnit {
-            offset: 1 << 40,
-            size: 7,
-            tags_code: -3,
-        };
-        assert_eq!(CqUnit::decode(&x.encode()), Some(x));
-        assert_eq!(CqUnit::decode(&[0u8; 19]), None);
-    }
-
-    #[test]
-    fn append_read_roll_reload_truncate() {
-        let dir = tempfile::tempdir().unwrap();
-        let q = ConsumeQueue::new(dir.path(), "T", 1, 4);
-        for i in 0..10 {
-            assert_eq!(q.append(&u(i)).unwrap(), i);
-        }
-        assert_eq!(q.max_offset(), 10);
-        assert_eq!(q.unit(5).unwrap(), Some(u(5)));
-        match q.read_units(2, 100).unwrap() {
-            Units::Found(b) => assert_eq!(b.len(), 8 * CQ_UNIT_SIZE), // across files
-            Units::Missing(_) => panic!(),
-        }
-        q.sync().unwrap();
-        let names = list_numbered(q.dir()).unwrap();
-        assert_eq!(
-            names.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
-            vec![0, 80, 160]
-        );
-        drop(q);
-        // a torn partial unit and zero units at the end are dropped on load
-        let last = dir.path().join("T/1").join(file_name(160));
-        let mut bytes = std::fs::read(&last).unwrap();
-        bytes.extend_from_slice(&[0u8; 30]);
-        std::fs::write(&last, &bytes).unwrap();
-        let q = ConsumeQueue::load(dir.path(), "T", 1, 4).unwrap();
-        assert_eq!(q.max_offset(), 10);
-        q.init_min_offset(300).unwrap();
-        assert_eq!(q.min_offset(), 3);
-        q.truncate(4).unwrap();
-        assert_eq!(q.max_offset(), 4);
-        assert_eq!(list_numbered(q.dir()).unwrap().len(), 1);
-        assert_eq!(q.append(&u(4)).unwrap(), 4);
-        assert_eq!(q.unit(4).unwrap(), Some(u(4)));
-        q.delete().unwrap();
-        assert!(!q.dir().exists());
-    }
-
-    #[test]
-    fn queue_starting_late_reports_missing_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let q = ConsumeQueue::new(dir.path(), "T", 0, 4);
-        q.write_units(9, &u(9).encode()).unwrap();
-        q.publish_max(10);
-        q.set_min_offset(9);
-        assert!(matches!(q.read_units(3, 10).unwrap(), Units::Missing(8)));
-        assert_eq!(q.unit(9).unwrap(), Some(u(9)));
-        assert_eq!(q.unit(8).unwrap().map(|x| x.is_present()), Some(false));
-    }
-}
+#[path = "consume_queue_tests.rs"]
+mod tests;

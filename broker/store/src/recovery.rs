@@ -16,11 +16,12 @@
 //! 6. Set each queue's min offset from the commit log's min offset.
 
 use crate::checkpoint::Checkpoint;
-use crate::commit_log::{CommitLog, ScanStop};
+use crate::commit_log::CommitLog;
 use crate::config::{DispatchRecord, StoreConfig};
 use crate::consume_queue::{ConsumeQueue, CqUnit, valid_topic_dir};
 use crate::error::StoreError;
 use crate::record::Layout;
+use crate::scan::ScanStop;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -163,9 +164,11 @@ pub fn dispatch_record(
                 "gap in a consume queue"
             );
         }
+        q.write_units(qo, &unit.encode())?;
+        q.publish_max(qo + 1);
+    } else {
+        q.append_units(qo, &unit.encode())?;
     }
-    q.write_units(qo, &unit.encode())?;
-    q.publish_max(qo + 1);
     Ok(Some((q, unit)))
 }
 

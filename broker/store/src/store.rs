@@ -3,16 +3,16 @@
 //! flushes (see [`crate::flush`]); [`MessageStore::open`] runs recovery.
 
 use crate::checkpoint::{Checkpoint, CheckpointFile};
-use crate::commit_log::{CommitLog, ScanStop, Tail};
+use crate::commit_log::{CommitLog, Tail};
 use crate::config::{FlushMode, StoreConfig};
 use crate::consume_queue::{ConsumeQueue, CqUnit, valid_topic_dir};
 use crate::error::{IoContext, StoreError};
 use crate::flush::{self, FlushSignal};
-use crate::read::{self, Boundary, GetResult};
+use crate::read;
 use crate::record;
 use crate::recovery::{self, QueueMap};
 use crate::stats::StoreStats;
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use parking_lot::{Mutex, RwLock};
 use rmq_protocol::message::patch_record;
 use std::fs::{self, File};
@@ -51,10 +51,10 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-struct WriteState {
-    tail: Tail,
-    queues: QueueMap,
-    last_store_ts: i64,
+pub(crate) struct WriteState {
+    pub(crate) tail: Tail,
+    pub(crate) queues: QueueMap,
+    pub(crate) last_store_ts: i64,
     units: Vec<u8>,
     offsets: Vec<i64>,
 }
@@ -70,18 +70,18 @@ impl WriteState {
 pub(crate) struct Inner {
     pub(crate) config: StoreConfig,
     pub(crate) cl: CommitLog,
-    cq_root: PathBuf,
-    write: Mutex<WriteState>,
+    pub(crate) cq_root: PathBuf,
+    pub(crate) write: Mutex<WriteState>,
     pub(crate) queues: RwLock<QueueMap>,
-    signal: Arc<FlushSignal>,
-    checkpoint: Mutex<CheckpointFile>,
-    flush_lock: Mutex<()>,
-    listener: RwLock<Option<Box<ArrivalListener>>>,
+    pub(crate) signal: Arc<FlushSignal>,
+    pub(crate) checkpoint: Mutex<CheckpointFile>,
+    pub(crate) flush_lock: Mutex<()>,
+    pub(crate) listener: RwLock<Option<Box<ArrivalListener>>>,
     /// Every record below this commit log offset has its consume queue unit.
-    dispatched: AtomicI64,
+    pub(crate) dispatched: AtomicI64,
     pub(crate) put_count: AtomicU64,
     pub(crate) put_bytes: AtomicU64,
-    closed: AtomicBool,
+    pub(crate) closed: AtomicBool,
     _lock_file: File,
 }
 
@@ -248,9 +248,7 @@ impl MessageStore {
                     size: size as i32,
                     tags_code,
                 };
-                let r = q.write_units(qo, &unit.encode());
-                q.publish_max(qo + 1);
-                r
+                q.append_units(qo, &unit.encode())
             }
             None => Ok(()),
         };
@@ -339,11 +337,7 @@ impl MessageStore {
             });
         }
         let unit_res = match q {
-            Some(q) => {
-                let r = q.write_units(base, units);
-                q.publish_max(next_qo);
-                r
-            }
+            Some(q) => q.append_units(base, units),
             None => Ok(()),
         };
         inner.dispatched.store(end, Ordering::Release);
@@ -372,81 +366,6 @@ impl MessageStore {
     /// The commit log is durable below this offset.
     pub fn flushed_offset(&self) -> i64 {
         self.inner.signal.flushed()
-    }
-
-    /// Reads up to `max_count` records / `max_bytes` from queue offset `offset` whose tagsCode
-    /// passes `filter` (statuses as in RocketMQ, see [`crate::GetStatus`]).
-    pub fn get_messages(
-        &self,
-        topic: &str,
-        queue_id: i32,
-        offset: i64,
-        max_count: usize,
-        max_bytes: usize,
-        filter: &dyn Fn(i64) -> bool,
-    ) -> GetResult {
-        let q = self.inner.queue(topic, queue_id);
-        read::get_messages(
-            &self.inner.cl,
-            q.as_deref(),
-            offset,
-            max_count,
-            max_bytes,
-            filter,
-        )
-    }
-
-    /// First available queue offset (0 if the queue does not exist).
-    pub fn min_offset(&self, topic: &str, queue_id: i32) -> i64 {
-        self.inner
-            .queue(topic, queue_id)
-            .map_or(0, |q| q.min_offset())
-    }
-
-    /// Next queue offset to be written (number of units; 0 if the queue does not exist).
-    pub fn max_offset(&self, topic: &str, queue_id: i32) -> i64 {
-        self.inner
-            .queue(topic, queue_id)
-            .map_or(0, |q| q.max_offset())
-    }
-
-    /// Queue offset by store timestamp (SEARCH_OFFSET_BY_TIMESTAMP): lower = first offset with
-    /// storeTime >= `timestamp` (max offset if all are older), upper = last offset with
-    /// storeTime <= `timestamp` (0 if all are newer). 0 for a missing or empty queue.
-    pub fn offset_by_time(
-        &self,
-        topic: &str,
-        queue_id: i32,
-        timestamp: i64,
-        boundary: Boundary,
-    ) -> i64 {
-        let Some(q) = self.inner.queue(topic, queue_id) else {
-            return 0;
-        };
-        let cl = &self.inner.cl;
-        read::search_by_time(q.min_offset(), q.max_offset(), timestamp, boundary, |n| {
-            read::store_time_of(cl, &q, n)
-        })
-    }
-
-    /// Store time of the oldest available message of the queue.
-    pub fn earliest_store_time(&self, topic: &str, queue_id: i32) -> Option<i64> {
-        let q = self.inner.queue(topic, queue_id)?;
-        let min = q.min_offset();
-        (min < q.max_offset())
-            .then(|| read::store_time_of(&self.inner.cl, &q, min))
-            .flatten()
-    }
-
-    /// Store time of the message at a queue offset.
-    pub fn store_time_at(&self, topic: &str, queue_id: i32, offset: i64) -> Option<i64> {
-        let q = self.inner.queue(topic, queue_id)?;
-        read::store_time_of(&self.inner.cl, &q, offset)
-    }
-
-    /// The whole record starting at `commit_log_offset`; `None` if there is none.
-    pub fn read_record(&self, commit_log_offset: i64) -> Result<Option<Bytes>, StoreError> {
-        self.inner.cl.read_record(commit_log_offset)
     }
 
     /// End of the commit log (next append offset).
@@ -503,7 +422,7 @@ impl MessageStore {
     }
 
     /// Installs the callback run after each dispatched record (wakes held pulls).
-    pub fn set_arrival_listener(&self, f: Box<dyn Fn(&str, i32, i64, i64) + Send + Sync>) {
+    pub fn set_arrival_listener(&self, f: Box<ArrivalListener>) {
         *self.inner.listener.write() = Some(f);
     }
 
@@ -541,77 +460,6 @@ impl MessageStore {
     /// Counters and sizes.
     pub fn stats(&self) -> StoreStats {
         crate::stats::collect(&self.inner)
-    }
-
-    /// Raw commit log bytes from `from` (HA master): at most `max_bytes`, never past the end of
-    /// `from`'s segment or the written data; may cut records; the space after a segment's
-    /// filler reads as zeros. `None` if `from` is outside `[min, max]` physical offsets.
-    pub fn read_raw(&self, from: i64, max_bytes: usize) -> Result<Option<Bytes>, StoreError> {
-        self.inner.cl.read_raw(from, max_bytes)
-    }
-
-    /// Appends raw commit log bytes at `at_offset` (HA slave; must equal the local end), then
-    /// dispatches every record completed by them. Invalid replicated data is cut off again and
-    /// reported as [`StoreError::Corrupt`].
-    pub fn append_raw(&self, at_offset: i64, data: &[u8]) -> Result<(), StoreError> {
-        let inner = &*self.inner;
-        if inner.closed.load(Ordering::Acquire) {
-            return Err(StoreError::ShutDown);
-        }
-        let mut notify = Vec::new();
-        {
-            let mut w = inner.write.lock();
-            let WriteState {
-                tail,
-                queues,
-                last_store_ts,
-                ..
-            } = &mut *w;
-            if at_offset != tail.pos {
-                return Err(StoreError::OffsetMismatch {
-                    offset: at_offset,
-                    expected: tail.pos,
-                });
-            }
-            inner.cl.append_raw(tail, data)?;
-            inner.cl.publish(tail.pos);
-            let from = inner.dispatched.load(Ordering::Acquire);
-            let (end, stop) = inner.cl.scan(from, tail.pos, true, |off, rec, layout| {
-                *last_store_ts = (*last_store_ts).max(layout.store_timestamp);
-                if let Some((q, unit)) = recovery::dispatch_record(
-                    &inner.config,
-                    queues,
-                    &inner.cq_root,
-                    off,
-                    rec,
-                    layout,
-                    false,
-                )? {
-                    inner.publish_queue(&q);
-                    notify.push((q, unit.tags_code));
-                }
-                Ok(())
-            })?;
-            inner.dispatched.store(end, Ordering::Release);
-            if let ScanStop::Invalid(why) = stop {
-                inner.cl.truncate(end)?;
-                tail.pos = end;
-                inner.cl.publish(end);
-                inner.cl.prepare_tail(tail)?;
-                return Err(StoreError::Corrupt(format!(
-                    "replicated data at offset {end} is not a valid record ({why})"
-                )));
-            }
-        }
-        inner
-            .put_count
-            .fetch_add(notify.len() as u64, Ordering::Relaxed);
-        if let Some(l) = &*inner.listener.read() {
-            for (q, tags) in notify {
-                l(q.topic(), q.queue_id(), q.max_offset(), tags);
-            }
-        }
-        Ok(())
     }
 }
 
@@ -680,7 +528,7 @@ impl Inner {
     }
 
     /// Makes a queue visible to readers (no-op if it already is).
-    fn publish_queue(&self, q: &Arc<ConsumeQueue>) {
+    pub(crate) fn publish_queue(&self, q: &Arc<ConsumeQueue>) {
         let known = self
             .queues
             .read()
@@ -702,43 +550,6 @@ impl Inner {
 
     pub(crate) fn queue(&self, topic: &str, queue_id: i32) -> Option<Arc<ConsumeQueue>> {
         self.queues.read().get(topic)?.get(&queue_id).cloned()
-    }
-
-    /// fsyncs the commit log up to its current end and publishes the flushed offset.
-    fn flush_commit_log(&self) -> Result<i64, StoreError> {
-        let end = self.cl.max_offset();
-        let from = self.signal.flushed();
-        if end > from {
-            self.cl.sync_range(from, end)?;
-            self.signal.publish(end);
-        }
-        Ok(end)
-    }
-
-    /// Commit log, consume queues, then the checkpoint (skipped when nothing changed).
-    fn flush_all(&self) -> Result<(), StoreError> {
-        let _g = self.flush_lock.lock();
-        let dispatched = self.dispatched.load(Ordering::Acquire);
-        self.flush_commit_log()?;
-        let queues: Vec<Arc<ConsumeQueue>> = self
-            .queues
-            .read()
-            .values()
-            .flat_map(|m| m.values().cloned())
-            .collect();
-        for q in queues {
-            q.sync()?;
-        }
-        let mut cp = self.checkpoint.lock();
-        if cp.last().is_some_and(|c| c.cq_flushed == dispatched) {
-            return Ok(());
-        }
-        cp.write(Checkpoint {
-            commit_log_flushed: dispatched,
-            cq_flushed: dispatched,
-            timestamp: now_ms(),
-            ..Default::default()
-        })
     }
 }
 

@@ -75,7 +75,9 @@ fn round_trip_across_segments_with_fillers() {
     assert_eq!(store.read_record(-5).unwrap(), None);
     assert_eq!(store.min_physical_offset(), 0);
     assert_eq!(store.max_physical_offset(), results[39].end_offset());
-    // consume queue files hold 4 units each, commit log files are named by offset
+    // consume queue files hold 4 units each (written back on flush), commit log files are
+    // named by offset
+    store.flush().unwrap();
     let cq_files = std::fs::read_dir(dir.path().join("consumequeue/T/1"))
         .unwrap()
         .count();
@@ -427,7 +429,7 @@ fn concurrent_puts_keep_queues_dense() {
             let s = store.clone();
             std::thread::spawn(move || {
                 for i in 0..500 {
-                    let q = (i % 2) as i32;
+                    let q = i % 2;
                     let (rec, tags) = record("C", q, format!("{t}-{i}").as_bytes(), None);
                     s.put("C", q, rec, tags).unwrap();
                 }

@@ -1,0 +1,82 @@
+//! Seams for master/slave replication: the master reads raw commit log bytes, the slave appends
+//! them at the same offsets and dispatches the records they complete into its consume queues.
+
+use crate::error::StoreError;
+use crate::recovery;
+use crate::scan::ScanStop;
+use crate::store::{MessageStore, WriteState};
+use bytes::Bytes;
+use std::sync::atomic::Ordering;
+
+impl MessageStore {
+    /// Raw commit log bytes from `from` (HA master): at most `max_bytes`, never past the end of
+    /// `from`'s segment or the written data; may cut records; the space after a segment's
+    /// filler reads as zeros. `None` if `from` is outside `[min, max]` physical offsets.
+    pub fn read_raw(&self, from: i64, max_bytes: usize) -> Result<Option<Bytes>, StoreError> {
+        self.inner.cl.read_raw(from, max_bytes)
+    }
+
+    /// Appends raw commit log bytes at `at_offset` (HA slave; must equal the local end), then
+    /// dispatches every record completed by them. Invalid replicated data is cut off again and
+    /// reported as [`StoreError::Corrupt`].
+    pub fn append_raw(&self, at_offset: i64, data: &[u8]) -> Result<(), StoreError> {
+        let inner = &*self.inner;
+        if inner.closed.load(Ordering::Acquire) {
+            return Err(StoreError::ShutDown);
+        }
+        let mut notify = Vec::new();
+        {
+            let mut w = inner.write.lock();
+            let WriteState {
+                tail,
+                queues,
+                last_store_ts,
+                ..
+            } = &mut *w;
+            if at_offset != tail.pos {
+                return Err(StoreError::OffsetMismatch {
+                    offset: at_offset,
+                    expected: tail.pos,
+                });
+            }
+            inner.cl.append_raw(tail, data)?;
+            inner.cl.publish(tail.pos);
+            let from = inner.dispatched.load(Ordering::Acquire);
+            let (end, stop) = inner.cl.scan(from, tail.pos, true, |off, rec, layout| {
+                *last_store_ts = (*last_store_ts).max(layout.store_timestamp);
+                if let Some((q, unit)) = recovery::dispatch_record(
+                    &inner.config,
+                    queues,
+                    &inner.cq_root,
+                    off,
+                    rec,
+                    layout,
+                    false,
+                )? {
+                    inner.publish_queue(&q);
+                    notify.push((q, unit.tags_code));
+                }
+                Ok(())
+            })?;
+            inner.dispatched.store(end, Ordering::Release);
+            if let ScanStop::Invalid(why) = stop {
+                inner.cl.truncate(end)?;
+                tail.pos = end;
+                inner.cl.publish(end);
+                inner.cl.prepare_tail(tail)?;
+                return Err(StoreError::Corrupt(format!(
+                    "replicated data at offset {end} is not a valid record ({why})"
+                )));
+            }
+        }
+        inner
+            .put_count
+            .fetch_add(notify.len() as u64, Ordering::Relaxed);
+        if let Some(l) = &*inner.listener.read() {
+            for (q, tags) in notify {
+                l(q.topic(), q.queue_id(), q.max_offset(), tags);
+            }
+        }
+        Ok(())
+    }
+}
