@@ -33,6 +33,9 @@ pub struct Args {
     /// Put ORDER_TOPIC_CONFIG entries into routes.
     #[arg(long, env = "RMQ_NAMESRV_ORDER_MESSAGE_ENABLE")]
     pub order_message_enable: bool,
+    /// Largest accepted frame in bytes [default: 16777216].
+    #[arg(long, env = "RMQ_NAMESRV_MAX_FRAME_BYTES")]
+    pub max_frame_bytes: Option<usize>,
 }
 
 /// Effective settings.
@@ -50,6 +53,8 @@ pub struct NamesrvConfig {
     pub scan_interval: Duration,
     /// Put order topic config into routes.
     pub order_message_enable: bool,
+    /// Largest accepted frame.
+    pub max_frame: usize,
 }
 
 impl Default for NamesrvConfig {
@@ -62,6 +67,7 @@ impl Default for NamesrvConfig {
             broker_timeout: Duration::from_secs(120),
             scan_interval: Duration::from_secs(5),
             order_message_enable: false,
+            max_frame: rmq_protocol::frame::DEFAULT_MAX_FRAME,
         }
     }
 }
@@ -142,6 +148,9 @@ impl NamesrvConfig {
             c.broker_timeout = Duration::from_secs(s);
         }
         c.order_message_enable |= args.order_message_enable;
+        if let Some(m) = args.max_frame_bytes {
+            c.max_frame = m.max(1024);
+        }
         Ok(c)
     }
 }

@@ -53,6 +53,12 @@ impl NamesrvServer {
                 }
             }
         });
-        serve(self.listener, self.state, ServerConfig::default(), shutdown).await;
+        let server_config = ServerConfig {
+            limits: rmq_protocol::FrameLimits {
+                max_frame: self.config.max_frame,
+            },
+            ..ServerConfig::default()
+        };
+        serve(self.listener, self.state, server_config, shutdown).await;
     }
 }

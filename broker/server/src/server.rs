@@ -72,12 +72,18 @@ impl BrokerServer {
         spawn_housekeeping(&b, tasks.clone());
         registration::spawn(b.clone(), namesrv_client.clone(), tasks.clone());
         let handler = Arc::new(BrokerHandler::new(b.clone()));
+        let server_config = ServerConfig {
+            limits: rmq_protocol::FrameLimits {
+                max_frame: b.config.max_frame,
+            },
+            ..ServerConfig::default()
+        };
         let accept_stop = CancellationToken::new();
         for listener in self.listeners {
             tokio::spawn(serve(
                 listener,
                 handler.clone(),
-                ServerConfig::default(),
+                server_config,
                 accept_stop.clone(),
             ));
         }

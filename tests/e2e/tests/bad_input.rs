@@ -47,10 +47,10 @@ fn roundtrip(addr: &str, cmd: &RemotingCommand) -> RemotingCommand {
     }
 }
 
-fn abuse(addr: &str) {
+fn abuse(addr: &str, oversize: u32) {
     expect_closed(addr, &[0xFF; 64], false);
-    // An announced 32 MiB frame is refused before any body arrives.
-    expect_closed(addr, &(32u32 << 20).to_be_bytes(), false);
+    // A frame announced above the limit is refused before any body arrives.
+    expect_closed(addr, &oversize.to_be_bytes(), false);
     // A frame cut short by the peer.
     let mut truncated = 1000u32.to_be_bytes().to_vec();
     truncated.extend_from_slice(&[0, 0, 0, 2, b'{', b'}']);
@@ -72,9 +72,11 @@ fn abuse(addr: &str) {
 #[test]
 fn broker_and_namesrv_survive_bad_input() {
     let ns = NamesrvProc::start();
-    let broker = BrokerProc::start(&ns.addr, BrokerOpts::default());
-    abuse(&ns.addr);
-    abuse(&broker.addr);
+    let mut opts = BrokerOpts::default();
+    opts.set.push(("frameMaxLength".into(), "1048576".into()));
+    let broker = BrokerProc::start(&ns.addr, opts);
+    abuse(&ns.addr, 32 << 20);
+    abuse(&broker.addr, 2 << 20);
 
     // A send whose header lacks the topic is answered with an error naming the field.
     let mut req = RemotingCommand::request(rmq_protocol::request_code::SEND_MESSAGE_V2);

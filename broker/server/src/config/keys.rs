@@ -157,6 +157,12 @@ impl BrokerConfig {
                 )?;
             }
             "maxMessageSize" => self.max_message_size = parse(origin, key, v, "bytes")?,
+            "frameMaxLength" | "com.rocketmq.remoting.frameMaxLength" => {
+                self.max_frame = parse(origin, key, v, "bytes (default 16777216)")?;
+                if self.max_frame < 1024 {
+                    return Err(invalid(origin, key, v, "at least 1024 bytes"));
+                }
+            }
             "registerNameServerPeriod" => {
                 let d = millis(origin, key, v)?;
                 self.register_period = d.clamp(Duration::from_secs(10), Duration::from_secs(60));

@@ -79,6 +79,8 @@ pub struct BrokerConfig {
     pub broker_permission: i32,
     /// maxMessageSize (body bytes).
     pub max_message_size: usize,
+    /// Largest accepted remoting frame (Java's `com.rocketmq.remoting.frameMaxLength`).
+    pub max_frame: usize,
     /// registerNameServerPeriod.
     pub register_period: Duration,
     /// longPollingEnable.
@@ -126,6 +128,7 @@ impl Default for BrokerConfig {
             default_topic_queue_nums: 8,
             broker_permission: 6,
             max_message_size: 4 * 1024 * 1024,
+            max_frame: rmq_protocol::frame::DEFAULT_MAX_FRAME,
             register_period: Duration::from_secs(30),
             long_polling_enable: true,
             short_polling_time: Duration::from_secs(1),
