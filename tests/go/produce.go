@@ -303,6 +303,10 @@ func runProduce(c *runCtx, args []string) error {
 				p.mu.Unlock()
 				c.record("%d\t\t\t\t-1\t-1\tONEWAY", i)
 			}
+			// Oneway frames are only in the socket buffers now; closing at once can reset the
+			// connection (unread bytes on our side -> RST) and the broker then drops what it had not
+			// read yet. Give it a moment before Shutdown.
+			time.Sleep(time.Second)
 		case "batch":
 			for i := o.start; i < end && time.Now().Before(deadline); i += o.batchSize {
 				e := i + o.batchSize

@@ -232,6 +232,11 @@ final class Produce {
                 failed.add(i);
             }
         }
+        try {
+            Thread.sleep(1000); // let the broker read the oneway frames before shutdown closes the socket
+        } catch (InterruptedException ignored) {
+            Thread.currentThread().interrupt();
+        }
         return calls;
     }
 
