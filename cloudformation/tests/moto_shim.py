@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Start moto_server on 127.0.0.1 with an ephemeral port, after patching three CloudFormation gaps.
+"""Start moto_server on 127.0.0.1 with an ephemeral port, after patching five gaps in its CloudFormation.
 
 Usage: python moto_shim.py PORT_FILE    (writes the bound port to PORT_FILE, then serves)
 
