@@ -28,6 +28,10 @@ for a in "$@"; do
 done
 
 log() { echo "build-control-plane: $*" >&2; }
+# Go needs HOME (or GOCACHE/GOPATH) and so does our cache path; CI may run without HOME.
+if [ -z "${HOME:-}" ]; then
+  HOME="$(getent passwd "$(id -u)" 2>/dev/null | cut -d: -f6)"; HOME="${HOME:-/root}"; export HOME
+fi
 die() { echo "build-control-plane: ERROR: $*" >&2; exit 1; }
 
 # ---- versions (read from the pinned go.mod files) -------------------------------------------
