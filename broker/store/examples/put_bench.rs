@@ -26,6 +26,15 @@ fn encoded(queue_id: i32) -> BytesMut {
     b
 }
 
+/// Process CPU time (user + system) in seconds, from /proc/self/stat.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0 // utime, stime; USER_HZ = 100
+}
+
 fn run(threads: usize, per_thread: usize) {
     let dir = tempfile::tempdir().unwrap();
     let store = MessageStore::open(StoreConfig::new(dir.path())).unwrap();
@@ -36,6 +45,7 @@ fn run(threads: usize, per_thread: usize) {
         .map(|t| (0..per_thread).map(|_| encoded((t % 8) as i32)).collect())
         .collect();
     let start = Instant::now();
+    let cpu0 = cpu_secs();
     let handles: Vec<_> = inputs
         .into_iter()
         .enumerate()
@@ -52,11 +62,19 @@ fn run(threads: usize, per_thread: usize) {
         h.join().unwrap();
     }
     let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_secs() - cpu0;
     let n = threads * per_thread;
     println!(
-        "threads={threads} records={n} record_size={size}B: {:.0} puts/s, {:.1} MB/s",
+        "threads={threads} records={n} record_size={size}B: {:.0} puts/s, {:.1} MB/s, \
+         {:.2} us CPU per put (load average {})",
         n as f64 / secs,
-        (n * size) as f64 / secs / 1e6
+        (n * size) as f64 / secs / 1e6,
+        cpu * 1e6 / n as f64,
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split(' ')
+            .next()
+            .unwrap_or("?")
     );
     // a pull-side number: read everything back in batches of 32
     let start = Instant::now();

@@ -44,11 +44,15 @@ pub struct Recovered {
     pub redispatched: u64,
 }
 
-/// Loads every `consumequeue/<topic>/<queueId>/` directory.
-pub fn load_queues(root: &Path, units_per_file: u64) -> Result<QueueMap, StoreError> {
+/// Loads every `consumequeue/<topic>/<queueId>/` directory. A queue whose files are
+/// inconsistent (gap, wrong size or name, e.g. after `consume_queue_units_per_file` changed) is
+/// removed and reported: consume queues are derived data, the caller rebuilds them from the
+/// whole commit log. Returns the queues and whether a rebuild is needed.
+pub fn load_queues(root: &Path, units_per_file: u64) -> Result<(QueueMap, bool), StoreError> {
     let mut map = QueueMap::new();
+    let mut rebuild = false;
     let Ok(topics) = std::fs::read_dir(root) else {
-        return Ok(map);
+        return Ok((map, rebuild));
     };
     for topic_dir in topics.flatten() {
         let Some(topic) = topic_dir.file_name().to_str().map(str::to_owned) else {
@@ -69,13 +73,24 @@ pub fn load_queues(root: &Path, units_per_file: u64) -> Result<QueueMap, StoreEr
                 tracing::warn!(path = %qdir.path().display(), "ignoring unexpected entry");
                 continue;
             };
-            let q = ConsumeQueue::load(root, &topic, qid, units_per_file)?;
+            let q = match ConsumeQueue::load(root, &topic, qid, units_per_file) {
+                Ok(q) => q,
+                Err(StoreError::Corrupt(why)) => {
+                    tracing::warn!(%why, "dropping an inconsistent consume queue; rebuilding all queues from the commit log");
+                    std::fs::remove_dir_all(qdir.path()).map_err(|e| {
+                        StoreError::io(e, format!("removing {}", qdir.path().display()))
+                    })?;
+                    rebuild = true;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             map.entry(topic.clone())
                 .or_default()
                 .insert(qid, Arc::new(q));
         }
     }
-    Ok(map)
+    Ok((map, rebuild))
 }
 
 /// The dispatch step shared by recovery and replication: writes the record's unit unless the
@@ -179,8 +194,9 @@ pub fn recover(
     checkpoint: Option<Checkpoint>,
     cq_root: &Path,
 ) -> Result<Recovered, StoreError> {
-    let rebuild_all = !cq_root.exists();
-    let mut queues = load_queues(cq_root, config.consume_queue_units_per_file)?;
+    let missing = !cq_root.exists();
+    let (mut queues, damaged) = load_queues(cq_root, config.consume_queue_units_per_file)?;
+    let rebuild_all = missing || damaged;
     let segments = cl.segments();
     let cl_min = segments.first().map_or(0, |s| s.start());
 

@@ -33,6 +33,9 @@ impl MessageStore {
                 last_store_ts,
                 ..
             } = &mut *w;
+            if inner.closed.load(Ordering::Acquire) {
+                return Err(StoreError::ShutDown);
+            }
             if at_offset != tail.pos {
                 return Err(StoreError::OffsetMismatch {
                     offset: at_offset,

@@ -222,6 +222,9 @@ impl MessageStore {
         let dispatch = record::is_dispatched(sys_flag);
         let size = record.len();
         let mut w = inner.write.lock();
+        if inner.closed.load(Ordering::Acquire) {
+            return Err(StoreError::ShutDown);
+        }
         let ts = w.next_store_ts();
         let WriteState { tail, queues, .. } = &mut *w;
         let q = if dispatch {
@@ -287,6 +290,9 @@ impl MessageStore {
             return Ok(Vec::new());
         }
         let mut w = inner.write.lock();
+        if inner.closed.load(Ordering::Acquire) {
+            return Err(StoreError::ShutDown);
+        }
         let ts = w.next_store_ts();
         let WriteState {
             tail,

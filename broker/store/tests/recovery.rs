@@ -305,3 +305,15 @@ fn tail_ending_with_a_filler() {
     let r = store.put("T", (rolled % 2) as i32, rec, tags).unwrap();
     assert_eq!(r.commit_log_offset, start);
 }
+
+#[test]
+fn changed_consume_queue_file_size_rebuilds_the_queues() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = small_config(dir.path());
+    let (res, _) = fill(&cfg, 30, 1);
+    let mut other = cfg.clone();
+    other.consume_queue_units_per_file = 3; // old files are named for 4 units per file
+    let store = open(&other);
+    assert_eq!(queue_total(&store), 30);
+    check_readable(&store, &res, 30);
+}
