@@ -455,3 +455,62 @@ fn concurrent_puts_keep_queues_dense() {
         }
     }
 }
+
+#[test]
+fn readers_follow_writers_without_torn_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = small_config(dir.path());
+    cfg.commit_log_segment_size = 32 * 1024;
+    cfg.consume_queue_units_per_file = 500;
+    cfg.flush_interval = std::time::Duration::from_millis(5);
+    let store = open(&cfg);
+    const N: i64 = 3000;
+    let writers: Vec<_> = (0..2)
+        .map(|q| {
+            let s = store.clone();
+            std::thread::spawn(move || {
+                for i in 0..N as usize {
+                    if i % 10 == 9 {
+                        let batch = vec![record("RW", q, &body(i), None)];
+                        s.put_batch("RW", q, batch).unwrap();
+                    } else {
+                        let (rec, tags) = record("RW", q, &body(i), None);
+                        s.put("RW", q, rec, tags).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    let readers: Vec<_> = (0..2)
+        .map(|q| {
+            let s = store.clone();
+            std::thread::spawn(move || {
+                let mut offset = 0;
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                while offset < N {
+                    assert!(std::time::Instant::now() < deadline);
+                    let r = s.get_messages("RW", q, offset, 7, usize::MAX, &all);
+                    match r.status {
+                        GetStatus::Found => {
+                            for m in &r.messages {
+                                let msg = decode(m);
+                                assert_eq!(msg.queue_offset, offset);
+                                assert_eq!(&msg.body[..], &body(offset as usize)[..]);
+                                offset += 1;
+                            }
+                            assert_eq!(r.next_begin_offset, offset);
+                        }
+                        GetStatus::OffsetOverflowOne | GetStatus::NoMatchedLogicQueue => {
+                            std::thread::yield_now()
+                        }
+                        GetStatus::NoMessageInQueue => std::thread::yield_now(),
+                        other => panic!("unexpected {other:?} at {offset}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in writers.into_iter().chain(readers) {
+        t.join().unwrap();
+    }
+}
