@@ -75,7 +75,7 @@ impl MessageStore {
         inner
             .put_count
             .fetch_add(notify.len() as u64, Ordering::Relaxed);
-        if let Some(l) = &*inner.listener.read() {
+        if let Some(l) = inner.listener() {
             for (q, tags) in notify {
                 l(q.topic(), q.queue_id(), q.max_offset(), tags);
             }

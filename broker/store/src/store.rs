@@ -76,7 +76,7 @@ pub(crate) struct Inner {
     pub(crate) signal: Arc<FlushSignal>,
     pub(crate) checkpoint: Mutex<CheckpointFile>,
     pub(crate) flush_lock: Mutex<()>,
-    pub(crate) listener: RwLock<Option<Box<ArrivalListener>>>,
+    pub(crate) listener: RwLock<Option<Arc<ArrivalListener>>>,
     /// Every record below this commit log offset has its consume queue unit.
     pub(crate) dispatched: AtomicI64,
     pub(crate) put_count: AtomicU64,
@@ -260,7 +260,7 @@ impl MessageStore {
         inner.put_count.fetch_add(1, Ordering::Relaxed);
         inner.put_bytes.fetch_add(size as u64, Ordering::Relaxed);
         unit_res?;
-        if dispatch && let Some(l) = &*inner.listener.read() {
+        if dispatch && let Some(l) = inner.listener() {
             l(topic, queue_id, qo + 1, tags_code);
         }
         Ok(res)
@@ -354,7 +354,7 @@ impl MessageStore {
             Ordering::Relaxed,
         );
         unit_res?;
-        if let Some(l) = &*inner.listener.read() {
+        if let Some(l) = inner.listener() {
             for (r, m) in results.iter().zip(&meta).filter(|(_, m)| m.0) {
                 l(topic, queue_id, r.queue_offset + 1, m.1);
             }
@@ -429,7 +429,7 @@ impl MessageStore {
 
     /// Installs the callback run after each dispatched record (wakes held pulls).
     pub fn set_arrival_listener(&self, f: Box<ArrivalListener>) {
-        *self.inner.listener.write() = Some(f);
+        *self.inner.listener.write() = Some(Arc::from(f));
     }
 
     /// Forces everything to disk and writes the checkpoint.
@@ -552,6 +552,11 @@ impl Inner {
 
     pub(crate) fn flushed(&self) -> i64 {
         self.signal.flushed()
+    }
+
+    /// The arrival listener, called without holding any store lock.
+    pub(crate) fn listener(&self) -> Option<Arc<ArrivalListener>> {
+        self.listener.read().clone()
     }
 
     pub(crate) fn queue(&self, topic: &str, queue_id: i32) -> Option<Arc<ConsumeQueue>> {
