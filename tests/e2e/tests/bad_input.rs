@@ -103,8 +103,13 @@ fn broker_and_namesrv_survive_bad_input() {
             "100",
             "--prefix",
             "x",
+            "--send-timeout-ms",
+            "10000",
         ],
     );
+    if !r.ok() {
+        eprintln!("broker log:\n{}", broker.log());
+    }
     r.assert_ok();
     let r = run_harness(
         Client::Java5,

@@ -37,6 +37,8 @@ fn produce(client: Client, ns: &str, topic: &str, mode: &str, tag: &str, start: 
             &count_s,
             "--timeout-ms",
             "240000",
+            "--send-timeout-ms",
+            "10000",
         ],
     );
     r.assert_ok();
