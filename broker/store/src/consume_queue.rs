@@ -239,9 +239,10 @@ impl ConsumeQueue {
                 want_end
             } else {
                 let split = p.start.max(from);
-                let lo = (split - p.start) as usize * CQ_UNIT_SIZE;
-                let hi = (want_end.min(p.end()) - p.start) as usize * CQ_UNIT_SIZE;
-                tail.extend_from_slice(&p.buf[lo..hi.max(lo)]);
+                let len = p.buf.len();
+                let lo = ((split - p.start) as usize * CQ_UNIT_SIZE).min(len);
+                let hi = ((want_end - p.start).max(0) as usize * CQ_UNIT_SIZE).clamp(lo, len);
+                tail.extend_from_slice(&p.buf[lo..hi]);
                 split
             }
         };
