@@ -12,10 +12,12 @@
 //!
 //! # Modules
 //! - [`config`]: [`StoreConfig`], [`FlushMode`], the tagsCode rule for self-dispatched records.
-//! - `record`: pure checks of stored records. `segment`: positional file I/O.
-//! - `commit_log`, `consume_queue`, `checkpoint`: the three kinds of files.
-//! - `recovery`: what [`MessageStore::open`] does after a crash. `flush`: the flusher thread
-//!   and group commit. `read`: pull planning and search by time. `store`: [`MessageStore`].
+//! - `record`: pure checks of stored records. `segment`: positional file I/O (pread/pwrite).
+//! - `commit_log`, `consume_queue` (+ `cq_unit`), `checkpoint`: the three kinds of files.
+//! - `scan`: sequential record validation. `recovery`: what [`MessageStore::open`] does after a
+//!   crash. `flush`: the flusher thread and group commit. `read`: pulls and search by time.
+//! - `store`: [`MessageStore`] and the write path. `replication`: raw read/append seams for HA.
+//! - `stats`: [`StoreStats`].
 
 #![deny(unsafe_code)]
 
