@@ -1,0 +1,479 @@
+#!/usr/bin/env python3
+"""bench/report.py: machine description and results JSON -> BENCHMARKS.md for bench/run.sh.
+
+  report.py machine --store-dir DIR                 machine description as JSON on stdout
+  report.py render --run RUNDIR [--md F] [--json F] collect a run dir into results JSON + markdown
+  report.py render --from-json F --md F             re-render markdown from a saved results JSON
+
+Numbers in the markdown come only from the JSON; nothing is typed in by hand. The optional
+prose in bench/profile.md (hot spots and fixes) is included verbatim, and every results JSON in
+bench/results/history/ becomes a row of the before/after table.
+"""
+import argparse
+import datetime
+import glob
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ORDER = ["rmq", "apache", "apache4", "rocketmq-rust"]
+LABEL = {"rmq": "rmq", "apache": "Apache", "apache4": "Apache 4.x", "rocketmq-rust": "rocketmq-rust"}
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=20).stdout.strip()
+    except Exception:
+        return ""
+
+
+def machine(store_dir):
+    lscpu = {}
+    for line in sh("LC_ALL=C lscpu").splitlines():
+        if ":" in line:
+            k, v = line.split(":", 1)
+            lscpu[k.strip()] = v.strip()
+    mem = ""
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemTotal:"):
+            mem = "%.1f GiB" % (int(line.split()[1]) / 1048576)
+    df = sh("df -P -T %s | tail -n 1" % store_dir).split()
+    dev = df[0] if df else ""
+    fstype = df[1] if len(df) > 1 else ""
+    base = re.sub(r"^/dev/", "", dev)
+    lsblk = sh("lsblk -dn -o NAME,SIZE,ROTA,MODEL /dev/%s 2>/dev/null" % re.sub(r"p?[0-9]+$", "", base) if base else "true")
+    if not lsblk and base:
+        lsblk = sh("lsblk -dn -o NAME,SIZE,ROTA,MODEL /dev/%s 2>/dev/null" % base)
+    os_name = ""
+    try:
+        for line in open("/etc/os-release"):
+            if line.startswith("PRETTY_NAME="):
+                os_name = line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return {
+        "cpuModel": lscpu.get("Model name", platform.processor()),
+        "cpus": lscpu.get("CPU(s)", str(os.cpu_count())),
+        "threadsPerCore": lscpu.get("Thread(s) per core", ""),
+        "hypervisor": lscpu.get("Hypervisor vendor", ""),
+        "memory": mem,
+        "kernel": platform.release(),
+        "os": os_name,
+        "storeDevice": dev,
+        "storeFs": fstype,
+        "storeDisk": lsblk,
+        "java": sh("java -version 2>&1 | head -n 1"),
+        "rustc": sh("rustc --version"),
+        "loadavgAtStart": open("/proc/loadavg").read().split()[:3],
+    }
+
+
+def read_json(path, default=None):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except Exception:
+        return default
+
+
+def read_jsonl(path):
+    out = []
+    try:
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if line.startswith("{"):
+                    try:
+                        out.append(json.loads(line))
+                    except ValueError:
+                        pass
+    except OSError:
+        pass
+    return out
+
+
+def parse_dd(text):
+    # "1073741824 bytes (1.1 GB, 1.0 GiB) copied, 1.2345 s, 870 MB/s"
+    m = re.match(r"\s*(\d+) bytes.*copied, ([0-9.]+) s", text or "")
+    if not m:
+        return None
+    b, s = int(m.group(1)), float(m.group(2))
+    return b / s / 1e6 if s > 0 else None
+
+
+def collect(run_dir):
+    run = read_json(os.path.join(run_dir, "run.json"), {})
+    limits = read_json(os.path.join(run_dir, "limits.json"), {})
+    limits["ddMBps"] = parse_dd(limits.get("dd", ""))
+    peers = []
+    try:
+        names = [l.strip() for l in open(os.path.join(run_dir, "peers.txt")) if l.strip()]
+    except OSError:
+        names = sorted(os.listdir(os.path.join(run_dir, "peers")))
+    for name in names:
+        d = os.path.join(run_dir, "peers", name)
+        meta = read_json(os.path.join(d, "meta.json"), {"peer": name, "skipped": True, "reason": "no result"})
+        lines = read_jsonl(os.path.join(d, "load.jsonl"))
+        meta["phases"] = [l for l in lines if l.get("phase") in ("sync", "async", "fill", "consume")]
+        for l in lines:
+            if l.get("phase") == "watch" and l.get("ok") and meta.get("spawnAtMs"):
+                meta["startupMs"] = l["registeredAtMs"] - meta["spawnAtMs"]
+            elif l.get("phase") == "idle":
+                meta["idleRssKb"] = l.get("brokerRssKb")
+                meta["idleRssAnonKb"] = l.get("brokerRssAnonKb")
+                meta["idleCpuPct"] = l.get("brokerCpuPct")
+            elif l.get("phase") in ("watch", "topic") and not l.get("ok"):
+                meta.setdefault("setupErrors", []).append("%s: %s" % (l.get("phase"), l.get("error")))
+            elif l.get("fatal"):
+                meta.setdefault("setupErrors", []).append("driver: %s" % l.get("fatal"))
+        peers.append(meta)
+    return {
+        "run": run,
+        "machine": read_json(os.path.join(run_dir, "machine.json"), {}),
+        "limits": limits,
+        "peers": peers,
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+def key_of(p):
+    if p.get("phase") == "sync":
+        return "sync %s B x%s" % (p.get("size"), p.get("threads"))
+    if p.get("phase") == "async":
+        return "async %s B" % p.get("size")
+    if p.get("phase") == "fill":
+        return "backlog fill (async %s B)" % p.get("size")
+    if p.get("phase") == "consume":
+        return "consume backlog"
+    return p.get("phase", "?")
+
+
+def fmt(v, nd=0):
+    if v is None:
+        return "–"
+    if isinstance(v, float) or nd:
+        if nd == 0:
+            return "{:,.0f}".format(v)
+        return "{:,.{nd}f}".format(v, nd=nd)
+    return "{:,}".format(v)
+
+
+def ratio(a, b):
+    if a is None or b is None or not b:
+        return "–"
+    return "%.2f" % (a / b)
+
+
+def peer_title(p):
+    v = p.get("version") or ""
+    return "%s %s" % (LABEL.get(p["peer"], p["peer"]), v) if v else LABEL.get(p["peer"], p["peer"])
+
+
+def render(res, history):
+    run, m, lim = res["run"], res["machine"], res["limits"]
+    peers = {p["peer"]: p for p in res["peers"]}
+    ran = [p for p in res["peers"] if not p.get("skipped") and p.get("phases")]
+    ran.sort(key=lambda p: ORDER.index(p["peer"]) if p["peer"] in ORDER else 99)
+    rmq = peers.get("rmq")
+    others = [p for p in ran if p["peer"] != "rmq"]
+    keys = []
+    for p in ran:
+        for ph in p["phases"]:
+            k = key_of(ph)
+            if k not in keys:
+                keys.append(k)
+
+    def phase(p, k):
+        if not p:
+            return None
+        for ph in p.get("phases", []):
+            if key_of(ph) == k:
+                return ph
+        return None
+
+    def val(p, k, f):
+        ph = phase(p, k)
+        if ph is None or not ph.get("ok", False) and f in ("tps", "mbps"):
+            # a failed phase still shows what it measured, flagged below
+            pass
+        return None if ph is None else ph.get(f)
+
+    L = []
+    L.append("# Benchmarks: rmq vs Apache RocketMQ vs rocketmq-rust")
+    L.append("")
+    L.append("<!-- generated by bench/report.py from bench/results/latest.json; do not edit by hand -->")
+    L.append("Generated by `%s` (%s run, %s UTC, rmq %s). **Do not edit the numbers by hand**: re-run "
+             "`bench/run.sh` (or re-render with `python3 bench/report.py render --from-json "
+             "bench/results/latest.json --md BENCHMARKS.md`)." % (run.get("command", "bench/run.sh"), run.get("mode", "?"),
+                                                               run.get("timestamp", "?"), run.get("rmqRev", "?")))
+    if run.get("rmqBuild", "release") != "release":
+        L.append("")
+        L.append("**rmq binaries: %s — not a release build; these rmq numbers are a smoke test only.**" % run.get("rmqBuild"))
+    L.append("")
+    L.append("All brokers ran one after another on 127.0.0.1 of the same machine with the same settings "
+             "(1 nameserver, 1 master `ASYNC_MASTER`, `ASYNC_FLUSH`, 64 MiB commit-log files, topic with 8 "
+             "queues, store on the same disk), driven by the same load driver. **The driver and the broker "
+             "share the machine's %s CPUs**, so the numbers are the throughput of driver+broker together; the "
+             "broker CPU column says how much of it the broker used." % m.get("cpus", "?"))
+    L.append("")
+    # ---------------------------------------------------------------- summary
+    L.append("## Summary: ratios (one run, one machine)")
+    L.append("")
+    if not rmq or not rmq.get("phases"):
+        L.append("rmq did not produce results in this run.")
+    else:
+        hdr = "| scenario | rmq msgs/s |" + "".join(" %s msgs/s |" % peer_title(p) for p in others) + \
+              "".join(" rmq / %s |" % LABEL.get(p["peer"], p["peer"]) for p in others)
+        L.append(hdr)
+        L.append("|" + "---|" * (2 + 2 * len(others)))
+        for k in keys:
+            a = val(rmq, k, "tps")
+            row = "| %s | %s |" % (k, fmt(a))
+            row += "".join(" %s |" % fmt(val(p, k, "tps")) for p in others)
+            row += "".join(" **%s** |" % ratio(a, val(p, k, "tps")) for p in others)
+            L.append(row)
+        L.append("")
+        L.append("Throughput ratios above 1 mean rmq is faster. Latency, memory and start-up (lower is better):")
+        L.append("")
+        L.append("| metric | rmq |" + "".join(" %s |" % peer_title(p) for p in others) +
+                 "".join(" rmq / %s |" % LABEL.get(p["peer"], p["peer"]) for p in others))
+        L.append("|" + "---|" * (2 + 2 * len(others)))
+        rows = []
+        for k in keys:
+            if k.startswith("sync"):
+                rows.append(("p99 send latency, %s (ms)" % k, lambda p, k=k: val(p, k, "p99Ms"), 2))
+        rows.append(("broker start-up to registered (ms)", lambda p: p.get("startupMs"), 0))
+        rows.append(("broker RSS idle (MiB)", lambda p: p["idleRssKb"] / 1024 if p.get("idleRssKb") else None, 1))
+        rows.append(("broker RSS peak under load (MiB)", lambda p: max([ph.get("brokerRssMaxKb") or 0 for ph in p["phases"]] or [0]) / 1024 or None, 1))
+        rows.append(("broker anon RSS peak under load (MiB)", lambda p: max([ph.get("brokerRssAnonMaxKb") or 0 for ph in p["phases"]] or [0]) / 1024 or None, 1))
+        for title, f, nd in rows:
+            a = f(rmq)
+            L.append("| %s | %s |" % (title, fmt(a, nd)) + "".join(" %s |" % fmt(f(p), nd) for p in others) +
+                     "".join(" %s |" % ratio(a, f(p)) for p in others))
+    L.append("")
+    # ---------------------------------------------------------------- detail
+    L.append("## Every phase")
+    L.append("")
+    L.append("msgs/s and MB/s (payload, 10^6 B) over the measurement window; latency is per send call, "
+             "measured in the driver (sync: `send()` round trip; async: call to callback). Broker CPU is "
+             "utime+stime of the broker process over the window (100 % = one core); append MB/s is the growth "
+             "of the broker's `commitLogMaxOffset` (GET_BROKER_RUNTIME_INFO), i.e. bytes really appended "
+             "including the per-message header and properties.")
+    L.append("")
+    L.append("| scenario | broker | msgs/s | MB/s | p50 ms | p99 ms | p99.9 ms | max ms | append MB/s | broker CPU % | driver CPU % | RSS peak MiB | errors |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for k in keys:
+        for p in ran:
+            ph = phase(p, k)
+            if ph is None:
+                continue
+            flag = "" if ph.get("ok") else " ⚠"
+            L.append("| %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                k, LABEL.get(p["peer"], p["peer"]), flag, fmt(ph.get("tps")), fmt(ph.get("mbps"), 1),
+                fmt(ph.get("p50Ms"), 2), fmt(ph.get("p99Ms"), 2), fmt(ph.get("p999Ms"), 2), fmt(ph.get("maxMs"), 1),
+                fmt(ph.get("appendMBps"), 1), fmt(ph.get("brokerCpuPct")), fmt(ph.get("driverCpuPct")),
+                fmt((ph.get("brokerRssMaxKb") or 0) / 1024 or None, 1), fmt(ph.get("errors"))))
+    L.append("")
+    errs = []
+    for p in ran:
+        for ph in p["phases"]:
+            for e in ph.get("errorKinds", []) or []:
+                errs.append("- %s, %s: %s × `%s`" % (LABEL.get(p["peer"], p["peer"]), key_of(ph), e.get("count"), e.get("message")))
+            if ph.get("fatal") or ph.get("error"):
+                errs.append("- %s, %s: `%s`" % (LABEL.get(p["peer"], p["peer"]), key_of(ph), ph.get("fatal") or ph.get("error")))
+    if errs:
+        L.append("Errors seen by the driver (⚠ = phase not ok: no messages, > 1 % errors, or timed out):")
+        L.append("")
+        L.extend(errs[:40])
+        L.append("")
+    for p in ran:
+        for ph in p["phases"]:
+            if ph.get("phase") == "consume":
+                L.append("- %s: consumed %s of %s backlog messages; first message after %s ms, whole backlog in %s ms%s." % (
+                    LABEL.get(p["peer"], p["peer"]), fmt(ph.get("msgs")), fmt(ph.get("expect")), fmt(ph.get("firstMsgMs")),
+                    fmt(ph.get("totalMs")), " (timed out)" if ph.get("timedOut") else ""))
+    L.append("")
+    # ---------------------------------------------------------------- peers
+    L.append("## Brokers in this run")
+    L.append("")
+    L.append("| broker | version | result | start-up to registered ms | RSS idle MiB | RSS after load MiB | store+logs on disk MiB | wall s |")
+    L.append("|---|---|---|---|---|---|---|---|")
+    for p in res["peers"]:
+        if p.get("skipped"):
+            L.append("| %s | – | skipped: %s | | | | | |" % (LABEL.get(p["peer"], p["peer"]), p.get("reason", "")))
+            continue
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            LABEL.get(p["peer"], p["peer"]), p.get("version", ""),
+            "ok" if p.get("ok") else "failed: " + "; ".join([p.get("error") or ""] + p.get("setupErrors", [])),
+            fmt(p.get("startupMs")), fmt((p.get("idleRssKb") or 0) / 1024 or None, 1),
+            fmt((p.get("afterLoadRssKb") or 0) / 1024 or None, 1), fmt((p.get("diskKb") or 0) / 1024 or None), fmt(p.get("wallS"))))
+    L.append("")
+    L.append("Start-up is measured from spawning the broker process until the broker is listed in its "
+             "nameserver's cluster info (GET_BROKER_CLUSTER_INFO polled every 10 ms by a watcher started "
+             "beforehand). RSS is VmRSS of the broker process (for the mmap-based stores it includes "
+             "mapped commit-log pages; the anon column in the summary excludes them); Apache runs with "
+             "`-Xms64m -Xmx1g -XX:MaxDirectMemorySize=512m` (tests/peers/apache.sh).")
+    L.append("")
+    # ---------------------------------------------------------------- limits
+    L.append("## How far from the hardware")
+    L.append("")
+    dd = lim.get("ddMBps")
+    net = lim.get("net") or {}
+    L.append("| limit | value |")
+    L.append("|---|---|")
+    L.append("| sequential write to the store's disk, `dd bs=1M count=%s conv=fdatasync` | %s MB/s |" % (lim.get("ddMiB", "?"), fmt(dd)))
+    L.append("| loopback TCP, one stream, 1 MiB writes | %s MB/s (%s Gbit/s) |" % (fmt(net.get("tcpMBps")), fmt(net.get("tcpGbps"), 2)))
+    L.append("| loopback TCP round trip, 1 byte, p50 / p99 | %s / %s µs |" % (fmt(net.get("rttP50Us"), 1), fmt(net.get("rttP99Us"), 1)))
+    if rmq and rmq.get("phases"):
+        best = max(rmq["phases"], key=lambda ph: ph.get("appendMBps") or 0)
+        if best.get("appendMBps"):
+            L.append("| rmq commit-log append, best phase (%s) | %s MB/s = **%s of the disk's sequential bandwidth** |" % (
+                key_of(best), fmt(best["appendMBps"], 1), "%.1f %%" % (100 * best["appendMBps"] / dd) if dd else "–"))
+            L.append("| the same phase's payload through loopback TCP | %s MB/s = %s of loopback TCP |" % (
+                fmt(best.get("mbps"), 1), "%.1f %%" % (100 * best["mbps"] / net["tcpMBps"]) if net.get("tcpMBps") else "–"))
+        s1 = phase(rmq, "sync 128 B x1")
+        if s1 and net.get("rttP50Us") and s1.get("p50Ms"):
+            L.append("| rmq sync send 1 thread p50 vs. bare TCP round trip p50 | %s ms vs %s ms (%.0f×) |" % (
+                fmt(s1["p50Ms"], 3), fmt(net["rttP50Us"] / 1000, 3), s1["p50Ms"] * 1000 / net["rttP50Us"]))
+    L.append("")
+    L.append("With %s CPUs shared by the Java driver and the broker, every send-path number here is CPU-bound "
+             "long before the disk or loopback limit: the ratio says how much headroom the hardware leaves, "
+             "not what the broker would do with its own cores." % m.get("cpus", "?"))
+    L.append("")
+    # ---------------------------------------------------------------- history
+    if history:
+        L.append("## rmq before/after the profiling fixes")
+        L.append("")
+        L.append("Same harness, rmq only (`bench/run.sh --peers rmq --label NAME`), one row per saved run in "
+                 "`bench/results/history/` (the fixes are described in the next section).")
+        L.append("")
+        hk = ["sync 128 B x64", "sync 1024 B x64", "sync 128 B x1", "async 128 B", "consume backlog"]
+        L.append("| run | rmq rev | " + " | ".join("%s msgs/s" % k for k in hk) + " | sync 128 B x64 broker CPU % | sync 128 B x64 p99 ms |")
+        L.append("|---|---|" + "---|" * (len(hk) + 2))
+        for label, h in history:
+            hp = {p["peer"]: p for p in h.get("peers", [])}.get("rmq")
+            if not hp:
+                continue
+            cells = [fmt(val(hp, k, "tps")) for k in hk]
+            L.append("| %s | %s | %s | %s | %s |" % (label, h.get("run", {}).get("rmqRev", "?"), " | ".join(cells),
+                                                    fmt(val(hp, "sync 128 B x64", "brokerCpuPct")), fmt(val(hp, "sync 128 B x64", "p99Ms"), 2)))
+        base = history[0][1]
+        bp = {p["peer"]: p for p in base.get("peers", [])}.get("rmq")
+        if bp and len(history) > 1:
+            lp = {p["peer"]: p for p in history[-1][1].get("peers", [])}.get("rmq")
+            if lp:
+                L.append("")
+                L.append("Ratio last / first (%s / %s): " % (history[-1][0], history[0][0]) + ", ".join(
+                    "%s **%s**" % (k, ratio(val(lp, k, "tps"), val(bp, k, "tps"))) for k in hk) + ".")
+        L.append("")
+    prose = os.path.join(HERE, "profile.md")
+    if os.path.exists(prose):
+        L.append(open(prose).read().rstrip())
+        L.append("")
+    # ---------------------------------------------------------------- machine & commands
+    L.append("## Machine")
+    L.append("")
+    L.append("| | |")
+    L.append("|---|---|")
+    for k, t in [("cpuModel", "CPU"), ("cpus", "CPUs (lscpu)"), ("threadsPerCore", "threads per core"), ("hypervisor", "hypervisor"),
+                 ("memory", "memory"), ("os", "OS"), ("kernel", "kernel"), ("storeDevice", "store device"), ("storeFs", "store filesystem"),
+                 ("storeDisk", "disk (lsblk NAME SIZE ROTA MODEL)"), ("java", "Java"), ("rustc", "rustc")]:
+        L.append("| %s | %s |" % (t, m.get(k, "")))
+    L.append("| load average at start | %s |" % " ".join(m.get("loadavgAtStart", [])))
+    L.append("")
+    L.append("The machine is shared with other work (other engineers' builds and tests run on it); the load "
+             "average above says how busy it was. Ratios from one run are what this page is for; absolute "
+             "numbers move with the load.")
+    L.append("")
+    L.append("## How it was run")
+    L.append("")
+    L.append("```sh")
+    L.append("tests/build-harnesses.sh >/dev/null     # Apache peer jars (Maven), Java client cache")
+    L.append("bench/build-rocketmq-rust.sh            # once: cargo install rocketmq-namesrv/rocketmq-broker %s into ~/.cache/rmq-test/rocketmq-rust" % (
+        (peers.get("rocketmq-rust") or {}).get("version") or "1.0.0"))
+    L.append("%s" % run.get("command", "bench/run.sh"))
+    L.append("bench/run.sh --quick                    # < 2 min smoke run (what the README test command runs)")
+    L.append("```")
+    L.append("")
+    L.append("- Load driver: `bench/driver` (Java 17, official `org.apache.rocketmq:rocketmq-client` %s, JVM `%s`), "
+             "one `DefaultMQProducer` shared by all sender threads (as the official `benchmark/producer.sh` does), "
+             "default client settings (send timeout 3 s, 2 retries), no keys/tags, bodies of the given size. "
+             "Chosen because it is the client users run, it speaks to all three brokers unmodified, and its "
+             "cost is identical for every broker. The same JVM runs every phase of one broker." % (
+                 run.get("clientVersion", "?"), run.get("driverOpts", "")))
+    L.append("- Plan `%s`; each phase: %s ms warm-up then %s ms measured (an unreported %s ms 16-thread warm-up "
+             "first). `sync:SIZE:THREADS` = threads calling `send()` in a loop; `async:SIZE` = one thread with up "
+             "to 512 sends in flight; `fill` = async sends of %s messages to a second 8-queue topic, then "
+             "`consume` = a push consumer (new group, from the first offset, 20 consume threads, default pull "
+             "batch 32) drains them; consume msgs/s is measured from the first delivered message to the last. "
+             "Every phase is bounded (%s ms)." % (run.get("plan", "?"), run.get("warmupMs", "?"), run.get("measureMs", "?"),
+                                                   run.get("initialWarmupMs", "?"), fmt(run.get("backlog")), run.get("phaseTimeoutMs", "?")))
+    L.append("- Apache RocketMQ: `tests/peers/apache.sh` (Maven jars `rocketmq-namesrv`/`rocketmq-broker`, `java -cp`), "
+             "broker with `--xmx 1g`, `flushDiskType=ASYNC_FLUSH`, `mappedFileSizeCommitLog=64 MiB`.")
+    L.append("- rocketmq-rust: crates.io `rocketmq-namesrv`/`rocketmq-broker` built by `bench/build-rocketmq-rust.sh` "
+             "(`cargo install --locked`, release), broker TOML with the same settings (see `bench/run.sh`).")
+    L.append("- rmq: `cargo build --release -p rmq-broker -p rmq-namesrv`, `rmq-broker --set flushDiskType=ASYNC_FLUSH "
+             "--set mappedFileSizeCommitLog=67108864 ...`.")
+    L.append("- Topics are created with UPDATE_AND_CREATE_TOPIC (8 read/write queues) straight to the broker; the "
+             "driver waits until the nameserver's route shows 8 queues.")
+    L.append("- Limits: `dd if=/dev/zero bs=1M conv=fdatasync` into the directory holding the stores; loopback TCP "
+             "bandwidth and 1-byte round trip from the driver's `net` command.")
+    L.append("")
+    return "\n".join(L) + "\n"
+
+
+def history_runs():
+    out = []
+    for f in sorted(glob.glob(os.path.join(HERE, "results", "history", "*.json"))):
+        h = read_json(f)
+        if h:
+            out.append((os.path.splitext(os.path.basename(f))[0], h))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("machine")
+    a.add_argument("--store-dir", default=".")
+    r = sub.add_parser("render")
+    r.add_argument("--run")
+    r.add_argument("--from-json")
+    r.add_argument("--md")
+    r.add_argument("--json")
+    args = ap.parse_args()
+    if args.cmd == "machine":
+        print(json.dumps(machine(args.store_dir)))
+        return 0
+    if args.from_json:
+        res = read_json(args.from_json)
+        if res is None:
+            print("report.py: cannot read %s" % args.from_json, file=sys.stderr)
+            return 1
+    elif args.run:
+        res = collect(args.run)
+        with open(os.path.join(args.run, "results.json"), "w") as f:
+            json.dump(res, f, indent=1)
+    else:
+        print("report.py render: --run or --from-json", file=sys.stderr)
+        return 2
+    if args.json:
+        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=1)
+            f.write("\n")
+    md = render(res, history_runs())
+    if args.md:
+        with open(args.md, "w") as f:
+            f.write(md)
+    else:
+        sys.stdout.write(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

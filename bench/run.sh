@@ -1,0 +1,398 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: Apache RocketMQ (Java) vs rocketmq-rust vs rmq, one after another on
+# 127.0.0.1 with identical settings, driven by the same Java program over the official
+# rocketmq-client 5.3.3 (bench/driver). Writes results JSON and renders BENCHMARKS.md.
+#
+#   bench/run.sh            full run (< 15 min): every peer, 1 M message backlog, writes
+#                           bench/results/latest.json and BENCHMARKS.md in the repo
+#   bench/run.sh --quick    smoke run (< 2 min warm): short phases, 50 k backlog; results go to the
+#                           run dir only. Never builds rocketmq-rust; skips unavailable peers.
+#
+# Options:
+#   --peers LIST        comma list, run in this order (default apache,apache4,rocketmq-rust,rmq;
+#                       --quick: apache,rocketmq-rust,rmq). apache4 = Apache 4.9.7 (4.9.8 server jars
+#                       are not on Maven Central).
+#   --out DIR           run dir (default ~/.cache/rmq-test/bench/runs/<mode>-<timestamp>)
+#   --md FILE           where to render the markdown (full default: <repo>/BENCHMARKS.md;
+#                       quick default: <run dir>/BENCHMARKS.md)
+#   --results FILE      where to copy results JSON (full default: bench/results/latest.json)
+#   --no-build-rust     full run: do not build rocketmq-rust if it is not cached (skip it)
+#   --label NAME        also save the results as bench/results/history/NAME.json (before/after
+#                       table of BENCHMARKS.md); with --label, BENCHMARKS.md and latest.json are only
+#                       written when --md/--results name them
+#   --measure-ms M --warmup-ms W --backlog N   override the phase sizes
+#
+# Nothing here asserts on timings: the exit status is 0 when the harness itself worked (a peer
+# that failed or was skipped is reported in the table, not as an error), 1 when rmq itself could
+# not be benchmarked. Environment: RMQ_TEST_CACHE, RMQ_BENCH_WORK (scratch dir, default $TMPDIR),
+# RMQ_BENCH_TARGET_DIR (cargo target dir for the release build, default ~/.cache/rmq-target-bench),
+# RMQ_BENCH_BIN_DIR (use the rmq-broker/rmq-namesrv found there instead of building; for the test
+# command's smoke run, e.g. RMQ_BENCH_BIN_DIR=target/debug bench/run.sh --quick — the report names
+# the build, and debug numbers mean nothing).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+CACHE="${RMQ_TEST_CACHE:-$HOME/.cache/rmq-test}"
+export RMQ_TEST_CACHE="$CACHE"
+T_START=$(date +%s)
+
+ORIG_ARGS="$*"
+QUICK=0 PEERS="" OUT="" MD="" RESULTS="" BUILD_RUST=1 LABEL=""
+MEASURE_MS="" WARMUP_MS="" BACKLOG=""
+while (($#)); do
+  case "$1" in
+    --quick) QUICK=1; shift;;
+    --peers) PEERS="$2"; shift 2;;
+    --out) OUT="$2"; shift 2;;
+    --md) MD="$2"; shift 2;;
+    --results) RESULTS="$2"; shift 2;;
+    --no-build-rust) BUILD_RUST=0; shift;;
+    --label) LABEL="$2"; shift 2;;
+    --measure-ms) MEASURE_MS="$2"; shift 2;;
+    --warmup-ms) WARMUP_MS="$2"; shift 2;;
+    --backlog) BACKLOG="$2"; shift 2;;
+    -h|--help) sed -n '2,/^set -e/{/^#/p}' "$0"; exit 0;;
+    *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2;;
+  esac
+done
+
+log() { echo "bench[$(( $(date +%s) - T_START ))s]: $*" >&2; }
+
+if ((QUICK)); then
+  MODE=quick
+  : "${PEERS:=apache,rocketmq-rust,rmq}"
+  : "${MEASURE_MS:=1000}" "${WARMUP_MS:=300}" "${BACKLOG:=20000}"
+  INITIAL_WARMUP_MS=500 PHASE_TIMEOUT_MS=20000 DD_MB=128 NET_S=1
+  PLAN="sync:128:1,sync:128:64,sync:1024:16,async:128,fill:128:$BACKLOG,consume"
+  BUILD_RUST=0
+else
+  MODE=full
+  : "${PEERS:=apache,apache4,rocketmq-rust,rmq}"
+  : "${MEASURE_MS:=8000}" "${WARMUP_MS:=2000}" "${BACKLOG:=1000000}"
+  INITIAL_WARMUP_MS=3000 PHASE_TIMEOUT_MS=75000 DD_MB=1024 NET_S=3
+  PLAN="sync:128:1,sync:128:16,sync:128:64,sync:1024:1,sync:1024:16,sync:1024:64,async:128,async:1024,fill:128:$BACKLOG,consume"
+fi
+IFS=',' read -r -a peer_list <<<"$PEERS"
+for peer in "${peer_list[@]}"; do
+  case "$peer" in rmq|apache|apache4|rocketmq-rust) ;; *) echo "run.sh: unknown peer '$peer' (rmq, apache, apache4, rocketmq-rust)" >&2; exit 2;; esac
+done
+TS="$(date -u +%Y%m%dT%H%M%SZ)"
+: "${OUT:=$CACHE/bench/runs/$MODE-$TS}"
+if ((QUICK)) || [[ -n "$LABEL" ]]; then : "${MD:=$OUT/BENCHMARKS.md}"; else : "${MD:=$ROOT/BENCHMARKS.md}" "${RESULTS:=$HERE/results/latest.json}"; fi
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+WORK_PARENT="${RMQ_BENCH_WORK:-${TMPDIR:-/tmp}}"
+WORK="$(mktemp -d "$WORK_PARENT/rmq-bench.XXXXXX")"
+CLK_TCK="$(getconf CLK_TCK 2>/dev/null || echo 100)"
+APACHE_SH="$ROOT/tests/peers/apache.sh"
+
+# ---------------------------------------------------------------------------------------------
+# cleanup: everything we start is recorded here and stopped on exit
+PIDS=()        # processes we spawned directly
+APACHE_DIRS=() # apache.sh dirs to stop
+cleanup() {
+  local p d
+  for p in "${PIDS[@]}"; do stop_pid "$p"; done
+  for d in "${APACHE_DIRS[@]}"; do "$APACHE_SH" stop --dir "$d" >/dev/null 2>&1 || true; done
+  PIDS=() APACHE_DIRS=()
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+stop_pid() { # pid: TERM, wait up to 10 s, KILL
+  local pid="$1" i=0
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null && ((i < 100)); do sleep 0.1; i=$((i + 1)); done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+forget_pid() { local p keep=(); for p in "${PIDS[@]}"; do [[ "$p" == "$1" ]] || keep+=("$p"); done; PIDS=("${keep[@]}"); }
+
+now_ms() { date +%s%3N; }
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# a block of ports p-2..p+2 that are all free (broker: fast port Q-2, Q, HA Q+1)
+pick_port() {
+  local i p
+  for i in $(seq 1 200); do
+    p=$((20000 + (RANDOM % 2000) * 10))
+    if port_free $((p - 2)) && port_free "$p" && port_free $((p + 1)) && port_free $((p + 2)); then echo "$p"; return 0; fi
+  done
+  return 1
+}
+wait_log() { # file pattern pid timeout_s
+  local f="$1" pat="$2" pid="$3" t="$4" i=0
+  while ((i < t * 10)); do
+    grep -q "$pat" "$f" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1; i=$((i + 1))
+  done
+  return 1
+}
+json_str() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
+skip_peer() { # name reason
+  log "SKIP $1: $2"
+  mkdir -p "$OUT/peers/$1"
+  printf '{"peer":%s,"skipped":true,"reason":%s}\n' "$(json_str "$1")" "$(json_str "$2")" >"$OUT/peers/$1/meta.json"
+}
+
+# ---------------------------------------------------------------------------------------------
+# prerequisites
+for t in java mvn cargo python3 dd getconf; do
+  command -v "$t" >/dev/null || { echo "run.sh: '$t' is not installed" >&2; exit 1; }
+done
+log "mode=$MODE peers=$PEERS out=$OUT work=$WORK"
+
+log "building the load driver (cached)"
+DRIVER_DIR="$("$HERE/build-driver.sh")"
+DRIVER="$DRIVER_DIR/driver"
+CLIENT_VERSION="$(cat "$DRIVER_DIR/client-version")"
+export RMQ_BENCH_DRIVER_OPTS="-Xms1g -Xmx1g -XX:+UseG1GC -Drocketmq.client.logRoot=$WORK/client-logs -Drocketmq.client.logLevel=WARN -Drocketmq.client.logFileMaxIndex=2"
+
+RMQ_TARGET="${RMQ_BENCH_TARGET_DIR:-$HOME/.cache/rmq-target-bench}"
+if [[ -n "${RMQ_BENCH_BIN_DIR:-}" ]]; then
+  # prebuilt binaries (e.g. the test command's debug build): no compile; the report says so
+  RMQ_BIN="$(cd "$RMQ_BENCH_BIN_DIR" && pwd)"
+  RMQ_BUILD="prebuilt $RMQ_BIN"
+  [[ -x "$RMQ_BIN/rmq-broker" && -x "$RMQ_BIN/rmq-namesrv" ]] || { echo "run.sh: no rmq-broker/rmq-namesrv in $RMQ_BIN" >&2; exit 1; }
+else
+  log "building rmq (release, CARGO_TARGET_DIR=$RMQ_TARGET)"
+  t_build=$(date +%s)
+  (cd "$ROOT" && CARGO_TARGET_DIR="$RMQ_TARGET" cargo build --release --quiet -p rmq-broker -p rmq-namesrv >&2) \
+    || { echo "run.sh: cargo build --release of rmq failed" >&2; exit 1; }
+  log "rmq build done in $(( $(date +%s) - t_build ))s"
+  RMQ_BIN="$RMQ_TARGET/release"
+  RMQ_BUILD="release"
+fi
+RMQ_REV="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [[ -n "$(git -C "$ROOT" status --porcelain -- broker 2>/dev/null)" ]]; then RMQ_REV="$RMQ_REV+dirty"; fi
+
+# rocketmq-rust: the cached build, or (full run only) build it now
+RUST_VERSION="${RMQ_ROCKETMQ_RUST_VERSION:-1.0.0}"
+RUST_BIN=""
+if [[ ",$PEERS," == *",rocketmq-rust,"* ]]; then
+  if RUST_BIN="$("$HERE/build-rocketmq-rust.sh" --version "$RUST_VERSION" --check 2>/dev/null)"; then :
+  elif ((BUILD_RUST)); then
+    log "building rocketmq-rust $RUST_VERSION from crates.io (cold: long; cached afterwards)"
+    RUST_BIN="$("$HERE/build-rocketmq-rust.sh" --version "$RUST_VERSION")" || RUST_BIN=""
+  fi
+fi
+
+# ---------------------------------------------------------------------------------------------
+# machine and limits
+python3 "$HERE/report.py" machine --store-dir "$WORK" >"$OUT/machine.json"
+log "limit: sequential write of ${DD_MB} MiB with fdatasync into the store disk ($WORK)"
+dd_out="$(LC_ALL=C dd if=/dev/zero of="$WORK/dd.bin" bs=1M count="$DD_MB" conv=fdatasync 2>&1 | tail -n 1)" || dd_out=""
+rm -f "$WORK/dd.bin"
+log "limit: loopback TCP"
+net_json="$(timeout 60 "$DRIVER" net --seconds "$NET_S" 2>>"$OUT/driver-net.err" | tail -n 1)" || net_json='{"ok":false}'
+printf '{"dd":%s,"ddMiB":%s,"net":%s}\n' "$(json_str "$dd_out")" "$DD_MB" "${net_json:-null}" >"$OUT/limits.json"
+
+# ---------------------------------------------------------------------------------------------
+# One peer: nameserver; the load driver (started before the broker, it watches the nameserver for
+# the broker's registration, then creates the topics, samples the idle broker and runs the plan, all
+# in one JVM); the broker; stop. ns_* / broker_* set globals and, on failure, ERR and return 1.
+NS_PORT="" BR_PORT="" BR_PID="" NS_PID="" DRV_PID="" PDIR="" ERR="" T_SPAWN="" PEER_VERSION="" BR_PIDFILE=""
+
+ns_rmq() {
+  "$RMQ_BIN/rmq-namesrv" --listen-addr 127.0.0.1 --listen-port "$NS_PORT" --kv-config-path "$PDIR/kv.json" \
+      >"$PDIR/namesrv.out" 2>&1 &
+  NS_PID=$!; PIDS+=("$NS_PID")
+  wait_log "$PDIR/namesrv.out" "boot success" "$NS_PID" 30 || { ERR="rmq-namesrv did not boot: $(tail -n 3 "$PDIR/namesrv.out" | tr '\n' ' ')"; return 1; }
+  PEER_VERSION="$RMQ_REV"
+}
+broker_rmq() {
+  BR_PIDFILE="$PDIR/broker.pid"
+  "$RMQ_BIN/rmq-broker" -n "127.0.0.1:$NS_PORT" --listen-addr 127.0.0.1 --listen-port "$BR_PORT" \
+      --broker-ip1 127.0.0.1 --store-dir "$PDIR/store" --broker-name broker-a --cluster DefaultCluster \
+      --set flushDiskType=ASYNC_FLUSH --set mappedFileSizeCommitLog=67108864 --set brokerRole=ASYNC_MASTER \
+      --set autoCreateTopicEnable=true --set autoCreateSubscriptionGroup=true \
+      >"$PDIR/broker.out" 2>&1 &
+  BR_PID=$!; PIDS+=("$BR_PID"); echo "$BR_PID" >"$BR_PIDFILE"
+  wait_log "$PDIR/broker.out" "boot success" "$BR_PID" 60 || { ERR="rmq-broker did not boot: $(tail -n 3 "$PDIR/broker.out" | tr '\n' ' ')"; return 1; }
+}
+
+ns_apache() { # version
+  APACHE_DIRS+=("$PDIR/ns")
+  "$APACHE_SH" start --version "$1" --namesrv-port "$NS_PORT" --no-broker --dir "$PDIR/ns" \
+      >"$PDIR/ns-start.out" 2>&1 || { ERR="Apache $1 nameserver did not start: $(tail -n 3 "$PDIR/ns-start.out" | tr '\n' ' ')"; return 1; }
+  NS_PID="$(cat "$PDIR/ns/namesrv.pid")"
+  PEER_VERSION="$1"
+}
+broker_apache() { # version
+  APACHE_DIRS+=("$PDIR/broker")
+  BR_PIDFILE="$PDIR/broker/broker.pid"   # written by apache.sh right after the spawn
+  "$APACHE_SH" start --version "$1" --namesrv-addr "127.0.0.1:$NS_PORT" --broker-port "$BR_PORT" \
+      --dir "$PDIR/broker" --xmx 1g --conf brokerClusterName=DefaultCluster --conf flushDiskType=ASYNC_FLUSH \
+      >"$PDIR/broker-start.out" 2>&1 || { ERR="Apache $1 broker did not start: $(tail -n 3 "$PDIR/broker-start.out" | tr '\n' ' ')"; return 1; }
+  BR_PID="$(cat "$BR_PIDFILE")"
+}
+
+ns_rocketmq_rust() {
+  local home="$PDIR/home" i=0
+  mkdir -p "$home/conf" "$PDIR/store" "$PDIR/nsstore"
+  (cd "$home" && ROCKETMQ_HOME="$home" ROCKETMQ_SECURITY_PROFILE=development-insecure-loopback exec \
+    "$RUST_BIN/rocketmq-namesrv-rust" --rocketmqHome "$home" --listenPort "$NS_PORT" --bindAddress 127.0.0.1 \
+      --kvConfigPath "$PDIR/nsstore/kvConfig.json") >"$PDIR/namesrv.out" 2>&1 &
+  NS_PID=$!; PIDS+=("$NS_PID")
+  until ! port_free "$NS_PORT"; do
+    kill -0 "$NS_PID" 2>/dev/null || { ERR="rocketmq-namesrv-rust exited: $(tail -n 3 "$PDIR/namesrv.out" | tr '\n' ' ')"; return 1; }
+    ((i++ < 300)) || { ERR="rocketmq-namesrv-rust did not listen within 30 s"; return 1; }
+    sleep 0.1
+  done
+  PEER_VERSION="$RUST_VERSION"
+}
+broker_rocketmq_rust() {
+  local home="$PDIR/home" i=0
+  cat >"$home/conf/broker.toml" <<EOT
+[broker]
+namesrvAddr = "127.0.0.1:$NS_PORT"
+brokerIp1 = "127.0.0.1"
+listenPort = $BR_PORT
+storePathRootDir = "$PDIR/store"
+autoCreateTopicEnable = true
+autoCreateSubscriptionGroup = true
+
+[broker.brokerServerConfig]
+bindAddress = "127.0.0.1"
+
+[broker.brokerIdentity]
+brokerName = "broker-a"
+brokerClusterName = "DefaultCluster"
+brokerId = 0
+
+[store]
+storeType = "LocalFile"
+brokerRole = "ASYNC_MASTER"
+flushDiskType = "ASYNC_FLUSH"
+mappedFileSizeCommitLog = 67108864
+storePathRootDir = "$PDIR/store"
+haListenAddress = "127.0.0.1"
+haListenPort = $((BR_PORT + 1))
+EOT
+  BR_PIDFILE="$PDIR/broker.pid"
+  (cd "$home" && ROCKETMQ_HOME="$home" ROCKETMQ_SECURITY_PROFILE=development-insecure-loopback exec \
+    "$RUST_BIN/rocketmq-broker-rust" -c "$home/conf/broker.toml" -n "127.0.0.1:$NS_PORT") >"$PDIR/broker.out" 2>&1 &
+  BR_PID=$!; PIDS+=("$BR_PID"); echo "$BR_PID" >"$BR_PIDFILE"
+  until ! port_free "$BR_PORT"; do
+    kill -0 "$BR_PID" 2>/dev/null || { ERR="rocketmq-broker-rust exited: $(tail -n 5 "$PDIR/broker.out" | tr '\n' ' ')"; return 1; }
+    ((i++ < 600)) || { ERR="rocketmq-broker-rust did not listen within 60 s"; return 1; }
+    sleep 0.1
+  done
+}
+
+rss_kb() { awk -v k="$2:" '$1==k{print $2}' "/proc/$1/status" 2>/dev/null || true; }
+
+stop_peer() {
+  local p d
+  for p in "$DRV_PID" "$BR_PID" "$NS_PID"; do
+    [[ -n "$p" ]] || continue
+    case " ${PIDS[*]} " in *" $p "*) stop_pid "$p"; forget_pid "$p";; esac
+  done
+  for d in "$PDIR/broker" "$PDIR/ns"; do
+    [[ -f "$d/.rmq-apache-peer" ]] && { "$APACHE_SH" stop --dir "$d" --keep >/dev/null 2>&1 || true; }
+  done
+  APACHE_DIRS=()
+}
+
+copy_logs() { # keep the interesting logs of a peer in the run dir (not the store)
+  local f
+  for f in namesrv.out broker.out ns-start.out broker-start.out load.err broker/broker.out ns/namesrv.out; do
+    [[ -f "$PDIR/$f" ]] && tail -c 200000 "$PDIR/$f" >"$OUT/peers/$1/$(echo "$f" | tr / -)" || true
+  done
+}
+
+run_peer() { # name
+  local name="$1" kind="" ver="" t0 after_rss="null" load_rc=0 load_timeout store_kb="null" ok=1 i=0
+  t0=$(date +%s)
+  PDIR="$WORK/$name"; mkdir -p "$PDIR" "$OUT/peers/$name"
+  NS_PORT="$(pick_port)"; BR_PORT="$(pick_port)"
+  while ((BR_PORT == NS_PORT)); do BR_PORT="$(pick_port)"; done
+  BR_PID="" NS_PID="" DRV_PID="" PEER_VERSION="" T_SPAWN="" ERR="" BR_PIDFILE=""
+  case "$name" in
+    rmq) kind=rmq;;
+    apache) kind=apache; ver="${RMQ_APACHE_VERSION:-5.3.3}";;
+    apache4) kind=apache; ver="${RMQ_APACHE_VERSION_4:-4.9.7}";;
+    rocketmq-rust) kind=rocketmq_rust;;
+  esac
+  log "== $name: nameserver 127.0.0.1:$NS_PORT, broker 127.0.0.1:$BR_PORT"
+  "ns_$kind" $ver || ok=0
+  if ((ok)); then
+    case "$kind" in apache) BR_PIDFILE="$PDIR/broker/broker.pid";; *) BR_PIDFILE="$PDIR/broker.pid";; esac
+    load_timeout=$(( 120 + (INITIAL_WARMUP_MS + 12 * (WARMUP_MS + MEASURE_MS)) / 1000 + 3 * PHASE_TIMEOUT_MS / 1000 ))
+    timeout "$load_timeout" "$DRIVER" load --namesrv "127.0.0.1:$NS_PORT" --broker "127.0.0.1:$BR_PORT" \
+        --watch-broker-name broker-a --ready-file "$PDIR/driver.ready" --broker-pid-file "$BR_PIDFILE" \
+        --create-topics BenchTest,BenchTestBacklog --queues 8 --idle-ms 1000 \
+        --topic BenchTest --backlog-topic BenchTestBacklog --plan "$PLAN" \
+        --warmup-ms "$WARMUP_MS" --measure-ms "$MEASURE_MS" --initial-warmup-ms "$INITIAL_WARMUP_MS" \
+        --phase-timeout-ms "$PHASE_TIMEOUT_MS" --clk-tck "$CLK_TCK" \
+        >"$PDIR/load.jsonl" 2>"$PDIR/load.err" &
+    DRV_PID=$!; PIDS+=("$DRV_PID")
+    while [[ ! -f "$PDIR/driver.ready" ]] && kill -0 "$DRV_PID" 2>/dev/null && ((i++ < 600)); do sleep 0.1; done
+    [[ -f "$PDIR/driver.ready" ]] || { ok=0; ERR="load driver did not start: $(tail -n 3 "$PDIR/load.err" | tr '\n' ' ')"; }
+  fi
+  if ((ok)); then
+    T_SPAWN=$(now_ms)
+    "broker_$kind" $ver || ok=0
+  fi
+  if ((ok)); then
+    log "$name: broker pid $BR_PID booted; driver running the plan"
+    wait "$DRV_PID" || load_rc=$?
+    forget_pid "$DRV_PID"
+    ((load_rc == 0)) || log "$name: load driver exit $load_rc (see $OUT/peers/$name/load.err)"
+    after_rss="$(rss_kb "$BR_PID" VmRSS)"
+    kill -0 "$BR_PID" 2>/dev/null || { ok=0; ERR="broker process died during the load"; }
+    store_kb="$(du -sk "$PDIR" 2>/dev/null | awk '{print $1}')"
+  fi
+  [[ -f "$PDIR/load.jsonl" ]] && cp "$PDIR/load.jsonl" "$OUT/peers/$name/load.jsonl"
+  copy_logs "$name"
+  stop_peer
+  {
+    printf '{"peer":%s,"version":%s,"ok":%s,"error":%s,' "$(json_str "$name")" \
+      "$(json_str "$PEER_VERSION")" "$( ((ok)) && echo true || echo false)" "$(json_str "$ERR")"
+    printf '"spawnAtMs":%s,"afterLoadRssKb":%s,"diskKb":%s,"loadExit":%s,"wallS":%s}\n' \
+      "${T_SPAWN:-null}" "${after_rss:-null}" "${store_kb:-null}" "$load_rc" "$(( $(date +%s) - t0 ))"
+  } >"$OUT/peers/$name/meta.json"
+  ((ok)) || log "$name: FAILED: $ERR"
+  log "$name: done in $(( $(date +%s) - t0 ))s"
+  rm -rf "$PDIR"
+  ((ok))
+}
+
+# ---------------------------------------------------------------------------------------------
+RMQ_OK=1
+printf '%s\n' "${peer_list[@]}" >"$OUT/peers.txt"
+for peer in "${peer_list[@]}"; do
+  case "$peer" in
+    apache|apache4)
+      v="${RMQ_APACHE_VERSION:-5.3.3}"; [[ "$peer" == apache4 ]] && v="${RMQ_APACHE_VERSION_4:-4.9.7}"
+      if [[ ! -f "$CACHE/apache/$v/.complete" ]] && ((QUICK)); then
+        skip_peer "$peer" "Apache $v jars not cached (run tests/build-harnesses.sh$([[ $peer == apache4 ]] && echo ' --with-apache4'))"; continue
+      fi
+      "$APACHE_SH" fetch --version "$v" >/dev/null 2>"$OUT/apache-fetch-$v.err" || { skip_peer "$peer" "cannot fetch Apache $v jars from Maven"; continue; }
+      ;;
+    rocketmq-rust)
+      if [[ -z "$RUST_BIN" ]]; then
+        if ((QUICK)); then skip_peer "$peer" "rocketmq-rust $RUST_VERSION is not built yet (bench/build-rocketmq-rust.sh; --quick never builds it)"
+        else skip_peer "$peer" "rocketmq-rust $RUST_VERSION could not be built: $(tail -n 3 "$CACHE/rocketmq-rust/$RUST_VERSION/build.log" 2>/dev/null | tr '\n' ' ')"; fi
+        continue
+      fi
+      ;;
+  esac
+  if ! run_peer "$peer"; then [[ "$peer" == rmq ]] && RMQ_OK=0; fi
+done
+
+# ---------------------------------------------------------------------------------------------
+cat >"$OUT/run.json" <<EOF
+{"mode":"$MODE","timestamp":"$TS","plan":"$PLAN","warmupMs":$WARMUP_MS,"measureMs":$MEASURE_MS,"initialWarmupMs":$INITIAL_WARMUP_MS,"phaseTimeoutMs":$PHASE_TIMEOUT_MS,"backlog":$BACKLOG,"clientVersion":"$CLIENT_VERSION","driverOpts":$(json_str "$RMQ_BENCH_DRIVER_OPTS"),"rmqRev":"$RMQ_REV","rmqBuild":$(json_str "$RMQ_BUILD"),"wallS":$(( $(date +%s) - T_START )),"command":$(json_str "bench/run.sh${ORIG_ARGS:+ $ORIG_ARGS}")}
+EOF
+if [[ -n "$LABEL" ]]; then
+  mkdir -p "$HERE/results/history"
+  python3 "$HERE/report.py" render --run "$OUT" --md "$OUT/BENCHMARKS.md" --json "$HERE/results/history/$LABEL.json"
+fi
+python3 "$HERE/report.py" render --run "$OUT" --md "$MD" ${RESULTS:+--json "$RESULTS"}
+log "results: $OUT  markdown: $MD${RESULTS:+  json: $RESULTS}"
+log "total $(( $(date +%s) - T_START ))s"
+((RMQ_OK)) || { log "rmq could not be benchmarked"; exit 1; }
