@@ -1,0 +1,80 @@
+//! Every default of the model, in one place. The serde defaults of [`crate::types`] call these
+//! functions, so the CRD schema (`default:`), a YAML file that leaves a field out and the
+//! documentation all agree. Limits used by validation live here too.
+
+use crate::types::{FlushMode, MessageType, ReplicationMode, TopicPerm};
+
+/// `spec.nameServer.replicas`.
+pub fn name_server_replicas() -> i32 {
+    1
+}
+/// `spec.brokers.groups`.
+pub fn broker_groups() -> i32 {
+    1
+}
+/// `spec.brokers.replicasPerGroup` (1 = a master without slaves).
+pub fn replicas_per_group() -> i32 {
+    1
+}
+/// `spec.brokers.replication`.
+pub fn replication() -> ReplicationMode {
+    ReplicationMode::Async
+}
+/// `spec.brokers.flush`.
+pub fn flush() -> FlushMode {
+    FlushMode::Async
+}
+/// `spec.brokers.storage.size`.
+pub fn storage_size() -> String {
+    "20Gi".into()
+}
+/// `spec.queues` of a topic.
+pub fn topic_queues() -> i32 {
+    8
+}
+/// `spec.perm` of a topic.
+pub fn topic_perm() -> TopicPerm {
+    TopicPerm::ReadWrite
+}
+/// `spec.messageType` of a topic.
+pub fn message_type() -> MessageType {
+    MessageType::Normal
+}
+/// `spec.retryMaxTimes` of a consumer group (RocketMQ's default).
+pub fn retry_max_times() -> i32 {
+    16
+}
+/// `spec.broadcast` of a consumer group (RocketMQ's `consumeBroadcastEnable` default).
+pub fn broadcast() -> bool {
+    true
+}
+/// Serde helper for `false` defaults.
+pub fn no() -> bool {
+    false
+}
+
+/// Nameserver port every back-end uses unless its addressing says otherwise.
+pub const NAME_SERVER_PORT: u16 = 9876;
+/// Broker main port every back-end uses unless its addressing says otherwise.
+pub const BROKER_PORT: u16 = 10911;
+/// The broker's HA port is its main port plus this.
+pub const HA_PORT_OFFSET: u16 = 1;
+/// The rmq version a cluster runs when `spec.version` is absent (this crate's version).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Most nameservers a cluster may declare.
+pub const MAX_NAME_SERVERS: i32 = 16;
+/// Most broker groups a cluster may declare.
+pub const MAX_BROKER_GROUPS: i32 = 64;
+/// Most replicas (master + slaves) per broker group.
+pub const MAX_REPLICAS_PER_GROUP: i32 = 8;
+/// Most queues per topic (RocketMQ accepts more, but this is already plenty per broker).
+pub const MAX_TOPIC_QUEUES: i32 = 1024;
+/// Longest cluster name: derived names (`<cluster>-broker-a-0`, Services, ASGs) must stay
+/// within Kubernetes' 63-character label limit.
+pub const MAX_CLUSTER_NAME: usize = 40;
+
+/// Ownership record namespace in the nameservers' KV store (see [`crate::plan`]).
+pub const OWNERSHIP_NAMESPACE: &str = "rmq.dev/owned";
+/// Manager name `rmqctl apply` and `rmqctl local up` record as the owner.
+pub const MANAGER_RMQCTL: &str = "rmqctl";

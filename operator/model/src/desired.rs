@@ -1,0 +1,248 @@
+//! Desired state shared by every back-end: from a [`ValidatedCluster`] and the back-end's
+//! [`Addressing`] (how it names and places nodes) to the list of nodes to run — nameservers,
+//! brokers with their group name (`broker-a`, `broker-b`, ...), brokerId, role, rendered
+//! `broker.conf` and data directory — plus the nameserver address list clients use.
+//!
+//! Pure: no I/O. Local mode addresses nodes as `127.0.0.1` + ports, Kubernetes as Service DNS
+//! names, AWS as fixed private IPs; everything else is computed here once.
+
+use crate::defaults;
+use crate::types::{FlushMode, ReplicationMode};
+use crate::validate::ValidatedCluster;
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// Where a node listens and how others reach it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Endpoint {
+    /// Host name or IP others use (a broker advertises it as `brokerIP1`).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
+
+impl Endpoint {
+    /// `host:port`.
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+/// How a back-end names and places nodes. Indices are 0-based; `replica` 0 is the master.
+pub trait Addressing {
+    /// Endpoint of nameserver `index`.
+    fn name_server(&self, cluster: &ValidatedCluster, index: u32) -> Endpoint;
+    /// Endpoint (advertised host, main port) of broker `replica` of group `group`. Its HA port
+    /// is the main port + [`defaults::HA_PORT_OFFSET`]; leave room for it.
+    fn broker(&self, cluster: &ValidatedCluster, group: u32, replica: u32) -> Endpoint;
+    /// `storePathRootDir` of the broker node named `node` (e.g. `broker-a-0`), as the broker sees
+    /// it.
+    fn broker_store_dir(&self, cluster: &ValidatedCluster, node: &str) -> String;
+}
+
+/// Broker role as written in `broker.conf`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum BrokerRole {
+    /// ASYNC_MASTER.
+    AsyncMaster,
+    /// SYNC_MASTER.
+    SyncMaster,
+    /// SLAVE.
+    Slave,
+}
+
+impl BrokerRole {
+    /// The `brokerRole` value.
+    pub fn as_conf(self) -> &'static str {
+        match self {
+            BrokerRole::AsyncMaster => "ASYNC_MASTER",
+            BrokerRole::SyncMaster => "SYNC_MASTER",
+            BrokerRole::Slave => "SLAVE",
+        }
+    }
+
+    /// True for masters.
+    pub fn is_master(self) -> bool {
+        self != BrokerRole::Slave
+    }
+}
+
+/// One nameserver to run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NameServerNode {
+    /// Node name, `namesrv-<index>`.
+    pub name: String,
+    /// Index.
+    pub index: u32,
+    /// Where it listens.
+    pub endpoint: Endpoint,
+}
+
+/// One broker to run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrokerNode {
+    /// Node name, `<group>-<replica>` (`broker-a-0`).
+    pub name: String,
+    /// Broker group (`brokerName`): `broker-a`, `broker-b`, ...
+    pub group: String,
+    /// Group index.
+    pub group_index: u32,
+    /// brokerId: 0 for the master, 1.. for slaves.
+    pub broker_id: u32,
+    /// brokerRole.
+    pub role: BrokerRole,
+    /// Advertised host and main port.
+    pub endpoint: Endpoint,
+    /// HA port (main port + 1).
+    pub ha_port: u16,
+    /// storePathRootDir.
+    pub store_dir: String,
+    /// The complete broker.conf.
+    pub broker_conf: String,
+}
+
+/// Every node of a cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DesiredCluster {
+    /// Cluster name.
+    pub cluster: String,
+    /// Nameservers, by index.
+    pub name_servers: Vec<NameServerNode>,
+    /// Brokers, group by group, master first.
+    pub brokers: Vec<BrokerNode>,
+}
+
+impl DesiredCluster {
+    /// The `namesrvAddr` value: every nameserver, `;`-separated.
+    pub fn namesrv_addr(&self) -> String {
+        self.name_servers
+            .iter()
+            .map(|n| n.endpoint.address())
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+
+    /// Broker group names in order.
+    pub fn group_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.brokers.iter().map(|b| b.group.clone()).collect();
+        names.dedup();
+        names
+    }
+
+    /// The masters.
+    pub fn masters(&self) -> impl Iterator<Item = &BrokerNode> {
+        self.brokers.iter().filter(|b| b.role.is_master())
+    }
+}
+
+/// Name of broker group `index`: `broker-a` .. `broker-z`, then `broker-aa`, `broker-ab`, ...
+pub fn group_name(index: u32) -> String {
+    let mut letters = Vec::new();
+    let mut n = index + 1;
+    while n > 0 {
+        let rem = (n - 1) % 26;
+        letters.push(char::from(b'a' + rem as u8));
+        n = (n - 1) / 26;
+    }
+    letters.reverse();
+    format!("broker-{}", letters.into_iter().collect::<String>())
+}
+
+/// Computes every node of `cluster` as `addressing` places them.
+pub fn desired_cluster(cluster: &ValidatedCluster, addressing: &dyn Addressing) -> DesiredCluster {
+    let name_servers: Vec<NameServerNode> = (0..cluster.name_servers)
+        .map(|i| NameServerNode {
+            name: format!("namesrv-{i}"),
+            index: i,
+            endpoint: addressing.name_server(cluster, i),
+        })
+        .collect();
+    let namesrv_addr = name_servers
+        .iter()
+        .map(|n| n.endpoint.address())
+        .collect::<Vec<_>>()
+        .join(";");
+    let mut brokers = Vec::new();
+    for g in 0..cluster.groups {
+        let group = group_name(g);
+        for r in 0..cluster.replicas_per_group {
+            let name = format!("{group}-{r}");
+            let role = match (r, cluster.replication) {
+                (0, ReplicationMode::Async) => BrokerRole::AsyncMaster,
+                (0, ReplicationMode::Sync) => BrokerRole::SyncMaster,
+                _ => BrokerRole::Slave,
+            };
+            let endpoint = addressing.broker(cluster, g, r);
+            let ha_port = endpoint.port.saturating_add(defaults::HA_PORT_OFFSET);
+            let store_dir = addressing.broker_store_dir(cluster, &name);
+            let mut node = BrokerNode {
+                name,
+                group: group.clone(),
+                group_index: g,
+                broker_id: r,
+                role,
+                endpoint,
+                ha_port,
+                store_dir,
+                broker_conf: String::new(),
+            };
+            node.broker_conf = render_broker_conf(cluster, &node, &namesrv_addr);
+            brokers.push(node);
+        }
+    }
+    DesiredCluster {
+        cluster: cluster.name.clone(),
+        name_servers,
+        brokers,
+    }
+}
+
+/// Renders `broker.conf`: the keys the model owns, then `spec.brokers.config` sorted by key.
+pub fn render_broker_conf(
+    cluster: &ValidatedCluster,
+    node: &BrokerNode,
+    namesrv_addr: &str,
+) -> String {
+    let flush = match cluster.flush {
+        FlushMode::Async => "ASYNC_FLUSH",
+        FlushMode::Sync => "SYNC_FLUSH",
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Generated by rmq from RocketMQCluster {}; change the cluster spec, not this file.",
+        cluster.name
+    );
+    let lines = [
+        ("brokerClusterName", cluster.name.clone()),
+        ("brokerName", node.group.clone()),
+        ("brokerId", node.broker_id.to_string()),
+        ("brokerRole", node.role.as_conf().to_owned()),
+        ("flushDiskType", flush.to_owned()),
+        ("namesrvAddr", namesrv_addr.to_owned()),
+        ("brokerIP1", node.endpoint.host.clone()),
+        ("brokerIP2", node.endpoint.host.clone()),
+        ("listenPort", node.endpoint.port.to_string()),
+        ("haListenPort", node.ha_port.to_string()),
+        ("storePathRootDir", node.store_dir.clone()),
+    ];
+    for (k, v) in lines {
+        let _ = writeln!(out, "{k}={}", escape(&v));
+    }
+    if !cluster.broker_config.is_empty() {
+        let _ = writeln!(out, "# spec.brokers.config");
+        for (k, v) in &cluster.broker_config {
+            let _ = writeln!(out, "{k}={}", escape(v));
+        }
+    }
+    out
+}
+
+/// Escapes a Java-properties value (backslashes; a leading space).
+fn escape(v: &str) -> String {
+    let escaped = v.replace('\\', "\\\\");
+    match escaped.strip_prefix(' ') {
+        Some(rest) => format!("\\ {rest}"),
+        None => escaped,
+    }
+}

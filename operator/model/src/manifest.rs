@@ -1,0 +1,365 @@
+//! Reading YAML files of rmq documents (`kind: RocketMQCluster | RocketMQTopic |
+//! RocketMQConsumerGroup`, `apiVersion: rmq.dev/v1alpha1`, several per file separated by `---`)
+//! into typed, validated declarations. Every error names the file, the line of the document and
+//! the field; all problems of all files are reported together.
+
+use crate::types::{RocketMQCluster, RocketMQConsumerGroup, RocketMQTopic};
+use crate::validate::{
+    GroupDecl, TopicDecl, ValidatedCluster, ValidationError, validate, validate_group,
+    validate_topic,
+};
+use crate::{API_GROUP, API_VERSION};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_yaml_ng::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+/// Where a document came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Source {
+    /// File name as given.
+    pub file: String,
+    /// First line of the document (1-based).
+    pub line: usize,
+    /// `Kind/name`, once known.
+    pub object: Option<String>,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)?;
+        if let Some(o) = &self.object {
+            write!(f, " ({o})")?;
+        }
+        Ok(())
+    }
+}
+
+/// A problem with an input file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManifestError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {message}")]
+    Read {
+        /// File.
+        file: String,
+        /// OS error.
+        message: String,
+    },
+    /// Not YAML, or YAML of the wrong shape (the message names the field).
+    #[error("{at}: {message}")]
+    Parse {
+        /// Where.
+        at: Source,
+        /// What (e.g. `spec.queues: invalid type: string "x", expected i32`).
+        message: String,
+    },
+    /// A kind or apiVersion rmq does not know.
+    #[error(
+        "{at}: unknown kind {kind:?} with apiVersion {api_version:?} (fix: rmq reads kind RocketMQCluster, RocketMQTopic or RocketMQConsumerGroup with apiVersion rmq.dev/v1alpha1)"
+    )]
+    UnknownKind {
+        /// Where.
+        at: Source,
+        /// The kind given.
+        kind: String,
+        /// The apiVersion given.
+        api_version: String,
+    },
+    /// The document parsed but is not valid.
+    #[error("{at}: {error}")]
+    Invalid {
+        /// Where.
+        at: Source,
+        /// The field, problem and fix.
+        error: ValidationError,
+    },
+    /// The same topic, group or cluster is declared twice.
+    #[error("{at}: {what} is already declared at {first} (fix: keep one declaration)")]
+    Duplicate {
+        /// The second declaration.
+        at: Source,
+        /// The first declaration.
+        first: Source,
+        /// What is duplicated.
+        what: String,
+    },
+}
+
+/// One parsed document.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Document {
+    /// A cluster.
+    Cluster(Box<RocketMQCluster>),
+    /// A topic.
+    Topic(Box<RocketMQTopic>),
+    /// A consumer group.
+    Group(Box<RocketMQConsumerGroup>),
+}
+
+/// Everything declared by a set of files, validated.
+#[derive(Debug, Clone, Default)]
+pub struct Declarations {
+    /// Clusters.
+    pub clusters: Vec<(Source, ValidatedCluster)>,
+    /// Topics.
+    pub topics: Vec<(Source, TopicDecl)>,
+    /// Consumer groups.
+    pub groups: Vec<(Source, GroupDecl)>,
+}
+
+impl Declarations {
+    /// Names of every cluster the declarations mention (clusters and topic/group targets).
+    pub fn cluster_names(&self) -> std::collections::BTreeSet<String> {
+        let mut set: std::collections::BTreeSet<String> =
+            self.clusters.iter().map(|(_, c)| c.name.clone()).collect();
+        set.extend(self.topics.iter().map(|(_, t)| t.cluster.clone()));
+        set.extend(self.groups.iter().map(|(_, g)| g.cluster.clone()));
+        set
+    }
+}
+
+/// Reads and validates every file; all problems of all files come back together.
+pub fn load_files<P: AsRef<Path>>(paths: &[P]) -> Result<Declarations, Vec<ManifestError>> {
+    let mut docs = Vec::new();
+    let mut errs = Vec::new();
+    for p in paths {
+        let file = p.as_ref().display().to_string();
+        match std::fs::read_to_string(p) {
+            Ok(text) => match parse_str(&file, &text) {
+                Ok(mut d) => docs.append(&mut d),
+                Err(mut e) => errs.append(&mut e),
+            },
+            Err(e) => errs.push(ManifestError::Read {
+                file,
+                message: e.to_string(),
+            }),
+        }
+    }
+    match declarations(docs) {
+        Ok(d) if errs.is_empty() => Ok(d),
+        Ok(_) => Err(errs),
+        Err(mut e) => {
+            errs.append(&mut e);
+            Err(errs)
+        }
+    }
+}
+
+/// Parses the documents of one file's text (`file` is only used in messages).
+pub fn parse_str(file: &str, text: &str) -> Result<Vec<(Source, Document)>, Vec<ManifestError>> {
+    let mut out = Vec::new();
+    let mut errs = Vec::new();
+    for (line, chunk) in split_documents(text) {
+        let mut source = Source {
+            file: file.to_owned(),
+            line,
+            object: None,
+        };
+        let value: Value = match serde_yaml_ng::from_str(&chunk) {
+            Ok(v) => v,
+            Err(e) => {
+                errs.push(parse_error(source, line, &e));
+                continue;
+            }
+        };
+        if value.is_null() {
+            continue;
+        }
+        let field = |k: &str| {
+            value
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        let (api_version, kind) = (field("apiVersion"), field("kind"));
+        let name = value
+            .get("metadata")
+            .and_then(|m| m.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or("<unnamed>");
+        source.object = Some(format!("{kind}/{name}"));
+        if api_version != format!("{API_GROUP}/{API_VERSION}") {
+            errs.push(ManifestError::UnknownKind {
+                at: source,
+                kind,
+                api_version,
+            });
+            continue;
+        }
+        let doc = match kind.as_str() {
+            "RocketMQCluster" => {
+                typed(&source, &chunk, &value).map(|c| Document::Cluster(Box::new(c)))
+            }
+            "RocketMQTopic" => typed(&source, &chunk, &value).map(|t| Document::Topic(Box::new(t))),
+            "RocketMQConsumerGroup" => {
+                typed(&source, &chunk, &value).map(|g| Document::Group(Box::new(g)))
+            }
+            _ => {
+                errs.push(ManifestError::UnknownKind {
+                    at: source,
+                    kind,
+                    api_version,
+                });
+                continue;
+            }
+        };
+        match doc {
+            Ok(d) => out.push((source, d)),
+            Err(mut e) => errs.append(&mut e),
+        }
+    }
+    if errs.is_empty() { Ok(out) } else { Err(errs) }
+}
+
+/// Validates parsed documents and checks for duplicates.
+pub fn declarations(docs: Vec<(Source, Document)>) -> Result<Declarations, Vec<ManifestError>> {
+    let mut d = Declarations::default();
+    let mut errs = Vec::new();
+    let mut seen: BTreeMap<String, Source> = BTreeMap::new();
+    let invalid = |source: &Source, list: Vec<ValidationError>| {
+        list.into_iter()
+            .map(|error| ManifestError::Invalid {
+                at: source.clone(),
+                error,
+            })
+            .collect::<Vec<_>>()
+    };
+    for (source, doc) in docs {
+        let key = match &doc {
+            Document::Cluster(c) => validate(c)
+                .map(|v| {
+                    let k = format!("cluster {:?}", v.name);
+                    d.clusters.push((source.clone(), v));
+                    k
+                })
+                .map_err(|e| invalid(&source, e)),
+            Document::Topic(t) => validate_topic(t)
+                .map(|v| {
+                    let k = format!("topic {:?} of cluster {:?}", v.name, v.cluster);
+                    d.topics.push((source.clone(), v));
+                    k
+                })
+                .map_err(|e| invalid(&source, e)),
+            Document::Group(g) => validate_group(g)
+                .map(|v| {
+                    let k = format!("consumer group {:?} of cluster {:?}", v.name, v.cluster);
+                    d.groups.push((source.clone(), v));
+                    k
+                })
+                .map_err(|e| invalid(&source, e)),
+        };
+        match key {
+            Ok(k) => {
+                if let Some(first) = seen.get(&k) {
+                    errs.push(ManifestError::Duplicate {
+                        at: source,
+                        first: first.clone(),
+                        what: k,
+                    });
+                } else {
+                    seen.insert(k, source);
+                }
+            }
+            Err(mut e) => errs.append(&mut e),
+        }
+    }
+    if errs.is_empty() { Ok(d) } else { Err(errs) }
+}
+
+fn typed<T: DeserializeOwned + Serialize>(
+    source: &Source,
+    chunk: &str,
+    original: &Value,
+) -> Result<T, Vec<ManifestError>> {
+    let t: T = serde_yaml_ng::from_str(chunk)
+        .map_err(|e| vec![parse_error(source.clone(), source.line, &e)])?;
+    // Unknown fields would otherwise be dropped silently (a typo such as `queus: 4` would give
+    // the default): compare with what the typed value serialises back to.
+    let back = serde_yaml_ng::to_value(&t).unwrap_or(Value::Null);
+    let mut unknown = Vec::new();
+    if let Some(spec) = original.get("spec") {
+        unknown_fields(
+            spec,
+            back.get("spec").unwrap_or(&Value::Null),
+            "spec",
+            &mut unknown,
+        );
+    }
+    if unknown.is_empty() {
+        return Ok(t);
+    }
+    Err(unknown
+        .into_iter()
+        .map(|path| ManifestError::Invalid {
+            at: source.clone(),
+            error: ValidationError::new(
+                path,
+                "unknown field",
+                "check the spelling; `rmqctl crd` prints the schema",
+            ),
+        })
+        .collect())
+}
+
+fn unknown_fields(original: &Value, typed: &Value, path: &str, out: &mut Vec<String>) {
+    let Value::Mapping(orig) = original else {
+        return;
+    };
+    for (k, v) in orig {
+        let key = k.as_str().map_or_else(|| format!("{k:?}"), str::to_owned);
+        let sub = format!("{path}.{key}");
+        match typed.get(&key) {
+            Some(t) => unknown_fields(v, t, &sub, out),
+            None if v.is_null() => {}
+            None => out.push(sub),
+        }
+    }
+}
+
+fn parse_error(source: Source, doc_line: usize, e: &serde_yaml_ng::Error) -> ManifestError {
+    let mut message = e.to_string();
+    let mut source = source;
+    if let Some(loc) = e.location() {
+        source.line = doc_line + loc.line().saturating_sub(1);
+        if let Some(i) = message.rfind(" at line ") {
+            message.truncate(i);
+        }
+    }
+    ManifestError::Parse {
+        at: source,
+        message,
+    }
+}
+
+/// Splits YAML text into documents at `---` lines; each with its first line number (1-based).
+fn split_documents(text: &str) -> Vec<(usize, String)> {
+    let mut docs = Vec::new();
+    let mut start = 1;
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let marker = line == "---" || line.starts_with("--- ") || line == "...";
+        if marker {
+            if !current.trim().is_empty() {
+                docs.push((start, std::mem::take(&mut current)));
+            }
+            current.clear();
+            start = i + 2;
+            if let Some(rest) = line.strip_prefix("--- ") {
+                current.push_str(rest);
+                current.push('\n');
+                start = i + 1;
+            }
+        } else {
+            current.push_str(line);
+            current.push('\n');
+        }
+    }
+    if !current.trim().is_empty() {
+        docs.push((start, current));
+    }
+    docs
+}

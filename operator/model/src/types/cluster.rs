@@ -1,0 +1,174 @@
+//! `RocketMQCluster`: nameservers and broker groups (shards), replicas per group, replication
+//! and flush modes, storage and extra `broker.conf` keys.
+
+use super::status::Condition;
+use crate::defaults;
+use kube_derive::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A RocketMQ cluster: `nameServer.replicas` nameservers and `brokers.groups` broker groups
+/// (`broker-a`, `broker-b`, ...) of `brokers.replicasPerGroup` brokers each (one master, the
+/// rest slaves).
+#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "rmq.dev",
+    version = "v1alpha1",
+    kind = "RocketMQCluster",
+    plural = "rocketmqclusters",
+    shortname = "rmqc",
+    category = "rmq",
+    namespaced,
+    derive = "PartialEq",
+    doc = "A RocketMQ cluster: nameservers and broker groups (rmq.dev/v1alpha1).",
+    status = "RocketMQClusterStatus",
+    crates(
+        kube_core = "::kube_core",
+        k8s_openapi = "::k8s_openapi",
+        schemars = "::schemars",
+        serde = "::serde",
+        serde_json = "::serde_json"
+    ),
+    printcolumn = r#"{"name":"Groups","type":"integer","jsonPath":".spec.brokers.groups"}"#,
+    printcolumn = r#"{"name":"Replicas","type":"integer","jsonPath":".spec.brokers.replicasPerGroup"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct RocketMQClusterSpec {
+    /// rmq version the nodes run (container image tag on Kubernetes, artefact version on AWS).
+    /// Defaults to the version of the rmq tools applying the spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Container image (Kubernetes only), e.g. `ghcr.io/rmq-dev/rmq:0.1.0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Nameservers.
+    #[serde(default)]
+    pub name_server: NameServerSpec,
+    /// Broker groups.
+    #[serde(default)]
+    pub brokers: BrokersSpec,
+}
+
+/// Nameservers: stateless route registries every broker registers with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NameServerSpec {
+    /// How many nameservers (1..=16). Every broker registers with all of them.
+    #[serde(default = "defaults::name_server_replicas")]
+    #[schemars(range(min = 1, max = 16))]
+    pub replicas: i32,
+}
+
+impl Default for NameServerSpec {
+    fn default() -> Self {
+        Self {
+            replicas: defaults::name_server_replicas(),
+        }
+    }
+}
+
+/// Broker groups (shards) and how each is replicated and stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BrokersSpec {
+    /// Broker groups, named `broker-a`, `broker-b`, ... (1..=64). Topics get queues on every
+    /// group's master.
+    #[serde(default = "defaults::broker_groups")]
+    #[schemars(range(min = 1, max = 64))]
+    pub groups: i32,
+    /// Brokers per group: brokerId 0 is the master, 1.. are slaves (1..=8).
+    #[serde(default = "defaults::replicas_per_group")]
+    #[schemars(range(min = 1, max = 8))]
+    pub replicas_per_group: i32,
+    /// `Async` (ASYNC_MASTER) or `Sync` (SYNC_MASTER: a send is acknowledged once a slave has
+    /// it).
+    #[serde(default = "defaults::replication")]
+    pub replication: ReplicationMode,
+    /// `Async` (ASYNC_FLUSH) or `Sync` (SYNC_FLUSH: acknowledged after fsync).
+    #[serde(default = "defaults::flush")]
+    pub flush: FlushMode,
+    /// Data volume of each broker.
+    #[serde(default)]
+    pub storage: StorageSpec,
+    /// Extra `broker.conf` keys for every broker, e.g. `{autoCreateTopicEnable: "false"}`.
+    /// Keys the model sets itself (brokerName, brokerId, brokerRole, ...) are refused.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config: BTreeMap<String, String>,
+}
+
+impl Default for BrokersSpec {
+    fn default() -> Self {
+        Self {
+            groups: defaults::broker_groups(),
+            replicas_per_group: defaults::replicas_per_group(),
+            replication: defaults::replication(),
+            flush: defaults::flush(),
+            storage: StorageSpec::default(),
+            config: BTreeMap::new(),
+        }
+    }
+}
+
+/// How masters replicate to slaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ReplicationMode {
+    /// ASYNC_MASTER.
+    Async,
+    /// SYNC_MASTER.
+    Sync,
+}
+
+/// How the commit log is flushed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum FlushMode {
+    /// ASYNC_FLUSH.
+    Async,
+    /// SYNC_FLUSH.
+    Sync,
+}
+
+/// A broker's data volume.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageSpec {
+    /// Size as a Kubernetes quantity (`20Gi`, `500Mi`, `1Ti`). PVC size on Kubernetes, EBS size
+    /// on AWS; local mode does not reserve space.
+    #[serde(default = "defaults::storage_size")]
+    pub size: String,
+    /// StorageClass (Kubernetes) or EBS volume type (AWS); the platform default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+}
+
+impl Default for StorageSpec {
+    fn default() -> Self {
+        Self {
+            size: defaults::storage_size(),
+            storage_class: None,
+        }
+    }
+}
+
+/// Observed state of a cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RocketMQClusterStatus {
+    /// The `metadata.generation` the status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`, `Progressing`, `Degraded`, `Valid`.
+    #[serde(default)]
+    pub conditions: Vec<Condition>,
+    /// What clients put in `namesrvAddr` (`host:port;host:port`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_server_address: Option<String>,
+    /// Brokers registered with the nameservers, out of the declared total.
+    #[serde(default)]
+    pub ready_brokers: i32,
+    /// Declared brokers (groups × replicasPerGroup).
+    #[serde(default)]
+    pub brokers: i32,
+}
