@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -211,14 +212,18 @@ func runConsume(c *runCtx, args []string, pull bool) error {
 	r := newRecorder(c, o.prefix, o.shards)
 	timedOut := true
 	if pull {
-		pc, err := rocketmq.NewPullConsumer(opts...)
+		var pc rocketmq.PullConsumer
+		err := startWithRetry(o, deadline, func(extra []consumer.Option) error {
+			var err error
+			if pc, err = rocketmq.NewPullConsumer(append(opts, extra...)...); err != nil {
+				return err
+			}
+			if err := pc.Subscribe(o.topic, sel); err != nil {
+				return err
+			}
+			return pc.Start()
+		})
 		if err != nil {
-			return err
-		}
-		if err := pc.Subscribe(o.topic, sel); err != nil {
-			return err
-		}
-		if err := pc.Start(); err != nil {
 			return err
 		}
 		for time.Now().Before(deadline) {
@@ -248,12 +253,8 @@ func runConsume(c *runCtx, args []string, pull bool) error {
 		}
 		pc.Shutdown()
 	} else {
-		pc, err := rocketmq.NewPushConsumer(opts...)
-		if err != nil {
-			return err
-		}
 		later := int32(o.reconsumeLater)
-		err = pc.Subscribe(o.topic, sel, func(ctx context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
+		listener := func(ctx context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
 			allOK := true
 			for _, m := range msgs {
 				accept := m.ReconsumeTimes >= later
@@ -272,11 +273,19 @@ func runConsume(c *runCtx, args []string, pull bool) error {
 				}
 			}
 			return consumer.ConsumeRetryLater, nil
+		}
+		var pc rocketmq.PushConsumer
+		err := startWithRetry(o, deadline, func(extra []consumer.Option) error {
+			var err error
+			if pc, err = rocketmq.NewPushConsumer(append(opts, extra...)...); err != nil {
+				return err
+			}
+			if err := pc.Subscribe(o.topic, sel, listener); err != nil {
+				return err
+			}
+			return pc.Start()
 		})
 		if err != nil {
-			return err
-		}
-		if err := pc.Start(); err != nil {
 			return err
 		}
 		for time.Now().Before(deadline) {
@@ -308,4 +317,26 @@ func runConsume(c *runCtx, args []string, pull bool) error {
 	r.report(j, o.start, o.expect)
 	c.emit(j)
 	return okOrNot(ok)
+}
+
+// startWithRetry: the Go consumers refuse to start (and shut themselves down) while the topic has no
+// route yet ("route info not found"). Tests may start a consumer before the first send, so retry
+// with a fresh client (new instance name, since the old client instance is shut down) until the
+// deadline.
+func startWithRetry(o *consumeOpts, deadline time.Time, start func(extra []consumer.Option) error) error {
+	for attempt := 1; ; attempt++ {
+		var extra []consumer.Option
+		if attempt > 1 {
+			base := o.instance
+			if base == "" {
+				base = strconv.Itoa(os.Getpid())
+			}
+			extra = []consumer.Option{consumer.WithInstance(fmt.Sprintf("%s-r%d", base, attempt))}
+		}
+		err := start(extra)
+		if err == nil || !strings.Contains(err.Error(), "route info not found") || time.Until(deadline) < time.Second {
+			return err
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }

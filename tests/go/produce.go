@@ -16,8 +16,8 @@ import (
 type produceOpts struct {
 	common
 	count, bodySize, batchSize, delayLevel, sendTimeoutMs, retries, inflight, shards, waitChecks int64
-	mode, tag, tx, check                                                                          string
-	keys                                                                                          bool
+	mode, tag, tx, check                                                                         string
+	keys                                                                                         bool
 }
 
 // shardSelector routes a message to queue (index % shards) % len(queues); the index is looked up by

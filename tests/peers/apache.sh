@@ -106,13 +106,13 @@ shim() {
   echo "$so"
 }
 
-write_logback() { # dir name (4.9.x reads $ROCKETMQ_HOME/conf/logback_*.xml; 5.x uses its jar's own)
+write_logback() { # dir name logfile (4.9.x reads $ROCKETMQ_HOME/conf/logback_*.xml; 5.x uses its jar's own)
   mkdir -p "$1/conf"
   cat >"$1/conf/$2" <<EOF
 <?xml version="1.0" encoding="UTF-8"?>
 <configuration>
   <appender name="FILE" class="ch.qos.logback.core.FileAppender">
-    <file>$1/logs/rocketmq.log</file>
+    <file>$1/logs/$3</file>
     <encoder><pattern>%d{HH:mm:ss.SSS} %-5level [%thread] %logger{0} - %msg%n</pattern></encoder>
   </appender>
   <root level="INFO"><appender-ref ref="FILE"/></root>
@@ -164,8 +164,8 @@ start() {
   # rocketmq.home.dir: the broker/namesrv insist on it (conf/ logback files live there);
   # user.home: namesrv kvConfig.json and client-side log roots land inside D, not in ~.
   local sysprops="-Drocketmq.home.dir=$dir -Duser.home=$dir -Drocketmq.client.logRoot=$dir/logs"
-  write_logback "$dir" logback_namesrv.xml
-  write_logback "$dir" logback_broker.xml
+  write_logback "$dir" logback_namesrv.xml namesrv.log
+  write_logback "$dir" logback_broker.xml broker.log
   local preload; preload="$(shim)"
 
   if [[ -z "$naddr" ]]; then

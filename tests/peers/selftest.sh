@@ -44,7 +44,15 @@ BASE="$(pick_base)" || { echo "no free ports" >&2; exit 1; }
 NPORT=$BASE BPORT=$((BASE + 10))
 WORK="$(mktemp -d /tmp/rmq-selftest.XXXXXX)"
 PEER="$WORK/peer"
-cleanup() { "$HERE/apache.sh" stop --dir "$PEER" >&2 || true; rm -rf "$WORK"; }
+cleanup() {
+  "$HERE/apache.sh" stop --dir "$PEER" >&2 || true
+  if (( ${fail:-0} > 0 )); then
+    local keep="/tmp/rmq-selftest-logs.$$"
+    mkdir -p "$keep" && cp "$WORK"/*.err "$keep"/ 2>/dev/null
+    echo "client stderr of this run kept in $keep" >&2
+  fi
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 # fast transaction check-backs and SQL92 filtering for the extended scenarios. (A transactionTimeOut
 # below the 5.x op-batch interval of 3 s makes the broker check back committed halves too.)
@@ -54,8 +62,11 @@ NS="127.0.0.1:$NPORT"
 
 pass=0 fail=0
 field() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" <<<"$1" | head -1 | tr -d '"'; }
-check() { # name condition-result detail
-  if [[ "$2" == 0 ]]; then pass=$((pass + 1)); echo "PASS $1 $3"; else fail=$((fail + 1)); echo "FAIL $1 $3"; fi
+check() { # name condition-result detail   (on failure also prints the errors of the last $out)
+  if [[ "$2" == 0 ]]; then pass=$((pass + 1)); echo "PASS $1 $3"; else
+    fail=$((fail + 1)); echo "FAIL $1 $3"
+    echo "     errors: $(sed -n 's/.*"errors":\(\[.*\]\)}$/\1/p' <<<"${out:-}" | cut -c1-400) $(sed -n 's/.*\("fatal":.*\)}$/\1/p' <<<"${out:-}" | cut -c1-400)"
+  fi
 }
 
 harness() { # client -> command
@@ -80,8 +91,12 @@ extended() { # client harness tag
   check "$c tag filter" "$([[ $rc == 0 ]] && has "$out" '"tags":{"TagB":10}' && echo 0 || echo 1)" "${out:0:300}"
   run c "$h" consume --namesrv "$NS" --topic "S_$s" --group "GS_$s" --sql "TAGS = 'TagA'" --prefix "a$s" --expect 20 --timeout-ms 90000 --linger-ms 1000
   check "$c sql92 filter" "$([[ $rc == 0 ]] && has "$out" '"tags":{"TagA":20}' && echo 0 || echo 1)" "distinct=$(field "$out" distinct) firstAtMs=$(field "$out" firstAtMs)"
-  run c "$h" pull --namesrv "$NS" --topic "S_$s" --group "GP_$s" --prefix "a$s" --expect 20 --timeout-ms 60000
-  check "$c lite pull" "$rc" "distinct=$(field "$out" distinct) received=$(field "$out" received)"
+  if [[ $c == java5 && $VERSION == 4.* ]]; then
+    echo "SKIP $c lite pull (5.x DefaultLitePullConsumer sends LITE_PULL_MESSAGE 361; 4.9 brokers answer 3 not supported)"
+  else
+    run c "$h" pull --namesrv "$NS" --topic "S_$s" --group "GP_$s" --prefix "a$s" --expect 20 --timeout-ms 60000
+    check "$c lite pull" "$rc" "distinct=$(field "$out" distinct) received=$(field "$out" received)"
+  fi
   run c "$h" query --namesrv "$NS" --topic "S_$s" --key "a$s-7" --prefix "a$s" --timeout-ms 20000
   if [[ $rc == 4 ]]; then echo "SKIP $c query by key (unsupported by this client)"; else
     check "$c query by key" "$([[ $rc == 0 ]] && has "$out" '"index":7,' && echo 0 || echo 1)" "found=$(field "$out" found)"; fi
@@ -113,7 +128,7 @@ for c in "${CL[@]}"; do
 
   # 1. N sync sends, then one consumer gets all N
   t=$(date +%s%N)
-  out="$($h produce --namesrv "$NS" --topic "T_$tag" --count "$COUNT" --prefix "$tag" --tag TagA --keys --body-size 128 2>"$WORK/$c-p.err")"
+  out="$($h produce --namesrv "$NS" --topic "T_$tag" --count "$COUNT" --prefix "$tag" --tag TagA --keys --body-size 128 --send-timeout-ms 10000 2>"$WORK/$c-p.err")"
   rc=$?; ms=$(( ($(date +%s%N) - t) / 1000000 ))
   check "$c produce sync $COUNT" "$([[ $rc == 0 && "$(field "$out" sent)" == "$COUNT" ]] && echo 0 || echo 1)" \
     "rc=$rc sent=$(field "$out" sent) failed=$(field "$out" failed) wall=${ms}ms"
@@ -124,17 +139,19 @@ for c in "${CL[@]}"; do
     "rc=$rc distinct=$(field "$out" distinct) received=$(field "$out" received) missing=$(field "$out" missing) wall=${ms}ms"
 
   # 2. offsets survive a consumer restart: consume half, stop, a second consumer of the group gets the rest
-  $h produce --namesrv "$NS" --topic "R_$tag" --count "$COUNT" --prefix "$tag" --mode async >/dev/null 2>>"$WORK/$c-p.err"
+  out="$($h produce --namesrv "$NS" --topic "R_$tag" --count "$COUNT" --prefix "$tag" --mode async --send-timeout-ms 10000 2>>"$WORK/$c-p.err")"
+  sent="$(field "$out" sent)"
+  check "$c produce async $COUNT" "$([[ "$sent" == "$COUNT" ]] && echo 0 || echo 1)" "sent=$sent failed=$(field "$out" failed)"
   half=$((COUNT / 2))
   out1="$($h consume --namesrv "$NS" --topic "R_$tag" --group "GR_$tag" --prefix "$tag" --expect "$half" --timeout-ms 120000 --out "$WORK/$c-r1.tsv" 2>>"$WORK/$c-c.err")"
   d1="$(field "$out1" distinct)"
-  rest=$((COUNT - d1))
+  rest=$((${sent:-0} - ${d1:-0}))  # a send that timed out may still be stored: then union > sent
   (( rest < 0 )) && rest=0
   out2="$($h consume --namesrv "$NS" --topic "R_$tag" --group "GR_$tag" --prefix "$tag" --expect "$rest" --timeout-ms 120000 --out "$WORK/$c-r2.tsv" 2>>"$WORK/$c-c.err")"
   union="$(cat "$WORK/$c-r1.tsv" "$WORK/$c-r2.tsv" | awk -F'\t' '$10=="ok"{print $1}' | sort -u | wc -l)"
   r2="$(field "$out2" received)"
   overlap=$(( $(awk -F'\t' '$10=="ok"{print $1}' "$WORK/$c-r2.tsv" | sort -u | wc -l) + d1 - union ))
-  check "$c offsets survive restart" "$([[ "$union" == "$COUNT" && $overlap -lt $half ]] && echo 0 || echo 1)" \
+  check "$c offsets survive restart" "$([[ "$union" -ge "${sent:-0}" && "${sent:-0}" -gt 0 && $overlap -lt $half ]] && echo 0 || echo 1)" \
     "first=$d1 second_received=$r2 union=$union redelivered=$overlap"
 
   # 3. the other send modes (1000 each), verified by one consumer

@@ -155,7 +155,11 @@ final class Consume {
         try {
             timedOut = waitDone(r, c, deadline);
         } finally {
-            pc.shutdown(); // persists consumed offsets to the broker
+            try {
+                pc.shutdown(); // persists consumed offsets to the broker
+            } catch (RuntimeException e) {
+                ctx.error(e); // still report what was consumed
+            }
         }
         return finish("consume", r, c, timedOut, new Json().put("orderly", orderly).put("broadcast", c.broadcast));
     }
@@ -194,7 +198,11 @@ final class Consume {
             } catch (Exception e) {
                 ctx.error(e);
             }
-            lc.shutdown();
+            try {
+                lc.shutdown();
+            } catch (RuntimeException e) {
+                ctx.error(e);
+            }
         }
         return finish("pull", r, c, timedOut, null);
     }

@@ -51,7 +51,7 @@ public final class Main {
             String m = String.valueOf(t.getMessage());
             int nl = m.indexOf('\n');
             if (nl > 0) m = m.substring(0, nl);
-            out.println(new Json().put("ok", false).put("client", "java").put("clientVersion", Ctx.clientVersion())
+            out.println(new Json().put("ok", false).put("scenario", argv.length > 0 ? argv[0] : "").put("client", "java").put("clientVersion", Ctx.clientVersion())
                     .put("fatal", t.getClass().getSimpleName() + ": " + m));
             rc = 3;
         }

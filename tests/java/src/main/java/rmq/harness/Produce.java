@@ -119,7 +119,11 @@ final class Produce {
                 while (checked.size() < waitChecks && System.currentTimeMillis() < deadline) Thread.sleep(20);
             }
         } finally {
-            p.shutdown();
+            try {
+                p.shutdown();
+            } catch (RuntimeException e) {
+                ctx.error(e);
+            }
             ctx.closeRecords();
         }
         long nAcked = acked.size();
