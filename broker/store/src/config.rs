@@ -16,6 +16,8 @@ pub const DEFAULT_CQ_UNITS_PER_FILE: u64 = 300_000;
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
 /// Smallest accepted segment size (tests use tiny segments).
 pub const MIN_SEGMENT_SIZE: u64 = 256;
+/// Default number of entries per key index file.
+pub const DEFAULT_INDEX_ENTRIES_PER_FILE: u32 = 4_000_000;
 
 /// When appended bytes are made durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,9 +96,15 @@ pub struct StoreConfig {
     pub sync_flush_timeout: Duration,
     /// Body size limit in bytes (default 4 MiB).
     pub max_message_size: usize,
-    /// tagsCode rule for records the store dispatches itself (recovery, raw appends).
+    /// tagsCode rule for records the store dispatches itself (recovery, raw appends) and for
+    /// every [`SCHEDULE_TOPIC`] record (whose code depends on the store timestamp).
     /// `None` = [`default_tags_code`].
     pub tags_code: Option<TagsCodeFn>,
+    /// Maintain the key index for QUERY_MESSAGE (default true; Java `messageIndexEnable`).
+    pub index_enabled: bool,
+    /// Entries per key index file (default 4 000 000; Java `maxIndexNum`); a quarter as many
+    /// hash slots.
+    pub index_entries_per_file: u32,
 }
 
 impl fmt::Debug for StoreConfig {
@@ -113,6 +121,8 @@ impl fmt::Debug for StoreConfig {
             .field("sync_flush_timeout", &self.sync_flush_timeout)
             .field("max_message_size", &self.max_message_size)
             .field("tags_code", &self.tags_code.as_ref().map(|_| "custom"))
+            .field("index_enabled", &self.index_enabled)
+            .field("index_entries_per_file", &self.index_entries_per_file)
             .finish()
     }
 }
@@ -130,6 +140,8 @@ impl StoreConfig {
             sync_flush_timeout: Duration::from_secs(5),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             tags_code: None,
+            index_enabled: true,
+            index_entries_per_file: DEFAULT_INDEX_ENTRIES_PER_FILE,
         }
     }
 
@@ -139,6 +151,21 @@ impl StoreConfig {
             Some(f) => f(rec),
             None => default_tags_code(rec),
         }
+    }
+
+    /// The tagsCode of an encoded record about to be stored at `store_timestamp` (used for
+    /// [`SCHEDULE_TOPIC`], whose code is the delivery time).
+    pub(crate) fn tags_code_at(&self, rec: &[u8], store_timestamp: i64) -> Option<i64> {
+        let layout = crate::record::parse(rec).ok()?;
+        let topic = std::str::from_utf8(rec.get(layout.topic.clone())?).ok()?;
+        let properties = std::str::from_utf8(rec.get(layout.properties.clone())?).ok()?;
+        Some(self.tags_code_of(&DispatchRecord {
+            topic,
+            queue_id: layout.queue_id,
+            sys_flag: layout.sys_flag,
+            store_timestamp,
+            properties,
+        }))
     }
 
     /// Checks the numbers for consistency.

@@ -5,6 +5,7 @@
 //! commitlog/<20-digit start offset>          segments of commit_log_segment_size bytes (files grow
 //!                                            as written; a segment ends with an 8-byte filler)
 //! consumequeue/<topic>/<queueId>/<20-digit start byte offset>   20-byte units, N per file
+//! index/<20-digit first commit log offset>   key index files (hash slots + chained entries)
 //! checkpoint                                 two CRC-protected slots (durable offsets)
 //! abort                                      exists while the store is open
 //! lock                                       flock(2)ed by the owning process
@@ -18,6 +19,8 @@
 //!   crash. `flush`: the flusher thread and group commit. `read`: pulls and search by time.
 //! - `store`: [`MessageStore`] and the write path. `replication`: raw read/append seams for HA.
 //! - `stats`: [`StoreStats`].
+//! - `index` (+ `index_file`): the key index behind QUERY_MESSAGE, `index/<offset>` files
+//!   written by a thread that follows the commit log ([`MessageStore::query_by_key`]).
 
 #![deny(unsafe_code)]
 
@@ -28,6 +31,8 @@ mod consume_queue;
 mod cq_unit;
 mod error;
 mod flush;
+mod index;
+mod index_file;
 mod read;
 mod record;
 mod recovery;
@@ -40,6 +45,7 @@ mod store;
 pub use config::{DispatchRecord, FlushMode, StoreConfig, TagsCodeFn, default_tags_code};
 pub use consume_queue::CQ_UNIT_SIZE;
 pub use error::StoreError;
+pub use index::KeyQueryResult;
 pub use read::{Boundary, GetResult, GetStatus};
 pub use stats::StoreStats;
 pub use store::{ArrivalListener, MessageStore, PutResult};

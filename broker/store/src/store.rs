@@ -89,6 +89,7 @@ pub(crate) struct Inner {
 pub struct MessageStore {
     pub(crate) inner: Arc<Inner>,
     flusher: Mutex<Option<std::thread::JoinHandle<()>>>,
+    pub(crate) index: Option<crate::index::Indexer>,
 }
 
 impl std::fmt::Debug for MessageStore {
@@ -192,9 +193,14 @@ impl MessageStore {
             }
         })
         .map_err(|e| StoreError::io(e, "starting the flush thread"))?;
+        let index = match inner.config.index_enabled {
+            true => Some(crate::index::Indexer::start(&inner)?),
+            false => None,
+        };
         Ok(Arc::new(Self {
             inner,
             flusher: Mutex::new(Some(handle)),
+            index,
         }))
     }
 
@@ -206,7 +212,9 @@ impl MessageStore {
     /// Appends one record (encoded by `rmq_protocol::message::encode_record`, offsets and store
     /// time zero). Under the write lock: assigns the queue offset (PREPARED/ROLLBACK records get
     /// 0 and no unit), patches queue offset, physical offset and store timestamp, writes the
-    /// record and its consume queue unit; then notifies the arrival listener.
+    /// record and its consume queue unit; then notifies the arrival listener. For
+    /// `SCHEDULE_TOPIC_XXXX` the store computes the tagsCode itself (`StoreConfig::tags_code`
+    /// at the store timestamp, the same rule recovery uses) and ignores `tags_code`.
     pub fn put(
         &self,
         topic: &str,
@@ -226,6 +234,10 @@ impl MessageStore {
             return Err(StoreError::ShutDown);
         }
         let ts = w.next_store_ts();
+        let tags_code = match topic == crate::config::SCHEDULE_TOPIC {
+            true => inner.config.tags_code_at(&record, ts).unwrap_or(tags_code),
+            false => tags_code,
+        };
         let WriteState { tail, queues, .. } = &mut *w;
         let q = if dispatch {
             Some(inner.queue_for_write(queues, topic, queue_id)?)
@@ -445,6 +457,9 @@ impl MessageStore {
             return Ok(());
         }
         drop(inner.write.lock()); // in-flight puts are done
+        if let Some(ix) = &self.index {
+            ix.stop();
+        }
         inner.signal.stop();
         if let Some(h) = self.flusher.lock().take()
             && h.join().is_err()

@@ -1,0 +1,346 @@
+//! The key index behind QUERY_MESSAGE: `topic#key` for every `KEYS` entry and `topic#UNIQ_KEY`
+//! of every record (rollback records excepted, as in RocketMQ) → commit log offsets.
+//!
+//! Design: a thread follows the commit log like RocketMQ's `IndexService` follows its reput
+//! dispatcher, so the put path pays nothing; lookups lag appends by a few milliseconds. It lives
+//! in the store (not the broker) because it must see every record however it was written —
+//! sends, delay delivery, transaction commits, records replicated to a slave — and must be
+//! consistent with the commit log after recovery. Entries go to persisted hash-chained files
+//! ([`crate::index_file`], one per `index_entries_per_file` entries, pread/pwrite only), so a
+//! restart resumes where the file header says instead of rescanning the whole log, and memory
+//! stays bounded (only the active file's slot table is in memory). At open, files beyond the
+//! recovered commit log end are dropped and the active file is cut back to it; the thread then
+//! re-indexes from the resume point. Lookups verify every candidate against the record itself
+//! (topic and key), so hash collisions and stale entries never surface.
+
+use crate::config::raw_property;
+use crate::error::{IoContext, StoreError};
+use crate::index_file::IndexFile;
+use crate::segment::list_numbered;
+use crate::store::{Inner, MessageStore};
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use rmq_protocol::message::{property, sys_flag};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Most bytes of commit log indexed per pass (bounds memory and lock hold times).
+const PASS_BYTES: i64 = 16 << 20;
+/// How often a caught-up indexer looks for new records.
+const POLL: Duration = Duration::from_millis(10);
+/// How often the active file's header (the resume point) is made durable.
+const HEADER_FLUSH: Duration = Duration::from_secs(1);
+/// Most candidate offsets one lookup collects before verification.
+const MAX_CANDIDATES: usize = 4096;
+
+/// Result of [`MessageStore::query_by_key`].
+#[derive(Debug, Clone, Default)]
+pub struct KeyQueryResult {
+    /// Matching records (stored format), newest first.
+    pub messages: Vec<Bytes>,
+    /// Store timestamp of the newest indexed record.
+    pub index_last_update_timestamp: i64,
+    /// Every record below this commit log offset is indexed.
+    pub index_last_update_phy_offset: i64,
+}
+
+struct Shared {
+    dir: PathBuf,
+    files: RwLock<Vec<IndexFile>>,
+    indexed: AtomicI64,
+    stop: AtomicBool,
+    slots: u32,
+    capacity: u32,
+}
+
+/// The running indexer.
+pub(crate) struct Indexer {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// Hash of `topic#key`.
+pub(crate) fn key_hash(topic: &[u8], key: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(topic);
+    h.update(b"#");
+    h.update(key);
+    h.finalize()
+}
+
+/// The key hashes of one record (empty for rollback records).
+fn record_keys(rec: &[u8], layout: &crate::record::Layout, out: &mut Vec<u32>) {
+    if sys_flag::transaction_type(layout.sys_flag) == sys_flag::TRANSACTION_ROLLBACK {
+        return;
+    }
+    let topic = rec.get(layout.topic.clone()).unwrap_or_default();
+    let props = rec
+        .get(layout.properties.clone())
+        .and_then(|p| std::str::from_utf8(p).ok())
+        .unwrap_or("");
+    if let Some(keys) = raw_property(props, property::KEYS) {
+        for k in keys.split(' ').filter(|k| !k.is_empty()) {
+            out.push(key_hash(topic, k.as_bytes()));
+        }
+    }
+    if let Some(u) = raw_property(props, property::UNIQ_KEY) {
+        out.push(key_hash(topic, u.as_bytes()));
+    }
+}
+
+/// Opens the index files consistent with a commit log ending at `cl_end`; returns them and
+/// the resume point.
+fn load(dir: &std::path::Path, cl_end: i64) -> Result<Vec<IndexFile>, StoreError> {
+    std::fs::create_dir_all(dir).ctx(|| format!("creating {}", dir.display()))?;
+    let listed = list_numbered(dir)?;
+    let mut files = Vec::new();
+    let mut drop_rest = false;
+    let n = listed.len();
+    for (i, (begin, path)) in listed.into_iter().enumerate() {
+        let last = i + 1 == n;
+        let opened = if drop_rest || begin >= cl_end {
+            None
+        } else {
+            IndexFile::open(&path, last, cl_end)?
+        };
+        match opened {
+            Some(f) if last || f.header.end_phy <= cl_end => files.push(f),
+            _ => {
+                if !drop_rest && begin < cl_end {
+                    tracing::warn!(path = %path.display(), "index file unusable; re-indexing from its start");
+                }
+                drop_rest = true;
+                std::fs::remove_file(&path).ctx(|| format!("removing {}", path.display()))?;
+            }
+        }
+    }
+    Ok(files)
+}
+
+impl Indexer {
+    /// Loads the index under `<root>/index` and starts following the commit log.
+    pub(crate) fn start(inner: &Arc<Inner>) -> Result<Self, StoreError> {
+        let cfg = &inner.config;
+        let dir = cfg.root_dir.join("index");
+        let cl_end = inner.cl.max_offset();
+        let mut files = load(&dir, cl_end)?;
+        let capacity = cfg.index_entries_per_file.max(16);
+        let slots = (capacity / 4).max(1);
+        let resume = files
+            .last()
+            .map_or(0, |f| f.header.end_phy)
+            .max(inner.cl.min_offset().min(cl_end));
+        if files.last().is_none_or(|f| f.header.sealed) {
+            files.push(IndexFile::create(&dir, resume, slots, capacity)?);
+        }
+        tracing::info!(dir = %dir.display(), files = files.len(), resume, behind = cl_end - resume, "key index opened");
+        let shared = Arc::new(Shared {
+            dir,
+            files: RwLock::new(files),
+            indexed: AtomicI64::new(resume),
+            stop: AtomicBool::new(false),
+            slots,
+            capacity,
+        });
+        let (s, i) = (shared.clone(), inner.clone());
+        let thread = std::thread::Builder::new()
+            .name("rmq-store-index".into())
+            .spawn(move || run(&s, &i))
+            .map_err(|e| StoreError::io(e, "starting the index thread"))?;
+        Ok(Self {
+            shared,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Stops the thread and makes the index durable. Idempotent.
+    pub(crate) fn stop(&self) {
+        self.shared.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.lock().take()
+            && t.join().is_err()
+        {
+            tracing::error!("index thread panicked");
+        }
+    }
+}
+
+fn run(s: &Shared, inner: &Inner) {
+    let mut last_flush = Instant::now();
+    let mut dirty = false;
+    let mut keys = Vec::new();
+    let mut recs: Vec<(i64, i64, usize)> = Vec::new();
+    loop {
+        let stopping = s.stop.load(Ordering::Acquire);
+        let from = s.indexed.load(Ordering::Acquire);
+        let end = inner.dispatched.load(Ordering::Acquire);
+        let mut advanced = false;
+        if from < end {
+            match pass(s, inner, from, end, &mut keys, &mut recs) {
+                Ok(to) => {
+                    advanced = to > from;
+                    dirty |= advanced;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, offset = from, "indexing failed; retrying in 1 s");
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        }
+        if dirty && (stopping || last_flush.elapsed() >= HEADER_FLUSH) {
+            if let Some(f) = s.files.write().last_mut()
+                && let Err(e) = f.flush()
+            {
+                tracing::error!(error = %e, "cannot flush the key index");
+            }
+            dirty = false;
+            last_flush = Instant::now();
+        }
+        if stopping {
+            return;
+        }
+        if !advanced {
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+/// Indexes records in `[from, min(end, from + PASS_BYTES))`; returns the new resume point.
+fn pass(
+    s: &Shared,
+    inner: &Inner,
+    from: i64,
+    end: i64,
+    keys: &mut Vec<u32>,
+    recs: &mut Vec<(i64, i64, usize)>,
+) -> Result<i64, StoreError> {
+    keys.clear();
+    recs.clear();
+    let mut scan = |limit: i64| {
+        inner.cl.scan(from, limit, false, |off, rec, layout| {
+            let first = keys.len();
+            record_keys(rec, layout, keys);
+            recs.push((off, layout.store_timestamp, first));
+            Ok(())
+        })
+    };
+    let (mut to, mut stop) = scan(end.min(from + PASS_BYTES))?;
+    if to == from && end > from + PASS_BYTES {
+        (to, stop) = scan(end)?;
+    }
+    if let crate::scan::ScanStop::Invalid(why) = stop
+        && to < end
+    {
+        return Err(StoreError::Corrupt(format!(
+            "cannot index the commit log at {to}: {why}"
+        )));
+    }
+    let mut files = s.files.write();
+    for (i, &(off, ts, first)) in recs.iter().enumerate() {
+        let last = recs.get(i + 1).map_or(keys.len(), |r| r.2);
+        let n = last - first;
+        if n == 0 {
+            continue;
+        }
+        if files.last().is_none_or(|f| f.lacks_room(n)) {
+            if let Some(f) = files.last_mut() {
+                f.set_end(off);
+                f.seal()?;
+            }
+            files.push(IndexFile::create(&s.dir, off, s.slots, s.capacity)?);
+        }
+        if let Some(f) = files.last_mut() {
+            for h in &keys[first..last] {
+                f.append(*h, off, ts);
+            }
+        }
+    }
+    if let Some(f) = files.last_mut() {
+        f.set_end(to);
+        f.write_pending()?;
+    }
+    drop(files);
+    s.indexed.store(to, Ordering::Release);
+    Ok(to)
+}
+
+/// Does the record at `phy` have `topic` and `key` (a `KEYS` entry, or the `UNIQ_KEY` when
+/// `unique`)?
+fn matches(rec: &[u8], topic: &str, key: &str, unique: bool) -> bool {
+    let Ok(layout) = crate::record::parse(rec) else {
+        return false;
+    };
+    if rec.get(layout.topic.clone()) != Some(topic.as_bytes()) {
+        return false;
+    }
+    let props = rec
+        .get(layout.properties)
+        .and_then(|p| std::str::from_utf8(p).ok())
+        .unwrap_or("");
+    if unique {
+        raw_property(props, property::UNIQ_KEY) == Some(key)
+    } else {
+        raw_property(props, property::KEYS).is_some_and(|ks| ks.split(' ').any(|k| k == key))
+    }
+}
+
+impl MessageStore {
+    /// QUERY_MESSAGE: up to `max` records of `topic` whose `KEYS` contain `key` (or, with
+    /// `unique`, whose `UNIQ_KEY` is `key`), newest first. Key lookups keep only records stored
+    /// within `[begin_ts, end_ts]`; unique-key lookups ignore the range (the key is unique, and
+    /// clients derive the range from the id, which broker-generated ids do not encode exactly).
+    pub fn query_by_key(
+        &self,
+        topic: &str,
+        key: &str,
+        unique: bool,
+        max: usize,
+        begin_ts: i64,
+        end_ts: i64,
+    ) -> Result<KeyQueryResult, StoreError> {
+        let mut res = KeyQueryResult::default();
+        let Some(ix) = &self.index else {
+            return Ok(res);
+        };
+        let s = &ix.shared;
+        let hash = key_hash(topic.as_bytes(), key.as_bytes());
+        let in_range = |ts: i64| unique || (begin_ts..=end_ts).contains(&ts);
+        let mut candidates = Vec::new();
+        {
+            let files = s.files.read();
+            res.index_last_update_timestamp = files.last().map_or(0, |f| f.header.end_ts);
+            for f in files.iter().rev() {
+                if !unique && (f.header.end_ts < begin_ts || f.header.begin_ts > end_ts) {
+                    continue;
+                }
+                f.lookup(hash, &in_range, MAX_CANDIDATES, &mut candidates)?;
+                if candidates.len() >= MAX_CANDIDATES {
+                    break;
+                }
+            }
+        }
+        res.index_last_update_phy_offset = s.indexed.load(Ordering::Acquire);
+        candidates.dedup();
+        for phy in candidates {
+            if res.messages.len() >= max {
+                break;
+            }
+            if let Some(rec) = self.inner.cl.read_record(phy)?
+                && matches(&rec, topic, key, unique)
+            {
+                res.messages.push(rec);
+            }
+        }
+        Ok(res)
+    }
+
+    /// Every record below this commit log offset is in the key index (the store's end when the
+    /// index is disabled).
+    pub fn indexed_offset(&self) -> i64 {
+        self.index.as_ref().map_or_else(
+            || self.max_physical_offset(),
+            |ix| ix.shared.indexed.load(Ordering::Acquire),
+        )
+    }
+}
