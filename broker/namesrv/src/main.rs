@@ -37,24 +37,10 @@ async fn main() -> std::process::ExitCode {
     let stop = CancellationToken::new();
     let signal_stop = stop.clone();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        rmq_protocol::net::shutdown_signal().await;
         tracing::info!("stopping nameserver");
         signal_stop.cancel();
     });
     server.run(stop).await;
     std::process::ExitCode::SUCCESS
-}
-
-async fn wait_for_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = tokio::signal::ctrl_c() => {},
-    }
 }

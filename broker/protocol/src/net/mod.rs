@@ -7,11 +7,13 @@ mod client;
 mod codec;
 mod connection;
 mod server;
+mod signal;
 
 pub use channel::{Channel, NetError};
 pub use client::{ClientConfig, IgnoreRequests, RemotingClient};
 pub use codec::RemotingCodec;
 pub use server::{ServerConfig, serve};
+pub use signal::shutdown_signal;
 
 use crate::command::RemotingCommand;
 use std::future::Future;
