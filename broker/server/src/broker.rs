@@ -68,6 +68,12 @@ pub struct Broker {
     pub boot_ms: i64,
     /// The master's address, learned from the nameserver (slaves).
     master_addr: parking_lot::RwLock<Option<String>>,
+    /// Delivery progress of the delay levels (`config/delayOffset.json`).
+    pub delay_offsets: crate::schedule::DelayOffsets,
+    /// Transaction op-record bookkeeping.
+    pub transactions: crate::transaction::Transactions,
+    /// Orderly consumers' queue locks.
+    pub locks: crate::locks::LockTable,
 }
 
 impl Broker {
@@ -86,6 +92,9 @@ impl Broker {
         store_cfg.flush_interval = config.flush_interval;
         store_cfg.sync_flush_timeout = config.sync_flush_timeout;
         store_cfg.max_message_size = config.max_message_size;
+        store_cfg.tags_code = Some(config.features.delay_levels.tags_code_fn());
+        store_cfg.index_enabled = config.features.message_index_enable;
+        store_cfg.index_entries_per_file = config.features.max_index_num;
         let store = MessageStore::open(store_cfg).map_err(|source| StartError::Store {
             dir: dir.clone(),
             source,
@@ -105,6 +114,9 @@ impl Broker {
         let groups = GroupTable::load(&config.store_root, config.auto_create_subscription_group)
             .map_err(meta)?;
         let offsets = OffsetTable::load(&config.store_root).map_err(meta)?;
+        let delay_offsets =
+            crate::schedule::DelayOffsets::load(&config.store_root).map_err(meta)?;
+        let locks = crate::locks::LockTable::new(config.features.lock_max_live_time);
         let ip1 = config
             .broker_ip1
             .clone()
@@ -132,6 +144,9 @@ impl Broker {
             register_now: Notify::new(),
             boot_ms: now,
             master_addr: parking_lot::RwLock::new(None),
+            delay_offsets,
+            transactions: crate::transaction::Transactions::default(),
+            locks,
         }))
     }
 

@@ -9,13 +9,20 @@
 //! - [`registration`]: nameserver registration.
 //! - [`server`]: start, serve, graceful stop.
 //! - [`stats`]: counters for runtime info.
+//! - [`schedule`]: delay levels and delayed delivery; [`transaction`]: half messages, op
+//!   records, check-back; [`locks`]: orderly queue locks; [`store_put`]: storing messages the
+//!   broker builds itself.
 
 pub mod broker;
 pub mod clients;
 pub mod config;
+pub mod locks;
 pub mod long_poll;
 pub mod processor;
 pub mod registration;
+pub mod schedule;
 pub mod server;
 pub mod state;
 pub mod stats;
+pub mod store_put;
+pub mod transaction;

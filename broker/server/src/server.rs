@@ -89,6 +89,8 @@ impl BrokerServer {
         }
         stop.cancelled().await;
         tracing::info!("shutting down: no new connections");
+        crate::schedule::spawn(&b, tasks.clone());
+        crate::transaction::spawn_checker(&b, tasks.clone());
         accept_stop.cancel();
         tasks.cancel();
         for p in b.holds.take_all() {
@@ -97,6 +99,9 @@ impl BrokerServer {
         registration::unregister_all(&b, &namesrv_client).await;
         if let Err(e) = b.offsets.persist_if_dirty() {
             tracing::error!(error = %e, "cannot persist consumer offsets");
+        }
+        if let Err(e) = b.delay_offsets.persist_if_dirty() {
+            tracing::error!(error = %e, "cannot persist delay offsets");
         }
         if let Err(e) = b.store.shutdown() {
             tracing::error!(error = %e, "store shutdown failed");

@@ -60,9 +60,6 @@ const ACCEPTED_UNUSED: &[&str] = &[
     "enableDLegerCommitLog",
     "waitTimeMillsInSendQueue",
     "osPageCacheBusyTimeOutMills",
-    "transactionTimeOut",
-    "transactionCheckMax",
-    "transactionCheckInterval",
     "haMasterAddress",
     "haSendHeartbeatInterval",
     "haHousekeepingInterval",
@@ -175,7 +172,11 @@ impl BrokerConfig {
             }
             "regionId" => self.region_id = v.to_owned(),
             "traceOn" => self.trace_on = boolean(origin, key, v)?,
-            "messageDelayLevel" => self.message_delay_level = v.to_owned(),
+            "messageDelayLevel" => {
+                self.features.apply(key, v, origin)?;
+                self.message_delay_level = v.to_owned();
+            }
+            k if super::features::KEYS.contains(&k) => self.features.apply(k, v, origin)?,
             k if ACCEPTED_UNUSED.contains(&k) => {
                 self.passthrough.push((k.to_owned(), v.to_owned()))
             }
@@ -221,6 +222,7 @@ impl BrokerConfig {
             format!("longPollingEnable={}", self.long_polling_enable),
             format!("messageDelayLevel={}", self.message_delay_level),
         ];
+        lines.extend(self.features.to_properties());
         lines.extend(self.passthrough.iter().map(|(k, v)| format!("{k}={v}")));
         lines.join("\n") + "\n"
     }

@@ -3,9 +3,11 @@
 //! by command-line flags and `RMQ_BROKER_*` environment variables.
 
 mod args;
+mod features;
 mod keys;
 
 pub use args::Args;
+pub use features::FeaturesConfig;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -97,6 +99,8 @@ pub struct BrokerConfig {
     pub trace_on: bool,
     /// messageDelayLevel.
     pub message_delay_level: String,
+    /// Delay levels, transactions, queue locks, key index.
+    pub features: FeaturesConfig,
     /// Keys we accept but do not act on, kept for GET_BROKER_CONFIG.
     pub passthrough: Vec<(String, String)>,
 }
@@ -138,6 +142,7 @@ impl Default for BrokerConfig {
             trace_on: true,
             message_delay_level: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
                 .into(),
+            features: FeaturesConfig::default(),
             passthrough: Vec::new(),
         }
     }

@@ -1,11 +1,17 @@
 //! Request dispatch: one module per request family, each a set of plain async functions over
-//! the shared [`Broker`].
+//! the shared [`Broker`]: send, pull, offsets, client sessions, admin, retry (send-back and
+//! DLQ), end_transaction, lock (orderly queue locks), query (by key / by id).
 
 mod admin;
 mod client;
+mod end_transaction;
+mod lock;
 mod offsets;
 mod pull;
+mod query;
+mod retry;
 mod send;
+mod send_paths;
 
 use crate::broker::Broker;
 use rmq_protocol::net::{Channel, RequestHandler};
@@ -72,6 +78,13 @@ impl BrokerHandler {
             rc::UNREGISTER_CLIENT => client::unregister(b, ch, &req),
             rc::GET_CONSUMER_LIST_BY_GROUP => client::consumer_list(b, &req),
             rc::CHECK_CLIENT_CONFIG => respond(RemotingCommand::success(&req)),
+            rc::CONSUMER_SEND_MSG_BACK => retry::consumer_send_msg_back(b, &req),
+            rc::END_TRANSACTION => end_transaction::end_transaction(b, &req),
+            rc::LOCK_BATCH_MQ => lock::lock_batch(b, &req),
+            rc::UNLOCK_BATCH_MQ => lock::unlock_batch(b, &req),
+            rc::QUERY_MESSAGE => query::query_message(b, &req),
+            rc::VIEW_MESSAGE_BY_ID => query::view_message_by_id(b, &req),
+            rc::GET_ALL_DELAY_OFFSET => crate::schedule::get_all_delay_offset(b, &req),
             _ => admin::dispatch(b, ch, &req),
         }
     }

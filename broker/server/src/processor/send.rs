@@ -1,4 +1,5 @@
-//! SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE.
+//! SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE (retry/DLQ, half and delay transforms:
+//! [`super::send_paths`]).
 
 use super::{Reply, respond};
 use crate::broker::Broker;
@@ -203,6 +204,10 @@ pub async fn send_message(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand) 
     if let Some(e) = body_too_large(b, req.body.len()) {
         return fail(b, req, code::MESSAGE_ILLEGAL, e);
     }
+    let dlq = match super::send_paths::dead_letter_target(b, req, &h) {
+        Ok(d) => d,
+        Err((c, why)) => return fail(b, req, c, why),
+    };
     let queue_id = pick_queue(&topic, h.queue_id);
     let raw_props = h.properties.as_deref().unwrap_or("");
     let (props, uniq) = stored_properties(b, raw_props);
@@ -210,7 +215,7 @@ pub async fn send_message(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand) 
     if topic.topic_filter_type == "MULTI_TAG" {
         sys |= sys_flag::MULTI_TAGS;
     }
-    let record = MessageRecord {
+    let mut record = MessageRecord {
         topic: h.topic.clone(),
         queue_id,
         flag: h.flag.unwrap_or(0),
@@ -223,13 +228,16 @@ pub async fn send_message(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand) 
         body: req.body.clone(),
         properties: props,
     };
+    if let Err((c, why)) = super::send_paths::transform(b, dlq, &mut record, &uniq) {
+        return fail(b, req, c, why);
+    }
     let mut buf = BytesMut::new();
     if let Err(e) = encode_record(&record, &mut buf) {
         return fail(b, req, code::MESSAGE_ILLEGAL, e.to_string());
     }
     let put = match b
         .store
-        .put(&h.topic, queue_id, buf, tags_code_of(raw_props))
+        .put(&record.topic, record.queue_id, buf, tags_code_of(raw_props))
     {
         Ok(p) => p,
         Err(e) => return fail(b, req, code::SYSTEM_ERROR, format!("store put failed: {e}")),

@@ -1,0 +1,234 @@
+//! The transaction check service: every `transactionCheckInterval` (master only) it walks the
+//! half queue from the `CID_RMQ_SYS_TRANS` offset, like RocketMQ's
+//! `TransactionalMessageServiceImpl.check`:
+//! - resolved (an op record for this half or for its transaction) → skip;
+//! - checked `transactionCheckMax` times → give up (copied to `TRANS_CHECK_MAX_TIME_TOPIC`);
+//! - born less than `transactionTimeOut` (or `CHECK_IMMUNITY_TIME_IN_SECONDS`) ago, or stored
+//!   after this round began (a copy made by this round) → stop until the next round;
+//! - else re-append a copy (so the walk can move on) and send CHECK_TRANSACTION_STATE, oneway, to
+//!   one live producer of the group. With no producer online the copy keeps its check count
+//!   (the check is skipped and retried next round, not used up).
+//!
+//! The progress offsets are committed after each round (and flushed with the other consumer
+//! offsets), so a restart resumes the walk; re-examining halves is harmless because resolved
+//! transactions are recognised by id.
+
+use super::{CHECK_GROUP, txn_id};
+use crate::broker::Broker;
+use crate::state::now_ms;
+use bytes::BytesMut;
+use rmq_protocol::header::transaction::CheckTransactionStateRequestHeader;
+use rmq_protocol::message::{
+    MessageExt, decode_message, encode_record, offset_msg_id, patch_record, property,
+};
+use rmq_protocol::{RemotingCommand, names, request_code as rc};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Longest time one round may take (Java `MAX_PROCESS_TIME_LIMIT`).
+const ROUND_LIMIT: Duration = Duration::from_secs(60);
+/// Halves born longer ago than this are skipped (Java: `fileReservedTime`, 72 h).
+const MAX_AGE_MS: i64 = 72 * 3600 * 1000;
+
+/// Loads the op records, then checks every `transactionCheckInterval` until `stop`.
+pub fn spawn(b: &Arc<Broker>, stop: CancellationToken) {
+    b.transactions.load(b);
+    let b = b.clone();
+    tokio::spawn(async move {
+        let period = b.config.features.transaction_check_interval;
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(period) => {}
+            }
+            if !b.is_master() {
+                continue;
+            }
+            let bb = b.clone();
+            if let Err(e) = tokio::task::spawn_blocking(move || round(&bb)).await {
+                tracing::error!(error = %e, "transaction check round panicked");
+            }
+        }
+    });
+}
+
+/// What to do with one half message.
+#[derive(Debug, PartialEq, Eq)]
+enum Decision {
+    Skip,
+    Discard,
+    NotYet,
+    Check { times: i32 },
+}
+
+fn decide(b: &Broker, m: &MessageExt, round_start: i64, now: i64) -> Decision {
+    if b.transactions.is_resolved(m) {
+        return Decision::Skip;
+    }
+    let f = &b.config.features;
+    let times = m
+        .properties
+        .get(property::TRANSACTION_CHECK_TIMES)
+        .and_then(|t| t.parse::<i32>().ok())
+        .unwrap_or(0);
+    if times >= f.transaction_check_max {
+        return Decision::Discard;
+    }
+    let age = now - m.born_timestamp;
+    if age > MAX_AGE_MS {
+        return Decision::Skip;
+    }
+    if m.store_timestamp >= round_start {
+        return Decision::NotYet;
+    }
+    let timeout = f.transaction_timeout.as_millis() as i64;
+    let immunity = m
+        .properties
+        .get(property::CHECK_IMMUNITY_TIME_IN_SECONDS)
+        .and_then(|s| s.parse::<i64>().ok())
+        .map_or(timeout, |s| s.saturating_mul(1000).max(timeout));
+    if (0..immunity).contains(&age) {
+        return Decision::NotYet;
+    }
+    Decision::Check { times }
+}
+
+/// One pass over the half queue.
+pub(crate) fn round(b: &Broker) {
+    let started = Instant::now();
+    let round_start = now_ms();
+    b.transactions.read_new_ops(b);
+    let min = b.store.min_offset(names::TRANS_HALF_TOPIC, 0);
+    let max = b.store.max_offset(names::TRANS_HALF_TOPIC, 0);
+    let mut progress = b
+        .offsets
+        .query(CHECK_GROUP, names::TRANS_HALF_TOPIC, 0)
+        .unwrap_or(min)
+        .max(min);
+    let start = progress;
+    let mut checks = 0;
+    'walk: while progress < max && started.elapsed() < ROUND_LIMIT {
+        let got = b
+            .store
+            .get_messages(names::TRANS_HALF_TOPIC, 0, progress, 32, 4 << 20, &|_| true);
+        if got.messages.is_empty() {
+            if got.next_begin_offset > progress {
+                progress = got.next_begin_offset;
+                continue;
+            }
+            break;
+        }
+        for raw in &got.messages {
+            let m = match decode_message(raw) {
+                Ok((m, _)) => m,
+                Err(e) => {
+                    tracing::error!(offset = progress, error = %e, "undecodable half message skipped");
+                    progress += 1;
+                    continue;
+                }
+            };
+            progress = progress.max(m.queue_offset);
+            match decide(b, &m, round_start, now_ms()) {
+                Decision::Skip => {}
+                Decision::NotYet => break 'walk,
+                Decision::Discard => discard(b, &m),
+                Decision::Check { times } => {
+                    if let Err(e) = check(b, &m, times) {
+                        tracing::warn!(offset = m.queue_offset, error = %e, "transaction check failed; retrying next round");
+                        break 'walk;
+                    }
+                    checks += 1;
+                }
+            }
+            progress = m.queue_offset + 1;
+        }
+    }
+    b.offsets
+        .commit(CHECK_GROUP, names::TRANS_HALF_TOPIC, 0, progress);
+    let forget = now_ms() - super::dedup_window_ms(b);
+    let op_progress = b.transactions.advance(progress, forget);
+    b.offsets
+        .commit(CHECK_GROUP, names::TRANS_OP_HALF_TOPIC, 0, op_progress);
+    if checks > 0 || progress != start {
+        tracing::debug!(
+            from = start,
+            to = progress,
+            checks,
+            op_progress,
+            "transaction check round"
+        );
+    }
+}
+
+/// Gives a half message up after too many checks.
+fn discard(b: &Broker, m: &MessageExt) {
+    tracing::warn!(msg_id = %m.msg_id(), "half message checked too often; giving up (kept in TRANS_CHECK_MAX_TIME_TOPIC)");
+    let topic = names::TRANS_CHECK_MAX_TIME_TOPIC;
+    if b.topics.get(topic).is_none() {
+        let _ = b.topics.ensure(
+            topic,
+            1,
+            rmq_protocol::body::route::perm::READ_WRITE,
+            now_ms(),
+        );
+    }
+    let mut rec = m.to_record();
+    rec.topic = topic.to_owned();
+    rec.queue_id = 0;
+    rec.store_host = b.store_host;
+    if let Err(e) = crate::store_put::put_record(b, rec, false) {
+        tracing::error!(error = %e, "cannot keep the given-up half message");
+    }
+}
+
+/// Re-appends the half message and asks a producer of its group about it.
+fn check(b: &Broker, m: &MessageExt, times: i32) -> Result<(), String> {
+    let group = m.properties.get(property::PRODUCER_GROUP).unwrap_or("");
+    let channel = b.clients.producer_channel(group);
+    let mut props = m.properties.clone();
+    if channel.is_some() {
+        props.insert(property::TRANSACTION_CHECK_TIMES, (times + 1).to_string());
+    }
+    let mut copy = m.to_record();
+    copy.store_host = b.store_host;
+    copy.properties = props.encode();
+    let put = crate::store_put::put_record(b, copy.clone(), false)?;
+    let Some(ch) = channel else {
+        tracing::debug!(group, msg_id = %m.msg_id(), "no producer of the group online; check skipped");
+        return Ok(());
+    };
+    // the body: the copy as stored, with its real topic and queue
+    let real_topic = props
+        .get(property::REAL_TOPIC)
+        .unwrap_or(&m.topic)
+        .to_owned();
+    copy.topic.clone_from(&real_topic);
+    copy.queue_id = props
+        .get(property::REAL_QUEUE_ID)
+        .and_then(|q| q.parse().ok())
+        .unwrap_or(0);
+    let mut body = BytesMut::new();
+    encode_record(&copy, &mut body).map_err(|e| e.to_string())?;
+    patch_record(
+        &mut body,
+        put.queue_offset,
+        put.commit_log_offset,
+        put.store_timestamp,
+    );
+    let uniq = props.get(property::UNIQ_KEY).map(str::to_owned);
+    let header = CheckTransactionStateRequestHeader {
+        topic: Some(real_topic),
+        tran_state_table_offset: put.queue_offset,
+        commit_log_offset: put.commit_log_offset,
+        msg_id: uniq.clone(),
+        transaction_id: txn_id(&props).map(str::to_owned).or(uniq),
+        offset_msg_id: Some(offset_msg_id(b.store_host, put.commit_log_offset)),
+        broker_name: Some(b.config.broker_name.clone()),
+    };
+    let cmd = RemotingCommand::request_with(rc::CHECK_TRANSACTION_STATE, &header)
+        .with_body(body.freeze())
+        .oneway();
+    ch.send(cmd);
+    Ok(())
+}
