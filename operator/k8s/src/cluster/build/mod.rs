@@ -1,0 +1,227 @@
+//! Build: the pure half of the cluster pipeline. A [`ValidatedCluster`] (and the owner reference
+//! of its CR) in, every Kubernetes object the cluster needs out, as
+//! [`KubernetesResources<Prepared>`]. No client, no I/O: unit tests feed YAML fixtures through
+//! `validate` and this module and assert on the objects.
+//!
+//! # Objects of a cluster `<c>` in its namespace
+//! | object | name | why |
+//! |---|---|---|
+//! | headless Service | `<c>-namesrv` | stable DNS per nameserver pod: `<c>-namesrv-<i>.<c>-namesrv.<ns>.svc` is what brokers get in `namesrvAddr` (never pod IPs) |
+//! | StatefulSet | `<c>-namesrv` | the nameservers (emptyDir for the KV store) |
+//! | PDB | `<c>-namesrv` | at most one nameserver disrupted at a time |
+//! | ConfigMap | `<c>-broker-a` ... | the rendered `broker.conf` of every broker of the group, key `<pod>.conf` |
+//! | headless Service | `<c>-broker-a` ... | the group StatefulSet's `serviceName` |
+//! | Service per broker | `<c>-broker-a-0` ... | the broker's advertised address (`brokerIP1`): stable across restarts and rescheduling, and the place to hang external access later |
+//! | StatefulSet per group | `<c>-broker-a` ... | master and slaves of one group, see [`statefulset`] for the design |
+//! | PDB per group | `<c>-broker-a` ... | at most one broker of a group disrupted at a time |
+//!
+//! Every object carries the labels of [`crate::labels`] and a controller owner reference to the
+//! cluster, so deleting the cluster lets the garbage collector remove them.
+
+pub mod configmap;
+pub mod pdb;
+pub mod service;
+pub mod statefulset;
+
+use crate::labels;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::ObjectMeta;
+use rmq_model::desired::{Addressing, Endpoint, group_name};
+use rmq_model::{DesiredCluster, ValidatedCluster, desired_cluster};
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+
+/// Nameserver port.
+pub const NAMESRV_PORT: u16 = rmq_model::defaults::NAME_SERVER_PORT;
+/// Broker main port (HA is +1).
+pub const BROKER_PORT: u16 = rmq_model::defaults::BROKER_PORT;
+/// Where the broker data volume is mounted.
+pub const DATA_DIR: &str = "/var/lib/rmq";
+/// Where the broker's ConfigMap is mounted.
+pub const CONFIG_DIR: &str = "/etc/rmq";
+
+/// Typestate: objects built, not yet applied.
+#[derive(Debug)]
+pub struct Prepared;
+/// Typestate: objects as the API server returned them after apply.
+#[derive(Debug)]
+pub struct Applied;
+
+/// Every object of a cluster. `apply` takes `<Prepared>` and returns `<Applied>`, and `status`
+/// takes `<Applied>`, so the type system proves that status derives from applied objects.
+#[derive(Debug)]
+pub struct KubernetesResources<S> {
+    /// ConfigMaps (broker.conf per group).
+    pub config_maps: Vec<ConfigMap>,
+    /// Services (headless and per broker).
+    pub services: Vec<Service>,
+    /// PodDisruptionBudgets.
+    pub pdbs: Vec<PodDisruptionBudget>,
+    /// StatefulSets (nameservers first, then broker groups in order).
+    pub stateful_sets: Vec<StatefulSet>,
+    /// The typestate.
+    pub state: PhantomData<S>,
+}
+
+impl<S> KubernetesResources<S> {
+    /// Reassembles resources in another state (apply uses it).
+    pub fn new(
+        config_maps: Vec<ConfigMap>,
+        services: Vec<Service>,
+        pdbs: Vec<PodDisruptionBudget>,
+        stateful_sets: Vec<StatefulSet>,
+    ) -> Self {
+        Self {
+            config_maps,
+            services,
+            pdbs,
+            stateful_sets,
+            state: PhantomData,
+        }
+    }
+}
+
+/// What build needs besides the validated spec.
+#[derive(Debug, Clone)]
+pub struct BuildInput {
+    /// Controller owner reference to the `RocketMQCluster`.
+    pub owner: OwnerReference,
+    /// Namespace of the cluster.
+    pub namespace: String,
+    /// Container image of every pod.
+    pub image: String,
+    /// Image pull policy, if set.
+    pub image_pull_policy: Option<String>,
+    /// DNS suffix after `svc` (`cluster.local`), if any.
+    pub cluster_domain: Option<String>,
+}
+
+/// Object names of a cluster.
+pub mod names {
+    /// Nameserver StatefulSet, headless Service and PDB.
+    pub fn namesrv(cluster: &str) -> String {
+        format!("{cluster}-namesrv")
+    }
+    /// A broker group's StatefulSet, headless Service, ConfigMap and PDB.
+    pub fn group(cluster: &str, group: &str) -> String {
+        format!("{cluster}-{group}")
+    }
+    /// A broker pod and its Service (`<c>-broker-a-0`).
+    pub fn broker(cluster: &str, group: &str, replica: u32) -> String {
+        format!("{cluster}-{group}-{replica}")
+    }
+}
+
+/// How the Kubernetes back-end addresses nodes: stable Service DNS names, never pod IPs.
+#[derive(Debug, Clone)]
+pub struct K8sAddressing {
+    /// Namespace.
+    pub namespace: String,
+    /// DNS suffix after `svc`, if any.
+    pub cluster_domain: Option<String>,
+}
+
+impl K8sAddressing {
+    fn suffix(&self) -> String {
+        match &self.cluster_domain {
+            Some(d) if !d.is_empty() => format!("{}.svc.{d}", self.namespace),
+            _ => format!("{}.svc", self.namespace),
+        }
+    }
+}
+
+impl Addressing for K8sAddressing {
+    fn name_server(&self, cluster: &ValidatedCluster, index: u32) -> Endpoint {
+        let svc = names::namesrv(&cluster.name);
+        Endpoint {
+            host: format!("{svc}-{index}.{svc}.{}", self.suffix()),
+            port: NAMESRV_PORT,
+        }
+    }
+
+    fn broker(&self, cluster: &ValidatedCluster, group: u32, replica: u32) -> Endpoint {
+        let name = names::broker(&cluster.name, &group_name(group), replica);
+        Endpoint {
+            host: format!("{name}.{}", self.suffix()),
+            port: BROKER_PORT,
+        }
+    }
+
+    fn broker_store_dir(&self, _cluster: &ValidatedCluster, _node: &str) -> String {
+        format!("{DATA_DIR}/store")
+    }
+}
+
+/// The desired nodes of `cluster` as this back-end places them.
+pub fn desired(cluster: &ValidatedCluster, input: &BuildInput) -> DesiredCluster {
+    let addressing = K8sAddressing {
+        namespace: input.namespace.clone(),
+        cluster_domain: input.cluster_domain.clone(),
+    };
+    desired_cluster(cluster, &addressing)
+}
+
+/// Object metadata: name, namespace, labels, the owner reference.
+pub fn meta(name: &str, input: &BuildInput, labels: BTreeMap<String, String>) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: Some(input.namespace.clone()),
+        labels: Some(labels),
+        owner_references: Some(vec![input.owner.clone()]),
+        ..ObjectMeta::default()
+    }
+}
+
+/// Builds every object of `cluster`. Pure.
+pub fn build(cluster: &ValidatedCluster, input: &BuildInput) -> KubernetesResources<Prepared> {
+    let desired = desired(cluster, input);
+    let c = &cluster.name;
+    let mut config_maps = Vec::new();
+    let mut services = vec![service::namesrv_headless(c, input)];
+    let mut pdbs = vec![pdb::pdb(
+        &names::namesrv(c),
+        input,
+        labels::COMPONENT_NAMESRV,
+        None,
+    )];
+    let mut stateful_sets = vec![statefulset::namesrv(cluster, input)];
+    for group in desired.group_names() {
+        let nodes: Vec<_> = desired.brokers.iter().filter(|b| b.group == group).collect();
+        let cm = configmap::broker_group(c, &group, &nodes, input);
+        let hash = configmap::config_hash(&cm);
+        services.push(service::group_headless(c, &group, input));
+        for node in &nodes {
+            services.push(service::broker(c, &group, node.broker_id, input));
+        }
+        pdbs.push(pdb::pdb(
+            &names::group(c, &group),
+            input,
+            labels::COMPONENT_BROKER,
+            Some(&group),
+        ));
+        stateful_sets.push(statefulset::broker_group(cluster, &group, &hash, input));
+        config_maps.push(cm);
+    }
+    KubernetesResources::new(config_maps, services, pdbs, stateful_sets)
+}
+
+/// The image of a cluster: `spec.image`, else the default image with its tag replaced by
+/// `spec.version` when that is set, else the default image.
+pub fn image(spec_image: Option<&str>, spec_version: Option<&str>, default_image: &str) -> String {
+    if let Some(i) = spec_image {
+        return i.to_owned();
+    }
+    match spec_version {
+        Some(v) => {
+            let repo = match default_image.rsplit_once(':') {
+                Some((repo, tag)) if !tag.contains('/') => repo,
+                _ => default_image,
+            };
+            format!("{repo}:{v}")
+        }
+        None => default_image.to_owned(),
+    }
+}

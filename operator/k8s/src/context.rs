@@ -1,0 +1,66 @@
+//! The state every reconcile receives: the client, metrics, the event recorder and the
+//! operator's settings. Built once in `main` and passed as `Arc<Context>`; nothing is global, so
+//! one operator serves many clusters in any namespace.
+
+use crate::metrics::Metrics;
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Operator settings (from flags / the chart's values).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Image of cluster pods when `spec.image` is absent; with `spec.version` set, its tag is
+    /// replaced by the version.
+    pub default_image: String,
+    /// Image pull policy of cluster pods (`IfNotPresent` unless told).
+    pub image_pull_policy: Option<String>,
+    /// DNS suffix after `svc` (`cluster.local`), or none for `<name>.<ns>.svc`.
+    pub cluster_domain: Option<String>,
+    /// How often topics and groups are re-checked against the brokers (drift is reverted then).
+    pub resync: Duration,
+    /// Timeout of one admin call.
+    pub admin_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            default_image: format!("ghcr.io/rmq-dev/rmq:{}", rmq_model::defaults::VERSION),
+            image_pull_policy: None,
+            cluster_domain: None,
+            resync: Duration::from_secs(60),
+            admin_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What every reconcile gets.
+#[derive(Clone)]
+pub struct Context {
+    /// The API client.
+    pub client: Client,
+    /// Reconcile counters and durations.
+    pub metrics: Arc<Metrics>,
+    /// Publishes Kubernetes Events.
+    pub recorder: Recorder,
+    /// Settings.
+    pub settings: Settings,
+}
+
+impl Context {
+    /// A context reporting Events as `rmq-operator` (instance = this pod's name when known).
+    pub fn new(client: Client, metrics: Arc<Metrics>, settings: Settings) -> Self {
+        let reporter = Reporter {
+            controller: crate::labels::MANAGER.to_owned(),
+            instance: std::env::var("POD_NAME").ok(),
+        };
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            metrics,
+            settings,
+        }
+    }
+}

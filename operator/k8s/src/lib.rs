@@ -1,0 +1,78 @@
+//! rmq-operator: the Kubernetes back-end of the rmq cluster model.
+//!
+//! # Pipeline (per `RocketMQCluster`)
+//! `validate` (rmq-model, pure) → [`cluster::build`] (pure: the desired Kubernetes objects) →
+//! [`cluster::apply`] (server-side apply with one field manager, then prune what is no longer
+//! desired) → [`cluster::status`] (conditions computed from the *applied* objects, Events).
+//!
+//! # Layout
+//! - [`context`]: the [`context::Context`] every reconcile gets (client, metrics, settings). No
+//!   process-global state: many clusters, any namespace.
+//! - [`cluster`]: the `RocketMQCluster` controller and its pipeline stages.
+//! - [`objects`]: the `RocketMQTopic` and `RocketMQConsumerGroup` controllers (one-way reconcile
+//!   through the admin protocol to every master of the referenced cluster).
+//! - [`conditions`]: status conditions with stable transition times.
+//! - [`labels`]: label and annotation keys the operator writes and reads.
+//! - [`metrics`], [`http`]: `/metrics` and `/healthz`.
+//! - [`leader`]: leader election on a `coordination.k8s.io` Lease.
+
+pub mod cluster;
+pub mod conditions;
+pub mod context;
+pub mod http;
+pub mod labels;
+pub mod leader;
+pub mod metrics;
+pub mod objects;
+
+/// Every way a reconcile can fail. [`Error::category`] is the low-cardinality metric label.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A Kubernetes API call failed.
+    #[error("{action}: {source}")]
+    Kube {
+        /// What was being done (`apply StatefulSet demo-broker-a`).
+        action: String,
+        /// Cause.
+        #[source]
+        source: kube::Error,
+    },
+    /// The spec was rejected by validation (reported as a condition; retried on change only).
+    #[error("invalid spec: {0}")]
+    Invalid(String),
+    /// The referenced cluster is not there or not serving yet.
+    #[error("{0}")]
+    ClusterNotReady(String),
+    /// An admin call to a nameserver or broker failed.
+    #[error("{0}")]
+    Admin(String),
+    /// An object lacks a field the API server always sets (name, namespace, uid).
+    #[error("object has no {0}")]
+    MissingField(&'static str),
+    /// A finalizer add/remove or cleanup failed.
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+}
+
+impl Error {
+    /// Metric label for the error kind.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Error::Kube { .. } => "kube",
+            Error::Invalid(_) => "invalid",
+            Error::ClusterNotReady(_) => "cluster_not_ready",
+            Error::Admin(_) => "admin",
+            Error::MissingField(_) => "missing_field",
+            Error::Finalizer(_) => "finalizer",
+        }
+    }
+
+    /// Wraps a kube error with what was being done.
+    pub fn kube(action: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
+        let action = action.into();
+        move |source| Error::Kube { action, source }
+    }
+}
+
+/// Result of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,217 @@
+//! `rmq-e2e-probe`: what the k8s suite checks through the admin protocol (run it inside the
+//! agent's DNS, `in-cluster-net.sh`, since brokers register Service DNS names), and the
+//! Topic-CR benchmark. Every subcommand prints one JSON line.
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use kube::api::{DeleteParams, ListParams, PostParams};
+use kube::{Api, Client};
+use rmq_model::admin::Admin;
+use rmq_model::plan::{Action, BrokerRef};
+use rmq_model::{RocketMQTopic, RocketMQTopicSpec};
+use rmq_protocol::{RemotingCommand, request_code as rc};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+struct Cli {
+    /// Nameserver addresses (`host:port;host:port`).
+    #[arg(long, global = true, default_value = "")]
+    namesrv: String,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Broker groups of a cluster with their master addresses.
+    Cluster {
+        #[arg(long)]
+        cluster: String,
+    },
+    /// A topic on every master: exists, queues, perm.
+    Topic {
+        #[arg(long)]
+        cluster: String,
+        #[arg(long)]
+        topic: String,
+    },
+    /// A subscription group on every master.
+    Group {
+        #[arg(long)]
+        cluster: String,
+        #[arg(long)]
+        group: String,
+    },
+    /// A broker.conf key as every broker of the cluster reports it (GET_BROKER_CONFIG).
+    BrokerConfig {
+        #[arg(long)]
+        cluster: String,
+        #[arg(long)]
+        key: String,
+    },
+    /// Changes a topic's queues on every master behind the operator's back (drift).
+    SetQueues {
+        #[arg(long)]
+        cluster: String,
+        #[arg(long)]
+        topic: String,
+        #[arg(long)]
+        queues: i32,
+    },
+    /// Benchmark: N RocketMQTopic CRs → time until each topic exists on every master.
+    Bench {
+        #[arg(long)]
+        cluster: String,
+        #[arg(long)]
+        namespace: String,
+        #[arg(long, default_value_t = 200)]
+        count: usize,
+        #[arg(long, default_value_t = 300)]
+        timeout_s: u64,
+    },
+}
+
+async fn masters(admin: &Admin, cluster: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let info = admin.cluster_info().await?;
+    let names = info.cluster_addr_table.get(cluster).cloned().unwrap_or_default();
+    Ok(names
+        .into_iter()
+        .filter_map(|n| {
+            let addr = info.broker_addr_table.get(&n)?.master_addr()?.to_owned();
+            Some((n, addr))
+        })
+        .collect())
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let addrs = rmq_model::admin::parse_name_servers(&cli.namesrv).unwrap_or_default();
+    let admin = Admin::with_timeouts(addrs, Duration::from_secs(3), Duration::from_secs(5));
+    let out = match cli.cmd {
+        Cmd::Cluster { cluster } => {
+            let info = admin.cluster_info().await?;
+            let names = info.cluster_addr_table.get(&cluster).cloned().unwrap_or_default();
+            let groups: BTreeMap<_, _> = names
+                .iter()
+                .filter_map(|n| info.broker_addr_table.get(n).map(|b| (n.clone(), b.broker_addrs.clone())))
+                .collect();
+            json!({"cluster": cluster, "groups": groups})
+        }
+        Cmd::Topic { cluster, topic } => {
+            let mut per = BTreeMap::new();
+            for (group, addr) in masters(&admin, &cluster).await? {
+                let t = admin.topic_configs(&addr).await?.topic_config_table.remove(&topic);
+                per.insert(group, t.map(|t| json!({"read": t.read_queue_nums, "write": t.write_queue_nums, "perm": t.perm})));
+            }
+            let all = !per.is_empty() && per.values().all(Option::is_some);
+            let none = per.values().all(Option::is_none);
+            json!({"topic": topic, "masters": per, "onAll": all, "onNone": none})
+        }
+        Cmd::Group { cluster, group } => {
+            let mut per = BTreeMap::new();
+            for (g, addr) in masters(&admin, &cluster).await? {
+                let c = admin.group_configs(&addr).await?.subscription_group_table.remove(&group);
+                per.insert(g, c.map(|c| json!({"retryMaxTimes": c.retry_max_times, "orderly": c.consume_message_orderly})));
+            }
+            let all = !per.is_empty() && per.values().all(Option::is_some);
+            json!({"group": group, "masters": per, "onAll": all})
+        }
+        Cmd::BrokerConfig { cluster, key } => {
+            let info = admin.cluster_info().await?;
+            let mut per = BTreeMap::new();
+            for n in info.cluster_addr_table.get(&cluster).cloned().unwrap_or_default() {
+                for (id, addr) in info.broker_addr_table.get(&n).map(|b| b.broker_addrs.clone()).unwrap_or_default() {
+                    let resp = admin.call(&addr, RemotingCommand::request(rc::GET_BROKER_CONFIG), "GET_BROKER_CONFIG").await?;
+                    let text = String::from_utf8_lossy(&resp.body).into_owned();
+                    let v = text.lines().find_map(|l| {
+                        let (k, v) = l.split_once('=')?;
+                        (k.trim() == key).then(|| v.trim().to_owned())
+                    });
+                    per.insert(format!("{n}/{id}"), v);
+                }
+            }
+            json!({"key": key, "brokers": per})
+        }
+        Cmd::SetQueues { cluster, topic, queues } => {
+            let mut done = Vec::new();
+            for (group, addr) in masters(&admin, &cluster).await? {
+                let mut t = admin.topic_configs(&addr).await?.topic_config_table.remove(&topic).context("topic not on a master")?;
+                t.read_queue_nums = queues;
+                t.write_queue_nums = queues;
+                let action = Action::UpdateTopic {
+                    cluster: cluster.clone(),
+                    broker: BrokerRef { name: group.clone(), addr },
+                    config: t,
+                    changes: Vec::new(),
+                };
+                admin.apply_one(&action).await?;
+                done.push(group);
+            }
+            json!({"topic": topic, "queues": queues, "masters": done})
+        }
+        Cmd::Bench { cluster, namespace, count, timeout_s } => bench(&admin, &cluster, &namespace, count, timeout_s).await?,
+    };
+    println!("{out}");
+    Ok(())
+}
+
+async fn bench(admin: &Admin, cluster: &str, ns: &str, count: usize, timeout_s: u64) -> anyhow::Result<serde_json::Value> {
+    let client = Client::try_default().await?;
+    let api: Api<RocketMQTopic> = Api::namespaced(client, ns);
+    let masters = masters(admin, cluster).await?;
+    anyhow::ensure!(!masters.is_empty(), "cluster {cluster} has no masters");
+    let names: Vec<String> = (0..count).map(|i| format!("bench-{i:04}")).collect();
+    let mut created: BTreeMap<String, Instant> = BTreeMap::new();
+    let start = Instant::now();
+    for n in &names {
+        let t = RocketMQTopic::new(n, RocketMQTopicSpec {
+            cluster: cluster.to_owned(),
+            topic_name: None,
+            queues: 4,
+            perm: rmq_model::TopicPerm::ReadWrite,
+            message_type: rmq_model::MessageType::Normal,
+            attributes: BTreeMap::new(),
+        });
+        api.create(&PostParams::default(), &t).await?;
+        created.insert(n.clone(), Instant::now());
+    }
+    let create_s = start.elapsed().as_secs_f64();
+    let mut done: BTreeMap<String, f64> = BTreeMap::new();
+    let deadline = Instant::now() + Duration::from_secs(timeout_s);
+    while done.len() < names.len() && Instant::now() < deadline {
+        let mut present: BTreeMap<String, usize> = BTreeMap::new();
+        for addr in masters.values() {
+            for t in admin.topic_configs(addr).await?.topic_config_table.keys() {
+                *present.entry(t.clone()).or_default() += 1;
+            }
+        }
+        let now = Instant::now();
+        for (n, at) in &created {
+            if !done.contains_key(n) && present.get(n).copied().unwrap_or(0) == masters.len() {
+                done.insert(n.clone(), (now - *at).as_secs_f64());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut lat: Vec<f64> = done.values().copied().collect();
+    lat.sort_by(f64::total_cmp);
+    let total_s = start.elapsed().as_secs_f64();
+    let _ = api.delete_collection(&DeleteParams::default(), &ListParams::default()).await;
+    Ok(json!({
+        "topics": count, "masters": masters.len(), "converged": lat.len(),
+        "createSeconds": create_s, "allOnEveryMasterSeconds": total_s,
+        "p50Seconds": quantile(&lat, 0.5), "p99Seconds": quantile(&lat, 0.99),
+        "maxSeconds": lat.last().copied().unwrap_or(0.0),
+    }))
+}
