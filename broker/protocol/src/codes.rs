@@ -90,6 +90,7 @@ code_table! {
         GET_SUBSCRIPTIONGROUP_CONFIG = 352,
         LITE_PULL_MESSAGE = 361,
         GET_BROKER_MEMBER_GROUP = 901,
+        GET_BROKER_HA_STATUS = 907,
         BROKER_HEARTBEAT = 904,
     }
 }

@@ -74,6 +74,8 @@ pub struct Broker {
     pub transactions: crate::transaction::Transactions,
     /// Orderly consumers' queue locks.
     pub locks: crate::locks::LockTable,
+    /// Replication state (slave acks on a master, the master link on a slave).
+    pub ha: crate::ha::HaState,
 }
 
 impl Broker {
@@ -147,6 +149,7 @@ impl Broker {
             delay_offsets,
             transactions: crate::transaction::Transactions::default(),
             locks,
+            ha: crate::ha::HaState::default(),
         }))
     }
 

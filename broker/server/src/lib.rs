@@ -7,6 +7,7 @@
 //! - [`clients`]: producer/consumer sessions.
 //! - [`state`]: topics, groups and offsets, persisted.
 //! - [`registration`]: nameserver registration.
+//! - [`ha`]: master/slave replication.
 //! - [`server`]: start, serve, graceful stop.
 //! - [`stats`]: counters for runtime info.
 //! - [`schedule`]: delay levels and delayed delivery; [`transaction`]: half messages, op
@@ -16,6 +17,7 @@
 pub mod broker;
 pub mod clients;
 pub mod config;
+pub mod ha;
 pub mod locks;
 pub mod long_poll;
 pub mod processor;

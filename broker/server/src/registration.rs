@@ -46,7 +46,7 @@ fn register_request(b: &Broker) -> RemotingCommand {
 }
 
 /// Registers with every nameserver in parallel; returns how many accepted, and the master
-/// address a slave learned.
+/// address a slave learned. The master's HA address (`haServerAddr`) goes to [`Broker::ha`].
 pub async fn register_all(b: &Broker, client: &RemotingClient) -> (usize, Option<String>) {
     let calls = b.config.namesrv_addrs.iter().map(|addr| {
         let req = register_request(b);
@@ -60,6 +60,9 @@ pub async fn register_all(b: &Broker, client: &RemotingClient) -> (usize, Option
                 ok += 1;
                 if let Ok(h) = resp.header::<RegisterBrokerResponseHeader>() {
                     master = master.or(h.master_addr);
+                    if let Some(ha) = h.ha_server_addr.filter(|a| !a.is_empty()) {
+                        b.ha.set_master_ha_addr(&ha);
+                    }
                 }
             }
             Ok(resp) => {

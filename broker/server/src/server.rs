@@ -34,6 +34,7 @@ pub enum ServerError {
 pub struct BrokerServer {
     broker: Arc<Broker>,
     listeners: Vec<TcpListener>,
+    ha_listener: Option<TcpListener>,
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
@@ -43,8 +44,10 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
 }
 
 impl BrokerServer {
-    /// Binds the main port (and the VIP port when enabled) and opens the store.
+    /// Binds the main port (and the VIP port when enabled, and the HA port on a master) and
+    /// opens the store. An ephemeral main port without `haListenPort` gets an ephemeral HA port.
     pub async fn start(config: BrokerConfig) -> Result<Self, ServerError> {
+        let mut config = config;
         let main = bind(SocketAddr::new(config.listen_addr, config.listen_port)).await?;
         let port = main
             .local_addr()
@@ -54,8 +57,23 @@ impl BrokerServer {
         if config.vip_channel_enable && port > 2 {
             listeners.push(bind(SocketAddr::new(config.listen_addr, port - 2)).await?);
         }
+        let mut ha_listener = None;
+        if config.broker_role != crate::config::BrokerRole::Slave {
+            let ha_port = match (config.ha_listen_port, config.listen_port) {
+                (Some(p), _) => p,
+                (None, 0) => 0,
+                (None, _) => port.wrapping_add(1),
+            };
+            let l = bind(SocketAddr::new(config.listen_addr, ha_port)).await?;
+            config.ha_listen_port = Some(l.local_addr().map_or(ha_port, |a| a.port()));
+            ha_listener = Some(l);
+        }
         let broker = Broker::open(config, port)?;
-        Ok(Self { broker, listeners })
+        Ok(Self {
+            broker,
+            listeners,
+            ha_listener,
+        })
     }
 
     /// The shared state (tests).
@@ -71,6 +89,7 @@ impl BrokerServer {
         spawn_arrivals(&b);
         spawn_housekeeping(&b, tasks.clone());
         registration::spawn(b.clone(), namesrv_client.clone(), tasks.clone());
+        crate::ha::spawn(&b, self.ha_listener, tasks.clone());
         let handler = Arc::new(BrokerHandler::new(b.clone()));
         let server_config = ServerConfig {
             limits: rmq_protocol::FrameLimits {
@@ -120,7 +139,9 @@ fn spawn_arrivals(b: &Arc<Broker>) {
     let weak_cb = weak.clone();
     b.store
         .set_arrival_listener(Box::new(move |topic, queue, max, tags| {
-            if weak_cb.upgrade().is_some_and(|b| !b.holds.is_empty()) {
+            let Some(b) = weak_cb.upgrade() else { return };
+            b.ha.wake_transfer();
+            if !b.holds.is_empty() {
                 let _ = tx.send((topic.to_owned(), queue, max, tags));
             }
         }));

@@ -95,6 +95,15 @@ pub fn unsafe_free_kill(pid: u32, signal: i32) {
         .status();
 }
 
+/// A TCP port that was free on 127.0.0.1 a moment ago (bound to port 0, then closed), for
+/// settings such as `haListenPort` that must stay the same across restarts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
 /// A running nameserver.
 pub struct NamesrvProc {
     child: Child,

@@ -38,6 +38,14 @@ fn millis(origin: &str, key: &str, v: &str) -> Result<Duration, ConfigError> {
     )?))
 }
 
+fn positive_ms(origin: &str, key: &str, v: &str) -> Result<Duration, ConfigError> {
+    let d = millis(origin, key, v)?;
+    if d.is_zero() {
+        return Err(invalid(origin, key, v, "a positive number of milliseconds"));
+    }
+    Ok(d)
+}
+
 /// Keys of Apache RocketMQ's broker.conf we accept without acting on them.
 const ACCEPTED_UNUSED: &[&str] = &[
     "deleteWhen",
@@ -60,11 +68,6 @@ const ACCEPTED_UNUSED: &[&str] = &[
     "enableDLegerCommitLog",
     "waitTimeMillsInSendQueue",
     "osPageCacheBusyTimeOutMills",
-    "haMasterAddress",
-    "haSendHeartbeatInterval",
-    "haHousekeepingInterval",
-    "haTransferBatchSize",
-    "haMaxGapNotInSync",
     "lockInStrictMode",
     "rmqUser",
 ];
@@ -177,6 +180,37 @@ impl BrokerConfig {
                 self.message_delay_level = v.to_owned();
             }
             k if super::features::KEYS.contains(&k) => self.features.apply(k, v, origin)?,
+            "haMasterAddress" => {
+                self.ha.master_address = Some(v.to_owned()).filter(|s| !s.is_empty());
+                if let Some(a) = &self.ha.master_address
+                    && !a.contains(':')
+                {
+                    return Err(invalid(origin, key, v, "host:port of the master's HA port"));
+                }
+            }
+            "haSendHeartbeatInterval" => self.ha.heartbeat_interval = positive_ms(origin, key, v)?,
+            "haHousekeepingInterval" => {
+                self.ha.housekeeping_interval = positive_ms(origin, key, v)?
+            }
+            "haTransferBatchSize" => {
+                self.ha.transfer_batch_size = parse(origin, key, v, "bytes")?;
+                if !(1024..=16 * 1024 * 1024).contains(&self.ha.transfer_batch_size) {
+                    return Err(invalid(origin, key, v, "1024 to 16777216 bytes"));
+                }
+            }
+            "haMaxGapNotInSync" => {
+                self.ha.max_gap_not_in_sync = parse(origin, key, v, "bytes")?;
+                if self.ha.max_gap_not_in_sync < 1 {
+                    return Err(invalid(origin, key, v, "a positive number of bytes"));
+                }
+            }
+            "slaveTimeout" => self.ha.slave_timeout = positive_ms(origin, key, v)?,
+            "inSyncReplicas" => {
+                self.ha.in_sync_replicas = parse(origin, key, v, "a positive integer")?;
+                if self.ha.in_sync_replicas < 1 {
+                    return Err(invalid(origin, key, v, "a positive integer"));
+                }
+            }
             k if ACCEPTED_UNUSED.contains(&k) => {
                 self.passthrough.push((k.to_owned(), v.to_owned()))
             }
@@ -221,6 +255,22 @@ impl BrokerConfig {
             format!("maxMessageSize={}", self.max_message_size),
             format!("longPollingEnable={}", self.long_polling_enable),
             format!("messageDelayLevel={}", self.message_delay_level),
+            format!(
+                "haMasterAddress={}",
+                self.ha.master_address.clone().unwrap_or_default()
+            ),
+            format!(
+                "haSendHeartbeatInterval={}",
+                self.ha.heartbeat_interval.as_millis()
+            ),
+            format!(
+                "haHousekeepingInterval={}",
+                self.ha.housekeeping_interval.as_millis()
+            ),
+            format!("haTransferBatchSize={}", self.ha.transfer_batch_size),
+            format!("haMaxGapNotInSync={}", self.ha.max_gap_not_in_sync),
+            format!("slaveTimeout={}", self.ha.slave_timeout.as_millis()),
+            format!("inSyncReplicas={}", self.ha.in_sync_replicas),
         ];
         lines.extend(self.features.to_properties());
         lines.extend(self.passthrough.iter().map(|(k, v)| format!("{k}={v}")));

@@ -99,6 +99,8 @@ pub struct BrokerConfig {
     pub trace_on: bool,
     /// messageDelayLevel.
     pub message_delay_level: String,
+    /// Replication (HA) settings.
+    pub ha: HaConfig,
     /// Delay levels, transactions, queue locks, key index.
     pub features: FeaturesConfig,
     /// Keys we accept but do not act on, kept for GET_BROKER_CONFIG.
@@ -144,6 +146,43 @@ impl Default for BrokerConfig {
                 .into(),
             features: FeaturesConfig::default(),
             passthrough: Vec::new(),
+            ha: HaConfig::default(),
+        }
+    }
+}
+
+/// Master/slave replication settings (broker.conf keys of the same names).
+#[derive(Debug, Clone)]
+pub struct HaConfig {
+    /// haMasterAddress: the master's HA `host:port` for a slave; when unset the slave uses the
+    /// `haServerAddr` the nameserver returns at registration.
+    pub master_address: Option<String>,
+    /// haSendHeartbeatInterval: a slave reports its offset (and a master sends an empty frame)
+    /// at least this often.
+    pub heartbeat_interval: Duration,
+    /// haHousekeepingInterval: a connection without traffic for this long is closed.
+    pub housekeeping_interval: Duration,
+    /// haTransferBatchSize: most commit log bytes per transfer frame.
+    pub transfer_batch_size: usize,
+    /// haMaxGapNotInSync: a slave further behind than this many bytes is not "in sync".
+    pub max_gap_not_in_sync: i64,
+    /// slaveTimeout: how long a SYNC_MASTER send waits for slave acks.
+    pub slave_timeout: Duration,
+    /// inSyncReplicas: copies (master included) a SYNC_MASTER send waits for. rmq defaults to 2
+    /// (the 4.9 behaviour: one slave must have it); Java 5 defaults to 1, which never waits.
+    pub in_sync_replicas: u32,
+}
+
+impl Default for HaConfig {
+    fn default() -> Self {
+        Self {
+            master_address: None,
+            heartbeat_interval: Duration::from_secs(5),
+            housekeeping_interval: Duration::from_secs(20),
+            transfer_batch_size: 32 * 1024,
+            max_gap_not_in_sync: 256 * 1024 * 1024,
+            slave_timeout: Duration::from_secs(3),
+            in_sync_replicas: 2,
         }
     }
 }

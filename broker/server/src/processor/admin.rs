@@ -83,6 +83,10 @@ pub fn dispatch(b: &Broker, _ch: &Channel, req: &RemotingCommand) -> Reply {
         rc::GET_BROKER_RUNTIME_INFO => {
             respond(RemotingCommand::success(req).with_body(to_json(&runtime_info(b))))
         }
+        rc::GET_BROKER_HA_STATUS => respond(
+            RemotingCommand::success(req)
+                .with_body(crate::ha::status::ha_runtime_info(b).to_string()),
+        ),
         rc::GET_BROKER_CONFIG => {
             let mut resp = RemotingCommand::success(req).with_body(b.config.to_properties());
             resp.ext_fields.insert(
@@ -290,6 +294,7 @@ fn runtime_info(b: &Broker) -> KvTable {
     put("parkedPulls", b.holds.len().to_string());
     put("brokerRole", format!("{:?}", b.config.broker_role));
     t.insert("msgPutTotal".into(), b.stats.puts().to_string());
+    crate::ha::status::runtime_info(b, &mut t);
     KvTable { table: t }
 }
 

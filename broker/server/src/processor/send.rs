@@ -179,19 +179,27 @@ fn body_too_large(b: &Broker, len: usize) -> Option<String> {
     })
 }
 
-/// Waits for durability when the broker flushes synchronously and the producer wants to wait.
+/// Waits for durability when the broker flushes synchronously and the producer wants to wait,
+/// and (SYNC_MASTER) for the slaves, concurrently; a disk timeout wins over a replica status.
 async fn await_durable(b: &Broker, end_offset: i64, props: &str) -> i32 {
     let wait = find_property(props, property::WAIT_STORE_MSG_OK) != Some("false");
-    if b.config.flush_disk_type == FlushDiskType::Sync
-        && wait
-        && !b
-            .store
-            .wait_flushed(end_offset, b.config.sync_flush_timeout)
-            .await
-    {
-        return code::FLUSH_DISK_TIMEOUT;
+    let disk = async {
+        if b.config.flush_disk_type == FlushDiskType::Sync
+            && wait
+            && !b
+                .store
+                .wait_flushed(end_offset, b.config.sync_flush_timeout)
+                .await
+        {
+            return code::FLUSH_DISK_TIMEOUT;
+        }
+        code::SUCCESS
+    };
+    let replica = crate::ha::replication_code(b, end_offset, wait);
+    match tokio::join!(disk, replica) {
+        (code::SUCCESS, replica) => replica,
+        (disk, _) => disk,
     }
-    code::SUCCESS
 }
 
 /// SEND_MESSAGE / SEND_MESSAGE_V2.

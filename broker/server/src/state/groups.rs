@@ -106,6 +106,25 @@ impl GroupTable {
         true
     }
 
+    /// Replaces every group with the master's (slave metadata sync). Does nothing if the
+    /// versions are equal; returns true if the table was replaced.
+    pub fn replace_all(&self, master: SubscriptionGroupWrapper) -> bool {
+        {
+            let mut inner = self.inner.write();
+            if inner.version == master.data_version {
+                return false;
+            }
+            inner.groups = master
+                .subscription_group_table
+                .into_iter()
+                .map(|(k, v)| (k, Arc::new(v)))
+                .collect();
+            inner.version = master.data_version;
+        }
+        self.persist();
+        true
+    }
+
     /// Every group.
     pub fn snapshot(&self) -> SubscriptionGroupWrapper {
         let inner = self.inner.read();

@@ -90,6 +90,19 @@ impl OffsetTable {
         self.dirty.store(true, Ordering::Release);
     }
 
+    /// Takes the master's offsets (slave metadata sync, Java's `putAll`): each `topic@group`
+    /// entry the master has replaces this broker's; others stay.
+    pub fn merge_from(&self, master: ConsumerOffsetSerializeWrapper) {
+        let mut table = self.table.write();
+        for (k, v) in master.offset_table {
+            let queues: HashMap<i32, i64> = v.into_iter().collect();
+            if table.get(&k) != Some(&queues) {
+                table.insert(k, queues);
+                self.dirty.store(true, Ordering::Release);
+            }
+        }
+    }
+
     /// The whole table.
     pub fn snapshot(&self) -> ConsumerOffsetSerializeWrapper {
         ConsumerOffsetSerializeWrapper {

@@ -193,6 +193,25 @@ impl TopicTable {
             .unwrap_or_else(|| Arc::new(TopicConfig::new(topic, queues))))
     }
 
+    /// Replaces the whole table with the master's (slave metadata sync). Does nothing if the
+    /// versions are equal; returns true if the table was replaced.
+    pub fn replace_all(&self, master: TopicConfigSerializeWrapper) -> std::io::Result<bool> {
+        {
+            let mut inner = self.inner.write();
+            if inner.version == master.data_version {
+                return Ok(false);
+            }
+            inner.topics = master
+                .topic_config_table
+                .into_iter()
+                .map(|(k, v)| (k, Arc::new(v)))
+                .collect();
+            inner.version = master.data_version;
+        }
+        self.persist()?;
+        Ok(true)
+    }
+
     fn create_if_absent(
         &self,
         cfg: TopicConfig,

@@ -1,0 +1,165 @@
+//! Master side: accept slaves on `haListenPort`; per connection one reader (slave reports →
+//! acknowledged offset, wakes SYNC_MASTER waiters) and one writer (raw commit log chunks of at
+//! most `haTransferBatchSize`, a heartbeat frame after `haSendHeartbeatInterval` of silence).
+//!
+//! Start position: the slave's first report. A slave reporting 0 (an empty store) gets the
+//! whole commit log from the master's first offset — not Java's "start of the last segment",
+//! because an rmq store can only append contiguously from its own end, and a fresh slave
+//! should hold every message anyway. A slave reporting an offset beyond the master's end has
+//! diverged (e.g. the master lost a torn tail) and is disconnected, as in Java.
+
+use super::state::SlaveLink;
+use super::wire;
+use crate::broker::Broker;
+use bytes::BytesMut;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+/// Longest wait for new data before re-checking (puts also wake the writers directly).
+const IDLE_POLL: Duration = Duration::from_millis(100);
+
+/// Accepts slave connections until `stop`.
+pub fn spawn(b: Arc<Broker>, listener: TcpListener, stop: CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                _ = stop.cancelled() => return,
+                a = listener.accept() => a,
+            };
+            match accepted {
+                Ok((stream, peer)) => {
+                    tokio::spawn(serve(b.clone(), stream, peer, stop.clone()));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "HA accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    });
+}
+
+async fn serve(b: Arc<Broker>, stream: TcpStream, peer: SocketAddr, stop: CancellationToken) {
+    let _ = stream.set_nodelay(true);
+    let link = b.ha.register(peer.to_string());
+    tracing::info!(slave = %peer, "HA: slave connected");
+    let (rd, wr) = stream.into_split();
+    let (first_tx, first_rx) = oneshot::channel();
+    let result = tokio::select! {
+        r = read_reports(&b, &link, rd, first_tx) => r,
+        r = transfer(&b, &link, wr, first_rx) => r,
+        _ = stop.cancelled() => Ok(()),
+    };
+    b.ha.unregister(link.id);
+    match result {
+        Ok(()) => tracing::info!(slave = %peer, "HA: slave connection closed"),
+        Err(e) => tracing::warn!(slave = %peer, reason = %e, "HA: slave connection closed"),
+    }
+}
+
+/// Reads reports until the connection ends; sends the first one to the writer.
+async fn read_reports(
+    b: &Broker,
+    link: &SlaveLink,
+    mut rd: OwnedReadHalf,
+    first_tx: oneshot::Sender<i64>,
+) -> Result<(), String> {
+    let idle = b.config.ha.housekeeping_interval;
+    let mut buf = BytesMut::with_capacity(1024);
+    let mut first = Some(first_tx);
+    loop {
+        let n = tokio::time::timeout(idle, rd.read_buf(&mut buf))
+            .await
+            .map_err(|_| format!("no report for {} ms", idle.as_millis()))?
+            .map_err(|e| format!("read failed: {e}"))?;
+        if n == 0 {
+            return Err("the slave closed the connection".into());
+        }
+        let Some(offset) = wire::take_last_report(&mut buf) else {
+            continue;
+        };
+        let end = b.store.max_physical_offset();
+        if offset > end {
+            return Err(format!(
+                "the slave reports offset {offset}, beyond this master's end {end}: its commit \
+                 log has diverged; rebuild the slave's store"
+            ));
+        }
+        b.ha.record_ack(link, offset);
+        if let Some(tx) = first.take() {
+            let _ = tx.send(offset);
+        }
+    }
+}
+
+async fn write_frame(wr: &mut OwnedWriteHalf, offset: i64, body: &[u8]) -> Result<(), String> {
+    wr.write_all(&wire::encode_transfer(offset, body))
+        .await
+        .map_err(|e| format!("write failed: {e}"))
+}
+
+/// Streams the commit log from the slave's requested offset, forever.
+async fn transfer(
+    b: &Broker,
+    link: &SlaveLink,
+    mut wr: OwnedWriteHalf,
+    first_rx: oneshot::Receiver<i64>,
+) -> Result<(), String> {
+    let requested = first_rx
+        .await
+        .map_err(|_| "closed before the first report".to_owned())?;
+    let mut next = if requested == 0 {
+        b.store.min_physical_offset()
+    } else {
+        requested
+    };
+    link.set_transfer_from(next);
+    tracing::info!(slave = %link.addr, requested, from = next, "HA: transfer starts");
+    let cfg = &b.config.ha;
+    let mut last_write = Instant::now();
+    let mut window = (Instant::now(), 0u64);
+    loop {
+        if window.0.elapsed() >= Duration::from_secs(1) {
+            link.set_bytes_per_sec(window.1);
+            window = (Instant::now(), 0);
+        }
+        let notified = b.ha.data_notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let chunk = b
+            .store
+            .read_raw(next, cfg.transfer_batch_size)
+            .map_err(|e| format!("cannot read the commit log at {next}: {e}"))?;
+        match chunk {
+            Some(data) if !data.is_empty() => {
+                write_frame(&mut wr, next, &data).await?;
+                next += data.len() as i64;
+                window.1 += data.len() as u64;
+                last_write = Instant::now();
+                continue;
+            }
+            None if next < b.store.min_physical_offset() => {
+                return Err(format!(
+                    "the slave needs offset {next}, which is no longer on this master (first \
+                     offset {}); rebuild the slave's store",
+                    b.store.min_physical_offset()
+                ));
+            }
+            _ => {}
+        }
+        if last_write.elapsed() >= cfg.heartbeat_interval {
+            write_frame(&mut wr, next, &[]).await?;
+            last_write = Instant::now();
+        }
+        tokio::select! {
+            _ = &mut notified => {}
+            _ = tokio::time::sleep(IDLE_POLL) => {}
+        }
+    }
+}

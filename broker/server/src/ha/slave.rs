@@ -1,0 +1,179 @@
+//! Slave side: connect to the master's HA address (`haMasterAddress`, else the `haServerAddr`
+//! the nameserver returned at registration), report the local commit log end at once, after
+//! every applied batch and every `haSendHeartbeatInterval`; append transferred bytes at the
+//! same offsets (the store re-dispatches consume queues, so pulls on the slave see them).
+//! An offset mismatch, `haHousekeepingInterval` without a frame, or any I/O error drops the
+//! connection; the slave reconnects every 5 s.
+
+use super::wire::{self, HEADER_LEN, TransferHeader};
+use crate::broker::Broker;
+use crate::state::now_ms;
+use bytes::{Buf, Bytes, BytesMut};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio_util::sync::CancellationToken;
+
+/// Pause between connection attempts.
+const RECONNECT: Duration = Duration::from_secs(5);
+/// How often to look for the master's address while none is known.
+const UNKNOWN_MASTER_POLL: Duration = Duration::from_secs(1);
+/// Connect timeout.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Largest frame body accepted (Java masters send at most `haTransferBatchSize`).
+const MAX_BODY: usize = 64 * 1024 * 1024;
+/// Initial read buffer (Java's slave uses 4 MiB).
+const READ_BUF: usize = 256 * 1024;
+
+/// Keeps the slave connected to its master until `stop`.
+pub fn spawn(b: Arc<Broker>, stop: CancellationToken) {
+    tokio::spawn(async move {
+        let mut last_error = String::new();
+        loop {
+            let addr = b
+                .config
+                .ha
+                .master_address
+                .clone()
+                .or_else(|| b.ha.master_ha_addr());
+            let mut pause = UNKNOWN_MASTER_POLL;
+            if let Some(addr) = addr {
+                pause = RECONNECT;
+                let result = session(&b, &addr, &stop).await;
+                b.ha.client.set_connected(None);
+                match result {
+                    Ok(()) => return,
+                    Err(e) if e != last_error => {
+                        tracing::warn!(master = %addr, reason = %e, "HA: not replicating from the master");
+                        last_error = e;
+                    }
+                    Err(e) => {
+                        tracing::debug!(master = %addr, reason = %e, "HA: still not replicating")
+                    }
+                }
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    });
+}
+
+async fn report(wr: &mut OwnedWriteHalf, offset: i64) -> Result<(), String> {
+    wr.write_all(&wire::encode_report(offset))
+        .await
+        .map_err(|e| format!("cannot report to the master: {e}"))
+}
+
+/// One connection; `Ok` only when stopped.
+async fn session(b: &Arc<Broker>, addr: &str, stop: &CancellationToken) -> Result<(), String> {
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
+        .await
+        .map_err(|_| "connect timed out".to_owned())?
+        .map_err(|e| format!("cannot connect: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    let (mut rd, mut wr) = stream.into_split();
+    let mut reported = b.store.max_physical_offset();
+    report(&mut wr, reported).await?;
+    b.ha.client.set_connected(Some(addr));
+    tracing::info!(master = %addr, offset = reported, "HA: connected to the master");
+    let cfg = &b.config.ha;
+    let mut buf = BytesMut::with_capacity(READ_BUF);
+    let (mut last_read, mut last_write) = (Instant::now(), Instant::now());
+    let mut tick = tokio::time::interval(cfg.heartbeat_interval.min(Duration::from_secs(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            r = rd.read_buf(&mut buf) => {
+                let n = r.map_err(|e| format!("read failed: {e}"))?;
+                if n == 0 {
+                    return Err("the master closed the connection".into());
+                }
+                last_read = Instant::now();
+                apply_frames(b, &mut buf).await?;
+                let end = b.store.max_physical_offset();
+                if end > reported {
+                    reported = end;
+                    report(&mut wr, reported).await?;
+                    last_write = Instant::now();
+                }
+            }
+            _ = tick.tick() => {
+                if last_read.elapsed() > cfg.housekeeping_interval {
+                    return Err(format!(
+                        "nothing from the master for {} ms",
+                        cfg.housekeeping_interval.as_millis()
+                    ));
+                }
+                if last_write.elapsed() >= cfg.heartbeat_interval {
+                    reported = b.store.max_physical_offset();
+                    report(&mut wr, reported).await?;
+                    last_write = Instant::now();
+                }
+            }
+        }
+    }
+}
+
+/// Splits every complete frame off `buf` (checking that each continues where the previous
+/// one, or the local commit log, ends) and appends their bodies.
+async fn apply_frames(b: &Arc<Broker>, buf: &mut BytesMut) -> Result<(), String> {
+    let mut expect = b.store.max_physical_offset();
+    let mut bodies: Vec<(i64, Bytes)> = Vec::new();
+    let mut seen = None;
+    let mut total = 0;
+    while let Some(h) = TransferHeader::peek(buf) {
+        let size = usize::try_from(h.body_size)
+            .ok()
+            .filter(|s| *s <= MAX_BODY)
+            .ok_or_else(|| format!("bad frame: body size {}", h.body_size))?;
+        if h.phy_offset != expect {
+            return Err(if expect == 0 {
+                format!(
+                    "this slave's store is empty but the master sends from offset {}; an rmq \
+                     slave replicates from offset 0 (the master no longer has it: copy its \
+                     store instead)",
+                    h.phy_offset
+                )
+            } else {
+                format!(
+                    "offset mismatch: the slave's commit log ends at {expect}, the master sent \
+                     offset {}",
+                    h.phy_offset
+                )
+            });
+        }
+        if buf.len() < HEADER_LEN + size {
+            buf.reserve(HEADER_LEN + size - buf.len());
+            break;
+        }
+        let mut frame = buf.split_to(HEADER_LEN + size);
+        frame.advance(HEADER_LEN);
+        expect += size as i64;
+        seen = Some(expect);
+        total += size;
+        if size > 0 {
+            bodies.push((h.phy_offset, frame.freeze()));
+        }
+    }
+    if !bodies.is_empty() {
+        let store = b.store.clone();
+        tokio::task::spawn_blocking(move || {
+            for (offset, body) in bodies {
+                store.append_raw(offset, &body)?;
+            }
+            Ok::<(), rmq_store::StoreError>(())
+        })
+        .await
+        .map_err(|e| format!("append task failed: {e}"))?
+        .map_err(|e| format!("cannot append replicated data: {e}"))?;
+    }
+    if let Some(end) = seen {
+        b.ha.client.saw_master_offset(end, now_ms(), total);
+    }
+    Ok(())
+}

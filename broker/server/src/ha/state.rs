@@ -1,0 +1,219 @@
+//! Replication state shared by the HA tasks, the send path (SYNC_MASTER waits) and runtime
+//! info: on a master the connected slaves and their acknowledged offsets; on a slave the link
+//! to its master.
+
+use parking_lot::{Mutex, RwLock};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// One slave connected to this master.
+#[derive(Debug)]
+pub struct SlaveLink {
+    /// Connection id.
+    pub id: u64,
+    /// The slave's socket address.
+    pub addr: String,
+    /// Last reported offset (-1 before the first report).
+    ack: AtomicI64,
+    /// Where the transfer started (-1 before the first report).
+    transfer_from: AtomicI64,
+    /// Bytes sent during the last full second.
+    bytes_per_sec: AtomicU64,
+}
+
+impl SlaveLink {
+    /// The slave's last reported commit log offset (-1 before its first report).
+    pub fn ack(&self) -> i64 {
+        self.ack.load(Ordering::Acquire)
+    }
+
+    /// Where the transfer to this slave started (-1 before the first report).
+    pub fn transfer_from(&self) -> i64 {
+        self.transfer_from.load(Ordering::Acquire)
+    }
+
+    /// Records where the transfer starts.
+    pub fn set_transfer_from(&self, offset: i64) {
+        self.transfer_from.store(offset, Ordering::Release);
+    }
+
+    /// Bytes sent during the last full second.
+    pub fn bytes_per_sec(&self) -> u64 {
+        self.bytes_per_sec.load(Ordering::Relaxed)
+    }
+
+    /// Publishes the bytes sent during the last full second.
+    pub fn set_bytes_per_sec(&self, n: u64) {
+        self.bytes_per_sec.store(n, Ordering::Relaxed);
+    }
+}
+
+/// A slave's view of its master link.
+#[derive(Debug, Default)]
+pub struct ClientStatus {
+    connected: AtomicBool,
+    master: RwLock<Option<String>>,
+    master_offset_seen: AtomicI64,
+    last_read_ms: AtomicI64,
+    transferred: AtomicU64,
+}
+
+impl ClientStatus {
+    /// Marks the link up (to `master`) or down.
+    pub fn set_connected(&self, master: Option<&str>) {
+        self.connected.store(master.is_some(), Ordering::Release);
+        if let Some(m) = master {
+            *self.master.write() = Some(m.to_owned());
+        }
+    }
+
+    /// True while connected to a master.
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    /// The HA address last connected to.
+    pub fn master(&self) -> Option<String> {
+        self.master.read().clone()
+    }
+
+    /// Records a frame that showed the master has data up to `end` (heartbeats show its end).
+    pub fn saw_master_offset(&self, end: i64, now_ms: i64, bytes: usize) {
+        self.master_offset_seen.fetch_max(end, Ordering::AcqRel);
+        self.last_read_ms.store(now_ms, Ordering::Release);
+        self.transferred.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    /// The highest master offset seen in a frame (a lower bound while catching up).
+    pub fn master_offset_seen(&self) -> i64 {
+        self.master_offset_seen.load(Ordering::Acquire)
+    }
+
+    /// When the last frame arrived (ms, 0 = never).
+    pub fn last_read_ms(&self) -> i64 {
+        self.last_read_ms.load(Ordering::Acquire)
+    }
+
+    /// Body bytes received since start.
+    pub fn transferred(&self) -> u64 {
+        self.transferred.load(Ordering::Relaxed)
+    }
+}
+
+/// Replication state of a broker.
+#[derive(Debug, Default)]
+pub struct HaState {
+    links: Mutex<Vec<Arc<SlaveLink>>>,
+    next_id: AtomicU64,
+    push2slave_max: AtomicI64,
+    acked: Notify,
+    data: Notify,
+    master_ha_addr: RwLock<Option<String>>,
+    /// Slave side.
+    pub client: ClientStatus,
+}
+
+impl HaState {
+    /// Adds a connected slave.
+    pub fn register(&self, addr: String) -> Arc<SlaveLink> {
+        let link = Arc::new(SlaveLink {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            addr,
+            ack: AtomicI64::new(-1),
+            transfer_from: AtomicI64::new(-1),
+            bytes_per_sec: AtomicU64::new(0),
+        });
+        self.links.lock().push(link.clone());
+        link
+    }
+
+    /// Removes a slave whose connection ended.
+    pub fn unregister(&self, id: u64) {
+        self.links.lock().retain(|l| l.id != id);
+        self.acked.notify_waiters();
+    }
+
+    /// Connected slaves.
+    pub fn links(&self) -> Vec<Arc<SlaveLink>> {
+        self.links.lock().clone()
+    }
+
+    /// Records a slave's report and wakes SYNC_MASTER waiters.
+    pub fn record_ack(&self, link: &SlaveLink, offset: i64) {
+        link.ack.store(offset, Ordering::Release);
+        self.push2slave_max.fetch_max(offset, Ordering::AcqRel);
+        self.acked.notify_waiters();
+    }
+
+    /// The highest offset any slave ever acknowledged (Java's `push2SlaveMaxOffset`).
+    pub fn push2slave_max(&self) -> i64 {
+        self.push2slave_max.load(Ordering::Acquire)
+    }
+
+    /// Connected slaves that acknowledged at least `offset`.
+    pub fn acked_count(&self, offset: i64) -> usize {
+        self.links
+            .lock()
+            .iter()
+            .filter(|l| l.ack() >= offset)
+            .count()
+    }
+
+    /// Connected slaves less than `max_gap` bytes behind `master_offset` (Java's `isSlaveOK`,
+    /// counted per slave).
+    pub fn in_sync_count(&self, master_offset: i64, max_gap: i64) -> usize {
+        self.links
+            .lock()
+            .iter()
+            .filter(|l| is_in_sync(master_offset, l.ack(), max_gap))
+            .count()
+    }
+
+    /// Waits until `need` slaves acknowledged `offset`; false after `timeout`.
+    pub async fn wait_acks(&self, offset: i64, need: usize, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.acked.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.acked_count(offset) >= need {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.acked_count(offset) >= need;
+            }
+        }
+    }
+
+    /// New commit log data: wakes the transfer loops.
+    pub fn wake_transfer(&self) {
+        self.data.notify_waiters();
+    }
+
+    /// A future that completes at the next [`Self::wake_transfer`]; enable it before checking
+    /// for data so no wake-up is missed.
+    pub fn data_notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.data.notified()
+    }
+
+    /// Records the master's HA address from a registration response (slaves).
+    pub fn set_master_ha_addr(&self, addr: &str) {
+        let mut m = self.master_ha_addr.write();
+        if m.as_deref() != Some(addr) {
+            tracing::info!(ha_master = %addr, "master HA address learned from nameserver");
+            *m = Some(addr.to_owned());
+        }
+    }
+
+    /// The master's HA address learned from the nameserver.
+    pub fn master_ha_addr(&self) -> Option<String> {
+        self.master_ha_addr.read().clone()
+    }
+}
+
+/// Java's `isInSyncSlave`: the slave reported and is less than `max_gap` behind.
+pub fn is_in_sync(master_offset: i64, ack: i64, max_gap: i64) -> bool {
+    ack >= 0 && master_offset - ack < max_gap
+}

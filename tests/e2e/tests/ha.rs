@@ -1,0 +1,322 @@
+//! Master/slave replication with unmodified clients: a SYNC_MASTER acknowledges only what a
+//! slave has (kill -9 the master, read everything from the slave through the route fallback),
+//! answers SLAVE_NOT_AVAILABLE without a slave, and an ASYNC_MASTER reports the lag of a
+//! stopped slave, which closes when the slave (or the master) comes back.
+//!
+//! Java 4.9.x and 5.x consumers fall back to the slave. The Go client produces to a
+//! SYNC_MASTER but cannot consume from a slave-only broker group: its offset store only asks
+//! the master (`FindBrokerAddrByName` returns `BrokerAddresses[0]`: "broker ... address not
+//! found"), so Go is used here for the produce side only.
+
+#![allow(clippy::unwrap_used)]
+
+use rmq_e2e::harness::HarnessResult;
+use rmq_e2e::process::free_port;
+use rmq_e2e::{BrokerOpts, BrokerProc, Client, NamesrvProc, run_harness};
+use rmq_protocol::net::{ClientConfig, RemotingClient};
+use rmq_protocol::{RemotingCommand, request_code, response_code};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Admin calls from the test (runtime info, topic lists).
+struct Admin {
+    rt: tokio::runtime::Runtime,
+    client: Arc<RemotingClient>,
+}
+
+impl Admin {
+    fn new() -> Self {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let client = rt.block_on(async { Arc::new(RemotingClient::new(ClientConfig::default())) });
+        Self { rt, client }
+    }
+
+    fn call(&self, addr: &str, code: i32) -> Option<RemotingCommand> {
+        let req = RemotingCommand::request(code);
+        let resp = self
+            .rt
+            .block_on(self.client.invoke(addr, req, Duration::from_secs(3)));
+        match resp {
+            Ok(r) if r.code == response_code::SUCCESS => Some(r),
+            _ => {
+                self.client.close(addr);
+                None
+            }
+        }
+    }
+
+    /// GET_BROKER_RUNTIME_INFO as a map (empty if the broker does not answer).
+    fn info(&self, addr: &str) -> HashMap<String, String> {
+        self.call(addr, request_code::GET_BROKER_RUNTIME_INFO)
+            .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
+            .and_then(|v| serde_json::from_value(v["table"].clone()).ok())
+            .unwrap_or_default()
+    }
+
+    fn key(&self, addr: &str, key: &str) -> String {
+        self.info(addr).get(key).cloned().unwrap_or_default()
+    }
+
+    fn has_topic(&self, addr: &str, topic: &str) -> bool {
+        self.call(addr, request_code::GET_ALL_TOPIC_CONFIG)
+            .is_some_and(|r| String::from_utf8_lossy(&r.body).contains(&format!("\"{topic}\"")))
+    }
+}
+
+fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < timeout,
+            "timed out after {timeout:?} waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("{what}: after {:?}", started.elapsed());
+}
+
+fn master_opts(name: &str, role: &str, ha_port: Option<u16>) -> BrokerOpts {
+    let mut o = BrokerOpts {
+        name: name.into(),
+        ..BrokerOpts::default()
+    };
+    o.set.push(("brokerRole".into(), role.into()));
+    if let Some(p) = ha_port {
+        o.set.push(("haListenPort".into(), p.to_string()));
+    }
+    o
+}
+
+fn slave_opts(name: &str) -> BrokerOpts {
+    let mut o = BrokerOpts {
+        name: name.into(),
+        ..BrokerOpts::default()
+    };
+    o.set.push(("brokerId".into(), "1".into()));
+    o.set.push(("brokerRole".into(), "SLAVE".into()));
+    o
+}
+
+fn produce(ns: &str, topic: &str, prefix: &str, start: i64, count: i64) -> HarnessResult {
+    produce_with(Client::Java5, ns, topic, prefix, start, count)
+}
+
+fn produce_with(
+    client: Client,
+    ns: &str,
+    topic: &str,
+    prefix: &str,
+    start: i64,
+    count: i64,
+) -> HarnessResult {
+    let (start, count) = (start.to_string(), count.to_string());
+    run_harness(
+        client,
+        &[
+            "produce",
+            "--namesrv",
+            ns,
+            "--topic",
+            topic,
+            "--prefix",
+            prefix,
+            "--start",
+            &start,
+            "--count",
+            &count,
+            "--timeout-ms",
+            "120000",
+            "--send-timeout-ms",
+            "10000",
+        ],
+    )
+}
+
+fn consume(
+    client: Client,
+    ns: &str,
+    topic: &str,
+    group: &str,
+    prefix: &str,
+    expect: i64,
+) -> HarnessResult {
+    let expect = expect.to_string();
+    let r = run_harness(
+        client,
+        &[
+            "consume",
+            "--namesrv",
+            ns,
+            "--topic",
+            topic,
+            "--group",
+            group,
+            "--prefix",
+            prefix,
+            "--expect",
+            &expect,
+            "--from",
+            "first",
+            "--timeout-ms",
+            "90000",
+        ],
+    );
+    eprintln!("{client:?} consume: {}", r.json);
+    r
+}
+
+fn lag(admin: &Admin, master: &BrokerProc) -> i64 {
+    admin
+        .key(&master.addr, "slaveFallBehindMuch")
+        .parse()
+        .unwrap_or(-1)
+}
+
+#[test]
+fn sync_master_kill9_every_acked_message_is_on_the_slave() {
+    const N: i64 = 2000;
+    const GO_N: i64 = 300;
+    const TOPIC: &str = "HaSyncTopic";
+    let ns = NamesrvProc::start();
+    let name = "broker-hs";
+    let mut master = BrokerProc::start(
+        &ns.addr,
+        master_opts(name, "SYNC_MASTER", Some(free_port())),
+    );
+    let slave = BrokerProc::start(&ns.addr, slave_opts(name));
+    let admin = Admin::new();
+    wait_until("the slave connects", Duration::from_secs(30), || {
+        admin.key(&master.addr, "haSlaveNum") == "1"
+    });
+
+    let p = produce(&ns.addr, TOPIC, "hs", 0, N);
+    eprintln!("produce: {}", p.json);
+    p.assert_ok();
+    assert_eq!(p.num("sent"), N);
+    assert_eq!(p.json["status"], serde_json::json!({ "SEND_OK": N }));
+    let g = produce_with(Client::Go, &ns.addr, TOPIC, "hs", N, GO_N);
+    eprintln!("go produce: {}", g.json);
+    g.assert_ok();
+    assert_eq!(g.json["status"], serde_json::json!({ "SEND_OK": GO_N }));
+    // every SEND_OK waited for the slave's ack, so nothing is outstanding
+    assert_eq!(lag(&admin, &master), 0, "{:?}", admin.info(&master.addr));
+    let slave_info = admin.info(&slave.addr);
+    assert_eq!(
+        slave_info["commitLogMaxOffset"],
+        admin.key(&master.addr, "commitLogMaxOffset")
+    );
+    assert_eq!(slave_info["haClientConnected"], "true");
+    // the slave learns the new topic with its next metadata sync (every 10 s)
+    wait_until("the slave has the topic", Duration::from_secs(30), || {
+        admin.has_topic(&slave.addr, TOPIC)
+    });
+
+    master.kill9();
+    for (client, group) in [
+        (Client::Java5, "ha-sync-java5"),
+        (Client::Java4, "ha-sync-java4"),
+    ] {
+        let c = consume(client, &ns.addr, TOPIC, group, "hs", N + GO_N);
+        c.assert_ok();
+        assert_eq!(c.num("distinct"), N + GO_N, "{}", slave.log());
+        assert_eq!(c.json["corrupt"], 0);
+    }
+}
+
+#[test]
+fn sync_master_without_slave_answers_slave_not_available() {
+    const N: i64 = 50;
+    const TOPIC: &str = "HaNoSlaveTopic";
+    let ns = NamesrvProc::start();
+    let master = BrokerProc::start(&ns.addr, master_opts("broker-hn", "SYNC_MASTER", None));
+    let p = produce(&ns.addr, TOPIC, "hn", 0, N);
+    eprintln!("produce: {}", p.json);
+    assert_eq!(p.num("sent"), N, "{}", master.log());
+    assert_eq!(
+        p.json["status"],
+        serde_json::json!({ "SLAVE_NOT_AVAILABLE": N })
+    );
+    // the messages are stored all the same
+    let c = consume(Client::Java5, &ns.addr, TOPIC, "ha-noslave", "hn", N);
+    c.assert_ok();
+    assert_eq!(c.num("distinct"), N);
+}
+
+#[test]
+fn async_lag_is_reported_and_closes_when_slave_and_master_return() {
+    const TOPIC: &str = "HaAsyncTopic";
+    let ns = NamesrvProc::start();
+    let name = "broker-ha";
+    let mut master = BrokerProc::start(
+        &ns.addr,
+        master_opts(name, "ASYNC_MASTER", Some(free_port())),
+    );
+    let mut slave = BrokerProc::start(&ns.addr, slave_opts(name));
+    let admin = Admin::new();
+    wait_until("the slave connects", Duration::from_secs(30), || {
+        admin.key(&master.addr, "haSlaveNum") == "1"
+    });
+    produce(&ns.addr, TOPIC, "ha", 0, 500).assert_ok();
+    wait_until("the slave catches up", Duration::from_secs(30), || {
+        lag(&admin, &master) == 0
+    });
+
+    // a slave that is gone: the master reports the lag
+    slave.kill9();
+    wait_until(
+        "the master sees the slave go",
+        Duration::from_secs(30),
+        || admin.key(&master.addr, "haSlaveNum") == "0",
+    );
+    produce(&ns.addr, TOPIC, "ha", 500, 1000).assert_ok();
+    let behind = lag(&admin, &master);
+    let info = admin.info(&master.addr);
+    eprintln!("lag with the slave down: {behind} bytes; {info:?}");
+    assert!(behind > 0, "{info:?}");
+    assert_eq!(info["inSyncSlaveNums"], "0");
+
+    // the restarted slave catches up
+    slave.start_again();
+    wait_until(
+        "the restarted slave catches up",
+        Duration::from_secs(60),
+        || lag(&admin, &master) == 0,
+    );
+    let s = admin.info(&slave.addr);
+    assert_eq!(
+        s["commitLogMaxOffset"],
+        admin.key(&master.addr, "commitLogMaxOffset")
+    );
+    assert_eq!(s["haClientConnected"], "true");
+
+    // the master goes away and returns (same ports): the slave reconnects and catches up
+    master.kill9();
+    wait_until(
+        "the slave sees the master go",
+        Duration::from_secs(30),
+        || admin.key(&slave.addr, "haClientConnected") == "false",
+    );
+    master.start_again();
+    produce(&ns.addr, TOPIC, "ha", 1500, 500).assert_ok();
+    wait_until(
+        "the slave catches up with the returned master",
+        Duration::from_secs(60),
+        || {
+            admin.key(&master.addr, "haSlaveNum") == "1"
+                && lag(&admin, &master) == 0
+                && admin.key(&slave.addr, "commitLogMaxOffset")
+                    == admin.key(&master.addr, "commitLogMaxOffset")
+        },
+    );
+    assert_eq!(admin.key(&slave.addr, "haSlaveBehindBytes"), "0");
+
+    // and everything is readable from the slave alone
+    wait_until("the slave has the topic", Duration::from_secs(30), || {
+        admin.has_topic(&slave.addr, TOPIC)
+    });
+    master.kill9();
+    let c = consume(Client::Java5, &ns.addr, TOPIC, "ha-async-java5", "ha", 2000);
+    c.assert_ok();
+    assert_eq!(c.num("distinct"), 2000, "{}", slave.log());
+}
