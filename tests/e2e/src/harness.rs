@@ -14,15 +14,27 @@ pub enum Client {
     Java5,
     /// github.com/apache/rocketmq-client-go/v2.
     Go,
+    /// crates.io `rocketmq-client-rust` (tests/rust-client).
+    Rust,
 }
 
 fn harness_env() -> &'static HashMap<String, String> {
     static ENV: OnceLock<HashMap<String, String>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut map = HashMap::new();
-        let file = std::env::var_os("HOME")
-            .map(|h| std::path::PathBuf::from(h).join(".cache/rmq-test/harness.env"));
-        if let Some(text) = file.and_then(|f| std::fs::read_to_string(f).ok()) {
+        let cache = std::env::var_os("RMQ_TEST_CACHE")
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .map(|h| std::path::PathBuf::from(h).join(".cache/rmq-test"))
+            });
+        // harness.env (tests/build-harnesses.sh), then rust-harness.env (tests/rust-client/build.sh;
+        // build-harnesses.sh rewrites harness.env without the Rust lines).
+        let files = ["harness.env", "rust-harness.env"];
+        for file in files.iter().filter_map(|f| cache.as_ref().map(|c| c.join(f))) {
+            let Ok(text) = std::fs::read_to_string(file) else {
+                continue;
+            };
             for line in text.lines() {
                 if let Some((k, v)) = line
                     .trim()
@@ -48,7 +60,16 @@ pub fn harness_path(client: Client) -> String {
         Client::Java4 => "RMQ_JAVA_HARNESS_4",
         Client::Java5 => "RMQ_JAVA_HARNESS_5",
         Client::Go => "RMQ_GO_HARNESS",
+        Client::Rust => "RMQ_RUST_HARNESS",
     };
+    if client == Client::Rust {
+        return harness_env().get(key).cloned().unwrap_or_else(|| {
+            panic!(
+                "{key} is not set: build the Rust client harness with `tests/rust-client/build.sh` \
+                 (writes ~/.cache/rmq-test/rust-harness.env and merges it into harness.env)"
+            )
+        });
+    }
     harness_env().get(key).cloned().unwrap_or_else(|| {
         panic!(
             "{key} is not set: build the client harnesses with `tests/build-harnesses.sh` \
