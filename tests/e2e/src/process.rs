@@ -180,8 +180,14 @@ pub struct BrokerProc {
 }
 
 impl BrokerProc {
-    /// Starts a broker registered with `namesrv`.
+    /// Starts a broker registered with `namesrv`. Without an explicit `haListenPort` it gets a
+    /// free one, so a restart on the same main port does not need `listenPort + 1` to be free.
     pub fn start(namesrv: &str, opts: BrokerOpts) -> Self {
+        let mut opts = opts;
+        if !opts.set.iter().any(|(k, _)| k == "haListenPort") {
+            opts.set
+                .push(("haListenPort".into(), free_port().to_string()));
+        }
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().join("store");
         let mut b = Self {
