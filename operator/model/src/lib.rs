@@ -33,8 +33,8 @@ pub mod admin;
 
 pub use desired::{Addressing, BrokerNode, DesiredCluster, NameServerNode, desired_cluster};
 pub use types::{
-    BrokersSpec, Condition, ConditionStatus, FlushMode, MessageType, NameServerSpec,
-    ReplicationMode, RocketMQCluster, RocketMQClusterSpec, RocketMQClusterStatus,
+    BrokerGroupStatus, BrokersSpec, Condition, ConditionStatus, FlushMode, MessageType,
+    NameServerSpec, ReplicationMode, RocketMQCluster, RocketMQClusterSpec, RocketMQClusterStatus,
     RocketMQConsumerGroup, RocketMQConsumerGroupSpec, RocketMQConsumerGroupStatus, RocketMQTopic,
     RocketMQTopicSpec, RocketMQTopicStatus, StorageSpec, TopicPerm,
 };

@@ -121,38 +121,62 @@ impl Declarations {
     }
 }
 
-/// Reads and validates every file; all problems of all files come back together.
+/// Reads and validates every file; all problems of all files come back together, in file order
+/// and by line.
 pub fn load_files<P: AsRef<Path>>(paths: &[P]) -> Result<Declarations, Vec<ManifestError>> {
     let mut docs = Vec::new();
     let mut errs = Vec::new();
+    let mut order = Vec::new();
     for p in paths {
         let file = p.as_ref().display().to_string();
+        order.push(file.clone());
         match std::fs::read_to_string(p) {
-            Ok(text) => match parse_str(&file, &text) {
-                Ok(mut d) => docs.append(&mut d),
-                Err(mut e) => errs.append(&mut e),
-            },
+            Ok(text) => {
+                let (mut d, mut e) = parse_docs(&file, &text);
+                docs.append(&mut d);
+                errs.append(&mut e);
+            }
             Err(e) => errs.push(ManifestError::Read {
                 file,
                 message: e.to_string(),
             }),
         }
     }
-    match declarations(docs) {
-        Ok(d) if errs.is_empty() => Ok(d),
-        Ok(_) => Err(errs),
-        Err(mut e) => {
-            errs.append(&mut e);
-            Err(errs)
-        }
+    let result = declarations(docs);
+    if let Err(e) = &result {
+        errs.extend(e.iter().cloned());
+    }
+    if errs.is_empty() {
+        return result;
+    }
+    errs.sort_by_key(|e| {
+        let (file, line) = position(e);
+        (order.iter().position(|f| *f == file), line)
+    });
+    Err(errs)
+}
+
+fn position(e: &ManifestError) -> (String, usize) {
+    match e {
+        ManifestError::Read { file, .. } => (file.clone(), 0),
+        ManifestError::Parse { at, .. }
+        | ManifestError::UnknownKind { at, .. }
+        | ManifestError::Invalid { at, .. }
+        | ManifestError::Duplicate { at, .. } => (at.file.clone(), at.line),
     }
 }
 
 /// Parses the documents of one file's text (`file` is only used in messages).
 pub fn parse_str(file: &str, text: &str) -> Result<Vec<(Source, Document)>, Vec<ManifestError>> {
+    let (docs, errs) = parse_docs(file, text);
+    if errs.is_empty() { Ok(docs) } else { Err(errs) }
+}
+
+/// The documents that parsed, and the problems of those that did not.
+fn parse_docs(file: &str, text: &str) -> (Vec<(Source, Document)>, Vec<ManifestError>) {
     let mut out = Vec::new();
     let mut errs = Vec::new();
-    for (line, chunk) in split_documents(text) {
+    for (start, line, chunk) in split_documents(text) {
         let mut source = Source {
             file: file.to_owned(),
             line,
@@ -161,7 +185,7 @@ pub fn parse_str(file: &str, text: &str) -> Result<Vec<(Source, Document)>, Vec<
         let value: Value = match serde_yaml_ng::from_str(&chunk) {
             Ok(v) => v,
             Err(e) => {
-                errs.push(parse_error(source, line, &e));
+                errs.push(parse_error(source, start, &e));
                 continue;
             }
         };
@@ -192,11 +216,13 @@ pub fn parse_str(file: &str, text: &str) -> Result<Vec<(Source, Document)>, Vec<
         }
         let doc = match kind.as_str() {
             "RocketMQCluster" => {
-                typed(&source, &chunk, &value).map(|c| Document::Cluster(Box::new(c)))
+                typed(&source, start, &chunk, &value).map(|c| Document::Cluster(Box::new(c)))
             }
-            "RocketMQTopic" => typed(&source, &chunk, &value).map(|t| Document::Topic(Box::new(t))),
+            "RocketMQTopic" => {
+                typed(&source, start, &chunk, &value).map(|t| Document::Topic(Box::new(t)))
+            }
             "RocketMQConsumerGroup" => {
-                typed(&source, &chunk, &value).map(|g| Document::Group(Box::new(g)))
+                typed(&source, start, &chunk, &value).map(|g| Document::Group(Box::new(g)))
             }
             _ => {
                 errs.push(ManifestError::UnknownKind {
@@ -212,7 +238,7 @@ pub fn parse_str(file: &str, text: &str) -> Result<Vec<(Source, Document)>, Vec<
             Err(mut e) => errs.append(&mut e),
         }
     }
-    if errs.is_empty() { Ok(out) } else { Err(errs) }
+    (out, errs)
 }
 
 /// Validates parsed documents and checks for duplicates.
@@ -272,11 +298,12 @@ pub fn declarations(docs: Vec<(Source, Document)>) -> Result<Declarations, Vec<M
 
 fn typed<T: DeserializeOwned + Serialize>(
     source: &Source,
+    start: usize,
     chunk: &str,
     original: &Value,
 ) -> Result<T, Vec<ManifestError>> {
-    let t: T = serde_yaml_ng::from_str(chunk)
-        .map_err(|e| vec![parse_error(source.clone(), source.line, &e)])?;
+    let t: T =
+        serde_yaml_ng::from_str(chunk).map_err(|e| vec![parse_error(source.clone(), start, &e)])?;
     // Unknown fields would otherwise be dropped silently (a typo such as `queus: 4` would give
     // the default): compare with what the typed value serialises back to.
     let back = serde_yaml_ng::to_value(&t).unwrap_or(Value::Null);
@@ -335,18 +362,24 @@ fn parse_error(source: Source, doc_line: usize, e: &serde_yaml_ng::Error) -> Man
     }
 }
 
-/// Splits YAML text into documents at `---` lines; each with its first line number (1-based).
-fn split_documents(text: &str) -> Vec<(usize, String)> {
+/// Splits YAML text into documents at `---` lines: (first line of the chunk, first line with
+/// content, text), lines 1-based.
+fn split_documents(text: &str) -> Vec<(usize, usize, String)> {
     let mut docs = Vec::new();
     let mut start = 1;
     let mut current = String::new();
+    let mut push = |start: usize, chunk: String| {
+        let content = chunk
+            .lines()
+            .position(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+        if let Some(offset) = content {
+            docs.push((start, start + offset, chunk));
+        }
+    };
     for (i, line) in text.lines().enumerate() {
         let marker = line == "---" || line.starts_with("--- ") || line == "...";
         if marker {
-            if !current.trim().is_empty() {
-                docs.push((start, std::mem::take(&mut current)));
-            }
-            current.clear();
+            push(start, std::mem::take(&mut current));
             start = i + 2;
             if let Some(rest) = line.strip_prefix("--- ") {
                 current.push_str(rest);
@@ -358,8 +391,6 @@ fn split_documents(text: &str) -> Vec<(usize, String)> {
             current.push('\n');
         }
     }
-    if !current.trim().is_empty() {
-        docs.push((start, current));
-    }
+    push(start, current);
     docs
 }

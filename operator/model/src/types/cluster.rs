@@ -171,4 +171,27 @@ pub struct RocketMQClusterStatus {
     /// Declared brokers (groups × replicasPerGroup).
     #[serde(default)]
     pub brokers: i32,
+    /// Readiness of each broker group (Kubernetes back-end).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<BrokerGroupStatus>,
+}
+
+/// Readiness of one broker group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct BrokerGroupStatus {
+    /// Group name (`broker-a`).
+    pub name: String,
+    /// Brokers of the group that are ready.
+    #[serde(default)]
+    pub ready: i32,
+    /// Declared brokers of the group.
+    #[serde(default)]
+    pub replicas: i32,
+    /// Brokers already running the current spec.
+    #[serde(default)]
+    pub updated: i32,
+    /// The master (brokerId 0) is ready.
+    #[serde(default)]
+    pub master_ready: bool,
 }

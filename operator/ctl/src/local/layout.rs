@@ -1,0 +1,125 @@
+//! Local addressing (127.0.0.1 + ports under the state directory), finding the bundled binaries,
+//! and checking that the ports are free before anything starts.
+
+use crate::error::CtlError;
+use rmq_model::desired::{Addressing, Endpoint};
+use rmq_model::validate::ValidatedCluster;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+/// Distance between the first nameserver port and the first broker port (9876 → 10911).
+pub const BROKER_PORT_OFFSET: u16 = 1035;
+/// Ports per broker (main, HA, and room for the "VIP" main-2 port of the next one).
+pub const BROKER_PORT_STEP: u16 = 10;
+
+/// How local mode places nodes: all on one host, nameserver i on `base + i`, broker k (group by
+/// group, master first) on `base + 1035 + 10k`, data under the state directory.
+#[derive(Debug, Clone)]
+pub struct LocalAddressing {
+    /// Host every node listens on and advertises.
+    pub host: String,
+    /// First nameserver port.
+    pub base_port: u16,
+    /// The cluster's state directory (absolute).
+    pub state_dir: PathBuf,
+}
+
+impl LocalAddressing {
+    /// Checks that every port of `cluster` fits below 65536.
+    pub fn check(&self, cluster: &ValidatedCluster) -> Result<(), CtlError> {
+        let last = u32::from(self.base_port)
+            + u32::from(BROKER_PORT_OFFSET)
+            + u32::from(BROKER_PORT_STEP) * cluster.broker_count()
+            + 1;
+        if last > u32::from(u16::MAX) || cluster.name_servers >= u32::from(BROKER_PORT_OFFSET) {
+            return Err(CtlError::Input(format!(
+                "--base-port {} leaves no room for {} broker(s) (fix: use a lower --base-port)",
+                self.base_port,
+                cluster.broker_count()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The directory of node `name`.
+    pub fn node_dir(&self, name: &str) -> PathBuf {
+        self.state_dir.join(name)
+    }
+}
+
+fn port(v: u32) -> u16 {
+    u16::try_from(v).unwrap_or(u16::MAX)
+}
+
+impl Addressing for LocalAddressing {
+    fn name_server(&self, _: &ValidatedCluster, index: u32) -> Endpoint {
+        Endpoint {
+            host: self.host.clone(),
+            port: port(u32::from(self.base_port) + index),
+        }
+    }
+
+    fn broker(&self, cluster: &ValidatedCluster, group: u32, replica: u32) -> Endpoint {
+        let k = group * cluster.replicas_per_group + replica;
+        Endpoint {
+            host: self.host.clone(),
+            port: port(
+                u32::from(self.base_port)
+                    + u32::from(BROKER_PORT_OFFSET)
+                    + u32::from(BROKER_PORT_STEP) * k,
+            ),
+        }
+    }
+
+    fn broker_store_dir(&self, _: &ValidatedCluster, node: &str) -> String {
+        self.node_dir(node).join("store").display().to_string()
+    }
+}
+
+/// The binaries a local cluster runs.
+#[derive(Debug, Clone)]
+pub struct Binaries {
+    /// Directory holding them.
+    pub dir: PathBuf,
+    /// rmq-namesrv.
+    pub namesrv: PathBuf,
+    /// rmq-broker.
+    pub broker: PathBuf,
+}
+
+/// Finds rmq-namesrv and rmq-broker: `--bin-dir` / `RMQ_BIN_DIR`, else next to rmqctl.
+pub fn find_binaries(bin_dir: Option<&Path>) -> Result<Binaries, CtlError> {
+    let dir = match bin_dir {
+        Some(d) => d.to_path_buf(),
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .ok_or_else(|| {
+                CtlError::Local("cannot locate rmqctl's own directory (fix: pass --bin-dir)".into())
+            })?,
+    };
+    let namesrv = dir.join("rmq-namesrv");
+    let broker = dir.join("rmq-broker");
+    for b in [&namesrv, &broker] {
+        if !b.is_file() {
+            return Err(CtlError::Local(format!(
+                "cannot find {} (fix: build it with `cargo build -p rmq-broker -p rmq-namesrv` into the same target directory as rmqctl, or pass --bin-dir / set RMQ_BIN_DIR)",
+                b.display()
+            )));
+        }
+    }
+    Ok(Binaries {
+        dir,
+        namesrv,
+        broker,
+    })
+}
+
+/// Fails with the node and the fix if `port` on `host` is taken.
+pub fn check_port_free(host: &str, port: u16, what: &str) -> Result<(), CtlError> {
+    TcpListener::bind((host, port)).map(drop).map_err(|e| {
+        CtlError::Local(format!(
+            "port {port} on {host} for {what} is not available: {e} (fix: stop whatever uses it, or move the cluster with --base-port)"
+        ))
+    })
+}

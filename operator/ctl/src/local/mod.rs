@@ -1,0 +1,311 @@
+//! `rmqctl local up|status|down`: the embedded default. Runs a RocketMQCluster as child processes
+//! on 127.0.0.1 from the bundled binaries, with data, logs, pid files and a state file under a
+//! state directory; waits until every broker is registered; reconciles topics and groups.
+//!
+//! - [`layout`]: addressing, binaries, ports. [`state`]: the state directory.
+//! - [`process`]: spawning and signalling. [`nodes`]: waiting, stopping, `status`, `down`.
+
+mod layout;
+mod nodes;
+mod process;
+mod state;
+
+pub use nodes::{down, status};
+
+use crate::apply;
+use crate::cli::{Output, UpArgs};
+use crate::error::CtlError;
+use crate::progress::Progress;
+use layout::{LocalAddressing, check_port_free, find_binaries};
+use rmq_model::admin::Admin;
+use rmq_model::desired::desired_cluster;
+use rmq_model::manifest::{Declarations, ManifestError};
+use rmq_model::plan::Desired;
+use rmq_model::validate::{ValidatedCluster, ValidationError};
+use state::{NodeKind, NodeState, State};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::Duration;
+
+/// Host every local node listens on.
+const HOST: &str = "127.0.0.1";
+
+/// The one cluster of `up`'s files, with topics/groups checked to target it.
+fn the_cluster(decls: &Declarations) -> Result<ValidatedCluster, CtlError> {
+    let cluster = match decls.clusters.as_slice() {
+        [(_, c)] => c.clone(),
+        [] => {
+            return Err(CtlError::Input(
+                "no RocketMQCluster in the files (fix: add a file with kind: RocketMQCluster, e.g. -f examples/cluster.yaml)".into(),
+            ));
+        }
+        many => {
+            let list: Vec<String> = many.iter().map(|(s, _)| s.to_string()).collect();
+            return Err(CtlError::Input(format!(
+                "`local up` runs one cluster, but the files declare {}: {} (fix: pass one RocketMQCluster)",
+                many.len(),
+                list.join(", ")
+            )));
+        }
+    };
+    let mut errs = Vec::new();
+    let wrong = |source: &rmq_model::manifest::Source, target: &str| ManifestError::Invalid {
+        at: source.clone(),
+        error: ValidationError::new(
+            "spec.cluster",
+            format!(
+                "{target:?} is not the cluster being started ({:?})",
+                cluster.name
+            ),
+            format!("set spec.cluster: {}", cluster.name),
+        ),
+    };
+    for (s, t) in &decls.topics {
+        if t.cluster != cluster.name {
+            errs.push(wrong(s, &t.cluster));
+        }
+    }
+    for (s, g) in &decls.groups {
+        if g.cluster != cluster.name {
+            errs.push(wrong(s, &g.cluster));
+        }
+    }
+    if errs.is_empty() {
+        Ok(cluster)
+    } else {
+        Err(CtlError::Manifest(errs))
+    }
+}
+
+/// The nodes `cluster` needs, as `state` records them (not running yet).
+fn planned_nodes(
+    cluster: &ValidatedCluster,
+    addressing: &LocalAddressing,
+) -> (Vec<NodeState>, BTreeMap<String, String>, String) {
+    let desired = desired_cluster(cluster, addressing);
+    let logs = addressing.state_dir.join("logs");
+    let mut nodes = Vec::new();
+    let mut confs = BTreeMap::new();
+    for ns in &desired.name_servers {
+        let dir = addressing.node_dir(&ns.name);
+        nodes.push(NodeState {
+            name: ns.name.clone(),
+            kind: NodeKind::NameServer,
+            group: None,
+            broker_id: None,
+            role: "NAMESRV".into(),
+            address: ns.endpoint.address(),
+            args: vec![
+                "--listen-addr".into(),
+                HOST.into(),
+                "--listen-port".into(),
+                ns.endpoint.port.to_string(),
+                "--kv-config-path".into(),
+                dir.join("kvConfig.json").display().to_string(),
+            ],
+            log: logs.join(format!("{}.log", ns.name)),
+            dir,
+            pid: None,
+        });
+    }
+    for b in &desired.brokers {
+        let dir = addressing.node_dir(&b.name);
+        confs.insert(b.name.clone(), b.broker_conf.clone());
+        nodes.push(NodeState {
+            name: b.name.clone(),
+            kind: NodeKind::Broker,
+            group: Some(b.group.clone()),
+            broker_id: Some(b.broker_id),
+            role: b.role.as_conf().into(),
+            address: b.endpoint.address(),
+            args: vec![
+                "-c".into(),
+                dir.join("broker.conf").display().to_string(),
+                "--listen-addr".into(),
+                HOST.into(),
+            ],
+            log: logs.join(format!("{}.log", b.name)),
+            dir,
+            pid: None,
+        });
+    }
+    (nodes, confs, desired.namesrv_addr())
+}
+
+/// Keeps the pids of nodes still running from a previous `up` when their layout is unchanged.
+fn adopt_running(
+    dir: &Path,
+    nodes: &mut [NodeState],
+    confs: &BTreeMap<String, String>,
+) -> Result<(), CtlError> {
+    let Ok(old) = State::load(dir) else {
+        return Ok(());
+    };
+    for o in old.nodes.iter().filter(|o| o.running()) {
+        let same = nodes.iter_mut().find(|n| n.name == o.name);
+        let conf_same = confs.get(&o.name).is_none_or(|c| {
+            std::fs::read_to_string(o.dir.join("broker.conf")).is_ok_and(|have| have == *c)
+        });
+        match same {
+            Some(n) if n.args == o.args && n.address == o.address && conf_same => n.pid = o.pid,
+            _ => {
+                return Err(CtlError::Local(format!(
+                    "{} is running (pid {}) with a different layout than the files declare (fix: `rmqctl local down --state-dir {}` first; data is kept)",
+                    o.name,
+                    o.pid.unwrap_or(0),
+                    dir.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `rmqctl local up`.
+pub async fn up(args: UpArgs) -> Result<(), CtlError> {
+    let decls = apply::load(&args.files)?;
+    let cluster = the_cluster(&decls)?;
+    let state_dir = state::absolute(
+        &args
+            .state_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(state::DEFAULT_ROOT).join(&cluster.name)),
+    )?;
+    let bins = find_binaries(args.bin_dir.as_deref())?;
+    let addressing = LocalAddressing {
+        host: HOST.into(),
+        base_port: args.base_port,
+        state_dir: state_dir.clone(),
+    };
+    addressing.check(&cluster)?;
+    let (mut nodes, confs, namesrv_addr) = planned_nodes(&cluster, &addressing);
+    std::fs::create_dir_all(state_dir.join("logs")).map_err(|e| CtlError::io(&state_dir, e))?;
+    adopt_running(&state_dir, &mut nodes, &confs)?;
+    for n in nodes.iter().filter(|n| n.pid.is_none()) {
+        let (_, port) = n.address.rsplit_once(':').unwrap_or_default();
+        let port: u16 = port.parse().unwrap_or(0);
+        check_port_free(HOST, port, &n.name)?;
+        if n.kind == NodeKind::Broker {
+            check_port_free(HOST, port.saturating_add(1), &format!("{} (HA)", n.name))?;
+        }
+        std::fs::create_dir_all(&n.dir).map_err(|e| CtlError::io(&n.dir, e))?;
+        if let Some(conf) = confs.get(&n.name) {
+            let path = n.dir.join("broker.conf");
+            std::fs::write(&path, conf).map_err(|e| CtlError::io(&path, e))?;
+        }
+    }
+    let mut state = State {
+        cluster: cluster.name.clone(),
+        namesrv_addr: namesrv_addr.clone(),
+        bin_dir: bins.dir.clone(),
+        nodes,
+    };
+    let mut progress = Progress::new();
+    let mut children: BTreeMap<String, Child> = BTreeMap::new();
+    let started = start_nodes(&mut state, &bins, &mut children, &mut progress);
+    state.save(&state_dir)?;
+    if let Err(e) = started {
+        nodes::stop_started(&mut state, &mut children, &mut progress).await;
+        state.save(&state_dir)?;
+        return Err(e);
+    }
+    let deadline = Duration::from_secs(args.timeout);
+    if let Err(e) = nodes::wait_ready(&state, &mut children, deadline, &mut progress).await {
+        progress.println(format!("{e}"));
+        progress.println("stopping the nodes started by this run");
+        nodes::stop_started(&mut state, &mut children, &mut progress).await;
+        state.save(&state_dir)?;
+        return Err(e);
+    }
+    progress.set("reconciling topics and consumer groups");
+    let reconciled = reconcile(&decls, &cluster, &namesrv_addr, &progress).await;
+    progress.finish();
+    nodes::print_status(&state, &state_dir, args.output).await?;
+    if let Err(e) = reconciled {
+        if args.detach {
+            eprintln!(
+                "rmqctl: the cluster is running, but its topics/groups are not as declared; fix the files and run `rmqctl apply -f FILE --namesrv '{namesrv_addr}'`"
+            );
+        } else {
+            nodes::stop_started(&mut state, &mut children, &mut Progress::new()).await;
+            state.save(&state_dir)?;
+        }
+        return Err(e);
+    }
+    if args.detach {
+        eprintln!(
+            "rmqctl: cluster {} is ready; namesrvAddr={namesrv_addr}; stop it with `rmqctl local down --state-dir {}`",
+            cluster.name,
+            state_dir.display()
+        );
+        return Ok(());
+    }
+    eprintln!(
+        "rmqctl: cluster {} is ready; namesrvAddr={namesrv_addr}; running in the foreground, Ctrl-C stops it",
+        cluster.name
+    );
+    let result = nodes::foreground(&state, &mut children).await;
+    nodes::stop_all(
+        &mut state,
+        &mut children,
+        Duration::from_secs(60),
+        &mut Progress::new(),
+    )
+    .await;
+    state.save(&state_dir)?;
+    eprintln!(
+        "rmqctl: cluster {} stopped; data kept in {}",
+        cluster.name,
+        state_dir.display()
+    );
+    result
+}
+
+/// Spawns every node that is not running yet, nameservers first.
+fn start_nodes(
+    state: &mut State,
+    bins: &layout::Binaries,
+    children: &mut BTreeMap<String, Child>,
+    progress: &mut Progress,
+) -> Result<(), CtlError> {
+    for n in state.nodes.iter_mut() {
+        if n.pid.is_some() {
+            progress.println(format!(
+                "{} already running (pid {})",
+                n.name,
+                n.pid.unwrap_or(0)
+            ));
+            continue;
+        }
+        let bin = match n.kind {
+            NodeKind::NameServer => &bins.namesrv,
+            NodeKind::Broker => &bins.broker,
+        };
+        progress.set(format!("starting {} on {}", n.name, n.address));
+        let child = process::spawn(bin, &n.args, &n.log, &n.dir).map_err(|e| {
+            CtlError::Local(format!("cannot start {} ({}): {e}", n.name, bin.display()))
+        })?;
+        n.pid = Some(child.id());
+        children.insert(n.name.clone(), child);
+    }
+    Ok(())
+}
+
+async fn reconcile(
+    decls: &Declarations,
+    cluster: &ValidatedCluster,
+    namesrv_addr: &str,
+    progress: &Progress,
+) -> Result<(), CtlError> {
+    let admin = Admin::new(namesrv_addr.split(';').map(str::to_owned).collect());
+    let desired = Desired::new(
+        decls.topics.iter().map(|(_, t)| t.clone()).collect(),
+        decls.groups.iter().map(|(_, g)| g.clone()).collect(),
+        std::slice::from_ref(&cluster.name),
+    );
+    apply::reconcile(&admin, &desired, decls, false, Output::Table, &mut |line| {
+        progress.println(line)
+    })
+    .await
+}

@@ -1,0 +1,407 @@
+//! Running nodes: waiting until nameservers answer and every broker is registered, staying in the
+//! foreground, stopping gracefully (brokers first so they unregister, SIGTERM, then SIGKILL after
+//! the timeout), and the `status` and `down` commands.
+
+use super::process;
+use super::state::{self, NodeKind, NodeState, State};
+use crate::cli::{DownArgs, LocalTarget, Output};
+use crate::error::CtlError;
+use crate::output::{Table, print};
+use crate::progress::Progress;
+use rmq_model::admin::Admin;
+use rmq_protocol::body::cluster::ClusterInfo;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+fn quick_admin(state: &State) -> Admin {
+    let ns = state
+        .nodes
+        .iter()
+        .filter(|n| n.kind == NodeKind::NameServer)
+        .map(|n| n.address.clone())
+        .collect();
+    Admin::with_timeouts(ns, Duration::from_millis(800), Duration::from_secs(2))
+}
+
+/// Brokers (by node name) registered on every answering nameserver, and the nameservers that
+/// answered.
+async fn registrations(admin: &Admin, state: &State) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut infos: Vec<ClusterInfo> = Vec::new();
+    let mut up = BTreeSet::new();
+    for ns in admin.name_servers() {
+        if let Ok(info) = admin.cluster_info_at(ns).await {
+            up.insert(ns.clone());
+            infos.push(info);
+        }
+    }
+    let registered = state
+        .nodes
+        .iter()
+        .filter(|n| n.kind == NodeKind::Broker)
+        .filter(|n| {
+            !infos.is_empty()
+                && infos.iter().all(|info| {
+                    let group = n.group.as_deref().unwrap_or_default();
+                    let id = i64::from(n.broker_id.unwrap_or(0));
+                    info.cluster_addr_table
+                        .get(&state.cluster)
+                        .is_some_and(|g| g.contains(group))
+                        && info
+                            .broker_addr_table
+                            .get(group)
+                            .and_then(|b| b.broker_addrs.get(&id))
+                            == Some(&n.address)
+                })
+        })
+        .map(|n| n.name.clone())
+        .collect();
+    (registered, up)
+}
+
+/// Waits until every nameserver answers and every broker is registered with all of them.
+pub async fn wait_ready(
+    state: &State,
+    children: &mut BTreeMap<String, Child>,
+    timeout: Duration,
+    progress: &mut Progress,
+) -> Result<(), CtlError> {
+    let admin = quick_admin(state);
+    let start = Instant::now();
+    let brokers: Vec<&NodeState> = state
+        .nodes
+        .iter()
+        .filter(|n| n.kind == NodeKind::Broker)
+        .collect();
+    let ns_total = state.nodes.len() - brokers.len();
+    loop {
+        for (name, child) in children.iter_mut() {
+            if let Ok(Some(status)) = child.try_wait()
+                && let Some(n) = state.nodes.iter().find(|n| &n.name == name)
+            {
+                return Err(CtlError::Local(format!(
+                    "{name} exited during startup ({status}); last lines of {}:\n{}",
+                    n.log.display(),
+                    process::log_tail(&n.log, 15)
+                )));
+            }
+        }
+        let (registered, up) = registrations(&admin, state).await;
+        let waiting: Vec<&NodeState> = state
+            .nodes
+            .iter()
+            .filter(|n| match n.kind {
+                NodeKind::NameServer => !up.contains(&n.address),
+                NodeKind::Broker => !registered.contains(&n.name),
+            })
+            .collect();
+        if waiting.is_empty() {
+            progress.println(format!(
+                "{} nameserver(s) up, {} broker(s) registered after {:.1}s",
+                ns_total,
+                brokers.len(),
+                start.elapsed().as_secs_f64()
+            ));
+            return Ok(());
+        }
+        let names: Vec<&str> = waiting.iter().take(4).map(|n| n.name.as_str()).collect();
+        progress.set(format!(
+            "nameservers {}/{ns_total} up, brokers {}/{} registered (waiting for {}{})",
+            up.len(),
+            registered.len(),
+            brokers.len(),
+            names.join(", "),
+            if waiting.len() > 4 { ", ..." } else { "" }
+        ));
+        if start.elapsed() >= timeout {
+            let n = waiting[0];
+            let what = match n.kind {
+                NodeKind::NameServer => "answer",
+                NodeKind::Broker => "register with the nameservers",
+            };
+            return Err(CtlError::Local(format!(
+                "timed out after {}s waiting for {} ({}) to {what}; last lines of {}:\n{}",
+                timeout.as_secs(),
+                n.name,
+                n.address,
+                n.log.display(),
+                process::log_tail(&n.log, 15)
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// Stops the nodes in `children` (started by this run), leaving nodes adopted from an earlier
+/// run alone.
+pub async fn stop_started(
+    state: &mut State,
+    children: &mut BTreeMap<String, Child>,
+    progress: &mut Progress,
+) {
+    let started: BTreeSet<String> = children.keys().cloned().collect();
+    stop(state, children, Duration::from_secs(30), progress, |n| {
+        started.contains(&n.name)
+    })
+    .await;
+}
+
+/// Stops every node of `state`.
+pub async fn stop_all(
+    state: &mut State,
+    children: &mut BTreeMap<String, Child>,
+    timeout: Duration,
+    progress: &mut Progress,
+) {
+    stop(state, children, timeout, progress, |_| true).await;
+}
+
+async fn stop(
+    state: &mut State,
+    children: &mut BTreeMap<String, Child>,
+    timeout: Duration,
+    progress: &mut Progress,
+    select: impl Fn(&NodeState) -> bool,
+) {
+    // Brokers first (they unregister from the nameservers), then nameservers.
+    for kind in [NodeKind::Broker, NodeKind::NameServer] {
+        let mut pending: Vec<usize> = Vec::new();
+        for (i, n) in state.nodes.iter().enumerate() {
+            if n.kind != kind || !select(n) {
+                continue;
+            }
+            match n.pid {
+                Some(pid) if children.contains_key(&n.name) || n.running() => {
+                    if let Err(e) = process::terminate(pid) {
+                        progress.println(format!("cannot signal {} (pid {pid}): {e}", n.name));
+                    }
+                    pending.push(i);
+                }
+                _ => {}
+            }
+        }
+        let start = Instant::now();
+        while !pending.is_empty() {
+            pending.retain(|&i| {
+                let n = &state.nodes[i];
+                let exited = match children.get_mut(&n.name) {
+                    Some(c) => !matches!(c.try_wait(), Ok(None)),
+                    None => !n.running(),
+                };
+                !exited
+            });
+            if pending.is_empty() {
+                break;
+            }
+            let names: Vec<&str> = pending
+                .iter()
+                .map(|&i| state.nodes[i].name.as_str())
+                .collect();
+            progress.set(format!("stopping {}", names.join(", ")));
+            if start.elapsed() >= timeout {
+                for &i in &pending {
+                    let n = &state.nodes[i];
+                    progress.println(format!(
+                        "{} did not stop within {}s; killing it",
+                        n.name,
+                        timeout.as_secs()
+                    ));
+                    if let Some(pid) = n.pid {
+                        let _ = process::kill(pid);
+                    }
+                    if let Some(c) = children.get_mut(&n.name) {
+                        let _ = c.wait();
+                    }
+                }
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    for n in state.nodes.iter_mut() {
+        if select(n) && !n.running() {
+            n.pid = None;
+            children.remove(&n.name);
+        }
+    }
+}
+
+/// Stays in the foreground until Ctrl-C / SIGTERM (Ok) or a node exits on its own (Err).
+pub async fn foreground(
+    state: &State,
+    children: &mut BTreeMap<String, Child>,
+) -> Result<(), CtlError> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| CtlError::Local(format!("cannot watch SIGTERM: {e}")))?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = term.recv() => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
+        for n in &state.nodes {
+            let exited = match children.get_mut(&n.name) {
+                Some(c) => !matches!(c.try_wait(), Ok(None)),
+                None => !n.running(),
+            };
+            if exited {
+                return Err(CtlError::Local(format!(
+                    "{} exited unexpectedly; last lines of {}:\n{}",
+                    n.name,
+                    n.log.display(),
+                    process::log_tail(&n.log, 15)
+                )));
+            }
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NodeRow<'a> {
+    #[serde(flatten)]
+    node: &'a NodeState,
+    running: bool,
+    registered: bool,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusView<'a> {
+    cluster: &'a str,
+    namesrv_addr: &'a str,
+    state_dir: String,
+    nodes: Vec<NodeRow<'a>>,
+}
+
+/// Prints the nodes with their process and registration state; returns (running, healthy).
+pub async fn print_status(
+    state: &State,
+    dir: &Path,
+    output: Output,
+) -> Result<(usize, bool), CtlError> {
+    let admin = quick_admin(state);
+    let (registered, up) = registrations(&admin, state).await;
+    let rows: Vec<NodeRow> = state
+        .nodes
+        .iter()
+        .map(|n| NodeRow {
+            running: n.running(),
+            registered: match n.kind {
+                NodeKind::NameServer => up.contains(&n.address),
+                NodeKind::Broker => registered.contains(&n.name),
+            },
+            node: n,
+        })
+        .collect();
+    let running = rows.iter().filter(|r| r.running).count();
+    let healthy = rows.iter().all(|r| r.running && r.registered);
+    let view = StatusView {
+        cluster: &state.cluster,
+        namesrv_addr: &state.namesrv_addr,
+        state_dir: dir.display().to_string(),
+        nodes: rows,
+    };
+    print(output, &view, || {
+        let mut t = Table::new(&[
+            "NODE", "ROLE", "ADDRESS", "PID", "PROCESS", "SERVING", "LOG",
+        ]);
+        for r in &view.nodes {
+            t.row(vec![
+                r.node.name.clone(),
+                r.node.role.clone(),
+                r.node.address.clone(),
+                r.node
+                    .pid
+                    .filter(|_| r.running)
+                    .map_or("-".into(), |p| p.to_string()),
+                if r.running { "running" } else { "stopped" }.into(),
+                match (r.node.kind, r.registered) {
+                    (NodeKind::NameServer, true) => "answering",
+                    (NodeKind::Broker, true) => "registered",
+                    _ => "no",
+                }
+                .into(),
+                r.node.log.display().to_string(),
+            ]);
+        }
+        t
+    })?;
+    if output == Output::Table {
+        println!(
+            "cluster {}: namesrvAddr={}  state={}",
+            state.cluster,
+            state.namesrv_addr,
+            dir.display()
+        );
+    }
+    Ok((running, healthy))
+}
+
+fn target_dir(t: &LocalTarget) -> Result<std::path::PathBuf, CtlError> {
+    let mut cluster = t.cluster.clone();
+    if cluster.is_none() && !t.files.is_empty() {
+        let decls = crate::apply::load(&t.files)?;
+        cluster = decls.clusters.first().map(|(_, c)| c.name.clone());
+    }
+    state::resolve(t.state_dir.as_deref(), cluster.as_deref())
+}
+
+/// `rmqctl local status`: exit 0 only if every node runs and serves.
+pub async fn status(t: LocalTarget) -> Result<(), CtlError> {
+    let dir = target_dir(&t)?;
+    let state = State::load(&dir)?;
+    let (running, healthy) = print_status(&state, &dir, t.output).await?;
+    if healthy {
+        Ok(())
+    } else if running == 0 {
+        Err(CtlError::Local(format!(
+            "cluster {} is stopped",
+            state.cluster
+        )))
+    } else {
+        Err(CtlError::Local(format!(
+            "cluster {} is degraded: {running} of {} nodes run, not all serve",
+            state.cluster,
+            state.nodes.len()
+        )))
+    }
+}
+
+/// `rmqctl local down`: graceful stop, data kept.
+pub async fn down(args: DownArgs) -> Result<(), CtlError> {
+    let dir = target_dir(&args.target)?;
+    let mut state = State::load(&dir)?;
+    let running = state.nodes.iter().filter(|n| n.running()).count();
+    if running == 0 {
+        for n in state.nodes.iter_mut() {
+            n.pid = None;
+        }
+        state.save(&dir)?;
+        println!(
+            "cluster {} is not running (state {})",
+            state.cluster,
+            dir.display()
+        );
+        return Ok(());
+    }
+    let mut progress = Progress::new();
+    let mut none = BTreeMap::new();
+    stop_all(
+        &mut state,
+        &mut none,
+        Duration::from_secs(args.timeout),
+        &mut progress,
+    )
+    .await;
+    progress.finish();
+    state.save(&dir)?;
+    println!(
+        "cluster {} stopped ({running} node(s)); data kept in {} (`rmqctl local up` resumes it)",
+        state.cluster,
+        dir.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! [`Admin::execute`]: runs a plan's actions in order, reports each, and stops at the first
+//! failure with what was done and what was not (nothing is skipped silently).
+
+use super::{Admin, AdminError};
+use crate::defaults::OWNERSHIP_NAMESPACE;
+use crate::plan::Action;
+use rmq_protocol::body::subscription::SubscriptionGroupConfig;
+use rmq_protocol::body::to_json;
+use rmq_protocol::body::topic_config::TopicConfig;
+use rmq_protocol::header::namesrv::{
+    DeleteTopicFromNamesrvRequestHeader, KvConfigKeyRequestHeader, PutKvConfigRequestHeader,
+};
+use rmq_protocol::header::topic::{
+    CreateTopicRequestHeader, DeleteSubscriptionGroupRequestHeader, TopicRequestHeader,
+};
+use rmq_protocol::{RemotingCommand, names, request_code as rc};
+
+/// What happened to one action.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Applied.
+    Done,
+    /// Failed; later actions were not run.
+    Failed(AdminError),
+}
+
+/// The result of [`Admin::execute`].
+#[derive(Debug, Default)]
+pub struct ApplyReport {
+    /// Actions applied, in order.
+    pub done: Vec<Action>,
+    /// The action that failed, with the error.
+    pub failed: Option<(Action, AdminError)>,
+    /// Actions not attempted because of the failure.
+    pub not_done: Vec<Action>,
+}
+
+impl ApplyReport {
+    /// True if every action was applied.
+    pub fn ok(&self) -> bool {
+        self.failed.is_none()
+    }
+}
+
+/// The UPDATE_AND_CREATE_TOPIC header for `config` (attributes as `+key=value,...`).
+pub fn create_topic_header(config: &TopicConfig) -> CreateTopicRequestHeader {
+    let attributes = config
+        .attributes
+        .iter()
+        .map(|(k, v)| format!("+{}={v}", k.trim_start_matches('+')))
+        .collect::<Vec<_>>()
+        .join(",");
+    CreateTopicRequestHeader {
+        topic: config.topic_name.clone(),
+        default_topic: Some(names::AUTO_CREATE_TOPIC_KEY.to_owned()),
+        read_queue_nums: config.read_queue_nums,
+        write_queue_nums: config.write_queue_nums,
+        perm: config.perm,
+        topic_filter_type: Some(config.topic_filter_type.clone()),
+        topic_sys_flag: Some(config.topic_sys_flag),
+        order: config.order,
+        attributes: (!attributes.is_empty()).then_some(attributes),
+    }
+}
+
+impl Admin {
+    /// Runs `actions` in order, calling `on_step` after each; stops at the first failure.
+    pub async fn execute(
+        &self,
+        actions: &[Action],
+        mut on_step: impl FnMut(&Action, &Outcome),
+    ) -> ApplyReport {
+        let mut report = ApplyReport::default();
+        let mut iter = actions.iter();
+        for action in iter.by_ref() {
+            match self.apply_one(action).await {
+                Ok(()) => {
+                    on_step(action, &Outcome::Done);
+                    report.done.push(action.clone());
+                }
+                Err(e) => {
+                    let outcome = Outcome::Failed(e);
+                    on_step(action, &outcome);
+                    if let Outcome::Failed(e) = outcome {
+                        report.failed = Some((action.clone(), e));
+                    }
+                    break;
+                }
+            }
+        }
+        report.not_done = iter.cloned().collect();
+        report
+    }
+
+    /// Applies one action.
+    pub async fn apply_one(&self, action: &Action) -> Result<(), AdminError> {
+        match action {
+            Action::Own {
+                key,
+                manager,
+                name_servers,
+                ..
+            } => {
+                for ns in name_servers {
+                    let req = RemotingCommand::request_with(
+                        rc::PUT_KV_CONFIG,
+                        &PutKvConfigRequestHeader {
+                            namespace: OWNERSHIP_NAMESPACE.to_owned(),
+                            key: key.kv_key(),
+                            value: manager.clone(),
+                        },
+                    );
+                    self.call(ns, req, "PUT_KV_CONFIG (ownership record)")
+                        .await?;
+                }
+            }
+            Action::CreateTopic { broker, config, .. }
+            | Action::UpdateTopic { broker, config, .. } => {
+                let req = RemotingCommand::request_with(
+                    rc::UPDATE_AND_CREATE_TOPIC,
+                    &create_topic_header(config),
+                );
+                let what = format!("UPDATE_AND_CREATE_TOPIC {}", config.topic_name);
+                self.call(&broker.addr, req, &what).await?;
+            }
+            Action::DeleteTopic {
+                cluster,
+                topic,
+                brokers,
+                name_servers,
+            } => {
+                for b in brokers {
+                    let req = RemotingCommand::request_with(
+                        rc::DELETE_TOPIC_IN_BROKER,
+                        &TopicRequestHeader {
+                            topic: topic.clone(),
+                        },
+                    );
+                    let what = format!("DELETE_TOPIC_IN_BROKER {topic}");
+                    self.call(&b.addr, req, &what).await?;
+                }
+                for ns in name_servers {
+                    let req = RemotingCommand::request_with(
+                        rc::DELETE_TOPIC_IN_NAMESRV,
+                        &DeleteTopicFromNamesrvRequestHeader {
+                            topic: topic.clone(),
+                            cluster_name: Some(cluster.clone()),
+                        },
+                    );
+                    let what = format!("DELETE_TOPIC_IN_NAMESRV {topic}");
+                    self.call(ns, req, &what).await?;
+                }
+            }
+            Action::CreateGroup { broker, config, .. }
+            | Action::UpdateGroup { broker, config, .. } => {
+                let req = group_request(config);
+                let what = format!("UPDATE_AND_CREATE_SUBSCRIPTIONGROUP {}", config.group_name);
+                self.call(&broker.addr, req, &what).await?;
+            }
+            Action::DeleteGroup { group, brokers, .. } => {
+                for b in brokers {
+                    let req = RemotingCommand::request_with(
+                        rc::DELETE_SUBSCRIPTIONGROUP,
+                        &DeleteSubscriptionGroupRequestHeader {
+                            group_name: group.clone(),
+                            clean_offset: false,
+                        },
+                    );
+                    let what = format!("DELETE_SUBSCRIPTIONGROUP {group}");
+                    self.call(&b.addr, req, &what).await?;
+                }
+            }
+            Action::Disown { key, name_servers } => {
+                for ns in name_servers {
+                    let req = RemotingCommand::request_with(
+                        rc::DELETE_KV_CONFIG,
+                        &KvConfigKeyRequestHeader {
+                            namespace: OWNERSHIP_NAMESPACE.to_owned(),
+                            key: key.kv_key(),
+                        },
+                    );
+                    self.call(ns, req, "DELETE_KV_CONFIG (ownership record)")
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn group_request(config: &SubscriptionGroupConfig) -> RemotingCommand {
+    RemotingCommand::request(rc::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP).with_body(to_json(config))
+}
