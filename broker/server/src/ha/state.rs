@@ -152,6 +152,17 @@ impl HaState {
         self.push2slave_max.load(Ordering::Acquire)
     }
 
+    /// The best offset a connected slave acknowledged; with none connected, the highest ever
+    /// acknowledged (-1 for a connected slave that has not reported yet).
+    pub fn best_ack(&self) -> i64 {
+        self.links
+            .lock()
+            .iter()
+            .map(|l| l.ack())
+            .max()
+            .unwrap_or_else(|| self.push2slave_max())
+    }
+
     /// Connected slaves that acknowledged at least `offset`.
     pub fn acked_count(&self, offset: i64) -> usize {
         self.links
@@ -216,4 +227,35 @@ impl HaState {
 /// Java's `isInSyncSlave`: the slave reported and is less than `max_gap` behind.
 pub fn is_in_sync(master_offset: i64, ack: i64, max_gap: i64) -> bool {
     ack >= 0 && master_offset - ack < max_gap
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn acks_counts_and_best_ack() {
+        let ha = HaState::default();
+        assert_eq!(ha.best_ack(), 0, "nothing ever acknowledged");
+        let a = ha.register("a".into());
+        let b = ha.register("b".into());
+        assert_eq!(ha.best_ack(), -1, "connected, no report yet");
+        ha.record_ack(&a, 300);
+        ha.record_ack(&b, 100);
+        assert_eq!(ha.best_ack(), 300);
+        assert_eq!(ha.acked_count(200), 1);
+        assert_eq!(ha.acked_count(100), 2);
+        assert_eq!(ha.in_sync_count(350, 100), 1);
+        assert_eq!(ha.in_sync_count(350, 1000), 2);
+        ha.unregister(a.id);
+        assert_eq!(ha.best_ack(), 100);
+        ha.unregister(b.id);
+        assert_eq!(
+            ha.best_ack(),
+            300,
+            "the highest ever, once none is connected"
+        );
+        assert_eq!(ha.push2slave_max(), 300);
+        assert!(!is_in_sync(10, -1, 1000));
+    }
 }

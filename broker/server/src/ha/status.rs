@@ -2,9 +2,10 @@
 //! (907, mqadmin haStatus: Java's `HARuntimeInfo` JSON).
 //!
 //! Runtime info keys, master: `haSlaveNum` (connected slaves), `inSyncSlaveNums`,
-//! `haSlaveAckOffset` (highest offset a slave acknowledged, Java's `push2SlaveMaxOffset`),
-//! `slaveFallBehindMuch` (commit log end minus that: the replication lag in bytes, Java's
-//! `slaveFallBehindMuch()`), `haConnectionInfo` (JSON list as in `HARuntimeInfo`).
+//! `haSlaveAckOffset` (the best offset a connected slave acknowledged; with none connected, the
+//! highest ever acknowledged, Java's `push2SlaveMaxOffset`), `slaveFallBehindMuch` (commit log
+//! end minus that: the replication lag in bytes, as Java's `slaveFallBehindMuch()`),
+//! `haConnectionInfo` (JSON list as in `HARuntimeInfo`).
 //! Slave: `haMasterAddress`, `haClientConnected`, `haSlaveMaxOffset` (own commit log end),
 //! `haMasterMaxOffset` (the master's end as last seen in a frame: exact after a heartbeat,
 //! a lower bound while catching up), `haSlaveBehindBytes`, `haLastReadTimestamp`,
@@ -46,11 +47,14 @@ pub fn runtime_info(b: &Broker, t: &mut BTreeMap<String, String>) {
     };
     if b.is_master() {
         let (list, in_sync) = connection_info(b, end);
-        let acked = b.ha.push2slave_max();
+        let acked = b.ha.best_ack();
         put("haSlaveNum", list.len().to_string());
         put("inSyncSlaveNums", in_sync.to_string());
         put("haSlaveAckOffset", acked.to_string());
-        put("slaveFallBehindMuch", (end - acked).max(0).to_string());
+        put(
+            "slaveFallBehindMuch",
+            (end - acked.max(0)).max(0).to_string(),
+        );
         put(
             "haConnectionInfo",
             serde_json::Value::Array(list).to_string(),
