@@ -1,0 +1,194 @@
+//! Consumer retries and dead letters with unmodified clients: a listener answering
+//! RECONSUME_LATER gets each message again with `reconsumeTimes + 1` (through
+//! CONSUMER_SEND_MSG_BACK, `%RETRY%<group>` and a delay level); once the consumer's
+//! `maxReconsumeTimes` is used up the message is in `%DLQ%<group>`, where another group reads
+//! it. The broker uses 1-second delay levels so the retries come back quickly.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use rmq_e2e::{BrokerProc, Client, NamesrvProc};
+use std::collections::BTreeMap;
+
+fn retry_and_dead_letters(client: Client) {
+    let ns = NamesrvProc::start();
+    let broker = BrokerProc::start(&ns.addr, opts(&[("messageDelayLevel", FAST_LEVELS)]));
+    let n = 8;
+    let count = n.to_string();
+
+    // 1. RECONSUME_LATER twice, then accept: deliveries with reconsumeTimes 0, 1, 2.
+    let (topic, group) = (format!("Retry{client:?}"), format!("retry-{client:?}"));
+    warm_group(&broker.addr, &group, &topic);
+    let p = harness(
+        client,
+        &[
+            "produce",
+            "--namesrv",
+            &ns.addr,
+            "--topic",
+            &topic,
+            "--count",
+            &count,
+            "--prefix",
+            "r",
+        ],
+    );
+    p.assert_ok();
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let out_path = out.path().to_str().unwrap();
+    let c = harness(
+        client,
+        &[
+            "consume",
+            "--namesrv",
+            &ns.addr,
+            "--topic",
+            &topic,
+            "--group",
+            &group,
+            "--prefix",
+            "r",
+            "--expect",
+            &count,
+            "--reconsume-later",
+            "2",
+            "--linger-ms",
+            "2000",
+            "--timeout-ms",
+            "90000",
+            "--out",
+            out_path,
+        ],
+    );
+    c.assert_ok();
+    assert_eq!(c.num("distinct"), n);
+    for times in ["0", "1", "2"] {
+        assert_eq!(
+            count_in(&c, "reconsumeTimes", times),
+            n,
+            "{times}: {}",
+            c.json
+        );
+    }
+    assert_eq!(count_in(&c, "reconsumeTimes", "3"), 0, "{}", c.json);
+    assert_eq!(c.num("rejected"), 2 * n, "{}", c.json);
+    // every message: first try, then the retries in order, all under the original topic
+    let mut per_index: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for l in out_lines(out.path()) {
+        assert_eq!(
+            l[10], topic,
+            "the client maps retries back to the topic: {l:?}"
+        );
+        per_index
+            .entry(l[0].clone())
+            .or_default()
+            .push(l[6].clone());
+    }
+    assert_eq!(per_index.len(), n as usize);
+    for (idx, times) in &per_index {
+        assert_eq!(times, &["0", "1", "2"], "message {idx}");
+    }
+
+    // 2. Always RECONSUME_LATER with maxReconsumeTimes 2: three deliveries, then the DLQ.
+    let (topic, group) = (format!("Dlq{client:?}"), format!("dlq-{client:?}"));
+    warm_group(&broker.addr, &group, &topic);
+    harness(
+        client,
+        &[
+            "produce",
+            "--namesrv",
+            &ns.addr,
+            "--topic",
+            &topic,
+            "--count",
+            &count,
+            "--prefix",
+            "d",
+        ],
+    )
+    .assert_ok();
+    let c = harness(
+        client,
+        &[
+            "consume",
+            "--namesrv",
+            &ns.addr,
+            "--topic",
+            &topic,
+            "--group",
+            &group,
+            "--prefix",
+            "d",
+            "--expect",
+            "0",
+            "--reconsume-later",
+            "1000",
+            "--max-reconsume-times",
+            "2",
+            "--timeout-ms",
+            "20000",
+        ],
+    );
+    for times in ["0", "1", "2"] {
+        assert_eq!(
+            count_in(&c, "reconsumeTimes", times),
+            n,
+            "{times}: {}",
+            c.json
+        );
+    }
+    assert_eq!(
+        c.num("received"),
+        3 * n,
+        "no delivery after the maximum: {}",
+        c.json
+    );
+    let dlq = format!("%DLQ%{group}");
+    let d = harness(
+        client,
+        &[
+            "consume",
+            "--namesrv",
+            &ns.addr,
+            "--topic",
+            &dlq,
+            "--group",
+            &format!("dlq-reader-{client:?}"),
+            "--prefix",
+            "d",
+            "--expect",
+            &count,
+            "--linger-ms",
+            "1000",
+            "--timeout-ms",
+            "60000",
+        ],
+    );
+    d.assert_ok();
+    assert_eq!(
+        d.num("distinct"),
+        n,
+        "every message is in the DLQ: {}",
+        d.json
+    );
+    assert_eq!(d.num("duplicates"), 0, "{}", d.json);
+    assert_eq!(count_in(&d, "reconsumeTimes", "3"), n, "{}", d.json);
+    drop(broker);
+}
+
+#[test]
+fn java_5_retry_and_dlq() {
+    retry_and_dead_letters(Client::Java5);
+}
+
+#[test]
+fn java_4_9_retry_and_dlq() {
+    retry_and_dead_letters(Client::Java4);
+}
+
+#[test]
+fn go_retry_and_dlq() {
+    retry_and_dead_letters(Client::Go);
+}
