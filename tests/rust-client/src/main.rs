@@ -46,9 +46,37 @@ logging: RMQ_HARNESS_RUST_LOG=error|warn|info|debug|trace (default warn, to stde
 /// The real stdout (fd 1 is pointed at stderr so that nothing but the result line reaches it).
 static RESULT_OUT: std::sync::OnceLock<std::sync::Mutex<std::fs::File>> = std::sync::OnceLock::new();
 
+/// An insertion-ordered JSON object (serde_json's Map sorts its keys), so lines start with
+/// `ok, scenario, client, clientVersion` like the other harnesses'.
+#[derive(Default)]
+pub struct Obj(Vec<(String, Value)>);
+
+impl Obj {
+    pub fn insert(&mut self, k: String, v: Value) {
+        match self.0.iter_mut().find(|(key, _)| *key == k) {
+            Some(e) => e.1 = v,
+            None => self.0.push((k, v)),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut s = String::from("{");
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str(&Value::String(k.clone()).to_string());
+            s.push(':');
+            s.push_str(&v.to_string());
+        }
+        s.push('}');
+        s
+    }
+}
+
 /// Writes the single result line to the real stdout.
-pub fn emit_line(v: &Value) {
-    let mut line = v.to_string();
+pub fn emit_line(v: &Obj) {
+    let mut line = v.to_json();
     line.push('\n');
     if let Some(out) = RESULT_OUT.get() {
         let mut f = out.lock().unwrap_or_else(|e| e.into_inner());
@@ -62,8 +90,8 @@ pub fn emit_line(v: &Value) {
 }
 
 /// Base of every result object.
-pub fn result(scenario: &str, ok: bool) -> serde_json::Map<String, Value> {
-    let mut m = serde_json::Map::new();
+pub fn result(scenario: &str, ok: bool) -> Obj {
+    let mut m = Obj::default();
     m.insert("ok".into(), json!(ok));
     m.insert("scenario".into(), json!(scenario));
     m.insert("client".into(), json!(CLIENT));
@@ -109,7 +137,7 @@ fn init_logging() {
 pub fn watchdog(after: Duration) {
     std::thread::spawn(move || {
         std::thread::sleep(after);
-        let mut m = serde_json::Map::new();
+        let mut m = Obj::default();
         m.insert("ok".into(), json!(false));
         m.insert("client".into(), json!(CLIENT));
         m.insert("clientVersion".into(), json!(CLIENT_VERSION));
@@ -117,7 +145,7 @@ pub fn watchdog(after: Duration) {
             "fatal".into(),
             json!(format!("watchdog: no result {} ms after start", after.as_millis())),
         );
-        emit_line(&Value::Object(m));
+        emit_line(&m);
         std::process::exit(3);
     });
 }
@@ -182,7 +210,7 @@ fn main() -> ExitCode {
             "query by key / msgId is not implemented by the Rust harness".into(),
         ),
         "version" => {
-            emit_line(&Value::Object(result("version", true)));
+            emit_line(&result("version", true));
             Outcome::Ok
         }
         "-h" | "--help" | "help" => {
@@ -202,13 +230,13 @@ fn main() -> ExitCode {
             eprintln!("rmq-harness-rust: fatal: {msg}");
             let mut m = result(&scenario, false);
             m.insert("fatal".into(), json!(msg));
-            emit_line(&Value::Object(m));
+            emit_line(&m);
             3
         }
         Outcome::Unsupported(msg) => {
             let mut m = result(&scenario, false);
             m.insert("unsupported".into(), json!(msg));
-            emit_line(&Value::Object(m));
+            emit_line(&m);
             4
         }
     };

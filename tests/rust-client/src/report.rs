@@ -5,7 +5,9 @@ use std::io::Write;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
+
+use crate::Obj;
 
 pub struct Ctx {
     t0: Instant,
@@ -76,7 +78,7 @@ impl Ctx {
         }
     }
 
-    pub fn emit(&self, mut m: Map<String, Value>) {
+    pub fn emit(&self, mut m: Obj) {
         let g = self.lock();
         let errs: Vec<Value> =
             g.errs.iter().map(|(k, n)| json!({"message": k, "count": n})).collect();
@@ -84,6 +86,6 @@ impl Ctx {
         m.insert("errorCount".into(), json!(g.count));
         m.insert("errors".into(), Value::Array(errs));
         drop(g);
-        crate::emit_line(&Value::Object(m));
+        crate::emit_line(&m);
     }
 }
