@@ -191,7 +191,9 @@ pub async fn run(cmd: AwsCommand) -> Result<(), CtlError> {
 
 fn aws_err(e: rmq_aws::Error) -> CtlError {
     match e {
-        rmq_aws::Error::Plan(errs) => CtlError::Plan(errs.iter().map(ToString::to_string).collect()),
+        rmq_aws::Error::Plan(errs) => {
+            CtlError::Plan(errs.iter().map(ToString::to_string).collect())
+        }
         rmq_aws::Error::Input(m) => CtlError::Input(m),
         other => CtlError::Aws(other.to_string()),
     }
@@ -200,17 +202,24 @@ fn aws_err(e: rmq_aws::Error) -> CtlError {
 /// The one cluster of the files, the parameters and the clients.
 async fn setup(t: &Target) -> Result<(Declarations, ValidatedCluster, Params, Aws), CtlError> {
     let decls = crate::apply::load(&t.files)?;
-    let cluster = match decls.clusters.as_slice() {
-        [(_, c)] => c.clone(),
-        [] => return Err(CtlError::Input("no RocketMQCluster in the files (fix: add exactly one RocketMQCluster document)".into())),
-        many => {
-            return Err(CtlError::Input(format!(
-                "{} RocketMQCluster documents ({}) (fix: one cluster per `rmqctl aws` call)",
-                many.len(),
-                many.iter().map(|(s, c)| format!("{} at {s}", c.name)).collect::<Vec<_>>().join(", ")
-            )));
-        }
-    };
+    let cluster =
+        match decls.clusters.as_slice() {
+            [(_, c)] => c.clone(),
+            [] => return Err(CtlError::Input(
+                "no RocketMQCluster in the files (fix: add exactly one RocketMQCluster document)"
+                    .into(),
+            )),
+            many => {
+                return Err(CtlError::Input(format!(
+                    "{} RocketMQCluster documents ({}) (fix: one cluster per `rmqctl aws` call)",
+                    many.len(),
+                    many.iter()
+                        .map(|(s, c)| format!("{} at {s}", c.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        };
     let network = match &t.vpc_id {
         Some(vpc) => Network::Existing {
             vpc_id: vpc.clone(),
@@ -226,11 +235,16 @@ async fn setup(t: &Target) -> Result<(Declarations, ValidatedCluster, Params, Aw
     };
     let artefact_dir = t.artefact_dir.clone().or_else(|| {
         let dir = std::env::current_exe().ok()?.parent()?.to_path_buf();
-        ["rmq-namesrv", "rmq-broker"].iter().all(|b| dir.join(b).is_file()).then_some(dir)
+        ["rmq-namesrv", "rmq-broker"]
+            .iter()
+            .all(|b| dir.join(b).is_file())
+            .then_some(dir)
     });
     let params = Params {
         stack_id: t.stack_id.clone(),
-        bastion_count: t.bastion_count.unwrap_or(if t.vpc_id.is_some() { 0 } else { 1 }),
+        bastion_count: t
+            .bastion_count
+            .unwrap_or(if t.vpc_id.is_some() { 0 } else { 1 }),
         network,
         key_pair: t.key_pair.clone(),
         remote_access_cidr: t.remote_access_cidr.clone(),
@@ -248,9 +262,14 @@ async fn setup(t: &Target) -> Result<(Declarations, ValidatedCluster, Params, Aw
         volume_kms_key: t.volume_kms_key.clone(),
         log_group: t.log_group.clone(),
     };
-    params
-        .validate()
-        .map_err(|errs| CtlError::Input(errs.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n")))?;
+    params.validate().map_err(|errs| {
+        CtlError::Input(
+            errs.iter()
+                .map(|e| format!("  - {e}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
     let aws = Aws::connect(&Connection {
         region: t.region.clone(),
         endpoint_url: t.endpoint_url.clone(),
@@ -266,10 +285,17 @@ fn print_plan(plan: &Plan, verb: &str) {
     }
     let (c, u, d) = plan.counts();
     if plan.actions.is_empty() {
-        println!("no changes: cluster {} is as declared ({} resources)", plan.cluster, plan.resources.len());
+        println!(
+            "no changes: cluster {} is as declared ({} resources)",
+            plan.cluster,
+            plan.resources.len()
+        );
         return;
     }
-    println!("plan for cluster {} ({verb}): {c} to create, {u} to update, {d} to delete", plan.cluster);
+    println!(
+        "plan for cluster {} ({verb}): {c} to create, {u} to update, {d} to delete",
+        plan.cluster
+    );
     for a in &plan.actions {
         println!("  {a}");
     }
@@ -289,16 +315,24 @@ async fn plan(a: PlanArgs) -> Result<(), CtlError> {
             "PolicyDocument": rmq_aws::iam::node_policy(aws.partition(), &stack, &params.artefact_bucket, &prefix, params.log_group.as_deref()),
             "AssumeRolePolicyDocument": rmq_aws::iam::trust_policy(),
         });
-        println!("{}", serde_json::to_string_pretty(&doc).map_err(|e| CtlError::Render(e.to_string()))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).map_err(|e| CtlError::Render(e.to_string()))?
+        );
         return Ok(());
     }
-    let (_, plan) = rmq_aws::plan_apply(&aws, &cluster, &params).await.map_err(aws_err)?;
+    let (_, plan) = rmq_aws::plan_apply(&aws, &cluster, &params)
+        .await
+        .map_err(aws_err)?;
     match a.target.output {
         Output::Table => {
             print_plan(&plan, "plan only, nothing changes");
             Ok(())
         }
-        o => emit(o, &serde_json::json!({"cluster": plan.cluster, "actions": plan.actions, "warnings": plan.warnings})),
+        o => emit(
+            o,
+            &serde_json::json!({"cluster": plan.cluster, "actions": plan.actions, "warnings": plan.warnings}),
+        ),
     }
 }
 
@@ -321,7 +355,10 @@ fn summarize(report: &Report, table: bool) {
         println!("  not run {a}");
     }
     if !report.snapshots.is_empty() {
-        println!("final snapshots of deleted data volumes: {}", report.snapshots.join(", "));
+        println!(
+            "final snapshots of deleted data volumes: {}",
+            report.snapshots.join(", ")
+        );
     }
     match &report.failed {
         None => println!("applied {} change(s)", report.done.len()),
@@ -347,7 +384,10 @@ fn print_outputs(out: &Outputs) {
         println!("  ClientSecurityGroupID  {sg}");
     }
     if let Some(v) = &out.vpc_id {
-        println!("  VPCID                  {v}  (private subnets {})", out.private_subnets.join(", "));
+        println!(
+            "  VPCID                  {v}  (private subnets {})",
+            out.private_subnets.join(", ")
+        );
     }
     if let Some(b) = &out.bastion_auto_scaling_group {
         println!("  Bastion                {b}");
@@ -355,10 +395,18 @@ fn print_outputs(out: &Outputs) {
     if let Some(a) = &out.artefacts {
         println!("  Artefacts              {a}");
     }
-    let mut t = crate::output::Table::new(&["NODE", "ROLE", "ENDPOINT", "INTERFACE", "VOLUME", "ASG"]);
+    let mut t =
+        crate::output::Table::new(&["NODE", "ROLE", "ENDPOINT", "INTERFACE", "VOLUME", "ASG"]);
     let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
     for n in &out.nodes {
-        t.row(vec![n.node.clone(), n.role.clone(), dash(&n.endpoint), dash(&n.network_interface), dash(&n.data_volume), dash(&n.auto_scaling_group)]);
+        t.row(vec![
+            n.node.clone(),
+            n.role.clone(),
+            dash(&n.endpoint),
+            dash(&n.network_interface),
+            dash(&n.data_volume),
+            dash(&n.auto_scaling_group),
+        ]);
     }
     print!("{}", t.render());
 }
@@ -366,7 +414,9 @@ fn print_outputs(out: &Outputs) {
 async fn apply(a: ApplyArgs) -> Result<(), CtlError> {
     let (decls, cluster, params, aws) = setup(&a.target).await?;
     let table = a.target.output == Output::Table;
-    let (found, plan) = rmq_aws::plan_apply(&aws, &cluster, &params).await.map_err(aws_err)?;
+    let (found, plan) = rmq_aws::plan_apply(&aws, &cluster, &params)
+        .await
+        .map_err(aws_err)?;
     if table {
         print_plan(&plan, "applying");
     }
@@ -377,7 +427,11 @@ async fn apply(a: ApplyArgs) -> Result<(), CtlError> {
         fail_after: a.fail_after,
         ..ApplyOptions::default()
     };
-    let progress = if table { Progress::new(true) } else { Progress::silent() };
+    let progress = if table {
+        Progress::new(true)
+    } else {
+        Progress::silent()
+    };
     let report = rmq_aws::apply(&aws, &plan, &found, &opts, &progress).await;
     summarize(&report, table);
     let out = report.ok().then(|| rmq_aws::outputs(&plan, &report.state));
@@ -386,21 +440,31 @@ async fn apply(a: ApplyArgs) -> Result<(), CtlError> {
             print_outputs(o);
         }
     } else {
-        emit(a.target.output, &ApplyJson {
-            actions: &plan.actions,
-            applied: report.done.len(),
-            failed: report.failed.as_ref().map(|(x, e)| format!("{x}: {e}")),
-            not_applied: report.not_done.len(),
-            snapshots: &report.snapshots,
-            outputs: out.clone(),
-        })?;
+        emit(
+            a.target.output,
+            &ApplyJson {
+                actions: &plan.actions,
+                applied: report.done.len(),
+                failed: report.failed.as_ref().map(|(x, e)| format!("{x}: {e}")),
+                not_applied: report.not_done.len(),
+                snapshots: &report.snapshots,
+                outputs: out.clone(),
+            },
+        )?;
     }
     failed(&report)?;
     if a.skip_topics || (decls.topics.is_empty() && decls.groups.is_empty()) {
         return Ok(());
     }
-    let list = a.namesrv.namesrv.clone().or_else(|| out.map(|o| o.name_server_addresses)).unwrap_or_default();
-    let admin = Admin::new(crate::apply::name_servers(&NamesrvArg { namesrv: Some(list) })?);
+    let list = a
+        .namesrv
+        .namesrv
+        .clone()
+        .or_else(|| out.map(|o| o.name_server_addresses))
+        .unwrap_or_default();
+    let admin = Admin::new(crate::apply::name_servers(&NamesrvArg {
+        namesrv: Some(list),
+    })?);
     let mut desired = Desired::new(
         decls.topics.iter().map(|(_, t)| t.clone()).collect(),
         decls.groups.iter().map(|(_, g)| g.clone()).collect(),
@@ -408,7 +472,10 @@ async fn apply(a: ApplyArgs) -> Result<(), CtlError> {
     );
     desired.manager = rmq_model::defaults::MANAGER_RMQCTL.to_owned();
     if table {
-        println!("topics and consumer groups (nameservers {}):", admin.name_servers().join(";"));
+        println!(
+            "topics and consumer groups (nameservers {}):",
+            admin.name_servers().join(";")
+        );
     }
     crate::apply::reconcile(&admin, &desired, &decls, false, a.target.output)
         .await
@@ -423,36 +490,59 @@ async fn apply(a: ApplyArgs) -> Result<(), CtlError> {
 async fn destroy(a: DestroyArgs) -> Result<(), CtlError> {
     let (_, cluster, params, aws) = setup(&a.target).await?;
     let table = a.target.output == Output::Table;
-    let (found, plan) = rmq_aws::plan_destroy_cluster(&aws, &cluster, &params).await.map_err(aws_err)?;
+    let (found, plan) = rmq_aws::plan_destroy_cluster(&aws, &cluster, &params)
+        .await
+        .map_err(aws_err)?;
     if plan.actions.is_empty() {
         if table {
-            println!("nothing to delete: no resource is tagged rmq.dev/cluster={}", cluster.name);
+            println!(
+                "nothing to delete: no resource is tagged rmq.dev/cluster={}",
+                cluster.name
+            );
         }
         return Ok(());
     }
     if table {
-        print_plan(&plan, if a.yes { "destroying" } else { "destroy plan only; pass --yes to delete" });
+        print_plan(
+            &plan,
+            if a.yes {
+                "destroying"
+            } else {
+                "destroy plan only; pass --yes to delete"
+            },
+        );
     }
     if !a.yes {
-        return if table { Ok(()) } else { emit(a.target.output, &plan.actions) };
+        return if table {
+            Ok(())
+        } else {
+            emit(a.target.output, &plan.actions)
+        };
     }
     let opts = ApplyOptions {
         wait_timeout: Duration::from_secs(a.wait_timeout),
         snapshot_volumes: !a.no_snapshot,
         ..ApplyOptions::default()
     };
-    let progress = if table { Progress::new(true) } else { Progress::silent() };
+    let progress = if table {
+        Progress::new(true)
+    } else {
+        Progress::silent()
+    };
     let report = rmq_aws::apply(&aws, &plan, &found, &opts, &progress).await;
     summarize(&report, table);
     if !table {
-        emit(a.target.output, &ApplyJson {
-            actions: &plan.actions,
-            applied: report.done.len(),
-            failed: report.failed.as_ref().map(|(x, e)| format!("{x}: {e}")),
-            not_applied: report.not_done.len(),
-            snapshots: &report.snapshots,
-            outputs: None,
-        })?;
+        emit(
+            a.target.output,
+            &ApplyJson {
+                actions: &plan.actions,
+                applied: report.done.len(),
+                failed: report.failed.as_ref().map(|(x, e)| format!("{x}: {e}")),
+                not_applied: report.not_done.len(),
+                snapshots: &report.snapshots,
+                outputs: None,
+            },
+        )?;
     }
     failed(&report)
 }

@@ -27,6 +27,10 @@ pub enum Command {
     Route(RouteArgs),
     /// Print the CustomResourceDefinitions.
     Crd(CrdArgs),
+    /// Provision the cluster on AWS with the SDK: plan, apply, destroy.
+    #[cfg(feature = "aws")]
+    #[command(subcommand)]
+    Aws(crate::aws::AwsCommand),
 }
 
 /// `rmqctl local ...`.

@@ -37,6 +37,10 @@ pub enum CtlError {
     /// Output could not be rendered.
     #[error("cannot render output: {0}")]
     Render(String),
+    /// An AWS call or wait failed (`rmqctl aws`).
+    #[cfg(feature = "aws")]
+    #[error("{0}")]
+    Aws(String),
 }
 
 impl CtlError {

@@ -6,6 +6,8 @@
 //! [`error`] (exit codes: 2 bad input, 1 failure).
 
 mod apply;
+#[cfg(feature = "aws")]
+mod aws;
 mod cli;
 mod error;
 mod get;
@@ -26,6 +28,8 @@ async fn run(cli: Cli) -> Result<(), CtlError> {
         Command::Apply(a) => apply::run(a).await,
         Command::Get(a) => get::run(a).await,
         Command::Route(a) => get::route(a).await,
+        #[cfg(feature = "aws")]
+        Command::Aws(c) => aws::run(c).await,
         Command::Crd(a) => {
             let text = match a.output {
                 Output::Json => {
