@@ -11,7 +11,9 @@
 //!
 //! The progress offsets are committed after each round (and flushed with the other consumer
 //! offsets), so a restart resumes the walk; re-examining halves is harmless because resolved
-//! transactions are recognised by id.
+//! transactions are recognised by id. Before a half is checked, the key index is asked whether
+//! its commit was stored after all (a crash between the commit and its op record), so such a
+//! transaction is not committed a second time.
 
 use super::{CHECK_GROUP, txn_id};
 use crate::broker::Broker;
@@ -30,6 +32,8 @@ use tokio_util::sync::CancellationToken;
 const ROUND_LIMIT: Duration = Duration::from_secs(60);
 /// Halves born longer ago than this are skipped (Java: `fileReservedTime`, 72 h).
 const MAX_AGE_MS: i64 = 72 * 3600 * 1000;
+/// How long a round waits for the key index to catch up with the commit log.
+const INDEX_WAIT: Duration = Duration::from_secs(2);
 
 /// Loads the op records, then checks every `transactionCheckInterval` until `stop`.
 pub fn spawn(b: &Arc<Broker>, stop: CancellationToken) {
@@ -62,7 +66,7 @@ enum Decision {
     Check { times: i32 },
 }
 
-fn decide(b: &Broker, m: &MessageExt, round_start: i64, now: i64) -> Decision {
+fn decide(b: &Broker, m: &MessageExt, round_start: i64, now: i64, phy_end: i64) -> Decision {
     if b.transactions.is_resolved(m) {
         return Decision::Skip;
     }
@@ -91,6 +95,14 @@ fn decide(b: &Broker, m: &MessageExt, round_start: i64, now: i64) -> Decision {
     if (0..immunity).contains(&age) {
         return Decision::NotYet;
     }
+    if f.message_index_enable {
+        if b.store.indexed_offset() < phy_end {
+            return Decision::NotYet; // the key index must see every commit stored so far
+        }
+        if b.transactions.recover_lost_op(b, m) {
+            return Decision::Skip;
+        }
+    }
     Decision::Check { times }
 }
 
@@ -98,6 +110,10 @@ fn decide(b: &Broker, m: &MessageExt, round_start: i64, now: i64) -> Decision {
 pub(crate) fn round(b: &Broker) {
     let started = Instant::now();
     let round_start = now_ms();
+    let phy_end = b.store.max_physical_offset();
+    while b.store.indexed_offset() < phy_end && started.elapsed() < INDEX_WAIT {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     b.transactions.read_new_ops(b);
     let min = b.store.min_offset(names::TRANS_HALF_TOPIC, 0);
     let max = b.store.max_offset(names::TRANS_HALF_TOPIC, 0);
@@ -129,7 +145,7 @@ pub(crate) fn round(b: &Broker) {
                 }
             };
             progress = progress.max(m.queue_offset);
-            match decide(b, &m, round_start, now_ms()) {
+            match decide(b, &m, round_start, now_ms(), phy_end) {
                 Decision::Skip => {}
                 Decision::NotYet => break 'walk,
                 Decision::Discard => discard(b, &m),

@@ -15,6 +15,8 @@
 
 mod check;
 mod op_book;
+#[cfg(test)]
+mod tests;
 
 pub use check::spawn as spawn_checker;
 pub use op_book::{OpBook, parse_op_body};
@@ -143,6 +145,46 @@ impl Transactions {
             op.store_timestamp,
         );
         Ok(true)
+    }
+
+    /// Recognises a half whose commit was stored but whose op record was not (a crash between
+    /// the two writes): the key index holds a COMMIT record of its transaction in the real
+    /// topic (or its schedule queue). Writes the missing op record and returns true then.
+    pub(crate) fn recover_lost_op(&self, b: &Broker, half: &MessageExt) -> bool {
+        let (Some(topic), Some(uniq)) = (
+            half.properties.get(property::REAL_TOPIC),
+            half.properties.get(property::UNIQ_KEY),
+        ) else {
+            return false;
+        };
+        let committed = [topic, names::SCHEDULE_TOPIC].iter().any(|t| {
+            b.store
+                .query_by_key(t, uniq, true, 32, 0, i64::MAX)
+                .is_ok_and(|r| {
+                    r.messages.iter().any(|raw| {
+                        rmq_protocol::message::decode_message(raw).is_ok_and(|(m, _)| {
+                            sys_flag::transaction_type(m.sys_flag) == sys_flag::TRANSACTION_COMMIT
+                                && txn_id(&m.properties) == txn_id(&half.properties)
+                        })
+                    })
+                })
+        });
+        if !committed {
+            return false;
+        }
+        tracing::warn!(msg_id = %half.msg_id(), "committed transaction without op record (crash?); writing it");
+        let _one_at_a_time = self.resolving.lock();
+        let id = txn_id(&half.properties);
+        match crate::store_put::put_record(b, op_record(b, half.queue_offset, id), false) {
+            Ok(op) => self.book.lock().record(
+                op.queue_offset,
+                &[half.queue_offset],
+                id,
+                op.store_timestamp,
+            ),
+            Err(e) => tracing::error!(error = %e, "cannot write the op record"),
+        }
+        true
     }
 }
 
