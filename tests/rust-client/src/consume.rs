@@ -271,14 +271,14 @@ pub async fn run(args: &[String], pull: bool) -> Outcome {
         }
         let consumer = match b.build() {
             Ok(c) => c,
-            Err(e) => return Outcome::Fatal(format!("lite pull consumer: {e}")),
+            Err(e) => return Outcome::Fatal(format!("lite pull consumer: {}", crate::report::err_text(&e))),
         };
         if let Err(e) = consumer.subscribe_with_expression(&o.c.topic, &o.tag).await {
-            return Outcome::Fatal(format!("subscribe: {e}"));
+            return Outcome::Fatal(format!("subscribe: {}", crate::report::err_text(&e)));
         }
         match tokio::time::timeout(o.c.timeout, consumer.start()).await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Outcome::Fatal(format!("consumer start: {e}")),
+            Ok(Err(e)) => return Outcome::Fatal(format!("consumer start: {}", crate::report::err_text(&e))),
             Err(_) => return Outcome::Fatal("consumer start timed out".into()),
         }
         let mut reached = None;
@@ -311,8 +311,14 @@ pub async fn run(args: &[String], pull: bool) -> Outcome {
             }
         }
         timed_out = o.expect > 0 && r.distinct() < o.expect;
-        if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(5), consumer.commit_all()).await {
-            ctx.error(format!("commit: {e}"));
+        // Commit what was polled and persist it to the broker now (shutdown persists too, but
+        // only after its in-flight long polls are cancelled).
+        match tokio::time::timeout(Duration::from_secs(5), consumer.assignment()).await {
+            Ok(Ok(queues)) => {
+                let _ = tokio::time::timeout(Duration::from_secs(5), consumer.commit_with_set(queues, true)).await;
+            }
+            Ok(Err(e)) => ctx.error(format!("assignment: {}", crate::report::err_text(&e))),
+            Err(_) => ctx.error("assignment did not return in time"),
         }
         let _ = tokio::time::timeout(Duration::from_secs(10), consumer.shutdown()).await;
     } else {
@@ -332,12 +338,12 @@ pub async fn run(args: &[String], pull: bool) -> Outcome {
         }
         let mut consumer = b.build();
         if let Err(e) = consumer.subscribe(o.c.topic.as_str(), o.tag.as_str()).await {
-            return Outcome::Fatal(format!("subscribe: {e}"));
+            return Outcome::Fatal(format!("subscribe: {}", crate::report::err_text(&e)));
         }
         consumer.register_message_listener_concurrently(Listener(r.clone()));
         match tokio::time::timeout(o.c.timeout, consumer.start()).await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Outcome::Fatal(format!("consumer start: {e}")),
+            Ok(Err(e)) => return Outcome::Fatal(format!("consumer start: {}", crate::report::err_text(&e))),
             Err(_) => return Outcome::Fatal("consumer start timed out".into()),
         }
         timed_out = wait_for(&r, &o, deadline).await;

@@ -158,7 +158,7 @@ pub async fn run(args: &[String]) -> Outcome {
     let deadline = Instant::now() + o.c.timeout;
     match tokio::time::timeout(o.c.timeout, producer.start()).await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => return Outcome::Fatal(format!("producer start: {e}")),
+        Ok(Err(e)) => return Outcome::Fatal(format!("producer start: {}", crate::report::err_text(&e))),
         Err(_) => return Outcome::Fatal("producer start timed out".into()),
     }
 
@@ -193,7 +193,7 @@ pub async fn run(args: &[String]) -> Outcome {
                     }
                     Ok(Err(e)) => {
                         t.calls += 1;
-                        ctx.error(e);
+                        ctx.error(crate::report::err_text(&e));
                     }
                     Err(_) => ctx.error("send did not return in time"),
                 }
@@ -217,7 +217,7 @@ pub async fn run(args: &[String]) -> Outcome {
                     }
                     Ok(Err(e)) => {
                         t.calls += 1;
-                        ctx.error(e);
+                        ctx.error(crate::report::err_text(&e));
                     }
                     Err(_) => ctx.error("send_oneway did not return in time"),
                 }
@@ -250,7 +250,7 @@ pub async fn run(args: &[String]) -> Outcome {
                     }
                     Ok(Err(e)) => {
                         t.calls += 1;
-                        ctx.error(e);
+                        ctx.error(crate::report::err_text(&e));
                     }
                     Err(_) => ctx.error("send_batch did not return in time"),
                 }
@@ -277,7 +277,7 @@ pub async fn run(args: &[String]) -> Outcome {
                     t.calls += 1;
                     match (r, e) {
                         (Some(r), None) => t.ok(&c2, i, r),
-                        (_, Some(e)) => c2.error(e),
+                        (_, Some(e)) => c2.error(crate::report::err_text(e)),
                         (None, None) => c2.error("async send: callback without result"),
                     }
                     drop(t);
@@ -290,7 +290,7 @@ pub async fn run(args: &[String]) -> Outcome {
                 .await;
                 match r {
                     Ok(Ok(())) => {}
-                    Ok(Err(e)) => ctx.error(e),
+                    Ok(Err(e)) => ctx.error(crate::report::err_text(&e)),
                     Err(_) => ctx.error("send_with_callback did not return in time"),
                 }
             }

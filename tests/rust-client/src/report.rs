@@ -9,6 +9,28 @@ use serde_json::{Value, json};
 
 use crate::Obj;
 
+/// A client error with what its Display hides: the source chain, and for the crate's catalog
+/// errors the typed context and the place that raised it.
+pub fn err_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut depth = 0;
+    while let Some(x) = cur {
+        if let Some(re) = x.downcast_ref::<rocketmq_error::Error>() {
+            let loc = re.location();
+            out.push_str(&format!(" [{:?} at {}:{}]", re.context(), loc.file(), loc.line()));
+        } else if depth > 0 {
+            out.push_str(&format!(" <- {x}"));
+        }
+        cur = x.source();
+        depth += 1;
+        if depth > 8 {
+            break;
+        }
+    }
+    out.replace('\n', " ")
+}
+
 pub struct Ctx {
     t0: Instant,
     inner: Mutex<Inner>,
