@@ -266,6 +266,8 @@ fn hidden_topics(info: &rmq_protocol::body::cluster::ClusterInfo) -> Vec<String>
 
 fn is_system_topic(name: &str) -> bool {
     names::is_system_topic(name)
+        || name == "BenchmarkTest"
+        || name.ends_with("_REPLY_TOPIC")
         || name.starts_with(names::RETRY_GROUP_TOPIC_PREFIX)
         || name.starts_with(names::DLQ_GROUP_TOPIC_PREFIX)
         || name.starts_with("rmq_sys_")
