@@ -84,6 +84,11 @@ pub struct UpArgs {
     /// Seconds to wait for every node to start and register.
     #[arg(long, default_value_t = 90)]
     pub timeout: u64,
+    /// Also delete topics and groups rmqctl created in this cluster that the files no longer
+    /// declare (as `rmqctl apply` does). Off by default, so restarting with fewer files never
+    /// deletes data.
+    #[arg(long)]
+    pub prune: bool,
     /// Output format of the final table.
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
     pub output: Output,

@@ -273,6 +273,34 @@ fn up_twice_adopts_the_running_nodes() {
         pids(&after),
         "the same processes keep running"
     );
+    // Fewer files never delete data unless --prune is given.
+    let ns = cluster.namesrv();
+    let mini = common::fixture("mini-cluster.yaml");
+    let fewer = cluster.restart(&[&mini]);
+    assert_eq!(fewer.code, 0, "{}", fewer.all());
+    assert!(fewer.stderr.contains("no changes"), "{}", fewer.stderr);
+    rmqctl(&["route", "t1", "--namesrv", &ns]).ok();
+    let base = cluster.base().to_string();
+    let dir = cluster.state_dir.display().to_string();
+    let pruned = rmqctl(&[
+        "local",
+        "up",
+        "--detach",
+        "--prune",
+        "-f",
+        &mini,
+        "--base-port",
+        &base,
+        "--state-dir",
+        &dir,
+    ]);
+    assert_eq!(pruned.code, 0, "{}", pruned.all());
+    assert!(
+        pruned.stderr.contains("- delete topic t1 (cluster mini)"),
+        "{}",
+        pruned.stderr
+    );
+    assert_eq!(rmqctl(&["route", "t1", "--namesrv", &ns]).code, 1);
     cluster.down().ok();
     let down_again = cluster.down().ok();
     assert!(

@@ -157,9 +157,12 @@ impl Desired {
         }
     }
 
-    /// Every cluster the plan needs to observe.
+    /// Every cluster the plan needs to observe: the declared ones and the scope.
     pub fn clusters(&self) -> BTreeSet<String> {
-        self.scope.clone()
+        let mut set = self.scope.clone();
+        set.extend(self.topics.iter().map(|t| t.cluster.clone()));
+        set.extend(self.groups.iter().map(|g| g.cluster.clone()));
+        set
     }
 }
 

@@ -219,7 +219,7 @@ pub async fn up(args: UpArgs) -> Result<(), CtlError> {
         return Err(e);
     }
     progress.set("reconciling topics and consumer groups");
-    let reconciled = reconcile(&decls, &cluster, &namesrv_addr, &progress).await;
+    let reconciled = reconcile(&decls, &cluster, &namesrv_addr, args.prune, &progress).await;
     progress.finish();
     nodes::print_status(&state, &state_dir, args.output).await?;
     if let Err(e) = reconciled {
@@ -296,14 +296,18 @@ async fn reconcile(
     decls: &Declarations,
     cluster: &ValidatedCluster,
     namesrv_addr: &str,
+    prune: bool,
     progress: &Progress,
 ) -> Result<(), CtlError> {
     let admin = Admin::new(namesrv_addr.split(';').map(str::to_owned).collect());
-    let desired = Desired::new(
+    let mut desired = Desired::new(
         decls.topics.iter().map(|(_, t)| t.clone()).collect(),
         decls.groups.iter().map(|(_, g)| g.clone()).collect(),
         std::slice::from_ref(&cluster.name),
     );
+    if !prune {
+        desired.scope.clear();
+    }
     apply::reconcile(&admin, &desired, decls, false, Output::Table, &mut |line| {
         progress.println(line)
     })
