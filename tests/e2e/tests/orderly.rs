@@ -71,6 +71,7 @@ fn orderly_suite(client: Client, broker_opts: BrokerOpts, b_timeout: &str) {
     let broker = BrokerProc::start(&ns.addr, broker_opts);
     let topic = format!("Orderly{client:?}");
     let group = format!("orderly-{client:?}");
+    create_topic(&broker.addr, &topic, 4);
     warm_group(&broker.addr, &group, &topic);
     let first = FIRST.to_string();
     let p = harness(

@@ -36,6 +36,7 @@ fn query_suite(client: Client) {
     let ns = NamesrvProc::start();
     let mut broker = BrokerProc::start(&ns.addr, BrokerOpts::default());
     let topic = format!("Query{client:?}");
+    create_topic(&broker.addr, &topic, 4);
     let out = tempfile::NamedTempFile::new().unwrap();
     harness(
         client,

@@ -20,6 +20,7 @@ fn retry_and_dead_letters(client: Client) {
 
     // 1. RECONSUME_LATER twice, then accept: deliveries with reconsumeTimes 0, 1, 2.
     let (topic, group) = (format!("Retry{client:?}"), format!("retry-{client:?}"));
+    create_topic(&broker.addr, &topic, 4);
     warm_group(&broker.addr, &group, &topic);
     let p = harness(
         client,
@@ -93,6 +94,7 @@ fn retry_and_dead_letters(client: Client) {
 
     // 2. Always RECONSUME_LATER with maxReconsumeTimes 2: three deliveries, then the DLQ.
     let (topic, group) = (format!("Dlq{client:?}"), format!("dlq-{client:?}"));
+    create_topic(&broker.addr, &topic, 4);
     warm_group(&broker.addr, &group, &topic);
     harness(
         client,

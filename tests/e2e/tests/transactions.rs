@@ -30,6 +30,7 @@ fn java_5_commit_rollback_check_back_across_restarts() {
     let mut broker = BrokerProc::start(&ns.addr, opts(&[CHECK_EVERY_2S]));
     let (topic, pgroup, cgroup) = ("TxJava5", "tx-producer-java5", "tx-consumer-java5");
     let n = 30;
+    create_topic(&broker.addr, topic, 4);
 
     // A: 10 commits, 10 rollbacks, 10 unknown; A leaves before any check.
     let a = harness(
@@ -198,8 +199,9 @@ fn java_5_commit_rollback_check_back_across_restarts() {
 
 fn check_back(client: Client) {
     let ns = NamesrvProc::start();
-    let _broker = BrokerProc::start(&ns.addr, opts(&[CHECK_EVERY_2S]));
+    let broker = BrokerProc::start(&ns.addr, opts(&[CHECK_EVERY_2S]));
     let topic = format!("Tx{client:?}");
+    create_topic(&broker.addr, &topic, 4);
     let n = 9;
     let p = harness(
         client,
