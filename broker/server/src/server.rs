@@ -89,6 +89,8 @@ impl BrokerServer {
         spawn_arrivals(&b);
         spawn_housekeeping(&b, tasks.clone());
         registration::spawn(b.clone(), namesrv_client.clone(), tasks.clone());
+        crate::schedule::spawn(&b, tasks.clone());
+        crate::transaction::spawn_checker(&b, tasks.clone());
         crate::ha::spawn(&b, self.ha_listener, tasks.clone());
         let handler = Arc::new(BrokerHandler::new(b.clone()));
         let server_config = ServerConfig {
@@ -108,8 +110,6 @@ impl BrokerServer {
         }
         stop.cancelled().await;
         tracing::info!("shutting down: no new connections");
-        crate::schedule::spawn(&b, tasks.clone());
-        crate::transaction::spawn_checker(&b, tasks.clone());
         accept_stop.cancel();
         tasks.cancel();
         for p in b.holds.take_all() {
