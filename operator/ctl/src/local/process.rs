@@ -24,7 +24,9 @@ pub fn spawn(bin: &Path, args: &[String], log: &Path, cwd: &Path) -> io::Result<
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
-        .process_group(0);
+        .process_group(0)
+        // Plain log files (tracing-subscriber honours NO_COLOR).
+        .env("NO_COLOR", "1");
     for (k, _) in std::env::vars_os() {
         if k.to_str().is_some_and(overriding_env) {
             cmd.env_remove(k);
