@@ -53,6 +53,7 @@ cleanup() {
   if [ "$KEEP" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 
 finish() {
   echo "k8s-e2e: total $(( $(date +%s) - T0 ))s" >&2
@@ -83,13 +84,13 @@ static_checks() {
   check "helm lint" helm lint --strict "$CHART"
   check "helm lint (example cluster, one namespace)" helm lint --strict "$CHART" \
     --set exampleCluster.enabled=true --set operator.watchNamespace=apps
-  check "helm template renders Deployment, RBAC, Service" sh -c \
+  check "helm template renders Deployment, RBAC, Service" bash -c \
     "helm template rmq '$CHART' -n rmq-system | grep -q 'kind: Deployment' && helm template rmq '$CHART' | grep -q 'kind: ClusterRole'"
-  check "helm template with watchNamespace uses a Role there" sh -c \
+  check "helm template with watchNamespace uses a Role there" bash -c \
     "helm template rmq '$CHART' --set operator.watchNamespace=apps | grep -A3 'kind: Role$' | grep -q 'namespace: apps'"
   rejected "values.schema.json refuses a bad value" "replicasPerGroup" \
     helm template rmq "$CHART" --set exampleCluster.replicasPerGroup=0
-  check "cargo test -p rmq-operator -p rmq-k8s-e2e" sh -c "cd '$ROOT' && cargo test -q -p rmq-operator -p rmq-k8s-e2e 2>&1 | tail -n 30"
+  check "cargo test -p rmq-operator -p rmq-k8s-e2e" bash -c "cd '$ROOT' && cargo test -q -p rmq-operator -p rmq-k8s-e2e 2>&1 | tail -n 30"
 }
 
 if [ "$ONLY" != e2e ]; then static_checks; fi
@@ -105,8 +106,16 @@ else
   unset KUBECONFIG
   log "starting the control plane in $PLANE_DIR"
   tp=$(date +%s)
-  eval "$("$ROOT/tests/k8s/start-control-plane.sh" "$PLANE_DIR")"
   STARTED_PLANE=1
+  plane_env=""
+  for attempt in 1 2 3; do
+    if plane_env="$("$ROOT/tests/k8s/start-control-plane.sh" "$PLANE_DIR")"; then break; fi
+    plane_env=""
+    log "control plane start failed (attempt $attempt); retrying with a fresh directory"
+    "$ROOT/tests/k8s/stop-control-plane.sh" "$PLANE_DIR" --purge >/dev/null 2>&1 || true
+  done
+  [ -n "$plane_env" ] || { bad "control plane starts" "see $PLANE_DIR/logs"; finish; exit 1; }
+  eval "$plane_env"
   log "control plane: $(( $(date +%s) - tp ))s"
 fi
 
@@ -123,7 +132,7 @@ else
   AGENT_PID=$!
   for _ in $(seq 1 60); do [ -s "$WORK/agent/hosts" ] && break; sleep 0.5; done
   eventually 60 "node rmq-test-node is Ready" \
-    sh -c "kubectl get node rmq-test-node -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"
+    bash -c "kubectl get node rmq-test-node -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"
 fi
 HOSTS="$WORK/agent/hosts"
 innet() { "$HERE/in-cluster-net.sh" "$HOSTS" "$@"; }

@@ -22,7 +22,7 @@ s_install() {
   check "CRDs are established" kubectl wait --for=condition=Established --timeout=30s \
     crd/rocketmqclusters.rmq.dev crd/rocketmqtopics.rmq.dev crd/rocketmqconsumergroups.rmq.dev
   eventually 60 "operator holds the leader Lease" \
-    sh -c "kubectl -n $OPNS get lease rmq-operator -o jsonpath='{.spec.holderIdentity}' | grep -q rmq-rmq-operator"
+    bash -c "kubectl -n $OPNS get lease rmq-operator -o jsonpath='{.spec.holderIdentity}' | grep -q rmq-rmq-operator"
   log "install: $(( $(date +%s) - ts ))s"
 }
 
@@ -30,7 +30,7 @@ s_create() {
   log "scenario: create examples/cluster.yaml (2 nameservers, 2 groups x master+slave, a topic, a group)"
   local ts=$(date +%s)
   check "kubectl apply -f examples/cluster.yaml" k apply -f "$ROOT/examples/cluster.yaml"
-  eventually 240 "RocketMQCluster demo becomes Ready" sh -c "[ \"\$(kubectl -n $NS get rmqc demo -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}')\" = True ]"
+  eventually 240 "RocketMQCluster demo becomes Ready" bash -c "[ \"\$(kubectl -n $NS get rmqc demo -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}')\" = True ]"
   log "cluster Ready after $(( $(date +%s) - ts ))s"
   local st; st="$(k get rmqc demo -o json)"
   check "status: observedGeneration, 4/4 brokers, both groups' masters ready" jqtrue "$st" \
@@ -43,26 +43,26 @@ s_create() {
   check "objects: headless + per-broker Services" k get svc demo-namesrv demo-broker-a demo-broker-b demo-broker-a-0 demo-broker-a-1 demo-broker-b-0 demo-broker-b-1
   check "objects: ConfigMaps and PDBs" k get cm,pdb demo-broker-a demo-broker-b
   check "objects: PDB demo-namesrv" k get pdb demo-namesrv
-  check "objects: every owned object has a controller owner reference to the cluster" sh -c \
+  check "objects: every owned object has a controller owner reference to the cluster" bash -c \
     "uid=\$(kubectl -n $NS get rmqc demo -o jsonpath='{.metadata.uid}'); kubectl -n $NS get sts,svc,cm,pdb -l rmq.dev/cluster=demo -o json | jq -e --arg uid \"\$uid\" '[.items[] | select([.metadata.ownerReferences[]? | select(.uid==\$uid and .controller)] | length == 0)] | length == 0'"
   local conf; conf="$(k get cm demo-broker-a -o jsonpath='{.data.demo-broker-a-1\.conf}')"
-  check "broker.conf: slave of broker-a, advertises its Service DNS name, nameservers by DNS" sh -c \
+  check "broker.conf: slave of broker-a, advertises its Service DNS name, nameservers by DNS" bash -c \
     "grep -qx 'brokerId=1' <<<'$conf' && grep -qx 'brokerRole=SLAVE' <<<'$conf' && grep -qx 'brokerIP1=demo-broker-a-1.$NS.svc' <<<'$conf' && grep -qxF 'namesrvAddr=$NSRV' <<<'$conf'"
-  check "pods carry the config-hash annotation of their StatefulSet" sh -c \
+  check "pods carry the config-hash annotation of their StatefulSet" bash -c \
     "[ \"\$(kubectl -n $NS get sts demo-broker-a -o jsonpath='{.spec.template.metadata.annotations.rmq\.dev/config-hash}')\" = \"\$(kubectl -n $NS get pod demo-broker-a-0 -o jsonpath='{.metadata.annotations.rmq\.dev/config-hash}')\" ]"
   if [ "$EXISTING" = 1 ]; then skip "admin checks and clients" "need the node agent's DNS"; return; fi
-  eventually 60 "nameservers list both groups with master and slave (registered by Service DNS name)" sh -c \
+  eventually 60 "nameservers list both groups with master and slave (registered by Service DNS name)" bash -c \
     "probe_out=\$('$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' cluster --cluster demo) && jq -e '.groups[\"broker-a\"][\"0\"] == \"demo-broker-a-0.$NS.svc:10911\" and (.groups[\"broker-b\"] | length) == 2' <<<\"\$probe_out\""
-  eventually 60 "RocketMQTopic orders is Ready" sh -c "[ \"\$(kubectl -n $NS get rmqt orders -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}')\" = True ]"
-  check "topic orders: 8 queues on every master" sh -c \
+  eventually 60 "RocketMQTopic orders is Ready" bash -c "[ \"\$(kubectl -n $NS get rmqt orders -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}')\" = True ]"
+  check "topic orders: 8 queues on every master" bash -c \
     "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic orders | jq -e '.onAll and ([.masters[] | select(.read==8 and .write==8)] | length) == 2'"
-  eventually 60 "RocketMQConsumerGroup billing is on every master" sh -c \
+  eventually 60 "RocketMQConsumerGroup billing is on every master" bash -c \
     "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' group --cluster demo --group billing | jq -e '.onAll'"
   client_roundtrip orders billing c1
-  check "Events: the cluster reported Creating then AllReplicasReady" sh -c \
+  check "Events: the cluster reported Creating then AllReplicasReady" bash -c \
     "kubectl -n $NS get events.events.k8s.io -o json | jq -e '[.items[] | select(.regarding.name==\"demo\") | .reason] | (index(\"AllReplicasReady\") != null)'"
   local opip; opip="$(kubectl -n "$OPNS" get pod -l app.kubernetes.io/name=rmq-operator -o jsonpath='{.items[0].status.podIP}')"
-  check "operator /metrics counts reconciles; /healthz answers" sh -c \
+  check "operator /metrics counts reconciles; /healthz answers" bash -c \
     "curl -fsS http://$opip:8080/metrics | grep -q 'rmq_operator_reconciliations_total{controller=\"cluster\"}' && curl -fsS http://$opip:8080/healthz | grep -q ok"
 }
 
@@ -88,13 +88,13 @@ s_config_roll() {
   before="$(pod_uids)"
   hash_before="$(jsonpath sts/demo-broker-a '{.spec.template.metadata.annotations.rmq\.dev/config-hash}')"
   check "patch spec.brokers.config.deleteWhen=03" k patch rmqc demo --type merge -p '{"spec":{"brokers":{"config":{"deleteWhen":"03"}}}}'
-  eventually 30 "Progressing=True while rolling" sh -c "kubectl -n $NS get rmqc demo -o jsonpath='{.status.conditions[?(@.type==\"Progressing\")].status}' | grep -qx True"
+  eventually 30 "Progressing=True while rolling" bash -c "kubectl -n $NS get rmqc demo -o jsonpath='{.status.conditions[?(@.type==\"Progressing\")].status}' | grep -qx True"
   eventually 300 "cluster Ready again at the new generation" ready_gen rmqc/demo
-  check "config hash changed" sh -c "[ \"\$(kubectl -n $NS get sts demo-broker-a -o jsonpath='{.spec.template.metadata.annotations.rmq\.dev/config-hash}')\" != '$hash_before' ]"
+  check "config hash changed" bash -c "[ \"\$(kubectl -n $NS get sts demo-broker-a -o jsonpath='{.spec.template.metadata.annotations.rmq\.dev/config-hash}')\" != '$hash_before' ]"
   local after; after="$(pod_uids)"
-  check "every broker pod was replaced" sh -c "for p in $before; do case ' $after ' in *\" \$p \"*) exit 1;; esac; done"
+  check "every broker pod was replaced" bash -c "for p in $before; do case ' $after ' in *\" \$p \"*) exit 1;; esac; done"
   if [ "$EXISTING" = 0 ]; then
-    eventually 60 "deleteWhen=03 is live on all 4 brokers (GET_BROKER_CONFIG)" sh -c \
+    eventually 60 "deleteWhen=03 is live on all 4 brokers (GET_BROKER_CONFIG)" bash -c \
       "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' broker-config --cluster demo --key deleteWhen | jq -e '(.brokers | length) == 4 and ([.brokers[] | select(. == \"03\")] | length) == 4'"
   fi
   log "roll: $(( $(date +%s) - ts ))s"
@@ -111,15 +111,15 @@ kind: RocketMQTopic
 metadata: {name: payments}
 spec: {cluster: demo, queues: 4}
 YAML
-  eventually 60 "new topic payments: 4 queues on every master" sh -c "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic payments | jq -e '.onAll and ([.masters[] | select(.read==4)] | length) == 2'"
-  eventually 30 "payments Ready with the finalizer" sh -c "kubectl -n $NS get rmqt payments -o json | jq -e '(.metadata.finalizers | index(\"rmq.dev/topic\")) != null and ([.status.conditions[] | select(.type==\"Ready\" and .status==\"True\")] | length) == 1'"
+  eventually 60 "new topic payments: 4 queues on every master" bash -c "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic payments | jq -e '.onAll and ([.masters[] | select(.read==4)] | length) == 2'"
+  eventually 30 "payments Ready with the finalizer" bash -c "kubectl -n $NS get rmqt payments -o json | jq -e '(.metadata.finalizers | index(\"rmq.dev/topic\")) != null and ([.status.conditions[] | select(.type==\"Ready\" and .status==\"True\")] | length) == 1'"
   check "change queues 4 -> 16" k patch rmqt payments --type merge -p '{"spec":{"queues":16}}'
-  eventually 60 "payments: 16 queues on every master" sh -c "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic payments | jq -e '[.masters[] | select(.read==16 and .write==16)] | length == 2'"
+  eventually 60 "payments: 16 queues on every master" bash -c "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic payments | jq -e '[.masters[] | select(.read==16 and .write==16)] | length == 2'"
   check "drift: set payments to 2 queues behind the operator's back" probe --namesrv "$NSRV" set-queues --cluster demo --topic payments --queues 2
-  eventually 60 "drift reverted on resync (16 queues again)" sh -c "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic payments | jq -e '[.masters[] | select(.read==16)] | length == 2'"
-  eventually 30 "Event DriftReverted on payments" sh -c "kubectl -n $NS get events.events.k8s.io -o json | jq -e '[.items[] | select(.regarding.name==\"payments\" and .reason==\"DriftReverted\")] | length >= 1'"
+  eventually 60 "drift reverted on resync (16 queues again)" bash -c "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic payments | jq -e '[.masters[] | select(.read==16)] | length == 2'"
+  eventually 30 "Event DriftReverted on payments" bash -c "kubectl -n $NS get events.events.k8s.io -o json | jq -e '[.items[] | select(.regarding.name==\"payments\" and .reason==\"DriftReverted\")] | length >= 1'"
   check "delete topic CR payments" k delete rmqt payments --timeout=60s
-  eventually 60 "payments is gone from every master" sh -c "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic payments | jq -e '.onNone'"
+  eventually 60 "payments is gone from every master" bash -c "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic payments | jq -e '.onNone'"
   # an unmanaged topic is left on the brokers when its CR goes
   k apply -f - >/dev/null <<YAML
 apiVersion: rmq.dev/v1alpha1
@@ -127,12 +127,12 @@ kind: RocketMQTopic
 metadata: {name: audit}
 spec: {cluster: demo, queues: 2}
 YAML
-  eventually 60 "topic audit created" sh -c "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic audit | jq -e '.onAll'"
+  eventually 60 "topic audit created" bash -c "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic audit | jq -e '.onAll'"
   check "annotate audit rmq.dev/managed=false" k annotate rmqt audit rmq.dev/managed=false
-  eventually 30 "audit: finalizer removed, Managed=False" sh -c "kubectl -n $NS get rmqt audit -o json | jq -e '((.metadata.finalizers // []) | index(\"rmq.dev/topic\")) == null and ([.status.conditions[] | select(.type==\"Managed\" and .status==\"False\")] | length) == 1'"
+  eventually 30 "audit: finalizer removed, Managed=False" bash -c "kubectl -n $NS get rmqt audit -o json | jq -e '((.metadata.finalizers // []) | index(\"rmq.dev/topic\")) == null and ([.status.conditions[] | select(.type==\"Managed\" and .status==\"False\")] | length) == 1'"
   check "delete the unmanaged CR" k delete rmqt audit --timeout=30s
   sleep 3
-  check "audit is still on every master" sh -c "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic audit | jq -e '.onAll'"
+  check "audit is still on every master" bash -c "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic audit | jq -e '.onAll'"
 }
 
 s_invalid() {
@@ -194,7 +194,7 @@ kind: RocketMQTopic
 metadata: {name: sys}
 spec: {cluster: demo, topicName: TBW102}
 YAML
-  eventually 30 "a system topic name becomes Ready=False InvalidSpec with the field and fix" sh -c \
+  eventually 30 "a system topic name becomes Ready=False InvalidSpec with the field and fix" bash -c \
     "kubectl -n $NS get rmqt sys -o json | jq -e '[.status.conditions[] | select(.type==\"Ready\" and .status==\"False\" and .reason==\"InvalidSpec\" and (.message | contains(\"spec.topicName\")))] | length == 1'"
   k delete rmqt sys --timeout=30s >/dev/null 2>&1 || true
 }
@@ -206,11 +206,11 @@ s_operator_restart() {
   check "patch spec.brokers.config.fileReservedTime=48" k patch rmqc demo --type merge -p '{"spec":{"brokers":{"config":{"fileReservedTime":"48"}}}}'
   sleep 1
   check "delete the operator pod during the roll" kubectl -n "$OPNS" delete pod "$old" --wait=false
-  eventually 90 "a new operator pod runs and holds the Lease" sh -c \
+  eventually 90 "a new operator pod runs and holds the Lease" bash -c \
     "h=\$(kubectl -n $OPNS get lease rmq-operator -o jsonpath='{.spec.holderIdentity}'); [ -n \"\$h\" ] && [ \"\$h\" != '$old' ]"
   eventually 300 "cluster converges: Ready at the new generation" ready_gen rmqc/demo
   if [ "$EXISTING" = 0 ]; then
-    eventually 60 "fileReservedTime=48 is live on all 4 brokers" sh -c \
+    eventually 60 "fileReservedTime=48 is live on all 4 brokers" bash -c \
       "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' broker-config --cluster demo --key fileReservedTime | jq -e '([.brokers[] | select(. == \"48\")] | length) == 4'"
     client_roundtrip orders billing c2
   fi
@@ -227,15 +227,15 @@ s_bench() {
   echo "BENCH operator: pid $pid $rss" >&2
   echo "{\"bench\":$out,\"operatorMemory\":\"$rss\"}" > "$WORK/bench.json"
   cp "$WORK/bench.json" "${RMQ_E2E_BENCH_OUT:-/tmp/rmq-k8s-bench.json}"
-  eventually 120 "benchmark topics cleaned up" sh -c "[ -z \"\$(kubectl -n $NS get rmqt -o name | grep bench-)\" ]"
+  eventually 120 "benchmark topics cleaned up" bash -c "[ -z \"\$(kubectl -n $NS get rmqt -o name | grep bench-)\" ]"
 }
 
 s_delete() {
   log "scenario: delete the cluster -> owned objects gone"
   check "delete RocketMQCluster demo" k delete rmqc demo --timeout=60s
-  eventually 120 "StatefulSets, Services, ConfigMaps, PDBs of demo are garbage-collected" sh -c \
+  eventually 120 "StatefulSets, Services, ConfigMaps, PDBs of demo are garbage-collected" bash -c \
     "[ -z \"\$(kubectl -n $NS get sts,svc,cm,pdb -l rmq.dev/cluster=demo -o name)\" ]"
-  eventually 120 "demo's pods are gone" sh -c "[ -z \"\$(kubectl -n $NS get pods -l rmq.dev/cluster=demo -o name)\" ]"
+  eventually 120 "demo's pods are gone" bash -c "[ -z \"\$(kubectl -n $NS get pods -l rmq.dev/cluster=demo -o name)\" ]"
   check "topic and group CRs of the deleted cluster can be deleted (finalizers let go)" k delete rmqt,rmqg --all --timeout=60s
   check "helm uninstall" helm uninstall rmq -n "$OPNS" --wait --timeout 60s
 }

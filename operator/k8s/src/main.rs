@@ -12,7 +12,7 @@ use kube::Client;
 use rmq_model::{RocketMQCluster, RocketMQConsumerGroup, RocketMQTopic};
 use rmq_operator::context::{Context, Settings};
 use rmq_operator::http::{Health, tokio_util_shutdown};
-use rmq_operator::leader::{LeaseConfig, Leadership};
+use rmq_operator::leader::{Leadership, LeaseConfig};
 use rmq_operator::metrics::Metrics;
 use rmq_operator::{cluster, objects};
 use std::net::SocketAddr;
@@ -21,7 +21,12 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "rmq-operator", version, about = "Kubernetes operator for rmq (RocketMQ-compatible) clusters")]
+#[command(
+    args_conflicts_with_subcommands = true,
+    name = "rmq-operator",
+    version,
+    about = "Kubernetes operator for rmq (RocketMQ-compatible) clusters"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -31,8 +36,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the controllers (default).
-    Run,
+    /// Run the controllers (the default when no subcommand is given).
+    Run(RunArgs),
     /// Print the CustomResourceDefinitions as YAML.
     Crd,
 }
@@ -43,7 +48,11 @@ struct RunArgs {
     #[arg(long, env = "RMQ_OPERATOR_WATCH_NAMESPACE")]
     watch_namespace: Option<String>,
     /// Address of /metrics and /healthz.
-    #[arg(long, env = "RMQ_OPERATOR_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    #[arg(
+        long,
+        env = "RMQ_OPERATOR_METRICS_ADDR",
+        default_value = "0.0.0.0:8080"
+    )]
     metrics_addr: SocketAddr,
     /// Image of cluster pods when a cluster sets neither spec.image nor spec.version.
     #[arg(long, env = "RMQ_OPERATOR_DEFAULT_IMAGE", default_value_t = Settings::default().default_image)]
@@ -76,10 +85,14 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Crd) => {
-            print!("{}", rmq_model::crd::crds_yaml().context("rendering the CRDs")?);
+            print!(
+                "{}",
+                rmq_model::crd::crds_yaml().context("rendering the CRDs")?
+            );
             Ok(())
         }
-        Some(Command::Run) | None => run(cli.run).await,
+        Some(Command::Run(args)) => run(args).await,
+        None => run(cli.run).await,
     }
 }
 

@@ -17,7 +17,11 @@ fn input(c: &RocketMQCluster, domain: Option<&str>) -> BuildInput {
     BuildInput {
         owner: c.controller_owner_ref(&()).unwrap(),
         namespace: c.metadata.namespace.clone().unwrap(),
-        image: build::image(c.spec.image.as_deref(), c.spec.version.as_deref(), "ghcr.io/rmq-dev/rmq:0.1.0"),
+        image: build::image(
+            c.spec.image.as_deref(),
+            c.spec.version.as_deref(),
+            "ghcr.io/rmq-dev/rmq:0.1.0",
+        ),
         image_pull_policy: None,
         cluster_domain: domain.map(str::to_owned),
     }
@@ -29,11 +33,16 @@ fn built(c: &RocketMQCluster, domain: Option<&str>) -> KubernetesResources<Prepa
 }
 
 fn sts<'a>(r: &'a KubernetesResources<Prepared>, name: &str) -> &'a StatefulSet {
-    r.stateful_sets.iter().find(|s| s.metadata.name.as_deref() == Some(name)).unwrap()
+    r.stateful_sets
+        .iter()
+        .find(|s| s.metadata.name.as_deref() == Some(name))
+        .unwrap()
 }
 
 fn names<K: kube::Resource>(objs: &[K]) -> Vec<String> {
-    objs.iter().map(|o| o.meta().name.clone().unwrap()).collect()
+    objs.iter()
+        .map(|o| o.meta().name.clone().unwrap())
+        .collect()
 }
 
 #[test]
@@ -41,19 +50,44 @@ fn minimal_cluster_objects() {
     let c = cluster("minimal.yaml");
     let r = built(&c, None);
     assert_eq!(names(&r.stateful_sets), ["mini-namesrv", "mini-broker-a"]);
-    assert_eq!(names(&r.services), ["mini-namesrv", "mini-broker-a", "mini-broker-a-0"]);
+    assert_eq!(
+        names(&r.services),
+        ["mini-namesrv", "mini-broker-a", "mini-broker-a-0"]
+    );
     assert_eq!(names(&r.config_maps), ["mini-broker-a"]);
     assert_eq!(names(&r.pdbs), ["mini-namesrv", "mini-broker-a"]);
     let conf = &r.config_maps[0].data.as_ref().unwrap()["mini-broker-a-0.conf"];
     assert!(conf.contains("\nbrokerClusterName=mini\n"), "{conf}");
-    assert!(conf.contains("\nnamesrvAddr=mini-namesrv-0.mini-namesrv.apps.svc:9876\n"), "{conf}");
-    assert!(conf.contains("\nbrokerIP1=mini-broker-a-0.apps.svc\n"), "{conf}");
-    assert!(conf.contains("\nstorePathRootDir=/var/lib/rmq/store\n"), "{conf}");
+    assert!(
+        conf.contains("\nnamesrvAddr=mini-namesrv-0.mini-namesrv.apps.svc:9876\n"),
+        "{conf}"
+    );
+    assert!(
+        conf.contains("\nbrokerIP1=mini-broker-a-0.apps.svc\n"),
+        "{conf}"
+    );
+    assert!(
+        conf.contains("\nstorePathRootDir=/var/lib/rmq/store\n"),
+        "{conf}"
+    );
     assert!(conf.contains("\nbrokerRole=ASYNC_MASTER\n"), "{conf}");
     // image defaults to the operator's default image
-    let pod = sts(&r, "mini-broker-a").spec.as_ref().unwrap().template.spec.as_ref().unwrap();
-    assert_eq!(pod.containers[0].image.as_deref(), Some("ghcr.io/rmq-dev/rmq:0.1.0"));
-    assert_eq!(pod.containers[0].args.as_ref().unwrap(), &["--config", "/etc/rmq/$(POD_NAME).conf"]);
+    let pod = sts(&r, "mini-broker-a")
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        pod.containers[0].image.as_deref(),
+        Some("ghcr.io/rmq-dev/rmq:0.1.0")
+    );
+    assert_eq!(
+        pod.containers[0].args.as_ref().unwrap(),
+        &["--config", "/etc/rmq/$(POD_NAME).conf"]
+    );
 }
 
 #[test]
@@ -61,7 +95,9 @@ fn every_object_is_owned_and_labelled() {
     let c = cluster("two-by-two.yaml");
     let r = built(&c, None);
     let metas = r
-        .stateful_sets.iter().map(|o| &o.metadata)
+        .stateful_sets
+        .iter()
+        .map(|o| &o.metadata)
         .chain(r.services.iter().map(|o| &o.metadata))
         .chain(r.config_maps.iter().map(|o| &o.metadata))
         .chain(r.pdbs.iter().map(|o| &o.metadata));
@@ -92,27 +128,48 @@ fn groups_are_statefulsets_with_master_and_slaves() {
     let claim = &b.volume_claim_templates.as_ref().unwrap()[0];
     let cs = claim.spec.as_ref().unwrap();
     assert_eq!(cs.storage_class_name.as_deref(), Some("fast-ssd"));
-    assert_eq!(cs.resources.as_ref().unwrap().requests.as_ref().unwrap()["storage"].0, "50Gi");
+    assert_eq!(
+        cs.resources.as_ref().unwrap().requests.as_ref().unwrap()["storage"].0,
+        "50Gi"
+    );
     let retention = b.persistent_volume_claim_retention_policy.as_ref().unwrap();
     assert_eq!(retention.when_deleted.as_deref(), Some("Retain"));
     let pod = b.template.spec.as_ref().unwrap();
-    assert_eq!(pod.containers[0].image.as_deref(), Some("ghcr.io/rmq-dev/rmq:0.2.0"));
-    let cm = r.config_maps.iter().find(|c| c.metadata.name.as_deref() == Some("demo-broker-b")).unwrap();
+    assert_eq!(
+        pod.containers[0].image.as_deref(),
+        Some("ghcr.io/rmq-dev/rmq:0.2.0")
+    );
+    let cm = r
+        .config_maps
+        .iter()
+        .find(|c| c.metadata.name.as_deref() == Some("demo-broker-b"))
+        .unwrap();
     let data = cm.data.as_ref().unwrap();
     let master = &data["demo-broker-b-0.conf"];
     let slave = &data["demo-broker-b-1.conf"];
     assert!(master.contains("\nbrokerId=0\n") && master.contains("\nbrokerRole=SYNC_MASTER\n"));
     assert!(slave.contains("\nbrokerId=1\n") && slave.contains("\nbrokerRole=SLAVE\n"));
-    assert!(slave.contains("\nbrokerName=broker-b\n") && slave.contains("\nflushDiskType=SYNC_FLUSH\n"));
+    assert!(
+        slave.contains("\nbrokerName=broker-b\n") && slave.contains("\nflushDiskType=SYNC_FLUSH\n")
+    );
     assert!(slave.contains("\nbrokerIP1=demo-broker-b-1.mq.svc\n"));
-    assert!(slave.contains("\ndeleteWhen=04\n") && slave.contains("\nautoCreateTopicEnable=false\n"));
+    assert!(
+        slave.contains("\ndeleteWhen=04\n") && slave.contains("\nautoCreateTopicEnable=false\n")
+    );
     let ns = "demo-namesrv-0.demo-namesrv.mq.svc:9876;demo-namesrv-1.demo-namesrv.mq.svc:9876;demo-namesrv-2.demo-namesrv.mq.svc:9876";
     assert!(slave.contains(&format!("\nnamesrvAddr={ns}\n")), "{slave}");
     // a per-broker Service selects exactly its pod
-    let svc = r.services.iter().find(|s| s.metadata.name.as_deref() == Some("demo-broker-b-1")).unwrap();
+    let svc = r
+        .services
+        .iter()
+        .find(|s| s.metadata.name.as_deref() == Some("demo-broker-b-1"))
+        .unwrap();
     let sel = svc.spec.as_ref().unwrap().selector.as_ref().unwrap();
     assert_eq!(sel[labels::STS_POD_NAME], "demo-broker-b-1");
-    assert_eq!(svc.spec.as_ref().unwrap().publish_not_ready_addresses, Some(true));
+    assert_eq!(
+        svc.spec.as_ref().unwrap().publish_not_ready_addresses,
+        Some(true)
+    );
 }
 
 #[test]
@@ -136,16 +193,34 @@ fn no_pod_ip_or_ip_address_is_rendered() {
 fn config_change_changes_the_hash_and_only_then() {
     let mut c = cluster("two-by-two.yaml");
     let hash = |r: &KubernetesResources<Prepared>| {
-        sts(r, "demo-broker-a").spec.as_ref().unwrap().template.metadata.as_ref().unwrap().annotations.as_ref().unwrap()[labels::CONFIG_HASH].clone()
+        sts(r, "demo-broker-a")
+            .spec
+            .as_ref()
+            .unwrap()
+            .template
+            .metadata
+            .as_ref()
+            .unwrap()
+            .annotations
+            .as_ref()
+            .unwrap()[labels::CONFIG_HASH]
+            .clone()
     };
     let a = hash(&built(&c, None));
     assert_eq!(a, hash(&built(&c, None)), "same spec, same hash");
     assert_eq!(a, configmap::config_hash(&built(&c, None).config_maps[0]));
-    c.spec.brokers.config.insert("deleteWhen".into(), "03".into());
+    c.spec
+        .brokers
+        .config
+        .insert("deleteWhen".into(), "03".into());
     let b = hash(&built(&c, None));
     assert_ne!(a, b, "a broker.conf key rolls the pods");
     c.spec.name_server.replicas = 4;
-    assert_ne!(b, hash(&built(&c, None)), "a new nameserver reaches the brokers' namesrvAddr");
+    assert_ne!(
+        b,
+        hash(&built(&c, None)),
+        "a new nameserver reaches the brokers' namesrvAddr"
+    );
 }
 
 #[test]
@@ -153,33 +228,72 @@ fn cluster_domain_and_images() {
     let c = cluster("minimal.yaml");
     let r = built(&c, Some("cluster.local"));
     let conf = &r.config_maps[0].data.as_ref().unwrap()["mini-broker-a-0.conf"];
-    assert!(conf.contains("\nbrokerIP1=mini-broker-a-0.apps.svc.cluster.local\n"), "{conf}");
-    assert_eq!(build::image(Some("my/rmq:x"), Some("9"), "d/rmq:1"), "my/rmq:x");
-    assert_eq!(build::image(None, Some("9"), "reg:5000/rmq:1"), "reg:5000/rmq:9");
+    assert!(
+        conf.contains("\nbrokerIP1=mini-broker-a-0.apps.svc.cluster.local\n"),
+        "{conf}"
+    );
+    assert_eq!(
+        build::image(Some("my/rmq:x"), Some("9"), "d/rmq:1"),
+        "my/rmq:x"
+    );
+    assert_eq!(
+        build::image(None, Some("9"), "reg:5000/rmq:1"),
+        "reg:5000/rmq:9"
+    );
     assert_eq!(build::image(None, None, "rmq:dev"), "rmq:dev");
 }
 
-fn set(name: &str, group: Option<&str>, replicas: i32, ready: i32, updated: i32, rolling: bool) -> SetState {
-    SetState { name: name.into(), group: group.map(Into::into), replicas, ready, updated, rolling }
+fn set(
+    name: &str,
+    group: Option<&str>,
+    replicas: i32,
+    ready: i32,
+    updated: i32,
+    rolling: bool,
+) -> SetState {
+    SetState {
+        name: name.into(),
+        group: group.map(Into::into),
+        replicas,
+        ready,
+        updated,
+        rolling,
+    }
 }
 
 #[test]
 fn status_conditions() {
-    let ready = [set("d-namesrv", None, 2, 2, 2, false), set("d-broker-a", Some("broker-a"), 2, 2, 2, false)];
+    let ready = [
+        set("d-namesrv", None, 2, 2, 2, false),
+        set("d-broker-a", Some("broker-a"), 2, 2, 2, false),
+    ];
     let (c, groups, brokers, ready_brokers) = status::compute(&ready, &|_| true, false);
-    let get = |c: &[rmq_model::Condition], t: &str| c.iter().find(|x| x.type_ == t).unwrap().clone();
+    let get =
+        |c: &[rmq_model::Condition], t: &str| c.iter().find(|x| x.type_ == t).unwrap().clone();
     assert_eq!(get(&c, "Ready").reason, "AllReplicasReady");
-    assert_eq!(get(&c, "Ready").message, "2/2 nameservers and 2/2 brokers ready");
+    assert_eq!(
+        get(&c, "Ready").message,
+        "2/2 nameservers and 2/2 brokers ready"
+    );
     assert_eq!((brokers, ready_brokers), (2, 2));
     assert!(groups[0].master_ready);
 
-    let rolling = [set("d-namesrv", None, 2, 2, 2, false), set("d-broker-a", Some("broker-a"), 2, 1, 1, true)];
+    let rolling = [
+        set("d-namesrv", None, 2, 2, 2, false),
+        set("d-broker-a", Some("broker-a"), 2, 1, 1, true),
+    ];
     let (c, ..) = status::compute(&rolling, &|_| true, false);
     assert_eq!(get(&c, "Progressing").reason, "RollingUpdate");
     assert_eq!(get(&c, "Ready").status, rmq_model::ConditionStatus::False);
-    assert_eq!(get(&c, "Degraded").status, rmq_model::ConditionStatus::False);
+    assert_eq!(
+        get(&c, "Degraded").status,
+        rmq_model::ConditionStatus::False
+    );
 
-    let down = [set("d-namesrv", None, 2, 2, 2, false), set("d-broker-a", Some("broker-a"), 2, 1, 2, false)];
+    let down = [
+        set("d-namesrv", None, 2, 2, 2, false),
+        set("d-broker-a", Some("broker-a"), 2, 1, 2, false),
+    ];
     let (c, ..) = status::compute(&down, &|_| false, false);
     assert_eq!(get(&c, "Degraded").reason, "MasterDown");
     assert!(get(&c, "Degraded").message.contains("broker-a"));

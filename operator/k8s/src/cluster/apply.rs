@@ -84,7 +84,10 @@ where
 }
 
 fn names<K: Resource>(objects: &[K]) -> BTreeSet<String> {
-    objects.iter().filter_map(|o| o.meta().name.clone()).collect()
+    objects
+        .iter()
+        .filter_map(|o| o.meta().name.clone())
+        .collect()
 }
 
 /// Applies `resources` in namespace `ns` and prunes what `cluster` (uid `owner_uid`) no longer

@@ -44,20 +44,23 @@ pub async fn run(
     let wc = || {
         watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGER))
     };
-    Controller::new(scoped::<RocketMQCluster>(&client, &namespace), watcher::Config::default())
-        .owns(scoped::<StatefulSet>(&client, &namespace), wc())
-        .owns(scoped::<Service>(&client, &namespace), wc())
-        .owns(scoped::<ConfigMap>(&client, &namespace), wc())
-        .owns(scoped::<PodDisruptionBudget>(&client, &namespace), wc())
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|res| async move {
-            match res {
-                Ok((obj, _)) => tracing::debug!(cluster = %obj.name, "reconciled"),
-                Err(e) => tracing::debug!(error = %e, "cluster reconcile failed"),
-            }
-        })
-        .await;
+    Controller::new(
+        scoped::<RocketMQCluster>(&client, &namespace),
+        watcher::Config::default(),
+    )
+    .owns(scoped::<StatefulSet>(&client, &namespace), wc())
+    .owns(scoped::<Service>(&client, &namespace), wc())
+    .owns(scoped::<ConfigMap>(&client, &namespace), wc())
+    .owns(scoped::<PodDisruptionBudget>(&client, &namespace), wc())
+    .graceful_shutdown_on(shutdown)
+    .run(reconcile, error_policy, ctx)
+    .for_each(|res| async move {
+        match res {
+            Ok((obj, _)) => tracing::debug!(cluster = %obj.name, "reconciled"),
+            Err(e) => tracing::debug!(error = %e, "cluster reconcile failed"),
+        }
+    })
+    .await;
 }
 
 /// An Api over one namespace, or all of them.
@@ -84,7 +87,9 @@ fn error_policy(cluster: Arc<RocketMQCluster>, error: &Error, ctx: Arc<Context>)
 #[tracing::instrument(skip(cluster, ctx), fields(cluster = %cluster.name_any(), ns = cluster.namespace().as_deref().unwrap_or("")))]
 pub async fn reconcile(cluster: Arc<RocketMQCluster>, ctx: Arc<Context>) -> Result<Action> {
     let _timer = ctx.metrics.reconcile(CONTROLLER);
-    let ns = cluster.namespace().ok_or(Error::MissingField("namespace"))?;
+    let ns = cluster
+        .namespace()
+        .ok_or(Error::MissingField("namespace"))?;
     let name = cluster.name_any();
     let api: Api<RocketMQCluster> = Api::namespaced(ctx.client.clone(), &ns);
     if cluster.meta().deletion_timestamp.is_some() {
@@ -105,12 +110,27 @@ pub async fn reconcile(cluster: Arc<RocketMQCluster>, ctx: Arc<Context>) -> Resu
             conditions::PAUSED,
             true,
             "PauseAnnotation",
-            format!("{} is \"true\": the operator changes nothing until it is removed", labels::PAUSE),
+            format!(
+                "{} is \"true\": the operator changes nothing until it is removed",
+                labels::PAUSE
+            ),
         ));
         let mut st = old.clone();
-        st.conditions = conditions::merge(&old.conditions, conds, old.observed_generation, &conditions::now_rfc3339());
+        st.conditions = conditions::merge(
+            &old.conditions,
+            conds,
+            old.observed_generation,
+            &conditions::now_rfc3339(),
+        );
         if !conditions::is_true(&old.conditions, conditions::PAUSED) {
-            publish(&ctx, &cluster, EventType::Normal, "ReconciliationPaused", "reconciliation paused by annotation").await;
+            publish(
+                &ctx,
+                &cluster,
+                EventType::Normal,
+                "ReconciliationPaused",
+                "reconciliation paused by annotation",
+            )
+            .await;
         }
         status::patch(&api, &cluster, st).await?;
         return Ok(Action::await_change());
@@ -120,9 +140,21 @@ pub async fn reconcile(cluster: Arc<RocketMQCluster>, ctx: Arc<Context>) -> Resu
     let validated = match rmq_model::validate(&cluster) {
         Ok(v) => v,
         Err(errs) => {
-            let msg = errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-            let st = status::assemble(&cluster, status::failed("InvalidSpec", &msg), old.groups.clone(), (old.brokers, old.ready_brokers), None);
-            if conditions::find(&old.conditions, READY).is_none_or(|c| c.reason != "InvalidSpec" || c.message != msg) {
+            let msg = errs
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
+            let st = status::assemble(
+                &cluster,
+                status::failed("InvalidSpec", &msg),
+                old.groups.clone(),
+                (old.brokers, old.ready_brokers),
+                None,
+            );
+            if conditions::find(&old.conditions, READY)
+                .is_none_or(|c| c.reason != "InvalidSpec" || c.message != msg)
+            {
                 publish(&ctx, &cluster, EventType::Warning, "InvalidSpec", &msg).await;
             }
             status::patch(&api, &cluster, st).await?;
@@ -154,14 +186,27 @@ pub async fn reconcile(cluster: Arc<RocketMQCluster>, ctx: Arc<Context>) -> Resu
         Ok(r) => r,
         Err(e) => {
             let msg = e.to_string();
-            let st = status::assemble(&cluster, status::failed("ApplyFailed", &msg), old.groups.clone(), (old.brokers, old.ready_brokers), None);
+            let st = status::assemble(
+                &cluster,
+                status::failed("ApplyFailed", &msg),
+                old.groups.clone(),
+                (old.brokers, old.ready_brokers),
+                None,
+            );
             publish(&ctx, &cluster, EventType::Warning, "ApplyFailed", &msg).await;
             status::patch(&api, &cluster, st).await?;
             return Err(e);
         }
     };
     for p in &report.pruned {
-        publish(&ctx, &cluster, EventType::Normal, "Deleted", &format!("deleted {p}: no longer part of the cluster spec")).await;
+        publish(
+            &ctx,
+            &cluster,
+            EventType::Normal,
+            "Deleted",
+            &format!("deleted {p}: no longer part of the cluster spec"),
+        )
+        .await;
     }
 
     // status (from the applied objects)
@@ -170,10 +215,21 @@ pub async fn reconcile(cluster: Arc<RocketMQCluster>, ctx: Arc<Context>) -> Resu
     // "Creating" until the cluster was Ready once; "RollingUpdate" afterwards.
     let first_rollout = conditions::find(&old.conditions, READY)
         .is_none_or(|c| c.status != ConditionStatus::True && c.reason == "Creating");
-    let (conds, groups, brokers, ready_brokers) =
-        status::compute(&sets, &|sts: &str| ready_pods.contains(&format!("{sts}-0")), first_rollout);
-    let done = conds.iter().any(|c| c.type_ == READY && c.status == ConditionStatus::True);
-    let st = status::assemble(&cluster, conds, groups, (brokers, ready_brokers), Some(desired.namesrv_addr()));
+    let (conds, groups, brokers, ready_brokers) = status::compute(
+        &sets,
+        &|sts: &str| ready_pods.contains(&format!("{sts}-0")),
+        first_rollout,
+    );
+    let done = conds
+        .iter()
+        .any(|c| c.type_ == READY && c.status == ConditionStatus::True);
+    let st = status::assemble(
+        &cluster,
+        conds,
+        groups,
+        (brokers, ready_brokers),
+        Some(desired.namesrv_addr()),
+    );
     if let Some(ev) = status::transition_event(&old.conditions, &st.conditions) {
         publish_event(&ctx, &cluster, ev).await;
     }
@@ -210,7 +266,13 @@ async fn ready_pods(ctx: &Context, ns: &str, cluster: &str) -> Result<BTreeSet<S
         .collect())
 }
 
-async fn publish(ctx: &Context, cluster: &RocketMQCluster, type_: EventType, reason: &str, note: &str) {
+async fn publish(
+    ctx: &Context,
+    cluster: &RocketMQCluster,
+    type_: EventType,
+    reason: &str,
+    note: &str,
+) {
     publish_event(
         ctx,
         cluster,

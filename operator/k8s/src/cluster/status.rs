@@ -132,7 +132,12 @@ pub fn compute(
                 format!("rolling out: {}", join(&rolling, &not_ready)),
             )
         } else {
-            cond(PROGRESSING, false, "RolloutComplete", "every pod runs the current spec")
+            cond(
+                PROGRESSING,
+                false,
+                "RolloutComplete",
+                "every pod runs the current spec",
+            )
         },
         if progressing {
             cond(DEGRADED, false, "AsExpected", "a rollout is in progress")
@@ -174,7 +179,12 @@ fn join(a: &[String], b: &[String]) -> String {
 pub fn failed(reason: &str, message: &str) -> Vec<Condition> {
     vec![
         cond(READY, false, reason, message),
-        cond(PROGRESSING, false, reason, "nothing is rolled out until this is fixed"),
+        cond(
+            PROGRESSING,
+            false,
+            reason,
+            "nothing is rolled out until this is fixed",
+        ),
         cond(DEGRADED, true, reason, message),
     ]
 }
@@ -197,7 +207,9 @@ pub async fn patch(
         &Patch::Apply(&body),
     )
     .await
-    .map_err(Error::kube(format!("patch status of RocketMQCluster {name}")))?;
+    .map_err(Error::kube(format!(
+        "patch status of RocketMQCluster {name}"
+    )))?;
     Ok(())
 }
 
@@ -213,7 +225,12 @@ pub fn assemble(
     let generation = cluster.meta().generation;
     RocketMQClusterStatus {
         observed_generation: generation,
-        conditions: merge(&old.conditions, conds, generation, &conditions::now_rfc3339()),
+        conditions: merge(
+            &old.conditions,
+            conds,
+            generation,
+            &conditions::now_rfc3339(),
+        ),
         name_server_address: name_server_address.or(old.name_server_address),
         brokers: counts.0,
         ready_brokers: counts.1,
@@ -224,9 +241,8 @@ pub fn assemble(
 /// The Event to publish when the picture changed between `old` and `new` conditions.
 pub fn transition_event(old: &[Condition], new: &[Condition]) -> Option<Event> {
     let key = |cs: &[Condition]| {
-        [READY, PROGRESSING, DEGRADED].map(|t| {
-            conditions::find(cs, t).map(|c| (c.status, c.reason.clone()))
-        })
+        [READY, PROGRESSING, DEGRADED]
+            .map(|t| conditions::find(cs, t).map(|c| (c.status, c.reason.clone())))
     };
     if key(old) == key(new) {
         return None;

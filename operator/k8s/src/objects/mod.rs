@@ -178,7 +178,11 @@ async fn write_status<K: Managed>(
         &Patch::Apply(&body),
     )
     .await
-    .map_err(Error::kube(format!("patch status of {} {}", K::CONTROLLER, obj.name_any())))?;
+    .map_err(Error::kube(format!(
+        "patch status of {} {}",
+        K::CONTROLLER,
+        obj.name_any()
+    )))?;
     Ok(())
 }
 
@@ -203,7 +207,8 @@ async fn fail<K: Managed>(
     message: String,
     retry: Option<Duration>,
 ) -> Result<Action> {
-    let was = conditions::find(&obj.conditions(), READY).map(|c| (c.reason.clone(), c.message.clone()));
+    let was =
+        conditions::find(&obj.conditions(), READY).map(|c| (c.reason.clone(), c.message.clone()));
     if was.as_ref() != Some(&(reason.to_owned(), message.clone())) {
         event(ctx, obj, EventType::Warning, reason, message.clone()).await;
     }
@@ -212,7 +217,12 @@ async fn fail<K: Managed>(
         obj,
         vec![
             conditions::cond(READY, false, reason, message.clone()),
-            conditions::cond(MANAGED_CONDITION, true, "Managed", "the operator keeps this object as declared"),
+            conditions::cond(
+                MANAGED_CONDITION,
+                true,
+                "Managed",
+                "the operator keeps this object as declared",
+            ),
         ],
         Vec::new(),
     )
@@ -237,7 +247,10 @@ async fn cluster_admin(ctx: &Context, ns: &str, cluster: &str) -> Result<Option<
     let validated = rmq_model::validate(&c).map_err(|errs| {
         format!(
             "RocketMQCluster {cluster} is invalid: {}",
-            errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            errs.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
         )
     })?;
     let owner = c.controller_owner_ref(&()).ok_or("cluster has no uid")?;
@@ -281,7 +294,11 @@ async fn apply<K: Managed>(api: &Api<K>, obj: &K, ctx: &Context) -> Result<Actio
     let decl = match obj.declare() {
         Ok(d) => d,
         Err(errs) => {
-            let msg = errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+            let msg = errs
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
             return fail(api, obj, ctx, "InvalidSpec", msg, None).await;
         }
     };
@@ -290,7 +307,9 @@ async fn apply<K: Managed>(api: &Api<K>, obj: &K, ctx: &Context) -> Result<Actio
     let admin = match cluster_admin(ctx, &ns, &cluster).await {
         Ok(Some(a)) => a,
         Ok(None) => {
-            let msg = format!("RocketMQCluster {cluster:?} does not exist in namespace {ns} (fix: create it, or correct spec.cluster)");
+            let msg = format!(
+                "RocketMQCluster {cluster:?} does not exist in namespace {ns} (fix: create it, or correct spec.cluster)"
+            );
             return fail(api, obj, ctx, "ClusterNotFound", msg, retry).await;
         }
         Err(msg) => return fail(api, obj, ctx, "ClusterNotReady", msg, retry).await,
@@ -307,7 +326,11 @@ async fn apply<K: Managed>(api: &Api<K>, obj: &K, ctx: &Context) -> Result<Actio
     let actions = match plan(&desired, &observed) {
         Ok(a) => a,
         Err(errs) => {
-            let msg = errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+            let msg = errs
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ");
             return fail(api, obj, ctx, "ClusterNotReady", msg, retry).await;
         }
     };
@@ -323,25 +346,68 @@ async fn apply<K: Managed>(api: &Api<K>, obj: &K, ctx: &Context) -> Result<Actio
         .unwrap_or_default();
     let spec_changed = obj.meta().generation
         != conditions::find(&obj.conditions(), READY).and_then(|c| c.observed_generation);
-    let created = report.done.iter().filter(|a| matches!(a, PlanAction::CreateTopic { .. } | PlanAction::CreateGroup { .. })).count();
+    let created = report
+        .done
+        .iter()
+        .filter(|a| {
+            matches!(
+                a,
+                PlanAction::CreateTopic { .. } | PlanAction::CreateGroup { .. }
+            )
+        })
+        .count();
     let updates: Vec<String> = report
         .done
         .iter()
         .filter_map(|a| match a {
-            PlanAction::UpdateTopic { broker, changes, .. } | PlanAction::UpdateGroup { broker, changes, .. } => Some(format!(
+            PlanAction::UpdateTopic {
+                broker, changes, ..
+            }
+            | PlanAction::UpdateGroup {
+                broker, changes, ..
+            } => Some(format!(
                 "{}: {}",
                 broker.name,
-                changes.iter().map(|c| format!("{} {}→{}", c.field, c.from, c.to)).collect::<Vec<_>>().join(", ")
+                changes
+                    .iter()
+                    .map(|c| format!("{} {}→{}", c.field, c.from, c.to))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
             _ => None,
         })
         .collect();
     if created > 0 {
-        event(ctx, obj, EventType::Normal, "Created", format!("created {} {} on {created} master(s)", decl.what(), decl.name())).await;
+        event(
+            ctx,
+            obj,
+            EventType::Normal,
+            "Created",
+            format!(
+                "created {} {} on {created} master(s)",
+                decl.what(),
+                decl.name()
+            ),
+        )
+        .await;
     }
     if !updates.is_empty() {
-        let (reason, why) = if spec_changed { ("Updated", "applied the new spec") } else { ("DriftReverted", "reverted a change made outside the operator") };
-        event(ctx, obj, EventType::Normal, reason, format!("{why}: {}", updates.join("; "))).await;
+        let (reason, why) = if spec_changed {
+            ("Updated", "applied the new spec")
+        } else {
+            (
+                "DriftReverted",
+                "reverted a change made outside the operator",
+            )
+        };
+        event(
+            ctx,
+            obj,
+            EventType::Normal,
+            reason,
+            format!("{why}: {}", updates.join("; ")),
+        )
+        .await;
     }
     let msg = format!(
         "{} {} is as declared on {}/{} master(s): {}",
@@ -356,7 +422,12 @@ async fn apply<K: Managed>(api: &Api<K>, obj: &K, ctx: &Context) -> Result<Actio
         obj,
         vec![
             conditions::cond(READY, true, "InSync", msg),
-            conditions::cond(MANAGED_CONDITION, true, "Managed", "the operator keeps this object as declared"),
+            conditions::cond(
+                MANAGED_CONDITION,
+                true,
+                "Managed",
+                "the operator keeps this object as declared",
+            ),
         ],
         masters,
     )
@@ -380,13 +451,23 @@ async fn cleanup<K: Managed>(obj: &K, ctx: &Context) -> Result<Action> {
         .map_err(|e| Error::Admin(format!("cannot delete from cluster {cluster}: {e}")))?;
     let desired = desired_for(None, &cluster, manager(obj), true);
     let actions = plan(&desired, &observed).map_err(|errs| {
-        Error::Admin(errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))
+        Error::Admin(
+            errs.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
     })?;
     let report = admin.execute(&actions, |_, _| {}).await;
     if let Some((action, err)) = report.failed {
         return Err(Error::Admin(format!("{} failed: {err}", describe(&action))));
     }
-    if report.done.iter().any(|a| matches!(a, PlanAction::DeleteTopic { .. } | PlanAction::DeleteGroup { .. })) {
+    if report.done.iter().any(|a| {
+        matches!(
+            a,
+            PlanAction::DeleteTopic { .. } | PlanAction::DeleteGroup { .. }
+        )
+    }) {
         tracing::info!(kind = K::CONTROLLER, name = %obj.name_any(), "deleted from the brokers");
     }
     Ok(Action::await_change())
@@ -399,14 +480,27 @@ async fn unmanage<K: Managed>(api: &Api<K>, obj: &K, ctx: &Context) -> Result<Ac
         let patch = serde_json::json!({
             "metadata": {"finalizers": keep, "resourceVersion": obj.resource_version()}
         });
-        api.patch(&obj.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .map_err(Error::kube("remove finalizer"))?;
+        api.patch(
+            &obj.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+        .map_err(Error::kube("remove finalizer"))?;
         event(ctx, obj, EventType::Normal, "Unmanaged", format!("{} is \"false\": the operator no longer changes or deletes this object on the brokers", labels::MANAGED)).await;
     }
     if obj.meta().deletion_timestamp.is_none() {
-        let mut conds: Vec<Condition> = obj.conditions().into_iter().filter(|c| c.type_ != MANAGED_CONDITION).collect();
-        conds.push(conditions::cond(MANAGED_CONDITION, false, "ManagedAnnotation", format!("{} is \"false\"", labels::MANAGED)));
+        let mut conds: Vec<Condition> = obj
+            .conditions()
+            .into_iter()
+            .filter(|c| c.type_ != MANAGED_CONDITION)
+            .collect();
+        conds.push(conditions::cond(
+            MANAGED_CONDITION,
+            false,
+            "ManagedAnnotation",
+            format!("{} is \"false\"", labels::MANAGED),
+        ));
         write_status(api, obj, conds, Vec::new()).await?;
     }
     Ok(Action::await_change())
@@ -415,11 +509,19 @@ async fn unmanage<K: Managed>(api: &Api<K>, obj: &K, ctx: &Context) -> Result<Ac
 fn describe(a: &PlanAction) -> String {
     match a {
         PlanAction::Own { key, .. } => format!("recording ownership of {key}"),
-        PlanAction::CreateTopic { broker, config, .. } => format!("creating topic {} on {}", config.topic_name, broker.name),
-        PlanAction::UpdateTopic { broker, config, .. } => format!("updating topic {} on {}", config.topic_name, broker.name),
+        PlanAction::CreateTopic { broker, config, .. } => {
+            format!("creating topic {} on {}", config.topic_name, broker.name)
+        }
+        PlanAction::UpdateTopic { broker, config, .. } => {
+            format!("updating topic {} on {}", config.topic_name, broker.name)
+        }
         PlanAction::DeleteTopic { topic, .. } => format!("deleting topic {topic}"),
-        PlanAction::CreateGroup { broker, config, .. } => format!("creating group {} on {}", config.group_name, broker.name),
-        PlanAction::UpdateGroup { broker, config, .. } => format!("updating group {} on {}", config.group_name, broker.name),
+        PlanAction::CreateGroup { broker, config, .. } => {
+            format!("creating group {} on {}", config.group_name, broker.name)
+        }
+        PlanAction::UpdateGroup { broker, config, .. } => {
+            format!("updating group {} on {}", config.group_name, broker.name)
+        }
         PlanAction::DeleteGroup { group, .. } => format!("deleting group {group}"),
         PlanAction::Disown { key, .. } => format!("removing the ownership record of {key}"),
     }

@@ -46,7 +46,11 @@ async fn heartbeat(client: &Client, cfg: &Config) -> Result<(), kube::Error> {
         ],
     }});
     nodes
-        .patch_status(&cfg.node, &PatchParams::default(), &Patch::Strategic(&status))
+        .patch_status(
+            &cfg.node,
+            &PatchParams::default(),
+            &Patch::Strategic(&status),
+        )
         .await?;
     let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
     let lease = Lease {

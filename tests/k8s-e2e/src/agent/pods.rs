@@ -23,6 +23,7 @@ struct Proc {
     restarts: i32,
     next_start: Instant,
     started_at: String,
+    up_since: Instant,
 }
 
 struct Running {
@@ -59,7 +60,11 @@ fn probe_port(c: &Container) -> Option<u16> {
 
 async fn tcp_ok(ip: &str, port: u16) -> bool {
     matches!(
-        tokio::time::timeout(Duration::from_millis(300), tokio::net::TcpStream::connect((ip, port))).await,
+        tokio::time::timeout(
+            Duration::from_millis(300),
+            tokio::net::TcpStream::connect((ip, port))
+        )
+        .await,
         Ok(Ok(_))
     )
 }
@@ -67,7 +72,11 @@ async fn tcp_ok(ip: &str, port: u16) -> bool {
 async fn terminate(mut procs: Vec<Proc>, grace: Duration) {
     for p in &procs {
         if let Some(pid) = p.child.as_ref().and_then(Child::id) {
-            let _ = tokio::process::Command::new("kill").arg("-TERM").arg(pid.to_string()).status().await;
+            let _ = tokio::process::Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status()
+                .await;
         }
     }
     let deadline = Instant::now() + grace;
@@ -85,7 +94,14 @@ async fn terminate(mut procs: Vec<Proc>, grace: Duration) {
 impl Runner {
     /// A runner.
     pub fn new(client: Client, cfg: Config) -> Self {
-        Self { client, cfg, pods: HashMap::new(), failed: HashMap::new(), next_ip: 0, hosts: String::new() }
+        Self {
+            client,
+            cfg,
+            pods: HashMap::new(),
+            failed: HashMap::new(),
+            next_ip: 0,
+            hosts: String::new(),
+        }
     }
 
     fn alloc_ip(&mut self) -> String {
@@ -107,12 +123,21 @@ impl Runner {
                 self.delete(pod).await;
                 continue;
             }
-            let phase = pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
+            let phase = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.phase.clone())
+                .unwrap_or_default();
             if !self.pods.contains_key(&uid) && phase != "Succeeded" && phase != "Failed" {
                 self.start(pod).await;
             }
         }
-        let gone: Vec<String> = self.pods.keys().filter(|u| !seen.contains(u)).cloned().collect();
+        let gone: Vec<String> = self
+            .pods
+            .keys()
+            .filter(|u| !seen.contains(u))
+            .cloned()
+            .collect();
         for uid in gone {
             if let Some(r) = self.pods.remove(&uid) {
                 tracing::info!(pod = %r.name, ns = %r.namespace, "pod gone from the API: stopping its processes");
@@ -136,12 +161,19 @@ impl Runner {
             .clamp(0, i64::try_from(self.cfg.max_grace_seconds).unwrap_or(10));
         if let Some(r) = self.pods.remove(&uid) {
             tracing::info!(pod = %r.name, %ns, "stopping (pod terminating)");
-            terminate(r.procs, Duration::from_secs(u64::try_from(grace).unwrap_or(0))).await;
+            terminate(
+                r.procs,
+                Duration::from_secs(u64::try_from(grace).unwrap_or(0)),
+            )
+            .await;
         }
         let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
         let dp = DeleteParams {
             grace_period_seconds: Some(0),
-            preconditions: Some(Preconditions { uid: Some(uid), resource_version: None }),
+            preconditions: Some(Preconditions {
+                uid: Some(uid),
+                resource_version: None,
+            }),
             ..DeleteParams::default()
         };
         match api.delete(&pod.name_any(), &dp).await {
@@ -161,12 +193,26 @@ impl Runner {
         let name = pod.name_any();
         let ns = pod.namespace().unwrap_or_default();
         let ip = self.alloc_ip();
-        let dir = self.cfg.state_dir.join("pods").join(format!("{ns}_{name}_{}", &uid[..uid.len().min(8)]));
+        let dir = self
+            .cfg
+            .state_dir
+            .join("pods")
+            .join(format!("{ns}_{name}_{}", &uid[..uid.len().min(8)]));
         match self.prepare(pod, &ip, &dir).await {
             Ok(Some(procs)) => {
                 self.failed.remove(&uid);
                 tracing::info!(pod = %name, %ns, %ip, "started");
-                self.pods.insert(uid, Running { name, namespace: ns, ip, procs, reported: None, started: now() });
+                self.pods.insert(
+                    uid,
+                    Running {
+                        name,
+                        namespace: ns,
+                        ip,
+                        procs,
+                        reported: None,
+                        started: now(),
+                    },
+                );
             }
             Ok(None) => {}
             Err(msg) => {
@@ -178,25 +224,54 @@ impl Runner {
                         {"type": "Ready", "status": "False", "reason": "AgentError", "message": msg},
                         {"type": "PodScheduled", "status": "True"}]}});
                     let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
-                    let _ = api.patch_status(&pod.name_any(), &PatchParams::default(), &Patch::Merge(&status)).await;
+                    let _ = api
+                        .patch_status(
+                            &pod.name_any(),
+                            &PatchParams::default(),
+                            &Patch::Merge(&status),
+                        )
+                        .await;
                 }
             }
         }
     }
 
-    async fn prepare(&self, pod: &Pod, ip: &str, dir: &std::path::Path) -> Result<Option<Vec<Proc>>, String> {
+    async fn prepare(
+        &self,
+        pod: &Pod,
+        ip: &str,
+        dir: &std::path::Path,
+    ) -> Result<Option<Vec<Proc>>, String> {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-        let Some(mounted) = volumes::materialise(&self.client, &self.cfg, pod, ip, dir).await? else {
+        let Some(mounted) = volumes::materialise(&self.client, &self.cfg, pod, ip, dir).await?
+        else {
             return Ok(None);
         };
         let mut procs = Vec::new();
-        for c in pod.spec.as_ref().map(|s| s.containers.clone()).unwrap_or_default() {
+        for c in pod
+            .spec
+            .as_ref()
+            .map(|s| s.containers.clone())
+            .unwrap_or_default()
+        {
             let env = spawn::environment(&self.client, &self.cfg, pod, &c, ip).await?;
             let script = spawn::mount_script(&self.cfg, &c, &mounted)?;
             let log = dir.join(format!("{}.log", c.name));
             let mut cmd = spawn::command(&self.cfg, &c, &env, &script, &log)?;
-            let child = cmd.spawn().map_err(|e| format!("starting {}: {e}", c.name))?;
-            procs.push(Proc { spec: c, env, script, log, child: Some(child), restarts: 0, next_start: Instant::now(), started_at: now() });
+            let child = cmd
+                .spawn()
+                .map_err(|e| format!("starting {}: {e}", c.name))?;
+            procs.push(Proc {
+                spec: c,
+                env,
+                script,
+                log,
+                child: Some(child),
+                restarts: 0,
+                next_start: Instant::now(),
+                started_at: now(),
+                up_since: Instant::now(),
+            });
         }
         Ok(Some(procs))
     }
@@ -214,10 +289,13 @@ impl Runner {
                     p.next_start = Instant::now() + Duration::from_secs(backoff);
                 }
                 if p.child.is_none() && Instant::now() >= p.next_start {
-                    match spawn::command(&self.cfg, &p.spec, &p.env, &p.script, &p.log).and_then(|mut c| c.spawn().map_err(|e| e.to_string())) {
+                    match spawn::command(&self.cfg, &p.spec, &p.env, &p.script, &p.log)
+                        .and_then(|mut c| c.spawn().map_err(|e| e.to_string()))
+                    {
                         Ok(child) => {
                             p.child = Some(child);
                             p.started_at = now();
+                            p.up_since = Instant::now();
                         }
                         Err(e) => tracing::warn!(pod = %r.name, error = %e, "restart failed"),
                     }
@@ -236,7 +314,8 @@ impl Runner {
                 let ready = running
                     && match probe_port(&p.spec) {
                         Some(port) => tcp_ok(&r.ip, port).await,
-                        None => true,
+                        // HTTP/exec probes are not run: ready once it stayed up for 3 s.
+                        None => p.up_since.elapsed() >= Duration::from_secs(3),
                     };
                 all_ready &= ready;
                 let state = if running {
@@ -260,12 +339,17 @@ impl Runner {
                     {"type": "Ready", "status": rs},
                     {"type": "PodScheduled", "status": "True"}],
                 "containerStatuses": statuses}});
-            let exists = pods.iter().any(|p| p.name_any() == r.name && p.namespace().as_deref() == Some(r.namespace.as_str()));
+            let exists = pods.iter().any(|p| {
+                p.name_any() == r.name && p.namespace().as_deref() == Some(r.namespace.as_str())
+            });
             if r.reported.as_ref() == Some(&status) || !exists {
                 continue;
             }
             let api: Api<Pod> = Api::namespaced(self.client.clone(), &r.namespace);
-            match api.patch_status(&r.name, &PatchParams::default(), &Patch::Merge(&status)).await {
+            match api
+                .patch_status(&r.name, &PatchParams::default(), &Patch::Merge(&status))
+                .await
+            {
                 Ok(_) => r.reported = Some(status),
                 Err(e) => tracing::warn!(pod = %r.name, error = %e, "status patch failed"),
             }
@@ -273,7 +357,10 @@ impl Runner {
     }
 
     async fn write_hosts(&mut self, pods: &[Pod]) {
-        let services: Vec<Service> = match Api::<Service>::all(self.client.clone()).list(&ListParams::default()).await {
+        let services: Vec<Service> = match Api::<Service>::all(self.client.clone())
+            .list(&ListParams::default())
+            .await
+        {
             Ok(l) => l.items,
             Err(e) => {
                 tracing::warn!(error = %e, "listing services failed");
@@ -283,7 +370,10 @@ impl Runner {
         let mut addrs = Vec::new();
         for p in pods {
             if let Some(r) = self.pods.get(&p.uid().unwrap_or_default()) {
-                let ready = r.reported.as_ref().is_some_and(|s| s["status"]["conditions"][3]["status"] == "True");
+                let ready = r
+                    .reported
+                    .as_ref()
+                    .is_some_and(|s| s["status"]["conditions"][3]["status"] == "True");
                 addrs.push(PodAddr::from_pod(p, &r.ip, ready));
             }
         }

@@ -25,7 +25,10 @@ pub async fn provision(client: &Client, cfg: &Config) -> Result<(), kube::Error>
         if pvs.get_opt(&name).await?.is_some() {
             continue;
         }
-        let dir = cfg.state_dir.join("pv").join(format!("{ns}_{}", pvc.name_any()));
+        let dir = cfg
+            .state_dir
+            .join("pv")
+            .join(format!("{ns}_{}", pvc.name_any()));
         if let Err(e) = std::fs::create_dir_all(&dir) {
             tracing::warn!(error = %e, dir = %dir.display(), "cannot create PV directory");
             continue;
@@ -51,7 +54,9 @@ pub async fn provision(client: &Client, cfg: &Config) -> Result<(), kube::Error>
         }))
         .map_err(kube::Error::SerdeError)?;
         match pvs.create(&PostParams::default(), &pv).await {
-            Ok(_) => tracing::info!(pvc = %pvc.name_any(), %ns, pv = %name, "provisioned a hostPath volume"),
+            Ok(_) => {
+                tracing::info!(pvc = %pvc.name_any(), %ns, pv = %name, "provisioned a hostPath volume")
+            }
             Err(kube::Error::Api(s)) if s.code == 409 => {}
             Err(e) => return Err(e),
         }

@@ -56,12 +56,27 @@ pub async fn environment(
         .and_then(|s| s.hostname.clone())
         .unwrap_or_else(|| pod.name_any());
     let mut env = BTreeMap::from([
-        ("PATH".to_owned(), format!("{}:/usr/local/bin:/usr/bin:/bin", cfg.bin_dir.display())),
+        (
+            "PATH".to_owned(),
+            format!("{}:/usr/local/bin:/usr/bin:/bin", cfg.bin_dir.display()),
+        ),
         ("HOSTNAME".to_owned(), hostname),
-        ("HOME".to_owned(), cfg.state_dir.join("home").display().to_string()),
-        ("KUBERNETES_SERVICE_HOST".to_owned(), cfg.apiserver.0.clone()),
-        ("KUBERNETES_SERVICE_PORT".to_owned(), cfg.apiserver.1.to_string()),
-        ("KUBERNETES_SERVICE_PORT_HTTPS".to_owned(), cfg.apiserver.1.to_string()),
+        (
+            "HOME".to_owned(),
+            cfg.state_dir.join("home").display().to_string(),
+        ),
+        (
+            "KUBERNETES_SERVICE_HOST".to_owned(),
+            cfg.apiserver.0.clone(),
+        ),
+        (
+            "KUBERNETES_SERVICE_PORT".to_owned(),
+            cfg.apiserver.1.to_string(),
+        ),
+        (
+            "KUBERNETES_SERVICE_PORT_HTTPS".to_owned(),
+            cfg.apiserver.1.to_string(),
+        ),
         ("RMQ_BIND_IP".to_owned(), pod_ip.to_owned()),
     ]);
     if let Some(shim) = &cfg.shim {
@@ -109,13 +124,12 @@ fn quote(s: &str) -> String {
 }
 
 /// The shell script run inside the private mount namespace before `exec`.
-pub fn mount_script(
-    cfg: &Config,
-    c: &Container,
-    mounted: &Mounted,
-) -> Result<String, String> {
+pub fn mount_script(cfg: &Config, c: &Container, mounted: &Mounted) -> Result<String, String> {
     let mut s = String::from("set -e\n");
-    s.push_str(&format!("mount --bind {} /etc/hosts\n", quote(&cfg.hosts_file().display().to_string())));
+    s.push_str(&format!(
+        "mount --bind {} /etc/hosts\n",
+        quote(&cfg.hosts_file().display().to_string())
+    ));
     for m in c.volume_mounts.iter().flatten() {
         let Some(src) = mounted.get(&m.name) else {
             return Err(format!("volumeMount {} names no volume", m.name));
@@ -126,12 +140,17 @@ pub fn mount_script(
         }
         let target = quote(&m.mount_path);
         if src.is_file() {
-            s.push_str(&format!("mkdir -p \"$(dirname {target})\"; [ -e {target} ] || : > {target}\n"));
+            s.push_str(&format!(
+                "mkdir -p \"$(dirname {target})\"; [ -e {target} ] || : > {target}\n"
+            ));
         } else {
             std::fs::create_dir_all(&src).map_err(|e| e.to_string())?;
             s.push_str(&format!("mkdir -p {target}\n"));
         }
-        s.push_str(&format!("mount --bind {} {target}\n", quote(&src.display().to_string())));
+        s.push_str(&format!(
+            "mount --bind {} {target}\n",
+            quote(&src.display().to_string())
+        ));
     }
     if let Some(wd) = &c.working_dir {
         s.push_str(&format!("cd {}\n", quote(wd)));
@@ -150,7 +169,9 @@ pub fn command(
 ) -> Result<tokio::process::Command, String> {
     let image = c.image.clone().unwrap_or_default();
     if !cfg.image_supported(&image) {
-        return Err(format!("image {image:?} is not one the node agent runs (--image)"));
+        return Err(format!(
+            "image {image:?} is not one the node agent runs (--image)"
+        ));
     }
     let argv: Vec<String> = c
         .command
@@ -160,25 +181,46 @@ pub fn command(
         .map(|a| expand(a, env))
         .collect();
     let Some(first) = argv.first() else {
-        return Err("the container has no command (the node agent cannot read image entrypoints)".into());
+        return Err(
+            "the container has no command (the node agent cannot read image entrypoints)".into(),
+        );
     };
-    let base = Path::new(first).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let base = Path::new(first)
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let bin = cfg.bin_dir.join(&base);
     if !bin.is_file() {
-        return Err(format!("{} does not exist (command {first:?})", bin.display()));
+        return Err(format!(
+            "{} does not exist (command {first:?})",
+            bin.display()
+        ));
     }
-    let out = std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(|e| e.to_string())?;
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| e.to_string())?;
     let err = out.try_clone().map_err(|e| e.to_string())?;
     let mut cmd = tokio::process::Command::new("unshare");
-    cmd.args(["--mount", "--propagation", "private", "--", "/bin/sh", "-c", script, "sh"])
-        .arg(bin)
-        .args(&argv[1..])
-        .env_clear()
-        .envs(env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        .kill_on_drop(true);
+    cmd.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "/bin/sh",
+        "-c",
+        script,
+        "sh",
+    ])
+    .arg(bin)
+    .args(&argv[1..])
+    .env_clear()
+    .envs(env)
+    .stdin(Stdio::null())
+    .stdout(Stdio::from(out))
+    .stderr(Stdio::from(err))
+    .kill_on_drop(true);
     Ok(cmd)
 }
 
@@ -189,7 +231,10 @@ mod tests {
     #[test]
     fn expands_like_the_kubelet() {
         let env = BTreeMap::from([("POD_NAME".to_owned(), "demo-broker-a-0".to_owned())]);
-        assert_eq!(expand("/etc/rmq/$(POD_NAME).conf", &env), "/etc/rmq/demo-broker-a-0.conf");
+        assert_eq!(
+            expand("/etc/rmq/$(POD_NAME).conf", &env),
+            "/etc/rmq/demo-broker-a-0.conf"
+        );
         assert_eq!(expand("$(MISSING)x", &env), "$(MISSING)x");
         assert_eq!(expand("$$(POD_NAME)", &env), "$(POD_NAME)");
     }

@@ -3,7 +3,7 @@
 //! bound): the pod is retried on the next pass.
 
 use super::Config;
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec, BoundObjectReference};
+use k8s_openapi::api::authentication::v1::{BoundObjectReference, TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{
     ConfigMap, KeyToPath, PersistentVolume, PersistentVolumeClaim, Pod, Secret, ServiceAccount,
     Volume,
@@ -66,7 +66,11 @@ async fn write_secret(
     dir: &Path,
 ) -> Result<bool, String> {
     let api = Api::<Secret>::namespaced(client.clone(), ns);
-    let Some(s) = api.get_opt(name).await.map_err(|e| format!("secret {name}: {e}"))? else {
+    let Some(s) = api
+        .get_opt(name)
+        .await
+        .map_err(|e| format!("secret {name}: {e}"))?
+    else {
         return Ok(optional);
     };
     for (k, v) in s.data.unwrap_or_default() {
@@ -77,7 +81,12 @@ async fn write_secret(
     Ok(true)
 }
 
-async fn token(client: &Client, pod: &Pod, audiences: Vec<String>, seconds: i64) -> Result<String, String> {
+async fn token(
+    client: &Client,
+    pod: &Pod,
+    audiences: Vec<String>,
+    seconds: i64,
+) -> Result<String, String> {
     let ns = pod.namespace().unwrap_or_default();
     let sa = pod
         .spec
@@ -111,19 +120,33 @@ fn field(pod: &Pod, path: &str) -> String {
         "metadata.name" => pod.name_any(),
         "metadata.namespace" => pod.namespace().unwrap_or_default(),
         "metadata.uid" => m.uid.clone().unwrap_or_default(),
-        "spec.nodeName" => pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default(),
+        "spec.nodeName" => pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.node_name.clone())
+            .unwrap_or_default(),
         "spec.serviceAccountName" => pod
             .spec
             .as_ref()
             .and_then(|s| s.service_account_name.clone())
             .unwrap_or_default(),
         p if p.starts_with("metadata.labels['") => {
-            let k = p.trim_start_matches("metadata.labels['").trim_end_matches("']");
-            m.labels.as_ref().and_then(|l| l.get(k).cloned()).unwrap_or_default()
+            let k = p
+                .trim_start_matches("metadata.labels['")
+                .trim_end_matches("']");
+            m.labels
+                .as_ref()
+                .and_then(|l| l.get(k).cloned())
+                .unwrap_or_default()
         }
         p if p.starts_with("metadata.annotations['") => {
-            let k = p.trim_start_matches("metadata.annotations['").trim_end_matches("']");
-            m.annotations.as_ref().and_then(|l| l.get(k).cloned()).unwrap_or_default()
+            let k = p
+                .trim_start_matches("metadata.annotations['")
+                .trim_end_matches("']");
+            m.annotations
+                .as_ref()
+                .and_then(|l| l.get(k).cloned())
+                .unwrap_or_default()
         }
         _ => String::new(),
     }
@@ -148,17 +171,39 @@ pub async fn materialise(
 ) -> Result<Option<Mounted>, String> {
     let ns = pod.namespace().unwrap_or_default();
     let mut out = Mounted::new();
-    let volumes: Vec<Volume> = pod.spec.as_ref().and_then(|s| s.volumes.clone()).unwrap_or_default();
+    let volumes: Vec<Volume> = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.volumes.clone())
+        .unwrap_or_default();
     for v in volumes {
         let vdir = dir.join("volumes").join(&v.name);
         std::fs::create_dir_all(&vdir).map_err(|e| e.to_string())?;
         if let Some(cm) = &v.config_map {
-            if !write_config_map(client, &ns, &cm.name, cm.items.as_ref(), cm.optional.unwrap_or(false), &vdir).await? {
+            if !write_config_map(
+                client,
+                &ns,
+                &cm.name,
+                cm.items.as_ref(),
+                cm.optional.unwrap_or(false),
+                &vdir,
+            )
+            .await?
+            {
                 return Ok(None);
             }
         } else if let Some(s) = &v.secret {
             let name = s.secret_name.clone().unwrap_or_default();
-            if !write_secret(client, &ns, &name, s.items.as_ref(), s.optional.unwrap_or(false), &vdir).await? {
+            if !write_secret(
+                client,
+                &ns,
+                &name,
+                s.items.as_ref(),
+                s.optional.unwrap_or(false),
+                &vdir,
+            )
+            .await?
+            {
                 return Ok(None);
             }
         } else if v.empty_dir.is_some() {
@@ -177,7 +222,8 @@ pub async fn materialise(
                 .get_opt(&pv_name)
                 .await
                 .map_err(|e| e.to_string())?;
-            let Some(path) = pv.and_then(|p| p.spec.and_then(|s| s.host_path.map(|h| h.path))) else {
+            let Some(path) = pv.and_then(|p| p.spec.and_then(|s| s.host_path.map(|h| h.path)))
+            else {
                 return Err(format!("volume {pv_name} is not a hostPath volume"));
             };
             std::fs::create_dir_all(&path).map_err(|e| e.to_string())?;
@@ -186,7 +232,12 @@ pub async fn materialise(
         } else if let Some(da) = &v.downward_api {
             for item in da.items.iter().flatten() {
                 if let Some(f) = &item.field_ref {
-                    write(&vdir, &item.path, field_value(pod, &f.field_path, pod_ip).as_bytes()).map_err(|e| e.to_string())?;
+                    write(
+                        &vdir,
+                        &item.path,
+                        field_value(pod, &f.field_path, pod_ip).as_bytes(),
+                    )
+                    .map_err(|e| e.to_string())?;
                 }
             }
         } else if let Some(p) = &v.projected {
@@ -197,25 +248,49 @@ pub async fn materialise(
                     write(&vdir, &t.path, tok.as_bytes()).map_err(|e| e.to_string())?;
                 }
                 if let Some(cm) = &src.config_map
-                    && !write_config_map(client, &ns, &cm.name, cm.items.as_ref(), cm.optional.unwrap_or(false), &vdir).await?
+                    && !write_config_map(
+                        client,
+                        &ns,
+                        &cm.name,
+                        cm.items.as_ref(),
+                        cm.optional.unwrap_or(false),
+                        &vdir,
+                    )
+                    .await?
                 {
                     return Ok(None);
                 }
                 if let Some(s) = &src.secret
-                    && !write_secret(client, &ns, &s.name, s.items.as_ref(), s.optional.unwrap_or(false), &vdir).await?
+                    && !write_secret(
+                        client,
+                        &ns,
+                        &s.name,
+                        s.items.as_ref(),
+                        s.optional.unwrap_or(false),
+                        &vdir,
+                    )
+                    .await?
                 {
                     return Ok(None);
                 }
                 if let Some(da) = &src.downward_api {
                     for item in da.items.iter().flatten() {
                         if let Some(f) = &item.field_ref {
-                            write(&vdir, &item.path, field_value(pod, &f.field_path, pod_ip).as_bytes()).map_err(|e| e.to_string())?;
+                            write(
+                                &vdir,
+                                &item.path,
+                                field_value(pod, &f.field_path, pod_ip).as_bytes(),
+                            )
+                            .map_err(|e| e.to_string())?;
                         }
                     }
                 }
             }
         } else {
-            return Err(format!("volume {} has a type the node agent does not support", v.name));
+            return Err(format!(
+                "volume {} has a type the node agent does not support",
+                v.name
+            ));
         }
         let _ = cfg;
         out.insert(v.name.clone(), vdir);

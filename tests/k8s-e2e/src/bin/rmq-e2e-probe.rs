@@ -75,7 +75,11 @@ enum Cmd {
 
 async fn masters(admin: &Admin, cluster: &str) -> anyhow::Result<BTreeMap<String, String>> {
     let info = admin.cluster_info().await?;
-    let names = info.cluster_addr_table.get(cluster).cloned().unwrap_or_default();
+    let names = info
+        .cluster_addr_table
+        .get(cluster)
+        .cloned()
+        .unwrap_or_default();
     Ok(names
         .into_iter()
         .filter_map(|n| {
@@ -101,17 +105,29 @@ async fn main() -> anyhow::Result<()> {
     let out = match cli.cmd {
         Cmd::Cluster { cluster } => {
             let info = admin.cluster_info().await?;
-            let names = info.cluster_addr_table.get(&cluster).cloned().unwrap_or_default();
+            let names = info
+                .cluster_addr_table
+                .get(&cluster)
+                .cloned()
+                .unwrap_or_default();
             let groups: BTreeMap<_, _> = names
                 .iter()
-                .filter_map(|n| info.broker_addr_table.get(n).map(|b| (n.clone(), b.broker_addrs.clone())))
+                .filter_map(|n| {
+                    info.broker_addr_table
+                        .get(n)
+                        .map(|b| (n.clone(), b.broker_addrs.clone()))
+                })
                 .collect();
             json!({"cluster": cluster, "groups": groups})
         }
         Cmd::Topic { cluster, topic } => {
             let mut per = BTreeMap::new();
             for (group, addr) in masters(&admin, &cluster).await? {
-                let t = admin.topic_configs(&addr).await?.topic_config_table.remove(&topic);
+                let t = admin
+                    .topic_configs(&addr)
+                    .await?
+                    .topic_config_table
+                    .remove(&topic);
                 per.insert(group, t.map(|t| json!({"read": t.read_queue_nums, "write": t.write_queue_nums, "perm": t.perm})));
             }
             let all = !per.is_empty() && per.values().all(Option::is_some);
@@ -121,7 +137,11 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Group { cluster, group } => {
             let mut per = BTreeMap::new();
             for (g, addr) in masters(&admin, &cluster).await? {
-                let c = admin.group_configs(&addr).await?.subscription_group_table.remove(&group);
+                let c = admin
+                    .group_configs(&addr)
+                    .await?
+                    .subscription_group_table
+                    .remove(&group);
                 per.insert(g, c.map(|c| json!({"retryMaxTimes": c.retry_max_times, "orderly": c.consume_message_orderly})));
             }
             let all = !per.is_empty() && per.values().all(Option::is_some);
@@ -130,9 +150,25 @@ async fn main() -> anyhow::Result<()> {
         Cmd::BrokerConfig { cluster, key } => {
             let info = admin.cluster_info().await?;
             let mut per = BTreeMap::new();
-            for n in info.cluster_addr_table.get(&cluster).cloned().unwrap_or_default() {
-                for (id, addr) in info.broker_addr_table.get(&n).map(|b| b.broker_addrs.clone()).unwrap_or_default() {
-                    let resp = admin.call(&addr, RemotingCommand::request(rc::GET_BROKER_CONFIG), "GET_BROKER_CONFIG").await?;
+            for n in info
+                .cluster_addr_table
+                .get(&cluster)
+                .cloned()
+                .unwrap_or_default()
+            {
+                for (id, addr) in info
+                    .broker_addr_table
+                    .get(&n)
+                    .map(|b| b.broker_addrs.clone())
+                    .unwrap_or_default()
+                {
+                    let resp = admin
+                        .call(
+                            &addr,
+                            RemotingCommand::request(rc::GET_BROKER_CONFIG),
+                            "GET_BROKER_CONFIG",
+                        )
+                        .await?;
                     let text = String::from_utf8_lossy(&resp.body).into_owned();
                     let v = text.lines().find_map(|l| {
                         let (k, v) = l.split_once('=')?;
@@ -143,15 +179,27 @@ async fn main() -> anyhow::Result<()> {
             }
             json!({"key": key, "brokers": per})
         }
-        Cmd::SetQueues { cluster, topic, queues } => {
+        Cmd::SetQueues {
+            cluster,
+            topic,
+            queues,
+        } => {
             let mut done = Vec::new();
             for (group, addr) in masters(&admin, &cluster).await? {
-                let mut t = admin.topic_configs(&addr).await?.topic_config_table.remove(&topic).context("topic not on a master")?;
+                let mut t = admin
+                    .topic_configs(&addr)
+                    .await?
+                    .topic_config_table
+                    .remove(&topic)
+                    .context("topic not on a master")?;
                 t.read_queue_nums = queues;
                 t.write_queue_nums = queues;
                 let action = Action::UpdateTopic {
                     cluster: cluster.clone(),
-                    broker: BrokerRef { name: group.clone(), addr },
+                    broker: BrokerRef {
+                        name: group.clone(),
+                        addr,
+                    },
                     config: t,
                     changes: Vec::new(),
                 };
@@ -160,13 +208,24 @@ async fn main() -> anyhow::Result<()> {
             }
             json!({"topic": topic, "queues": queues, "masters": done})
         }
-        Cmd::Bench { cluster, namespace, count, timeout_s } => bench(&admin, &cluster, &namespace, count, timeout_s).await?,
+        Cmd::Bench {
+            cluster,
+            namespace,
+            count,
+            timeout_s,
+        } => bench(&admin, &cluster, &namespace, count, timeout_s).await?,
     };
     println!("{out}");
     Ok(())
 }
 
-async fn bench(admin: &Admin, cluster: &str, ns: &str, count: usize, timeout_s: u64) -> anyhow::Result<serde_json::Value> {
+async fn bench(
+    admin: &Admin,
+    cluster: &str,
+    ns: &str,
+    count: usize,
+    timeout_s: u64,
+) -> anyhow::Result<serde_json::Value> {
     let client = Client::try_default().await?;
     let api: Api<RocketMQTopic> = Api::namespaced(client, ns);
     let masters = masters(admin, cluster).await?;
@@ -175,14 +234,17 @@ async fn bench(admin: &Admin, cluster: &str, ns: &str, count: usize, timeout_s: 
     let mut created: BTreeMap<String, Instant> = BTreeMap::new();
     let start = Instant::now();
     for n in &names {
-        let t = RocketMQTopic::new(n, RocketMQTopicSpec {
-            cluster: cluster.to_owned(),
-            topic_name: None,
-            queues: 4,
-            perm: rmq_model::TopicPerm::ReadWrite,
-            message_type: rmq_model::MessageType::Normal,
-            attributes: BTreeMap::new(),
-        });
+        let t = RocketMQTopic::new(
+            n,
+            RocketMQTopicSpec {
+                cluster: cluster.to_owned(),
+                topic_name: None,
+                queues: 4,
+                perm: rmq_model::TopicPerm::ReadWrite,
+                message_type: rmq_model::MessageType::Normal,
+                attributes: BTreeMap::new(),
+            },
+        );
         api.create(&PostParams::default(), &t).await?;
         created.insert(n.clone(), Instant::now());
     }
@@ -207,7 +269,9 @@ async fn bench(admin: &Admin, cluster: &str, ns: &str, count: usize, timeout_s: 
     let mut lat: Vec<f64> = done.values().copied().collect();
     lat.sort_by(f64::total_cmp);
     let total_s = start.elapsed().as_secs_f64();
-    let _ = api.delete_collection(&DeleteParams::default(), &ListParams::default()).await;
+    let _ = api
+        .delete_collection(&DeleteParams::default(), &ListParams::default())
+        .await;
     Ok(json!({
         "topics": count, "masters": masters.len(), "converged": lat.len(),
         "createSeconds": create_s, "allOnEveryMasterSeconds": total_s,

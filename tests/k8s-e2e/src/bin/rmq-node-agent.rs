@@ -34,9 +34,13 @@ struct Args {
 }
 
 fn host_port(url: &str) -> anyhow::Result<(String, u16)> {
-    let rest = url.trim_start_matches("https://").trim_start_matches("http://");
+    let rest = url
+        .trim_start_matches("https://")
+        .trim_start_matches("http://");
     let rest = rest.split('/').next().unwrap_or(rest);
-    let (h, p) = rest.rsplit_once(':').context("apiserver URL needs a port")?;
+    let (h, p) = rest
+        .rsplit_once(':')
+        .context("apiserver URL needs a port")?;
     Ok((h.to_owned(), p.parse().context("apiserver port")?))
 }
 
@@ -59,12 +63,11 @@ async fn main() -> anyhow::Result<()> {
         apiserver: host_port(&args.apiserver)?,
         max_grace_seconds: args.max_grace_seconds,
     };
-    rmq_k8s_e2e::agent::hosts::write_in_place(
-        &cfg.hosts_file(),
-        "127.0.0.1 localhost\n",
-    )?;
+    rmq_k8s_e2e::agent::hosts::write_in_place(&cfg.hosts_file(), "127.0.0.1 localhost\n")?;
     let client = kube::Client::try_default().await.context("kube client")?;
-    node::ensure(&client, &cfg).await.context("registering the node")?;
+    node::ensure(&client, &cfg)
+        .await
+        .context("registering the node")?;
     tracing::info!(node = %cfg.node, hosts = %cfg.hosts_file().display(), "node agent ready");
     tokio::spawn(node::run(client.clone(), cfg.clone()));
     let mut runner = Runner::new(client.clone(), cfg.clone());

@@ -24,9 +24,9 @@ pub mod service;
 pub mod statefulset;
 
 use crate::labels;
+use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::ObjectMeta;
 use rmq_model::desired::{Addressing, Endpoint, group_name};
@@ -189,7 +189,11 @@ pub fn build(cluster: &ValidatedCluster, input: &BuildInput) -> KubernetesResour
     )];
     let mut stateful_sets = vec![statefulset::namesrv(cluster, input)];
     for group in desired.group_names() {
-        let nodes: Vec<_> = desired.brokers.iter().filter(|b| b.group == group).collect();
+        let nodes: Vec<_> = desired
+            .brokers
+            .iter()
+            .filter(|b| b.group == group)
+            .collect();
         let cm = configmap::broker_group(c, &group, &nodes, input);
         let hash = configmap::config_hash(&cm);
         services.push(service::group_headless(c, &group, input));

@@ -58,7 +58,11 @@ pub fn group_headless(cluster: &str, group: &str, input: &BuildInput) -> Service
         spec: Some(ServiceSpec {
             cluster_ip: Some("None".to_owned()),
             publish_not_ready_addresses: Some(true),
-            selector: Some(labels::selector(cluster, labels::COMPONENT_BROKER, Some(group))),
+            selector: Some(labels::selector(
+                cluster,
+                labels::COMPONENT_BROKER,
+                Some(group),
+            )),
             ports: Some(broker_ports()),
             ..ServiceSpec::default()
         }),
