@@ -77,7 +77,12 @@ fn consume_all(
         ],
     );
     r.assert_ok();
-    assert_eq!(r.str("missing"), "", "{client:?} {scenario}: every body must arrive: {}", r.json);
+    assert_eq!(
+        r.str("missing"),
+        "",
+        "{client:?} {scenario}: every body must arrive: {}",
+        r.json
+    );
     assert_eq!(r.num("corrupt"), 0, "{}", r.json);
     assert_eq!(r.num("foreign"), 0, "{}", r.json);
     assert_eq!(r.num("distinct"), expect, "{}", r.json);
@@ -87,7 +92,12 @@ fn consume_all(
         "{}",
         r.json
     );
-    assert_eq!(r.num("duplicates"), 0, "no duplicates on a clean run: {}", r.json);
+    assert_eq!(
+        r.num("duplicates"),
+        0,
+        "no duplicates on a clean run: {}",
+        r.json
+    );
     r
 }
 
@@ -99,9 +109,22 @@ fn rust_client_send_and_pull() {
 
     let p = produce(Client::Rust, &ns.addr, topic, "r", COUNT);
     assert_eq!(p.str("client"), "rust");
-    assert_eq!(p.json["status"]["SEND_OK"].as_i64(), Some(COUNT), "{}", p.json);
+    assert_eq!(
+        p.json["status"]["SEND_OK"].as_i64(),
+        Some(COUNT),
+        "{}",
+        p.json
+    );
 
-    let r = consume_all(Client::Rust, "pull", &ns.addr, topic, "rust-pull", "r", COUNT);
+    let r = consume_all(
+        Client::Rust,
+        "pull",
+        &ns.addr,
+        topic,
+        "rust-pull",
+        "r",
+        COUNT,
+    );
     assert_eq!(r.json["tags"]["TagR"].as_i64(), Some(COUNT), "{}", r.json);
     eprintln!("rust pull: {}", r.json);
 }
@@ -113,9 +136,25 @@ fn rust_and_java_interop() {
 
     // Java 5 consumes what Rust produced.
     produce(Client::Rust, &ns.addr, "RustToJava", "rj", COUNT);
-    consume_all(Client::Java5, "consume", &ns.addr, "RustToJava", "java-of-rust", "rj", COUNT);
+    consume_all(
+        Client::Java5,
+        "consume",
+        &ns.addr,
+        "RustToJava",
+        "java-of-rust",
+        "rj",
+        COUNT,
+    );
 
     // Rust pulls what Java 5 produced.
     produce(Client::Java5, &ns.addr, "JavaToRust", "jr", COUNT);
-    consume_all(Client::Rust, "pull", &ns.addr, "JavaToRust", "rust-of-java", "jr", COUNT);
+    consume_all(
+        Client::Rust,
+        "pull",
+        &ns.addr,
+        "JavaToRust",
+        "rust-of-java",
+        "jr",
+        COUNT,
+    );
 }

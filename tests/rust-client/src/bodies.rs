@@ -10,7 +10,9 @@ pub fn body_id(prefix: &str, index: i64) -> String {
 }
 
 fn fill(b: &mut [u8], from: usize, index: i64) {
-    let mut s = (index as u64).wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    let mut s = (index as u64)
+        .wrapping_add(1)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15);
     for x in b.iter_mut().skip(from) {
         s ^= s << 13;
         s ^= s >> 7;

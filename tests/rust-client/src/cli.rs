@@ -90,7 +90,10 @@ impl Opts {
     }
 
     pub fn str_or(&self, name: &str, default: &str) -> String {
-        self.vals.get(name).cloned().unwrap_or_else(|| default.to_owned())
+        self.vals
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| default.to_owned())
     }
 
     pub fn required(&self, name: &str) -> Result<String, Outcome> {

@@ -67,11 +67,17 @@ fn parse(args: &[String], pull: bool) -> Result<Opts, Outcome> {
                 "--from timestamp:<ms> is not implemented by the Rust harness".into(),
             ));
         }
-        _ => return Err(Outcome::Usage("--from must be first|last|timestamp:<epoch-ms>".into())),
+        _ => {
+            return Err(Outcome::Usage(
+                "--from must be first|last|timestamp:<epoch-ms>".into(),
+            ));
+        }
     };
     let broadcast = o.flag("broadcast");
     if pull && broadcast {
-        return Err(Outcome::Unsupported("pull --broadcast is not implemented by the Rust harness".into()));
+        return Err(Outcome::Unsupported(
+            "pull --broadcast is not implemented by the Rust harness".into(),
+        ));
     }
     Ok(Opts {
         expect,
@@ -164,7 +170,9 @@ impl Recorder {
         }
         *s.tags.entry(tag.clone()).or_default() += 1;
         *s.queues.entry(format!("{bn}/{qid}")).or_default() += 1;
-        *s.reconsume.entry(m.reconsume_times().to_string()).or_default() += 1;
+        *s.reconsume
+            .entry(m.reconsume_times().to_string())
+            .or_default() += 1;
         let age = now - m.born_timestamp();
         s.min_age = s.min_age.min(age);
         s.max_age = s.max_age.max(age);
@@ -227,7 +235,9 @@ impl MessageListenerConcurrently for Listener {
 async fn wait_for(r: &Recorder, o: &Opts, deadline: Instant) -> bool {
     loop {
         if o.expect > 0 && r.distinct() >= o.expect {
-            let l = o.linger.min(deadline.saturating_duration_since(Instant::now()));
+            let l = o
+                .linger
+                .min(deadline.saturating_duration_since(Instant::now()));
             tokio::time::sleep(l).await;
             return false;
         }
@@ -271,14 +281,21 @@ pub async fn run(args: &[String], pull: bool) -> Outcome {
         }
         let consumer = match b.build() {
             Ok(c) => c,
-            Err(e) => return Outcome::Fatal(format!("lite pull consumer: {}", crate::report::err_text(&e))),
+            Err(e) => {
+                return Outcome::Fatal(format!(
+                    "lite pull consumer: {}",
+                    crate::report::err_text(&e)
+                ));
+            }
         };
         if let Err(e) = consumer.subscribe_with_expression(&o.c.topic, &o.tag).await {
             return Outcome::Fatal(format!("subscribe: {}", crate::report::err_text(&e)));
         }
         match tokio::time::timeout(o.c.timeout, consumer.start()).await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Outcome::Fatal(format!("consumer start: {}", crate::report::err_text(&e))),
+            Ok(Err(e)) => {
+                return Outcome::Fatal(format!("consumer start: {}", crate::report::err_text(&e)));
+            }
             Err(_) => return Outcome::Fatal("consumer start timed out".into()),
         }
         let mut reached = None;
@@ -292,7 +309,9 @@ pub async fn run(args: &[String], pull: bool) -> Outcome {
             {
                 break;
             }
-            let wait = deadline.saturating_duration_since(now).min(Duration::from_millis(200));
+            let wait = deadline
+                .saturating_duration_since(now)
+                .min(Duration::from_millis(200));
             match tokio::time::timeout(
                 wait + Duration::from_secs(5),
                 consumer.poll_with_timeout(wait.as_millis().max(1) as u64),
@@ -315,7 +334,11 @@ pub async fn run(args: &[String], pull: bool) -> Outcome {
         // only after its in-flight long polls are cancelled).
         match tokio::time::timeout(Duration::from_secs(5), consumer.assignment()).await {
             Ok(Ok(queues)) => {
-                let _ = tokio::time::timeout(Duration::from_secs(5), consumer.commit_with_set(queues, true)).await;
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    consumer.commit_with_set(queues, true),
+                )
+                .await;
             }
             Ok(Err(e)) => ctx.error(format!("assignment: {}", crate::report::err_text(&e))),
             Err(_) => ctx.error("assignment did not return in time"),
@@ -326,12 +349,18 @@ pub async fn run(args: &[String], pull: bool) -> Outcome {
             .consumer_group(o.c.group.as_str())
             .name_server_addr(o.c.namesrv.as_str())
             .consume_from_where(o.from)
-            .message_model(if o.broadcast { MessageModel::Broadcasting } else { MessageModel::Clustering });
+            .message_model(if o.broadcast {
+                MessageModel::Broadcasting
+            } else {
+                MessageModel::Clustering
+            });
         if o.pull_batch > 0 {
             b = b.pull_batch_size(o.pull_batch as u32);
         }
         if o.threads > 0 {
-            b = b.consume_thread_min(o.threads as u32).consume_thread_max(o.threads as u32);
+            b = b
+                .consume_thread_min(o.threads as u32)
+                .consume_thread_max(o.threads as u32);
         }
         if let Some(m) = o.max_reconsume {
             b = b.max_reconsume_times(m);
@@ -343,7 +372,9 @@ pub async fn run(args: &[String], pull: bool) -> Outcome {
         consumer.register_message_listener_concurrently(Listener(r.clone()));
         match tokio::time::timeout(o.c.timeout, consumer.start()).await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => return Outcome::Fatal(format!("consumer start: {}", crate::report::err_text(&e))),
+            Ok(Err(e)) => {
+                return Outcome::Fatal(format!("consumer start: {}", crate::report::err_text(&e)));
+            }
             Err(_) => return Outcome::Fatal("consumer start timed out".into()),
         }
         timed_out = wait_for(&r, &o, deadline).await;
@@ -364,15 +395,29 @@ pub async fn run(args: &[String], pull: bool) -> Outcome {
     m.insert("expect".into(), json!(o.expect));
     m.insert("timedOut".into(), json!(timed_out));
     if !pull {
-        m.insert("mode".into(), json!({"orderly": false, "broadcast": o.broadcast}));
+        m.insert(
+            "mode".into(),
+            json!({"orderly": false, "broadcast": o.broadcast}),
+        );
     }
-    let (min_age, max_age) = if s.received == 0 { (-1, -1) } else { (s.min_age, s.max_age) };
+    let (min_age, max_age) = if s.received == 0 {
+        (-1, -1)
+    } else {
+        (s.min_age, s.max_age)
+    };
     let distinct = s.consumed.len() as i64;
     m.insert("received".into(), json!(s.received));
     m.insert("distinct".into(), json!(distinct));
-    m.insert("duplicates".into(), json!(s.received - s.foreign - s.corrupt - distinct));
+    m.insert(
+        "duplicates".into(),
+        json!(s.received - s.foreign - s.corrupt - distinct),
+    );
     m.insert("ranges".into(), json!(ranges(&s.consumed)));
-    let miss = if o.expect > 0 { missing(&s.consumed, o.c.start, o.c.start + o.expect) } else { String::new() };
+    let miss = if o.expect > 0 {
+        missing(&s.consumed, o.c.start, o.c.start + o.expect)
+    } else {
+        String::new()
+    };
     m.insert("missing".into(), json!(miss));
     m.insert("foreign".into(), json!(s.foreign));
     m.insert("corrupt".into(), json!(s.corrupt));

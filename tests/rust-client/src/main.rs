@@ -44,7 +44,8 @@ common: [--instance NAME] [--log-dir DIR]  (see tests/harness.md)
 logging: RMQ_HARNESS_RUST_LOG=error|warn|info|debug|trace (default warn, to stderr)";
 
 /// The real stdout (fd 1 is pointed at stderr so that nothing but the result line reaches it).
-static RESULT_OUT: std::sync::OnceLock<std::sync::Mutex<std::fs::File>> = std::sync::OnceLock::new();
+static RESULT_OUT: std::sync::OnceLock<std::sync::Mutex<std::fs::File>> =
+    std::sync::OnceLock::new();
 
 /// An insertion-ordered JSON object (serde_json's Map sorts its keys), so lines start with
 /// `ok, scenario, client, clientVersion` like the other harnesses'.
@@ -143,7 +144,10 @@ pub fn watchdog(after: Duration) {
         m.insert("clientVersion".into(), json!(CLIENT_VERSION));
         m.insert(
             "fatal".into(),
-            json!(format!("watchdog: no result {} ms after start", after.as_millis())),
+            json!(format!(
+                "watchdog: no result {} ms after start",
+                after.as_millis()
+            )),
         );
         emit_line(&m);
         std::process::exit(3);

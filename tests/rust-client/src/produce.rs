@@ -66,7 +66,9 @@ fn parse(args: &[String]) -> Result<Opts, Outcome> {
     }
     let delay_level = o.int("delay-level", 0, 0, 64)? as i32;
     if delay_level > 0 && mode == "batch" {
-        return Err(Outcome::Usage("--delay-level does not go with --mode batch".into()));
+        return Err(Outcome::Usage(
+            "--delay-level does not go with --mode batch".into(),
+        ));
     }
     let opts = Opts {
         count,
@@ -115,14 +117,20 @@ impl Tally {
         self.acked.insert(i);
         let msg_id = r.msg_id.as_ref().map(|s| s.to_string()).unwrap_or_default();
         let off_id = r.offset_msg_id.clone().unwrap_or_default();
-        ctx.record(|| format!("{i}\t{msg_id}\t{off_id}\t{bn}\t{qid}\t{}\t{st}", r.queue_offset));
+        ctx.record(|| {
+            format!(
+                "{i}\t{msg_id}\t{off_id}\t{bn}\t{qid}\t{}\t{st}",
+                r.queue_offset
+            )
+        });
     }
 }
 
 fn message(o: &Opts, i: i64) -> Message {
-    let mut b = Message::builder()
-        .topic(o.c.topic.as_str())
-        .body(make_body(&o.c.prefix, i, o.body_size));
+    let mut b =
+        Message::builder()
+            .topic(o.c.topic.as_str())
+            .body(make_body(&o.c.prefix, i, o.body_size));
     if let Some(t) = &o.tag {
         b = b.tags(t.as_str());
     }
@@ -158,7 +166,9 @@ pub async fn run(args: &[String]) -> Outcome {
     let deadline = Instant::now() + o.c.timeout;
     match tokio::time::timeout(o.c.timeout, producer.start()).await {
         Ok(Ok(())) => {}
-        Ok(Err(e)) => return Outcome::Fatal(format!("producer start: {}", crate::report::err_text(&e))),
+        Ok(Err(e)) => {
+            return Outcome::Fatal(format!("producer start: {}", crate::report::err_text(&e)));
+        }
         Err(_) => return Outcome::Fatal("producer start timed out".into()),
     }
 
@@ -167,7 +177,9 @@ pub async fn run(args: &[String]) -> Outcome {
     let (start, end) = (o.c.start, o.c.start + o.count);
     let per_call = Duration::from_millis(o.send_timeout_ms * (u64::from(o.retries) + 1) + 5_000);
     let mut timed_out = false;
-    let lock = |t: &Arc<Mutex<Tally>>| -> Tally { std::mem::take(&mut *t.lock().unwrap_or_else(|e| e.into_inner())) };
+    let lock = |t: &Arc<Mutex<Tally>>| -> Tally {
+        std::mem::take(&mut *t.lock().unwrap_or_else(|e| e.into_inner()))
+    };
     match o.mode.as_str() {
         "sync" => {
             for i in start..end {
@@ -206,7 +218,9 @@ pub async fn run(args: &[String]) -> Outcome {
                     timed_out = true;
                     break;
                 }
-                let r = tokio::time::timeout(left.min(per_call), producer.send_oneway(message(&o, i))).await;
+                let r =
+                    tokio::time::timeout(left.min(per_call), producer.send_oneway(message(&o, i)))
+                        .await;
                 let mut t = tally.lock().unwrap_or_else(|e| e.into_inner());
                 match r {
                     Ok(Ok(())) => {
@@ -266,23 +280,25 @@ pub async fn run(args: &[String]) -> Outcome {
                     timed_out = true;
                     break;
                 }
-                let Ok(Ok(permit)) = tokio::time::timeout(left, sem.clone().acquire_owned()).await else {
+                let Ok(Ok(permit)) = tokio::time::timeout(left, sem.clone().acquire_owned()).await
+                else {
                     timed_out = true;
                     break;
                 };
                 let permit = Mutex::new(Some(permit));
                 let (t2, c2) = (tally.clone(), ctx.clone());
-                let cb = move |r: Option<&SendResult>, e: Option<&rocketmq_client_rust::ClientError>| {
-                    let mut t = t2.lock().unwrap_or_else(|e| e.into_inner());
-                    t.calls += 1;
-                    match (r, e) {
-                        (Some(r), None) => t.ok(&c2, i, r),
-                        (_, Some(e)) => c2.error(crate::report::err_text(e)),
-                        (None, None) => c2.error("async send: callback without result"),
-                    }
-                    drop(t);
-                    permit.lock().unwrap_or_else(|e| e.into_inner()).take();
-                };
+                let cb =
+                    move |r: Option<&SendResult>, e: Option<&rocketmq_client_rust::ClientError>| {
+                        let mut t = t2.lock().unwrap_or_else(|e| e.into_inner());
+                        t.calls += 1;
+                        match (r, e) {
+                            (Some(r), None) => t.ok(&c2, i, r),
+                            (_, Some(e)) => c2.error(crate::report::err_text(e)),
+                            (None, None) => c2.error("async send: callback without result"),
+                        }
+                        drop(t);
+                        permit.lock().unwrap_or_else(|e| e.into_inner()).take();
+                    };
                 let r = tokio::time::timeout(
                     left.min(per_call),
                     producer.send_with_callback_timeout(message(&o, i), cb, o.send_timeout_ms),
@@ -295,10 +311,16 @@ pub async fn run(args: &[String]) -> Outcome {
                 }
             }
             // Wait for the outstanding callbacks.
-            let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(
-                o.send_timeout_ms * (u64::from(o.retries) + 1),
-            ));
-            if tokio::time::timeout(left, sem.acquire_many(o.inflight as u32)).await.is_err() {
+            let left =
+                deadline
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(
+                        o.send_timeout_ms * (u64::from(o.retries) + 1),
+                    ));
+            if tokio::time::timeout(left, sem.acquire_many(o.inflight as u32))
+                .await
+                .is_err()
+            {
                 timed_out = true;
             }
         }

@@ -18,7 +18,12 @@ pub fn err_text(e: &(dyn std::error::Error + 'static)) -> String {
     while let Some(x) = cur {
         if let Some(re) = x.downcast_ref::<rocketmq_error::Error>() {
             let loc = re.location();
-            out.push_str(&format!(" [{:?} at {}:{}]", re.context(), loc.file(), loc.line()));
+            out.push_str(&format!(
+                " [{:?} at {}:{}]",
+                re.context(),
+                loc.file(),
+                loc.line()
+            ));
         } else if depth > 0 {
             out.push_str(&format!(" <- {x}"));
         }
@@ -46,7 +51,11 @@ impl Ctx {
     pub fn new() -> Self {
         Ctx {
             t0: Instant::now(),
-            inner: Mutex::new(Inner { errs: Vec::new(), count: 0, records: None }),
+            inner: Mutex::new(Inner {
+                errs: Vec::new(),
+                count: 0,
+                records: None,
+            }),
         }
     }
 
@@ -102,8 +111,11 @@ impl Ctx {
 
     pub fn emit(&self, mut m: Obj) {
         let g = self.lock();
-        let errs: Vec<Value> =
-            g.errs.iter().map(|(k, n)| json!({"message": k, "count": n})).collect();
+        let errs: Vec<Value> = g
+            .errs
+            .iter()
+            .map(|(k, n)| json!({"message": k, "count": n}))
+            .collect();
         m.insert("elapsedMs".into(), json!(self.elapsed_ms()));
         m.insert("errorCount".into(), json!(g.count));
         m.insert("errors".into(), Value::Array(errs));
