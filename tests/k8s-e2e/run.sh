@@ -147,6 +147,8 @@ s_config_roll
 s_topics
 s_invalid
 s_operator_restart
+s_pause
+s_second_cluster
 if [ "$BENCH" = 1 ]; then s_bench; fi
 s_delete
 finish

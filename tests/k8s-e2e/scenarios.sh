@@ -239,3 +239,41 @@ s_delete() {
   check "topic and group CRs of the deleted cluster can be deleted (finalizers let go)" k delete rmqt,rmqg --all --timeout=60s
   check "helm uninstall" helm uninstall rmq -n "$OPNS" --wait --timeout 60s
 }
+
+s_pause() {
+  log "scenario: pause annotation"
+  local hash; hash="$(jsonpath sts/demo-broker-a '{.spec.template.metadata.annotations.rmq\.dev/config-hash}')"
+  check "annotate rmq.dev/pause-reconciliation=true" k annotate rmqc demo rmq.dev/pause-reconciliation=true
+  eventually 30 "ReconciliationPaused=True" bash -c "[ \"\$(kubectl -n $NS get rmqc demo -o jsonpath='{.status.conditions[?(@.type==\"ReconciliationPaused\")].status}')\" = True ]"
+  check "patch spec while paused" k patch rmqc demo --type merge -p '{"spec":{"brokers":{"config":{"maxMessageSize":"2097152"}}}}'
+  sleep 5
+  check "paused: the StatefulSet is unchanged" bash -c "[ \"\$(kubectl -n $NS get sts demo-broker-a -o jsonpath='{.spec.template.metadata.annotations.rmq\.dev/config-hash}')\" = '$hash' ]"
+  check "remove the pause annotation" k annotate rmqc demo rmq.dev/pause-reconciliation-
+  eventually 240 "unpaused: the change rolls out, Ready at the new generation" ready_gen rmqc/demo
+  check "unpaused: ReconciliationPaused is gone" bash -c "[ -z \"\$(kubectl -n $NS get rmqc demo -o jsonpath='{.status.conditions[?(@.type==\"ReconciliationPaused\")].status}')\" ]"
+}
+
+s_second_cluster() {
+  log "scenario: a second cluster in another namespace (one operator, no shared state)"
+  local ns2="$NS-2"
+  kubectl create namespace "$ns2" >/dev/null 2>&1 || true
+  kubectl -n "$ns2" apply -f - >/dev/null <<YAML
+apiVersion: rmq.dev/v1alpha1
+kind: RocketMQCluster
+metadata: {name: demo}
+spec: {brokers: {storage: {size: 1Gi}}}
+---
+apiVersion: rmq.dev/v1alpha1
+kind: RocketMQTopic
+metadata: {name: orders}
+spec: {cluster: demo, queues: 3}
+YAML
+  eventually 180 "cluster demo in $ns2 becomes Ready" bash -c "[ \"\$(kubectl -n $ns2 get rmqc demo -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}')\" = True ]"
+  check "its brokers get their own nameservers (DNS names of $ns2)" bash -c \
+    "kubectl -n $ns2 get cm demo-broker-a -o jsonpath='{.data.demo-broker-a-0\.conf}' | grep -qx 'namesrvAddr=demo-namesrv-0.demo-namesrv.$ns2.svc:9876'"
+  if [ "$EXISTING" = 0 ]; then
+    eventually 60 "topic orders in $ns2 has 3 queues, the one in $NS still 8" bash -c \
+      "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv 'demo-namesrv-0.demo-namesrv.$ns2.svc:9876' topic --cluster demo --topic orders | jq -e '[.masters[] | select(.read==3)] | length == 1' && '$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic orders | jq -e '[.masters[] | select(.read==8)] | length == 2'"
+  fi
+  check "delete the second cluster's namespace" kubectl delete namespace "$ns2" --timeout=120s
+}

@@ -1,6 +1,8 @@
 //! Builder tests from YAML fixtures: a CR is parsed, validated by rmq-model and built by the
 //! operator's pure `build` stage; the tests assert on the Kubernetes objects. No client.
 
+#![allow(clippy::unwrap_used)] // test helpers: a broken fixture should fail loudly
+
 use k8s_openapi::api::apps::v1::StatefulSet;
 use rmq_model::RocketMQCluster;
 use rmq_operator::cluster::build::{self, BuildInput, KubernetesResources, Prepared, configmap};
