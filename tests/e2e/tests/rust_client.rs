@@ -1,7 +1,7 @@
 //! The crates.io Rust client (`rocketmq-client-rust`, driven by tests/rust-client's
 //! `rmq-harness-rust`) against real rmq processes: 1000 sync sends, a lite pull consumer that must
 //! get every body exactly once and intact, and interop with the Java 5.x client both ways (Java
-//! consumes what Rust produced; Rust pulls what Java produced).
+//! consumes what Rust produced; Rust pulls and push-consumes what Java produced).
 //!
 //! Needs `RMQ_RUST_HARNESS` (tests/rust-client/build.sh) and, for the interop test,
 //! `RMQ_JAVA_HARNESS_5` (tests/build-harnesses.sh).
@@ -146,7 +146,7 @@ fn rust_and_java_interop() {
         COUNT,
     );
 
-    // Rust pulls what Java 5 produced.
+    // Rust pulls (lite pull) and push-consumes (another group) what Java 5 produced.
     produce(Client::Java5, &ns.addr, "JavaToRust", "jr", COUNT);
     consume_all(
         Client::Rust,
@@ -154,6 +154,15 @@ fn rust_and_java_interop() {
         &ns.addr,
         "JavaToRust",
         "rust-of-java",
+        "jr",
+        COUNT,
+    );
+    consume_all(
+        Client::Rust,
+        "consume",
+        &ns.addr,
+        "JavaToRust",
+        "rust-push-of-java",
         "jr",
         COUNT,
     );

@@ -162,13 +162,22 @@ pub struct Rt {
 
 impl Rt {
     pub fn new() -> Result<Self, String> {
-        let owner = RuntimeOwner::plan(RuntimeConfig {
+        let mut config = RuntimeConfig {
             thread_name: "rmq-harness-rust".to_string(),
             ..Default::default()
-        })
-        .map_err(|e| format!("runtime config: {e}"))?
-        .build()
-        .map_err(|e| format!("runtime: {e}"))?;
+        };
+        // The push consumer runs every listener call on the client runtime's metadata-io
+        // blocking lane, whose default queue is 8 x cores deep: with a backlog, admission fails
+        // (runtime.capacity.exhausted), the batch counts as failed and is sent back for retry
+        // (the same happens against the Apache broker). A deep queue keeps that client-side
+        // limit out of broker tests.
+        let lanes = &mut config.blocking_lane_policies;
+        lanes.metadata_io.max_queue_depth = lanes.metadata_io.max_queue_depth.max(65_536);
+        lanes.storage_io.max_queue_depth = lanes.storage_io.max_queue_depth.max(65_536);
+        let owner = RuntimeOwner::plan(config)
+            .map_err(|e| format!("runtime config: {e}"))?
+            .build()
+            .map_err(|e| format!("runtime: {e}"))?;
         let client = ClientRuntime::try_new(
             owner.root_context().component("client"),
             ClientRuntimeConfig::default(),
