@@ -43,7 +43,10 @@ impl CommitLog {
             if pos + FILLER_LEN as i64 > limit {
                 return Ok((pos, ScanStop::Incomplete));
             }
-            let Some(h) = win.get(&seg, in_seg, FILLER_LEN, room)? else {
+            // read ahead no further than `limit`: a scan following the live tail (the key
+            // indexer) would otherwise zero and read a whole chunk for every few new records
+            let ahead = room.min(limit.saturating_sub(pos));
+            let Some(h) = win.get(&seg, in_seg, FILLER_LEN, ahead)? else {
                 return Ok((pos, ScanStop::End));
             };
             match record::head(h) {
@@ -57,7 +60,7 @@ impl CommitLog {
                     if pos + total as i64 > limit {
                         return Ok((pos, ScanStop::Incomplete));
                     }
-                    let Some(rec) = win.get(&seg, in_seg, total, room)? else {
+                    let Some(rec) = win.get(&seg, in_seg, total, ahead)? else {
                         return Ok((pos, ScanStop::Invalid("record cut by the end of the file")));
                     };
                     let layout = match record::parse(rec) {
@@ -95,7 +98,7 @@ struct Window {
 
 impl Window {
     /// `len` bytes at `in_seg` of `seg`, or `None` if the file is shorter. `room` bounds the
-    /// read-ahead to the segment.
+    /// read-ahead (to the segment and the scan's limit).
     fn get(
         &mut self,
         seg: &Segment,
