@@ -59,7 +59,19 @@ impl<'de> Deserialize<'de> for JsonLanguage {
 }
 
 /// Decodes a JSON header into a command (body left empty).
+///
+/// Headers of the usual shape go through [`fast::decode`], a direct parser that builds the
+/// command without serde's per-field machinery (the JSON header was the largest single cost of
+/// a send on the broker); anything it does not handle exactly like serde (floats, nested
+/// values, odd escapes, errors) falls back to serde, so results and errors are unchanged.
 pub fn decode(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
+    if let Some(cmd) = fast::decode(header) {
+        return Ok(cmd);
+    }
+    decode_serde(header)
+}
+
+fn decode_serde(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
     let h: JsonHeader = serde_json::from_slice(header).map_err(ProtocolError::JsonHeader)?;
     Ok(RemotingCommand {
         code: h.code,
@@ -153,6 +165,343 @@ pub fn encode(cmd: &RemotingCommand, dst: &mut BytesMut) {
     dst.put_slice(b"},\"serializeTypeCurrentRPC\":\"JSON\"}");
 }
 
+/// The direct parser behind [`decode`]. Returns `None` whenever the input is not a header it can
+/// decode exactly as the serde path would (including every malformed input); the caller then
+/// uses serde, which also produces the error.
+mod fast {
+    use super::{ExtFields, LanguageCode, RemotingCommand, SerializeType};
+
+    struct P<'a> {
+        s: &'a [u8],
+        text: &'a str,
+        i: usize,
+    }
+
+    /// A string value: borrowed from the input when it has no escapes.
+    enum Str<'a> {
+        Borrowed(&'a str),
+        Owned(String),
+    }
+
+    impl Str<'_> {
+        fn as_str(&self) -> &str {
+            match self {
+                Str::Borrowed(s) => s,
+                Str::Owned(s) => s,
+            }
+        }
+    }
+
+    impl<'a> P<'a> {
+        fn ws(&mut self) {
+            while let Some(&b) = self.s.get(self.i) {
+                if matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                    self.i += 1;
+                } else {
+                    break;
+                }
+            }
+        }
+
+        fn peek(&self) -> Option<u8> {
+            self.s.get(self.i).copied()
+        }
+
+        fn eat(&mut self, b: u8) -> Option<()> {
+            (self.peek()? == b).then(|| self.i += 1)
+        }
+
+        fn lit(&mut self, word: &[u8]) -> Option<()> {
+            let end = self.i.checked_add(word.len())?;
+            (self.s.get(self.i..end)? == word).then(|| self.i = end)
+        }
+
+        /// Skips bytes that need no attention inside a string, 8 at a time: stops at the first
+        /// chunk holding a quote, a backslash or a control byte (or near the end).
+        fn skip_plain(&mut self) {
+            const ONES: u64 = 0x0101_0101_0101_0101;
+            const HIGH: u64 = 0x8080_8080_8080_8080;
+            let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+            while let Some(chunk) = self.s.get(self.i..self.i + 8) {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(chunk);
+                let v = u64::from_le_bytes(b);
+                let special = has_zero(v ^ (ONES * u64::from(b'"')))
+                    | has_zero(v ^ (ONES * u64::from(b'\\')))
+                    | (v.wrapping_sub(ONES * 0x20) & !v & HIGH);
+                if special != 0 {
+                    return;
+                }
+                self.i += 8;
+            }
+        }
+
+        /// A JSON string (the opening quote is next).
+        fn string(&mut self) -> Option<Str<'a>> {
+            self.eat(b'"')?;
+            let start = self.i;
+            self.skip_plain();
+            loop {
+                let b = self.peek()?;
+                match b {
+                    b'"' => {
+                        let out = self.text.get(start..self.i)?;
+                        self.i += 1;
+                        return Some(Str::Borrowed(out));
+                    }
+                    b'\\' => break,
+                    0..=0x1f => return None,
+                    _ => self.i += 1,
+                }
+            }
+            let mut out = String::from(self.text.get(start..self.i)?);
+            loop {
+                let b = self.peek()?;
+                match b {
+                    b'"' => {
+                        self.i += 1;
+                        return Some(Str::Owned(out));
+                    }
+                    b'\\' => {
+                        self.i += 1;
+                        let e = self.peek()?;
+                        self.i += 1;
+                        match e {
+                            b'"' => out.push('"'),
+                            b'\\' => out.push('\\'),
+                            b'/' => out.push('/'),
+                            b'b' => out.push('\u{8}'),
+                            b'f' => out.push('\u{c}'),
+                            b'n' => out.push('\n'),
+                            b'r' => out.push('\r'),
+                            b't' => out.push('\t'),
+                            b'u' => {
+                                let c = self.hex4()?;
+                                // surrogates (pairs or lone): left to serde
+                                out.push(char::from_u32(c)?);
+                            }
+                            _ => return None,
+                        }
+                    }
+                    0..=0x1f => return None,
+                    _ => {
+                        // copy the run up to the next quote or backslash (UTF-8 safe: both ASCII)
+                        let run = self.i;
+                        while let Some(&c) = self.s.get(self.i) {
+                            if c == b'"' || c == b'\\' || c < 0x20 {
+                                break;
+                            }
+                            self.i += 1;
+                        }
+                        out.push_str(self.text.get(run..self.i)?);
+                    }
+                }
+            }
+        }
+
+        fn hex4(&mut self) -> Option<u32> {
+            let digits = self.text.get(self.i..self.i.checked_add(4)?)?;
+            if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            self.i += 4;
+            u32::from_str_radix(digits, 16).ok()
+        }
+
+        /// An integer in JSON syntax without fraction or exponent; `None` for anything else
+        /// (including `-0`, which serde reads as a float-less 0 but prints differently).
+        fn integer(&mut self) -> Option<(bool, u64, &'a str)> {
+            let start = self.i;
+            let negative = self.peek() == Some(b'-');
+            if negative {
+                self.i += 1;
+            }
+            let digits = self.i;
+            while matches!(self.peek(), Some(b'0'..=b'9')) {
+                self.i += 1;
+            }
+            let ds = self.text.get(digits..self.i)?;
+            if ds.is_empty() || (ds.len() > 1 && ds.starts_with('0')) {
+                return None;
+            }
+            if matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
+                return None;
+            }
+            let v: u64 = ds.parse().ok()?;
+            if negative && v == 0 {
+                return None;
+            }
+            Some((negative, v, self.text.get(start..self.i)?))
+        }
+
+        fn i32(&mut self) -> Option<i32> {
+            let (negative, v, _) = self.integer()?;
+            let v = i64::try_from(v).ok()?;
+            i32::try_from(if negative { -v } else { v }).ok()
+        }
+
+        /// Skips a scalar value of an unknown key (objects and arrays are left to serde).
+        fn skip_scalar(&mut self) -> Option<()> {
+            match self.peek()? {
+                b'"' => self.string().map(drop),
+                b't' => self.lit(b"true"),
+                b'f' => self.lit(b"false"),
+                b'n' => self.lit(b"null"),
+                b'-' | b'0'..=b'9' => self.integer().map(drop),
+                _ => None,
+            }
+        }
+
+        fn ext_fields(&mut self) -> Option<Option<ExtFields>> {
+            if self.peek()? == b'n' {
+                self.lit(b"null")?;
+                return Some(None);
+            }
+            self.eat(b'{')?;
+            let mut fields = ExtFields::with_capacity(16);
+            self.ws();
+            if self.eat(b'}').is_some() {
+                return Some(Some(fields));
+            }
+            loop {
+                let key = self.string()?;
+                self.ws();
+                self.eat(b':')?;
+                self.ws();
+                match self.peek()? {
+                    b'"' => {
+                        let v = self.string()?;
+                        fields.insert(key.as_str(), v.as_str());
+                    }
+                    b't' => {
+                        self.lit(b"true")?;
+                        fields.insert(key.as_str(), "true");
+                    }
+                    b'f' => {
+                        self.lit(b"false")?;
+                        fields.insert(key.as_str(), "false");
+                    }
+                    b'n' => self.lit(b"null")?,
+                    b'-' | b'0'..=b'9' => {
+                        let (negative, v, text) = self.integer()?;
+                        if negative && i64::try_from(v).is_err() {
+                            return None;
+                        }
+                        fields.insert(key.as_str(), text);
+                    }
+                    _ => return None,
+                }
+                self.ws();
+                match self.peek()? {
+                    b',' => {
+                        self.i += 1;
+                        self.ws();
+                    }
+                    b'}' => {
+                        self.i += 1;
+                        return Some(Some(fields));
+                    }
+                    _ => return None,
+                }
+            }
+        }
+    }
+
+    pub(super) fn decode(header: &[u8]) -> Option<RemotingCommand> {
+        let text = std::str::from_utf8(header).ok()?;
+        let mut p = P {
+            s: header,
+            text,
+            i: 0,
+        };
+        let mut cmd = RemotingCommand {
+            serialize_type: SerializeType::Json,
+            ..RemotingCommand::default()
+        };
+        // serde rejects repeated fields of the header struct: leave those to it
+        let mut seen = [false; 7];
+        let mut once = |k: usize| (!std::mem::replace(&mut seen[k], true)).then_some(());
+        p.ws();
+        p.eat(b'{')?;
+        p.ws();
+        if p.eat(b'}').is_none() {
+            loop {
+                let key = p.string()?;
+                p.ws();
+                p.eat(b':')?;
+                p.ws();
+                match key.as_str() {
+                    "code" => {
+                        once(0)?;
+                        cmd.code = p.i32()?;
+                    }
+                    "language" => {
+                        once(1)?;
+                        cmd.language = match p.peek()? {
+                            b'"' => LanguageCode::from_name(p.string()?.as_str()),
+                            b'n' => {
+                                p.lit(b"null")?;
+                                LanguageCode::Other
+                            }
+                            _ => match p.integer()? {
+                                (false, v, _) => {
+                                    LanguageCode::from_code(u8::try_from(v).unwrap_or(u8::MAX))
+                                }
+                                (true, v, _) if i64::try_from(v).is_ok() => LanguageCode::Other,
+                                _ => return None,
+                            },
+                        };
+                    }
+                    "version" => {
+                        once(2)?;
+                        cmd.version = p.i32()?;
+                    }
+                    "opaque" => {
+                        once(3)?;
+                        cmd.opaque = p.i32()?;
+                    }
+                    "flag" => {
+                        once(4)?;
+                        cmd.flag = p.i32()?;
+                    }
+                    "remark" => {
+                        once(5)?;
+                        cmd.remark = if p.peek()? == b'n' {
+                            p.lit(b"null")?;
+                            None
+                        } else {
+                            Some(match p.string()? {
+                                Str::Borrowed(s) => s.to_owned(),
+                                Str::Owned(s) => s,
+                            })
+                        };
+                    }
+                    "extFields" => {
+                        once(6)?;
+                        cmd.ext_fields = p.ext_fields()?.unwrap_or_default();
+                    }
+                    _ => p.skip_scalar()?,
+                }
+                p.ws();
+                match p.peek()? {
+                    b',' => {
+                        p.i += 1;
+                        p.ws();
+                    }
+                    b'}' => {
+                        p.i += 1;
+                        break;
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        p.ws();
+        // `code` is required; trailing bytes are an error: both left to serde
+        (seen[0] && p.i == header.len()).then_some(cmd)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,5 +550,108 @@ mod tests {
         let mut out = BytesMut::new();
         put_int(&mut out, i64::from(i32::MIN));
         assert_eq!(&out[..], b"-2147483648");
+    }
+
+    /// The fast path must agree with serde wherever it answers, and answer for the usual shapes.
+    #[test]
+    fn fast_path_matches_serde() {
+        let common: &[&[u8]] = &[
+            br#"{"code":310,"extFields":{"a":"pg","b":"BenchTest","c":"TBW102","d":"4","e":"-1","f":"0","g":"1795617003673","h":"0","i":"UNIQ_KEY\u0001AC1\u0002WAIT\u0001true\u0002","j":"0","k":"false","m":"false","n":"broker-a"},"flag":0,"language":"JAVA","opaque":1234,"serializeTypeCurrentRPC":"JSON","version":479}"#,
+            br#"{"code":105,"language":"GO","version":317,"opaque":3,"flag":0,"remark":"","extFields":{"topic":"T"}}"#,
+            br#"{"code":34,"opaque":9}"#,
+            br#"{"code":34,"language":9,"extFields":null}"#,
+            br#" { "code" : -1 , "remark" : null , "extFields" : { } } "#,
+            br#"{"code":0,"remark":"a\"b\\c\/\n\t\u00e9\u4e2d","extFields":{"k":"v\u0001"}}"#,
+            br#"{"code":1,"extFields":{"queueId":0,"batch":"0","unitMode":false,"x":null,"s":"a","n":-12,"u":18446744073709551615}}"#,
+            br#"{"code":1,"extFields":{"a":"1","b":"2","a":"3","c":null,"b":null}}"#,
+            br#"{"code":1,"language":-3,"x":true,"y":null,"z":"q\"","w":12}"#,
+            "{\"code\":2,\"remark\":\"h\u{e9}llo \u{4e2d}\"}".as_bytes(),
+        ];
+        for h in common {
+            let fast = fast::decode(h);
+            assert!(
+                fast.is_some(),
+                "fast path declined {}",
+                String::from_utf8_lossy(h)
+            );
+            assert_eq!(
+                fast.unwrap(),
+                decode_serde(h).unwrap(),
+                "{}",
+                String::from_utf8_lossy(h)
+            );
+        }
+        // shapes left to serde (it decides: a value or an error)
+        let odd: &[&[u8]] = &[
+            br#"{"code":1.0}"#,
+            br#"{"code":1,"code":2}"#,
+            br#"{"opaque":1}"#,
+            br#"{"code":1}x"#,
+            br#"{"code":1,"extFields":{"f":1.5}}"#,
+            br#"{"code":1,"extFields":{"f":-0}}"#,
+            br#"{"code":1,"nested":{"a":[1,2]}}"#,
+            br#"{"code":1,"remark":"\ud83d\ude00"}"#,
+            br#"{"code":1,"remark":"\ud83d"}"#,
+            br#"{"code":2147483648}"#,
+            br#"{"code":01}"#,
+            br#"{"code":1,"remark":"tab	raw"}"#,
+            br#"{"code":1,"extFields":{"f":-9223372036854775809}}"#,
+            b"\xff",
+            b"",
+        ];
+        for h in odd {
+            assert!(
+                fast::decode(h).is_none(),
+                "fast path answered {}",
+                String::from_utf8_lossy(h)
+            );
+        }
+    }
+
+    /// Deterministic mutations of real headers: wherever the fast path answers, serde agrees.
+    #[test]
+    fn fast_path_differential_mutations() {
+        let seeds: &[&[u8]] = &[
+            br#"{"code":310,"extFields":{"a":"pg","b":"T","e":"-1","i":"K\u0001v\u0002","k":"false"},"flag":0,"language":"JAVA","opaque":7,"serializeTypeCurrentRPC":"JSON","version":479}"#,
+            br#"{"code":105,"language":"GO","version":317,"opaque":3,"flag":0,"remark":"x\"y","extFields":{"topic":"T","n":5}}"#,
+        ];
+        let alphabet = b"{}[]\",:\\u0123456789-+.eEtrufalsn \x01\xc3\xa9abc";
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut answered = 0;
+        for _ in 0..20_000 {
+            let seed = seeds[(next() % seeds.len() as u64) as usize];
+            let mut h = seed.to_vec();
+            for _ in 0..=(next() % 3) {
+                let pos = (next() % (h.len() as u64 + 1)) as usize;
+                let c = alphabet[(next() % alphabet.len() as u64) as usize];
+                match next() % 3 {
+                    0 if pos < h.len() => h[pos] = c,
+                    1 if pos < h.len() => {
+                        h.remove(pos);
+                    }
+                    _ => h.insert(pos, c),
+                }
+            }
+            if let Some(fast) = fast::decode(&h) {
+                answered += 1;
+                let serde = decode_serde(&h).unwrap_or_else(|e| {
+                    panic!(
+                        "fast path accepted what serde rejects ({e}): {}",
+                        String::from_utf8_lossy(&h)
+                    )
+                });
+                assert_eq!(fast, serde, "{}", String::from_utf8_lossy(&h));
+            }
+        }
+        assert!(
+            answered > 1000,
+            "only {answered} mutated headers took the fast path"
+        );
     }
 }
