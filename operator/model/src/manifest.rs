@@ -302,6 +302,16 @@ fn typed<T: DeserializeOwned + Serialize>(
     chunk: &str,
     original: &Value,
 ) -> Result<T, Vec<ManifestError>> {
+    if original.get("spec").is_none_or(Value::is_null) {
+        return Err(vec![ManifestError::Invalid {
+            at: source.clone(),
+            error: ValidationError::new(
+                "spec",
+                "is missing",
+                "add `spec: {}` to take every default, or the fields you need",
+            ),
+        }]);
+    }
     let t: T =
         serde_yaml_ng::from_str(chunk).map_err(|e| vec![parse_error(source.clone(), start, &e)])?;
     // Unknown fields would otherwise be dropped silently (a typo such as `queus: 4` would give

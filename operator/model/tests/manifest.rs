@@ -82,6 +82,15 @@ fn invalid_yaml_and_missing_files() {
     .unwrap_err();
     let t = errs[0].to_string();
     assert!(t.starts_with("broken.yaml:"), "{t}");
+    let errs = parse_str(
+        "nospec.yaml",
+        "apiVersion: rmq.dev/v1alpha1\nkind: RocketMQCluster\nmetadata: {name: demo}\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        errs[0].to_string(),
+        "nospec.yaml:1 (RocketMQCluster/demo): spec: is missing (fix: add `spec: {}` to take every default, or the fields you need)"
+    );
     let errs = load_files(&["/nonexistent/x.yaml"]).unwrap_err();
     assert!(
         errs[0]
