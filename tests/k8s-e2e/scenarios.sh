@@ -54,7 +54,7 @@ s_create() {
   eventually 60 "nameservers list both groups with master and slave (registered by Service DNS name)" bash -c \
     "probe_out=\$('$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' cluster --cluster demo) && jq -e '.groups[\"broker-a\"][\"0\"] == \"demo-broker-a-0.$NS.svc:10911\" and (.groups[\"broker-b\"] | length) == 2' <<<\"\$probe_out\""
   eventually 60 "RocketMQTopic orders is Ready" bash -c "[ \"\$(kubectl -n $NS get rmqt orders -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}')\" = True ]"
-  check "topic orders: 8 queues on every master" bash -c \
+  eventually 30 "topic orders: 8 queues on every master" bash -c \
     "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic orders | jq -e '.onAll and ([.masters[] | select(.read==8 and .write==8)] | length) == 2'"
   eventually 60 "RocketMQConsumerGroup billing is on every master" bash -c \
     "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' group --cluster demo --group billing | jq -e '.onAll'"

@@ -5,7 +5,9 @@
 use crate::metrics::Metrics;
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
-use std::sync::Arc;
+use rmq_model::admin::Admin;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Operator settings (from flags / the chart's values).
@@ -47,6 +49,10 @@ pub struct Context {
     pub recorder: Recorder,
     /// Settings.
     pub settings: Settings,
+    /// Admin clients by cluster (`<ns>/<name>` + nameserver list), so topic and group
+    /// reconciles of a cluster reuse their connections to its nameservers and brokers. Owned by
+    /// this context, not the process: every cluster gets its own.
+    admins: Arc<Mutex<HashMap<String, Arc<Admin>>>>,
 }
 
 impl Context {
@@ -61,6 +67,25 @@ impl Context {
             client,
             metrics,
             settings,
+            admins: Arc::default(),
         }
+    }
+
+    /// The admin client of cluster `key` with nameservers `name_servers` (created on first use).
+    pub fn admin(&self, key: &str, name_servers: Vec<String>) -> Arc<Admin> {
+        let key = format!("{key}@{}", name_servers.join(";"));
+        let mut map = match self.admins.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.entry(key)
+            .or_insert_with(|| {
+                Arc::new(Admin::with_timeouts(
+                    name_servers,
+                    Duration::from_secs(3),
+                    self.settings.admin_timeout,
+                ))
+            })
+            .clone()
     }
 }

@@ -233,8 +233,13 @@ async fn fail<K: Managed>(
     }
 }
 
-/// The admin client of `cluster`'s nameservers (their Service DNS names), or why not.
-async fn cluster_admin(ctx: &Context, ns: &str, cluster: &str) -> Result<Option<Admin>, String> {
+/// The admin client of `cluster`'s nameservers (their Service DNS names) and the broker groups
+/// the cluster declares, or why not.
+async fn cluster_admin(
+    ctx: &Context,
+    ns: &str,
+    cluster: &str,
+) -> Result<Option<(Arc<Admin>, Vec<String>)>, String> {
     let api: Api<RocketMQCluster> = Api::namespaced(ctx.client.clone(), ns);
     let c = match api.get_opt(cluster).await {
         Ok(Some(c)) => c,
@@ -261,16 +266,14 @@ async fn cluster_admin(ctx: &Context, ns: &str, cluster: &str) -> Result<Option<
         image_pull_policy: None,
         cluster_domain: ctx.settings.cluster_domain.clone(),
     };
-    let addrs = build::desired(&validated, &input)
+    let desired = build::desired(&validated, &input);
+    let addrs = desired
         .name_servers
         .iter()
         .map(|n| n.endpoint.address())
         .collect();
-    Ok(Some(Admin::with_timeouts(
-        addrs,
-        Duration::from_secs(3),
-        ctx.settings.admin_timeout,
-    )))
+    let admin = ctx.admin(&format!("{ns}/{cluster}"), addrs);
+    Ok(Some((admin, desired.group_names())))
 }
 
 fn desired_for(decl: Option<&Decl>, cluster: &str, manager: String, prune: bool) -> Desired {
@@ -304,7 +307,7 @@ async fn apply<K: Managed>(api: &Api<K>, obj: &K, ctx: &Context) -> Result<Actio
     };
     let ns = obj.namespace().ok_or(Error::MissingField("namespace"))?;
     let cluster = decl.cluster().to_owned();
-    let admin = match cluster_admin(ctx, &ns, &cluster).await {
+    let (admin, groups) = match cluster_admin(ctx, &ns, &cluster).await {
         Ok(Some(a)) => a,
         Ok(None) => {
             let msg = format!(
@@ -344,6 +347,9 @@ async fn apply<K: Managed>(api: &Api<K>, obj: &K, ctx: &Context) -> Result<Actio
         .get(&cluster)
         .map(|c| c.masters.iter().map(|m| m.name.clone()).collect())
         .unwrap_or_default();
+    // Ready only once every broker group the cluster declares has a master holding it: a group
+    // whose master is not registered yet gets it on a later pass.
+    let missing: Vec<&String> = groups.iter().filter(|g| !masters.contains(g)).collect();
     let spec_changed = obj.meta().generation
         != conditions::find(&obj.conditions(), READY).and_then(|c| c.observed_generation);
     let created = report
@@ -409,12 +415,35 @@ async fn apply<K: Managed>(api: &Api<K>, obj: &K, ctx: &Context) -> Result<Actio
         )
         .await;
     }
+    if !missing.is_empty() {
+        let msg = format!(
+            "{} {} is on {}/{} master(s); waiting for the master of {} to register",
+            decl.what(),
+            decl.name(),
+            masters.len(),
+            groups.len(),
+            missing
+                .iter()
+                .map(|g| g.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return fail(
+            api,
+            obj,
+            ctx,
+            "WaitingForBrokers",
+            msg,
+            Some(Duration::from_secs(3)),
+        )
+        .await;
+    }
     let msg = format!(
         "{} {} is as declared on {}/{} master(s): {}",
         decl.what(),
         decl.name(),
         masters.len(),
-        masters.len(),
+        groups.len(),
         masters.join(", ")
     );
     write_status(
@@ -439,7 +468,7 @@ async fn cleanup<K: Managed>(obj: &K, ctx: &Context) -> Result<Action> {
     let ns = obj.namespace().ok_or(Error::MissingField("namespace"))?;
     let cluster = obj.cluster_name().to_owned();
     let admin = match cluster_admin(ctx, &ns, &cluster).await {
-        Ok(Some(a)) => a,
+        Ok(Some((a, _))) => a,
         // The cluster is gone (or going): its brokers and their topics go with it.
         Ok(None) => return Ok(Action::await_change()),
         Err(msg) => return Err(Error::ClusterNotReady(msg)),
