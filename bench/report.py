@@ -146,7 +146,7 @@ def key_of(p):
     if p.get("phase") == "async":
         return "async %s B" % p.get("size")
     if p.get("phase") == "fill":
-        return "backlog fill (async %s B)" % p.get("size")
+        return "backlog fill (batch %s x %s B)" % (p.get("batch", 1), p.get("size"))
     if p.get("phase") == "consume":
         return "consume backlog"
     return p.get("phase", "?")
@@ -246,6 +246,8 @@ def render(res, history):
         for k in keys:
             if k.startswith("sync"):
                 rows.append(("p99 send latency, %s (ms)" % k, lambda p, k=k: val(p, k, "p99Ms"), 2))
+        for k in keys:
+            rows.append(("broker CPU per message, %s (µs)" % k, lambda p, k=k: val(p, k, "brokerCpuUsPerMsg"), 1))
         rows.append(("broker start-up to registered (ms)", lambda p: p.get("startupMs"), 0))
         rows.append(("broker RSS idle (MiB)", lambda p: p["idleRssKb"] / 1024 if p.get("idleRssKb") else None, 1))
         rows.append(("broker RSS peak under load (MiB)", lambda p: max([ph.get("brokerRssMaxKb") or 0 for ph in p["phases"]] or [0]) / 1024 or None, 1))
@@ -264,18 +266,18 @@ def render(res, history):
              "of the broker's `commitLogMaxOffset` (GET_BROKER_RUNTIME_INFO), i.e. bytes really appended "
              "including the per-message header and properties.")
     L.append("")
-    L.append("| scenario | broker | msgs/s | MB/s | p50 ms | p99 ms | p99.9 ms | max ms | append MB/s | broker CPU % | driver CPU % | RSS peak MiB | errors |")
-    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    L.append("| scenario | broker | msgs/s | MB/s | p50 ms | p99 ms | p99.9 ms | max ms | append MB/s | broker CPU % | broker CPU µs/msg | driver CPU % | RSS peak MiB | errors |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for k in keys:
         for p in ran:
             ph = phase(p, k)
             if ph is None:
                 continue
             flag = "" if ph.get("ok") else " ⚠"
-            L.append("| %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            L.append("| %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 k, LABEL.get(p["peer"], p["peer"]), flag, fmt(ph.get("tps")), fmt(ph.get("mbps"), 1),
                 fmt(ph.get("p50Ms"), 2), fmt(ph.get("p99Ms"), 2), fmt(ph.get("p999Ms"), 2), fmt(ph.get("maxMs"), 1),
-                fmt(ph.get("appendMBps"), 1), fmt(ph.get("brokerCpuPct")), fmt(ph.get("driverCpuPct")),
+                fmt(ph.get("appendMBps"), 1), fmt(ph.get("brokerCpuPct")), fmt(ph.get("brokerCpuUsPerMsg"), 1), fmt(ph.get("driverCpuPct")),
                 fmt((ph.get("brokerRssMaxKb") or 0) / 1024 or None, 1), fmt(ph.get("errors"))))
     L.append("")
     errs = []
@@ -352,7 +354,7 @@ def render(res, history):
                  "`bench/results/history/` (the fixes are described in the next section).")
         L.append("")
         hk = ["sync 128 B x64", "sync 1024 B x64", "sync 128 B x1", "async 128 B", "consume backlog"]
-        L.append("| run | rmq rev | " + " | ".join("%s msgs/s" % k for k in hk) + " | sync 128 B x64 broker CPU % | sync 128 B x64 p99 ms |")
+        L.append("| run | rmq rev | " + " | ".join("%s msgs/s" % k for k in hk) + " | sync 128 B x64 broker CPU µs/msg | sync 128 B x64 p99 ms |")
         L.append("|---|---|" + "---|" * (len(hk) + 2))
         for label, h in history:
             hp = {p["peer"]: p for p in h.get("peers", [])}.get("rmq")
@@ -360,7 +362,7 @@ def render(res, history):
                 continue
             cells = [fmt(val(hp, k, "tps")) for k in hk]
             L.append("| %s | %s | %s | %s | %s |" % (label, h.get("run", {}).get("rmqRev", "?"), " | ".join(cells),
-                                                    fmt(val(hp, "sync 128 B x64", "brokerCpuPct")), fmt(val(hp, "sync 128 B x64", "p99Ms"), 2)))
+                                                    fmt(val(hp, "sync 128 B x64", "brokerCpuUsPerMsg"), 1), fmt(val(hp, "sync 128 B x64", "p99Ms"), 2)))
         base = history[0][1]
         bp = {p["peer"]: p for p in base.get("peers", [])}.get("rmq")
         if bp and len(history) > 1:
@@ -369,6 +371,56 @@ def render(res, history):
                 L.append("")
                 L.append("Ratio last / first (%s / %s): " % (history[-1][0], history[0][0]) + ", ".join(
                     "%s **%s**" % (k, ratio(val(lp, k, "tps"), val(bp, k, "tps"))) for k in hk) + ".")
+        L.append("")
+    profiles = profile_runs()
+    if profiles:
+        L.append("## rmq instructions per message (callgrind), before/after the profiling fixes")
+        L.append("")
+        L.append("`bench/profile.sh --tool callgrind --label NAME` runs rmq-broker under callgrind with 64 threads of "
+                 "sync 128 B sends and divides instruction counts by the messages stored (MessageStore::put calls). "
+                 "Instruction counts do not depend on how busy the machine is (kernel time is not included). "
+                 "One row per file in `bench/results/profile/`; each row adds one fix to the one above.")
+        L.append("")
+        cols = []
+        for _, pr in profiles:
+            for k in pr.get("irPerMsg", {}):
+                if k not in cols:
+                    cols.append(k)
+        L.append("| build | messages | " + " | ".join(cols) + " |")
+        L.append("|---|---|" + "---|" * len(cols))
+        for _, pr in profiles:
+            ir = pr.get("irPerMsg", {})
+            L.append("| %s | %s | %s |" % (pr.get("label", "?"), fmt(pr.get("messages")), " | ".join(fmt(ir.get(c)) for c in cols)))
+        first, last = profiles[0][1].get("irPerMsg", {}), profiles[-1][1].get("irPerMsg", {})
+        tk, pk = "total (all threads, incl. idle polling)", "request path (read loop + tasks + write loop)"
+        if len(profiles) > 1 and first.get(tk) and last.get(tk):
+            L.append("")
+            L.append("Last / first: total instructions per message **%s**, request path **%s** (lower is better)." % (
+                ratio(last.get(tk), first.get(tk)), ratio(last.get(pk), first.get(pk))))
+        L.append("")
+    stats = profile_runs("stat-")
+    if stats:
+        L.append("## rmq CPU time and syscalls per message (perf stat), before/after")
+        L.append("")
+        L.append("`bench/profile.sh --tool stat --label NAME`: `perf stat` attached to rmq-broker for the measured "
+                 "window of 64 threads of sync 128 B sends, divided by the messages sent in it. CPU time includes the "
+                 "kernel; it moves with machine load (cache and scheduler effects), the syscall counts much less.")
+        L.append("")
+        cols = []
+        for _, st in stats:
+            for k in st.get("perMsg", {}):
+                if k not in cols:
+                    cols.append(k)
+        L.append("| build | msgs/s in the run | " + " | ".join("%s / msg" % c for c in cols) + " |")
+        L.append("|---|---|" + "---|" * len(cols))
+        for name, st in stats:
+            pm = st.get("perMsg", {})
+            L.append("| %s | %s | %s |" % (st.get("label") or name, fmt(st.get("tps")), " | ".join(fmt(pm.get(c), 3) for c in cols)))
+        if len(stats) > 1:
+            a, b = stats[0][1].get("perMsg", {}), stats[-1][1].get("perMsg", {})
+            L.append("")
+            L.append("Last / first: CPU per message **%s**, syscalls per message **%s**, sendto per message **%s**." % (
+                ratio(b.get("cpu us"), a.get("cpu us")), ratio(b.get("syscalls"), a.get("syscalls")), ratio(b.get("sendto"), a.get("sendto"))))
         L.append("")
     prose = os.path.join(HERE, "profile.md")
     if os.path.exists(prose):
@@ -407,7 +459,7 @@ def render(res, history):
                  run.get("clientVersion", "?"), run.get("driverOpts", "")))
     L.append("- Plan `%s`; each phase: %s ms warm-up then %s ms measured (an unreported %s ms 16-thread warm-up "
              "first). `sync:SIZE:THREADS` = threads calling `send()` in a loop; `async:SIZE` = one thread with up "
-             "to 512 sends in flight; `fill` = async sends of %s messages to a second 8-queue topic, then "
+             "to 512 sends in flight; `fill` = batch sends (64 messages per SEND_BATCH_MESSAGE, 4 threads) of %s messages to a second 8-queue topic, then "
              "`consume` = a push consumer (new group, from the first offset, 20 consume threads, default pull "
              "batch 32) drains them; consume msgs/s is measured from the first delivered message to the last. "
              "Every phase is bounded (%s ms)." % (run.get("plan", "?"), run.get("warmupMs", "?"), run.get("measureMs", "?"),
@@ -424,6 +476,17 @@ def render(res, history):
              "bandwidth and 1-byte round trip from the driver's `net` command.")
     L.append("")
     return "\n".join(L) + "\n"
+
+
+def profile_runs(prefix=""):
+    out = []
+    for f in sorted(glob.glob(os.path.join(HERE, "results", "profile", prefix + "*.json"))):
+        if not prefix and os.path.basename(f).startswith("stat-"):
+            continue
+        h = read_json(f)
+        if h:
+            out.append((os.path.splitext(os.path.basename(f))[0], h))
+    return out
 
 
 def history_runs():

@@ -21,6 +21,7 @@
 #                       table of BENCHMARKS.md); with --label, BENCHMARKS.md and latest.json are only
 #                       written when --md/--results name them
 #   --measure-ms M --warmup-ms W --backlog N   override the phase sizes
+#   --plan P            override the phase plan (e.g. sync:128:64,sync:1024:64; see bench/driver)
 #
 # Nothing here asserts on timings: the exit status is 0 when the harness itself worked (a peer
 # that failed or was skipped is reported in the table, not as an error), 1 when rmq itself could
@@ -28,7 +29,7 @@
 # RMQ_BENCH_TARGET_DIR (cargo target dir for the release build, default ~/.cache/rmq-target-bench),
 # RMQ_BENCH_BIN_DIR (use the rmq-broker/rmq-namesrv found there instead of building; for the test
 # command's smoke run, e.g. RMQ_BENCH_BIN_DIR=target/debug bench/run.sh --quick — the report names
-# the build, and debug numbers mean nothing).
+# the build, and debug numbers mean nothing; RMQ_BENCH_REV names their revision).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -38,7 +39,7 @@ export RMQ_TEST_CACHE="$CACHE"
 T_START=$(date +%s)
 
 ORIG_ARGS="$*"
-QUICK=0 PEERS="" OUT="" MD="" RESULTS="" BUILD_RUST=1 LABEL=""
+QUICK=0 PEERS="" OUT="" MD="" RESULTS="" BUILD_RUST=1 LABEL="" PLAN_OVERRIDE=""
 MEASURE_MS="" WARMUP_MS="" BACKLOG=""
 while (($#)); do
   case "$1" in
@@ -49,6 +50,7 @@ while (($#)); do
     --results) RESULTS="$2"; shift 2;;
     --no-build-rust) BUILD_RUST=0; shift;;
     --label) LABEL="$2"; shift 2;;
+    --plan) PLAN_OVERRIDE="$2"; shift 2;;
     --measure-ms) MEASURE_MS="$2"; shift 2;;
     --warmup-ms) WARMUP_MS="$2"; shift 2;;
     --backlog) BACKLOG="$2"; shift 2;;
@@ -77,6 +79,7 @@ IFS=',' read -r -a peer_list <<<"$PEERS"
 for peer in "${peer_list[@]}"; do
   case "$peer" in rmq|apache|apache4|rocketmq-rust) ;; *) echo "run.sh: unknown peer '$peer' (rmq, apache, apache4, rocketmq-rust)" >&2; exit 2;; esac
 done
+[[ -n "$PLAN_OVERRIDE" ]] && PLAN="$PLAN_OVERRIDE"
 TS="$(date -u +%Y%m%dT%H%M%SZ)"
 : "${OUT:=$CACHE/bench/runs/$MODE-$TS}"
 if ((QUICK)) || [[ -n "$LABEL" ]]; then : "${MD:=$OUT/BENCHMARKS.md}"; else : "${MD:=$ROOT/BENCHMARKS.md}" "${RESULTS:=$HERE/results/latest.json}"; fi
@@ -156,6 +159,7 @@ if [[ -n "${RMQ_BENCH_BIN_DIR:-}" ]]; then
   # prebuilt binaries (e.g. the test command's debug build): no compile; the report says so
   RMQ_BIN="$(cd "$RMQ_BENCH_BIN_DIR" && pwd)"
   RMQ_BUILD="prebuilt $RMQ_BIN"
+  RMQ_REV="${RMQ_BENCH_REV:-}"
   [[ -x "$RMQ_BIN/rmq-broker" && -x "$RMQ_BIN/rmq-namesrv" ]] || { echo "run.sh: no rmq-broker/rmq-namesrv in $RMQ_BIN" >&2; exit 1; }
 else
   log "building rmq (release, CARGO_TARGET_DIR=$RMQ_TARGET)"
@@ -166,8 +170,10 @@ else
   RMQ_BIN="$RMQ_TARGET/release"
   RMQ_BUILD="release"
 fi
-RMQ_REV="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-if [[ -n "$(git -C "$ROOT" status --porcelain -- broker 2>/dev/null)" ]]; then RMQ_REV="$RMQ_REV+dirty"; fi
+if [[ -z "${RMQ_REV:-}" ]]; then
+  RMQ_REV="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  if [[ -n "$(git -C "$ROOT" status --porcelain -- broker 2>/dev/null)" ]]; then RMQ_REV="$RMQ_REV+dirty"; fi
+fi
 
 # rocketmq-rust: the cached build, or (full run only) build it now
 RUST_VERSION="${RMQ_ROCKETMQ_RUST_VERSION:-1.0.0}"
