@@ -222,6 +222,39 @@ impl LocalCluster {
     }
 }
 
+impl LocalCluster {
+    /// The node table and the last lines of every node's log, for failure messages.
+    pub fn diagnostics(&self) -> String {
+        let mut out = format!(
+            "ports: base {}\n{}",
+            self.base(),
+            rmqctl(&[
+                "local",
+                "status",
+                "--state-dir",
+                &self.state_dir.display().to_string()
+            ])
+            .all()
+        );
+        if let Ok(rd) = std::fs::read_dir(self.state_dir.join("logs")) {
+            for e in rd.flatten() {
+                let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = lines[lines.len().saturating_sub(12)..].join("\n");
+                out.push_str(&format!("\n--- {} ---\n{tail}\n", e.path().display()));
+            }
+        }
+        out
+    }
+
+    /// Runs the Java 5.x harness against this cluster and asserts `ok`.
+    pub fn java_ok(&self, args: &[&str]) -> Value {
+        let v = java(args);
+        assert_eq!(v["ok"], true, "{args:?}: {v}\n{}", self.diagnostics());
+        v
+    }
+}
+
 impl Drop for LocalCluster {
     fn drop(&mut self) {
         if self.state_dir.join("state.json").exists() {
