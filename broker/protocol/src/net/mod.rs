@@ -18,8 +18,10 @@ pub use signal::shutdown_signal;
 use crate::command::RemotingCommand;
 use std::future::Future;
 
-/// Handles requests arriving on a connection. Each request runs in its own task, so a handler may
-/// hold a request (long polling) without blocking the connection.
+/// Handles requests arriving on a connection. A request is first run inline by the connection's
+/// read task; if it has to wait it continues in its own task, so a handler may hold a request
+/// (long polling, a sync flush) without blocking the connection. Handlers should not block the
+/// thread for long.
 pub trait RequestHandler: Send + Sync + 'static {
     /// Handles one request; the returned response is sent unless the request was oneway.
     /// Returning `None` sends nothing (the handler may answer later through `channel`).
