@@ -20,11 +20,8 @@ use std::sync::Arc;
 
 /// Finds a property in wire text without allocating.
 pub(crate) fn find_property<'a>(props: &'a str, key: &str) -> Option<&'a str> {
-    props
-        .split('\u{2}')
-        .filter_map(|item| item.split_once('\u{1}'))
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v)
+    // one pass over the bytes (it runs several times per message)
+    rmq_store::config::raw_property(props, key)
 }
 
 fn read_header(req: &RemotingCommand) -> Result<SendMessageRequestHeader, super::Failure> {
