@@ -12,6 +12,7 @@ use rmq_model::{RocketMQTopic, RocketMQTopicSpec};
 use rmq_protocol::{RemotingCommand, request_code as rc};
 use serde_json::json;
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
@@ -231,24 +232,38 @@ async fn bench(
     let masters = masters(admin, cluster).await?;
     anyhow::ensure!(!masters.is_empty(), "cluster {cluster} has no masters");
     let names: Vec<String> = (0..count).map(|i| format!("bench-{i:04}")).collect();
-    let mut created: BTreeMap<String, Instant> = BTreeMap::new();
+    // CRs are created by a task while this loop polls the masters, so each topic's latency is
+    // measured from its own CR's creation.
+    let created: Arc<Mutex<BTreeMap<String, Instant>>> = Arc::default();
     let start = Instant::now();
-    for n in &names {
-        let t = RocketMQTopic::new(
-            n,
-            RocketMQTopicSpec {
-                cluster: cluster.to_owned(),
-                topic_name: None,
-                queues: 4,
-                perm: rmq_model::TopicPerm::ReadWrite,
-                message_type: rmq_model::MessageType::Normal,
-                attributes: BTreeMap::new(),
-            },
+    let creator = {
+        let (api, created, names, cluster) = (
+            api.clone(),
+            created.clone(),
+            names.clone(),
+            cluster.to_owned(),
         );
-        api.create(&PostParams::default(), &t).await?;
-        created.insert(n.clone(), Instant::now());
-    }
-    let create_s = start.elapsed().as_secs_f64();
+        tokio::spawn(async move {
+            for n in &names {
+                let t = RocketMQTopic::new(
+                    n,
+                    RocketMQTopicSpec {
+                        cluster: cluster.clone(),
+                        topic_name: None,
+                        queues: 4,
+                        perm: rmq_model::TopicPerm::ReadWrite,
+                        message_type: rmq_model::MessageType::Normal,
+                        attributes: BTreeMap::new(),
+                    },
+                );
+                api.create(&PostParams::default(), &t).await?;
+                if let Ok(mut c) = created.lock() {
+                    c.insert(n.clone(), Instant::now());
+                }
+            }
+            Ok::<f64, kube::Error>(start.elapsed().as_secs_f64())
+        })
+    };
     let mut done: BTreeMap<String, f64> = BTreeMap::new();
     let deadline = Instant::now() + Duration::from_secs(timeout_s);
     while done.len() < names.len() && Instant::now() < deadline {
@@ -259,13 +274,15 @@ async fn bench(
             }
         }
         let now = Instant::now();
-        for (n, at) in &created {
+        let snapshot = created.lock().map(|c| c.clone()).unwrap_or_default();
+        for (n, at) in &snapshot {
             if !done.contains_key(n) && present.get(n).copied().unwrap_or(0) == masters.len() {
                 done.insert(n.clone(), (now - *at).as_secs_f64());
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let create_s = creator.await??;
     let mut lat: Vec<f64> = done.values().copied().collect();
     lat.sort_by(f64::total_cmp);
     let total_s = start.elapsed().as_secs_f64();
