@@ -69,9 +69,10 @@ s_create() {
 # client_roundtrip TOPIC GROUP PREFIX: Java 5.x client produces 200 and consumes them.
 client_roundtrip() {
   if [ -z "${RMQ_JAVA_HARNESS_5:-}" ]; then
-    if [ -f "$HOME/.cache/rmq-test/harness.env" ] || "$ROOT/tests/build-harnesses.sh" --no-apache >/dev/null 2>&1; then
+    local cache="${RMQ_TEST_CACHE:-$HOME/.cache/rmq-test}"
+    if [ -f "$cache/harness.env" ] || "$ROOT/tests/build-harnesses.sh" --no-apache >/dev/null 2>&1; then
       # shellcheck disable=SC1091
-      . "$HOME/.cache/rmq-test/harness.env"
+      . "$cache/harness.env"
     fi
   fi
   if [ -z "${RMQ_JAVA_HARNESS_5:-}" ]; then bad "Java client round trip" "harness not available (tests/build-harnesses.sh)"; return; fi
