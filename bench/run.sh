@@ -239,7 +239,7 @@ broker_apache() { # version
 ns_rocketmq_rust() {
   local home="$PDIR/home" i=0
   mkdir -p "$home/conf" "$PDIR/store" "$PDIR/nsstore"
-  (cd "$home" && ROCKETMQ_HOME="$home" ROCKETMQ_SECURITY_PROFILE=development-insecure-loopback exec \
+  (cd "$home" && HOME="$home" NO_COLOR=1 ROCKETMQ_HOME="$home" ROCKETMQ_SECURITY_PROFILE=development-insecure-loopback exec \
     "$RUST_BIN/rocketmq-namesrv-rust" --rocketmqHome "$home" --listenPort "$NS_PORT" --bindAddress 127.0.0.1 \
       --kvConfigPath "$PDIR/nsstore/kvConfig.json") >"$PDIR/namesrv.out" 2>&1 &
   NS_PID=$!; PIDS+=("$NS_PID")
@@ -279,7 +279,7 @@ haListenAddress = "127.0.0.1"
 haListenPort = $((BR_PORT + 1))
 EOT
   BR_PIDFILE="$PDIR/broker.pid"
-  (cd "$home" && ROCKETMQ_HOME="$home" ROCKETMQ_SECURITY_PROFILE=development-insecure-loopback exec \
+  (cd "$home" && HOME="$home" NO_COLOR=1 ROCKETMQ_HOME="$home" ROCKETMQ_SECURITY_PROFILE=development-insecure-loopback exec \
     "$RUST_BIN/rocketmq-broker-rust" -c "$home/conf/broker.toml" -n "127.0.0.1:$NS_PORT") >"$PDIR/broker.out" 2>&1 &
   BR_PID=$!; PIDS+=("$BR_PID"); echo "$BR_PID" >"$BR_PIDFILE"
   until ! port_free "$BR_PORT"; do
