@@ -31,7 +31,10 @@ fn harness_env() -> &'static HashMap<String, String> {
         // harness.env (tests/build-harnesses.sh), then rust-harness.env (tests/rust-client/build.sh;
         // build-harnesses.sh rewrites harness.env without the Rust lines).
         let files = ["harness.env", "rust-harness.env"];
-        for file in files.iter().filter_map(|f| cache.as_ref().map(|c| c.join(f))) {
+        for file in files
+            .iter()
+            .filter_map(|f| cache.as_ref().map(|c| c.join(f)))
+        {
             let Ok(text) = std::fs::read_to_string(file) else {
                 continue;
             };

@@ -99,10 +99,10 @@ pub struct BrokerConfig {
     pub trace_on: bool,
     /// messageDelayLevel.
     pub message_delay_level: String,
-    /// Replication (HA) settings.
-    pub ha: HaConfig,
     /// Delay levels, transactions, queue locks, key index.
     pub features: FeaturesConfig,
+    /// Replication (HA) settings.
+    pub ha: HaConfig,
     /// Keys we accept but do not act on, kept for GET_BROKER_CONFIG.
     pub passthrough: Vec<(String, String)>,
 }

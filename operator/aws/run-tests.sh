@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Test rmq-aws and `rmqctl aws` against a private moto_server on 127.0.0.1, and run the rendered
+# node user data in a sandbox with the real rmq-namesrv/rmq-broker.
+#
+#   bash operator/aws/run-tests.sh [cargo test args...]      e.g.  -- --test-threads 2
+#
+# 1. venv with moto[server] from the pinned cloudformation/requirements.txt, cached (and locked)
+#    exactly like cloudformation/run-tests.sh: ~/.cache/rmq-test/venv-cfn-<hash> (RMQ_TEST_CACHE).
+# 2. moto_server on a free 127.0.0.1 port; static fake credentials, AWS_EC2_METADATA_DISABLED,
+#    no profile files; stopped (by its pid) on exit.
+# 3. cargo build rmq-namesrv + rmq-broker (the sandbox test runs them), cargo test -p rmq-aws.
+# 4. rmqctl (built with --features aws) end to end: plan, apply, apply again (0 changes), a
+#    failure half-way then a re-run, scale out, destroy (nothing tagged left), bad input.
+# Builds go to CARGO_TARGET_DIR (default ~/.cache/rmq-target-aws: the SDK is a heavy compile).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+CFN="$ROOT/cloudformation"
+PYTHON="${PYTHON:-python3}"
+command -v "$PYTHON" >/dev/null || { echo "run-tests.sh: $PYTHON not found (need Python >= 3.10)" >&2; exit 1; }
+CACHE="${RMQ_TEST_CACHE:-${HOME:-/tmp}/.cache/rmq-test}"
+KEY="$( { cat "$CFN/requirements.txt"; "$PYTHON" -c 'import sys; print(sys.version)'; } | sha256sum | cut -c1-16)"
+VENV="$CACHE/venv-cfn-$KEY"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${HOME:-/tmp}/.cache/rmq-target-aws}"
+started=$SECONDS
+
+# 1. The same venv as cloudformation/run-tests.sh (same key, same lock).
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.venv-cfn.lock"
+flock -w 900 9 || { echo "run-tests.sh: waited 900 s for $CACHE/.venv-cfn.lock" >&2; exit 1; }
+if [ ! -f "$VENV/.complete" ]; then
+  echo "run-tests.sh: creating $VENV"
+  rm -rf "$VENV"
+  "$PYTHON" -m venv "$VENV"
+  if ! timeout 900 "$VENV/bin/pip" install --disable-pip-version-check -q -r "$CFN/requirements.txt"; then
+    echo "run-tests.sh: pip install -r cloudformation/requirements.txt failed or timed out (900 s)" >&2
+    rm -rf "$VENV"
+    exit 1
+  fi
+  touch "$VENV/.complete"
+fi
+flock -u 9
+
+WORK="$(mktemp -d)"
+MOTO_PID=""
+cleanup() {
+  if [ -n "$MOTO_PID" ] && kill -0 "$MOTO_PID" 2>/dev/null; then
+    kill "$MOTO_PID" 2>/dev/null || true
+    wait "$MOTO_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# 2. moto_server on a free port (retry if another process takes the port first).
+for attempt in 1 2 3; do
+  PORT="$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$WORK/moto.log" 2>&1 &
+  MOTO_PID=$!
+  for _ in $(seq 1 60); do
+    if curl -fsS -X POST "http://127.0.0.1:$PORT/moto-api/reset" >/dev/null 2>&1; then break; fi
+    kill -0 "$MOTO_PID" 2>/dev/null || break
+    sleep 0.5
+  done
+  if curl -fsS -X POST "http://127.0.0.1:$PORT/moto-api/reset" >/dev/null 2>&1; then break; fi
+  kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; MOTO_PID=""
+  [ "$attempt" = 3 ] && { echo "run-tests.sh: moto_server did not start:" >&2; cat "$WORK/moto.log" >&2; exit 1; }
+done
+echo "run-tests.sh: moto_server on 127.0.0.1:$PORT (pid $MOTO_PID)"
+
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+unset AWS_PROFILE AWS_ENDPOINT_URL
+export RMQ_AWS_TEST_ENDPOINT="http://127.0.0.1:$PORT" RMQ_AWS_REQUIRE_MOTO=1
+export RMQ_BIN_DIR="$CARGO_TARGET_DIR/debug"
+
+fail() {
+  echo "run-tests.sh: $*" >&2
+  echo "run-tests.sh: last moto_server errors:" >&2
+  grep -v ' HTTP/1.1" [23]' "$WORK/moto.log" | tail -30 >&2 || true
+  exit 1
+}
+
+# 3. Library and integration tests.
+cd "$ROOT"
+timeout 3600 cargo build -q -p rmq-namesrv -p rmq-broker || fail "cargo build rmq-namesrv rmq-broker failed"
+timeout 3600 cargo test -p rmq-aws "$@" || fail "cargo test -p rmq-aws failed"
+
+# 4. rmqctl aws end to end.
+timeout 3600 cargo build -q -p rmqctl --features aws || fail "cargo build -p rmqctl --features aws failed"
+RMQCTL="$CARGO_TARGET_DIR/debug/rmqctl"
+mkdir -p "$WORK/bin"
+cp "$RMQ_BIN_DIR/rmq-namesrv" "$RMQ_BIN_DIR/rmq-broker" "$WORK/bin/"
+cluster() {  # cluster GROUPS REPLICAS
+  cat >"$WORK/cluster.yaml" <<EOF
+apiVersion: rmq.dev/v1alpha1
+kind: RocketMQCluster
+metadata: {name: clie2e}
+spec:
+  nameServer: {replicas: 2}
+  brokers: {groups: $1, replicasPerGroup: $2}
+---
+apiVersion: rmq.dev/v1alpha1
+kind: RocketMQTopic
+metadata: {name: orders}
+spec: {cluster: clie2e, queues: 4}
+EOF
+}
+ctl() {
+  timeout 600 "$RMQCTL" aws "$@" -f "$WORK/cluster.yaml" --region us-east-1 --endpoint-url "$RMQ_AWS_TEST_ENDPOINT" \
+    --no-retries --artefact-bucket clie2e-artefacts --key-pair ops --remote-access-cidr 203.0.113.4/32 \
+    --instance-profile rmq-node
+}
+expect() {  # expect PATTERN FILE
+  grep -q -- "$1" "$2" || { cat "$2" >&2; fail "expected '$1' in the output above"; }
+}
+cluster 1 2
+ctl plan >"$WORK/out" || fail "rmqctl aws plan failed"
+expect "to create, 0 to update, 0 to delete" "$WORK/out"
+RMQ_AWS_FAIL_AFTER=9 ctl apply --artefact-dir "$WORK/bin" --skip-topics >"$WORK/out" 2>&1 && fail "the injected failure did not fail the apply"
+expect "stopped: 9 change(s) applied, 1 failed" "$WORK/out"
+ctl apply --artefact-dir "$WORK/bin" --skip-topics >"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "re-run after a failure failed"; }
+expect "applied .* change(s)" "$WORK/out"
+expect "NameServerAddresses    10.0." "$WORK/out"
+ctl apply --artefact-dir "$WORK/bin" --skip-topics >"$WORK/out" 2>&1 || fail "second apply failed"
+expect "no changes: cluster clie2e is as declared" "$WORK/out"
+# Topics go through the nameservers; from here the private addresses cannot be reached, which
+# must fail with the hint rather than hang or pretend.
+ctl apply --artefact-dir "$WORK/bin" >"$WORK/out" 2>&1 && fail "topic reconcile through unreachable private addresses succeeded"
+expect "topics and groups were not" "$WORK/out"
+cluster 2 2
+ctl plan -o json >"$WORK/out" || fail "plan -o json failed"
+"$VENV/bin/python" - "$WORK/out" <<'EOF' || fail "day-2 plan is not 8 creates"
+import json, sys
+plan = json.load(open(sys.argv[1]))
+ops = [a["op"] for a in plan["actions"]]
+assert ops == ["create"] * 8, ops
+EOF
+ctl apply --artefact-dir "$WORK/bin" --skip-topics >"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "scale-out apply failed"; }
+ctl destroy >"$WORK/out" 2>&1 || fail "destroy without --yes failed"
+expect "pass --yes to delete" "$WORK/out"
+ctl destroy --yes --no-snapshot >"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "destroy failed"; }
+ctl destroy --yes >"$WORK/out" 2>&1 || fail "second destroy failed"
+expect "nothing to delete" "$WORK/out"
+# Bad input: exit code 2 and the flag named.
+set +e
+timeout 60 "$RMQCTL" aws plan -f "$WORK/cluster.yaml" --region us-east-1 --endpoint-url "$RMQ_AWS_TEST_ENDPOINT" \
+  --artefact-bucket Bad_Bucket --az-count 5 >"$WORK/out" 2>&1
+rc=$?
+set -e
+[ "$rc" = 2 ] || { cat "$WORK/out"; fail "bad input exited $rc, not 2"; }
+expect "--az-count" "$WORK/out"
+expect "--artefact-bucket" "$WORK/out"
+echo "run-tests.sh: rmqctl aws end to end passed"
+echo "run-tests.sh: done in $((SECONDS - started)) s"

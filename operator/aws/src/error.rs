@@ -1,0 +1,92 @@
+//! Errors of the provisioner. AWS errors keep the service's error code (`InvalidSubnet.Range`,
+//! `DependencyViolation`) and name the call and the resource.
+
+use crate::plan::PlanError;
+
+/// Anything that stops discovery or an apply.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An AWS call failed.
+    #[error("{what}: {code}: {message}")]
+    Aws {
+        /// The call and its subject, e.g. `CreateSubnet subnet/private-1`.
+        what: String,
+        /// AWS error code (or `unhandled` / `dispatch`).
+        code: String,
+        /// Message.
+        message: String,
+    },
+    /// A waiter or bounded poll ran out of time.
+    #[error(
+        "timed out after {secs} s waiting for {what} (fix: re-run the same command; it continues from the current state)"
+    )]
+    Timeout {
+        /// What was awaited.
+        what: String,
+        /// Limit.
+        secs: u64,
+    },
+    /// The plan could not be made.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Plan(Vec<PlanError>),
+    /// Input that AWS itself rejects or that does not exist (named by flag).
+    #[error("{0}")]
+    Input(String),
+    /// A local file could not be read.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was read.
+        what: String,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A test hook stopped the apply on purpose.
+    #[error("injected failure after {0} action(s) (test hook)")]
+    Injected(usize),
+}
+
+impl Error {
+    /// The AWS error code, if this is an AWS error.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Aws { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// Converts an SDK error into [`Error::Aws`], keeping the service code.
+pub fn aws<E, R>(what: impl Into<String>, e: aws_sdk_ec2::error::SdkError<E, R>) -> Error
+where
+    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+    let (code, message) = match &e {
+        SdkError::ServiceError(s) => (
+            s.err().code().unwrap_or("unhandled").to_owned(),
+            s.err()
+                .message()
+                .map(str::to_owned)
+                .unwrap_or_else(|| DisplayErrorContext(&e).to_string()),
+        ),
+        SdkError::TimeoutError(_) => ("timeout".to_owned(), DisplayErrorContext(&e).to_string()),
+        SdkError::DispatchFailure(_) => (
+            "dispatch".to_owned(),
+            format!("cannot reach the endpoint: {}", DisplayErrorContext(&e)),
+        ),
+        _ => (
+            e.code().unwrap_or("unhandled").to_owned(),
+            DisplayErrorContext(&e).to_string(),
+        ),
+    };
+    Error::Aws {
+        what: what.into(),
+        code,
+        message,
+    }
+}
+
+/// Result alias.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,346 @@
+//! Executing a [`Plan`]: one action at a time, in plan order, with waiters where the SDK has
+//! them (VPC, subnet, NAT gateway, volume, snapshot, Auto Scaling group in service / gone) and
+//! bounded polling elsewhere, printing a progress line per action.
+//!
+//! Every create passes the resource's tags in the create call itself (`TagSpecifications`), so a
+//! resource that exists is always found again by the next discovery; the `rmq.dev/hash` tag is
+//! written last, after every sub-step (attachments, routes, associations, rules) has converged.
+//! A failure stops the apply; the report says what was done, what failed and what was not run,
+//! and re-running the same command continues from the current state.
+
+mod artefacts;
+mod network;
+mod nodes;
+mod security;
+
+use crate::client::Aws;
+use crate::error::{Error, Result, aws};
+use crate::plan::{Action, Discovered, Op, Plan};
+use crate::progress::Progress;
+use crate::resource::{Actual, Kind, Resource, State, TAG_HASH, Value};
+use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+use std::time::{Duration, Instant};
+
+/// How to apply.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Limit of every waiter / poll.
+    pub wait_timeout: Duration,
+    /// Interval of bounded polls.
+    pub poll_interval: Duration,
+    /// Snapshot a broker's data volume before deleting it (scale-in and destroy).
+    pub snapshot_volumes: bool,
+    /// After a launch template changes, replace each node's instance (one node at a time,
+    /// nameservers, then slaves, then masters) so it boots with the new user data.
+    pub roll_instances: bool,
+    /// Wait until every Auto Scaling group has its instances in service.
+    pub wait_in_service: bool,
+    /// Test hook: stop with [`Error::Injected`] before action number N (0-based).
+    pub fail_after: Option<usize>,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        Self {
+            wait_timeout: Duration::from_secs(900),
+            poll_interval: Duration::from_secs(5),
+            snapshot_volumes: true,
+            roll_instances: true,
+            wait_in_service: true,
+            fail_after: None,
+        }
+    }
+}
+
+/// What an apply did.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Actions done, with the resource id.
+    pub done: Vec<(Action, String)>,
+    /// The action that failed and why.
+    pub failed: Option<(Action, Error)>,
+    /// Actions not run because of the failure.
+    pub not_done: Vec<Action>,
+    /// Snapshots taken of deleted data volumes.
+    pub snapshots: Vec<String>,
+    /// The state after the apply (what exists, by key).
+    pub state: State,
+}
+
+impl Report {
+    /// True if every action was done.
+    pub fn ok(&self) -> bool {
+        self.failed.is_none()
+    }
+}
+
+/// Runs `plan`'s actions against AWS.
+pub async fn apply(
+    aws: &Aws,
+    plan: &Plan,
+    found: &Discovered,
+    opts: &ApplyOptions,
+    progress: &Progress,
+) -> Report {
+    let mut ex = Executor {
+        aws,
+        plan,
+        state: found.state.clone(),
+        opts,
+        snapshots: Vec::new(),
+    };
+    let mut report = Report::default();
+    let total = plan.actions.len();
+    progress.begin(total);
+    for (i, action) in plan.actions.iter().enumerate() {
+        if opts.fail_after == Some(i) {
+            report.failed = Some((action.clone(), Error::Injected(i)));
+            report.not_done = plan.actions[i + 1..].to_vec();
+            progress.failed(i, total, action, &Error::Injected(i));
+            break;
+        }
+        progress.start(i, total, action);
+        let started = Instant::now();
+        let result = match action.op {
+            Op::Create | Op::Update => match plan.resource(&action.key) {
+                Some(r) => ex.ensure(r).await,
+                None => Err(Error::Input(format!(
+                    "internal: no spec for {}",
+                    action.key
+                ))),
+            },
+            Op::Delete => {
+                let id = action.id.clone().unwrap_or_default();
+                ex.delete(action.kind, &action.key, &id).await.map(|()| id)
+            }
+        };
+        match result {
+            Ok(id) => {
+                progress.done(i, total, action, &id, started.elapsed());
+                report.done.push((action.clone(), id));
+            }
+            Err(e) => {
+                progress.failed(i, total, action, &e);
+                report.failed = Some((action.clone(), e));
+                report.not_done = plan.actions[i + 1..].to_vec();
+                break;
+            }
+        }
+    }
+    progress.finish();
+    report.snapshots = ex.snapshots;
+    report.state = ex.state;
+    report
+}
+
+/// Applies actions, keeping the state current as resources appear and disappear.
+pub(crate) struct Executor<'a> {
+    pub(crate) aws: &'a Aws,
+    pub(crate) plan: &'a Plan,
+    pub(crate) state: State,
+    pub(crate) opts: &'a ApplyOptions,
+    pub(crate) snapshots: Vec<String>,
+}
+
+impl Executor<'_> {
+    /// Creates or converges `r`; returns its id.
+    async fn ensure(&mut self, r: &Resource) -> Result<String> {
+        if !r.is_resolvable(&self.state) {
+            return Err(Error::Input(format!(
+                "{} refers to resources that do not exist yet: {}",
+                r.key,
+                r.deps()
+                    .iter()
+                    .filter(|d| self.state.get(d).is_none())
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let hash = r.hash(&self.state);
+        let existing = self.state.get(&r.key).cloned();
+        let actual = match r.kind() {
+            Kind::Artefacts => self.ensure_artefacts(r, existing.as_ref()).await?,
+            Kind::Vpc => self.ensure_vpc(r, existing.as_ref()).await?,
+            Kind::InternetGateway => self.ensure_igw(r, existing.as_ref()).await?,
+            Kind::Subnet => self.ensure_subnet(r, existing.as_ref()).await?,
+            Kind::ElasticIp => self.ensure_eip(r, existing.as_ref()).await?,
+            Kind::NatGateway => self.ensure_nat(r, existing.as_ref()).await?,
+            Kind::RouteTable => self.ensure_route_table(r, existing.as_ref()).await?,
+            Kind::VpcEndpoint => self.ensure_endpoint(r, existing.as_ref()).await?,
+            Kind::SecurityGroup => self.ensure_security_group(r, existing.as_ref()).await?,
+            Kind::SecurityGroupRules => {
+                let id = self.ensure_rules(r, &hash).await?;
+                record(Kind::SecurityGroupRules, &r.key, &id)
+            }
+            Kind::NetworkInterface => self.ensure_eni(r, existing.as_ref()).await?,
+            Kind::Volume => self.ensure_volume(r, existing.as_ref()).await?,
+            Kind::LaunchTemplate => {
+                self.ensure_launch_template(r, existing.as_ref(), &hash)
+                    .await?
+            }
+            Kind::AutoScalingGroup => self.ensure_asg(r, existing.as_ref(), &hash).await?,
+        };
+        let mut actual = actual;
+        if !matches!(
+            r.kind(),
+            Kind::Artefacts | Kind::SecurityGroupRules | Kind::AutoScalingGroup
+        ) {
+            // The last step: mark the resource converged.
+            self.tag_ec2(&actual.id, &[(TAG_HASH, &hash)], &r.key)
+                .await?;
+        }
+        actual.hash = Some(hash);
+        let id = actual.id.clone();
+        self.state.put(actual);
+        Ok(id)
+    }
+
+    /// Deletes resource `id` (logical `key`).
+    async fn delete(&mut self, kind: Kind, key: &str, id: &str) -> Result<()> {
+        match kind {
+            Kind::Artefacts => self.delete_artefacts(key).await?,
+            Kind::Vpc => self.delete_vpc(id).await?,
+            Kind::InternetGateway => self.delete_igw(id).await?,
+            Kind::Subnet => self.delete_subnet(id).await?,
+            Kind::ElasticIp => self.delete_eip(id).await?,
+            Kind::NatGateway => self.delete_nat(id).await?,
+            Kind::RouteTable => self.delete_route_table(id).await?,
+            Kind::VpcEndpoint => self.delete_endpoint(id).await?,
+            Kind::SecurityGroup => self.delete_security_group(id).await?,
+            Kind::SecurityGroupRules => self.delete_rules(id).await?,
+            Kind::NetworkInterface => self.delete_eni(id).await?,
+            Kind::Volume => self.delete_volume(key, id).await?,
+            Kind::LaunchTemplate => self.delete_launch_template(id).await?,
+            Kind::AutoScalingGroup => self.delete_asg(id).await?,
+        }
+        if self.state.get(key).is_some_and(|a| a.id == id) {
+            self.state.resources.remove(key);
+        }
+        Ok(())
+    }
+
+    /// Resolves `v` against the current state.
+    pub(crate) fn v(&self, v: &Value) -> Result<String> {
+        v.resolve(&self.state)
+            .ok_or_else(|| Error::Input(format!("internal: unresolved reference {v:?}")))
+    }
+
+    /// Resolves a list.
+    pub(crate) fn vs(&self, vs: &[Value]) -> Result<Vec<String>> {
+        vs.iter().map(|v| self.v(v)).collect()
+    }
+
+    /// Every tag of `r` as an EC2 tag specification for `rt`.
+    pub(crate) fn tag_spec(
+        &self,
+        r: &Resource,
+        rt: ResourceType,
+        extra: &[(&str, &str)],
+    ) -> TagSpecification {
+        let mut tags: Vec<Tag> = r
+            .tags(&self.plan.cluster, &self.plan.stack)
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        tags.extend(
+            extra
+                .iter()
+                .map(|(k, v)| Tag::builder().key(*k).value(*v).build()),
+        );
+        TagSpecification::builder()
+            .resource_type(rt)
+            .set_tags(Some(tags))
+            .build()
+    }
+
+    /// Adds or overwrites tags on an EC2 resource.
+    pub(crate) async fn tag_ec2(&self, id: &str, tags: &[(&str, &str)], what: &str) -> Result<()> {
+        self.aws
+            .ec2
+            .create_tags()
+            .resources(id)
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .map_err(|e| aws(format!("CreateTags {what} {id}"), e))?;
+        Ok(())
+    }
+
+    /// Polls `check` every `poll_interval` until it returns true, up to `wait_timeout`.
+    pub(crate) async fn poll<F, Fut>(&self, what: &str, mut check: F) -> Result<()>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<bool>>,
+    {
+        let deadline = Instant::now() + self.opts.wait_timeout;
+        loop {
+            if check().await? {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout {
+                    what: what.to_owned(),
+                    secs: self.opts.wait_timeout.as_secs(),
+                });
+            }
+            tokio::time::sleep(self.opts.poll_interval).await;
+        }
+    }
+
+    /// Retries `op` while it fails with one of `codes` (AWS eventual consistency and
+    /// dependencies that are still going away), up to `wait_timeout`.
+    pub(crate) async fn retry_on<F, Fut, T>(&self, codes: &[&str], mut op: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let deadline = Instant::now() + self.opts.wait_timeout;
+        loop {
+            match op().await {
+                Err(e)
+                    if e.code().is_some_and(|c| codes.contains(&c))
+                        && Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(self.opts.poll_interval).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// A waiter's failure as [`Error::Timeout`] or [`Error::Aws`].
+    pub(crate) fn waited<T, E: std::fmt::Debug>(
+        &self,
+        what: &str,
+        r: std::result::Result<T, E>,
+    ) -> Result<()> {
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let text = format!("{e:?}");
+                if text.contains("ExceededMaxWait") {
+                    Err(Error::Timeout {
+                        what: what.to_owned(),
+                        secs: self.opts.wait_timeout.as_secs(),
+                    })
+                } else {
+                    Err(Error::Aws {
+                        what: format!("waiting for {what}"),
+                        code: "waiter".into(),
+                        message: text.chars().take(600).collect(),
+                    })
+                }
+            }
+        }
+    }
+}
+
+/// The id of `existing`, or the id `create` returns.
+pub(crate) fn record(kind: Kind, key: &str, id: &str) -> Actual {
+    Actual::new(kind, key, id)
+}

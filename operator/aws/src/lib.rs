@@ -1,0 +1,74 @@
+//! rmq-aws: provision an rmq cluster on AWS directly with the SDK (EC2, Auto Scaling, S3), in
+//! the same layout as the CloudFormation templates (`cloudformation/README.md`, "Layout: the
+//! contract for rmq-aws"), from the same `RocketMQCluster` spec every other back-end uses.
+//!
+//! The flow is `discover` (read-only, by tag) → [`plan()`] (pure diff) → [`apply()`] (in
+//! dependency order, with waiters and progress) → [`outputs()`]:
+//!
+//! - [`params`]: the AWS settings the cluster spec does not carry, validated up front.
+//! - [`resource`]: the resource model: keys, specs with references, tags, spec hashes.
+//! - [`layout`]: the desired resources of a cluster (pure).
+//! - [`plan`]: desired vs discovered → ordered create/update/delete actions (pure).
+//! - [`discover`]: what exists, found by the `rmq.dev/cluster` tag; zones, AMI, artefacts.
+//! - [`exec`]: runs a plan; every resource is tagged at creation and marked converged (hash
+//!   tag) last, so a re-run after a failure adopts what exists and finishes the job.
+//! - [`userdata`]: the node user data: header + `cloudformation/userdata/node-bootstrap.sh`.
+//! - [`iam`]: the node role's least-privilege policy (printed, not created).
+//! - [`client`]: SDK clients; no instance metadata service when an endpoint override is given.
+//! - [`outputs`]: nameserver addresses, nodes, groups.
+//!
+//! Topics and consumer groups are not this crate's job: `rmqctl aws apply` reconciles them
+//! through the nameserver addresses with the same code as `rmqctl apply`.
+
+pub mod client;
+pub mod discover;
+pub mod error;
+pub mod exec;
+pub mod iam;
+pub mod layout;
+pub mod outputs;
+pub mod params;
+pub mod plan;
+pub mod progress;
+pub mod resource;
+pub mod userdata;
+
+pub use client::Aws;
+pub use discover::{discover, discover_tagged};
+pub use error::{Error, Result};
+pub use exec::{ApplyOptions, Report, apply};
+pub use outputs::{Outputs, outputs};
+pub use params::{Connection, Network, ParamError, Params};
+pub use plan::{Action, Discovered, Op, Plan, PlanError, plan, plan_destroy};
+pub use progress::Progress;
+
+use rmq_model::ValidatedCluster;
+
+/// Discovers and plans an apply of `cluster`.
+pub async fn plan_apply(
+    aws: &Aws,
+    cluster: &ValidatedCluster,
+    params: &Params,
+) -> Result<(Discovered, Plan)> {
+    params.validate().map_err(|errs| {
+        Error::Plan(
+            errs.into_iter()
+                .map(|e| PlanError::new(format!("{}: {}", e.flag, e.message), e.fix))
+                .collect(),
+        )
+    })?;
+    let found = discover(aws, &cluster.name, &cluster.version, params).await?;
+    let plan = plan::plan(cluster, params, &found).map_err(Error::Plan)?;
+    Ok((found, plan))
+}
+
+/// Discovers and plans the destruction of everything tagged for `cluster`.
+pub async fn plan_destroy_cluster(
+    aws: &Aws,
+    cluster: &ValidatedCluster,
+    params: &Params,
+) -> Result<(Discovered, Plan)> {
+    let found = discover_tagged(aws, &cluster.name, &cluster.version, params).await?;
+    let plan = plan::plan_destroy(&cluster.name, params, &found);
+    Ok((found, plan))
+}

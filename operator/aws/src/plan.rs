@@ -1,0 +1,377 @@
+//! The pure diff: desired resources (from [`crate::layout`]) against what discovery found by tag
+//! ([`Discovered`]) → ordered [`Action`]s. Creates and updates run in creation order (every
+//! reference points to a lower [`Kind::rank`]), deletes afterwards in reverse order; `destroy`
+//! is every managed resource deleted in reverse order.
+//!
+//! A resource is up to date when its `rmq.dev/hash` tag equals the hash of its spec resolved
+//! against the current state. A resource created by an apply that stopped part-way has no hash
+//! tag yet, so it is updated ("converged"), not created twice: that is what makes a re-run after
+//! a failure converge.
+
+use crate::layout::{Environment, layout};
+use crate::params::Params;
+use crate::resource::{Actual, Attr, Kind, Resource, Spec, State};
+use rmq_model::ValidatedCluster;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+/// A problem that stops planning: what and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{what} (fix: {fix})")]
+pub struct PlanError {
+    /// What is wrong.
+    pub what: String,
+    /// What to do.
+    pub fix: String,
+}
+
+impl PlanError {
+    /// An error.
+    pub fn new(what: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            what: what.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+/// What discovery found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Discovered {
+    /// Zones, existing VPC, AMIs, local artefacts.
+    pub env: Environment,
+    /// Managed resources by key, plus external ones (see `external`).
+    pub state: State,
+    /// Keys in `state` that the cluster uses but does not own (an existing VPC and subnets).
+    pub external: BTreeSet<String>,
+    /// Extra copies of a key (found more than once); deleted by the next apply.
+    pub duplicates: Vec<Actual>,
+}
+
+impl Discovered {
+    /// Managed resources (not external), in deletion order (reverse creation order).
+    pub fn managed(&self) -> Vec<&Actual> {
+        let mut v: Vec<&Actual> = self
+            .state
+            .resources
+            .values()
+            .filter(|a| !self.external.contains(&a.key))
+            .chain(self.duplicates.iter())
+            .collect();
+        v.sort_by_key(|a| std::cmp::Reverse(a.kind.rank()));
+        v
+    }
+}
+
+/// Create, update or delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Op {
+    /// Create (and converge).
+    Create,
+    /// Converge an existing resource to its spec.
+    Update,
+    /// Delete.
+    Delete,
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Action {
+    /// What.
+    pub op: Op,
+    /// Kind.
+    pub kind: Kind,
+    /// Logical key.
+    pub key: String,
+    /// AWS id for updates and deletes.
+    pub id: Option<String>,
+    /// Why.
+    pub reason: String,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = match self.op {
+            Op::Create => "+ create",
+            Op::Update => "~ update",
+            Op::Delete => "- delete",
+        };
+        write!(f, "{sign} {} ({})", self.key, self.kind)?;
+        if let Some(id) = &self.id {
+            write!(f, " {id}")?;
+        }
+        if !self.reason.is_empty() {
+            write!(f, ": {}", self.reason)?;
+        }
+        Ok(())
+    }
+}
+
+/// A plan: the desired resources and the actions that get there.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// Cluster name.
+    pub cluster: String,
+    /// `rmq:stack` value.
+    pub stack: String,
+    /// Desired resources in creation order (empty for destroy).
+    pub resources: Vec<Resource>,
+    /// Actions in execution order.
+    pub actions: Vec<Action>,
+    /// Things the user should know (nothing blocks).
+    pub warnings: Vec<String>,
+}
+
+impl Plan {
+    /// Number of actions by op.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let n = |op| self.actions.iter().filter(|a| a.op == op).count();
+        (n(Op::Create), n(Op::Update), n(Op::Delete))
+    }
+
+    /// The desired resource with `key`.
+    pub fn resource(&self, key: &str) -> Option<&Resource> {
+        self.resources.iter().find(|r| r.key == key)
+    }
+}
+
+/// Plans `apply`.
+pub fn plan(
+    cluster: &ValidatedCluster,
+    params: &Params,
+    found: &Discovered,
+) -> Result<Plan, Vec<PlanError>> {
+    params.validate().map_err(|errs| {
+        errs.into_iter()
+            .map(|e| PlanError::new(format!("{}: {}", e.flag, e.message), e.fix))
+            .collect::<Vec<_>>()
+    })?;
+    let resources = layout(cluster, params, &found.env)?;
+    let mut warnings = Vec::new();
+    if !cluster.broker_config.is_empty() {
+        warnings.push(format!(
+            "spec.brokers.config ({} key(s)) is not applied on AWS: the node bootstrap writes broker.conf itself",
+            cluster.broker_config.len()
+        ));
+    }
+    if params.instance_profile.is_none() {
+        warnings.push(
+            "no --instance-profile: nodes cannot attach their interface and volume or read artefacts from S3 (create the role from `rmqctl aws plan --print-iam-policy`)".into(),
+        );
+    }
+    let mut errs = Vec::new();
+    let mut actions = Vec::new();
+    // What references resolve to before the apply: ids of resources that exist; the version of
+    // a launch template that will get a new version is not known yet.
+    let mut sim = found.state.clone();
+    for r in &resources {
+        let actual = found
+            .state
+            .get(&r.key)
+            .filter(|a| !found.external.contains(&a.key));
+        let (op, reason) = match actual {
+            None => (Some(Op::Create), String::new()),
+            Some(a) => {
+                immutable(r, a, &sim, &mut errs);
+                match diff(r, a, &sim, &mut errs) {
+                    Some(reason) => (Some(Op::Update), reason),
+                    None => (None, String::new()),
+                }
+            }
+        };
+        let Some(op) = op else { continue };
+        if r.kind() == Kind::LaunchTemplate
+            && let Some(a) = sim.resources.get_mut(&r.key)
+        {
+            a.attrs.remove("version");
+        }
+        actions.push(Action {
+            op,
+            kind: r.kind(),
+            key: r.key.clone(),
+            id: actual.map(|a| a.id.clone()),
+            reason,
+        });
+    }
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    // Roll nameservers first, then slaves, then masters.
+    actions.sort_by_key(|a| (a.kind.rank(), roll_order(a)));
+    let desired: BTreeSet<&str> = resources.iter().map(|r| r.key.as_str()).collect();
+    let mut deletes: Vec<Action> = found
+        .managed()
+        .into_iter()
+        .filter(|a| !desired.contains(a.key.as_str()) || found.duplicates.contains(a))
+        .map(|a| delete(a, found))
+        .collect();
+    deletes.sort_by_key(|a| std::cmp::Reverse(a.kind.rank()));
+    actions.extend(deletes);
+    Ok(Plan {
+        cluster: cluster.name.clone(),
+        stack: params.stack(&cluster.name),
+        resources,
+        actions,
+        warnings,
+    })
+}
+
+/// Plans `destroy`: every managed resource, in reverse creation order.
+pub fn plan_destroy(cluster: &str, params: &Params, found: &Discovered) -> Plan {
+    Plan {
+        cluster: cluster.to_owned(),
+        stack: params.stack(cluster),
+        resources: Vec::new(),
+        actions: found
+            .managed()
+            .into_iter()
+            // A bucket or objects someone else put there are not the cluster's to delete.
+            .filter(|a| {
+                a.kind != Kind::Artefacts
+                    || a.attrs.get("owned").is_some_and(|v| v == "true")
+                    || a.attrs.get("ours").is_some_and(|v| v == "true")
+            })
+            .map(|a| delete(a, found))
+            .collect(),
+        warnings: Vec::new(),
+    }
+}
+
+fn delete(a: &Actual, found: &Discovered) -> Action {
+    Action {
+        op: Op::Delete,
+        kind: a.kind,
+        key: a.key.clone(),
+        id: Some(a.id.clone()),
+        reason: if found.duplicates.contains(a) {
+            "duplicate of the same resource".into()
+        } else {
+            String::new()
+        },
+    }
+}
+
+fn roll_order(a: &Action) -> u32 {
+    if a.kind != Kind::AutoScalingGroup || a.op != Op::Update {
+        return 0;
+    }
+    match a.key.rsplit_once('-') {
+        Some((k, r)) if k.starts_with("asg/broker-") => match r.parse::<u32>() {
+            Ok(0) => 3,
+            Ok(_) => 2,
+            Err(_) => 1,
+        },
+        _ => 1,
+    }
+}
+
+/// Why an existing resource needs converging, or `None` when it is up to date.
+fn diff(r: &Resource, a: &Actual, sim: &State, errs: &mut Vec<PlanError>) -> Option<String> {
+    if let Spec::Artefacts {
+        files,
+        bucket,
+        prefix,
+        ..
+    } = &r.spec
+    {
+        if files.is_empty() {
+            for name in ["rmq-namesrv", "rmq-broker"] {
+                if !a.attrs.contains_key(&format!("sha256/{name}")) {
+                    errs.push(PlanError::new(
+                        format!("s3://{bucket}/{prefix}{name} does not exist"),
+                        "pass --artefact-dir DIR (holding rmq-namesrv and rmq-broker) to upload them",
+                    ));
+                }
+            }
+            return None;
+        }
+        let stale: Vec<&str> = files
+            .iter()
+            .filter(|f| a.attrs.get(&format!("sha256/{}", f.name)) != Some(&f.sha256))
+            .map(|f| f.name.as_str())
+            .collect();
+        return (!stale.is_empty()).then(|| format!("upload {}", stale.join(", ")));
+    }
+    let hash = r.hash(sim);
+    let reason = match &a.hash {
+        None => Some("not converged (an earlier apply stopped part-way)".to_owned()),
+        Some(h) if *h != hash => Some("spec changed".to_owned()),
+        Some(_) => None,
+    };
+    if reason.is_some() {
+        return reason;
+    }
+    if let Spec::AutoScalingGroup { size, .. } = &r.spec {
+        let want = size.to_string();
+        for k in ["min", "max", "desired"] {
+            if a.attrs.get(k).is_some_and(|v| *v != want) {
+                return Some(format!("{k} capacity drifted to {}", a.attrs[k]));
+            }
+        }
+    }
+    None
+}
+
+/// Properties that cannot change in place.
+fn immutable(r: &Resource, a: &Actual, sim: &State, errs: &mut Vec<PlanError>) {
+    let mut check = |what: &str, want: Option<String>, fix: &str| {
+        if let (Some(want), Some(have)) = (want, a.attrs.get(what))
+            && want != *have
+        {
+            errs.push(PlanError::new(
+                format!(
+                    "{} {}: {what} would change from {have} to {want}, which needs a new resource",
+                    r.key, a.id
+                ),
+                fix,
+            ));
+        }
+    };
+    match &r.spec {
+        Spec::Vpc { cidr } => check(
+            "cidr",
+            Some(cidr.clone()),
+            "keep --vpc-cidr as it was, or destroy and re-create the cluster",
+        ),
+        Spec::Subnet { cidr, az, .. } => {
+            check("cidr", Some(cidr.clone()), "keep --vpc-cidr as it was");
+            check("az", Some(az.clone()), "keep --azs/--az-count as they were");
+        }
+        Spec::NetworkInterface { subnet, .. } => check(
+            "subnet",
+            subnet.resolve(sim),
+            "keep the zones as they were (a node's zone follows from the zone count; its address and data live there)",
+        ),
+        Spec::Volume { az, size_gib, .. } => {
+            check("az", Some(az.clone()), "keep the zones as they were");
+            if let Some(have) = a.attrs.get("size").and_then(|s| s.parse::<i32>().ok())
+                && *size_gib < have
+            {
+                errs.push(PlanError::new(
+                    format!(
+                        "{} {}: EBS volumes cannot shrink ({have} GiB -> {size_gib} GiB)",
+                        r.key, a.id
+                    ),
+                    "keep spec.brokers.storage.size at least as large as before",
+                ));
+            }
+        }
+        _ => {}
+    }
+}
+
+/// How many resources of each kind a plan would end with (for summaries).
+pub fn census(resources: &[Resource]) -> BTreeMap<Kind, usize> {
+    let mut m = BTreeMap::new();
+    for r in resources {
+        *m.entry(r.kind()).or_insert(0) += 1;
+    }
+    m
+}
+
+/// The attribute a reference reads is known in `state`.
+pub fn known(state: &State, key: &str, attr: Attr) -> bool {
+    state.attr(key, attr).is_some()
+}

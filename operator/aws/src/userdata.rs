@@ -1,0 +1,263 @@
+//! Node user data: a header of `RMQ_*='value'` assignments followed, byte for byte, by the same
+//! first-boot script the CloudFormation templates embed (`cloudformation/userdata/node-bootstrap.sh`,
+//! compiled in with `include_str!`). The header carries exactly the variables the template's
+//! header sets; `RMQ_SIGNAL_STACK` is empty because there is no stack to signal.
+
+use crate::resource::{State, Value};
+
+/// `cloudformation/userdata/node-bootstrap.sh`, verbatim.
+pub const BOOTSTRAP: &str = include_str!("../../../cloudformation/userdata/node-bootstrap.sh");
+
+/// EC2's limit on user data (before base64).
+pub const MAX_USER_DATA: usize = 16 * 1024;
+
+/// What a node runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeRole {
+    /// rmq-namesrv.
+    NameServer,
+    /// rmq-broker.
+    Broker,
+}
+
+impl NodeRole {
+    /// `namesrv` or `broker` (`RMQ_ROLE`, `rmq:role`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeRole::NameServer => "namesrv",
+            NodeRole::Broker => "broker",
+        }
+    }
+}
+
+/// The broker identity of a broker node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerIdentity {
+    /// brokerName (`broker-a`).
+    pub name: String,
+    /// brokerId.
+    pub id: u32,
+    /// brokerRole (`ASYNC_MASTER`, `SYNC_MASTER`, `SLAVE`).
+    pub role: String,
+    /// flushDiskType.
+    pub flush: String,
+}
+
+/// Every value of one node's header. Values that come from other resources are [`Value`]s.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeHeader {
+    /// brokerClusterName.
+    pub cluster: String,
+    /// Node name (`namesrv-0`, `broker-a-1`).
+    pub node: String,
+    /// Role.
+    pub role: NodeRole,
+    /// The fixed address (private IP of the node's interface).
+    pub node_ip: Value,
+    /// The node's interface.
+    pub eni_id: Value,
+    /// The broker's data volume.
+    pub volume_id: Option<Value>,
+    /// Broker identity (brokers only).
+    pub broker: Option<BrokerIdentity>,
+    /// `namesrvAddr` (brokers only).
+    pub namesrv_addr: Option<Value>,
+    /// Artefact bucket.
+    pub bucket: String,
+    /// Artefact key prefix.
+    pub prefix: String,
+    /// Region of the bucket.
+    pub artefact_region: String,
+    /// Region of the cluster.
+    pub region: String,
+    /// CloudWatch Logs group, empty for none.
+    pub log_group: String,
+}
+
+/// The user data of a node as a [`Value`] (resolved when the referenced resources exist).
+pub fn user_data(h: &NodeHeader) -> Value {
+    let lit = |s: &str| Value::lit(s);
+    let (bname, bid, brole, flush) = match &h.broker {
+        Some(b) => (
+            b.name.clone(),
+            b.id.to_string(),
+            b.role.clone(),
+            b.flush.clone(),
+        ),
+        None => (
+            String::new(),
+            "0".into(),
+            "ASYNC_MASTER".into(),
+            "ASYNC_FLUSH".into(),
+        ),
+    };
+    let vars: Vec<(&str, Value)> = vec![
+        ("RMQ_CLUSTER_NAME", lit(&h.cluster)),
+        ("RMQ_NODE_NAME", lit(&h.node)),
+        ("RMQ_ROLE", lit(h.role.as_str())),
+        ("RMQ_NODE_IP", h.node_ip.clone()),
+        ("RMQ_ENI_ID", h.eni_id.clone()),
+        (
+            "RMQ_VOLUME_ID",
+            h.volume_id.clone().unwrap_or_else(|| lit("")),
+        ),
+        ("RMQ_BROKER_NAME", lit(&bname)),
+        ("RMQ_BROKER_ID", lit(&bid)),
+        ("RMQ_BROKER_ROLE", lit(&brole)),
+        ("RMQ_FLUSH_DISK_TYPE", lit(&flush)),
+        (
+            "RMQ_NAMESRV_ADDR",
+            h.namesrv_addr.clone().unwrap_or_else(|| lit("")),
+        ),
+        ("RMQ_ARTEFACT_BUCKET", lit(&h.bucket)),
+        ("RMQ_ARTEFACT_PREFIX", lit(&h.prefix)),
+        ("RMQ_ARTEFACT_REGION", lit(&h.artefact_region)),
+        ("RMQ_REGION", lit(&h.region)),
+        ("RMQ_LOG_GROUP", lit(&h.log_group)),
+        ("RMQ_SIGNAL_STACK", lit("")),
+        ("RMQ_SIGNAL_RESOURCE", lit("")),
+    ];
+    let mut parts = vec![lit(&format!(
+        "#!/bin/bash\n# rmq user data: this header is rendered by rmq-aws (rmqctl aws apply) for node {} of cluster {};\n# the rest is cloudformation/userdata/node-bootstrap.sh.\n",
+        h.node, h.cluster
+    ))];
+    for (name, v) in vars {
+        parts.push(lit(&format!("{name}='")));
+        parts.push(v);
+        parts.push(lit("'\n"));
+    }
+    parts.push(lit(BOOTSTRAP));
+    Value::Concat { concat: parts }
+}
+
+/// The user data as text, if every referenced resource exists in `state`.
+pub fn render(h: &NodeHeader, state: &State) -> Option<String> {
+    user_data(h).resolve(state)
+}
+
+/// True if `s` can be put between single quotes in the header unchanged.
+pub fn quotable(s: &str) -> bool {
+    !s.contains('\'') && !s.contains('\n')
+}
+
+/// Standard base64 (EC2 wants user data base64-encoded by the caller).
+pub fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        out.push(char::from(T[(n >> 18) as usize & 63]));
+        out.push(char::from(T[(n >> 12) as usize & 63]));
+        out.push(if chunk.len() > 1 {
+            char::from(T[(n >> 6) as usize & 63])
+        } else {
+            '='
+        });
+        out.push(if chunk.len() > 2 {
+            char::from(T[n as usize & 63])
+        } else {
+            '='
+        });
+    }
+    out
+}
+
+/// Decodes standard base64 (whitespace ignored); `None` on bad input.
+pub fn unbase64(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for c in s.bytes().filter(|c| !c.is_ascii_whitespace()) {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::resource::{Actual, Kind};
+
+    fn header() -> NodeHeader {
+        NodeHeader {
+            cluster: "demo".into(),
+            node: "broker-b-1".into(),
+            role: NodeRole::Broker,
+            node_ip: Value::ip("eni/broker-b-1"),
+            eni_id: Value::id("eni/broker-b-1"),
+            volume_id: Some(Value::id("volume/broker-b-1")),
+            broker: Some(BrokerIdentity {
+                name: "broker-b".into(),
+                id: 1,
+                role: "SLAVE".into(),
+                flush: "SYNC_FLUSH".into(),
+            }),
+            namesrv_addr: Some(Value::Concat {
+                concat: vec![Value::ip("eni/namesrv-0"), Value::lit(":9876")],
+            }),
+            bucket: "b".into(),
+            prefix: "rmq/".into(),
+            artefact_region: "us-east-1".into(),
+            region: "us-east-1".into(),
+            log_group: String::new(),
+        }
+    }
+
+    #[test]
+    fn header_then_the_bootstrap_verbatim() {
+        let h = header();
+        let mut state = State::default();
+        assert_eq!(render(&h, &state), None);
+        state.put(
+            Actual::new(Kind::NetworkInterface, "eni/broker-b-1", "eni-9").with("ip", "10.0.40.7"),
+        );
+        state.put(Actual::new(Kind::Volume, "volume/broker-b-1", "vol-4"));
+        state.put(
+            Actual::new(Kind::NetworkInterface, "eni/namesrv-0", "eni-1").with("ip", "10.0.1.5"),
+        );
+        let text = render(&h, &state).unwrap();
+        assert!(text.starts_with("#!/bin/bash\n# rmq user data: "));
+        assert!(text.ends_with(BOOTSTRAP));
+        for line in [
+            "RMQ_NODE_IP='10.0.40.7'",
+            "RMQ_ENI_ID='eni-9'",
+            "RMQ_VOLUME_ID='vol-4'",
+            "RMQ_BROKER_ROLE='SLAVE'",
+            "RMQ_NAMESRV_ADDR='10.0.1.5:9876'",
+            "RMQ_SIGNAL_STACK=''",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing");
+        }
+        assert!(text.len() < MAX_USER_DATA);
+    }
+
+    #[test]
+    fn base64_round_trips() {
+        for s in ["", "f", "fo", "foo", "foob", "fooba", "foobar"] {
+            assert_eq!(unbase64(&base64(s.as_bytes())).unwrap(), s.as_bytes());
+        }
+        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
+        assert_eq!(base64(b"fo"), "Zm8=");
+    }
+}

@@ -1,0 +1,297 @@
+//! The pure half: layout and plan against a fabricated discovery, no AWS at all.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{params, spec};
+use rmq_aws::layout::{Environment, broker_zone, name_server_zone};
+use rmq_aws::params::Network;
+use rmq_aws::plan::{Discovered, Op, plan};
+use rmq_aws::resource::{Actual, Kind, Peer, Spec, State, Value};
+use rmq_aws::userdata::BOOTSTRAP;
+use std::collections::BTreeMap;
+
+fn env(zones: usize) -> Discovered {
+    Discovered {
+        env: Environment {
+            region: "eu-west-1".into(),
+            azs: ["eu-west-1a", "eu-west-1b", "eu-west-1c"][..zones]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            latest_ami: Some("ami-0123".into()),
+            ..Environment::default()
+        },
+        ..Discovered::default()
+    }
+}
+
+fn count(p: &rmq_aws::Plan, kind: Kind) -> usize {
+    p.resources.iter().filter(|r| r.kind() == kind).count()
+}
+
+#[test]
+fn new_vpc_layout_matches_the_templates() {
+    let p = plan(&spec("orders", 2, 2, 2), &params("bkt", None), &env(2)).unwrap();
+    assert_eq!(count(&p, Kind::Vpc), 1);
+    assert_eq!(count(&p, Kind::Subnet), 4);
+    assert_eq!(count(&p, Kind::NatGateway), 2);
+    assert_eq!(count(&p, Kind::ElasticIp), 2);
+    assert_eq!(count(&p, Kind::RouteTable), 3);
+    assert_eq!(count(&p, Kind::SecurityGroup), 4);
+    assert_eq!(count(&p, Kind::NetworkInterface), 6);
+    assert_eq!(count(&p, Kind::Volume), 4);
+    assert_eq!(count(&p, Kind::LaunchTemplate), 7);
+    assert_eq!(count(&p, Kind::AutoScalingGroup), 7);
+    // Everything is a create, in creation order.
+    assert!(p.actions.iter().all(|a| a.op == Op::Create));
+    let ranks: Vec<usize> = p.actions.iter().map(|a| a.kind.rank()).collect();
+    assert!(ranks.windows(2).all(|w| w[0] <= w[1]));
+    // Subnets as in rmq-vpc.yaml.
+    let cidr = |k: &str| match &p.resource(k).unwrap().spec {
+        Spec::Subnet { cidr, az, .. } => format!("{cidr} {az}"),
+        _ => unreachable!(),
+    };
+    assert_eq!(cidr("subnet/private-1"), "10.0.0.0/19 eu-west-1a");
+    assert_eq!(cidr("subnet/private-2"), "10.0.32.0/19 eu-west-1b");
+    assert_eq!(cidr("subnet/public-2"), "10.0.144.0/20 eu-west-1b");
+}
+
+#[test]
+fn single_nat_and_three_zones() {
+    let mut prm = params("bkt", None);
+    prm.network = Network::New {
+        cidr: "10.0.0.0/16".into(),
+        azs: vec![],
+        az_count: 3,
+        nat_per_az: false,
+    };
+    let p = plan(&spec("orders", 3, 2, 3), &prm, &env(3)).unwrap();
+    assert_eq!(count(&p, Kind::NatGateway), 1);
+    assert_eq!(count(&p, Kind::RouteTable), 4);
+    match &p.resource("rtb/private-3").unwrap().spec {
+        Spec::RouteTable { default_route, .. } => {
+            assert!(format!("{default_route:?}").contains("nat/1"))
+        }
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn placement_spreads_groups_and_rotates_masters() {
+    assert_eq!(
+        (0..3).map(|i| name_server_zone(i, 2)).collect::<Vec<_>>(),
+        [0, 1, 0]
+    );
+    // Group a: replicas in zones 0,1,2; group b: 1,2,0 (its master in zone 2 of 3).
+    assert_eq!(
+        (0..3).map(|r| broker_zone(0, r, 3)).collect::<Vec<_>>(),
+        [0, 1, 2]
+    );
+    assert_eq!(
+        (0..3).map(|r| broker_zone(1, r, 3)).collect::<Vec<_>>(),
+        [1, 2, 0]
+    );
+    let p = plan(&spec("orders", 1, 2, 2), &params("bkt", None), &env(2)).unwrap();
+    let subnet = |k: &str| match &p.resource(k).unwrap().spec {
+        Spec::NetworkInterface { subnet, .. } => format!("{subnet:?}"),
+        _ => unreachable!(),
+    };
+    assert!(subnet("eni/broker-a-0").contains("private-1"));
+    assert!(subnet("eni/broker-a-1").contains("private-2"));
+    assert!(subnet("eni/broker-b-0").contains("private-2"));
+    assert!(subnet("eni/broker-b-1").contains("private-1"));
+    match &p.resource("volume/broker-b-0").unwrap().spec {
+        Spec::Volume {
+            az,
+            size_gib,
+            volume_type,
+            iops,
+            throughput,
+            ..
+        } => {
+            assert_eq!(
+                (az.as_str(), *size_gib, volume_type.as_str()),
+                ("eu-west-1b", 30, "gp3")
+            );
+            assert_eq!((*iops, *throughput), (Some(3000), Some(125)));
+        }
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn security_groups_follow_the_contract() {
+    let p = plan(&spec("orders", 1, 1, 2), &params("bkt", None), &env(2)).unwrap();
+    let rules = |k: &str| match &p.resource(k).unwrap().spec {
+        Spec::SecurityGroupRules {
+            ingress, egress, ..
+        } => (ingress.clone(), egress.clone()),
+        _ => unreachable!(),
+    };
+    let (ns_in, ns_out) = rules("rules/namesrv");
+    let ports: Vec<(i32, i32)> = ns_in.iter().map(|r| (r.from, r.to)).collect();
+    assert_eq!(ports, [(9876, 9876), (9876, 9876), (22, 22)]);
+    assert!(
+        ns_in
+            .iter()
+            .all(|r| !matches!(&r.peer, Peer::Cidr(c) if c == "0.0.0.0/0")),
+        "nothing open to the internet"
+    );
+    assert_eq!(ns_out.len(), 1);
+    assert_eq!(ns_out[0].from, 443);
+    let (br_in, br_out) = rules("rules/broker");
+    let ha = br_in.iter().find(|r| r.to == 10912).unwrap();
+    assert_eq!(
+        ha.peer,
+        Peer::Group(Value::id("sg/broker")),
+        "10912 only from brokers"
+    );
+    assert_eq!(br_out.len(), 3);
+    let (b_in, _) = rules("rules/bastion");
+    assert_eq!(b_in[0].peer, Peer::Cidr("203.0.113.4/32".into()));
+}
+
+#[test]
+fn user_data_is_the_header_plus_the_bootstrap() {
+    let p = plan(&spec("orders", 2, 1, 2), &params("bkt", None), &env(2)).unwrap();
+    let Spec::LaunchTemplate {
+        user_data: Some(u),
+        groups,
+        public_ip,
+        ..
+    } = &p.resource("lt/broker-a-1").unwrap().spec
+    else {
+        unreachable!()
+    };
+    assert!(!public_ip);
+    assert_eq!(groups, &[Value::id("sg/broker")]);
+    let mut state = State::default();
+    for (k, ip) in [
+        ("eni/namesrv-0", "10.0.1.5"),
+        ("eni/namesrv-1", "10.0.33.6"),
+        ("eni/broker-a-1", "10.0.40.7"),
+    ] {
+        state.put(Actual::new(Kind::NetworkInterface, k, format!("eni-{ip}")).with("ip", ip));
+    }
+    state.put(Actual::new(Kind::Volume, "volume/broker-a-1", "vol-1"));
+    let text = u.resolve(&state).unwrap();
+    let head = text.strip_suffix(BOOTSTRAP).unwrap();
+    let header: BTreeMap<&str, &str> = head.lines().filter_map(|l| l.split_once('=')).collect();
+    assert_eq!(header["RMQ_NAMESRV_ADDR"], "'10.0.1.5:9876;10.0.33.6:9876'");
+    assert_eq!(header["RMQ_BROKER_ROLE"], "'SLAVE'");
+    assert_eq!(header["RMQ_BROKER_ID"], "'1'");
+    assert_eq!(header["RMQ_NODE_IP"], "'10.0.40.7'");
+    assert_eq!(header["RMQ_ARTEFACT_PREFIX"], "'rmq/orders/0.1.0/'");
+    assert_eq!(header["RMQ_REGION"], "'eu-west-1'");
+    assert_eq!(header.len(), 18, "{header:?}");
+}
+
+#[test]
+fn existing_vpc_creates_no_network() {
+    let mut prm = params("bkt", None);
+    prm.network = Network::Existing {
+        vpc_id: "vpc-1".into(),
+        subnet_ids: vec!["subnet-1".into(), "subnet-2".into()],
+        bastion_security_group: Some("sg-bastion".into()),
+    };
+    prm.bastion_count = 0;
+    let mut d = env(2);
+    d.env.existing_vpc = Some(rmq_aws::layout::ExistingVpc {
+        id: "vpc-1".into(),
+        cidr: "172.31.0.0/16".into(),
+        subnets: vec![
+            ("subnet-1".into(), "eu-west-1a".into()),
+            ("subnet-2".into(), "eu-west-1b".into()),
+        ],
+    });
+    for (k, id) in [
+        ("vpc", "vpc-1"),
+        ("subnet/private-1", "subnet-1"),
+        ("subnet/private-2", "subnet-2"),
+    ] {
+        d.state.put(Actual::new(
+            if k == "vpc" { Kind::Vpc } else { Kind::Subnet },
+            k,
+            id,
+        ));
+        d.external.insert(k.into());
+    }
+    let p = plan(&spec("orders", 1, 1, 1), &prm, &d).unwrap();
+    for kind in [
+        Kind::Vpc,
+        Kind::Subnet,
+        Kind::NatGateway,
+        Kind::RouteTable,
+        Kind::InternetGateway,
+    ] {
+        assert_eq!(count(&p, kind), 0, "{kind}");
+    }
+    assert!(
+        p.actions
+            .iter()
+            .all(|a| !a.key.starts_with("subnet/") && a.key != "vpc")
+    );
+    match &p.resource("rules/broker").unwrap().spec {
+        Spec::SecurityGroupRules { ingress, .. } => {
+            assert!(
+                ingress
+                    .iter()
+                    .any(|r| r.peer == Peer::Group(Value::lit("sg-bastion")))
+            )
+        }
+        _ => unreachable!(),
+    }
+}
+
+#[test]
+fn bad_input_names_the_flag_and_the_fix() {
+    let mut prm = params("Not_A_Bucket", None);
+    prm.key_pair = None;
+    let errs = plan(&spec("orders", 1, 1, 1), &prm, &env(2)).unwrap_err();
+    let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
+    assert!(
+        text.iter()
+            .any(|t| t.starts_with("--key-pair") && t.contains("fix:")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter().any(|t| t.starts_with("--artefact-bucket")),
+        "{text:?}"
+    );
+    // Zones cannot be found: a clear error, not a panic.
+    let mut d = env(2);
+    d.env.azs.truncate(1);
+    let errs = plan(&spec("orders", 1, 1, 1), &params("bkt", None), &d).unwrap_err();
+    assert!(
+        errs[0].to_string().contains("1 Availability Zone"),
+        "{errs:?}"
+    );
+    // No AMI anywhere.
+    let mut d = env(2);
+    d.env.latest_ami = None;
+    let errs = plan(&spec("orders", 1, 1, 1), &params("bkt", None), &d).unwrap_err();
+    assert!(errs[0].to_string().contains("--ami-id"), "{errs:?}");
+}
+
+#[test]
+fn moving_a_node_to_another_zone_is_refused() {
+    let mut d = env(2);
+    d.state.put(
+        Actual::new(Kind::Subnet, "subnet/private-1", "subnet-1")
+            .with("cidr", "10.0.0.0/19")
+            .with("az", "eu-west-1a"),
+    );
+    d.state.put(
+        Actual::new(Kind::NetworkInterface, "eni/namesrv-0", "eni-1")
+            .with("ip", "10.0.0.5")
+            .with("subnet", "subnet-OTHER"),
+    );
+    let errs = plan(&spec("orders", 1, 1, 1), &params("bkt", None), &d).unwrap_err();
+    assert!(
+        errs.iter()
+            .any(|e| e.what.contains("eni/namesrv-0") && e.what.contains("subnet")),
+        "{errs:?}"
+    );
+}

@@ -1,0 +1,624 @@
+//! Against a local moto_server (started by `operator/aws/run-tests.sh`): apply, apply again
+//! (0 changes), destroy (nothing tagged left); tags; waiters; partial failure then re-run;
+//! out-of-band damage repaired; day-2 scaling; an existing VPC; bad input. Each test uses its
+//! own cluster name, so they share one moto server.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{connect, endpoint, fake_artefacts, opts, params, spec, tagged, unique};
+use rmq_aws::params::Network;
+use rmq_aws::plan::Op;
+use rmq_aws::resource::{Kind, TAG_CLUSTER};
+use rmq_aws::userdata::{BOOTSTRAP, unbase64};
+use rmq_aws::{Aws, Params, Progress, apply, outputs, plan_apply, plan_destroy_cluster};
+use rmq_model::ValidatedCluster;
+use std::collections::BTreeMap;
+
+async fn converge(aws: &Aws, c: &ValidatedCluster, p: &Params) -> rmq_aws::Report {
+    let (found, plan) = plan_apply(aws, c, p).await.unwrap();
+    let report = apply(aws, &plan, &found, &opts(), &Progress::new(true)).await;
+    if let Some((a, e)) = &report.failed {
+        panic!("{a} failed: {e}");
+    }
+    report
+}
+
+async fn changes(aws: &Aws, c: &ValidatedCluster, p: &Params) -> Vec<String> {
+    let (_, plan) = plan_apply(aws, c, p).await.unwrap();
+    plan.actions.iter().map(ToString::to_string).collect()
+}
+
+fn tags_of(tags: &[aws_sdk_ec2::types::Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_owned(),
+                t.value().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_apply_again_destroy() {
+    let Some(ep) = endpoint() else { return };
+    let aws = connect(&ep).await;
+    let name = unique("full");
+    let c = spec(&name, 2, 2, 2);
+    let art = fake_artefacts();
+    let p = params(&format!("{name}-art"), Some(art.path()));
+
+    let (_, plan) = plan_apply(&aws, &c, &p).await.unwrap();
+    let (creates, updates, deletes) = plan.counts();
+    assert_eq!((updates, deletes), (0, 0));
+    assert_eq!(creates, plan.resources.len());
+    let report = converge(&aws, &c, &p).await;
+    assert_eq!(report.done.len(), creates);
+
+    // Second apply: nothing to do.
+    assert_eq!(changes(&aws, &c, &p).await, Vec::<String>::new());
+
+    // What exists matches the layout.
+    let out = outputs(&plan, &report.state);
+    let ns: Vec<&str> = out.name_server_addresses.split(';').collect();
+    assert_eq!(ns.len(), 2);
+    assert!(
+        ns.iter()
+            .all(|a| a.starts_with("10.0.") && a.ends_with(":9876")),
+        "{ns:?}"
+    );
+    assert_eq!(out.nodes.len(), 6);
+    let ec2 = &aws.ec2;
+    let vpc_id = out.vpc_id.clone().unwrap();
+    let vpcs = ec2.describe_vpcs().vpc_ids(&vpc_id).send().await.unwrap();
+    let vtags = tags_of(vpcs.vpcs()[0].tags());
+    assert_eq!(vtags["Name"], name);
+    assert_eq!(vtags[TAG_CLUSTER], name);
+    assert_eq!(vtags["rmq.dev/component"], "network");
+    assert_eq!(vtags["rmq.dev/resource"], "vpc");
+    assert_eq!(vtags["rmq:stack"], name);
+    assert!(vtags.contains_key("rmq.dev/hash"));
+    let subnets = ec2
+        .describe_subnets()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .values(&vpc_id)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut cidrs: Vec<&str> = subnets
+        .subnets()
+        .iter()
+        .filter_map(|s| s.cidr_block())
+        .collect();
+    cidrs.sort();
+    assert_eq!(
+        cidrs,
+        [
+            "10.0.0.0/19",
+            "10.0.128.0/20",
+            "10.0.144.0/20",
+            "10.0.32.0/19"
+        ]
+    );
+    // Private route tables go through the zone's NAT gateway; public ones through the IGW.
+    let tables = ec2
+        .describe_route_tables()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name(format!("tag:{TAG_CLUSTER}"))
+                .values(&name)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tables.route_tables().len(), 3);
+    for t in tables.route_tables() {
+        let key = tags_of(t.tags())["rmq.dev/resource"].clone();
+        let default = t
+            .routes()
+            .iter()
+            .find(|r| r.destination_cidr_block() == Some("0.0.0.0/0"))
+            .unwrap();
+        if key == "rtb/public" {
+            assert!(default.gateway_id().unwrap().starts_with("igw-"));
+            assert_eq!(
+                t.associations()
+                    .iter()
+                    .filter(|a| a.subnet_id().is_some())
+                    .count(),
+                2
+            );
+        } else {
+            assert!(
+                default.nat_gateway_id().unwrap().starts_with("nat-"),
+                "{key}"
+            );
+            assert_eq!(
+                t.associations()
+                    .iter()
+                    .filter(|a| a.subnet_id().is_some())
+                    .count(),
+                1
+            );
+        }
+    }
+    // Broker volumes: encrypted gp3 of the spec's size, in the node's zone, tagged for IAM.
+    let vols = ec2
+        .describe_volumes()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name(format!("tag:{TAG_CLUSTER}"))
+                .values(&name)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(vols.volumes().len(), 4);
+    for v in vols.volumes() {
+        assert_eq!((v.size(), v.encrypted()), (Some(30), Some(true)));
+        let t = tags_of(v.tags());
+        assert_eq!(t["rmq:role"], "broker");
+        assert!(t["rmq:node"].starts_with("broker-"));
+    }
+    // Launch template user data = header (this node's address, the nameserver list) + bootstrap.
+    let node = out.nodes.iter().find(|n| n.node == "broker-b-1").unwrap();
+    let lts = ec2
+        .describe_launch_template_versions()
+        .launch_template_name(format!("{name}-broker-b-1"))
+        .versions("$Latest")
+        .send()
+        .await
+        .unwrap();
+    let data = lts.launch_template_versions()[0]
+        .launch_template_data()
+        .unwrap();
+    let text = String::from_utf8(unbase64(data.user_data().unwrap()).unwrap()).unwrap();
+    assert!(text.ends_with(BOOTSTRAP));
+    assert!(text.contains(&format!(
+        "RMQ_NODE_IP='{}'\n",
+        node.address.as_deref().unwrap()
+    )));
+    assert!(text.contains(&format!(
+        "RMQ_NAMESRV_ADDR='{}'\n",
+        out.name_server_addresses
+    )));
+    assert!(text.contains(&format!(
+        "RMQ_VOLUME_ID='{}'\n",
+        node.data_volume.as_deref().unwrap()
+    )));
+    let md = data.metadata_options().unwrap();
+    assert_eq!(md.http_tokens().map(|t| t.as_str()), Some("required"));
+    assert_eq!(md.http_put_response_hop_limit(), Some(1));
+    // One ASG of one per node; tags propagate to the instance.
+    let asgs = aws
+        .asg
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(node.auto_scaling_group.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let g = &asgs.auto_scaling_groups()[0];
+    assert_eq!(
+        (g.min_size(), g.max_size(), g.desired_capacity()),
+        (Some(1), Some(1), Some(1))
+    );
+    assert_eq!(g.instances().len(), 1);
+    let instance = g.instances()[0].instance_id().unwrap();
+    let inst = ec2
+        .describe_instances()
+        .instance_ids(instance)
+        .send()
+        .await
+        .unwrap();
+    let itags = tags_of(inst.reservations()[0].instances()[0].tags());
+    assert_eq!(itags["rmq:stack"], name);
+    assert_eq!(itags["rmq:role"], "broker");
+    assert!(
+        !itags.contains_key("rmq.dev/hash"),
+        "the hash tag is not propagated"
+    );
+    // Artefacts: uploaded once with a checksum file.
+    let obj = aws
+        .s3
+        .get_object()
+        .bucket(format!("{name}-art"))
+        .key(format!("rmq/{name}/0.1.0/rmq-broker.sha256"))
+        .send()
+        .await
+        .unwrap();
+    let body = obj.body.collect().await.unwrap().into_bytes();
+    assert!(String::from_utf8_lossy(&body).ends_with("  rmq-broker\n"));
+    assert!(!tagged(&aws, &name).await.is_empty());
+
+    // Destroy: every tagged resource goes, in reverse order; data volumes are snapshotted.
+    let (found, plan) = plan_destroy_cluster(&aws, &c, &p).await.unwrap();
+    assert!(plan.actions.iter().all(|a| a.op == Op::Delete));
+    assert_eq!(plan.actions.first().unwrap().kind, Kind::AutoScalingGroup);
+    assert_eq!(plan.actions.last().unwrap().kind, Kind::Artefacts);
+    let report = apply(&aws, &plan, &found, &opts(), &Progress::new(true)).await;
+    assert!(report.ok(), "{:?}", report.failed);
+    assert_eq!(report.snapshots.len(), 4);
+    assert_eq!(tagged(&aws, &name).await, Vec::<String>::new());
+    assert!(
+        aws.s3
+            .head_bucket()
+            .bucket(format!("{name}-art"))
+            .send()
+            .await
+            .is_err(),
+        "the bucket it created is gone"
+    );
+    let (_, again) = plan_destroy_cluster(&aws, &c, &p).await.unwrap();
+    assert!(again.actions.is_empty(), "{:?}", again.actions);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_failure_then_rerun_converges() {
+    let Some(ep) = endpoint() else { return };
+    let aws = connect(&ep).await;
+    let name = unique("partial");
+    let c = spec(&name, 1, 1, 2);
+    let art = fake_artefacts();
+    let p = params(&format!("{name}-art"), Some(art.path()));
+    let (found, plan) = plan_apply(&aws, &c, &p).await.unwrap();
+    let total = plan.actions.len();
+    let mut o = opts();
+    o.fail_after = Some(12);
+    let report = apply(&aws, &plan, &found, &o, &Progress::new(true)).await;
+    assert!(matches!(
+        report.failed,
+        Some((_, rmq_aws::Error::Injected(12)))
+    ));
+    assert_eq!(report.done.len(), 12);
+    assert_eq!(report.not_done.len(), total - 13);
+
+    // The re-plan adopts the 12 resources by tag and creates only the rest.
+    let (_, plan2) = plan_apply(&aws, &c, &p).await.unwrap();
+    assert_eq!(plan2.counts(), (total - 12, 0, 0), "{:#?}", plan2.actions);
+    converge(&aws, &c, &p).await;
+    assert_eq!(changes(&aws, &c, &p).await, Vec::<String>::new());
+
+    // A resource that was created but never marked converged (the process died mid-way) is
+    // converged, not duplicated.
+    let (found, _) = plan_apply(&aws, &c, &p).await.unwrap();
+    let rtb = found.state.get("rtb/private-1").unwrap().id.clone();
+    aws.ec2
+        .delete_tags()
+        .resources(&rtb)
+        .tags(
+            aws_sdk_ec2::types::Tag::builder()
+                .key("rmq.dev/hash")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ch = changes(&aws, &c, &p).await;
+    assert_eq!(ch.len(), 1, "{ch:?}");
+    assert!(
+        ch[0].starts_with("~ update rtb/private-1") && ch[0].contains("not converged"),
+        "{ch:?}"
+    );
+
+    // Damage out of band: a node's interface deleted and a route removed. The plan re-creates
+    // the interface, and updates what refers to it (its launch template, then its group).
+    let eni = found.state.get("eni/broker-a-1").unwrap().id.clone();
+    aws.ec2
+        .delete_network_interface()
+        .network_interface_id(&eni)
+        .send()
+        .await
+        .unwrap();
+    aws.ec2
+        .delete_route()
+        .route_table_id(&rtb)
+        .destination_cidr_block("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+    let ch = changes(&aws, &c, &p).await;
+    assert!(
+        ch.iter().any(|a| a.starts_with("+ create eni/broker-a-1")),
+        "{ch:?}"
+    );
+    assert!(
+        ch.iter().any(|a| a.starts_with("~ update lt/broker-a-1")),
+        "{ch:?}"
+    );
+    assert!(
+        ch.iter().any(|a| a.starts_with("~ update asg/broker-a-1")),
+        "{ch:?}"
+    );
+    converge(&aws, &c, &p).await;
+    assert_eq!(changes(&aws, &c, &p).await, Vec::<String>::new());
+    let tables = aws
+        .ec2
+        .describe_route_tables()
+        .route_table_ids(&rtb)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tables.route_tables()[0]
+            .routes()
+            .iter()
+            .any(|r| r.destination_cidr_block() == Some("0.0.0.0/0")),
+        "route restored"
+    );
+
+    let (found, plan) = plan_destroy_cluster(&aws, &c, &p).await.unwrap();
+    let mut o = opts();
+    o.snapshot_volumes = false;
+    o.fail_after = Some(3);
+    let report = apply(&aws, &plan, &found, &o, &Progress::new(true)).await;
+    assert!(!report.ok());
+    // A destroy that stopped half-way finishes when re-run.
+    let (found, plan) = plan_destroy_cluster(&aws, &c, &p).await.unwrap();
+    assert_eq!(plan.actions.len(), found.managed().len());
+    o.fail_after = None;
+    assert!(
+        apply(&aws, &plan, &found, &o, &Progress::new(true))
+            .await
+            .ok()
+    );
+    assert_eq!(tagged(&aws, &name).await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn day2_scaling_adds_and_removes_node_groups() {
+    let Some(ep) = endpoint() else { return };
+    let aws = connect(&ep).await;
+    let name = unique("day2");
+    let art = fake_artefacts();
+    let p = params(&format!("{name}-art"), Some(art.path()));
+    let asgs = |aws: Aws, name: String| async move {
+        let out = aws.asg.describe_auto_scaling_groups().send().await.unwrap();
+        let mut v: Vec<String> = out
+            .auto_scaling_groups()
+            .iter()
+            .filter_map(|g| g.auto_scaling_group_name())
+            .filter(|n| n.starts_with(&format!("{name}-")))
+            .map(|n| n.trim_start_matches(&format!("{name}-")).to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    converge(&aws, &spec(&name, 1, 1, 1), &p).await;
+    assert_eq!(
+        asgs(aws.clone(), name.clone()).await,
+        ["bastion", "broker-a-0", "namesrv-0"]
+    );
+
+    // More groups and replicas: only new nodes are created; nothing existing changes.
+    let big = spec(&name, 1, 2, 2);
+    let (_, plan) = plan_apply(&aws, &big, &p).await.unwrap();
+    assert_eq!(plan.counts(), (12, 0, 0), "{:#?}", plan.actions);
+    converge(&aws, &big, &p).await;
+    assert_eq!(
+        asgs(aws.clone(), name.clone()).await,
+        [
+            "bastion",
+            "broker-a-0",
+            "broker-a-1",
+            "broker-b-0",
+            "broker-b-1",
+            "namesrv-0"
+        ]
+    );
+    assert_eq!(changes(&aws, &big, &p).await, Vec::<String>::new());
+
+    // A second nameserver changes every broker's namesrvAddr: new template versions, and each
+    // broker's group rolls its instance (slaves before masters).
+    let two_ns = spec(&name, 2, 2, 2);
+    let (_, plan) = plan_apply(&aws, &two_ns, &p).await.unwrap();
+    let asg_updates: Vec<&str> = plan
+        .actions
+        .iter()
+        .filter(|a| a.op == Op::Update && a.kind == Kind::AutoScalingGroup)
+        .map(|a| a.key.as_str())
+        .collect();
+    assert_eq!(
+        asg_updates,
+        [
+            "asg/broker-a-1",
+            "asg/broker-b-1",
+            "asg/broker-a-0",
+            "asg/broker-b-0"
+        ]
+    );
+    let before = aws
+        .asg
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(format!("{name}-broker-a-0"))
+        .send()
+        .await
+        .unwrap();
+    let old_instance = before.auto_scaling_groups()[0].instances()[0]
+        .instance_id()
+        .unwrap()
+        .to_owned();
+    converge(&aws, &two_ns, &p).await;
+    let after = aws
+        .asg
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(format!("{name}-broker-a-0"))
+        .send()
+        .await
+        .unwrap();
+    let g = &after.auto_scaling_groups()[0];
+    let live: Vec<_> = g
+        .instances()
+        .iter()
+        .filter(|i| i.instance_id() != Some(old_instance.as_str()))
+        .collect();
+    assert_eq!(live.len(), 1, "replaced");
+    assert_eq!(
+        live[0].launch_template().and_then(|t| t.version()),
+        Some("2")
+    );
+    assert_eq!(changes(&aws, &two_ns, &p).await, Vec::<String>::new());
+
+    // Scale in to 1 x 1 (and one nameserver): the removed nodes' groups, templates, interfaces
+    // and volumes are deleted, volumes after a snapshot.
+    let small = spec(&name, 1, 1, 1);
+    let (found, plan) = plan_apply(&aws, &small, &p).await.unwrap();
+    let deleted: Vec<&str> = plan
+        .actions
+        .iter()
+        .filter(|a| a.op == Op::Delete)
+        .map(|a| a.key.as_str())
+        .collect();
+    assert!(
+        deleted.contains(&"asg/broker-b-1")
+            && deleted.contains(&"volume/broker-a-1")
+            && deleted.contains(&"eni/namesrv-1"),
+        "{deleted:?}"
+    );
+    let report = apply(&aws, &plan, &found, &opts(), &Progress::new(true)).await;
+    assert!(report.ok(), "{:?}", report.failed);
+    assert_eq!(report.snapshots.len(), 3);
+    assert_eq!(
+        asgs(aws.clone(), name.clone()).await,
+        ["bastion", "broker-a-0", "namesrv-0"]
+    );
+    assert_eq!(changes(&aws, &small, &p).await, Vec::<String>::new());
+
+    let (found, plan) = plan_destroy_cluster(&aws, &small, &p).await.unwrap();
+    assert!(
+        apply(&aws, &plan, &found, &opts(), &Progress::silent())
+            .await
+            .ok()
+    );
+    assert_eq!(tagged(&aws, &name).await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_vpc_is_used_and_left_alone() {
+    let Some(ep) = endpoint() else { return };
+    let aws = connect(&ep).await;
+    let name = unique("byovpc");
+    let ec2 = &aws.ec2;
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("172.20.0.0/16")
+        .send()
+        .await
+        .unwrap()
+        .vpc()
+        .unwrap()
+        .vpc_id()
+        .unwrap()
+        .to_owned();
+    let mut subnets = Vec::new();
+    for (cidr, az) in [
+        ("172.20.0.0/20", "us-east-1a"),
+        ("172.20.16.0/20", "us-east-1b"),
+    ] {
+        let s = ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(cidr)
+            .availability_zone(az)
+            .send()
+            .await
+            .unwrap();
+        subnets.push(s.subnet().unwrap().subnet_id().unwrap().to_owned());
+    }
+    let mut p = params(&format!("{name}-art"), None);
+    p.network = Network::Existing {
+        vpc_id: vpc.clone(),
+        subnet_ids: subnets.clone(),
+        bastion_security_group: None,
+    };
+    p.bastion_count = 0;
+    let c = spec(&name, 1, 1, 2);
+
+    // Without --artefact-dir the binaries must already be in the bucket.
+    let err = plan_apply(&aws, &c, &p).await.unwrap_err().to_string();
+    assert!(
+        err.contains("rmq-broker does not exist") && err.contains("--artefact-dir"),
+        "{err}"
+    );
+    let art = fake_artefacts();
+    p.artefact_dir = Some(art.path().to_path_buf());
+    let report = converge(&aws, &c, &p).await;
+    let (_, plan) = plan_apply(&aws, &c, &p).await.unwrap();
+    assert!(plan.actions.is_empty());
+    let out = outputs(&plan, &report.state);
+    assert_eq!(out.vpc_id.as_deref(), Some(vpc.as_str()));
+    assert_eq!(out.private_subnets, subnets);
+    let enis = ec2
+        .describe_network_interfaces()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name(format!("tag:{TAG_CLUSTER}"))
+                .values(&name)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut placed: Vec<&str> = enis
+        .network_interfaces()
+        .iter()
+        .filter_map(|n| n.subnet_id())
+        .collect();
+    placed.sort();
+    assert_eq!(placed.len(), 3);
+    assert!(placed.iter().all(|s| subnets.iter().any(|x| x == s)));
+
+    let (found, plan) = plan_destroy_cluster(&aws, &c, &p).await.unwrap();
+    assert!(
+        plan.actions
+            .iter()
+            .all(|a| a.key != "vpc" && !a.key.starts_with("subnet/"))
+    );
+    let mut o = opts();
+    o.snapshot_volumes = false;
+    assert!(
+        apply(&aws, &plan, &found, &o, &Progress::silent())
+            .await
+            .ok()
+    );
+    assert_eq!(tagged(&aws, &name).await, Vec::<String>::new());
+    assert_eq!(
+        ec2.describe_vpcs()
+            .vpc_ids(&vpc)
+            .send()
+            .await
+            .unwrap()
+            .vpcs()
+            .len(),
+        1,
+        "the VPC is not ours to delete"
+    );
+
+    // Bad input that only AWS can tell.
+    p.network = Network::Existing {
+        vpc_id: "vpc-0000000000".into(),
+        subnet_ids: subnets.clone(),
+        bastion_security_group: None,
+    };
+    let err = plan_apply(&aws, &c, &p).await.unwrap_err().to_string();
+    assert!(err.contains("--vpc-id vpc-0000000000"), "{err}");
+    p.network = Network::New {
+        cidr: "10.0.0.0/16".into(),
+        azs: vec!["us-east-1a".into(), "mars-1a".into()],
+        az_count: 2,
+        nat_per_az: true,
+    };
+    p.bastion_count = 0;
+    let err = plan_apply(&aws, &c, &p).await.unwrap_err().to_string();
+    assert!(
+        err.contains("--azs: mars-1a is not an available zone"),
+        "{err}"
+    );
+}

@@ -1,0 +1,277 @@
+//! The user data rmq-aws renders, run for real on this machine: the launch templates of a
+//! nameserver and a broker are planned, their user data resolved with loopback addresses, and
+//! the generated scripts executed in a sandbox (`RMQ_ROOT` temp dir, `RMQ_ARTEFACT_DIR` = the
+//! cargo-built `rmq-namesrv`/`rmq-broker` instead of S3, `RMQ_NO_SYSTEMD=1` so the script execs
+//! the server, `RMQ_NO_EC2=1`, ports overridden). Then the broker must register with the
+//! nameserver (GET_BROKER_CLUSTER_INFO), get a topic through the same reconcile code as
+//! `rmqctl apply`, and accept a message (SEND_MESSAGE_V2).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{params, spec};
+use rmq_aws::layout::Environment;
+use rmq_aws::plan::{Discovered, plan};
+use rmq_aws::resource::{Actual, Kind, Spec, State};
+use rmq_model::admin::Admin;
+use rmq_model::plan::Desired;
+use rmq_protocol::header::send::{SendMessageRequestHeaderV2, SendMessageResponseHeader};
+use rmq_protocol::net::{ClientConfig, RemotingClient};
+use rmq_protocol::{RemotingCommand, request_code, response_code};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Kills the exec'd server when the test ends, however it ends.
+struct Node(Child);
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn bin_dir() -> Option<PathBuf> {
+    let dir = std::env::var_os("RMQ_BIN_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            // target/<profile>/deps/<test> -> target/<profile>
+            std::env::current_exe()
+                .ok()?
+                .parent()?
+                .parent()
+                .map(Path::to_path_buf)
+        })?;
+    let ok = ["rmq-namesrv", "rmq-broker"]
+        .iter()
+        .all(|b| dir.join(b).is_file());
+    if !ok {
+        assert!(
+            std::env::var("RMQ_AWS_REQUIRE_MOTO").as_deref() != Ok("1"),
+            "rmq-namesrv/rmq-broker not in {} (cargo build -p rmq-namesrv -p rmq-broker, or set RMQ_BIN_DIR)",
+            dir.display()
+        );
+        eprintln!("skipped: build rmq-namesrv and rmq-broker first (or set RMQ_BIN_DIR)");
+        return None;
+    }
+    Some(dir)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The user data of launch template `key`, resolved against `state`.
+fn user_data(p: &rmq_aws::Plan, key: &str, state: &State) -> String {
+    match &p.resource(key).unwrap().spec {
+        Spec::LaunchTemplate {
+            user_data: Some(u), ..
+        } => u.resolve(state).unwrap(),
+        other => panic!("{key}: {other:?}"),
+    }
+}
+
+fn run(script: &Path, root: &Path, bins: &Path, env: &[(&str, String)], log: &Path) -> Node {
+    let mut cmd = Command::new("bash");
+    cmd.arg(script)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RMQ_ROOT", root)
+        .env("RMQ_ARTEFACT_DIR", bins)
+        .env("RMQ_NO_SYSTEMD", "1")
+        .env("RMQ_NO_EC2", "1")
+        .stdout(Stdio::from(std::fs::File::create(log).unwrap()))
+        .stderr(Stdio::from(
+            std::fs::File::options().append(true).open(log).unwrap(),
+        ));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Node(cmd.spawn().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rendered_user_data_boots_a_nameserver_and_a_broker_that_takes_messages() {
+    let Some(bins) = bin_dir() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let name = "sandbox";
+    let cluster = spec(name, 1, 1, 1);
+    let found = Discovered {
+        env: Environment {
+            region: "us-east-1".into(),
+            azs: vec!["us-east-1a".into(), "us-east-1b".into()],
+            latest_ami: Some("ami-1".into()),
+            ..Environment::default()
+        },
+        ..Discovered::default()
+    };
+    let p = plan(&cluster, &params("sandbox-artefacts", None), &found).unwrap();
+    // What apply would know once the interfaces and the volume exist: here, loopback.
+    let mut state = State::default();
+    state.put(
+        Actual::new(Kind::NetworkInterface, "eni/namesrv-0", "eni-ns0").with("ip", "127.0.0.1"),
+    );
+    state.put(
+        Actual::new(Kind::NetworkInterface, "eni/broker-a-0", "eni-ba0").with("ip", "127.0.0.1"),
+    );
+    state.put(Actual::new(Kind::Volume, "volume/broker-a-0", "vol-ba0"));
+    let (ns_port, broker_port) = (free_port(), free_port());
+    let ns_addr = format!("127.0.0.1:{ns_port}");
+
+    // Nameserver.
+    let ns_script = tmp.path().join("namesrv-0.sh");
+    std::fs::write(&ns_script, user_data(&p, "lt/namesrv-0", &state)).unwrap();
+    let ns_root = tmp.path().join("namesrv-0");
+    let mut ns = run(
+        &ns_script,
+        &ns_root,
+        &bins,
+        &[("RMQ_NAMESRV_PORT", ns_port.to_string())],
+        &tmp.path().join("namesrv.log"),
+    );
+
+    // Broker: the header says namesrvAddr=127.0.0.1:9876 (the port on EC2); the sandbox points
+    // it at the test's nameserver port through RMQ_OVERRIDES, sourced right after the header.
+    let br_text = user_data(&p, "lt/broker-a-0", &state);
+    assert!(
+        br_text.contains("RMQ_NAMESRV_ADDR='127.0.0.1:9876'\n"),
+        "header from the layout"
+    );
+    let br_script = tmp.path().join("broker-a-0.sh");
+    std::fs::write(&br_script, br_text).unwrap();
+    let overrides = tmp.path().join("overrides.sh");
+    std::fs::write(&overrides, format!("RMQ_NAMESRV_ADDR='{ns_addr}'\n")).unwrap();
+    let br_root = tmp.path().join("broker-a-0");
+    let mut br = run(
+        &br_script,
+        &br_root,
+        &bins,
+        &[
+            ("RMQ_LISTEN_PORT", broker_port.to_string()),
+            ("RMQ_HA_PORT", free_port().to_string()),
+            ("RMQ_OVERRIDES", overrides.display().to_string()),
+        ],
+        &tmp.path().join("broker.log"),
+    );
+
+    let logs = || {
+        format!(
+            "namesrv log:\n{}\nbroker log:\n{}",
+            std::fs::read_to_string(tmp.path().join("namesrv.log")).unwrap_or_default(),
+            std::fs::read_to_string(tmp.path().join("broker.log")).unwrap_or_default()
+        )
+    };
+    // The broker registers with the nameserver.
+    let admin = Admin::new(vec![ns_addr.clone()]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let broker_addr = loop {
+        for node in [&mut ns, &mut br] {
+            if let Ok(Some(status)) = node.0.try_wait() {
+                panic!("a node script exited with {status}\n{}", logs());
+            }
+        }
+        if let Ok(info) = admin.cluster_info().await
+            && let Some(data) = info.broker_addr_table.get("broker-a")
+            && let Some(addr) = data.broker_addrs.get(&0)
+        {
+            assert_eq!(info.cluster_addr_table.get(name).map(|s| s.len()), Some(1));
+            break addr.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "broker-a did not register within 60 s\n{}",
+            logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        broker_addr,
+        format!("127.0.0.1:{broker_port}"),
+        "brokerIP1 = the node's fixed address"
+    );
+
+    // What the bootstrap wrote from the header.
+    let conf = std::fs::read_to_string(br_root.join("etc/rmq/broker.conf")).unwrap();
+    for line in [
+        "brokerClusterName=sandbox",
+        "brokerName=broker-a",
+        "brokerId=0",
+        "brokerRole=ASYNC_MASTER",
+        "brokerIP1=127.0.0.1",
+    ] {
+        assert!(
+            conf.lines().any(|l| l == line),
+            "{line} not in broker.conf:\n{conf}"
+        );
+    }
+    assert!(
+        br_root
+            .join("etc/systemd/system/rmq-broker.service")
+            .is_file()
+    );
+    assert!(
+        ns_root
+            .join("etc/systemd/system/rmq-namesrv.service")
+            .is_file()
+    );
+    assert!(
+        br_root.join("opt/rmq/bin/rmq-broker").is_file()
+            && !br_root.join("opt/rmq/bin/rmq-namesrv").exists()
+    );
+
+    // A topic through the reconcile code `rmqctl apply` uses, then a message.
+    let topics = rmq_model::manifest::parse_str(
+        "topics.yaml",
+        "apiVersion: rmq.dev/v1alpha1\nkind: RocketMQTopic\nmetadata: {name: orders}\nspec: {cluster: sandbox, queues: 4}\n",
+    )
+    .unwrap();
+    let decls = rmq_model::manifest::declarations(topics).unwrap();
+    let desired = Desired::new(
+        decls.topics.into_iter().map(|(_, t)| t).collect(),
+        vec![],
+        &[],
+    );
+    let observed = admin.observe(&desired.clusters()).await.unwrap();
+    let actions = rmq_model::plan::plan(&desired, &observed).unwrap();
+    assert!(!actions.is_empty());
+    let report = admin.execute(&actions, |_, _| {}).await;
+    assert!(
+        report.ok(),
+        "{:?}",
+        report.failed.map(|(a, e)| format!("{a}: {e}"))
+    );
+
+    let client = RemotingClient::new(ClientConfig::default());
+    let header = SendMessageRequestHeaderV2 {
+        producer_group: "sandbox-producer".into(),
+        topic: "orders".into(),
+        default_topic: Some("TBW102".into()),
+        default_topic_queue_nums: Some(4),
+        queue_id: 0,
+        sys_flag: Some(0),
+        born_timestamp: Some(0),
+        flag: Some(0),
+        properties: Some("WAIT\u{1}true\u{2}".into()),
+        ..Default::default()
+    };
+    let req = RemotingCommand::request_with(request_code::SEND_MESSAGE_V2, &header)
+        .with_body("hello from the user data sandbox");
+    let resp = client
+        .invoke(&broker_addr, req, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.code,
+        response_code::SUCCESS,
+        "send: {:?}\n{}",
+        resp.remark,
+        logs()
+    );
+    let sent = resp.header::<SendMessageResponseHeader>().unwrap();
+    assert!(!sent.msg_id.is_empty());
+}
