@@ -57,7 +57,7 @@ trap 'exit 130' INT TERM
 # 2. moto_server on a free port (retry if another process takes the port first).
 for attempt in 1 2 3; do
   PORT="$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-  "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$WORK/moto.log" 2>&1 &
+  "$VENV/bin/python" "$HERE/tests/moto_server.py" -H 127.0.0.1 -p "$PORT" >"$WORK/moto.log" 2>&1 &
   MOTO_PID=$!
   for _ in $(seq 1 60); do
     if curl -fsS -X POST "http://127.0.0.1:$PORT/moto-api/reset" >/dev/null 2>&1; then break; fi
@@ -118,7 +118,7 @@ expect() {  # expect PATTERN FILE
   grep -q -- "$1" "$2" || { cat "$2" >&2; fail "expected '$1' in the output above"; }
 }
 cluster 1 2
-ctl plan >"$WORK/out" || fail "rmqctl aws plan failed"
+ctl plan --artefact-dir "$WORK/bin" >"$WORK/out" || fail "rmqctl aws plan failed"
 expect "to create, 0 to update, 0 to delete" "$WORK/out"
 RMQ_AWS_FAIL_AFTER=9 ctl apply --artefact-dir "$WORK/bin" --skip-topics >"$WORK/out" 2>&1 && fail "the injected failure did not fail the apply"
 expect "stopped: 9 change(s) applied, 1 failed" "$WORK/out"

@@ -10,6 +10,7 @@ use crate::params::{Network, Params};
 use crate::plan::Discovered;
 use crate::resource::{
     Actual, ArtefactFile, Kind, TAG_AMI, TAG_CLUSTER, TAG_HASH, TAG_RESOURCE, TAG_RULES_HASH,
+    VERSION_HASH_PREFIX,
 };
 use aws_sdk_ec2::types::{Filter, Tag};
 use sha2::Digest;
@@ -34,14 +35,21 @@ fn cluster_filter(cluster: &str) -> Filter {
         .build()
 }
 
-/// Records a tagged resource under its key (a second copy goes to `duplicates`).
+/// Records a resource tagged for `cluster` under its key (a second copy goes to `duplicates`).
+/// The Describe calls already filter on the cluster tag, but not every endpoint honours every
+/// filter (moto ignores tag filters on NAT gateways), and destroy must never see another
+/// cluster's resources: so the tag is checked here again.
 fn record(
     found: &mut Discovered,
+    cluster: &str,
     kind: Kind,
     id: &str,
     tags: &[Tag],
     attrs: &[(&str, Option<&str>)],
 ) {
+    if tag(tags, TAG_CLUSTER) != Some(cluster) {
+        return;
+    }
     let key = tag(tags, TAG_RESOURCE)
         .map(str::to_owned)
         .unwrap_or_else(|| format!("untracked/{id}"));
@@ -57,6 +65,37 @@ fn record(
     } else {
         found.state.put(a);
     }
+}
+
+/// What the latest version of a launch template says about itself.
+struct LatestVersion {
+    /// The spec hash written into the version description by `ensure_launch_template`.
+    hash: Option<String>,
+    /// The AMI of the version.
+    ami: Option<String>,
+}
+
+/// Reads the latest version of launch template `id`.
+async fn latest_launch_template_version(aws: &Aws, id: &str) -> Result<LatestVersion> {
+    let out = aws
+        .ec2
+        .describe_launch_template_versions()
+        .launch_template_id(id)
+        .versions("$Latest")
+        .send()
+        .await
+        .map_err(|e| sdk_err("DescribeLaunchTemplateVersions", e))?;
+    let v = out.launch_template_versions().first();
+    Ok(LatestVersion {
+        hash: v
+            .and_then(|v| v.version_description())
+            .and_then(|d| d.strip_prefix(VERSION_HASH_PREFIX))
+            .map(str::to_owned),
+        ami: v
+            .and_then(|v| v.launch_template_data())
+            .and_then(|d| d.image_id())
+            .map(str::to_owned),
+    })
 }
 
 /// Discovers everything `plan` needs.
@@ -106,6 +145,7 @@ async fn tagged(aws: &Aws, cluster: &str, found: &mut Discovered) -> Result<()> 
     for v in list!(describe_vpcs, "DescribeVpcs") {
         record(
             found,
+            cluster,
             Kind::Vpc,
             v.vpc_id().unwrap_or_default(),
             v.tags(),
@@ -116,6 +156,7 @@ async fn tagged(aws: &Aws, cluster: &str, found: &mut Discovered) -> Result<()> 
         let vpc = g.attachments().iter().find_map(|a| a.vpc_id());
         record(
             found,
+            cluster,
             Kind::InternetGateway,
             g.internet_gateway_id().unwrap_or_default(),
             g.tags(),
@@ -125,6 +166,7 @@ async fn tagged(aws: &Aws, cluster: &str, found: &mut Discovered) -> Result<()> 
     for s in list!(describe_subnets, "DescribeSubnets") {
         record(
             found,
+            cluster,
             Kind::Subnet,
             s.subnet_id().unwrap_or_default(),
             s.tags(),
@@ -140,6 +182,7 @@ async fn tagged(aws: &Aws, cluster: &str, found: &mut Discovered) -> Result<()> 
     for a in addresses.addresses() {
         record(
             found,
+            cluster,
             Kind::ElasticIp,
             a.allocation_id().unwrap_or_default(),
             a.tags(),
@@ -160,6 +203,7 @@ async fn tagged(aws: &Aws, cluster: &str, found: &mut Discovered) -> Result<()> 
         if matches!(state.as_str(), "pending" | "available") {
             record(
                 found,
+                cluster,
                 Kind::NatGateway,
                 n.nat_gateway_id().unwrap_or_default(),
                 n.tags(),
@@ -170,6 +214,7 @@ async fn tagged(aws: &Aws, cluster: &str, found: &mut Discovered) -> Result<()> 
     for r in list!(describe_route_tables, "DescribeRouteTables") {
         record(
             found,
+            cluster,
             Kind::RouteTable,
             r.route_table_id().unwrap_or_default(),
             r.tags(),
@@ -184,6 +229,7 @@ async fn tagged(aws: &Aws, cluster: &str, found: &mut Discovered) -> Result<()> 
         if !matches!(state.as_str(), "deleted" | "deleting") {
             record(
                 found,
+                cluster,
                 Kind::VpcEndpoint,
                 e.vpc_endpoint_id().unwrap_or_default(),
                 e.tags(),
@@ -195,6 +241,7 @@ async fn tagged(aws: &Aws, cluster: &str, found: &mut Discovered) -> Result<()> 
         let id = g.group_id().unwrap_or_default();
         record(
             found,
+            cluster,
             Kind::SecurityGroup,
             id,
             g.tags(),
@@ -212,6 +259,7 @@ async fn tagged(aws: &Aws, cluster: &str, found: &mut Discovered) -> Result<()> 
         let status = n.status().map(|s| s.as_str().to_owned());
         record(
             found,
+            cluster,
             Kind::NetworkInterface,
             n.network_interface_id().unwrap_or_default(),
             n.tag_set(),
@@ -230,6 +278,7 @@ async fn tagged(aws: &Aws, cluster: &str, found: &mut Discovered) -> Result<()> 
         let size = v.size().map(|s| s.to_string());
         record(
             found,
+            cluster,
             Kind::Volume,
             v.volume_id().unwrap_or_default(),
             v.tags(),
@@ -241,15 +290,33 @@ async fn tagged(aws: &Aws, cluster: &str, found: &mut Discovered) -> Result<()> 
         );
     }
     for t in list!(describe_launch_templates, "DescribeLaunchTemplates") {
+        if tag(t.tags(), TAG_CLUSTER) != Some(cluster) {
+            continue;
+        }
+        let id = t.launch_template_id().unwrap_or_default();
         let version = t.latest_version_number().map(|v| v.to_string());
+        // A version is immutable and carries its own hash (its description) and AMI, so the
+        // latest version is the authority; the tags are the fallback.
+        let latest = latest_launch_template_version(aws, id).await?;
+        let mut tags = t.tags().to_vec();
+        if let Some(hash) = &latest.hash {
+            tags.retain(|t| t.key() != Some(TAG_HASH));
+            tags.push(Tag::builder().key(TAG_HASH).value(hash).build());
+        }
+        let ami = latest
+            .ami
+            .as_deref()
+            .or_else(|| tag(t.tags(), TAG_AMI))
+            .map(str::to_owned);
         record(
             found,
+            cluster,
             Kind::LaunchTemplate,
-            t.launch_template_id().unwrap_or_default(),
-            t.tags(),
+            id,
+            &tags,
             &[
                 ("version", version.as_deref()),
-                ("ami", tag(t.tags(), TAG_AMI)),
+                ("ami", ami.as_deref()),
                 ("name", t.launch_template_name()),
             ],
         );
@@ -287,6 +354,7 @@ async fn tagged(aws: &Aws, cluster: &str, found: &mut Discovered) -> Result<()> 
         );
         record(
             found,
+            cluster,
             Kind::AutoScalingGroup,
             g.auto_scaling_group_name().unwrap_or_default(),
             &tags,

@@ -172,7 +172,25 @@ pub fn plan(
             .get(&r.key)
             .filter(|a| !found.external.contains(&a.key));
         let (op, reason) = match actual {
-            None => (Some(Op::Create), String::new()),
+            None => {
+                if let Spec::Artefacts {
+                    files,
+                    bucket,
+                    prefix,
+                    ..
+                } = &r.spec
+                    && files.is_empty()
+                {
+                    // A new bucket without binaries would boot nodes that cannot start.
+                    missing_binaries(
+                        bucket,
+                        prefix,
+                        &Actual::new(Kind::Artefacts, "", ""),
+                        &mut errs,
+                    );
+                }
+                (Some(Op::Create), String::new())
+            }
             Some(a) => {
                 immutable(r, a, &sim, &mut errs);
                 match diff(r, a, &sim, &mut errs) {
@@ -267,6 +285,19 @@ fn roll_order(a: &Action) -> u32 {
     }
 }
 
+/// Without `--artefact-dir` the binaries must already be under the prefix: one error per
+/// binary that `a` (the discovered bucket) does not hold.
+fn missing_binaries(bucket: &str, prefix: &str, a: &Actual, errs: &mut Vec<PlanError>) {
+    for name in ["rmq-namesrv", "rmq-broker"] {
+        if !a.attrs.contains_key(&format!("sha256/{name}")) {
+            errs.push(PlanError::new(
+                format!("s3://{bucket}/{prefix}{name} does not exist"),
+                "pass --artefact-dir DIR (holding rmq-namesrv and rmq-broker) to upload them",
+            ));
+        }
+    }
+}
+
 /// Why an existing resource needs converging, or `None` when it is up to date.
 fn diff(r: &Resource, a: &Actual, sim: &State, errs: &mut Vec<PlanError>) -> Option<String> {
     if let Spec::Artefacts {
@@ -277,14 +308,7 @@ fn diff(r: &Resource, a: &Actual, sim: &State, errs: &mut Vec<PlanError>) -> Opt
     } = &r.spec
     {
         if files.is_empty() {
-            for name in ["rmq-namesrv", "rmq-broker"] {
-                if !a.attrs.contains_key(&format!("sha256/{name}")) {
-                    errs.push(PlanError::new(
-                        format!("s3://{bucket}/{prefix}{name} does not exist"),
-                        "pass --artefact-dir DIR (holding rmq-namesrv and rmq-broker) to upload them",
-                    ));
-                }
-            }
+            missing_binaries(bucket, prefix, a, errs);
             return None;
         }
         let stale: Vec<&str> = files

@@ -18,6 +18,9 @@ pub const TAG_COMPONENT: &str = "rmq.dev/component";
 pub const TAG_RESOURCE: &str = "rmq.dev/resource";
 /// Tag holding the hash of the resolved spec, written once the resource has converged.
 pub const TAG_HASH: &str = "rmq.dev/hash";
+/// A launch template version's description: this prefix and the hash of its spec (a version is
+/// created whole, so it is converged the moment it exists).
+pub const VERSION_HASH_PREFIX: &str = "rmq.dev/hash=";
 /// Tag on a security group holding the hash of its converged rules.
 pub const TAG_RULES_HASH: &str = "rmq.dev/rules-hash";
 /// Tag on a launch template holding the AMI it was made with (kept unless `--ami-id` is given).

@@ -8,7 +8,7 @@ use common::{params, spec};
 use rmq_aws::layout::{Environment, broker_zone, name_server_zone};
 use rmq_aws::params::Network;
 use rmq_aws::plan::{Discovered, Op, plan};
-use rmq_aws::resource::{Actual, Kind, Peer, Spec, State, Value};
+use rmq_aws::resource::{Actual, ArtefactFile, Kind, Peer, Spec, State, Value};
 use rmq_aws::userdata::BOOTSTRAP;
 use std::collections::BTreeMap;
 
@@ -21,6 +21,15 @@ fn env(zones: usize) -> Discovered {
                 .map(|s| s.to_string())
                 .collect(),
             latest_ami: Some("ami-0123".into()),
+            // As if --artefact-dir named a directory with both binaries.
+            artefact_files: ["rmq-namesrv", "rmq-broker"]
+                .iter()
+                .map(|name| ArtefactFile {
+                    name: (*name).into(),
+                    path: format!("/opt/rmq/{name}"),
+                    sha256: "00".repeat(32),
+                })
+                .collect(),
             ..Environment::default()
         },
         ..Discovered::default()

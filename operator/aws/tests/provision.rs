@@ -459,7 +459,12 @@ async fn day2_scaling_adds_and_removes_node_groups() {
         .iter()
         .filter(|i| i.instance_id() != Some(old_instance.as_str()))
         .collect();
-    assert_eq!(live.len(), 1, "replaced");
+    assert_eq!(
+        live.len(),
+        1,
+        "replaced {old_instance}: {:?}",
+        g.instances()
+    );
     assert_eq!(
         live[0].launch_template().and_then(|t| t.version()),
         Some("2")

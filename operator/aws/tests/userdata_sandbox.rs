@@ -13,7 +13,7 @@ mod common;
 use common::{params, spec};
 use rmq_aws::layout::Environment;
 use rmq_aws::plan::{Discovered, plan};
-use rmq_aws::resource::{Actual, Kind, Spec, State};
+use rmq_aws::resource::{Actual, ArtefactFile, Kind, Spec, State};
 use rmq_model::admin::Admin;
 use rmq_model::plan::Desired;
 use rmq_protocol::header::send::{SendMessageRequestHeaderV2, SendMessageResponseHeader};
@@ -106,6 +106,15 @@ async fn rendered_user_data_boots_a_nameserver_and_a_broker_that_takes_messages(
             region: "us-east-1".into(),
             azs: vec!["us-east-1a".into(), "us-east-1b".into()],
             latest_ami: Some("ami-1".into()),
+            // As with --artefact-dir: the binaries the sandbox runs.
+            artefact_files: ["rmq-namesrv", "rmq-broker"]
+                .iter()
+                .map(|name| ArtefactFile {
+                    name: (*name).into(),
+                    path: bins.join(name).display().to_string(),
+                    sha256: "00".repeat(32),
+                })
+                .collect(),
             ..Environment::default()
         },
         ..Discovered::default()

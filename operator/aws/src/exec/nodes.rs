@@ -7,6 +7,7 @@ use super::{Executor, record};
 use crate::error::{Error, Result, aws};
 use crate::resource::{
     Actual, Kind, Resource, Spec, TAG_AMI, TAG_CLUSTER, TAG_COMPONENT, TAG_HASH,
+    VERSION_HASH_PREFIX,
 };
 use crate::userdata::{MAX_USER_DATA, base64};
 use aws_sdk_autoscaling::client::Waiters as _;
@@ -344,6 +345,7 @@ impl Executor<'_> {
                 let out = ec2
                     .create_launch_template_version()
                     .launch_template_id(&a.id)
+                    .version_description(format!("{VERSION_HASH_PREFIX}{hash}"))
                     .launch_template_data(data)
                     .send()
                     .await
@@ -365,6 +367,7 @@ impl Executor<'_> {
                 let out = ec2
                     .create_launch_template()
                     .launch_template_name(name)
+                    .version_description(format!("{VERSION_HASH_PREFIX}{hash}"))
                     .launch_template_data(data)
                     .tag_specifications(self.tag_spec(
                         r,
@@ -382,7 +385,6 @@ impl Executor<'_> {
                 (id, t.and_then(|t| t.latest_version_number()).unwrap_or(1))
             }
         };
-        let _ = hash;
         Ok(record(Kind::LaunchTemplate, &r.key, &id)
             .with("version", version.to_string())
             .with("ami", ami.clone()))
@@ -442,6 +444,8 @@ impl Executor<'_> {
             .iter()
             .map(|(k, v)| tag(k, v, true))
             .collect();
+        // Instances that must be replaced because the group moves to another template version.
+        let mut prior = Vec::new();
         match existing {
             None => {
                 client
@@ -460,6 +464,7 @@ impl Executor<'_> {
                     .map_err(|e| aws(format!("CreateAutoScalingGroup {name}"), e))?;
             }
             Some(_) => {
+                prior = self.launched_before(name, &version).await?;
                 client
                     .update_auto_scaling_group()
                     .auto_scaling_group_name(name)
@@ -479,7 +484,7 @@ impl Executor<'_> {
             self.wait_in_service(name).await?;
         }
         if existing.is_some() && self.opts.roll_instances {
-            self.roll(name, &version).await?;
+            self.roll(name, &version, &prior).await?;
         }
         // The last step: mark the group converged (not propagated to instances).
         let mut tags = if existing.is_some() { base } else { Vec::new() };
@@ -510,8 +515,30 @@ impl Executor<'_> {
         )
     }
 
-    /// Replaces, one at a time, every instance of `name` launched from another template version.
-    async fn roll(&self, name: &str, version: &str) -> Result<()> {
+    /// The instances of group `name` when the group itself is on another template version than
+    /// `version` (all of them are then launched from an older version, whatever each instance
+    /// reports: moto relabels instances with the group's version).
+    async fn launched_before(&self, name: &str, version: &str) -> Result<Vec<String>> {
+        let out = self
+            .aws
+            .asg
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .map_err(|e| aws(format!("DescribeAutoScalingGroups {name}"), e))?;
+        Ok(out
+            .auto_scaling_groups()
+            .iter()
+            .filter(|g| g.launch_template().and_then(|t| t.version()) != Some(version))
+            .flat_map(|g| g.instances())
+            .filter_map(|i| i.instance_id().map(str::to_owned))
+            .collect())
+    }
+
+    /// Replaces, one at a time, every instance of `name` launched from another template version
+    /// (as the instance reports it) or listed in `prior` (see `launched_before`).
+    async fn roll(&self, name: &str, version: &str, prior: &[String]) -> Result<()> {
         let client = &self.aws.asg;
         let out = client
             .describe_auto_scaling_groups()
@@ -523,7 +550,11 @@ impl Executor<'_> {
             .auto_scaling_groups()
             .iter()
             .flat_map(|g| g.instances())
-            .filter(|i| i.launch_template().and_then(|t| t.version()) != Some(version))
+            .filter(|i| {
+                i.launch_template().and_then(|t| t.version()) != Some(version)
+                    || i.instance_id()
+                        .is_some_and(|id| prior.iter().any(|p| p == id))
+            })
             .filter(|i| {
                 !matches!(
                     i.lifecycle_state(),

@@ -155,7 +155,12 @@ pub async fn tagged(aws: &Aws, cluster: &str) -> Vec<String> {
         .unwrap()
         .nat_gateways()
     {
-        if n.state().map(|s| s.as_str()) != Some("deleted") {
+        // moto ignores tag filters on DescribeNatGateways: check the tag here.
+        let ours = n
+            .tags()
+            .iter()
+            .any(|t| t.key() == Some("rmq.dev/cluster") && t.value() == Some(cluster));
+        if ours && n.state().map(|s| s.as_str()) != Some("deleted") {
             add("nat-gateway", n.nat_gateway_id());
         }
     }
