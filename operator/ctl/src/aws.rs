@@ -477,7 +477,14 @@ async fn apply(a: ApplyArgs) -> Result<(), CtlError> {
             admin.name_servers().join(";")
         );
     }
-    crate::apply::reconcile(&admin, &desired, &decls, false, a.target.output)
+    crate::apply::reconcile(
+        &admin,
+        &desired,
+        &decls,
+        false,
+        a.target.output,
+        &mut |line| println!("{line}"),
+    )
         .await
         .map_err(|e| match e {
             CtlError::Admin(err) => CtlError::Aws(format!(

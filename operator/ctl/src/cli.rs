@@ -30,7 +30,7 @@ pub enum Command {
     /// Provision the cluster on AWS with the SDK: plan, apply, destroy.
     #[cfg(feature = "aws")]
     #[command(subcommand)]
-    Aws(crate::aws::AwsCommand),
+    Aws(Box<crate::aws::AwsCommand>),
 }
 
 /// `rmqctl local ...`.

@@ -29,7 +29,7 @@ async fn run(cli: Cli) -> Result<(), CtlError> {
         Command::Get(a) => get::run(a).await,
         Command::Route(a) => get::route(a).await,
         #[cfg(feature = "aws")]
-        Command::Aws(c) => aws::run(c).await,
+        Command::Aws(c) => aws::run(*c).await,
         Command::Crd(a) => {
             let text = match a.output {
                 Output::Json => {
