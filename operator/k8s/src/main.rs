@@ -82,6 +82,9 @@ struct RunArgs {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // ring as the process's rustls provider, before any kube client exists (a workspace build
+    // also enables aws-lc-rs through the AWS SDK; rustls will not choose between them itself).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Crd) => {

@@ -100,6 +100,9 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // ring as the process's rustls provider, before any kube client exists (a workspace build
+    // also enables aws-lc-rs through the AWS SDK; rustls will not choose between them itself).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let addrs = rmq_model::admin::parse_name_servers(&cli.namesrv).unwrap_or_default();
     let admin = Admin::with_timeouts(addrs, Duration::from_secs(3), Duration::from_secs(5));

@@ -46,6 +46,9 @@ fn host_port(url: &str) -> anyhow::Result<(String, u16)> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // ring as the process's rustls provider, before any kube client exists (a workspace build
+    // also enables aws-lc-rs through the AWS SDK; rustls will not choose between them itself).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RMQ_AGENT_LOG")
