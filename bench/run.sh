@@ -283,7 +283,7 @@ EOT
     "$RUST_BIN/rocketmq-broker-rust" -c "$home/conf/broker.toml" -n "127.0.0.1:$NS_PORT") >"$PDIR/broker.out" 2>&1 &
   BR_PID=$!; PIDS+=("$BR_PID"); echo "$BR_PID" >"$BR_PIDFILE"
   until ! port_free "$BR_PORT"; do
-    kill -0 "$BR_PID" 2>/dev/null || { ERR="rocketmq-broker-rust exited: $(tail -n 5 "$PDIR/broker.out" | tr '\n' ' ')"; return 1; }
+    kill -0 "$BR_PID" 2>/dev/null || { ERR="rocketmq-broker-rust exited: $(tail -n 5 "$PDIR/broker.out" | sed 's/\x1b\[[0-9;]*m//g' | tr -s ' \n' '  ' | cut -c1-400)"; return 1; }
     ((i++ < 600)) || { ERR="rocketmq-broker-rust did not listen within 60 s"; return 1; }
     sleep 0.1
   done
