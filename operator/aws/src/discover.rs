@@ -13,14 +13,11 @@ use crate::resource::{
     VERSION_HASH_PREFIX,
 };
 use aws_sdk_ec2::types::{Filter, Tag};
-use sha2::Digest;
 
-/// S3 object metadata key holding the SHA-256 of an uploaded binary.
-pub const META_SHA256: &str = "rmq-sha256";
-/// S3 object metadata key naming the cluster that uploaded an object.
-pub const META_CLUSTER: &str = "rmq-cluster";
-/// The binaries every cluster needs.
-pub const BINARIES: [&str; 2] = ["rmq-namesrv", "rmq-broker"];
+mod artefacts;
+
+use artefacts::artefacts;
+pub use artefacts::{BINARIES, META_CLUSTER, META_SHA256, sha256_hex};
 
 fn tag<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
     tags.iter()
@@ -532,80 +529,4 @@ async fn latest_al2023(aws: &Aws) -> Result<Option<String>> {
             )
         })
         .and_then(|i| i.image_id().map(str::to_owned)))
-}
-
-/// What the artefact bucket holds under the prefix.
-async fn artefacts(
-    aws: &Aws,
-    cluster: &str,
-    version: &str,
-    params: &Params,
-    found: &mut Discovered,
-) -> Result<()> {
-    let region = params
-        .artefact_region
-        .clone()
-        .unwrap_or_else(|| aws.region.clone());
-    let s3 = aws.s3_in(&region);
-    let bucket = &params.artefact_bucket;
-    if bucket.is_empty() {
-        return Ok(());
-    }
-    match s3.head_bucket().bucket(bucket).send().await {
-        Ok(_) => {}
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Ok(()),
-        Err(e) => return Err(sdk_err(format!("HeadBucket {bucket}"), e)),
-    }
-    let owned = match s3.get_bucket_tagging().bucket(bucket).send().await {
-        Ok(t) => t
-            .tag_set()
-            .iter()
-            .any(|t| t.key() == TAG_CLUSTER && t.value() == cluster),
-        Err(_) => false, // NoSuchTagSet (or no permission): not ours
-    };
-    let prefix = params.prefix(cluster, version);
-    let mut a = Actual::new(Kind::Artefacts, "artefacts", bucket.clone())
-        .with("owned", owned.to_string())
-        .with("prefix", prefix.clone())
-        .with("region", region.clone());
-    let mut ours = false;
-    for name in BINARIES {
-        match s3
-            .head_object()
-            .bucket(bucket)
-            .key(format!("{prefix}{name}"))
-            .send()
-            .await
-        {
-            Ok(o) => {
-                let meta = o.metadata();
-                let sha = meta
-                    .and_then(|m| m.get(META_SHA256))
-                    .cloned()
-                    .unwrap_or_default();
-                ours |= meta
-                    .and_then(|m| m.get(META_CLUSTER))
-                    .is_some_and(|c| c == cluster);
-                a.attrs.insert(format!("sha256/{name}"), sha);
-            }
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
-            Err(e) => {
-                return Err(sdk_err(
-                    format!("HeadObject s3://{bucket}/{prefix}{name}"),
-                    e,
-                ));
-            }
-        }
-    }
-    a.attrs.insert("ours".into(), ours.to_string());
-    found.state.put(a);
-    Ok(())
-}
-
-/// Hex SHA-256.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

@@ -6,16 +6,17 @@
 //! `rtb/public`, `sg/broker`, `rules/broker`, `eni/broker-a-0`, `volume/broker-a-0`,
 //! `lt/broker-a-0`, `asg/broker-a-0`, `lt/bastion`, `asg/bastion`, `artefacts`.
 
-use crate::params::{Network, Params, subnet_cidrs};
+use crate::params::{Network, Params};
 use crate::plan::PlanError;
-use crate::resource::{
-    ArtefactFile, Peer, Resource, RouteTarget, Rule, Spec, TAG_CF_NODE, TAG_CF_ROLE, Value,
-};
+use crate::resource::{ArtefactFile, Peer, Resource, Rule, Spec, TAG_CF_NODE, TAG_CF_ROLE, Value};
 use crate::userdata::{BrokerIdentity, NodeHeader, NodeRole, quotable, user_data};
+use network::network;
 use rmq_model::desired::{Addressing, Endpoint};
 use rmq_model::types::FlushMode;
 use rmq_model::{ValidatedCluster, desired_cluster};
 use std::collections::BTreeMap;
+
+mod network;
 
 /// Nameserver port.
 pub const NAMESRV_PORT: u16 = 9876;
@@ -537,111 +538,4 @@ fn no_ami() -> PlanError {
         "no Amazon Linux 2023 AMI was found in the region",
         "pass --ami-id ami-... (an Amazon Linux 2023 AMI of the instance types' architecture)",
     )
-}
-
-/// VPC, internet gateway, subnets, NAT gateways, route tables and the S3 endpoint.
-fn network(
-    c: &str,
-    cidr: &str,
-    azs: &[String],
-    nat_per_az: bool,
-    region: &str,
-    out: &mut Vec<Resource>,
-) -> Result<(), String> {
-    let n = azs.len();
-    let (private, public) = subnet_cidrs(cidr, n)?;
-    let vpc = Value::id("vpc");
-    out.push(res(
-        "vpc",
-        c.to_owned(),
-        "network",
-        Spec::Vpc { cidr: cidr.into() },
-    ));
-    out.push(res(
-        "igw",
-        c.to_owned(),
-        "network",
-        Spec::InternetGateway { vpc: vpc.clone() },
-    ));
-    for (i, az) in azs.iter().enumerate() {
-        let z = i + 1;
-        out.push(res(
-            &format!("subnet/public-{z}"),
-            format!("{c}-public-{z}"),
-            "network",
-            Spec::Subnet {
-                vpc: vpc.clone(),
-                cidr: public[i].clone(),
-                az: az.clone(),
-                public: true,
-            },
-        ));
-        out.push(res(
-            &format!("subnet/private-{z}"),
-            format!("{c}-private-{z}"),
-            "network",
-            Spec::Subnet {
-                vpc: vpc.clone(),
-                cidr: private[i].clone(),
-                az: az.clone(),
-                public: false,
-            },
-        ));
-    }
-    let nats = if nat_per_az { n } else { 1 };
-    for z in 1..=nats {
-        out.push(res(
-            &format!("eip/nat-{z}"),
-            format!("{c}-nat-{z}"),
-            "network",
-            Spec::ElasticIp,
-        ));
-        out.push(res(
-            &format!("nat/{z}"),
-            format!("{c}-nat-{z}"),
-            "network",
-            Spec::NatGateway {
-                subnet: Value::id(format!("subnet/public-{z}")),
-                allocation: Value::id(format!("eip/nat-{z}")),
-            },
-        ));
-    }
-    out.push(res(
-        "rtb/public",
-        format!("{c}-public"),
-        "network",
-        Spec::RouteTable {
-            vpc: vpc.clone(),
-            default_route: RouteTarget::Gateway(Value::id("igw")),
-            subnets: (1..=n)
-                .map(|z| Value::id(format!("subnet/public-{z}")))
-                .collect(),
-        },
-    ));
-    for z in 1..=n {
-        let nat = if nat_per_az { z } else { 1 };
-        out.push(res(
-            &format!("rtb/private-{z}"),
-            format!("{c}-private-{z}"),
-            "network",
-            Spec::RouteTable {
-                vpc: vpc.clone(),
-                default_route: RouteTarget::Nat(Value::id(format!("nat/{nat}"))),
-                subnets: vec![Value::id(format!("subnet/private-{z}"))],
-            },
-        ));
-    }
-    out.push(res(
-        "endpoint/s3",
-        format!("{c}-s3"),
-        "network",
-        Spec::VpcEndpoint {
-            vpc,
-            service: format!("com.amazonaws.{region}.s3"),
-            route_tables: (1..=n)
-                .map(|z| Value::id(format!("rtb/private-{z}")))
-                .collect(),
-        },
-    ));
-    Ok(())
 }

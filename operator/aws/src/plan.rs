@@ -182,12 +182,7 @@ pub fn plan(
                     && files.is_empty()
                 {
                     // A new bucket without binaries would boot nodes that cannot start.
-                    missing_binaries(
-                        bucket,
-                        prefix,
-                        &Actual::new(Kind::Artefacts, "", ""),
-                        &mut errs,
-                    );
+                    missing_binaries(bucket, prefix, None, &mut errs);
                 }
                 (Some(Op::Create), String::new())
             }
@@ -286,10 +281,10 @@ fn roll_order(a: &Action) -> u32 {
 }
 
 /// Without `--artefact-dir` the binaries must already be under the prefix: one error per
-/// binary that `a` (the discovered bucket) does not hold.
-fn missing_binaries(bucket: &str, prefix: &str, a: &Actual, errs: &mut Vec<PlanError>) {
-    for name in ["rmq-namesrv", "rmq-broker"] {
-        if !a.attrs.contains_key(&format!("sha256/{name}")) {
+/// binary that `a` (the discovered bucket, `None` when it does not exist yet) does not hold.
+fn missing_binaries(bucket: &str, prefix: &str, a: Option<&Actual>, errs: &mut Vec<PlanError>) {
+    for name in crate::discover::BINARIES {
+        if !a.is_some_and(|a| a.attrs.contains_key(&format!("sha256/{name}"))) {
             errs.push(PlanError::new(
                 format!("s3://{bucket}/{prefix}{name} does not exist"),
                 "pass --artefact-dir DIR (holding rmq-namesrv and rmq-broker) to upload them",
@@ -308,7 +303,7 @@ fn diff(r: &Resource, a: &Actual, sim: &State, errs: &mut Vec<PlanError>) -> Opt
     } = &r.spec
     {
         if files.is_empty() {
-            missing_binaries(bucket, prefix, a, errs);
+            missing_binaries(bucket, prefix, Some(a), errs);
             return None;
         }
         let stale: Vec<&str> = files

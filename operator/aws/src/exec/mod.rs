@@ -9,6 +9,7 @@
 //! and re-running the same command continues from the current state.
 
 mod artefacts;
+mod asg;
 mod network;
 mod nodes;
 mod security;

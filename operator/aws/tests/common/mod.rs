@@ -4,7 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use rmq_aws::params::{Connection, Network, Params};
-use rmq_aws::{ApplyOptions, Aws};
+use rmq_aws::{ApplyOptions, Aws, Progress, apply, plan_apply};
 use rmq_model::ValidatedCluster;
 use std::path::Path;
 use std::time::Duration;
@@ -272,4 +272,14 @@ pub fn unique(prefix: &str) -> String {
         .unwrap()
         .subsec_nanos();
     format!("{prefix}-{:x}", nanos % 0xfffff)
+}
+
+/// Plans and applies `c`; panics naming the failed action.
+pub async fn converge(aws: &Aws, c: &ValidatedCluster, p: &Params) -> rmq_aws::Report {
+    let (found, plan) = plan_apply(aws, c, p).await.unwrap();
+    let report = apply(aws, &plan, &found, &opts(), &Progress::new(true)).await;
+    if let Some((a, e)) = &report.failed {
+        panic!("{a} failed: {e}");
+    }
+    report
 }

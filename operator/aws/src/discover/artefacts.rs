@@ -1,0 +1,92 @@
+//! The artefact bucket: whether it exists, whether this cluster owns it, and the checksums of
+//! the binaries under the cluster's prefix.
+
+use crate::client::Aws;
+use crate::error::{Result, aws as sdk_err};
+use crate::params::Params;
+use crate::plan::Discovered;
+use crate::resource::{Actual, Kind, TAG_CLUSTER};
+use sha2::Digest;
+
+/// S3 object metadata key holding the SHA-256 of an uploaded binary.
+pub const META_SHA256: &str = "rmq-sha256";
+/// S3 object metadata key naming the cluster that uploaded an object.
+pub const META_CLUSTER: &str = "rmq-cluster";
+/// The binaries every cluster needs.
+pub const BINARIES: [&str; 2] = ["rmq-namesrv", "rmq-broker"];
+
+/// What the artefact bucket holds under the prefix.
+pub(super) async fn artefacts(
+    aws: &Aws,
+    cluster: &str,
+    version: &str,
+    params: &Params,
+    found: &mut Discovered,
+) -> Result<()> {
+    let region = params
+        .artefact_region
+        .clone()
+        .unwrap_or_else(|| aws.region.clone());
+    let s3 = aws.s3_in(&region);
+    let bucket = &params.artefact_bucket;
+    if bucket.is_empty() {
+        return Ok(());
+    }
+    match s3.head_bucket().bucket(bucket).send().await {
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => return Ok(()),
+        Err(e) => return Err(sdk_err(format!("HeadBucket {bucket}"), e)),
+    }
+    let owned = match s3.get_bucket_tagging().bucket(bucket).send().await {
+        Ok(t) => t
+            .tag_set()
+            .iter()
+            .any(|t| t.key() == TAG_CLUSTER && t.value() == cluster),
+        Err(_) => false, // NoSuchTagSet (or no permission): not ours
+    };
+    let prefix = params.prefix(cluster, version);
+    let mut a = Actual::new(Kind::Artefacts, "artefacts", bucket.clone())
+        .with("owned", owned.to_string())
+        .with("prefix", prefix.clone())
+        .with("region", region.clone());
+    let mut ours = false;
+    for name in BINARIES {
+        match s3
+            .head_object()
+            .bucket(bucket)
+            .key(format!("{prefix}{name}"))
+            .send()
+            .await
+        {
+            Ok(o) => {
+                let meta = o.metadata();
+                let sha = meta
+                    .and_then(|m| m.get(META_SHA256))
+                    .cloned()
+                    .unwrap_or_default();
+                ours |= meta
+                    .and_then(|m| m.get(META_CLUSTER))
+                    .is_some_and(|c| c == cluster);
+                a.attrs.insert(format!("sha256/{name}"), sha);
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
+            Err(e) => {
+                return Err(sdk_err(
+                    format!("HeadObject s3://{bucket}/{prefix}{name}"),
+                    e,
+                ));
+            }
+        }
+    }
+    a.attrs.insert("ours".into(), ours.to_string());
+    found.state.put(a);
+    Ok(())
+}
+
+/// Hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -1,0 +1,233 @@
+//! The Auto Scaling group of one per node: created or updated to the node's launch template
+//! version, waited for in service, and after a version change each instance launched from an
+//! older version is replaced in turn so it boots with the new user data.
+
+use super::nodes::wrong;
+use super::{Executor, record};
+use crate::error::{Result, aws};
+use crate::resource::{Actual, Kind, Resource, Spec, TAG_HASH};
+use aws_sdk_autoscaling::client::Waiters as _;
+use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, LifecycleState};
+
+impl Executor<'_> {
+    pub(crate) async fn ensure_asg(
+        &mut self,
+        r: &Resource,
+        existing: Option<&Actual>,
+        hash: &str,
+    ) -> Result<Actual> {
+        let Spec::AutoScalingGroup {
+            name,
+            size,
+            subnets,
+            launch_template,
+            version,
+            grace_seconds,
+        } = &r.spec
+        else {
+            return Err(wrong(r));
+        };
+        let (lt, version, subnets) = (
+            self.v(launch_template)?,
+            self.v(version)?,
+            self.vs(subnets)?.join(","),
+        );
+        let spec = LaunchTemplateSpecification::builder()
+            .launch_template_id(&lt)
+            .version(&version)
+            .build();
+        let client = &self.aws.asg;
+        let tag = |k: &str, v: &str, propagate: bool| {
+            aws_sdk_autoscaling::types::Tag::builder()
+                .resource_id(name)
+                .resource_type("auto-scaling-group")
+                .key(k)
+                .value(v)
+                .propagate_at_launch(propagate)
+                .build()
+        };
+        let base: Vec<aws_sdk_autoscaling::types::Tag> = r
+            .tags(&self.plan.cluster, &self.plan.stack)
+            .iter()
+            .map(|(k, v)| tag(k, v, true))
+            .collect();
+        // Instances that must be replaced because the group moves to another template version.
+        let mut prior = Vec::new();
+        match existing {
+            None => {
+                client
+                    .create_auto_scaling_group()
+                    .auto_scaling_group_name(name)
+                    .launch_template(spec)
+                    .min_size(*size)
+                    .max_size(*size)
+                    .desired_capacity(*size)
+                    .vpc_zone_identifier(&subnets)
+                    .health_check_type("EC2")
+                    .health_check_grace_period(*grace_seconds)
+                    .set_tags(Some(base.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| aws(format!("CreateAutoScalingGroup {name}"), e))?;
+            }
+            Some(_) => {
+                prior = self.launched_before(name, &version).await?;
+                client
+                    .update_auto_scaling_group()
+                    .auto_scaling_group_name(name)
+                    .launch_template(spec)
+                    .min_size(*size)
+                    .max_size(*size)
+                    .desired_capacity(*size)
+                    .vpc_zone_identifier(&subnets)
+                    .health_check_type("EC2")
+                    .health_check_grace_period(*grace_seconds)
+                    .send()
+                    .await
+                    .map_err(|e| aws(format!("UpdateAutoScalingGroup {name}"), e))?;
+            }
+        }
+        if self.opts.wait_in_service || existing.is_some() {
+            self.wait_in_service(name).await?;
+        }
+        if existing.is_some() && self.opts.roll_instances {
+            self.roll(name, &version, &prior).await?;
+        }
+        // The last step: mark the group converged (not propagated to instances).
+        let mut tags = if existing.is_some() { base } else { Vec::new() };
+        tags.push(tag(TAG_HASH, hash, false));
+        client
+            .create_or_update_tags()
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| aws(format!("CreateOrUpdateTags {name}"), e))?;
+        Ok(record(Kind::AutoScalingGroup, &r.key, name)
+            .with("min", size.to_string())
+            .with("max", size.to_string())
+            .with("desired", size.to_string()))
+    }
+
+    async fn wait_in_service(&self, name: &str) -> Result<()> {
+        let w = self
+            .aws
+            .asg
+            .wait_until_group_in_service()
+            .auto_scaling_group_names(name)
+            .wait(self.opts.wait_timeout)
+            .await;
+        self.waited(
+            &format!("Auto Scaling group {name} to have its instances in service"),
+            w,
+        )
+    }
+
+    /// The instances of group `name` when the group itself is on another template version than
+    /// `version` (all of them are then launched from an older version, whatever each instance
+    /// reports: moto relabels instances with the group's version).
+    async fn launched_before(&self, name: &str, version: &str) -> Result<Vec<String>> {
+        let out = self
+            .aws
+            .asg
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .map_err(|e| aws(format!("DescribeAutoScalingGroups {name}"), e))?;
+        Ok(out
+            .auto_scaling_groups()
+            .iter()
+            .filter(|g| g.launch_template().and_then(|t| t.version()) != Some(version))
+            .flat_map(|g| g.instances())
+            .filter_map(|i| i.instance_id().map(str::to_owned))
+            .collect())
+    }
+
+    /// Replaces, one at a time, every instance of `name` launched from another template version
+    /// (as the instance reports it) or listed in `prior` (see `launched_before`).
+    async fn roll(&self, name: &str, version: &str, prior: &[String]) -> Result<()> {
+        let client = &self.aws.asg;
+        let out = client
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(name)
+            .send()
+            .await
+            .map_err(|e| aws(format!("DescribeAutoScalingGroups {name}"), e))?;
+        let stale: Vec<String> = out
+            .auto_scaling_groups()
+            .iter()
+            .flat_map(|g| g.instances())
+            .filter(|i| {
+                i.launch_template().and_then(|t| t.version()) != Some(version)
+                    || i.instance_id()
+                        .is_some_and(|id| prior.iter().any(|p| p == id))
+            })
+            .filter(|i| {
+                !matches!(
+                    i.lifecycle_state(),
+                    Some(LifecycleState::Terminating | LifecycleState::Terminated)
+                )
+            })
+            .filter_map(|i| i.instance_id().map(str::to_owned))
+            .collect();
+        for id in &stale {
+            let id = id.as_str();
+            client
+                .terminate_instance_in_auto_scaling_group()
+                .instance_id(id)
+                .should_decrement_desired_capacity(false)
+                .send()
+                .await
+                .map_err(|e| {
+                    aws(
+                        format!("TerminateInstanceInAutoScalingGroup {name} {id}"),
+                        e,
+                    )
+                })?;
+            self.poll(&format!("{name} to replace instance {id}"), || async move {
+                let out = client
+                    .describe_auto_scaling_groups()
+                    .auto_scaling_group_names(name)
+                    .send()
+                    .await
+                    .map_err(|e| aws(format!("DescribeAutoScalingGroups {name}"), e))?;
+                Ok(out.auto_scaling_groups().iter().all(|g| {
+                    let live: Vec<_> = g
+                        .instances()
+                        .iter()
+                        .filter(|i| i.instance_id() != Some(id))
+                        .collect();
+                    live.len() as i32 >= g.min_size().unwrap_or(1)
+                        && live
+                            .iter()
+                            .all(|i| i.lifecycle_state() == Some(&LifecycleState::InService))
+                }))
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn delete_asg(&self, name: &str) -> Result<()> {
+        let client = &self.aws.asg;
+        let res = client
+            .delete_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .force_delete(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws(format!("DeleteAutoScalingGroup {name}"), e));
+        match res {
+            Err(e)
+                if e.to_string().contains("not found") || e.code() == Some("ValidationError") => {}
+            other => other?,
+        }
+        let w = client
+            .wait_until_group_not_exists()
+            .auto_scaling_group_names(name)
+            .wait(self.opts.wait_timeout)
+            .await;
+        self.waited(&format!("Auto Scaling group {name} to be deleted"), w)
+    }
+}
