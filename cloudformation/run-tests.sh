@@ -12,26 +12,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PYTHON="${PYTHON:-python3}"
 command -v "$PYTHON" >/dev/null || { echo "run-tests.sh: $PYTHON not found (need Python >= 3.10)" >&2; exit 1; }
-CACHE="${RMQ_TEST_CACHE:-${HOME:-/tmp}/.cache/rmq-test}"
-KEY="$( { cat "$HERE/requirements.txt"; "$PYTHON" -c 'import sys; print(sys.version)'; } | sha256sum | cut -c1-16)"
-VENV="$CACHE/venv-cfn-$KEY"
 started=$SECONDS
-
-mkdir -p "$CACHE"
-exec 9>"$CACHE/.venv-cfn.lock"   # one creator at a time when several runs share the cache
-flock -w 900 9 || { echo "run-tests.sh: waited 900 s for $CACHE/.venv-cfn.lock" >&2; exit 1; }
-if [ ! -f "$VENV/.complete" ]; then
-  echo "run-tests.sh: creating $VENV"
-  rm -rf "$VENV"
-  "$PYTHON" -m venv "$VENV"
-  if ! timeout 900 "$VENV/bin/pip" install --disable-pip-version-check -q -r "$HERE/requirements.txt"; then
-    echo "run-tests.sh: pip install -r cloudformation/requirements.txt failed or timed out (900 s)" >&2
-    rm -rf "$VENV"
-    exit 1
-  fi
-  touch "$VENV/.complete"
-fi
-flock -u 9
+VENV="$(bash "$HERE/venv.sh")"
 
 echo "run-tests.sh: cfn-lint templates/*.yaml"
 if ! timeout 300 "$VENV/bin/cfn-lint" --regions us-east-1 eu-west-1 -- "$HERE"/templates/*.yaml; then

@@ -1,84 +1,223 @@
 #!/usr/bin/env bash
 # The one test command: installs what the suites need (cached under ~/.cache/rmq-test) and runs
-# every suite. Usage: ./scripts/test.sh            (everything)
-#                     RMQ_TEST_ONLY="unit e2e" ./scripts/test.sh   (a subset, for development)
-# Suites: lint unit e2e cfn aws k8s bench
-#   lint   cargo fmt --check, cargo clippy -D warnings on every crate and target
-#   unit   cargo test of every crate except the ones below (rmqctl's tests run real processes
-#          and the Java client harness)
-#   e2e    tests/e2e: real Java 4.9/5.x, Go and Rust clients against rmq-namesrv + rmq-broker
-#   cfn    cloudformation/: cfn-lint + every template deployed into moto
-#   aws    operator/aws: rmq-aws and `rmqctl aws` against moto_server, user data run in a sandbox
-#   k8s    tests/k8s-e2e: rmq-operator + Helm chart on a real kube-apiserver built from Go modules
-#   bench  bench/run.sh --quick with the debug binaries: keeps the harness from rotting; asserts
-#          nothing about timings
+# every suite, then prints a table (suite, seconds, passed, failed, skipped).
+#
+#   ./scripts/test.sh                              everything
+#   RMQ_TEST_ONLY="unit e2e" ./scripts/test.sh     a subset, for development
+#
+# Suites:
+#   lint      cargo fmt --check; clippy -D warnings on every crate and target (see "One build")
+#   unit      cargo test of every crate but the e2e suites (rmqctl's tests run real processes and
+#             the Java client; rmq-aws's moto tests run in `aws`)
+#   e2e       tests/e2e: real Java 4.9/5.x, Go and Rust clients against rmq-namesrv + rmq-broker
+#   newcomer  tests/newcomer: the README's run command in a fresh clone, a Java client through it
+#   cfn       cloudformation/: cfn-lint + every template deployed into moto
+#   aws       operator/aws: rmq-aws and `rmqctl aws` against moto_server, user data in a sandbox
+#   k8s       tests/k8s-e2e: rmq-operator + Helm chart on a real kube-apiserver
+#   bench     bench/run.sh --quick with the debug binaries (keeps the harness working; asserts
+#             nothing about timings)
+#
+# How the time is spent (2 cores): the slow independent preparations (Maven and Go harnesses, the
+# Rust client harness, the Python venv, the Kubernetes control plane from Go modules) start at
+# once in the background at low CPU priority, while cargo builds in the foreground. The suites
+# then run in parallel lanes, each with its own log under $RMQ_TEST_CACHE/logs/<run>/.
+#
+# One build: every crate is compiled once, with one feature set (`--workspace --features
+# rmqctl/aws`, so the AWS SDK is compiled once), by `cargo build --all-targets` with clippy-driver
+# as the workspace wrapper: the same compilation lints our crates (-D warnings) and produces the
+# debug binaries and every test binary. Every later cargo command selects the same packages (and
+# picks test targets by name), so nothing is compiled twice.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 export RMQ_TEST_CACHE="${RMQ_TEST_CACHE:-$HOME/.cache/rmq-test}"
-ONLY="${RMQ_TEST_ONLY:-lint unit e2e cfn aws k8s bench}"
+SUITES=(lint unit e2e newcomer cfn aws k8s bench)
+ONLY="${RMQ_TEST_ONLY:-${SUITES[*]}}"
 want() { [[ " $ONLY " == *" $1 "* ]]; }
-step() { printf '\n==> %s (%ss elapsed)\n' "$*" "$SECONDS"; }
 for s in $ONLY; do
-  case "$s" in lint|unit|e2e|cfn|aws|k8s|bench) ;;
-    *) echo "test.sh: unknown suite '$s' in RMQ_TEST_ONLY (known: lint unit e2e cfn aws k8s bench)" >&2; exit 2;;
-  esac
+  [[ " ${SUITES[*]} " == *" $s "* ]] || {
+    echo "test.sh: unknown suite '$s' in RMQ_TEST_ONLY (known: ${SUITES[*]})" >&2; exit 2; }
 done
-
-for tool in cargo java mvn go python3 cc curl; do
+for tool in cargo java mvn go python3 cc curl git flock; do
   command -v "$tool" >/dev/null || { echo "test.sh: '$tool' is required but not installed" >&2; exit 1; }
 done
 
-if want lint; then
-  step "format and lints"
-  cargo fmt --all -- --check
-  # rmqctl's `aws` feature included, so `rmqctl aws` is linted too (one feature set, one build)
-  cargo clippy --workspace --all-targets --features rmqctl/aws -- -D warnings
-fi
+RUN="$(date +%Y%m%d-%H%M%S)-$$"
+LOGS="$RMQ_TEST_CACHE/logs/$RUN"
+mkdir -p "$LOGS"
+# keep the logs of the last 10 runs
+find "$RMQ_TEST_CACHE/logs" -mindepth 1 -maxdepth 1 -type d | LC_ALL=C sort | head -n -10 | xargs -r rm -rf
+T0=$SECONDS
+say() { printf '[%4ss] %s\n' "$((SECONDS - T0))" "$*"; }
 
-step "build binaries"
-cargo build --workspace --bins
+# The cargo selection every step uses (see "One build").
+CARGO_SEL=(--workspace --features rmqctl/aws)
 export RMQ_BIN_DIR="$CARGO_TARGET_DIR/debug"
+export RUSTC_WORKSPACE_WRAPPER="${RUSTC_WORKSPACE_WRAPPER-$(command -v clippy-driver || true)}"
+# clippy-driver reads its lint flags from CLIPPY_ARGS (what `cargo clippy -- -D warnings` sets).
+export CLIPPY_ARGS="-Dwarnings"
 
-if want unit || want e2e || want bench; then
-  step "client harnesses (Java 4.9/5.x, Go, Rust client, Apache peer)"
-  tests/build-harnesses.sh >/dev/null
-  if want e2e; then tests/rust-client/build.sh >/dev/null; fi
-  # shellcheck disable=SC1091
+# --- preparations: background jobs at low priority; rc and log per job ----------------------
+PIDS=()
+prep() { # prep NAME COMMAND...   runs in the background; writes $LOGS/prep-NAME.{log,rc}
+  local name="$1"; shift
+  ( rc=0; nice -n 10 "$@" >"$LOGS/prep-$name.log" 2>&1 || rc=$?
+    echo "$rc" >"$LOGS/prep-$name.rc" ) &
+  PIDS+=($!)
+}
+need() { # need NAME   waits for a preparation; fails with its log tail
+  local name="$1" rc
+  until [[ -f "$LOGS/prep-$name.rc" ]]; do sleep 1; done
+  rc="$(cat "$LOGS/prep-$name.rc")"
+  if [[ "$rc" != 0 ]]; then
+    echo "test.sh: preparation '$name' failed (rc=$rc); last lines of $LOGS/prep-$name.log:"
+    tail -n 40 "$LOGS/prep-$name.log"
+    return 1
+  fi
+}
+if want unit || want e2e || want newcomer || want bench; then prep harnesses tests/build-harnesses.sh; fi
+if want e2e; then prep rust-client tests/rust-client/build.sh; fi
+if want cfn || want aws; then prep venv bash cloudformation/venv.sh; fi
+if want k8s; then prep control-plane tests/k8s/build-control-plane.sh; fi
+
+# --- suites ---------------------------------------------------------------------------------
+# Each suite runs as `suite_NAME` with its output in $LOGS/NAME.log; the result line
+# (rc seconds passed failed skipped) goes to $LOGS/NAME.result.
+count_cargo() { # LOG -> "passed failed skipped" summed over cargo's "test result:" lines
+  awk '/^test result:/ { for (i = 1; i <= NF; i++) {
+         if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+       END { printf "%d %d %d\n", p, f, s }' "$1"
+}
+# Integration-test targets of a package set, as `--test NAME` arguments (names are unique in
+# the workspace). Selecting targets, never packages (-p/--exclude), keeps every cargo command's
+# feature set that of the build: nothing is compiled twice.
+test_targets() { # test_targets (only|except) PACKAGE...
+  cargo metadata --no-deps --format-version 1 | python3 -c '
+import json, sys
+mode, pkgs = sys.argv[1], set(sys.argv[2:])
+for p in json.load(sys.stdin)["packages"]:
+    if (p["name"] in pkgs) == (mode == "only"):
+        for t in p["targets"]:
+            if "test" in t["kind"]:
+                print("--test", t["name"])' "$@"
+}
+suite_unit() {
+  need harnesses
   source "$RMQ_TEST_CACHE/harness.env"
-fi
-
-if want unit; then
-  step "unit and process tests"
-  # rmq-aws needs moto_server (the aws suite starts it); rmq-e2e is the e2e suite.
-  cargo test --workspace --exclude rmq-e2e --exclude rmq-aws
-fi
-
-if want e2e; then
-  step "end-to-end suites with real clients"
-  cargo test -p rmq-e2e -- --test-threads 2
-fi
-
-if want cfn; then
-  step "CloudFormation: cfn-lint and moto"
-  bash cloudformation/run-tests.sh
-fi
-
-if want aws; then
-  step "AWS: rmq-aws and rmqctl aws against moto_server"
-  bash operator/aws/run-tests.sh
-fi
-
-if want k8s; then
-  step "Kubernetes: rmq-operator and the Helm chart on a real kube-apiserver"
-  RMQ_E2E_CARGO_TEST=0 tests/k8s-e2e/run.sh
-fi
-
-if want bench; then
-  step "benchmark harness smoke run (bench/run.sh --quick; no timing asserts)"
+  # rmq-aws's moto tests run in the aws suite, the rmq-e2e suites in e2e.
+  # shellcheck disable=SC2046
+  cargo test "${CARGO_SEL[@]}" --lib --bins $(test_targets except rmq-e2e rmq-aws)
+  cargo test "${CARGO_SEL[@]}" --doc
+}
+suite_e2e() {
+  need harnesses
+  need rust-client
+  source "$RMQ_TEST_CACHE/harness.env"
+  # shellcheck disable=SC2046
+  cargo test "${CARGO_SEL[@]}" $(test_targets only rmq-e2e) -- --test-threads 2
+}
+suite_newcomer() { need harnesses; tests/newcomer/run.sh; }
+suite_cfn() { need venv; bash cloudformation/run-tests.sh; }
+suite_aws() {
+  need venv
+  RMQ_AWS_CARGO_TEST="${CARGO_SEL[*]} $(test_targets only rmq-aws | tr '\n' ' ')" RMQ_AWS_PREBUILT=1 \
+    bash operator/aws/run-tests.sh
+}
+suite_k8s() { need control-plane; RMQ_E2E_CARGO_TEST=0 tests/k8s-e2e/run.sh; }
+suite_bench() {
+  need harnesses
   RMQ_BENCH_BIN_DIR="$RMQ_BIN_DIR" RMQ_BENCH_REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
     bench/run.sh --quick
+}
+counts() { # SUITE RC -> "passed failed skipped"
+  local log="$LOGS/$1.log" c
+  c="$(count_cargo "$log")"
+  case "$1" in
+    cfn) awk '/ passed| failed/ { for (i = 2; i <= NF; i++) { if ($i ~ /^passed/) p = $(i-1); if ($i ~ /^failed/) f = $(i-1); if ($i ~ /^skipped/) s = $(i-1) } }
+              END { printf "%d %d %d\n", p + ('"$2"' == 0 ? 1 : 0), f + ('"$2"' != 0 && f == 0 ? 1 : 0), s }' "$log" ;;
+    k8s) awk '/^k8s-e2e: [0-9]+ passed, [0-9]+ failed/ { p = $2; f = $4 } END { printf "%d %d 0\n", p, f + ('"$2"' != 0 && f == 0 ? 1 : 0) }' "$log" ;;
+    newcomer|bench) if [[ "$2" == 0 ]]; then echo "1 0 0"; else echo "0 1 0"; fi ;;
+    aws) read -r p f s <<<"$c"; if [[ "$2" == 0 ]]; then echo "$((p + 1)) $f $s"; else echo "$p $((f + 1)) $s"; fi ;;
+    *) read -r p f s <<<"$c"; if [[ "$2" != 0 && "$f" == 0 ]]; then f=1; fi; echo "$p $f $s" ;;
+  esac
+}
+run_suite() { # run_suite NAME   (foreground; the caller backgrounds lanes)
+  local name="$1" t rc=0
+  t=$SECONDS
+  say "$name: started (log: $LOGS/$name.log)"
+  # not `|| rc=$?`: bash ignores set -e inside a tested subshell
+  set +e
+  ( set -euo pipefail; "suite_$name" ) >"$LOGS/$name.log" 2>&1
+  rc=$?
+  set -e
+  echo "$rc $((SECONDS - t)) $(counts "$name" "$rc")" >"$LOGS/$name.result"
+  if [[ "$rc" == 0 ]]; then say "$name: passed in $((SECONDS - t)) s"; else
+    say "$name: FAILED (rc=$rc) in $((SECONDS - t)) s; last lines of its log:"
+    tail -n 60 "$LOGS/$name.log" | sed "s/^/  $name| /"
+  fi
+}
+lane() { # lane SUITE...   runs the wanted ones of SUITE... one after another
+  local s
+  for s in "$@"; do if want "$s"; then run_suite "$s"; fi; done
+}
+
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill -- "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- lint + build (foreground) -----------------------------------------------------------------
+build_t=$SECONDS
+build_rc=0
+if want lint; then
+  say "lint: cargo fmt --check"
+  if ! cargo fmt --all -- --check >"$LOGS/fmt.log" 2>&1; then
+    cat "$LOGS/fmt.log"; build_rc=1
+  fi
+fi
+if [[ "$build_rc" == 0 ]]; then
+  say "build: cargo build ${CARGO_SEL[*]} --all-targets (clippy -D warnings on our crates)"
+  if ! cargo build "${CARGO_SEL[@]}" --all-targets >"$LOGS/build.log" 2>&1; then
+    grep -E -A 12 '^(error|warning)' "$LOGS/build.log" | head -n 200; build_rc=1
+  fi
+fi
+if want lint; then
+  if [[ "$build_rc" == 0 ]]; then echo "0 $((SECONDS - build_t)) 2 0 0" >"$LOGS/lint.result"
+  else echo "1 $((SECONDS - build_t)) 0 1 0" >"$LOGS/lint.result"; fi
+fi
+if [[ "$build_rc" == 0 ]]; then
+  say "build: done in $((SECONDS - build_t)) s"
+  # --- the suites, in parallel lanes -----------------------------------------------------------
+  lane unit bench &
+  lane_pids=($!)
+  lane e2e & lane_pids+=($!)
+  lane cfn aws & lane_pids+=($!)
+  lane newcomer k8s & lane_pids+=($!)
+  for p in "${lane_pids[@]}"; do wait "$p" || true; done
+else
+  say "build: FAILED after $((SECONDS - build_t)) s (log: $LOGS/build.log); no suite ran"
 fi
 
-step "all requested suites passed"
+# --- the table ---------------------------------------------------------------------------------
+echo
+printf '%-10s %8s %8s %8s %8s  %s\n' suite seconds passed failed skipped result
+failed_suites=0
+for s in "${SUITES[@]}"; do
+  if [[ -f "$LOGS/$s.result" ]]; then
+    read -r rc secs p f sk <"$LOGS/$s.result"
+    res=ok; if [[ "$rc" != 0 ]]; then res=FAILED; failed_suites=$((failed_suites + 1)); fi
+    printf '%-10s %8s %8s %8s %8s  %s\n' "$s" "$secs" "$p" "$f" "$sk" "$res"
+  elif want "$s"; then
+    printf '%-10s %8s %8s %8s %8s  %s\n' "$s" - - - - "not run (build failed)"
+    failed_suites=$((failed_suites + 1))
+  else
+    printf '%-10s %8s %8s %8s %8s  %s\n' "$s" - - - - "skipped (RMQ_TEST_ONLY)"
+  fi
+done
+printf '%-10s %8s\n' total "$((SECONDS - T0))"
+echo "logs: $LOGS"
+if ((failed_suites > 0)); then echo "test.sh: $failed_suites suite(s) failed"; exit 1; fi
+echo "test.sh: all requested suites passed"

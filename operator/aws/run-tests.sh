@@ -4,11 +4,12 @@
 #
 #   bash operator/aws/run-tests.sh [cargo test args...]      e.g.  -- --test-threads 2
 #
-# 1. venv with moto[server] from the pinned cloudformation/requirements.txt, cached (and locked)
-#    exactly like cloudformation/run-tests.sh: ~/.cache/rmq-test/venv-cfn-<hash> (RMQ_TEST_CACHE).
+# 1. venv with moto[server] from the pinned cloudformation/requirements.txt (cloudformation/venv.sh,
+#    shared with cloudformation/run-tests.sh): ~/.cache/rmq-test/venv-cfn-<hash> (RMQ_TEST_CACHE).
 # 2. moto_server on a free 127.0.0.1 port; static fake credentials, AWS_EC2_METADATA_DISABLED,
 #    no profile files; stopped (by its pid) on exit.
-# 3. cargo build rmq-namesrv + rmq-broker (the sandbox test runs them), cargo test -p rmq-aws.
+# 3. cargo build rmq-namesrv + rmq-broker (the sandbox test runs them) and rmqctl --features aws,
+#    cargo test -p rmq-aws (the test command passes its own selection: see below).
 # 4. rmqctl (built with --features aws) end to end: plan, apply, apply again (0 changes), a
 #    failure half-way then a re-run, scale out, destroy (nothing tagged left), bad input.
 # Builds go to CARGO_TARGET_DIR (default ~/.cache/rmq-target-aws: the SDK is a heavy compile).
@@ -19,28 +20,9 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 CFN="$ROOT/cloudformation"
 PYTHON="${PYTHON:-python3}"
 command -v "$PYTHON" >/dev/null || { echo "run-tests.sh: $PYTHON not found (need Python >= 3.10)" >&2; exit 1; }
-CACHE="${RMQ_TEST_CACHE:-${HOME:-/tmp}/.cache/rmq-test}"
-KEY="$( { cat "$CFN/requirements.txt"; "$PYTHON" -c 'import sys; print(sys.version)'; } | sha256sum | cut -c1-16)"
-VENV="$CACHE/venv-cfn-$KEY"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${HOME:-/tmp}/.cache/rmq-target-aws}"
 started=$SECONDS
-
-# 1. The same venv as cloudformation/run-tests.sh (same key, same lock).
-mkdir -p "$CACHE"
-exec 9>"$CACHE/.venv-cfn.lock"
-flock -w 900 9 || { echo "run-tests.sh: waited 900 s for $CACHE/.venv-cfn.lock" >&2; exit 1; }
-if [ ! -f "$VENV/.complete" ]; then
-  echo "run-tests.sh: creating $VENV"
-  rm -rf "$VENV"
-  "$PYTHON" -m venv "$VENV"
-  if ! timeout 900 "$VENV/bin/pip" install --disable-pip-version-check -q -r "$CFN/requirements.txt"; then
-    echo "run-tests.sh: pip install -r cloudformation/requirements.txt failed or timed out (900 s)" >&2
-    rm -rf "$VENV"
-    exit 1
-  fi
-  touch "$VENV/.complete"
-fi
-flock -u 9
+VENV="$(bash "$CFN/venv.sh")"
 
 WORK="$(mktemp -d)"
 MOTO_PID=""
@@ -86,11 +68,17 @@ fail() {
 
 # 3. Library and integration tests.
 cd "$ROOT"
-timeout 3600 cargo build -q -p rmq-namesrv -p rmq-broker || fail "cargo build rmq-namesrv rmq-broker failed"
-timeout 3600 cargo test -p rmq-aws "$@" || fail "cargo test -p rmq-aws failed"
+# RMQ_AWS_PREBUILT=1: the binaries are built already (the test command builds the workspace once,
+# with rmqctl's aws feature); RMQ_AWS_CARGO_TEST: the cargo test selection to use instead of
+# `-p rmq-aws` (the test command's, so that nothing is compiled a second time).
+if [ "${RMQ_AWS_PREBUILT:-0}" != 1 ]; then
+  timeout 3600 cargo build -q -p rmq-namesrv -p rmq-broker || fail "cargo build rmq-namesrv rmq-broker failed"
+  timeout 3600 cargo build -q -p rmqctl --features aws || fail "cargo build -p rmqctl --features aws failed"
+fi
+read -r -a SELECTION <<<"${RMQ_AWS_CARGO_TEST:--p rmq-aws}"
+timeout 3600 cargo test "${SELECTION[@]}" "$@" || fail "cargo test ${SELECTION[*]} failed"
 
 # 4. rmqctl aws end to end.
-timeout 3600 cargo build -q -p rmqctl --features aws || fail "cargo build -p rmqctl --features aws failed"
 RMQCTL="$CARGO_TARGET_DIR/debug/rmqctl"
 mkdir -p "$WORK/bin"
 cp "$RMQ_BIN_DIR/rmq-namesrv" "$RMQ_BIN_DIR/rmq-broker" "$WORK/bin/"

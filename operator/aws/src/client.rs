@@ -6,8 +6,10 @@
 
 use crate::params::Connection;
 use aws_config::meta::credentials::CredentialsProviderChain;
+use aws_config::provider_config::ProviderConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 /// The clients of one region.
 #[derive(Debug, Clone)]
@@ -29,20 +31,26 @@ pub struct Aws {
 impl Aws {
     /// The clients for `conn`.
     pub async fn connect(conn: &Connection) -> Self {
+        let http = https_client();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new(conn.region.clone()));
+            .region(Region::new(conn.region.clone()))
+            .http_client(http.clone());
         if let Some(url) = &conn.endpoint_url {
+            let providers = ProviderConfig::default().with_http_client(http);
             let chain = CredentialsProviderChain::first_try(
                 "Environment",
                 aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
             )
             .or_else(
                 "Profile",
-                aws_config::profile::ProfileFileCredentialsProvider::builder().build(),
+                aws_config::profile::ProfileFileCredentialsProvider::builder()
+                    .configure(&providers)
+                    .build(),
             )
             .or_else(
                 "WebIdentityToken",
                 aws_config::web_identity_token::WebIdentityTokenCredentialsProvider::builder()
+                    .configure(&providers)
                     .build(),
             );
             loader = loader.endpoint_url(url.clone()).credentials_provider(chain);
@@ -76,6 +84,14 @@ impl Aws {
     pub fn partition(&self) -> &'static str {
         partition(&self.region)
     }
+}
+
+/// The SDK's HTTPS client: hyper + rustls with the ring provider (the same TLS stack as the
+/// Kubernetes client), trusting the platform's root certificates.
+fn https_client() -> aws_sdk_ec2::config::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https()
 }
 
 /// The ARN partition of `region`.

@@ -87,10 +87,12 @@ pub struct Binaries {
     pub broker: PathBuf,
 }
 
-/// Finds rmq-namesrv and rmq-broker: `--bin-dir` / `RMQ_BIN_DIR`, else next to rmqctl.
+/// Finds rmq-namesrv and rmq-broker: `--bin-dir` / `RMQ_BIN_DIR`, else next to rmqctl. The
+/// directory is made absolute against rmqctl's working directory: the nodes run with their own
+/// directories as working directory, where a relative path would name nothing.
 pub fn find_binaries(bin_dir: Option<&Path>) -> Result<Binaries, CtlError> {
     let dir = match bin_dir {
-        Some(d) => d.to_path_buf(),
+        Some(d) => std::path::absolute(d).map_err(|e| CtlError::io(d, e))?,
         None => std::env::current_exe()
             .ok()
             .and_then(|p| p.parent().map(Path::to_path_buf))
