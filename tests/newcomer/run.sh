@@ -100,6 +100,8 @@ pids="$(python3 -c 'import json,sys; print(" ".join(str(n["pid"]) for n in json.
 (cd "$CLONE" && timeout 120 target/release/rmqctl local down) >"$WORK/down.log" 2>&1 \
   || { cat "$WORK/down.log" >&2; die "rmqctl local down failed"; }
 for pid in $pids; do
-  kill -0 "$pid" 2>/dev/null && die "node pid $pid still runs after 'rmqctl local down'"
+  # a zombie (exited, not yet reaped by whatever adopted it) does not run
+  state="$(ps -o stat= -p "$pid" 2>/dev/null || true)"
+  if [[ -n "$state" && "$state" != Z* ]]; then die "node pid $pid still runs after 'rmqctl local down'"; fi
 done
 log "passed: fresh clone -> README run command -> Java produce/consume -> local down"
