@@ -60,9 +60,9 @@ export CLIPPY_ARGS="-Dwarnings"
 
 # --- preparations: background jobs at low priority; rc and log per job ----------------------
 PIDS=()
-prep() { # prep NAME COMMAND...   runs in the background; writes $LOGS/prep-NAME.{log,rc}
-  local name="$1"; shift
-  ( rc=0; nice -n 10 "$@" >"$LOGS/prep-$name.log" 2>&1 || rc=$?
+prep() { # prep NAME NICENESS COMMAND...   in the background; writes $LOGS/prep-NAME.{log,rc}
+  local name="$1" niceness="$2"; shift 2
+  ( rc=0; nice -n "$niceness" "$@" >"$LOGS/prep-$name.log" 2>&1 || rc=$?
     echo "$rc" >"$LOGS/prep-$name.rc" ) &
   PIDS+=($!)
 }
@@ -76,10 +76,12 @@ need() { # need NAME   waits for a preparation; fails with its log tail
     return 1
   fi
 }
-if want unit || want e2e || want newcomer || want bench; then prep harnesses tests/build-harnesses.sh; fi
-if want e2e; then prep rust-client tests/rust-client/build.sh; fi
-if want cfn || want aws; then prep venv bash cloudformation/venv.sh; fi
-if want k8s; then prep control-plane tests/k8s/build-control-plane.sh; fi
+# Niceness orders them behind the foreground build: the control plane is the longest chain (a
+# k8s suite cannot start without it), the Rust client harness is needed last (by one e2e suite).
+if want unit || want e2e || want newcomer || want bench; then prep harnesses 10 tests/build-harnesses.sh; fi
+if want e2e; then prep rust-client 15 tests/rust-client/build.sh; fi
+if want cfn || want aws; then prep venv 10 bash cloudformation/venv.sh; fi
+if want k8s; then prep control-plane 5 tests/k8s/build-control-plane.sh; fi
 
 # --- suites ---------------------------------------------------------------------------------
 # Each suite runs as `suite_NAME` with its output in $LOGS/NAME.log; the result line
