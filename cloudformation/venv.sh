@@ -21,8 +21,8 @@ if [ ! -f "$VENV/.complete" ]; then
   echo "venv.sh: creating $VENV" >&2
   rm -rf "$VENV"
   "$PYTHON" -m venv "$VENV" >&2
-  if ! timeout 900 "$VENV/bin/pip" install --disable-pip-version-check -q -r "$HERE/requirements.txt" >&2; then
-    echo "venv.sh: pip install -r cloudformation/requirements.txt failed or timed out (900 s)" >&2
+  if ! timeout 1800 "$VENV/bin/pip" install --disable-pip-version-check -q -r "$HERE/requirements.txt" >&2; then
+    echo "venv.sh: pip install -r cloudformation/requirements.txt failed or timed out (1800 s)" >&2
     rm -rf "$VENV"
     exit 1
   fi

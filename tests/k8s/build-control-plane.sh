@@ -3,8 +3,10 @@
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  (k8s.io/kubernetes)
 #   etcd                                                              (go.etcd.io/etcd/server/v3)
 #   helm                                                              (helm.sh/helm/v3)
+#   kubelet, kube-proxy (the real node of the e2e suite)              (k8s.io/kubernetes)
+#   rmq-coredns: CoreDNS with the plugins cluster DNS needs           (tests/k8s/go/coredns)
 # Everything comes from the Go module proxy; versions are pinned by the go.mod/go.sum files
-# under tests/k8s/go/{kube,etcd,helm}.
+# under tests/k8s/go/{kube,etcd,helm,coredns}.
 #
 # Usage: tests/k8s/build-control-plane.sh [--print-bin-dir] [--force]
 #   --print-bin-dir  print only the bin directory on stdout (logs go to stderr)
@@ -42,20 +44,22 @@ K8S_VERSION="$(modver kube k8s.io/kubernetes)"
 ETCD_VERSION="$(modver etcd go.etcd.io/etcd/server/v3)"
 HELM_VERSION="$(modver helm helm.sh/helm/v3)"
 HELM_CLIENTGO_VERSION="$(modver helm k8s.io/client-go)"
+COREDNS_VERSION="$(modver coredns github.com/coredns/coredns)"
 [ -n "$K8S_VERSION" ] && [ -n "$ETCD_VERSION" ] && [ -n "$HELM_VERSION" ] && [ -n "$HELM_CLIENTGO_VERSION" ] \
   || die "could not read pinned versions from $GODIR/*/go.mod"
 
 # Bump BUILD_REV when the way binaries are built changes (flags, ldflags, list of binaries).
 BUILD_REV=2
 HASH="$( (echo "rev=$BUILD_REV"; cat "$GODIR"/kube/go.mod "$GODIR"/kube/go.sum "$GODIR"/etcd/go.mod \
-  "$GODIR"/etcd/go.sum "$GODIR"/helm/go.mod "$GODIR"/helm/go.sum) | sha256sum | cut -c1-10)"
+  "$GODIR"/etcd/go.sum "$GODIR"/helm/go.mod "$GODIR"/helm/go.sum "$GODIR"/coredns/go.mod \
+  "$GODIR"/coredns/go.sum "$GODIR"/coredns/main.go) | sha256sum | cut -c1-10)"
 KEY="k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}_helm-${HELM_VERSION}_${HASH}"
 CACHE_ROOT="${RMQ_TEST_CACHE:-$HOME/.cache/rmq-test}/k8s"
 OUT="$CACHE_ROOT/$KEY"
 BIN="$OUT/bin"
 # kubelet and kube-proxy: the real node of the e2e suite (tests/k8s/README.md).
 KUBE_BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy)
-BINARIES=("${KUBE_BINARIES[@]}" etcd helm)
+BINARIES=("${KUBE_BINARIES[@]}" etcd helm rmq-coredns)
 
 done_out() {
   if [ "$PRINT_BIN_DIR" = 1 ]; then echo "$BIN"; else
@@ -145,11 +149,14 @@ build_all() {
   for c in "${KUBE_BINARIES[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
   (cd "$GODIR/kube" && go build -ldflags="-s -w $(kver)" -o "$STAGE/bin/" "${pkgs[@]}") &
   pids+=($!)
+  echo "== rmq-coredns (CoreDNS $COREDNS_VERSION, the test node's cluster DNS)" >&2
+  (cd "$GODIR/coredns" && go build -ldflags="-s -w" -o "$STAGE/bin/rmq-coredns" .) &
+  pids+=($!)
   for p in "${pids[@]}"; do wait "$p" || rc=$?; done
   return "$rc"
 }
 export -f build_all kver
-export GODIR STAGE ETCD_VERSION HELM_VERSION HELM_LDFLAGS K8S_VERSION k8s_minor KUBE_BINARIES_LIST="${KUBE_BINARIES[*]}"
+export GODIR STAGE ETCD_VERSION HELM_VERSION COREDNS_VERSION HELM_LDFLAGS K8S_VERSION k8s_minor KUBE_BINARIES_LIST="${KUBE_BINARIES[*]}"
 
 # Peak of the summed RSS of the whole build process tree, sampled every second.
 sample_tree_rss() { # sample_tree_rss ROOTPID OUTFILE
@@ -184,7 +191,7 @@ tree_kb="$(cat "$STAGE/peak-tree-kb" 2>/dev/null || echo unknown)"
 
 for b in "${BINARIES[@]}"; do [ -x "$STAGE/bin/$b" ] || die "build did not produce $b"; done
 "$STAGE/bin/kube-apiserver" --version >&2
-"$STAGE/bin/etcd" --version 2>&1 | head -1 >&2
+"$STAGE/bin/etcd" --version 2>&1 | sed -n 1p >&2
 "$STAGE/bin/helm" version --short >&2
 
 {

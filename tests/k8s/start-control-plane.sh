@@ -21,6 +21,10 @@
 #   RMQ_K8S_START_TIMEOUT     seconds to wait for readiness (default 120)
 #   RMQ_K8S_ETCD_FSYNC=1      keep etcd fsync (default: --unsafe-no-fsync, faster for tests)
 #   RMQ_K8S_VERBOSITY         klog -v for the k8s components (default 1)
+#   RMQ_K8S_ADVERTISE_ADDRESS the address nodes and pods reach the apiserver at (a real node:
+#                             tests/k8s/start-node.sh); the apiserver then listens on every
+#                             address of its network namespace and keeps the `kubernetes`
+#                             Service's endpoint. Default: 127.0.0.1 only, no endpoint.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -171,9 +175,12 @@ if [ ! -s "$PKI/ca.crt" ] || [ ! -s "$PKI/ca.key" ]; then
     -subj "/CN=rmq-test-ca" -addext "basicConstraints=critical,CA:TRUE" \
     -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" 2>/dev/null || die "openssl CA generation failed"
 fi
+ADVERTISE="${RMQ_K8S_ADVERTISE_ADDRESS:-127.0.0.1}"
 gen_cert apiserver kube-apiserver "" \
-  "IP:127.0.0.1,IP:$(first_service_ip "$SERVICE_CIDR"),DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+  "IP:127.0.0.1,IP:$ADVERTISE,IP:$(first_service_ip "$SERVICE_CIDR"),DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
 gen_cert admin rmq-test-admin system:masters ""
+# the apiserver's identity towards kubelets (logs, exec, port-forward)
+gen_cert apiserver-kubelet-client kube-apiserver-kubelet-client system:masters ""
 # Front-proxy (request-header) client: lets the apiserver proxy to aggregated API servers and
 # silences the "missing requestheader-client-ca-file" errors of kcm/scheduler.
 if [ ! -s "$PKI/front-proxy-ca.crt" ] || [ ! -s "$PKI/front-proxy-ca.key" ]; then
@@ -263,8 +270,16 @@ etcd_healthy() { # plain HTTP GET /health over bash's /dev/tcp (no curl needed)
 }
 wait_for etcd "etcd /health on 127.0.0.1:$ETCD_PORT" etcd_healthy
 
+if [ "$ADVERTISE" = 127.0.0.1 ]; then
+  API_NET=(--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --endpoint-reconciler-type=none)
+else
+  API_NET=(--bind-address=0.0.0.0 --advertise-address="$ADVERTISE" --endpoint-reconciler-type=lease
+           --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt"
+           --kubelet-client-key="$PKI/apiserver-kubelet-client.key"
+           --kubelet-preferred-address-types=InternalIP)
+fi
 start_proc kube-apiserver \
-  --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$API_PORT" \
+  "${API_NET[@]}" --secure-port="$API_PORT" \
   --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
   --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
   --client-ca-file="$PKI/ca.crt" --token-auth-file="$PKI/tokens.csv" \
@@ -276,7 +291,6 @@ start_proc kube-apiserver \
   --service-cluster-ip-range="$SERVICE_CIDR" \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
-  --endpoint-reconciler-type=none \
   --allow-privileged=true --profiling=false \
   --v="$V"
 wait_for kube-apiserver "kube-apiserver /readyz on https://127.0.0.1:$API_PORT" kc get --raw=/readyz

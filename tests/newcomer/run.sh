@@ -7,7 +7,7 @@
 # 1. `git clone` this repository into a new temporary directory. Uncommitted changes to tracked
 #    files are carried over (`git stash create`), so a developer tests what they are about to
 #    commit; CI runs on a clean clone, where that is HEAD.
-# 2. In the clone, with CARGO_TARGET_DIR and every RMQ_* variable unset:
+# 2. In the clone, with CARGO_TARGET_DIR, cargo/rustc settings and every RMQ_* variable unset:
 #    `./scripts/run-local.sh --detach` (the README's run command; --detach is how a script runs a
 #    command that otherwise stays in the foreground: everything after it goes to `rmqctl local up`).
 # 3. The unmodified Java client (tests/build-harnesses.sh) produces 100 messages to `orders`
@@ -72,8 +72,10 @@ if [[ -d "$KEEP" ]]; then mv "$KEEP" "$CLONE/target"; fi
 readme_cmd="$(awk '/^## Run it/{f=1} f&&/^```sh/{getline; print; exit}' "$CLONE/README.md")"
 [[ "$readme_cmd" == "./scripts/run-local.sh" ]] \
   || die "README's run command is now '$readme_cmd': update this test to run it"
-unset CARGO_TARGET_DIR CARGO_BUILD_TARGET_DIR
-while IFS='=' read -r name _; do unset "$name"; done < <(env | grep -E '^RMQ_' || true)
+# Whatever a test harness sets for cargo (target dir, clippy as the compiler wrapper, flags) and
+# every RMQ_* variable: a new user's shell has none of them.
+while IFS='=' read -r name _; do unset "$name"; done \
+  < <(env | grep -E '^(RMQ_|CARGO_|RUSTC_|RUSTFLAGS=|RUSTDOCFLAGS=|CLIPPY_ARGS=)' | grep -v '^CARGO_HOME=' || true)
 log "running '$readme_cmd --detach' in a fresh clone ($CLONE)"
 t0=$SECONDS
 (cd "$CLONE" && timeout 3000 $readme_cmd --detach) >"$WORK/up.log" 2>&1 \

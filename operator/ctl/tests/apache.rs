@@ -16,6 +16,7 @@ use rmq_model::plan::{Action, BrokerRef};
 use rmq_protocol::body::topic_config::TopicConfig;
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 /// The Apache peer; stopped on drop.
 struct Apache {
@@ -53,10 +54,30 @@ impl Apache {
             "the Apache peer did not start (needs java 17 and the jars: run `tests/build-harnesses.sh`):\nstdout: {stdout}\nstderr: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Self {
+        let peer = Self {
             dir,
             namesrv: format!("127.0.0.1:{ns}"),
             _tmp: tmp,
+        };
+        peer.wait_registered();
+        peer
+    }
+
+    /// Waits until the broker is registered with the nameserver: "boot success" comes before
+    /// the first registration completes, which on a loaded machine can take many seconds.
+    fn wait_registered(&self) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let run = rmqctl(&["get", "cluster", "--namesrv", &self.namesrv, "-o", "json"]);
+            if run.code == 0 && run.stdout.contains("broker-a") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the Apache broker did not register with its nameserver within 120 s:\n{}",
+                run.all()
+            );
+            std::thread::sleep(Duration::from_millis(500));
         }
     }
 }

@@ -312,3 +312,43 @@ fn crds_carry_admission_rules() {
     assert!(yaml.contains("self.groups >= oldSelf.groups"));
     assert!(yaml.contains("spec.cluster is immutable"));
 }
+
+/// Every pod passes the `restricted` Pod Security Standard: non-root as the image's user, no
+/// privilege escalation, no capabilities, the runtime's seccomp profile; volumes owned by its
+/// group; the root filesystem read-only.
+#[test]
+fn pods_meet_the_restricted_pod_security_standard() {
+    let c = cluster("two-by-two.yaml");
+    let r = built(&c, None);
+    for s in &r.stateful_sets {
+        let name = s.metadata.name.clone().unwrap();
+        let pod = s.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+        let psc = pod.security_context.as_ref().unwrap();
+        assert_eq!(psc.run_as_non_root, Some(true), "{name}");
+        assert_eq!(psc.run_as_user, Some(65532), "{name}");
+        assert_eq!(psc.fs_group, Some(65532), "{name}");
+        assert_eq!(
+            psc.seccomp_profile.as_ref().unwrap().type_,
+            "RuntimeDefault",
+            "{name}"
+        );
+        for container in &pod.containers {
+            let sc = container.security_context.as_ref().unwrap();
+            assert_eq!(sc.allow_privilege_escalation, Some(false), "{name}");
+            assert_eq!(sc.read_only_root_filesystem, Some(true), "{name}");
+            let caps = sc.capabilities.as_ref().unwrap();
+            assert_eq!(
+                caps.drop.as_deref(),
+                Some(&["ALL".to_owned()][..]),
+                "{name}"
+            );
+            assert!(caps.add.is_none(), "{name}");
+        }
+        for v in pod.volumes.iter().flatten() {
+            assert!(
+                v.host_path.is_none(),
+                "{name}: hostPath volumes are not allowed"
+            );
+        }
+    }
+}

@@ -20,6 +20,7 @@
 
 pub mod configmap;
 pub mod pdb;
+pub mod security;
 pub mod service;
 pub mod statefulset;
 

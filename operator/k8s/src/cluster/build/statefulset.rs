@@ -22,7 +22,7 @@
 //! master to be Ready); rolling updates still go one pod at a time. PVCs are retained when the
 //! StatefulSet is deleted or scaled down: rmq never deletes data without an explicit policy.
 
-use super::{BROKER_PORT, BuildInput, CONFIG_DIR, DATA_DIR, NAMESRV_PORT, meta, names};
+use super::{BROKER_PORT, BuildInput, CONFIG_DIR, DATA_DIR, NAMESRV_PORT, meta, names, security};
 use crate::labels;
 use k8s_openapi::api::apps::v1::{
     StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
@@ -99,10 +99,14 @@ fn pod_template(
             ..ObjectMeta::default()
         }),
         spec: Some(PodSpec {
-            containers: vec![container],
+            containers: vec![Container {
+                security_context: Some(security::container()),
+                ..container
+            }],
             volumes: (!volumes.is_empty()).then_some(volumes),
             termination_grace_period_seconds: Some(grace_seconds),
             enable_service_links: Some(false),
+            security_context: Some(security::pod()),
             ..PodSpec::default()
         }),
     }

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Assembles the root filesystem of the rmq image from built binaries: rmq-operator, rmq-broker,
+# rmq-namesrv and rmqctl in /usr/local/bin, the shared libraries they load (read off `ldd`, so
+# the image needs no base), the CA certificates, and the non-root user rmq (uid/gid 65532) with a
+# home and /tmp. Used by the Dockerfile's build stage and by scripts/build-image.sh (binaries built
+# on the host), so both paths give the same layout.
+#
+#   scripts/image-rootfs.sh OUT BIN_DIR [--strip]
+#
+# --strip removes debug info (for debug builds used by tests; release builds keep their line tables
+# for backtraces).
+set -euo pipefail
+die() { echo "image-rootfs.sh: $*" >&2; exit 1; }
+[[ $# -ge 2 ]] || die "usage: $0 OUT BIN_DIR [--strip]"
+OUT="$1" BIN="$2" STRIP=0
+[[ "${3:-}" == "--strip" ]] && STRIP=1
+BINARIES=(rmq-operator rmq-broker rmq-namesrv rmqctl)
+CA=/etc/ssl/certs/ca-certificates.crt
+for t in ldd install; do command -v "$t" >/dev/null || die "'$t' is required"; done
+[[ -f "$CA" ]] || die "$CA is missing (install the ca-certificates package)"
+
+rm -rf "$OUT"
+mkdir -p "$OUT/usr/local/bin" "$OUT/etc/ssl/certs" "$OUT/home/rmq" "$OUT/var/lib/rmq"
+install -d -m 1777 "$OUT/tmp"
+for b in "${BINARIES[@]}"; do
+  [[ -x "$BIN/$b" ]] || die "$BIN/$b is missing (build it: cargo build --release -p $b)"
+  install -m 0755 "$BIN/$b" "$OUT/usr/local/bin/$b"
+  if ((STRIP)); then strip --strip-debug "$OUT/usr/local/bin/$b"; fi
+done
+
+# Every shared object the binaries load, at the path the loader looks for it (symlinks resolved).
+libs="$(for b in "${BINARIES[@]}"; do ldd "$BIN/$b"; done \
+  | awk '/=> \// { print $3 } /^[[:space:]]*\// { print $1 }' | LC_ALL=C sort -u)"
+[[ -n "$libs" ]] || die "ldd found no libraries (static binaries need none: remove this check)"
+for lib in $libs; do
+  mkdir -p "$OUT$(dirname "$lib")"
+  cp -L "$lib" "$OUT$lib"
+done
+# The loader is also reached through /lib64 on x86_64 and /lib on arm64: keep the paths ldd gave.
+
+install -m 0644 "$CA" "$OUT/etc/ssl/certs/ca-certificates.crt"
+cat >"$OUT/etc/passwd" <<'EOF'
+root:x:0:0:root:/root:/sbin/nologin
+rmq:x:65532:65532:rmq:/home/rmq:/sbin/nologin
+EOF
+cat >"$OUT/etc/group" <<'EOF'
+root:x:0:
+rmq:x:65532:
+EOF
+# glibc: names from /etc/hosts first, then DNS (/etc/resolv.conf comes from the runtime).
+echo "hosts: files dns" >"$OUT/etc/nsswitch.conf"
+echo "image-rootfs.sh: $OUT ($(du -sh "$OUT" | cut -f1)): ${BINARIES[*]} + $(wc -w <<<"$libs") libraries" >&2
