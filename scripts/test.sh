@@ -13,7 +13,8 @@
 #   newcomer  tests/newcomer: the README's run command in a fresh clone, a Java client through it
 #   cfn       cloudformation/: cfn-lint + every template deployed into moto
 #   aws       operator/aws: rmq-aws and `rmqctl aws` against moto_server, user data in a sandbox
-#   k8s       tests/k8s-e2e: rmq-operator + Helm chart on a real kube-apiserver
+#   k8s       tests/k8s-e2e: the image from the Dockerfile, rmq-operator and the Helm chart on a
+#             real control plane and a real node (containerd, kubelet, kube-proxy, CoreDNS)
 #   bench     bench/run.sh --quick with the debug binaries (keeps the harness working; asserts
 #             nothing about timings)
 #
@@ -82,7 +83,10 @@ need() { # need NAME   waits for a preparation; fails with its log tail
 if want unit || want e2e || want newcomer || want bench; then prep harnesses 10 tests/build-harnesses.sh; fi
 if want e2e; then prep rust-client 10 tests/rust-client/build.sh; fi
 if want cfn || want aws; then prep venv 0 bash cloudformation/venv.sh; fi
-if want k8s; then prep control-plane 5 tests/k8s/build-control-plane.sh; fi
+if want k8s; then
+  prep control-plane 5 tests/k8s/build-control-plane.sh
+  prep node-packages 0 tests/k8s/install-node-packages.sh
+fi
 
 # --- suites ---------------------------------------------------------------------------------
 # Each suite runs as `suite_NAME` with its output in $LOGS/NAME.log; the result line
@@ -131,7 +135,11 @@ suite_aws() {
   RMQ_AWS_CARGO_TEST="${CARGO_SEL[*]} $(test_targets only rmq-aws | tr '\n' ' ')" RMQ_AWS_PREBUILT=1 \
     bash operator/aws/run-tests.sh
 }
-suite_k8s() { need control-plane; RMQ_E2E_CARGO_TEST=0 tests/k8s-e2e/run.sh; }
+suite_k8s() {
+  need control-plane
+  need node-packages
+  RMQ_E2E_CARGO_TEST=0 tests/k8s-e2e/run.sh
+}
 suite_bench() {
   need harnesses
   RMQ_BENCH_BIN_DIR="$RMQ_BIN_DIR" RMQ_BENCH_REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \

@@ -14,10 +14,16 @@ pod_uids() { k get pods -l "rmq.dev/cluster=demo,app.kubernetes.io/component=bro
 s_install() {
   log "scenario: helm install the operator"
   local ts=$(date +%s)
-  kubectl create namespace "$NS" >/dev/null 2>&1 || true
-  check "helm install (CRDs, RBAC, Deployment; operator runs in-cluster)" timeout 240 helm install rmq "$CHART" \
-    -n "$OPNS" --create-namespace --wait --timeout 200s \
-    --set image.repository="$IMAGE_REPO" --set image.tag="$IMAGE_TAG" --set image.pullPolicy=IfNotPresent \
+  local n
+  for n in "$NS" "$OPNS"; do
+    kubectl create namespace "$n" >/dev/null 2>&1 || true
+    kubectl label --overwrite namespace "$n" pod-security.kubernetes.io/enforce=restricted \
+      pod-security.kubernetes.io/enforce-version=latest >/dev/null
+  done
+  rejected "namespace $NS enforces the restricted Pod Security Standard (a root pod is refused)" \
+    "violates PodSecurity \"restricted:latest\"" kubectl -n "$NS" run pss-probe --image=rmq.test/pause:1 --restart=Never
+  check "helm install with the chart's defaults (image, CRDs, RBAC; the operator runs in its pod)" \
+    timeout 240 helm install rmq "$CHART" -n "$OPNS" --wait --timeout 200s "${HELM_IMAGE[@]}" \
     --set operator.resyncSeconds=5
   check "CRDs are established" kubectl wait --for=condition=Established --timeout=30s \
     crd/rocketmqclusters.rmq.dev crd/rocketmqtopics.rmq.dev crd/rocketmqconsumergroups.rmq.dev
@@ -50,14 +56,14 @@ s_create() {
     "grep -qx 'brokerId=1' <<<'$conf' && grep -qx 'brokerRole=SLAVE' <<<'$conf' && grep -qx 'brokerIP1=demo-broker-a-1.$NS.svc' <<<'$conf' && grep -qxF 'namesrvAddr=$NSRV' <<<'$conf'"
   check "pods carry the config-hash annotation of their StatefulSet" bash -c \
     "[ \"\$(kubectl -n $NS get sts demo-broker-a -o jsonpath='{.spec.template.metadata.annotations.rmq\.dev/config-hash}')\" = \"\$(kubectl -n $NS get pod demo-broker-a-0 -o jsonpath='{.metadata.annotations.rmq\.dev/config-hash}')\" ]"
-  if [ "$EXISTING" = 1 ]; then skip "admin checks and clients" "need the node agent's DNS"; return; fi
+  if [ "$EXISTING" = 1 ]; then skip "admin checks and clients" "needs the sandbox's network and DNS"; return; fi
   eventually 60 "nameservers list both groups with master and slave (registered by Service DNS name)" bash -c \
-    "probe_out=\$('$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' cluster --cluster demo) && jq -e '.groups[\"broker-a\"][\"0\"] == \"demo-broker-a-0.$NS.svc:10911\" and (.groups[\"broker-b\"] | length) == 2' <<<\"\$probe_out\""
+    "probe_out=\$('$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' cluster --cluster demo) && jq -e '.groups[\"broker-a\"][\"0\"] == \"demo-broker-a-0.$NS.svc:10911\" and (.groups[\"broker-b\"] | length) == 2' <<<\"\$probe_out\""
   eventually 60 "RocketMQTopic orders is Ready" bash -c "[ \"\$(kubectl -n $NS get rmqt orders -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}')\" = True ]"
   eventually 30 "topic orders: 8 queues on every master" bash -c \
-    "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic orders | jq -e '.onAll and ([.masters[] | select(.read==8 and .write==8)] | length) == 2'"
+    "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic orders | jq -e '.onAll and ([.masters[] | select(.read==8 and .write==8)] | length) == 2'"
   eventually 60 "RocketMQConsumerGroup billing is on every master" bash -c \
-    "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' group --cluster demo --group billing | jq -e '.onAll'"
+    "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' group --cluster demo --group billing | jq -e '.onAll'"
   client_roundtrip orders billing c1
   check "Events: the cluster reported Creating then AllReplicasReady" bash -c \
     "kubectl -n $NS get events.events.k8s.io -o json | jq -e '[.items[] | select(.regarding.name==\"demo\") | .reason] | (index(\"AllReplicasReady\") != null)'"
@@ -96,7 +102,7 @@ s_config_roll() {
   check "every broker pod was replaced" bash -c "for p in $before; do case ' $after ' in *\" \$p \"*) exit 1;; esac; done"
   if [ "$EXISTING" = 0 ]; then
     eventually 60 "deleteWhen=03 is live on all 4 brokers (GET_BROKER_CONFIG)" bash -c \
-      "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' broker-config --cluster demo --key deleteWhen | jq -e '(.brokers | length) == 4 and ([.brokers[] | select(. == \"03\")] | length) == 4'"
+      "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' broker-config --cluster demo --key deleteWhen | jq -e '(.brokers | length) == 4 and ([.brokers[] | select(. == \"03\")] | length) == 4'"
   fi
   log "roll: $(( $(date +%s) - ts ))s"
 }
@@ -105,22 +111,22 @@ topic_probe() { innet "$BIN/rmq-e2e-probe" --namesrv "$NSRV" topic --cluster dem
 
 s_topics() {
   log "scenario: topics: add, change queues, drift, unmanage, delete"
-  if [ "$EXISTING" = 1 ]; then skip "topic scenario" "needs the node agent's DNS"; return; fi
+  if [ "$EXISTING" = 1 ]; then skip "topic scenario" "needs the sandbox's network and DNS"; return; fi
   k apply -f - >/dev/null <<YAML
 apiVersion: rmq.dev/v1alpha1
 kind: RocketMQTopic
 metadata: {name: payments}
 spec: {cluster: demo, queues: 4}
 YAML
-  eventually 60 "new topic payments: 4 queues on every master" bash -c "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic payments | jq -e '.onAll and ([.masters[] | select(.read==4)] | length) == 2'"
+  eventually 60 "new topic payments: 4 queues on every master" bash -c "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic payments | jq -e '.onAll and ([.masters[] | select(.read==4)] | length) == 2'"
   eventually 30 "payments Ready with the finalizer" bash -c "kubectl -n $NS get rmqt payments -o json | jq -e '(.metadata.finalizers | index(\"rmq.dev/topic\")) != null and ([.status.conditions[] | select(.type==\"Ready\" and .status==\"True\")] | length) == 1'"
   check "change queues 4 -> 16" k patch rmqt payments --type merge -p '{"spec":{"queues":16}}'
-  eventually 60 "payments: 16 queues on every master" bash -c "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic payments | jq -e '[.masters[] | select(.read==16 and .write==16)] | length == 2'"
+  eventually 60 "payments: 16 queues on every master" bash -c "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic payments | jq -e '[.masters[] | select(.read==16 and .write==16)] | length == 2'"
   check "drift: set payments to 2 queues behind the operator's back" probe --namesrv "$NSRV" set-queues --cluster demo --topic payments --queues 2
-  eventually 60 "drift reverted on resync (16 queues again)" bash -c "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic payments | jq -e '[.masters[] | select(.read==16)] | length == 2'"
+  eventually 60 "drift reverted on resync (16 queues again)" bash -c "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic payments | jq -e '[.masters[] | select(.read==16)] | length == 2'"
   eventually 30 "Event DriftReverted on payments" bash -c "kubectl -n $NS get events.events.k8s.io -o json | jq -e '[.items[] | select(.regarding.name==\"payments\" and .reason==\"DriftReverted\")] | length >= 1'"
   check "delete topic CR payments" k delete rmqt payments --timeout=60s
-  eventually 60 "payments is gone from every master" bash -c "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic payments | jq -e '.onNone'"
+  eventually 60 "payments is gone from every master" bash -c "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic payments | jq -e '.onNone'"
   # an unmanaged topic is left on the brokers when its CR goes
   k apply -f - >/dev/null <<YAML
 apiVersion: rmq.dev/v1alpha1
@@ -128,12 +134,12 @@ kind: RocketMQTopic
 metadata: {name: audit}
 spec: {cluster: demo, queues: 2}
 YAML
-  eventually 60 "topic audit created" bash -c "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic audit | jq -e '.onAll'"
+  eventually 60 "topic audit created" bash -c "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic audit | jq -e '.onAll'"
   check "annotate audit rmq.dev/managed=false" k annotate rmqt audit rmq.dev/managed=false
   eventually 30 "audit: finalizer removed, Managed=False" bash -c "kubectl -n $NS get rmqt audit -o json | jq -e '((.metadata.finalizers // []) | index(\"rmq.dev/topic\")) == null and ([.status.conditions[] | select(.type==\"Managed\" and .status==\"False\")] | length) == 1'"
   check "delete the unmanaged CR" k delete rmqt audit --timeout=30s
   sleep 3
-  check "audit is still on every master" bash -c "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic audit | jq -e '.onAll'"
+  check "audit is still on every master" bash -c "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic audit | jq -e '.onAll'"
 }
 
 s_invalid() {
@@ -212,7 +218,7 @@ s_operator_restart() {
   eventually 300 "cluster converges: Ready at the new generation" ready_gen rmqc/demo
   if [ "$EXISTING" = 0 ]; then
     eventually 60 "fileReservedTime=48 is live on all 4 brokers" bash -c \
-      "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' broker-config --cluster demo --key fileReservedTime | jq -e '([.brokers[] | select(. == \"48\")] | length) == 4'"
+      "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' broker-config --cluster demo --key fileReservedTime | jq -e '([.brokers[] | select(. == \"48\")] | length) == 4'"
     client_roundtrip orders billing c2
   fi
   log "restart: $(( $(date +%s) - ts ))s"
@@ -223,7 +229,9 @@ s_bench() {
   local out pid rss
   out="$(probe --namesrv "$NSRV" bench --cluster demo --namespace "$NS" --count 200 --timeout-s 300)" || true
   echo "BENCH topics: $out" >&2
-  pid="$(kubectl -n "$OPNS" get pod -l app.kubernetes.io/name=rmq-operator -o jsonpath='{.items[0].status.containerStatuses[0].containerID}' | sed 's#.*://##')"
+  local cid
+  cid="$(kubectl -n "$OPNS" get pod -l app.kubernetes.io/name=rmq-operator -o jsonpath='{.items[0].status.containerStatuses[0].containerID}' | sed 's#.*://##')"
+  pid="$(ctr --address "$RMQ_K8S_CONTAINERD" -n k8s.io tasks ls 2>/dev/null | awk -v id="$cid" '$1 == id {print $2}')"
   rss="$(grep -E 'VmRSS|VmHWM' "/proc/$pid/status" 2>/dev/null | tr -s ' ' | tr '\n' ' ')"
   echo "BENCH operator: pid $pid $rss" >&2
   echo "{\"bench\":$out,\"operatorMemory\":\"$rss\"}" > "$WORK/bench.json"
@@ -274,7 +282,7 @@ YAML
     "kubectl -n $ns2 get cm demo-broker-a -o jsonpath='{.data.demo-broker-a-0\.conf}' | grep -qx 'namesrvAddr=demo-namesrv-0.demo-namesrv.$ns2.svc:9876'"
   if [ "$EXISTING" = 0 ]; then
     eventually 60 "topic orders in $ns2 has 3 queues, the one in $NS still 8" bash -c \
-      "'$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv 'demo-namesrv-0.demo-namesrv.$ns2.svc:9876' topic --cluster demo --topic orders | jq -e '[.masters[] | select(.read==3)] | length == 1' && '$HERE/in-cluster-net.sh' '$HOSTS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic orders | jq -e '[.masters[] | select(.read==8)] | length == 2'"
+      "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv 'demo-namesrv-0.demo-namesrv.$ns2.svc:9876' topic --cluster demo --topic orders | jq -e '[.masters[] | select(.read==3)] | length == 1' && '$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic orders | jq -e '[.masters[] | select(.read==8)] | length == 2'"
   fi
   check "delete the second cluster's namespace" kubectl delete namespace "$ns2" --timeout=120s
 }

@@ -1,19 +1,8 @@
 # Helpers and rendered configuration of tests/k8s/start-node.sh (sourced; uses its variables:
 # DIR, SOCK, NODE, NODE_IP, POD_CIDR, CLUSTER_DNS, CGROUP_ROOT, PKI, LOGS, TIMEOUT).
 
-need_packages() { # Debian packages of the node, installed on first use
-  local missing=() p
-  for p in containerd:containerd runc:runc /usr/lib/cni/bridge:containernetworking-plugins \
-           iptables:iptables conntrack:conntrack nsenter:util-linux openssl:openssl; do
-    if [[ "${p%%:*}" == /* ]]; then [[ -x "${p%%:*}" ]] || missing+=("${p#*:}")
-    else command -v "${p%%:*}" >/dev/null || missing+=("${p#*:}"); fi
-  done
-  ((${#missing[@]} == 0)) && return 0
-  command -v apt-get >/dev/null || die "missing packages ${missing[*]} and no apt-get: install them by hand"
-  log "installing ${missing[*]} with apt-get"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2 \
-    || { apt-get update -qq >&2 || true; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2; } \
-    || die "apt-get install ${missing[*]} failed"
+need_packages() { # the Debian packages of the node (tests/k8s/install-node-packages.sh)
+  "$HERE/install-node-packages.sh" || die "the node's packages are missing"
 }
 
 start_daemon() { # start_daemon NAME CMD...: own session, log in LOGS/NAME.log, pid in DIR/pids
@@ -108,6 +97,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   sandbox_image = "rmq.test/pause:1"
   disable_apparmor = true
   restrict_oom_score_adj = true
+  # pods' network namespaces under DIR (removed with it), not in the host's /var/run/netns
+  netns_mounts_under_state_dir = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"

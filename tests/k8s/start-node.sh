@@ -31,6 +31,8 @@ POD_CIDR="${RMQ_K8S_POD_CIDR:-10.244.0.0/24}"
 CLUSTER_DNS="${RMQ_K8S_CLUSTER_DNS:-10.96.0.10}"
 CGROUP_ROOT="/rmq-e2e-$$"
 LOGS="$DIR/logs"; mkdir -p "$LOGS"
+# the sandbox stops this node when it is destroyed, whatever happened to the script that started it
+echo "$DIR" >"/etc/netns/$RMQ_K8S_NETNS/node-dir"
 TIMEOUT="${RMQ_K8S_START_TIMEOUT:-120}"
 
 # shellcheck source=node-lib.sh

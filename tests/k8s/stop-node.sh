@@ -36,17 +36,32 @@ stop_pid containerd
 # shims whose containerd is gone (they name our socket on their command line)
 pkill -KILL -f "containerd-shim-runc-v2 .*-address $SOCK" 2>/dev/null
 
-# every mount under DIR, deepest first
-findmnt -rn -o TARGET | grep -F "$DIR/" | sort -r | while read -r m; do
-  umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+# every mount under DIR, deepest first (DIR itself may be one: the kubelet root bind-mounts itself)
+for _ in 1 2 3; do
+  mounts="$(findmnt -rn -o TARGET | grep -E "^$DIR(/|$)" | sort -r)"
+  [[ -z "$mounts" ]] && break
+  while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done <<<"$mounts"
 done
+left="$(findmnt -rn -o TARGET | grep -E "^$DIR(/|$)")"
+[[ -z "$left" ]] || { echo "stop-node: still mounted under $DIR:" >&2; echo "$left" >&2; }
 
-# the pod cgroups, deepest first (a cgroup is removed with rmdir once it holds no process)
+# the pod cgroups: any process still in one is a container process containerd did not reap
+# (pods live in their own network namespaces, so removing the sandbox's does not end them);
+# kill those, then remove the cgroups deepest first (rmdir works once a cgroup holds no process)
 if [[ -f "$DIR/cgroup-root" ]]; then
   root="$(cat "$DIR/cgroup-root")"
+  for _ in 1 2 3; do
+    pids="$(find /sys/fs/cgroup/*/"${root#/}" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u)"
+    [[ -z "$pids" ]] && break
+    kill -KILL $pids 2>/dev/null
+    sleep 0.5
+  done
   for c in /sys/fs/cgroup/*/; do
     [[ -n "$root" && -d "$c${root#/}" ]] || continue
     find "$c${root#/}" -depth -type d -exec rmdir {} + 2>/dev/null
   done
 fi
+# what containerd and the CNI plugins leave outside DIR: an empty socket directory, result caches
+rm -f /var/lib/cni/results/rmq-e2e-* 2>/dev/null
+rmdir /run/containerd/s /run/containerd 2>/dev/null
 exit 0

@@ -1,6 +1,6 @@
 //! `rmq-e2e-probe`: what the k8s suite checks through the admin protocol (run it inside the
-//! agent's DNS, `in-cluster-net.sh`, since brokers register Service DNS names), and the
-//! Topic-CR benchmark. Every subcommand prints one JSON line.
+//! sandbox's network namespace with the cluster DNS, `tests/k8s/sandbox.sh exec`, since brokers
+//! register Service DNS names), and the Topic-CR benchmark. Every subcommand prints one JSON line.
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
