@@ -160,10 +160,36 @@ start_real_node() {
   else
     bad "a real node joins" "$(tail -n 8 "$WORK/node-start.log" | tr '\n' ' ')"; finish; exit 1
   fi
+  image_startup
   eventually 30 "cluster DNS: kubernetes.default.svc.cluster.local resolves through CoreDNS to the Service VIP" \
     bash -c "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' getent hosts kubernetes.default.svc.cluster.local | grep -q '^10.96.0.1 '"
   eventually 30 "Service VIP: the apiserver answers at https://10.96.0.1 (kube-proxy rules)" \
     bash -c "curl -sk -o /dev/null -w '%{http_code}' --max-time 5 https://10.96.0.1/readyz | grep -Eq '^(200|401|403)$'"
+}
+
+# The image's start-up time: `ctr run` of rmq-namesrv in the image (host network of the sandbox)
+# until it accepts connections, as a user's container runtime starts it.
+image_startup() {
+  local t0 t1 port=19876 ref
+  ref="$(cat "$WORK/image.ref")"
+  t0=$(date +%s%N)
+  ctr --address "$RMQ_K8S_CONTAINERD" -n k8s.io run --rm --net-host "$ref" rmq-startup \
+    rmq-namesrv --listen-addr 127.0.0.1 --listen-port "$port" >"$WORK/startup.log" 2>&1 &
+  local pid=$! up=0
+  for _ in $(seq 1 200); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then up=1; break; fi
+    sleep 0.05
+  done
+  t1=$(date +%s%N)
+  ctr --address "$RMQ_K8S_CONTAINERD" -n k8s.io tasks kill -s SIGTERM rmq-startup >/dev/null 2>&1
+  wait "$pid" 2>/dev/null
+  if [ "$up" = 1 ]; then
+    ok "the image starts: rmq-namesrv accepts connections $(( (t1 - t0) / 1000000 )) ms after ctr run"
+    echo "{\"imageStartupMs\": $(( (t1 - t0) / 1000000 )), \"imageArchiveBytes\": $(stat -c %s "$WORK/images/rmq.tar")}" \
+      >"${RMQ_E2E_IMAGE_OUT:-$WORK/image-startup.json}"
+  else
+    bad "the image starts (rmq-namesrv in ctr run)" "$(tail -n 5 "$WORK/startup.log" | tr '\n' ' ')"
+  fi
 }
 
 # ---------------------------------------------------------------------------------------------
