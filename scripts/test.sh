@@ -195,7 +195,8 @@ if want lint; then
 fi
 if [[ "$build_rc" == 0 ]]; then
   say "build: cargo build ${CARGO_SEL[*]} --all-targets (clippy -D warnings on our crates)"
-  if ! cargo build "${CARGO_SEL[@]}" --all-targets >"$LOGS/build.log" 2>&1; then
+  # --timings: $CARGO_TARGET_DIR/cargo-timings/ shows where a cold build's time goes
+  if ! cargo build "${CARGO_SEL[@]}" --all-targets --timings >"$LOGS/build.log" 2>&1; then
     grep -E -A 12 '^(error|warning)' "$LOGS/build.log" | head -n 200 || true; build_rc=1
   fi
 fi
