@@ -15,7 +15,7 @@
 #   --oci-archive FILE       also write the image as an OCI archive (`ctr images import FILE`,
 #                            `kind load image-archive FILE`)
 #   --repository REPO        the repository to tag (default ghcr.io/rmq-dev/rmq)
-#   --strip                  strip debug info from the binaries (debug builds for tests)
+#   --keep-debug             keep the binaries' debug info (line tables; stripped by default)
 #
 # Builder: buildah if installed (daemonless; what this repository's tests use), else docker with
 # BuildKit. RMQ_BUILDAH_DIR: keep buildah's storage there (vfs driver, no mounts) instead of
@@ -26,7 +26,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 log() { echo "build-image.sh: $*" >&2; }
 die() { echo "build-image.sh: $*" >&2; exit 2; }
 
-BIN_DIR="" FROM_SOURCE=0 PUSH="" LOAD="" ARCHIVE="" REPO="ghcr.io/rmq-dev/rmq" STRIP=()
+BIN_DIR="" FROM_SOURCE=0 PUSH="" LOAD="" ARCHIVE="" REPO="ghcr.io/rmq-dev/rmq" DEBUG=()
 while (($#)); do
   case "$1" in
     --bin-dir) BIN_DIR="${2:?--bin-dir needs a directory}"; shift 2;;
@@ -35,7 +35,7 @@ while (($#)); do
     --load-containerd) LOAD="${2:?--load-containerd needs a socket path}"; shift 2;;
     --oci-archive) ARCHIVE="${2:?--oci-archive needs a file name}"; shift 2;;
     --repository) REPO="${2:?--repository needs a name}"; shift 2;;
-    --strip) STRIP=(--strip); shift;;
+    --keep-debug) DEBUG=(--keep-debug); shift;;
     -h|--help) sed -n '2,/^set -e/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0;;
     *) die "unknown argument '$1' (see --help)";;
   esac
@@ -81,7 +81,7 @@ else
   fi
   BIN_DIR="$(cd "$BIN_DIR" && pwd)"
   # A context of its own: the Dockerfile and the assembled rootfs, nothing else.
-  "$ROOT/scripts/image-rootfs.sh" "$WORK/context/.image-rootfs" "$BIN_DIR" "${STRIP[@]}"
+  "$ROOT/scripts/image-rootfs.sh" "$WORK/context/.image-rootfs" "$BIN_DIR" "${DEBUG[@]}"
   cp "$ROOT/Dockerfile" "$WORK/context/Dockerfile"
   log "building $IMAGE with $BUILDER from $BIN_DIR"
   if [[ "$BUILDER" == buildah ]]; then

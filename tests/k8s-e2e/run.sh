@@ -142,7 +142,7 @@ start_real_node() {
     || { bad "the node's Debian packages install" "$(tail -n 5 "$WORK/packages.log" | tr '\n' ' ')"; finish; exit 1; }
   mkdir -p "$WORK/images"
   export RMQ_BUILDAH_DIR="$WORK/buildah"
-  if "$ROOT/scripts/build-image.sh" --bin-dir "$BIN" --strip --oci-archive "$WORK/images/rmq.tar" \
+  if "$ROOT/scripts/build-image.sh" --bin-dir "$BIN" --oci-archive "$WORK/images/rmq.tar" \
        >"$WORK/image.ref" 2>"$WORK/image.log"; then
     ok "the rmq image builds from the Dockerfile (prebuilt binaries): $(cat "$WORK/image.ref")"
   else
