@@ -78,13 +78,15 @@ need() { # need NAME   waits for a preparation; fails with its log tail
     return 1
   fi
 }
-# Niceness orders them behind the foreground build: the control plane is the longest chain (a
-# k8s suite cannot start without it), the Rust client harness is needed last (by one e2e suite).
-if want unit || want e2e || want newcomer || want bench; then prep harnesses 10 tests/build-harnesses.sh; fi
-if want e2e; then prep rust-client 10 tests/rust-client/build.sh; fi
+# Niceness keeps them behind the foreground build, which every suite waits for: the heavy ones
+# (Go, the Rust client) run many compiler processes, so anything but the lowest priority would
+# take most of the two cores from cargo. The light ones (Maven and pip downloads, apt) are needed
+# by the first suites and stay near normal priority.
+if want unit || want e2e || want newcomer || want bench; then prep harnesses 5 tests/build-harnesses.sh; fi
+if want e2e; then prep rust-client 19 tests/rust-client/build.sh; fi
 if want cfn || want aws; then prep venv 0 bash cloudformation/venv.sh; fi
 if want k8s; then
-  prep control-plane 5 tests/k8s/build-control-plane.sh
+  prep control-plane 19 tests/k8s/build-control-plane.sh
   prep node-packages 0 tests/k8s/install-node-packages.sh
 fi
 
@@ -128,7 +130,9 @@ suite_e2e() {
   source "$RMQ_TEST_CACHE/rust-harness.env"
   cargo test "${CARGO_SEL[@]}" --test rust_client -- --test-threads 2
 }
-suite_newcomer() { need harnesses; tests/newcomer/run.sh; }
+# The newcomer's release build runs beside the e2e suites: below them in priority, so their
+# timing-sensitive clients keep the CPU they need.
+suite_newcomer() { need harnesses; nice -n 10 tests/newcomer/run.sh; }
 suite_cfn() { need venv; bash cloudformation/run-tests.sh; }
 suite_aws() {
   need venv

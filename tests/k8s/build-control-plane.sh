@@ -49,7 +49,7 @@ COREDNS_VERSION="$(modver coredns github.com/coredns/coredns)"
   || die "could not read pinned versions from $GODIR/*/go.mod"
 
 # Bump BUILD_REV when the way binaries are built changes (flags, ldflags, list of binaries).
-BUILD_REV=2
+BUILD_REV=3
 HASH="$( (echo "rev=$BUILD_REV"; cat "$GODIR"/kube/go.mod "$GODIR"/kube/go.sum "$GODIR"/etcd/go.mod \
   "$GODIR"/etcd/go.sum "$GODIR"/helm/go.mod "$GODIR"/helm/go.sum "$GODIR"/coredns/go.mod \
   "$GODIR"/coredns/go.sum "$GODIR"/coredns/main.go) | sha256sum | cut -c1-10)"
@@ -130,26 +130,23 @@ for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
 done
 
 TIMEFILE="$STAGE/time.txt"
-# Three go builds at once (one per module): most of the time goes to compiling packages, which
-# `go build` spreads over the cores itself, but each binary's link is single-threaded, and three
-# invocations keep both cores busy through the links. The kube binaries share one invocation, so
-# every package they share is compiled once and they link in parallel.
+# The kube binaries first, in one `go build` (every package they share compiles once, and they
+# link in parallel); then etcd, helm and CoreDNS at once. The four modules pin the modules they
+# share to the same versions (see tests/k8s/README.md), so those three find most of their
+# packages in the build cache and mostly compile their own code and link; run concurrently with
+# the kube build they would compile the shared packages a second and third time.
 build_all() {
   set -e
   read -r -a KUBE_BINARIES <<<"$KUBE_BINARIES_LIST"
-  local pids=() p rc=0
-  echo "== etcd $ETCD_VERSION" >&2
+  local pids=() p rc=0 pkgs=() c
+  for c in "${KUBE_BINARIES[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+  echo "== ${KUBE_BINARIES[*]} $K8S_VERSION" >&2
+  (cd "$GODIR/kube" && go build -ldflags="-s -w $(kver)" -o "$STAGE/bin/" "${pkgs[@]}")
+  echo "== etcd $ETCD_VERSION, helm $HELM_VERSION, rmq-coredns (CoreDNS $COREDNS_VERSION)" >&2
   (cd "$GODIR/etcd" && go build -ldflags="-s -w" -o "$STAGE/bin/etcd" go.etcd.io/etcd/server/v3) &
   pids+=($!)
-  echo "== helm $HELM_VERSION" >&2
   (cd "$GODIR/helm" && go build -ldflags="-s -w $HELM_LDFLAGS" -o "$STAGE/bin/helm" helm.sh/helm/v3/cmd/helm) &
   pids+=($!)
-  echo "== ${KUBE_BINARIES[*]} $K8S_VERSION" >&2
-  local pkgs=() c
-  for c in "${KUBE_BINARIES[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
-  (cd "$GODIR/kube" && go build -ldflags="-s -w $(kver)" -o "$STAGE/bin/" "${pkgs[@]}") &
-  pids+=($!)
-  echo "== rmq-coredns (CoreDNS $COREDNS_VERSION, the test node's cluster DNS)" >&2
   (cd "$GODIR/coredns" && go build -ldflags="-s -w" -o "$STAGE/bin/rmq-coredns" .) &
   pids+=($!)
   for p in "${pids[@]}"; do wait "$p" || rc=$?; done

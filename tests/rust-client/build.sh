@@ -10,7 +10,7 @@
 #
 #   eval "$(tests/rust-client/build.sh)"
 #
-# Cold build: debug profile, dependencies at opt-level 1 (faster than --release on 2 cores).
+# Cold build: debug profile, dependencies unoptimised (opt-level 0) and without debug info.
 # Cache root: RMQ_TEST_CACHE (~/.cache/rmq-test); cargo target dir: $RMQ_TEST_CACHE/rust-client/target.
 set -euo pipefail
 
