@@ -157,6 +157,13 @@ pub fn run_harness(client: Client, args: &[&str]) -> HarnessResult {
     }
 }
 
+/// Runs a harness scenario written as one line of the harness CLI's words, e.g.
+/// `"produce --namesrv 127.0.0.1:9876 --topic T --count 10"` (no word holds a space).
+pub fn run_line(client: Client, line: &str) -> HarnessResult {
+    let args: Vec<&str> = line.split_whitespace().collect();
+    run_harness(client, &args)
+}
+
 /// Parses compact index ranges (`"0-4,7,9-10"`) into a sorted list.
 pub fn parse_ranges(s: &str) -> Vec<i64> {
     let mut out = Vec::new();

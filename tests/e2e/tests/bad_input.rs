@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use rmq_e2e::{BrokerOpts, BrokerProc, Client, NamesrvProc, run_harness};
+use rmq_e2e::{BrokerOpts, BrokerProc, Client, NamesrvProc, run_line};
 use rmq_protocol::{RemotingCommand, frame, response_code};
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -91,41 +91,23 @@ fn broker_and_namesrv_survive_bad_input() {
     );
 
     // Real clients still work.
-    let r = run_harness(
+    let r = run_line(
         Client::Java5,
-        &[
-            "produce",
-            "--namesrv",
-            &ns.addr,
-            "--topic",
-            "AfterAbuse",
-            "--count",
-            "100",
-            "--prefix",
-            "x",
-            "--send-timeout-ms",
-            "10000",
-        ],
+        &format!(
+            "produce --namesrv {} --topic AfterAbuse --count 100 --prefix x --send-timeout-ms 10000",
+            ns.addr
+        ),
     );
     if !r.ok() {
         eprintln!("broker log:\n{}", broker.log());
     }
     r.assert_ok();
-    let r = run_harness(
+    let r = run_line(
         Client::Java5,
-        &[
-            "consume",
-            "--namesrv",
-            &ns.addr,
-            "--topic",
-            "AfterAbuse",
-            "--group",
-            "after-abuse",
-            "--expect",
-            "100",
-            "--prefix",
-            "x",
-        ],
+        &format!(
+            "consume --namesrv {} --topic AfterAbuse --group after-abuse --expect 100 --prefix x",
+            ns.addr
+        ),
     );
     r.assert_ok();
     assert!(

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 use rmq_e2e::harness::parse_ranges;
-use rmq_e2e::{BrokerOpts, BrokerProc, Client, NamesrvProc, run_harness};
+use rmq_e2e::{BrokerOpts, BrokerProc, Client, NamesrvProc, run_line};
 
 const SYNC: i64 = 10_000;
 const ASYNC: i64 = 1_000;
@@ -16,30 +16,11 @@ const AFTER_RESTART: i64 = 1_000;
 
 fn produce(client: Client, ns: &str, topic: &str, mode: &str, tag: &str, start: i64, count: i64) {
     let (start_s, count_s) = (start.to_string(), count.to_string());
-    let r = run_harness(
+    let r = run_line(
         client,
-        &[
-            "produce",
-            "--namesrv",
-            ns,
-            "--topic",
-            topic,
-            "--mode",
-            mode,
-            "--tag",
-            tag,
-            "--keys",
-            "--prefix",
-            "c",
-            "--start",
-            &start_s,
-            "--count",
-            &count_s,
-            "--timeout-ms",
-            "240000",
-            "--send-timeout-ms",
-            "10000",
-        ],
+        &format!(
+            "produce --namesrv {ns} --topic {topic} --mode {mode} --tag {tag} --keys --prefix c --start {start_s} --count {count_s} --timeout-ms 240000 --send-timeout-ms 10000"
+        ),
     );
     r.assert_ok();
     assert_eq!(r.num("sent"), count, "{mode}: {}", r.json);
@@ -66,27 +47,12 @@ fn compat_suite(client: Client) {
     next += OTHER_TAG;
 
     let expect = tag_a_total.to_string();
-    let r = run_harness(
+    let r = run_line(
         client,
-        &[
-            "consume",
-            "--namesrv",
-            &ns.addr,
-            "--topic",
-            &topic,
-            "--group",
-            &group,
-            "--tag",
-            "TagA",
-            "--prefix",
-            "c",
-            "--expect",
-            &expect,
-            "--linger-ms",
-            "1500",
-            "--timeout-ms",
-            "180000",
-        ],
+        &format!(
+            "consume --namesrv {} --topic {topic} --group {group} --tag TagA --prefix c --expect {expect} --linger-ms 1500 --timeout-ms 180000",
+            ns.addr
+        ),
     );
     r.assert_ok();
     assert_eq!(
@@ -119,29 +85,12 @@ fn compat_suite(client: Client) {
         AFTER_RESTART,
     );
     let (start_s, expect_s) = (restart_start.to_string(), AFTER_RESTART.to_string());
-    let r = run_harness(
+    let r = run_line(
         client,
-        &[
-            "consume",
-            "--namesrv",
-            &ns.addr,
-            "--topic",
-            &topic,
-            "--group",
-            &group,
-            "--tag",
-            "TagA",
-            "--prefix",
-            "c",
-            "--start",
-            &start_s,
-            "--expect",
-            &expect_s,
-            "--linger-ms",
-            "1000",
-            "--timeout-ms",
-            "120000",
-        ],
+        &format!(
+            "consume --namesrv {} --topic {topic} --group {group} --tag TagA --prefix c --start {start_s} --expect {expect_s} --linger-ms 1000 --timeout-ms 120000",
+            ns.addr
+        ),
     );
     r.assert_ok();
     let seen = parse_ranges(&r.str("ranges"));

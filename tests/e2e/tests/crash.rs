@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 use rmq_e2e::harness::parse_ranges;
-use rmq_e2e::{BrokerOpts, BrokerProc, Client, NamesrvProc, run_harness};
+use rmq_e2e::{BrokerOpts, BrokerProc, Client, NamesrvProc, run_line};
 use rmq_protocol::header::send::{SendMessageRequestHeaderV2, SendMessageResponseHeader};
 use rmq_protocol::net::{ClientConfig, RemotingClient};
 use rmq_protocol::{RemotingCommand, request_code, response_code};
@@ -93,25 +93,12 @@ fn acknowledged_messages_survive_kill_9_with_sync_flush() {
     broker.start_again();
     let max = acked.last().copied().unwrap_or(0);
     let expect = acked.len().to_string();
-    let r = run_harness(
+    let r = run_line(
         Client::Java5,
-        &[
-            "consume",
-            "--namesrv",
-            &ns.addr,
-            "--topic",
-            TOPIC,
-            "--group",
-            "crash-check",
-            "--prefix",
-            "crash",
-            "--expect",
-            &expect,
-            "--linger-ms",
-            "2000",
-            "--timeout-ms",
-            "120000",
-        ],
+        &format!(
+            "consume --namesrv {} --topic {} --group crash-check --prefix crash --expect {expect} --linger-ms 2000 --timeout-ms 120000",
+            ns.addr, TOPIC
+        ),
     );
     assert_eq!(r.num("corrupt"), 0, "{}", r.json);
     let seen: BTreeSet<i64> = parse_ranges(&r.str("ranges")).into_iter().collect();

@@ -12,24 +12,7 @@ use rmq_e2e::{BrokerOpts, BrokerProc, Client, NamesrvProc};
 const LEVEL_3_MS: i64 = 10_000;
 
 fn produce_delayed(client: Client, ns: &str, topic: &str, prefix: &str, start: &str) {
-    harness(
-        client,
-        &[
-            "produce",
-            "--namesrv",
-            ns,
-            "--topic",
-            topic,
-            "--count",
-            "5",
-            "--prefix",
-            prefix,
-            "--start",
-            start,
-            "--delay-level",
-            "3",
-        ],
-    )
+    run(client, &format!("produce --namesrv {ns} --topic {topic} --count 5 --prefix {prefix} --start {start} --delay-level 3"))
     .assert_ok();
 }
 
@@ -41,27 +24,11 @@ fn consume(
     prefix: &str,
     start: &str,
 ) -> rmq_e2e::HarnessResult {
-    harness(
+    run(
         client,
-        &[
-            "consume",
-            "--namesrv",
-            ns,
-            "--topic",
-            topic,
-            "--group",
-            group,
-            "--prefix",
-            prefix,
-            "--start",
-            start,
-            "--expect",
-            "5",
-            "--linger-ms",
-            "2000",
-            "--timeout-ms",
-            "90000",
-        ],
+        &format!(
+            "consume --namesrv {ns} --topic {topic} --group {group} --prefix {prefix} --start {start} --expect 5 --linger-ms 2000 --timeout-ms 90000"
+        ),
     )
 }
 

@@ -12,7 +12,7 @@
 
 use rmq_e2e::harness::HarnessResult;
 use rmq_e2e::process::free_port;
-use rmq_e2e::{BrokerOpts, BrokerProc, Client, NamesrvProc, run_harness};
+use rmq_e2e::{BrokerOpts, BrokerProc, Client, NamesrvProc, run_line};
 use rmq_protocol::net::{ClientConfig, RemotingClient};
 use rmq_protocol::{RemotingCommand, request_code, response_code};
 use std::collections::HashMap;
@@ -111,25 +111,11 @@ fn produce_with(
     count: i64,
 ) -> HarnessResult {
     let (start, count) = (start.to_string(), count.to_string());
-    run_harness(
+    run_line(
         client,
-        &[
-            "produce",
-            "--namesrv",
-            ns,
-            "--topic",
-            topic,
-            "--prefix",
-            prefix,
-            "--start",
-            &start,
-            "--count",
-            &count,
-            "--timeout-ms",
-            "120000",
-            "--send-timeout-ms",
-            "10000",
-        ],
+        &format!(
+            "produce --namesrv {ns} --topic {topic} --prefix {prefix} --start {start} --count {count} --timeout-ms 120000 --send-timeout-ms 10000"
+        ),
     )
 }
 
@@ -142,25 +128,11 @@ fn consume(
     expect: i64,
 ) -> HarnessResult {
     let expect = expect.to_string();
-    let r = run_harness(
+    let r = run_line(
         client,
-        &[
-            "consume",
-            "--namesrv",
-            ns,
-            "--topic",
-            topic,
-            "--group",
-            group,
-            "--prefix",
-            prefix,
-            "--expect",
-            &expect,
-            "--from",
-            "first",
-            "--timeout-ms",
-            "90000",
-        ],
+        &format!(
+            "consume --namesrv {ns} --topic {topic} --group {group} --prefix {prefix} --expect {expect} --from first --timeout-ms 90000"
+        ),
     );
     eprintln!("{client:?} consume: {}", r.json);
     r

@@ -26,30 +26,11 @@ fn consumer(
     instance: &str,
     timeout: &str,
 ) -> rmq_e2e::HarnessResult {
-    harness(
+    run(
         client,
-        &[
-            "consume",
-            "--namesrv",
-            ns,
-            "--topic",
-            topic,
-            "--group",
-            group,
-            "--orderly",
-            "--shards",
-            "4",
-            "--prefix",
-            "o",
-            "--expect",
-            "0",
-            "--timeout-ms",
-            timeout,
-            "--out",
-            out,
-            "--instance",
-            instance,
-        ],
+        &format!(
+            "consume --namesrv {ns} --topic {topic} --group {group} --orderly --shards 4 --prefix o --expect 0 --timeout-ms {timeout} --out {out} --instance {instance}"
+        ),
     )
 }
 
@@ -74,21 +55,12 @@ fn orderly_suite(client: Client, broker_opts: BrokerOpts, b_timeout: &str) {
     create_topic(&broker.addr, &topic, 4);
     warm_group(&broker.addr, &group, &topic);
     let first = FIRST.to_string();
-    let p = harness(
+    let p = run(
         client,
-        &[
-            "produce",
-            "--namesrv",
-            &ns.addr,
-            "--topic",
-            &topic,
-            "--count",
-            &first,
-            "--shards",
-            "4",
-            "--prefix",
-            "o",
-        ],
+        &format!(
+            "produce --namesrv {} --topic {topic} --count {first} --shards 4 --prefix o",
+            ns.addr
+        ),
     );
     p.assert_ok();
     assert_eq!(
@@ -107,23 +79,13 @@ fn orderly_suite(client: Client, broker_opts: BrokerOpts, b_timeout: &str) {
     std::thread::sleep(Duration::from_secs(8));
     let (ns2, t2) = (ns.addr.clone(), topic.clone());
     let more = std::thread::spawn(move || {
-        harness(
+        run(
             client,
-            &[
-                "produce",
-                "--namesrv",
-                &ns2,
-                "--topic",
-                &t2,
-                "--count",
-                &SECOND.to_string(),
-                "--start",
-                &first_str(),
-                "--shards",
-                "4",
-                "--prefix",
-                "o",
-            ],
+            &format!(
+                "produce --namesrv {ns2} --topic {t2} --count {} --start {} --shards 4 --prefix o",
+                SECOND,
+                first_str()
+            ),
         )
     });
     let b = consumer(

@@ -10,21 +10,9 @@ use common::*;
 use rmq_e2e::{BrokerOpts, BrokerProc, Client, NamesrvProc};
 
 fn query(client: Client, ns: &str, topic: &str, by: &str, value: &str) -> serde_json::Value {
-    let r = harness(
+    let r = run(
         client,
-        &[
-            "query",
-            "--namesrv",
-            ns,
-            "--topic",
-            topic,
-            by,
-            value,
-            "--prefix",
-            "q",
-            "--timeout-ms",
-            "20000",
-        ],
+        &format!("query --namesrv {ns} --topic {topic} {by} {value} --prefix q --timeout-ms 20000"),
     );
     r.assert_ok();
     let msgs = r.json["messages"].as_array().cloned().unwrap_or_default();
@@ -38,24 +26,13 @@ fn query_suite(client: Client) {
     let topic = format!("Query{client:?}");
     create_topic(&broker.addr, &topic, 4);
     let out = tempfile::NamedTempFile::new().unwrap();
-    harness(
+    run(
         client,
-        &[
-            "produce",
-            "--namesrv",
-            &ns.addr,
-            "--topic",
-            &topic,
-            "--count",
-            "20",
-            "--keys",
-            "--prefix",
-            "q",
-            "--tag",
-            "TagQ",
-            "--out",
-            out.path().to_str().unwrap(),
-        ],
+        &format!(
+            "produce --namesrv {} --topic {topic} --count 20 --keys --prefix q --tag TagQ --out {}",
+            ns.addr,
+            out.path().to_str().unwrap()
+        ),
     )
     .assert_ok();
     let sent = out_lines(out.path());

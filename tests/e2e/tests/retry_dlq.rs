@@ -22,46 +22,22 @@ fn retry_and_dead_letters(client: Client) {
     let (topic, group) = (format!("Retry{client:?}"), format!("retry-{client:?}"));
     create_topic(&broker.addr, &topic, 4);
     warm_group(&broker.addr, &group, &topic);
-    let p = harness(
+    let p = run(
         client,
-        &[
-            "produce",
-            "--namesrv",
-            &ns.addr,
-            "--topic",
-            &topic,
-            "--count",
-            &count,
-            "--prefix",
-            "r",
-        ],
+        &format!(
+            "produce --namesrv {} --topic {topic} --count {count} --prefix r",
+            ns.addr
+        ),
     );
     p.assert_ok();
     let out = tempfile::NamedTempFile::new().unwrap();
     let out_path = out.path().to_str().unwrap();
-    let c = harness(
+    let c = run(
         client,
-        &[
-            "consume",
-            "--namesrv",
-            &ns.addr,
-            "--topic",
-            &topic,
-            "--group",
-            &group,
-            "--prefix",
-            "r",
-            "--expect",
-            &count,
-            "--reconsume-later",
-            "2",
-            "--linger-ms",
-            "2000",
-            "--timeout-ms",
-            "90000",
-            "--out",
-            out_path,
-        ],
+        &format!(
+            "consume --namesrv {} --topic {topic} --group {group} --prefix r --expect {count} --reconsume-later 2 --linger-ms 2000 --timeout-ms 90000 --out {out_path}",
+            ns.addr
+        ),
     );
     c.assert_ok();
     assert_eq!(c.num("distinct"), n);
@@ -96,42 +72,20 @@ fn retry_and_dead_letters(client: Client) {
     let (topic, group) = (format!("Dlq{client:?}"), format!("dlq-{client:?}"));
     create_topic(&broker.addr, &topic, 4);
     warm_group(&broker.addr, &group, &topic);
-    harness(
+    run(
         client,
-        &[
-            "produce",
-            "--namesrv",
-            &ns.addr,
-            "--topic",
-            &topic,
-            "--count",
-            &count,
-            "--prefix",
-            "d",
-        ],
+        &format!(
+            "produce --namesrv {} --topic {topic} --count {count} --prefix d",
+            ns.addr
+        ),
     )
     .assert_ok();
-    let c = harness(
+    let c = run(
         client,
-        &[
-            "consume",
-            "--namesrv",
-            &ns.addr,
-            "--topic",
-            &topic,
-            "--group",
-            &group,
-            "--prefix",
-            "d",
-            "--expect",
-            "0",
-            "--reconsume-later",
-            "1000",
-            "--max-reconsume-times",
-            "2",
-            "--timeout-ms",
-            "20000",
-        ],
+        &format!(
+            "consume --namesrv {} --topic {topic} --group {group} --prefix d --expect 0 --reconsume-later 1000 --max-reconsume-times 2 --timeout-ms 20000",
+            ns.addr
+        ),
     );
     for times in ["0", "1", "2"] {
         assert_eq!(
@@ -148,25 +102,12 @@ fn retry_and_dead_letters(client: Client) {
         c.json
     );
     let dlq = format!("%DLQ%{group}");
-    let d = harness(
+    let d = run(
         client,
-        &[
-            "consume",
-            "--namesrv",
-            &ns.addr,
-            "--topic",
-            &dlq,
-            "--group",
-            &format!("dlq-reader-{client:?}"),
-            "--prefix",
-            "d",
-            "--expect",
-            &count,
-            "--linger-ms",
-            "1000",
-            "--timeout-ms",
-            "60000",
-        ],
+        &format!(
+            "consume --namesrv {} --topic {dlq} --group dlq-reader-{client:?} --prefix d --expect {count} --linger-ms 1000 --timeout-ms 60000",
+            ns.addr
+        ),
     );
     d.assert_ok();
     assert_eq!(

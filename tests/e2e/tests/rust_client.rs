@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used)]
 
 use rmq_e2e::harness::parse_ranges;
-use rmq_e2e::{BrokerOpts, BrokerProc, Client, HarnessResult, NamesrvProc, run_harness};
+use rmq_e2e::{BrokerOpts, BrokerProc, Client, HarnessResult, NamesrvProc, run_line};
 
 const COUNT: i64 = 1000;
 /// Bodies carry a verified filler, so corruption anywhere in the body is detected.
@@ -17,26 +17,12 @@ const BODY_SIZE: &str = "256";
 
 fn produce(client: Client, ns: &str, topic: &str, prefix: &str, count: i64) -> HarnessResult {
     let count_s = count.to_string();
-    let r = run_harness(
+    let r = run_line(
         client,
-        &[
-            "produce",
-            "--namesrv",
-            ns,
-            "--topic",
-            topic,
-            "--tag",
-            "TagR",
-            "--keys",
-            "--body-size",
-            BODY_SIZE,
-            "--prefix",
-            prefix,
-            "--count",
-            &count_s,
-            "--timeout-ms",
-            "120000",
-        ],
+        &format!(
+            "produce --namesrv {ns} --topic {topic} --tag TagR --keys --body-size {} --prefix {prefix} --count {count_s} --timeout-ms 120000",
+            BODY_SIZE
+        ),
     );
     r.assert_ok();
     assert_eq!(r.num("sent"), count, "{client:?} produce: {}", r.json);
@@ -56,25 +42,11 @@ fn consume_all(
     expect: i64,
 ) -> HarnessResult {
     let expect_s = expect.to_string();
-    let r = run_harness(
+    let r = run_line(
         client,
-        &[
-            scenario,
-            "--namesrv",
-            ns,
-            "--topic",
-            topic,
-            "--group",
-            group,
-            "--prefix",
-            prefix,
-            "--expect",
-            &expect_s,
-            "--linger-ms",
-            "1000",
-            "--timeout-ms",
-            "120000",
-        ],
+        &format!(
+            "{scenario} --namesrv {ns} --topic {topic} --group {group} --prefix {prefix} --expect {expect_s} --linger-ms 1000 --timeout-ms 120000"
+        ),
     );
     r.assert_ok();
     assert_eq!(

@@ -33,60 +33,24 @@ fn java_5_commit_rollback_check_back_across_restarts() {
     create_topic(&broker.addr, topic, 4);
 
     // A: 10 commits, 10 rollbacks, 10 unknown; A leaves before any check.
-    let a = harness(
+    let a = run(
         client,
-        &[
-            "produce",
-            "--namesrv",
-            &ns.addr,
-            "--topic",
-            topic,
-            "--group",
-            pgroup,
-            "--mode",
-            "transaction",
-            "--tx",
-            "mix",
-            "--check",
-            "unknown",
-            "--count",
-            "30",
-            "--prefix",
-            "t",
-        ],
+        &format!(
+            "produce --namesrv {} --topic {topic} --group {pgroup} --mode transaction --tx mix --check unknown --count 30 --prefix t",
+            ns.addr
+        ),
     );
     a.assert_ok();
     assert_eq!(ranges(&a, "txUnknown"), mix(n, 2));
 
     // The halves survive a restart; B (same group) answers the checks with commit.
     broker.restart();
-    let b = harness(
+    let b = run(
         client,
-        &[
-            "produce",
-            "--namesrv",
-            &ns.addr,
-            "--topic",
-            topic,
-            "--group",
-            pgroup,
-            "--mode",
-            "transaction",
-            "--tx",
-            "commit",
-            "--check",
-            "commit",
-            "--count",
-            "1",
-            "--start",
-            "30",
-            "--prefix",
-            "t",
-            "--wait-checks",
-            "10",
-            "--timeout-ms",
-            "90000",
-        ],
+        &format!(
+            "produce --namesrv {} --topic {topic} --group {pgroup} --mode transaction --tx commit --check commit --count 1 --start 30 --prefix t --wait-checks 10 --timeout-ms 90000",
+            ns.addr
+        ),
     );
     b.assert_ok();
     assert_eq!(
@@ -98,25 +62,12 @@ fn java_5_commit_rollback_check_back_across_restarts() {
 
     let mut expected: BTreeSet<i64> = mix(n, 0).union(&mix(n, 2)).copied().collect();
     expected.insert(30);
-    let c = harness(
+    let c = run(
         client,
-        &[
-            "consume",
-            "--namesrv",
-            &ns.addr,
-            "--topic",
-            topic,
-            "--group",
-            cgroup,
-            "--prefix",
-            "t",
-            "--expect",
-            "21",
-            "--linger-ms",
-            "3000",
-            "--timeout-ms",
-            "90000",
-        ],
+        &format!(
+            "consume --namesrv {} --topic {topic} --group {cgroup} --prefix t --expect 21 --linger-ms 3000 --timeout-ms 90000",
+            ns.addr
+        ),
     );
     c.assert_ok();
     assert_eq!(
@@ -130,33 +81,12 @@ fn java_5_commit_rollback_check_back_across_restarts() {
     // A crash: nothing is checked again and nothing is delivered again.
     broker.kill9();
     broker.start_again();
-    let d = harness(
+    let d = run(
         client,
-        &[
-            "produce",
-            "--namesrv",
-            &ns.addr,
-            "--topic",
-            topic,
-            "--group",
-            pgroup,
-            "--mode",
-            "transaction",
-            "--tx",
-            "rollback",
-            "--check",
-            "commit",
-            "--count",
-            "1",
-            "--start",
-            "31",
-            "--prefix",
-            "t",
-            "--wait-checks",
-            "1",
-            "--timeout-ms",
-            "12000",
-        ],
+        &format!(
+            "produce --namesrv {} --topic {topic} --group {pgroup} --mode transaction --tx rollback --check commit --count 1 --start 31 --prefix t --wait-checks 1 --timeout-ms 12000",
+            ns.addr
+        ),
     );
     assert_eq!(d.num("sent"), 1, "{}", d.json);
     assert_eq!(
@@ -167,25 +97,12 @@ fn java_5_commit_rollback_check_back_across_restarts() {
     );
     // A fresh group reads the topic from the start: the same 21 messages, each once (a second
     // commit would be a second record).
-    let again = harness(
+    let again = run(
         client,
-        &[
-            "consume",
-            "--namesrv",
-            &ns.addr,
-            "--topic",
-            topic,
-            "--group",
-            "tx-consumer-after-crash",
-            "--prefix",
-            "t",
-            "--expect",
-            "21",
-            "--linger-ms",
-            "3000",
-            "--timeout-ms",
-            "90000",
-        ],
+        &format!(
+            "consume --namesrv {} --topic {topic} --group tx-consumer-after-crash --prefix t --expect 21 --linger-ms 3000 --timeout-ms 90000",
+            ns.addr
+        ),
     );
     again.assert_ok();
     assert_eq!(consumed(&again), expected, "{}", again.json);
@@ -203,53 +120,21 @@ fn check_back(client: Client) {
     let topic = format!("Tx{client:?}");
     create_topic(&broker.addr, &topic, 4);
     let n = 9;
-    let p = harness(
+    let p = run(
         client,
-        &[
-            "produce",
-            "--namesrv",
-            &ns.addr,
-            "--topic",
-            &topic,
-            "--group",
-            &format!("tx-p-{client:?}"),
-            "--mode",
-            "transaction",
-            "--tx",
-            "mix",
-            "--check",
-            "commit",
-            "--count",
-            "9",
-            "--prefix",
-            "t",
-            "--wait-checks",
-            "3",
-            "--timeout-ms",
-            "90000",
-        ],
+        &format!(
+            "produce --namesrv {} --topic {topic} --group tx-p-{client:?} --mode transaction --tx mix --check commit --count 9 --prefix t --wait-checks 3 --timeout-ms 90000",
+            ns.addr
+        ),
     );
     p.assert_ok();
     assert_eq!(ranges(&p, "checked"), mix(n, 2), "{}", p.json);
-    let c = harness(
+    let c = run(
         client,
-        &[
-            "consume",
-            "--namesrv",
-            &ns.addr,
-            "--topic",
-            &topic,
-            "--group",
-            &format!("tx-c-{client:?}"),
-            "--prefix",
-            "t",
-            "--expect",
-            "6",
-            "--linger-ms",
-            "3000",
-            "--timeout-ms",
-            "90000",
-        ],
+        &format!(
+            "consume --namesrv {} --topic {topic} --group tx-c-{client:?} --prefix t --expect 6 --linger-ms 3000 --timeout-ms 90000",
+            ns.addr
+        ),
     );
     c.assert_ok();
     let expected: BTreeSet<i64> = mix(n, 0).union(&mix(n, 2)).copied().collect();

@@ -41,6 +41,13 @@ pub fn harness(client: Client, args: &[&str]) -> HarnessResult {
     r
 }
 
+/// [`harness`] with the scenario written as one line of the harness CLI's words (no word holds
+/// a space): `run(client, &format!("produce --namesrv {ns} --topic {topic} --count 10"))`.
+pub fn run(client: Client, line: &str) -> HarnessResult {
+    let args: Vec<&str> = line.split_whitespace().collect();
+    harness(client, &args)
+}
+
 /// Sends a consumer heartbeat for `group` so the broker creates `%RETRY%<group>` and registers
 /// it before the real consumer starts (a Java consumer only re-reads routes every 30 s).
 pub fn warm_group(broker: &str, group: &str, topic: &str) {
