@@ -78,22 +78,22 @@ pub enum ConfigError {
     /// The config file could not be read.
     #[error("cannot read config file {path}: {source}")]
     Read {
-        /// file
+        /// The namesrv.conf given with `-c`.
         path: PathBuf,
-        /// cause
+        /// Why it could not be opened or parsed.
         #[source]
         source: java_properties::PropertiesError,
     },
     /// A key has a bad value.
     #[error("{path}: key {key} has invalid value {value:?}: {expected}")]
     Value {
-        /// file
+        /// The namesrv.conf holding the key.
         path: PathBuf,
-        /// key
+        /// The namesrv.conf key.
         key: String,
-        /// value
+        /// The value as given.
         value: String,
-        /// what was expected
+        /// What a valid value looks like.
         expected: &'static str,
     },
 }
@@ -103,16 +103,11 @@ impl NamesrvConfig {
     pub fn from_args(args: &Args) -> Result<Self, ConfigError> {
         let mut c = Self::default();
         if let Some(path) = &args.config {
-            let file = std::fs::File::open(path).map_err(|e| ConfigError::Read {
-                path: path.clone(),
-                source: e.into(),
-            })?;
-            let props = java_properties::read(std::io::BufReader::new(file)).map_err(|source| {
-                ConfigError::Read {
+            let props =
+                crate::process::read_properties(path).map_err(|source| ConfigError::Read {
                     path: path.clone(),
                     source,
-                }
-            })?;
+                })?;
             let bad = |key: &str, value: &str, expected| ConfigError::Value {
                 path: path.clone(),
                 key: key.to_owned(),

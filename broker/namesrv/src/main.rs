@@ -3,16 +3,10 @@
 use clap::Parser;
 use rmq_namesrv::config::{Args, NamesrvConfig};
 use rmq_namesrv::server::NamesrvServer;
-use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RMQ_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    rmq_namesrv::process::init_tracing();
     let args = Args::parse();
     let config = match NamesrvConfig::from_args(&args) {
         Ok(c) => c,
@@ -34,13 +28,6 @@ async fn main() -> std::process::ExitCode {
         .unwrap_or_default();
     // The same line the Java nameserver prints; scripts wait for it.
     println!("The Name Server boot success. serializeType=JSON, address {addr}");
-    let stop = CancellationToken::new();
-    let signal_stop = stop.clone();
-    tokio::spawn(async move {
-        rmq_protocol::net::shutdown_signal().await;
-        tracing::info!("stopping nameserver");
-        signal_stop.cancel();
-    });
-    server.run(stop).await;
+    server.run(rmq_protocol::net::stop_on_signal()).await;
     std::process::ExitCode::SUCCESS
 }

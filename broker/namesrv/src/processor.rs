@@ -10,10 +10,8 @@ use rmq_protocol::body::route::TopicRouteData;
 use rmq_protocol::body::topic_config::{DataVersion, TopicConfigSerializeWrapper};
 use rmq_protocol::body::{from_json, to_json};
 use rmq_protocol::header::namesrv::*;
-use rmq_protocol::net::{Channel, RequestHandler};
-use rmq_protocol::{
-    HeaderError, ProtocolError, RemotingCommand, request_code as rc, response_code,
-};
+use rmq_protocol::net::{Channel, Failure, RequestHandler};
+use rmq_protocol::{RemotingCommand, request_code as rc, response_code};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch.
@@ -29,17 +27,6 @@ pub struct Namesrv {
     routes: RwLock<RouteTable>,
     kv: KvConfig,
     config: NamesrvConfig,
-}
-
-/// Why a request failed; becomes a SYSTEM_ERROR response with this text.
-#[derive(Debug, thiserror::Error)]
-enum Failure {
-    #[error(transparent)]
-    Header(#[from] HeaderError),
-    #[error(transparent)]
-    Protocol(#[from] ProtocolError),
-    #[error("{0}")]
-    Other(String),
 }
 
 type Reply = Result<RemotingCommand, Failure>;
@@ -65,13 +52,7 @@ impl Namesrv {
         match req.code {
             rc::REGISTER_BROKER => self.register_broker(channel, req),
             rc::UNREGISTER_BROKER => self.unregister_broker(req),
-            rc::BROKER_HEARTBEAT => {
-                let h: BrokerHeartbeatRequestHeader = req.header()?;
-                self.routes
-                    .write()
-                    .touch(&h.cluster_name, &h.broker_addr, now_ms());
-                Ok(RemotingCommand::success(req))
-            }
+            rc::BROKER_HEARTBEAT => self.broker_heartbeat(req),
             rc::QUERY_DATA_VERSION => self.query_data_version(req),
             rc::GET_ROUTEINFO_BY_TOPIC => Ok(self.route(req)?),
             rc::GET_BROKER_CLUSTER_INFO => {
@@ -79,96 +60,23 @@ impl Namesrv {
                 Ok(RemotingCommand::success(req).with_body(to_json(&info)))
             }
             rc::GET_ALL_TOPIC_LIST_FROM_NAMESERVER => {
-                let topics = self.routes.read().topics();
-                Ok(topic_list(req, topics, None))
+                Ok(topic_list(req, self.routes.read().topics(), None))
             }
-            rc::GET_TOPICS_BY_CLUSTER => {
-                let h: GetTopicsByClusterRequestHeader = req.header()?;
-                let topics = self.routes.read().topics_in_cluster(&h.cluster);
-                Ok(topic_list(req, topics, None))
-            }
+            rc::GET_TOPICS_BY_CLUSTER => self.topics_by_cluster(req),
             rc::GET_SYSTEM_TOPIC_LIST_FROM_NS => {
                 let (topics, addr) = self.routes.read().system_topics();
                 Ok(topic_list(req, topics, addr))
             }
             311..=313 => Ok(topic_list(req, Vec::new(), None)),
-            rc::DELETE_TOPIC_IN_NAMESRV => {
-                let h: DeleteTopicFromNamesrvRequestHeader = req.header()?;
-                self.routes
-                    .write()
-                    .delete_topic(&h.topic, h.cluster_name.as_deref());
-                Ok(RemotingCommand::success(req))
-            }
-            rc::REGISTER_TOPIC_IN_NAMESRV => {
-                let topic = req.ext_fields.get("topic").unwrap_or_default().to_owned();
-                let route: TopicRouteData = from_json("TopicRouteData", &req.body)?;
-                self.routes
-                    .write()
-                    .register_topic(&topic, route.queue_datas);
-                Ok(RemotingCommand::success(req))
-            }
-            rc::WIPE_WRITE_PERM_OF_BROKER => {
-                let h: BrokerNameRequestHeader = req.header()?;
-                let n = self.routes.write().wipe_write_perm(&h.broker_name);
-                Ok(
-                    RemotingCommand::success(req).with_header(&WipeWritePermResponseHeader {
-                        wipe_topic_count: n,
-                    }),
-                )
-            }
-            rc::ADD_WRITE_PERM_OF_BROKER => {
-                let h: BrokerNameRequestHeader = req.header()?;
-                let n = self.routes.write().add_write_perm(&h.broker_name);
-                Ok(RemotingCommand::success(req)
-                    .with_header(&AddWritePermResponseHeader { add_topic_count: n }))
-            }
-            rc::PUT_KV_CONFIG => {
-                let h: PutKvConfigRequestHeader = req.header()?;
-                self.kv.put(&h.namespace, &h.key, &h.value);
-                Ok(RemotingCommand::success(req))
-            }
-            rc::GET_KV_CONFIG => {
-                let h: KvConfigKeyRequestHeader = req.header()?;
-                Ok(match self.kv.get(&h.namespace, &h.key) {
-                    Some(value) => RemotingCommand::success(req)
-                        .with_header(&GetKvConfigResponseHeader { value: Some(value) }),
-                    None => RemotingCommand::error(
-                        req,
-                        response_code::QUERY_NOT_FOUND,
-                        format!("No config item, Namespace: {} Key: {}", h.namespace, h.key),
-                    ),
-                })
-            }
-            rc::DELETE_KV_CONFIG => {
-                let h: KvConfigKeyRequestHeader = req.header()?;
-                self.kv.delete(&h.namespace, &h.key);
-                Ok(RemotingCommand::success(req))
-            }
-            rc::GET_KVLIST_BY_NAMESPACE => {
-                let h: GetKvListByNamespaceRequestHeader = req.header()?;
-                Ok(match self.kv.list(&h.namespace) {
-                    Some(table) => {
-                        RemotingCommand::success(req).with_body(to_json(&KvTable { table }))
-                    }
-                    None => RemotingCommand::error(
-                        req,
-                        response_code::QUERY_NOT_FOUND,
-                        format!("No config item, Namespace: {}", h.namespace),
-                    ),
-                })
-            }
-            rc::GET_BROKER_MEMBER_GROUP => {
-                let name = req.ext_fields.get("brokerName").unwrap_or_default();
-                let body = self
-                    .routes
-                    .read()
-                    .broker(name)
-                    .map(|b| {
-                        serde_json::json!({"cluster": b.cluster, "brokerName": b.broker_name, "brokerAddrs": b.broker_addrs})
-                    })
-                    .unwrap_or_else(|| serde_json::json!({"brokerName": name, "brokerAddrs": {}}));
-                Ok(RemotingCommand::success(req).with_body(body.to_string()))
-            }
+            rc::DELETE_TOPIC_IN_NAMESRV => self.delete_topic(req),
+            rc::REGISTER_TOPIC_IN_NAMESRV => self.register_topic(req),
+            rc::WIPE_WRITE_PERM_OF_BROKER => self.wipe_write_perm(req),
+            rc::ADD_WRITE_PERM_OF_BROKER => self.add_write_perm(req),
+            rc::PUT_KV_CONFIG => self.put_kv_config(req),
+            rc::GET_KV_CONFIG => self.get_kv_config(req),
+            rc::DELETE_KV_CONFIG => self.delete_kv_config(req),
+            rc::GET_KVLIST_BY_NAMESPACE => self.kv_list(req),
+            rc::GET_BROKER_MEMBER_GROUP => Ok(self.broker_member_group(req)),
             319 => Ok(RemotingCommand::success(req).with_body(self.config_text())),
             code => Ok(RemotingCommand::error(
                 req,
@@ -176,6 +84,104 @@ impl Namesrv {
                 format!(" request type {code} not supported"),
             )),
         }
+    }
+
+    fn broker_heartbeat(&self, req: &RemotingCommand) -> Reply {
+        let h: BrokerHeartbeatRequestHeader = req.header()?;
+        self.routes
+            .write()
+            .touch(&h.cluster_name, &h.broker_addr, now_ms());
+        Ok(RemotingCommand::success(req))
+    }
+
+    fn topics_by_cluster(&self, req: &RemotingCommand) -> Reply {
+        let h: GetTopicsByClusterRequestHeader = req.header()?;
+        let topics = self.routes.read().topics_in_cluster(&h.cluster);
+        Ok(topic_list(req, topics, None))
+    }
+
+    fn delete_topic(&self, req: &RemotingCommand) -> Reply {
+        let h: DeleteTopicFromNamesrvRequestHeader = req.header()?;
+        self.routes
+            .write()
+            .delete_topic(&h.topic, h.cluster_name.as_deref());
+        Ok(RemotingCommand::success(req))
+    }
+
+    fn register_topic(&self, req: &RemotingCommand) -> Reply {
+        let topic = req.ext_fields.get("topic").unwrap_or_default().to_owned();
+        let route: TopicRouteData = from_json("TopicRouteData", &req.body)?;
+        self.routes
+            .write()
+            .register_topic(&topic, route.queue_datas);
+        Ok(RemotingCommand::success(req))
+    }
+
+    fn wipe_write_perm(&self, req: &RemotingCommand) -> Reply {
+        let h: BrokerNameRequestHeader = req.header()?;
+        let n = self.routes.write().wipe_write_perm(&h.broker_name);
+        Ok(
+            RemotingCommand::success(req).with_header(&WipeWritePermResponseHeader {
+                wipe_topic_count: n,
+            }),
+        )
+    }
+
+    fn add_write_perm(&self, req: &RemotingCommand) -> Reply {
+        let h: BrokerNameRequestHeader = req.header()?;
+        let n = self.routes.write().add_write_perm(&h.broker_name);
+        Ok(RemotingCommand::success(req)
+            .with_header(&AddWritePermResponseHeader { add_topic_count: n }))
+    }
+
+    fn put_kv_config(&self, req: &RemotingCommand) -> Reply {
+        let h: PutKvConfigRequestHeader = req.header()?;
+        self.kv.put(&h.namespace, &h.key, &h.value);
+        Ok(RemotingCommand::success(req))
+    }
+
+    fn get_kv_config(&self, req: &RemotingCommand) -> Reply {
+        let h: KvConfigKeyRequestHeader = req.header()?;
+        Ok(match self.kv.get(&h.namespace, &h.key) {
+            Some(value) => RemotingCommand::success(req)
+                .with_header(&GetKvConfigResponseHeader { value: Some(value) }),
+            None => RemotingCommand::error(
+                req,
+                response_code::QUERY_NOT_FOUND,
+                format!("No config item, Namespace: {} Key: {}", h.namespace, h.key),
+            ),
+        })
+    }
+
+    fn delete_kv_config(&self, req: &RemotingCommand) -> Reply {
+        let h: KvConfigKeyRequestHeader = req.header()?;
+        self.kv.delete(&h.namespace, &h.key);
+        Ok(RemotingCommand::success(req))
+    }
+
+    fn kv_list(&self, req: &RemotingCommand) -> Reply {
+        let h: GetKvListByNamespaceRequestHeader = req.header()?;
+        Ok(match self.kv.list(&h.namespace) {
+            Some(table) => RemotingCommand::success(req).with_body(to_json(&KvTable { table })),
+            None => RemotingCommand::error(
+                req,
+                response_code::QUERY_NOT_FOUND,
+                format!("No config item, Namespace: {}", h.namespace),
+            ),
+        })
+    }
+
+    fn broker_member_group(&self, req: &RemotingCommand) -> RemotingCommand {
+        let name = req.ext_fields.get("brokerName").unwrap_or_default();
+        let body = self
+            .routes
+            .read()
+            .broker(name)
+            .map(|b| {
+                serde_json::json!({"cluster": b.cluster, "brokerName": b.broker_name, "brokerAddrs": b.broker_addrs})
+            })
+            .unwrap_or_else(|| serde_json::json!({"brokerName": name, "brokerAddrs": {}}));
+        RemotingCommand::success(req).with_body(body.to_string())
     }
 
     fn config_text(&self) -> String {
@@ -316,11 +322,5 @@ impl RequestHandler for Namesrv {
         for b in self.routes.write().channel_closed(channel.id()) {
             tracing::info!(cluster = %b.cluster, broker = %b.broker_name, addr = %b.broker_addr, "broker connection closed; unregistered");
         }
-    }
-}
-
-impl From<String> for Failure {
-    fn from(s: String) -> Self {
-        Failure::Other(s)
     }
 }

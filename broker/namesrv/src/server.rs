@@ -48,7 +48,10 @@ impl NamesrvServer {
             tick.tick().await;
             loop {
                 tokio::select! {
-                    _ = scanner_stop.cancelled() => return,
+                    _ = scanner_stop.cancelled() => {
+                        tracing::info!("stopping nameserver");
+                        return;
+                    }
                     _ = tick.tick() => state.scan_inactive(),
                 }
             }

@@ -391,20 +391,96 @@ mod fast {
                     }
                     _ => return None,
                 }
-                self.ws();
-                match self.peek()? {
-                    b',' => {
-                        self.i += 1;
-                        self.ws();
-                    }
-                    b'}' => {
-                        self.i += 1;
-                        return Some(Some(fields));
-                    }
-                    _ => return None,
+                if self.next_member()? {
+                    return Some(Some(fields));
                 }
             }
         }
+
+        /// After a member of an object: a comma (more follow) or the closing brace (`true`).
+        fn next_member(&mut self) -> Option<bool> {
+            self.ws();
+            match self.peek()? {
+                b',' => {
+                    self.i += 1;
+                    self.ws();
+                    Some(false)
+                }
+                b'}' => {
+                    self.i += 1;
+                    Some(true)
+                }
+                _ => None,
+            }
+        }
+
+        /// A `language` value: a name, a numeric code, or null.
+        fn language(&mut self) -> Option<LanguageCode> {
+            Some(match self.peek()? {
+                b'"' => LanguageCode::from_name(self.string()?.as_str()),
+                b'n' => {
+                    self.lit(b"null")?;
+                    LanguageCode::Other
+                }
+                _ => match self.integer()? {
+                    (false, v, _) => LanguageCode::from_code(u8::try_from(v).unwrap_or(u8::MAX)),
+                    (true, v, _) if i64::try_from(v).is_ok() => LanguageCode::Other,
+                    _ => return None,
+                },
+            })
+        }
+
+        /// A `remark` value: a string or null.
+        fn remark(&mut self) -> Option<Option<String>> {
+            if self.peek()? == b'n' {
+                self.lit(b"null")?;
+                return Some(None);
+            }
+            Some(Some(match self.string()? {
+                Str::Borrowed(s) => s.to_owned(),
+                Str::Owned(s) => s,
+            }))
+        }
+    }
+
+    /// Reads the value of the header member `key` into `cmd`; the index of the field it set
+    /// (`None` for an unknown key, whose scalar value is skipped).
+    fn member(p: &mut P<'_>, key: &str, cmd: &mut RemotingCommand) -> Option<Option<usize>> {
+        let field = match key {
+            "code" => {
+                cmd.code = p.i32()?;
+                0
+            }
+            "language" => {
+                cmd.language = p.language()?;
+                1
+            }
+            "version" => {
+                cmd.version = p.i32()?;
+                2
+            }
+            "opaque" => {
+                cmd.opaque = p.i32()?;
+                3
+            }
+            "flag" => {
+                cmd.flag = p.i32()?;
+                4
+            }
+            "remark" => {
+                cmd.remark = p.remark()?;
+                5
+            }
+            "extFields" => {
+                cmd.ext_fields = p.ext_fields()?.unwrap_or_default();
+                6
+            }
+            _ => {
+                p.skip_scalar()?;
+                return Some(None);
+            }
+        };
+        Some(Some(field))
     }
 
     pub(super) fn decode(header: &[u8]) -> Option<RemotingCommand> {
@@ -420,7 +496,6 @@ mod fast {
         };
         // serde rejects repeated fields of the header struct: leave those to it
         let mut seen = [false; 7];
-        let mut once = |k: usize| (!std::mem::replace(&mut seen[k], true)).then_some(());
         p.ws();
         p.eat(b'{')?;
         p.ws();
@@ -430,69 +505,13 @@ mod fast {
                 p.ws();
                 p.eat(b':')?;
                 p.ws();
-                match key.as_str() {
-                    "code" => {
-                        once(0)?;
-                        cmd.code = p.i32()?;
-                    }
-                    "language" => {
-                        once(1)?;
-                        cmd.language = match p.peek()? {
-                            b'"' => LanguageCode::from_name(p.string()?.as_str()),
-                            b'n' => {
-                                p.lit(b"null")?;
-                                LanguageCode::Other
-                            }
-                            _ => match p.integer()? {
-                                (false, v, _) => {
-                                    LanguageCode::from_code(u8::try_from(v).unwrap_or(u8::MAX))
-                                }
-                                (true, v, _) if i64::try_from(v).is_ok() => LanguageCode::Other,
-                                _ => return None,
-                            },
-                        };
-                    }
-                    "version" => {
-                        once(2)?;
-                        cmd.version = p.i32()?;
-                    }
-                    "opaque" => {
-                        once(3)?;
-                        cmd.opaque = p.i32()?;
-                    }
-                    "flag" => {
-                        once(4)?;
-                        cmd.flag = p.i32()?;
-                    }
-                    "remark" => {
-                        once(5)?;
-                        cmd.remark = if p.peek()? == b'n' {
-                            p.lit(b"null")?;
-                            None
-                        } else {
-                            Some(match p.string()? {
-                                Str::Borrowed(s) => s.to_owned(),
-                                Str::Owned(s) => s,
-                            })
-                        };
-                    }
-                    "extFields" => {
-                        once(6)?;
-                        cmd.ext_fields = p.ext_fields()?.unwrap_or_default();
-                    }
-                    _ => p.skip_scalar()?,
+                if let Some(field) = member(&mut p, key.as_str(), &mut cmd)?
+                    && std::mem::replace(&mut seen[field], true)
+                {
+                    return None;
                 }
-                p.ws();
-                match p.peek()? {
-                    b',' => {
-                        p.i += 1;
-                        p.ws();
-                    }
-                    b'}' => {
-                        p.i += 1;
-                        break;
-                    }
-                    _ => return None,
+                if p.next_member()? {
+                    break;
                 }
             }
         }

@@ -1,4 +1,7 @@
 //! Topic and group naming rules (Java `TopicValidator`), and the system topics and prefixes.
+//! The delay topic's name is part of the stored message format: [`crate::message::SCHEDULE_TOPIC`].
+
+use crate::message::SCHEDULE_TOPIC;
 
 /// Retry topic prefix.
 pub const RETRY_GROUP_TOPIC_PREFIX: &str = "%RETRY%";
@@ -6,8 +9,6 @@ pub const RETRY_GROUP_TOPIC_PREFIX: &str = "%RETRY%";
 pub const DLQ_GROUP_TOPIC_PREFIX: &str = "%DLQ%";
 /// The auto-create key topic.
 pub const AUTO_CREATE_TOPIC_KEY: &str = "TBW102";
-/// Delay levels topic.
-pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
 /// Half (prepared) transaction messages.
 pub const TRANS_HALF_TOPIC: &str = "RMQ_SYS_TRANS_HALF_TOPIC";
 /// Transaction op records.

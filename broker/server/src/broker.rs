@@ -1,11 +1,19 @@
-//! The broker's shared state and its wiring: store, metadata tables, client sessions, parked
-//! pulls, counters, and the advertised address.
+//! [`Broker`]: what the request handlers share — the store and the writer into it, the metadata
+//! tables, client sessions, parked pulls, counters, the advertised addresses — and the handles
+//! of the subsystems (replication, transactions), wired once at start. The background tasks
+//! (delay delivery, transaction checks, replication) get narrow handles built here and never
+//! see the `Broker`.
 
 use crate::clients::ClientRegistry;
 use crate::config::{BrokerConfig, BrokerRole, FlushDiskType};
+use crate::ha::{HaState, Replication};
+use crate::locks::LockTable;
 use crate::long_poll::PullHolds;
-use crate::state::{GroupTable, OffsetTable, TopicTable, now_ms};
+use crate::schedule::Delivery;
+use crate::state::{DelayOffsets, GroupTable, OffsetTable, TopicTable, now_ms};
 use crate::stats::BrokerStats;
+use crate::transaction::{CheckService, Transactions};
+use crate::writer::MessageWriter;
 use rmq_protocol::message::UniqKeyGenerator;
 use rmq_store::{FlushMode, MessageStore, StoreConfig};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs, UdpSocket};
@@ -19,18 +27,18 @@ pub enum StartError {
     /// The store could not be opened.
     #[error("cannot open the message store under {dir}: {source}")]
     Store {
-        /// directory
+        /// `storePathRootDir`.
         dir: String,
-        /// cause
+        /// Why the store refused to open.
         #[source]
         source: rmq_store::StoreError,
     },
     /// Metadata files could not be read.
     #[error("cannot load broker metadata under {dir}/config: {source}")]
     Metadata {
-        /// directory
+        /// `storePathRootDir`.
         dir: String,
-        /// cause
+        /// The file error.
         #[source]
         source: std::io::Error,
     },
@@ -38,22 +46,26 @@ pub enum StartError {
 
 /// Everything request handlers share.
 pub struct Broker {
-    /// Settings.
+    /// The effective broker.conf (flags and environment applied).
     pub config: BrokerConfig,
     /// Message store.
     pub store: Arc<MessageStore>,
+    /// Stores messages (delay transform, tagsCode, counters).
+    pub writer: MessageWriter,
     /// Topic configs.
-    pub topics: TopicTable,
+    pub topics: Arc<TopicTable>,
     /// Subscription groups.
-    pub groups: GroupTable,
+    pub groups: Arc<GroupTable>,
     /// Consumer offsets.
-    pub offsets: OffsetTable,
+    pub offsets: Arc<OffsetTable>,
+    /// Delivery progress of the delay levels (`config/delayOffset.json`).
+    pub delay_offsets: Arc<DelayOffsets>,
     /// Client sessions.
-    pub clients: ClientRegistry,
+    pub clients: Arc<ClientRegistry>,
     /// Parked pulls.
     pub holds: PullHolds,
-    /// Counters.
-    pub stats: BrokerStats,
+    /// Message counters and rates for runtime info.
+    pub stats: Arc<BrokerStats>,
     /// `brokerIP1:listenPort` as registered with nameservers.
     pub broker_addr: String,
     /// `brokerIP2:haPort`.
@@ -66,16 +78,53 @@ pub struct Broker {
     pub register_now: Notify,
     /// Start time (ms).
     pub boot_ms: i64,
-    /// The master's address, learned from the nameserver (slaves).
-    master_addr: parking_lot::RwLock<Option<String>>,
-    /// Delivery progress of the delay levels (`config/delayOffset.json`).
-    pub delay_offsets: crate::schedule::DelayOffsets,
     /// Transaction op-record bookkeeping.
-    pub transactions: crate::transaction::Transactions,
+    pub transactions: Arc<Transactions>,
     /// Orderly consumers' queue locks.
-    pub locks: crate::locks::LockTable,
-    /// Replication state (slave acks on a master, the master link on a slave).
-    pub ha: crate::ha::HaState,
+    pub locks: LockTable,
+    /// Replication (slave acks on a master, the master link on a slave).
+    pub ha: Replication,
+}
+
+/// The metadata tables under `<store>/config/`.
+struct Tables {
+    topics: TopicTable,
+    groups: GroupTable,
+    offsets: OffsetTable,
+    delay_offsets: DelayOffsets,
+}
+
+fn load_tables(config: &BrokerConfig, now: i64) -> std::io::Result<Tables> {
+    let root = &config.store_root;
+    Ok(Tables {
+        topics: TopicTable::load(
+            root,
+            config.auto_create_topic_enable,
+            config.default_topic_queue_nums,
+            now,
+        )?,
+        groups: GroupTable::load(root, config.auto_create_subscription_group)?,
+        offsets: OffsetTable::load(root)?,
+        delay_offsets: DelayOffsets::load(root)?,
+    })
+}
+
+/// The store settings that follow from the broker's.
+fn store_config(config: &BrokerConfig) -> StoreConfig {
+    let mut c = StoreConfig::new(config.store_root.clone());
+    c.commit_log_segment_size = config.commit_log_segment_size;
+    c.consume_queue_units_per_file = config.consume_queue_units_per_file;
+    c.flush = match config.flush_disk_type {
+        FlushDiskType::Async => FlushMode::Async,
+        FlushDiskType::Sync => FlushMode::Sync,
+    };
+    c.flush_interval = config.flush_interval;
+    c.sync_flush_timeout = config.sync_flush_timeout;
+    c.max_message_size = config.max_message_size;
+    c.delay_levels = config.features.delay_levels.clone();
+    c.index_enabled = config.features.message_index_enable;
+    c.index_entries_per_file = config.features.max_index_num;
+    c
 }
 
 impl Broker {
@@ -84,92 +133,93 @@ impl Broker {
         let mut config = config;
         config.listen_port = listen_port;
         let dir = config.store_root.display().to_string();
-        let mut store_cfg = StoreConfig::new(config.store_root.clone());
-        store_cfg.commit_log_segment_size = config.commit_log_segment_size;
-        store_cfg.consume_queue_units_per_file = config.consume_queue_units_per_file;
-        store_cfg.flush = match config.flush_disk_type {
-            FlushDiskType::Async => FlushMode::Async,
-            FlushDiskType::Sync => FlushMode::Sync,
-        };
-        store_cfg.flush_interval = config.flush_interval;
-        store_cfg.sync_flush_timeout = config.sync_flush_timeout;
-        store_cfg.max_message_size = config.max_message_size;
-        store_cfg.tags_code = Some(config.features.delay_levels.tags_code_fn());
-        store_cfg.index_enabled = config.features.message_index_enable;
-        store_cfg.index_entries_per_file = config.features.max_index_num;
-        let store = MessageStore::open(store_cfg).map_err(|source| StartError::Store {
-            dir: dir.clone(),
-            source,
-        })?;
-        let meta = |source| StartError::Metadata {
-            dir: dir.clone(),
-            source,
-        };
+        let store =
+            MessageStore::open(store_config(&config)).map_err(|source| StartError::Store {
+                dir: dir.clone(),
+                source,
+            })?;
         let now = now_ms();
-        let topics = TopicTable::load(
-            &config.store_root,
-            config.auto_create_topic_enable,
-            config.default_topic_queue_nums,
-            now,
-        )
-        .map_err(meta)?;
-        let groups = GroupTable::load(&config.store_root, config.auto_create_subscription_group)
-            .map_err(meta)?;
-        let offsets = OffsetTable::load(&config.store_root).map_err(meta)?;
-        let delay_offsets =
-            crate::schedule::DelayOffsets::load(&config.store_root).map_err(meta)?;
-        let locks = crate::locks::LockTable::new(config.features.lock_max_live_time);
+        let tables =
+            load_tables(&config, now).map_err(|source| StartError::Metadata { dir, source })?;
         let ip1 = config
             .broker_ip1
             .clone()
             .unwrap_or_else(|| advertised_ip(config.listen_addr).to_string());
         let ip2 = config.broker_ip2.clone().unwrap_or_else(|| ip1.clone());
         let store_host = resolve(&ip1, listen_port);
-        let pid = std::process::id();
         let uniq_ip = match store_host.ip() {
             IpAddr::V4(v4) => v4,
             IpAddr::V6(_) => Ipv4Addr::LOCALHOST,
+        };
+        let stats = Arc::new(BrokerStats::default());
+        let delay_levels = config.features.delay_levels.clone();
+        let writer = MessageWriter::new(store.clone(), stats.clone(), delay_levels, store_host);
+        let offsets = Arc::new(tables.offsets);
+        let transactions = Transactions::new(writer.clone(), offsets.clone(), &config.features);
+        let ha = Replication {
+            store: store.clone(),
+            state: Arc::new(HaState::default()),
+            config: config.ha.clone(),
+            role: config.broker_role,
         };
         Ok(Arc::new(Self {
             broker_addr: format!("{ip1}:{listen_port}"),
             ha_addr: format!("{ip2}:{}", config.ha_port()),
             store_host,
-            uniq_keys: UniqKeyGenerator::new(uniq_ip, pid, rand::random::<i32>()),
-            config,
+            uniq_keys: UniqKeyGenerator::new(uniq_ip, std::process::id(), rand::random::<i32>()),
+            locks: LockTable::new(config.features.lock_max_live_time),
             store,
-            topics,
-            groups,
+            writer,
+            topics: Arc::new(tables.topics),
+            groups: Arc::new(tables.groups),
             offsets,
-            clients: ClientRegistry::new(),
+            delay_offsets: Arc::new(tables.delay_offsets),
+            clients: Arc::new(ClientRegistry::new()),
             holds: PullHolds::default(),
-            stats: BrokerStats::default(),
+            stats,
             register_now: Notify::new(),
             boot_ms: now,
-            master_addr: parking_lot::RwLock::new(None),
-            delay_offsets,
-            transactions: crate::transaction::Transactions::default(),
-            locks,
-            ha: crate::ha::HaState::default(),
+            transactions: Arc::new(transactions),
+            ha,
+            config,
         }))
-    }
-
-    /// Records the master's address (from a registration response).
-    pub fn set_master_addr(&self, addr: String) {
-        let mut m = self.master_addr.write();
-        if m.as_deref() != Some(addr.as_str()) {
-            tracing::info!(master = %addr, "master address learned from nameserver");
-            *m = Some(addr);
-        }
-    }
-
-    /// The master's address, if known.
-    pub fn master_addr(&self) -> Option<String> {
-        self.master_addr.read().clone()
     }
 
     /// True for brokerId 0.
     pub fn is_master(&self) -> bool {
         self.config.broker_role != BrokerRole::Slave
+    }
+
+    /// The delay delivery task's handle.
+    pub fn delivery(&self) -> Delivery {
+        Delivery {
+            writer: self.writer.clone(),
+            offsets: self.delay_offsets.clone(),
+            persist_every: self.config.features.flush_delay_offset_interval,
+            master: self.is_master(),
+        }
+    }
+
+    /// The transaction check service's handle.
+    pub fn check_service(&self) -> CheckService {
+        CheckService {
+            transactions: self.transactions.clone(),
+            topics: self.topics.clone(),
+            clients: self.clients.clone(),
+            features: self.config.features.clone(),
+            broker_name: self.config.broker_name.clone(),
+            master: self.is_master(),
+        }
+    }
+
+    /// The tables a slave syncs from its master.
+    pub fn synced_tables(&self) -> crate::ha::Tables {
+        crate::ha::Tables {
+            topics: self.topics.clone(),
+            groups: self.groups.clone(),
+            offsets: self.offsets.clone(),
+            delay_offsets: self.delay_offsets.clone(),
+        }
     }
 }
 

@@ -1,8 +1,10 @@
 //! rmq-broker: the RocketMQ-compatible broker.
 //!
 //! - [`config`]: broker.conf, flags, environment.
-//! - [`broker`]: shared state and wiring.
-//! - [`processor`]: one module per request family (send, pull, offsets, client, admin).
+//! - [`process`]: logging and config-file reading, shared with `rmq-namesrv`.
+//! - [`broker`]: what the request handlers share, and the handles of the subsystems.
+//! - [`processor`]: every request code, one module per family (send, pull, offsets, client,
+//!   admin, ...).
 //! - [`long_poll`]: parked pulls.
 //! - [`clients`]: producer/consumer sessions.
 //! - [`state`]: topics, groups and offsets, persisted.
@@ -10,9 +12,11 @@
 //! - [`ha`]: master/slave replication.
 //! - [`server`]: start, serve, graceful stop.
 //! - [`stats`]: counters for runtime info.
-//! - [`schedule`]: delay levels and delayed delivery; [`transaction`]: half messages, op
-//!   records, check-back; [`locks`]: orderly queue locks; [`store_put`]: storing messages the
-//!   broker builds itself.
+//! - [`schedule`]: delayed delivery; [`transaction`]: half messages, op records, check-back;
+//!   [`locks`]: orderly queue locks; [`writer`]: storing messages (delay transform, tagsCode).
+//!
+//! Imports run one way: `server` → `processor`/`registration` → `broker` → the subsystems
+//! (`ha`, `schedule`, `transaction`) → `writer` → `state`, `clients`, `config`, `stats`.
 
 pub mod broker;
 pub mod clients;
@@ -20,11 +24,13 @@ pub mod config;
 pub mod ha;
 pub mod locks;
 pub mod long_poll;
+#[path = "../../common/process.rs"]
+pub mod process;
 pub mod processor;
 pub mod registration;
 pub mod schedule;
 pub mod server;
 pub mod state;
 pub mod stats;
-pub mod store_put;
 pub mod transaction;
+pub mod writer;

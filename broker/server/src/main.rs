@@ -3,16 +3,10 @@
 use clap::Parser;
 use rmq_broker::config::{Args, BrokerConfig};
 use rmq_broker::server::BrokerServer;
-use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RMQ_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    rmq_broker::process::init_tracing();
     let args = Args::parse();
     let config = match BrokerConfig::from_args(&args) {
         Ok(c) => c,
@@ -41,12 +35,6 @@ async fn main() -> std::process::ExitCode {
         b.broker_addr,
         b.config.namesrv_addrs.join(";")
     );
-    let stop = CancellationToken::new();
-    let signal_stop = stop.clone();
-    tokio::spawn(async move {
-        rmq_protocol::net::shutdown_signal().await;
-        signal_stop.cancel();
-    });
-    server.run(stop).await;
+    server.run(rmq_protocol::net::stop_on_signal()).await;
     std::process::ExitCode::SUCCESS
 }

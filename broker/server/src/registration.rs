@@ -61,7 +61,7 @@ pub async fn register_all(b: &Broker, client: &RemotingClient) -> (usize, Option
                 if let Ok(h) = resp.header::<RegisterBrokerResponseHeader>() {
                     master = master.or(h.master_addr);
                     if let Some(ha) = h.ha_server_addr.filter(|a| !a.is_empty()) {
-                        b.ha.set_master_ha_addr(&ha);
+                        b.ha.state.set_master_ha_addr(&ha);
                     }
                 }
             }
@@ -105,7 +105,7 @@ pub fn spawn(b: Arc<Broker>, client: Arc<RemotingClient>, stop: CancellationToke
                 tracing::info!(namesrvs = ok, "registered with nameservers");
             }
             if let Some(m) = master {
-                b.set_master_addr(m);
+                b.ha.state.set_master_addr(m);
             }
             tokio::select! {
                 _ = stop.cancelled() => return,

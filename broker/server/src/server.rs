@@ -5,7 +5,7 @@ use crate::broker::{Broker, StartError};
 use crate::config::BrokerConfig;
 use crate::processor::{BrokerHandler, execute_parked};
 use crate::registration;
-use crate::state::now_ms;
+use crate::state::{log_persist_error, now_ms};
 use rmq_protocol::net::{ClientConfig, RemotingClient, ServerConfig, serve};
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
@@ -19,9 +19,9 @@ pub enum ServerError {
     /// A port could not be bound.
     #[error("cannot listen on {addr}: {source} (is another broker running? set listenPort)")]
     Bind {
-        /// address
+        /// The address that was taken or refused.
         addr: SocketAddr,
-        /// cause
+        /// The bind error.
         #[source]
         source: std::io::Error,
     },
@@ -89,9 +89,9 @@ impl BrokerServer {
         spawn_arrivals(&b);
         spawn_housekeeping(&b, tasks.clone());
         registration::spawn(b.clone(), namesrv_client.clone(), tasks.clone());
-        crate::schedule::spawn(&b, tasks.clone());
-        crate::transaction::spawn_checker(&b, tasks.clone());
-        crate::ha::spawn(&b, self.ha_listener, tasks.clone());
+        crate::schedule::spawn(b.delivery(), tasks.clone());
+        crate::transaction::spawn_checker(b.check_service(), tasks.clone());
+        crate::ha::spawn(&b.ha, self.ha_listener, b.synced_tables(), tasks.clone());
         let handler = Arc::new(BrokerHandler::new(b.clone()));
         let server_config = ServerConfig {
             limits: rmq_protocol::FrameLimits {
@@ -116,12 +116,8 @@ impl BrokerServer {
             execute_parked(&b, p);
         }
         registration::unregister_all(&b, &namesrv_client).await;
-        if let Err(e) = b.offsets.persist_if_dirty() {
-            tracing::error!(error = %e, "cannot persist consumer offsets");
-        }
-        if let Err(e) = b.delay_offsets.persist_if_dirty() {
-            tracing::error!(error = %e, "cannot persist delay offsets");
-        }
+        log_persist_error(b.offsets.persist_if_dirty(), "consumer offsets");
+        log_persist_error(b.delay_offsets.persist_if_dirty(), "delay offsets");
         if let Err(e) = b.store.shutdown() {
             tracing::error!(error = %e, "store shutdown failed");
         }
@@ -140,7 +136,7 @@ fn spawn_arrivals(b: &Arc<Broker>) {
     b.store
         .set_arrival_listener(Box::new(move |topic, queue, max, tags| {
             let Some(b) = weak_cb.upgrade() else { return };
-            b.ha.wake_transfer();
+            b.ha.state.wake_transfer();
             if !b.holds.is_empty() {
                 let _ = tx.send((topic.to_owned(), queue, max, tags));
             }
@@ -184,9 +180,7 @@ fn spawn_housekeeping(b: &Arc<Broker>, stop: CancellationToken) {
         b.config.flush_consumer_offset_interval,
         stop.clone(),
         move || {
-            if let Err(e) = ob.offsets.persist_if_dirty() {
-                tracing::error!(error = %e, "cannot persist consumer offsets");
-            }
+            log_persist_error(ob.offsets.persist_if_dirty(), "consumer offsets");
         },
     );
     let cb = b.clone();

@@ -3,7 +3,7 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use bytes::{Bytes, BytesMut};
-use rmq_protocol::message::{MessageRecord, encode_record, tags_hash_code};
+use rmq_protocol::message::{MessageRecord, TagsCode, encode_record, tags_hash_code};
 use rmq_store::{MessageStore, StoreConfig};
 use std::time::Instant;
 
@@ -38,7 +38,7 @@ fn cpu_secs() -> f64 {
 fn run(threads: usize, per_thread: usize) {
     let dir = tempfile::tempdir().unwrap();
     let store = MessageStore::open(StoreConfig::new(dir.path())).unwrap();
-    let tags = tags_hash_code("TagA");
+    let tags = TagsCode::Hash(tags_hash_code("TagA"));
     let size = encoded(0).len();
     // records are encoded before timing: this measures the store, not the encoder
     let inputs: Vec<Vec<BytesMut>> = (0..threads)
@@ -104,7 +104,7 @@ fn run_sync(tasks: usize, per_task: usize) {
     let mut cfg = StoreConfig::new(dir.path());
     cfg.flush = rmq_store::FlushMode::Sync;
     let store = MessageStore::open(cfg).unwrap();
-    let tags = tags_hash_code("TagA");
+    let tags = TagsCode::Hash(tags_hash_code("TagA"));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()

@@ -165,7 +165,7 @@ impl ConsumeQueue {
         Ok(q)
     }
 
-    /// Topic.
+    /// The topic this queue belongs to.
     pub fn topic(&self) -> &str {
         &self.topic
     }

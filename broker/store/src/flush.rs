@@ -2,15 +2,10 @@
 //! offset through a `tokio::sync::watch` channel (usable without a runtime) so that SYNC-flush
 //! senders can await it. Waiters only raise a "requested" mark and wake the thread; every fsync
 //! covers everything appended before it started, so many waiters share one fsync (group commit).
-//! The flush work itself is here too: commit log, then consume queues (write-back buffers
-//! included), then the checkpoint.
+//! The flush work itself (commit log, then consume queues, then the checkpoint) is
+//! `Inner::flush_all` in [`crate::inner`].
 
-use crate::checkpoint::Checkpoint;
-use crate::consume_queue::ConsumeQueue;
-use crate::error::StoreError;
-use crate::store::{Inner, now_ms};
 use parking_lot::{Condvar, Mutex};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -112,45 +107,6 @@ pub fn spawn(
                 }
             }
         })
-}
-
-impl Inner {
-    /// fsyncs the commit log up to its current end and publishes the flushed offset.
-    pub(crate) fn flush_commit_log(&self) -> Result<i64, StoreError> {
-        let end = self.cl.max_offset();
-        let from = self.signal.flushed();
-        if end > from {
-            self.cl.sync_range(from, end)?;
-            self.signal.publish(end);
-        }
-        Ok(end)
-    }
-
-    /// Commit log, consume queues, then the checkpoint (skipped when nothing changed).
-    pub(crate) fn flush_all(&self) -> Result<(), StoreError> {
-        let _g = self.flush_lock.lock();
-        let dispatched = self.dispatched.load(Ordering::Acquire);
-        self.flush_commit_log()?;
-        let queues: Vec<Arc<ConsumeQueue>> = self
-            .queues
-            .read()
-            .values()
-            .flat_map(|m| m.values().cloned())
-            .collect();
-        for q in queues {
-            q.sync()?;
-        }
-        let mut cp = self.checkpoint.lock();
-        if cp.last().is_some_and(|c| c.cq_flushed == dispatched) {
-            return Ok(());
-        }
-        cp.write(Checkpoint {
-            commit_log_flushed: dispatched,
-            cq_flushed: dispatched,
-            timestamp: now_ms(),
-            ..Default::default()
-        })
-    }
 }
 
 #[cfg(test)]

@@ -13,14 +13,15 @@
 //! re-indexes from the resume point. Lookups verify every candidate against the record itself
 //! (topic and key), so hash collisions and stale entries never surface.
 
-use crate::config::raw_property;
+use crate::commit_log::CommitLog;
 use crate::error::{IoContext, StoreError};
 use crate::index_file::IndexFile;
+use crate::inner::Inner;
 use crate::segment::list_numbered;
-use crate::store::{Inner, MessageStore};
 use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
-use rmq_protocol::message::{property, sys_flag};
+use rmq_protocol::message::{property, raw_property, sys_flag};
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -35,7 +36,7 @@ const HEADER_FLUSH: Duration = Duration::from_secs(1);
 /// Most candidate offsets one lookup collects before verification.
 const MAX_CANDIDATES: usize = 4096;
 
-/// Result of [`MessageStore::query_by_key`].
+/// Result of [`crate::MessageStore::query_by_key`].
 #[derive(Debug, Clone, Default)]
 pub struct KeyQueryResult {
     /// Matching records (stored format), newest first.
@@ -153,6 +154,56 @@ impl Indexer {
             shared,
             thread: Mutex::new(Some(thread)),
         })
+    }
+
+    /// Every record below this commit log offset is indexed.
+    pub(crate) fn indexed(&self) -> i64 {
+        self.shared.indexed.load(Ordering::Acquire)
+    }
+
+    /// Up to `max` records of `topic` with `key` (see `MessageStore::query_by_key`), read from
+    /// `cl` and verified, newest first; key lookups keep records stored within `times`.
+    pub(crate) fn query(
+        &self,
+        cl: &CommitLog,
+        topic: &str,
+        key: &str,
+        unique: bool,
+        max: usize,
+        times: RangeInclusive<i64>,
+    ) -> Result<KeyQueryResult, StoreError> {
+        let mut res = KeyQueryResult::default();
+        let s = &self.shared;
+        let hash = key_hash(topic.as_bytes(), key.as_bytes());
+        let in_range = |ts: i64| unique || times.contains(&ts);
+        let mut candidates = Vec::new();
+        {
+            let files = s.files.read();
+            res.index_last_update_timestamp = files.last().map_or(0, |f| f.header.end_ts);
+            for f in files.iter().rev() {
+                if !unique && (f.header.end_ts < *times.start() || f.header.begin_ts > *times.end())
+                {
+                    continue;
+                }
+                f.lookup(hash, &in_range, MAX_CANDIDATES, &mut candidates)?;
+                if candidates.len() >= MAX_CANDIDATES {
+                    break;
+                }
+            }
+        }
+        res.index_last_update_phy_offset = s.indexed.load(Ordering::Acquire);
+        candidates.dedup();
+        for phy in candidates {
+            if res.messages.len() >= max {
+                break;
+            }
+            if let Some(rec) = cl.read_record(phy)?
+                && matches(&rec, topic, key, unique)
+            {
+                res.messages.push(rec);
+            }
+        }
+        Ok(res)
     }
 
     /// Stops the thread and makes the index durable. Idempotent.
@@ -282,65 +333,5 @@ fn matches(rec: &[u8], topic: &str, key: &str, unique: bool) -> bool {
         raw_property(props, property::UNIQ_KEY) == Some(key)
     } else {
         raw_property(props, property::KEYS).is_some_and(|ks| ks.split(' ').any(|k| k == key))
-    }
-}
-
-impl MessageStore {
-    /// QUERY_MESSAGE: up to `max` records of `topic` whose `KEYS` contain `key` (or, with
-    /// `unique`, whose `UNIQ_KEY` is `key`), newest first. Key lookups keep only records stored
-    /// within `[begin_ts, end_ts]`; unique-key lookups ignore the range (the key is unique, and
-    /// clients derive the range from the id, which broker-generated ids do not encode exactly).
-    pub fn query_by_key(
-        &self,
-        topic: &str,
-        key: &str,
-        unique: bool,
-        max: usize,
-        begin_ts: i64,
-        end_ts: i64,
-    ) -> Result<KeyQueryResult, StoreError> {
-        let mut res = KeyQueryResult::default();
-        let Some(ix) = &self.index else {
-            return Ok(res);
-        };
-        let s = &ix.shared;
-        let hash = key_hash(topic.as_bytes(), key.as_bytes());
-        let in_range = |ts: i64| unique || (begin_ts..=end_ts).contains(&ts);
-        let mut candidates = Vec::new();
-        {
-            let files = s.files.read();
-            res.index_last_update_timestamp = files.last().map_or(0, |f| f.header.end_ts);
-            for f in files.iter().rev() {
-                if !unique && (f.header.end_ts < begin_ts || f.header.begin_ts > end_ts) {
-                    continue;
-                }
-                f.lookup(hash, &in_range, MAX_CANDIDATES, &mut candidates)?;
-                if candidates.len() >= MAX_CANDIDATES {
-                    break;
-                }
-            }
-        }
-        res.index_last_update_phy_offset = s.indexed.load(Ordering::Acquire);
-        candidates.dedup();
-        for phy in candidates {
-            if res.messages.len() >= max {
-                break;
-            }
-            if let Some(rec) = self.inner.cl.read_record(phy)?
-                && matches(&rec, topic, key, unique)
-            {
-                res.messages.push(rec);
-            }
-        }
-        Ok(res)
-    }
-
-    /// Every record below this commit log offset is in the key index (the store's end when the
-    /// index is disabled).
-    pub fn indexed_offset(&self) -> i64 {
-        self.index.as_ref().map_or_else(
-            || self.max_physical_offset(),
-            |ix| ix.shared.indexed.load(Ordering::Acquire),
-        )
     }
 }

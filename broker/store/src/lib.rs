@@ -12,12 +12,14 @@
 //! ```
 //!
 //! # Modules
-//! - [`config`]: [`StoreConfig`], [`FlushMode`], the tagsCode rule for self-dispatched records.
+//! - [`config`]: [`StoreConfig`], [`FlushMode`]. The record format and the tagsCode rule
+//!   (`rmq_protocol::message::TagsCode`) belong to the protocol crate.
 //! - `record`: pure checks of stored records. `segment`: positional file I/O (pread/pwrite).
 //! - `commit_log`, `consume_queue` (+ `cq_unit`), `checkpoint`: the three kinds of files.
 //! - `scan`: sequential record validation. `recovery`: what [`MessageStore::open`] does after a
 //!   crash. `flush`: the flusher thread and group commit. `read`: pulls and search by time.
-//! - `store`: [`MessageStore`] and the write path. `replication`: raw read/append seams for HA.
+//! - `inner`: the state the parts share. `write`: the write path ([`PutResult`]).
+//! - `store`: [`MessageStore`], the public face. `replication`: raw read/append seams for HA.
 //! - `stats`: [`StoreStats`].
 //! - `index` (+ `index_file`): the key index behind QUERY_MESSAGE, `index/<offset>` files
 //!   written by a thread that follows the commit log ([`MessageStore::query_by_key`]).
@@ -33,6 +35,7 @@ mod error;
 mod flush;
 mod index;
 mod index_file;
+mod inner;
 mod read;
 mod record;
 mod recovery;
@@ -41,15 +44,14 @@ mod scan;
 mod segment;
 mod stats;
 mod store;
+mod write;
 
-pub use config::{DispatchRecord, FlushMode, StoreConfig, TagsCodeFn, default_tags_code};
+pub use config::{FlushMode, StoreConfig};
 pub use consume_queue::CQ_UNIT_SIZE;
 pub use error::StoreError;
 pub use index::KeyQueryResult;
+pub use inner::ArrivalListener;
 pub use read::{Boundary, GetResult, GetStatus};
 pub use stats::StoreStats;
-pub use store::{ArrivalListener, MessageStore, PutResult};
-
-pub(crate) fn flush_offset(inner: &store::Inner) -> i64 {
-    inner.flushed()
-}
+pub use store::MessageStore;
+pub use write::PutResult;

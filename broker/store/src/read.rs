@@ -1,11 +1,10 @@
 //! The read side: pulls by queue offset (statuses and next offsets exactly as RocketMQ's
 //! `DefaultMessageStore.getMessage`), search by store timestamp, single records. The decision
-//! logic (`plan`, `search_by_time`) is pure; I/O is a thin layer around it.
+//! logic (`plan`, `search_by_time`) is pure; I/O is a thin layer around it, over a commit log
+//! and a consume queue ([`crate::MessageStore`] hands them in).
 
 use crate::commit_log::CommitLog;
 use crate::consume_queue::{CQ_UNIT_SIZE, ConsumeQueue, CqUnit, Units};
-use crate::error::StoreError;
-use crate::store::MessageStore;
 use bytes::Bytes;
 
 /// Units examined per pull at least (Java: 16 000 bytes of units).
@@ -282,83 +281,6 @@ pub fn store_time_of(cl: &CommitLog, q: &ConsumeQueue, n: i64) -> Option<i64> {
         return None;
     }
     cl.store_timestamp_at(unit.offset).ok().flatten()
-}
-
-impl MessageStore {
-    /// Reads up to `max_count` records / `max_bytes` from queue offset `offset` whose tagsCode
-    /// passes `filter` (statuses as in RocketMQ, see [`crate::GetStatus`]).
-    pub fn get_messages(
-        &self,
-        topic: &str,
-        queue_id: i32,
-        offset: i64,
-        max_count: usize,
-        max_bytes: usize,
-        filter: &dyn Fn(i64) -> bool,
-    ) -> GetResult {
-        let q = self.inner.queue(topic, queue_id);
-        get_messages(
-            &self.inner.cl,
-            q.as_deref(),
-            offset,
-            max_count,
-            max_bytes,
-            filter,
-        )
-    }
-
-    /// First available queue offset (0 if the queue does not exist).
-    pub fn min_offset(&self, topic: &str, queue_id: i32) -> i64 {
-        self.inner
-            .queue(topic, queue_id)
-            .map_or(0, |q| q.min_offset())
-    }
-
-    /// Next queue offset to be written (number of units; 0 if the queue does not exist).
-    pub fn max_offset(&self, topic: &str, queue_id: i32) -> i64 {
-        self.inner
-            .queue(topic, queue_id)
-            .map_or(0, |q| q.max_offset())
-    }
-
-    /// Queue offset by store timestamp (SEARCH_OFFSET_BY_TIMESTAMP): lower = first offset with
-    /// storeTime >= `timestamp` (max offset if all are older), upper = last offset with
-    /// storeTime <= `timestamp` (0 if all are newer). 0 for a missing or empty queue.
-    pub fn offset_by_time(
-        &self,
-        topic: &str,
-        queue_id: i32,
-        timestamp: i64,
-        boundary: Boundary,
-    ) -> i64 {
-        let Some(q) = self.inner.queue(topic, queue_id) else {
-            return 0;
-        };
-        let cl = &self.inner.cl;
-        search_by_time(q.min_offset(), q.max_offset(), timestamp, boundary, |n| {
-            store_time_of(cl, &q, n)
-        })
-    }
-
-    /// Store time of the oldest available message of the queue.
-    pub fn earliest_store_time(&self, topic: &str, queue_id: i32) -> Option<i64> {
-        let q = self.inner.queue(topic, queue_id)?;
-        let min = q.min_offset();
-        (min < q.max_offset())
-            .then(|| store_time_of(&self.inner.cl, &q, min))
-            .flatten()
-    }
-
-    /// Store time of the message at a queue offset.
-    pub fn store_time_at(&self, topic: &str, queue_id: i32, offset: i64) -> Option<i64> {
-        let q = self.inner.queue(topic, queue_id)?;
-        store_time_of(&self.inner.cl, &q, offset)
-    }
-
-    /// The whole record starting at `commit_log_offset`; `None` if there is none.
-    pub fn read_record(&self, commit_log_offset: i64) -> Result<Option<Bytes>, StoreError> {
-        self.inner.cl.read_record(commit_log_offset)
-    }
 }
 
 #[cfg(test)]

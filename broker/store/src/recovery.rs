@@ -17,9 +17,10 @@
 
 use crate::checkpoint::Checkpoint;
 use crate::commit_log::CommitLog;
-use crate::config::{DispatchRecord, StoreConfig};
+use crate::config::StoreConfig;
 use crate::consume_queue::{ConsumeQueue, CqUnit, valid_topic_dir};
 use crate::error::StoreError;
+use crate::read::store_time_of;
 use crate::record::Layout;
 use crate::scan::ScanStop;
 use std::collections::HashMap;
@@ -42,6 +43,8 @@ pub struct Recovered {
     pub truncated: i64,
     /// Units written or rewritten during re-dispatch.
     pub redispatched: u64,
+    /// Newest store timestamp of a record the queues point to (0 if none).
+    pub last_store_ts: i64,
 }
 
 /// Loads every `consumequeue/<topic>/<queueId>/` directory. A queue whose files are
@@ -95,7 +98,7 @@ pub fn load_queues(root: &Path, units_per_file: u64) -> Result<(QueueMap, bool),
 
 /// The dispatch step shared by recovery and replication: writes the record's unit unless the
 /// queue already holds it. `verify` re-reads an existing unit and rewrites it if it differs.
-/// Returns true if a unit was written.
+/// Returns the queue and the unit if a unit was written.
 pub fn dispatch_record(
     config: &StoreConfig,
     queues: &mut QueueMap,
@@ -126,29 +129,9 @@ pub fn dispatch_record(
     let unit = CqUnit {
         offset,
         size: layout.total as i32,
-        tags_code: config.tags_code_of(&DispatchRecord {
-            topic,
-            queue_id: layout.queue_id,
-            sys_flag: layout.sys_flag,
-            store_timestamp: layout.store_timestamp,
-            properties: props,
-        }),
+        tags_code: config.tags_code_of(topic, props, layout.store_timestamp),
     };
-    let per_topic = match queues.get_mut(topic) {
-        Some(m) => m,
-        None => queues.entry(topic.to_owned()).or_default(),
-    };
-    let q = per_topic
-        .entry(layout.queue_id)
-        .or_insert_with(|| {
-            Arc::new(ConsumeQueue::new(
-                cq_root,
-                topic,
-                layout.queue_id,
-                config.consume_queue_units_per_file,
-            ))
-        })
-        .clone();
+    let q = queue_of(config, queues, cq_root, topic, layout.queue_id);
     let qo = layout.queue_offset;
     if qo < 0 {
         tracing::warn!(
@@ -158,13 +141,44 @@ pub fn dispatch_record(
         );
         return Ok(None);
     }
+    Ok(place_unit(&q, qo, unit, verify)?.then_some((q, unit)))
+}
+
+/// The queue `topic`/`queue_id` of `queues`, created if new.
+fn queue_of(
+    config: &StoreConfig,
+    queues: &mut QueueMap,
+    cq_root: &Path,
+    topic: &str,
+    queue_id: i32,
+) -> Arc<ConsumeQueue> {
+    let per_topic = match queues.get_mut(topic) {
+        Some(m) => m,
+        None => queues.entry(topic.to_owned()).or_default(),
+    };
+    per_topic
+        .entry(queue_id)
+        .or_insert_with(|| {
+            Arc::new(ConsumeQueue::new(
+                cq_root,
+                topic,
+                queue_id,
+                config.consume_queue_units_per_file,
+            ))
+        })
+        .clone()
+}
+
+/// Writes `unit` at queue offset `qo` unless the queue holds it already (with `verify`, an
+/// existing unit that differs is rewritten). True if written.
+fn place_unit(q: &ConsumeQueue, qo: i64, unit: CqUnit, verify: bool) -> Result<bool, StoreError> {
     let max = q.max_offset();
     if qo < max {
         if verify && q.unit(qo)? != Some(unit) {
             q.write_units(qo, &unit.encode())?;
-            return Ok(Some((q, unit)));
+            return Ok(true);
         }
-        return Ok(None);
+        return Ok(false);
     }
     if qo > max {
         if max == 0 || q.min_offset() == max {
@@ -172,8 +186,8 @@ pub fn dispatch_record(
             q.set_min_offset(qo);
         } else {
             tracing::warn!(
-                topic,
-                queue_id = layout.queue_id,
+                topic = q.topic(),
+                queue_id = q.queue_id(),
                 qo,
                 max,
                 "gap in a consume queue"
@@ -184,23 +198,28 @@ pub fn dispatch_record(
     } else {
         q.append_units(qo, &unit.encode())?;
     }
-    Ok(Some((q, unit)))
+    Ok(true)
 }
 
-/// Runs recovery (see the module docs).
-pub fn recover(
-    config: &StoreConfig,
+/// Where the scan starts, what is known durable, and where existing units are verified.
+struct Start {
+    /// First record to scan and re-dispatch.
+    from: i64,
+    /// Data below this was acknowledged durable: it must not be cut.
+    trusted: i64,
+    /// Units of records at or above this are verified (they may not have been durable).
+    verify_from: i64,
+}
+
+/// Step 1: the checkpoint's `min(commit_log_flushed, cq_flushed)` if the checkpoint matches the
+/// files, else the start of the last three segments; the first segment for a full rebuild.
+fn safe_start(
     cl: &CommitLog,
     checkpoint: Option<Checkpoint>,
-    cq_root: &Path,
-) -> Result<Recovered, StoreError> {
-    let missing = !cq_root.exists();
-    let (mut queues, damaged) = load_queues(cq_root, config.consume_queue_units_per_file)?;
-    let rebuild_all = missing || damaged;
+    rebuild_all: bool,
+) -> Result<Start, StoreError> {
     let segments = cl.segments();
     let cl_min = segments.first().map_or(0, |s| s.start());
-
-    // 1. the safe start
     let usable = |off: i64| -> Result<bool, StoreError> {
         if segments.is_empty() {
             return Ok(off == 0);
@@ -221,11 +240,12 @@ pub fn recover(
         }
         None => None,
     };
-    let (mut start, trusted, verify_from) = match cp {
-        Some(cp) => {
-            let start = cp.commit_log_flushed.min(cp.cq_flushed).max(cl_min);
-            (start, cp.commit_log_flushed, cp.cq_flushed.max(cl_min))
-        }
+    let mut start = match cp {
+        Some(cp) => Start {
+            from: cp.commit_log_flushed.min(cp.cq_flushed).max(cl_min),
+            trusted: cp.commit_log_flushed,
+            verify_from: cp.cq_flushed.max(cl_min),
+        },
         None => {
             let from = segments
                 .len()
@@ -233,24 +253,33 @@ pub fn recover(
                 .and_then(|i| segments.get(i))
                 .or(segments.first())
                 .map_or(0, |s| s.start());
-            (from, from, from)
+            Start {
+                from,
+                trusted: from,
+                verify_from: from,
+            }
         }
     };
     if rebuild_all {
-        start = cl_min;
+        start.from = cl_min;
     }
-    let files_end = match segments.last() {
+    Ok(start)
+}
+
+/// Step 2: scans from `start` to the first invalid byte; returns that end and the end of the
+/// files. Refuses to cut below `start.trusted`.
+fn valid_end(cl: &CommitLog, start: &Start) -> Result<(i64, i64), StoreError> {
+    let files_end = match cl.segments().last() {
         Some(s) => s.start() + s.file_len()? as i64,
         None => 0,
     };
-
-    // 2. find the valid end
-    cl.publish(files_end.max(start));
-    let (end, stop) = cl.scan(start, i64::MAX, true, |_, _, _| Ok(()))?;
-    if end < trusted {
+    cl.publish(files_end.max(start.from));
+    let (end, stop) = cl.scan(start.from, i64::MAX, true, |_, _, _| Ok(()))?;
+    if end < start.trusted {
         return Err(StoreError::Corrupt(format!(
             "invalid data at commit log offset {end} ({stop:?}) below the checkpointed durable \
-             offset {trusted}; refusing to cut acknowledged data"
+             offset {}; refusing to cut acknowledged data",
+            start.trusted
         )));
     }
     if let ScanStop::Invalid(why) = stop
@@ -264,6 +293,21 @@ pub fn recover(
             files_end - end
         );
     }
+    Ok((end, files_end))
+}
+
+/// Runs recovery (see the module docs).
+pub fn recover(
+    config: &StoreConfig,
+    cl: &CommitLog,
+    checkpoint: Option<Checkpoint>,
+    cq_root: &Path,
+) -> Result<Recovered, StoreError> {
+    let missing = !cq_root.exists();
+    let (mut queues, damaged) = load_queues(cq_root, config.consume_queue_units_per_file)?;
+    let cl_min = cl.segments().first().map_or(0, |s| s.start());
+    let start = safe_start(cl, checkpoint, missing || damaged)?;
+    let (end, files_end) = valid_end(cl, &start)?;
 
     // 3. cut the commit log
     cl.truncate(end)?;
@@ -276,8 +320,8 @@ pub fn recover(
 
     // 5. re-dispatch
     let mut redispatched = 0u64;
-    cl.scan(start, end, false, |off, rec, layout| {
-        let verify = off >= verify_from;
+    cl.scan(start.from, end, false, |off, rec, layout| {
+        let verify = off >= start.verify_from;
         if dispatch_record(config, &mut queues, cq_root, off, rec, layout, verify)?.is_some() {
             redispatched += 1;
         }
@@ -288,13 +332,34 @@ pub fn recover(
     for q in queues.values().flat_map(|m| m.values()) {
         q.init_min_offset(cl_min)?;
     }
+    let last_store_ts = last_store_time(cl, &queues);
     Ok(Recovered {
         end,
         queues,
-        scanned_from: start,
+        scanned_from: start.from,
         truncated: (files_end - end).max(0),
         redispatched,
+        last_store_ts,
     })
+}
+
+/// Newest store timestamp among the queues' last units, 0 without any (keeps store times
+/// non-decreasing across restarts).
+fn last_store_time(cl: &CommitLog, queues: &QueueMap) -> i64 {
+    if cl.segments().is_empty() {
+        return 0;
+    }
+    queues
+        .values()
+        .flat_map(|m| m.values())
+        .filter_map(|q| {
+            let n = q.max_offset() - 1;
+            (n >= q.min_offset())
+                .then(|| store_time_of(cl, q, n))
+                .flatten()
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// Drops the tail units whose record does not end at or before `end`.

@@ -2,9 +2,10 @@
 //! them at the same offsets and dispatches the records they complete into its consume queues.
 
 use crate::error::StoreError;
+use crate::inner::WriteState;
 use crate::recovery;
 use crate::scan::ScanStop;
-use crate::store::{MessageStore, WriteState};
+use crate::store::MessageStore;
 use bytes::Bytes;
 use std::sync::atomic::Ordering;
 

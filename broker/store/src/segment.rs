@@ -109,27 +109,8 @@ impl Segment {
 
     /// Fills `buf` from `pos`; bytes past the end of the file read as zeros.
     pub fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), StoreError> {
-        let mut done = 0;
-        while done < buf.len() {
-            match self.file.read_at(&mut buf[done..], pos + done as u64) {
-                Ok(0) => {
-                    buf[done..].fill(0);
-                    return Ok(());
-                }
-                Ok(n) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    return Err(StoreError::io(
-                        e,
-                        format!(
-                            "reading at {} of {}",
-                            pos + done as u64,
-                            self.path.display()
-                        ),
-                    ));
-                }
-            }
-        }
+        let n = self.read_some(pos, buf)?;
+        buf[n..].fill(0);
         Ok(())
     }
 

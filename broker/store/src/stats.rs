@@ -1,6 +1,6 @@
 //! Store statistics for admin commands and metrics.
 
-use crate::store::Inner;
+use crate::inner::Inner;
 use std::sync::atomic::Ordering;
 
 /// A snapshot of the store's counters and sizes.
@@ -44,7 +44,7 @@ pub(crate) fn collect(inner: &Inner) -> StoreStats {
         commit_log_min_offset: min,
         commit_log_max_offset: max,
         commit_log_bytes: (max - min).max(0) as u64,
-        flushed_offset: crate::flush_offset(inner),
+        flushed_offset: inner.signal.flushed(),
         segment_count: cl.segments().len(),
         queue_count: inner.queues.read().values().map(|m| m.len()).sum(),
         put_count: inner.put_count.load(Ordering::Relaxed),

@@ -1,12 +1,14 @@
 //! The key index: lookups by `KEYS` entry and `UNIQ_KEY`, time ranges, rolling files, reopen,
-//! a commit log cut back by recovery; and the store-computed tagsCode of schedule records.
+//! a commit log cut back by recovery; and the delivery-time tagsCode of schedule records.
 #![allow(missing_docs, clippy::unwrap_used)]
 
 mod common;
 
 use bytes::{Bytes, BytesMut};
 use common::*;
-use rmq_protocol::message::{MessageRecord, decode_message, encode_record, sys_flag};
+use rmq_protocol::message::{
+    DelayLevels, MessageRecord, SCHEDULE_TOPIC, TagsCode, decode_message, encode_record, sys_flag,
+};
 use rmq_store::{MessageStore, StoreConfig};
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -62,12 +64,12 @@ fn lookups_by_key_and_unique_key_across_files_and_restarts() {
     let store = MessageStore::open(cfg.clone()).unwrap();
     for i in 0..40 {
         let keys = format!("k{i} shared");
-        store.put("T", 0, keyed("T", i, &keys, 0), 0).unwrap();
+        store.put("T", 0, keyed("T", i, &keys, 0), NO_TAGS).unwrap();
     }
-    store.put("U", 0, keyed("U", 99, "k1", 0), 0).unwrap();
+    store.put("U", 0, keyed("U", 99, "k1", 0), NO_TAGS).unwrap();
     let rollback = sys_flag::TRANSACTION_ROLLBACK;
     store
-        .put("T", 0, keyed("T", 98, "gone", rollback), 0)
+        .put("T", 0, keyed("T", 98, "gone", rollback), NO_TAGS)
         .unwrap();
     caught_up(&store);
     assert!(
@@ -104,7 +106,9 @@ fn lookups_by_key_and_unique_key_across_files_and_restarts() {
     caught_up(&store);
     assert_eq!(bodies(&store, "T", "k3", false, 32), vec!["message-00003"]);
     assert_eq!(bodies(&store, "T", "shared", false, 100).len(), 40);
-    store.put("T", 0, keyed("T", 40, "k40", 0), 0).unwrap();
+    store
+        .put("T", 0, keyed("T", 40, "k40", 0), NO_TAGS)
+        .unwrap();
     caught_up(&store);
     assert_eq!(bodies(&store, "T", "k40", false, 32), vec!["message-00040"]);
 }
@@ -117,7 +121,7 @@ fn an_index_ahead_of_a_cut_commit_log_is_cut_too() {
     let mut cut_at = 0;
     for i in 0..10 {
         let p = store
-            .put("T", 0, keyed("T", i, &format!("k{i}"), 0), 0)
+            .put("T", 0, keyed("T", i, &format!("k{i}"), 0), NO_TAGS)
             .unwrap();
         if i == 6 {
             cut_at = p.commit_log_offset;
@@ -136,7 +140,9 @@ fn an_index_ahead_of_a_cut_commit_log_is_cut_too() {
     assert_eq!(store.max_physical_offset(), cut_at);
     caught_up(&store);
     assert!(bodies(&store, "T", "k8", false, 32).is_empty());
-    store.put("T", 0, keyed("T", 60, "k60", 0), 0).unwrap();
+    store
+        .put("T", 0, keyed("T", 60, "k60", 0), NO_TAGS)
+        .unwrap();
     caught_up(&store);
     assert_eq!(bodies(&store, "T", "k60", false, 32), vec!["message-00060"]);
     assert_eq!(bodies(&store, "T", "k5", false, 32), vec!["message-00005"]);
@@ -164,7 +170,10 @@ fn schedule_records_get_their_delivery_time_as_tags_code() {
     };
     let mut buf = BytesMut::new();
     encode_record(&rec, &mut buf).unwrap();
-    let put = store.put("SCHEDULE_TOPIC_XXXX", 2, buf, 12345).unwrap();
+    // the caller's rule (the one recovery uses too): deliver DELAY level 3's 10 s after storing
+    let tags = TagsCode::of(SCHEDULE_TOPIC, &rec.properties, &DelayLevels::default());
+    assert_eq!(tags, TagsCode::DeliverAfter(10_000));
+    let put = store.put("SCHEDULE_TOPIC_XXXX", 2, buf, tags).unwrap();
     let seen = Cell::new(0);
     let got = store.get_messages("SCHEDULE_TOPIC_XXXX", 2, 0, 1, 1 << 20, &|t| {
         seen.set(t);
@@ -175,4 +184,19 @@ fn schedule_records_get_their_delivery_time_as_tags_code() {
     assert_eq!(store.indexed_offset(), store.max_physical_offset());
     let none = store.query_by_key("T", "k", false, 1, 0, i64::MAX).unwrap();
     assert!(none.messages.is_empty(), "index disabled");
+    // rebuilt from the commit log (the store's own rule for records it dispatches itself), the
+    // unit gets the same code
+    store.shutdown().unwrap();
+    drop(store);
+    std::fs::remove_dir_all(dir.path().join("consumequeue")).unwrap();
+    let mut cfg = StoreConfig::new(dir.path());
+    cfg.index_enabled = false;
+    let store = MessageStore::open(cfg).unwrap();
+    let rebuilt = Cell::new(0);
+    let got = store.get_messages("SCHEDULE_TOPIC_XXXX", 2, 0, 1, 1 << 20, &|t| {
+        rebuilt.set(t);
+        true
+    });
+    assert_eq!(got.messages.len(), 1);
+    assert_eq!(rebuilt.get(), seen.get());
 }

@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use rmq_protocol::message::{sys_flag, tags_hash_code};
-use rmq_store::{GetStatus, MessageStore, StoreError};
+use rmq_store::{GetStatus, MessageStore, PutResult, StoreError};
 use std::sync::{Arc, Mutex};
 
 #[test]
@@ -31,7 +31,29 @@ fn round_trip_across_segments_with_fillers() {
     );
     assert_eq!(store.max_offset("T", 1), 40);
     assert_eq!(store.min_offset("T", 1), 0);
-    // read everything back in small batches
+    read_back_in_small_batches(&store, &results);
+    records_by_commit_log_offset(&store, &results);
+    // consume queue files hold 4 units each (written back on flush), commit log files are
+    // named by offset
+    store.flush().unwrap();
+    let cq_files = std::fs::read_dir(dir.path().join("consumequeue/T/1"))
+        .unwrap()
+        .count();
+    assert_eq!(cq_files, 10);
+    assert!(dir.path().join("commitlog/00000000000000001024").exists());
+    let stats = store.stats();
+    assert_eq!(stats.put_count, 40);
+    assert!(stats.segment_count >= 4);
+    assert_eq!(
+        stats.earliest_message_time,
+        Some(results[0].store_timestamp)
+    );
+    assert!(stats.disk_usage_ratio.is_some());
+    store.shutdown().unwrap();
+}
+
+/// Reads the 40 records of `T`/1 back 7 at a time and checks each against its put result.
+fn read_back_in_small_batches(store: &MessageStore, results: &[PutResult]) {
     let mut offset = 0;
     let mut seen = 0;
     while offset < 40 {
@@ -55,8 +77,11 @@ fn round_trip_across_segments_with_fillers() {
         offset = res.next_begin_offset;
     }
     assert_eq!(seen, 40);
-    // the filler is not a record; records are found by commit log offset
-    for r in &results {
+}
+
+/// The filler is not a record; records are found by commit log offset.
+fn records_by_commit_log_offset(store: &MessageStore, results: &[PutResult]) {
+    for r in results {
         let rec = store.read_record(r.commit_log_offset).unwrap().unwrap();
         assert_eq!(rec.len(), r.size);
         assert_eq!(r.end_offset(), r.commit_log_offset + r.size as i64);
@@ -75,23 +100,6 @@ fn round_trip_across_segments_with_fillers() {
     assert_eq!(store.read_record(-5).unwrap(), None);
     assert_eq!(store.min_physical_offset(), 0);
     assert_eq!(store.max_physical_offset(), results[39].end_offset());
-    // consume queue files hold 4 units each (written back on flush), commit log files are
-    // named by offset
-    store.flush().unwrap();
-    let cq_files = std::fs::read_dir(dir.path().join("consumequeue/T/1"))
-        .unwrap()
-        .count();
-    assert_eq!(cq_files, 10);
-    assert!(dir.path().join("commitlog/00000000000000001024").exists());
-    let stats = store.stats();
-    assert_eq!(stats.put_count, 40);
-    assert!(stats.segment_count >= 4);
-    assert_eq!(
-        stats.earliest_message_time,
-        Some(results[0].store_timestamp)
-    );
-    assert!(stats.disk_usage_ratio.is_some());
-    store.shutdown().unwrap();
 }
 
 #[test]
@@ -99,7 +107,7 @@ fn batches_get_consecutive_offsets_and_one_lock() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&small_config(dir.path()));
     store
-        .put("B", 0, record("B", 0, b"first", None).0, 0)
+        .put("B", 0, record("B", 0, b"first", None).0, NO_TAGS)
         .unwrap();
     let batch: Vec<_> = (0..12)
         .map(|i| record("B", 0, &body(i), Some("x")))
@@ -305,7 +313,7 @@ fn transactions_prepared_and_rollback_get_no_unit() {
     assert_eq!(&half.body[..], &body(1)[..]);
     // only-prepared topics create no queue
     let (rec, _) = record_with_flag("H", 0, b"h", None, sys_flag::TRANSACTION_PREPARED);
-    store.put("H", 0, rec, 0).unwrap();
+    store.put("H", 0, rec, NO_TAGS).unwrap();
     assert!(store.queue_ids("H").is_empty());
     // and recovery agrees
     store.shutdown().unwrap();
@@ -324,34 +332,34 @@ fn bad_input_is_an_error_not_a_panic() {
     let store = open(&cfg);
     let (rec, _) = record("T", 0, &[1u8; 101], None);
     assert!(matches!(
-        store.put("T", 0, rec, 0),
+        store.put("T", 0, rec, NO_TAGS),
         Err(StoreError::MessageTooLarge { .. })
     ));
     let (rec, _) = record("T", 0, &[1u8; 100], None);
-    assert!(store.put("T", 0, rec, 0).is_ok());
+    assert!(store.put("T", 0, rec, NO_TAGS).is_ok());
     let (rec, _) = record("T", 0, b"x", None);
     assert!(matches!(
-        store.put("U", 0, rec, 0),
+        store.put("U", 0, rec, NO_TAGS),
         Err(StoreError::InvalidRecord(_))
     ));
     let (rec, _) = record("T", 0, b"x", None);
     assert!(matches!(
-        store.put("T", 1, rec, 0),
+        store.put("T", 1, rec, NO_TAGS),
         Err(StoreError::InvalidRecord(_))
     ));
     for garbage in [&b""[..], b"short", &[0xffu8; 200]] {
-        let r = store.put("T", 0, bytes::BytesMut::from(garbage), 0);
+        let r = store.put("T", 0, bytes::BytesMut::from(garbage), NO_TAGS);
         assert!(matches!(r, Err(StoreError::InvalidRecord(_))));
     }
     let (mut rec, _) = record("T", 0, b"x", None);
     rec.extend_from_slice(b"trailing");
     assert!(matches!(
-        store.put("T", 0, rec, 0),
+        store.put("T", 0, rec, NO_TAGS),
         Err(StoreError::InvalidRecord(_))
     ));
     let (rec, _) = record("../x", 0, b"x", None);
     assert!(matches!(
-        store.put("../x", 0, rec, 0),
+        store.put("../x", 0, rec, NO_TAGS),
         Err(StoreError::InvalidTopic(_))
     ));
     let mut big = small_config(tempfile::tempdir().unwrap().path());
@@ -361,7 +369,7 @@ fn bad_input_is_an_error_not_a_panic() {
     let s2 = open(&big);
     let (rec, _) = record("T", 0, &[0u8; 200], None);
     assert!(matches!(
-        s2.put("T", 0, rec, 0),
+        s2.put("T", 0, rec, NO_TAGS),
         Err(StoreError::RecordTooLarge { .. })
     ));
     assert_eq!(store.max_offset("T", 0), 1);
@@ -374,7 +382,7 @@ fn bad_input_is_an_error_not_a_panic() {
     store.shutdown().unwrap(); // idempotent
     let (rec, _) = record("T", 0, b"x", None);
     assert!(matches!(
-        store.put("T", 0, rec, 0),
+        store.put("T", 0, rec, NO_TAGS),
         Err(StoreError::ShutDown)
     ));
 }

@@ -14,15 +14,16 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 /// The clients of one region.
 #[derive(Debug, Clone)]
 pub struct Aws {
-    /// EC2.
+    /// EC2: the network, security groups, interfaces, volumes and launch templates.
     pub ec2: aws_sdk_ec2::Client,
-    /// Auto Scaling.
+    /// Auto Scaling: the groups of one per node and the bastion's group.
     pub asg: aws_sdk_autoscaling::Client,
     /// S3 (region of the cluster; see [`Aws::s3_in`]).
     pub s3: aws_sdk_s3::Client,
-    /// The shared configuration.
+    /// The configuration the clients were made from (S3 clients of other regions start
+    /// from it).
     pub config: aws_config::SdkConfig,
-    /// Region.
+    /// The region of the clients (`--region`).
     pub region: String,
     /// True when an endpoint override is in use (S3 then uses path-style addressing).
     pub custom_endpoint: bool,

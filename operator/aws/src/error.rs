@@ -1,7 +1,36 @@
-//! Errors of the provisioner. AWS errors keep the service's error code (`InvalidSubnet.Range`,
-//! `DependencyViolation`) and name the call and the resource.
+//! Errors of the provisioner: [`PlanError`] for what stops a plan (pure: layout and diff), and
+//! [`Error`] for anything that stops discovery or an apply. AWS errors keep the service's error
+//! code (`InvalidSubnet.Range`, `DependencyViolation`) and name the call and the resource.
 
-use crate::plan::PlanError;
+use crate::params::ParamError;
+use serde::Serialize;
+
+/// A problem that stops planning: what and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{what} (fix: {fix})")]
+pub struct PlanError {
+    /// What is wrong.
+    pub what: String,
+    /// What to do.
+    pub fix: String,
+}
+
+impl PlanError {
+    /// An error saying `what` is wrong and how to `fix` it.
+    pub fn new(what: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self {
+            what: what.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+impl From<ParamError> for PlanError {
+    /// A bad parameter, its flag leading the message.
+    fn from(e: ParamError) -> Self {
+        PlanError::new(format!("{}: {}", e.flag, e.message), e.fix)
+    }
+}
 
 /// Anything that stops discovery or an apply.
 #[derive(Debug, thiserror::Error)]
@@ -13,7 +42,7 @@ pub enum Error {
         what: String,
         /// AWS error code (or `unhandled` / `dispatch`).
         code: String,
-        /// Message.
+        /// The service's explanation (or the SDK's, when the service gave none).
         message: String,
     },
     /// A waiter or bounded poll ran out of time.
@@ -23,7 +52,7 @@ pub enum Error {
     Timeout {
         /// What was awaited.
         what: String,
-        /// Limit.
+        /// How long it was awaited (`ApplyOptions::wait_timeout`).
         secs: u64,
     },
     /// The plan could not be made.
@@ -37,7 +66,7 @@ pub enum Error {
     Io {
         /// What was read.
         what: String,
-        /// Cause.
+        /// Why reading failed.
         #[source]
         source: std::io::Error,
     },
@@ -88,5 +117,5 @@ where
     }
 }
 
-/// Result alias.
+/// The result of discovery and apply steps.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

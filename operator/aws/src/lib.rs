@@ -9,6 +9,7 @@
 //! - [`resource`]: the resource model: keys, specs with references, tags, spec hashes.
 //! - [`layout`]: the desired resources of a cluster (pure).
 //! - [`plan`]: desired vs discovered → ordered create/update/delete actions (pure).
+//! - [`discovered`]: what discovery found, as data the pure half reads.
 //! - [`discover`]: what exists, found by the `rmq.dev/cluster` tag; zones, AMI, artefacts.
 //! - [`exec`]: runs a plan; every resource is tagged at creation and marked converged (hash
 //!   tag) last, so a re-run after a failure adopts what exists and finishes the job.
@@ -16,12 +17,14 @@
 //! - [`iam`]: the node role's least-privilege policy (printed, not created).
 //! - [`client`]: SDK clients; no instance metadata service when an endpoint override is given.
 //! - [`outputs`]: nameserver addresses, nodes, groups.
+//! - [`error`]: what stops a plan, discovery or an apply.
 //!
 //! Topics and consumer groups are not this crate's job: `rmqctl aws apply` reconciles them
 //! through the nameserver addresses with the same code as `rmqctl apply`.
 
 pub mod client;
 pub mod discover;
+pub mod discovered;
 pub mod error;
 pub mod exec;
 pub mod iam;
@@ -35,11 +38,12 @@ pub mod userdata;
 
 pub use client::Aws;
 pub use discover::{discover, discover_tagged};
-pub use error::{Error, Result};
+pub use discovered::{Discovered, Environment, ExistingVpc};
+pub use error::{Error, PlanError, Result};
 pub use exec::{ApplyOptions, Report, apply};
 pub use outputs::{Outputs, outputs};
 pub use params::{Connection, Network, ParamError, Params};
-pub use plan::{Action, Discovered, Op, Plan, PlanError, plan, plan_destroy};
+pub use plan::{Action, Op, Plan, plan, plan_destroy};
 pub use progress::Progress;
 
 use rmq_model::ValidatedCluster;
@@ -50,13 +54,9 @@ pub async fn plan_apply(
     cluster: &ValidatedCluster,
     params: &Params,
 ) -> Result<(Discovered, Plan)> {
-    params.validate().map_err(|errs| {
-        Error::Plan(
-            errs.into_iter()
-                .map(|e| PlanError::new(format!("{}: {}", e.flag, e.message), e.fix))
-                .collect(),
-        )
-    })?;
+    params
+        .validate()
+        .map_err(|errs| Error::Plan(errs.into_iter().map(PlanError::from).collect()))?;
     let found = discover(aws, &cluster.name, &cluster.version, params).await?;
     let plan = plan::plan(cluster, params, &found).map_err(Error::Plan)?;
     Ok((found, plan))

@@ -20,11 +20,11 @@ pub struct NodeOutput {
     pub address: Option<String>,
     /// `address:port`.
     pub endpoint: Option<String>,
-    /// Network interface id.
+    /// Id of the interface holding the fixed address.
     pub network_interface: Option<String>,
     /// Data volume id (brokers).
     pub data_volume: Option<String>,
-    /// Auto Scaling group name.
+    /// Name of the node's Auto Scaling group of one.
     pub auto_scaling_group: Option<String>,
 }
 
@@ -32,13 +32,13 @@ pub struct NodeOutput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Outputs {
-    /// brokerClusterName.
+    /// The cluster's name (`brokerClusterName` of every broker).
     pub cluster: String,
     /// `namesrvAddr` for clients (`ip:9876;ip:9876`).
     pub name_server_addresses: String,
     /// Every node, nameservers first, then brokers group by group.
     pub nodes: Vec<NodeOutput>,
-    /// The VPC.
+    /// Id of the VPC the cluster is in.
     pub vpc_id: Option<String>,
     /// Private subnets, zone by zone.
     pub private_subnets: Vec<String>,

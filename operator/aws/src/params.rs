@@ -2,14 +2,18 @@
 //! bastion, instance types, artefacts), their defaults, and their validation. Every error names
 //! the flag and the fix.
 
+use crate::resource::BINARIES;
 use serde::Serialize;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
+/// EBS volume types a broker's data volume may have.
+pub const VOLUME_TYPES: [&str; 4] = ["gp3", "gp2", "io1", "io2"];
+
 /// Where to connect.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Connection {
-    /// Region (`--region`).
+    /// The region every client talks to (`--region`).
     pub region: String,
     /// Endpoint override (`--endpoint-url`, e.g. a moto_server); the instance metadata service is
     /// never used when it is set.
@@ -34,9 +38,9 @@ pub enum Network {
     },
     /// An existing VPC and one private subnet per zone (2 or 3, subnet i in zone i).
     Existing {
-        /// VPC id.
+        /// The VPC's id (`--vpc-id`).
         vpc_id: String,
-        /// Private subnets.
+        /// One private subnet per zone, in zone order (`--subnet-ids`).
         subnet_ids: Vec<String>,
         /// Security group of existing bastion hosts allowed to SSH to the nodes.
         bastion_security_group: Option<String>,
@@ -48,7 +52,7 @@ pub enum Network {
 pub struct Params {
     /// Value of the `rmq:stack` tag (the IAM policy's scope); defaults to the cluster name.
     pub stack_id: Option<String>,
-    /// Network.
+    /// A new VPC or an existing one.
     pub network: Network,
     /// Bastion hosts (new VPC only); 0 for none.
     pub bastion_count: i32,
@@ -163,96 +167,10 @@ impl Params {
                 azs,
                 az_count,
                 ..
-            } => {
-                if let Err(m) = parse_cidr(cidr).and_then(|(_, len)| {
-                    if (16..=24).contains(&len) {
-                        Ok(())
-                    } else {
-                        Err(format!("prefix /{len} is outside /16../24"))
-                    }
-                }) {
-                    e.push(err(
-                        "--vpc-cidr",
-                        format!("{cidr:?}: {m}"),
-                        "give an IPv4 CIDR between /16 and /24, e.g. 10.0.0.0/16",
-                    ));
-                }
-                let n = if azs.is_empty() { *az_count } else { azs.len() };
-                if !(2..=3).contains(&n) {
-                    e.push(err(
-                        if azs.is_empty() {
-                            "--az-count"
-                        } else {
-                            "--azs"
-                        },
-                        format!("{n} zone(s)"),
-                        "use 2 or 3 Availability Zones",
-                    ));
-                }
-                if self.bastion_count > 0 {
-                    if self.key_pair.as_deref().unwrap_or("").is_empty() {
-                        e.push(err(
-                            "--key-pair",
-                            "a bastion needs an EC2 key pair",
-                            "pass --key-pair NAME, or --bastion-count 0 for no bastion",
-                        ));
-                    }
-                    match self.remote_access_cidr.as_deref() {
-                        None | Some("") => e.push(err(
-                            "--remote-access-cidr",
-                            "a bastion needs the CIDR allowed to SSH to it",
-                            "pass e.g. --remote-access-cidr 203.0.113.4/32, or --bastion-count 0",
-                        )),
-                        Some(c) => {
-                            if let Err(m) = parse_cidr(c) {
-                                e.push(err(
-                                    "--remote-access-cidr",
-                                    format!("{c:?}: {m}"),
-                                    "give an IPv4 CIDR such as 203.0.113.4/32",
-                                ));
-                            } else if c.ends_with("/0") {
-                                e.push(err(
-                                    "--remote-access-cidr",
-                                    "0.0.0.0/0 would open SSH to the internet",
-                                    "give your own address, e.g. 203.0.113.4/32",
-                                ));
-                            }
-                        }
-                    }
-                }
-            }
+            } => self.check_new_vpc(cidr, azs, *az_count, &mut e),
             Network::Existing {
                 vpc_id, subnet_ids, ..
-            } => {
-                if !vpc_id.starts_with("vpc-") {
-                    e.push(err(
-                        "--vpc-id",
-                        format!("{vpc_id:?} is not a VPC id"),
-                        "give the id of an existing VPC, e.g. vpc-0abc...",
-                    ));
-                }
-                if !(2..=3).contains(&subnet_ids.len()) {
-                    e.push(err(
-                        "--subnet-ids",
-                        format!("{} subnet(s) given", subnet_ids.len()),
-                        "give 2 or 3 private subnets of the VPC, one per zone, comma-separated",
-                    ));
-                }
-                if let Some(bad) = subnet_ids.iter().find(|s| !s.starts_with("subnet-")) {
-                    e.push(err(
-                        "--subnet-ids",
-                        format!("{bad:?} is not a subnet id"),
-                        "give subnet ids such as subnet-0abc...",
-                    ));
-                }
-                if self.bastion_count > 0 {
-                    e.push(err(
-                        "--bastion-count",
-                        "bastion hosts are created only in a new VPC",
-                        "pass --bastion-count 0 and --bastion-security-group SG of your bastion",
-                    ));
-                }
-            }
+            } => self.check_existing_vpc(vpc_id, subnet_ids, &mut e),
         }
         if !(0..=4).contains(&self.bastion_count) {
             e.push(err(
@@ -261,6 +179,101 @@ impl Params {
                 "use 0 to 4 bastion hosts",
             ));
         }
+        self.check_artefacts(&mut e);
+        self.check_instances(&mut e);
+        if e.is_empty() { Ok(()) } else { Err(e) }
+    }
+
+    /// A new VPC: its block, its zones and, with a bastion, how SSH reaches it.
+    fn check_new_vpc(&self, cidr: &str, azs: &[String], az_count: usize, e: &mut Vec<ParamError>) {
+        if let Err(m) = parse_cidr(cidr).and_then(|(_, len)| vpc_prefix(len)) {
+            e.push(err(
+                "--vpc-cidr",
+                format!("{cidr:?}: {m}"),
+                "give an IPv4 CIDR between /16 and /24, e.g. 10.0.0.0/16",
+            ));
+        }
+        let n = if azs.is_empty() { az_count } else { azs.len() };
+        if !(2..=3).contains(&n) {
+            let flag = if azs.is_empty() {
+                "--az-count"
+            } else {
+                "--azs"
+            };
+            e.push(err(
+                flag,
+                format!("{n} zone(s)"),
+                "use 2 or 3 Availability Zones",
+            ));
+        }
+        if self.bastion_count > 0 {
+            self.check_bastion_access(e);
+        }
+    }
+
+    /// A bastion needs a key pair and the one CIDR allowed to SSH to it (not the internet).
+    fn check_bastion_access(&self, e: &mut Vec<ParamError>) {
+        if self.key_pair.as_deref().unwrap_or("").is_empty() {
+            e.push(err(
+                "--key-pair",
+                "a bastion needs an EC2 key pair",
+                "pass --key-pair NAME, or --bastion-count 0 for no bastion",
+            ));
+        }
+        let (message, fix) = match self.remote_access_cidr.as_deref() {
+            None | Some("") => (
+                "a bastion needs the CIDR allowed to SSH to it".to_owned(),
+                "pass e.g. --remote-access-cidr 203.0.113.4/32, or --bastion-count 0",
+            ),
+            Some(c) => match parse_cidr(c) {
+                Err(m) => (
+                    format!("{c:?}: {m}"),
+                    "give an IPv4 CIDR such as 203.0.113.4/32",
+                ),
+                Ok(_) if c.ends_with("/0") => (
+                    "0.0.0.0/0 would open SSH to the internet".to_owned(),
+                    "give your own address, e.g. 203.0.113.4/32",
+                ),
+                Ok(_) => return,
+            },
+        };
+        e.push(err("--remote-access-cidr", message, fix));
+    }
+
+    /// An existing VPC: ids that look like ids, 2 or 3 subnets, no bastion of ours.
+    fn check_existing_vpc(&self, vpc_id: &str, subnet_ids: &[String], e: &mut Vec<ParamError>) {
+        if !vpc_id.starts_with("vpc-") {
+            e.push(err(
+                "--vpc-id",
+                format!("{vpc_id:?} is not a VPC id"),
+                "give the id of an existing VPC, e.g. vpc-0abc...",
+            ));
+        }
+        if !(2..=3).contains(&subnet_ids.len()) {
+            e.push(err(
+                "--subnet-ids",
+                format!("{} subnet(s) given", subnet_ids.len()),
+                "give 2 or 3 private subnets of the VPC, one per zone, comma-separated",
+            ));
+        }
+        if let Some(bad) = subnet_ids.iter().find(|s| !s.starts_with("subnet-")) {
+            e.push(err(
+                "--subnet-ids",
+                format!("{bad:?} is not a subnet id"),
+                "give subnet ids such as subnet-0abc...",
+            ));
+        }
+        if self.bastion_count > 0 {
+            e.push(err(
+                "--bastion-count",
+                "bastion hosts are created only in a new VPC",
+                "pass --bastion-count 0 and --bastion-security-group SG of your bastion",
+            ));
+        }
+    }
+
+    /// The artefact bucket's name, the key prefix and the directory to upload from.
+    fn check_artefacts(&self, e: &mut Vec<ParamError>) {
         if !valid_bucket(&self.artefact_bucket) {
             e.push(err(
                 "--artefact-bucket",
@@ -277,17 +290,22 @@ impl Params {
                 "use a plain key prefix such as rmq/0.1.0/",
             ));
         }
-        if let Some(dir) = &self.artefact_dir {
-            for bin in ["rmq-namesrv", "rmq-broker"] {
-                if !dir.join(bin).is_file() {
-                    e.push(err(
-                        "--artefact-dir",
-                        format!("{} does not exist", dir.join(bin).display()),
-                        "point it at a directory holding rmq-namesrv and rmq-broker (cargo build --release)",
-                    ));
-                }
+        let Some(dir) = &self.artefact_dir else {
+            return;
+        };
+        for bin in BINARIES {
+            if !dir.join(bin).is_file() {
+                e.push(err(
+                    "--artefact-dir",
+                    format!("{} does not exist", dir.join(bin).display()),
+                    "point it at a directory holding rmq-namesrv and rmq-broker (cargo build --release)",
+                ));
             }
         }
+    }
+
+    /// Instance types, the data volumes' type and the AMI.
+    fn check_instances(&self, e: &mut Vec<ParamError>) {
         for (flag, v) in [
             ("--namesrv-instance-type", &self.namesrv_instance_type),
             ("--broker-instance-type", &self.broker_instance_type),
@@ -301,7 +319,7 @@ impl Params {
                 ));
             }
         }
-        if !["gp3", "gp2", "io1", "io2"].contains(&self.volume_type.as_str()) {
+        if !VOLUME_TYPES.contains(&self.volume_type.as_str()) {
             e.push(err(
                 "--volume-type",
                 format!("{:?}", self.volume_type),
@@ -317,7 +335,15 @@ impl Params {
                 "give an AMI id such as ami-0abc... (Amazon Linux 2023)",
             ));
         }
-        if e.is_empty() { Ok(()) } else { Err(e) }
+    }
+}
+
+/// A VPC block is /16 to /24 (the templates carve /n+3 and /n+4 subnets out of it).
+fn vpc_prefix(len: u8) -> Result<(), String> {
+    if (16..=24).contains(&len) {
+        Ok(())
+    } else {
+        Err(format!("prefix /{len} is outside /16../24"))
     }
 }
 
@@ -351,9 +377,7 @@ pub fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {
 /// 10.0.128.0/20, 10.0.144.0/20, 10.0.160.0/20).
 pub fn subnet_cidrs(vpc_cidr: &str, zones: usize) -> Result<(Vec<String>, Vec<String>), String> {
     let (ip, len) = parse_cidr(vpc_cidr)?;
-    if !(16..=24).contains(&len) {
-        return Err(format!("prefix /{len} is outside /16../24"));
-    }
+    vpc_prefix(len)?;
     let base = u32::from(ip);
     let block = |plen: u8, i: u32| {
         let size = 1u32 << (32 - u32::from(plen));

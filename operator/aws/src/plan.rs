@@ -8,61 +8,15 @@
 //! tag yet, so it is updated ("converged"), not created twice: that is what makes a re-run after
 //! a failure converge.
 
-use crate::layout::{Environment, layout};
+use crate::discovered::Discovered;
+use crate::error::PlanError;
+use crate::layout::layout;
 use crate::params::Params;
-use crate::resource::{Actual, Attr, Kind, Resource, Spec, State};
+use crate::resource::{Actual, Attr, BINARIES, Kind, Resource, Spec, State};
 use rmq_model::ValidatedCluster;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-
-/// A problem that stops planning: what and how to fix it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
-#[error("{what} (fix: {fix})")]
-pub struct PlanError {
-    /// What is wrong.
-    pub what: String,
-    /// What to do.
-    pub fix: String,
-}
-
-impl PlanError {
-    /// An error.
-    pub fn new(what: impl Into<String>, fix: impl Into<String>) -> Self {
-        Self {
-            what: what.into(),
-            fix: fix.into(),
-        }
-    }
-}
-
-/// What discovery found.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Discovered {
-    /// Zones, existing VPC, AMIs, local artefacts.
-    pub env: Environment,
-    /// Managed resources by key, plus external ones (see `external`).
-    pub state: State,
-    /// Keys in `state` that the cluster uses but does not own (an existing VPC and subnets).
-    pub external: BTreeSet<String>,
-    /// Extra copies of a key (found more than once); deleted by the next apply.
-    pub duplicates: Vec<Actual>,
-}
-
-impl Discovered {
-    /// Managed resources (not external), in deletion order (reverse creation order).
-    pub fn managed(&self) -> Vec<&Actual> {
-        let mut v: Vec<&Actual> = self
-            .state
-            .resources
-            .values()
-            .filter(|a| !self.external.contains(&a.key))
-            .chain(self.duplicates.iter())
-            .collect();
-        v.sort_by_key(|a| std::cmp::Reverse(a.kind.rank()));
-        v
-    }
-}
 
 /// Create, update or delete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -72,22 +26,22 @@ pub enum Op {
     Create,
     /// Converge an existing resource to its spec.
     Update,
-    /// Delete.
+    /// Delete (scale-in, a duplicate, destroy).
     Delete,
 }
 
 /// One step of a plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Action {
-    /// What.
+    /// Create, update or delete.
     pub op: Op,
-    /// Kind.
+    /// The kind of the resource acted on.
     pub kind: Kind,
-    /// Logical key.
+    /// Logical key of the resource acted on.
     pub key: String,
     /// AWS id for updates and deletes.
     pub id: Option<String>,
-    /// Why.
+    /// Why an update or delete is needed (empty for creates).
     pub reason: String,
 }
 
@@ -112,9 +66,9 @@ impl fmt::Display for Action {
 /// A plan: the desired resources and the actions that get there.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
-    /// Cluster name.
+    /// The cluster's name (the `rmq.dev/cluster` and `rmq:cluster` tags).
     pub cluster: String,
-    /// `rmq:stack` value.
+    /// The `rmq:stack` tag's value (what the node role's IAM policy is scoped to).
     pub stack: String,
     /// Desired resources in creation order (empty for destroy).
     pub resources: Vec<Resource>,
@@ -143,12 +97,23 @@ pub fn plan(
     params: &Params,
     found: &Discovered,
 ) -> Result<Plan, Vec<PlanError>> {
-    params.validate().map_err(|errs| {
-        errs.into_iter()
-            .map(|e| PlanError::new(format!("{}: {}", e.flag, e.message), e.fix))
-            .collect::<Vec<_>>()
-    })?;
+    params
+        .validate()
+        .map_err(|errs| errs.into_iter().map(PlanError::from).collect::<Vec<_>>())?;
     let resources = layout(cluster, params, &found.env)?;
+    let mut actions = changes(&resources, found)?;
+    actions.extend(deletes(&resources, found));
+    Ok(Plan {
+        cluster: cluster.name.clone(),
+        stack: params.stack(&cluster.name),
+        resources,
+        actions,
+        warnings: warnings(cluster, params),
+    })
+}
+
+/// Things the user should know about `cluster` on AWS.
+fn warnings(cluster: &ValidatedCluster, params: &Params) -> Vec<String> {
     let mut warnings = Vec::new();
     if !cluster.broker_config.is_empty() {
         warnings.push(format!(
@@ -161,40 +126,25 @@ pub fn plan(
             "no --instance-profile: nodes cannot attach their interface and volume or read artefacts from S3 (create the role from `rmqctl aws plan --print-iam-policy`)".into(),
         );
     }
+    warnings
+}
+
+/// The creates and updates that bring what exists to `resources`, in creation order (groups
+/// roll nameservers first, then slaves, then masters); every problem found on the way.
+fn changes(resources: &[Resource], found: &Discovered) -> Result<Vec<Action>, Vec<PlanError>> {
     let mut errs = Vec::new();
     let mut actions = Vec::new();
     // What references resolve to before the apply: ids of resources that exist; the version of
     // a launch template that will get a new version is not known yet.
     let mut sim = found.state.clone();
-    for r in &resources {
+    for r in resources {
         let actual = found
             .state
             .get(&r.key)
             .filter(|a| !found.external.contains(&a.key));
-        let (op, reason) = match actual {
-            None => {
-                if let Spec::Artefacts {
-                    files,
-                    bucket,
-                    prefix,
-                    ..
-                } = &r.spec
-                    && files.is_empty()
-                {
-                    // A new bucket without binaries would boot nodes that cannot start.
-                    missing_binaries(bucket, prefix, None, &mut errs);
-                }
-                (Some(Op::Create), String::new())
-            }
-            Some(a) => {
-                immutable(r, a, &sim, &mut errs);
-                match diff(r, a, &sim, &mut errs) {
-                    Some(reason) => (Some(Op::Update), reason),
-                    None => (None, String::new()),
-                }
-            }
+        let Some((op, reason)) = change(r, actual, &sim, &mut errs) else {
+            continue;
         };
-        let Some(op) = op else { continue };
         if r.kind() == Kind::LaunchTemplate
             && let Some(a) = sim.resources.get_mut(&r.key)
         {
@@ -211,8 +161,37 @@ pub fn plan(
     if !errs.is_empty() {
         return Err(errs);
     }
-    // Roll nameservers first, then slaves, then masters.
     actions.sort_by_key(|a| (a.kind.rank(), roll_order(a)));
+    Ok(actions)
+}
+
+/// What `r` needs given what exists (`actual`): a create, an update and why, or nothing.
+fn change(
+    r: &Resource,
+    actual: Option<&Actual>,
+    sim: &State,
+    errs: &mut Vec<PlanError>,
+) -> Option<(Op, String)> {
+    let Some(a) = actual else {
+        if let Spec::Artefacts {
+            files,
+            bucket,
+            prefix,
+            ..
+        } = &r.spec
+            && files.is_empty()
+        {
+            // A new bucket without binaries would boot nodes that cannot start.
+            missing_binaries(bucket, prefix, None, errs);
+        }
+        return Some((Op::Create, String::new()));
+    };
+    immutable(r, a, sim, errs);
+    diff(r, a, sim, errs).map(|reason| (Op::Update, reason))
+}
+
+/// Deletes, in reverse creation order: what is managed but no longer desired, and duplicates.
+fn deletes(resources: &[Resource], found: &Discovered) -> Vec<Action> {
     let desired: BTreeSet<&str> = resources.iter().map(|r| r.key.as_str()).collect();
     let mut deletes: Vec<Action> = found
         .managed()
@@ -221,14 +200,7 @@ pub fn plan(
         .map(|a| delete(a, found))
         .collect();
     deletes.sort_by_key(|a| std::cmp::Reverse(a.kind.rank()));
-    actions.extend(deletes);
-    Ok(Plan {
-        cluster: cluster.name.clone(),
-        stack: params.stack(&cluster.name),
-        resources,
-        actions,
-        warnings,
-    })
+    deletes
 }
 
 /// Plans `destroy`: every managed resource, in reverse creation order.
@@ -283,7 +255,7 @@ fn roll_order(a: &Action) -> u32 {
 /// Without `--artefact-dir` the binaries must already be under the prefix: one error per
 /// binary that `a` (the discovered bucket, `None` when it does not exist yet) does not hold.
 fn missing_binaries(bucket: &str, prefix: &str, a: Option<&Actual>, errs: &mut Vec<PlanError>) {
-    for name in crate::discover::BINARIES {
+    for name in BINARIES {
         if !a.is_some_and(|a| a.attrs.contains_key(&format!("sha256/{name}"))) {
             errs.push(PlanError::new(
                 format!("s3://{bucket}/{prefix}{name} does not exist"),

@@ -14,9 +14,9 @@ pub const MAX_USER_DATA: usize = 16 * 1024;
 /// What a node runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NodeRole {
-    /// rmq-namesrv.
+    /// A nameserver node: runs rmq-namesrv.
     NameServer,
-    /// rmq-broker.
+    /// A broker node: runs rmq-broker on its data volume.
     Broker,
 }
 
@@ -35,22 +35,22 @@ impl NodeRole {
 pub struct BrokerIdentity {
     /// brokerName (`broker-a`).
     pub name: String,
-    /// brokerId.
+    /// brokerId: 0 for the master, 1.. for slaves.
     pub id: u32,
     /// brokerRole (`ASYNC_MASTER`, `SYNC_MASTER`, `SLAVE`).
     pub role: String,
-    /// flushDiskType.
+    /// flushDiskType (`ASYNC_FLUSH`, `SYNC_FLUSH`).
     pub flush: String,
 }
 
 /// Every value of one node's header. Values that come from other resources are [`Value`]s.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeHeader {
-    /// brokerClusterName.
+    /// The cluster's name (`brokerClusterName`).
     pub cluster: String,
     /// Node name (`namesrv-0`, `broker-a-1`).
     pub node: String,
-    /// Role.
+    /// What the node runs (`RMQ_ROLE`).
     pub role: NodeRole,
     /// The fixed address (private IP of the node's interface).
     pub node_ip: Value,
@@ -62,9 +62,9 @@ pub struct NodeHeader {
     pub broker: Option<BrokerIdentity>,
     /// `namesrvAddr` (brokers only).
     pub namesrv_addr: Option<Value>,
-    /// Artefact bucket.
+    /// The bucket the node downloads the binaries from.
     pub bucket: String,
-    /// Artefact key prefix.
+    /// The key prefix of the binaries in the bucket.
     pub prefix: String,
     /// Region of the bucket.
     pub artefact_region: String,

@@ -5,9 +5,10 @@
 mod common;
 
 use common::{params, spec};
-use rmq_aws::layout::{Environment, broker_zone, name_server_zone};
+use rmq_aws::discovered::{Discovered, Environment, ExistingVpc};
+use rmq_aws::layout::{broker_zone, name_server_zone};
 use rmq_aws::params::Network;
-use rmq_aws::plan::{Discovered, Op, plan};
+use rmq_aws::plan::{Op, plan};
 use rmq_aws::resource::{Actual, ArtefactFile, Kind, Peer, Spec, State, Value};
 use rmq_aws::userdata::BOOTSTRAP;
 use std::collections::BTreeMap;
@@ -207,7 +208,7 @@ fn existing_vpc_creates_no_network() {
     };
     prm.bastion_count = 0;
     let mut d = env(2);
-    d.env.existing_vpc = Some(rmq_aws::layout::ExistingVpc {
+    d.env.existing_vpc = Some(ExistingVpc {
         id: "vpc-1".into(),
         cidr: "172.31.0.0/16".into(),
         subnets: vec![

@@ -11,8 +11,8 @@
 mod common;
 
 use common::{params, spec};
-use rmq_aws::layout::Environment;
-use rmq_aws::plan::{Discovered, plan};
+use rmq_aws::discovered::Discovered;
+use rmq_aws::plan::plan;
 use rmq_aws::resource::{Actual, ArtefactFile, Kind, Spec, State};
 use rmq_model::admin::Admin;
 use rmq_model::plan::Desired;
@@ -95,32 +95,31 @@ fn run(script: &Path, root: &Path, bins: &Path, env: &[(&str, String)], log: &Pa
     Node(cmd.spawn().unwrap())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rendered_user_data_boots_a_nameserver_and_a_broker_that_takes_messages() {
-    let Some(bins) = bin_dir() else { return };
-    let tmp = tempfile::tempdir().unwrap();
-    let name = "sandbox";
-    let cluster = spec(name, 1, 1, 1);
-    let found = Discovered {
-        env: Environment {
-            region: "us-east-1".into(),
-            azs: vec!["us-east-1a".into(), "us-east-1b".into()],
-            latest_ami: Some("ami-1".into()),
-            // As with --artefact-dir: the binaries the sandbox runs.
-            artefact_files: ["rmq-namesrv", "rmq-broker"]
-                .iter()
-                .map(|name| ArtefactFile {
-                    name: (*name).into(),
-                    path: bins.join(name).display().to_string(),
-                    sha256: "00".repeat(32),
-                })
-                .collect(),
-            ..Environment::default()
-        },
-        ..Discovered::default()
-    };
-    let p = plan(&cluster, &params("sandbox-artefacts", None), &found).unwrap();
-    // What apply would know once the interfaces and the volume exist: here, loopback.
+/// The plan of a 1 x 1 cluster whose artefacts are the cargo-built binaries.
+fn sandbox_plan(bins: &Path) -> rmq_aws::Plan {
+    let mut found = Discovered::default();
+    found.env.region = "us-east-1".into();
+    found.env.azs = vec!["us-east-1a".into(), "us-east-1b".into()];
+    found.env.latest_ami = Some("ami-1".into());
+    // As with --artefact-dir: the binaries the sandbox runs.
+    found.env.artefact_files = ["rmq-namesrv", "rmq-broker"]
+        .iter()
+        .map(|name| ArtefactFile {
+            name: (*name).into(),
+            path: bins.join(name).display().to_string(),
+            sha256: "00".repeat(32),
+        })
+        .collect();
+    plan(
+        &spec(NAME, 1, 1, 1),
+        &params("sandbox-artefacts", None),
+        &found,
+    )
+    .unwrap()
+}
+
+/// What apply would know once the interfaces and the volume exist: here, loopback.
+fn loopback_state() -> State {
     let mut state = State::default();
     state.put(
         Actual::new(Kind::NetworkInterface, "eni/namesrv-0", "eni-ns0").with("ip", "127.0.0.1"),
@@ -129,6 +128,18 @@ async fn rendered_user_data_boots_a_nameserver_and_a_broker_that_takes_messages(
         Actual::new(Kind::NetworkInterface, "eni/broker-a-0", "eni-ba0").with("ip", "127.0.0.1"),
     );
     state.put(Actual::new(Kind::Volume, "volume/broker-a-0", "vol-ba0"));
+    state
+}
+
+/// The cluster's name.
+const NAME: &str = "sandbox";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rendered_user_data_boots_a_nameserver_and_a_broker_that_takes_messages() {
+    let Some(bins) = bin_dir() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let p = sandbox_plan(&bins);
+    let state = loopback_state();
     let (ns_port, broker_port) = (free_port(), free_port());
     let ns_addr = format!("127.0.0.1:{ns_port}");
 
@@ -175,11 +186,27 @@ async fn rendered_user_data_boots_a_nameserver_and_a_broker_that_takes_messages(
             std::fs::read_to_string(tmp.path().join("broker.log")).unwrap_or_default()
         )
     };
-    // The broker registers with the nameserver.
     let admin = Admin::new(vec![ns_addr.clone()]);
+    let broker_addr = registered_broker(&admin, [&mut ns, &mut br], &logs).await;
+    assert_eq!(
+        broker_addr,
+        format!("127.0.0.1:{broker_port}"),
+        "brokerIP1 = the node's fixed address"
+    );
+    check_bootstrap_files(&ns_root, &br_root);
+    create_topic(&admin).await;
+    send_message(&broker_addr, &logs).await;
+}
+
+/// Waits (60 s at most) until broker-a's master registers with the nameserver; its address.
+async fn registered_broker(
+    admin: &Admin,
+    mut nodes: [&mut Node; 2],
+    logs: &dyn Fn() -> String,
+) -> String {
     let deadline = Instant::now() + Duration::from_secs(60);
-    let broker_addr = loop {
-        for node in [&mut ns, &mut br] {
+    loop {
+        for node in nodes.iter_mut() {
             if let Ok(Some(status)) = node.0.try_wait() {
                 panic!("a node script exited with {status}\n{}", logs());
             }
@@ -188,8 +215,8 @@ async fn rendered_user_data_boots_a_nameserver_and_a_broker_that_takes_messages(
             && let Some(data) = info.broker_addr_table.get("broker-a")
             && let Some(addr) = data.broker_addrs.get(&0)
         {
-            assert_eq!(info.cluster_addr_table.get(name).map(|s| s.len()), Some(1));
-            break addr.clone();
+            assert_eq!(info.cluster_addr_table.get(NAME).map(|s| s.len()), Some(1));
+            return addr.clone();
         }
         assert!(
             Instant::now() < deadline,
@@ -197,14 +224,11 @@ async fn rendered_user_data_boots_a_nameserver_and_a_broker_that_takes_messages(
             logs()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    assert_eq!(
-        broker_addr,
-        format!("127.0.0.1:{broker_port}"),
-        "brokerIP1 = the node's fixed address"
-    );
+    }
+}
 
-    // What the bootstrap wrote from the header.
+/// What the bootstrap wrote from the header: broker.conf, the units, the binaries.
+fn check_bootstrap_files(ns_root: &Path, br_root: &Path) {
     let conf = std::fs::read_to_string(br_root.join("etc/rmq/broker.conf")).unwrap();
     for line in [
         "brokerClusterName=sandbox",
@@ -232,8 +256,10 @@ async fn rendered_user_data_boots_a_nameserver_and_a_broker_that_takes_messages(
         br_root.join("opt/rmq/bin/rmq-broker").is_file()
             && !br_root.join("opt/rmq/bin/rmq-namesrv").exists()
     );
+}
 
-    // A topic through the reconcile code `rmqctl apply` uses, then a message.
+/// A topic through the reconcile code `rmqctl apply` uses.
+async fn create_topic(admin: &Admin) {
     let topics = rmq_model::manifest::parse_str(
         "topics.yaml",
         "apiVersion: rmq.dev/v1alpha1\nkind: RocketMQTopic\nmetadata: {name: orders}\nspec: {cluster: sandbox, queues: 4}\n",
@@ -254,7 +280,10 @@ async fn rendered_user_data_boots_a_nameserver_and_a_broker_that_takes_messages(
         "{:?}",
         report.failed.map(|(a, e)| format!("{a}: {e}"))
     );
+}
 
+/// A message to the topic, accepted by the broker.
+async fn send_message(broker_addr: &str, logs: &dyn Fn() -> String) {
     let client = RemotingClient::new(ClientConfig::default());
     let header = SendMessageRequestHeaderV2 {
         producer_group: "sandbox-producer".into(),
@@ -271,7 +300,7 @@ async fn rendered_user_data_boots_a_nameserver_and_a_broker_that_takes_messages(
     let req = RemotingCommand::request_with(request_code::SEND_MESSAGE_V2, &header)
         .with_body("hello from the user data sandbox");
     let resp = client
-        .invoke(&broker_addr, req, Duration::from_secs(5))
+        .invoke(broker_addr, req, Duration::from_secs(5))
         .await
         .unwrap();
     assert_eq!(

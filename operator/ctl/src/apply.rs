@@ -1,8 +1,9 @@
 //! `rmqctl apply` and the reconcile step of `local up`: load declarations, observe, plan (pure),
 //! print the plan, execute it action by action and report what was and was not applied.
 
-use crate::cli::{ApplyArgs, NamesrvArg, Output};
+use crate::cli::{ApplyArgs, NamesrvArg};
 use crate::error::CtlError;
+use crate::output::{Output, emit};
 use rmq_model::admin::{Admin, ApplyReport, Outcome, parse_name_servers};
 use rmq_model::manifest::{Declarations, Source, load_files};
 use rmq_model::plan::{Action, Desired, PlanError, plan};
@@ -30,11 +31,7 @@ pub async fn run(args: ApplyArgs) -> Result<(), CtlError> {
     let admin = Admin::new(name_servers(&args.namesrv)?);
     let mut scope = args.prune_clusters.clone();
     scope.extend(decls.clusters.iter().map(|(_, c)| c.name.clone()));
-    let mut desired = Desired::new(
-        decls.topics.iter().map(|(_, t)| t.clone()).collect(),
-        decls.groups.iter().map(|(_, g)| g.clone()).collect(),
-        &scope,
-    );
+    let mut desired = decls.desired(&scope);
     desired.manager = args.manager.clone();
     reconcile(
         &admin,
@@ -156,10 +153,6 @@ fn json<'a>(
             r.not_done.len() + usize::from(r.failed.is_some())
         }),
     }
-}
-
-fn emit<T: Serialize>(output: Output, data: &T) -> Result<(), CtlError> {
-    crate::output::print(output, data, crate::output::Table::default)
 }
 
 /// Plan errors with the files and documents that declared the cluster.

@@ -28,9 +28,9 @@ pub enum CtlError {
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
-        /// The file.
+        /// The file or directory, as the message shows it.
         path: String,
-        /// Cause.
+        /// What the OS reported.
         #[source]
         source: std::io::Error,
     },

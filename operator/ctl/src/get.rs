@@ -9,9 +9,27 @@ use rmq_model::admin::Admin;
 use rmq_model::defaults::OWNERSHIP_NAMESPACE;
 use rmq_model::plan::{ObjectKind, OwnedKey};
 use rmq_model::types::TopicPerm;
+use rmq_protocol::body::cluster::ClusterInfo;
 use rmq_protocol::names;
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+/// A row of a `get` table: its columns and their headers.
+trait Row {
+    /// Column headers.
+    const HEADERS: &'static [&'static str];
+    /// The row's cells, in header order.
+    fn cells(&self) -> Vec<String>;
+}
+
+/// The rows as a table.
+fn table<R: Row>(rows: &[R]) -> Table {
+    let mut t = Table::new(R::HEADERS);
+    for r in rows {
+        t.row(r.cells());
+    }
+    t
+}
 
 /// One broker as `get cluster` shows it.
 #[derive(Debug, Serialize)]
@@ -24,6 +42,23 @@ struct BrokerRow {
     role: String,
     version: String,
     status: String,
+}
+
+impl Row for BrokerRow {
+    const HEADERS: &'static [&'static str] = &[
+        "CLUSTER", "BROKER", "ID", "ADDRESS", "ROLE", "VERSION", "STATUS",
+    ];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.cluster.clone(),
+            self.broker.clone(),
+            self.id.to_string(),
+            self.address.clone(),
+            self.role.clone(),
+            self.version.clone(),
+            self.status.clone(),
+        ]
+    }
 }
 
 /// One topic on one master.
@@ -40,6 +75,24 @@ struct TopicRow {
     owner: String,
 }
 
+impl Row for TopicRow {
+    const HEADERS: &'static [&'static str] = &[
+        "CLUSTER", "TOPIC", "BROKER", "READ", "WRITE", "PERM", "TYPE", "OWNER",
+    ];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.cluster.clone(),
+            self.topic.clone(),
+            self.broker.clone(),
+            self.read_queues.to_string(),
+            self.write_queues.to_string(),
+            self.perm.clone(),
+            self.message_type.clone(),
+            self.owner.clone(),
+        ]
+    }
+}
+
 /// One consumer group on one master.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -54,11 +107,44 @@ struct GroupRow {
     owner: String,
 }
 
+impl Row for GroupRow {
+    const HEADERS: &'static [&'static str] = &[
+        "CLUSTER",
+        "GROUP",
+        "BROKER",
+        "RETRY",
+        "ORDERLY",
+        "BROADCAST",
+        "ENABLED",
+        "OWNER",
+    ];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.cluster.clone(),
+            self.group.clone(),
+            self.broker.clone(),
+            self.retry_max_times.to_string(),
+            self.orderly.to_string(),
+            self.broadcast.to_string(),
+            self.enabled.to_string(),
+            self.owner.clone(),
+        ]
+    }
+}
+
+/// A master to read topics and groups from.
+struct Master {
+    cluster: String,
+    broker: String,
+    addr: String,
+}
+
 /// `rmqctl get`.
 pub async fn run(args: GetArgs) -> Result<(), CtlError> {
     let admin = Admin::new(name_servers(&args.namesrv)?);
     let info = admin.cluster_info().await?;
-    if let Some(c) = &args.cluster
+    let only = args.cluster.as_deref();
+    if let Some(c) = only
         && !info.cluster_addr_table.contains_key(c)
     {
         return Err(CtlError::Input(format!(
@@ -70,174 +156,159 @@ pub async fn run(args: GetArgs) -> Result<(), CtlError> {
                 .join(", ")
         )));
     }
-    let masters: Vec<(String, String, String)> = info
-        .cluster_addr_table
-        .iter()
-        .filter(|(c, _)| args.cluster.as_ref().is_none_or(|want| want == *c))
-        .flat_map(|(c, names)| names.iter().map(move |n| (c.clone(), n.clone())))
-        .filter_map(|(c, n)| {
-            let addr = info.broker_addr_table.get(&n)?.master_addr()?.to_owned();
-            Some((c, n, addr))
-        })
-        .collect();
     match args.what {
         GetWhat::Cluster => {
-            let mut rows = Vec::new();
-            for (cluster, names) in &info.cluster_addr_table {
-                if args.cluster.as_ref().is_some_and(|w| w != cluster) {
-                    continue;
-                }
-                for name in names {
-                    let Some(bd) = info.broker_addr_table.get(name) else {
-                        continue;
-                    };
-                    for (id, addr) in &bd.broker_addrs {
-                        let (version, status) = match admin.runtime_info(addr).await {
-                            Ok(t) => (
-                                t.get("brokerVersionDesc").cloned().unwrap_or_default(),
-                                "ok".to_owned(),
-                            ),
-                            Err(e) => (String::new(), format!("unreachable: {e}")),
-                        };
-                        rows.push(BrokerRow {
-                            cluster: cluster.clone(),
-                            broker: name.clone(),
-                            id: *id,
-                            address: addr.clone(),
-                            role: if *id == 0 { "master" } else { "slave" }.into(),
-                            version,
-                            status,
-                        });
-                    }
-                }
-            }
-            print(args.output, &rows, || {
-                let mut t = Table::new(&[
-                    "CLUSTER", "BROKER", "ID", "ADDRESS", "ROLE", "VERSION", "STATUS",
-                ]);
-                for r in &rows {
-                    t.row(vec![
-                        r.cluster.clone(),
-                        r.broker.clone(),
-                        r.id.to_string(),
-                        r.address.clone(),
-                        r.role.clone(),
-                        r.version.clone(),
-                        r.status.clone(),
-                    ]);
-                }
-                t
-            })
+            let rows = brokers(&admin, &info, only).await;
+            print(args.output, &rows, || table(&rows))
         }
         GetWhat::Topics => {
-            let owners = owners(&admin).await?;
-            let hidden = hidden_topics(&info);
-            let mut rows = Vec::new();
-            for (cluster, broker, addr) in &masters {
-                for (name, t) in admin.topic_configs(addr).await?.topic_config_table {
-                    if !args.all && (hidden.contains(&name) || is_system_topic(&name)) {
-                        continue;
-                    }
-                    let key = OwnedKey {
-                        kind: ObjectKind::Topic,
-                        cluster: cluster.clone(),
-                        name: name.clone(),
-                    };
-                    rows.push(TopicRow {
-                        cluster: cluster.clone(),
-                        topic: name,
-                        broker: broker.clone(),
-                        read_queues: t.read_queue_nums,
-                        write_queues: t.write_queue_nums,
-                        perm: TopicPerm::from_bits(t.perm)
-                            .map_or_else(|| t.perm.to_string(), |p| format!("{p:?}")),
-                        message_type: t
-                            .attributes
-                            .iter()
-                            .find(|(k, _)| k.trim_start_matches('+') == "message.type")
-                            .map_or("", |(_, v)| v.as_str())
-                            .to_owned(),
-                        owner: owners.get(&key).cloned().unwrap_or_default(),
-                    });
-                }
-            }
-            rows.sort_by(|a, b| {
-                (&a.cluster, &a.topic, &a.broker).cmp(&(&b.cluster, &b.topic, &b.broker))
-            });
-            print(args.output, &rows, || {
-                let mut t = Table::new(&[
-                    "CLUSTER", "TOPIC", "BROKER", "READ", "WRITE", "PERM", "TYPE", "OWNER",
-                ]);
-                for r in &rows {
-                    t.row(vec![
-                        r.cluster.clone(),
-                        r.topic.clone(),
-                        r.broker.clone(),
-                        r.read_queues.to_string(),
-                        r.write_queues.to_string(),
-                        r.perm.clone(),
-                        r.message_type.clone(),
-                        r.owner.clone(),
-                    ]);
-                }
-                t
-            })
+            let rows = topics(&admin, &info, only, args.all).await?;
+            print(args.output, &rows, || table(&rows))
         }
         GetWhat::Groups => {
-            let owners = owners(&admin).await?;
-            let mut rows = Vec::new();
-            for (cluster, broker, addr) in &masters {
-                for (name, g) in admin.group_configs(addr).await?.subscription_group_table {
-                    if !args.all && is_system_group(&name) {
-                        continue;
-                    }
-                    let key = OwnedKey {
-                        kind: ObjectKind::Group,
-                        cluster: cluster.clone(),
-                        name: name.clone(),
-                    };
-                    rows.push(GroupRow {
-                        cluster: cluster.clone(),
-                        group: name,
-                        broker: broker.clone(),
-                        retry_max_times: g.retry_max_times,
-                        orderly: g.consume_message_orderly,
-                        broadcast: g.consume_broadcast_enable,
-                        enabled: g.consume_enable,
-                        owner: owners.get(&key).cloned().unwrap_or_default(),
-                    });
-                }
-            }
-            rows.sort_by(|a, b| {
-                (&a.cluster, &a.group, &a.broker).cmp(&(&b.cluster, &b.group, &b.broker))
-            });
-            print(args.output, &rows, || {
-                let mut t = Table::new(&[
-                    "CLUSTER",
-                    "GROUP",
-                    "BROKER",
-                    "RETRY",
-                    "ORDERLY",
-                    "BROADCAST",
-                    "ENABLED",
-                    "OWNER",
-                ]);
-                for r in &rows {
-                    t.row(vec![
-                        r.cluster.clone(),
-                        r.group.clone(),
-                        r.broker.clone(),
-                        r.retry_max_times.to_string(),
-                        r.orderly.to_string(),
-                        r.broadcast.to_string(),
-                        r.enabled.to_string(),
-                        r.owner.clone(),
-                    ]);
-                }
-                t
-            })
+            let rows = groups(&admin, &info, only, args.all).await?;
+            print(args.output, &rows, || table(&rows))
         }
     }
+}
+
+/// The master of every broker group (of cluster `only`, when given).
+fn masters(info: &ClusterInfo, only: Option<&str>) -> Vec<Master> {
+    info.cluster_addr_table
+        .iter()
+        .filter(|(c, _)| only.is_none_or(|want| want == *c))
+        .flat_map(|(c, names)| names.iter().map(move |n| (c, n)))
+        .filter_map(|(c, n)| {
+            let addr = info.broker_addr_table.get(n)?.master_addr()?.to_owned();
+            Some(Master {
+                cluster: c.clone(),
+                broker: n.clone(),
+                addr,
+            })
+        })
+        .collect()
+}
+
+/// Every broker (of cluster `only`) with its version, or why it did not answer.
+async fn brokers(admin: &Admin, info: &ClusterInfo, only: Option<&str>) -> Vec<BrokerRow> {
+    let mut rows = Vec::new();
+    for (cluster, names) in &info.cluster_addr_table {
+        if only.is_some_and(|w| w != cluster) {
+            continue;
+        }
+        for name in names {
+            let Some(bd) = info.broker_addr_table.get(name) else {
+                continue;
+            };
+            for (id, addr) in &bd.broker_addrs {
+                let (version, status) = match admin.runtime_info(addr).await {
+                    Ok(t) => (
+                        t.get("brokerVersionDesc").cloned().unwrap_or_default(),
+                        "ok".to_owned(),
+                    ),
+                    Err(e) => (String::new(), format!("unreachable: {e}")),
+                };
+                rows.push(BrokerRow {
+                    cluster: cluster.clone(),
+                    broker: name.clone(),
+                    id: *id,
+                    address: addr.clone(),
+                    role: if *id == 0 { "master" } else { "slave" }.into(),
+                    version,
+                    status,
+                });
+            }
+        }
+    }
+    rows
+}
+
+/// Every topic on every master, system topics only with `all`, sorted.
+async fn topics(
+    admin: &Admin,
+    info: &ClusterInfo,
+    only: Option<&str>,
+    all: bool,
+) -> Result<Vec<TopicRow>, CtlError> {
+    let owners = owners(admin).await?;
+    let hidden = hidden_topics(info);
+    let mut rows = Vec::new();
+    for m in masters(info, only) {
+        for (name, t) in admin.topic_configs(&m.addr).await?.topic_config_table {
+            if !all && (hidden.contains(&name) || is_system_topic(&name)) {
+                continue;
+            }
+            let owner = owner_of(&owners, ObjectKind::Topic, &m.cluster, &name);
+            rows.push(TopicRow {
+                cluster: m.cluster.clone(),
+                topic: name,
+                broker: m.broker.clone(),
+                read_queues: t.read_queue_nums,
+                write_queues: t.write_queue_nums,
+                perm: perm_name(t.perm),
+                message_type: t
+                    .attributes
+                    .iter()
+                    .find(|(k, _)| k.trim_start_matches('+') == "message.type")
+                    .map_or("", |(_, v)| v.as_str())
+                    .to_owned(),
+                owner,
+            });
+        }
+    }
+    rows.sort_by(|a, b| (&a.cluster, &a.topic, &a.broker).cmp(&(&b.cluster, &b.topic, &b.broker)));
+    Ok(rows)
+}
+
+/// Every consumer group on every master, system groups only with `all`, sorted.
+async fn groups(
+    admin: &Admin,
+    info: &ClusterInfo,
+    only: Option<&str>,
+    all: bool,
+) -> Result<Vec<GroupRow>, CtlError> {
+    let owners = owners(admin).await?;
+    let mut rows = Vec::new();
+    for m in masters(info, only) {
+        for (name, g) in admin.group_configs(&m.addr).await?.subscription_group_table {
+            if !all && is_system_group(&name) {
+                continue;
+            }
+            let owner = owner_of(&owners, ObjectKind::Group, &m.cluster, &name);
+            rows.push(GroupRow {
+                cluster: m.cluster.clone(),
+                group: name,
+                broker: m.broker.clone(),
+                retry_max_times: g.retry_max_times,
+                orderly: g.consume_message_orderly,
+                broadcast: g.consume_broadcast_enable,
+                enabled: g.consume_enable,
+                owner,
+            });
+        }
+    }
+    rows.sort_by(|a, b| (&a.cluster, &a.group, &a.broker).cmp(&(&b.cluster, &b.group, &b.broker)));
+    Ok(rows)
+}
+
+/// The recorded owner of an object, empty when none.
+fn owner_of(
+    owners: &BTreeMap<OwnedKey, String>,
+    kind: ObjectKind,
+    cluster: &str,
+    name: &str,
+) -> String {
+    let key = OwnedKey {
+        kind,
+        cluster: cluster.to_owned(),
+        name: name.to_owned(),
+    };
+    owners.get(&key).cloned().unwrap_or_default()
+}
+
+/// `ReadWrite`, `ReadOnly`, `WriteOnly`, or the raw bits when they are none of those.
+fn perm_name(bits: i32) -> String {
+    TopicPerm::from_bits(bits).map_or_else(|| bits.to_string(), |p| format!("{p:?}"))
 }
 
 /// Ownership records of every reachable nameserver (first manager wins).
@@ -256,7 +327,7 @@ async fn owners(admin: &Admin) -> Result<BTreeMap<OwnedKey, String>, CtlError> {
 }
 
 /// Topics named after clusters and broker groups (Java brokers create them).
-fn hidden_topics(info: &rmq_protocol::body::cluster::ClusterInfo) -> Vec<String> {
+fn hidden_topics(info: &ClusterInfo) -> Vec<String> {
     info.cluster_addr_table
         .keys()
         .chain(info.broker_addr_table.keys())
@@ -314,10 +385,7 @@ pub async fn route(args: RouteArgs) -> Result<(), CtlError> {
                     addr.clone(),
                     q.map_or("-".into(), |q| q.read_queue_nums.to_string()),
                     q.map_or("-".into(), |q| q.write_queue_nums.to_string()),
-                    q.map_or("-".into(), |q| {
-                        TopicPerm::from_bits(q.perm)
-                            .map_or_else(|| q.perm.to_string(), |p| format!("{p:?}"))
-                    }),
+                    q.map_or("-".into(), |q| perm_name(q.perm)),
                 ]);
             }
         }

@@ -16,8 +16,9 @@ mod output;
 mod progress;
 
 use clap::Parser;
-use cli::{Cli, Command, LocalCommand, Output};
+use cli::{Cli, Command, LocalCommand};
 use error::CtlError;
+use output::Output;
 use std::process::ExitCode;
 
 async fn run(cli: Cli) -> Result<(), CtlError> {

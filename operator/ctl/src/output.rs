@@ -1,8 +1,19 @@
 //! Rendering: aligned tables for people, JSON or YAML for programs.
 
-use crate::cli::Output;
 use crate::error::CtlError;
+use clap::ValueEnum;
 use serde::Serialize;
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Aligned columns for people.
+    Table,
+    /// JSON.
+    Json,
+    /// YAML.
+    Yaml,
+}
 
 /// A table: headers and rows of cells.
 #[derive(Debug, Default)]
@@ -75,4 +86,9 @@ pub fn print<T: Serialize>(
         ),
     }
     Ok(())
+}
+
+/// Prints `data` as JSON or YAML (for output whose table form the caller prints line by line).
+pub fn emit<T: Serialize>(output: Output, data: &T) -> Result<(), CtlError> {
+    print(output, data, Table::default)
 }

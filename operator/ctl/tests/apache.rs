@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{fixture, repo, rmqctl};
+use common::{Run, assert_contains, fixture, repo, rmqctl};
 use rmq_model::admin::Admin;
 use rmq_model::plan::{Action, BrokerRef};
 use rmq_protocol::body::topic_config::TopicConfig;
@@ -93,12 +93,7 @@ impl Drop for Apache {
 }
 
 fn topics(ns: &str) -> Vec<(String, i64, String)> {
-    let v = rmqctl(&["get", "topics", "--namesrv", ns, "-o", "json"])
-        .ok()
-        .json();
-    let mut out: Vec<(String, i64, String)> = v
-        .as_array()
-        .unwrap()
+    let mut out: Vec<(String, i64, String)> = common::get(ns, "topics")
         .iter()
         .map(|t| {
             (
@@ -138,28 +133,23 @@ fn apply_against_apache_rocketmq() {
     let peer = Apache::start();
     let ns = peer.namesrv.clone();
     let apply = |file: &str| rmqctl(&["apply", "-f", &fixture(file), "--namesrv", &ns]);
+    creates_then_has_no_changes(&ns, &apply);
+    drift_is_reverted_foreign_topics_ignored(&ns, &apply);
+    dropped_declarations_delete_only_owned(&ns, &apply);
+    a_refused_step_stops_the_apply(&ns, &apply);
+}
 
+fn creates_then_has_no_changes(ns: &str, apply: &dyn Fn(&str) -> Run) {
     let first = apply("apache-v1.yaml").ok();
-    assert!(
-        first.stdout.contains("applied 6 change(s)"),
-        "{}",
-        first.stdout
-    );
-    let t = topics(&ns);
+    assert_contains(&first.stdout, "applied 6 change(s)");
+    let t = topics(ns);
     assert!(
         t.contains(&("ap-orders".into(), 4, "rmqctl".into())),
         "{t:?}"
     );
     assert!(t.contains(&("ap-fifo".into(), 2, "rmqctl".into())), "{t:?}");
-    let groups = rmqctl(&["get", "groups", "--namesrv", &ns, "-o", "json"])
-        .ok()
-        .json();
-    let g = groups
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|g| g["group"] == "ap-group")
-        .unwrap();
+    let groups = common::get(ns, "groups");
+    let g = groups.iter().find(|g| g["group"] == "ap-group").unwrap();
     assert_eq!(
         (g["retryMaxTimes"].as_i64(), g["orderly"].as_bool()),
         (Some(4), Some(true)),
@@ -167,28 +157,25 @@ fn apply_against_apache_rocketmq() {
     );
     let second = apply("apache-v1.yaml").ok();
     assert!(second.stdout.starts_with("no changes"), "{}", second.stdout);
+}
 
-    // Drift on the Apache broker is reverted; a topic rmqctl did not create is left alone.
-    direct(&ns, TopicConfig::new("ap-orders", 1));
-    direct(&ns, TopicConfig::new("ap-foreign", 1));
+/// Drift on the Apache broker is reverted; a topic rmqctl did not create is left alone.
+fn drift_is_reverted_foreign_topics_ignored(ns: &str, apply: &dyn Fn(&str) -> Run) {
+    direct(ns, TopicConfig::new("ap-orders", 1));
+    direct(ns, TopicConfig::new("ap-foreign", 1));
     let fix = apply("apache-v1.yaml").ok();
-    assert!(
-        fix.stdout.contains("~ update topic ap-orders on broker-a")
-            && fix.stdout.contains("writeQueueNums 1 -> 4"),
-        "{}",
-        fix.stdout
-    );
-    assert!(fix.stdout.contains("applied 1 change(s)"), "{}", fix.stdout);
+    assert_contains(&fix.stdout, "~ update topic ap-orders on broker-a");
+    assert_contains(&fix.stdout, "writeQueueNums 1 -> 4");
+    assert_contains(&fix.stdout, "applied 1 change(s)");
+}
 
+fn dropped_declarations_delete_only_owned(ns: &str, apply: &dyn Fn(&str) -> Run) {
     let prune = apply("apache-v2.yaml").ok();
-    assert!(
-        prune
-            .stdout
-            .contains("- delete topic ap-fifo (cluster DefaultCluster)"),
-        "{}",
-        prune.stdout
+    assert_contains(
+        &prune.stdout,
+        "- delete topic ap-fifo (cluster DefaultCluster)",
     );
-    let t = topics(&ns);
+    let t = topics(ns);
     assert!(!t.iter().any(|t| t.0 == "ap-fifo"), "{t:?}");
     assert!(
         t.contains(&("ap-foreign".into(), 1, String::new())),
@@ -204,31 +191,16 @@ fn apply_against_apache_rocketmq() {
             .stdout
             .starts_with("no changes")
     );
+}
 
-    // Apache refuses an attribute outside its whitelist: the apply stops there and says what
-    // was applied and what was not.
+/// Apache refuses an attribute outside its whitelist: the apply stops there and says what was
+/// applied and what was not.
+fn a_refused_step_stops_the_apply(ns: &str, apply: &dyn Fn(&str) -> Run) {
     let bad = apply("apache-bad-attr.yaml");
     assert_eq!(bad.code, 1, "{}", bad.all());
-    assert!(
-        bad.stdout
-            .contains("FAILED  + create topic ap-attr on broker-a"),
-        "{}",
-        bad.stdout
-    );
-    assert!(
-        bad.stdout.contains("unsupported key: bogus.key"),
-        "{}",
-        bad.stdout
-    );
-    assert!(
-        bad.stdout.contains("not run + create topic ap-zzz"),
-        "{}",
-        bad.stdout
-    );
-    assert!(
-        bad.stderr.contains("apply stopped at a failed step"),
-        "{}",
-        bad.stderr
-    );
-    assert!(!topics(&ns).iter().any(|t| t.0 == "ap-zzz"));
+    assert_contains(&bad.stdout, "FAILED  + create topic ap-attr on broker-a");
+    assert_contains(&bad.stdout, "unsupported key: bogus.key");
+    assert_contains(&bad.stdout, "not run + create topic ap-zzz");
+    assert_contains(&bad.stderr, "apply stopped at a failed step");
+    assert!(!topics(ns).iter().any(|t| t.0 == "ap-zzz"));
 }

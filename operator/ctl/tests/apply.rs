@@ -4,19 +4,14 @@
 
 mod common;
 
-use common::{LocalCluster, fixture, rmqctl};
+use common::{LocalCluster, assert_contains, fixture, rmqctl};
 use rmq_model::admin::Admin;
 use rmq_model::plan::{Action, BrokerRef};
 use rmq_protocol::body::topic_config::TopicConfig;
 use serde_json::Value;
 
 fn topics(ns: &str) -> Vec<(String, String, i64)> {
-    let v = rmqctl(&["get", "topics", "--namesrv", ns, "-o", "json"])
-        .ok()
-        .json();
-    let mut out: Vec<(String, String, i64)> = v
-        .as_array()
-        .unwrap()
+    let mut out: Vec<(String, String, i64)> = common::get(ns, "topics")
         .iter()
         .map(|t| {
             (
@@ -31,12 +26,7 @@ fn topics(ns: &str) -> Vec<(String, String, i64)> {
 }
 
 fn groups(ns: &str) -> Vec<String> {
-    let v = rmqctl(&["get", "groups", "--namesrv", ns, "-o", "json"])
-        .ok()
-        .json();
-    let mut out: Vec<String> = v
-        .as_array()
-        .unwrap()
+    let mut out: Vec<String> = common::get(ns, "groups")
         .iter()
         .map(|g| g["group"].as_str().unwrap().to_owned())
         .collect();
@@ -78,39 +68,32 @@ fn apply_is_idempotent_reverts_drift_and_deletes_only_owned() {
     assert_eq!(up.code, 0, "{}", up.all());
     let ns = cluster.namesrv();
     let v1 = fixture("apply-v1.yaml");
-    let v2 = fixture("apply-v2.yaml");
+    dry_run_changes_nothing(&ns, &v1);
+    apply_then_no_changes(&ns, &v1);
+    drift_is_reverted_and_foreign_topics_ignored(&ns, &v1);
+    dropped_declarations_delete_only_owned(&ns, &fixture("apply-v2.yaml"));
+    a_plan_error_applies_nothing(&ns);
+    cluster.down().ok();
+}
 
-    // Dry run first: the plan, nothing changed.
-    let dry = apply(&ns, &v1, &["--dry-run"]).ok();
-    assert!(
-        dry.stdout.contains("would apply 12 change(s)"),
-        "{}",
-        dry.stdout
-    );
-    assert!(
-        dry.stdout.contains("+ create topic t-drop on broker-b"),
-        "{}",
-        dry.stdout
-    );
-    assert!(
-        dry.stdout.contains("dry run: nothing was changed"),
-        "{}",
-        dry.stdout
-    );
-    assert!(topics(&ns).is_empty(), "dry run created nothing");
-    let json = apply(&ns, &v1, &["--dry-run", "-o", "json"]).ok().json();
+/// Dry run first: the plan, nothing changed.
+fn dry_run_changes_nothing(ns: &str, v1: &str) {
+    let dry = apply(ns, v1, &["--dry-run"]).ok();
+    assert_contains(&dry.stdout, "would apply 12 change(s)");
+    assert_contains(&dry.stdout, "+ create topic t-drop on broker-b");
+    assert_contains(&dry.stdout, "dry run: nothing was changed");
+    assert!(topics(ns).is_empty(), "dry run created nothing");
+    let json = apply(ns, v1, &["--dry-run", "-o", "json"]).ok().json();
     assert_eq!(json["plan"].as_array().unwrap().len(), 12);
     assert_eq!(json["plan"][0]["action"], "own");
+}
 
-    // Apply, then again: no changes.
-    let first = apply(&ns, &v1, &[]).ok();
-    assert!(
-        first.stdout.contains("applied 12 change(s)"),
-        "{}",
-        first.stdout
-    );
+/// Apply, then again: no changes.
+fn apply_then_no_changes(ns: &str, v1: &str) {
+    let first = apply(ns, v1, &[]).ok();
+    assert_contains(&first.stdout, "applied 12 change(s)");
     assert_eq!(
-        topics(&ns),
+        topics(ns),
         [
             ("t-drop".into(), "broker-a".into(), 2),
             ("t-drop".into(), "broker-b".into(), 2),
@@ -118,8 +101,8 @@ fn apply_is_idempotent_reverts_drift_and_deletes_only_owned() {
             ("t-keep".into(), "broker-b".into(), 4),
         ]
     );
-    assert_eq!(groups(&ns), ["g-drop", "g-keep"]);
-    let second = apply(&ns, &v1, &[]).ok();
+    assert_eq!(groups(ns), ["g-drop", "g-keep"]);
+    let second = apply(ns, v1, &[]).ok();
     assert!(
         second
             .stdout
@@ -127,85 +110,73 @@ fn apply_is_idempotent_reverts_drift_and_deletes_only_owned() {
         "{}",
         second.stdout
     );
+}
 
-    // Someone changes t-keep on broker-b and creates a topic rmqctl does not own.
+/// Someone changes t-keep on broker-b and creates a topic rmqctl does not own: the change is
+/// reverted, the foreign topic left alone.
+fn drift_is_reverted_and_foreign_topics_ignored(ns: &str, v1: &str) {
     let mut drifted = TopicConfig::new("t-keep", 2);
     drifted.perm = 4;
-    behind_the_back(&ns, "broker-b", drifted);
-    behind_the_back(&ns, "broker-a", TopicConfig::new("foreign", 1));
-    let dry = apply(&ns, &v1, &["--dry-run"]).ok();
-    assert!(
-        dry.stdout.contains("~ update topic t-keep on broker-b")
-            && dry.stdout.contains("writeQueueNums 2 -> 4")
-            && dry.stdout.contains("perm 4 -> 6"),
-        "{}",
-        dry.stdout
-    );
+    behind_the_back(ns, "broker-b", drifted);
+    behind_the_back(ns, "broker-a", TopicConfig::new("foreign", 1));
+    let dry = apply(ns, v1, &["--dry-run"]).ok();
+    assert_contains(&dry.stdout, "~ update topic t-keep on broker-b");
+    assert_contains(&dry.stdout, "writeQueueNums 2 -> 4");
+    assert_contains(&dry.stdout, "perm 4 -> 6");
     assert!(!dry.stdout.contains("foreign"), "{}", dry.stdout);
-    let fix = apply(&ns, &v1, &[]).ok();
-    assert!(fix.stdout.contains("applied 1 change(s)"), "{}", fix.stdout);
-    assert!(topics(&ns).contains(&("t-keep".into(), "broker-b".into(), 4)));
+    let fix = apply(ns, v1, &[]).ok();
+    assert_contains(&fix.stdout, "applied 1 change(s)");
+    assert!(topics(ns).contains(&("t-keep".into(), "broker-b".into(), 4)));
+}
 
-    // Dropping declarations deletes those (owned) objects only; the foreign topic stays.
-    let prune = apply(&ns, &v2, &[]).ok();
-    assert!(
-        prune
-            .stdout
-            .contains("- delete topic t-drop (cluster appl) from broker-a"),
-        "{}",
-        prune.stdout
+/// Dropping declarations deletes those (owned) objects only; the foreign topic stays.
+fn dropped_declarations_delete_only_owned(ns: &str, v2: &str) {
+    let prune = apply(ns, v2, &[]).ok();
+    assert_contains(
+        &prune.stdout,
+        "- delete topic t-drop (cluster appl) from broker-a",
     );
-    assert!(
-        prune
-            .stdout
-            .contains("- delete group g-drop (cluster appl)"),
-        "{}",
-        prune.stdout
-    );
+    assert_contains(&prune.stdout, "- delete group g-drop (cluster appl)");
     assert!(!prune.stdout.contains("foreign"), "{}", prune.stdout);
     assert_eq!(
-        topics(&ns),
+        topics(ns),
         [
             ("foreign".into(), "broker-a".into(), 1),
             ("t-keep".into(), "broker-a".into(), 4),
             ("t-keep".into(), "broker-b".into(), 4),
         ]
     );
-    assert_eq!(groups(&ns), ["g-keep"]);
-    let gone = rmqctl(&["route", "t-drop", "--namesrv", &ns]);
+    assert_eq!(groups(ns), ["g-keep"]);
+    let gone = rmqctl(&["route", "t-drop", "--namesrv", ns]);
     assert_eq!(
         gone.code,
         1,
         "the route was removed from the nameserver: {}",
         gone.all()
     );
-    assert!(gone.stderr.contains("has no route"), "{}", gone.stderr);
-    let again = apply(&ns, &v2, &[]).ok();
+    assert_contains(&gone.stderr, "has no route");
+    let again = apply(ns, v2, &[]).ok();
     assert!(again.stdout.starts_with("no changes"), "{}", again.stdout);
+}
 
-    // A plan error (a declaration naming an unknown cluster) applies nothing at all.
+/// A plan error (a declaration naming an unknown cluster) applies nothing at all.
+fn a_plan_error_applies_nothing(ns: &str) {
     let mixed = fixture("apply-mixed.yaml");
-    let bad = apply(&ns, &mixed, &[]);
+    let bad = apply(ns, &mixed, &[]);
     assert_eq!(bad.code, 1, "{}", bad.all());
-    assert!(bad.stderr.contains("nothing was applied"), "{}", bad.stderr);
-    assert!(
-        bad.stderr
-            .contains("cluster \"nope\" is not registered with the nameservers (known: appl)"),
-        "{}",
-        bad.stderr
+    assert_contains(&bad.stderr, "nothing was applied");
+    assert_contains(
+        &bad.stderr,
+        "cluster \"nope\" is not registered with the nameservers (known: appl)",
+    );
+    assert_contains(
+        &bad.stderr,
+        &format!("{mixed}:6 (RocketMQTopic/t-elsewhere) spec.cluster"),
     );
     assert!(
-        bad.stderr.contains(&format!(
-            "{mixed}:6 (RocketMQTopic/t-elsewhere) spec.cluster"
-        )),
-        "{}",
-        bad.stderr
-    );
-    assert!(
-        !topics(&ns).iter().any(|t| t.0 == "t-valid"),
+        !topics(ns).iter().any(|t| t.0 == "t-valid"),
         "t-valid was not created"
     );
-    cluster.down().ok();
 }
 
 #[test]

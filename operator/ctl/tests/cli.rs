@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{fixture, rmqctl};
+use common::{assert_contains, fixture, rmqctl};
 use std::net::TcpListener;
 
 fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
@@ -30,7 +30,7 @@ fn invalid_yaml_names_the_file_and_line() {
     );
     let r = rmqctl(&["apply", "-f", &f, "--namesrv", "127.0.0.1:9"]);
     assert_eq!(r.code, 2, "{}", r.all());
-    assert!(r.stderr.contains(&format!("{f}:")), "{}", r.stderr);
+    assert_contains(&r.stderr, &format!("{f}:"));
     assert!(
         !r.stderr.contains("127.0.0.1:9"),
         "input is checked before any connection: {}",
@@ -50,17 +50,10 @@ fn unknown_kind_negative_queues_and_typos_are_all_reported() {
     );
     let r = rmqctl(&["apply", "-f", &f, "--namesrv", "127.0.0.1:9"]);
     assert_eq!(r.code, 2, "{}", r.all());
-    assert!(
-        r.stderr.contains("3 problem(s) in the input"),
-        "{}",
-        r.stderr
-    );
-    assert!(
-        r.stderr.contains(&format!(
-            "{f}:1 (KafkaTopic/k): unknown kind \"KafkaTopic\""
-        )),
-        "{}",
-        r.stderr
+    assert_contains(&r.stderr, "3 problem(s) in the input");
+    assert_contains(
+        &r.stderr,
+        &format!("{f}:1 (KafkaTopic/k): unknown kind \"KafkaTopic\""),
     );
     assert!(
         r.stderr.contains(&format!(
@@ -69,12 +62,9 @@ fn unknown_kind_negative_queues_and_typos_are_all_reported() {
         "{}",
         r.stderr
     );
-    assert!(
-        r.stderr.contains(&format!(
-            "{f}:10 (RocketMQConsumerGroup/g): spec.retryMaxTime: unknown field"
-        )),
-        "{}",
-        r.stderr
+    assert_contains(
+        &r.stderr,
+        &format!("{f}:10 (RocketMQConsumerGroup/g): spec.retryMaxTime: unknown field"),
     );
     let r = rmqctl(&["local", "up", "-f", &f]);
     assert_eq!(r.code, 2, "local up validates the same way: {}", r.all());
@@ -86,27 +76,17 @@ fn unreachable_nameserver_names_the_address() {
     let addr = format!("127.0.0.1:{port}");
     let r = rmqctl(&["apply", "-f", &fixture("apply-v1.yaml"), "--namesrv", &addr]);
     assert_eq!(r.code, 1, "{}", r.all());
-    assert!(r.stderr.contains(&addr), "{}", r.stderr);
-    assert!(r.stderr.contains("cannot connect"), "{}", r.stderr);
+    assert_contains(&r.stderr, &addr);
+    assert_contains(&r.stderr, "cannot connect");
     let r = rmqctl(&["get", "topics", "--namesrv", &addr]);
     assert_eq!(r.code, 1);
-    assert!(
-        r.stderr
-            .contains(&format!("cannot reach any nameserver ({addr})")),
-        "{}",
-        r.stderr
-    );
+    assert_contains(&r.stderr, &format!("cannot reach any nameserver ({addr})"));
     let r = rmqctl(&["route", "x", "--namesrv", "nohost"]);
     assert_eq!(r.code, 2, "{}", r.all());
-    assert!(
-        r.stderr
-            .contains("invalid nameserver address list \"nohost\""),
-        "{}",
-        r.stderr
-    );
+    assert_contains(&r.stderr, "invalid nameserver address list \"nohost\"");
     let r = rmqctl(&["get", "cluster"]);
     assert_eq!(r.code, 2);
-    assert!(r.stderr.contains("--namesrv"), "{}", r.stderr);
+    assert_contains(&r.stderr, "--namesrv");
 }
 
 #[test]
@@ -121,11 +101,7 @@ fn local_up_needs_one_cluster_and_matching_targets() {
         &dir.path().display().to_string(),
     ]);
     assert_eq!(r.code, 2, "{}", r.all());
-    assert!(
-        r.stderr.contains("no RocketMQCluster in the files"),
-        "{}",
-        r.stderr
-    );
+    assert_contains(&r.stderr, "no RocketMQCluster in the files");
     let r = rmqctl(&[
         "local",
         "up",
@@ -135,10 +111,12 @@ fn local_up_needs_one_cluster_and_matching_targets() {
         &fixture("apply-v1.yaml"),
     ]);
     assert_eq!(r.code, 2, "{}", r.all());
-    assert!(
-        r.stderr.contains(&format!("{}:1 (RocketMQTopic/t-keep): spec.cluster: \"appl\" is not the cluster being started (\"mini\") (fix: set spec.cluster: mini)", fixture("apply-v1.yaml"))),
-        "{}",
-        r.stderr
+    assert_contains(
+        &r.stderr,
+        &format!(
+            "{}:1 (RocketMQTopic/t-keep): spec.cluster: \"appl\" is not the cluster being started (\"mini\") (fix: set spec.cluster: mini)",
+            fixture("apply-v1.yaml")
+        ),
     );
     let r = rmqctl(&[
         "local",
@@ -165,11 +143,7 @@ fn local_up_needs_one_cluster_and_matching_targets() {
         &dir.path().join("none").display().to_string(),
     ]);
     assert_eq!(r.code, 2, "{}", r.all());
-    assert!(
-        r.stderr.contains("no local cluster state at"),
-        "{}",
-        r.stderr
-    );
+    assert_contains(&r.stderr, "no local cluster state at");
 }
 
 #[test]
@@ -191,12 +165,9 @@ fn local_up_refuses_a_busy_port_before_starting_anything() {
         "--detach",
     ]);
     assert_eq!(r.code, 1, "{}", r.all());
-    assert!(
-        r.stderr.contains(&format!(
-            "port {port} on 127.0.0.1 for namesrv-0 is not available"
-        )),
-        "{}",
-        r.stderr
+    assert_contains(
+        &r.stderr,
+        &format!("port {port} on 127.0.0.1 for namesrv-0 is not available"),
     );
     assert!(!state.join("state.json").exists(), "nothing was started");
 }

@@ -3,8 +3,8 @@
 //! one operator serves many clusters in any namespace.
 
 use crate::metrics::Metrics;
-use kube::Client;
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Api, Client, Resource};
 use rmq_model::admin::Admin;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -47,7 +47,7 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Publishes Kubernetes Events.
     pub recorder: Recorder,
-    /// Settings.
+    /// What the operator was started with.
     pub settings: Settings,
     /// Admin clients by cluster (`<ns>/<name>` + nameserver list), so topic and group
     /// reconciles of a cluster reuse their connections to its nameservers and brokers. Owned by
@@ -87,5 +87,34 @@ impl Context {
                 ))
             })
             .clone()
+    }
+
+    /// Publishes `ev` about `obj`; a failure is logged, never fatal to the reconcile.
+    pub async fn publish<K: Resource<DynamicType = ()>>(&self, obj: &K, ev: Event) {
+        if let Err(e) = self.recorder.publish(&ev, &obj.object_ref(&())).await {
+            tracing::warn!(error = %e, reason = %ev.reason, "publishing an event failed");
+        }
+    }
+}
+
+/// An Event of a reconcile (action `Reconcile`), its note cut to 1000 characters.
+pub fn reconcile_event(type_: EventType, reason: &str, note: &str) -> Event {
+    Event {
+        type_,
+        reason: reason.to_owned(),
+        note: Some(note.chars().take(1000).collect()),
+        action: "Reconcile".to_owned(),
+        secondary: None,
+    }
+}
+
+/// An Api over one namespace, or all of them.
+pub fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
     }
 }

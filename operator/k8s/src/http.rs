@@ -3,6 +3,7 @@
 //! server: hyper is already compiled for kube's client, so two endpoints need no framework.
 
 use crate::metrics::Metrics;
+use crate::shutdown::Shutdown;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
@@ -12,43 +13,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::net::TcpListener;
-use tokio_util_shutdown::Shutdown;
-
-/// A tiny cancellation signal (a watch channel), so this module needs no extra crate.
-pub mod tokio_util_shutdown {
-    use tokio::sync::watch;
-
-    /// Cloneable shutdown signal.
-    #[derive(Clone)]
-    pub struct Shutdown(watch::Receiver<bool>);
-
-    /// Triggers a [`Shutdown`].
-    pub struct Trigger(watch::Sender<bool>);
-
-    /// A new signal and its trigger.
-    pub fn channel() -> (Trigger, Shutdown) {
-        let (tx, rx) = watch::channel(false);
-        (Trigger(tx), Shutdown(rx))
-    }
-
-    impl Trigger {
-        /// Signals every [`Shutdown`] clone.
-        pub fn fire(&self) {
-            let _ = self.0.send(true);
-        }
-    }
-
-    impl Shutdown {
-        /// Resolves once fired (or once the trigger is dropped).
-        pub async fn wait(mut self) {
-            while !*self.0.borrow() {
-                if self.0.changed().await.is_err() {
-                    return;
-                }
-            }
-        }
-    }
-}
 
 /// Shared state of the endpoint.
 pub struct Health {

@@ -16,7 +16,7 @@ use std::time::Duration;
 pub struct LeaseConfig {
     /// Namespace of the Lease (the operator's own).
     pub namespace: String,
-    /// Lease name.
+    /// The Lease every replica competes for (`--lease-name`).
     pub name: String,
     /// This replica's identity (pod name).
     pub identity: String,

@@ -9,12 +9,15 @@
 //! - [`context`]: the [`context::Context`] every reconcile gets (client, metrics, settings). No
 //!   process-global state: many clusters, any namespace.
 //! - [`cluster`]: the `RocketMQCluster` controller and its pipeline stages.
-//! - [`objects`]: the `RocketMQTopic` and `RocketMQConsumerGroup` controllers (one-way reconcile
-//!   through the admin protocol to every master of the referenced cluster).
+//! - [`topic_group`]: the `RocketMQTopic` and `RocketMQConsumerGroup` controllers, one generic
+//!   controller over the two kinds (one-way reconcile through the admin protocol to every master
+//!   of the referenced cluster).
 //! - [`conditions`]: status conditions with stable transition times.
 //! - [`labels`]: label and annotation keys the operator writes and reads.
 //! - [`metrics`], [`http`]: `/metrics` and `/healthz`.
+//! - [`shutdown`]: the signal that stops the controllers and the HTTP server.
 //! - [`leader`]: leader election on a `coordination.k8s.io` Lease.
+//! - `fixtures` (tests only): a scripted API server the controllers' unit tests run against.
 
 pub mod cluster;
 pub mod conditions;
@@ -23,7 +26,15 @@ pub mod http;
 pub mod labels;
 pub mod leader;
 pub mod metrics;
-pub mod objects;
+pub mod shutdown;
+pub mod topic_group;
+
+#[cfg(test)]
+mod fixtures;
+
+use kube::runtime::controller::Action;
+use std::fmt::Display;
+use std::time::Duration;
 
 /// Every way a reconcile can fail. [`Error::category`] is the low-cardinality metric label.
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +44,7 @@ pub enum Error {
     Kube {
         /// What was being done (`apply StatefulSet demo-broker-a`).
         action: String,
-        /// Cause.
+        /// The API server's refusal or the transport failure.
         #[source]
         source: kube::Error,
     },
@@ -67,6 +78,15 @@ impl Error {
         }
     }
 
+    /// When a controller retries after this error: an invalid spec waits for the next change,
+    /// anything else is retried in 5 s.
+    pub fn retry(&self) -> Action {
+        match self {
+            Error::Invalid(_) => Action::await_change(),
+            _ => Action::requeue(Duration::from_secs(5)),
+        }
+    }
+
     /// Wraps a kube error with what was being done.
     pub fn kube(action: impl Into<String>) -> impl FnOnce(kube::Error) -> Error {
         let action = action.into();
@@ -76,3 +96,13 @@ impl Error {
 
 /// Result of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `problems` on one line, `; `-separated (validation and plan errors in conditions and
+/// messages).
+pub fn one_line<T: Display>(problems: &[T]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -9,12 +9,14 @@
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use kube::Client;
+use rmq_model::protocol::net::shutdown_signal;
 use rmq_model::{RocketMQCluster, RocketMQConsumerGroup, RocketMQTopic};
-use rmq_operator::context::{Context, Settings};
-use rmq_operator::http::{Health, tokio_util_shutdown};
+use rmq_operator::context::{Context, Settings, scoped};
+use rmq_operator::http::Health;
 use rmq_operator::leader::{Leadership, LeaseConfig};
 use rmq_operator::metrics::Metrics;
-use rmq_operator::{cluster, objects};
+use rmq_operator::shutdown::{self, Shutdown};
+use rmq_operator::{cluster, topic_group};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -104,56 +106,23 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
         .init();
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "rmq-operator starting");
-    let client = Client::try_default()
-        .await
-        .context("no Kubernetes credentials (in-cluster service account or KUBECONFIG)")?;
-    let probe: kube::Api<RocketMQCluster> = match &args.watch_namespace {
-        Some(ns) => kube::Api::namespaced(client.clone(), ns),
-        None => kube::Api::all(client.clone()),
-    };
-    probe
-        .list(&kube::api::ListParams::default().limit(1))
-        .await
-        .context("cannot list RocketMQClusters: are the CRDs installed? (helm install charts/rmq-operator, or `rmq-operator crd | kubectl apply -f -`)")?;
-
+    let client = connect(args.watch_namespace.as_deref()).await?;
     let metrics = Arc::new(Metrics::default());
     let health = Arc::new(Health {
         ready: Default::default(),
     });
-    let (stop_http, http_shutdown) = tokio_util_shutdown::channel();
+    let (stop_http, http_shutdown) = shutdown::channel();
     let http = tokio::spawn(rmq_operator::http::serve(
         args.metrics_addr,
         metrics.clone(),
         health.clone(),
         http_shutdown,
     ));
-
-    let (stop, shutdown) = tokio_util_shutdown::channel();
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        tracing::info!("shutting down: finishing in-flight reconciles");
-        stop.fire();
-    });
-
-    let identity = std::env::var("POD_NAME")
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_else(|_| format!("rmq-operator-{}", std::process::id()));
+    let shutdown = on_signal();
     let leadership = if args.leader_election {
-        let namespace = args
-            .lease_namespace
-            .clone()
-            .or_else(|| std::env::var("POD_NAMESPACE").ok())
-            .unwrap_or_else(|| "default".to_owned());
         health.ready.store(true, Ordering::Relaxed);
-        let cfg = LeaseConfig {
-            namespace,
-            name: args.lease_name.clone(),
-            identity,
-            duration: Duration::from_secs(15),
-            retry: Duration::from_secs(2),
-        };
         tokio::select! {
-            l = Leadership::acquire(client.clone(), cfg) => Some(Arc::new(l)),
+            l = Leadership::acquire(client.clone(), lease_config(&args)) => Some(l),
             _ = shutdown.clone().wait() => {
                 stop_http.fire();
                 let _ = http.await;
@@ -165,33 +134,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     metrics.leader.set(1);
     health.ready.store(true, Ordering::Relaxed);
-
-    let settings = Settings {
-        default_image: args.default_image,
-        image_pull_policy: args.image_pull_policy,
-        cluster_domain: args.cluster_domain.filter(|d| !d.is_empty()),
-        resync: Duration::from_secs(args.resync_seconds.max(1)),
-        ..Settings::default()
-    };
-    let ctx = Arc::new(Context::new(client, metrics.clone(), settings));
-    let ns = args.watch_namespace;
-    let controllers = async {
-        tokio::join!(
-            cluster::run(ctx.clone(), ns.clone(), shutdown.clone().wait()),
-            objects::run::<RocketMQTopic>(ctx.clone(), ns.clone(), shutdown.clone().wait()),
-            objects::run::<RocketMQConsumerGroup>(ctx.clone(), ns.clone(), shutdown.clone().wait()),
-        )
-    };
-    let lost = async {
-        match &leadership {
-            Some(l) => l.keep().await,
-            None => std::future::pending().await,
-        }
-    };
-    let lost_leadership = tokio::select! {
-        _ = controllers => false,
-        _ = lost => true,
-    };
+    let ctx = Arc::new(Context::new(client, metrics.clone(), settings(&args)));
+    let lost_leadership = lead(ctx, args.watch_namespace, shutdown, leadership.as_ref()).await;
     metrics.leader.set(0);
     if let Some(l) = &leadership
         && !lost_leadership
@@ -207,17 +151,85 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = tokio::signal::ctrl_c() => {},
-            }
+/// A client, once listing RocketMQClusters (in `namespace`, or everywhere) proved the CRDs are
+/// installed and the operator may read them.
+async fn connect(namespace: Option<&str>) -> anyhow::Result<Client> {
+    let client = Client::try_default()
+        .await
+        .context("no Kubernetes credentials (in-cluster service account or KUBECONFIG)")?;
+    scoped::<RocketMQCluster>(&client, namespace)
+        .list(&kube::api::ListParams::default().limit(1))
+        .await
+        .context("cannot list RocketMQClusters: are the CRDs installed? (helm install charts/rmq-operator, or `rmq-operator crd | kubectl apply -f -`)")?;
+    Ok(client)
+}
+
+/// A shutdown that fires on SIGTERM or SIGINT.
+fn on_signal() -> Shutdown {
+    let (stop, shutdown) = shutdown::channel();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight reconciles");
+        stop.fire();
+    });
+    shutdown
+}
+
+/// The leader Lease: named by the flags, in `--lease-namespace`, else the pod's namespace.
+fn lease_config(args: &RunArgs) -> LeaseConfig {
+    let namespace = args
+        .lease_namespace
+        .clone()
+        .or_else(|| std::env::var("POD_NAMESPACE").ok())
+        .unwrap_or_else(|| "default".to_owned());
+    let identity = std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| format!("rmq-operator-{}", std::process::id()));
+    LeaseConfig {
+        namespace,
+        name: args.lease_name.clone(),
+        identity,
+        duration: Duration::from_secs(15),
+        retry: Duration::from_secs(2),
+    }
+}
+
+fn settings(args: &RunArgs) -> Settings {
+    Settings {
+        default_image: args.default_image.clone(),
+        image_pull_policy: args.image_pull_policy.clone(),
+        cluster_domain: args.cluster_domain.clone().filter(|d| !d.is_empty()),
+        resync: Duration::from_secs(args.resync_seconds.max(1)),
+        ..Settings::default()
+    }
+}
+
+/// Runs the three controllers until `shutdown` (false) or until `leadership` is lost (true).
+async fn lead(
+    ctx: Arc<Context>,
+    ns: Option<String>,
+    shutdown: Shutdown,
+    leadership: Option<&Leadership>,
+) -> bool {
+    let controllers = async {
+        tokio::join!(
+            cluster::run(ctx.clone(), ns.clone(), shutdown.clone().wait()),
+            topic_group::run::<RocketMQTopic>(ctx.clone(), ns.clone(), shutdown.clone().wait()),
+            topic_group::run::<RocketMQConsumerGroup>(
+                ctx.clone(),
+                ns.clone(),
+                shutdown.clone().wait()
+            ),
+        )
+    };
+    let lost = async {
+        match leadership {
+            Some(l) => l.keep().await,
+            None => std::future::pending().await,
         }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
+    };
+    tokio::select! {
+        _ = controllers => false,
+        _ = lost => true,
     }
 }

@@ -19,7 +19,7 @@ pub struct ControllerLabels {
 /// Labels of failures.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ErrorLabels {
-    /// Controller.
+    /// The controller that failed (see [`ControllerLabels`]).
     pub controller: String,
     /// [`crate::Error::category`].
     pub error: String,

@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 pub struct Endpoint {
     /// Host name or IP others use (a broker advertises it as `brokerIP1`).
     pub host: String,
-    /// Port.
+    /// The port it listens on (main remoting port for a broker).
     pub port: u16,
 }
 
@@ -72,7 +72,7 @@ impl BrokerRole {
 pub struct NameServerNode {
     /// Node name, `namesrv-<index>`.
     pub name: String,
-    /// Index.
+    /// 0-based position among the nameservers (the `<index>` of its name).
     pub index: u32,
     /// Where it listens.
     pub endpoint: Endpoint,
@@ -85,17 +85,17 @@ pub struct BrokerNode {
     pub name: String,
     /// Broker group (`brokerName`): `broker-a`, `broker-b`, ...
     pub group: String,
-    /// Group index.
+    /// 0-based position of the group (`broker-a` is 0).
     pub group_index: u32,
     /// brokerId: 0 for the master, 1.. for slaves.
     pub broker_id: u32,
-    /// brokerRole.
+    /// Master or slave, as `brokerRole` says it.
     pub role: BrokerRole,
     /// Advertised host and main port.
     pub endpoint: Endpoint,
     /// HA port (main port + 1).
     pub ha_port: u16,
-    /// storePathRootDir.
+    /// The broker's data directory (`storePathRootDir`).
     pub store_dir: String,
     /// The complete broker.conf.
     pub broker_conf: String,
@@ -104,7 +104,7 @@ pub struct BrokerNode {
 /// Every node of a cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DesiredCluster {
-    /// Cluster name.
+    /// `brokerClusterName` of every broker.
     pub cluster: String,
     /// Nameservers, by index.
     pub name_servers: Vec<NameServerNode>,

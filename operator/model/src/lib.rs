@@ -31,6 +31,12 @@ pub mod validate;
 #[cfg(feature = "admin")]
 pub mod admin;
 
+/// rmq-protocol, whose types this crate's API carries (`plan::Action` holds a `TopicConfig`,
+/// `admin::Admin` returns a `ClusterInfo`): consumers name them, and its process helpers such
+/// as `protocol::net::shutdown_signal` (feature `admin`), through this path and so always get
+/// the version rmq-model was built with.
+pub use rmq_protocol as protocol;
+
 pub use desired::{Addressing, BrokerNode, DesiredCluster, NameServerNode, desired_cluster};
 pub use types::{
     BrokerGroupStatus, BrokersSpec, Condition, ConditionStatus, FlushMode, MessageType,

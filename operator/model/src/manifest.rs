@@ -3,6 +3,7 @@
 //! into typed, validated declarations. Every error names the file, the line of the document and
 //! the field; all problems of all files are reported together.
 
+use crate::plan::Desired;
 use crate::types::{RocketMQCluster, RocketMQConsumerGroup, RocketMQTopic};
 use crate::validate::{
     GroupDecl, TopicDecl, ValidatedCluster, ValidationError, validate, validate_group,
@@ -43,15 +44,15 @@ pub enum ManifestError {
     /// The file could not be read.
     #[error("{file}: cannot read: {message}")]
     Read {
-        /// File.
+        /// The path as given.
         file: String,
-        /// OS error.
+        /// Why the OS refused.
         message: String,
     },
     /// Not YAML, or YAML of the wrong shape (the message names the field).
     #[error("{at}: {message}")]
     Parse {
-        /// Where.
+        /// The document.
         at: Source,
         /// What (e.g. `spec.queues: invalid type: string "x", expected i32`).
         message: String,
@@ -61,7 +62,7 @@ pub enum ManifestError {
         "{at}: unknown kind {kind:?} with apiVersion {api_version:?} (fix: rmq reads kind RocketMQCluster, RocketMQTopic or RocketMQConsumerGroup with apiVersion rmq.dev/v1alpha1)"
     )]
     UnknownKind {
-        /// Where.
+        /// The document.
         at: Source,
         /// The kind given.
         kind: String,
@@ -71,7 +72,7 @@ pub enum ManifestError {
     /// The document parsed but is not valid.
     #[error("{at}: {error}")]
     Invalid {
-        /// Where.
+        /// The document.
         at: Source,
         /// The field, problem and fix.
         error: ValidationError,
@@ -102,15 +103,25 @@ pub enum Document {
 /// Everything declared by a set of files, validated.
 #[derive(Debug, Clone, Default)]
 pub struct Declarations {
-    /// Clusters.
+    /// `RocketMQCluster` documents, with where each was declared.
     pub clusters: Vec<(Source, ValidatedCluster)>,
-    /// Topics.
+    /// `RocketMQTopic` documents, with where each was declared.
     pub topics: Vec<(Source, TopicDecl)>,
-    /// Consumer groups.
+    /// `RocketMQConsumerGroup` documents, with where each was declared.
     pub groups: Vec<(Source, GroupDecl)>,
 }
 
 impl Declarations {
+    /// The declared topics and groups as a plan's [`Desired`] (recorded owner `rmqctl`), with
+    /// every cluster they name plus `extra_scope` in scope for pruning.
+    pub fn desired(&self, extra_scope: &[String]) -> Desired {
+        Desired::new(
+            self.topics.iter().map(|(_, t)| t.clone()).collect(),
+            self.groups.iter().map(|(_, g)| g.clone()).collect(),
+            extra_scope,
+        )
+    }
+
     /// Names of every cluster the declarations mention (clusters and topic/group targets).
     pub fn cluster_names(&self) -> std::collections::BTreeSet<String> {
         let mut set: std::collections::BTreeSet<String> =

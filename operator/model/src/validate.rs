@@ -6,8 +6,8 @@
 
 use crate::defaults;
 use crate::types::{
-    FlushMode, MessageType, ReplicationMode, RocketMQCluster, RocketMQConsumerGroup, RocketMQTopic,
-    TopicPerm,
+    FlushMode, MessageType, ReplicationMode, RocketMQCluster, RocketMQClusterSpec,
+    RocketMQConsumerGroup, RocketMQTopic, StorageSpec, TopicPerm,
 };
 use rmq_protocol::body::subscription::SubscriptionGroupConfig;
 use rmq_protocol::body::topic_config::TopicConfig;
@@ -83,15 +83,15 @@ pub struct ValidatedCluster {
     pub version: String,
     /// Container image, if set.
     pub image: Option<String>,
-    /// Nameserver count.
+    /// How many nameservers run.
     pub name_servers: u32,
     /// Broker group count.
     pub groups: u32,
     /// Brokers per group (1 master + slaves).
     pub replicas_per_group: u32,
-    /// Replication mode.
+    /// How masters replicate to slaves (`brokerRole`).
     pub replication: ReplicationMode,
-    /// Flush mode.
+    /// When a write is acknowledged relative to fsync (`flushDiskType`).
     pub flush: FlushMode,
     /// Storage size as written (`20Gi`).
     pub storage_size: String,
@@ -116,68 +116,12 @@ pub fn validate(c: &RocketMQCluster) -> Result<ValidatedCluster, Vec<ValidationE
     let name = c.metadata.name.clone().unwrap_or_default();
     check_cluster_name(&name, "metadata.name", &mut errs);
     let s = &c.spec;
-    let name_servers = range(
-        s.name_server.replicas,
-        1,
-        defaults::MAX_NAME_SERVERS,
-        "spec.nameServer.replicas",
-        "set how many nameservers to run, e.g. 1 (or 2-3 for availability)",
-        &mut errs,
-    );
-    let groups = range(
-        s.brokers.groups,
-        1,
-        defaults::MAX_BROKER_GROUPS,
-        "spec.brokers.groups",
-        "set how many broker groups (shards) to run, e.g. 2",
-        &mut errs,
-    );
-    let replicas = range(
-        s.brokers.replicas_per_group,
-        1,
-        defaults::MAX_REPLICAS_PER_GROUP,
-        "spec.brokers.replicasPerGroup",
-        "set 1 for a master only, 2 for a master and a slave",
-        &mut errs,
-    );
-    if s.brokers.replication == ReplicationMode::Sync && s.brokers.replicas_per_group == 1 {
-        errs.push(ValidationError::new(
-            "spec.brokers.replication",
-            "Sync replication needs a slave, but spec.brokers.replicasPerGroup is 1",
-            "set spec.brokers.replicasPerGroup to 2 or more, or replication to Async",
-        ));
-    }
-    let storage_bytes = parse_quantity(&s.brokers.storage.size).unwrap_or_else(|| {
-        errs.push(ValidationError::new(
-            "spec.brokers.storage.size",
-            format!("{:?} is not a size", s.brokers.storage.size),
-            "write a Kubernetes quantity such as 20Gi, 500Mi or 1Ti",
-        ));
-        0
-    });
-    if let Some(class) = &s.brokers.storage.storage_class
-        && class.trim().is_empty()
-    {
-        errs.push(ValidationError::new(
-            "spec.brokers.storage.storageClass",
-            "is empty",
-            "name a StorageClass / volume type, or remove the field for the platform default",
-        ));
-    }
+    let (name_servers, groups, replicas) = check_sizes(s, &mut errs);
+    let storage_bytes = check_storage(&s.brokers.storage, &mut errs);
     for (k, v) in &s.brokers.config {
         check_broker_key(k, v, &mut errs);
     }
-    for (field, value) in [("spec.version", &s.version), ("spec.image", &s.image)] {
-        if let Some(v) = value
-            && (v.trim().is_empty() || v.chars().any(char::is_whitespace))
-        {
-            errs.push(ValidationError::new(
-                field,
-                format!("{v:?} is blank or contains spaces"),
-                "remove the field for the default, or give a value without spaces",
-            ));
-        }
-    }
+    check_version_and_image(s, &mut errs);
     if !errs.is_empty() {
         return Err(errs);
     }
@@ -200,6 +144,79 @@ pub fn validate(c: &RocketMQCluster) -> Result<ValidatedCluster, Vec<ValidationE
         storage_class: s.brokers.storage.storage_class.clone(),
         broker_config: s.brokers.config.clone(),
     })
+}
+
+/// (nameservers, broker groups, replicas per group) within their limits, and a replication
+/// mode the replica count can serve.
+fn check_sizes(s: &RocketMQClusterSpec, errs: &mut Vec<ValidationError>) -> (u32, u32, u32) {
+    let name_servers = range(
+        s.name_server.replicas,
+        1,
+        defaults::MAX_NAME_SERVERS,
+        "spec.nameServer.replicas",
+        "set how many nameservers to run, e.g. 1 (or 2-3 for availability)",
+        errs,
+    );
+    let groups = range(
+        s.brokers.groups,
+        1,
+        defaults::MAX_BROKER_GROUPS,
+        "spec.brokers.groups",
+        "set how many broker groups (shards) to run, e.g. 2",
+        errs,
+    );
+    let replicas = range(
+        s.brokers.replicas_per_group,
+        1,
+        defaults::MAX_REPLICAS_PER_GROUP,
+        "spec.brokers.replicasPerGroup",
+        "set 1 for a master only, 2 for a master and a slave",
+        errs,
+    );
+    if s.brokers.replication == ReplicationMode::Sync && s.brokers.replicas_per_group == 1 {
+        errs.push(ValidationError::new(
+            "spec.brokers.replication",
+            "Sync replication needs a slave, but spec.brokers.replicasPerGroup is 1",
+            "set spec.brokers.replicasPerGroup to 2 or more, or replication to Async",
+        ));
+    }
+    (name_servers, groups, replicas)
+}
+
+/// The data volume's size in bytes (0 when malformed) and a non-blank storage class.
+fn check_storage(storage: &StorageSpec, errs: &mut Vec<ValidationError>) -> u64 {
+    let bytes = parse_quantity(&storage.size).unwrap_or_else(|| {
+        errs.push(ValidationError::new(
+            "spec.brokers.storage.size",
+            format!("{:?} is not a size", storage.size),
+            "write a Kubernetes quantity such as 20Gi, 500Mi or 1Ti",
+        ));
+        0
+    });
+    if let Some(class) = &storage.storage_class
+        && class.trim().is_empty()
+    {
+        errs.push(ValidationError::new(
+            "spec.brokers.storage.storageClass",
+            "is empty",
+            "name a StorageClass / volume type, or remove the field for the platform default",
+        ));
+    }
+    bytes
+}
+
+fn check_version_and_image(s: &RocketMQClusterSpec, errs: &mut Vec<ValidationError>) {
+    for (field, value) in [("spec.version", &s.version), ("spec.image", &s.image)] {
+        if let Some(v) = value
+            && (v.trim().is_empty() || v.chars().any(char::is_whitespace))
+        {
+            errs.push(ValidationError::new(
+                field,
+                format!("{v:?} is blank or contains spaces"),
+                "remove the field for the default, or give a value without spaces",
+            ));
+        }
+    }
 }
 
 fn range(
@@ -311,9 +328,9 @@ pub struct TopicDecl {
     pub name: String,
     /// Read and write queues per broker group.
     pub queues: i32,
-    /// Permission.
+    /// Who may read and write it.
     pub perm: TopicPerm,
-    /// Message type.
+    /// The RocketMQ 5 `message.type` (FIFO also makes the topic ordered).
     pub message_type: MessageType,
     /// Extra attributes (without `message.type`).
     pub attributes: BTreeMap<String, String>,
@@ -372,7 +389,24 @@ pub fn validate_topic(t: &RocketMQTopic) -> Result<TopicDecl, Vec<ValidationErro
         "set the read/write queue count per broker group, e.g. 8",
         &mut errs,
     );
-    for (k, v) in &s.attributes {
+    check_attributes(&s.attributes, &mut errs);
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    Ok(TopicDecl {
+        cluster: s.cluster.clone(),
+        name,
+        queues: s.queues,
+        perm: s.perm,
+        message_type: s.message_type,
+        attributes: s.attributes.clone(),
+    })
+}
+
+/// Topic attributes: not `message.type` (it has its own field), and keys and values the
+/// `+key=value,...` wire form can carry.
+fn check_attributes(attributes: &BTreeMap<String, String>, errs: &mut Vec<ValidationError>) {
+    for (k, v) in attributes {
         let path = format!("spec.attributes.{k}");
         if k == MESSAGE_TYPE_ATTRIBUTE {
             errs.push(ValidationError::new(
@@ -394,31 +428,20 @@ pub fn validate_topic(t: &RocketMQTopic) -> Result<TopicDecl, Vec<ValidationErro
             ));
         }
     }
-    if !errs.is_empty() {
-        return Err(errs);
-    }
-    Ok(TopicDecl {
-        cluster: s.cluster.clone(),
-        name,
-        queues: s.queues,
-        perm: s.perm,
-        message_type: s.message_type,
-        attributes: s.attributes.clone(),
-    })
 }
 
 /// A validated consumer group declaration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct GroupDecl {
-    /// Cluster name.
+    /// Cluster name (`brokerClusterName`).
     pub cluster: String,
     /// RocketMQ group name.
     pub name: String,
-    /// retryMaxTimes.
+    /// Redeliveries before a message goes to the dead-letter queue (`retryMaxTimes`).
     pub retry_max_times: i32,
-    /// consumeMessageOrderly.
+    /// Messages of a queue are consumed one at a time, in order (`consumeMessageOrderly`).
     pub orderly: bool,
-    /// consumeBroadcastEnable.
+    /// BROADCASTING consumers are allowed (`consumeBroadcastEnable`).
     pub broadcast: bool,
 }
 

@@ -2,8 +2,9 @@
 //! roles, ports, data dirs and the rendered broker.conf.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use rmq_model::desired::{Addressing, BrokerRole, Endpoint, desired_cluster, group_name};
-use rmq_model::manifest::{Document, parse_str};
 use rmq_model::validate::ValidatedCluster;
 
 /// Kubernetes-like addressing: Service DNS names, fixed ports.
@@ -28,15 +29,7 @@ impl Addressing for Dns {
 }
 
 fn validated(file: &str) -> ValidatedCluster {
-    let text = std::fs::read_to_string(format!(
-        "{}/tests/fixtures/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    match parse_str(file, &text).unwrap().remove(0).1 {
-        Document::Cluster(c) => rmq_model::validate(&c).unwrap(),
-        other => panic!("{other:?}"),
-    }
+    rmq_model::validate(&common::cluster(file)).unwrap()
 }
 
 #[test]

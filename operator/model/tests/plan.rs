@@ -56,12 +56,30 @@ fn empty() -> Observed {
     o
 }
 
+/// What the brokers hold once the plan of [`desired`] ran against [`empty`].
+fn applied() -> Observed {
+    let mut o = empty();
+    let first = plan(&desired(), &o).unwrap();
+    apply(&mut o, &first);
+    o
+}
+
+/// One display line per action.
+fn lines(actions: &[Action]) -> Vec<String> {
+    actions.iter().map(ToString::to_string).collect()
+}
+
 fn key(kind: ObjectKind, name: &str) -> OwnedKey {
     OwnedKey {
         kind,
         cluster: "demo".into(),
         name: name.into(),
     }
+}
+
+/// The simulated master of broker group `name`.
+fn master<'a>(cluster: &'a mut ObservedCluster, name: &str) -> &'a mut ObservedBroker {
+    cluster.masters.iter_mut().find(|m| m.name == name).unwrap()
 }
 
 /// What the brokers and nameservers hold after `actions` ran (a tiny simulator).
@@ -85,42 +103,24 @@ fn apply(observed: &mut Observed, actions: &[Action]) {
             }
             Action::CreateTopic { broker, config, .. }
             | Action::UpdateTopic { broker, config, .. } => {
-                let m = cluster
-                    .masters
-                    .iter_mut()
-                    .find(|m| m.name == broker.name)
-                    .unwrap();
-                m.topics.insert(config.topic_name.clone(), config.clone());
+                master(cluster, &broker.name)
+                    .topics
+                    .insert(config.topic_name.clone(), config.clone());
             }
             Action::CreateGroup { broker, config, .. }
             | Action::UpdateGroup { broker, config, .. } => {
-                let m = cluster
-                    .masters
-                    .iter_mut()
-                    .find(|m| m.name == broker.name)
-                    .unwrap();
-                m.groups.insert(config.group_name.clone(), config.clone());
+                master(cluster, &broker.name)
+                    .groups
+                    .insert(config.group_name.clone(), config.clone());
             }
             Action::DeleteTopic { topic, brokers, .. } => {
                 for b in brokers {
-                    cluster
-                        .masters
-                        .iter_mut()
-                        .find(|m| m.name == b.name)
-                        .unwrap()
-                        .topics
-                        .remove(topic);
+                    master(cluster, &b.name).topics.remove(topic);
                 }
             }
             Action::DeleteGroup { group, brokers, .. } => {
                 for b in brokers {
-                    cluster
-                        .masters
-                        .iter_mut()
-                        .find(|m| m.name == b.name)
-                        .unwrap()
-                        .groups
-                        .remove(group);
+                    master(cluster, &b.name).groups.remove(group);
                 }
             }
             Action::Disown { key, .. } => {
@@ -133,9 +133,8 @@ fn apply(observed: &mut Observed, actions: &[Action]) {
 #[test]
 fn first_apply_owns_then_creates_everything_on_every_master() {
     let actions = plan(&desired(), &empty()).unwrap();
-    let lines: Vec<String> = actions.iter().map(ToString::to_string).collect();
     assert_eq!(
-        lines,
+        lines(&actions),
         [
             "+ own topic orders (cluster demo): record owner rmqctl on 127.0.0.1:9876",
             "+ create topic orders on broker-a (127.0.0.1:10911): 8 queues, ReadWrite, NORMAL",
@@ -152,17 +151,13 @@ fn first_apply_owns_then_creates_everything_on_every_master() {
 
 #[test]
 fn second_apply_has_no_changes() {
-    let mut o = empty();
-    let first = plan(&desired(), &o).unwrap();
-    apply(&mut o, &first);
+    let o = applied();
     assert_eq!(plan(&desired(), &o).unwrap(), vec![]);
 }
 
 #[test]
 fn drift_is_reverted_on_the_broker_that_drifted() {
-    let mut o = empty();
-    let first = plan(&desired(), &o).unwrap();
-    apply(&mut o, &first);
+    let mut o = applied();
     let b = &mut o.clusters.get_mut("demo").unwrap().masters[1];
     let t = b.topics.get_mut("orders").unwrap();
     t.write_queue_nums = 2;
@@ -171,13 +166,8 @@ fn drift_is_reverted_on_the_broker_that_drifted() {
     o.clusters.get_mut("demo").unwrap().masters[0]
         .topics
         .remove("payments_fifo");
-    let lines: Vec<String> = plan(&desired(), &o)
-        .unwrap()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
     assert_eq!(
-        lines,
+        lines(&plan(&desired(), &o).unwrap()),
         [
             "~ update topic orders on broker-b (127.0.0.1:10921): writeQueueNums 2 -> 8, perm 4 -> 6",
             "+ create topic payments_fifo on broker-a (127.0.0.1:10911): 4 queues, ReadOnly, FIFO",
@@ -188,9 +178,7 @@ fn drift_is_reverted_on_the_broker_that_drifted() {
 
 #[test]
 fn removed_declarations_delete_only_owned_objects() {
-    let mut o = empty();
-    let first = plan(&desired(), &o).unwrap();
-    apply(&mut o, &first);
+    let mut o = applied();
     // Someone else's topic and group, never recorded as owned.
     for m in &mut o.clusters.get_mut("demo").unwrap().masters {
         m.topics
@@ -212,9 +200,8 @@ fn removed_declarations_delete_only_owned_objects() {
     topics.retain(|t| t.name != "payments_fifo");
     let d = Desired::new(topics, groups.clone(), &[]);
     let actions = plan(&d, &o).unwrap();
-    let lines: Vec<String> = actions.iter().map(ToString::to_string).collect();
     assert_eq!(
-        lines,
+        lines(&actions),
         [
             "- delete topic payments_fifo (cluster demo) from broker-a (127.0.0.1:10911), broker-b (127.0.0.1:10921) and its route from 127.0.0.1:9876",
             "- forget topic payments_fifo (cluster demo): remove the ownership record from 127.0.0.1:9876",
@@ -224,24 +211,18 @@ fn removed_declarations_delete_only_owned_objects() {
     assert_eq!(plan(&d, &o).unwrap(), vec![]);
     // Dropping the group too deletes it, keeping offsets.
     let d = Desired::new(d.topics.clone(), vec![], &["demo".to_owned()]);
-    let lines: Vec<String> = plan(&d, &o)
-        .unwrap()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let dropped = lines(&plan(&d, &o).unwrap());
     assert_eq!(
-        lines[0],
+        dropped[0],
         "- delete group billing (cluster demo) from broker-a (127.0.0.1:10911), broker-b (127.0.0.1:10921) (consumer offsets are kept)"
     );
-    assert_eq!(lines.len(), 2);
+    assert_eq!(dropped.len(), 2);
     let _ = groups;
 }
 
 #[test]
 fn clusters_out_of_scope_are_never_pruned() {
-    let mut o = empty();
-    let first = plan(&desired(), &o).unwrap();
-    apply(&mut o, &first);
+    let o = applied();
     // No declarations at all and no scope: nothing may be deleted.
     let d = Desired::new(vec![], vec![], &[]);
     assert_eq!(plan(&d, &o).unwrap(), vec![]);
@@ -306,9 +287,7 @@ fn existing_unowned_topic_is_adopted_and_owner_written_to_every_nameserver() {
 
 #[test]
 fn apache_49_topics_without_attributes_are_not_drift() {
-    let mut o = empty();
-    let first = plan(&desired(), &o).unwrap();
-    apply(&mut o, &first);
+    let mut o = applied();
     for m in &mut o.clusters.get_mut("demo").unwrap().masters {
         for t in m.topics.values_mut() {
             t.attributes.retain(|k, _| k != "message.type");

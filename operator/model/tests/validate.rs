@@ -1,20 +1,10 @@
 //! Validation and defaults from YAML fixtures: every error names the field path and a fix.
 #![allow(clippy::unwrap_used)]
 
-use rmq_model::manifest::{Document, parse_str};
-use rmq_model::{FlushMode, ReplicationMode, RocketMQCluster, validate};
+mod common;
 
-fn cluster(file: &str) -> RocketMQCluster {
-    let text = std::fs::read_to_string(format!(
-        "{}/tests/fixtures/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
-    match parse_str(file, &text).unwrap().remove(0).1 {
-        Document::Cluster(c) => *c,
-        other => panic!("not a cluster: {other:?}"),
-    }
-}
+use common::cluster;
+use rmq_model::{FlushMode, ReplicationMode, validate};
 
 #[test]
 fn minimal_cluster_gets_every_default() {

@@ -73,6 +73,13 @@ pub fn harness_path(client: Client) -> String {
             )
         });
     }
+    harness_var(key)
+}
+
+/// A variable of the harness environment (`~/.cache/rmq-test/harness.env` and
+/// `rust-harness.env`, or `RMQ_TEST_CACHE`'s, overridden by `RMQ_*` variables of the
+/// environment); fails with the build instructions when it is missing.
+pub fn harness_var(key: &str) -> String {
     harness_env().get(key).cloned().unwrap_or_else(|| {
         panic!(
             "{key} is not set: build the client harnesses with `tests/build-harnesses.sh` \
@@ -162,6 +169,48 @@ pub fn run_harness(client: Client, args: &[&str]) -> HarnessResult {
 pub fn run_line(client: Client, line: &str) -> HarnessResult {
     let args: Vec<&str> = line.split_whitespace().collect();
     run_harness(client, &args)
+}
+
+/// Numbered messages on one topic, written and read by one client through the nameservers
+/// `ns`: bodies `<prefix>-<n>`, so a consumer tells what arrived, what is missing and what came
+/// twice. The produce / consume pair the suites share; each adds its own flags.
+#[derive(Debug, Clone, Copy)]
+pub struct Flow<'a> {
+    /// The client that produces and consumes.
+    pub client: Client,
+    /// Nameserver addresses (`host:port;host:port`).
+    pub ns: &'a str,
+    /// The topic.
+    pub topic: &'a str,
+    /// The body prefix that marks this flow's messages.
+    pub prefix: &'a str,
+}
+
+impl Flow<'_> {
+    /// Produces `count` messages numbered from `start`, with the harness `flags` added.
+    pub fn produce(&self, start: i64, count: i64, flags: &str) -> HarnessResult {
+        let (ns, topic, prefix) = (self.ns, self.topic, self.prefix);
+        run_line(
+            self.client,
+            &format!(
+                "produce --namesrv {ns} --topic {topic} --prefix {prefix} --start {start} --count {count} {flags}"
+            ),
+        )
+    }
+
+    /// Runs `scenario` (`consume`: push consumer, `pull`: pull consumer) in `group` until
+    /// `expect` messages of this flow arrived (or its timeout), with the harness `flags` added.
+    pub fn consume(&self, scenario: &str, group: &str, expect: i64, flags: &str) -> HarnessResult {
+        let (ns, topic, prefix) = (self.ns, self.topic, self.prefix);
+        let r = run_line(
+            self.client,
+            &format!(
+                "{scenario} --namesrv {ns} --topic {topic} --group {group} --prefix {prefix} --expect {expect} {flags}"
+            ),
+        );
+        eprintln!("{:?} {scenario} {group}: {}", self.client, r.json);
+        r
+    }
 }
 
 /// Parses compact index ranges (`"0-4,7,9-10"`) into a sorted list.

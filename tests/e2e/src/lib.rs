@@ -7,5 +7,5 @@
 pub mod harness;
 pub mod process;
 
-pub use harness::{Client, HarnessResult, run_harness, run_line};
+pub use harness::{Client, Flow, HarnessResult, run_harness, run_line};
 pub use process::{BrokerOpts, BrokerProc, NamesrvProc, bin_path};

@@ -7,28 +7,33 @@
 mod common;
 
 use common::*;
-use rmq_e2e::{BrokerOpts, BrokerProc, Client, NamesrvProc};
+use rmq_e2e::{BrokerOpts, BrokerProc, Client, Flow, HarnessResult, NamesrvProc};
 
 const LEVEL_3_MS: i64 = 10_000;
 
-fn produce_delayed(client: Client, ns: &str, topic: &str, prefix: &str, start: &str) {
-    run(client, &format!("produce --namesrv {ns} --topic {topic} --count 5 --prefix {prefix} --start {start} --delay-level 3"))
-    .assert_ok();
+fn produce_delayed(client: Client, ns: &str, topic: &str, prefix: &str) {
+    let flow = Flow {
+        client,
+        ns,
+        topic,
+        prefix,
+    };
+    flow.produce(0, 5, "--delay-level 3 --send-timeout-ms 10000")
+        .assert_ok();
 }
 
-fn consume(
-    client: Client,
-    ns: &str,
-    topic: &str,
-    group: &str,
-    prefix: &str,
-    start: &str,
-) -> rmq_e2e::HarnessResult {
-    run(
+fn consume(client: Client, ns: &str, topic: &str, group: &str, prefix: &str) -> HarnessResult {
+    let flow = Flow {
         client,
-        &format!(
-            "consume --namesrv {ns} --topic {topic} --group {group} --prefix {prefix} --start {start} --expect 5 --linger-ms 2000 --timeout-ms 90000"
-        ),
+        ns,
+        topic,
+        prefix,
+    };
+    flow.consume(
+        "consume",
+        group,
+        5,
+        "--start 0 --linger-ms 2000 --timeout-ms 90000",
     )
 }
 
@@ -40,9 +45,9 @@ fn delay_suite(client: Client) {
     // The topic exists and the consumer waits before the delayed messages are sent.
     create_topic(&broker.addr, &topic, 4);
     let (ns_addr, t, g) = (ns.addr.clone(), topic.clone(), group.clone());
-    let waiting = std::thread::spawn(move || consume(client, &ns_addr, &t, &g, "a", "0"));
+    let waiting = std::thread::spawn(move || consume(client, &ns_addr, &t, &g, "a"));
     std::thread::sleep(std::time::Duration::from_secs(3));
-    produce_delayed(client, &ns.addr, &topic, "a", "0");
+    produce_delayed(client, &ns.addr, &topic, "a");
     let c = waiting.join().unwrap();
     c.assert_ok();
     assert_eq!(c.num("duplicates"), 0, "{}", c.json);
@@ -55,9 +60,9 @@ fn delay_suite(client: Client) {
     assert!(c.num("maxAgeMs") < 60_000, "delivered when due: {}", c.json);
 
     // Not yet due when the broker restarts: delivered after it, exactly once.
-    produce_delayed(client, &ns.addr, &topic, "b", "0");
+    produce_delayed(client, &ns.addr, &topic, "b");
     broker.restart();
-    let c = consume(client, &ns.addr, &topic, &group, "b", "0");
+    let c = consume(client, &ns.addr, &topic, &group, "b");
     c.assert_ok();
     assert_eq!(c.num("distinct"), 5, "{}", c.json);
     assert_eq!(c.num("duplicates"), 0, "{}", c.json);

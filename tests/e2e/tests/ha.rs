@@ -12,7 +12,7 @@
 
 use rmq_e2e::harness::HarnessResult;
 use rmq_e2e::process::free_port;
-use rmq_e2e::{BrokerOpts, BrokerProc, Client, NamesrvProc, run_line};
+use rmq_e2e::{BrokerOpts, BrokerProc, Client, Flow, NamesrvProc};
 use rmq_protocol::net::{ClientConfig, RemotingClient};
 use rmq_protocol::{RemotingCommand, request_code, response_code};
 use std::collections::HashMap;
@@ -110,13 +110,14 @@ fn produce_with(
     start: i64,
     count: i64,
 ) -> HarnessResult {
-    let (start, count) = (start.to_string(), count.to_string());
-    run_line(
+    let flags = "--timeout-ms 120000 --send-timeout-ms 10000";
+    Flow {
         client,
-        &format!(
-            "produce --namesrv {ns} --topic {topic} --prefix {prefix} --start {start} --count {count} --timeout-ms 120000 --send-timeout-ms 10000"
-        ),
-    )
+        ns,
+        topic,
+        prefix,
+    }
+    .produce(start, count, flags)
 }
 
 fn consume(
@@ -127,15 +128,13 @@ fn consume(
     prefix: &str,
     expect: i64,
 ) -> HarnessResult {
-    let expect = expect.to_string();
-    let r = run_line(
+    let flow = Flow {
         client,
-        &format!(
-            "consume --namesrv {ns} --topic {topic} --group {group} --prefix {prefix} --expect {expect} --from first --timeout-ms 90000"
-        ),
-    );
-    eprintln!("{client:?} consume: {}", r.json);
-    r
+        ns,
+        topic,
+        prefix,
+    };
+    flow.consume("consume", group, expect, "--from first --timeout-ms 90000")
 }
 
 fn lag(admin: &Admin, master: &BrokerProc) -> i64 {

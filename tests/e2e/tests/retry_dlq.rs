@@ -15,10 +15,14 @@ use std::collections::BTreeMap;
 fn retry_and_dead_letters(client: Client) {
     let ns = NamesrvProc::start();
     let broker = BrokerProc::start(&ns.addr, opts(&[("messageDelayLevel", FAST_LEVELS)]));
-    let n = 8;
-    let count = n.to_string();
+    retries_come_back_counted(client, &ns, &broker, 8);
+    dead_letters_after_the_maximum(client, &ns, &broker, 8);
+    drop(broker);
+}
 
-    // 1. RECONSUME_LATER twice, then accept: deliveries with reconsumeTimes 0, 1, 2.
+/// RECONSUME_LATER twice, then accept: `n` messages delivered with reconsumeTimes 0, 1, 2.
+fn retries_come_back_counted(client: Client, ns: &NamesrvProc, broker: &BrokerProc, n: i64) {
+    let count = n.to_string();
     let (topic, group) = (format!("Retry{client:?}"), format!("retry-{client:?}"));
     create_topic(&broker.addr, &topic, 4);
     warm_group(&broker.addr, &group, &topic);
@@ -67,8 +71,12 @@ fn retry_and_dead_letters(client: Client) {
     for (idx, times) in &per_index {
         assert_eq!(times, &["0", "1", "2"], "message {idx}");
     }
+}
 
-    // 2. Always RECONSUME_LATER with maxReconsumeTimes 2: three deliveries, then the DLQ.
+/// Always RECONSUME_LATER with maxReconsumeTimes 2: three deliveries, then the DLQ, where
+/// another group reads every message once.
+fn dead_letters_after_the_maximum(client: Client, ns: &NamesrvProc, broker: &BrokerProc, n: i64) {
+    let count = n.to_string();
     let (topic, group) = (format!("Dlq{client:?}"), format!("dlq-{client:?}"));
     create_topic(&broker.addr, &topic, 4);
     warm_group(&broker.addr, &group, &topic);
@@ -118,7 +126,6 @@ fn retry_and_dead_letters(client: Client) {
     );
     assert_eq!(d.num("duplicates"), 0, "{}", d.json);
     assert_eq!(count_in(&d, "reconsumeTimes", "3"), n, "{}", d.json);
-    drop(broker);
 }
 
 #[test]

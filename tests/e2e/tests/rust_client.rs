@@ -9,21 +9,21 @@
 #![allow(clippy::unwrap_used)]
 
 use rmq_e2e::harness::parse_ranges;
-use rmq_e2e::{BrokerOpts, BrokerProc, Client, HarnessResult, NamesrvProc, run_line};
+use rmq_e2e::{BrokerOpts, BrokerProc, Client, Flow, HarnessResult, NamesrvProc};
 
 const COUNT: i64 = 1000;
 /// Bodies carry a verified filler, so corruption anywhere in the body is detected.
 const BODY_SIZE: &str = "256";
 
 fn produce(client: Client, ns: &str, topic: &str, prefix: &str, count: i64) -> HarnessResult {
-    let count_s = count.to_string();
-    let r = run_line(
+    let flags = format!("--tag TagR --keys --body-size {BODY_SIZE} --timeout-ms 120000");
+    let r = Flow {
         client,
-        &format!(
-            "produce --namesrv {ns} --topic {topic} --tag TagR --keys --body-size {} --prefix {prefix} --count {count_s} --timeout-ms 120000",
-            BODY_SIZE
-        ),
-    );
+        ns,
+        topic,
+        prefix,
+    }
+    .produce(0, count, &flags);
     r.assert_ok();
     assert_eq!(r.num("sent"), count, "{client:?} produce: {}", r.json);
     assert_eq!(r.str("acked"), format!("0-{}", count - 1), "{}", r.json);
@@ -41,12 +41,17 @@ fn consume_all(
     prefix: &str,
     expect: i64,
 ) -> HarnessResult {
-    let expect_s = expect.to_string();
-    let r = run_line(
+    let flow = Flow {
         client,
-        &format!(
-            "{scenario} --namesrv {ns} --topic {topic} --group {group} --prefix {prefix} --expect {expect_s} --linger-ms 1000 --timeout-ms 120000"
-        ),
+        ns,
+        topic,
+        prefix,
+    };
+    let r = flow.consume(
+        scenario,
+        group,
+        expect,
+        "--linger-ms 1000 --timeout-ms 120000",
     );
     r.assert_ok();
     assert_eq!(

@@ -127,52 +127,59 @@ async fn membership_changes_notify_the_group_and_silent_clients_expire() {
     .await;
 }
 
+/// A SEND_MESSAGE_V2 of `body` to queue 0 of topic `Held`.
+fn send_held(body: &str) -> RemotingCommand {
+    let h = SendMessageRequestHeaderV2 {
+        producer_group: "p".into(),
+        topic: "Held".into(),
+        default_topic: Some("TBW102".into()),
+        default_topic_queue_nums: Some(1),
+        queue_id: 0,
+        ..Default::default()
+    };
+    RemotingCommand::request_with(rc::SEND_MESSAGE_V2, &h).with_body(body.to_owned())
+}
+
+/// A PULL_MESSAGE of queue 0 of `Held` from `offset`, held up to `suspend_ms` when empty.
+fn pull_held(offset: i64, suspend_ms: i64) -> RemotingCommand {
+    RemotingCommand::request_with(
+        rc::PULL_MESSAGE,
+        &PullMessageRequestHeader {
+            consumer_group: "held-group".into(),
+            topic: "Held".into(),
+            queue_id: 0,
+            queue_offset: offset,
+            max_msg_nums: 32,
+            sys_flag: PULL_FLAG_SUSPEND,
+            suspend_timeout_millis: suspend_ms,
+            ..Default::default()
+        },
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn pulls_are_held_until_a_message_arrives_or_time_is_up() {
     let ns = NamesrvProc::start();
     let broker = BrokerProc::start(&ns.addr, BrokerOpts::default());
     let c = RemotingClient::new(ClientConfig::default());
-    let send = |body: &str| {
-        let h = SendMessageRequestHeaderV2 {
-            producer_group: "p".into(),
-            topic: "Held".into(),
-            default_topic: Some("TBW102".into()),
-            default_topic_queue_nums: Some(1),
-            queue_id: 0,
-            ..Default::default()
-        };
-        RemotingCommand::request_with(rc::SEND_MESSAGE_V2, &h).with_body(body.to_owned())
-    };
     assert_eq!(
-        c.invoke(&broker.addr, send("first"), T).await.unwrap().code,
+        c.invoke(&broker.addr, send_held("first"), T)
+            .await
+            .unwrap()
+            .code,
         response_code::SUCCESS
     );
     c.invoke(&broker.addr, heartbeat("puller", "held-group", "Held"), T)
         .await
         .unwrap();
-    let pull = |offset: i64, suspend_ms: i64| {
-        RemotingCommand::request_with(
-            rc::PULL_MESSAGE,
-            &PullMessageRequestHeader {
-                consumer_group: "held-group".into(),
-                topic: "Held".into(),
-                queue_id: 0,
-                queue_offset: offset,
-                max_msg_nums: 32,
-                sys_flag: PULL_FLAG_SUSPEND,
-                suspend_timeout_millis: suspend_ms,
-                ..Default::default()
-            },
-        )
-    };
-    let r = c.invoke(&broker.addr, pull(0, 1000), T).await.unwrap();
+    let r = c.invoke(&broker.addr, pull_held(0, 1000), T).await.unwrap();
     assert_eq!(r.code, response_code::SUCCESS);
     let h: PullMessageResponseHeader = r.header().unwrap();
     assert_eq!(h.next_begin_offset, 1);
 
     // Nothing new: held for the suspend time, then PULL_NOT_FOUND at the same offset.
     let started = Instant::now();
-    let r = c.invoke(&broker.addr, pull(1, 1500), T).await.unwrap();
+    let r = c.invoke(&broker.addr, pull_held(1, 1500), T).await.unwrap();
     assert_eq!(r.code, response_code::PULL_NOT_FOUND);
     assert!(
         started.elapsed() >= Duration::from_millis(1400),
@@ -192,13 +199,15 @@ async fn pulls_are_held_until_a_message_arrives_or_time_is_up() {
         let c = c.clone();
         let addr = broker.addr.clone();
         tokio::spawn(async move {
-            c.invoke(&addr, pull(1, 20_000), Duration::from_secs(30))
+            c.invoke(&addr, pull_held(1, 20_000), Duration::from_secs(30))
                 .await
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = Instant::now();
-    c.invoke(&broker.addr, send("second"), T).await.unwrap();
+    c.invoke(&broker.addr, send_held("second"), T)
+        .await
+        .unwrap();
     let r = waiter.await.unwrap().unwrap();
     assert_eq!(r.code, response_code::SUCCESS);
     assert!(
@@ -210,7 +219,7 @@ async fn pulls_are_held_until_a_message_arrives_or_time_is_up() {
     assert_eq!(&msgs[0].body[..], b"second");
 
     // Offsets beyond the end are "moved" back to the max.
-    let r = c.invoke(&broker.addr, pull(99, 0), T).await.unwrap();
+    let r = c.invoke(&broker.addr, pull_held(99, 0), T).await.unwrap();
     assert_eq!(r.code, response_code::PULL_OFFSET_MOVED);
     assert_eq!(
         r.header::<PullMessageResponseHeader>()

@@ -59,7 +59,7 @@ pub struct RemovedBroker {
     pub cluster: String,
     /// Broker group.
     pub broker_name: String,
-    /// Address.
+    /// The broker's `ip:port` for clients.
     pub broker_addr: String,
 }
 

@@ -106,12 +106,12 @@ pub struct ProducerData {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionData {
-    /// Topic.
+    /// The subscribed topic.
     pub topic: String,
     /// Expression: `*`, `TagA || TagB`, or SQL92.
     #[serde(default = "star")]
     pub sub_string: String,
-    /// Tags.
+    /// The tags of a `TagA || TagB` expression (`*` for all).
     #[serde(default)]
     pub tags_set: Vec<String>,
     /// Java hash codes of the tags (Go sends them as strings).
@@ -206,7 +206,7 @@ pub struct ConsumerData {
     /// Where a new group starts.
     #[serde(default = "last_offset", deserialize_with = "consume_from_where")]
     pub consume_from_where: String,
-    /// Subscriptions.
+    /// One entry per subscribed topic.
     #[serde(default)]
     pub subscription_data_set: Vec<SubscriptionData>,
     /// Unit mode.

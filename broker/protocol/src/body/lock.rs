@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageQueue {
-    /// Topic.
+    /// The queue's topic.
     pub topic: String,
     /// Broker group.
     pub broker_name: String,

@@ -15,7 +15,7 @@ pub struct ConsumerListBody {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct KvTable {
-    /// Entries.
+    /// Key → value, sorted by key.
     pub table: BTreeMap<String, String>,
 }
 
@@ -23,7 +23,7 @@ pub struct KvTable {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
 pub struct TopicList {
-    /// Topics.
+    /// Topic names.
     pub topic_list: Vec<String>,
     /// Broker address (system topic list only).
     #[serde(skip_serializing_if = "Option::is_none")]

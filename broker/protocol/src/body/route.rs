@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 pub mod perm {
     /// Priority (unused).
     pub const PRIORITY: i32 = 8;
-    /// Readable.
+    /// Consumers may pull.
     pub const READ: i32 = 4;
-    /// Writable.
+    /// Producers may send.
     pub const WRITE: i32 = 2;
     /// Topics auto-created from this one inherit it (TBW102).
     pub const INHERIT: i32 = 1;

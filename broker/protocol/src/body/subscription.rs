@@ -75,7 +75,7 @@ pub struct SubscriptionGroupWrapper {
     pub subscription_group_table: BTreeMap<String, SubscriptionGroupConfig>,
     /// Forbidden topics per group (unused).
     pub forbidden_table: BTreeMap<String, BTreeMap<String, i32>>,
-    /// Version.
+    /// Bumped on every change (Java's `DataVersion`).
     pub data_version: DataVersion,
 }
 
@@ -83,9 +83,9 @@ pub struct SubscriptionGroupWrapper {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ConsumerOffsetSerializeWrapper {
-    /// Offsets.
+    /// `topic@group` → queue id → next offset to consume.
     pub offset_table: BTreeMap<String, BTreeMap<i32, i64>>,
-    /// Version.
+    /// Bumped on every change (Java's `DataVersion`).
     pub data_version: DataVersion,
 }
 

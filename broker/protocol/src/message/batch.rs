@@ -9,7 +9,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 pub struct BatchItem {
     /// User flag.
     pub flag: i32,
-    /// Body.
+    /// The message payload.
     pub body: Bytes,
     /// Properties text (carries each message's own UNIQ_KEY, TAGS, KEYS).
     pub properties: String,

@@ -32,7 +32,7 @@ pub const MAX_PROPERTIES_LEN: usize = i16::MAX as usize;
 /// What the broker wants to store; offsets and store time are patched in under the store lock.
 #[derive(Debug, Clone)]
 pub struct MessageRecord {
-    /// Topic.
+    /// The topic the record is stored under.
     pub topic: String,
     /// Queue id.
     pub queue_id: i32,
@@ -195,7 +195,7 @@ pub struct MessageExt {
     pub queue_offset: i64,
     /// Commit log offset of the record.
     pub commit_log_offset: i64,
-    /// sysFlag.
+    /// [`crate::message::sys_flag`] bits: compression, tag mode, transaction type, IPv6 hosts.
     pub sys_flag: i32,
     /// Producer timestamp.
     pub born_timestamp: i64,
@@ -209,11 +209,11 @@ pub struct MessageExt {
     pub reconsume_times: i32,
     /// Half message offset (commit/rollback records).
     pub prepared_transaction_offset: i64,
-    /// Body.
+    /// The message payload, as stored (compressed when `sys_flag` says so).
     pub body: Bytes,
-    /// Topic.
+    /// The topic the record is stored under.
     pub topic: String,
-    /// Properties.
+    /// The message properties (`TAGS`, `KEYS`, `UNIQ_KEY`, ...).
     pub properties: Properties,
 }
 

@@ -19,26 +19,26 @@ pub enum NetError {
     /// TCP connect failed.
     #[error("cannot connect to {addr}: {source}")]
     Connect {
-        /// address
+        /// The `host:port` dialled.
         addr: String,
-        /// cause
+        /// The connect error.
         #[source]
         source: std::io::Error,
     },
     /// No response in time.
     #[error("no response from {addr} to request code {code} within {timeout:?}")]
     Timeout {
-        /// address
+        /// The peer asked.
         addr: String,
-        /// request code
+        /// The request code that went unanswered.
         code: i32,
-        /// waited
+        /// How long the caller waited.
         timeout: Duration,
     },
     /// The connection closed before the response arrived.
     #[error("connection to {addr} closed")]
     Closed {
-        /// address
+        /// The peer whose connection closed.
         addr: String,
     },
     /// The address is not `host:port`.

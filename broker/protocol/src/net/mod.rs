@@ -13,10 +13,32 @@ pub use channel::{Channel, NetError};
 pub use client::{ClientConfig, IgnoreRequests, RemotingClient};
 pub use codec::RemotingCodec;
 pub use server::{ServerConfig, serve};
-pub use signal::shutdown_signal;
+pub use signal::{shutdown_signal, stop_on_signal};
 
 use crate::command::RemotingCommand;
+use crate::error::{HeaderError, ProtocolError};
 use std::future::Future;
+
+/// Why a request handler could not answer a request; servers turn it into a SYSTEM_ERROR
+/// response carrying the text.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// A typed header could not be read.
+    #[error(transparent)]
+    Header(#[from] HeaderError),
+    /// A body could not be read.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// Anything else, in words.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<String> for Failure {
+    fn from(s: String) -> Self {
+        Failure::Other(s)
+    }
+}
 
 /// Handles requests arriving on a connection. A request is first run inline by the connection's
 /// read task; if it has to wait it continues in its own task, so a handler may hold a request

@@ -34,7 +34,7 @@ struct ConsumerGroup {
 /// A consumer group as admin requests see it.
 #[derive(Debug, Clone, Default)]
 pub struct ConsumerGroupView {
-    /// Connections.
+    /// The group's live consumer connections.
     pub channels: Vec<ClientChannel>,
     /// Subscriptions by topic.
     pub subscriptions: Vec<Arc<SubscriptionData>>,

@@ -2,7 +2,8 @@
 //! key index (Java names and defaults).
 
 use super::ConfigError;
-use crate::schedule::DelayLevels;
+use super::parse::{boolean, invalid, positive};
+use rmq_protocol::message::DelayLevels;
 use std::time::Duration;
 
 /// Settings of retry/delay, transactions, ordered-consumption locks and the key index.
@@ -59,22 +60,6 @@ pub const KEYS: &[&str] = &[
     "maxIndexNum",
 ];
 
-fn invalid(origin: &str, key: &str, value: &str, expected: &str) -> ConfigError {
-    ConfigError::Value {
-        origin: origin.to_owned(),
-        key: key.to_owned(),
-        value: value.to_owned(),
-        expected: expected.to_owned(),
-    }
-}
-
-fn positive(origin: &str, key: &str, v: &str, what: &str) -> Result<u64, ConfigError> {
-    v.parse::<u64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| invalid(origin, key, v, what))
-}
-
 impl FeaturesConfig {
     /// Applies one of [`KEYS`].
     pub fn apply(&mut self, key: &str, v: &str, origin: &str) -> Result<(), ConfigError> {
@@ -100,22 +85,12 @@ impl FeaturesConfig {
                 self.transaction_check_interval = ms("milliseconds (default 30000)")?;
             }
             "rejectTransactionMessage" => {
-                self.reject_transaction_message = match v.to_ascii_lowercase().as_str() {
-                    "true" => true,
-                    "false" => false,
-                    _ => return Err(invalid(origin, key, v, "true or false")),
-                };
+                self.reject_transaction_message = boolean(origin, key, v)?;
             }
             "rocketmq.broker.rebalance.lockMaxLiveTime" | "rebalanceLockMaxLiveTime" => {
                 self.lock_max_live_time = ms("milliseconds (default 60000)")?;
             }
-            "messageIndexEnable" => {
-                self.message_index_enable = match v.to_ascii_lowercase().as_str() {
-                    "true" => true,
-                    "false" => false,
-                    _ => return Err(invalid(origin, key, v, "true or false")),
-                };
-            }
+            "messageIndexEnable" => self.message_index_enable = boolean(origin, key, v)?,
             "maxIndexNum" => {
                 let n = positive(origin, key, v, "entries per index file (default 4000000)")?;
                 self.max_index_num = u32::try_from(n.max(16)).unwrap_or(u32::MAX);

@@ -1,50 +1,8 @@
 //! broker.conf keys: how each one changes [`BrokerConfig`].
 
+use super::parse::{boolean, invalid, millis, parse, positive_ms};
 use super::{BrokerConfig, BrokerRole, ConfigError, FlushDiskType};
 use std::time::Duration;
-
-fn invalid(origin: &str, key: &str, value: &str, expected: &str) -> ConfigError {
-    ConfigError::Value {
-        origin: origin.to_owned(),
-        key: key.to_owned(),
-        value: value.to_owned(),
-        expected: expected.to_owned(),
-    }
-}
-
-fn parse<T: std::str::FromStr>(
-    origin: &str,
-    key: &str,
-    v: &str,
-    what: &str,
-) -> Result<T, ConfigError> {
-    v.parse().map_err(|_| invalid(origin, key, v, what))
-}
-
-fn boolean(origin: &str, key: &str, v: &str) -> Result<bool, ConfigError> {
-    match v.to_ascii_lowercase().as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(invalid(origin, key, v, "true or false")),
-    }
-}
-
-fn millis(origin: &str, key: &str, v: &str) -> Result<Duration, ConfigError> {
-    Ok(Duration::from_millis(parse(
-        origin,
-        key,
-        v,
-        "milliseconds",
-    )?))
-}
-
-fn positive_ms(origin: &str, key: &str, v: &str) -> Result<Duration, ConfigError> {
-    let d = millis(origin, key, v)?;
-    if d.is_zero() {
-        return Err(invalid(origin, key, v, "a positive number of milliseconds"));
-    }
-    Ok(d)
-}
 
 /// Keys of Apache RocketMQ's broker.conf we accept without acting on them.
 const ACCEPTED_UNUSED: &[&str] = &[
@@ -76,6 +34,28 @@ impl BrokerConfig {
     /// Applies one `key=value`; `origin` names the file or flag for error messages.
     pub fn apply(&mut self, key: &str, value: &str, origin: &str) -> Result<(), ConfigError> {
         let v = value.trim();
+        let handled = self.apply_identity(key, v, origin)?
+            || self.apply_store(key, v, origin)?
+            || self.apply_behaviour(key, v, origin)?
+            || self.apply_ha(key, v, origin)?;
+        if handled {
+            return Ok(());
+        }
+        match key {
+            k if super::features::KEYS.contains(&k) => self.features.apply(k, v, origin)?,
+            k if ACCEPTED_UNUSED.contains(&k) => {
+                self.passthrough.push((k.to_owned(), v.to_owned()))
+            }
+            other => {
+                tracing::warn!(key = other, origin, "unknown broker.conf key ignored");
+                self.passthrough.push((other.to_owned(), v.to_owned()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Names, addresses and ports; false if `key` is not one of them.
+    fn apply_identity(&mut self, key: &str, v: &str, origin: &str) -> Result<bool, ConfigError> {
         match key {
             "brokerClusterName" => self.cluster_name = v.to_owned(),
             "brokerName" => self.broker_name = v.to_owned(),
@@ -103,6 +83,15 @@ impl BrokerConfig {
             "vipChannelEnable" | "fastListenPortEnable" => {
                 self.vip_channel_enable = boolean(origin, key, v)?
             }
+            "regionId" => self.region_id = v.to_owned(),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// The store: where, file sizes, flushing, limits; false if `key` is not one of them.
+    fn apply_store(&mut self, key: &str, v: &str, origin: &str) -> Result<bool, ConfigError> {
+        match key {
             "storePathRootDir" => self.store_root = v.into(),
             "mappedFileSizeCommitLog" => {
                 self.commit_log_segment_size = parse(origin, key, v, "bytes (e.g. 1073741824)")?;
@@ -123,18 +112,33 @@ impl BrokerConfig {
             }
             "flushIntervalCommitLog" => self.flush_interval = millis(origin, key, v)?,
             "syncFlushTimeout" => self.sync_flush_timeout = millis(origin, key, v)?,
+            "maxMessageSize" => self.max_message_size = parse(origin, key, v, "bytes")?,
+            "frameMaxLength" | "com.rocketmq.remoting.frameMaxLength" => {
+                self.max_frame = parse(origin, key, v, "bytes (default 16777216)")?;
+                if self.max_frame < 1024 {
+                    return Err(invalid(origin, key, v, "at least 1024 bytes"));
+                }
+            }
+            "flushConsumerOffsetInterval" => {
+                self.flush_consumer_offset_interval = millis(origin, key, v)?
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Role, permissions, auto-creation, polling, sessions, delay levels; false if `key` is
+    /// not one of them.
+    fn apply_behaviour(&mut self, key: &str, v: &str, origin: &str) -> Result<bool, ConfigError> {
+        match key {
             "brokerRole" => {
                 self.broker_role = match v.to_ascii_uppercase().as_str() {
                     "ASYNC_MASTER" => BrokerRole::AsyncMaster,
                     "SYNC_MASTER" => BrokerRole::SyncMaster,
                     "SLAVE" => BrokerRole::Slave,
                     _ => {
-                        return Err(invalid(
-                            origin,
-                            key,
-                            v,
-                            "ASYNC_MASTER, SYNC_MASTER or SLAVE",
-                        ));
+                        let expected = "ASYNC_MASTER, SYNC_MASTER or SLAVE";
+                        return Err(invalid(origin, key, v, expected));
                     }
                 }
             }
@@ -149,19 +153,8 @@ impl BrokerConfig {
                 }
             }
             "brokerPermission" => {
-                self.broker_permission = parse(
-                    origin,
-                    key,
-                    v,
-                    "permission bits (6 = read/write, 4 = read only)",
-                )?;
-            }
-            "maxMessageSize" => self.max_message_size = parse(origin, key, v, "bytes")?,
-            "frameMaxLength" | "com.rocketmq.remoting.frameMaxLength" => {
-                self.max_frame = parse(origin, key, v, "bytes (default 16777216)")?;
-                if self.max_frame < 1024 {
-                    return Err(invalid(origin, key, v, "at least 1024 bytes"));
-                }
+                let expected = "permission bits (6 = read/write, 4 = read only)";
+                self.broker_permission = parse(origin, key, v, expected)?;
             }
             "registerNameServerPeriod" => {
                 let d = millis(origin, key, v)?;
@@ -170,16 +163,19 @@ impl BrokerConfig {
             "longPollingEnable" => self.long_polling_enable = boolean(origin, key, v)?,
             "shortPollingTimeMills" => self.short_polling_time = millis(origin, key, v)?,
             "channelExpiredTimeout" => self.channel_expired_timeout = millis(origin, key, v)?,
-            "flushConsumerOffsetInterval" => {
-                self.flush_consumer_offset_interval = millis(origin, key, v)?
-            }
-            "regionId" => self.region_id = v.to_owned(),
             "traceOn" => self.trace_on = boolean(origin, key, v)?,
             "messageDelayLevel" => {
                 self.features.apply(key, v, origin)?;
                 self.message_delay_level = v.to_owned();
             }
-            k if super::features::KEYS.contains(&k) => self.features.apply(k, v, origin)?,
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Replication; false if `key` is not one of its keys.
+    fn apply_ha(&mut self, key: &str, v: &str, origin: &str) -> Result<bool, ConfigError> {
+        match key {
             "haMasterAddress" => {
                 self.ha.master_address = Some(v.to_owned()).filter(|s| !s.is_empty());
                 if let Some(a) = &self.ha.master_address
@@ -211,15 +207,9 @@ impl BrokerConfig {
                     return Err(invalid(origin, key, v, "a positive integer"));
                 }
             }
-            k if ACCEPTED_UNUSED.contains(&k) => {
-                self.passthrough.push((k.to_owned(), v.to_owned()))
-            }
-            other => {
-                tracing::warn!(key = other, origin, "unknown broker.conf key ignored");
-                self.passthrough.push((other.to_owned(), v.to_owned()));
-            }
+            _ => return Ok(false),
         }
-        Ok(())
+        Ok(true)
     }
 
     /// The effective settings as properties text (GET_BROKER_CONFIG).

@@ -5,6 +5,7 @@
 mod args;
 mod features;
 mod keys;
+mod parse;
 
 pub use args::Args;
 pub use features::FeaturesConfig;
@@ -30,16 +31,16 @@ pub enum BrokerRole {
     AsyncMaster,
     /// Master, acknowledge after a slave has the message.
     SyncMaster,
-    /// Slave.
+    /// Reads the master's commit log and serves reads; takes no writes.
     Slave,
 }
 
 /// Effective broker settings.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
-    /// brokerClusterName.
+    /// The cluster the broker registers under (`brokerClusterName`).
     pub cluster_name: String,
-    /// brokerName.
+    /// The broker group shared by a master and its slaves (`brokerName`).
     pub broker_name: String,
     /// brokerId (0 = master).
     pub broker_id: i64,
@@ -57,47 +58,47 @@ pub struct BrokerConfig {
     pub ha_listen_port: Option<u16>,
     /// Also listen on listenPort - 2 (the "VIP channel" of old clients).
     pub vip_channel_enable: bool,
-    /// storePathRootDir.
+    /// Where the commit log, queues, indexes and metadata live (`storePathRootDir`).
     pub store_root: PathBuf,
-    /// mappedFileSizeCommitLog.
+    /// Bytes per commit-log segment file (`mappedFileSizeCommitLog`).
     pub commit_log_segment_size: u64,
     /// mappedFileSizeConsumeQueue in units.
     pub consume_queue_units_per_file: u64,
-    /// flushDiskType.
+    /// Whether a send is acknowledged after fsync or after the write (`flushDiskType`).
     pub flush_disk_type: FlushDiskType,
-    /// flushIntervalCommitLog.
+    /// How often the asynchronous flusher fsyncs the commit log (`flushIntervalCommitLog`).
     pub flush_interval: Duration,
-    /// syncFlushTimeout.
+    /// How long a SYNC_FLUSH send waits for its fsync before FLUSH_DISK_TIMEOUT (`syncFlushTimeout`).
     pub sync_flush_timeout: Duration,
-    /// brokerRole.
+    /// Master (sync or async replication) or slave (`brokerRole`).
     pub broker_role: BrokerRole,
-    /// autoCreateTopicEnable.
+    /// Whether a send to an unknown topic creates it from TBW102 (`autoCreateTopicEnable`).
     pub auto_create_topic_enable: bool,
-    /// autoCreateSubscriptionGroup.
+    /// Whether an unknown consumer group is created on first use (`autoCreateSubscriptionGroup`).
     pub auto_create_subscription_group: bool,
     /// defaultTopicQueueNums (queues of TBW102).
     pub default_topic_queue_nums: i32,
-    /// brokerPermission.
+    /// Read/write permission bits the broker advertises (`brokerPermission`, 6 = read and write).
     pub broker_permission: i32,
     /// maxMessageSize (body bytes).
     pub max_message_size: usize,
     /// Largest accepted remoting frame (Java's `com.rocketmq.remoting.frameMaxLength`).
     pub max_frame: usize,
-    /// registerNameServerPeriod.
+    /// How often the broker re-registers with every nameserver (`registerNameServerPeriod`).
     pub register_period: Duration,
-    /// longPollingEnable.
+    /// Whether an empty pull is held until a message arrives (`longPollingEnable`).
     pub long_polling_enable: bool,
-    /// shortPollingTimeMills.
+    /// How long an empty pull is held without long polling (`shortPollingTimeMills`).
     pub short_polling_time: Duration,
     /// channelExpiredTimeout for client sessions.
     pub channel_expired_timeout: Duration,
-    /// flushConsumerOffsetInterval.
+    /// How often changed consumer offsets are written to disk (`flushConsumerOffsetInterval`).
     pub flush_consumer_offset_interval: Duration,
-    /// regionId.
+    /// The region reported to clients in routes and send results (`regionId`).
     pub region_id: String,
-    /// traceOn.
+    /// Whether clients are told that message tracing is on (`traceOn`).
     pub trace_on: bool,
-    /// messageDelayLevel.
+    /// The delay of each level, as written (`messageDelayLevel`, e.g. `1s 5s 10s 30s 1m`).
     pub message_delay_level: String,
     /// Delay levels, transactions, queue locks, key index.
     pub features: FeaturesConfig,
@@ -142,8 +143,7 @@ impl Default for BrokerConfig {
             flush_consumer_offset_interval: Duration::from_secs(5),
             region_id: "DefaultRegion".into(),
             trace_on: true,
-            message_delay_level: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
-                .into(),
+            message_delay_level: rmq_protocol::message::DEFAULT_LEVELS.into(),
             features: FeaturesConfig::default(),
             passthrough: Vec::new(),
             ha: HaConfig::default(),
@@ -201,22 +201,22 @@ pub enum ConfigError {
     /// The file could not be read.
     #[error("cannot read broker config {path}: {source}")]
     Read {
-        /// file
+        /// The broker.conf given with `-c`.
         path: PathBuf,
-        /// cause
+        /// Why it could not be opened or parsed.
         #[source]
         source: java_properties::PropertiesError,
     },
     /// A value is malformed.
     #[error("{origin}: {key}={value:?} is invalid: expected {expected}")]
     Value {
-        /// where it came from (file or flag)
+        /// Where it came from: the file, or the flag.
         origin: String,
-        /// key
+        /// The broker.conf key.
         key: String,
-        /// value
+        /// The value as given.
         value: String,
-        /// what was expected
+        /// What a valid value looks like.
         expected: String,
     },
     /// Settings contradict each other.
@@ -229,18 +229,11 @@ impl BrokerConfig {
     pub fn from_args(args: &Args) -> Result<Self, ConfigError> {
         let mut c = Self::default();
         if let Some(path) = &args.config {
-            let file = std::fs::File::open(path).map_err(|e| ConfigError::Read {
-                path: path.clone(),
-                source: e.into(),
-            })?;
-            let props = java_properties::read(std::io::BufReader::new(file)).map_err(|source| {
-                ConfigError::Read {
+            let entries =
+                crate::process::read_properties(path).map_err(|source| ConfigError::Read {
                     path: path.clone(),
                     source,
-                }
-            })?;
-            let mut entries: Vec<_> = props.into_iter().collect();
-            entries.sort();
+                })?;
             for (k, v) in entries {
                 c.apply(&k, &v, &path.display().to_string())?;
             }

@@ -8,9 +8,9 @@
 //! should hold every message anyway. A slave reporting an offset beyond the master's end has
 //! diverged (e.g. the master lost a torn tail) and is disconnected, as in Java.
 
+use super::replication::Replication;
 use super::state::SlaveLink;
 use super::wire;
-use crate::broker::Broker;
 use bytes::BytesMut;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,7 +25,8 @@ use tokio_util::sync::CancellationToken;
 const IDLE_POLL: Duration = Duration::from_millis(100);
 
 /// Accepts slave connections until `stop`.
-pub fn spawn(b: Arc<Broker>, listener: TcpListener, stop: CancellationToken) {
+pub fn spawn(r: Replication, listener: TcpListener, stop: CancellationToken) {
+    let r = Arc::new(r);
     tokio::spawn(async move {
         loop {
             let accepted = tokio::select! {
@@ -34,7 +35,7 @@ pub fn spawn(b: Arc<Broker>, listener: TcpListener, stop: CancellationToken) {
             };
             match accepted {
                 Ok((stream, peer)) => {
-                    tokio::spawn(serve(b.clone(), stream, peer, stop.clone()));
+                    tokio::spawn(serve(r.clone(), stream, peer, stop.clone()));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "HA accept failed");
@@ -45,18 +46,18 @@ pub fn spawn(b: Arc<Broker>, listener: TcpListener, stop: CancellationToken) {
     });
 }
 
-async fn serve(b: Arc<Broker>, stream: TcpStream, peer: SocketAddr, stop: CancellationToken) {
+async fn serve(r: Arc<Replication>, stream: TcpStream, peer: SocketAddr, stop: CancellationToken) {
     let _ = stream.set_nodelay(true);
-    let link = b.ha.register(peer.to_string());
+    let link = r.state.register(peer.to_string());
     tracing::info!(slave = %peer, "HA: slave connected");
     let (rd, wr) = stream.into_split();
     let (first_tx, first_rx) = oneshot::channel();
     let result = tokio::select! {
-        r = read_reports(&b, &link, rd, first_tx) => r,
-        r = transfer(&b, &link, wr, first_rx) => r,
+        res = read_reports(&r, &link, rd, first_tx) => res,
+        res = transfer(&r, &link, wr, first_rx) => res,
         _ = stop.cancelled() => Ok(()),
     };
-    b.ha.unregister(link.id);
+    r.state.unregister(link.id);
     match result {
         Ok(()) => tracing::info!(slave = %peer, "HA: slave connection closed"),
         Err(e) => tracing::warn!(slave = %peer, reason = %e, "HA: slave connection closed"),
@@ -65,12 +66,12 @@ async fn serve(b: Arc<Broker>, stream: TcpStream, peer: SocketAddr, stop: Cancel
 
 /// Reads reports until the connection ends; sends the first one to the writer.
 async fn read_reports(
-    b: &Broker,
+    r: &Replication,
     link: &SlaveLink,
     mut rd: OwnedReadHalf,
     first_tx: oneshot::Sender<i64>,
 ) -> Result<(), String> {
-    let idle = b.config.ha.housekeeping_interval;
+    let idle = r.config.housekeeping_interval;
     let mut buf = BytesMut::with_capacity(1024);
     let mut first = Some(first_tx);
     loop {
@@ -84,14 +85,14 @@ async fn read_reports(
         let Some(offset) = wire::take_last_report(&mut buf) else {
             continue;
         };
-        let end = b.store.max_physical_offset();
+        let end = r.store.max_physical_offset();
         if offset > end {
             return Err(format!(
                 "the slave reports offset {offset}, beyond this master's end {end}: its commit \
                  log has diverged; rebuild the slave's store"
             ));
         }
-        b.ha.record_ack(link, offset);
+        r.state.record_ack(link, offset);
         if let Some(tx) = first.take() {
             let _ = tx.send(offset);
         }
@@ -106,7 +107,7 @@ async fn write_frame(wr: &mut OwnedWriteHalf, offset: i64, body: &[u8]) -> Resul
 
 /// Streams the commit log from the slave's requested offset, forever.
 async fn transfer(
-    b: &Broker,
+    r: &Replication,
     link: &SlaveLink,
     mut wr: OwnedWriteHalf,
     first_rx: oneshot::Receiver<i64>,
@@ -115,13 +116,13 @@ async fn transfer(
         .await
         .map_err(|_| "closed before the first report".to_owned())?;
     let mut next = if requested == 0 {
-        b.store.min_physical_offset()
+        r.store.min_physical_offset()
     } else {
         requested
     };
     link.set_transfer_from(next);
     tracing::info!(slave = %link.addr, requested, from = next, "HA: transfer starts");
-    let cfg = &b.config.ha;
+    let cfg = &r.config;
     let mut last_write = Instant::now();
     let mut window = (Instant::now(), 0u64);
     loop {
@@ -129,10 +130,10 @@ async fn transfer(
             link.set_bytes_per_sec(window.1);
             window = (Instant::now(), 0);
         }
-        let notified = b.ha.data_notified();
+        let notified = r.state.data_notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let chunk = b
+        let chunk = r
             .store
             .read_raw(next, cfg.transfer_batch_size)
             .map_err(|e| format!("cannot read the commit log at {next}: {e}"))?;
@@ -144,11 +145,11 @@ async fn transfer(
                 last_write = Instant::now();
                 continue;
             }
-            None if next < b.store.min_physical_offset() => {
+            None if next < r.store.min_physical_offset() => {
                 return Err(format!(
                     "the slave needs offset {next}, which is no longer on this master (first \
                      offset {}); rebuild the slave's store",
-                    b.store.min_physical_offset()
+                    r.store.min_physical_offset()
                 ));
             }
             _ => {}

@@ -5,9 +5,10 @@
 //! later promotion; slaves never deliver); a master without request 45 answers
 //! REQUEST_CODE_NOT_SUPPORTED, which is fine.
 
-use crate::broker::Broker;
-use crate::schedule::DelayOffsetSerializeWrapper;
-use crate::state::now_ms;
+use super::state::HaState;
+use crate::state::{
+    DelayOffsetSerializeWrapper, DelayOffsets, GroupTable, OffsetTable, TopicTable, now_ms,
+};
 use rmq_protocol::body::from_json;
 use rmq_protocol::body::subscription::{ConsumerOffsetSerializeWrapper, SubscriptionGroupWrapper};
 use rmq_protocol::body::topic_config::TopicConfigSerializeWrapper;
@@ -24,8 +25,21 @@ const PERIOD: Duration = Duration::from_secs(10);
 /// Per-request timeout.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Runs the periodic sync until `stop` (slaves only).
-pub fn spawn(b: Arc<Broker>, stop: CancellationToken) {
+/// The tables a slave takes from its master.
+#[derive(Clone)]
+pub struct Tables {
+    /// Topic configs (replaced when the master's differ).
+    pub topics: Arc<TopicTable>,
+    /// Subscription groups (replaced when the master's differ).
+    pub groups: Arc<GroupTable>,
+    /// Consumer offsets (the master's entries win).
+    pub offsets: Arc<OffsetTable>,
+    /// Delay progress (each level only moves forward).
+    pub delay_offsets: Arc<DelayOffsets>,
+}
+
+/// Runs the periodic sync until `stop` (slaves only); the master's address comes from `ha`.
+pub fn spawn(tables: Tables, ha: Arc<HaState>, stop: CancellationToken) {
     tokio::spawn(async move {
         let client = RemotingClient::new(ClientConfig::default());
         let mut delay = FIRST_DELAY;
@@ -36,10 +50,10 @@ pub fn spawn(b: Arc<Broker>, stop: CancellationToken) {
                 _ = tokio::time::sleep(delay) => {}
             }
             delay = PERIOD;
-            let Some(master) = b.master_addr() else {
+            let Some(master) = ha.master_addr() else {
                 continue;
             };
-            match sync_all(&b, &client, &master).await {
+            match tables.sync_all(&client, &master).await {
                 Ok(()) if failing => {
                     failing = false;
                     tracing::info!(master = %master, "metadata sync from the master works again");
@@ -77,35 +91,37 @@ async fn fetch(
     }
 }
 
-/// One round: topics, consumer offsets, delay offsets, subscription groups.
-pub async fn sync_all(b: &Broker, client: &RemotingClient, master: &str) -> Result<(), String> {
-    if let Some(body) = fetch(client, master, rc::GET_ALL_TOPIC_CONFIG).await? {
-        let w: TopicConfigSerializeWrapper =
-            from_json("TopicConfigSerializeWrapper", &body).map_err(|e| e.to_string())?;
-        let count = w.topic_config_table.len();
-        if b.topics.replace_all(w).map_err(|e| e.to_string())? {
-            tracing::info!(topics = count, "topic configs synced from the master");
+impl Tables {
+    /// One round: topics, consumer offsets, delay offsets, subscription groups.
+    pub async fn sync_all(&self, client: &RemotingClient, master: &str) -> Result<(), String> {
+        if let Some(body) = fetch(client, master, rc::GET_ALL_TOPIC_CONFIG).await? {
+            let w: TopicConfigSerializeWrapper =
+                from_json("TopicConfigSerializeWrapper", &body).map_err(|e| e.to_string())?;
+            let count = w.topic_config_table.len();
+            if self.topics.replace_all(w).map_err(|e| e.to_string())? {
+                tracing::info!(topics = count, "topic configs synced from the master");
+            }
         }
-    }
-    if let Some(body) = fetch(client, master, rc::GET_ALL_CONSUMER_OFFSET).await? {
-        let w: ConsumerOffsetSerializeWrapper =
-            from_json("ConsumerOffsetSerializeWrapper", &body).map_err(|e| e.to_string())?;
-        b.offsets.merge_from(w);
-    }
-    if let Some(body) = fetch(client, master, rc::GET_ALL_DELAY_OFFSET).await?
-        && !body.is_empty()
-    {
-        let w: DelayOffsetSerializeWrapper =
-            from_json("DelayOffsetSerializeWrapper", &body).map_err(|e| e.to_string())?;
-        b.delay_offsets.merge_from(w, now_ms());
-    }
-    if let Some(body) = fetch(client, master, rc::GET_ALL_SUBSCRIPTIONGROUP_CONFIG).await? {
-        let w: SubscriptionGroupWrapper =
-            from_json("SubscriptionGroupWrapper", &body).map_err(|e| e.to_string())?;
-        let count = w.subscription_group_table.len();
-        if b.groups.replace_all(w) {
-            tracing::info!(groups = count, "subscription groups synced from the master");
+        if let Some(body) = fetch(client, master, rc::GET_ALL_CONSUMER_OFFSET).await? {
+            let w: ConsumerOffsetSerializeWrapper =
+                from_json("ConsumerOffsetSerializeWrapper", &body).map_err(|e| e.to_string())?;
+            self.offsets.merge_from(w);
         }
+        if let Some(body) = fetch(client, master, rc::GET_ALL_DELAY_OFFSET).await?
+            && !body.is_empty()
+        {
+            let w: DelayOffsetSerializeWrapper =
+                from_json("DelayOffsetSerializeWrapper", &body).map_err(|e| e.to_string())?;
+            self.delay_offsets.merge_from(w, now_ms());
+        }
+        if let Some(body) = fetch(client, master, rc::GET_ALL_SUBSCRIPTIONGROUP_CONFIG).await? {
+            let w: SubscriptionGroupWrapper =
+                from_json("SubscriptionGroupWrapper", &body).map_err(|e| e.to_string())?;
+            let count = w.subscription_group_table.len();
+            if self.groups.replace_all(w) {
+                tracing::info!(groups = count, "subscription groups synced from the master");
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }

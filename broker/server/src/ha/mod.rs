@@ -5,7 +5,9 @@
 //!   (slave).
 //! - `master`: the `haListenPort` listener; one reader and one writer task per slave.
 //! - `slave`: the connection to the master; appends transferred bytes to the local store.
-//! - `metadata`: slaves pull topics, offsets and groups from the master every 10 s.
+//! - `metadata`: slaves pull topics, offsets and groups from the master every 10 s
+//!   ([`Tables`]).
+//! - `replication`: [`Replication`], the handle the tasks, the send path and runtime info share.
 //! - [`sync_wait`]: SYNC_MASTER sends wait for slave acks (`SLAVE_NOT_AVAILABLE`,
 //!   `FLUSH_SLAVE_TIMEOUT`).
 //! - [`status`]: runtime info keys and GET_BROKER_HA_STATUS.
@@ -17,28 +19,33 @@
 
 mod master;
 mod metadata;
+mod replication;
 mod slave;
 pub mod state;
 pub mod status;
 pub mod sync_wait;
 pub mod wire;
 
+pub use metadata::Tables;
+pub use replication::Replication;
 pub use state::HaState;
-pub use sync_wait::replication_code;
 
-use crate::broker::Broker;
-use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// Starts the HA tasks: the slave listener on a master (`listener` is the bound HA port),
-/// replication and metadata sync on a slave. All end when `stop` is cancelled.
-pub fn spawn(b: &Arc<Broker>, listener: Option<TcpListener>, stop: CancellationToken) {
+/// replication and the sync of `tables` on a slave. All end when `stop` is cancelled.
+pub fn spawn(
+    r: &Replication,
+    listener: Option<TcpListener>,
+    tables: Tables,
+    stop: CancellationToken,
+) {
     if let Some(l) = listener {
-        master::spawn(b.clone(), l, stop.clone());
+        master::spawn(r.clone(), l, stop.clone());
     }
-    if !b.is_master() {
-        slave::spawn(b.clone(), stop.clone());
-        metadata::spawn(b.clone(), stop);
+    if !r.is_master() {
+        slave::spawn(r.clone(), stop.clone());
+        metadata::spawn(tables, r.state.clone(), stop);
     }
 }

@@ -5,11 +5,10 @@
 //! An offset mismatch, `haHousekeepingInterval` without a frame, or any I/O error drops the
 //! connection; the slave reconnects every 5 s.
 
+use super::replication::Replication;
 use super::wire::{self, HEADER_LEN, TransferHeader};
-use crate::broker::Broker;
 use crate::state::now_ms;
 use bytes::{Buf, Bytes, BytesMut};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -28,21 +27,20 @@ const MAX_BODY: usize = 64 * 1024 * 1024;
 const READ_BUF: usize = 256 * 1024;
 
 /// Keeps the slave connected to its master until `stop`.
-pub fn spawn(b: Arc<Broker>, stop: CancellationToken) {
+pub fn spawn(r: Replication, stop: CancellationToken) {
     tokio::spawn(async move {
         let mut last_error = String::new();
         loop {
-            let addr = b
+            let addr = r
                 .config
-                .ha
                 .master_address
                 .clone()
-                .or_else(|| b.ha.master_ha_addr());
+                .or_else(|| r.state.master_ha_addr());
             let mut pause = UNKNOWN_MASTER_POLL;
             if let Some(addr) = addr {
                 pause = RECONNECT;
-                let result = session(&b, &addr, &stop).await;
-                b.ha.client.set_connected(None);
+                let result = session(&r, &addr, &stop).await;
+                r.state.client.set_connected(None);
                 match result {
                     Ok(()) => return,
                     Err(e) if e != last_error => {
@@ -69,18 +67,18 @@ async fn report(wr: &mut OwnedWriteHalf, offset: i64) -> Result<(), String> {
 }
 
 /// One connection; `Ok` only when stopped.
-async fn session(b: &Arc<Broker>, addr: &str, stop: &CancellationToken) -> Result<(), String> {
+async fn session(r: &Replication, addr: &str, stop: &CancellationToken) -> Result<(), String> {
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
         .await
         .map_err(|_| "connect timed out".to_owned())?
         .map_err(|e| format!("cannot connect: {e}"))?;
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
-    let mut reported = b.store.max_physical_offset();
+    let mut reported = r.store.max_physical_offset();
     report(&mut wr, reported).await?;
-    b.ha.client.set_connected(Some(addr));
+    r.state.client.set_connected(Some(addr));
     tracing::info!(master = %addr, offset = reported, "HA: connected to the master");
-    let cfg = &b.config.ha;
+    let cfg = &r.config;
     let mut buf = BytesMut::with_capacity(READ_BUF);
     let (mut last_read, mut last_write) = (Instant::now(), Instant::now());
     let mut tick = tokio::time::interval(cfg.heartbeat_interval.min(Duration::from_secs(1)));
@@ -88,14 +86,14 @@ async fn session(b: &Arc<Broker>, addr: &str, stop: &CancellationToken) -> Resul
     loop {
         tokio::select! {
             _ = stop.cancelled() => return Ok(()),
-            r = rd.read_buf(&mut buf) => {
-                let n = r.map_err(|e| format!("read failed: {e}"))?;
+            read = rd.read_buf(&mut buf) => {
+                let n = read.map_err(|e| format!("read failed: {e}"))?;
                 if n == 0 {
                     return Err("the master closed the connection".into());
                 }
                 last_read = Instant::now();
-                apply_frames(b, &mut buf).await?;
-                let end = b.store.max_physical_offset();
+                apply_frames(r, &mut buf).await?;
+                let end = r.store.max_physical_offset();
                 if end > reported {
                     reported = end;
                     report(&mut wr, reported).await?;
@@ -110,7 +108,7 @@ async fn session(b: &Arc<Broker>, addr: &str, stop: &CancellationToken) -> Resul
                     ));
                 }
                 if last_write.elapsed() >= cfg.heartbeat_interval {
-                    reported = b.store.max_physical_offset();
+                    reported = r.store.max_physical_offset();
                     report(&mut wr, reported).await?;
                     last_write = Instant::now();
                 }
@@ -121,8 +119,8 @@ async fn session(b: &Arc<Broker>, addr: &str, stop: &CancellationToken) -> Resul
 
 /// Splits every complete frame off `buf` (checking that each continues where the previous
 /// one, or the local commit log, ends) and appends their bodies.
-async fn apply_frames(b: &Arc<Broker>, buf: &mut BytesMut) -> Result<(), String> {
-    let mut expect = b.store.max_physical_offset();
+async fn apply_frames(r: &Replication, buf: &mut BytesMut) -> Result<(), String> {
+    let mut expect = r.store.max_physical_offset();
     let mut bodies: Vec<(i64, Bytes)> = Vec::new();
     let mut seen = None;
     let mut total = 0;
@@ -161,7 +159,7 @@ async fn apply_frames(b: &Arc<Broker>, buf: &mut BytesMut) -> Result<(), String>
         }
     }
     if !bodies.is_empty() {
-        let store = b.store.clone();
+        let store = r.store.clone();
         tokio::task::spawn_blocking(move || {
             for (offset, body) in bodies {
                 store.append_raw(offset, &body)?;
@@ -173,7 +171,7 @@ async fn apply_frames(b: &Arc<Broker>, buf: &mut BytesMut) -> Result<(), String>
         .map_err(|e| format!("cannot append replicated data: {e}"))?;
     }
     if let Some(end) = seen {
-        b.ha.client.saw_master_offset(end, now_ms(), total);
+        r.state.client.saw_master_offset(end, now_ms(), total);
     }
     Ok(())
 }

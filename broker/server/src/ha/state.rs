@@ -1,6 +1,6 @@
 //! Replication state shared by the HA tasks, the send path (SYNC_MASTER waits) and runtime
 //! info: on a master the connected slaves and their acknowledged offsets; on a slave the link
-//! to its master.
+//! to its master and the master's addresses learned at registration.
 
 use parking_lot::{Mutex, RwLock};
 use std::sync::Arc;
@@ -111,6 +111,7 @@ pub struct HaState {
     acked: Notify,
     data: Notify,
     master_ha_addr: RwLock<Option<String>>,
+    master_addr: RwLock<Option<String>>,
     /// Slave side.
     pub client: ClientStatus,
 }
@@ -221,6 +222,20 @@ impl HaState {
     /// The master's HA address learned from the nameserver.
     pub fn master_ha_addr(&self) -> Option<String> {
         self.master_ha_addr.read().clone()
+    }
+
+    /// Records the master's remoting address from a registration response (slaves).
+    pub fn set_master_addr(&self, addr: String) {
+        let mut m = self.master_addr.write();
+        if m.as_deref() != Some(addr.as_str()) {
+            tracing::info!(master = %addr, "master address learned from nameserver");
+            *m = Some(addr);
+        }
+    }
+
+    /// The master's remoting address, if known (slave metadata sync pulls from it).
+    pub fn master_addr(&self) -> Option<String> {
+        self.master_addr.read().clone()
     }
 }
 

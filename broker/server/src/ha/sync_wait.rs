@@ -10,8 +10,8 @@
 //! offsets. "Needed" is `inSyncReplicas - 1` slaves (rmq default 2 → one slave; 1 → no wait,
 //! Java 5's default).
 
-use super::HaState;
-use crate::broker::Broker;
+use super::replication::Replication;
+use super::state::HaState;
 use crate::config::{BrokerRole, HaConfig};
 use rmq_protocol::response_code as code;
 
@@ -60,12 +60,14 @@ pub async fn await_replicas(
     }
 }
 
-/// The send path's hook: the response code after replication (SUCCESS unless SYNC_MASTER
-/// could not replicate). `wait` is the message's `WAIT` property.
-pub async fn replication_code(b: &Broker, end: i64, wait: bool) -> i32 {
-    await_replicas(&b.ha, &b.config.ha, b.config.broker_role, end, wait)
-        .await
-        .response_code()
+impl Replication {
+    /// The send path's hook: the response code after replication (SUCCESS unless SYNC_MASTER
+    /// could not replicate). `wait` is the message's `WAIT` property.
+    pub async fn replication_code(&self, end: i64, wait: bool) -> i32 {
+        await_replicas(&self.state, &self.config, self.role, end, wait)
+            .await
+            .response_code()
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
-//! Admin requests (the default processor): topics, subscription groups, runtime info, broker
-//! config, stats and connection lists, as mqadmin and rmqctl send them.
+//! Admin requests (the default processor): topics, subscription groups, offset and delay
+//! progress tables, runtime info, broker config, stats and connection lists, as mqadmin,
+//! rmqctl and slaves (metadata sync) send them.
 
-use super::{Reply, refuse, respond};
+use super::reply::{Reply, refuse, respond};
 use crate::broker::Broker;
+use crate::clients::ClientChannel;
 use crate::state::now_ms;
 use rmq_protocol::body::lock::MessageQueue;
 use rmq_protocol::body::misc::{Connection, ConsumerConnection, KvTable};
@@ -15,86 +17,28 @@ use rmq_protocol::body::topic_config::TopicConfig;
 use rmq_protocol::body::{from_json, to_json};
 use rmq_protocol::header::client::{ConsumerGroupRequestHeader, ProducerGroupRequestHeader};
 use rmq_protocol::header::topic::*;
-use rmq_protocol::net::Channel;
 use rmq_protocol::{RemotingCommand, names, request_code as rc, response_code as code};
 use std::collections::BTreeMap;
 
-/// Routes an admin request by code.
-pub fn dispatch(b: &Broker, _ch: &Channel, req: &RemotingCommand) -> Reply {
+/// Routes an admin request by code; codes nobody serves get REQUEST_CODE_NOT_SUPPORTED.
+pub fn dispatch(b: &Broker, req: &RemotingCommand) -> Reply {
     match req.code {
         rc::UPDATE_AND_CREATE_TOPIC => update_topic(b, req),
         rc::DELETE_TOPIC_IN_BROKER => delete_topic(b, req),
-        rc::GET_ALL_TOPIC_CONFIG => {
-            respond(RemotingCommand::success(req).with_body(to_json(&b.topics.snapshot())))
+        rc::GET_ALL_TOPIC_CONFIG => success_json(req, &b.topics.snapshot()),
+        rc::GET_TOPIC_CONFIG => topic_config(b, req),
+        rc::GET_TOPIC_NAME_LIST => topic_names(b, req),
+        rc::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => update_group(b, req),
+        rc::DELETE_SUBSCRIPTIONGROUP => delete_group(b, req),
+        rc::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => success_json(req, &b.groups.snapshot()),
+        rc::GET_SUBSCRIPTIONGROUP_CONFIG => group_config(b, req),
+        rc::GET_ALL_CONSUMER_OFFSET => success_json(req, &b.offsets.snapshot()),
+        rc::GET_ALL_DELAY_OFFSET => success_json(req, &b.delay_offsets.snapshot()),
+        rc::GET_BROKER_RUNTIME_INFO => success_json(req, &runtime_info(b)),
+        rc::GET_BROKER_HA_STATUS => {
+            respond(RemotingCommand::success(req).with_body(b.ha.ha_runtime_info().to_string()))
         }
-        rc::GET_TOPIC_CONFIG => {
-            let h: TopicRequestHeader = req.header()?;
-            match b.topics.get(&h.topic) {
-                Some(t) => respond(
-                    RemotingCommand::success(req)
-                        .with_body(serde_json::json!({"topicConfig": *t}).to_string()),
-                ),
-                None => refuse(
-                    req,
-                    code::TOPIC_NOT_EXIST,
-                    format!("No topic in this broker. topic: {}", h.topic),
-                ),
-            }
-        }
-        rc::GET_TOPIC_NAME_LIST => respond(RemotingCommand::success(req).with_body(to_json(
-            &rmq_protocol::body::misc::TopicList {
-                topic_list: b.topics.names(),
-                broker_addr: Some(b.broker_addr.clone()),
-            },
-        ))),
-        rc::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => {
-            let cfg: SubscriptionGroupConfig = from_json("SubscriptionGroupConfig", &req.body)?;
-            if let Err(e) = names::validate_group(&cfg.group_name) {
-                return refuse(req, code::INVALID_PARAMETER, e);
-            }
-            b.groups.upsert(cfg, now_ms());
-            respond(RemotingCommand::success(req))
-        }
-        rc::DELETE_SUBSCRIPTIONGROUP => {
-            let h: DeleteSubscriptionGroupRequestHeader = req.header()?;
-            b.groups.delete(&h.group_name, now_ms());
-            if h.clean_offset {
-                b.offsets.remove_group(&h.group_name);
-            }
-            respond(RemotingCommand::success(req))
-        }
-        rc::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => {
-            respond(RemotingCommand::success(req).with_body(to_json(&b.groups.snapshot())))
-        }
-        rc::GET_SUBSCRIPTIONGROUP_CONFIG => {
-            let group = req.ext_fields.get("group").unwrap_or_default();
-            match b.groups.get(group) {
-                Some(g) => respond(RemotingCommand::success(req).with_body(to_json(&*g))),
-                None => refuse(
-                    req,
-                    code::SUBSCRIPTION_GROUP_NOT_EXIST,
-                    format!("group {group} not exist"),
-                ),
-            }
-        }
-        rc::GET_ALL_CONSUMER_OFFSET => {
-            respond(RemotingCommand::success(req).with_body(to_json(&b.offsets.snapshot())))
-        }
-        rc::GET_BROKER_RUNTIME_INFO => {
-            respond(RemotingCommand::success(req).with_body(to_json(&runtime_info(b))))
-        }
-        rc::GET_BROKER_HA_STATUS => respond(
-            RemotingCommand::success(req)
-                .with_body(crate::ha::status::ha_runtime_info(b).to_string()),
-        ),
-        rc::GET_BROKER_CONFIG => {
-            let mut resp = RemotingCommand::success(req).with_body(b.config.to_properties());
-            resp.ext_fields.insert(
-                "version",
-                serde_json::to_string(&b.topics.data_version()).unwrap_or_default(),
-            );
-            respond(resp)
-        }
+        rc::GET_BROKER_CONFIG => broker_config(b, req),
         rc::UPDATE_BROKER_CONFIG => refuse(
             req,
             code::SYSTEM_ERROR,
@@ -103,48 +47,126 @@ pub fn dispatch(b: &Broker, _ch: &Channel, req: &RemotingCommand) -> Reply {
         rc::GET_TOPIC_STATS_INFO => topic_stats(b, req),
         rc::GET_CONSUME_STATS => consume_stats(b, req),
         rc::GET_CONSUMER_CONNECTION_LIST => consumer_connections(b, req),
-        rc::GET_PRODUCER_CONNECTION_LIST => {
-            let h: ProducerGroupRequestHeader = req.header()?;
-            let set: Vec<Connection> = b
-                .clients
-                .producer_clients(&h.producer_group)
-                .into_iter()
-                .map(|c| Connection {
-                    client_id: c.client_id,
-                    client_addr: c.channel.remote_addr().to_string(),
-                    language: c.language.name().into(),
-                    version: c.version,
-                })
-                .collect();
-            if set.is_empty() {
-                return refuse(
-                    req,
-                    code::SYSTEM_ERROR,
-                    format!("the producer group[{}] not exist", h.producer_group),
-                );
-            }
-            respond(
-                RemotingCommand::success(req)
-                    .with_body(serde_json::json!({"connectionSet": set}).to_string()),
-            )
-        }
-        rc::QUERY_TOPIC_CONSUME_BY_WHO => {
-            let h: TopicRequestHeader = req.header()?;
-            let mut groups = b.clients.groups_consuming(&h.topic);
-            groups.extend(b.offsets.groups_of_topic(&h.topic));
-            groups.sort();
-            groups.dedup();
-            respond(
-                RemotingCommand::success(req)
-                    .with_body(serde_json::json!({"groupList": groups}).to_string()),
-            )
-        }
+        rc::GET_PRODUCER_CONNECTION_LIST => producer_connections(b, req),
+        rc::QUERY_TOPIC_CONSUME_BY_WHO => consumed_by(b, req),
         other => refuse(
             req,
             code::REQUEST_CODE_NOT_SUPPORTED,
             format!(" request type {other} not supported"),
         ),
     }
+}
+
+/// A success response with `body` as JSON.
+fn success_json<T: serde::Serialize>(req: &RemotingCommand, body: &T) -> Reply {
+    respond(RemotingCommand::success(req).with_body(to_json(body)))
+}
+
+fn topic_config(b: &Broker, req: &RemotingCommand) -> Reply {
+    let h: TopicRequestHeader = req.header()?;
+    match b.topics.get(&h.topic) {
+        Some(t) => respond(
+            RemotingCommand::success(req)
+                .with_body(serde_json::json!({"topicConfig": *t}).to_string()),
+        ),
+        None => refuse(
+            req,
+            code::TOPIC_NOT_EXIST,
+            format!("No topic in this broker. topic: {}", h.topic),
+        ),
+    }
+}
+
+fn topic_names(b: &Broker, req: &RemotingCommand) -> Reply {
+    success_json(
+        req,
+        &rmq_protocol::body::misc::TopicList {
+            topic_list: b.topics.names(),
+            broker_addr: Some(b.broker_addr.clone()),
+        },
+    )
+}
+
+fn update_group(b: &Broker, req: &RemotingCommand) -> Reply {
+    let cfg: SubscriptionGroupConfig = from_json("SubscriptionGroupConfig", &req.body)?;
+    if let Err(e) = names::validate_group(&cfg.group_name) {
+        return refuse(req, code::INVALID_PARAMETER, e);
+    }
+    b.groups.upsert(cfg, now_ms());
+    respond(RemotingCommand::success(req))
+}
+
+fn delete_group(b: &Broker, req: &RemotingCommand) -> Reply {
+    let h: DeleteSubscriptionGroupRequestHeader = req.header()?;
+    b.groups.delete(&h.group_name, now_ms());
+    if h.clean_offset {
+        b.offsets.remove_group(&h.group_name);
+    }
+    respond(RemotingCommand::success(req))
+}
+
+fn group_config(b: &Broker, req: &RemotingCommand) -> Reply {
+    let group = req.ext_fields.get("group").unwrap_or_default();
+    match b.groups.get(group) {
+        Some(g) => success_json(req, &*g),
+        None => refuse(
+            req,
+            code::SUBSCRIPTION_GROUP_NOT_EXIST,
+            format!("group {group} not exist"),
+        ),
+    }
+}
+
+fn broker_config(b: &Broker, req: &RemotingCommand) -> Reply {
+    let mut resp = RemotingCommand::success(req).with_body(b.config.to_properties());
+    resp.ext_fields.insert(
+        "version",
+        serde_json::to_string(&b.topics.data_version()).unwrap_or_default(),
+    );
+    respond(resp)
+}
+
+/// A client connection as admin tools list it.
+fn connection(c: &ClientChannel) -> Connection {
+    Connection {
+        client_id: c.client_id.clone(),
+        client_addr: c.channel.remote_addr().to_string(),
+        language: c.language.name().into(),
+        version: c.version,
+    }
+}
+
+fn producer_connections(b: &Broker, req: &RemotingCommand) -> Reply {
+    let h: ProducerGroupRequestHeader = req.header()?;
+    let set: Vec<Connection> = b
+        .clients
+        .producer_clients(&h.producer_group)
+        .iter()
+        .map(connection)
+        .collect();
+    if set.is_empty() {
+        return refuse(
+            req,
+            code::SYSTEM_ERROR,
+            format!("the producer group[{}] not exist", h.producer_group),
+        );
+    }
+    respond(
+        RemotingCommand::success(req)
+            .with_body(serde_json::json!({"connectionSet": set}).to_string()),
+    )
+}
+
+fn consumed_by(b: &Broker, req: &RemotingCommand) -> Reply {
+    let h: TopicRequestHeader = req.header()?;
+    let mut groups = b.clients.groups_consuming(&h.topic);
+    groups.extend(b.offsets.groups_of_topic(&h.topic));
+    groups.sort();
+    groups.dedup();
+    respond(
+        RemotingCommand::success(req)
+            .with_body(serde_json::json!({"groupList": groups}).to_string()),
+    )
 }
 
 fn update_topic(b: &Broker, req: &RemotingCommand) -> Reply {
@@ -230,6 +252,28 @@ fn delete_topic(b: &Broker, req: &RemotingCommand) -> Reply {
     }
 }
 
+/// Runtime info keys Java tools expect whose values are fixed in rmq (no thread pools, no page
+/// cache lock, no timer wheel, dispatch in the put path).
+const FIXED_RUNTIME_INFO: &[(&str, &str)] = &[
+    ("brokerVersionDesc", "V5_3_3"),
+    ("brokerActive", "true"),
+    ("sendThreadPoolQueueSize", "0"),
+    ("pullThreadPoolQueueSize", "0"),
+    ("sendThreadPoolQueueCapacity", "10000"),
+    ("pullThreadPoolQueueCapacity", "100000"),
+    ("sendThreadPoolQueueHeadWaitTimeMills", "0"),
+    ("pullThreadPoolQueueHeadWaitTimeMills", "0"),
+    ("pageCacheLockTimeMills", "0"),
+    ("dispatchBehindBytes", "0"),
+    ("remainHowManyDataToFlush", "0"),
+    ("timerReadBehind", "0"),
+    ("timerOffsetBehind", "0"),
+    ("timerCongestNum", "0"),
+    ("timerEnqueueTps", "0.0"),
+    ("timerDequeueTps", "0.0"),
+];
+
+/// GET_BROKER_RUNTIME_INFO: counters, store offsets, connections and replication.
 fn runtime_info(b: &Broker) -> KvTable {
     let (put_days, get_days) = b.stats.day_totals();
     let store = b.store.stats();
@@ -237,23 +281,17 @@ fn runtime_info(b: &Broker) -> KvTable {
     let mut put = |k: &str, v: String| {
         t.insert(k.to_owned(), v);
     };
-    put("brokerVersionDesc", "V5_3_3".into());
+    for (k, v) in FIXED_RUNTIME_INFO {
+        put(k, (*v).to_owned());
+    }
     put(
         "brokerVersion",
         rmq_protocol::codes::version::CURRENT.to_string(),
     );
-    put("brokerActive", "true".into());
     put("putTps", b.stats.put_tps());
     put("getTransferedTps", b.stats.get_tps());
     put("getTransferredTps", b.stats.get_tps());
     put("getFoundTps", b.stats.get_tps());
-    put("sendThreadPoolQueueSize", "0".into());
-    put("pullThreadPoolQueueSize", "0".into());
-    put("sendThreadPoolQueueCapacity", "10000".into());
-    put("pullThreadPoolQueueCapacity", "100000".into());
-    put("sendThreadPoolQueueHeadWaitTimeMills", "0".into());
-    put("pullThreadPoolQueueHeadWaitTimeMills", "0".into());
-    put("pageCacheLockTimeMills", "0".into());
     put(
         "earliestMessageTimeStamp",
         store.earliest_message_time.unwrap_or(0).to_string(),
@@ -281,21 +319,23 @@ fn runtime_info(b: &Broker) -> KvTable {
         "runtime",
         format!("[ {} seconds ]", (now_ms() - b.boot_ms) / 1000),
     );
-    put("dispatchBehindBytes", "0".into());
-    put("remainHowManyDataToFlush", "0".into());
-    put("timerReadBehind", "0".into());
-    put("timerOffsetBehind", "0".into());
-    put("timerCongestNum", "0".into());
-    put("timerEnqueueTps", "0.0".into());
-    put("timerDequeueTps", "0.0".into());
     let (producers, consumers) = b.clients.counts();
     put("producerConnections", producers.to_string());
     put("consumerConnections", consumers.to_string());
     put("parkedPulls", b.holds.len().to_string());
     put("brokerRole", format!("{:?}", b.config.broker_role));
     t.insert("msgPutTotal".into(), b.stats.puts().to_string());
-    crate::ha::status::runtime_info(b, &mut t);
+    b.ha.runtime_info(&mut t);
     KvTable { table: t }
+}
+
+/// Queue `queue_id` of `topic` on this broker.
+fn message_queue(b: &Broker, topic: &str, queue_id: i32) -> MessageQueue {
+    MessageQueue {
+        topic: topic.to_owned(),
+        broker_name: b.config.broker_name.clone(),
+        queue_id,
+    }
 }
 
 fn topic_stats(b: &Broker, req: &RemotingCommand) -> Reply {
@@ -321,11 +361,7 @@ fn topic_stats(b: &Broker, req: &RemotingCommand) -> Reply {
                 0
             };
             (
-                MessageQueue {
-                    topic: h.topic.clone(),
-                    broker_name: b.config.broker_name.clone(),
-                    queue_id: q,
-                },
+                message_queue(b, &h.topic, q),
                 TopicOffset {
                     min_offset: b.store.min_offset(&h.topic, q),
                     max_offset: max,
@@ -357,11 +393,7 @@ fn consume_stats(b: &Broker, req: &RemotingCommand) -> Reply {
         for q in 0..cfg.read_queue_nums {
             let consumer = committed.get(&q).copied().unwrap_or(0);
             entries.push((
-                MessageQueue {
-                    topic: t.clone(),
-                    broker_name: b.config.broker_name.clone(),
-                    queue_id: q,
-                },
+                message_queue(b, &t, q),
                 OffsetWrapper {
                     broker_offset: b.store.max_offset(&t, q),
                     consumer_offset: consumer,
@@ -384,16 +416,7 @@ fn consumer_connections(b: &Broker, req: &RemotingCommand) -> Reply {
         );
     };
     let body = ConsumerConnection {
-        connection_set: view
-            .channels
-            .iter()
-            .map(|c| Connection {
-                client_id: c.client_id.clone(),
-                client_addr: c.channel.remote_addr().to_string(),
-                language: c.language.name().into(),
-                version: c.version,
-            })
-            .collect(),
+        connection_set: view.channels.iter().map(connection).collect(),
         subscription_table: view
             .subscriptions
             .iter()

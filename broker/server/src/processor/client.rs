@@ -1,7 +1,7 @@
 //! Client sessions: HEART_BEAT, UNREGISTER_CLIENT, GET_CONSUMER_LIST_BY_GROUP, connection close,
 //! and the NOTIFY_CONSUMER_IDS_CHANGED fan-out that makes consumers rebalance at once.
 
-use super::{Reply, refuse, respond};
+use super::reply::{Reply, refuse, respond};
 use crate::broker::Broker;
 use crate::clients::ClientChannel;
 use crate::state::now_ms;

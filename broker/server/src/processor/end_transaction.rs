@@ -2,7 +2,7 @@
 //! queue, rollback drops it; both write an op record ([`crate::transaction`]). Clients send it
 //! oneway (Go without the oneway flag: it gets an answer and drops it); UNKNOWN (0) is ignored.
 
-use super::{Reply, refuse, respond};
+use super::reply::{Reply, refuse, respond};
 use crate::broker::Broker;
 use crate::state::now_ms;
 use rmq_protocol::header::transaction::EndTransactionRequestHeader;
@@ -57,7 +57,7 @@ pub fn end_transaction(b: &Broker, req: &RemotingCommand) -> Reply {
             "the transaction is already being checked; answer the check instead",
         );
     }
-    match b.transactions.resolve(b, &half, commit) {
+    match b.transactions.resolve(&half, commit) {
         Ok(true) => respond(RemotingCommand::success(req)),
         Ok(false) => {
             tracing::debug!(msg_id = %half.msg_id(), commit, "transaction already resolved; END_TRANSACTION ignored");

@@ -1,7 +1,7 @@
 //! LOCK_BATCH_MQ (41) and UNLOCK_BATCH_MQ (42): queue locks for orderly consumers, over the
 //! broker's [`crate::locks::LockTable`].
 
-use super::{Reply, respond};
+use super::reply::{Reply, respond};
 use crate::broker::Broker;
 use crate::state::now_ms;
 use rmq_protocol::RemotingCommand;

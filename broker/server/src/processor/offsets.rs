@@ -1,7 +1,7 @@
 //! Consumer offsets and queue offsets: QUERY/UPDATE_CONSUMER_OFFSET, GET_MAX/MIN_OFFSET,
 //! SEARCH_OFFSET_BY_TIMESTAMP, GET_EARLIEST_MSG_STORETIME.
 
-use super::{Reply, refuse, respond};
+use super::reply::{Reply, refuse, respond};
 use crate::broker::Broker;
 use rmq_protocol::header::offset::*;
 use rmq_protocol::{RemotingCommand, response_code as code};

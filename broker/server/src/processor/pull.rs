@@ -1,19 +1,21 @@
 //! PULL_MESSAGE / LITE_PULL_MESSAGE with long polling.
 
-use super::{Reply, refuse, respond};
+use super::reply::{Reply, refuse, respond, system_error};
 use crate::broker::Broker;
 use crate::long_poll::ParkedPull;
 use crate::state::now_ms;
 use bytes::BytesMut;
 use rmq_protocol::body::heartbeat::SubscriptionData;
 use rmq_protocol::body::route::perm;
+use rmq_protocol::body::subscription::SubscriptionGroupConfig;
+use rmq_protocol::body::topic_config::TopicConfig;
 use rmq_protocol::header::pull::{
     PULL_FLAG_COMMIT_OFFSET, PULL_FLAG_SUBSCRIPTION, PULL_FLAG_SUSPEND, PullMessageRequestHeader,
     PullMessageResponseHeader,
 };
 use rmq_protocol::net::Channel;
 use rmq_protocol::{RemotingCommand, response_code as code};
-use rmq_store::GetStatus;
+use rmq_store::{GetResult, GetStatus};
 use std::sync::Arc;
 
 /// Most messages one pull returns.
@@ -73,59 +75,64 @@ fn subscription(
     Ok((!sub.is_all()).then_some(sub))
 }
 
-/// Handles a pull; `first` is false when a parked pull is re-executed (no second suspend, no
-/// second offset commit).
-pub fn pull_message(b: &Arc<Broker>, ch: &Channel, req: RemotingCommand, first: bool) -> Reply {
-    let h: PullMessageRequestHeader = req.header()?;
+/// The group and topic configs of a pull, after the permission and queue checks.
+// The Err is the finished response, moved once to the caller (see `subscription`).
+#[allow(clippy::result_large_err)]
+fn check_pull(
+    b: &Broker,
+    req: &RemotingCommand,
+    h: &PullMessageRequestHeader,
+) -> Result<(Arc<SubscriptionGroupConfig>, Arc<TopicConfig>), Reply> {
     if !perm::is_readable(b.config.broker_permission) {
-        return refuse(
-            &req,
+        return Err(refuse(
+            req,
             code::NO_PERMISSION,
             format!("the broker[{}] pulling message is forbidden", b.broker_addr),
-        );
+        ));
     }
     let Some(group) = b.groups.find_or_create(&h.consumer_group, now_ms()) else {
-        return refuse(
-            &req,
+        return Err(refuse(
+            req,
             code::SUBSCRIPTION_GROUP_NOT_EXIST,
             format!("subscription group [{}] does not exist", h.consumer_group),
-        );
+        ));
     };
     if !group.consume_enable {
-        return refuse(
-            &req,
+        return Err(refuse(
+            req,
             code::NO_PERMISSION,
             format!("subscription group no permission, {}", h.consumer_group),
-        );
+        ));
     }
     let Some(topic) = b.topics.get(&h.topic) else {
-        return refuse(
-            &req,
+        return Err(refuse(
+            req,
             code::TOPIC_NOT_EXIST,
             format!("topic[{}] not exist, apply first please!", h.topic),
-        );
+        ));
     };
     if !perm::is_readable(topic.perm) {
-        return refuse(
-            &req,
+        return Err(refuse(
+            req,
             code::NO_PERMISSION,
             format!("the topic[{}] pulling message is forbidden", h.topic),
-        );
+        ));
     }
     if h.queue_id < 0 || h.queue_id >= topic.read_queue_nums {
-        return refuse(
-            &req,
+        return Err(refuse(
+            req,
             code::INVALID_PARAMETER,
             format!(
                 "queueId[{}] is illegal, topic:[{}] topicConfig.readQueueNums:[{}]",
                 h.queue_id, h.topic, topic.read_queue_nums
             ),
-        );
+        ));
     }
-    let filter = match subscription(b, &req, &h) {
-        Ok(f) => f,
-        Err(reply) => return reply,
-    };
+    Ok((group, topic))
+}
+
+/// Reads what the pull asks for (count and bytes capped), through the tag filter.
+fn read(b: &Broker, h: &PullMessageRequestHeader, filter: Option<&SubscriptionData>) -> GetResult {
     let max_count = usize::try_from(h.max_msg_nums)
         .unwrap_or(1)
         .clamp(1, MAX_PULL_COUNT);
@@ -134,54 +141,85 @@ pub fn pull_message(b: &Arc<Broker>, ch: &Channel, req: RemotingCommand, first: 
         .and_then(|m| usize::try_from(m).ok())
         .filter(|m| *m > 0)
         .map_or(MAX_PULL_BYTES, |m| m.min(MAX_PULL_BYTES));
-    let matches = |tags: i64| filter.as_ref().is_none_or(|f| f.matches_tags_code(tags));
-    let got = b.store.get_messages(
+    let matches = |tags: i64| filter.is_none_or(|f| f.matches_tags_code(tags));
+    b.store.get_messages(
         &h.topic,
         h.queue_id,
         h.queue_offset,
         max_count,
         max_bytes,
         &matches,
-    );
-    let response_code = match got.status {
+    )
+}
+
+/// The pull response code of a read status (RocketMQ's `PullMessageProcessor` mapping).
+fn response_code(status: GetStatus, queue_offset: i64) -> i32 {
+    match status {
         GetStatus::Found => code::SUCCESS,
         GetStatus::NoMatchedMessage | GetStatus::MessageWasRemoving => code::PULL_RETRY_IMMEDIATELY,
         GetStatus::OffsetOverflowOne | GetStatus::OffsetFoundNull => code::PULL_NOT_FOUND,
         GetStatus::NoMessageInQueue | GetStatus::NoMatchedLogicQueue => {
-            if h.queue_offset != 0 {
+            if queue_offset != 0 {
                 code::PULL_OFFSET_MOVED
             } else {
                 code::PULL_NOT_FOUND
             }
         }
         GetStatus::OffsetTooSmall | GetStatus::OffsetOverflowBadly => code::PULL_OFFSET_MOVED,
+    }
+}
+
+/// Parks a pull that found nothing (long polling, or short polling when disabled), then looks
+/// once more: a message may have landed between the read and the park.
+fn park(
+    b: &Arc<Broker>,
+    ch: &Channel,
+    req: RemotingCommand,
+    h: &PullMessageRequestHeader,
+    filter: Option<Arc<SubscriptionData>>,
+) {
+    let hold_ms = if b.config.long_polling_enable {
+        h.suspend_timeout_millis.max(0)
+    } else {
+        b.config.short_polling_time.as_millis() as i64
     };
+    b.holds.park(
+        &h.topic,
+        h.queue_id,
+        ParkedPull {
+            channel: ch.clone(),
+            request: req,
+            offset: h.queue_offset,
+            deadline_ms: now_ms() + hold_ms,
+            filter,
+        },
+    );
+    let max = b.store.max_offset(&h.topic, h.queue_id);
+    for p in b.holds.take_ready(&h.topic, h.queue_id, max, None) {
+        execute_parked(b, p);
+    }
+}
+
+/// Handles a pull; `first` is false when a parked pull is re-executed (no second suspend, no
+/// second offset commit).
+pub fn pull_message(b: &Arc<Broker>, ch: &Channel, req: RemotingCommand, first: bool) -> Reply {
+    let h: PullMessageRequestHeader = req.header()?;
+    let (group, topic) = match check_pull(b, &req, &h) {
+        Ok(configs) => configs,
+        Err(reply) => return reply,
+    };
+    let filter = match subscription(b, &req, &h) {
+        Ok(f) => f,
+        Err(reply) => return reply,
+    };
+    let got = read(b, &h, filter.as_deref());
+    let response_code = response_code(got.status, h.queue_offset);
     if first && h.sys_flag & PULL_FLAG_COMMIT_OFFSET != 0 && b.is_master() && h.commit_offset >= 0 {
         b.offsets
             .commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
     }
     if response_code == code::PULL_NOT_FOUND && first && h.sys_flag & PULL_FLAG_SUSPEND != 0 {
-        let hold_ms = if b.config.long_polling_enable {
-            h.suspend_timeout_millis.max(0)
-        } else {
-            b.config.short_polling_time.as_millis() as i64
-        };
-        b.holds.park(
-            &h.topic,
-            h.queue_id,
-            ParkedPull {
-                channel: ch.clone(),
-                request: req,
-                offset: h.queue_offset,
-                deadline_ms: now_ms() + hold_ms,
-                filter,
-            },
-        );
-        // A message may have landed between the read and the park.
-        let max = b.store.max_offset(&h.topic, h.queue_id);
-        for p in b.holds.take_ready(&h.topic, h.queue_id, max, None) {
-            execute_parked(b, p);
-        }
+        park(b, ch, req, &h, filter);
         return Ok(None);
     }
     let mut resp =
@@ -218,15 +256,11 @@ pub fn execute_parked(b: &Arc<Broker>, parked: ParkedPull) {
         }
         Ok(None) => {}
         Err(e) => {
-            let mut resp = RemotingCommand {
-                code: code::SYSTEM_ERROR,
+            ch.send(system_error(
                 opaque,
-                flag: rmq_protocol::command::FLAG_RESPONSE,
-                remark: Some(e.to_string()),
-                ..RemotingCommand::default()
-            };
-            resp.version = rmq_protocol::codes::version::CURRENT;
-            ch.send(resp);
+                rmq_protocol::codes::version::CURRENT,
+                &e,
+            ));
         }
     }
 }

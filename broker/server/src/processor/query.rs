@@ -2,7 +2,7 @@
 //! clients show), over the store's key index; and VIEW_MESSAGE_BY_ID (33) by the commit log
 //! offset decoded from an offset message id. Bodies are stored records back to back.
 
-use super::{Reply, refuse, respond};
+use super::reply::{Reply, refuse, respond};
 use crate::broker::Broker;
 use bytes::BytesMut;
 use rmq_protocol::header::query::{
@@ -38,7 +38,7 @@ pub fn query_message(b: &Broker, req: &RemotingCommand) -> Reply {
             h.begin_timestamp,
             h.end_timestamp,
         )
-        .map_err(|e| super::Failure::Other(format!("key index lookup failed: {e}")))?;
+        .map_err(|e| super::reply::Failure::Other(format!("key index lookup failed: {e}")))?;
     let header = QueryMessageResponseHeader {
         index_last_update_timestamp: found.index_last_update_timestamp,
         index_last_update_phyoffset: found.index_last_update_phy_offset,

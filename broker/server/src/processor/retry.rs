@@ -4,14 +4,14 @@
 //! group's maximum is reached. Retry messages a client sends itself go through
 //! [`super::send_paths`].
 
-use super::{Reply, refuse, respond};
+use super::reply::{Reply, refuse, respond};
 use crate::broker::Broker;
 use crate::state::now_ms;
 use rmq_protocol::body::route::perm;
 use rmq_protocol::body::subscription::SubscriptionGroupConfig;
 use rmq_protocol::codes::version;
 use rmq_protocol::header::send::ConsumerSendMsgBackRequestHeader;
-use rmq_protocol::message::{MessageRecord, decode_message, property};
+use rmq_protocol::message::{MessageExt, MessageRecord, decode_message, property};
 use rmq_protocol::{RemotingCommand, names, response_code as code};
 use std::sync::Arc;
 
@@ -54,39 +54,13 @@ pub(crate) fn ensure_writable(b: &Broker, topic: &str, queues: i32) -> Result<()
 }
 
 /// CONSUMER_SEND_MSG_BACK.
-pub fn consumer_send_msg_back(b: &Arc<Broker>, req: &RemotingCommand) -> Reply {
+pub fn consumer_send_msg_back(b: &Broker, req: &RemotingCommand) -> Reply {
     let h: ConsumerSendMsgBackRequestHeader = req.header()?;
-    if !b.is_master() {
-        return refuse(
-            req,
-            code::SERVICE_NOT_AVAILABLE,
-            format!(
-                "broker {} is a slave; send back to the master",
-                b.config.broker_name
-            ),
-        );
-    }
-    let Some(group) = b.groups.find_or_create(&h.group, now_ms()) else {
-        return refuse(
-            req,
-            code::SUBSCRIPTION_GROUP_NOT_EXIST,
-            format!("subscription group not exist, {}", h.group),
-        );
+    let group = match retry_group(b, &h) {
+        Ok(Some(g)) => g,
+        Ok(None) => return respond(RemotingCommand::success(req)),
+        Err((c, why)) => return refuse(req, c, why),
     };
-    if !perm::is_writeable(b.config.broker_permission) {
-        return refuse(
-            req,
-            code::NO_PERMISSION,
-            format!("the broker[{}] sending message is forbidden", b.broker_addr),
-        );
-    }
-    if group.retry_queue_nums <= 0 {
-        return respond(RemotingCommand::success(req));
-    }
-    let retry = names::retry_topic(&h.group);
-    if let Err((c, why)) = ensure_writable(b, &retry, group.retry_queue_nums) {
-        return refuse(req, c, why);
-    }
     let raw = match b.store.read_record(h.offset) {
         Ok(Some(r)) => r,
         _ => {
@@ -98,6 +72,61 @@ pub fn consumer_send_msg_back(b: &Arc<Broker>, req: &RemotingCommand) -> Reply {
         }
     };
     let (msg, _) = decode_message(&raw)?;
+    let max = max_reconsume_times(req, h.max_reconsume_times, &group);
+    let (record, delay) = match back_record(b, &h, &group, &msg, max) {
+        Ok(r) => r,
+        Err((c, why)) => return refuse(req, c, why),
+    };
+    match b.writer.put(record, delay) {
+        Ok(_) => respond(RemotingCommand::success(req)),
+        Err(e) => refuse(req, code::SYSTEM_ERROR, e),
+    }
+}
+
+/// The group of a send-back, after the checks (master, group, permission) and with its retry
+/// topic writable; `None` when the group keeps no retries (the message is dropped).
+fn retry_group(
+    b: &Broker,
+    h: &ConsumerSendMsgBackRequestHeader,
+) -> Result<Option<Arc<SubscriptionGroupConfig>>, Refusal> {
+    if !b.is_master() {
+        return Err((
+            code::SERVICE_NOT_AVAILABLE,
+            format!(
+                "broker {} is a slave; send back to the master",
+                b.config.broker_name
+            ),
+        ));
+    }
+    let Some(group) = b.groups.find_or_create(&h.group, now_ms()) else {
+        return Err((
+            code::SUBSCRIPTION_GROUP_NOT_EXIST,
+            format!("subscription group not exist, {}", h.group),
+        ));
+    };
+    if !perm::is_writeable(b.config.broker_permission) {
+        return Err((
+            code::NO_PERMISSION,
+            format!("the broker[{}] sending message is forbidden", b.broker_addr),
+        ));
+    }
+    if group.retry_queue_nums <= 0 {
+        return Ok(None);
+    }
+    ensure_writable(b, &names::retry_topic(&h.group), group.retry_queue_nums)?;
+    Ok(Some(group))
+}
+
+/// The record to store for a send-back of `msg`, and whether it is delayed: a retry in
+/// `%RETRY%<group>` (`DELAY` = `3 + reconsumeTimes` unless the consumer chose a level) or,
+/// once `max` retries are used up or the consumer asks for it, `%DLQ%<group>`.
+fn back_record(
+    b: &Broker,
+    h: &ConsumerSendMsgBackRequestHeader,
+    group: &SubscriptionGroupConfig,
+    msg: &MessageExt,
+    max: i32,
+) -> Result<(MessageRecord, bool), Refusal> {
     let mut props = msg.properties.clone();
     if props.get(property::RETRY_TOPIC).is_none() {
         props.insert(property::RETRY_TOPIC, msg.topic.clone());
@@ -109,12 +138,9 @@ pub fn consumer_send_msg_back(b: &Arc<Broker>, req: &RemotingCommand) -> Reply {
     {
         props.insert(property::ORIGIN_MESSAGE_ID, msg.offset_msg_id());
     }
-    let max = max_reconsume_times(req, h.max_reconsume_times, &group);
     let (topic, queue_id, delay) = if msg.reconsume_times >= max || h.delay_level < 0 {
         let dlq = names::dlq_topic(&h.group);
-        if let Err((c, why)) = ensure_writable(b, &dlq, DLQ_QUEUES) {
-            return refuse(req, c, why);
-        }
+        ensure_writable(b, &dlq, DLQ_QUEUES)?;
         props.remove(property::DELAY_TIME_LEVEL);
         tracing::info!(group = %h.group, msg_id = %msg.msg_id(), times = msg.reconsume_times, max, "message sent to the dead letter queue");
         (dlq, 0, false)
@@ -125,7 +151,7 @@ pub fn consumer_send_msg_back(b: &Arc<Broker>, req: &RemotingCommand) -> Reply {
         };
         props.insert(property::DELAY_TIME_LEVEL, level.to_string());
         let queue = rand::random_range(0..group.retry_queue_nums);
-        (retry, queue, true)
+        (names::retry_topic(&h.group), queue, true)
     };
     let record = MessageRecord {
         topic,
@@ -140,8 +166,5 @@ pub fn consumer_send_msg_back(b: &Arc<Broker>, req: &RemotingCommand) -> Reply {
         body: msg.body.clone(),
         properties: props.encode(),
     };
-    match crate::store_put::put_record(b, record, delay) {
-        Ok(_) => respond(RemotingCommand::success(req)),
-        Err(e) => refuse(req, code::SYSTEM_ERROR, e),
-    }
+    Ok((record, delay))
 }

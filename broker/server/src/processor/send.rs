@@ -1,7 +1,7 @@
 //! SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE (retry/DLQ, half and delay transforms:
 //! [`super::send_paths`]).
 
-use super::{Reply, respond};
+use super::reply::{Reply, respond};
 use crate::broker::Broker;
 use crate::config::FlushDiskType;
 use crate::state::now_ms;
@@ -12,19 +12,14 @@ use rmq_protocol::header::send::{
     SendMessageRequestHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader,
 };
 use rmq_protocol::message::{
-    MessageRecord, decode_batch, encode_record, offset_msg_id, property, sys_flag, tags_hash_code,
+    MessageRecord, TagsCode, decode_batch, encode_record, offset_msg_id, property, raw_property,
+    sys_flag,
 };
 use rmq_protocol::net::Channel;
 use rmq_protocol::{RemotingCommand, names, request_code as rc, response_code as code};
 use std::sync::Arc;
 
-/// Finds a property in wire text without allocating.
-pub(crate) fn find_property<'a>(props: &'a str, key: &str) -> Option<&'a str> {
-    // one pass over the bytes (it runs several times per message)
-    rmq_store::config::raw_property(props, key)
-}
-
-fn read_header(req: &RemotingCommand) -> Result<SendMessageRequestHeader, super::Failure> {
+fn read_header(req: &RemotingCommand) -> Result<SendMessageRequestHeader, super::reply::Failure> {
     Ok(if req.code == rc::SEND_MESSAGE {
         req.header::<SendMessageRequestHeader>()?
     } else {
@@ -146,7 +141,7 @@ fn stored_properties(b: &Broker, props: &str) -> (String, String) {
     if !out.is_empty() && !out.ends_with('\u{2}') {
         out.push('\u{2}');
     }
-    let uniq = match find_property(props, property::UNIQ_KEY) {
+    let uniq = match raw_property(props, property::UNIQ_KEY) {
         Some(u) => u.to_owned(),
         None => {
             let u = b.uniq_keys.next(now_ms());
@@ -157,17 +152,13 @@ fn stored_properties(b: &Broker, props: &str) -> (String, String) {
             u
         }
     };
-    if find_property(props, property::CLUSTER).is_none() {
+    if raw_property(props, property::CLUSTER).is_none() {
         out.push_str(property::CLUSTER);
         out.push('\u{1}');
         out.push_str(&b.config.cluster_name);
         out.push('\u{2}');
     }
     (out, uniq)
-}
-
-fn tags_code_of(props: &str) -> i64 {
-    find_property(props, property::TAGS).map_or(0, tags_hash_code)
 }
 
 fn body_too_large(b: &Broker, len: usize) -> Option<String> {
@@ -182,7 +173,7 @@ fn body_too_large(b: &Broker, len: usize) -> Option<String> {
 /// Waits for durability when the broker flushes synchronously and the producer wants to wait,
 /// and (SYNC_MASTER) for the slaves, concurrently; a disk timeout wins over a replica status.
 async fn await_durable(b: &Broker, end_offset: i64, props: &str) -> i32 {
-    let wait = find_property(props, property::WAIT_STORE_MSG_OK) != Some("false");
+    let wait = raw_property(props, property::WAIT_STORE_MSG_OK) != Some("false");
     let disk = async {
         if b.config.flush_disk_type == FlushDiskType::Sync
             && wait
@@ -195,7 +186,7 @@ async fn await_durable(b: &Broker, end_offset: i64, props: &str) -> i32 {
         }
         code::SUCCESS
     };
-    let replica = crate::ha::replication_code(b, end_offset, wait);
+    let replica = b.ha.replication_code(end_offset, wait);
     match tokio::join!(disk, replica) {
         (code::SUCCESS, replica) => replica,
         (disk, _) => disk,
@@ -236,21 +227,21 @@ pub async fn send_message(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand) 
         body: req.body.clone(),
         properties: props,
     };
-    if let Err((c, why)) = super::send_paths::transform(b, dlq, &mut record, &uniq) {
-        return fail(b, req, c, why);
-    }
+    let tags = match super::send_paths::transform(b, dlq, &mut record, &uniq) {
+        Ok(delayed) => delayed.unwrap_or_else(|| TagsCode::of_properties(raw_props)),
+        Err((c, why)) => return fail(b, req, c, why),
+    };
     let mut buf = BytesMut::new();
     if let Err(e) = encode_record(&record, &mut buf) {
         return fail(b, req, code::MESSAGE_ILLEGAL, e.to_string());
     }
     let put = match b
-        .store
-        .put(&record.topic, record.queue_id, buf, tags_code_of(raw_props))
+        .writer
+        .put_encoded(&record.topic, record.queue_id, buf, tags)
     {
         Ok(p) => p,
         Err(e) => return fail(b, req, code::SYSTEM_ERROR, format!("store put failed: {e}")),
     };
-    b.stats.add_puts(1);
     let status = await_durable(b, put.commit_log_offset + put.size as i64, raw_props).await;
     let resp = response_base(b, req, status, None).with_header(&SendMessageResponseHeader {
         msg_id: offset_msg_id(b.store_host, put.commit_log_offset),
@@ -289,7 +280,7 @@ pub async fn send_batch(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand) ->
             return fail(b, req, code::MESSAGE_ILLEGAL, e);
         }
         let (props, _) = stored_properties(b, &item.properties);
-        let tags = tags_code_of(&item.properties);
+        let tags = TagsCode::of_properties(&item.properties);
         let record = MessageRecord {
             topic: h.topic.clone(),
             queue_id,
@@ -310,11 +301,10 @@ pub async fn send_batch(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand) ->
         records.push((buf, tags));
         last_props.clone_from(&item.properties);
     }
-    let puts = match b.store.put_batch(&h.topic, queue_id, records) {
+    let puts = match b.writer.put_batch(&h.topic, queue_id, records) {
         Ok(p) => p,
         Err(e) => return fail(b, req, code::SYSTEM_ERROR, format!("store put failed: {e}")),
     };
-    b.stats.add_puts(puts.len() as u64);
     let end = puts
         .last()
         .map_or(0, |p| p.commit_log_offset + p.size as i64);
@@ -340,8 +330,11 @@ mod tests {
     #[test]
     fn property_lookup() {
         let p = "TAGS\u{1}A\u{2}KEYS\u{1}k\u{2}WAIT\u{1}false\u{2}";
-        assert_eq!(find_property(p, "WAIT"), Some("false"));
-        assert_eq!(find_property(p, "NONE"), None);
-        assert_eq!(tags_code_of(p), tags_hash_code("A"));
+        assert_eq!(raw_property(p, "WAIT"), Some("false"));
+        assert_eq!(raw_property(p, "NONE"), None);
+        assert_eq!(
+            TagsCode::of_properties(p),
+            TagsCode::Hash(rmq_protocol::message::tags_hash_code("A"))
+        );
     }
 }

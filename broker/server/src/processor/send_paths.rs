@@ -7,7 +7,7 @@ use super::retry::{DLQ_QUEUES, Refusal, ensure_writable, max_reconsume_times};
 use crate::broker::Broker;
 use crate::state::now_ms;
 use rmq_protocol::header::send::SendMessageRequestHeader;
-use rmq_protocol::message::{MessageRecord, Properties, property};
+use rmq_protocol::message::{MessageRecord, Properties, TagsCode, property};
 use rmq_protocol::{RemotingCommand, names, response_code as code};
 
 /// For a send to `%RETRY%<group>`: the DLQ to store it in instead, if any. Refuses when the
@@ -45,20 +45,20 @@ pub(crate) fn dead_letter_target(
 }
 
 /// Applies the dead-letter redirect (`dlq`), else the half-message transform, else the delay
-/// transform, to `record`.
+/// transform, to `record`. Returns the `tagsCode` of a delayed message (its delivery time).
 pub(crate) fn transform(
     b: &Broker,
     dlq: Option<String>,
     record: &mut MessageRecord,
     uniq: &str,
-) -> Result<(), Refusal> {
+) -> Result<Option<TagsCode>, Refusal> {
     if let Some(dlq) = dlq {
         let mut props = Properties::parse(&record.properties);
         props.remove(property::DELAY_TIME_LEVEL);
         record.properties = props.encode();
         record.topic = dlq;
         record.queue_id = 0;
-        return Ok(());
+        return Ok(None);
     }
     if crate::transaction::prepare_half(record, uniq) {
         if b.config.features.reject_transaction_message {
@@ -70,8 +70,7 @@ pub(crate) fn transform(
                 ),
             ));
         }
-        return Ok(());
+        return Ok(None);
     }
-    crate::schedule::apply_delay(&b.config.features.delay_levels, record);
-    Ok(())
+    Ok(b.writer.apply_delay(record))
 }

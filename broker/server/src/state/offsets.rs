@@ -1,18 +1,15 @@
 //! Committed consumer offsets (`topic@group` → queue → next offset to consume), flushed to
 //! `config/consumerOffset.json` periodically and on shutdown.
 
-use super::persist::{load_json, save_json};
+use super::persist::{DirtyJson, load_json};
 use parking_lot::RwLock;
 use rmq_protocol::body::subscription::ConsumerOffsetSerializeWrapper;
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Consumer offsets.
 pub struct OffsetTable {
     table: RwLock<HashMap<String, HashMap<i32, i64>>>,
-    dirty: AtomicBool,
-    path: PathBuf,
+    file: DirtyJson,
 }
 
 fn key(topic: &str, group: &str) -> String {
@@ -34,8 +31,7 @@ impl OffsetTable {
             .unwrap_or_default();
         Ok(Self {
             table: RwLock::new(table),
-            dirty: AtomicBool::new(false),
-            path,
+            file: DirtyJson::new(path),
         })
     }
 
@@ -46,7 +42,7 @@ impl OffsetTable {
             .entry(key(topic, group))
             .or_default()
             .insert(queue_id, offset);
-        self.dirty.store(true, Ordering::Release);
+        self.file.mark_dirty();
     }
 
     /// The committed offset, if any.
@@ -80,14 +76,14 @@ impl OffsetTable {
     pub fn remove_topic(&self, topic: &str) {
         let prefix = format!("{topic}@");
         self.table.write().retain(|k, _| !k.starts_with(&prefix));
-        self.dirty.store(true, Ordering::Release);
+        self.file.mark_dirty();
     }
 
     /// Forgets every offset of `group`.
     pub fn remove_group(&self, group: &str) {
         let suffix = format!("@{group}");
         self.table.write().retain(|k, _| !k.ends_with(&suffix));
-        self.dirty.store(true, Ordering::Release);
+        self.file.mark_dirty();
     }
 
     /// Takes the master's offsets (slave metadata sync, Java's `putAll`): each `topic@group`
@@ -98,7 +94,7 @@ impl OffsetTable {
             let queues: HashMap<i32, i64> = v.into_iter().collect();
             if table.get(&k) != Some(&queues) {
                 table.insert(k, queues);
-                self.dirty.store(true, Ordering::Release);
+                self.file.mark_dirty();
             }
         }
     }
@@ -118,13 +114,7 @@ impl OffsetTable {
 
     /// Writes the file if anything changed since the last write.
     pub fn persist_if_dirty(&self) -> std::io::Result<()> {
-        if self.dirty.swap(false, Ordering::AcqRel)
-            && let Err(e) = save_json(&self.path, &self.snapshot())
-        {
-            self.dirty.store(true, Ordering::Release);
-            return Err(e);
-        }
-        Ok(())
+        self.file.persist_if_dirty(|| self.snapshot())
     }
 }
 

@@ -5,6 +5,42 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// A JSON file written behind its table's changes: the table marks it dirty on every change,
+/// a periodic task (and shutdown) writes it only when something changed.
+#[derive(Debug)]
+pub struct DirtyJson {
+    path: PathBuf,
+    dirty: AtomicBool,
+}
+
+impl DirtyJson {
+    /// The file `path`, clean.
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            dirty: AtomicBool::new(false),
+        }
+    }
+
+    /// The table changed since the file was written.
+    pub fn mark_dirty(&self) {
+        self.dirty.store(true, Ordering::Release);
+    }
+
+    /// Writes `snapshot()` if the table changed since the last write; a failed write leaves
+    /// it dirty, so the next call tries again.
+    pub fn persist_if_dirty<T: Serialize>(&self, snapshot: impl FnOnce() -> T) -> io::Result<()> {
+        if self.dirty.swap(false, Ordering::AcqRel)
+            && let Err(e) = save_json(&self.path, &snapshot())
+        {
+            self.mark_dirty();
+            return Err(e);
+        }
+        Ok(())
+    }
+}
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();

@@ -5,6 +5,7 @@ use super::persist::{load_json, save_json};
 use parking_lot::RwLock;
 use rmq_protocol::body::route::perm;
 use rmq_protocol::body::topic_config::{DataVersion, TopicConfig, TopicConfigSerializeWrapper};
+use rmq_protocol::message::SCHEDULE_TOPIC;
 use rmq_protocol::names;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -60,7 +61,7 @@ impl TopicTable {
         topics.insert(tbw.topic_name.clone(), Arc::new(tbw));
         for (name, queues) in [
             (names::SELF_TEST_TOPIC, 1),
-            (names::SCHEDULE_TOPIC, 18),
+            (SCHEDULE_TOPIC, 18),
             (names::TRANS_HALF_TOPIC, 1),
             (names::TRANS_OP_HALF_TOPIC, 1),
         ] {

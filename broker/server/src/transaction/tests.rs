@@ -3,18 +3,40 @@
 //! is recognised through the key index.
 
 use super::*;
-use crate::config::BrokerConfig;
+use crate::config::FeaturesConfig;
+use crate::state::{OffsetTable, now_ms};
+use crate::writer::MessageWriter;
 use bytes::Bytes;
-use rmq_protocol::message::decode_message;
+use rmq_protocol::message::{MessageExt, MessageRecord, decode_message, property, sys_flag};
+use rmq_protocol::names;
+use rmq_store::{MessageStore, StoreConfig};
 use std::sync::Arc;
 
-fn broker(dir: &std::path::Path) -> Arc<Broker> {
-    let config = BrokerConfig {
-        store_root: dir.to_path_buf(),
-        broker_name: "b".into(),
-        ..BrokerConfig::default()
-    };
-    Broker::open(config, 10911).unwrap()
+/// A store with its writer and a transaction book over it.
+struct Broker {
+    store: Arc<MessageStore>,
+    writer: MessageWriter,
+    store_host: std::net::SocketAddr,
+    transactions: Transactions,
+}
+
+fn broker(dir: &std::path::Path) -> Broker {
+    let store = MessageStore::open(StoreConfig::new(dir)).unwrap();
+    let store_host = "127.0.0.1:10911".parse().unwrap();
+    let writer = MessageWriter::new(
+        store.clone(),
+        Arc::default(),
+        Default::default(),
+        store_host,
+    );
+    let offsets = Arc::new(OffsetTable::load(dir).unwrap());
+    let transactions = Transactions::new(writer.clone(), offsets, &FeaturesConfig::default());
+    Broker {
+        store,
+        writer,
+        store_host,
+        transactions,
+    }
 }
 
 /// Stores a half message of transaction `uniq` for topic T; returns it as read back.
@@ -33,7 +55,7 @@ fn half(b: &Broker, uniq: &str) -> MessageExt {
         properties: format!("TRAN_MSG\u{1}true\u{2}PGROUP\u{1}pg\u{2}UNIQ_KEY\u{1}{uniq}\u{2}"),
     };
     assert!(prepare_half(&mut rec, uniq));
-    let put = crate::store_put::put_record(b, rec, true).unwrap();
+    let put = b.writer.put(rec, true).unwrap();
     let raw = b.store.read_record(put.commit_log_offset).unwrap().unwrap();
     decode_message(&raw).unwrap().0
 }
@@ -53,15 +75,15 @@ fn index_caught_up(b: &Broker) {
 fn one_commit_per_transaction_even_after_reload() {
     let dir = tempfile::tempdir().unwrap();
     let b = broker(dir.path());
-    b.transactions.load(&b);
+    b.transactions.load();
     let h = half(&b, "U1");
     assert_eq!(h.topic, names::TRANS_HALF_TOPIC);
     assert_eq!(h.properties.get(property::REAL_QUEUE_ID), Some("1"));
-    assert!(b.transactions.resolve(&b, &h, true).unwrap());
-    assert!(!b.transactions.resolve(&b, &h, true).unwrap(), "same half");
+    assert!(b.transactions.resolve(&h, true).unwrap());
+    assert!(!b.transactions.resolve(&h, true).unwrap(), "same half");
     let copy = half(&b, "U1");
     assert!(
-        !b.transactions.resolve(&b, &copy, true).unwrap(),
+        !b.transactions.resolve(&copy, true).unwrap(),
         "another copy"
     );
     assert_eq!(commits_in_t(&b), 1);
@@ -87,12 +109,16 @@ fn one_commit_per_transaction_even_after_reload() {
 
     // rollback: an op record only
     let r = half(&b, "U2");
-    assert!(b.transactions.resolve(&b, &r, false).unwrap());
+    assert!(b.transactions.resolve(&r, false).unwrap());
     assert_eq!(commits_in_t(&b), 1);
 
     // a fresh book (restart) rebuilt from the op queue knows both transactions
-    let reloaded = Transactions::default();
-    reloaded.load(&b);
+    let reloaded = Transactions::new(
+        b.writer.clone(),
+        Arc::new(OffsetTable::load(dir.path()).unwrap()),
+        &FeaturesConfig::default(),
+    );
+    reloaded.load();
     assert!(reloaded.is_resolved(&copy));
     assert!(reloaded.is_resolved(&half(&b, "U2")));
     assert!(!reloaded.is_resolved(&half(&b, "U3")));
@@ -102,17 +128,15 @@ fn one_commit_per_transaction_even_after_reload() {
 fn a_commit_without_op_record_is_recognised() {
     let dir = tempfile::tempdir().unwrap();
     let b = broker(dir.path());
-    b.transactions.load(&b);
+    b.transactions.load();
     let h = half(&b, "U9");
     // the crash window: the commit is stored, its op record is not
-    crate::store_put::put_record(&b, commit_record(&b, &h).unwrap(), true).unwrap();
+    let commit = b.transactions.commit_record(&h).unwrap();
+    b.writer.put(commit, true).unwrap();
     let other = half(&b, "U8");
     index_caught_up(&b);
     assert!(!b.transactions.is_resolved(&h));
-    assert!(b.transactions.recover_lost_op(&b, &h));
+    assert!(b.transactions.recover_lost_op(&h));
     assert!(b.transactions.is_resolved(&h), "the op record was written");
-    assert!(
-        !b.transactions.recover_lost_op(&b, &other),
-        "never committed"
-    );
+    assert!(!b.transactions.recover_lost_op(&other), "never committed");
 }

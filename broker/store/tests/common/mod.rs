@@ -3,14 +3,17 @@
 
 use bytes::{Bytes, BytesMut};
 use rmq_protocol::message::{
-    MessageExt, MessageRecord, body_crc, decode_message, encode_record, tags_hash_code,
+    MessageExt, MessageRecord, TagsCode, body_crc, decode_message, encode_record, tags_hash_code,
 };
 use rmq_store::{MessageStore, StoreConfig};
 use std::path::Path;
 use std::sync::Arc;
 
+/// The tagsCode of a record without tags.
+pub const NO_TAGS: TagsCode = TagsCode::Hash(0);
+
 /// An encoded record (offsets zero) and its tagsCode.
-pub fn record(topic: &str, queue_id: i32, body: &[u8], tag: Option<&str>) -> (BytesMut, i64) {
+pub fn record(topic: &str, queue_id: i32, body: &[u8], tag: Option<&str>) -> (BytesMut, TagsCode) {
     record_with_flag(topic, queue_id, body, tag, 0)
 }
 
@@ -20,7 +23,7 @@ pub fn record_with_flag(
     body: &[u8],
     tag: Option<&str>,
     sys_flag: i32,
-) -> (BytesMut, i64) {
+) -> (BytesMut, TagsCode) {
     let properties = match tag {
         Some(t) => format!("TAGS\u{1}{t}\u{2}UNIQ_KEY\u{1}K{}\u{2}", body.len()),
         None => String::new(),
@@ -40,7 +43,7 @@ pub fn record_with_flag(
     };
     let mut buf = BytesMut::new();
     encode_record(&rec, &mut buf).unwrap();
-    (buf, tag.map_or(0, tags_hash_code))
+    (buf, TagsCode::Hash(tag.map_or(0, tags_hash_code)))
 }
 
 /// Decodes a stored record and checks its CRC.

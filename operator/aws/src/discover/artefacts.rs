@@ -2,18 +2,11 @@
 //! the binaries under the cluster's prefix.
 
 use crate::client::Aws;
+use crate::discovered::Discovered;
 use crate::error::{Result, aws as sdk_err};
 use crate::params::Params;
-use crate::plan::Discovered;
-use crate::resource::{Actual, Kind, TAG_CLUSTER};
+use crate::resource::{Actual, BINARIES, Kind, META_CLUSTER, META_SHA256, TAG_CLUSTER};
 use sha2::Digest;
-
-/// S3 object metadata key holding the SHA-256 of an uploaded binary.
-pub const META_SHA256: &str = "rmq-sha256";
-/// S3 object metadata key naming the cluster that uploaded an object.
-pub const META_CLUSTER: &str = "rmq-cluster";
-/// The binaries every cluster needs.
-pub const BINARIES: [&str; 2] = ["rmq-namesrv", "rmq-broker"];
 
 /// What the artefact bucket holds under the prefix.
 pub(super) async fn artefacts(
@@ -83,8 +76,8 @@ pub(super) async fn artefacts(
     Ok(())
 }
 
-/// Hex SHA-256.
-pub fn sha256_hex(bytes: &[u8]) -> String {
+/// The SHA-256 of `bytes` as 64 lowercase hex digits (as `sha256sum` prints it).
+pub(super) fn sha256_hex(bytes: &[u8]) -> String {
     sha2::Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))

@@ -2,12 +2,64 @@
 //! version, waited for in service, and after a version change each instance launched from an
 //! older version is replaced in turn so it boots with the new user data.
 
-use super::nodes::wrong;
-use super::{Executor, record};
+use super::{Executor, wrong_spec};
 use crate::error::{Result, aws};
 use crate::resource::{Actual, Kind, Resource, Spec, TAG_HASH};
 use aws_sdk_autoscaling::client::Waiters as _;
-use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, LifecycleState};
+use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsOutput;
+use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, LifecycleState, Tag as AsgTag};
+
+/// `$builder` (a CreateAutoScalingGroup or UpdateAutoScalingGroup call: the same settings on
+/// two builder types) with every setting of `$group`.
+macro_rules! with_settings {
+    ($builder:expr, $group:expr) => {
+        $builder
+            .auto_scaling_group_name($group.name)
+            .launch_template($group.template())
+            .min_size($group.size)
+            .max_size($group.size)
+            .desired_capacity($group.size)
+            .vpc_zone_identifier(&$group.subnets)
+            .health_check_type("EC2")
+            .health_check_grace_period($group.grace_seconds)
+    };
+}
+
+/// An Auto Scaling group's settings with every reference resolved.
+struct Group<'a> {
+    /// Group name (its id for Auto Scaling).
+    name: &'a str,
+    /// Min = max = desired.
+    size: i32,
+    /// Subnet ids, comma-separated (`VPCZoneIdentifier`).
+    subnets: String,
+    /// Id of the launch template the instances boot with.
+    launch_template: String,
+    /// The template's version to launch.
+    version: String,
+    /// Health check grace period in seconds.
+    grace_seconds: i32,
+}
+
+impl Group<'_> {
+    fn template(&self) -> LaunchTemplateSpecification {
+        LaunchTemplateSpecification::builder()
+            .launch_template_id(&self.launch_template)
+            .version(&self.version)
+            .build()
+    }
+
+    /// A tag of the group, propagated to its instances or not.
+    fn tag(&self, k: &str, v: &str, propagate: bool) -> AsgTag {
+        AsgTag::builder()
+            .resource_id(self.name)
+            .resource_type("auto-scaling-group")
+            .key(k)
+            .value(v)
+            .propagate_at_launch(propagate)
+            .build()
+    }
+}
 
 impl Executor<'_> {
     pub(crate) async fn ensure_asg(
@@ -25,87 +77,74 @@ impl Executor<'_> {
             grace_seconds,
         } = &r.spec
         else {
-            return Err(wrong(r));
+            return Err(wrong_spec(r));
         };
-        let (lt, version, subnets) = (
-            self.v(launch_template)?,
-            self.v(version)?,
-            self.vs(subnets)?.join(","),
-        );
-        let spec = LaunchTemplateSpecification::builder()
-            .launch_template_id(&lt)
-            .version(&version)
-            .build();
-        let client = &self.aws.asg;
-        let tag = |k: &str, v: &str, propagate: bool| {
-            aws_sdk_autoscaling::types::Tag::builder()
-                .resource_id(name)
-                .resource_type("auto-scaling-group")
-                .key(k)
-                .value(v)
-                .propagate_at_launch(propagate)
-                .build()
+        let group = Group {
+            name: name.as_str(),
+            size: *size,
+            launch_template: self.v(launch_template)?,
+            version: self.v(version)?,
+            subnets: self.vs(subnets)?.join(","),
+            grace_seconds: *grace_seconds,
         };
-        let base: Vec<aws_sdk_autoscaling::types::Tag> = r
+        let base: Vec<AsgTag> = r
             .tags(&self.plan.cluster, &self.plan.stack)
             .iter()
-            .map(|(k, v)| tag(k, v, true))
+            .map(|(k, v)| group.tag(k, v, true))
             .collect();
         // Instances that must be replaced because the group moves to another template version.
-        let mut prior = Vec::new();
-        match existing {
+        let prior = match existing {
             None => {
-                client
-                    .create_auto_scaling_group()
-                    .auto_scaling_group_name(name)
-                    .launch_template(spec)
-                    .min_size(*size)
-                    .max_size(*size)
-                    .desired_capacity(*size)
-                    .vpc_zone_identifier(&subnets)
-                    .health_check_type("EC2")
-                    .health_check_grace_period(*grace_seconds)
-                    .set_tags(Some(base.clone()))
-                    .send()
-                    .await
-                    .map_err(|e| aws(format!("CreateAutoScalingGroup {name}"), e))?;
+                self.create_group(&group, base.clone()).await?;
+                Vec::new()
             }
             Some(_) => {
-                prior = self.launched_before(name, &version).await?;
-                client
-                    .update_auto_scaling_group()
-                    .auto_scaling_group_name(name)
-                    .launch_template(spec)
-                    .min_size(*size)
-                    .max_size(*size)
-                    .desired_capacity(*size)
-                    .vpc_zone_identifier(&subnets)
-                    .health_check_type("EC2")
-                    .health_check_grace_period(*grace_seconds)
-                    .send()
-                    .await
-                    .map_err(|e| aws(format!("UpdateAutoScalingGroup {name}"), e))?;
+                let prior = self.launched_before(name, &group.version).await?;
+                self.update_group(&group).await?;
+                prior
             }
-        }
+        };
         if self.opts.wait_in_service || existing.is_some() {
             self.wait_in_service(name).await?;
         }
         if existing.is_some() && self.opts.roll_instances {
-            self.roll(name, &version, &prior).await?;
+            self.roll(name, &group.version, &prior).await?;
         }
         // The last step: mark the group converged (not propagated to instances).
         let mut tags = if existing.is_some() { base } else { Vec::new() };
-        tags.push(tag(TAG_HASH, hash, false));
-        client
+        tags.push(group.tag(TAG_HASH, hash, false));
+        self.aws
+            .asg
             .create_or_update_tags()
             .set_tags(Some(tags))
             .send()
             .await
             .map_err(|e| aws(format!("CreateOrUpdateTags {name}"), e))?;
-        Ok(record(Kind::AutoScalingGroup, &r.key, name)
+        Ok(Actual::new(Kind::AutoScalingGroup, &r.key, name)
             .with("min", size.to_string())
             .with("max", size.to_string())
             .with("desired", size.to_string()))
+    }
+
+    /// Creates `group` with `tags` (propagated to its instances).
+    async fn create_group(&self, group: &Group<'_>, tags: Vec<AsgTag>) -> Result<()> {
+        let name = group.name;
+        with_settings!(self.aws.asg.create_auto_scaling_group(), group)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| aws(format!("CreateAutoScalingGroup {name}"), e))?;
+        Ok(())
+    }
+
+    /// Moves the existing `group` to its template version, size and subnets.
+    async fn update_group(&self, group: &Group<'_>) -> Result<()> {
+        let name = group.name;
+        with_settings!(self.aws.asg.update_auto_scaling_group(), group)
+            .send()
+            .await
+            .map_err(|e| aws(format!("UpdateAutoScalingGroup {name}"), e))?;
+        Ok(())
     }
 
     async fn wait_in_service(&self, name: &str) -> Result<()> {
@@ -126,14 +165,7 @@ impl Executor<'_> {
     /// `version` (all of them are then launched from an older version, whatever each instance
     /// reports: moto relabels instances with the group's version).
     async fn launched_before(&self, name: &str, version: &str) -> Result<Vec<String>> {
-        let out = self
-            .aws
-            .asg
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(name)
-            .send()
-            .await
-            .map_err(|e| aws(format!("DescribeAutoScalingGroups {name}"), e))?;
+        let out = self.describe_group(name).await?;
         Ok(out
             .auto_scaling_groups()
             .iter()
@@ -143,16 +175,21 @@ impl Executor<'_> {
             .collect())
     }
 
-    /// Replaces, one at a time, every instance of `name` launched from another template version
-    /// (as the instance reports it) or listed in `prior` (see `launched_before`).
-    async fn roll(&self, name: &str, version: &str, prior: &[String]) -> Result<()> {
-        let client = &self.aws.asg;
-        let out = client
+    /// Group `name` with its instances.
+    async fn describe_group(&self, name: &str) -> Result<DescribeAutoScalingGroupsOutput> {
+        self.aws
+            .asg
             .describe_auto_scaling_groups()
             .auto_scaling_group_names(name)
             .send()
             .await
-            .map_err(|e| aws(format!("DescribeAutoScalingGroups {name}"), e))?;
+            .map_err(|e| aws(format!("DescribeAutoScalingGroups {name}"), e))
+    }
+
+    /// Replaces, one at a time, every instance of `name` launched from another template version
+    /// (as the instance reports it) or listed in `prior` (see `launched_before`).
+    async fn roll(&self, name: &str, version: &str, prior: &[String]) -> Result<()> {
+        let out = self.describe_group(name).await?;
         let stale: Vec<String> = out
             .auto_scaling_groups()
             .iter()
@@ -172,7 +209,8 @@ impl Executor<'_> {
             .collect();
         for id in &stale {
             let id = id.as_str();
-            client
+            self.aws
+                .asg
                 .terminate_instance_in_auto_scaling_group()
                 .instance_id(id)
                 .should_decrement_desired_capacity(false)
@@ -185,12 +223,7 @@ impl Executor<'_> {
                     )
                 })?;
             self.poll(&format!("{name} to replace instance {id}"), || async move {
-                let out = client
-                    .describe_auto_scaling_groups()
-                    .auto_scaling_group_names(name)
-                    .send()
-                    .await
-                    .map_err(|e| aws(format!("DescribeAutoScalingGroups {name}"), e))?;
+                let out = self.describe_group(name).await?;
                 Ok(out.auto_scaling_groups().iter().all(|g| {
                     let live: Vec<_> = g
                         .instances()

@@ -12,11 +12,13 @@ mod artefacts;
 mod asg;
 mod network;
 mod nodes;
+mod routes;
 mod security;
 
 use crate::client::Aws;
+use crate::discovered::Discovered;
 use crate::error::{Error, Result, aws};
-use crate::plan::{Action, Discovered, Op, Plan};
+use crate::plan::{Action, Op, Plan};
 use crate::progress::Progress;
 use crate::resource::{Actual, Kind, Resource, State, TAG_HASH, Value};
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
@@ -172,7 +174,7 @@ impl Executor<'_> {
             Kind::SecurityGroup => self.ensure_security_group(r, existing.as_ref()).await?,
             Kind::SecurityGroupRules => {
                 let id = self.ensure_rules(r, &hash).await?;
-                record(Kind::SecurityGroupRules, &r.key, &id)
+                Actual::new(Kind::SecurityGroupRules, &r.key, id)
             }
             Kind::NetworkInterface => self.ensure_eni(r, existing.as_ref()).await?,
             Kind::Volume => self.ensure_volume(r, existing.as_ref()).await?,
@@ -227,7 +229,7 @@ impl Executor<'_> {
             .ok_or_else(|| Error::Input(format!("internal: unresolved reference {v:?}")))
     }
 
-    /// Resolves a list.
+    /// Resolves every value of `vs` against the current state.
     pub(crate) fn vs(&self, vs: &[Value]) -> Result<Vec<String>> {
         vs.iter().map(|v| self.v(v)).collect()
     }
@@ -341,7 +343,19 @@ impl Executor<'_> {
     }
 }
 
-/// The id of `existing`, or the id `create` returns.
-pub(crate) fn record(kind: Kind, key: &str, id: &str) -> Actual {
-    Actual::new(kind, key, id)
+/// The error of a resource whose spec is not of its kind (a bug: `ensure` dispatches on the
+/// spec's own kind).
+pub(crate) fn wrong_spec(r: &Resource) -> Error {
+    Error::Input(format!(
+        "internal: {} has the wrong spec for its kind",
+        r.key
+    ))
+}
+
+/// `Ok(())` for the listed error codes (what is gone already, or there already).
+pub(crate) fn ignore(r: Result<()>, codes: &[&str]) -> Result<()> {
+    match r {
+        Err(e) if e.code().is_some_and(|c| codes.contains(&c)) => Ok(()),
+        other => other,
+    }
 }

@@ -1,21 +1,14 @@
-//! VPC, internet gateway, subnets, Elastic IPs, NAT gateways, route tables (default route and
-//! associations) and the S3 gateway endpoint: create-or-converge and delete.
+//! VPC, internet gateway, subnets, Elastic IPs and NAT gateways: create-or-converge and delete.
+//! Route tables and the S3 endpoint are in `routes`.
 
-use super::{Executor, record};
-use crate::error::{Error, Result, aws};
-use crate::resource::{Actual, Kind, Resource, RouteTarget, Spec};
+use super::{Executor, wrong_spec};
+use crate::error::{Result, aws};
+use crate::resource::{Actual, Kind, Resource, Spec};
 use aws_sdk_ec2::client::Waiters;
-use aws_sdk_ec2::types::{AttributeBooleanValue, DomainType, ResourceType, VpcEndpointType};
+use aws_sdk_ec2::types::{AttributeBooleanValue, DomainType, ResourceType};
 
 fn yes() -> AttributeBooleanValue {
     AttributeBooleanValue::builder().value(true).build()
-}
-
-fn bad_spec(r: &Resource) -> Error {
-    Error::Input(format!(
-        "internal: {} has the wrong spec for its kind",
-        r.key
-    ))
 }
 
 impl Executor<'_> {
@@ -25,7 +18,7 @@ impl Executor<'_> {
         existing: Option<&Actual>,
     ) -> Result<Actual> {
         let Spec::Vpc { cidr } = &r.spec else {
-            return Err(bad_spec(r));
+            return Err(wrong_spec(r));
         };
         let ec2 = &self.aws.ec2;
         let id = match existing {
@@ -63,7 +56,7 @@ impl Executor<'_> {
             .send()
             .await
             .map_err(|e| aws(format!("ModifyVpcAttribute {id} EnableDnsHostnames"), e))?;
-        Ok(record(Kind::Vpc, &r.key, &id).with("cidr", cidr.clone()))
+        Ok(Actual::new(Kind::Vpc, &r.key, &id).with("cidr", cidr.clone()))
     }
 
     pub(crate) async fn delete_vpc(&self, id: &str) -> Result<()> {
@@ -86,7 +79,7 @@ impl Executor<'_> {
         existing: Option<&Actual>,
     ) -> Result<Actual> {
         let Spec::InternetGateway { vpc } = &r.spec else {
-            return Err(bad_spec(r));
+            return Err(wrong_spec(r));
         };
         let vpc = self.v(vpc)?;
         let ec2 = &self.aws.ec2;
@@ -123,7 +116,7 @@ impl Executor<'_> {
                 .await
                 .map_err(|e| aws(format!("AttachInternetGateway {id} {vpc}"), e))?;
         }
-        Ok(record(Kind::InternetGateway, &r.key, &id).with("vpc", vpc))
+        Ok(Actual::new(Kind::InternetGateway, &r.key, &id).with("vpc", vpc))
     }
 
     pub(crate) async fn delete_igw(&self, id: &str) -> Result<()> {
@@ -170,7 +163,7 @@ impl Executor<'_> {
             public,
         } = &r.spec
         else {
-            return Err(bad_spec(r));
+            return Err(wrong_spec(r));
         };
         let vpc = self.v(vpc)?;
         let ec2 = &self.aws.ec2;
@@ -206,7 +199,7 @@ impl Executor<'_> {
                 .await
                 .map_err(|e| aws(format!("ModifySubnetAttribute {id}"), e))?;
         }
-        Ok(record(Kind::Subnet, &r.key, &id)
+        Ok(Actual::new(Kind::Subnet, &r.key, &id)
             .with("cidr", cidr.clone())
             .with("az", az.clone()))
     }
@@ -242,7 +235,7 @@ impl Executor<'_> {
             .send()
             .await
             .map_err(|e| aws(format!("AllocateAddress {}", r.key), e))?;
-        let mut a = record(
+        let mut a = Actual::new(
             Kind::ElasticIp,
             &r.key,
             out.allocation_id().unwrap_or_default(),
@@ -274,7 +267,7 @@ impl Executor<'_> {
         existing: Option<&Actual>,
     ) -> Result<Actual> {
         let Spec::NatGateway { subnet, allocation } = &r.spec else {
-            return Err(bad_spec(r));
+            return Err(wrong_spec(r));
         };
         let (subnet, allocation) = (self.v(subnet)?, self.v(allocation)?);
         let ec2 = &self.aws.ec2;
@@ -301,7 +294,7 @@ impl Executor<'_> {
             .wait(self.opts.wait_timeout)
             .await;
         self.waited(&format!("NAT gateway {id} to be available"), w)?;
-        Ok(record(Kind::NatGateway, &r.key, &id))
+        Ok(Actual::new(Kind::NatGateway, &r.key, &id))
     }
 
     pub(crate) async fn delete_nat(&self, id: &str) -> Result<()> {
@@ -317,264 +310,5 @@ impl Executor<'_> {
             .wait(self.opts.wait_timeout)
             .await;
         self.waited(&format!("NAT gateway {id} to be deleted"), w)
-    }
-
-    pub(crate) async fn ensure_route_table(
-        &mut self,
-        r: &Resource,
-        existing: Option<&Actual>,
-    ) -> Result<Actual> {
-        let Spec::RouteTable {
-            vpc,
-            default_route,
-            subnets,
-        } = &r.spec
-        else {
-            return Err(bad_spec(r));
-        };
-        let vpc = self.v(vpc)?;
-        let subnets = self.vs(subnets)?;
-        let ec2 = &self.aws.ec2;
-        let id = match existing {
-            Some(a) => a.id.clone(),
-            None => {
-                let out = ec2
-                    .create_route_table()
-                    .vpc_id(&vpc)
-                    .tag_specifications(self.tag_spec(r, ResourceType::RouteTable, &[]))
-                    .send()
-                    .await
-                    .map_err(|e| aws(format!("CreateRouteTable {}", r.key), e))?;
-                out.route_table()
-                    .and_then(|t| t.route_table_id())
-                    .unwrap_or_default()
-                    .to_owned()
-            }
-        };
-        let out = ec2
-            .describe_route_tables()
-            .route_table_ids(&id)
-            .send()
-            .await
-            .map_err(|e| aws(format!("DescribeRouteTables {id}"), e))?;
-        let table = out
-            .route_tables()
-            .first()
-            .ok_or_else(|| Error::Input(format!("route table {id} vanished")))?;
-        let (gateway, nat) = match default_route {
-            RouteTarget::Gateway(g) => (Some(self.v(g)?), None),
-            RouteTarget::Nat(n) => (None, Some(self.v(n)?)),
-        };
-        let current = table
-            .routes()
-            .iter()
-            .find(|rt| rt.destination_cidr_block() == Some("0.0.0.0/0"));
-        let want_target = gateway.clone().or(nat.clone()).unwrap_or_default();
-        let matches = current.is_some_and(|rt| {
-            rt.gateway_id().or(rt.nat_gateway_id()) == Some(want_target.as_str())
-        });
-        if !matches {
-            if current.is_some() {
-                ec2.replace_route()
-                    .route_table_id(&id)
-                    .destination_cidr_block("0.0.0.0/0")
-                    .set_gateway_id(gateway.clone())
-                    .set_nat_gateway_id(nat.clone())
-                    .send()
-                    .await
-                    .map_err(|e| aws(format!("ReplaceRoute {id} 0.0.0.0/0 -> {want_target}"), e))?;
-            } else {
-                ec2.create_route()
-                    .route_table_id(&id)
-                    .destination_cidr_block("0.0.0.0/0")
-                    .set_gateway_id(gateway.clone())
-                    .set_nat_gateway_id(nat.clone())
-                    .send()
-                    .await
-                    .map_err(|e| aws(format!("CreateRoute {id} 0.0.0.0/0 -> {want_target}"), e))?;
-            }
-        }
-        let associated: Vec<(String, String)> = table
-            .associations()
-            .iter()
-            .filter(|a| a.main() != Some(true))
-            .filter_map(|a| {
-                Some((
-                    a.subnet_id()?.to_owned(),
-                    a.route_table_association_id()?.to_owned(),
-                ))
-            })
-            .collect();
-        for (subnet, assoc) in &associated {
-            if !subnets.contains(subnet) {
-                ec2.disassociate_route_table()
-                    .association_id(assoc)
-                    .send()
-                    .await
-                    .map_err(|e| aws(format!("DisassociateRouteTable {assoc}"), e))?;
-            }
-        }
-        for subnet in &subnets {
-            if associated.iter().any(|(s, _)| s == subnet) {
-                continue;
-            }
-            // A subnet can have one explicit association; move it if another table has it.
-            let other = ec2
-                .describe_route_tables()
-                .filters(
-                    aws_sdk_ec2::types::Filter::builder()
-                        .name("association.subnet-id")
-                        .values(subnet)
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(|e| {
-                    aws(
-                        format!("DescribeRouteTables association.subnet-id={subnet}"),
-                        e,
-                    )
-                })?;
-            let assoc = other
-                .route_tables()
-                .iter()
-                .flat_map(|t| t.associations())
-                .find(|a| a.subnet_id() == Some(subnet.as_str()))
-                .and_then(|a| a.route_table_association_id().map(str::to_owned));
-            match assoc {
-                Some(assoc) => {
-                    ec2.replace_route_table_association()
-                        .association_id(&assoc)
-                        .route_table_id(&id)
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            aws(format!("ReplaceRouteTableAssociation {assoc} -> {id}"), e)
-                        })?;
-                }
-                None => {
-                    ec2.associate_route_table()
-                        .route_table_id(&id)
-                        .subnet_id(subnet)
-                        .send()
-                        .await
-                        .map_err(|e| aws(format!("AssociateRouteTable {id} {subnet}"), e))?;
-                }
-            }
-        }
-        Ok(record(Kind::RouteTable, &r.key, &id))
-    }
-
-    pub(crate) async fn delete_route_table(&self, id: &str) -> Result<()> {
-        let ec2 = &self.aws.ec2;
-        let out = ec2
-            .describe_route_tables()
-            .route_table_ids(id)
-            .send()
-            .await
-            .map_err(|e| aws(format!("DescribeRouteTables {id}"), e))?;
-        for a in out.route_tables().iter().flat_map(|t| t.associations()) {
-            if a.main() == Some(true) {
-                continue;
-            }
-            if let Some(assoc) = a.route_table_association_id() {
-                ec2.disassociate_route_table()
-                    .association_id(assoc)
-                    .send()
-                    .await
-                    .map_err(|e| aws(format!("DisassociateRouteTable {assoc}"), e))?;
-            }
-        }
-        self.retry_on(&["DependencyViolation"], || async move {
-            ec2.delete_route_table()
-                .route_table_id(id)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| aws(format!("DeleteRouteTable {id}"), e))
-        })
-        .await
-    }
-
-    pub(crate) async fn ensure_endpoint(
-        &mut self,
-        r: &Resource,
-        existing: Option<&Actual>,
-    ) -> Result<Actual> {
-        let Spec::VpcEndpoint {
-            vpc,
-            service,
-            route_tables,
-        } = &r.spec
-        else {
-            return Err(bad_spec(r));
-        };
-        let vpc = self.v(vpc)?;
-        let tables = self.vs(route_tables)?;
-        let ec2 = &self.aws.ec2;
-        let id = match existing {
-            Some(a) => {
-                let out = ec2
-                    .describe_vpc_endpoints()
-                    .vpc_endpoint_ids(&a.id)
-                    .send()
-                    .await
-                    .map_err(|e| aws(format!("DescribeVpcEndpoints {}", a.id), e))?;
-                let have: Vec<String> = out
-                    .vpc_endpoints()
-                    .iter()
-                    .flat_map(|e| e.route_table_ids())
-                    .cloned()
-                    .collect();
-                let add: Vec<String> = tables
-                    .iter()
-                    .filter(|t| !have.contains(t))
-                    .cloned()
-                    .collect();
-                let remove: Vec<String> = have
-                    .iter()
-                    .filter(|t| !tables.contains(t))
-                    .cloned()
-                    .collect();
-                if !add.is_empty() || !remove.is_empty() {
-                    ec2.modify_vpc_endpoint()
-                        .vpc_endpoint_id(&a.id)
-                        .set_add_route_table_ids(Some(add).filter(|v| !v.is_empty()))
-                        .set_remove_route_table_ids(Some(remove).filter(|v| !v.is_empty()))
-                        .send()
-                        .await
-                        .map_err(|e| aws(format!("ModifyVpcEndpoint {}", a.id), e))?;
-                }
-                a.id.clone()
-            }
-            None => {
-                let out = ec2
-                    .create_vpc_endpoint()
-                    .vpc_id(&vpc)
-                    .service_name(service)
-                    .vpc_endpoint_type(VpcEndpointType::Gateway)
-                    .set_route_table_ids(Some(tables))
-                    .tag_specifications(self.tag_spec(r, ResourceType::VpcEndpoint, &[]))
-                    .send()
-                    .await
-                    .map_err(|e| aws(format!("CreateVpcEndpoint {}", r.key), e))?;
-                out.vpc_endpoint()
-                    .and_then(|e| e.vpc_endpoint_id())
-                    .unwrap_or_default()
-                    .to_owned()
-            }
-        };
-        Ok(record(Kind::VpcEndpoint, &r.key, &id))
-    }
-
-    pub(crate) async fn delete_endpoint(&self, id: &str) -> Result<()> {
-        self.aws
-            .ec2
-            .delete_vpc_endpoints()
-            .vpc_endpoint_ids(id)
-            .send()
-            .await
-            .map_err(|e| aws(format!("DeleteVpcEndpoints {id}"), e))?;
-        Ok(())
     }
 }

@@ -2,7 +2,7 @@
 //! (snapshotted before deletion unless told otherwise) and the launch template (a new version
 //! when the spec changes). The Auto Scaling group of each node is in `asg`.
 
-use super::{Executor, record};
+use super::{Executor, ignore, wrong_spec};
 use crate::error::{Error, Result, aws};
 use crate::resource::{
     Actual, Kind, Resource, Spec, TAG_AMI, TAG_CLUSTER, TAG_COMPONENT, VERSION_HASH_PREFIX,
@@ -17,11 +17,28 @@ use aws_sdk_ec2::types::{
     ResourceType, Tag, TagSpecification, VolumeType,
 };
 
-pub(super) fn wrong(r: &Resource) -> Error {
-    Error::Input(format!(
-        "internal: {} has the wrong spec for its kind",
-        r.key
-    ))
+/// Instance metadata through IMDSv2 only, one hop (no container can reach it).
+fn imds_v2_only() -> LaunchTemplateInstanceMetadataOptionsRequest {
+    LaunchTemplateInstanceMetadataOptionsRequest::builder()
+        .http_endpoint(LaunchTemplateInstanceMetadataEndpointState::Enabled)
+        .http_tokens(LaunchTemplateHttpTokensState::Required)
+        .http_put_response_hop_limit(1)
+        .build()
+}
+
+/// The root volume: encrypted gp3 of `gib`, deleted with the instance.
+fn root_volume(gib: i32) -> LaunchTemplateBlockDeviceMappingRequest {
+    LaunchTemplateBlockDeviceMappingRequest::builder()
+        .device_name("/dev/xvda")
+        .ebs(
+            LaunchTemplateEbsBlockDeviceRequest::builder()
+                .volume_size(gib)
+                .volume_type(VolumeType::Gp3)
+                .encrypted(true)
+                .delete_on_termination(true)
+                .build(),
+        )
+        .build()
 }
 
 impl Executor<'_> {
@@ -36,7 +53,7 @@ impl Executor<'_> {
             description,
         } = &r.spec
         else {
-            return Err(wrong(r));
+            return Err(wrong_spec(r));
         };
         let (subnet, groups) = (self.v(subnet)?, self.vs(groups)?);
         let ec2 = &self.aws.ec2;
@@ -68,7 +85,7 @@ impl Executor<'_> {
             .and_then(|n| n.network_interface_id())
             .unwrap_or_default();
         let ip = eni.and_then(|n| n.private_ip_address()).unwrap_or_default();
-        Ok(record(Kind::NetworkInterface, &r.key, id)
+        Ok(Actual::new(Kind::NetworkInterface, &r.key, id)
             .with("ip", ip)
             .with("subnet", subnet))
     }
@@ -108,7 +125,7 @@ impl Executor<'_> {
             .await
             .map(|_| ())
             .map_err(|e| aws(format!("DeleteNetworkInterface {id}"), e));
-        super::security::ignore(res, &["InvalidNetworkInterfaceID.NotFound"])
+        ignore(res, &["InvalidNetworkInterfaceID.NotFound"])
     }
 
     pub(crate) async fn ensure_volume(
@@ -125,36 +142,13 @@ impl Executor<'_> {
             kms_key,
         } = &r.spec
         else {
-            return Err(wrong(r));
+            return Err(wrong_spec(r));
         };
         let ec2 = &self.aws.ec2;
         let id = match existing {
             Some(a) => {
-                let out = ec2
-                    .describe_volumes()
-                    .volume_ids(&a.id)
-                    .send()
-                    .await
-                    .map_err(|e| aws(format!("DescribeVolumes {}", a.id), e))?;
-                let v = out
-                    .volumes()
-                    .first()
-                    .ok_or_else(|| Error::Input(format!("volume {} vanished", a.id)))?;
-                let same = v.size() == Some(*size_gib)
-                    && v.volume_type().map(|t| t.as_str()) == Some(volume_type.as_str())
-                    && (iops.is_none() || v.iops() == *iops)
-                    && (throughput.is_none() || v.throughput() == *throughput);
-                if !same {
-                    ec2.modify_volume()
-                        .volume_id(&a.id)
-                        .size(*size_gib)
-                        .volume_type(VolumeType::from(volume_type.as_str()))
-                        .set_iops(*iops)
-                        .set_throughput(*throughput)
-                        .send()
-                        .await
-                        .map_err(|e| aws(format!("ModifyVolume {}", a.id), e))?;
-                }
+                self.modify_volume(&a.id, *size_gib, volume_type, *iops, *throughput)
+                    .await?;
                 a.id.clone()
             }
             None => {
@@ -181,9 +175,48 @@ impl Executor<'_> {
                 id
             }
         };
-        Ok(record(Kind::Volume, &r.key, &id)
+        Ok(Actual::new(Kind::Volume, &r.key, &id)
             .with("az", az.clone())
             .with("size", size_gib.to_string()))
+    }
+
+    /// Grows volume `id` or changes its type or performance when it differs from the spec.
+    async fn modify_volume(
+        &self,
+        id: &str,
+        size_gib: i32,
+        volume_type: &str,
+        iops: Option<i32>,
+        throughput: Option<i32>,
+    ) -> Result<()> {
+        let ec2 = &self.aws.ec2;
+        let out = ec2
+            .describe_volumes()
+            .volume_ids(id)
+            .send()
+            .await
+            .map_err(|e| aws(format!("DescribeVolumes {id}"), e))?;
+        let v = out
+            .volumes()
+            .first()
+            .ok_or_else(|| Error::Input(format!("volume {id} vanished")))?;
+        let same = v.size() == Some(size_gib)
+            && v.volume_type().map(|t| t.as_str()) == Some(volume_type)
+            && (iops.is_none() || v.iops() == iops)
+            && (throughput.is_none() || v.throughput() == throughput);
+        if same {
+            return Ok(());
+        }
+        ec2.modify_volume()
+            .volume_id(id)
+            .size(size_gib)
+            .volume_type(VolumeType::from(volume_type))
+            .set_iops(iops)
+            .set_throughput(throughput)
+            .send()
+            .await
+            .map_err(|e| aws(format!("ModifyVolume {id}"), e))?;
+        Ok(())
     }
 
     pub(crate) async fn delete_volume(&mut self, key: &str, id: &str) -> Result<()> {
@@ -263,33 +296,15 @@ impl Executor<'_> {
             ..
         } = &r.spec
         else {
-            return Err(wrong(r));
+            return Err(wrong_spec(r));
         };
         let groups = self.vs(groups)?;
         let mut d = RequestLaunchTemplateData::builder()
             .image_id(ami)
             .instance_type(InstanceType::from(instance_type.as_str()))
             .set_key_name(key_pair.clone())
-            .metadata_options(
-                LaunchTemplateInstanceMetadataOptionsRequest::builder()
-                    .http_endpoint(LaunchTemplateInstanceMetadataEndpointState::Enabled)
-                    .http_tokens(LaunchTemplateHttpTokensState::Required)
-                    .http_put_response_hop_limit(1)
-                    .build(),
-            )
-            .block_device_mappings(
-                LaunchTemplateBlockDeviceMappingRequest::builder()
-                    .device_name("/dev/xvda")
-                    .ebs(
-                        LaunchTemplateEbsBlockDeviceRequest::builder()
-                            .volume_size(*root_gib)
-                            .volume_type(VolumeType::Gp3)
-                            .encrypted(true)
-                            .delete_on_termination(true)
-                            .build(),
-                    )
-                    .build(),
-            );
+            .metadata_options(imds_v2_only())
+            .block_device_mappings(root_volume(*root_gib));
         if let Some(p) = instance_profile {
             let spec = LaunchTemplateIamInstanceProfileSpecificationRequest::builder();
             let spec = if p.starts_with("arn:") {
@@ -332,7 +347,7 @@ impl Executor<'_> {
         hash: &str,
     ) -> Result<Actual> {
         let Spec::LaunchTemplate { name, ami, .. } = &r.spec else {
-            return Err(wrong(r));
+            return Err(wrong_spec(r));
         };
         let data = self.launch_template_data(r)?;
         let ec2 = &self.aws.ec2;
@@ -381,7 +396,7 @@ impl Executor<'_> {
                 (id, t.and_then(|t| t.latest_version_number()).unwrap_or(1))
             }
         };
-        Ok(record(Kind::LaunchTemplate, &r.key, &id)
+        Ok(Actual::new(Kind::LaunchTemplate, &r.key, &id)
             .with("version", version.to_string())
             .with("ami", ami.clone()))
     }
@@ -396,6 +411,6 @@ impl Executor<'_> {
             .await
             .map(|_| ())
             .map_err(|e| aws(format!("DeleteLaunchTemplate {id}"), e));
-        super::security::ignore(res, &["InvalidLaunchTemplateId.NotFound"])
+        ignore(res, &["InvalidLaunchTemplateId.NotFound"])
     }
 }

@@ -4,13 +4,54 @@
 //! EC2's default allow-all egress where the layout restricts egress). Deleting a rule set revokes
 //! everything, which is what lets groups that refer to each other be deleted.
 
-use super::{Executor, record};
+use super::{Executor, ignore, wrong_spec};
 use crate::error::{Error, Result, aws};
 use crate::resource::{Actual, Kind, Peer, Resource, Rule, Spec, TAG_RULES_HASH};
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 
 /// A rule reduced to what identifies it: (protocol, from, to, peer).
 type Key = (String, i32, i32, String);
+
+/// The side of a group a rule is on.
+#[derive(Debug, Clone, Copy)]
+enum Direction {
+    /// Inbound rules.
+    Ingress,
+    /// Outbound rules.
+    Egress,
+}
+
+/// Whether rules are added to a group or taken away.
+#[derive(Debug, Clone, Copy)]
+enum Change {
+    /// AuthorizeSecurityGroupIngress/Egress.
+    Authorize,
+    /// RevokeSecurityGroupIngress/Egress.
+    Revoke,
+}
+
+/// Sends `$perms` for group `$id` with `$call`, one of the four authorize/revoke
+/// ingress/egress calls (the same input on four builder types).
+macro_rules! send_permissions {
+    ($ec2:expr, $call:ident, $id:expr, $perms:expr, $what:expr) => {
+        $ec2.$call()
+            .group_id($id)
+            .set_ip_permissions(Some($perms))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| aws($what, e))
+    };
+}
+
+impl Direction {
+    fn as_str(self) -> &'static str {
+        match self {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        }
+    }
+}
 
 fn flatten(perms: &[IpPermission]) -> Vec<Key> {
     let mut out = Vec::new();
@@ -69,10 +110,7 @@ impl Executor<'_> {
             description,
         } = &r.spec
         else {
-            return Err(Error::Input(format!(
-                "internal: {} is not a security group",
-                r.key
-            )));
+            return Err(wrong_spec(r));
         };
         let vpc = self.v(vpc)?;
         if let Some(a) = existing {
@@ -89,7 +127,7 @@ impl Executor<'_> {
             .send()
             .await
             .map_err(|e| aws(format!("CreateSecurityGroup {} {name}", r.key), e))?;
-        Ok(record(
+        Ok(Actual::new(
             Kind::SecurityGroup,
             &r.key,
             out.group_id().unwrap_or_default(),
@@ -120,14 +158,12 @@ impl Executor<'_> {
             egress,
         } = &r.spec
         else {
-            return Err(Error::Input(format!(
-                "internal: {} is not a rule set",
-                r.key
-            )));
+            return Err(wrong_spec(r));
         };
         let id = self.v(group)?;
-        let ec2 = &self.aws.ec2;
-        let out = ec2
+        let out = self
+            .aws
+            .ec2
             .describe_security_groups()
             .group_ids(&id)
             .send()
@@ -137,71 +173,75 @@ impl Executor<'_> {
             .security_groups()
             .first()
             .ok_or_else(|| Error::Input(format!("security group {id} vanished")))?;
-        for (egress_dir, want, have) in [
+        let sides = [
             (
-                false,
+                Direction::Ingress,
                 self.resolve_rules(ingress)?,
                 flatten(sg.ip_permissions()),
             ),
             (
-                true,
+                Direction::Egress,
                 self.resolve_rules(egress)?,
                 flatten(sg.ip_permissions_egress()),
             ),
-        ] {
-            for k in have.iter().filter(|k| !want.iter().any(|(w, _)| w == *k)) {
-                let p = permission(k, "");
-                let what = format!(
-                    "Revoke {} {id} {k:?}",
-                    if egress_dir { "egress" } else { "ingress" }
-                );
-                let res = if egress_dir {
-                    ec2.revoke_security_group_egress()
-                        .group_id(&id)
-                        .ip_permissions(p)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| aws(what, e))
-                } else {
-                    ec2.revoke_security_group_ingress()
-                        .group_id(&id)
-                        .ip_permissions(p)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| aws(what, e))
-                };
-                ignore(res, &["InvalidPermission.NotFound"])?;
-            }
-            for (k, description) in want.iter().filter(|(w, _)| !have.contains(w)) {
-                let p = permission(k, description);
-                let what = format!(
-                    "Authorize {} {id} {k:?}",
-                    if egress_dir { "egress" } else { "ingress" }
-                );
-                let res = if egress_dir {
-                    ec2.authorize_security_group_egress()
-                        .group_id(&id)
-                        .ip_permissions(p)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| aws(what, e))
-                } else {
-                    ec2.authorize_security_group_ingress()
-                        .group_id(&id)
-                        .ip_permissions(p)
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| aws(what, e))
-                };
-                ignore(res, &["InvalidPermission.Duplicate"])?;
-            }
+        ];
+        for (dir, want, have) in sides {
+            self.converge_side(dir, &id, &want, &have).await?;
         }
         self.tag_ec2(&id, &[(TAG_RULES_HASH, hash)], &r.key).await?;
         Ok(id)
+    }
+
+    /// Revokes the rules side `dir` of group `id` has but should not (`have` minus `want`),
+    /// then authorizes those it lacks.
+    async fn converge_side(
+        &self,
+        dir: Direction,
+        id: &str,
+        want: &[(Key, String)],
+        have: &[Key],
+    ) -> Result<()> {
+        for k in have.iter().filter(|k| !want.iter().any(|(w, _)| w == *k)) {
+            let what = format!("Revoke {} {id} {k:?}", dir.as_str());
+            let res = self
+                .change(Change::Revoke, dir, id, vec![permission(k, "")], what)
+                .await;
+            ignore(res, &["InvalidPermission.NotFound"])?;
+        }
+        for (k, description) in want.iter().filter(|(w, _)| !have.contains(w)) {
+            let what = format!("Authorize {} {id} {k:?}", dir.as_str());
+            let perms = vec![permission(k, description)];
+            let res = self.change(Change::Authorize, dir, id, perms, what).await;
+            ignore(res, &["InvalidPermission.Duplicate"])?;
+        }
+        Ok(())
+    }
+
+    /// Authorizes or revokes `perms` on side `dir` of group `id`; `what` names the call in an
+    /// error.
+    async fn change(
+        &self,
+        change: Change,
+        dir: Direction,
+        id: &str,
+        perms: Vec<IpPermission>,
+        what: String,
+    ) -> Result<()> {
+        let ec2 = &self.aws.ec2;
+        match (change, dir) {
+            (Change::Authorize, Direction::Ingress) => {
+                send_permissions!(ec2, authorize_security_group_ingress, id, perms, what)
+            }
+            (Change::Authorize, Direction::Egress) => {
+                send_permissions!(ec2, authorize_security_group_egress, id, perms, what)
+            }
+            (Change::Revoke, Direction::Ingress) => {
+                send_permissions!(ec2, revoke_security_group_ingress, id, perms, what)
+            }
+            (Change::Revoke, Direction::Egress) => {
+                send_permissions!(ec2, revoke_security_group_egress, id, perms, what)
+            }
+        }
     }
 
     /// Revokes every rule of group `id` (so that groups referring to each other can go).
@@ -217,29 +257,25 @@ impl Executor<'_> {
             }
         };
         for sg in out.security_groups() {
-            if !sg.ip_permissions().is_empty() {
-                ignore(
-                    ec2.revoke_security_group_ingress()
-                        .group_id(id)
-                        .set_ip_permissions(Some(sg.ip_permissions().to_vec()))
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| aws(format!("RevokeSecurityGroupIngress {id}"), e)),
-                    &["InvalidPermission.NotFound"],
-                )?;
-            }
-            if !sg.ip_permissions_egress().is_empty() {
-                ignore(
-                    ec2.revoke_security_group_egress()
-                        .group_id(id)
-                        .set_ip_permissions(Some(sg.ip_permissions_egress().to_vec()))
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .map_err(|e| aws(format!("RevokeSecurityGroupEgress {id}"), e)),
-                    &["InvalidPermission.NotFound"],
-                )?;
+            for (dir, perms, call) in [
+                (
+                    Direction::Ingress,
+                    sg.ip_permissions(),
+                    "RevokeSecurityGroupIngress",
+                ),
+                (
+                    Direction::Egress,
+                    sg.ip_permissions_egress(),
+                    "RevokeSecurityGroupEgress",
+                ),
+            ] {
+                if !perms.is_empty() {
+                    let what = format!("{call} {id}");
+                    let res = self
+                        .change(Change::Revoke, dir, id, perms.to_vec(), what)
+                        .await;
+                    ignore(res, &["InvalidPermission.NotFound"])?;
+                }
             }
         }
         let _ = ec2
@@ -269,13 +305,5 @@ impl Executor<'_> {
             })
             .await;
         ignore(res, &["InvalidGroup.NotFound"])
-    }
-}
-
-/// `Ok(())` for the listed error codes.
-pub(crate) fn ignore(r: Result<()>, codes: &[&str]) -> Result<()> {
-    match r {
-        Err(e) if e.code().is_some_and(|c| codes.contains(&c)) => Ok(()),
-        other => other,
     }
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use rmq_aws::params::{Connection, Network, Params};
+use rmq_aws::resource::TAG_CLUSTER;
 use rmq_aws::{ApplyOptions, Aws, Progress, apply, plan_apply};
 use rmq_model::ValidatedCluster;
 use std::path::Path;
@@ -92,177 +93,185 @@ pub async fn connect(endpoint: &str) -> Aws {
     .await
 }
 
+/// The EC2 filter on the cluster tag.
+pub fn cluster_filter(cluster: &str) -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder()
+        .name(format!("tag:{TAG_CLUSTER}"))
+        .values(cluster)
+        .build()
+}
+
+/// "kind id" of every item of the EC2 Describe call `$call` filtered on cluster `$cluster`'s tag
+/// (`$list` the items, `$id` an item's id), when `$keep` holds for the item.
+macro_rules! tagged_ids {
+    ($ec2:expr, $cluster:expr, $kind:literal, $call:ident, $list:ident, $id:ident) => {
+        tagged_ids!($ec2, $cluster, $kind, $call, $list, $id, |_| true)
+    };
+    ($ec2:expr, $cluster:expr, $kind:literal, $call:ident, $list:ident, $id:ident, $keep:expr) => {
+        $ec2.$call()
+            .filters(cluster_filter($cluster))
+            .send()
+            .await
+            .unwrap()
+            .$list()
+            .iter()
+            .filter($keep)
+            .map(|x| format!("{} {}", $kind, x.$id().unwrap_or_default()))
+            .collect::<Vec<String>>()
+    };
+}
+
 /// Every EC2 and Auto Scaling resource still tagged `rmq.dev/cluster=<cluster>` ("type id"),
 /// listed with direct Describe calls (not with the discovery code under test). Deleted NAT
 /// gateways and VPC endpoints, terminated instances and the kept snapshots do not count.
 pub async fn tagged(aws: &Aws, cluster: &str) -> Vec<String> {
-    use aws_sdk_ec2::types::Filter;
-    let f = || {
-        Filter::builder()
-            .name("tag:rmq.dev/cluster")
-            .values(cluster)
-            .build()
-    };
-    let ec2 = &aws.ec2;
-    let mut out = Vec::new();
-    let mut add =
-        |kind: &str, id: Option<&str>| out.push(format!("{kind} {}", id.unwrap_or_default()));
-    for v in ec2
-        .describe_vpcs()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .vpcs()
-    {
-        add("vpc", v.vpc_id());
-    }
-    for g in ec2
-        .describe_internet_gateways()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .internet_gateways()
-    {
-        add("internet-gateway", g.internet_gateway_id());
-    }
-    for s in ec2
-        .describe_subnets()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .subnets()
-    {
-        add("subnet", s.subnet_id());
-    }
-    for a in ec2
-        .describe_addresses()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .addresses()
-    {
-        add("elastic-ip", a.allocation_id());
-    }
-    for n in ec2
+    let mut out = tagged_network(&aws.ec2, cluster).await;
+    out.extend(tagged_nodes(&aws.ec2, cluster).await);
+    out.extend(tagged_groups(aws, cluster).await);
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// VPCs, gateways, subnets, addresses, NAT gateways, route tables and endpoints.
+async fn tagged_network(ec2: &aws_sdk_ec2::Client, cluster: &str) -> Vec<String> {
+    let mut out = tagged_ids!(ec2, cluster, "vpc", describe_vpcs, vpcs, vpc_id);
+    out.extend(tagged_ids!(
+        ec2,
+        cluster,
+        "internet-gateway",
+        describe_internet_gateways,
+        internet_gateways,
+        internet_gateway_id
+    ));
+    out.extend(tagged_ids!(
+        ec2,
+        cluster,
+        "subnet",
+        describe_subnets,
+        subnets,
+        subnet_id
+    ));
+    out.extend(tagged_ids!(
+        ec2,
+        cluster,
+        "elastic-ip",
+        describe_addresses,
+        addresses,
+        allocation_id
+    ));
+    // moto ignores tag filters on DescribeNatGateways: check the tag here.
+    let nats = ec2
         .describe_nat_gateways()
-        .filter(f())
+        .filter(cluster_filter(cluster))
         .send()
         .await
-        .unwrap()
-        .nat_gateways()
-    {
-        // moto ignores tag filters on DescribeNatGateways: check the tag here.
+        .unwrap();
+    for n in nats.nat_gateways() {
         let ours = n
             .tags()
             .iter()
-            .any(|t| t.key() == Some("rmq.dev/cluster") && t.value() == Some(cluster));
+            .any(|t| t.key() == Some(TAG_CLUSTER) && t.value() == Some(cluster));
         if ours && n.state().map(|s| s.as_str()) != Some("deleted") {
-            add("nat-gateway", n.nat_gateway_id());
+            out.push(format!(
+                "nat-gateway {}",
+                n.nat_gateway_id().unwrap_or_default()
+            ));
         }
     }
-    for t in ec2
-        .describe_route_tables()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .route_tables()
-    {
-        add("route-table", t.route_table_id());
-    }
-    for e in ec2
-        .describe_vpc_endpoints()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .vpc_endpoints()
-    {
-        if !e
+    out.extend(tagged_ids!(
+        ec2,
+        cluster,
+        "route-table",
+        describe_route_tables,
+        route_tables,
+        route_table_id
+    ));
+    out.extend(tagged_ids!(
+        ec2,
+        cluster,
+        "vpc-endpoint",
+        describe_vpc_endpoints,
+        vpc_endpoints,
+        vpc_endpoint_id,
+        |e| !e
             .state()
             .is_some_and(|s| s.as_str().eq_ignore_ascii_case("deleted"))
-        {
-            add("vpc-endpoint", e.vpc_endpoint_id());
-        }
-    }
-    for g in ec2
-        .describe_security_groups()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .security_groups()
-    {
-        add("security-group", g.group_id());
-    }
-    for n in ec2
-        .describe_network_interfaces()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .network_interfaces()
-    {
-        add("network-interface", n.network_interface_id());
-    }
-    for v in ec2
-        .describe_volumes()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .volumes()
-    {
-        add("volume", v.volume_id());
-    }
-    for t in ec2
-        .describe_launch_templates()
-        .filters(f())
-        .send()
-        .await
-        .unwrap()
-        .launch_templates()
-    {
-        add("launch-template", t.launch_template_id());
-    }
-    for r in ec2
+    ));
+    out
+}
+
+/// Security groups, interfaces, volumes, launch templates and live instances.
+async fn tagged_nodes(ec2: &aws_sdk_ec2::Client, cluster: &str) -> Vec<String> {
+    let mut out = tagged_ids!(
+        ec2,
+        cluster,
+        "security-group",
+        describe_security_groups,
+        security_groups,
+        group_id
+    );
+    out.extend(tagged_ids!(
+        ec2,
+        cluster,
+        "network-interface",
+        describe_network_interfaces,
+        network_interfaces,
+        network_interface_id
+    ));
+    out.extend(tagged_ids!(
+        ec2,
+        cluster,
+        "volume",
+        describe_volumes,
+        volumes,
+        volume_id
+    ));
+    out.extend(tagged_ids!(
+        ec2,
+        cluster,
+        "launch-template",
+        describe_launch_templates,
+        launch_templates,
+        launch_template_id
+    ));
+    let reservations = ec2
         .describe_instances()
-        .filters(f())
+        .filters(cluster_filter(cluster))
         .send()
         .await
-        .unwrap()
+        .unwrap();
+    for i in reservations
         .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
     {
-        for i in r.instances() {
-            if i.state().and_then(|s| s.name()).map(|n| n.as_str()) != Some("terminated") {
-                add("instance", i.instance_id());
-            }
+        if i.state().and_then(|s| s.name()).map(|n| n.as_str()) != Some("terminated") {
+            out.push(format!("instance {}", i.instance_id().unwrap_or_default()));
         }
     }
+    out
+}
+
+/// Auto Scaling groups (found by their tags: DescribeTags filters on the key).
+async fn tagged_groups(aws: &Aws, cluster: &str) -> Vec<String> {
     let asg = aws
         .asg
         .describe_tags()
         .filters(
             aws_sdk_autoscaling::types::Filter::builder()
                 .name("key")
-                .values("rmq.dev/cluster")
+                .values(TAG_CLUSTER)
                 .build(),
         )
         .send()
         .await
         .unwrap();
-    for t in asg.tags() {
-        if t.value() == Some(cluster) {
-            add("auto-scaling-group", t.resource_id());
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
+    asg.tags()
+        .iter()
+        .filter(|t| t.value() == Some(cluster))
+        .map(|t| format!("auto-scaling-group {}", t.resource_id().unwrap_or_default()))
+        .collect()
 }
 
 /// Unique names per test run (moto state persists across tests in one server).

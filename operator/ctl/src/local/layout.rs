@@ -81,9 +81,9 @@ impl Addressing for LocalAddressing {
 pub struct Binaries {
     /// Directory holding them.
     pub dir: PathBuf,
-    /// rmq-namesrv.
+    /// Path of the `rmq-namesrv` executable.
     pub namesrv: PathBuf,
-    /// rmq-broker.
+    /// Path of the `rmq-broker` executable.
     pub broker: PathBuf,
 }
 

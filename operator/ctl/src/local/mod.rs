@@ -13,14 +13,14 @@ mod state;
 pub use nodes::{down, status};
 
 use crate::apply;
-use crate::cli::{Output, UpArgs};
+use crate::cli::UpArgs;
 use crate::error::CtlError;
+use crate::output::Output;
 use crate::progress::Progress;
 use layout::{LocalAddressing, check_port_free, find_binaries};
 use rmq_model::admin::Admin;
 use rmq_model::desired::desired_cluster;
 use rmq_model::manifest::{Declarations, ManifestError};
-use rmq_model::plan::Desired;
 use rmq_model::validate::{ValidatedCluster, ValidationError};
 use state::{NodeKind, NodeState, State};
 use std::collections::BTreeMap;
@@ -173,15 +173,64 @@ pub async fn up(args: UpArgs) -> Result<(), CtlError> {
             .unwrap_or_else(|| PathBuf::from(state::DEFAULT_ROOT).join(&cluster.name)),
     )?;
     let bins = find_binaries(args.bin_dir.as_deref())?;
+    let mut state = prepare(&cluster, &state_dir, &bins, args.base_port)?;
+    let mut progress = Progress::new();
+    let mut children: BTreeMap<String, Child> = BTreeMap::new();
+    let started = start_nodes(&mut state, &bins, &mut children, &mut progress);
+    state.save(&state_dir)?;
+    if let Err(e) = started {
+        return Err(abort(&mut state, &mut children, &mut progress, &state_dir, e).await);
+    }
+    let deadline = Duration::from_secs(args.timeout);
+    if let Err(e) = nodes::wait_ready(&state, &mut children, deadline, &mut progress).await {
+        progress.println(format!("{e}"));
+        progress.println("stopping the nodes started by this run");
+        return Err(abort(&mut state, &mut children, &mut progress, &state_dir, e).await);
+    }
+    progress.set("reconciling topics and consumer groups");
+    let namesrv_addr = state.namesrv_addr.clone();
+    let reconciled = reconcile(&decls, &cluster, &namesrv_addr, args.prune, &progress).await;
+    progress.finish();
+    nodes::print_status(&state, &state_dir, args.output).await?;
+    if let Err(e) = reconciled {
+        if !args.detach {
+            let mut quiet = Progress::new();
+            return Err(abort(&mut state, &mut children, &mut quiet, &state_dir, e).await);
+        }
+        eprintln!(
+            "rmqctl: the cluster is running, but its topics/groups are not as declared; fix the files and run `rmqctl apply -f FILE --namesrv '{namesrv_addr}'`"
+        );
+        return Err(e);
+    }
+    if args.detach {
+        eprintln!(
+            "rmqctl: cluster {} is ready; namesrvAddr={namesrv_addr}; stop it with `rmqctl local down --state-dir {}`",
+            cluster.name,
+            state_dir.display()
+        );
+        return Ok(());
+    }
+    in_foreground(&mut state, &mut children, &state_dir).await
+}
+
+/// The state of a cluster about to start: its nodes laid out under `state_dir` on ports from
+/// `base_port`, nodes of an earlier `up` still running adopted, the other nodes' ports checked
+/// free and their directories and `broker.conf` written.
+fn prepare(
+    cluster: &ValidatedCluster,
+    state_dir: &Path,
+    bins: &layout::Binaries,
+    base_port: u16,
+) -> Result<State, CtlError> {
     let addressing = LocalAddressing {
         host: HOST.into(),
-        base_port: args.base_port,
-        state_dir: state_dir.clone(),
+        base_port,
+        state_dir: state_dir.to_path_buf(),
     };
-    addressing.check(&cluster)?;
-    let (mut nodes, confs, namesrv_addr) = planned_nodes(&cluster, &addressing);
-    std::fs::create_dir_all(state_dir.join("logs")).map_err(|e| CtlError::io(&state_dir, e))?;
-    adopt_running(&state_dir, &mut nodes, &confs)?;
+    addressing.check(cluster)?;
+    let (mut nodes, confs, namesrv_addr) = planned_nodes(cluster, &addressing);
+    std::fs::create_dir_all(state_dir.join("logs")).map_err(|e| CtlError::io(state_dir, e))?;
+    adopt_running(state_dir, &mut nodes, &confs)?;
     for n in nodes.iter().filter(|n| n.pid.is_none()) {
         let (_, port) = n.address.rsplit_once(':').unwrap_or_default();
         let port: u16 = port.parse().unwrap_or(0);
@@ -195,68 +244,52 @@ pub async fn up(args: UpArgs) -> Result<(), CtlError> {
             std::fs::write(&path, conf).map_err(|e| CtlError::io(&path, e))?;
         }
     }
-    let mut state = State {
+    Ok(State {
         cluster: cluster.name.clone(),
-        namesrv_addr: namesrv_addr.clone(),
+        namesrv_addr,
         bin_dir: bins.dir.clone(),
         nodes,
-    };
-    let mut progress = Progress::new();
-    let mut children: BTreeMap<String, Child> = BTreeMap::new();
-    let started = start_nodes(&mut state, &bins, &mut children, &mut progress);
-    state.save(&state_dir)?;
-    if let Err(e) = started {
-        nodes::stop_started(&mut state, &mut children, &mut progress).await;
-        state.save(&state_dir)?;
-        return Err(e);
+    })
+}
+
+/// Stops the nodes this run started, records that, and hands `error` back (a failure to save
+/// the state file takes its place).
+async fn abort(
+    state: &mut State,
+    children: &mut BTreeMap<String, Child>,
+    progress: &mut Progress,
+    state_dir: &Path,
+    error: CtlError,
+) -> CtlError {
+    nodes::stop_started(state, children, progress).await;
+    match state.save(state_dir) {
+        Ok(()) => error,
+        Err(save) => save,
     }
-    let deadline = Duration::from_secs(args.timeout);
-    if let Err(e) = nodes::wait_ready(&state, &mut children, deadline, &mut progress).await {
-        progress.println(format!("{e}"));
-        progress.println("stopping the nodes started by this run");
-        nodes::stop_started(&mut state, &mut children, &mut progress).await;
-        state.save(&state_dir)?;
-        return Err(e);
-    }
-    progress.set("reconciling topics and consumer groups");
-    let reconciled = reconcile(&decls, &cluster, &namesrv_addr, args.prune, &progress).await;
-    progress.finish();
-    nodes::print_status(&state, &state_dir, args.output).await?;
-    if let Err(e) = reconciled {
-        if args.detach {
-            eprintln!(
-                "rmqctl: the cluster is running, but its topics/groups are not as declared; fix the files and run `rmqctl apply -f FILE --namesrv '{namesrv_addr}'`"
-            );
-        } else {
-            nodes::stop_started(&mut state, &mut children, &mut Progress::new()).await;
-            state.save(&state_dir)?;
-        }
-        return Err(e);
-    }
-    if args.detach {
-        eprintln!(
-            "rmqctl: cluster {} is ready; namesrvAddr={namesrv_addr}; stop it with `rmqctl local down --state-dir {}`",
-            cluster.name,
-            state_dir.display()
-        );
-        return Ok(());
-    }
+}
+
+/// Stays in the foreground until Ctrl-C / SIGTERM or a node exits, then stops every node.
+async fn in_foreground(
+    state: &mut State,
+    children: &mut BTreeMap<String, Child>,
+    state_dir: &Path,
+) -> Result<(), CtlError> {
     eprintln!(
-        "rmqctl: cluster {} is ready; namesrvAddr={namesrv_addr}; running in the foreground, Ctrl-C stops it",
-        cluster.name
+        "rmqctl: cluster {} is ready; namesrvAddr={}; running in the foreground, Ctrl-C stops it",
+        state.cluster, state.namesrv_addr
     );
-    let result = nodes::foreground(&state, &mut children).await;
+    let result = nodes::foreground(state, children).await;
     nodes::stop_all(
-        &mut state,
-        &mut children,
+        state,
+        children,
         Duration::from_secs(60),
         &mut Progress::new(),
     )
     .await;
-    state.save(&state_dir)?;
+    state.save(state_dir)?;
     eprintln!(
         "rmqctl: cluster {} stopped; data kept in {}",
-        cluster.name,
+        state.cluster,
         state_dir.display()
     );
     result
@@ -300,11 +333,7 @@ async fn reconcile(
     progress: &Progress,
 ) -> Result<(), CtlError> {
     let admin = Admin::new(namesrv_addr.split(';').map(str::to_owned).collect());
-    let mut desired = Desired::new(
-        decls.topics.iter().map(|(_, t)| t.clone()).collect(),
-        decls.groups.iter().map(|(_, g)| g.clone()).collect(),
-        std::slice::from_ref(&cluster.name),
-    );
+    let mut desired = decls.desired(std::slice::from_ref(&cluster.name));
     if !prune {
         desired.scope.clear();
     }

@@ -4,12 +4,13 @@
 
 use super::process;
 use super::state::{self, NodeKind, NodeState, State};
-use crate::cli::{DownArgs, LocalTarget, Output};
+use crate::cli::{DownArgs, LocalTarget};
 use crate::error::CtlError;
-use crate::output::{Table, print};
+use crate::output::{Output, Table, print};
 use crate::progress::Progress;
 use rmq_model::admin::Admin;
 use rmq_protocol::body::cluster::ClusterInfo;
+use rmq_protocol::net::shutdown_signal;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -82,9 +83,8 @@ pub async fn wait_ready(
                 && let Some(n) = state.nodes.iter().find(|n| &n.name == name)
             {
                 return Err(CtlError::Local(format!(
-                    "{name} exited during startup ({status}); last lines of {}:\n{}",
-                    n.log.display(),
-                    process::log_tail(&n.log, 15)
+                    "{name} exited during startup ({status}); {}",
+                    last_lines(n)
                 )));
             }
         }
@@ -122,12 +122,11 @@ pub async fn wait_ready(
                 NodeKind::Broker => "register with the nameservers",
             };
             return Err(CtlError::Local(format!(
-                "timed out after {}s waiting for {} ({}) to {what}; last lines of {}:\n{}",
+                "timed out after {}s waiting for {} ({}) to {what}; {}",
                 timeout.as_secs(),
                 n.name,
                 n.address,
-                n.log.display(),
-                process::log_tail(&n.log, 15)
+                last_lines(n)
             )));
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -184,14 +183,7 @@ async fn stop(
         }
         let start = Instant::now();
         while !pending.is_empty() {
-            pending.retain(|&i| {
-                let n = &state.nodes[i];
-                let exited = match children.get_mut(&n.name) {
-                    Some(c) => !matches!(c.try_wait(), Ok(None)),
-                    None => !n.running(),
-                };
-                !exited
-            });
+            pending.retain(|&i| !exited(&state.nodes[i], children));
             if pending.is_empty() {
                 break;
             }
@@ -233,29 +225,38 @@ pub async fn foreground(
     state: &State,
     children: &mut BTreeMap<String, Child>,
 ) -> Result<(), CtlError> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| CtlError::Local(format!("cannot watch SIGTERM: {e}")))?;
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(()),
-            _ = term.recv() => return Ok(()),
-            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            () = &mut stop => return Ok(()),
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
         }
-        for n in &state.nodes {
-            let exited = match children.get_mut(&n.name) {
-                Some(c) => !matches!(c.try_wait(), Ok(None)),
-                None => !n.running(),
-            };
-            if exited {
-                return Err(CtlError::Local(format!(
-                    "{} exited unexpectedly; last lines of {}:\n{}",
-                    n.name,
-                    n.log.display(),
-                    process::log_tail(&n.log, 15)
-                )));
-            }
+        if let Some(n) = state.nodes.iter().find(|n| exited(n, children)) {
+            return Err(CtlError::Local(format!(
+                "{} exited unexpectedly; {}",
+                n.name,
+                last_lines(n)
+            )));
         }
     }
+}
+
+/// True if `n` has stopped: our child exited, or the recorded pid no longer runs the node.
+fn exited(n: &NodeState, children: &mut BTreeMap<String, Child>) -> bool {
+    match children.get_mut(&n.name) {
+        Some(c) => !matches!(c.try_wait(), Ok(None)),
+        None => !n.running(),
+    }
+}
+
+/// `last lines of LOG:` and the end of `n`'s log, for error messages.
+fn last_lines(n: &NodeState) -> String {
+    format!(
+        "last lines of {}:\n{}",
+        n.log.display(),
+        process::log_tail(&n.log, 15)
+    )
 }
 
 #[derive(Serialize)]

@@ -15,9 +15,9 @@ pub const STATE_FILE: &str = "state.json";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum NodeKind {
-    /// rmq-namesrv.
+    /// A nameserver (`rmq-namesrv`).
     NameServer,
-    /// rmq-broker.
+    /// A broker (`rmq-broker`).
     Broker,
 }
 
@@ -27,7 +27,7 @@ pub enum NodeKind {
 pub struct NodeState {
     /// `namesrv-0`, `broker-a-0`, ...
     pub name: String,
-    /// Kind.
+    /// Which binary it runs.
     pub kind: NodeKind,
     /// Broker group (brokers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -37,11 +37,11 @@ pub struct NodeState {
     pub broker_id: Option<u32>,
     /// NAMESRV, ASYNC_MASTER, SYNC_MASTER or SLAVE.
     pub role: String,
-    /// host:port.
+    /// Where it listens, `host:port`.
     pub address: String,
-    /// Node directory.
+    /// Its working directory (data, `broker.conf`, pid file); its path marks the process.
     pub dir: PathBuf,
-    /// Log file.
+    /// Where its stdout and stderr go.
     pub log: PathBuf,
     /// Arguments the binary was started with.
     pub args: Vec<String>,
@@ -72,7 +72,7 @@ impl NodeState {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct State {
-    /// Cluster name.
+    /// The RocketMQCluster's name (`brokerClusterName`).
     pub cluster: String,
     /// `namesrvAddr` for clients.
     pub namesrv_addr: String,

@@ -3,7 +3,6 @@
 #![allow(clippy::unwrap_used, dead_code)]
 
 use serde_json::Value;
-use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -96,6 +95,17 @@ pub fn rmqctl(args: &[&str]) -> Run {
         .output()
         .unwrap();
     Run::from(out)
+}
+
+/// The rows of `rmqctl get <what> --namesrv <ns> -o json`.
+pub fn get(ns: &str, what: &str) -> Vec<Value> {
+    match rmqctl(&["get", what, "--namesrv", ns, "-o", "json"])
+        .ok()
+        .json()
+    {
+        Value::Array(rows) => rows,
+        other => panic!("`get {what}` printed no JSON array: {other}"),
+    }
 }
 
 static PORTS: Mutex<u16> = Mutex::new(0);
@@ -255,6 +265,57 @@ impl LocalCluster {
     }
 }
 
+impl LocalCluster {
+    /// The Java client produces `count` messages `<prefix>-<i>` to `topic`; returns its result.
+    pub fn produce(&self, topic: &str, count: usize, prefix: &str) -> Value {
+        let (ns, count) = (self.namesrv(), count.to_string());
+        self.java_ok(&[
+            "produce",
+            "--namesrv",
+            &ns,
+            "--topic",
+            topic,
+            "--count",
+            &count,
+            "--prefix",
+            prefix,
+        ])
+    }
+
+    /// The Java client consumes `expect` messages `<prefix>-*` from `topic` as `group` (more
+    /// harness flags in `extra`); returns its result.
+    pub fn consume(
+        &self,
+        topic: &str,
+        group: &str,
+        expect: usize,
+        prefix: &str,
+        extra: &[&str],
+    ) -> Value {
+        let (ns, expect) = (self.namesrv(), expect.to_string());
+        let mut args = vec![
+            "consume",
+            "--namesrv",
+            &ns,
+            "--topic",
+            topic,
+            "--group",
+            group,
+            "--expect",
+            &expect,
+            "--prefix",
+            prefix,
+        ];
+        args.extend(extra);
+        self.java_ok(&args)
+    }
+}
+
+/// Asserts that `text` contains `needle`, showing `text` when it does not.
+pub fn assert_contains(text: &str, needle: &str) {
+    assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+}
+
 impl Drop for LocalCluster {
     fn drop(&mut self) {
         if self.state_dir.join("state.json").exists() {
@@ -263,40 +324,7 @@ impl Drop for LocalCluster {
     }
 }
 
-/// Variables of `~/.cache/rmq-test/harness.env` overridden by the environment.
-pub fn harness_env() -> HashMap<String, String> {
-    let mut map = HashMap::new();
-    let cache = std::env::var_os("RMQ_TEST_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/rmq-test")));
-    if let Some(text) = cache.and_then(|c| std::fs::read_to_string(c.join("harness.env")).ok()) {
-        for line in text.lines() {
-            if let Some((k, v)) = line
-                .trim()
-                .strip_prefix("export ")
-                .and_then(|l| l.split_once('='))
-            {
-                map.insert(k.to_owned(), v.trim_matches('\'').to_owned());
-            }
-        }
-    }
-    for (k, v) in std::env::vars() {
-        if k.starts_with("RMQ_") {
-            map.insert(k, v);
-        }
-    }
-    map
-}
-
-/// A harness variable; fails with the build instructions when it is missing.
-pub fn harness_var(key: &str) -> String {
-    harness_env().get(key).cloned().unwrap_or_else(|| {
-        panic!(
-            "{key} is not set: build the client harnesses with `tests/build-harnesses.sh` (writes ~/.cache/rmq-test/harness.env), \
-             or `source ~/.cache/rmq-test/harness.env` before `cargo test`"
-        )
-    })
-}
+pub use rmq_e2e::harness::harness_var;
 
 /// Runs the Java 5.x harness and returns its JSON result line.
 pub fn java(args: &[&str]) -> Value {

@@ -13,8 +13,11 @@ pub mod apply;
 pub mod build;
 pub mod status;
 
-use crate::context::Context;
-use crate::{Error, Result, conditions, labels};
+#[cfg(test)]
+mod tests;
+
+use crate::context::{Context, Settings, reconcile_event, scoped};
+use crate::{Error, Result, conditions, labels, one_line};
 use build::BuildInput;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -22,7 +25,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::ListParams;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::runtime::watcher;
 use kube::{Api, Resource, ResourceExt};
 use rmq_model::types::condition_types::READY;
@@ -41,17 +44,18 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let client = ctx.client.clone();
+    let ns = namespace.as_deref();
     let wc = || {
         watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGER))
     };
     Controller::new(
-        scoped::<RocketMQCluster>(&client, &namespace),
+        scoped::<RocketMQCluster>(&client, ns),
         watcher::Config::default(),
     )
-    .owns(scoped::<StatefulSet>(&client, &namespace), wc())
-    .owns(scoped::<Service>(&client, &namespace), wc())
-    .owns(scoped::<ConfigMap>(&client, &namespace), wc())
-    .owns(scoped::<PodDisruptionBudget>(&client, &namespace), wc())
+    .owns(scoped::<StatefulSet>(&client, ns), wc())
+    .owns(scoped::<Service>(&client, ns), wc())
+    .owns(scoped::<ConfigMap>(&client, ns), wc())
+    .owns(scoped::<PodDisruptionBudget>(&client, ns), wc())
     .graceful_shutdown_on(shutdown)
     .run(reconcile, error_policy, ctx)
     .for_each(|res| async move {
@@ -63,155 +67,177 @@ pub async fn run(
     .await;
 }
 
-/// An Api over one namespace, or all of them.
-fn scoped<K>(client: &kube::Client, ns: &Option<String>) -> Api<K>
-where
-    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
-{
-    match ns {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
 fn error_policy(cluster: Arc<RocketMQCluster>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.failure(CONTROLLER, error);
     tracing::warn!(cluster = %cluster.name_any(), error = %error, "reconcile failed");
-    match error {
-        Error::Invalid(_) => Action::await_change(),
-        _ => Action::requeue(Duration::from_secs(5)),
-    }
+    error.retry()
 }
 
-/// One reconcile of a cluster.
+/// One reconcile of a cluster: pause, or validate → build → apply → status.
 #[tracing::instrument(skip(cluster, ctx), fields(cluster = %cluster.name_any(), ns = cluster.namespace().as_deref().unwrap_or("")))]
 pub async fn reconcile(cluster: Arc<RocketMQCluster>, ctx: Arc<Context>) -> Result<Action> {
     let _timer = ctx.metrics.reconcile(CONTROLLER);
     let ns = cluster
         .namespace()
         .ok_or(Error::MissingField("namespace"))?;
-    let name = cluster.name_any();
     let api: Api<RocketMQCluster> = Api::namespaced(ctx.client.clone(), &ns);
     if cluster.meta().deletion_timestamp.is_some() {
         // Owner references let the garbage collector remove every owned object.
         return Ok(Action::await_change());
     }
-    let old = cluster.status.clone().unwrap_or_default();
-
-    // Pause: leave every object as it is and say so.
     if labels::annotation_true(cluster.meta().annotations.as_ref(), labels::PAUSE) {
-        let mut conds: Vec<_> = old
-            .conditions
-            .iter()
-            .filter(|c| c.type_ != conditions::PAUSED)
-            .cloned()
-            .collect();
-        conds.push(conditions::cond(
-            conditions::PAUSED,
-            true,
-            "PauseAnnotation",
-            format!(
-                "{} is \"true\": the operator changes nothing until it is removed",
-                labels::PAUSE
-            ),
-        ));
-        let mut st = old.clone();
-        st.conditions = conditions::merge(
-            &old.conditions,
-            conds,
-            old.observed_generation,
-            &conditions::now_rfc3339(),
-        );
-        if !conditions::is_true(&old.conditions, conditions::PAUSED) {
-            publish(
-                &ctx,
-                &cluster,
-                EventType::Normal,
-                "ReconciliationPaused",
-                "reconciliation paused by annotation",
-            )
-            .await;
-        }
-        status::patch(&api, &cluster, st).await?;
-        return Ok(Action::await_change());
+        return pause(&api, &cluster, &ctx).await;
     }
-
-    // validate (pure)
     let validated = match rmq_model::validate(&cluster) {
         Ok(v) => v,
-        Err(errs) => {
-            let msg = errs
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; ");
-            let st = status::assemble(
-                &cluster,
-                status::failed("InvalidSpec", &msg),
-                old.groups.clone(),
-                (old.brokers, old.ready_brokers),
-                None,
-            );
-            if conditions::find(&old.conditions, READY)
-                .is_none_or(|c| c.reason != "InvalidSpec" || c.message != msg)
-            {
-                publish(&ctx, &cluster, EventType::Warning, "InvalidSpec", &msg).await;
-            }
-            status::patch(&api, &cluster, st).await?;
-            return Err(Error::Invalid(msg));
-        }
+        Err(errs) => return Err(fail(&api, &cluster, &ctx, Error::Invalid(one_line(&errs))).await),
     };
+    let input = build_input(&cluster, &ns, &ctx.settings)?;
+    let namesrv_addr = build::desired(&validated, &input).namesrv_addr();
+    let resources = build::build(&validated, &input);
+    let applied = match apply::apply(
+        &ctx.client,
+        &ns,
+        &cluster.name_any(),
+        &input.owner.uid,
+        resources,
+    )
+    .await
+    {
+        Ok((applied, report)) => {
+            announce_pruned(&ctx, &cluster, &report).await;
+            applied
+        }
+        Err(e) => return Err(fail(&api, &cluster, &ctx, e).await),
+    };
+    let ready = update_status(&api, &cluster, &ctx, &ns, &applied, namesrv_addr).await?;
+    Ok(Action::requeue(Duration::from_secs(if ready {
+        300
+    } else {
+        5
+    })))
+}
 
-    // build (pure)
+/// Paused: every object is left as it is, `ReconciliationPaused=True` says so (with an Event
+/// when it starts).
+async fn pause(
+    api: &Api<RocketMQCluster>,
+    cluster: &RocketMQCluster,
+    ctx: &Context,
+) -> Result<Action> {
+    let old = cluster.status.clone().unwrap_or_default();
+    let mut conds: Vec<_> = old
+        .conditions
+        .iter()
+        .filter(|c| c.type_ != conditions::PAUSED)
+        .cloned()
+        .collect();
+    conds.push(conditions::cond(
+        conditions::PAUSED,
+        true,
+        "PauseAnnotation",
+        format!(
+            "{} is \"true\": the operator changes nothing until it is removed",
+            labels::PAUSE
+        ),
+    ));
+    let mut st = old.clone();
+    st.conditions = conditions::merge(
+        &old.conditions,
+        conds,
+        old.observed_generation,
+        &conditions::now_rfc3339(),
+    );
+    if !conditions::is_true(&old.conditions, conditions::PAUSED) {
+        let ev = reconcile_event(
+            EventType::Normal,
+            "ReconciliationPaused",
+            "reconciliation paused by annotation",
+        );
+        ctx.publish(cluster, ev).await;
+    }
+    status::patch(api, cluster, st).await?;
+    Ok(Action::await_change())
+}
+
+/// Reports a spec that is invalid (`InvalidSpec`) or could not be applied (`ApplyFailed`) in
+/// the status and an Event, keeping the last known counts; returns `error` for the
+/// reconcile to fail with.
+async fn fail(
+    api: &Api<RocketMQCluster>,
+    cluster: &RocketMQCluster,
+    ctx: &Context,
+    error: Error,
+) -> Error {
+    let old = cluster.status.clone().unwrap_or_default();
+    let (reason, msg) = match &error {
+        Error::Invalid(msg) => ("InvalidSpec", msg.clone()),
+        other => ("ApplyFailed", other.to_string()),
+    };
+    let st = status::assemble(
+        cluster,
+        status::failed(reason, &msg),
+        old.groups.clone(),
+        (old.brokers, old.ready_brokers),
+        None,
+    );
+    // An invalid spec is announced once; a failed apply on every attempt.
+    let repeated = reason == "InvalidSpec"
+        && conditions::find(&old.conditions, READY)
+            .is_some_and(|c| c.reason == reason && c.message == msg);
+    if !repeated {
+        ctx.publish(cluster, reconcile_event(EventType::Warning, reason, &msg))
+            .await;
+    }
+    match status::patch(api, cluster, st).await {
+        Ok(()) => error,
+        Err(patch_error) => patch_error,
+    }
+}
+
+/// What build needs besides the validated spec: the owner reference, the namespace, the image.
+fn build_input(cluster: &RocketMQCluster, ns: &str, settings: &Settings) -> Result<BuildInput> {
     let owner = cluster
         .controller_owner_ref(&())
         .ok_or(Error::MissingField("uid"))?;
-    let uid = owner.uid.clone();
-    let input = BuildInput {
+    Ok(BuildInput {
         owner,
-        namespace: ns.clone(),
+        namespace: ns.to_owned(),
         image: build::image(
             cluster.spec.image.as_deref(),
             cluster.spec.version.as_deref(),
-            &ctx.settings.default_image,
+            &settings.default_image,
         ),
-        image_pull_policy: ctx.settings.image_pull_policy.clone(),
-        cluster_domain: ctx.settings.cluster_domain.clone(),
-    };
-    let desired = build::desired(&validated, &input);
-    let resources = build::build(&validated, &input);
+        image_pull_policy: settings.image_pull_policy.clone(),
+        cluster_domain: settings.cluster_domain.clone(),
+    })
+}
 
-    // apply (SSA + prune)
-    let (applied, report) = match apply::apply(&ctx.client, &ns, &name, &uid, resources).await {
-        Ok(r) => r,
-        Err(e) => {
-            let msg = e.to_string();
-            let st = status::assemble(
-                &cluster,
-                status::failed("ApplyFailed", &msg),
-                old.groups.clone(),
-                (old.brokers, old.ready_brokers),
-                None,
-            );
-            publish(&ctx, &cluster, EventType::Warning, "ApplyFailed", &msg).await;
-            status::patch(&api, &cluster, st).await?;
-            return Err(e);
-        }
-    };
+/// An Event for every object deleted as no longer part of the spec.
+async fn announce_pruned(ctx: &Context, cluster: &RocketMQCluster, report: &apply::ApplyReport) {
     for p in &report.pruned {
-        publish(
-            &ctx,
-            &cluster,
-            EventType::Normal,
-            "Deleted",
-            &format!("deleted {p}: no longer part of the cluster spec"),
+        let note = format!("deleted {p}: no longer part of the cluster spec");
+        ctx.publish(
+            cluster,
+            reconcile_event(EventType::Normal, "Deleted", &note),
         )
         .await;
     }
+}
 
-    // status (from the applied objects)
-    let ready_pods = ready_pods(&ctx, &ns, &name).await?;
-    let sets = status::states(&applied);
+/// Computes the status from the applied objects and the ready broker pods, writes it (with an
+/// Event when the Ready/Progressing/Degraded picture changed) and returns whether it is Ready.
+async fn update_status(
+    api: &Api<RocketMQCluster>,
+    cluster: &RocketMQCluster,
+    ctx: &Context,
+    ns: &str,
+    applied: &build::KubernetesResources<build::Applied>,
+    namesrv_addr: String,
+) -> Result<bool> {
+    let ready_pods = ready_pods(ctx, ns, &cluster.name_any()).await?;
+    let old = cluster.status.clone().unwrap_or_default();
+    let sets = status::states(applied);
     // "Creating" until the cluster was Ready once; "RollingUpdate" afterwards.
     let first_rollout = conditions::find(&old.conditions, READY)
         .is_none_or(|c| c.status != ConditionStatus::True && c.reason == "Creating");
@@ -220,25 +246,19 @@ pub async fn reconcile(cluster: Arc<RocketMQCluster>, ctx: Arc<Context>) -> Resu
         &|sts: &str| ready_pods.contains(&format!("{sts}-0")),
         first_rollout,
     );
-    let done = conds
-        .iter()
-        .any(|c| c.type_ == READY && c.status == ConditionStatus::True);
+    let ready = conditions::is_true(&conds, READY);
     let st = status::assemble(
-        &cluster,
+        cluster,
         conds,
         groups,
         (brokers, ready_brokers),
-        Some(desired.namesrv_addr()),
+        Some(namesrv_addr),
     );
     if let Some(ev) = status::transition_event(&old.conditions, &st.conditions) {
-        publish_event(&ctx, &cluster, ev).await;
+        ctx.publish(cluster, ev).await;
     }
-    status::patch(&api, &cluster, st).await?;
-    Ok(if done {
-        Action::requeue(Duration::from_secs(300))
-    } else {
-        Action::requeue(Duration::from_secs(5))
-    })
+    status::patch(api, cluster, st).await?;
+    Ok(ready)
 }
 
 async fn ready_pods(ctx: &Context, ns: &str, cluster: &str) -> Result<BTreeSet<String>> {
@@ -264,32 +284,4 @@ async fn ready_pods(ctx: &Context, ns: &str, cluster: &str) -> Result<BTreeSet<S
         })
         .map(|p| p.name_any())
         .collect())
-}
-
-async fn publish(
-    ctx: &Context,
-    cluster: &RocketMQCluster,
-    type_: EventType,
-    reason: &str,
-    note: &str,
-) {
-    publish_event(
-        ctx,
-        cluster,
-        Event {
-            type_,
-            reason: reason.to_owned(),
-            note: Some(note.chars().take(1000).collect()),
-            action: "Reconcile".to_owned(),
-            secondary: None,
-        },
-    )
-    .await;
-}
-
-async fn publish_event(ctx: &Context, cluster: &RocketMQCluster, ev: Event) {
-    let oref = cluster.object_ref(&());
-    if let Err(e) = ctx.recorder.publish(&ev, &oref).await {
-        tracing::warn!(error = %e, reason = %ev.reason, "publishing an event failed");
-    }
 }

@@ -22,13 +22,13 @@ use rmq_model::{BrokerGroupStatus, Condition, RocketMQCluster, RocketMQClusterSt
 /// Rollout state of one StatefulSet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SetState {
-    /// StatefulSet name.
+    /// The StatefulSet's name (`<c>-namesrv`, `<c>-broker-a`).
     pub name: String,
     /// Broker group, `None` for the nameservers.
     pub group: Option<String>,
-    /// Declared replicas.
+    /// Replicas its spec asks for.
     pub replicas: i32,
-    /// Ready replicas.
+    /// Replicas whose pod is Ready.
     pub ready: i32,
     /// Replicas at the update revision.
     pub updated: i32,
@@ -59,32 +59,42 @@ pub fn set_state(sts: &StatefulSet) -> SetState {
     }
 }
 
-/// The computed status (pure).
-pub fn compute(
-    sets: &[SetState],
-    master_ready: &dyn Fn(&str) -> bool,
-    first_rollout: bool,
-) -> (Vec<Condition>, Vec<BrokerGroupStatus>, i32, i32) {
-    let mut groups = Vec::new();
-    let (mut brokers, mut ready_brokers) = (0, 0);
-    let mut rolling = Vec::new();
-    let mut not_ready = Vec::new();
-    let mut masters_down = Vec::new();
-    for s in sets {
-        if s.rolling || s.updated < s.replicas {
-            rolling.push(format!("{}: {}/{} updated", s.name, s.updated, s.replicas));
-        }
-        if s.ready < s.replicas {
-            not_ready.push(format!("{}: {}/{} ready", s.name, s.ready, s.replicas));
-        }
-        if let Some(g) = &s.group {
-            brokers += s.replicas;
-            ready_brokers += s.ready.min(s.replicas);
+/// What the StatefulSets add up to.
+#[derive(Default)]
+struct Tally {
+    groups: Vec<BrokerGroupStatus>,
+    brokers: i32,
+    ready_brokers: i32,
+    /// `<sts>: u/r updated` of each StatefulSet still rolling.
+    rolling: Vec<String>,
+    /// `<sts>: n/r ready` of each StatefulSet with pods not ready.
+    not_ready: Vec<String>,
+    /// Broker groups whose master pod is not ready.
+    masters_down: Vec<String>,
+}
+
+impl Tally {
+    fn of(sets: &[SetState], master_ready: &dyn Fn(&str) -> bool) -> Self {
+        let mut t = Tally::default();
+        for s in sets {
+            if s.rolling || s.updated < s.replicas {
+                t.rolling
+                    .push(format!("{}: {}/{} updated", s.name, s.updated, s.replicas));
+            }
+            if s.ready < s.replicas {
+                t.not_ready
+                    .push(format!("{}: {}/{} ready", s.name, s.ready, s.replicas));
+            }
+            let Some(g) = &s.group else {
+                continue;
+            };
+            t.brokers += s.replicas;
+            t.ready_brokers += s.ready.min(s.replicas);
             let master = master_ready(&s.name);
             if !master {
-                masters_down.push(g.clone());
+                t.masters_down.push(g.clone());
             }
-            groups.push(BrokerGroupStatus {
+            t.groups.push(BrokerGroupStatus {
                 name: g.clone(),
                 ready: s.ready,
                 replicas: s.replicas,
@@ -92,77 +102,70 @@ pub fn compute(
                 master_ready: master,
             });
         }
+        t
     }
-    let progressing = !rolling.is_empty() || (first_rollout && !not_ready.is_empty());
-    let all_ready = not_ready.is_empty() && rolling.is_empty();
+}
+
+/// The computed status (pure): conditions, per-group readiness, brokers and ready brokers.
+pub fn compute(
+    sets: &[SetState],
+    master_ready: &dyn Fn(&str) -> bool,
+    first_rollout: bool,
+) -> (Vec<Condition>, Vec<BrokerGroupStatus>, i32, i32) {
+    let t = Tally::of(sets, master_ready);
+    let progressing = !t.rolling.is_empty() || (first_rollout && !t.not_ready.is_empty());
     let ns = sets.iter().find(|s| s.group.is_none());
     let summary = format!(
-        "{}/{} nameservers and {ready_brokers}/{brokers} brokers ready",
+        "{}/{} nameservers and {}/{} brokers ready",
         ns.map_or(0, |s| s.ready),
-        ns.map_or(0, |s| s.replicas)
+        ns.map_or(0, |s| s.replicas),
+        t.ready_brokers,
+        t.brokers
     );
     let progress_reason = if first_rollout {
         "Creating"
     } else {
         "RollingUpdate"
     };
+    let rolling_out = join(&t.rolling, &t.not_ready);
     let conds = vec![
-        if all_ready {
+        if t.not_ready.is_empty() && t.rolling.is_empty() {
             cond(READY, true, "AllReplicasReady", summary.clone())
         } else if progressing {
-            cond(
-                READY,
-                false,
-                progress_reason,
-                format!("{summary}; rolling out: {}", join(&rolling, &not_ready)),
-            )
+            let msg = format!("{summary}; rolling out: {rolling_out}");
+            cond(READY, false, progress_reason, msg)
         } else {
-            cond(
-                READY,
-                false,
-                "ReplicasNotReady",
-                format!("{summary}; not ready: {}", not_ready.join(", ")),
-            )
+            let msg = format!("{summary}; not ready: {}", t.not_ready.join(", "));
+            cond(READY, false, "ReplicasNotReady", msg)
         },
         if progressing {
-            cond(
-                PROGRESSING,
-                true,
-                progress_reason,
-                format!("rolling out: {}", join(&rolling, &not_ready)),
-            )
+            let msg = format!("rolling out: {rolling_out}");
+            cond(PROGRESSING, true, progress_reason, msg)
         } else {
-            cond(
-                PROGRESSING,
-                false,
-                "RolloutComplete",
-                "every pod runs the current spec",
-            )
+            let msg = "every pod runs the current spec";
+            cond(PROGRESSING, false, "RolloutComplete", msg)
         },
-        if progressing {
-            cond(DEGRADED, false, "AsExpected", "a rollout is in progress")
-        } else if !masters_down.is_empty() {
-            cond(
-                DEGRADED,
-                true,
-                "MasterDown",
-                format!(
-                    "broker group(s) {} have no ready master: producers cannot write to them",
-                    masters_down.join(", ")
-                ),
-            )
-        } else if !not_ready.is_empty() {
-            cond(
-                DEGRADED,
-                true,
-                "ReplicasNotReady",
-                format!("pods not ready: {}", not_ready.join(", ")),
-            )
-        } else {
-            cond(DEGRADED, false, "AsExpected", summary)
-        },
+        degraded(&t, progressing, summary),
     ];
-    (conds, groups, brokers, ready_brokers)
+    (conds, t.groups, t.brokers, t.ready_brokers)
+}
+
+/// `Degraded`: not while a rollout is in progress; a group without a ready master comes first.
+fn degraded(t: &Tally, progressing: bool, summary: String) -> Condition {
+    if progressing {
+        cond(DEGRADED, false, "AsExpected", "a rollout is in progress")
+    } else if !t.masters_down.is_empty() {
+        let msg = format!(
+            "broker group(s) {} have no ready master: producers cannot write to them",
+            t.masters_down.join(", ")
+        );
+        cond(DEGRADED, true, "MasterDown", msg)
+    } else if !t.not_ready.is_empty() {
+        let msg = format!("pods not ready: {}", t.not_ready.join(", "));
+        cond(DEGRADED, true, "ReplicasNotReady", msg)
+    } else {
+        cond(DEGRADED, false, "AsExpected", summary)
+    }
 }
 
 fn join(a: &[String], b: &[String]) -> String {

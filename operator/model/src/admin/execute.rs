@@ -1,9 +1,10 @@
 //! [`Admin::execute`]: runs a plan's actions in order, reports each, and stops at the first
 //! failure with what was done and what was not (nothing is skipped silently).
 
-use super::{Admin, AdminError};
+use super::client::Admin;
+use super::error::AdminError;
 use crate::defaults::OWNERSHIP_NAMESPACE;
-use crate::plan::Action;
+use crate::plan::{Action, BrokerRef, OwnedKey};
 use rmq_protocol::body::subscription::SubscriptionGroupConfig;
 use rmq_protocol::body::to_json;
 use rmq_protocol::body::topic_config::TopicConfig;
@@ -18,7 +19,7 @@ use rmq_protocol::{RemotingCommand, names, request_code as rc};
 /// What happened to one action.
 #[derive(Debug)]
 pub enum Outcome {
-    /// Applied.
+    /// The action took effect.
     Done,
     /// Failed; later actions were not run.
     Failed(AdminError),
@@ -100,20 +101,7 @@ impl Admin {
                 manager,
                 name_servers,
                 ..
-            } => {
-                for ns in name_servers {
-                    let req = RemotingCommand::request_with(
-                        rc::PUT_KV_CONFIG,
-                        &PutKvConfigRequestHeader {
-                            namespace: OWNERSHIP_NAMESPACE.to_owned(),
-                            key: key.kv_key(),
-                            value: manager.clone(),
-                        },
-                    );
-                    self.call(ns, req, "PUT_KV_CONFIG (ownership record)")
-                        .await?;
-                }
-            }
+            } => self.record_owner(key, manager, name_servers).await,
             Action::CreateTopic { broker, config, .. }
             | Action::UpdateTopic { broker, config, .. } => {
                 let req = RemotingCommand::request_with(
@@ -121,7 +109,7 @@ impl Admin {
                     &create_topic_header(config),
                 );
                 let what = format!("UPDATE_AND_CREATE_TOPIC {}", config.topic_name);
-                self.call(&broker.addr, req, &what).await?;
+                self.call(&broker.addr, req, &what).await.map(drop)
             }
             Action::DeleteTopic {
                 cluster,
@@ -129,63 +117,110 @@ impl Admin {
                 brokers,
                 name_servers,
             } => {
-                for b in brokers {
-                    let req = RemotingCommand::request_with(
-                        rc::DELETE_TOPIC_IN_BROKER,
-                        &TopicRequestHeader {
-                            topic: topic.clone(),
-                        },
-                    );
-                    let what = format!("DELETE_TOPIC_IN_BROKER {topic}");
-                    self.call(&b.addr, req, &what).await?;
-                }
-                for ns in name_servers {
-                    let req = RemotingCommand::request_with(
-                        rc::DELETE_TOPIC_IN_NAMESRV,
-                        &DeleteTopicFromNamesrvRequestHeader {
-                            topic: topic.clone(),
-                            cluster_name: Some(cluster.clone()),
-                        },
-                    );
-                    let what = format!("DELETE_TOPIC_IN_NAMESRV {topic}");
-                    self.call(ns, req, &what).await?;
-                }
+                self.delete_topic(cluster, topic, brokers, name_servers)
+                    .await
             }
             Action::CreateGroup { broker, config, .. }
             | Action::UpdateGroup { broker, config, .. } => {
                 let req = group_request(config);
                 let what = format!("UPDATE_AND_CREATE_SUBSCRIPTIONGROUP {}", config.group_name);
-                self.call(&broker.addr, req, &what).await?;
+                self.call(&broker.addr, req, &what).await.map(drop)
             }
-            Action::DeleteGroup { group, brokers, .. } => {
-                for b in brokers {
-                    let req = RemotingCommand::request_with(
-                        rc::DELETE_SUBSCRIPTIONGROUP,
-                        &DeleteSubscriptionGroupRequestHeader {
-                            group_name: group.clone(),
-                            clean_offset: false,
-                        },
-                    );
-                    let what = format!("DELETE_SUBSCRIPTIONGROUP {group}");
-                    self.call(&b.addr, req, &what).await?;
-                }
-            }
-            Action::Disown { key, name_servers } => {
-                for ns in name_servers {
-                    let req = RemotingCommand::request_with(
-                        rc::DELETE_KV_CONFIG,
-                        &KvConfigKeyRequestHeader {
-                            namespace: OWNERSHIP_NAMESPACE.to_owned(),
-                            key: key.kv_key(),
-                        },
-                    );
-                    self.call(ns, req, "DELETE_KV_CONFIG (ownership record)")
-                        .await?;
-                }
-            }
+            Action::DeleteGroup { group, brokers, .. } => self.delete_group(group, brokers).await,
+            Action::Disown { key, name_servers } => self.forget_owner(key, name_servers).await,
+        }
+    }
+
+    /// Sends one request per address, built by `req`; stops at the first failure.
+    async fn call_each<A: AsRef<str>>(
+        &self,
+        addrs: &[A],
+        req: impl Fn() -> RemotingCommand,
+        what: &str,
+    ) -> Result<(), AdminError> {
+        for addr in addrs {
+            self.call(addr.as_ref(), req(), what).await?;
         }
         Ok(())
     }
+
+    async fn record_owner(
+        &self,
+        key: &OwnedKey,
+        manager: &str,
+        name_servers: &[String],
+    ) -> Result<(), AdminError> {
+        let header = PutKvConfigRequestHeader {
+            namespace: OWNERSHIP_NAMESPACE.to_owned(),
+            key: key.kv_key(),
+            value: manager.to_owned(),
+        };
+        let req = || RemotingCommand::request_with(rc::PUT_KV_CONFIG, &header);
+        self.call_each(name_servers, req, "PUT_KV_CONFIG (ownership record)")
+            .await
+    }
+
+    async fn forget_owner(
+        &self,
+        key: &OwnedKey,
+        name_servers: &[String],
+    ) -> Result<(), AdminError> {
+        let header = KvConfigKeyRequestHeader {
+            namespace: OWNERSHIP_NAMESPACE.to_owned(),
+            key: key.kv_key(),
+        };
+        let req = || RemotingCommand::request_with(rc::DELETE_KV_CONFIG, &header);
+        self.call_each(name_servers, req, "DELETE_KV_CONFIG (ownership record)")
+            .await
+    }
+
+    /// Deletes `topic` from every master in `brokers`, then its route from every nameserver.
+    async fn delete_topic(
+        &self,
+        cluster: &str,
+        topic: &str,
+        brokers: &[BrokerRef],
+        name_servers: &[String],
+    ) -> Result<(), AdminError> {
+        let in_broker = TopicRequestHeader {
+            topic: topic.to_owned(),
+        };
+        self.call_each(
+            &masters(brokers),
+            || RemotingCommand::request_with(rc::DELETE_TOPIC_IN_BROKER, &in_broker),
+            &format!("DELETE_TOPIC_IN_BROKER {topic}"),
+        )
+        .await?;
+        let in_namesrv = DeleteTopicFromNamesrvRequestHeader {
+            topic: topic.to_owned(),
+            cluster_name: Some(cluster.to_owned()),
+        };
+        self.call_each(
+            name_servers,
+            || RemotingCommand::request_with(rc::DELETE_TOPIC_IN_NAMESRV, &in_namesrv),
+            &format!("DELETE_TOPIC_IN_NAMESRV {topic}"),
+        )
+        .await
+    }
+
+    /// Deletes `group` from every master in `brokers`; its consumer offsets are kept.
+    async fn delete_group(&self, group: &str, brokers: &[BrokerRef]) -> Result<(), AdminError> {
+        let header = DeleteSubscriptionGroupRequestHeader {
+            group_name: group.to_owned(),
+            clean_offset: false,
+        };
+        self.call_each(
+            &masters(brokers),
+            || RemotingCommand::request_with(rc::DELETE_SUBSCRIPTIONGROUP, &header),
+            &format!("DELETE_SUBSCRIPTIONGROUP {group}"),
+        )
+        .await
+    }
+}
+
+/// The addresses of `brokers`.
+fn masters(brokers: &[BrokerRef]) -> Vec<&str> {
+    brokers.iter().map(|b| b.addr.as_str()).collect()
 }
 
 fn group_request(config: &SubscriptionGroupConfig) -> RemotingCommand {

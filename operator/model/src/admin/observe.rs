@@ -1,7 +1,8 @@
 //! [`Admin::observe`]: what the nameservers and every master of the asked clusters hold, plus the
 //! ownership records of every nameserver — the input of [`crate::plan::plan`].
 
-use super::{Admin, AdminError};
+use super::client::Admin;
+use super::error::AdminError;
 use crate::defaults::OWNERSHIP_NAMESPACE;
 use crate::plan::{Observed, ObservedBroker, ObservedCluster, OwnedKey};
 use std::collections::BTreeSet;
@@ -11,11 +12,11 @@ impl Admin {
     /// unreachable one is an error naming its address.
     pub async fn observe(&self, clusters: &BTreeSet<String>) -> Result<Observed, AdminError> {
         let mut observed = Observed {
-            name_servers: self.name_servers.clone(),
+            name_servers: self.name_servers().to_vec(),
             ..Observed::default()
         };
         let mut info = None;
-        for ns in &self.name_servers {
+        for ns in self.name_servers() {
             if info.is_none() {
                 info = Some(self.cluster_info_at(ns).await?);
             }

@@ -1,7 +1,10 @@
 //! One human-readable line per [`Action`] (what `rmqctl apply` and `--dry-run` print).
 
-use super::{Action, BrokerRef, Change};
+use super::model::{Action, BrokerRef, Change};
+use crate::validate::MESSAGE_TYPE_ATTRIBUTE;
 use rmq_protocol::body::route::perm;
+use rmq_protocol::body::subscription::SubscriptionGroupConfig;
+use rmq_protocol::body::topic_config::TopicConfig;
 use std::fmt;
 
 fn at(b: &BrokerRef) -> String {
@@ -56,30 +59,13 @@ impl fmt::Display for Action {
                 }
                 Ok(())
             }
-            Action::CreateTopic { broker, config, .. } => write!(
-                f,
-                "create topic {} on {}: {} queues, {}, {}",
-                config.topic_name,
-                at(broker),
-                config.write_queue_nums,
-                perm_name(config.perm),
-                config
-                    .attributes
-                    .get(crate::validate::MESSAGE_TYPE_ATTRIBUTE)
-                    .map_or("NORMAL", String::as_str)
-            ),
+            Action::CreateTopic { broker, config, .. } => create_topic(f, broker, config),
             Action::UpdateTopic {
                 broker,
                 config,
                 changes: c,
                 ..
-            } => write!(
-                f,
-                "update topic {} on {}: {}",
-                config.topic_name,
-                at(broker),
-                changes(c)
-            ),
+            } => update(f, "topic", &config.topic_name, broker, c),
             Action::DeleteTopic {
                 cluster,
                 topic,
@@ -88,30 +74,16 @@ impl fmt::Display for Action {
             } => write!(
                 f,
                 "delete topic {topic} (cluster {cluster}) from {} and its route from {}",
-                brokers.iter().map(at).collect::<Vec<_>>().join(", "),
+                list(brokers),
                 name_servers.join(", ")
             ),
-            Action::CreateGroup { broker, config, .. } => write!(
-                f,
-                "create group {} on {}: retryMaxTimes {}, orderly {}, broadcast {}",
-                config.group_name,
-                at(broker),
-                config.retry_max_times,
-                config.consume_message_orderly,
-                config.consume_broadcast_enable
-            ),
+            Action::CreateGroup { broker, config, .. } => create_group(f, broker, config),
             Action::UpdateGroup {
                 broker,
                 config,
                 changes: c,
                 ..
-            } => write!(
-                f,
-                "update group {} on {}: {}",
-                config.group_name,
-                at(broker),
-                changes(c)
-            ),
+            } => update(f, "group", &config.group_name, broker, c),
             Action::DeleteGroup {
                 cluster,
                 group,
@@ -119,7 +91,7 @@ impl fmt::Display for Action {
             } => write!(
                 f,
                 "delete group {group} (cluster {cluster}) from {} (consumer offsets are kept)",
-                brokers.iter().map(at).collect::<Vec<_>>().join(", ")
+                list(brokers)
             ),
             Action::Disown { key, name_servers } => write!(
                 f,
@@ -128,4 +100,59 @@ impl fmt::Display for Action {
             ),
         }
     }
+}
+
+fn list(brokers: &[BrokerRef]) -> String {
+    brokers.iter().map(at).collect::<Vec<_>>().join(", ")
+}
+
+fn create_topic(
+    f: &mut fmt::Formatter<'_>,
+    broker: &BrokerRef,
+    config: &TopicConfig,
+) -> fmt::Result {
+    write!(
+        f,
+        "create topic {} on {}: {} queues, {}, {}",
+        config.topic_name,
+        at(broker),
+        config.write_queue_nums,
+        perm_name(config.perm),
+        config
+            .attributes
+            .get(MESSAGE_TYPE_ATTRIBUTE)
+            .map_or("NORMAL", String::as_str)
+    )
+}
+
+fn create_group(
+    f: &mut fmt::Formatter<'_>,
+    broker: &BrokerRef,
+    config: &SubscriptionGroupConfig,
+) -> fmt::Result {
+    write!(
+        f,
+        "create group {} on {}: retryMaxTimes {}, orderly {}, broadcast {}",
+        config.group_name,
+        at(broker),
+        config.retry_max_times,
+        config.consume_message_orderly,
+        config.consume_broadcast_enable
+    )
+}
+
+/// `update topic|group NAME on BROKER: field a -> b, ...`.
+fn update(
+    f: &mut fmt::Formatter<'_>,
+    kind: &str,
+    name: &str,
+    broker: &BrokerRef,
+    differ: &[Change],
+) -> fmt::Result {
+    write!(
+        f,
+        "update {kind} {name} on {}: {}",
+        at(broker),
+        changes(differ)
+    )
 }

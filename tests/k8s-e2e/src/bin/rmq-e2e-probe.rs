@@ -107,111 +107,15 @@ async fn main() -> anyhow::Result<()> {
     let addrs = rmq_model::admin::parse_name_servers(&cli.namesrv).unwrap_or_default();
     let admin = Admin::with_timeouts(addrs, Duration::from_secs(3), Duration::from_secs(5));
     let out = match cli.cmd {
-        Cmd::Cluster { cluster } => {
-            let info = admin.cluster_info().await?;
-            let names = info
-                .cluster_addr_table
-                .get(&cluster)
-                .cloned()
-                .unwrap_or_default();
-            let groups: BTreeMap<_, _> = names
-                .iter()
-                .filter_map(|n| {
-                    info.broker_addr_table
-                        .get(n)
-                        .map(|b| (n.clone(), b.broker_addrs.clone()))
-                })
-                .collect();
-            json!({"cluster": cluster, "groups": groups})
-        }
-        Cmd::Topic { cluster, topic } => {
-            let mut per = BTreeMap::new();
-            for (group, addr) in masters(&admin, &cluster).await? {
-                let t = admin
-                    .topic_configs(&addr)
-                    .await?
-                    .topic_config_table
-                    .remove(&topic);
-                per.insert(group, t.map(|t| json!({"read": t.read_queue_nums, "write": t.write_queue_nums, "perm": t.perm})));
-            }
-            let all = !per.is_empty() && per.values().all(Option::is_some);
-            let none = per.values().all(Option::is_none);
-            json!({"topic": topic, "masters": per, "onAll": all, "onNone": none})
-        }
-        Cmd::Group { cluster, group } => {
-            let mut per = BTreeMap::new();
-            for (g, addr) in masters(&admin, &cluster).await? {
-                let c = admin
-                    .group_configs(&addr)
-                    .await?
-                    .subscription_group_table
-                    .remove(&group);
-                per.insert(g, c.map(|c| json!({"retryMaxTimes": c.retry_max_times, "orderly": c.consume_message_orderly})));
-            }
-            let all = !per.is_empty() && per.values().all(Option::is_some);
-            json!({"group": group, "masters": per, "onAll": all})
-        }
-        Cmd::BrokerConfig { cluster, key } => {
-            let info = admin.cluster_info().await?;
-            let mut per = BTreeMap::new();
-            for n in info
-                .cluster_addr_table
-                .get(&cluster)
-                .cloned()
-                .unwrap_or_default()
-            {
-                for (id, addr) in info
-                    .broker_addr_table
-                    .get(&n)
-                    .map(|b| b.broker_addrs.clone())
-                    .unwrap_or_default()
-                {
-                    let resp = admin
-                        .call(
-                            &addr,
-                            RemotingCommand::request(rc::GET_BROKER_CONFIG),
-                            "GET_BROKER_CONFIG",
-                        )
-                        .await?;
-                    let text = String::from_utf8_lossy(&resp.body).into_owned();
-                    let v = text.lines().find_map(|l| {
-                        let (k, v) = l.split_once('=')?;
-                        (k.trim() == key).then(|| v.trim().to_owned())
-                    });
-                    per.insert(format!("{n}/{id}"), v);
-                }
-            }
-            json!({"key": key, "brokers": per})
-        }
+        Cmd::Cluster { cluster } => cluster_groups(&admin, &cluster).await?,
+        Cmd::Topic { cluster, topic } => topic_on_masters(&admin, &cluster, &topic).await?,
+        Cmd::Group { cluster, group } => group_on_masters(&admin, &cluster, &group).await?,
+        Cmd::BrokerConfig { cluster, key } => broker_config(&admin, &cluster, &key).await?,
         Cmd::SetQueues {
             cluster,
             topic,
             queues,
-        } => {
-            let mut done = Vec::new();
-            for (group, addr) in masters(&admin, &cluster).await? {
-                let mut t = admin
-                    .topic_configs(&addr)
-                    .await?
-                    .topic_config_table
-                    .remove(&topic)
-                    .context("topic not on a master")?;
-                t.read_queue_nums = queues;
-                t.write_queue_nums = queues;
-                let action = Action::UpdateTopic {
-                    cluster: cluster.clone(),
-                    broker: BrokerRef {
-                        name: group.clone(),
-                        addr,
-                    },
-                    config: t,
-                    changes: Vec::new(),
-                };
-                admin.apply_one(&action).await?;
-                done.push(group);
-            }
-            json!({"topic": topic, "queues": queues, "masters": done})
-        }
+        } => set_queues(&admin, &cluster, &topic, queues).await?,
         Cmd::Bench {
             cluster,
             namespace,
@@ -221,6 +125,135 @@ async fn main() -> anyhow::Result<()> {
     };
     println!("{out}");
     Ok(())
+}
+
+/// The broker groups of `cluster` with their addresses by broker id.
+async fn cluster_groups(admin: &Admin, cluster: &str) -> anyhow::Result<serde_json::Value> {
+    let info = admin.cluster_info().await?;
+    let names = info
+        .cluster_addr_table
+        .get(cluster)
+        .cloned()
+        .unwrap_or_default();
+    let groups: BTreeMap<_, _> = names
+        .iter()
+        .filter_map(|n| {
+            info.broker_addr_table
+                .get(n)
+                .map(|b| (n.clone(), b.broker_addrs.clone()))
+        })
+        .collect();
+    Ok(json!({"cluster": cluster, "groups": groups}))
+}
+
+/// `topic`'s queues and perm on each master of `cluster`, and whether every or no master has it.
+async fn topic_on_masters(
+    admin: &Admin,
+    cluster: &str,
+    topic: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let mut per = BTreeMap::new();
+    for (group, addr) in masters(admin, cluster).await? {
+        let t = admin
+            .topic_configs(&addr)
+            .await?
+            .topic_config_table
+            .remove(topic);
+        per.insert(
+            group,
+            t.map(
+                |t| json!({"read": t.read_queue_nums, "write": t.write_queue_nums, "perm": t.perm}),
+            ),
+        );
+    }
+    let all = !per.is_empty() && per.values().all(Option::is_some);
+    let none = per.values().all(Option::is_none);
+    Ok(json!({"topic": topic, "masters": per, "onAll": all, "onNone": none}))
+}
+
+/// `group`'s config on each master of `cluster`, and whether every master has it.
+async fn group_on_masters(
+    admin: &Admin,
+    cluster: &str,
+    group: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let mut per = BTreeMap::new();
+    for (g, addr) in masters(admin, cluster).await? {
+        let c = admin
+            .group_configs(&addr)
+            .await?
+            .subscription_group_table
+            .remove(group);
+        per.insert(g, c.map(|c| json!({"retryMaxTimes": c.retry_max_times, "orderly": c.consume_message_orderly})));
+    }
+    let all = !per.is_empty() && per.values().all(Option::is_some);
+    Ok(json!({"group": group, "masters": per, "onAll": all}))
+}
+
+/// The value of the broker config `key` on every broker (masters and slaves) of `cluster`.
+async fn broker_config(
+    admin: &Admin,
+    cluster: &str,
+    key: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let info = admin.cluster_info().await?;
+    let mut per = BTreeMap::new();
+    let names = info
+        .cluster_addr_table
+        .get(cluster)
+        .cloned()
+        .unwrap_or_default();
+    for n in names {
+        let brokers = info
+            .broker_addr_table
+            .get(&n)
+            .map(|b| b.broker_addrs.clone())
+            .unwrap_or_default();
+        for (id, addr) in brokers {
+            let req = RemotingCommand::request(rc::GET_BROKER_CONFIG);
+            let resp = admin.call(&addr, req, "GET_BROKER_CONFIG").await?;
+            let text = String::from_utf8_lossy(&resp.body).into_owned();
+            let v = text.lines().find_map(|l| {
+                let (k, v) = l.split_once('=')?;
+                (k.trim() == key).then(|| v.trim().to_owned())
+            });
+            per.insert(format!("{n}/{id}"), v);
+        }
+    }
+    Ok(json!({"key": key, "brokers": per}))
+}
+
+/// Sets `topic`'s read and write queue numbers on every master of `cluster` behind the
+/// operator's back (drift for the operator to revert).
+async fn set_queues(
+    admin: &Admin,
+    cluster: &str,
+    topic: &str,
+    queues: i32,
+) -> anyhow::Result<serde_json::Value> {
+    let mut done = Vec::new();
+    for (group, addr) in masters(admin, cluster).await? {
+        let mut t = admin
+            .topic_configs(&addr)
+            .await?
+            .topic_config_table
+            .remove(topic)
+            .context("topic not on a master")?;
+        t.read_queue_nums = queues;
+        t.write_queue_nums = queues;
+        let action = Action::UpdateTopic {
+            cluster: cluster.to_owned(),
+            broker: BrokerRef {
+                name: group.clone(),
+                addr,
+            },
+            config: t,
+            changes: Vec::new(),
+        };
+        admin.apply_one(&action).await?;
+        done.push(group);
+    }
+    Ok(json!({"topic": topic, "queues": queues, "masters": done}))
 }
 
 async fn bench(

@@ -35,7 +35,7 @@ use rmq_model::{DesiredCluster, ValidatedCluster, desired_cluster};
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
 
-/// Nameserver port.
+/// The port every nameserver pod listens on.
 pub const NAMESRV_PORT: u16 = rmq_model::defaults::NAME_SERVER_PORT;
 /// Broker main port (HA is +1).
 pub const BROKER_PORT: u16 = rmq_model::defaults::BROKER_PORT;
@@ -59,11 +59,11 @@ pub struct KubernetesResources<S> {
     pub config_maps: Vec<ConfigMap>,
     /// Services (headless and per broker).
     pub services: Vec<Service>,
-    /// PodDisruptionBudgets.
+    /// PodDisruptionBudgets (one disruption at a time per StatefulSet).
     pub pdbs: Vec<PodDisruptionBudget>,
     /// StatefulSets (nameservers first, then broker groups in order).
     pub stateful_sets: Vec<StatefulSet>,
-    /// The typestate.
+    /// [`Prepared`] or [`Applied`]; no data.
     pub state: PhantomData<S>,
 }
 
@@ -119,7 +119,7 @@ pub mod names {
 /// How the Kubernetes back-end addresses nodes: stable Service DNS names, never pod IPs.
 #[derive(Debug, Clone)]
 pub struct K8sAddressing {
-    /// Namespace.
+    /// The cluster's namespace (part of every Service DNS name).
     pub namespace: String,
     /// DNS suffix after `svc`, if any.
     pub cluster_domain: Option<String>,

@@ -119,6 +119,40 @@ fn retain() -> StatefulSetPersistentVolumeClaimRetentionPolicy {
     }
 }
 
+/// `RMQ_LOG=info` for the node's log filter.
+fn log_env() -> EnvVar {
+    EnvVar {
+        name: "RMQ_LOG".to_owned(),
+        value: Some("info".to_owned()),
+        ..EnvVar::default()
+    }
+}
+
+/// What both kinds of StatefulSet share: pods started in parallel and rolled one at a time
+/// (highest ordinal first), selected by `selector`, governed by the headless Service `name`.
+fn set_spec(
+    name: &str,
+    replicas: u32,
+    selector: BTreeMap<String, String>,
+    template: PodTemplateSpec,
+) -> StatefulSetSpec {
+    StatefulSetSpec {
+        replicas: Some(i32::try_from(replicas).unwrap_or(1)),
+        service_name: Some(name.to_owned()),
+        pod_management_policy: Some("Parallel".to_owned()),
+        selector: LabelSelector {
+            match_labels: Some(selector),
+            ..LabelSelector::default()
+        },
+        update_strategy: Some(StatefulSetUpdateStrategy {
+            type_: Some("RollingUpdate".to_owned()),
+            ..StatefulSetUpdateStrategy::default()
+        }),
+        template,
+        ..StatefulSetSpec::default()
+    }
+}
+
 /// The nameservers' StatefulSet.
 pub fn namesrv(cluster: &ValidatedCluster, input: &BuildInput) -> StatefulSet {
     let c = &cluster.name;
@@ -134,11 +168,7 @@ pub fn namesrv(cluster: &ValidatedCluster, input: &BuildInput) -> StatefulSet {
             "--kv-config-path".to_owned(),
             format!("{DATA_DIR}/namesrv/kvConfig.json"),
         ]),
-        env: Some(vec![EnvVar {
-            name: "RMQ_LOG".to_owned(),
-            value: Some("info".to_owned()),
-            ..EnvVar::default()
-        }]),
+        env: Some(vec![log_env()]),
         ports: Some(vec![container_port("remoting", NAMESRV_PORT)]),
         readiness_probe: Some(tcp_probe("remoting", 1, 2, 3)),
         liveness_probe: Some(tcp_probe("remoting", 20, 10, 6)),
@@ -150,33 +180,12 @@ pub fn namesrv(cluster: &ValidatedCluster, input: &BuildInput) -> StatefulSet {
         empty_dir: Some(EmptyDirVolumeSource::default()),
         ..Volume::default()
     };
+    let labels_ = labels::component(c, labels::COMPONENT_NAMESRV, None);
+    let template = pod_template(labels_.clone(), None, container, vec![data], 30);
+    let selector = labels::selector(c, labels::COMPONENT_NAMESRV, None);
     StatefulSet {
-        metadata: meta(
-            &name,
-            input,
-            labels::component(c, labels::COMPONENT_NAMESRV, None),
-        ),
-        spec: Some(StatefulSetSpec {
-            replicas: Some(i32::try_from(cluster.name_servers).unwrap_or(1)),
-            service_name: Some(name.clone()),
-            pod_management_policy: Some("Parallel".to_owned()),
-            selector: LabelSelector {
-                match_labels: Some(labels::selector(c, labels::COMPONENT_NAMESRV, None)),
-                ..LabelSelector::default()
-            },
-            update_strategy: Some(StatefulSetUpdateStrategy {
-                type_: Some("RollingUpdate".to_owned()),
-                ..StatefulSetUpdateStrategy::default()
-            }),
-            template: pod_template(
-                labels::component(c, labels::COMPONENT_NAMESRV, None),
-                None,
-                container,
-                vec![data],
-                30,
-            ),
-            ..StatefulSetSpec::default()
-        }),
+        metadata: meta(&name, input, labels_),
+        spec: Some(set_spec(&name, cluster.name_servers, selector, template)),
         ..StatefulSet::default()
     }
 }
@@ -192,7 +201,38 @@ pub fn broker_group(
     let c = &cluster.name;
     let name = names::group(c, group);
     let labels_ = labels::component(c, labels::COMPONENT_BROKER, Some(group));
-    let container = Container {
+    let config = Volume {
+        name: "config".to_owned(),
+        config_map: Some(ConfigMapVolumeSource {
+            name: name.clone(),
+            ..ConfigMapVolumeSource::default()
+        }),
+        ..Volume::default()
+    };
+    let annotations = BTreeMap::from([(labels::CONFIG_HASH.to_owned(), config_hash.to_owned())]);
+    let template = pod_template(
+        labels_.clone(),
+        Some(annotations),
+        broker_container(input),
+        vec![config],
+        60,
+    );
+    let selector = labels::selector(c, labels::COMPONENT_BROKER, Some(group));
+    StatefulSet {
+        metadata: meta(&name, input, labels_.clone()),
+        spec: Some(StatefulSetSpec {
+            volume_claim_templates: Some(vec![data_claim(cluster, labels_)]),
+            persistent_volume_claim_retention_policy: Some(retain()),
+            ..set_spec(&name, cluster.replicas_per_group, selector, template)
+        }),
+        ..StatefulSet::default()
+    }
+}
+
+/// The broker container: its own `broker.conf` from the group's ConfigMap (by pod name), the
+/// remoting and HA ports, data on the claim.
+fn broker_container(input: &BuildInput) -> Container {
+    Container {
         name: "broker".to_owned(),
         image: Some(input.image.clone()),
         image_pull_policy: input.image_pull_policy.clone(),
@@ -201,14 +241,7 @@ pub fn broker_group(
             "--config".to_owned(),
             format!("{CONFIG_DIR}/$(POD_NAME).conf"),
         ]),
-        env: Some(vec![
-            field_env("POD_NAME", "metadata.name"),
-            EnvVar {
-                name: "RMQ_LOG".to_owned(),
-                value: Some("info".to_owned()),
-                ..EnvVar::default()
-            },
-        ]),
+        env: Some(vec![field_env("POD_NAME", "metadata.name"), log_env()]),
         ports: Some(vec![
             container_port("remoting", BROKER_PORT),
             container_port("ha", BROKER_PORT + rmq_model::defaults::HA_PORT_OFFSET),
@@ -220,19 +253,18 @@ pub fn broker_group(
             mount("data", DATA_DIR, false),
         ]),
         ..Container::default()
-    };
-    let config = Volume {
-        name: "config".to_owned(),
-        config_map: Some(ConfigMapVolumeSource {
-            name: name.clone(),
-            ..ConfigMapVolumeSource::default()
-        }),
-        ..Volume::default()
-    };
-    let claim = PersistentVolumeClaim {
+    }
+}
+
+/// The claim template of a broker's data volume (`data-<pod>`).
+fn data_claim(
+    cluster: &ValidatedCluster,
+    labels: BTreeMap<String, String>,
+) -> PersistentVolumeClaim {
+    PersistentVolumeClaim {
         metadata: ObjectMeta {
             name: Some("data".to_owned()),
-            labels: Some(labels_.clone()),
+            labels: Some(labels),
             ..ObjectMeta::default()
         },
         spec: Some(PersistentVolumeClaimSpec {
@@ -248,27 +280,5 @@ pub fn broker_group(
             ..PersistentVolumeClaimSpec::default()
         }),
         ..PersistentVolumeClaim::default()
-    };
-    let annotations = BTreeMap::from([(labels::CONFIG_HASH.to_owned(), config_hash.to_owned())]);
-    StatefulSet {
-        metadata: meta(&name, input, labels_.clone()),
-        spec: Some(StatefulSetSpec {
-            replicas: Some(i32::try_from(cluster.replicas_per_group).unwrap_or(1)),
-            service_name: Some(name.clone()),
-            pod_management_policy: Some("Parallel".to_owned()),
-            selector: LabelSelector {
-                match_labels: Some(labels::selector(c, labels::COMPONENT_BROKER, Some(group))),
-                ..LabelSelector::default()
-            },
-            update_strategy: Some(StatefulSetUpdateStrategy {
-                type_: Some("RollingUpdate".to_owned()),
-                ..StatefulSetUpdateStrategy::default()
-            }),
-            template: pod_template(labels_, Some(annotations), container, vec![config], 60),
-            volume_claim_templates: Some(vec![claim]),
-            persistent_volume_claim_retention_policy: Some(retain()),
-            ..StatefulSetSpec::default()
-        }),
-        ..StatefulSet::default()
     }
 }

@@ -2,13 +2,12 @@
 //! deliver (`{"offsetTable":{"1":0,"3":12},"dataVersion":{...}}`; Java writes the level keys
 //! unquoted, which [`rmq_protocol::body::from_json`] accepts).
 
-use crate::state::{load_json, save_json};
+use super::persist::{DirtyJson, load_json};
 use parking_lot::RwLock;
 use rmq_protocol::body::topic_config::DataVersion;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::Path;
 
 /// The file's JSON (also the GET_ALL_DELAY_OFFSET body).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -16,15 +15,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub struct DelayOffsetSerializeWrapper {
     /// level → next offset.
     pub offset_table: BTreeMap<i32, i64>,
-    /// Version.
+    /// Bumped on every change (Java's `DataVersion`).
     pub data_version: DataVersion,
 }
 
 /// Delivery progress per level.
 pub struct DelayOffsets {
     table: RwLock<DelayOffsetSerializeWrapper>,
-    dirty: AtomicBool,
-    path: PathBuf,
+    file: DirtyJson,
 }
 
 impl DelayOffsets {
@@ -34,8 +32,7 @@ impl DelayOffsets {
         let table = load_json(&path)?.unwrap_or_default();
         Ok(Self {
             table: RwLock::new(table),
-            dirty: AtomicBool::new(false),
-            path,
+            file: DirtyJson::new(path),
         })
     }
 
@@ -54,7 +51,7 @@ impl DelayOffsets {
         let mut t = self.table.write();
         if t.offset_table.insert(level, offset) != Some(offset) {
             t.data_version.next(now_ms);
-            self.dirty.store(true, Ordering::Release);
+            self.file.mark_dirty();
         }
     }
 
@@ -74,13 +71,7 @@ impl DelayOffsets {
 
     /// Writes the file if anything changed since the last write.
     pub fn persist_if_dirty(&self) -> std::io::Result<()> {
-        if self.dirty.swap(false, Ordering::AcqRel)
-            && let Err(e) = save_json(&self.path, &self.snapshot())
-        {
-            self.dirty.store(true, Ordering::Release);
-            return Err(e);
-        }
-        Ok(())
+        self.file.persist_if_dirty(|| self.snapshot())
     }
 }
 

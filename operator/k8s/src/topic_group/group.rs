@@ -1,20 +1,23 @@
 //! [`Managed`] for `RocketMQConsumerGroup`.
 
-use super::{Decl, Managed};
+use super::managed::Managed;
 use rmq_model::{
-    Condition, RocketMQConsumerGroup, RocketMQConsumerGroupStatus, ValidationError, validate_group,
+    Condition, GroupDecl, RocketMQConsumerGroup, RocketMQConsumerGroupStatus, ValidationError,
+    validate_group,
 };
 
 impl Managed for RocketMQConsumerGroup {
+    type Decl = GroupDecl;
     const CONTROLLER: &'static str = "consumergroup";
     const FINALIZER: &'static str = "rmq.dev/consumergroup";
+    const NOUN: &'static str = "consumer group";
 
     fn cluster_name(&self) -> &str {
         &self.spec.cluster
     }
 
-    fn declare(&self) -> Result<Decl, Vec<ValidationError>> {
-        validate_group(self).map(Decl::Group)
+    fn declare(&self) -> Result<GroupDecl, Vec<ValidationError>> {
+        validate_group(self)
     }
 
     fn conditions(&self) -> Vec<Condition> {

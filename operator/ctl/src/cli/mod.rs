@@ -1,5 +1,14 @@
-//! The command line: `rmqctl local up|status|down`, `apply`, `get`, `route`, `crd`.
+//! The command line: `rmqctl local up|status|down`, `apply`, `get`, `route`, `crd`, and
+//! (feature `aws`) `aws plan|apply|destroy` in [`aws`]. Arguments only: the commands live in
+//! their own modules and read these types, never the other way round.
 
+#[cfg(feature = "aws")]
+pub mod aws;
+mod namesrv;
+
+pub use namesrv::NamesrvArg;
+
+use crate::output::Output;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -30,7 +39,7 @@ pub enum Command {
     /// Provision the cluster on AWS with the SDK: plan, apply, destroy.
     #[cfg(feature = "aws")]
     #[command(subcommand)]
-    Aws(Box<crate::aws::AwsCommand>),
+    Aws(Box<aws::AwsCommand>),
 }
 
 /// `rmqctl local ...`.
@@ -103,14 +112,6 @@ pub struct DownArgs {
     /// Seconds to wait for a graceful stop before killing.
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,
-}
-
-/// Where the nameservers are.
-#[derive(Debug, Args, Clone)]
-pub struct NamesrvArg {
-    /// Nameserver addresses, `host:port;host:port`.
-    #[arg(short = 'n', long = "namesrv", env = "NAMESRV_ADDR")]
-    pub namesrv: Option<String>,
 }
 
 /// `rmqctl apply`.
@@ -191,15 +192,4 @@ pub struct CrdArgs {
     /// Output format (table prints YAML too).
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Yaml)]
     pub output: Output,
-}
-
-/// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
-    /// Aligned columns for people.
-    Table,
-    /// JSON.
-    Json,
-    /// YAML.
-    Yaml,
 }

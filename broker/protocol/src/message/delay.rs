@@ -1,12 +1,13 @@
-//! `messageDelayLevel`: the delay of each level (1-based), parsed as RocketMQ does
-//! (`"1s 5s 10s ..."`, units s/m/h/d), and the consume-queue tagsCode rule for
-//! `SCHEDULE_TOPIC_XXXX` records that follows from it.
+//! Delay levels: the delay topic, the `messageDelayLevel` table (1-based levels, parsed as
+//! RocketMQ does: `"1s 5s 10s ..."`, units s/m/h/d) and the delay of a record stored in the
+//! delay topic.
 
-use rmq_protocol::message::{property, tags_hash_code};
-use rmq_store::{DispatchRecord, TagsCodeFn, default_tags_code};
-use std::sync::Arc;
+use super::properties::{keys, raw_property};
 
-/// The broker default.
+/// The delay topic: queue `n-1` holds the messages of level `n` until they are due.
+pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
+
+/// The broker default `messageDelayLevel`.
 pub const DEFAULT_LEVELS: &str = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h";
 
 /// Delays in ms by level (index 0 = level 1). Never empty.
@@ -14,6 +15,7 @@ pub const DEFAULT_LEVELS: &str = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 2
 pub struct DelayLevels(Vec<i64>);
 
 impl Default for DelayLevels {
+    /// [`DEFAULT_LEVELS`].
     fn default() -> Self {
         Self(vec![
             1_000, 5_000, 10_000, 30_000, 60_000, 120_000, 180_000, 240_000, 300_000, 360_000,
@@ -67,26 +69,14 @@ impl DelayLevels {
         self.0[idx]
     }
 
-    /// The store's tagsCode rule: for the schedule topic the delivery time
-    /// `storeTimestamp + delay(DELAY)`, else the tag hash.
-    pub fn tags_code_fn(&self) -> TagsCodeFn {
-        let levels = self.clone();
-        Arc::new(move |rec: &DispatchRecord<'_>| {
-            if rec.topic == rmq_protocol::names::SCHEDULE_TOPIC {
-                let level =
-                    rmq_store::config::raw_property(rec.properties, property::DELAY_TIME_LEVEL)
-                        .and_then(|l| l.parse::<i32>().ok())
-                        .unwrap_or(1);
-                return rec.store_timestamp + levels.delay_ms(level);
-            }
-            default_tags_code(rec)
-        })
+    /// The delay of a record stored in [`SCHEDULE_TOPIC`], from its raw properties: the delay
+    /// of its `DELAY` level (level 1 when the property is missing or unreadable).
+    pub fn delay_of(&self, properties: &str) -> i64 {
+        let level = raw_property(properties, keys::DELAY_TIME_LEVEL)
+            .and_then(|l| l.parse::<i32>().ok())
+            .unwrap_or(1);
+        self.delay_ms(level)
     }
-}
-
-/// tagsCode of a (non-schedule) message from its `TAGS`.
-pub fn tags_code(props: &str) -> i64 {
-    rmq_store::config::raw_property(props, property::TAGS).map_or(0, tags_hash_code)
 }
 
 #[cfg(test)]
@@ -113,19 +103,10 @@ mod tests {
     }
 
     #[test]
-    fn schedule_tags_code_is_the_delivery_time() {
+    fn delay_of_a_schedule_record() {
         let l = DelayLevels::parse("1s 2s 3s").unwrap();
-        let f = l.tags_code_fn();
-        let rec = |topic, props| DispatchRecord {
-            topic,
-            queue_id: 0,
-            sys_flag: 0,
-            store_timestamp: 10_000,
-            properties: props,
-        };
-        assert_eq!(f(&rec("SCHEDULE_TOPIC_XXXX", "DELAY\u{1}2\u{2}")), 12_000);
-        assert_eq!(f(&rec("SCHEDULE_TOPIC_XXXX", "DELAY\u{1}7\u{2}")), 13_000);
-        assert_eq!(f(&rec("T", "TAGS\u{1}a\u{2}DELAY\u{1}2\u{2}")), 97);
-        assert_eq!(tags_code("TAGS\u{1}a\u{2}"), 97);
+        assert_eq!(l.delay_of("DELAY\u{1}2\u{2}"), 2_000);
+        assert_eq!(l.delay_of("DELAY\u{1}7\u{2}"), 3_000, "clamped");
+        assert_eq!(l.delay_of("TAGS\u{1}a\u{2}"), 1_000, "no level: level 1");
     }
 }

@@ -1,18 +1,22 @@
 //! [`Managed`] for `RocketMQTopic`.
 
-use super::{Decl, Managed};
-use rmq_model::{Condition, RocketMQTopic, RocketMQTopicStatus, ValidationError, validate_topic};
+use super::managed::Managed;
+use rmq_model::{
+    Condition, RocketMQTopic, RocketMQTopicStatus, TopicDecl, ValidationError, validate_topic,
+};
 
 impl Managed for RocketMQTopic {
+    type Decl = TopicDecl;
     const CONTROLLER: &'static str = "topic";
     const FINALIZER: &'static str = "rmq.dev/topic";
+    const NOUN: &'static str = "topic";
 
     fn cluster_name(&self) -> &str {
         &self.spec.cluster
     }
 
-    fn declare(&self) -> Result<Decl, Vec<ValidationError>> {
-        validate_topic(self).map(Decl::Topic)
+    fn declare(&self) -> Result<TopicDecl, Vec<ValidationError>> {
+        validate_topic(self)
     }
 
     fn conditions(&self) -> Vec<Condition> {

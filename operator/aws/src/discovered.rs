@@ -1,0 +1,64 @@
+//! What discovery found, as plain data: the resources tagged for the cluster and the
+//! environment the layout depends on. [`mod@crate::discover`] fills it (read-only AWS calls);
+//! [`crate::layout`] and [`mod@crate::plan`] read it (pure). It lives apart from all three so
+//! that the pure half never imports the half that talks to AWS.
+
+use crate::resource::{Actual, ArtefactFile, State};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What discovery learnt about the account that the layout depends on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Environment {
+    /// The region the cluster lives in (`--region`).
+    pub region: String,
+    /// Zones in use, in order (2 or 3).
+    pub azs: Vec<String>,
+    /// The existing VPC (when `Network::Existing`).
+    pub existing_vpc: Option<ExistingVpc>,
+    /// The newest Amazon Linux 2023 AMI, when `--ami-id` is not given.
+    pub latest_ami: Option<String>,
+    /// AMI recorded on existing launch templates, by key (kept so a new AMI release does not
+    /// replace every instance; `--ami-id` overrides).
+    pub pinned_amis: BTreeMap<String, String>,
+    /// The local binaries to upload (with their SHA-256), from `--artefact-dir`.
+    pub artefact_files: Vec<ArtefactFile>,
+}
+
+/// An existing VPC the cluster goes into (`--vpc-id`, `--subnet-ids`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExistingVpc {
+    /// The VPC id (`vpc-…`).
+    pub id: String,
+    /// The VPC's IPv4 block (the nodes' rules open ports to it with `--allow-clients-from-vpc`).
+    pub cidr: String,
+    /// The private subnets (id, zone), in the order given.
+    pub subnets: Vec<(String, String)>,
+}
+
+/// What discovery found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Discovered {
+    /// Zones, existing VPC, AMIs, local artefacts.
+    pub env: Environment,
+    /// Managed resources by key, plus external ones (see `external`).
+    pub state: State,
+    /// Keys in `state` that the cluster uses but does not own (an existing VPC and subnets).
+    pub external: BTreeSet<String>,
+    /// Extra copies of a key (found more than once); deleted by the next apply.
+    pub duplicates: Vec<Actual>,
+}
+
+impl Discovered {
+    /// Managed resources (not external), in deletion order (reverse creation order).
+    pub fn managed(&self) -> Vec<&Actual> {
+        let mut v: Vec<&Actual> = self
+            .state
+            .resources
+            .values()
+            .filter(|a| !self.external.contains(&a.key))
+            .chain(self.duplicates.iter())
+            .collect();
+        v.sort_by_key(|a| std::cmp::Reverse(a.kind.rank()));
+        v
+    }
+}

@@ -1,0 +1,357 @@
+//! The instances of the layout: the bastion hosts' launch template and group, and for every node
+//! (nameservers, then brokers group by group, master first) its network interface with the fixed
+//! address, a broker's data volume, its launch template (with the user data) and its Auto
+//! Scaling group of one.
+
+use crate::discovered::Environment;
+use crate::error::PlanError;
+use crate::params::{Params, VOLUME_TYPES};
+use crate::resource::{Resource, Spec, TAG_CF_NODE, TAG_CF_ROLE, Value};
+use crate::userdata::{BrokerIdentity, NodeHeader, NodeRole, user_data};
+use rmq_model::desired::{Addressing, Endpoint};
+use rmq_model::types::FlushMode;
+use rmq_model::{DesiredCluster, ValidatedCluster, desired_cluster};
+use std::collections::BTreeMap;
+
+/// Nameserver port.
+pub const NAMESRV_PORT: u16 = 9876;
+/// Broker port (HA = +1).
+pub const BROKER_PORT: u16 = 10911;
+
+/// Zone index (0-based) of nameserver `i` among `n` zones.
+pub fn name_server_zone(i: u32, n: usize) -> usize {
+    i as usize % n
+}
+
+/// Zone index of broker `replica` of group `group`: members of a group land in different zones
+/// and the masters of consecutive groups rotate.
+pub fn broker_zone(group: u32, replica: u32, n: usize) -> usize {
+    (group + replica) as usize % n
+}
+
+/// Addresses as the layout knows them before anything exists: a nameserver is named by its
+/// interface's key (replaced by that interface's private IP in the user data).
+struct Placeholder;
+
+impl Addressing for Placeholder {
+    fn name_server(&self, _: &ValidatedCluster, index: u32) -> Endpoint {
+        Endpoint {
+            host: format!("eni/namesrv-{index}"),
+            port: NAMESRV_PORT,
+        }
+    }
+    fn broker(&self, _: &ValidatedCluster, _: u32, _: u32) -> Endpoint {
+        Endpoint {
+            host: String::new(),
+            port: BROKER_PORT,
+        }
+    }
+    fn broker_store_dir(&self, _: &ValidatedCluster, _: &str) -> String {
+        "/data/rmq/store".into()
+    }
+}
+
+/// One node as the layout places it.
+struct Node {
+    /// `namesrv-0`, `broker-a-1`.
+    name: String,
+    /// What the node runs.
+    role: NodeRole,
+    /// Index of its zone in [`Environment::azs`].
+    zone: usize,
+    /// brokerName, brokerId, brokerRole and flushDiskType (brokers only).
+    broker: Option<BrokerIdentity>,
+}
+
+/// The size and type every broker's data volume gets.
+struct DataVolume {
+    /// The cluster's storage size, rounded up to whole GiB (at least 1).
+    size_gib: i32,
+    /// `spec.brokers.storage.storageClass`, else `--volume-type`.
+    volume_type: String,
+}
+
+/// The error of a launch template without an AMI.
+fn no_ami() -> PlanError {
+    PlanError::new(
+        "no Amazon Linux 2023 AMI was found in the region",
+        "pass --ami-id ami-... (an Amazon Linux 2023 AMI of the instance types' architecture)",
+    )
+}
+
+/// Tags `rmq:node` (and `rmq:role` when given) of a node's resources.
+fn node_tags(node: &Node, with_role: bool) -> BTreeMap<String, String> {
+    let mut tags = BTreeMap::from([(TAG_CF_NODE.to_owned(), node.name.clone())]);
+    if with_role {
+        tags.insert(TAG_CF_ROLE.to_owned(), node.role.as_str().to_owned());
+    }
+    tags
+}
+
+/// The nodes in layout order: nameservers, then brokers group by group, master first.
+fn placed(desired: &DesiredCluster, flush: FlushMode, zones: usize) -> Vec<Node> {
+    let flush = match flush {
+        FlushMode::Async => "ASYNC_FLUSH",
+        FlushMode::Sync => "SYNC_FLUSH",
+    };
+    let name_servers = desired.name_servers.iter().map(|ns| Node {
+        name: ns.name.clone(),
+        role: NodeRole::NameServer,
+        zone: name_server_zone(ns.index, zones),
+        broker: None,
+    });
+    let brokers = desired.brokers.iter().map(|b| Node {
+        name: b.name.clone(),
+        role: NodeRole::Broker,
+        zone: broker_zone(b.group_index, b.broker_id, zones),
+        broker: Some(BrokerIdentity {
+            name: b.group.clone(),
+            id: b.broker_id,
+            role: b.role.as_conf().into(),
+            flush: flush.into(),
+        }),
+    });
+    name_servers.chain(brokers).collect()
+}
+
+/// `namesrvAddr` of the brokers: every nameserver interface's private IP with the port.
+fn namesrv_addr(desired: &DesiredCluster) -> Value {
+    Value::Concat {
+        concat: desired
+            .name_servers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, ns)| {
+                let sep = if i == 0 { "" } else { ";" };
+                [
+                    Value::lit(sep),
+                    Value::ip(format!("eni/{}", ns.name)),
+                    Value::lit(format!(":{NAMESRV_PORT}")),
+                ]
+            })
+            .collect(),
+    }
+}
+
+/// What every instance of the cluster is made from.
+pub(super) struct Nodes<'a> {
+    /// The cluster being laid out.
+    pub(super) cluster: &'a ValidatedCluster,
+    /// The AWS parameters.
+    pub(super) params: &'a Params,
+    /// Zones, region and AMIs found by discovery.
+    pub(super) env: &'a Environment,
+    /// The artefact key prefix the nodes download from.
+    pub(super) prefix: &'a str,
+    /// The region of the artefact bucket.
+    pub(super) artefact_region: &'a str,
+}
+
+impl Nodes<'_> {
+    /// `--ami-id`, else the AMI the template `key` already has, else the newest one.
+    fn ami_for(&self, key: &str) -> Option<String> {
+        self.params
+            .ami_id
+            .clone()
+            .or_else(|| self.env.pinned_amis.get(key).cloned())
+            .or_else(|| self.env.latest_ami.clone())
+    }
+
+    /// The bastion hosts' launch template and group (public subnets, public IPs).
+    pub(super) fn bastion(&self, out: &mut Vec<Resource>, errs: &mut Vec<PlanError>) {
+        let Some(ami) = self.ami_for("lt/bastion") else {
+            errs.push(no_ami());
+            return;
+        };
+        let c = &self.cluster.name;
+        let spec = Spec::LaunchTemplate {
+            name: format!("{c}-bastion"),
+            ami,
+            instance_type: self.params.bastion_instance_type.clone(),
+            key_pair: self.params.key_pair.clone(),
+            instance_profile: None,
+            groups: vec![Value::id("sg/bastion")],
+            public_ip: true,
+            root_gib: 10,
+            user_data: None,
+        };
+        out.push(Resource::new(
+            "lt/bastion",
+            format!("{c}-bastion"),
+            "bastion",
+            spec,
+        ));
+        let spec = Spec::AutoScalingGroup {
+            name: format!("{c}-bastion"),
+            size: self.params.bastion_count,
+            subnets: (1..=self.env.azs.len())
+                .map(|i| Value::id(format!("subnet/public-{i}")))
+                .collect(),
+            launch_template: Value::id("lt/bastion"),
+            version: Value::version("lt/bastion"),
+            grace_seconds: 300,
+        };
+        out.push(Resource::new(
+            "asg/bastion",
+            format!("{c}-bastion"),
+            "bastion",
+            spec,
+        ));
+    }
+
+    /// The resources of every node; stops at the first node without an AMI.
+    pub(super) fn nodes(&self, out: &mut Vec<Resource>, errs: &mut Vec<PlanError>) {
+        let desired = desired_cluster(self.cluster, &Placeholder);
+        let namesrv_addr = namesrv_addr(&desired);
+        let volume = self.data_volume(errs);
+        for node in placed(&desired, self.cluster.flush, self.env.azs.len()) {
+            if self.node(&node, &namesrv_addr, &volume, out).is_none() {
+                errs.push(no_ami());
+                break;
+            }
+        }
+    }
+
+    /// The data volume of the brokers; an error when the storage class is no EBS type.
+    fn data_volume(&self, errs: &mut Vec<PlanError>) -> DataVolume {
+        let size_gib = i32::try_from(self.cluster.storage_bytes.div_ceil(1 << 30))
+            .unwrap_or(i32::MAX)
+            .max(1);
+        let volume_type = self
+            .cluster
+            .storage_class
+            .clone()
+            .unwrap_or_else(|| self.params.volume_type.clone());
+        if !VOLUME_TYPES.contains(&volume_type.as_str()) {
+            errs.push(PlanError::new(
+                format!(
+                    "spec.brokers.storage.storageClass {volume_type:?} is not an EBS volume type"
+                ),
+                "use gp3, gp2, io1 or io2 (or leave it out for --volume-type)",
+            ));
+        }
+        DataVolume {
+            size_gib,
+            volume_type,
+        }
+    }
+
+    /// Interface, data volume (brokers), launch template and group of `node`; `None` when
+    /// there is no AMI for its launch template.
+    fn node(
+        &self,
+        node: &Node,
+        namesrv_addr: &Value,
+        volume: &DataVolume,
+        out: &mut Vec<Resource>,
+    ) -> Option<()> {
+        let eni = format!("eni/{}", node.name);
+        out.push(self.interface(node, &eni));
+        let volume_key = (node.role == NodeRole::Broker).then(|| format!("volume/{}", node.name));
+        if let Some(key) = &volume_key {
+            out.push(self.volume(node, key, volume));
+        }
+        let header = self.header(node, &eni, volume_key.as_deref(), namesrv_addr);
+        let lt = format!("lt/{}", node.name);
+        let ami = self.ami_for(&lt)?;
+        out.push(self.launch_template(node, &lt, ami, &header));
+        out.push(self.group(node, &lt));
+        Some(())
+    }
+
+    /// The node's network interface in its zone's private subnet: its fixed address.
+    fn interface(&self, node: &Node, key: &str) -> Resource {
+        let (c, name) = (&self.cluster.name, &node.name);
+        let spec = Spec::NetworkInterface {
+            subnet: Value::id(format!("subnet/private-{}", node.zone + 1)),
+            groups: vec![Value::id(format!("sg/{}", node.role.as_str()))],
+            description: format!(
+                "rmq {c} {name}: stable address, re-attached to every replacement instance"
+            ),
+        };
+        Resource::new(key, format!("{c}-{name}"), node.role.as_str(), spec)
+            .with_tags(node_tags(node, false))
+    }
+
+    /// A broker's encrypted data volume in its zone.
+    fn volume(&self, node: &Node, key: &str, volume: &DataVolume) -> Resource {
+        let volume_type = volume.volume_type.as_str();
+        let spec = Spec::Volume {
+            az: self.env.azs[node.zone].clone(),
+            size_gib: volume.size_gib,
+            volume_type: volume_type.to_owned(),
+            iops: matches!(volume_type, "gp3" | "io1" | "io2").then_some(3000),
+            throughput: (volume_type == "gp3").then_some(125),
+            kms_key: self.params.volume_kms_key.clone(),
+        };
+        let name = format!("{}-{}-data", self.cluster.name, node.name);
+        Resource::new(key, name, "broker", spec).with_tags(node_tags(node, true))
+    }
+
+    /// The header of the node's user data.
+    fn header(
+        &self,
+        node: &Node,
+        eni: &str,
+        volume: Option<&str>,
+        namesrv_addr: &Value,
+    ) -> NodeHeader {
+        NodeHeader {
+            cluster: self.cluster.name.clone(),
+            node: node.name.clone(),
+            role: node.role,
+            node_ip: Value::ip(eni),
+            eni_id: Value::id(eni),
+            volume_id: volume.map(Value::id),
+            namesrv_addr: node.broker.as_ref().map(|_| namesrv_addr.clone()),
+            broker: node.broker.clone(),
+            bucket: self.params.artefact_bucket.clone(),
+            prefix: self.prefix.to_owned(),
+            artefact_region: self.artefact_region.to_owned(),
+            region: self.env.region.clone(),
+            log_group: self.params.log_group.clone().unwrap_or_default(),
+        }
+    }
+
+    /// The node's launch template: its instance type, AMI, role's group and user data.
+    fn launch_template(
+        &self,
+        node: &Node,
+        key: &str,
+        ami: String,
+        header: &NodeHeader,
+    ) -> Resource {
+        let name = format!("{}-{}", self.cluster.name, node.name);
+        let instance_type = match node.role {
+            NodeRole::NameServer => self.params.namesrv_instance_type.clone(),
+            NodeRole::Broker => self.params.broker_instance_type.clone(),
+        };
+        let spec = Spec::LaunchTemplate {
+            name: name.clone(),
+            ami,
+            instance_type,
+            key_pair: self.params.key_pair.clone(),
+            instance_profile: self.params.instance_profile.clone(),
+            groups: vec![Value::id(format!("sg/{}", node.role.as_str()))],
+            public_ip: false,
+            root_gib: 20,
+            user_data: Some(user_data(header)),
+        };
+        Resource::new(key, name, node.role.as_str(), spec).with_tags(node_tags(node, false))
+    }
+
+    /// The node's Auto Scaling group of one, in its zone's private subnet.
+    fn group(&self, node: &Node, lt: &str) -> Resource {
+        let name = format!("{}-{}", self.cluster.name, node.name);
+        let spec = Spec::AutoScalingGroup {
+            name: name.clone(),
+            size: 1,
+            subnets: vec![Value::id(format!("subnet/private-{}", node.zone + 1))],
+            launch_template: Value::id(lt),
+            version: Value::version(lt),
+            grace_seconds: 900,
+        };
+        Resource::new(format!("asg/{}", node.name), name, node.role.as_str(), spec)
+            .with_tags(node_tags(node, true))
+    }
+}

@@ -1,0 +1,61 @@
+//! The controller loop of one kind: watch, reconcile (unmanage, or apply / clean up behind
+//! the finalizer), error policy.
+
+use super::managed::Managed;
+use super::{apply, cleanup};
+use crate::context::{self, Context};
+use crate::{Error, Result, labels};
+use futures::StreamExt;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::runtime::watcher;
+use kube::{Api, ResourceExt};
+use std::sync::Arc;
+
+/// Runs the controller of `K` until `shutdown` resolves.
+pub async fn run<K: Managed>(
+    ctx: Arc<Context>,
+    namespace: Option<String>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let api = context::scoped::<K>(&ctx.client, namespace.as_deref());
+    Controller::new(api, watcher::Config::default())
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile::<K>, error_policy::<K>, ctx)
+        .for_each(|res| async move {
+            if let Err(e) = res {
+                tracing::debug!(error = %e, "reconcile failed");
+            }
+        })
+        .await;
+}
+
+/// Counts and logs a failed reconcile, and says when to retry.
+pub fn error_policy<K: Managed>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.failure(K::CONTROLLER, error);
+    tracing::warn!(kind = K::CONTROLLER, name = %obj.name_any(), error = %error, "reconcile failed");
+    error.retry()
+}
+
+/// One reconcile: unmanage, or apply / clean up behind the finalizer.
+pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action> {
+    let _timer = ctx.metrics.reconcile(K::CONTROLLER);
+    let ns = obj.namespace().ok_or(Error::MissingField("namespace"))?;
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
+    if labels::annotation_false(obj.meta().annotations.as_ref(), labels::MANAGED) {
+        return cleanup::unmanage(&api, &obj, &ctx).await;
+    }
+    let (api2, ctx2) = (api.clone(), ctx.clone());
+    finalizer(&api, K::FINALIZER, obj, |ev| async move {
+        match ev {
+            Finalizer::Apply(o) => apply::apply(&api2, o.as_ref(), &ctx2).await,
+            Finalizer::Cleanup(o) => cleanup::cleanup(o.as_ref(), &ctx2).await,
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        kube::runtime::finalizer::Error::ApplyFailed(e)
+        | kube::runtime::finalizer::Error::CleanupFailed(e) => e,
+        other => Error::Finalizer(other.to_string()),
+    })
+}
