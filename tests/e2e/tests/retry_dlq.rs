@@ -91,7 +91,7 @@ fn dead_letters_after_the_maximum(client: Client, ns: &NamesrvProc, broker: &Bro
     let c = run(
         client,
         &format!(
-            "consume --namesrv {} --topic {topic} --group {group} --prefix d --expect 0 --reconsume-later 1000 --max-reconsume-times 2 --timeout-ms 20000",
+            "consume --namesrv {} --topic {topic} --group {group} --prefix d --expect 0 --reconsume-later 1000 --max-reconsume-times 2 --timeout-ms 30000",
             ns.addr
         ),
     );
