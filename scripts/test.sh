@@ -16,7 +16,8 @@
 #   k8s       tests/k8s-e2e: the image from the Dockerfile, rmq-operator and the Helm chart on a
 #             real control plane and a real node (containerd, kubelet, kube-proxy, CoreDNS)
 #   bench     bench/run.sh --quick with the debug binaries (keeps the harness working; asserts
-#             nothing about timings)
+#             nothing about timings), then bench/soak-retention.sh on a 64 MiB tmpfs (10x its
+#             size pushed through with retention on; asserts disk usage and delivery, not speed)
 #
 # How the time is spent (2 cores): the slow independent preparations (Maven and Go harnesses, the
 # Rust client harness, the Python venv, the Kubernetes control plane from Go modules) start at
@@ -148,6 +149,8 @@ suite_bench() {
   need harnesses
   RMQ_BENCH_BIN_DIR="$RMQ_BIN_DIR" RMQ_BENCH_REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
     bench/run.sh --quick
+  RMQ_BENCH_BIN_DIR="$RMQ_BIN_DIR" bench/soak-retention.sh --volume-mib 64 --factor 10 \
+    --out "$LOGS/soak-retention"
 }
 counts() { # SUITE RC -> "passed failed skipped"
   local log="$LOGS/$1.log" c

@@ -6,9 +6,12 @@
 
 use std::path::Path;
 
-/// Logs to stdout; `RMQ_LOG` (an `EnvFilter`) sets the verbosity, `info` by default.
+/// Logs to stdout; `RMQ_LOG` (an `EnvFilter`) sets the verbosity, `info` by default. Colours
+/// only on a terminal: a log file or a container log gets plain text.
 pub fn init_tracing() {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
+        .with_ansi(std::io::stdout().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RMQ_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

@@ -9,6 +9,7 @@ use crate::config::{BrokerConfig, BrokerRole, FlushDiskType};
 use crate::ha::{HaState, Replication};
 use crate::locks::LockTable;
 use crate::long_poll::PullHolds;
+use crate::retention::Retention;
 use crate::schedule::Delivery;
 use crate::state::{DelayOffsets, GroupTable, OffsetTable, TopicTable, now_ms};
 use crate::stats::BrokerStats;
@@ -84,6 +85,8 @@ pub struct Broker {
     pub locks: LockTable,
     /// Replication (slave acks on a master, the master link on a slave).
     pub ha: Replication,
+    /// Retention settings in force, the disk reading and whether writes are refused.
+    pub retention: Arc<Retention>,
 }
 
 /// The metadata tables under `<store>/config/`.
@@ -153,7 +156,9 @@ impl Broker {
         };
         let stats = Arc::new(BrokerStats::default());
         let delay_levels = config.features.delay_levels.clone();
-        let writer = MessageWriter::new(store.clone(), stats.clone(), delay_levels, store_host);
+        let retention = Arc::new(Retention::new(config.retention.clone()));
+        let writer = MessageWriter::new(store.clone(), stats.clone(), delay_levels, store_host)
+            .with_retention(retention.clone());
         let offsets = Arc::new(tables.offsets);
         let transactions = Transactions::new(writer.clone(), offsets.clone(), &config.features);
         let ha = Replication {
@@ -181,6 +186,7 @@ impl Broker {
             boot_ms: now,
             transactions: Arc::new(transactions),
             ha,
+            retention,
             config,
         }))
     }

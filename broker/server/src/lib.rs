@@ -28,6 +28,7 @@ pub mod long_poll;
 pub mod process;
 pub mod processor;
 pub mod registration;
+pub mod retention;
 pub mod schedule;
 pub mod server;
 pub mod state;

@@ -92,6 +92,7 @@ impl BrokerServer {
         crate::schedule::spawn(b.delivery(), tasks.clone());
         crate::transaction::spawn_checker(b.check_service(), tasks.clone());
         crate::ha::spawn(&b.ha, self.ha_listener, b.synced_tables(), tasks.clone());
+        crate::retention::spawn(b.store.clone(), b.retention.clone(), tasks.clone());
         let handler = Arc::new(BrokerHandler::new(b.clone()));
         let server_config = ServerConfig {
             limits: rmq_protocol::FrameLimits {

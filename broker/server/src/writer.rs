@@ -4,6 +4,7 @@
 //! `SCHEDULE_TOPIC_XXXX` queue) and hands the store each record's `tagsCode`, so the store never
 //! parses a record again.
 
+use crate::retention::Retention;
 use crate::stats::BrokerStats;
 use bytes::BytesMut;
 use rmq_protocol::message::{
@@ -14,6 +15,30 @@ use rmq_store::{MessageStore, PutResult, StoreError};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+/// Why a write was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// The disk is full (above `diskSpaceWarningLevelRatio`, or the file system said ENOSPC):
+    /// nothing was stored; the text is the producer's remark.
+    #[error("{0}")]
+    DiskFull(String),
+    /// The store failed.
+    #[error("store put failed: {0}")]
+    Store(StoreError),
+}
+
+impl From<StoreError> for WriteError {
+    fn from(e: StoreError) -> Self {
+        if e.is_disk_full() {
+            WriteError::DiskFull(format!(
+                "service not available now: the broker's disk is full ({e}); nothing was stored"
+            ))
+        } else {
+            WriteError::Store(e)
+        }
+    }
+}
+
 /// Stores messages and counts them.
 #[derive(Clone)]
 pub struct MessageWriter {
@@ -21,6 +46,7 @@ pub struct MessageWriter {
     stats: Arc<BrokerStats>,
     delay_levels: DelayLevels,
     store_host: SocketAddr,
+    retention: Arc<Retention>,
 }
 
 impl MessageWriter {
@@ -37,6 +63,21 @@ impl MessageWriter {
             stats,
             delay_levels,
             store_host,
+            retention: Arc::new(Retention::new(Default::default())),
+        }
+    }
+
+    /// This writer, refusing writes while `retention` says the disk is full.
+    pub fn with_retention(mut self, retention: Arc<Retention>) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// `Err` with the producer's remark while the disk is full.
+    fn writable(&self) -> Result<(), WriteError> {
+        match self.retention.refusal() {
+            Some(why) => Err(WriteError::DiskFull(why)),
+            None => Ok(()),
         }
     }
 
@@ -86,7 +127,8 @@ impl MessageWriter {
         queue_id: i32,
         record: BytesMut,
         tags: TagsCode,
-    ) -> Result<PutResult, StoreError> {
+    ) -> Result<PutResult, WriteError> {
+        self.writable()?;
         let put = self.store.put(topic, queue_id, record, tags)?;
         self.stats.add_puts(1);
         Ok(put)
@@ -98,7 +140,8 @@ impl MessageWriter {
         topic: &str,
         queue_id: i32,
         records: Vec<(BytesMut, TagsCode)>,
-    ) -> Result<Vec<PutResult>, StoreError> {
+    ) -> Result<Vec<PutResult>, WriteError> {
+        self.writable()?;
         let puts = self.store.put_batch(topic, queue_id, records)?;
         self.stats.add_puts(puts.len() as u64);
         Ok(puts)
@@ -117,11 +160,12 @@ impl MessageWriter {
         let mut buf = BytesMut::new();
         encode_record(&record, &mut buf).map_err(|e| e.to_string())?;
         self.put_encoded(&record.topic, record.queue_id, buf, tags)
-            .map_err(|e| {
-                format!(
+            .map_err(|e| match e {
+                WriteError::DiskFull(why) => why,
+                WriteError::Store(e) => format!(
                     "store put to {}/{} failed: {e}",
                     record.topic, record.queue_id
-                )
+                ),
             })
     }
 }

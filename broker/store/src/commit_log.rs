@@ -139,25 +139,32 @@ impl CommitLog {
         }
         let seg = match self.segment_at(tail.pos) {
             Some(seg) => seg,
-            None => {
-                let seg = Arc::new(Segment::open(&self.dir, start)?);
-                {
-                    let mut segs = self.segments.write();
-                    if let Some(last) = segs.last()
-                        && last.start() + self.segment_size != start
-                    {
-                        return Err(StoreError::Corrupt(format!(
-                            "cannot create segment {start}: the last segment starts at {}",
-                            last.start()
-                        )));
-                    }
-                    segs.push(seg.clone());
-                }
-                sync_dir(&self.dir)?;
-                seg
-            }
+            None => self.create_segment(start)?,
         };
         tail.seg = Some(seg.clone());
+        Ok(seg)
+    }
+
+    /// Creates the segment starting at `start` after the last one, with its blocks
+    /// preallocated; on a full disk the new file is removed again.
+    fn create_segment(&self, start: i64) -> Result<Arc<Segment>, StoreError> {
+        if let Some(last) = self.segments.read().last()
+            && last.start() + self.segment_size != start
+        {
+            return Err(StoreError::Corrupt(format!(
+                "cannot create segment {start}: the last segment starts at {}",
+                last.start()
+            )));
+        }
+        let seg = Arc::new(Segment::open(&self.dir, start)?);
+        if let Err(e) = seg.preallocate(self.segment_size as u64) {
+            if let Err(rm) = fs::remove_file(seg.path()) {
+                tracing::error!(error = %rm, path = %seg.path().display(), "cannot remove a segment that could not be allocated");
+            }
+            return Err(e);
+        }
+        self.segments.write().push(seg.clone());
+        sync_dir(&self.dir)?;
         Ok(seg)
     }
 
@@ -168,7 +175,70 @@ impl CommitLog {
         if tail.pos == 0 && self.segments.read().is_empty() {
             return Ok(());
         }
-        self.writable(tail).map(|_| ())
+        let seg = self.writable(tail)?;
+        // blocks past the end may have been released by a truncation: reserve them again
+        if let Err(e) = seg.preallocate(self.segment_size as u64) {
+            tracing::warn!(error = %e, "cannot preallocate the commit log tail segment");
+        }
+        Ok(())
+    }
+
+    /// Undoes a failed append that started at `orig`: removes segments created after the one
+    /// holding `orig` and truncates that one back to `orig`, so neither a torn record nor a
+    /// filler written for it stays past the published end. Failures are logged (the caller
+    /// returns the append's own error).
+    fn rollback(&self, orig: i64) {
+        let keep = self.segment_start(orig);
+        let mut removed = false;
+        {
+            let mut segs = self.segments.write();
+            while let Some(last) = segs.last().filter(|s| s.start() > keep) {
+                if let Err(e) = fs::remove_file(last.path()) {
+                    tracing::error!(error = %e, path = %last.path().display(), "cannot remove a segment of a failed append");
+                    break;
+                }
+                segs.pop();
+                removed = true;
+            }
+        }
+        if let Some(seg) = self.segment_at(orig) {
+            let in_seg = (orig - seg.start()) as u64;
+            let res = match seg.file_len() {
+                Ok(len) if len > in_seg => seg.truncate(in_seg).map(|()| true),
+                other => other.map(|_| false),
+            };
+            match res {
+                // truncating released the preallocated blocks too: reserve them again if we can
+                Ok(true) => {
+                    if let Err(e) = seg.preallocate(self.segment_size as u64) {
+                        tracing::debug!(error = %e, "cannot preallocate the tail segment again");
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, offset = orig, "cannot roll back a failed append");
+                }
+            }
+        }
+        if removed && let Err(e) = sync_dir(&self.dir) {
+            tracing::error!(error = %e, "cannot sync the commit log directory");
+        }
+    }
+
+    /// Common end of every append: on error, restores the tail to `orig`, rolls the files back
+    /// and reports a full disk as [`StoreError::DiskFull`].
+    fn finish<T>(
+        &self,
+        tail: &mut Tail,
+        orig: i64,
+        res: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        res.map_err(|e| {
+            tail.pos = orig;
+            tail.seg = None;
+            self.rollback(orig);
+            e.on_disk(&self.dir)
+        })
     }
 
     /// Makes room for a record of `len` bytes at the tail: when `len + 8` does not fit in the
@@ -210,11 +280,7 @@ impl CommitLog {
             tail.pos = pos + rec.len() as i64;
             Ok(pos)
         })();
-        if res.is_err() {
-            tail.pos = orig;
-            tail.seg = None;
-        }
-        res
+        self.finish(tail, orig, res)
     }
 
     /// Appends several records with as few writes as possible (one per segment touched).
@@ -262,24 +328,26 @@ impl CommitLog {
         }
         tail.scratch = scratch;
         if res.is_err() {
-            tail.pos = orig;
-            tail.seg = None;
             offsets.truncate(first_offset);
         }
-        res
+        self.finish(tail, orig, res)
     }
 
     /// Writes raw commit log bytes (replication) at the tail, crossing segment boundaries.
     pub fn append_raw(&self, tail: &mut Tail, mut data: &[u8]) -> Result<(), StoreError> {
-        while !data.is_empty() {
-            let seg = self.writable(tail)?;
-            let in_seg = tail.pos - seg.start();
-            let n = data.len().min((self.segment_size - in_seg) as usize);
-            seg.write_at(in_seg as u64, &data[..n])?;
-            tail.pos += n as i64;
-            data = &data[n..];
-        }
-        Ok(())
+        let orig = tail.pos;
+        let res = (|| {
+            while !data.is_empty() {
+                let seg = self.writable(tail)?;
+                let in_seg = tail.pos - seg.start();
+                let n = data.len().min((self.segment_size - in_seg) as usize);
+                seg.write_at(in_seg as u64, &data[..n])?;
+                tail.pos += n as i64;
+                data = &data[n..];
+            }
+            Ok(())
+        })();
+        self.finish(tail, orig, res)
     }
 
     /// `len` bytes at `offset` if they are inside the written data and one segment.
@@ -354,6 +422,46 @@ impl CommitLog {
         Ok(())
     }
 
+    /// Retention: removes the oldest segment if it starts at `start` and is not the last one,
+    /// then makes the removal durable. Readers holding it keep reading the unlinked file.
+    /// Returns the disk space it held, or `None` if it is not the oldest non-last segment.
+    pub fn remove_oldest(&self, start: i64) -> Result<Option<u64>, StoreError> {
+        let seg = {
+            let mut segs = self.segments.write();
+            if segs.len() < 2 || segs[0].start() != start {
+                return Ok(None);
+            }
+            segs.remove(0)
+        };
+        let bytes = seg.disk_bytes().unwrap_or(0);
+        let res = fs::remove_file(seg.path())
+            .map_err(|e| StoreError::io(e, format!("removing {}", seg.path().display())));
+        if let Err(e) = res {
+            // still on disk: keep it in the list so the log stays contiguous
+            self.segments.write().insert(0, seg);
+            return Err(e);
+        }
+        sync_dir(&self.dir)?;
+        tracing::info!(path = %seg.path().display(), "retention removed a commit log segment");
+        Ok(Some(bytes))
+    }
+
+    /// Replaces every segment by one empty segment starting at `offset` (a multiple of the
+    /// segment size) and publishes `offset` as the end. The files of the old segments must
+    /// already be gone; readers holding them keep reading the unlinked files.
+    pub fn reset(&self, offset: i64) -> Result<(), StoreError> {
+        let seg = Arc::new(Segment::open(&self.dir, offset)?);
+        *self.segments.write() = vec![seg];
+        sync_dir(&self.dir)?;
+        self.publish(offset);
+        Ok(())
+    }
+
+    /// Directory of the segments.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Cuts the log at `end` (recovery): later segments are deleted, the one holding `end` is
     /// truncated.
     pub fn truncate(&self, end: i64) -> Result<(), StoreError> {
@@ -387,112 +495,5 @@ impl CommitLog {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::scan::ScanStop;
-    use rmq_protocol::message::{MessageRecord, encode_record, patch_record};
-
-    fn rec(body_len: usize) -> BytesMut {
-        let r = MessageRecord {
-            topic: "T".into(),
-            queue_id: 0,
-            flag: 0,
-            sys_flag: 0,
-            born_timestamp: 1,
-            born_host: "1.1.1.1:1".parse().unwrap(),
-            store_host: "2.2.2.2:2".parse().unwrap(),
-            reconsume_times: 0,
-            prepared_transaction_offset: 0,
-            body: Bytes::from(vec![7u8; body_len]),
-            properties: String::new(),
-        };
-        let mut b = BytesMut::new();
-        encode_record(&r, &mut b).unwrap();
-        b
-    }
-
-    #[test]
-    fn filler_and_roll() {
-        let dir = tempfile::tempdir().unwrap();
-        let cl = CommitLog::open(dir.path(), 512).unwrap();
-        let mut tail = Tail::new(0);
-        let mut offsets = vec![];
-        for _ in 0..5 {
-            let mut r = rec(100); // 192 bytes: two per segment (384 + 8 <= 512)
-            let off = cl
-                .append(&mut tail, &mut r, |b, p| patch_record(b, 0, p, 1))
-                .unwrap();
-            offsets.push(off);
-            cl.publish(tail.pos);
-        }
-        assert_eq!(offsets, vec![0, 192, 512, 704, 1024]);
-        let blank = cl.read(384, 8).unwrap().unwrap();
-        assert_eq!(record::head(&blank), Head::Blank(128));
-        assert_eq!(cl.read_record(384).unwrap(), None);
-        assert_eq!(cl.read_record(512).unwrap().unwrap().len(), 192);
-        assert_eq!(cl.segments().len(), 3);
-        let mut seen = vec![];
-        let (end, stop) = cl
-            .scan(0, i64::MAX, true, |o, _, _| {
-                seen.push(o);
-                Ok(())
-            })
-            .unwrap();
-        assert_eq!((end, stop), (1216, ScanStop::End));
-        assert_eq!(seen, offsets);
-        // raw reads stop at the segment end and include the filler's zero tail
-        let raw = cl.read_raw(0, 10_000).unwrap().unwrap();
-        assert_eq!(raw.len(), 512);
-        assert_eq!(cl.read_raw(1024, 10).unwrap().unwrap().len(), 10);
-        assert!(cl.read_raw(2000, 10).unwrap().is_none());
-        let mut too_big = rec(600);
-        assert!(matches!(
-            cl.append(&mut tail, &mut too_big, |_, _| {}),
-            Err(StoreError::RecordTooLarge { .. })
-        ));
-        assert_eq!(tail.pos, 1216);
-    }
-
-    #[test]
-    fn batch_crosses_segments() {
-        let dir = tempfile::tempdir().unwrap();
-        let cl = CommitLog::open(dir.path(), 512).unwrap();
-        let mut tail = Tail::new(0);
-        let mut recs: Vec<BytesMut> = (0..5).map(|_| rec(100)).collect();
-        let mut offsets = vec![];
-        cl.append_batch(&mut tail, &mut recs, &mut offsets, |i, b, p| {
-            patch_record(b, i as i64, p, 1)
-        })
-        .unwrap();
-        cl.publish(tail.pos);
-        assert_eq!(offsets, vec![0, 192, 512, 704, 1024]);
-        for (i, o) in offsets.iter().enumerate() {
-            let r = cl.read_record(*o).unwrap().unwrap();
-            assert_eq!(record::parse(&r).unwrap().queue_offset, i as i64);
-        }
-    }
-
-    #[test]
-    fn truncate_and_gap_detection() {
-        let dir = tempfile::tempdir().unwrap();
-        {
-            let cl = CommitLog::open(dir.path(), 512).unwrap();
-            let mut tail = Tail::new(0);
-            for _ in 0..5 {
-                cl.append(&mut tail, &mut rec(100), |b, p| patch_record(b, 0, p, 1))
-                    .unwrap();
-            }
-            cl.publish(tail.pos);
-            cl.truncate(600).unwrap();
-            assert_eq!(cl.segments().len(), 2);
-            assert_eq!(cl.segments()[1].file_len().unwrap(), 88);
-            cl.truncate(512).unwrap();
-            assert_eq!(cl.segments().len(), 1);
-        }
-        std::fs::write(dir.path().join(crate::segment::file_name(2048)), b"x").unwrap();
-        assert!(matches!(
-            CommitLog::open(dir.path(), 512),
-            Err(StoreError::Corrupt(_))
-        ));
-    }
-}
+#[path = "commit_log_tests.rs"]
+mod tests;

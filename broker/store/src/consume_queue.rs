@@ -192,7 +192,9 @@ impl ConsumeQueue {
     }
 
     /// Sets the minimum offset to the first unit whose record is still in the commit log
-    /// (`offset >= commit_log_min`), by binary search over the first file.
+    /// (`offset >= commit_log_min`; the max offset if there is none), by binary search over
+    /// every unit the queue holds (units are in commit log order). Used at open, where files
+    /// wholly below the commit log may remain after a crash in the middle of retention.
     pub fn init_min_offset(&self, commit_log_min: i64) -> Result<(), StoreError> {
         let max = self.max_offset();
         let first_file = self.files.read().first().map(|f| f.start);
@@ -200,7 +202,19 @@ impl ConsumeQueue {
             let p = self.pending.lock();
             if p.buf.is_empty() { max } else { p.start }
         });
-        let (mut lo, mut hi) = (first, max.min(first + self.units_per_file));
+        let min = self.first_unit_from(first, max, commit_log_min)?;
+        self.min_offset.store(min, Ordering::Release);
+        Ok(())
+    }
+
+    /// The first offset in `[lo, hi)` whose unit points at or above `commit_log_min`, `hi` if
+    /// none does (binary search: units are in commit log order).
+    fn first_unit_from(
+        &self,
+        mut lo: i64,
+        mut hi: i64,
+        commit_log_min: i64,
+    ) -> Result<i64, StoreError> {
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             let ok = self
@@ -208,8 +222,7 @@ impl ConsumeQueue {
                 .is_some_and(|u| u.is_present() && u.offset >= commit_log_min);
             if ok { hi = mid } else { lo = mid + 1 }
         }
-        self.min_offset.store(lo, Ordering::Release);
-        Ok(())
+        Ok(lo)
     }
 
     /// The unit at offset `n`, if written.
@@ -481,7 +494,12 @@ impl ConsumeQueue {
         for (path, handle) in targets {
             let file = match handle {
                 Some(h) => h,
-                None => Arc::new(File::open(&path).ctx(|| format!("opening {}", path.display()))?),
+                None => match File::open(&path) {
+                    Ok(f) => Arc::new(f),
+                    // removed by retention since the list was taken: nothing left to sync
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(StoreError::io(e, format!("opening {}", path.display()))),
+                },
             };
             if let Err(e) = file.sync_data() {
                 self.dirty.store(true, Ordering::Release);
@@ -512,6 +530,9 @@ impl ConsumeQueue {
         Ok(())
     }
 }
+
+#[path = "cq_retention.rs"]
+mod retention;
 
 #[cfg(test)]
 #[path = "consume_queue_tests.rs"]

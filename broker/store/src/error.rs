@@ -1,6 +1,7 @@
 //! Store errors. Bad data on disk or in a request is always an error value, never a panic.
 
 use std::io;
+use std::path::Path;
 use thiserror::Error;
 
 /// Everything that can go wrong in the message store.
@@ -58,6 +59,42 @@ pub enum StoreError {
     /// The store has been shut down.
     #[error("the message store is shut down")]
     ShutDown,
+    /// The file system holding `dir` has no space left (ENOSPC, or EDQUOT for a quota). The
+    /// write that failed was rolled back: nothing of it is acknowledged, published or left for
+    /// recovery, and the next write after space is freed goes where this one would have.
+    #[error("the disk holding {dir} is full: {context}: {source}")]
+    DiskFull {
+        /// the store directory on the full file system
+        dir: String,
+        /// what the store was doing
+        context: String,
+        /// the OS error
+        #[source]
+        source: io::Error,
+    },
+    /// [`crate::MessageStore::reset_to`] was given an offset that is negative or not a
+    /// multiple of the commit log segment size.
+    #[error(
+        "cannot restart the commit log at {offset}: not a non-negative multiple of the segment size {segment_size}"
+    )]
+    UnalignedOffset {
+        /// requested offset
+        offset: i64,
+        /// configured segment size
+        segment_size: u64,
+    },
+}
+
+/// Whether an OS error means "no space left" (ENOSPC) or "quota exceeded" (EDQUOT).
+pub(crate) fn is_no_space(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    ) || matches!(
+        e.raw_os_error(),
+        Some(code) if code == rustix::io::Errno::NOSPC.raw_os_error()
+            || code == rustix::io::Errno::DQUOT.raw_os_error()
+    )
 }
 
 impl StoreError {
@@ -66,6 +103,26 @@ impl StoreError {
         Self::Io {
             context: context.into(),
             source,
+        }
+    }
+
+    /// True for [`StoreError::DiskFull`]: a write refused for lack of space and rolled back,
+    /// so nothing of it was stored. (An ENOSPC elsewhere, e.g. while flushing, stays
+    /// [`StoreError::Io`].)
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, Self::DiskFull { .. })
+    }
+
+    /// Turns an I/O error caused by a full disk into [`StoreError::DiskFull`] naming `dir`;
+    /// other errors are returned unchanged.
+    pub(crate) fn on_disk(self, dir: &Path) -> Self {
+        match self {
+            Self::Io { context, source } if is_no_space(&source) => Self::DiskFull {
+                dir: dir.display().to_string(),
+                context,
+                source,
+            },
+            other => other,
         }
     }
 }

@@ -50,6 +50,14 @@ impl FlushSignal {
         }
     }
 
+    /// Sets the durable offset to `offset`, also downwards (the commit log was restarted
+    /// there, see `MessageStore::reset_to`).
+    pub fn reset(&self, offset: i64) {
+        self.requested.store(offset, Ordering::Release);
+        self.flushed.store(offset, Ordering::Release);
+        self.tx.send_replace(offset);
+    }
+
     /// Asks the flusher to make everything below `offset` durable soon.
     pub fn request(&self, offset: i64) {
         if offset > self.requested.fetch_max(offset, Ordering::AcqRel) {

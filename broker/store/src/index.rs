@@ -193,7 +193,9 @@ impl Indexer {
         }
         res.index_last_update_phy_offset = s.indexed.load(Ordering::Acquire);
         candidates.dedup();
-        for phy in candidates {
+        // entries of records that retention removed (files not yet removed, or after a crash)
+        let min = cl.min_offset();
+        for phy in candidates.into_iter().filter(|phy| *phy >= min) {
             if res.messages.len() >= max {
                 break;
             }
@@ -204,6 +206,52 @@ impl Indexer {
             }
         }
         Ok(res)
+    }
+
+    /// Retention: removes, oldest first, the sealed files whose every entry is below the
+    /// commit log offset `min` (`end_phy <= min`); never the active file. Returns how many
+    /// files and how many bytes. A crash in between leaves a prefix removed, which opening
+    /// accepts.
+    pub(crate) fn remove_files_below(&self, min: i64) -> Result<(usize, u64), StoreError> {
+        let (mut count, mut bytes) = (0, 0);
+        let mut files = self.shared.files.write();
+        while files.len() > 1 && files[0].header.sealed && files[0].header.end_phy <= min {
+            let f = &files[0];
+            bytes += f.disk_bytes().unwrap_or(0);
+            match std::fs::remove_file(f.path()) {
+                Ok(()) => count += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(StoreError::io(
+                        e,
+                        format!("removing {}", f.path().display()),
+                    ));
+                }
+            }
+            files.remove(0);
+        }
+        drop(files);
+        if count > 0 {
+            crate::segment::sync_dir(&self.shared.dir)?;
+        }
+        Ok((count, bytes))
+    }
+
+    /// Restarts a stopped indexer on an empty index (its files already removed) that begins at
+    /// commit log offset `offset` (see `MessageStore::reset_to`).
+    pub(crate) fn restart_at(&self, inner: &Arc<Inner>, offset: i64) -> Result<(), StoreError> {
+        let s = &self.shared;
+        let file = IndexFile::create(&s.dir, offset, s.slots, s.capacity)?;
+        *s.files.write() = vec![file];
+        s.indexed.store(offset, Ordering::Release);
+        s.stop.store(false, Ordering::Release);
+        let (s, i) = (s.clone(), inner.clone());
+        let thread = std::thread::Builder::new()
+            .name("rmq-store-index".into())
+            .spawn(move || run(&s, &i))
+            .map_err(|e| StoreError::io(e, "starting the index thread"))?;
+        *self.thread.lock() = Some(thread);
+        Ok(())
     }
 
     /// Stops the thread and makes the index durable. Idempotent.
@@ -224,7 +272,8 @@ fn run(s: &Shared, inner: &Inner) {
     let mut recs: Vec<(i64, i64, usize)> = Vec::new();
     loop {
         let stopping = s.stop.load(Ordering::Acquire);
-        let from = s.indexed.load(Ordering::Acquire);
+        // nothing below the commit log's first segment can be indexed any more
+        let from = s.indexed.load(Ordering::Acquire).max(inner.cl.min_offset());
         let end = inner.dispatched.load(Ordering::Acquire);
         let mut advanced = false;
         if from < end {

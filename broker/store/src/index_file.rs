@@ -214,6 +214,20 @@ impl IndexFile {
         Ok(Some(f))
     }
 
+    /// Path of the file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Disk space the file holds (allocated blocks).
+    pub fn disk_bytes(&self) -> Result<u64, StoreError> {
+        use std::os::unix::fs::MetadataExt;
+        self.file
+            .metadata()
+            .map(|m| m.blocks() * 512)
+            .ctx(|| format!("stat {}", self.path.display()))
+    }
+
     /// True when `n` more entries do not fit.
     pub fn lacks_room(&self, n: usize) -> bool {
         self.header.entries as usize + n > self.header.capacity as usize

@@ -3,12 +3,14 @@
 //! # Layout on disk (under `StoreConfig::root_dir`)
 //! ```text
 //! commitlog/<20-digit start offset>          segments of commit_log_segment_size bytes (files grow
-//!                                            as written; a segment ends with an 8-byte filler)
+//!                                            as written, their blocks preallocated at creation;
+//!                                            a segment ends with an 8-byte filler)
 //! consumequeue/<topic>/<queueId>/<20-digit start byte offset>   20-byte units, N per file
 //! index/<20-digit first commit log offset>   key index files (hash slots + chained entries)
 //! checkpoint                                 two CRC-protected slots (durable offsets)
 //! abort                                      exists while the store is open
 //! lock                                       flock(2)ed by the owning process
+//! reset                                      exists while a commit log reset is under way
 //! ```
 //!
 //! # Modules
@@ -23,6 +25,10 @@
 //! - `stats`: [`StoreStats`].
 //! - `index` (+ `index_file`): the key index behind QUERY_MESSAGE, `index/<offset>` files
 //!   written by a thread that follows the commit log ([`MessageStore::query_by_key`]).
+//! - [`disk`]: [`DiskUsage`] of the file system holding the store, as `df` computes it.
+//! - [`retention`]: [`MessageStore::delete_expired`] ([`RetentionPass`], [`CleanReport`]).
+//!   `reset`: [`MessageStore::reset_to`] (a slave restarting at its master's oldest offset).
+//! - A full disk is [`StoreError::DiskFull`]; the failed append is rolled back.
 
 #![deny(unsafe_code)]
 
@@ -31,6 +37,7 @@ mod commit_log;
 pub mod config;
 mod consume_queue;
 mod cq_unit;
+pub mod disk;
 mod error;
 mod flush;
 mod index;
@@ -40,6 +47,8 @@ mod read;
 mod record;
 mod recovery;
 mod replication;
+mod reset;
+pub mod retention;
 mod scan;
 mod segment;
 mod stats;
@@ -48,10 +57,12 @@ mod write;
 
 pub use config::{FlushMode, StoreConfig};
 pub use consume_queue::CQ_UNIT_SIZE;
+pub use disk::{DiskUsage, disk_usage};
 pub use error::StoreError;
 pub use index::KeyQueryResult;
 pub use inner::ArrivalListener;
 pub use read::{Boundary, GetResult, GetStatus};
+pub use retention::{CleanReport, RetentionPass};
 pub use stats::StoreStats;
 pub use store::MessageStore;
 pub use write::PutResult;

@@ -13,7 +13,11 @@
 //! 5. Re-dispatch the records in `[start, E)`: units that are missing are written, units in the
 //!    not-yet-durable range are verified and rewritten if they differ. Only records whose
 //!    transaction type is NOT or COMMIT are dispatched.
-//! 6. Set each queue's min offset from the commit log's min offset.
+//! 6. Set each queue's min offset from the commit log's min offset: its first unit pointing at
+//!    or above it, searched over all its files (a retention pass interrupted by a crash may
+//!    leave files, and index entries, pointing below the first segment; see
+//!    [`crate::retention`]). A `reset` marker (an interrupted [`crate::MessageStore::reset_to`])
+//!    is completed before any of this.
 
 use crate::checkpoint::Checkpoint;
 use crate::commit_log::CommitLog;

@@ -1,6 +1,6 @@
-//! Files addressed by absolute offsets: positional reads and writes (`pread`/`pwrite`, no mmap),
-//! `fdatasync`, and the 20-digit file naming shared by commit log segments and consume queue
-//! files.
+//! Files addressed by absolute offsets: positional reads and writes (`pread`/`pwrite`, no mmap,
+//! so a full disk is an ENOSPC error, never a SIGBUS), `fdatasync`, block preallocation, and
+//! the 20-digit file naming shared by commit log segments and consume queue files.
 
 use crate::error::{IoContext, StoreError};
 use std::fs::{self, File, OpenOptions};
@@ -143,6 +143,47 @@ impl Segment {
         self.file
             .sync_data()
             .ctx(|| format!("fsync {}", self.path.display()))
+    }
+
+    /// Reserves disk blocks for the first `len` bytes without changing the file length
+    /// (`fallocate(FALLOC_FL_KEEP_SIZE)`), so that a full disk fails here, when a segment is
+    /// created, rather than in the middle of later appends. File systems that cannot
+    /// preallocate are left as they are (appends then allocate as they go).
+    pub fn preallocate(&self, len: u64) -> Result<(), StoreError> {
+        use rustix::io::Errno;
+        loop {
+            return match rustix::fs::fallocate(
+                &self.file,
+                rustix::fs::FallocateFlags::KEEP_SIZE,
+                0,
+                len,
+            ) {
+                Ok(()) => Ok(()),
+                Err(Errno::INTR) => continue,
+                Err(Errno::OPNOTSUPP | Errno::NOSYS) => Ok(()),
+                Err(e) => Err(StoreError::io(
+                    io::Error::from(e),
+                    format!("preallocating {len} bytes for {}", self.path.display()),
+                )),
+            };
+        }
+    }
+
+    /// Last modification time of the file.
+    pub fn modified(&self) -> Result<std::time::SystemTime, StoreError> {
+        self.file
+            .metadata()
+            .and_then(|m| m.modified())
+            .ctx(|| format!("stat {}", self.path.display()))
+    }
+
+    /// Disk space the file holds: its allocated blocks, preallocated space included.
+    pub fn disk_bytes(&self) -> Result<u64, StoreError> {
+        use std::os::unix::fs::MetadataExt;
+        self.file
+            .metadata()
+            .map(|m| m.blocks() * 512)
+            .ctx(|| format!("stat {}", self.path.display()))
     }
 
     /// Truncates the file to `len` bytes.

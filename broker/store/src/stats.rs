@@ -24,7 +24,8 @@ pub struct StoreStats {
     pub put_bytes: u64,
     /// Store time of the oldest record on disk.
     pub earliest_message_time: Option<i64>,
-    /// Used fraction of the file system holding the store (0.0..=1.0), if known.
+    /// Used fraction of the file system holding the commit log (0.0..=1.0, as `df` computes
+    /// it: `used / (used + available)`), if known.
     pub disk_usage_ratio: Option<f64>,
 }
 
@@ -36,10 +37,10 @@ pub(crate) fn collect(inner: &Inner) -> StoreStats {
         .ok()
         .flatten()
         .and_then(|r| crate::record::store_timestamp(&r));
-    let disk_usage_ratio = rustix::fs::statvfs(&inner.config.root_dir)
+    let disk_usage_ratio = crate::disk::disk_usage(inner.cl.dir())
         .ok()
-        .filter(|s| s.f_blocks > 0)
-        .map(|s| 1.0 - (s.f_bavail as f64 / s.f_blocks as f64));
+        .filter(|u| u.total_bytes > 0)
+        .map(|u| u.ratio());
     StoreStats {
         commit_log_min_offset: min,
         commit_log_max_offset: max,

@@ -1,12 +1,14 @@
 //! [`MessageStore`]: the public face. One write lock covers the commit log tail and the queue
 //! offsets (each queue's max offset); reads use atomics and short read locks. A std thread
 //! flushes (see [`crate::flush`]); [`MessageStore::open`] runs recovery. The shared state is
-//! [`crate::inner`], the write path [`crate::write`], the read logic [`crate::read`].
+//! [`crate::inner`], the write path [`crate::write`], the read logic [`crate::read`],
+//! retention [`crate::retention`] and commit log resets [`crate::reset`].
 
 use crate::checkpoint::{Checkpoint, CheckpointFile};
 use crate::commit_log::{CommitLog, Tail};
 use crate::config::{FlushMode, StoreConfig};
 use crate::consume_queue::valid_topic_dir;
+use crate::disk::{DiskUsage, disk_usage};
 use crate::error::{IoContext, StoreError};
 use crate::flush;
 use crate::index::{Indexer, KeyQueryResult};
@@ -29,7 +31,9 @@ use std::time::{Duration, Instant};
 pub struct MessageStore {
     pub(crate) inner: Arc<Inner>,
     flusher: Mutex<Option<JoinHandle<()>>>,
-    index: Option<Indexer>,
+    pub(crate) index: Option<Indexer>,
+    /// Serialises retention passes and commit log resets.
+    pub(crate) maintenance: Mutex<()>,
 }
 
 impl std::fmt::Debug for MessageStore {
@@ -83,6 +87,8 @@ fn start_flusher(inner: &Arc<Inner>) -> Result<JoinHandle<()>, StoreError> {
     let mut last_full = Instant::now();
     flush::spawn(inner.signal.clone(), interval, move |last| {
         let res = if mode == FlushMode::Sync && !last && last_full.elapsed() < interval {
+            // under the flush lock: a commit log reset must not see an older end published
+            let _g = worker.flush_lock.lock();
             worker.flush_commit_log().map(|_| ())
         } else {
             last_full = Instant::now();
@@ -103,6 +109,7 @@ impl MessageStore {
         let root = config.root_dir.clone();
         fs::create_dir_all(&root).ctx(|| format!("creating {}", root.display()))?;
         let lock_file = lock_root(&root)?;
+        crate::reset::finish_interrupted(&root)?;
         let abort = root.join("abort");
         if abort.exists() {
             tracing::warn!(root = %root.display(), "abort file present: the store was not shut down cleanly; recovering");
@@ -149,6 +156,7 @@ impl MessageStore {
             inner,
             flusher: Mutex::new(Some(flusher)),
             index,
+            maintenance: Mutex::new(()),
         }))
     }
 
@@ -305,6 +313,13 @@ impl MessageStore {
     /// First commit log offset still on disk.
     pub fn min_physical_offset(&self) -> i64 {
         self.inner.cl.min_offset()
+    }
+
+    /// Usage of the file system holding the commit log (as `df` computes it, see
+    /// [`crate::disk`]).
+    pub fn disk_usage(&self) -> Result<DiskUsage, StoreError> {
+        let dir = self.inner.cl.dir();
+        disk_usage(dir).ctx(|| format!("statvfs {}", dir.display()))
     }
 
     /// Queue ids of `topic` that exist in the store, ascending.

@@ -251,9 +251,11 @@ fn every_get_status() {
     assert_eq!(r.status, GetStatus::Found);
 }
 
-/// MESSAGE_WAS_REMOVING itself needs data removed under a live queue (retention, not yet
-/// implemented); the pure planner test covers it. Here: after the oldest segment is gone the
-/// queue's min offset skips the units that point into it.
+/// MESSAGE_WAS_REMOVING needs units whose data is gone while the queue's min offset still
+/// covers them; retention raises every queue's min offset right after it removes segments
+/// (tests/retention.rs), so only a pull racing a pass sees it and the pure planner test covers
+/// it. Here: after the oldest segment is gone the queue's min offset skips the units that point
+/// into it.
 #[test]
 fn queue_min_offset_follows_commit_log_min() {
     let dir = tempfile::tempdir().unwrap();

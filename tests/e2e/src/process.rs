@@ -155,6 +155,8 @@ pub struct BrokerOpts {
     pub set: Vec<(String, String)>,
     /// Fixed port (0 = ephemeral; a restart should reuse the first port).
     pub port: u16,
+    /// The store directory (`None`: `store` in the broker's temporary directory).
+    pub store_dir: Option<PathBuf>,
 }
 
 impl Default for BrokerOpts {
@@ -163,6 +165,7 @@ impl Default for BrokerOpts {
             name: "broker-a".into(),
             set: vec![("mappedFileSizeCommitLog".into(), "67108864".into())],
             port: 0,
+            store_dir: None,
         }
     }
 }
@@ -189,7 +192,10 @@ impl BrokerProc {
                 .push(("haListenPort".into(), free_port().to_string()));
         }
         let dir = tempfile::tempdir().unwrap();
-        let store = dir.path().join("store");
+        let store = opts
+            .store_dir
+            .clone()
+            .unwrap_or_else(|| dir.path().join("store"));
         let mut b = Self {
             child: None,
             addr: String::new(),

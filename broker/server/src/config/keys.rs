@@ -6,9 +6,9 @@ use std::time::Duration;
 
 /// Keys of Apache RocketMQ's broker.conf we accept without acting on them.
 const ACCEPTED_UNUSED: &[&str] = &[
-    "deleteWhen",
-    "fileReservedTime",
-    "diskMaxUsedSpaceRatio",
+    "destroyMapedFileIntervalForcibly",
+    "redeleteHangedFileInterval",
+    "deleteConsumeQueueFilesInterval",
     "storePathCommitLog",
     "storePathConsumeQueue",
     "storePathIndex",
@@ -43,6 +43,7 @@ impl BrokerConfig {
         }
         match key {
             k if super::features::KEYS.contains(&k) => self.features.apply(k, v, origin)?,
+            k if super::retention::KEYS.contains(&k) => self.retention.apply(k, v, origin)?,
             k if ACCEPTED_UNUSED.contains(&k) => {
                 self.passthrough.push((k.to_owned(), v.to_owned()))
             }
@@ -263,6 +264,7 @@ impl BrokerConfig {
             format!("inSyncReplicas={}", self.ha.in_sync_replicas),
         ];
         lines.extend(self.features.to_properties());
+        lines.extend(self.retention.to_properties());
         lines.extend(self.passthrough.iter().map(|(k, v)| format!("{k}={v}")));
         lines.join("\n") + "\n"
     }

@@ -6,9 +6,11 @@ mod args;
 mod features;
 mod keys;
 mod parse;
+mod retention;
 
 pub use args::Args;
 pub use features::FeaturesConfig;
+pub use retention::{KEYS as RETENTION_KEYS, RetentionConfig};
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -102,6 +104,8 @@ pub struct BrokerConfig {
     pub message_delay_level: String,
     /// Delay levels, transactions, queue locks, key index.
     pub features: FeaturesConfig,
+    /// Retention and disk safety (the settings UPDATE_BROKER_CONFIG may change at runtime).
+    pub retention: RetentionConfig,
     /// Replication (HA) settings.
     pub ha: HaConfig,
     /// Keys we accept but do not act on, kept for GET_BROKER_CONFIG.
@@ -145,6 +149,7 @@ impl Default for BrokerConfig {
             trace_on: true,
             message_delay_level: rmq_protocol::message::DEFAULT_LEVELS.into(),
             features: FeaturesConfig::default(),
+            retention: RetentionConfig::default(),
             passthrough: Vec::new(),
             ha: HaConfig::default(),
         }

@@ -4,9 +4,10 @@
 //!
 //! Start position: the slave's first report. A slave reporting 0 (an empty store) gets the
 //! whole commit log from the master's first offset — not Java's "start of the last segment",
-//! because an rmq store can only append contiguously from its own end, and a fresh slave
-//! should hold every message anyway. A slave reporting an offset beyond the master's end has
-//! diverged (e.g. the master lost a torn tail) and is disconnected, as in Java.
+//! because a fresh slave should hold every message the master still has. A slave behind the
+//! master's first offset (retention deleted the rest here) gets the data from that first
+//! offset and restarts its own commit log there. A slave reporting an offset beyond the
+//! master's end has diverged (e.g. the master lost a torn tail) and is disconnected, as in Java.
 
 use super::replication::Replication;
 use super::state::SlaveLink;
@@ -115,11 +116,12 @@ async fn transfer(
     let requested = first_rx
         .await
         .map_err(|_| "closed before the first report".to_owned())?;
-    let mut next = if requested == 0 {
-        r.store.min_physical_offset()
-    } else {
-        requested
-    };
+    let min = r.store.min_physical_offset();
+    let mut next = if requested == 0 { min } else { requested };
+    if next < min {
+        tracing::warn!(slave = %link.addr, requested, oldest = min, "HA: the slave is behind this master's oldest data (deleted by retention); it continues from the oldest");
+        next = min;
+    }
     link.set_transfer_from(next);
     tracing::info!(slave = %link.addr, requested, from = next, "HA: transfer starts");
     let cfg = &r.config;
@@ -146,11 +148,10 @@ async fn transfer(
                 continue;
             }
             None if next < r.store.min_physical_offset() => {
-                return Err(format!(
-                    "the slave needs offset {next}, which is no longer on this master (first \
-                     offset {}); rebuild the slave's store",
-                    r.store.min_physical_offset()
-                ));
+                let oldest = r.store.min_physical_offset();
+                tracing::warn!(slave = %link.addr, needed = next, oldest, "HA: retention deleted what the slave needs next; it continues from this master's oldest data");
+                next = oldest;
+                continue;
             }
             _ => {}
         }

@@ -117,6 +117,26 @@ async fn session(r: &Replication, addr: &str, stop: &CancellationToken) -> Resul
     }
 }
 
+/// The master sends from `from`, past this slave's end `end`: retention deleted what lies
+/// between on the master, so the slave restarts its (now unusable) commit log at `from` and
+/// continues from what the master still has. Returns the new end.
+async fn catch_up(r: &Replication, end: i64, from: i64) -> Result<i64, String> {
+    tracing::warn!(
+        slave_end = end,
+        master_from = from,
+        lost_bytes = from - end,
+        "HA: this slave is behind the master's oldest data (retention deleted it there); \
+         restarting the slave's commit log at the master's first offset — messages before it \
+         are no longer on this slave"
+    );
+    let store = r.store.clone();
+    tokio::task::spawn_blocking(move || store.reset_to(from))
+        .await
+        .map_err(|e| format!("reset task failed: {e}"))?
+        .map_err(|e| format!("cannot restart the slave's commit log at {from}: {e}"))?;
+    Ok(from)
+}
+
 /// Splits every complete frame off `buf` (checking that each continues where the previous
 /// one, or the local commit log, ends) and appends their bodies.
 async fn apply_frames(r: &Replication, buf: &mut BytesMut) -> Result<(), String> {
@@ -129,21 +149,15 @@ async fn apply_frames(r: &Replication, buf: &mut BytesMut) -> Result<(), String>
             .ok()
             .filter(|s| *s <= MAX_BODY)
             .ok_or_else(|| format!("bad frame: body size {}", h.body_size))?;
+        if h.phy_offset > expect && bodies.is_empty() {
+            expect = catch_up(r, expect, h.phy_offset).await?;
+        }
         if h.phy_offset != expect {
-            return Err(if expect == 0 {
-                format!(
-                    "this slave's store is empty but the master sends from offset {}; an rmq \
-                     slave replicates from offset 0 (the master no longer has it: copy its \
-                     store instead)",
-                    h.phy_offset
-                )
-            } else {
-                format!(
-                    "offset mismatch: the slave's commit log ends at {expect}, the master sent \
-                     offset {}",
-                    h.phy_offset
-                )
-            });
+            return Err(format!(
+                "offset mismatch: the slave's commit log ends at {expect}, the master sent \
+                 offset {}",
+                h.phy_offset
+            ));
         }
         if buf.len() < HEADER_LEN + size {
             buf.reserve(HEADER_LEN + size - buf.len());

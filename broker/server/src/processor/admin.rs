@@ -39,11 +39,9 @@ pub fn dispatch(b: &Broker, req: &RemotingCommand) -> Reply {
             respond(RemotingCommand::success(req).with_body(b.ha.ha_runtime_info().to_string()))
         }
         rc::GET_BROKER_CONFIG => broker_config(b, req),
-        rc::UPDATE_BROKER_CONFIG => refuse(
-            req,
-            code::SYSTEM_ERROR,
-            "rmq does not change broker settings at runtime; edit broker.conf and restart the broker (rolling restarts keep data)",
-        ),
+        rc::UPDATE_BROKER_CONFIG => super::retention::update_config(b, req),
+        rc::DELETE_EXPIRED_COMMITLOG => super::retention::delete_expired(b, req),
+        rc::CLEAN_EXPIRED_CONSUMEQUEUE => super::retention::clean_queues(b, req),
         rc::GET_TOPIC_STATS_INFO => topic_stats(b, req),
         rc::GET_CONSUME_STATS => consume_stats(b, req),
         rc::GET_CONSUMER_CONNECTION_LIST => consumer_connections(b, req),
@@ -118,7 +116,9 @@ fn group_config(b: &Broker, req: &RemotingCommand) -> Reply {
 }
 
 fn broker_config(b: &Broker, req: &RemotingCommand) -> Reply {
-    let mut resp = RemotingCommand::success(req).with_body(b.config.to_properties());
+    let mut config = b.config.clone();
+    config.retention = b.retention.config();
+    let mut resp = RemotingCommand::success(req).with_body(config.to_properties());
     resp.ext_fields.insert(
         "version",
         serde_json::to_string(&b.topics.data_version()).unwrap_or_default(),
@@ -299,6 +299,15 @@ fn runtime_info(b: &Broker) -> KvTable {
     put(
         "commitLogDiskRatio",
         format!("{:.4}", store.disk_usage_ratio.unwrap_or(0.0)),
+    );
+    put("diskFull", b.retention.writes_refused().to_string());
+    put(
+        "retentionDeletedSegments",
+        b.retention.segments_deleted().to_string(),
+    );
+    put(
+        "retentionSkippedMessages",
+        b.retention.skipped_messages().to_string(),
     );
     put(
         "commitLogMinOffset",

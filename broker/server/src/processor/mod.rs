@@ -11,6 +11,7 @@ mod offsets;
 mod pull;
 mod query;
 mod reply;
+mod retention;
 mod retry;
 mod send;
 mod send_paths;

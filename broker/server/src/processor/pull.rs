@@ -152,6 +152,22 @@ fn read(b: &Broker, h: &PullMessageRequestHeader, filter: Option<&SubscriptionDa
     )
 }
 
+/// A consumer asked for messages retention already deleted: it continues from the queue's
+/// minimum (PULL_OFFSET_MOVED); the messages it skipped are logged and counted.
+fn note_skipped(b: &Broker, h: &PullMessageRequestHeader, min_offset: i64) {
+    let skipped = (min_offset - h.queue_offset).max(0);
+    b.retention.count_skipped(skipped as u64);
+    tracing::warn!(
+        group = %h.consumer_group,
+        topic = %h.topic,
+        queue = h.queue_id,
+        from = h.queue_offset,
+        to = min_offset,
+        skipped,
+        "consumer fell behind retention: it continues from the queue's oldest message"
+    );
+}
+
 /// The pull response code of a read status (RocketMQ's `PullMessageProcessor` mapping).
 fn response_code(status: GetStatus, queue_offset: i64) -> i32 {
     match status {
@@ -213,6 +229,9 @@ pub fn pull_message(b: &Arc<Broker>, ch: &Channel, req: RemotingCommand, first: 
         Err(reply) => return reply,
     };
     let got = read(b, &h, filter.as_deref());
+    if got.status == GetStatus::OffsetTooSmall {
+        note_skipped(b, &h, got.min_offset);
+    }
     let response_code = response_code(got.status, h.queue_offset);
     if first && h.sys_flag & PULL_FLAG_COMMIT_OFFSET != 0 && b.is_master() && h.commit_offset >= 0 {
         b.offsets

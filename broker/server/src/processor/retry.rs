@@ -77,6 +77,9 @@ pub fn consumer_send_msg_back(b: &Broker, req: &RemotingCommand) -> Reply {
         Ok(r) => r,
         Err((c, why)) => return refuse(req, c, why),
     };
+    if let Some(why) = b.retention.refusal() {
+        return refuse(req, code::SERVICE_NOT_AVAILABLE, why);
+    }
     match b.writer.put(record, delay) {
         Ok(_) => respond(RemotingCommand::success(req)),
         Err(e) => refuse(req, code::SYSTEM_ERROR, e),

@@ -5,6 +5,7 @@ use super::reply::{Reply, respond};
 use crate::broker::Broker;
 use crate::config::FlushDiskType;
 use crate::state::now_ms;
+use crate::writer::WriteError;
 use bytes::BytesMut;
 use rmq_protocol::body::route::perm;
 use rmq_protocol::body::topic_config::TopicConfig;
@@ -126,6 +127,15 @@ fn check_topic(
     Ok(topic)
 }
 
+/// The response code of a write that was not stored: SERVICE_NOT_AVAILABLE for a full disk
+/// (the client tries another broker), SYSTEM_ERROR otherwise.
+fn write_failure_code(e: &WriteError) -> i32 {
+    match e {
+        WriteError::DiskFull(_) => code::SERVICE_NOT_AVAILABLE,
+        WriteError::Store(_) => code::SYSTEM_ERROR,
+    }
+}
+
 fn pick_queue(topic: &TopicConfig, requested: i32) -> i32 {
     if requested >= 0 {
         requested
@@ -240,7 +250,7 @@ pub async fn send_message(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand) 
         .put_encoded(&record.topic, record.queue_id, buf, tags)
     {
         Ok(p) => p,
-        Err(e) => return fail(b, req, code::SYSTEM_ERROR, format!("store put failed: {e}")),
+        Err(e) => return fail(b, req, write_failure_code(&e), e.to_string()),
     };
     let status = await_durable(b, put.commit_log_offset + put.size as i64, raw_props).await;
     let resp = response_base(b, req, status, None).with_header(&SendMessageResponseHeader {
@@ -303,7 +313,7 @@ pub async fn send_batch(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand) ->
     }
     let puts = match b.writer.put_batch(&h.topic, queue_id, records) {
         Ok(p) => p,
-        Err(e) => return fail(b, req, code::SYSTEM_ERROR, format!("store put failed: {e}")),
+        Err(e) => return fail(b, req, write_failure_code(&e), e.to_string()),
     };
     let end = puts
         .last()
