@@ -16,6 +16,7 @@ BROKER = {
     "NodeInterface.PrimaryPrivateIpAddress": "10.0.40.7", "NodeInterface": "eni-0123",
     "VolumeId": "vol-0456", "BrokerName": "broker-b", "BrokerId": "1", "BrokerRole": "SLAVE",
     "FlushDiskType": "SYNC_FLUSH", "NameServerAddresses": "10.0.1.5:9876;10.0.33.6:9876",
+    "FileReservedTime": "168", "DeleteWhen": "04;16", "DiskMaxUsedSpaceRatio": "80",
     "ArtefactBucketName": "rmq-artefacts", "ArtefactKeyPrefix": "rmq/0.1.0/", "ArtefactRegion": "us-east-1",
     "AWS::Region": "us-east-1", "LogGroupName": "demo-logs", "AWS::StackName": "demo-BrokerB1Stack-X",
 }
@@ -36,13 +37,18 @@ def render(values):
 
 
 def run(tmp_path, values, env=None, binaries=("rmq-broker", "rmq-namesrv")):
+    return run_script(tmp_path, render(values), env, binaries)
+
+
+def run_script(tmp_path, text, env=None, binaries=("rmq-broker", "rmq-namesrv")):
+    """Run user data `text` in the sandbox under tmp_path; (process, RMQ_ROOT)."""
     root = tmp_path / "root"
     artefacts = tmp_path / "artefacts"
     artefacts.mkdir(exist_ok=True)
     for name in binaries:
         (artefacts / name).write_text(FAKE_SERVER)
     script = tmp_path / "user-data.sh"
-    script.write_text(render(values))
+    script.write_text(text)
     full_env = {"PATH": os.environ["PATH"], "RMQ_ROOT": str(root), "RMQ_ARTEFACT_DIR": str(artefacts),
                 "RMQ_NO_SYSTEMD": "1", "RMQ_NO_EC2": "1", **(env or {})}
     proc = subprocess.run(["bash", str(script)], env=full_env, capture_output=True, text=True, timeout=60)
@@ -62,7 +68,8 @@ def test_broker_writes_broker_conf_unit_and_execs_the_broker(tmp_path):
         "brokerClusterName": "demo", "brokerName": "broker-b", "brokerId": "1", "brokerRole": "SLAVE",
         "flushDiskType": "SYNC_FLUSH", "namesrvAddr": "10.0.1.5:9876;10.0.33.6:9876",
         "brokerIP1": "10.0.40.7", "brokerIP2": "10.0.40.7", "listenPort": "10911", "haListenPort": "10912",
-        "storePathRootDir": store, "storePathCommitLog": f"{store}/commitlog"}
+        "storePathRootDir": store, "storePathCommitLog": f"{store}/commitlog",
+        "fileReservedTime": "168", "deleteWhen": "04;16", "diskMaxUsedSpaceRatio": "80"}
     unit = (root / "etc/systemd/system/rmq-broker.service").read_text()
     assert f"ExecStart={root}/opt/rmq/bin/rmq-broker -c {root}/etc/rmq/broker.conf\n" in unit
     assert "Restart=always" in unit and "User=rmq" in unit and f"RequiresMountsFor={root}/data/rmq" in unit
@@ -109,6 +116,9 @@ def test_checksum_is_verified_when_published(tmp_path):
     ({"FlushDiskType": "SOMETIMES"}, "RMQ_FLUSH_DISK_TYPE=SOMETIMES is not ASYNC_FLUSH or SYNC_FLUSH"),
     ({"NameServerAddresses": ""}, "RMQ_NAMESRV_ADDR is not set"),
     ({"NodeRole": "proxy"}, "RMQ_ROLE=proxy is not namesrv or broker"),
+    ({"FileReservedTime": "1.5"}, "RMQ_FILE_RESERVED_TIME=1.5 is not a whole number of hours"),
+    ({"DeleteWhen": "4;16"}, "RMQ_DELETE_WHEN=4;16 is not hours 00-23 separated by ';'"),
+    ({"DiskMaxUsedSpaceRatio": ""}, "RMQ_DISK_MAX_USED_SPACE_RATIO is not set"),
 ])
 def test_bad_header_values_fail_with_a_clear_message(tmp_path, change, message):
     proc, root = run(tmp_path, dict(BROKER, **change))

@@ -56,7 +56,7 @@ def expected_brokers(groups, replicas):
     return [f"Broker{GROUPS[g].upper()}{r}Stack" for g in range(groups) for r in range(replicas)]
 
 
-def check_cluster(aws, vpc, groups, replicas, nameservers, azs):
+def check_cluster(aws, vpc, groups, replicas, nameservers, azs, retention=("72", "04", "75")):
     c = Cluster(aws)
     brokers = expected_brokers(groups, replicas)
     names = [f"NameServer{i}Stack" for i in range(nameservers)]
@@ -105,6 +105,7 @@ def check_cluster(aws, vpc, groups, replicas, nameservers, azs):
         assert h["RMQ_VOLUME_ID"] == c.node_out[b]["DataVolumeId"]
         assert h["RMQ_ARTEFACT_BUCKET"] == BUCKET and h["RMQ_ARTEFACT_PREFIX"] == PREFIX
         assert h["RMQ_LOG_GROUP"] == c.out["LogGroupName"]
+        assert (h["RMQ_FILE_RESERVED_TIME"], h["RMQ_DELETE_WHEN"], h["RMQ_DISK_MAX_USED_SPACE_RATIO"]) == retention
     for n in names:
         assert c.header(n)["RMQ_ROLE"] == "namesrv"
     return c
@@ -114,10 +115,14 @@ def check_cluster(aws, vpc, groups, replicas, nameservers, azs):
 def test_cluster_shapes(aws, existing_vpc, groups, replicas, nameservers, azs):
     values = cluster_values(existing_vpc, BrokerGroupCount=groups, ReplicasPerGroup=replicas,
                             NameServerCount=nameservers, NumberOfAZs=azs)
+    retention = ("72", "04", "75")
+    if groups == 3:  # one shape with its own retention, passed down to every broker
+        retention = ("24", "03;15", "85")
+        values.update(RetentionHours="24", RetentionDeleteWhen="03;15", DiskMaxUsedPercent="85")
     if azs == 2:
         values["PrivateSubnet3ID"] = ""
     aws.create_stack("rmq", "rmq-cluster.yaml", values)
-    check_cluster(aws, existing_vpc, groups, replicas, nameservers, azs)
+    check_cluster(aws, existing_vpc, groups, replicas, nameservers, azs, retention)
 
 
 def rules(aws, group_id):

@@ -12,6 +12,7 @@ NODE_VALUES = {
     "InstanceProfileArn": "arn:aws:iam::123456789012:instance-profile/rmq-node", "ImageId": "ami-0f8848d57eb4fe2d2",
     "VolumeSize": "250", "ArtefactBucketName": "rmq-artefacts", "ArtefactKeyPrefix": "rmq/0.1.0/",
     "LogGroupName": "demo-logs", "KeyPairName": "ops",
+    "FileReservedTime": "48", "DeleteWhen": "02;14", "DiskMaxUsedSpaceRatio": "70",
 }
 
 
@@ -68,7 +69,8 @@ def test_broker_node_resources(aws, existing_vpc):
     expected = render({
         **{k: values[k] for k in ("ClusterName", "NodeName", "NodeRole", "BrokerName", "BrokerId", "BrokerRole",
                                   "FlushDiskType", "NameServerAddresses", "ArtefactBucketName",
-                                  "ArtefactKeyPrefix", "LogGroupName")},
+                                  "ArtefactKeyPrefix", "LogGroupName", "FileReservedTime", "DeleteWhen",
+                                  "DiskMaxUsedSpaceRatio")},
         "NodeInterface.PrimaryPrivateIpAddress": out["Address"], "NodeInterface": out["NetworkInterfaceId"],
         "VolumeId": out["DataVolumeId"], "ArtefactRegion": "us-east-1", "AWS::Region": "us-east-1",
         "AWS::StackName": "node"})
@@ -102,6 +104,7 @@ def test_deployed_user_data_runs_in_the_sandbox(aws, existing_vpc, tmp_path):
     conf = (root / "etc/rmq/broker.conf").read_text()
     assert f"brokerIP1={out['Address']}\n" in conf and "brokerRole=SYNC_MASTER\n" in conf
     assert "namesrvAddr=10.20.0.9:9876;10.20.32.9:9876\n" in conf
+    assert "fileReservedTime=48\ndeleteWhen=02;14\ndiskMaxUsedSpaceRatio=70\n" in conf
 
 
 def test_nameserver_node_has_no_data_volume(aws, existing_vpc):

@@ -6,6 +6,7 @@ import boto3
 import pytest
 
 from conftest import AZS, BUCKET, PREFIX
+from test_bootstrap import conf, run_script
 
 
 def quickstart_values(**overrides):
@@ -21,9 +22,12 @@ def header(aws, group_name):
     return dict(re.findall(r"^(RMQ_[A-Z_]+)='(.*)'$", text, re.M))
 
 
-@pytest.mark.parametrize("azs", [2, 3])
-def test_quickstart_wires_network_and_cluster(aws, azs):
-    aws.create_stack("rmq", "rmq-quickstart.yaml", quickstart_values(NumberOfAZs=azs))
+@pytest.mark.parametrize("azs,retention", [
+    (2, {}),
+    (3, {"RetentionHours": 168, "RetentionDeleteWhen": "04;16", "DiskMaxUsedPercent": 80}),
+])
+def test_quickstart_wires_network_and_cluster(aws, azs, retention, tmp_path):
+    aws.create_stack("rmq", "rmq-quickstart.yaml", quickstart_values(NumberOfAZs=azs, **retention))
     out = aws.outputs("rmq")
     nested = aws.nested("rmq")
     assert set(nested) == {"VPCStack", "ClusterStack"}
@@ -53,11 +57,22 @@ def test_quickstart_wires_network_and_cluster(aws, azs):
     ssh = [p for p in ns_group["IpPermissions"] if p["FromPort"] == 22]
     assert [pair["GroupId"] for pair in ssh[0]["UserIdGroupPairs"]] == [out["BastionSecurityGroupID"]]
 
-    # Every broker boots with the cluster's nameserver list and name.
+    # Every broker boots with the cluster's nameserver list, name and retention.
+    hours, when, percent = (str(retention.get(k, d)) for k, d in (
+        ("RetentionHours", 72), ("RetentionDeleteWhen", "04"), ("DiskMaxUsedPercent", 75)))
     for g in out["BrokerAutoScalingGroupNames"].split(","):
         h = header(aws, g)
         assert h["RMQ_NAMESRV_ADDR"] == out["NameServerAddresses"]
         assert h["RMQ_CLUSTER_NAME"] == "rmq"
+        assert (h["RMQ_FILE_RESERVED_TIME"], h["RMQ_DELETE_WHEN"], h["RMQ_DISK_MAX_USED_SPACE_RATIO"]) == (
+            hours, when, percent)
+
+    # ... and the first one's user data writes them into broker.conf.
+    first = aws.group(out["BrokerAutoScalingGroupNames"].split(",")[0])["Instances"][0]["InstanceId"]
+    proc, root = run_script(tmp_path, aws.user_data(first))
+    assert proc.returncode == 0, proc.stderr
+    c = conf(root / "etc/rmq/broker.conf")
+    assert (c["fileReservedTime"], c["deleteWhen"], c["diskMaxUsedSpaceRatio"]) == (hours, when, percent)
 
 
 def test_quickstart_update_scales_brokers_and_keeps_the_network(aws):

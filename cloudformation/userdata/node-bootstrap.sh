@@ -35,11 +35,15 @@ case "$RMQ_ROLE" in
   broker)
     BIN=rmq-broker
     need RMQ_BROKER_NAME RMQ_BROKER_ID RMQ_BROKER_ROLE RMQ_FLUSH_DISK_TYPE RMQ_NAMESRV_ADDR
+    need RMQ_FILE_RESERVED_TIME RMQ_DELETE_WHEN RMQ_DISK_MAX_USED_SPACE_RATIO
     case "$RMQ_BROKER_ROLE" in ASYNC_MASTER|SYNC_MASTER|SLAVE) ;; *) die "RMQ_BROKER_ROLE=$RMQ_BROKER_ROLE is not ASYNC_MASTER, SYNC_MASTER or SLAVE" ;; esac
     case "$RMQ_FLUSH_DISK_TYPE" in ASYNC_FLUSH|SYNC_FLUSH) ;; *) die "RMQ_FLUSH_DISK_TYPE=$RMQ_FLUSH_DISK_TYPE is not ASYNC_FLUSH or SYNC_FLUSH" ;; esac
     case "$RMQ_BROKER_ID" in ''|*[!0-9]*) die "RMQ_BROKER_ID=$RMQ_BROKER_ID is not a number" ;; esac
     if [ "$RMQ_BROKER_ID" = 0 ] && [ "$RMQ_BROKER_ROLE" = SLAVE ]; then die "brokerId 0 must be a master"; fi
     if [ "$RMQ_BROKER_ID" != 0 ] && [ "$RMQ_BROKER_ROLE" != SLAVE ]; then die "brokerId $RMQ_BROKER_ID must be SLAVE"; fi
+    case "$RMQ_FILE_RESERVED_TIME" in *[!0-9]*) die "RMQ_FILE_RESERVED_TIME=$RMQ_FILE_RESERVED_TIME is not a whole number of hours" ;; esac
+    case "$RMQ_DISK_MAX_USED_SPACE_RATIO" in *[!0-9]*) die "RMQ_DISK_MAX_USED_SPACE_RATIO=$RMQ_DISK_MAX_USED_SPACE_RATIO is not a percentage" ;; esac
+    [[ "$RMQ_DELETE_WHEN" =~ ^([01][0-9]|2[0-3])(\;([01][0-9]|2[0-3]))*$ ]] || die "RMQ_DELETE_WHEN=$RMQ_DELETE_WHEN is not hours 00-23 separated by ';' (04 or 04;16)"
     ;;
   *) die "RMQ_ROLE=$RMQ_ROLE is not namesrv or broker" ;;
 esac
@@ -162,6 +166,9 @@ listenPort=$LISTEN_PORT
 haListenPort=$HA_PORT
 storePathRootDir=$STORE
 storePathCommitLog=$STORE/commitlog
+fileReservedTime=$RMQ_FILE_RESERVED_TIME
+deleteWhen=$RMQ_DELETE_WHEN
+diskMaxUsedSpaceRatio=$RMQ_DISK_MAX_USED_SPACE_RATIO
 EOF
   ARGS=(-c "$CONF")
 else

@@ -94,7 +94,7 @@ s_config_roll() {
   local ts=$(date +%s) before hash_before
   before="$(pod_uids)"
   hash_before="$(jsonpath sts/demo-broker-a '{.spec.template.metadata.annotations.rmq\.dev/config-hash}')"
-  check "patch spec.brokers.config.deleteWhen=03" k patch rmqc demo --type merge -p '{"spec":{"brokers":{"config":{"deleteWhen":"03"}}}}'
+  check "patch spec.brokers.retention.deleteWhen=03" k patch rmqc demo --type merge -p '{"spec":{"brokers":{"retention":{"deleteWhen":"03"}}}}'
   eventually 30 "Progressing=True while rolling" bash -c "kubectl -n $NS get rmqc demo -o jsonpath='{.status.conditions[?(@.type==\"Progressing\")].status}' | grep -qx True"
   eventually 300 "cluster Ready again at the new generation" ready_gen rmqc/demo
   check "config hash changed" bash -c "[ \"\$(kubectl -n $NS get sts demo-broker-a -o jsonpath='{.spec.template.metadata.annotations.rmq\.dev/config-hash}')\" != '$hash_before' ]"
@@ -148,6 +148,11 @@ s_invalid() {
     k patch rmqc demo --type merge -p '{"spec":{"brokers":{"groups":1}}}'
   rejected "a managed broker.conf key" "may not set keys rmq derives itself" \
     k patch rmqc demo --type merge -p '{"spec":{"brokers":{"config":{"brokerId":"3"}}}}'
+  rejected "a retention key in spec.brokers.config that differs from spec.brokers.retention" \
+    "spec.brokers.config sets fileReservedTime, deleteWhen or diskMaxUsedSpaceRatio" \
+    k patch rmqc demo --type merge -p '{"spec":{"brokers":{"config":{"fileReservedTime":"1"}}}}'
+  rejected "a deleteWhen that is not two-digit hours" "should match" \
+    k patch rmqc demo --type merge -p '{"spec":{"brokers":{"retention":{"deleteWhen":"4"}}}}'
   rejected "resizing storage" "spec.brokers.storage is immutable" \
     k patch rmqc demo --type merge -p '{"spec":{"brokers":{"storage":{"size":"2Gi"}}}}'
   rejected "Sync replication without a slave" "Sync needs a slave" k apply -f - <<YAML
@@ -210,7 +215,7 @@ s_operator_restart() {
   log "scenario: operator restarted mid-reconcile -> converges"
   local ts=$(date +%s) old
   old="$(kubectl -n "$OPNS" get pod -l app.kubernetes.io/name=rmq-operator -o jsonpath='{.items[0].metadata.name}')"
-  check "patch spec.brokers.config.fileReservedTime=48" k patch rmqc demo --type merge -p '{"spec":{"brokers":{"config":{"fileReservedTime":"48"}}}}'
+  check "patch spec.brokers.retention.hours=48" k patch rmqc demo --type merge -p '{"spec":{"brokers":{"retention":{"hours":48}}}}'
   sleep 1
   check "delete the operator pod during the roll" kubectl -n "$OPNS" delete pod "$old" --wait=false
   eventually 90 "a new operator pod runs and holds the Lease" bash -c \

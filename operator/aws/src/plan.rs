@@ -117,7 +117,7 @@ fn warnings(cluster: &ValidatedCluster, params: &Params) -> Vec<String> {
     let mut warnings = Vec::new();
     if !cluster.broker_config.is_empty() {
         warnings.push(format!(
-            "spec.brokers.config ({} key(s)) is not applied on AWS: the node bootstrap writes broker.conf itself",
+            "spec.brokers.config ({} key(s)) is not applied on AWS: the node bootstrap writes broker.conf itself, from the typed fields (replication, flush, retention)",
             cluster.broker_config.len()
         ));
     }

@@ -4,6 +4,7 @@
 //! header sets; `RMQ_SIGNAL_STACK` is empty because there is no stack to signal.
 
 use crate::resource::{State, Value};
+use rmq_model::validate::Retention;
 
 /// `cloudformation/userdata/node-bootstrap.sh`, verbatim.
 pub const BOOTSTRAP: &str = include_str!("../../../cloudformation/userdata/node-bootstrap.sh");
@@ -30,7 +31,7 @@ impl NodeRole {
     }
 }
 
-/// The broker identity of a broker node.
+/// The broker identity and broker.conf settings of a broker node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokerIdentity {
     /// brokerName (`broker-a`).
@@ -41,6 +42,8 @@ pub struct BrokerIdentity {
     pub role: String,
     /// flushDiskType (`ASYNC_FLUSH`, `SYNC_FLUSH`).
     pub flush: String,
+    /// fileReservedTime, deleteWhen and diskMaxUsedSpaceRatio (`spec.brokers.retention`).
+    pub retention: Retention,
 }
 
 /// Every value of one node's header. Values that come from other resources are [`Value`]s.
@@ -77,18 +80,22 @@ pub struct NodeHeader {
 /// The user data of a node as a [`Value`] (resolved when the referenced resources exist).
 pub fn user_data(h: &NodeHeader) -> Value {
     let lit = |s: &str| Value::lit(s);
-    let (bname, bid, brole, flush) = match &h.broker {
+    // Nameservers get the template's parameter defaults, so that a broker setting never
+    // changes (and rolls) a nameserver.
+    let (bname, bid, brole, flush, retention) = match &h.broker {
         Some(b) => (
             b.name.clone(),
             b.id.to_string(),
             b.role.clone(),
             b.flush.clone(),
+            b.retention.clone(),
         ),
         None => (
             String::new(),
             "0".into(),
             "ASYNC_MASTER".into(),
             "ASYNC_FLUSH".into(),
+            Retention::default(),
         ),
     };
     let vars: Vec<(&str, Value)> = vec![
@@ -105,6 +112,12 @@ pub fn user_data(h: &NodeHeader) -> Value {
         ("RMQ_BROKER_ID", lit(&bid)),
         ("RMQ_BROKER_ROLE", lit(&brole)),
         ("RMQ_FLUSH_DISK_TYPE", lit(&flush)),
+        ("RMQ_FILE_RESERVED_TIME", lit(&retention.hours.to_string())),
+        ("RMQ_DELETE_WHEN", lit(&retention.delete_when)),
+        (
+            "RMQ_DISK_MAX_USED_SPACE_RATIO",
+            lit(&retention.max_disk_used_percent.to_string()),
+        ),
         (
             "RMQ_NAMESRV_ADDR",
             h.namesrv_addr.clone().unwrap_or_else(|| lit("")),
@@ -212,6 +225,11 @@ mod tests {
                 id: 1,
                 role: "SLAVE".into(),
                 flush: "SYNC_FLUSH".into(),
+                retention: Retention {
+                    hours: 24,
+                    delete_when: "03;15".into(),
+                    max_disk_used_percent: 80,
+                },
             }),
             namesrv_addr: Some(Value::Concat {
                 concat: vec![Value::ip("eni/namesrv-0"), Value::lit(":9876")],
@@ -246,6 +264,9 @@ mod tests {
             "RMQ_BROKER_ROLE='SLAVE'",
             "RMQ_NAMESRV_ADDR='10.0.1.5:9876'",
             "RMQ_SIGNAL_STACK=''",
+            "RMQ_FILE_RESERVED_TIME='24'",
+            "RMQ_DELETE_WHEN='03;15'",
+            "RMQ_DISK_MAX_USED_SPACE_RATIO='80'",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing");
         }

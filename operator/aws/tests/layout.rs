@@ -195,7 +195,10 @@ fn user_data_is_the_header_plus_the_bootstrap() {
     assert_eq!(header["RMQ_NODE_IP"], "'10.0.40.7'");
     assert_eq!(header["RMQ_ARTEFACT_PREFIX"], "'rmq/orders/0.1.0/'");
     assert_eq!(header["RMQ_REGION"], "'eu-west-1'");
-    assert_eq!(header.len(), 18, "{header:?}");
+    assert_eq!(header["RMQ_FILE_RESERVED_TIME"], "'72'");
+    assert_eq!(header["RMQ_DELETE_WHEN"], "'04'");
+    assert_eq!(header["RMQ_DISK_MAX_USED_SPACE_RATIO"], "'75'");
+    assert_eq!(header.len(), 21, "{header:?}");
 }
 
 #[test]

@@ -97,6 +97,11 @@ fn run(script: &Path, root: &Path, bins: &Path, env: &[(&str, String)], log: &Pa
 
 /// The plan of a 1 x 1 cluster whose artefacts are the cargo-built binaries.
 fn sandbox_plan(bins: &Path) -> rmq_aws::Plan {
+    sandbox_plan_of(&spec(NAME, 1, 1, 1), bins)
+}
+
+/// The plan of `cluster` whose artefacts are the binaries in `bins`.
+fn sandbox_plan_of(cluster: &rmq_model::ValidatedCluster, bins: &Path) -> rmq_aws::Plan {
     let mut found = Discovered::default();
     found.env.region = "us-east-1".into();
     found.env.azs = vec!["us-east-1a".into(), "us-east-1b".into()];
@@ -110,12 +115,7 @@ fn sandbox_plan(bins: &Path) -> rmq_aws::Plan {
             sha256: "00".repeat(32),
         })
         .collect();
-    plan(
-        &spec(NAME, 1, 1, 1),
-        &params("sandbox-artefacts", None),
-        &found,
-    )
-    .unwrap()
+    plan(cluster, &params("sandbox-artefacts", None), &found).unwrap()
 }
 
 /// What apply would know once the interfaces and the volume exist: here, loopback.
@@ -227,6 +227,39 @@ async fn registered_broker(
     }
 }
 
+/// `spec.brokers.retention` reaches the broker.conf the node bootstrap writes (stand-in
+/// binaries: only the written file matters here); nameservers keep the defaults.
+#[test]
+fn rendered_user_data_writes_the_retention_into_broker_conf() {
+    let cluster = common::cluster(&format!(
+        "apiVersion: rmq.dev/v1alpha1\nkind: RocketMQCluster\nmetadata: {{name: {NAME}}}\nspec:\n  brokers:\n    retention: {{hours: 168, deleteWhen: \"04;16\", maxDiskUsedPercent: 80}}\n"
+    ));
+    let bins = common::fake_artefacts();
+    let p = sandbox_plan_of(&cluster, bins.path());
+    let state = loopback_state();
+    let ns_text = user_data(&p, "lt/namesrv-0", &state);
+    assert!(
+        ns_text.contains("\nRMQ_FILE_RESERVED_TIME='72'\n"),
+        "{ns_text}"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("broker-a-0.sh");
+    std::fs::write(&script, user_data(&p, "lt/broker-a-0", &state)).unwrap();
+    let (root, log) = (tmp.path().join("root"), tmp.path().join("broker.log"));
+    let mut node = run(&script, &root, bins.path(), &[], &log);
+    let status = node.0.wait().unwrap();
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(status.success(), "{log}");
+    let conf = std::fs::read_to_string(root.join("etc/rmq/broker.conf")).unwrap();
+    for line in [
+        "fileReservedTime=168",
+        "deleteWhen=04;16",
+        "diskMaxUsedSpaceRatio=80",
+    ] {
+        assert!(conf.lines().any(|l| l == line), "{line} not in:\n{conf}");
+    }
+}
+
 /// What the bootstrap wrote from the header: broker.conf, the units, the binaries.
 fn check_bootstrap_files(ns_root: &Path, br_root: &Path) {
     let conf = std::fs::read_to_string(br_root.join("etc/rmq/broker.conf")).unwrap();
@@ -236,6 +269,9 @@ fn check_bootstrap_files(ns_root: &Path, br_root: &Path) {
         "brokerId=0",
         "brokerRole=ASYNC_MASTER",
         "brokerIP1=127.0.0.1",
+        "fileReservedTime=72",
+        "deleteWhen=04",
+        "diskMaxUsedSpaceRatio=75",
     ] {
         assert!(
             conf.lines().any(|l| l == line),

@@ -214,15 +214,62 @@ fn config_change_changes_the_hash_and_only_then() {
     c.spec
         .brokers
         .config
-        .insert("deleteWhen".into(), "03".into());
+        .insert("maxMessageSize".into(), "1048576".into());
     let b = hash(&built(&c, None));
     assert_ne!(a, b, "a broker.conf key rolls the pods");
+    c.spec.brokers.config.remove("deleteWhen");
+    assert_eq!(
+        b,
+        hash(&built(&c, None)),
+        "the same deleteWhen, now from retention"
+    );
+    c.spec.brokers.retention.delete_when = "03".into();
+    let r = hash(&built(&c, None));
+    assert_ne!(b, r, "a retention change rolls the pods");
+    let b = r;
     c.spec.name_server.replicas = 4;
     assert_ne!(
         b,
         hash(&built(&c, None)),
         "a new nameserver reaches the brokers' namesrvAddr"
     );
+}
+
+/// Every broker's broker.conf in the ConfigMaps carries the retention keys, defaults or the
+/// spec's values.
+#[test]
+fn retention_reaches_every_broker_conf() {
+    let key = |conf: &str, k: &str| {
+        conf.lines()
+            .filter_map(|l| l.split_once('='))
+            .filter(|(key, _)| *key == k)
+            .map(|(_, v)| v.to_owned())
+            .collect::<Vec<_>>()
+    };
+    let mut c = cluster("two-by-two.yaml");
+    let confs = |c: &RocketMQCluster| -> Vec<String> {
+        built(c, None)
+            .config_maps
+            .iter()
+            .flat_map(|cm| cm.data.clone().unwrap().into_values())
+            .collect()
+    };
+    let defaults = confs(&c);
+    assert_eq!(defaults.len(), 4);
+    for conf in &defaults {
+        assert_eq!(key(conf, "fileReservedTime"), ["72"], "{conf}");
+        assert_eq!(key(conf, "deleteWhen"), ["04"], "{conf}");
+        assert_eq!(key(conf, "diskMaxUsedSpaceRatio"), ["75"], "{conf}");
+    }
+    c.spec.brokers.retention.hours = 24;
+    c.spec.brokers.retention.delete_when = "02;14".into();
+    c.spec.brokers.retention.max_disk_used_percent = 80;
+    c.spec.brokers.config.remove("deleteWhen");
+    for conf in &confs(&c) {
+        assert_eq!(key(conf, "fileReservedTime"), ["24"], "{conf}");
+        assert_eq!(key(conf, "deleteWhen"), ["02;14"], "{conf}");
+        assert_eq!(key(conf, "diskMaxUsedSpaceRatio"), ["80"], "{conf}");
+    }
 }
 
 #[test]

@@ -44,6 +44,11 @@ pub mod admission {
             "spec.brokers.replication Sync needs a slave: set spec.brokers.replicasPerGroup to 2 or more, or replication to Async",
         ),
         (
+            "spec.brokers",
+            "!has(self.config) || !has(self.retention) || ((!('fileReservedTime' in self.config) || self.config['fileReservedTime'] == string(self.retention.hours)) && (!('deleteWhen' in self.config) || self.config['deleteWhen'] == self.retention.deleteWhen) && (!('diskMaxUsedSpaceRatio' in self.config) || self.config['diskMaxUsedSpaceRatio'] == string(self.retention.maxDiskUsedPercent)))",
+            "spec.brokers.config sets fileReservedTime, deleteWhen or diskMaxUsedSpaceRatio to another value than spec.brokers.retention: remove the key from spec.brokers.config and set spec.brokers.retention.hours, deleteWhen or maxDiskUsedPercent instead",
+        ),
+        (
             "spec.brokers.storage",
             "self == oldSelf",
             "spec.brokers.storage is immutable (volume claims of running brokers cannot be resized or moved yet); restore the previous value",

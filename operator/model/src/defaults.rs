@@ -28,6 +28,19 @@ pub fn flush() -> FlushMode {
 pub fn storage_size() -> String {
     "20Gi".into()
 }
+/// `spec.brokers.retention.hours` (broker.conf `fileReservedTime`; RocketMQ's default).
+pub fn retention_hours() -> i32 {
+    72
+}
+/// `spec.brokers.retention.deleteWhen` (broker.conf `deleteWhen`; RocketMQ's default).
+pub fn retention_delete_when() -> String {
+    "04".into()
+}
+/// `spec.brokers.retention.maxDiskUsedPercent` (broker.conf `diskMaxUsedSpaceRatio`; RocketMQ's
+/// default).
+pub fn max_disk_used_percent() -> i32 {
+    75
+}
 /// `spec.queues` of a topic.
 pub fn topic_queues() -> i32 {
     8
@@ -70,6 +83,14 @@ pub const MAX_BROKER_GROUPS: i32 = 64;
 pub const MAX_REPLICAS_PER_GROUP: i32 = 8;
 /// Most queues per topic (RocketMQ accepts more, but this is already plenty per broker).
 pub const MAX_TOPIC_QUEUES: i32 = 1024;
+/// Shortest retention in hours (`spec.brokers.retention.hours`).
+pub const MIN_RETENTION_HOURS: i32 = 1;
+/// Longest retention in hours: ten years.
+pub const MAX_RETENTION_HOURS: i32 = 87_600;
+/// Lowest `spec.brokers.retention.maxDiskUsedPercent` (the broker clamps lower values to it).
+pub const MIN_DISK_USED_PERCENT: i32 = 10;
+/// Highest `spec.brokers.retention.maxDiskUsedPercent` (the broker clamps higher values to it).
+pub const MAX_DISK_USED_PERCENT: i32 = 95;
 /// Longest cluster name: derived names (`<cluster>-broker-a-0`, Services, ASGs) must stay
 /// within Kubernetes' 63-character label limit.
 pub const MAX_CLUSTER_NAME: usize = 40;

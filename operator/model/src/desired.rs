@@ -197,7 +197,25 @@ pub fn desired_cluster(cluster: &ValidatedCluster, addressing: &dyn Addressing) 
     }
 }
 
-/// Renders `broker.conf`: the keys the model owns, then `spec.brokers.config` sorted by key.
+/// broker.conf's commit-log segment size key.
+const SEGMENT_KEY: &str = "mappedFileSizeCommitLog";
+
+/// The commit-log segment size for a data volume of `storage_bytes`: the largest power of two
+/// up to a sixteenth of the volume, between 16 MiB and RocketMQ's 1 GiB. Retention deletes whole
+/// segments and a new segment reserves its full size, so a 1 GiB segment on a 1 GiB volume
+/// could never be written; 1 GiB or 0 (unknown) gets RocketMQ's default.
+pub fn segment_size(storage_bytes: u64) -> u64 {
+    const MIN: u64 = 16 << 20;
+    const MAX: u64 = 1 << 30;
+    if storage_bytes == 0 {
+        return MAX;
+    }
+    let target = (storage_bytes / 16).clamp(MIN, MAX);
+    1u64 << (63 - target.leading_zeros())
+}
+
+/// Renders `broker.conf`: the keys the model owns, the retention keys of
+/// `spec.brokers.retention`, then `spec.brokers.config` sorted by key.
 pub fn render_broker_conf(
     cluster: &ValidatedCluster,
     node: &BrokerNode,
@@ -229,6 +247,18 @@ pub fn render_broker_conf(
     for (k, v) in lines {
         let _ = writeln!(out, "{k}={}", escape(&v));
     }
+    if !cluster.broker_config.contains_key(SEGMENT_KEY) {
+        let segment = segment_size(cluster.storage_bytes);
+        let _ = writeln!(
+            out,
+            "# commit-log segments sized to the volume (spec.brokers.storage.size / 16)"
+        );
+        let _ = writeln!(out, "{SEGMENT_KEY}={segment}");
+    }
+    let _ = writeln!(out, "# spec.brokers.retention");
+    for (k, v) in cluster.retention.broker_conf() {
+        let _ = writeln!(out, "{k}={}", escape(&v));
+    }
     if !cluster.broker_config.is_empty() {
         let _ = writeln!(out, "# spec.brokers.config");
         for (k, v) in &cluster.broker_config {
@@ -244,5 +274,24 @@ fn escape(v: &str) -> String {
     match escaped.strip_prefix(' ') {
         Some(rest) => format!("\\ {rest}"),
         None => escaped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::segment_size;
+
+    #[test]
+    fn segments_follow_the_volume() {
+        const MIB: u64 = 1 << 20;
+        assert_eq!(segment_size(1 << 30), 64 * MIB, "1Gi volume");
+        assert_eq!(segment_size(20 << 30), 1024 * MIB, "20Gi: RocketMQ's 1 GiB");
+        assert_eq!(segment_size(100 * MIB), 16 * MIB, "never below 16 MiB");
+        assert_eq!(
+            segment_size(3 << 30),
+            128 * MIB,
+            "a power of two at most size/16"
+        );
+        assert_eq!(segment_size(0), 1024 * MIB, "unknown size");
     }
 }

@@ -40,9 +40,10 @@ pub use rmq_protocol as protocol;
 pub use desired::{Addressing, BrokerNode, DesiredCluster, NameServerNode, desired_cluster};
 pub use types::{
     BrokerGroupStatus, BrokersSpec, Condition, ConditionStatus, FlushMode, MessageType,
-    NameServerSpec, ReplicationMode, RocketMQCluster, RocketMQClusterSpec, RocketMQClusterStatus,
-    RocketMQConsumerGroup, RocketMQConsumerGroupSpec, RocketMQConsumerGroupStatus, RocketMQTopic,
-    RocketMQTopicSpec, RocketMQTopicStatus, StorageSpec, TopicPerm,
+    NameServerSpec, ReplicationMode, RetentionSpec, RocketMQCluster, RocketMQClusterSpec,
+    RocketMQClusterStatus, RocketMQConsumerGroup, RocketMQConsumerGroupSpec,
+    RocketMQConsumerGroupStatus, RocketMQTopic, RocketMQTopicSpec, RocketMQTopicStatus,
+    StorageSpec, TopicPerm,
 };
 pub use validate::{
     GroupDecl, TopicDecl, ValidatedCluster, ValidationError, validate, validate_group,

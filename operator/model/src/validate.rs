@@ -16,6 +16,10 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
+mod retention;
+
+pub use retention::{RETENTION_KEYS, Retention, is_delete_when};
+
 /// One problem with a spec: where, what, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ValidationError {
@@ -99,7 +103,10 @@ pub struct ValidatedCluster {
     pub storage_bytes: u64,
     /// StorageClass / volume type, if set.
     pub storage_class: Option<String>,
-    /// Extra broker.conf keys.
+    /// Retention (`fileReservedTime`, `deleteWhen`, `diskMaxUsedSpaceRatio`) of every broker.
+    pub retention: Retention,
+    /// Extra broker.conf keys (`spec.brokers.config` without the keys of [`RETENTION_KEYS`],
+    /// which [`Self::retention`] holds).
     pub broker_config: BTreeMap<String, String>,
 }
 
@@ -121,6 +128,8 @@ pub fn validate(c: &RocketMQCluster) -> Result<ValidatedCluster, Vec<ValidationE
     for (k, v) in &s.brokers.config {
         check_broker_key(k, v, &mut errs);
     }
+    let (retention, broker_config) =
+        retention::check_retention(&s.brokers.retention, &s.brokers.config, &mut errs);
     check_version_and_image(s, &mut errs);
     if !errs.is_empty() {
         return Err(errs);
@@ -142,7 +151,8 @@ pub fn validate(c: &RocketMQCluster) -> Result<ValidatedCluster, Vec<ValidationE
         storage_size: s.brokers.storage.size.clone(),
         storage_bytes,
         storage_class: s.brokers.storage.storage_class.clone(),
-        broker_config: s.brokers.config.clone(),
+        retention,
+        broker_config,
     })
 }
 

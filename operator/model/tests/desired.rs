@@ -94,11 +94,17 @@ brokerIP2=prod-broker-a-1.mq.svc
 listenPort=10911
 haListenPort=10912
 storePathRootDir=/var/lib/rmq/store
+# commit-log segments sized to the volume (spec.brokers.storage.size / 16)
+mappedFileSizeCommitLog=SEGMENT
+# spec.brokers.retention
+fileReservedTime=72
+deleteWhen=04
+diskMaxUsedSpaceRatio=75
 # spec.brokers.config
 autoCreateTopicEnable=false
-deleteWhen=04
 ";
-    assert_eq!(conf, expected);
+    let segment = rmq_model::desired::segment_size(c.storage_bytes).to_string();
+    assert_eq!(conf, &expected.replace("SEGMENT", &segment));
 }
 
 #[test]

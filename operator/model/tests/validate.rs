@@ -19,6 +19,12 @@ fn minimal_cluster_gets_every_default() {
     assert_eq!(v.storage_bytes, 20 * 1024 * 1024 * 1024);
     assert_eq!(v.version, rmq_model::defaults::VERSION);
     assert!(v.broker_config.is_empty());
+    assert_eq!(v.retention, rmq_model::validate::Retention::default());
+    assert_eq!(
+        (v.retention.hours, v.retention.delete_when.as_str()),
+        (72, "04")
+    );
+    assert_eq!(v.retention.max_disk_used_percent, 75);
 }
 
 #[test]
@@ -31,7 +37,12 @@ fn full_cluster_keeps_every_field() {
     assert_eq!(v.flush, FlushMode::Sync);
     assert_eq!(v.storage_class.as_deref(), Some("gp3"));
     assert_eq!(v.version, "0.2.0");
-    assert_eq!(v.broker_config["deleteWhen"], "04");
+    // deleteWhen "04" repeats spec.brokers.retention's default: kept there, not in the config.
+    assert_eq!(v.retention.delete_when, "04");
+    assert_eq!(
+        v.broker_config.keys().collect::<Vec<_>>(),
+        ["autoCreateTopicEnable"]
+    );
 }
 
 #[test]

@@ -320,3 +320,74 @@ fn send_until_failures(admin: &Admin, topic: &str, max: usize) -> (usize, usize)
     }
     (acked, failed)
 }
+
+#[test]
+fn a_slave_behind_the_masters_retention_catches_up() {
+    let ns = NamesrvProc::start();
+    let retention = [
+        ("mappedFileSizeCommitLog", "65536"),
+        ("deleteWhen", ALL_HOURS),
+        ("fileReservedTime", "1000"),
+        ("cleanResourceInterval", "300"),
+        ("deleteCommitLogFilesInterval", "0"),
+        ("deleteFileBatchMax", "100"),
+    ];
+    let mut m = opts(&retention);
+    m.name = "broker-r".into();
+    m.set.push(("brokerRole".into(), "ASYNC_MASTER".into()));
+    let mut master = BrokerProc::start(&ns.addr, m);
+    let mut s = opts(&retention);
+    s.name = "broker-r".into();
+    s.set.push(("brokerId".into(), "1".into()));
+    s.set.push(("brokerRole".into(), "SLAVE".into()));
+    let mut slave = BrokerProc::start(&ns.addr, s);
+    let (ma, sa) = (Admin::new(&master.addr), Admin::new(&slave.addr));
+    let in_sync = |ma: &Admin, sa: &Admin| {
+        ma.info_num("commitLogMaxOffset") == sa.info_num("commitLogMaxOffset")
+    };
+    let topic = "RetentionHa";
+    create_topic(&master.addr, topic, 2);
+    let flow = |prefix| Flow {
+        client: Client::Java5,
+        ns: &ns.addr,
+        topic,
+        prefix,
+    };
+    flow("a").produce(0, 20, "").assert_ok();
+    wait_for("the slave to replicate", 30, || in_sync(&ma, &sa));
+    // The slave is away while the master writes and retention deletes what it has not seen.
+    let slave_end = sa.info_num("commitLogMaxOffset");
+    slave.stop();
+    flow("b").produce(0, 600, "--body-size 1024").assert_ok();
+    let r = ma.update_config("fileReservedTime=0.0003\n");
+    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+    wait_for("the master to delete past the slave's end", 60, || {
+        ma.info_num("commitLogMinOffset") > slave_end
+    });
+    slave.start_again();
+    let sa = Admin::new(&slave.addr);
+    wait_for("the slave to catch up", 60, || in_sync(&ma, &sa));
+    assert!(
+        slave.log().contains("behind the master's oldest data"),
+        "{}",
+        slave.log()
+    );
+    // What is written now reaches the slave, which serves it once the master is gone.
+    flow("c").produce(0, 10, "").assert_ok();
+    wait_for("the slave to replicate the new messages", 30, || {
+        in_sync(&ma, &sa)
+    });
+    let topic_config = |a: &Admin| {
+        let h = rmq_protocol::header::topic::TopicRequestHeader {
+            topic: topic.into(),
+        };
+        a.invoke(RemotingCommand::request_with(rc::GET_TOPIC_CONFIG, &h))
+            .code
+    };
+    wait_for("the slave to have the topic (metadata sync)", 40, || {
+        topic_config(&sa) == response_code::SUCCESS
+    });
+    master.kill9();
+    let c = flow("c").consume("consume", "retention-ha", 10, "--timeout-ms 90000");
+    assert_eq!(c.num("distinct"), 10, "{}\n{}", c.json, slave.log());
+}

@@ -59,7 +59,7 @@ struct Node {
     role: NodeRole,
     /// Index of its zone in [`Environment::azs`].
     zone: usize,
-    /// brokerName, brokerId, brokerRole and flushDiskType (brokers only).
+    /// brokerName, brokerId, brokerRole, flushDiskType and retention (brokers only).
     broker: Option<BrokerIdentity>,
 }
 
@@ -88,9 +88,10 @@ fn node_tags(node: &Node, with_role: bool) -> BTreeMap<String, String> {
     tags
 }
 
-/// The nodes in layout order: nameservers, then brokers group by group, master first.
-fn placed(desired: &DesiredCluster, flush: FlushMode, zones: usize) -> Vec<Node> {
-    let flush = match flush {
+/// The nodes of `cluster` in layout order: nameservers, then brokers group by group, master
+/// first.
+fn placed(desired: &DesiredCluster, cluster: &ValidatedCluster, zones: usize) -> Vec<Node> {
+    let flush = match cluster.flush {
         FlushMode::Async => "ASYNC_FLUSH",
         FlushMode::Sync => "SYNC_FLUSH",
     };
@@ -109,6 +110,7 @@ fn placed(desired: &DesiredCluster, flush: FlushMode, zones: usize) -> Vec<Node>
             id: b.broker_id,
             role: b.role.as_conf().into(),
             flush: flush.into(),
+            retention: cluster.retention.clone(),
         }),
     });
     name_servers.chain(brokers).collect()
@@ -204,7 +206,7 @@ impl Nodes<'_> {
         let desired = desired_cluster(self.cluster, &Placeholder);
         let namesrv_addr = namesrv_addr(&desired);
         let volume = self.data_volume(errs);
-        for node in placed(&desired, self.cluster.flush, self.env.azs.len()) {
+        for node in placed(&desired, self.cluster, self.env.azs.len()) {
             if self.node(&node, &namesrv_addr, &volume, out).is_none() {
                 errs.push(no_ami());
                 break;

@@ -1,5 +1,5 @@
 //! `RocketMQCluster`: nameservers and broker groups (shards), replicas per group, replication
-//! and flush modes, storage and extra `broker.conf` keys.
+//! and flush modes, storage, retention and extra `broker.conf` keys.
 
 use super::status::Condition;
 use crate::defaults;
@@ -93,6 +93,14 @@ pub struct BrokersSpec {
     /// Data volume of each broker.
     #[serde(default)]
     pub storage: StorageSpec,
+    /// How long brokers keep messages and how full their data volume may get, written to every
+    /// broker.conf as `fileReservedTime`, `deleteWhen` and `diskMaxUsedSpaceRatio`: commit-log
+    /// segments older than `hours` are deleted at a `deleteWhen` hour; above
+    /// `maxDiskUsedPercent` the oldest go whatever their age; at 85% disk usage the broker cleans
+    /// at once and at 90% it refuses writes until space returns. Size the volume for peak ingest
+    /// × `hours` with headroom. These keys may appear in `config` only with the same values.
+    #[serde(default)]
+    pub retention: RetentionSpec,
     /// Extra `broker.conf` keys for every broker, e.g. `{autoCreateTopicEnable: "false"}`.
     /// Keys the model sets itself (brokerName, brokerId, brokerRole, ...) are refused.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -107,6 +115,7 @@ impl Default for BrokersSpec {
             replication: defaults::replication(),
             flush: defaults::flush(),
             storage: StorageSpec::default(),
+            retention: RetentionSpec::default(),
             config: BTreeMap::new(),
         }
     }
@@ -148,6 +157,41 @@ impl Default for StorageSpec {
         Self {
             size: defaults::storage_size(),
             storage_class: None,
+        }
+    }
+}
+
+/// Time- and space-based retention of the brokers' commit log. A segment is deleted at a
+/// `deleteWhen` hour once its newest message is older than `hours`; when the data volume is
+/// fuller than `maxDiskUsedPercent`, the oldest segments are deleted whatever their age. (At 85%
+/// the broker cleans at once; at 90% it refuses writes until space returns.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RetentionSpec {
+    /// Hours a commit-log segment is kept after its newest message (broker.conf
+    /// `fileReservedTime`), 1..=87600.
+    #[serde(default = "defaults::retention_hours")]
+    #[schemars(range(min = 1, max = 87600))]
+    pub hours: i32,
+    /// Hour(s) of the day at which expired segments are deleted (broker.conf `deleteWhen`): two
+    /// digits 00-23, several separated by `;`, e.g. `04` or `04;16`. The broker's local time (UTC
+    /// in the rmq image and on the AWS nodes).
+    #[serde(default = "defaults::retention_delete_when")]
+    #[schemars(regex(pattern = r"^([01][0-9]|2[0-3])(;([01][0-9]|2[0-3]))*$"))]
+    pub delete_when: String,
+    /// Disk usage of the data volume, in percent, above which the oldest segments are deleted
+    /// even if they have not expired (broker.conf `diskMaxUsedSpaceRatio`), 10..=95.
+    #[serde(default = "defaults::max_disk_used_percent")]
+    #[schemars(range(min = 10, max = 95))]
+    pub max_disk_used_percent: i32,
+}
+
+impl Default for RetentionSpec {
+    fn default() -> Self {
+        Self {
+            hours: defaults::retention_hours(),
+            delete_when: defaults::retention_delete_when(),
+            max_disk_used_percent: defaults::max_disk_used_percent(),
         }
     }
 }

@@ -11,8 +11,8 @@ mod status;
 mod topic;
 
 pub use cluster::{
-    BrokerGroupStatus, BrokersSpec, FlushMode, NameServerSpec, ReplicationMode, RocketMQCluster,
-    RocketMQClusterSpec, RocketMQClusterStatus, StorageSpec,
+    BrokerGroupStatus, BrokersSpec, FlushMode, NameServerSpec, ReplicationMode, RetentionSpec,
+    RocketMQCluster, RocketMQClusterSpec, RocketMQClusterStatus, StorageSpec,
 };
 pub use group::{RocketMQConsumerGroup, RocketMQConsumerGroupSpec, RocketMQConsumerGroupStatus};
 pub use status::{Condition, ConditionStatus, condition_types};
