@@ -426,6 +426,7 @@ def render(res, history):
     if os.path.exists(prose):
         L.append(open(prose).read().rstrip())
         L.append("")
+    L.extend(soak_section())
     # ---------------------------------------------------------------- machine & commands
     L.append("## Machine")
     L.append("")
@@ -496,6 +497,34 @@ def history_runs():
         if h:
             out.append((os.path.splitext(os.path.basename(f))[0], h))
     return out
+
+
+def soak_section():
+    """The retention soak (bench/soak-retention.sh) saved as bench/results/soak-retention.json."""
+    r = read_json(os.path.join(HERE, "results", "soak-retention.json"))
+    if not r:
+        return []
+    L = ["## Retention soak: %s MiB pushed through a %s MiB volume" % (fmt(r.get("pushedMiB")), fmt(r.get("volumeMiB"))), ""]
+    L.append("`%s` (rmq %s, %s UTC, load average at start %s): one rmq broker whose store is a tmpfs of the "
+             "volume's size, second-scale retention (`fileReservedTime=0.0003`, every hour in `deleteWhen`), "
+             "`diskMaxUsedSpaceRatio` 75 %%; a Java producer pushes %sx the volume in %s-byte batch sends while a "
+             "consumer group that read the first 200 messages is away, then comes back for 500 new ones. "
+             "Disk usage is sampled with `df` every 0.2 s." % (
+                 r.get("command", "bench/soak-retention.sh"), r.get("rev", "?"), r.get("at", "?"),
+                 r.get("loadavg", "?"), fmt(r.get("factor")), fmt(r.get("bodyBytes"))))
+    L.append("")
+    L.append("| | |")
+    L.append("|---|---|")
+    for k, t in [("messages", "messages pushed"), ("floodSeconds", "seconds"), ("msgsPerSec", "msgs/s"),
+                 ("peakDiskUsed", "peak disk usage (share of the volume)"), ("budget", "budget (diskSpaceWarningLevelRatio)"),
+                 ("producerFailed", "producer failures"), ("segmentsDeleted", "segments deleted by retention"),
+                 ("consumerSkipped", "messages the returning consumer skipped (deleted before it read them)"),
+                 ("tailConsumed", "new messages the returning consumer received (of 500)")]:
+        L.append("| %s | %s |" % (t, fmt(r.get(k)) if not isinstance(r.get(k), float) else "%.1f %%" % (100 * r[k])))
+    L.append("")
+    L.append("Checks: %s." % ", ".join("%s: %s" % (k, "yes" if v else "**no**") for k, v in r.get("checks", {}).items()))
+    L.append("")
+    return L
 
 
 def main():

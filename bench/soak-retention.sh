@@ -46,6 +46,7 @@ if [[ ! -x "$BIN/rmq-broker" ]]; then
   BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 fi
 
+LOADAVG="$(cut -d' ' -f1-3 /proc/loadavg)"
 VOL="$(mktemp -d /tmp/rmq-soak-vol.XXXXXX)"
 PIDS=()
 cleanup() {
@@ -89,8 +90,11 @@ FLOOD_S=$((SECONDS - T0))
 "$JAVA" produce --namesrv "$NS" --topic "$TOPIC" --count 500 --prefix t >"$OUT/p-tail.json" || true
 "$JAVA" consume --namesrv "$NS" --topic "$TOPIC" --group "$GROUP" --prefix t --expect 500 --timeout-ms 180000 >"$OUT/c-tail.json" || true
 
+export SOAK_COMMAND="bench/soak-retention.sh --volume-mib $VOLUME_MIB --factor $FACTOR --body $BODY"
+export SOAK_REV="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+export SOAK_LOADAVG="$LOADAVG" SOAK_BIN="$BIN"
 python3 - "$OUT" "$VOLUME_MIB" "$FACTOR" "$BODY" "$COUNT" "$FLOOD_S" "$SEGMENT" <<'EOF'
-import json, re, sys, pathlib
+import json, os, re, sys, pathlib, datetime
 out = pathlib.Path(sys.argv[1]); vol_mib, factor, body, count, flood_s, segment = map(int, sys.argv[2:8])
 def load(n):
     try: return json.loads((out / n).read_text().strip().splitlines()[-1])
@@ -107,6 +111,8 @@ refused = "disk full: refusing writes" in log
 peak = max(ratios) if ratios else 1.0
 budget = 0.90  # diskSpaceWarningLevelRatio: above it the broker refuses writes
 r = {
+    "command": os.environ["SOAK_COMMAND"], "rev": os.environ["SOAK_REV"], "binaries": os.environ["SOAK_BIN"],
+    "at": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"), "loadavg": os.environ["SOAK_LOADAVG"],
     "volumeMiB": vol_mib, "pushedMiB": vol_mib * factor, "factor": factor, "bodyBytes": body,
     "messages": count, "floodSeconds": flood_s,
     "msgsPerSec": round(flood.get("sent", 0) / max(flood_s, 1)),

@@ -1,0 +1,92 @@
+//! Apache RocketMQ's own `mqadmin` (rocketmq-tools 5.3.3, the jars tests/peers/apache.sh
+//! fetches) against an rmq broker: the retention settings change at runtime with
+//! `updateBrokerConfig` and read back with `getBrokerConfig`; `deleteExpiredCommitLog` and
+//! `cleanExpiredCQ` are accepted.
+
+#![allow(clippy::unwrap_used)]
+
+use rmq_e2e::{BrokerOpts, BrokerProc, NamesrvProc};
+use std::path::PathBuf;
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs `mqadmin ARGS` (MQAdminStartup on the Apache jars); returns (exit ok, stdout+stderr).
+fn mqadmin(args: &[&str]) -> (bool, String) {
+    let fetch = Command::new(repo().join("tests/peers/apache.sh"))
+        .args(["fetch", "--version", "5.3.3"])
+        .output()
+        .unwrap();
+    assert!(
+        fetch.status.success(),
+        "cannot fetch the Apache jars (tests/peers/apache.sh fetch): {}",
+        String::from_utf8_lossy(&fetch.stderr)
+    );
+    let home = String::from_utf8_lossy(&fetch.stdout).trim().to_owned();
+    let out = Command::new("java")
+        .args(["-Xmx256m", "-Drocketmq.client.logUseSlf4j=false", "-cp"])
+        .arg(format!("{home}/lib/*"))
+        .arg("org.apache.rocketmq.tools.command.MQAdminStartup")
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("mqadmin {args:?}:\n{text}");
+    (out.status.success(), text)
+}
+
+/// The value `getBrokerConfig` prints for `key` (lines `key = value`).
+fn broker_config(ns: &str, broker: &str, key: &str) -> Option<String> {
+    let (_, text) = mqadmin(&["getBrokerConfig", "-n", ns, "-b", broker]);
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once('=')?;
+        (k.trim() == key).then(|| v.trim().to_owned())
+    })
+}
+
+#[test]
+fn mqadmin_changes_retention_at_runtime() {
+    let ns = NamesrvProc::start();
+    let broker = BrokerProc::start(&ns.addr, BrokerOpts::default());
+    let (ns, addr) = (ns.addr.as_str(), broker.addr.as_str());
+    assert_eq!(
+        broker_config(ns, addr, "fileReservedTime").as_deref(),
+        Some("72")
+    );
+    let update = ["updateBrokerConfig", "-n", ns, "-b", addr];
+    let (ok, text) = mqadmin(&[&update[..], &["-k", "fileReservedTime", "-v", "48"]].concat());
+    assert!(ok && !text.contains("Exception"), "{text}");
+    let (ok, text) = mqadmin(&[&update[..], &["-k", "deleteWhen", "-v", "03;15"]].concat());
+    assert!(ok && !text.contains("Exception"), "{text}");
+    assert_eq!(
+        broker_config(ns, addr, "fileReservedTime").as_deref(),
+        Some("48")
+    );
+    assert_eq!(
+        broker_config(ns, addr, "deleteWhen").as_deref(),
+        Some("03;15")
+    );
+    assert!(
+        broker
+            .log()
+            .contains("retention settings changed at runtime")
+    );
+    // A key that needs a restart is refused, with the reason in the tool's output.
+    let (_, text) = mqadmin(&[&update[..], &["-k", "brokerPermission", "-v", "4"]].concat());
+    assert!(text.contains("restart"), "{text}");
+    assert_eq!(
+        broker_config(ns, addr, "brokerPermission").as_deref(),
+        Some("6")
+    );
+    let (ok, text) = mqadmin(&["deleteExpiredCommitLog", "-n", ns, "-b", addr]);
+    assert!(ok && !text.contains("Exception"), "{text}");
+    assert!(broker.log().contains("DELETE_EXPIRED_COMMITLOG"));
+    let (ok, text) = mqadmin(&["cleanExpiredCQ", "-n", ns, "-b", addr]);
+    assert!(ok && !text.contains("Exception"), "{text}");
+}
