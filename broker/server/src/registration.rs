@@ -94,11 +94,26 @@ pub async fn unregister_all(b: &Broker, client: &RemotingClient) {
     }
 }
 
-/// Keeps the registration fresh until `stop`.
+/// Keeps the registration fresh until `stop`. A store that failed to persist data (fsync
+/// error) takes the broker out of the routes: it unregisters once and stays out until a
+/// restart recovers the store, so clients send elsewhere.
 pub fn spawn(b: Arc<Broker>, client: Arc<RemotingClient>, stop: CancellationToken) {
     tokio::spawn(async move {
-        let mut registered_once = false;
+        let (mut registered_once, mut withdrawn) = (false, false);
         loop {
+            if b.store.is_failed() {
+                if !withdrawn {
+                    withdrawn = true;
+                    tracing::error!(
+                        "the store failed to persist data: leaving the nameservers' routes until the broker is restarted"
+                    );
+                    unregister_all(&b, &client).await;
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(b.config.register_period) => continue,
+                }
+            }
             let (ok, master) = register_all(&b, &client).await;
             if ok > 0 && !registered_once {
                 registered_once = true;

@@ -6,7 +6,6 @@
 //! timestamp_ms i64 | reserved 20 | crc32 u32` (big-endian).
 
 use crate::error::{IoContext, StoreError};
-use crate::segment::open_rw;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -73,9 +72,10 @@ pub struct CheckpointFile {
 }
 
 impl CheckpointFile {
-    /// Opens (or creates) the file and reads the newest valid slot.
+    /// Opens (or creates, durably: it is written in place, so only its creation touches the
+    /// directory) the file and reads the newest valid slot.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let file = open_rw(path)?;
+        let file = crate::durable::create_file(path)?;
         let mut buf = [0u8; 2 * SLOT];
         let mut got = 0;
         while got < buf.len() {
@@ -101,14 +101,15 @@ impl CheckpointFile {
         self.last
     }
 
-    /// Writes `cp` (its `seq` is assigned) into the older slot and fsyncs.
+    /// Writes `cp` (its `seq` is assigned) into the older slot and fsyncs (a failed fsync is
+    /// [`StoreError::PersistFailed`]).
     pub fn write(&mut self, mut cp: Checkpoint) -> Result<(), StoreError> {
         cp.seq = self.last.map_or(1, |l| l.seq + 1);
         let slot = (cp.seq % 2) * SLOT as u64;
         self.file
             .write_all_at(&cp.encode(), slot)
-            .and_then(|()| self.file.sync_data())
             .ctx(|| format!("writing {}", self.path.display()))?;
+        crate::durable::sync_data(&self.file, &self.path)?;
         self.last = Some(cp);
         Ok(())
     }

@@ -47,8 +47,7 @@ impl CommitLog {
     /// segment whose name or length does not fit `segment_size`. The end offset is set by
     /// recovery.
     pub fn open(dir: &Path, segment_size: u64) -> Result<Self, StoreError> {
-        fs::create_dir_all(dir)
-            .map_err(|e| StoreError::io(e, format!("creating {}", dir.display())))?;
+        crate::durable::create_dir_all(dir)?;
         let size = segment_size as i64;
         let mut segments: Vec<Arc<Segment>> = Vec::new();
         for (start, path) in list_numbered(dir)? {
@@ -77,6 +76,8 @@ impl CommitLog {
             }
             segments.push(Arc::new(seg));
         }
+        // entries a crashed predecessor created may not have reached the disk yet
+        sync_dir(dir)?;
         Ok(Self {
             dir: dir.to_path_buf(),
             segment_size: size,
@@ -156,15 +157,16 @@ impl CommitLog {
                 last.start()
             )));
         }
-        let seg = Arc::new(Segment::open(&self.dir, start)?);
+        // durable before the first record is written into it, so before any fsync that
+        // acknowledges such a record
+        let seg = Arc::new(Segment::create(&self.dir, start)?);
         if let Err(e) = seg.preallocate(self.segment_size as u64) {
-            if let Err(rm) = fs::remove_file(seg.path()) {
+            if let Err(rm) = crate::durable::remove_file(seg.path()) {
                 tracing::error!(error = %rm, path = %seg.path().display(), "cannot remove a segment that could not be allocated");
             }
             return Err(e);
         }
         self.segments.write().push(seg.clone());
-        sync_dir(&self.dir)?;
         Ok(seg)
     }
 
@@ -441,6 +443,7 @@ impl CommitLog {
             self.segments.write().insert(0, seg);
             return Err(e);
         }
+        // the removal is durable before the caller moves anything that depended on it
         sync_dir(&self.dir)?;
         tracing::info!(path = %seg.path().display(), "retention removed a commit log segment");
         Ok(Some(bytes))
@@ -450,7 +453,7 @@ impl CommitLog {
     /// segment size) and publishes `offset` as the end. The files of the old segments must
     /// already be gone; readers holding them keep reading the unlinked files.
     pub fn reset(&self, offset: i64) -> Result<(), StoreError> {
-        let seg = Arc::new(Segment::open(&self.dir, offset)?);
+        let seg = Arc::new(Segment::create(&self.dir, offset)?);
         *self.segments.write() = vec![seg];
         sync_dir(&self.dir)?;
         self.publish(offset);

@@ -23,6 +23,14 @@ fn rec(body_len: usize) -> BytesMut {
     b
 }
 
+/// A record of exactly `total` bytes (whatever the fixed overhead of the record format).
+fn rec_of_len(total: usize) -> BytesMut {
+    let overhead = rec(0).len();
+    let r = rec(total - overhead);
+    assert_eq!(r.len(), total);
+    r
+}
+
 #[test]
 fn filler_and_roll() {
     let dir = tempfile::tempdir().unwrap();
@@ -30,7 +38,7 @@ fn filler_and_roll() {
     let mut tail = Tail::new(0);
     let mut offsets = vec![];
     for _ in 0..5 {
-        let mut r = rec(100); // 192 bytes: two per segment (384 + 8 <= 512)
+        let mut r = rec_of_len(192); // two per segment (384 + 8 <= 512)
         let off = cl
             .append(&mut tail, &mut r, |b, p| patch_record(b, 0, p, 1))
             .unwrap();
@@ -70,7 +78,7 @@ fn batch_crosses_segments() {
     let dir = tempfile::tempdir().unwrap();
     let cl = CommitLog::open(dir.path(), 512).unwrap();
     let mut tail = Tail::new(0);
-    let mut recs: Vec<BytesMut> = (0..5).map(|_| rec(100)).collect();
+    let mut recs: Vec<BytesMut> = (0..5).map(|_| rec_of_len(192)).collect();
     let mut offsets = vec![];
     cl.append_batch(&mut tail, &mut recs, &mut offsets, |i, b, p| {
         patch_record(b, i as i64, p, 1)

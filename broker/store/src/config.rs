@@ -53,6 +53,11 @@ pub struct StoreConfig {
     /// Entries per key index file (default 4 000 000; Java `maxIndexNum`); a quarter as many
     /// hash slots.
     pub index_entries_per_file: u32,
+    /// Test seam (default `None`): while the store is open, called before every fsync of a
+    /// file or directory under `root_dir`; an error it returns stands for a failed fsync (see
+    /// the `durable` module). Production leaves it `None`.
+    #[doc(hidden)]
+    pub fault: Option<crate::durable::FaultHook>,
 }
 
 impl StoreConfig {
@@ -70,6 +75,7 @@ impl StoreConfig {
             delay_levels: DelayLevels::default(),
             index_enabled: true,
             index_entries_per_file: DEFAULT_INDEX_ENTRIES_PER_FILE,
+            fault: None,
         }
     }
 

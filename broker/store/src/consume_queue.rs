@@ -417,7 +417,7 @@ impl ConsumeQueue {
             f.handle = Some(h.clone());
             return Ok(h);
         }
-        fs::create_dir_all(&self.dir).ctx(|| format!("creating {}", self.dir.display()))?;
+        crate::durable::create_dir_all(&self.dir)?;
         let path = self.dir.join(file_name(start * CQ_UNIT_SIZE as i64));
         let h = Arc::new(open_rw(&path)?);
         let pos = files.partition_point(|f| f.start < start);
@@ -435,6 +435,7 @@ impl ConsumeQueue {
             f.handle = None;
         }
         drop(files);
+        // the new file's entry is durable before any unit written into it is synced
         sync_dir(&self.dir)?;
         Ok(h)
     }
@@ -447,12 +448,14 @@ impl ConsumeQueue {
         self.drain(&mut p)?;
         p.start = n;
         let mut files = self.files.write();
+        let mut removed = false;
         while let Some(last) = files.last() {
             if last.start < n || (last.start == n && files.len() == 1) {
                 break;
             }
             fs::remove_file(&last.path).ctx(|| format!("removing {}", last.path.display()))?;
             files.pop();
+            removed = true;
         }
         if let Some(last) = files.last_mut() {
             let f = match &last.handle {
@@ -465,6 +468,9 @@ impl ConsumeQueue {
             last.handle = Some(f);
         }
         drop(files);
+        if removed {
+            sync_dir(&self.dir)?;
+        }
         self.max_offset.store(n, Ordering::Release);
         if self.min_offset() > n {
             self.min_offset.store(n, Ordering::Release);
@@ -476,7 +482,7 @@ impl ConsumeQueue {
     }
 
     /// Writes back the buffer and fdatasyncs the files holding units written since the last
-    /// sync.
+    /// sync. An fsync failure is [`StoreError::PersistFailed`].
     pub fn sync(&self) -> Result<(), StoreError> {
         self.drain(&mut self.pending.lock())?;
         if !self.dirty.swap(false, Ordering::AcqRel) {
@@ -501,9 +507,9 @@ impl ConsumeQueue {
                     Err(e) => return Err(StoreError::io(e, format!("opening {}", path.display()))),
                 },
             };
-            if let Err(e) = file.sync_data() {
+            if let Err(e) = crate::durable::sync_data(&file, &path) {
                 self.dirty.store(true, Ordering::Release);
-                return Err(StoreError::io(e, format!("fsync {}", path.display())));
+                return Err(e);
             }
         }
         self.flushed.store(max, Ordering::Release);
@@ -515,16 +521,7 @@ impl ConsumeQueue {
         *self.pending.lock() = Pending::default();
         let mut files = self.files.write();
         files.clear();
-        match fs::remove_dir_all(&self.dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => {
-                return Err(StoreError::io(
-                    e,
-                    format!("removing {}", self.dir.display()),
-                ));
-            }
-        }
+        crate::durable::remove_dir_all(&self.dir)?;
         self.max_offset.store(0, Ordering::Release);
         self.min_offset.store(0, Ordering::Release);
         Ok(())

@@ -56,6 +56,7 @@ impl ConsumeQueue {
             files.remove(0);
         }
         drop(files);
+        // one directory fsync makes every removal of the pass durable
         if removed.files > 0 {
             sync_dir(&self.dir)?;
         }

@@ -56,6 +56,15 @@ pub enum StoreError {
         /// local end of the commit log
         expected: i64,
     },
+    /// An fsync of store data failed: bytes the OS had accepted may never reach the disk, and
+    /// retrying the fsync could report success for data that was dropped. The store went into
+    /// the failed state ([`crate::MessageStore::is_failed`]): nothing past the last durable
+    /// point is acknowledged and every write is refused until the broker is restarted; recovery
+    /// then resumes from the last durable point. Holds what failed.
+    #[error(
+        "the disk failed to persist data ({0}); the store refuses writes until the broker is restarted (recovery resumes from the last durable point)"
+    )]
+    PersistFailed(String),
     /// The store has been shut down.
     #[error("the message store is shut down")]
     ShutDown,

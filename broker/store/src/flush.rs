@@ -4,9 +4,14 @@
 //! covers everything appended before it started, so many waiters share one fsync (group commit).
 //! The flush work itself (commit log, then consume queues, then the checkpoint) is
 //! `Inner::flush_all` in [`crate::inner`].
+//!
+//! A failed fsync is final: [`FlushSignal::fail`] freezes the flushed offset where it is (the
+//! last point known durable), wakes every waiter with an error and keeps the flusher from
+//! spinning; the store refuses writes until it is reopened.
 
+use crate::error::StoreError;
 use parking_lot::{Condvar, Mutex};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -18,6 +23,10 @@ pub struct FlushSignal {
     stop: Mutex<bool>,
     cv: Condvar,
     tx: watch::Sender<i64>,
+    /// Set once an fsync failed; never cleared (the store must be reopened).
+    failed: AtomicBool,
+    /// What failed (for the errors handed to waiters and writers).
+    failure: Mutex<Option<String>>,
 }
 
 impl FlushSignal {
@@ -30,6 +39,8 @@ impl FlushSignal {
             stop: Mutex::new(false),
             cv: Condvar::new(),
             tx,
+            failed: AtomicBool::new(false),
+            failure: Mutex::new(None),
         }
     }
 
@@ -43,11 +54,44 @@ impl FlushSignal {
         self.requested.load(Ordering::Acquire)
     }
 
-    /// Called by the flusher after an fsync covering everything below `offset`.
+    /// Called by the flusher after an fsync covering everything below `offset`. Ignored once
+    /// failed: the flushed offset stays at the last point known durable.
     pub fn publish(&self, offset: i64) {
+        if self.is_failed() {
+            return;
+        }
         if offset > self.flushed.fetch_max(offset, Ordering::AcqRel) {
             self.tx.send_replace(offset);
         }
+    }
+
+    /// Enters the failed state after a failed fsync (`why` says what failed) and wakes every
+    /// waiter, which then gets [`StoreError::PersistFailed`] unless its offset was already
+    /// durable. Returns true for the first failure only.
+    pub fn fail(&self, why: String) -> bool {
+        let mut failure = self.failure.lock();
+        if failure.is_some() {
+            return false;
+        }
+        *failure = Some(why);
+        self.failed.store(true, Ordering::Release);
+        drop(failure);
+        self.tx.send_replace(self.flushed());
+        true
+    }
+
+    /// Whether an fsync failed (see [`Self::fail`]).
+    pub fn is_failed(&self) -> bool {
+        self.failed.load(Ordering::Acquire)
+    }
+
+    /// [`StoreError::PersistFailed`] once failed.
+    pub fn check(&self) -> Result<(), StoreError> {
+        if !self.is_failed() {
+            return Ok(());
+        }
+        let why = self.failure.lock().clone().unwrap_or_default();
+        Err(StoreError::PersistFailed(why))
     }
 
     /// Sets the durable offset to `offset`, also downwards (the commit log was restarted
@@ -67,10 +111,11 @@ impl FlushSignal {
     }
 
     /// Flusher side: sleeps until a waiter needs a flush, `interval` elapses or a stop is
-    /// requested. Returns true when the flusher must do its final flush and exit.
+    /// requested (once failed, always the whole interval: no retry loop). Returns true when
+    /// the flusher must do its final flush and exit.
     pub fn wait_next(&self, interval: Duration) -> bool {
         let mut stop = self.stop.lock();
-        if !*stop && self.requested() <= self.flushed() {
+        if !*stop && (self.requested() <= self.flushed() || self.is_failed()) {
             self.cv.wait_for(&mut stop, interval);
         }
         *stop
@@ -82,18 +127,28 @@ impl FlushSignal {
         self.cv.notify_all();
     }
 
-    /// Resolves true once everything below `offset` is durable, false after `timeout` (or if
-    /// the store went away).
+    /// Resolves true once everything below `offset` is durable, false after `timeout`, if
+    /// the store went away or failed before `offset` was durable.
     pub async fn wait_flushed(&self, offset: i64, timeout: Duration) -> bool {
+        matches!(self.wait_durable(offset, timeout).await, Ok(true))
+    }
+
+    /// `Ok(true)` once everything below `offset` is durable, `Ok(false)` after `timeout` (or if
+    /// the store went away), [`StoreError::PersistFailed`] if an fsync failed before `offset`
+    /// was durable.
+    pub async fn wait_durable(&self, offset: i64, timeout: Duration) -> Result<bool, StoreError> {
         if self.flushed() >= offset {
-            return true;
+            return Ok(true);
         }
+        self.check()?;
         let mut rx = self.tx.subscribe();
         self.request(offset);
-        matches!(
-            tokio::time::timeout(timeout, rx.wait_for(|v| *v >= offset)).await,
-            Ok(Ok(_))
-        )
+        let waited = rx.wait_for(|v| *v >= offset || self.is_failed());
+        let _in_time = tokio::time::timeout(timeout, waited).await;
+        if self.flushed() >= offset {
+            return Ok(true);
+        }
+        self.check().map(|()| false)
     }
 }
 
@@ -149,5 +204,28 @@ mod tests {
         assert!(!signal.wait_flushed(5000, Duration::from_millis(50)).await);
         signal.stop();
         handle.join().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failure_wakes_waiters_with_an_error_and_freezes_the_offset() {
+        let signal = Arc::new(FlushSignal::new(100));
+        let s = signal.clone();
+        let waiter =
+            tokio::spawn(async move { s.wait_durable(200, Duration::from_secs(30)).await });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(signal.fail("fsync x: injected".into()));
+        assert!(
+            !signal.fail("again".into()),
+            "only the first failure counts"
+        );
+        let res = waiter.await.unwrap();
+        assert!(matches!(res, Err(StoreError::PersistFailed(ref w)) if w.contains("injected")));
+        signal.publish(300);
+        assert_eq!(signal.flushed(), 100, "never advances once failed");
+        assert!(matches!(
+            signal.wait_durable(50, Duration::ZERO).await,
+            Ok(true)
+        ));
+        assert!(!signal.wait_flushed(150, Duration::ZERO).await);
     }
 }

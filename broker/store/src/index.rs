@@ -14,7 +14,7 @@
 //! (topic and key), so hash collisions and stale entries never surface.
 
 use crate::commit_log::CommitLog;
-use crate::error::{IoContext, StoreError};
+use crate::error::StoreError;
 use crate::index_file::IndexFile;
 use crate::inner::Inner;
 use crate::segment::list_numbered;
@@ -94,7 +94,7 @@ fn record_keys(rec: &[u8], layout: &crate::record::Layout, out: &mut Vec<u32>) {
 /// Opens the index files consistent with a commit log ending at `cl_end`; returns them and
 /// the resume point.
 fn load(dir: &std::path::Path, cl_end: i64) -> Result<Vec<IndexFile>, StoreError> {
-    std::fs::create_dir_all(dir).ctx(|| format!("creating {}", dir.display()))?;
+    crate::durable::create_dir_all(dir)?;
     let listed = list_numbered(dir)?;
     let mut files = Vec::new();
     let mut drop_rest = false;
@@ -113,7 +113,7 @@ fn load(dir: &std::path::Path, cl_end: i64) -> Result<Vec<IndexFile>, StoreError
                     tracing::warn!(path = %path.display(), "index file unusable; re-indexing from its start");
                 }
                 drop_rest = true;
-                std::fs::remove_file(&path).ctx(|| format!("removing {}", path.display()))?;
+                crate::durable::remove_file(&path)?;
             }
         }
     }

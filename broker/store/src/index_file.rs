@@ -130,7 +130,7 @@ impl IndexFile {
         HEADER_LEN + u64::from(self.header.slots) * 4
     }
 
-    /// Creates an empty active file indexing from `begin_phy`.
+    /// Creates an empty active file indexing from `begin_phy` (its directory entry durable).
     pub fn create(
         dir: &Path,
         begin_phy: i64,
@@ -138,7 +138,7 @@ impl IndexFile {
         capacity: u32,
     ) -> Result<Self, StoreError> {
         let path = dir.join(file_name(begin_phy));
-        let file = open_rw(&path)?;
+        let file = crate::durable::create_file(&path)?;
         file.set_len(0)
             .ctx(|| format!("truncating {}", path.display()))?;
         let f = Self {

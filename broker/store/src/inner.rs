@@ -76,15 +76,29 @@ pub(crate) struct Inner {
     pub(crate) closed: AtomicBool,
     /// Holds the `lock` file's flock for as long as the store is open.
     pub(crate) _lock_file: File,
+    /// Keeps `StoreConfig::fault` installed while the store is open (tests only).
+    pub(crate) _fault: Option<crate::durable::HookGuard>,
 }
 
 impl Inner {
-    /// Fails with [`StoreError::ShutDown`] once the store is closed.
+    /// Fails with [`StoreError::ShutDown`] once the store is closed and with
+    /// [`StoreError::PersistFailed`] once an fsync failed.
     pub(crate) fn check_open(&self) -> Result<(), StoreError> {
         match self.closed.load(Ordering::Acquire) {
             true => Err(StoreError::ShutDown),
-            false => Ok(()),
+            false => self.signal.check(),
         }
+    }
+
+    /// Puts the store into the failed state when `e` is a failed fsync (logged once); returns
+    /// `e`. Other errors (a write refused for lack of space) may be retried.
+    pub(crate) fn on_flush_error(&self, e: StoreError) -> StoreError {
+        if let StoreError::PersistFailed(why) = &e
+            && self.signal.fail(why.clone())
+        {
+            tracing::error!(error = %e, flushed = self.signal.flushed(), "fsync failed: the store refuses writes and acknowledges nothing more until the broker is restarted");
+        }
+        e
     }
 
     /// Validates a record handed to `put`; returns its sysFlag.
@@ -179,20 +193,32 @@ impl Inner {
         self.put_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    /// fsyncs the commit log up to its current end and publishes the flushed offset.
+    /// fsyncs the commit log up to its current end and publishes the flushed offset. A failed
+    /// fsync publishes nothing and puts the store into the failed state; once failed, nothing
+    /// is synced any more.
     pub(crate) fn flush_commit_log(&self) -> Result<i64, StoreError> {
+        self.signal.check()?;
         let end = self.cl.max_offset();
         let from = self.signal.flushed();
         if end > from {
-            self.cl.sync_range(from, end)?;
+            self.cl
+                .sync_range(from, end)
+                .map_err(|e| self.on_flush_error(e))?;
             self.signal.publish(end);
         }
         Ok(end)
     }
 
-    /// Commit log, consume queues, then the checkpoint (skipped when nothing changed).
+    /// Commit log, consume queues, then the checkpoint (skipped when nothing changed). Any
+    /// failed fsync puts the store into the failed state (see [`Self::on_flush_error`]).
     pub(crate) fn flush_all(&self) -> Result<(), StoreError> {
         let _g = self.flush_lock.lock();
+        self.signal.check()?;
+        self.flush_all_locked().map_err(|e| self.on_flush_error(e))
+    }
+
+    /// [`Self::flush_all`] under the flush lock.
+    fn flush_all_locked(&self) -> Result<(), StoreError> {
         let dispatched = self.dispatched.load(Ordering::Acquire);
         self.flush_commit_log()?;
         let queues: Vec<Arc<ConsumeQueue>> = self

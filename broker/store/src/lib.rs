@@ -29,6 +29,9 @@
 //! - [`retention`]: [`MessageStore::delete_expired`] ([`RetentionPass`], [`CleanReport`]).
 //!   `reset`: [`MessageStore::reset_to`] (a slave restarting at its master's oldest offset).
 //! - A full disk is [`StoreError::DiskFull`]; the failed append is rolled back.
+//! - `durable`: creating, renaming and removing files with an fsync of their directory, and
+//!   the fault-injection seam of every fsync. A failed fsync puts the store into the failed
+//!   state ([`StoreError::PersistFailed`], [`MessageStore::is_failed`]).
 
 #![deny(unsafe_code)]
 
@@ -38,6 +41,7 @@ pub mod config;
 mod consume_queue;
 mod cq_unit;
 pub mod disk;
+pub mod durable;
 mod error;
 mod flush;
 mod index;
@@ -58,6 +62,8 @@ mod write;
 pub use config::{FlushMode, StoreConfig};
 pub use consume_queue::CQ_UNIT_SIZE;
 pub use disk::{DiskUsage, disk_usage};
+#[doc(hidden)]
+pub use durable::{FaultHook, FaultPoint};
 pub use error::StoreError;
 pub use index::KeyQueryResult;
 pub use inner::ArrivalListener;

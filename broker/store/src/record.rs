@@ -1,8 +1,13 @@
 //! Pure inspection of stored records (layout in `rmq_protocol::message`): structural checks,
-//! field positions and the body CRC. No I/O; every bound is checked, nothing panics.
+//! field positions, the body CRC and the whole-record checksum ([`verify`]). No I/O; every bound is checked, nothing panics.
 
-use rmq_protocol::message::{BLANK_MAGIC, MAGIC_V1, MAGIC_V2, body_crc, sys_flag};
+use rmq_protocol::message::{BLANK_MAGIC, MAGIC_V1, MAGIC_V2, body_crc, record_crc_ok, sys_flag};
 use std::ops::Range;
+
+/// Separates a property's name from its value.
+const NAME_VALUE_SEPARATOR: char = '\u{1}';
+/// Ends a property.
+const PROPERTY_SEPARATOR: char = '\u{2}';
 
 /// Smallest possible record: IPv4 hosts, V1 magic, empty body, topic and properties.
 pub const MIN_RECORD_SIZE: usize = 91;
@@ -179,6 +184,58 @@ pub fn crc_ok(rec: &[u8], layout: &Layout) -> bool {
         .is_some_and(|b| body_crc(b) == layout.body_crc)
 }
 
+/// Full integrity check of a parsed record (`rec` is exactly the record), used by recovery
+/// and replication. Always: the body CRC. Then, if the record ends with the whole-record
+/// `__CRC32#` property ([`rmq_protocol::message::record_crc_ok`]), that checksum, which covers
+/// every byte before it. Otherwise (a record written without it, or whose tail is damaged) the
+/// strict structure of [`check_structure`].
+pub fn verify(rec: &[u8], layout: &Layout) -> Result<(), &'static str> {
+    if !crc_ok(rec, layout) {
+        return Err("body CRC mismatch");
+    }
+    match record_crc_ok(rec) {
+        Some(true) => Ok(()),
+        Some(false) => Err("record CRC mismatch"),
+        None => check_structure(rec, layout),
+    }
+}
+
+/// Strict structure of a record without a whole-record checksum: a non-empty topic of UTF-8
+/// without control characters, and properties of `name\u0001value\u0002` pairs with non-empty
+/// names, in UTF-8 without NUL bytes (clients do not send them; zeroing leaves them). With the
+/// layout checks of [`parse`], the PHYSICALOFFSET check and the body CRC this rejects a zeroed
+/// 4 KiB page anywhere in a record: one overlapping the first 8 bytes changes TOTALSIZE or the
+/// magic; one starting in bytes 8..88 zeroes BODYLEN and the topic length byte after it (empty
+/// topic or sizes that do not add up); one overlapping the topic or the properties leaves NUL
+/// bytes there (or zeroes PROPLEN: sizes do not add up); one inside the body fails the body CRC.
+pub fn check_structure(rec: &[u8], layout: &Layout) -> Result<(), &'static str> {
+    let topic = rec.get(layout.topic.clone()).ok_or("short")?;
+    if topic.is_empty() {
+        return Err("empty topic");
+    }
+    let topic = std::str::from_utf8(topic).map_err(|_| "topic is not UTF-8")?;
+    if topic.chars().any(char::is_control) {
+        return Err("control character in the topic");
+    }
+    let props = rec.get(layout.properties.clone()).ok_or("short")?;
+    let props = std::str::from_utf8(props).map_err(|_| "properties are not UTF-8")?;
+    for item in props.split(PROPERTY_SEPARATOR) {
+        if item.is_empty() {
+            continue;
+        }
+        let (name, value) = item
+            .split_once(NAME_VALUE_SEPARATOR)
+            .ok_or("property without a value separator")?;
+        if name.is_empty() {
+            return Err("property without a name");
+        }
+        if name.contains('\0') || value.contains('\0') {
+            return Err("NUL byte in the properties");
+        }
+    }
+    Ok(())
+}
+
 /// The 8-byte end-of-segment filler.
 pub fn filler(remaining: i32) -> [u8; FILLER_LEN] {
     let mut f = [0u8; FILLER_LEN];
@@ -225,7 +282,8 @@ mod tests {
             assert_eq!(l.total, buf.len());
             assert_eq!(&buf[l.topic.clone()], topic.as_bytes());
             assert_eq!(&buf[l.body.clone()], b"body");
-            assert_eq!(&buf[l.properties.clone()], b"TAGS\x01a\x02");
+            assert!(buf[l.properties.clone()].starts_with(b"TAGS\x01a\x02__CRC32#\x01"));
+            assert_eq!(verify(&buf, &l), Ok(()));
             assert_eq!(
                 (l.queue_id, l.queue_offset, l.physical_offset),
                 (2, 7, 1234)
@@ -267,5 +325,85 @@ mod tests {
         assert!(is_dispatched(sys_flag::TRANSACTION_COMMIT | 1));
         assert!(!is_dispatched(sys_flag::TRANSACTION_PREPARED));
         assert!(!is_dispatched(sys_flag::TRANSACTION_ROLLBACK));
+    }
+
+    /// A record with `props` and `body` as stored at file position `pos`.
+    fn placed(body: &[u8], props: &str, pos: i64, with_crc: bool) -> Vec<u8> {
+        let rec = MessageRecord {
+            topic: "TopicTest".into(),
+            queue_id: 1,
+            flag: 0,
+            sys_flag: 0,
+            born_timestamp: 1,
+            born_host: "1.2.3.4:5".parse().unwrap(),
+            store_host: "1.2.3.4:6".parse().unwrap(),
+            reconsume_times: 0,
+            prepared_transaction_offset: 0,
+            body: Bytes::copy_from_slice(body),
+            properties: props.into(),
+        };
+        let mut buf = BytesMut::new();
+        encode_record(&rec, &mut buf).unwrap();
+        let mut v = buf.to_vec();
+        if !with_crc {
+            // as written by a store without the checksum property
+            let l = parse(&v).unwrap();
+            let n = rmq_protocol::message::CRC32_RESERVED_LEN;
+            v.truncate(v.len() - n);
+            let total = v.len() as i32;
+            v[..4].copy_from_slice(&total.to_be_bytes());
+            let plen = (l.properties.len() - n) as i16;
+            v[l.properties.start - 2..l.properties.start].copy_from_slice(&plen.to_be_bytes());
+        }
+        patch_record(&mut v, 3, pos, 5);
+        v
+    }
+
+    /// What the recovery scan accepts for a record at `pos`.
+    fn accepted(rec: &[u8], pos: i64) -> bool {
+        parse(rec).is_ok_and(|l| l.physical_offset == pos && verify(rec, &l).is_ok())
+    }
+
+    #[test]
+    fn every_zeroed_page_fails_the_check() {
+        const PAGE: i64 = 4096;
+        let big_props = format!("TAGS\u{1}a\u{2}KEYS\u{1}{}\u{2}", "k".repeat(9000));
+        let bodies: [(Vec<u8>, &str); 4] = [
+            ((0..40u8).collect(), "TAGS\u{1}a\u{2}"),
+            ((0..6000u32).map(|i| (i % 251 + 1) as u8).collect(), ""),
+            (
+                (0..13000u32).map(|i| (i % 13 + 1) as u8).collect(),
+                "A\u{1}b",
+            ),
+            (vec![9; 100], &big_props),
+        ];
+        let mut checked = 0;
+        for (body, props) in &bodies {
+            for with_crc in [true, false] {
+                // shifts put the record start and page boundaries at many field positions
+                for shift in (0..120).chain([1000, 4000, 4095]) {
+                    let pos = 2 * PAGE + shift;
+                    let rec = placed(body, props, pos, with_crc);
+                    assert!(accepted(&rec, pos), "intact record, shift {shift}");
+                    let end = pos + rec.len() as i64;
+                    for page in (pos / PAGE)..=((end - 1) / PAGE) {
+                        let from = (page * PAGE).max(pos) - pos;
+                        let to = ((page + 1) * PAGE).min(end) - pos;
+                        let mut torn = rec.clone();
+                        torn[from as usize..to as usize].fill(0);
+                        if torn == rec {
+                            continue; // that part was zeros already: nothing torn
+                        }
+                        checked += 1;
+                        assert!(
+                            !accepted(&torn, pos),
+                            "zeroed page {page} passed (crc {with_crc}, shift {shift}, len {})",
+                            rec.len()
+                        );
+                    }
+                }
+            }
+        }
+        assert!(checked > 1000);
     }
 }

@@ -5,7 +5,9 @@
 //!    the last three segments without a usable checkpoint, or the first segment when the
 //!    `consumequeue/` directory is missing (full rebuild).
 //! 2. Scan forward validating every record (magic, sizes, field layout, PHYSICALOFFSET == its
-//!    position, body CRC); fillers jump to the next segment. The first invalid byte is the end
+//!    position, body CRC, then the whole-record `__CRC32#` checksum or, for records without
+//!    one, strict structure: [`crate::record::verify`]); a torn record (a zeroed page anywhere
+//!    in it) fails. Fillers jump to the next segment. The first invalid byte is the end
 //!    `E`. An invalid record below the checkpointed durable offset is reported as corruption
 //!    instead of being cut.
 //! 3. Cut the commit log at `E` (truncate that segment, delete later ones).

@@ -22,9 +22,7 @@ impl MessageStore {
     /// reported as [`StoreError::Corrupt`].
     pub fn append_raw(&self, at_offset: i64, data: &[u8]) -> Result<(), StoreError> {
         let inner = &*self.inner;
-        if inner.closed.load(Ordering::Acquire) {
-            return Err(StoreError::ShutDown);
-        }
+        inner.check_open()?;
         let mut notify = Vec::new();
         {
             let mut w = inner.write.lock();
@@ -34,9 +32,7 @@ impl MessageStore {
                 last_store_ts,
                 ..
             } = &mut *w;
-            if inner.closed.load(Ordering::Acquire) {
-                return Err(StoreError::ShutDown);
-            }
+            inner.check_open()?;
             if at_offset != tail.pos {
                 return Err(StoreError::OffsetMismatch {
                     offset: at_offset,

@@ -119,35 +119,28 @@ fn write_marker(root: &Path, offset: i64) -> Result<(), StoreError> {
     let path = root.join(MARKER);
     fs::write(&tmp, format!("{offset}\n"))
         .and_then(|()| fs::File::open(&tmp)?.sync_all())
-        .and_then(|()| fs::rename(&tmp, &path))
         .ctx(|| format!("writing {}", path.display()))
         .map_err(|e| e.on_disk(root))?;
-    sync_dir(root)
+    crate::durable::rename(&tmp, &path)
 }
 
 fn remove_marker(root: &Path) -> Result<(), StoreError> {
-    let path = root.join(MARKER);
-    fs::remove_file(&path).ctx(|| format!("removing {}", path.display()))?;
-    sync_dir(root)
+    crate::durable::remove_file(&root.join(MARKER))
 }
 
 /// Removes the consume queues, the index files and every segment, then creates the empty
 /// segment at `offset` (a new file: readers of the old one keep their inode). Idempotent.
 fn remove_files(root: &Path, offset: i64) -> Result<(), StoreError> {
     let cq = root.join("consumequeue");
-    match fs::remove_dir_all(&cq) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(StoreError::io(e, format!("removing {}", cq.display()))),
-    }
-    fs::create_dir_all(&cq).ctx(|| format!("creating {}", cq.display()))?;
+    crate::durable::remove_dir_all(&cq)?;
+    crate::durable::create_dir_all(&cq)?;
     for dir in [root.join("index"), root.join("commitlog")] {
         for (_, path) in list_numbered(&dir)? {
             fs::remove_file(&path).ctx(|| format!("removing {}", path.display()))?;
         }
     }
     let commitlog = root.join("commitlog");
-    fs::create_dir_all(&commitlog).ctx(|| format!("creating {}", commitlog.display()))?;
+    crate::durable::create_dir_all(&commitlog)?;
     open_rw(&commitlog.join(file_name(offset)))?;
     for dir in [root.join("index"), commitlog] {
         if dir.exists() {

@@ -16,14 +16,15 @@ pub enum ScanStop {
     End,
     /// A record or filler extends past the limit (replication: not fully received yet).
     Incomplete,
-    /// Bytes that are not a valid record (torn write, garbage, CRC mismatch).
+    /// Bytes that are not a valid record (torn write, garbage, checksum mismatch).
     Invalid(&'static str),
 }
 
 impl CommitLog {
     /// Walks records from `from` (a record boundary) while they are valid and end before
     /// `limit`, calling `on_record(offset, bytes, layout)`; returns where it stopped and why.
-    /// With `verify_crc`, each body CRC is checked. A record whose PHYSICALOFFSET field differs
+    /// With `verify_crc`, each record gets the full integrity check of [`record::verify`] (body
+    /// CRC, whole-record checksum or strict structure: no torn record passes). A record whose PHYSICALOFFSET field differs
     /// from its position is invalid (stale data).
     pub fn scan(
         &self,
@@ -70,8 +71,8 @@ impl CommitLog {
                     if layout.physical_offset != pos {
                         return Ok((pos, ScanStop::Invalid("physical offset field mismatch")));
                     }
-                    if verify_crc && !record::crc_ok(rec, &layout) {
-                        return Ok((pos, ScanStop::Invalid("body CRC mismatch")));
+                    if verify_crc && let Err(why) = record::verify(rec, &layout) {
+                        return Ok((pos, ScanStop::Invalid(why)));
                     }
                     on_record(pos, rec, &layout)?;
                     pos += total as i64;

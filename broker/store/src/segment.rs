@@ -42,12 +42,7 @@ pub fn list_numbered(dir: &Path) -> Result<Vec<(i64, PathBuf)>, StoreError> {
     Ok(out)
 }
 
-/// fsyncs a directory so that created or removed entries are durable.
-pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .ctx(|| format!("syncing directory {}", dir.display()))
-}
+pub use crate::durable::sync_dir;
 
 /// Opens (creating if needed) a data file for reading and writing.
 pub fn open_rw(path: &Path) -> Result<File, StoreError> {
@@ -71,10 +66,19 @@ pub struct Segment {
 }
 
 impl Segment {
-    /// Opens or creates the segment file `dir/<start>`.
+    /// Opens (creating if needed) the segment file `dir/<start>`. A file it creates is not yet
+    /// durable: the caller syncs `dir`.
     pub fn open(dir: &Path, start: i64) -> Result<Self, StoreError> {
         let path = dir.join(file_name(start));
         let file = open_rw(&path)?;
+        Ok(Self { start, path, file })
+    }
+
+    /// Opens the segment file `dir/<start>`, creating it durably (its directory entry is
+    /// fsynced) if it does not exist yet.
+    pub fn create(dir: &Path, start: i64) -> Result<Self, StoreError> {
+        let path = dir.join(file_name(start));
+        let file = crate::durable::create_file(&path)?;
         Ok(Self { start, path, file })
     }
 
@@ -138,11 +142,9 @@ impl Segment {
         Ok(done)
     }
 
-    /// `fdatasync`.
+    /// `fdatasync`; a failure is [`StoreError::PersistFailed`].
     pub fn sync(&self) -> Result<(), StoreError> {
-        self.file
-            .sync_data()
-            .ctx(|| format!("fsync {}", self.path.display()))
+        crate::durable::sync_data(&self.file, &self.path)
     }
 
     /// Reserves disk blocks for the first `len` bytes without changing the file length

@@ -20,7 +20,7 @@ use crate::write::PutResult;
 use bytes::{Bytes, BytesMut};
 use parking_lot::{Mutex, RwLock};
 use rmq_protocol::message::TagsCode;
-use std::fs::{self, File};
+use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -62,7 +62,7 @@ fn make_durable(
     rec: &Recovered,
     cq_root: &Path,
 ) -> Result<Tail, StoreError> {
-    fs::create_dir_all(cq_root).ctx(|| format!("creating {}", cq_root.display()))?;
+    crate::durable::create_dir_all(cq_root)?;
     let mut tail = Tail::new(rec.end);
     cl.prepare_tail(&mut tail)?;
     cl.sync_range(rec.scanned_from.min(rec.end), rec.end)?;
@@ -78,14 +78,26 @@ fn make_durable(
     Ok(tail)
 }
 
+/// How often a failed store repeats its error in the log.
+const FAILED_LOG_EVERY: Duration = Duration::from_secs(30);
+
 /// Starts the flusher thread: under SYNC flush it fsyncs the commit log at every wake-up and
-/// everything once per interval; under ASYNC everything at every tick.
+/// everything once per interval; under ASYNC everything at every tick. Once an fsync failed it
+/// only reminds the log, at most every [`FAILED_LOG_EVERY`].
 fn start_flusher(inner: &Arc<Inner>) -> Result<JoinHandle<()>, StoreError> {
     let worker = inner.clone();
     let mode = inner.config.flush;
     let interval = inner.config.flush_interval;
     let mut last_full = Instant::now();
+    let mut last_log: Option<Instant> = None;
     flush::spawn(inner.signal.clone(), interval, move |last| {
+        if let Err(e) = worker.signal.check() {
+            if last_log.is_none_or(|t| t.elapsed() >= FAILED_LOG_EVERY) {
+                last_log = Some(Instant::now());
+                tracing::error!(error = %e, "store failed: not flushing; restart the broker");
+            }
+            return;
+        }
         let res = if mode == FlushMode::Sync && !last && last_full.elapsed() < interval {
             // under the flush lock: a commit log reset must not see an older end published
             let _g = worker.flush_lock.lock();
@@ -107,7 +119,11 @@ impl MessageStore {
     pub fn open(config: StoreConfig) -> Result<Arc<Self>, StoreError> {
         config.validate()?;
         let root = config.root_dir.clone();
-        fs::create_dir_all(&root).ctx(|| format!("creating {}", root.display()))?;
+        let fault = config
+            .fault
+            .clone()
+            .map(|hook| crate::durable::install(&root, hook));
+        crate::durable::create_dir_all(&root)?;
         let lock_file = lock_root(&root)?;
         crate::reset::finish_interrupted(&root)?;
         let abort = root.join("abort");
@@ -121,7 +137,7 @@ impl MessageStore {
         let rec = recovery::recover(&config, &cl, checkpoint.last(), &cq_root)?;
         let tail = make_durable(&cl, &mut checkpoint, &rec, &cq_root)?;
         File::create(&abort).ctx(|| format!("creating {}", abort.display()))?;
-        crate::segment::sync_dir(&root)?;
+        crate::durable::sync_dir(&root)?;
         tracing::info!(
             root = %root.display(),
             end = rec.end,
@@ -144,6 +160,7 @@ impl MessageStore {
             put_bytes: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             _lock_file: lock_file,
+            _fault: fault,
             cl,
             config,
         });
@@ -294,10 +311,24 @@ impl MessageStore {
     }
 
     /// Resolves true once the commit log is durable below `offset` (pass
-    /// [`PutResult::end_offset`]); false after `timeout`. Wakes the flusher; concurrent waiters
+    /// [`PutResult::end_offset`]); false after `timeout` or if an fsync failed first. Wakes the flusher; concurrent waiters
     /// share one fsync.
     pub async fn wait_flushed(&self, offset: i64, timeout: Duration) -> bool {
         self.inner.signal.wait_flushed(offset, timeout).await
+    }
+
+    /// Like [`Self::wait_flushed`], but tells a failed fsync apart from a timeout: `Ok(true)`
+    /// once the commit log is durable below `offset`, `Ok(false)` after `timeout`,
+    /// [`StoreError::PersistFailed`] if an fsync failed before that (the record may be lost:
+    /// never acknowledge it).
+    pub async fn wait_durable(&self, offset: i64, timeout: Duration) -> Result<bool, StoreError> {
+        self.inner.signal.wait_durable(offset, timeout).await
+    }
+
+    /// True once an fsync failed: the store refuses writes ([`StoreError::PersistFailed`])
+    /// until it is reopened, and the broker should report itself not ready.
+    pub fn is_failed(&self) -> bool {
+        self.inner.signal.is_failed()
     }
 
     /// The commit log is durable below this offset.
@@ -354,12 +385,7 @@ impl MessageStore {
                 q.delete()?;
             }
             if valid_topic_dir(topic) {
-                let dir = inner.cq_root.join(topic);
-                match fs::remove_dir_all(&dir) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(StoreError::io(e, format!("removing {}", dir.display()))),
-                }
+                crate::durable::remove_dir_all(&inner.cq_root.join(topic))?;
             }
         }
         self.flush()
@@ -392,14 +418,10 @@ impl MessageStore {
         {
             tracing::error!("flush thread panicked");
         }
+        // a failed store keeps its abort file: the next open recovers from the last durable point
         inner.flush_all()?;
         let abort = inner.config.root_dir.join("abort");
-        match fs::remove_file(&abort) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(StoreError::io(e, format!("removing {}", abort.display()))),
-        }
-        crate::segment::sync_dir(&inner.config.root_dir)?;
+        crate::durable::remove_file(&abort)?;
         tracing::info!(root = %inner.config.root_dir.display(), end = inner.cl.max_offset(), "message store shut down");
         Ok(())
     }

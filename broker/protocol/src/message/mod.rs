@@ -4,6 +4,7 @@
 //! levels.
 
 mod batch;
+mod crc;
 mod delay;
 mod msg_id;
 mod properties;
@@ -11,6 +12,10 @@ mod stored;
 mod tags;
 
 pub use batch::{BatchItem, decode_batch, encode_batch};
+pub use crc::{
+    CRC32_RESERVED_LEN, PROPERTY_CRC32, record_crc, record_crc_ok, seal_record_crc,
+    stored_record_crc, strip_crc_property,
+};
 pub use delay::{DEFAULT_LEVELS, DelayLevels, SCHEDULE_TOPIC};
 pub use msg_id::{UniqKeyGenerator, decode_offset_msg_id, offset_msg_id};
 pub use properties::{Properties, keys as property, raw_property};

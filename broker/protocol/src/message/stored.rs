@@ -9,7 +9,8 @@
 //!    PROPLEN i16 + PROPERTIES
 //! ```
 
-use super::properties::Properties;
+use super::crc::{self, CRC32_RESERVED_LEN};
+use super::properties::{PROPERTY_SEPARATOR, Properties};
 use super::sys_flag;
 use crate::error::ProtocolError;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -100,14 +101,21 @@ fn put_host(dst: &mut BytesMut, addr: &SocketAddr) {
 }
 
 /// Appends the record to `dst` with queue offset, physical offset and store time set to 0; the
-/// store fills them with [`patch_record`]. Fails if the topic or properties are too long.
+/// store fills them with [`patch_record`]. The properties end with a reserved `__CRC32#`
+/// property (any old one is dropped) that [`patch_record`] fills with the whole-record
+/// checksum. Fails if the topic or properties are too long.
 pub fn encode_record(rec: &MessageRecord, dst: &mut BytesMut) -> Result<usize, ProtocolError> {
-    if rec.properties.len() > MAX_PROPERTIES_LEN {
+    let user_props = crc::strip_crc_property(&rec.properties);
+    // a separator before the reserved checksum property unless the text ends with one
+    let sep = usize::from(!user_props.is_empty() && !user_props.ends_with(PROPERTY_SEPARATOR));
+    let props_len = user_props.len() + sep + CRC32_RESERVED_LEN;
+    if props_len > MAX_PROPERTIES_LEN {
         return Err(ProtocolError::malformed(
             "message",
             format!(
-                "properties are {} bytes, the limit is {MAX_PROPERTIES_LEN}",
-                rec.properties.len()
+                "properties are {} bytes, the limit is {}",
+                user_props.len(),
+                MAX_PROPERTIES_LEN - CRC32_RESERVED_LEN - 1
             ),
         ));
     }
@@ -124,7 +132,7 @@ pub fn encode_record(rec: &MessageRecord, dst: &mut BytesMut) -> Result<usize, P
     let size = record_size(
         rec.body.len(),
         rec.topic.len(),
-        rec.properties.len(),
+        props_len,
         rec.born_host.is_ipv6(),
         rec.store_host.is_ipv6(),
     );
@@ -155,12 +163,17 @@ pub fn encode_record(rec: &MessageRecord, dst: &mut BytesMut) -> Result<usize, P
         dst.put_u8(rec.topic.len() as u8);
     }
     dst.put_slice(rec.topic.as_bytes());
-    dst.put_i16(rec.properties.len() as i16);
-    dst.put_slice(rec.properties.as_bytes());
+    dst.put_i16(props_len as i16);
+    dst.put_slice(user_props.as_bytes());
+    if sep == 1 {
+        dst.put_u8(PROPERTY_SEPARATOR as u8);
+    }
+    dst.put_slice(&crc::crc_placeholder());
     Ok(size)
 }
 
-/// Writes queue offset, physical offset and store time into an encoded record.
+/// Writes queue offset, physical offset and store time into an encoded record, then its
+/// whole-record checksum property if it has one (see [`crc`]).
 pub fn patch_record(record: &mut [u8], queue_offset: i64, physical_offset: i64, store_ts: i64) {
     record[QUEUE_OFFSET_POS..QUEUE_OFFSET_POS + 8].copy_from_slice(&queue_offset.to_be_bytes());
     record[PHYSICAL_OFFSET_POS..PHYSICAL_OFFSET_POS + 8]
@@ -178,6 +191,7 @@ pub fn patch_record(record: &mut [u8], queue_offset: i64, physical_offset: i64, 
     };
     let pos = BORN_HOST_POS + born_len;
     record[pos..pos + 8].copy_from_slice(&store_ts.to_be_bytes());
+    crc::seal_record_crc(record);
 }
 
 /// A decoded stored message.
@@ -428,7 +442,7 @@ mod tests {
     fn golden_layout_ipv4_v1() {
         let mut buf = BytesMut::new();
         let size = encode_record(&record("T"), &mut buf).unwrap();
-        assert_eq!(size, 91 + 5 + 1 + 10);
+        assert_eq!(size, 91 + 5 + 1 + 10 + crc::CRC32_RESERVED_LEN);
         assert_eq!(buf.len(), size);
         patch_record(&mut buf, 42, 1000, 1_700_000_000_123);
         assert_eq!(&buf[0..4], &(size as i32).to_be_bytes());
@@ -438,6 +452,9 @@ mod tests {
         assert_eq!(&buf[48..52], &[10, 0, 0, 5]);
         assert_eq!(&buf[56..64], &1_700_000_000_123i64.to_be_bytes());
         assert_eq!(&buf[84..88], &5i32.to_be_bytes());
+        let crc = crc::record_crc(&buf[..size - crc::CRC32_RESERVED_LEN]);
+        assert_eq!(crc::stored_record_crc(&buf), Some(crc));
+        assert_eq!(crc::record_crc_ok(&buf), Some(true));
         let (m, len) = decode_message(&buf.freeze()).unwrap();
         assert_eq!(len, size);
         assert_eq!(m.topic, "T");
@@ -445,6 +462,7 @@ mod tests {
         assert_eq!(m.commit_log_offset, 1000);
         assert_eq!(m.store_timestamp, 1_700_000_000_123);
         assert_eq!(m.properties.get("TAGS"), Some("TagA"));
+        assert!(m.properties.get(crc::PROPERTY_CRC32).is_some());
         assert_eq!(&m.body[..], b"hello");
         assert_eq!(m.body_crc, body_crc(b"hello"));
         assert_eq!(m.offset_msg_id(), "0A00000100002A9F00000000000003E8");
@@ -485,5 +503,25 @@ mod tests {
         let mut rec = record("T");
         rec.properties = "x".repeat(40_000);
         assert!(encode_record(&rec, &mut BytesMut::new()).is_err());
+    }
+
+    #[test]
+    fn storing_again_replaces_the_checksum_property() {
+        let mut buf = BytesMut::new();
+        encode_record(&record("T"), &mut buf).unwrap();
+        patch_record(&mut buf, 1, 2, 3);
+        let (m, _) = decode_message(&buf.freeze()).unwrap();
+        let mut again = BytesMut::new();
+        encode_record(&m.to_record(), &mut again).unwrap();
+        patch_record(&mut again, 4, 5, 6);
+        assert_eq!(crc::record_crc_ok(&again), Some(true));
+        let (m2, _) = decode_message(&again.freeze()).unwrap();
+        let n = m2
+            .properties
+            .iter()
+            .filter(|(k, _)| *k == crc::PROPERTY_CRC32)
+            .count();
+        assert_eq!(n, 1);
+        assert_eq!(m2.properties.get("TAGS"), Some("TagA"));
     }
 }

@@ -301,6 +301,7 @@ fn runtime_info(b: &Broker) -> KvTable {
         format!("{:.4}", store.disk_usage_ratio.unwrap_or(0.0)),
     );
     put("diskFull", b.retention.writes_refused().to_string());
+    put("storeFailed", b.store.is_failed().to_string());
     put(
         "retentionDeletedSegments",
         b.retention.segments_deleted().to_string(),

@@ -180,21 +180,33 @@ fn body_too_large(b: &Broker, len: usize) -> Option<String> {
     })
 }
 
+/// The remark of a send whose fsync failed (SYSTEM_ERROR from [`await_durable`]).
+fn persist_remark(status: i32) -> Option<String> {
+    (status == code::SYSTEM_ERROR).then(|| {
+        "the broker could not persist the message (fsync failed): it is NOT stored durably; \
+         the broker refuses writes until it is restarted and recovers from the last durable point"
+            .to_owned()
+    })
+}
+
 /// Waits for durability when the broker flushes synchronously and the producer wants to wait,
 /// and (SYNC_MASTER) for the slaves, concurrently; a disk timeout wins over a replica status.
 async fn await_durable(b: &Broker, end_offset: i64, props: &str) -> i32 {
     let wait = raw_property(props, property::WAIT_STORE_MSG_OK) != Some("false");
     let disk = async {
-        if b.config.flush_disk_type == FlushDiskType::Sync
-            && wait
-            && !b
-                .store
-                .wait_flushed(end_offset, b.config.sync_flush_timeout)
-                .await
-        {
-            return code::FLUSH_DISK_TIMEOUT;
+        if b.config.flush_disk_type != FlushDiskType::Sync || !wait {
+            return code::SUCCESS;
         }
-        code::SUCCESS
+        match b
+            .store
+            .wait_durable(end_offset, b.config.sync_flush_timeout)
+            .await
+        {
+            Ok(true) => code::SUCCESS,
+            Ok(false) => code::FLUSH_DISK_TIMEOUT,
+            // The fsync failed: the message may never reach the disk, so it is not acknowledged.
+            Err(_) => code::SYSTEM_ERROR,
+        }
     };
     let replica = b.ha.replication_code(end_offset, wait);
     match tokio::join!(disk, replica) {
@@ -253,13 +265,15 @@ pub async fn send_message(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand) 
         Err(e) => return fail(b, req, write_failure_code(&e), e.to_string()),
     };
     let status = await_durable(b, put.commit_log_offset + put.size as i64, raw_props).await;
-    let resp = response_base(b, req, status, None).with_header(&SendMessageResponseHeader {
-        msg_id: offset_msg_id(b.store_host, put.commit_log_offset),
-        queue_id,
-        queue_offset: put.queue_offset,
-        transaction_id: Some(uniq),
-        batch_uniq_id: None,
-    });
+    let resp = response_base(b, req, status, persist_remark(status)).with_header(
+        &SendMessageResponseHeader {
+            msg_id: offset_msg_id(b.store_host, put.commit_log_offset),
+            queue_id,
+            queue_offset: put.queue_offset,
+            transaction_id: Some(uniq),
+            batch_uniq_id: None,
+        },
+    );
     respond(resp)
 }
 
@@ -323,13 +337,15 @@ pub async fn send_batch(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand) ->
         .iter()
         .map(|p| offset_msg_id(b.store_host, p.commit_log_offset))
         .collect();
-    let resp = response_base(b, req, status, None).with_header(&SendMessageResponseHeader {
-        msg_id: ids.join(","),
-        queue_id,
-        queue_offset: puts.first().map_or(0, |p| p.queue_offset),
-        transaction_id: None,
-        batch_uniq_id: None,
-    });
+    let resp = response_base(b, req, status, persist_remark(status)).with_header(
+        &SendMessageResponseHeader {
+            msg_id: ids.join(","),
+            queue_id,
+            queue_offset: puts.first().map_or(0, |p| p.queue_offset),
+            transaction_id: None,
+            batch_uniq_id: None,
+        },
+    );
     respond(resp)
 }
 

@@ -1,6 +1,9 @@
-//! Atomic JSON files: write to `.tmp`, keep the previous version as `.bak`, rename into place.
-//! A corrupt file falls back to its `.bak` with a loud log line, never silently to empty.
+//! Atomic, durable JSON files: write to `.tmp` and fsync it, keep the previous version as
+//! `.bak` (fsynced too), rename into place and fsync the directory (rmq-store's durable
+//! helpers), so a power loss leaves either the old or the new table, never none. A corrupt file
+//! falls back to its `.bak` with a loud log line, never silently to empty.
 
+use rmq_store::durable;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::io;
@@ -74,23 +77,29 @@ pub fn load_json<T: DeserializeOwned>(path: &Path) -> io::Result<Option<T>> {
     }
 }
 
-/// Saves `value` to `path` atomically, keeping the previous content as `.bak`.
+/// Saves `value` to `path` atomically and durably, keeping the previous content as `.bak`.
 pub fn save_json<T: Serialize>(path: &Path, value: &T) -> io::Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        durable::create_dir_all(dir).map_err(io::Error::other)?;
     }
     let bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
     let tmp = with_suffix(path, ".tmp");
-    {
-        use std::io::Write;
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_data()?;
-    }
+    write_synced(&tmp, &bytes)?;
     if path.exists() {
-        let _ = std::fs::copy(path, with_suffix(path, ".bak"));
+        let bak = with_suffix(path, ".bak");
+        if let Ok(previous) = std::fs::read(path) {
+            write_synced(&bak, &previous)?;
+        }
     }
-    std::fs::rename(&tmp, path)
+    durable::rename(&tmp, path).map_err(io::Error::other)
+}
+
+/// Writes `bytes` to `path` (created or truncated) and fsyncs the file.
+fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }
 
 #[cfg(test)]
