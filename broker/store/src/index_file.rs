@@ -282,9 +282,7 @@ impl IndexFile {
     /// Makes the entries durable, then the header that counts them.
     pub fn flush(&mut self) -> Result<(), StoreError> {
         self.write_pending()?;
-        self.file
-            .sync_data()
-            .ctx(|| format!("fsync {}", self.path.display()))?;
+        crate::durable::sync_data(&self.file, &self.path)?;
         self.write_header()
     }
 
@@ -301,9 +299,7 @@ impl IndexFile {
         }
         self.header.sealed = true;
         self.flush()?;
-        self.file
-            .sync_data()
-            .ctx(|| format!("fsync {}", self.path.display()))
+        crate::durable::sync_data(&self.file, &self.path)
     }
 
     fn entry(&self, idx: u32) -> Result<Option<Entry>, StoreError> {
