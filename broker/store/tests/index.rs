@@ -14,22 +14,8 @@ use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 fn keyed(topic: &str, i: usize, keys: &str, flag: i32) -> BytesMut {
-    let rec = MessageRecord {
-        topic: topic.into(),
-        queue_id: 0,
-        flag: 0,
-        sys_flag: flag,
-        born_timestamp: 1_700_000_000_000,
-        born_host: "10.0.0.5:50000".parse().unwrap(),
-        store_host: "10.0.0.1:10911".parse().unwrap(),
-        reconsume_times: 0,
-        prepared_transaction_offset: 0,
-        body: Bytes::from(body(i)),
-        properties: format!("KEYS\u{1}{keys}\u{2}UNIQ_KEY\u{1}U{i:04}\u{2}"),
-    };
-    let mut buf = BytesMut::new();
-    encode_record(&rec, &mut buf).unwrap();
-    buf
+    let properties = format!("KEYS\u{1}{keys}\u{2}UNIQ_KEY\u{1}U{i:04}\u{2}");
+    encoded(topic, 0, flag, &body(i), properties)
 }
 
 fn caught_up(store: &MessageStore) {

@@ -28,6 +28,18 @@ pub fn record_with_flag(
         Some(t) => format!("TAGS\u{1}{t}\u{2}UNIQ_KEY\u{1}K{}\u{2}", body.len()),
         None => String::new(),
     };
+    let buf = encoded(topic, queue_id, sys_flag, body, properties);
+    (buf, TagsCode::Hash(tag.map_or(0, tags_hash_code)))
+}
+
+/// A record as a producer on 10.0.0.5 sends it to 10.0.0.1, encoded (offsets zero).
+pub fn encoded(
+    topic: &str,
+    queue_id: i32,
+    sys_flag: i32,
+    body: &[u8],
+    properties: String,
+) -> BytesMut {
     let rec = MessageRecord {
         topic: topic.into(),
         queue_id,
@@ -43,7 +55,7 @@ pub fn record_with_flag(
     };
     let mut buf = BytesMut::new();
     encode_record(&rec, &mut buf).unwrap();
-    (buf, TagsCode::Hash(tag.map_or(0, tags_hash_code)))
+    buf
 }
 
 /// Decodes a stored record and checks its CRC.
