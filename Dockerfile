@@ -31,7 +31,8 @@ COPY --from=rootfs --chown=65532:65532 /rootfs/var/lib/rmq/ /var/lib/rmq/
 ENV PATH=/usr/local/bin HOME=/home/rmq SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 USER 65532:65532
 WORKDIR /home/rmq
-EXPOSE 9876 10911 10912
+# remoting (nameserver, broker), broker HA, HTTP health (nameserver 9883, broker 10918)
+EXPOSE 9876 10911 10912 9883 10918
 CMD ["rmqctl", "--help"]
 LABEL org.opencontainers.image.title="rmq" \
       org.opencontainers.image.description="RocketMQ-compatible nameserver and broker in Rust, and its Kubernetes operator" \

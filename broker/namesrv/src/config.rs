@@ -36,6 +36,13 @@ pub struct Args {
     /// Largest accepted frame in bytes [default: 16777216].
     #[arg(long, env = "RMQ_NAMESRV_MAX_FRAME_BYTES")]
     pub max_frame_bytes: Option<usize>,
+    /// HTTP port of /healthz and /readyz (overrides httpListenPort) [default: listen port + 7,
+    /// 0 when the listen port is 0].
+    #[arg(long, env = "RMQ_NAMESRV_HTTP_LISTEN_PORT")]
+    pub http_listen_port: Option<u16>,
+    /// Serve /healthz and /readyz over HTTP (overrides httpEnable) [default: true].
+    #[arg(long, env = "RMQ_NAMESRV_HTTP_ENABLE")]
+    pub http_enable: Option<bool>,
 }
 
 /// Effective settings.
@@ -55,6 +62,10 @@ pub struct NamesrvConfig {
     pub order_message_enable: bool,
     /// Largest accepted frame.
     pub max_frame: usize,
+    /// Serve `/healthz` and `/readyz` over HTTP (`httpEnable`).
+    pub http_enable: bool,
+    /// The HTTP port (`httpListenPort`); `None` means listenPort + 7 (0 when listenPort is 0).
+    pub http_listen_port: Option<u16>,
 }
 
 impl Default for NamesrvConfig {
@@ -68,6 +79,8 @@ impl Default for NamesrvConfig {
             scan_interval: Duration::from_secs(5),
             order_message_enable: false,
             max_frame: rmq_protocol::frame::DEFAULT_MAX_FRAME,
+            http_enable: true,
+            http_listen_port: None,
         }
     }
 }
@@ -126,6 +139,18 @@ impl NamesrvConfig {
                         let ms: u64 = v.parse().map_err(|_| bad(key, v, "milliseconds"))?;
                         c.scan_interval = Duration::from_millis(ms.max(100));
                     }
+                    "httpEnable" => {
+                        c.http_enable = match v.to_ascii_lowercase().as_str() {
+                            "true" => true,
+                            "false" => false,
+                            _ => return Err(bad(key, v, "true or false")),
+                        }
+                    }
+                    "httpListenPort" => {
+                        let port = v.parse();
+                        c.http_listen_port =
+                            Some(port.map_err(|_| bad(key, v, "a port number (0 = ephemeral)"))?);
+                    }
                     other => tracing::warn!(key = other, "ignoring unknown namesrv.conf key"),
                 }
             }
@@ -146,7 +171,23 @@ impl NamesrvConfig {
         if let Some(m) = args.max_frame_bytes {
             c.max_frame = m.max(1024);
         }
+        if let Some(p) = args.http_listen_port {
+            c.http_listen_port = Some(p);
+        }
+        if let Some(e) = args.http_enable {
+            c.http_enable = e;
+        }
         Ok(c)
+    }
+
+    /// The HTTP port: `httpListenPort`, else listenPort + 7 (9883 for 9876), else 0
+    /// (ephemeral) when listenPort is 0 or too high.
+    pub fn http_port(&self) -> u16 {
+        self.http_listen_port
+            .unwrap_or_else(|| match self.listen_port {
+                0 => 0,
+                p => p.checked_add(7).unwrap_or(0),
+            })
     }
 }
 
@@ -185,5 +226,40 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().contains("listenPort"), "{err}");
+    }
+
+    #[test]
+    fn http_keys() {
+        let c = NamesrvConfig::from_args(&Args::default()).unwrap();
+        assert!(c.http_enable);
+        assert_eq!(c.http_port(), 9883);
+        let ephemeral = Args {
+            listen_port: Some(0),
+            ..Args::default()
+        };
+        assert_eq!(NamesrvConfig::from_args(&ephemeral).unwrap().http_port(), 0);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("namesrv.conf");
+        std::fs::write(&path, "httpListenPort=8081\nhttpEnable=false\n").unwrap();
+        let args = Args {
+            config: Some(path.clone()),
+            ..Args::default()
+        };
+        let c = NamesrvConfig::from_args(&args).unwrap();
+        assert_eq!((c.http_port(), c.http_enable), (8081, false));
+        let flags = Args {
+            config: Some(path.clone()),
+            http_listen_port: Some(8082),
+            http_enable: Some(true),
+            ..Args::default()
+        };
+        let c = NamesrvConfig::from_args(&flags).unwrap();
+        assert_eq!((c.http_port(), c.http_enable), (8082, true));
+        for bad in ["httpListenPort=abc\n", "httpEnable=maybe\n"] {
+            std::fs::write(&path, bad).unwrap();
+            let err = NamesrvConfig::from_args(&args).unwrap_err().to_string();
+            let key = bad.split('=').next().unwrap();
+            assert!(err.contains(key), "{err}");
+        }
     }
 }

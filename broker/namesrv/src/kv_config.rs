@@ -88,16 +88,22 @@ fn write_atomically(
     path: &Path,
     table: &BTreeMap<String, BTreeMap<String, String>>,
 ) -> std::io::Result<()> {
+    use rmq_store::durable;
+    use std::io::Write;
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        durable::create_dir_all(dir).map_err(std::io::Error::other)?;
     }
     let tmp = path.with_extension("tmp");
     let body = serde_json::to_vec_pretty(&KvFile {
         config_table: table.clone(),
     })
     .map_err(std::io::Error::other)?;
-    std::fs::write(&tmp, body)?;
-    std::fs::rename(tmp, path)
+    // The new table is on disk before the rename, and the rename is durable (directory
+    // fsynced) before the request is answered: a power loss leaves the old or the new table.
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(&body)?;
+    file.sync_all()?;
+    durable::rename(&tmp, path).map_err(std::io::Error::other)
 }
 
 #[cfg(test)]

@@ -1,22 +1,46 @@
 //! Binding, the expiry scanner and the serve loop; graceful stop on a cancellation token.
 
 use crate::config::NamesrvConfig;
+use crate::health::Health;
 use crate::processor::Namesrv;
 use rmq_protocol::net::{ServerConfig, serve};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 /// A bound, not yet running nameserver.
 pub struct NamesrvServer {
     listener: TcpListener,
     state: Arc<Namesrv>,
     config: NamesrvConfig,
+    health: Arc<Health>,
+    /// Stops the HTTP listener when dropped.
+    http_stop: DropGuard,
+}
+
+/// Starts the HTTP listener (when `httpEnable`) answering from `health`.
+async fn start_http(
+    config: &NamesrvConfig,
+    health: &Arc<Health>,
+    stop: CancellationToken,
+) -> std::io::Result<()> {
+    if !config.http_enable {
+        return Ok(());
+    }
+    let addr = SocketAddr::new(config.listen_addr, config.http_port());
+    let listener = crate::http::bind(addr).await.map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot listen on {addr} for HTTP: {e} (use --http-listen-port, or httpEnable=false)"),
+        )
+    })?;
+    crate::http::spawn(listener, health.clone(), stop);
+    Ok(())
 }
 
 impl NamesrvServer {
-    /// Binds the listen address and loads persisted state.
+    /// Binds the listen address and the HTTP port, and loads persisted state.
     pub async fn bind(config: NamesrvConfig) -> std::io::Result<Self> {
         let addr = SocketAddr::new(config.listen_addr, config.listen_port);
         let listener = TcpListener::bind(addr).await.map_err(|e| {
@@ -25,11 +49,18 @@ impl NamesrvServer {
                 format!("cannot listen on {addr}: {e} (is another nameserver running? use --listen-port)"),
             )
         })?;
+        let health = Arc::new(Health::default());
+        let http = CancellationToken::new();
+        let http_stop = http.clone().drop_guard();
+        start_http(&config, &health, http).await?;
         let state = Arc::new(Namesrv::new(config.clone())?);
+        health.loaded();
         Ok(Self {
             listener,
             state,
             config,
+            health,
+            http_stop,
         })
     }
 
@@ -43,12 +74,14 @@ impl NamesrvServer {
         let state = self.state.clone();
         let scan_every = self.config.scan_interval;
         let scanner_stop = shutdown.clone();
+        let health = self.health.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(scan_every);
             tick.tick().await;
             loop {
                 tokio::select! {
                     _ = scanner_stop.cancelled() => {
+                        health.shutting_down();
                         tracing::info!("stopping nameserver");
                         return;
                     }
@@ -63,5 +96,6 @@ impl NamesrvServer {
             ..ServerConfig::default()
         };
         serve(self.listener, self.state, server_config, shutdown).await;
+        drop(self.http_stop);
     }
 }

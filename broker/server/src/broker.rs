@@ -87,6 +87,12 @@ pub struct Broker {
     pub ha: Replication,
     /// Retention settings in force, the disk reading and whether writes are refused.
     pub retention: Arc<Retention>,
+    /// Read/write permission in force (`brokerPermission`): from broker.conf, changed at
+    /// runtime by UPDATE_BROKER_CONFIG (e.g. 4, read-only, while a group is drained).
+    pub permission: std::sync::atomic::AtomicI32,
+    /// SIGTERM arrived: sends are answered SERVICE_NOT_AVAILABLE (clients retry another broker
+    /// at once) while the broker finishes what it holds and leaves the routes.
+    pub stopping: std::sync::atomic::AtomicBool,
 }
 
 /// The metadata tables under `<store>/config/`.
@@ -131,6 +137,16 @@ fn store_config(config: &BrokerConfig) -> StoreConfig {
 }
 
 impl Broker {
+    /// Whether the broker is shutting down (sends are refused).
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// The read/write permission in force (`brokerPermission`).
+    pub fn permission(&self) -> i32 {
+        self.permission.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Opens the store and metadata. `listen_port` is the bound port (config may say 0).
     pub fn open(config: BrokerConfig, listen_port: u16) -> Result<Arc<Self>, StartError> {
         let mut config = config;
@@ -187,6 +203,8 @@ impl Broker {
             transactions: Arc::new(transactions),
             ha,
             retention,
+            permission: std::sync::atomic::AtomicI32::new(config.broker_permission),
+            stopping: std::sync::atomic::AtomicBool::new(false),
             config,
         }))
     }

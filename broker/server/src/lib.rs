@@ -11,6 +11,7 @@
 //! - [`registration`]: nameserver registration.
 //! - [`ha`]: master/slave replication.
 //! - [`server`]: start, serve, graceful stop.
+//! - [`health`]: liveness and readiness; [`http`]: the operations HTTP listener serving them.
 //! - [`stats`]: counters for runtime info.
 //! - [`schedule`]: delayed delivery; [`transaction`]: half messages, op records, check-back;
 //!   [`locks`]: orderly queue locks; [`writer`]: storing messages (delay transform, tagsCode).
@@ -22,8 +23,12 @@ pub mod broker;
 pub mod clients;
 pub mod config;
 pub mod ha;
+pub mod health;
+#[path = "../../common/http.rs"]
+pub mod http;
 pub mod locks;
 pub mod long_poll;
+pub mod metrics;
 #[path = "../../common/process.rs"]
 pub mod process;
 pub mod processor;

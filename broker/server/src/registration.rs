@@ -2,6 +2,7 @@
 //! when the topic table changes; UNREGISTER_BROKER on shutdown.
 
 use crate::broker::Broker;
+use crate::health::{Health, NamesrvOutcome};
 use rmq_protocol::body::register::RegisterBrokerBody;
 use rmq_protocol::body::route::perm;
 use rmq_protocol::body::to_json;
@@ -18,9 +19,10 @@ const REGISTER_TIMEOUT: Duration = Duration::from_secs(24);
 
 fn register_request(b: &Broker) -> RemotingCommand {
     let mut wrapper = b.topics.snapshot();
-    if b.config.broker_permission & perm::READ_WRITE != perm::READ_WRITE {
+    let permission = b.permission();
+    if permission & perm::READ_WRITE != perm::READ_WRITE {
         for t in wrapper.topic_config_table.values_mut() {
-            t.perm &= b.config.broker_permission;
+            t.perm &= permission;
         }
     }
     let body = to_json(&RegisterBrokerBody {
@@ -45,35 +47,56 @@ fn register_request(b: &Broker) -> RemotingCommand {
     .with_body(body)
 }
 
-/// Registers with every nameserver in parallel; returns how many accepted, and the master
-/// address a slave learned. The master's HA address (`haServerAddr`) goes to [`Broker::ha`].
-pub async fn register_all(b: &Broker, client: &RemotingClient) -> (usize, Option<String>) {
+/// What one registration round achieved.
+#[derive(Debug, Default)]
+pub struct Round {
+    /// One outcome per configured nameserver, in `namesrvAddr` order.
+    pub outcomes: Vec<NamesrvOutcome>,
+    /// The master address a slave learned.
+    pub master: Option<String>,
+}
+
+impl Round {
+    /// How many nameservers accepted the registration.
+    pub fn accepted(&self) -> usize {
+        self.outcomes.iter().filter(|o| o.error.is_none()).count()
+    }
+}
+
+/// Registers with every nameserver in parallel. The master's HA address (`haServerAddr`) goes
+/// to [`Broker::ha`].
+pub async fn register_all(b: &Broker, client: &RemotingClient) -> Round {
     let calls = b.config.namesrv_addrs.iter().map(|addr| {
         let req = register_request(b);
         async move { (addr, client.invoke(addr, req, REGISTER_TIMEOUT).await) }
     });
-    let mut ok = 0;
-    let mut master = None;
+    let mut round = Round::default();
     for (addr, result) in futures::future::join_all(calls).await {
-        match result {
+        let error = match result {
             Ok(resp) if resp.code == response_code::SUCCESS => {
-                ok += 1;
                 if let Ok(h) = resp.header::<RegisterBrokerResponseHeader>() {
-                    master = master.or(h.master_addr);
+                    round.master = round.master.or(h.master_addr);
                     if let Some(ha) = h.ha_server_addr.filter(|a| !a.is_empty()) {
                         b.ha.state.set_master_ha_addr(&ha);
                     }
                 }
+                None
             }
             Ok(resp) => {
                 tracing::warn!(namesrv = %addr, code = resp.code, remark = resp.remark_str(), "nameserver refused registration");
+                Some(format!("refused: code {} {}", resp.code, resp.remark_str()))
             }
             Err(e) => {
-                tracing::warn!(namesrv = %addr, error = %e, "cannot register with nameserver")
+                tracing::warn!(namesrv = %addr, error = %e, "cannot register with nameserver");
+                Some(e.to_string())
             }
-        }
+        };
+        round.outcomes.push(NamesrvOutcome {
+            addr: addr.clone(),
+            error,
+        });
     }
-    (ok, master)
+    round
 }
 
 /// Unregisters from every nameserver (shutdown).
@@ -97,7 +120,13 @@ pub async fn unregister_all(b: &Broker, client: &RemotingClient) {
 /// Keeps the registration fresh until `stop`. A store that failed to persist data (fsync
 /// error) takes the broker out of the routes: it unregisters once and stays out until a
 /// restart recovers the store, so clients send elsewhere.
-pub fn spawn(b: Arc<Broker>, client: Arc<RemotingClient>, stop: CancellationToken) {
+/// Each round's outcome goes to `health` (readiness).
+pub fn spawn(
+    b: Arc<Broker>,
+    client: Arc<RemotingClient>,
+    health: Arc<Health>,
+    stop: CancellationToken,
+) {
     tokio::spawn(async move {
         let (mut registered_once, mut withdrawn) = (false, false);
         loop {
@@ -114,14 +143,16 @@ pub fn spawn(b: Arc<Broker>, client: Arc<RemotingClient>, stop: CancellationToke
                     _ = tokio::time::sleep(b.config.register_period) => continue,
                 }
             }
-            let (ok, master) = register_all(&b, &client).await;
+            let round = register_all(&b, &client).await;
+            let ok = round.accepted();
             if ok > 0 && !registered_once {
                 registered_once = true;
                 tracing::info!(namesrvs = ok, "registered with nameservers");
             }
-            if let Some(m) = master {
+            if let Some(m) = round.master {
                 b.ha.state.set_master_addr(m);
             }
+            health.record_round(round.outcomes);
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(b.config.register_period) => {}

@@ -3,6 +3,7 @@
 
 use crate::broker::{Broker, StartError};
 use crate::config::BrokerConfig;
+use crate::health::Health;
 use crate::processor::{BrokerHandler, execute_parked};
 use crate::registration;
 use crate::state::{log_persist_error, now_ms};
@@ -11,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 /// Start-up failure.
 #[derive(Debug, thiserror::Error)]
@@ -25,9 +26,21 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    /// The HTTP (health) port could not be bound.
+    #[error("cannot listen on {addr} for HTTP: {source} (set httpListenPort, or httpEnable=false)")]
+    HttpBind {
+        /// The address that was taken or refused.
+        addr: SocketAddr,
+        /// The bind error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Store or metadata.
     #[error(transparent)]
     Start(#[from] StartError),
+    /// Opening the store panicked or was cancelled.
+    #[error("opening the store did not finish: {0}")]
+    Aborted(String),
 }
 
 /// A bound, opened broker.
@@ -35,6 +48,9 @@ pub struct BrokerServer {
     broker: Arc<Broker>,
     listeners: Vec<TcpListener>,
     ha_listener: Option<TcpListener>,
+    health: Arc<Health>,
+    /// Stops the HTTP listener when dropped (after shutdown, or when start-up fails).
+    http_stop: DropGuard,
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
@@ -43,36 +59,85 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
         .map_err(|source| ServerError::Bind { addr, source })
 }
 
+/// The remoting listeners (main, VIP) and the HA listener of a master; returns the bound main
+/// port. Records the HA port in `config`.
+async fn bind_remoting(
+    config: &mut BrokerConfig,
+) -> Result<(Vec<TcpListener>, Option<TcpListener>, u16), ServerError> {
+    let main = bind(SocketAddr::new(config.listen_addr, config.listen_port)).await?;
+    let port = main
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or(config.listen_port);
+    let mut listeners = vec![main];
+    if config.vip_channel_enable && port > 2 {
+        listeners.push(bind(SocketAddr::new(config.listen_addr, port - 2)).await?);
+    }
+    let mut ha_listener = None;
+    if config.broker_role != crate::config::BrokerRole::Slave {
+        let ha_port = match (config.ha_listen_port, config.listen_port) {
+            (Some(p), _) => p,
+            (None, 0) => 0,
+            (None, _) => port.wrapping_add(1),
+        };
+        let l = bind(SocketAddr::new(config.listen_addr, ha_port)).await?;
+        config.ha_listen_port = Some(l.local_addr().map_or(ha_port, |a| a.port()));
+        ha_listener = Some(l);
+    }
+    Ok((listeners, ha_listener, port))
+}
+
+/// Starts the HTTP listener (when `httpEnable`) answering from `health`; records the bound
+/// port in `config`.
+async fn start_http(
+    config: &mut BrokerConfig,
+    health: &Arc<Health>,
+    stop: CancellationToken,
+) -> Result<(), ServerError> {
+    if !config.http_enable {
+        return Ok(());
+    }
+    let addr = SocketAddr::new(config.listen_addr, config.http_port());
+    let listener = crate::http::bind(addr)
+        .await
+        .map_err(|source| ServerError::HttpBind { addr, source })?;
+    config.http_listen_port = Some(listener.local_addr().map_or(addr.port(), |a| a.port()));
+    crate::http::spawn(listener, health.clone(), stop);
+    Ok(())
+}
+
 impl BrokerServer {
-    /// Binds the main port (and the VIP port when enabled, and the HA port on a master) and
-    /// opens the store. An ephemeral main port without `haListenPort` gets an ephemeral HA port.
+    /// Binds the main port (and the VIP port when enabled, and the HA port on a master), starts
+    /// the HTTP listener, then opens the store (recovery) while `/healthz` already answers and
+    /// `/readyz` says the store is recovering. An ephemeral main port without `haListenPort`
+    /// (or `httpListenPort`) gets an ephemeral HA (HTTP) port.
     pub async fn start(config: BrokerConfig) -> Result<Self, ServerError> {
         let mut config = config;
-        let main = bind(SocketAddr::new(config.listen_addr, config.listen_port)).await?;
-        let port = main
-            .local_addr()
-            .map(|a| a.port())
-            .unwrap_or(config.listen_port);
-        let mut listeners = vec![main];
-        if config.vip_channel_enable && port > 2 {
-            listeners.push(bind(SocketAddr::new(config.listen_addr, port - 2)).await?);
-        }
-        let mut ha_listener = None;
-        if config.broker_role != crate::config::BrokerRole::Slave {
-            let ha_port = match (config.ha_listen_port, config.listen_port) {
-                (Some(p), _) => p,
-                (None, 0) => 0,
-                (None, _) => port.wrapping_add(1),
-            };
-            let l = bind(SocketAddr::new(config.listen_addr, ha_port)).await?;
-            config.ha_listen_port = Some(l.local_addr().map_or(ha_port, |a| a.port()));
-            ha_listener = Some(l);
-        }
-        let broker = Broker::open(config, port)?;
+        let (listeners, ha_listener, port) = bind_remoting(&mut config).await?;
+        let health = Arc::new(Health::new(config.namesrv_addrs.clone()));
+        let http = CancellationToken::new();
+        let http_stop = http.clone().drop_guard();
+        start_http(&mut config, &health, http).await?;
+        let began = std::time::Instant::now();
+        let broker = match tokio::task::spawn_blocking(move || Broker::open(config, port)).await {
+            Ok(opened) => opened?,
+            Err(e) => return Err(ServerError::Aborted(e.to_string())),
+        };
+        tracing::info!(
+            elapsed_ms = began.elapsed().as_millis() as u64,
+            "store opened"
+        );
+        health.store_opened(broker.store.clone());
+        let weak = Arc::downgrade(&broker);
+        health.metrics_from(Box::new(move || {
+            weak.upgrade().map(|b| crate::metrics::render(&b))
+        }));
         Ok(Self {
             broker,
             listeners,
             ha_listener,
+            health,
+            http_stop,
         })
     }
 
@@ -88,7 +153,12 @@ impl BrokerServer {
         let tasks = CancellationToken::new();
         spawn_arrivals(&b);
         spawn_housekeeping(&b, tasks.clone());
-        registration::spawn(b.clone(), namesrv_client.clone(), tasks.clone());
+        registration::spawn(
+            b.clone(),
+            namesrv_client.clone(),
+            self.health.clone(),
+            tasks.clone(),
+        );
         crate::schedule::spawn(b.delivery(), tasks.clone());
         crate::transaction::spawn_checker(b.check_service(), tasks.clone());
         crate::ha::spawn(&b.ha, self.ha_listener, b.synced_tables(), tasks.clone());
@@ -110,6 +180,10 @@ impl BrokerServer {
             ));
         }
         stop.cancelled().await;
+        self.health.shutting_down();
+        // From here sends get SERVICE_NOT_AVAILABLE (clients retry another broker at once)
+        // instead of reaching a broker that may exit before it answers them.
+        b.stopping.store(true, std::sync::atomic::Ordering::Release);
         tracing::info!("shutting down: no new connections");
         accept_stop.cancel();
         tasks.cancel();
@@ -119,11 +193,14 @@ impl BrokerServer {
         registration::unregister_all(&b, &namesrv_client).await;
         log_persist_error(b.offsets.persist_if_dirty(), "consumer offsets");
         log_persist_error(b.delay_offsets.persist_if_dirty(), "delay offsets");
+        // Sends accepted before the flag finish and are answered before the store closes.
+        tokio::time::sleep(Duration::from_millis(100)).await;
         if let Err(e) = b.store.shutdown() {
             tracing::error!(error = %e, "store shutdown failed");
         }
         // Let queued responses reach the sockets.
         tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(self.http_stop);
         tracing::info!("broker stopped");
     }
 }

@@ -64,8 +64,12 @@ impl MessageStore {
                 tail.pos = end;
                 inner.cl.publish(end);
                 inner.cl.prepare_tail(tail)?;
+                let segment = inner.config.commit_log_segment_size;
                 return Err(StoreError::Corrupt(format!(
-                    "replicated data at offset {end} is not a valid record ({why})"
+                    "replicated data at offset {end} is not a valid record ({why}); \
+                     if it crosses this broker's segment end, the master's \
+                     mappedFileSizeCommitLog differs from this broker's ({segment}): \
+                     set the same value on every broker of the group"
                 )));
             }
         }

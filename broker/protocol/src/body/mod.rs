@@ -6,6 +6,7 @@ pub mod fastjson;
 pub mod heartbeat;
 pub mod lock;
 pub mod misc;
+pub mod properties;
 pub mod register;
 pub mod route;
 pub mod stats;

@@ -98,6 +98,34 @@ mod tests {
     }
 
     #[test]
+    fn http_port_follows_listen_port() {
+        let with = |set: &[&str], port: Option<u16>| {
+            BrokerConfig::from_args(&Args {
+                set: set.iter().map(|s| (*s).to_owned()).collect(),
+                listen_port: port,
+                ..Args::default()
+            })
+        };
+        let c = with(&[], None).unwrap();
+        assert!(c.http_enable);
+        assert_eq!(c.http_port(), 10918);
+        assert_eq!(with(&[], Some(20911)).unwrap().http_port(), 20918);
+        assert_eq!(with(&[], Some(0)).unwrap().http_port(), 0);
+        let c = with(&["httpListenPort=8080", "httpEnable=false"], Some(0)).unwrap();
+        assert_eq!((c.http_port(), c.http_enable), (8080, false));
+        assert!(c.to_properties().contains("httpListenPort=8080"));
+        for bad in [
+            "httpListenPort=abc",
+            "httpListenPort=70000",
+            "httpEnable=yes",
+        ] {
+            let err = with(&[bad], None).unwrap_err().to_string();
+            let key = bad.split('=').next().unwrap();
+            assert!(err.contains(key) && err.contains("--set"), "{err}");
+        }
+    }
+
+    #[test]
     fn errors_name_key_and_fix() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("broker.conf");

@@ -28,6 +28,9 @@ const ACCEPTED_UNUSED: &[&str] = &[
     "osPageCacheBusyTimeOutMills",
     "lockInStrictMode",
     "rmqUser",
+    // Written by rmq-operator: the hash of the restart-only settings, reported back by
+    // GET_BROKER_CONFIG so the roller knows which configuration a running broker loaded.
+    "rmqConfigHash",
 ];
 
 impl BrokerConfig {
@@ -85,6 +88,11 @@ impl BrokerConfig {
                 self.vip_channel_enable = boolean(origin, key, v)?
             }
             "regionId" => self.region_id = v.to_owned(),
+            "httpEnable" => self.http_enable = boolean(origin, key, v)?,
+            "httpListenPort" => {
+                let expected = "a port number (0 = ephemeral)";
+                self.http_listen_port = Some(parse(origin, key, v, expected)?);
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -232,6 +240,8 @@ impl BrokerConfig {
             format!("listenPort={}", self.listen_port),
             format!("brokerIP1={}", self.broker_ip1.clone().unwrap_or_default()),
             format!("haListenPort={}", self.ha_port()),
+            format!("httpEnable={}", self.http_enable),
+            format!("httpListenPort={}", self.http_port()),
             format!("storePathRootDir={}", self.store_root.display()),
             format!("mappedFileSizeCommitLog={}", self.commit_log_segment_size),
             format!("flushDiskType={flush}"),

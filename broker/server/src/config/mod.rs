@@ -58,6 +58,10 @@ pub struct BrokerConfig {
     pub broker_ip2: Option<String>,
     /// haListenPort (default listenPort + 1).
     pub ha_listen_port: Option<u16>,
+    /// Serve `/healthz` and `/readyz` over HTTP (`httpEnable`, default true).
+    pub http_enable: bool,
+    /// The HTTP port (`httpListenPort`); `None` means listenPort + 7 (0 when listenPort is 0).
+    pub http_listen_port: Option<u16>,
     /// Also listen on listenPort - 2 (the "VIP channel" of old clients).
     pub vip_channel_enable: bool,
     /// Where the commit log, queues, indexes and metadata live (`storePathRootDir`).
@@ -125,6 +129,8 @@ impl Default for BrokerConfig {
             broker_ip2: None,
             ha_listen_port: None,
             vip_channel_enable: false,
+            http_enable: true,
+            http_listen_port: None,
             store_root: std::env::var_os("HOME")
                 .map(|h| PathBuf::from(h).join("store"))
                 .unwrap_or_else(|| PathBuf::from("store")),
@@ -276,6 +282,16 @@ impl BrokerConfig {
             ));
         }
         Ok(())
+    }
+
+    /// The HTTP port: `httpListenPort`, else listenPort + 7 (10918 for 10911), else 0
+    /// (ephemeral) when listenPort is 0 or too high.
+    pub fn http_port(&self) -> u16 {
+        self.http_listen_port
+            .unwrap_or_else(|| match self.listen_port {
+                0 => 0,
+                p => p.checked_add(7).unwrap_or(0),
+            })
     }
 
     /// The HA port.

@@ -118,6 +118,7 @@ fn group_config(b: &Broker, req: &RemotingCommand) -> Reply {
 fn broker_config(b: &Broker, req: &RemotingCommand) -> Reply {
     let mut config = b.config.clone();
     config.retention = b.retention.config();
+    config.broker_permission = b.permission();
     let mut resp = RemotingCommand::success(req).with_body(config.to_properties());
     resp.ext_fields.insert(
         "version",
@@ -275,6 +276,13 @@ const FIXED_RUNTIME_INFO: &[(&str, &str)] = &[
 
 /// GET_BROKER_RUNTIME_INFO: counters, store offsets, connections and replication.
 fn runtime_info(b: &Broker) -> KvTable {
+    KvTable {
+        table: runtime_table(b),
+    }
+}
+
+/// The GET_BROKER_RUNTIME_INFO table (also exported on `/metrics`).
+pub fn runtime_table(b: &Broker) -> BTreeMap<String, String> {
     let (put_days, get_days) = b.stats.day_totals();
     let store = b.store.stats();
     let mut t = BTreeMap::new();
@@ -302,6 +310,9 @@ fn runtime_info(b: &Broker) -> KvTable {
     );
     put("diskFull", b.retention.writes_refused().to_string());
     put("storeFailed", b.store.is_failed().to_string());
+    if b.config.http_enable {
+        put("httpListenPort", b.config.http_port().to_string());
+    }
     put(
         "retentionDeletedSegments",
         b.retention.segments_deleted().to_string(),
@@ -336,7 +347,7 @@ fn runtime_info(b: &Broker) -> KvTable {
     put("brokerRole", format!("{:?}", b.config.broker_role));
     t.insert("msgPutTotal".into(), b.stats.puts().to_string());
     b.ha.runtime_info(&mut t);
-    KvTable { table: t }
+    t
 }
 
 /// Queue `queue_id` of `topic` on this broker.

@@ -21,6 +21,7 @@ use rmq_protocol::net::{Channel, RequestHandler};
 use rmq_protocol::{RemotingCommand, request_code as rc};
 use std::sync::Arc;
 
+pub use admin::runtime_table;
 pub use client::expire_clients;
 pub use pull::execute_parked;
 pub use reply::{Failure, Reply};

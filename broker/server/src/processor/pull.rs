@@ -83,7 +83,7 @@ fn check_pull(
     req: &RemotingCommand,
     h: &PullMessageRequestHeader,
 ) -> Result<(Arc<SubscriptionGroupConfig>, Arc<TopicConfig>), Reply> {
-    if !perm::is_readable(b.config.broker_permission) {
+    if !perm::is_readable(b.permission()) {
         return Err(refuse(
             req,
             code::NO_PERMISSION,

@@ -11,7 +11,17 @@ use rmq_protocol::{RemotingCommand, names, response_code as code};
 /// keys change at runtime; a body with any other key changes nothing and says what to do.
 pub fn update_config(b: &Broker, req: &RemotingCommand) -> Reply {
     let text = String::from_utf8_lossy(&req.body);
-    let entries = properties(&text);
+    let mut entries = rmq_protocol::body::properties::parse(&text);
+    let permission = match take_permission(&mut entries) {
+        Ok(p) => p,
+        Err(e) => {
+            return refuse(
+                req,
+                code::SYSTEM_ERROR,
+                format!("{e}. Nothing was changed."),
+            );
+        }
+    };
     let fixed: Vec<&str> = entries
         .iter()
         .map(|(k, _)| k.as_str())
@@ -22,15 +32,28 @@ pub fn update_config(b: &Broker, req: &RemotingCommand) -> Reply {
             req,
             code::SYSTEM_ERROR,
             format!(
-                "rmq changes only the retention settings at runtime ({}); {} must be set in broker.conf and the broker restarted (rolling restarts keep data). Nothing was changed.",
+                "rmq changes only brokerPermission and the retention settings at runtime ({}); {} must be set in broker.conf and the broker restarted (rolling restarts keep data). Nothing was changed.",
                 crate::config::RETENTION_KEYS.join(", "),
                 fixed.join(", ")
             ),
         );
     }
-    match b.retention.update(&entries, "UPDATE_BROKER_CONFIG") {
+    if entries.is_empty() && permission.is_none() {
+        return respond(RemotingCommand::success(req));
+    }
+    let updated = if entries.is_empty() {
+        Ok(())
+    } else {
+        b.retention.update(&entries, "UPDATE_BROKER_CONFIG")
+    };
+    match updated {
         Ok(()) => {
-            tracing::info!(?entries, "retention settings changed at runtime");
+            if !entries.is_empty() {
+                tracing::info!(?entries, "retention settings changed at runtime");
+            }
+            if let Some(p) = permission {
+                set_permission(b, p);
+            }
             respond(RemotingCommand::success(req))
         }
         Err(e) => refuse(
@@ -41,14 +64,36 @@ pub fn update_config(b: &Broker, req: &RemotingCommand) -> Reply {
     }
 }
 
-/// `key=value` lines of a Java properties text (blank lines and `#` comments skipped).
-fn properties(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('!'))
-        .filter_map(|l| l.split_once(['=', ':']))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect()
+/// Removes `brokerPermission` from `entries` and checks it: 2 (write only), 4 (read only) or
+/// 6 (read and write).
+fn take_permission(entries: &mut Vec<(String, String)>) -> Result<Option<i32>, String> {
+    let Some(i) = entries.iter().position(|(k, _)| k == "brokerPermission") else {
+        return Ok(None);
+    };
+    let (_, v) = entries.remove(i);
+    match v.parse::<i32>() {
+        Ok(p @ (2 | 4 | 6)) => Ok(Some(p)),
+        _ => Err(format!(
+            "brokerPermission={v} is not a permission: use 6 (read and write), 4 (read only) or 2 (write only)"
+        )),
+    }
+}
+
+/// Puts `permission` in force and registers with the nameservers at once, so routes show it
+/// (a read-only broker drops out of producers' write routes).
+fn set_permission(b: &Broker, permission: i32) {
+    let before = b
+        .permission
+        .swap(permission, std::sync::atomic::Ordering::AcqRel);
+    if before != permission {
+        tracing::info!(
+            before,
+            after = permission,
+            "brokerPermission changed at runtime"
+        );
+        b.topics.touch(crate::state::now_ms());
+        b.register_now.notify_one();
+    }
 }
 
 /// DELETE_EXPIRED_COMMITLOG: the next cleaning passes delete expired segments whatever the
@@ -81,21 +126,4 @@ pub fn clean_queues(b: &Broker, req: &RemotingCommand) -> Reply {
     }
     tracing::info!(topics = ?stale, "CLEAN_EXPIRED_CONSUMEQUEUE removed the queues of deleted topics");
     respond(RemotingCommand::success(req))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn properties_text_as_mqadmin_sends_it() {
-        let p = properties("#comment\nfileReservedTime=48\n\ndeleteWhen = 03;15\n");
-        assert_eq!(
-            p,
-            vec![
-                ("fileReservedTime".to_owned(), "48".to_owned()),
-                ("deleteWhen".to_owned(), "03;15".to_owned())
-            ]
-        );
-    }
 }

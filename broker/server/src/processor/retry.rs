@@ -107,7 +107,7 @@ fn retry_group(
             format!("subscription group not exist, {}", h.group),
         ));
     };
-    if !perm::is_writeable(b.config.broker_permission) {
+    if !perm::is_writeable(b.permission()) {
         return Err((
             code::NO_PERMISSION,
             format!("the broker[{}] sending message is forbidden", b.broker_addr),

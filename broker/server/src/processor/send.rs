@@ -47,6 +47,40 @@ fn fail(b: &Broker, req: &RemotingCommand, code: i32, remark: String) -> Reply {
     respond(response_base(b, req, code, Some(remark)))
 }
 
+/// Refuses a send to a broker that takes no writes now: read-only (NO_PERMISSION) or shutting
+/// down (SERVICE_NOT_AVAILABLE); clients retry both on another broker at once.
+// The Err is the finished response (see `check_topic`).
+#[allow(clippy::result_large_err)]
+fn writable(b: &Broker, req: &RemotingCommand) -> Result<(), Reply> {
+    if !perm::is_writeable(b.permission()) {
+        return Err(read_only(b, req));
+    }
+    if b.is_stopping() {
+        let remark = format!(
+            "broker {} is shutting down; send to another broker",
+            b.config.broker_name
+        );
+        return Err(fail(b, req, code::SERVICE_NOT_AVAILABLE, remark));
+    }
+    Ok(())
+}
+
+/// NO_PERMISSION for a send to a broker whose `brokerPermission` has no write bit (a group being
+/// drained): Java clients retry it on another broker.
+fn read_only(b: &Broker, req: &RemotingCommand) -> Reply {
+    fail(
+        b,
+        req,
+        code::NO_PERMISSION,
+        format!(
+            "the broker[{}] sending message is forbidden: brokerPermission={} (read-only, e.g. \
+             while its group is drained); send through the current routes",
+            b.config.broker_name,
+            b.permission()
+        ),
+    )
+}
+
 /// Checks the topic and finds (or auto-creates) its config. `Err` is the response to send.
 // The Err is the finished response, moved once to the caller: boxing it would only add an
 // allocation per refused request.
@@ -67,6 +101,7 @@ fn check_topic(
             ),
         ));
     }
+    writable(b, req)?;
     if let Err(e) = names::validate_topic(&h.topic) {
         return Err(fail(b, req, code::INVALID_PARAMETER, e));
     }

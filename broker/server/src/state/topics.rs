@@ -107,6 +107,13 @@ impl TopicTable {
         self.inner.read().version
     }
 
+    /// Records a change that is not in the table but in what the broker registers with it
+    /// (the broker's permission): nameservers take a registration's topics only when the
+    /// version moved, as Java's `updateBrokerConfig` of `brokerPermission` makes it move.
+    pub fn touch(&self, now_ms: i64) {
+        self.inner.write().version.next(now_ms);
+    }
+
     /// Topic names.
     pub fn names(&self) -> Vec<String> {
         self.inner.read().topics.keys().cloned().collect()

@@ -1,0 +1,159 @@
+//! `GET /metrics` of the broker: OpenMetrics text (prometheus-client), computed when scraped
+//! from what the broker already keeps, so sends and pulls pay nothing for it.
+//!
+//! Names follow Apache's `rocketmq-exporter`, so its dashboards and alerts work unchanged:
+//!
+//! | metric | labels | value |
+//! |---|---|---|
+//! | `rocketmq_producer_offset` | cluster, broker, topic | sum of the topic's queue max offsets: messages ever stored |
+//! | `rocketmq_consumer_offset` | cluster, broker, group, topic | sum of the group's committed offsets on the topic |
+//! | `rocketmq_group_diff` | cluster, broker, group, topic | consumer lag: sum over queues of max offset - committed offset |
+//! | `rocketmq_brokeruntime_<key>` | cluster, broker | every numeric GET_BROKER_RUNTIME_INFO key, snake_case (`commitLogDiskRatio` → `rocketmq_brokeruntime_commit_log_disk_ratio`, `putTps`, `msgPutTotalTodayNow`, `commitLogMaxOffset`, `storeFailed` as 0/1, ...) |
+//! | `rmq_broker_messages_in_total`, `rmq_broker_messages_out_total` | cluster, broker | messages stored / handed to consumers since start |
+//! | `rmq_metrics_series_dropped` | | topic or group series left out by the cap |
+//!
+//! Cardinality is bounded: at most [`MAX_TOPIC_SERIES`] topic series and as many group series
+//! per scrape; what is left out is counted in `rmq_metrics_series_dropped`.
+
+mod offsets;
+
+use crate::broker::Broker;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+/// Topic series (and group series) exported per scrape at most.
+pub const MAX_TOPIC_SERIES: usize = 2000;
+
+/// A float gauge.
+type FGauge = Gauge<f64, AtomicU64>;
+
+/// Labels of a broker-wide series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BrokerLabels {
+    /// `brokerClusterName`.
+    pub cluster: String,
+    /// `brokerName`.
+    pub broker: String,
+}
+
+/// Labels of a topic series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TopicLabels {
+    /// `brokerClusterName`.
+    pub cluster: String,
+    /// `brokerName`.
+    pub broker: String,
+    /// Topic.
+    pub topic: String,
+}
+
+/// Labels of a consumer-group series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GroupLabels {
+    /// `brokerClusterName`.
+    pub cluster: String,
+    /// `brokerName`.
+    pub broker: String,
+    /// Consumer group.
+    pub group: String,
+    /// Topic.
+    pub topic: String,
+}
+
+/// `commitLogDiskRatio` → `commit_log_disk_ratio`.
+pub fn snake_case(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 4);
+    for c in key.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A runtime-info value as a number (`true`/`false` as 1/0); `None` for text.
+pub fn numeric(value: &str) -> Option<f64> {
+    match value {
+        "true" => Some(1.0),
+        "false" => Some(0.0),
+        v => v.parse::<f64>().ok().filter(|f| f.is_finite()),
+    }
+}
+
+fn gauge(v: f64) -> FGauge {
+    let g = FGauge::default();
+    g.set(v);
+    g
+}
+
+/// Registers one broker-wide gauge per numeric runtime-info key.
+fn runtime_gauges(reg: &mut Registry, b: &Broker, labels: &BrokerLabels) {
+    for (key, value) in crate::processor::runtime_table(b) {
+        let Some(v) = numeric(&value) else { continue };
+        let family = Family::<BrokerLabels, FGauge>::default();
+        family.get_or_create(labels).set(v);
+        reg.register(
+            format!("rocketmq_brokeruntime_{}", snake_case(&key)),
+            format!("GET_BROKER_RUNTIME_INFO {key}"),
+            family,
+        );
+    }
+}
+
+/// The OpenMetrics text of `b`.
+pub fn render(b: &Broker) -> String {
+    let mut reg = Registry::default();
+    let labels = BrokerLabels {
+        cluster: b.config.cluster_name.clone(),
+        broker: b.config.broker_name.clone(),
+    };
+    runtime_gauges(&mut reg, b, &labels);
+    for (name, help, v) in [
+        (
+            "rmq_broker_messages_in",
+            "messages stored since start",
+            b.stats.puts(),
+        ),
+        (
+            "rmq_broker_messages_out",
+            "messages handed to consumers since start",
+            b.stats.gets(),
+        ),
+    ] {
+        let family = Family::<BrokerLabels, FGauge>::default();
+        family.get_or_create(&labels).set(v as f64);
+        reg.register(format!("{name}_total"), help, family);
+    }
+    let dropped = offsets::register(&mut reg, b, &labels);
+    reg.register(
+        "rmq_metrics_series_dropped",
+        "topic and group series left out of this scrape by the cardinality cap",
+        gauge(dropped as f64),
+    );
+    let mut out = String::new();
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &reg) {
+        tracing::warn!(error = %e, "encoding metrics");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_become_exporter_names() {
+        assert_eq!(snake_case("commitLogDiskRatio"), "commit_log_disk_ratio");
+        assert_eq!(snake_case("putTps"), "put_tps");
+        assert_eq!(numeric("true"), Some(1.0));
+        assert_eq!(numeric("0.25"), Some(0.25));
+        assert_eq!(numeric("[ 3 seconds ]"), None);
+        assert_eq!(numeric("NaN"), None);
+    }
+}
