@@ -66,6 +66,19 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// A free port whose HTTP port (+ 7, the nodes' default `httpListenPort`) is free too and
+/// differs from every port in `taken`.
+fn free_node_port(taken: &[u16]) -> u16 {
+    loop {
+        let p = free_port();
+        let http = p.saturating_add(7);
+        let clash = taken.iter().any(|t| *t == p || *t == http);
+        if !clash && std::net::TcpListener::bind(("0.0.0.0", http)).is_ok() {
+            return p;
+        }
+    }
+}
+
 /// The user data of launch template `key`, resolved against `state`.
 fn user_data(p: &rmq_aws::Plan, key: &str, state: &State) -> String {
     match &p.resource(key).unwrap().spec {
@@ -140,7 +153,14 @@ async fn rendered_user_data_boots_a_nameserver_and_a_broker_that_takes_messages(
     let tmp = tempfile::tempdir().unwrap();
     let p = sandbox_plan(&bins);
     let state = loopback_state();
-    let (ns_port, broker_port) = (free_port(), free_port());
+    let ns_port = free_node_port(&[]);
+    let broker_port = free_node_port(&[ns_port, ns_port + 7]);
+    let ha_port = loop {
+        let p = free_port();
+        if ![ns_port, ns_port + 7, broker_port, broker_port + 7].contains(&p) {
+            break p;
+        }
+    };
     let ns_addr = format!("127.0.0.1:{ns_port}");
 
     // Nameserver.
@@ -173,7 +193,7 @@ async fn rendered_user_data_boots_a_nameserver_and_a_broker_that_takes_messages(
         &bins,
         &[
             ("RMQ_LISTEN_PORT", broker_port.to_string()),
-            ("RMQ_HA_PORT", free_port().to_string()),
+            ("RMQ_HA_PORT", ha_port.to_string()),
             ("RMQ_OVERRIDES", overrides.display().to_string()),
         ],
         &tmp.path().join("broker.log"),

@@ -22,9 +22,6 @@ pub const STS_POD_NAME: &str = "statefulset.kubernetes.io/pod-name";
 /// Field manager and `managed-by` value.
 pub const MANAGER: &str = "rmq-operator";
 
-/// Pod-template annotation: hash of everything rendered into the pod's config, so any change of
-/// `broker.conf` rolls the pods.
-pub const CONFIG_HASH: &str = "rmq.dev/config-hash";
 /// CR annotation: `"true"` pauses reconciliation of a cluster (status says so).
 pub const PAUSE: &str = "rmq.dev/pause-reconciliation";
 /// CR annotation on a topic or consumer group: `"false"` stops managing it (the finalizer is

@@ -3,49 +3,14 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a broken fixture should fail loudly
 
-use k8s_openapi::api::apps::v1::StatefulSet;
+mod common;
+
+use common::{built, cluster, names, sts};
+
 use rmq_model::RocketMQCluster;
-use rmq_operator::cluster::build::{self, BuildInput, KubernetesResources, Prepared, configmap};
+use rmq_operator::cluster::build::{self, KubernetesResources, Prepared, configmap};
 use rmq_operator::cluster::status::{self, SetState};
 use rmq_operator::labels;
-
-fn cluster(file: &str) -> RocketMQCluster {
-    let path = format!("{}/tests/fixtures/{file}", env!("CARGO_MANIFEST_DIR"));
-    serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn input(c: &RocketMQCluster, domain: Option<&str>) -> BuildInput {
-    use kube::Resource;
-    BuildInput {
-        owner: c.controller_owner_ref(&()).unwrap(),
-        namespace: c.metadata.namespace.clone().unwrap(),
-        image: build::image(
-            c.spec.image.as_deref(),
-            c.spec.version.as_deref(),
-            "ghcr.io/rmq-dev/rmq:0.1.0",
-        ),
-        image_pull_policy: None,
-        cluster_domain: domain.map(str::to_owned),
-    }
-}
-
-fn built(c: &RocketMQCluster, domain: Option<&str>) -> KubernetesResources<Prepared> {
-    let v = rmq_model::validate(c).unwrap();
-    build::build(&v, &input(c, domain))
-}
-
-fn sts<'a>(r: &'a KubernetesResources<Prepared>, name: &str) -> &'a StatefulSet {
-    r.stateful_sets
-        .iter()
-        .find(|s| s.metadata.name.as_deref() == Some(name))
-        .unwrap()
-}
-
-fn names<K: kube::Resource>(objs: &[K]) -> Vec<String> {
-    objs.iter()
-        .map(|o| o.meta().name.clone().unwrap())
-        .collect()
-}
 
 #[test]
 fn minimal_cluster_objects() {
@@ -74,21 +39,19 @@ fn minimal_cluster_objects() {
     );
     assert!(conf.contains("\nbrokerRole=ASYNC_MASTER\n"), "{conf}");
     // image defaults to the operator's default image
-    let pod = sts(&r, "mini-broker-a")
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .spec
-        .as_ref()
-        .unwrap();
+    let pod = common::pod_spec(&r, "mini-broker-a");
     assert_eq!(
         pod.containers[0].image.as_deref(),
         Some("ghcr.io/rmq-dev/rmq:0.1.0")
     );
     assert_eq!(
         pod.containers[0].args.as_ref().unwrap(),
-        &["--config", "/etc/rmq/$(POD_NAME).conf"]
+        &[
+            "--config",
+            "/etc/rmq/$(POD_NAME).conf",
+            "--set",
+            "httpListenPort=10918"
+        ]
     );
 }
 
@@ -170,7 +133,8 @@ fn groups_are_statefulsets_with_master_and_slaves() {
     assert_eq!(sel[labels::STS_POD_NAME], "demo-broker-b-1");
     assert_eq!(
         svc.spec.as_ref().unwrap().publish_not_ready_addresses,
-        Some(true)
+        Some(false),
+        "a terminating broker leaves its Service at once (clients fail over instead of hanging)"
     );
 }
 
@@ -191,46 +155,103 @@ fn no_pod_ip_or_ip_address_is_rendered() {
     }
 }
 
+fn pod_conf(r: &KubernetesResources<Prepared>, pod: &str) -> String {
+    r.config_maps[0].data.as_ref().unwrap()[&format!("{pod}.conf")].clone()
+}
+
+/// The `rmqConfigHash` line of a pod's conf (checked to hash the rest of it).
+fn hash_of(r: &KubernetesResources<Prepared>, pod: &str) -> String {
+    let text = pod_conf(r, pod);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("rmqConfigHash="))
+        .expect("rmqConfigHash line")
+        .to_owned();
+    assert_eq!(
+        line,
+        configmap::restart_hash(&text),
+        "the line hashes the rest"
+    );
+    line
+}
+
+/// Broker StatefulSets leave restarts to the roller: OnDelete, and no hash in the template
+/// (a hash there would restart every pod of the group for a change of one).
 #[test]
-fn config_change_changes_the_hash_and_only_then() {
+fn broker_sets_are_on_delete_without_a_template_hash() {
+    let r = built(&cluster("two-by-two.yaml"), None);
+    let set = sts(&r, "demo-broker-a").spec.clone().unwrap();
+    assert_eq!(
+        set.update_strategy.unwrap().type_.as_deref(),
+        Some("OnDelete")
+    );
+    let annotations = set
+        .template
+        .metadata
+        .unwrap()
+        .annotations
+        .unwrap_or_default();
+    assert!(
+        !annotations.keys().any(|k| k.contains("hash")),
+        "{annotations:?}"
+    );
+}
+
+/// Each pod's conf carries the hash of its own restart-only settings: a broker.conf key
+/// changes every hash, a runtime key (retention) none, a new slave none of the others'.
+#[test]
+fn each_pod_conf_carries_the_hash_of_its_restart_only_settings() {
     let mut c = cluster("two-by-two.yaml");
-    let hash = |r: &KubernetesResources<Prepared>| {
-        sts(r, "demo-broker-a")
-            .spec
-            .as_ref()
-            .unwrap()
-            .template
-            .metadata
-            .as_ref()
-            .unwrap()
-            .annotations
-            .as_ref()
-            .unwrap()[labels::CONFIG_HASH]
-            .clone()
-    };
-    let a = hash(&built(&c, None));
-    assert_eq!(a, hash(&built(&c, None)), "same spec, same hash");
-    assert_eq!(a, configmap::config_hash(&built(&c, None).config_maps[0]));
+    let r = built(&c, None);
+    let (m, s) = (
+        hash_of(&r, "demo-broker-a-0"),
+        hash_of(&r, "demo-broker-a-1"),
+    );
+    assert_ne!(m, s, "master and slave confs differ (brokerId, role)");
+    assert_eq!(m, hash_of(&built(&c, None), "demo-broker-a-0"), "stable");
+    c.spec.brokers.config.remove("deleteWhen"); // the fixture repeats retention's value
+    assert_eq!(
+        m,
+        hash_of(&built(&c, None), "demo-broker-a-0"),
+        "same settings"
+    );
+    c.spec.brokers.replicas_per_group = 3;
+    let more = built(&c, None);
+    assert_eq!(
+        m,
+        hash_of(&more, "demo-broker-a-0"),
+        "a new slave changes nothing for the master"
+    );
+    assert_eq!(
+        s,
+        hash_of(&more, "demo-broker-a-1"),
+        "... nor for the other slaves"
+    );
+    c.spec.brokers.replicas_per_group = 2;
+    c.spec.brokers.retention.delete_when = "03".into();
+    let r2 = built(&c, None);
+    assert_eq!(
+        m,
+        hash_of(&r2, "demo-broker-a-0"),
+        "retention is changed at runtime"
+    );
+    let runtime = configmap::runtime_settings(&pod_conf(&r2, "demo-broker-a-0"));
+    assert_eq!(runtime["deleteWhen"], "03");
     c.spec
         .brokers
         .config
         .insert("maxMessageSize".into(), "1048576".into());
-    let b = hash(&built(&c, None));
-    assert_ne!(a, b, "a broker.conf key rolls the pods");
-    c.spec.brokers.config.remove("deleteWhen");
-    assert_eq!(
-        b,
-        hash(&built(&c, None)),
-        "the same deleteWhen, now from retention"
+    let r3 = built(&c, None);
+    assert_ne!(
+        m,
+        hash_of(&r3, "demo-broker-a-0"),
+        "a restart-only key restarts"
     );
-    c.spec.brokers.retention.delete_when = "03".into();
-    let r = hash(&built(&c, None));
-    assert_ne!(b, r, "a retention change rolls the pods");
-    let b = r;
+    assert_ne!(s, hash_of(&r3, "demo-broker-a-1"));
     c.spec.name_server.replicas = 4;
     assert_ne!(
-        b,
-        hash(&built(&c, None)),
+        hash_of(&r3, "demo-broker-a-0"),
+        hash_of(&built(&c, None), "demo-broker-a-0"),
         "a new nameserver reaches the brokers' namesrvAddr"
     );
 }
@@ -355,8 +376,11 @@ fn status_conditions() {
 #[test]
 fn crds_carry_admission_rules() {
     let yaml = rmq_model::crd::crds_yaml().unwrap();
-    assert!(yaml.contains("spec.brokers.groups cannot be lowered yet"));
-    assert!(yaml.contains("self.groups >= oldSelf.groups"));
+    assert!(
+        !yaml.contains("oldSelf.groups"),
+        "lowering groups is allowed: scale-in drains"
+    );
+    assert!(yaml.contains("drainTimeoutMinutes"));
     assert!(yaml.contains("spec.cluster is immutable"));
 }
 

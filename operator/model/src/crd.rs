@@ -35,11 +35,6 @@ pub mod admission {
         ),
         (
             "spec.brokers",
-            "self.groups >= oldSelf.groups",
-            "spec.brokers.groups cannot be lowered yet: removing a broker group would drop its messages (safe scale-in is planned); restore the previous value",
-        ),
-        (
-            "spec.brokers",
             "self.replication != 'Sync' || self.replicasPerGroup >= 2",
             "spec.brokers.replication Sync needs a slave: set spec.brokers.replicasPerGroup to 2 or more, or replication to Async",
         ),
@@ -50,8 +45,33 @@ pub mod admission {
         ),
         (
             "spec.brokers.storage",
-            "self == oldSelf",
-            "spec.brokers.storage is immutable (volume claims of running brokers cannot be resized or moved yet); restore the previous value",
+            "has(self.storageClass) == has(oldSelf.storageClass) && (!has(self.storageClass) || self.storageClass == oldSelf.storageClass)",
+            "spec.brokers.storage.storageClass cannot change on a running cluster (volumes cannot move to another class); restore the previous value",
+        ),
+        (
+            "spec.brokers.storage",
+            "!isQuantity(self.size) || !isQuantity(oldSelf.size) || !quantity(self.size).isLessThan(quantity(oldSelf.size))",
+            "spec.brokers.storage.size cannot shrink (volumes only grow, and only where the StorageClass allows expansion); restore the previous value or a larger one",
+        ),
+        (
+            "spec.nameServer.pod.resources.requests",
+            "(!has(self.cpu) || isQuantity(self.cpu)) && (!has(self.memory) || isQuantity(self.memory))",
+            "spec.nameServer.pod.resources.requests: cpu and memory must be a Kubernetes quantity such as 500m or 2 (cpu), 512Mi or 2Gi (memory)",
+        ),
+        (
+            "spec.nameServer.pod.resources.limits",
+            "(!has(self.cpu) || isQuantity(self.cpu)) && (!has(self.memory) || isQuantity(self.memory))",
+            "spec.nameServer.pod.resources.limits: cpu and memory must be a Kubernetes quantity such as 500m or 2 (cpu), 512Mi or 2Gi (memory)",
+        ),
+        (
+            "spec.brokers.pod.resources.requests",
+            "(!has(self.cpu) || isQuantity(self.cpu)) && (!has(self.memory) || isQuantity(self.memory))",
+            "spec.brokers.pod.resources.requests: cpu and memory must be a Kubernetes quantity such as 500m or 2 (cpu), 512Mi or 2Gi (memory)",
+        ),
+        (
+            "spec.brokers.pod.resources.limits",
+            "(!has(self.cpu) || isQuantity(self.cpu)) && (!has(self.memory) || isQuantity(self.memory))",
+            "spec.brokers.pod.resources.limits: cpu and memory must be a Kubernetes quantity such as 500m or 2 (cpu), 512Mi or 2Gi (memory)",
         ),
         (
             "spec.brokers.storage",
@@ -151,6 +171,15 @@ pub mod admission {
             assert_eq!(yaml.matches("\"rule\"").count(), count);
         }
     }
+}
+
+/// Schema of a free-form object the API server keeps as written
+/// (`x-kubernetes-preserve-unknown-fields`), e.g. a pod template override.
+pub fn preserve_unknown_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true,
+    })
 }
 
 /// The CRDs as one multi-document YAML stream (`---` between documents).

@@ -2,7 +2,9 @@
 //! functions, so the CRD schema (`default:`), a YAML file that leaves a field out and the
 //! documentation all agree. Limits used by validation live here too.
 
-use crate::types::{FlushMode, MessageType, ReplicationMode, TopicPerm};
+use crate::types::{
+    AntiAffinity, FlushMode, ListenerType, MessageType, ReplicationMode, TopicPerm,
+};
 
 /// `spec.nameServer.replicas`.
 pub fn name_server_replicas() -> i32 {
@@ -24,6 +26,29 @@ pub fn replication() -> ReplicationMode {
 pub fn flush() -> FlushMode {
     FlushMode::Async
 }
+/// The HTTP port (`/healthz`, `/readyz`) of a broker or nameserver is its main port + this
+/// (broker `httpListenPort` default: 10911 + 7 = 10918; nameserver: 9883).
+pub const HTTP_PORT_OFFSET: u16 = 7;
+/// `spec.listener.type`.
+pub fn listener_type() -> ListenerType {
+    ListenerType::Internal
+}
+/// `spec.listener.nodePortBase`.
+pub fn node_port_base() -> i32 {
+    30900
+}
+/// The node port range of a default Kubernetes API server (`--service-node-port-range`).
+pub const NODE_PORT_RANGE: (i32, i32) = (30000, 32767);
+/// `spec.*.pod.antiAffinity`.
+pub fn anti_affinity() -> AntiAffinity {
+    AntiAffinity::Preferred
+}
+/// Default resources of a nameserver pod: (cpu request, memory request, memory limit).
+pub const NAME_SERVER_RESOURCES: (&str, &str, &str) = ("100m", "128Mi", "256Mi");
+/// Default resources of a broker pod: (cpu request, memory request, memory limit). The broker
+/// holds little in its heap (idle RSS ~7 MiB); the limit leaves room for read buffers under
+/// load. The page cache of the data volume is charged to the pod but reclaimed under pressure.
+pub const BROKER_RESOURCES: (&str, &str, &str) = ("250m", "512Mi", "2Gi");
 /// `spec.brokers.storage.size`.
 pub fn storage_size() -> String {
     "20Gi".into()
@@ -99,3 +124,23 @@ pub const MAX_CLUSTER_NAME: usize = 40;
 pub const OWNERSHIP_NAMESPACE: &str = "rmq.dev/owned";
 /// Manager name `rmqctl apply` and `rmqctl local up` record as the owner.
 pub const MANAGER_RMQCTL: &str = "rmqctl";
+
+/// broker.conf keys an rmq broker takes at runtime (UPDATE_BROKER_CONFIG): the retention and
+/// disk-safety settings. A change of only these is pushed to the running brokers; any other key
+/// needs a restart. Keep in step with the broker's `config::RETENTION_KEYS`.
+pub const RUNTIME_BROKER_KEYS: &[&str] = &[
+    "fileReservedTime",
+    "deleteWhen",
+    "diskMaxUsedSpaceRatio",
+    "diskSpaceCleanForciblyRatio",
+    "diskSpaceWarningLevelRatio",
+    "cleanResourceInterval",
+    "deleteCommitLogFilesInterval",
+    "deleteFileBatchMax",
+    "cleanFileForciblyEnable",
+];
+
+/// The broker.conf key that carries the hash of a broker's restart-only settings, written by
+/// the operator and reported back by GET_BROKER_CONFIG: the roller compares it with the desired
+/// one to know whether a running broker needs a restart.
+pub const CONFIG_HASH_KEY: &str = "rmqConfigHash";

@@ -35,6 +35,12 @@ pub trait Addressing {
     /// Endpoint (advertised host, main port) of broker `replica` of group `group`. Its HA port
     /// is the main port + [`defaults::HA_PORT_OFFSET`]; leave room for it.
     fn broker(&self, cluster: &ValidatedCluster, group: u32, replica: u32) -> Endpoint;
+    /// The host other brokers of the group replicate from (`brokerIP2`): the advertised host
+    /// unless the back-end advertises an external address to clients and keeps replication on
+    /// an internal one.
+    fn broker_ha_host(&self, cluster: &ValidatedCluster, group: u32, replica: u32) -> String {
+        self.broker(cluster, group, replica).host
+    }
     /// `storePathRootDir` of the broker node named `node` (e.g. `broker-a-0`), as the broker sees
     /// it.
     fn broker_store_dir(&self, cluster: &ValidatedCluster, node: &str) -> String;
@@ -95,6 +101,9 @@ pub struct BrokerNode {
     pub endpoint: Endpoint,
     /// HA port (main port + 1).
     pub ha_port: u16,
+    /// Host slaves replicate from (`brokerIP2`; `endpoint.host` unless the back-end splits
+    /// external and internal addresses).
+    pub ha_host: String,
     /// The broker's data directory (`storePathRootDir`).
     pub store_dir: String,
     /// The complete broker.conf.
@@ -175,6 +184,7 @@ pub fn desired_cluster(cluster: &ValidatedCluster, addressing: &dyn Addressing) 
             let endpoint = addressing.broker(cluster, g, r);
             let ha_port = endpoint.port.saturating_add(defaults::HA_PORT_OFFSET);
             let store_dir = addressing.broker_store_dir(cluster, &name);
+            let ha_host = addressing.broker_ha_host(cluster, g, r);
             let mut node = BrokerNode {
                 name,
                 group: group.clone(),
@@ -183,6 +193,7 @@ pub fn desired_cluster(cluster: &ValidatedCluster, addressing: &dyn Addressing) 
                 role,
                 endpoint,
                 ha_port,
+                ha_host,
                 store_dir,
                 broker_conf: String::new(),
             };
@@ -239,7 +250,7 @@ pub fn render_broker_conf(
         ("flushDiskType", flush.to_owned()),
         ("namesrvAddr", namesrv_addr.to_owned()),
         ("brokerIP1", node.endpoint.host.clone()),
-        ("brokerIP2", node.endpoint.host.clone()),
+        ("brokerIP2", node.ha_host.clone()),
         ("listenPort", node.endpoint.port.to_string()),
         ("haListenPort", node.ha_port.to_string()),
         ("storePathRootDir", node.store_dir.clone()),

@@ -42,7 +42,7 @@ pub use types::{
     BrokerGroupStatus, BrokersSpec, Condition, ConditionStatus, FlushMode, MessageType,
     NameServerSpec, ReplicationMode, RetentionSpec, RocketMQCluster, RocketMQClusterSpec,
     RocketMQClusterStatus, RocketMQConsumerGroup, RocketMQConsumerGroupSpec,
-    RocketMQConsumerGroupStatus, RocketMQTopic, RocketMQTopicSpec, RocketMQTopicStatus,
+    RocketMQConsumerGroupStatus, RocketMQTopic, RocketMQTopicSpec, RocketMQTopicStatus, RollStatus,
     StorageSpec, TopicPerm,
 };
 pub use validate::{

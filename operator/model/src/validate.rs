@@ -16,8 +16,12 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
+mod listener;
+mod pod;
 mod retention;
 
+pub use listener::broker_node_port;
+pub use pod::parse_cpu;
 pub use retention::{RETENTION_KEYS, Retention, is_delete_when};
 
 /// One problem with a spec: where, what, and how to fix it.
@@ -108,6 +112,14 @@ pub struct ValidatedCluster {
     /// Extra broker.conf keys (`spec.brokers.config` without the keys of [`RETENTION_KEYS`],
     /// which [`Self::retention`] holds).
     pub broker_config: BTreeMap<String, String>,
+    /// Nameserver pod sizing and placement, resources resolved (never `None`).
+    pub name_server_pod: crate::types::PodOptions,
+    /// Broker pod sizing and placement, resources resolved (never `None`).
+    pub broker_pod: crate::types::PodOptions,
+    /// External access.
+    pub listener: crate::types::ListenerSpec,
+    /// What lowering `groups` does to the leaving groups.
+    pub scale_in: crate::types::ScaleInSpec,
 }
 
 impl ValidatedCluster {
@@ -131,6 +143,17 @@ pub fn validate(c: &RocketMQCluster) -> Result<ValidatedCluster, Vec<ValidationE
     let (retention, broker_config) =
         retention::check_retention(&s.brokers.retention, &s.brokers.config, &mut errs);
     check_version_and_image(s, &mut errs);
+    let name_server_pod = pod::check_pod(&s.name_server.pod, pod::Role::NameServer, &mut errs);
+    let broker_pod = pod::check_pod(&s.brokers.pod, pod::Role::Broker, &mut errs);
+    listener::check_listener(&s.listener, groups * replicas, &mut errs);
+    range(
+        s.brokers.scale_in.drain_timeout_minutes,
+        0,
+        10_080,
+        "spec.brokers.scaleIn.drainTimeoutMinutes",
+        "set how long a leaving group may take to drain, in minutes (0..=10080, e.g. 30)",
+        &mut errs,
+    );
     if !errs.is_empty() {
         return Err(errs);
     }
@@ -153,6 +176,10 @@ pub fn validate(c: &RocketMQCluster) -> Result<ValidatedCluster, Vec<ValidationE
         storage_class: s.brokers.storage.storage_class.clone(),
         retention,
         broker_config,
+        name_server_pod,
+        broker_pod,
+        listener: s.listener.clone(),
+        scale_in: s.brokers.scale_in.clone(),
     })
 }
 

@@ -103,6 +103,8 @@ fn planned_nodes(
                 ns.endpoint.port.to_string(),
                 "--kv-config-path".into(),
                 dir.join("kvConfig.json").display().to_string(),
+                "--http-listen-port".into(),
+                namesrv_http_port(ns.endpoint.port).to_string(),
             ],
             log: logs.join(format!("{}.log", ns.name)),
             dir,
@@ -235,9 +237,13 @@ fn prepare(
         let (_, port) = n.address.rsplit_once(':').unwrap_or_default();
         let port: u16 = port.parse().unwrap_or(0);
         check_port_free(HOST, port, &n.name)?;
-        if n.kind == NodeKind::Broker {
+        let http = if n.kind == NodeKind::Broker {
             check_port_free(HOST, port.saturating_add(1), &format!("{} (HA)", n.name))?;
-        }
+            port.saturating_add(rmq_model::defaults::HTTP_PORT_OFFSET)
+        } else {
+            namesrv_http_port(port)
+        };
+        check_port_free(HOST, http, &format!("{} (HTTP)", n.name))?;
         std::fs::create_dir_all(&n.dir).map_err(|e| CtlError::io(&n.dir, e))?;
         if let Some(conf) = confs.get(&n.name) {
             let path = n.dir.join("broker.conf");
@@ -341,4 +347,11 @@ async fn reconcile(
         progress.println(line)
     })
     .await
+}
+
+/// The HTTP (`/healthz`, `/readyz`) port of a local nameserver on `port`: 100 above it, since
+/// local nameservers sit on consecutive ports (the default, port + 7, would be the eighth
+/// nameserver's remoting port). Brokers keep the default (10918, 10928, ...).
+fn namesrv_http_port(port: u16) -> u16 {
+    port.saturating_add(100)
 }

@@ -6,10 +6,12 @@
 //! label selector and deletes objects that were not applied this round *and* carry an owner
 //! reference to this cluster's uid — e.g. the group `broker-c` after `groups` went from 3 to 2
 //! (refused at admission today, allowed once safe scale-in lands). PVCs are never pruned.
+//! StatefulSets keep the claim templates they were created with ([`super::volumes`]).
 
 use super::build::{Applied, KubernetesResources, Prepared};
 use crate::{Error, Result, labels};
 use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::apps::v1::StatefulSet;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
@@ -115,9 +117,15 @@ pub async fn apply(
     let config_maps = apply_all(client, ns, config_maps).await?;
     let services = apply_all(client, ns, services).await?;
     let pdbs = apply_all(client, ns, pdbs).await?;
+    let mut stateful_sets = stateful_sets;
+    let live: Api<StatefulSet> = Api::namespaced(client.clone(), ns);
+    let lp = ListParams::default().labels(&labels::owned_selector(cluster));
+    let live = live.list(&lp).await.map_err(Error::kube(format!(
+        "list StatefulSets of cluster {cluster}"
+    )))?;
+    super::volumes::keep_claim_templates(&mut stateful_sets, &live.items);
     let stateful_sets = apply_all(client, ns, stateful_sets).await?;
     let mut report = ApplyReport::default();
-    use k8s_openapi::api::apps::v1::StatefulSet;
     use k8s_openapi::api::core::v1::{ConfigMap, Service};
     use k8s_openapi::api::policy::v1::PodDisruptionBudget;
     // StatefulSets first, so pods stop before their Services and config disappear.

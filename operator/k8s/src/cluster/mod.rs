@@ -3,7 +3,9 @@
 //! - validate: [`rmq_model::validate`] (pure; every problem with its field path and fix).
 //! - [`build`]: pure, the desired objects ([`build::KubernetesResources<Prepared>`]).
 //! - [`apply`]: server-side apply + pruning, returns [`build::KubernetesResources<Applied>`].
-//! - [`status`]: conditions from the applied objects, status subresource, Events.
+//! - [`roll`]: the broker roller — runtime settings pushed, at most one broker pod restarted
+//!   per pass, in a RocketMQ-safe order (slaves first, master when a slave is in sync).
+//! - [`status`]: conditions from the applied objects and the roll, status subresource, Events.
 //!
 //! The controller owns StatefulSets, Services, ConfigMaps and PDBs, so a change to any of them
 //! (including a StatefulSet's status during a roll) reconciles the cluster again; someone
@@ -11,7 +13,12 @@
 
 pub mod apply;
 pub mod build;
+pub mod capacity;
+pub mod external;
+pub mod roll;
+pub mod scale_in;
 pub mod status;
+pub mod volumes;
 
 #[cfg(test)]
 mod tests;
@@ -28,6 +35,7 @@ use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::EventType;
 use kube::runtime::watcher;
 use kube::{Api, Resource, ResourceExt};
+use rmq_model::types::ListenerType;
 use rmq_model::types::condition_types::READY;
 use rmq_model::{ConditionStatus, RocketMQCluster};
 use std::collections::BTreeSet;
@@ -92,9 +100,25 @@ pub async fn reconcile(cluster: Arc<RocketMQCluster>, ctx: Arc<Context>) -> Resu
         Ok(v) => v,
         Err(errs) => return Err(fail(&api, &cluster, &ctx, Error::Invalid(one_line(&errs))).await),
     };
-    let input = build_input(&cluster, &ns, &ctx.settings)?;
-    let namesrv_addr = build::desired(&validated, &input).namesrv_addr();
-    let resources = build::build(&validated, &input);
+    let shortfalls = match capacity::check(&ctx.client, &validated).await {
+        Ok(s) => s,
+        Err(e) => return Err(fail(&api, &cluster, &ctx, e).await),
+    };
+    if !shortfalls.is_empty() {
+        let e = Error::Invalid(shortfalls.join("; "));
+        return Err(fail(&api, &cluster, &ctx, e).await);
+    }
+    let mut input = build_input(&cluster, &ns, &ctx.settings)?;
+    let services = list_of::<Service>(&ctx, &ns, &cluster.name_any(), None).await?;
+    if validated.listener.kind == ListenerType::LoadBalancer {
+        input.external_hosts = external::broker_lb_hosts(&services);
+    }
+    let (to_build, scale) = match groups_to_build(&ctx, &cluster, &ns, &validated, &input).await {
+        Ok(v) => v,
+        Err(e) => return Err(fail(&api, &cluster, &ctx, e).await),
+    };
+    let desired = build::desired(&to_build, &input);
+    let resources = build::build(&to_build, &input);
     let applied = match apply::apply(
         &ctx.client,
         &ns,
@@ -106,16 +130,104 @@ pub async fn reconcile(cluster: Arc<RocketMQCluster>, ctx: Arc<Context>) -> Resu
     {
         Ok((applied, report)) => {
             announce_pruned(&ctx, &cluster, &report).await;
+            if !scale.draining() {
+                scale_in::finish(&ctx, &cluster, &validated, &scale).await?;
+            }
             applied
         }
         Err(e) => return Err(fail(&api, &cluster, &ctx, e).await),
     };
-    let ready = update_status(&api, &cluster, &ctx, &ns, &applied, namesrv_addr).await?;
-    Ok(Action::requeue(Duration::from_secs(if ready {
-        300
+    if let Err(e) = expand_volumes(&ctx, &cluster, &ns, &validated.storage_size).await {
+        return Err(fail(&api, &cluster, &ctx, e).await);
+    }
+    let step = match roll_pass(&ctx, &cluster, &ns, &desired, &applied).await {
+        Ok(step) => step,
+        Err(e) => return Err(fail(&api, &cluster, &ctx, e).await),
+    };
+    let observed = Observed {
+        validated: &validated,
+        desired: &desired,
+        services: &applied.services,
+        roll: roll::report::roll_status(&step).or_else(|| scale.status(&cluster.name_any())),
+    };
+    let ready = update_status(&api, &cluster, &ctx, &ns, &applied, observed).await?;
+    // A roll moves one pod per pass: look again soon.
+    let secs = match (step, ready) {
+        _ if scale.draining() => 5,
+        (roll::plan::RollStep::Done, true) => 300,
+        (roll::plan::RollStep::Done, false) => 5,
+        _ => 3,
+    };
+    Ok(Action::requeue(Duration::from_secs(secs)))
+}
+
+/// Resizes the brokers' claims to `size` where they are smaller (Event `VolumeExpanded`).
+async fn expand_volumes(
+    ctx: &Context,
+    cluster: &RocketMQCluster,
+    ns: &str,
+    size: &str,
+) -> Result<()> {
+    let resized = volumes::expand_claims(&ctx.client, ns, &cluster.name_any(), size).await?;
+    if !resized.is_empty() {
+        let note = format!("resized {} to {size}", resized.join(", "));
+        let ev = reconcile_event(EventType::Normal, "VolumeExpanded", &note);
+        ctx.publish(cluster, ev).await;
+    }
+    Ok(())
+}
+
+/// The cluster to build this pass: the spec's, or — while groups it no longer declares are
+/// drained ([`scale_in`]) — the spec with those groups still in it.
+async fn groups_to_build(
+    ctx: &Context,
+    cluster: &RocketMQCluster,
+    ns: &str,
+    validated: &rmq_model::ValidatedCluster,
+    input: &build::BuildInput,
+) -> Result<(rmq_model::ValidatedCluster, scale_in::ScaleIn)> {
+    let name = cluster.name_any();
+    let sets = list_of::<StatefulSet>(ctx, ns, &name, Some(labels::COMPONENT_BROKER)).await?;
+    let existing = scale_in::existing_groups(&sets);
+    if existing <= validated.groups {
+        return Ok((validated.clone(), scale_in::ScaleIn::default()));
+    }
+    let mut extended = validated.clone();
+    extended.groups = existing;
+    let desired_ext = build::desired(&extended, input);
+    let pods = list_of::<Pod>(ctx, ns, &name, Some(labels::COMPONENT_BROKER)).await?;
+    let name_servers = desired_ext
+        .name_servers
+        .iter()
+        .map(|n| n.endpoint.address())
+        .collect();
+    let admin = ctx.admin(&format!("{ns}/{name}"), name_servers);
+    let scale = scale_in::pass(ctx, &admin, cluster, validated, &desired_ext, &sets, &pods).await?;
+    let to_build = if scale.draining() {
+        extended
     } else {
-        5
-    })))
+        validated.clone()
+    };
+    Ok((to_build, scale))
+}
+
+/// One pass of the broker roller over the freshly applied objects.
+async fn roll_pass(
+    ctx: &Context,
+    cluster: &RocketMQCluster,
+    ns: &str,
+    desired: &rmq_model::DesiredCluster,
+    applied: &build::KubernetesResources<build::Applied>,
+) -> Result<roll::plan::RollStep> {
+    let pods = list_of::<Pod>(ctx, ns, &cluster.name_any(), None).await?;
+    let target = roll::RollTarget {
+        cluster,
+        namespace: ns,
+        desired,
+        stateful_sets: &applied.stateful_sets,
+        pods: &pods,
+    };
+    roll::pass(ctx, &target).await
 }
 
 /// Paused: every object is left as it is, `ReconciliationPaused=True` says so (with an Event
@@ -180,6 +292,10 @@ async fn fail(
         old.groups.clone(),
         (old.brokers, old.ready_brokers),
         None,
+        external::ExternalStatus {
+            name_server_address: old.external_name_server_address.clone(),
+            brokers: old.external_broker_addresses.clone(),
+        },
     );
     // An invalid spec is announced once; a failed apply on every attempt.
     let repeated = reason == "InvalidSpec"
@@ -210,6 +326,7 @@ fn build_input(cluster: &RocketMQCluster, ns: &str, settings: &Settings) -> Resu
         ),
         image_pull_policy: settings.image_pull_policy.clone(),
         cluster_domain: settings.cluster_domain.clone(),
+        external_hosts: std::collections::BTreeMap::new(),
     })
 }
 
@@ -225,6 +342,14 @@ async fn announce_pruned(ctx: &Context, cluster: &RocketMQCluster, report: &appl
     }
 }
 
+/// What the status is computed from besides the applied StatefulSets.
+struct Observed<'a> {
+    validated: &'a rmq_model::ValidatedCluster,
+    desired: &'a rmq_model::DesiredCluster,
+    services: &'a [Service],
+    roll: Option<rmq_model::RollStatus>,
+}
+
 /// Computes the status from the applied objects and the ready broker pods, writes it (with an
 /// Event when the Ready/Progressing/Degraded picture changed) and returns whether it is Ready.
 async fn update_status(
@@ -233,9 +358,10 @@ async fn update_status(
     ctx: &Context,
     ns: &str,
     applied: &build::KubernetesResources<build::Applied>,
-    namesrv_addr: String,
+    observed: Observed<'_>,
 ) -> Result<bool> {
-    let ready_pods = ready_pods(ctx, ns, &cluster.name_any()).await?;
+    let pods = list_of::<Pod>(ctx, ns, &cluster.name_any(), None).await?;
+    let ready_pods = ready_broker_pods(&pods);
     let old = cluster.status.clone().unwrap_or_default();
     let sets = status::states(applied);
     // "Creating" until the cluster was Ready once; "RollingUpdate" afterwards.
@@ -246,14 +372,23 @@ async fn update_status(
         &|sts: &str| ready_pods.contains(&format!("{sts}-0")),
         first_rollout,
     );
+    let conds = roll::report::overlay(conds, observed.roll.as_ref());
     let ready = conditions::is_true(&conds, READY);
-    let st = status::assemble(
+    let external = external::status(
+        observed.validated,
+        observed.desired,
+        &pods,
+        observed.services,
+    );
+    let mut st = status::assemble(
         cluster,
         conds,
         groups,
         (brokers, ready_brokers),
-        Some(namesrv_addr),
+        Some(observed.desired.namesrv_addr()),
+        external,
     );
+    st.roll = observed.roll;
     if let Some(ev) = status::transition_event(&old.conditions, &st.conditions) {
         ctx.publish(cluster, ev).await;
     }
@@ -261,27 +396,44 @@ async fn update_status(
     Ok(ready)
 }
 
-async fn ready_pods(ctx: &Context, ns: &str, cluster: &str) -> Result<BTreeSet<String>> {
-    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
-    let lp = ListParams::default().labels(&format!(
-        "{}={cluster},{}={}",
-        labels::CLUSTER,
-        labels::COMPONENT,
-        labels::COMPONENT_BROKER
-    ));
-    let list = pods
-        .list(&lp)
+/// The objects of kind `K` labelled with the cluster (and `component`, if given).
+async fn list_of<K>(
+    ctx: &Context,
+    ns: &str,
+    cluster: &str,
+    component: Option<&str>,
+) -> Result<Vec<K>>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), ns);
+    let mut selector = format!("{}={cluster}", labels::CLUSTER);
+    if let Some(c) = component {
+        selector.push_str(&format!(",{}={c}", labels::COMPONENT));
+    }
+    let kind = K::kind(&K::DynamicType::default()).into_owned();
+    let list = api
+        .list(&ListParams::default().labels(&selector))
         .await
-        .map_err(Error::kube(format!("list broker pods of {cluster}")))?;
-    Ok(list
-        .into_iter()
+        .map_err(Error::kube(format!("list {kind}s of {cluster}")))?;
+    Ok(list.items)
+}
+
+/// Names of the broker pods that are Ready (and not being deleted).
+fn ready_broker_pods(pods: &[Pod]) -> BTreeSet<String> {
+    pods.iter()
         .filter(|p| {
-            p.status
-                .as_ref()
-                .and_then(|s| s.conditions.as_ref())
-                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+            p.labels().get(labels::COMPONENT).map(String::as_str) == Some(labels::COMPONENT_BROKER)
+                && p.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
                 && p.metadata.deletion_timestamp.is_none()
         })
-        .map(|p| p.name_any())
-        .collect())
+        .map(ResourceExt::name_any)
+        .collect()
 }

@@ -223,6 +223,7 @@ pub fn assemble(
     groups: Vec<BrokerGroupStatus>,
     counts: (i32, i32),
     name_server_address: Option<String>,
+    external: super::external::ExternalStatus,
 ) -> RocketMQClusterStatus {
     let old = cluster.status.clone().unwrap_or_default();
     let generation = cluster.meta().generation;
@@ -235,9 +236,12 @@ pub fn assemble(
             &conditions::now_rfc3339(),
         ),
         name_server_address: name_server_address.or(old.name_server_address),
+        external_name_server_address: external.name_server_address,
+        external_broker_addresses: external.brokers,
         brokers: counts.0,
         ready_brokers: counts.1,
         groups,
+        roll: None,
     }
 }
 

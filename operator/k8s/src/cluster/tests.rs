@@ -7,7 +7,7 @@
 
 use super::reconcile;
 use crate::Error;
-use crate::fixtures::{ApiServer, NS, condition, failure, path, verify};
+use crate::fixtures::{ApiServer, NS, condition, failure, ok, path, verify};
 use hyper::StatusCode;
 use kube::runtime::controller::Action;
 use rmq_model::RocketMQCluster;
@@ -80,6 +80,26 @@ async fn a_refused_apply_is_reported_as_apply_failed() {
     let obj = cluster(json!({}), json!({}));
     let url = path("rocketmqclusters", "demo");
     let script = async |s: &mut ApiServer| {
+        // The cluster's Services are read first (load balancer addresses feed the build).
+        let svcs = format!("/api/v1/namespaces/{NS}/services");
+        let req = s
+            .expect("GET", &svcs, |_| {
+                ok(json!({"kind": "ServiceList", "apiVersion": "v1", "metadata": {}, "items": []}))
+            })
+            .await;
+        assert!(
+            req.query.contains("rmq.dev%2Fcluster%3Ddemo"),
+            "{}",
+            req.query
+        );
+        // The broker StatefulSets are listed (groups left over from a lowered spec drain).
+        let sets = format!("/apis/apps/v1/namespaces/{NS}/statefulsets");
+        let req = s
+            .expect("GET", &sets, |_| {
+                ok(json!({"kind": "StatefulSetList", "apiVersion": "apps/v1", "metadata": {}, "items": []}))
+            })
+            .await;
+        assert!(req.query.contains("component%3Dbroker"), "{}", req.query);
         // ConfigMaps come first, so pods never start against missing config.
         let cm = format!("/api/v1/namespaces/{NS}/configmaps/demo-broker-a");
         let req = s

@@ -226,6 +226,7 @@ pub async fn cluster_admin(
         image: String::new(),
         image_pull_policy: None,
         cluster_domain: ctx.settings.cluster_domain.clone(),
+        external_hosts: std::collections::BTreeMap::new(),
     };
     let desired = build::desired(&validated, &input);
     let addrs = desired

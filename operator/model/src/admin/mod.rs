@@ -8,11 +8,15 @@
 //! operator, AWS day-2) also needs the executor. The feature keeps tokio and the network client
 //! out of pure consumers (crdgen, validation-only tools).
 
+mod broker_ops;
 mod client;
+mod drain;
 mod error;
 mod execute;
 mod observe;
 
+pub use broker_ops::parse_properties;
 pub use client::{Admin, parse_name_servers};
+pub use drain::consume_lag;
 pub use error::AdminError;
 pub use execute::{ApplyReport, Outcome};

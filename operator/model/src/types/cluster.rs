@@ -1,6 +1,8 @@
 //! `RocketMQCluster`: nameservers and broker groups (shards), replicas per group, replication
 //! and flush modes, storage, retention and extra `broker.conf` keys.
 
+use super::pod::PodOptions;
+use super::scale_in::ScaleInSpec;
 use super::status::Condition;
 use crate::defaults;
 use kube_derive::CustomResource;
@@ -50,6 +52,51 @@ pub struct RocketMQClusterSpec {
     /// Broker groups.
     #[serde(default)]
     pub brokers: BrokersSpec,
+    /// How clients outside the cluster's network reach the nameservers and brokers.
+    #[serde(default)]
+    pub listener: ListenerSpec,
+}
+
+/// Access from outside (Kubernetes): `Internal` (default: Service DNS names, reachable inside the
+/// cluster only), `NodePort` (every node forwards `nodePortBase` to the nameservers and
+/// `nodePortBase + 1 + n` to the n-th broker, which advertises its node's IP and that port to
+/// clients; replication stays on the in-cluster names) or `LoadBalancer` (one load balancer per
+/// broker and one for the nameservers; a broker advertises its load balancer's address once
+/// the cloud has provisioned it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenerSpec {
+    /// `Internal`, `NodePort` or `LoadBalancer`.
+    #[serde(default = "defaults::listener_type", rename = "type")]
+    pub kind: ListenerType,
+    /// First node port (NodePort): the nameservers get it, broker n (group by group, master
+    /// first) gets `nodePortBase + 1 + n`. Must leave room for every broker below 32768.
+    #[serde(default = "defaults::node_port_base")]
+    pub node_port_base: i32,
+    /// Annotations of the external Services (e.g. a cloud load balancer controller's).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl Default for ListenerSpec {
+    fn default() -> Self {
+        Self {
+            kind: defaults::listener_type(),
+            node_port_base: defaults::node_port_base(),
+            annotations: BTreeMap::new(),
+        }
+    }
+}
+
+/// The kind of external access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ListenerType {
+    /// In-cluster only.
+    Internal,
+    /// Node ports on every node.
+    NodePort,
+    /// A cloud load balancer per broker and one for the nameservers.
+    LoadBalancer,
 }
 
 /// Nameservers: stateless route registries every broker registers with.
@@ -60,12 +107,16 @@ pub struct NameServerSpec {
     #[serde(default = "defaults::name_server_replicas")]
     #[schemars(range(min = 1, max = 16))]
     pub replicas: i32,
+    /// Sizing and placement of the nameserver pods.
+    #[serde(default)]
+    pub pod: PodOptions,
 }
 
 impl Default for NameServerSpec {
     fn default() -> Self {
         Self {
             replicas: defaults::name_server_replicas(),
+            pod: PodOptions::default(),
         }
     }
 }
@@ -105,6 +156,13 @@ pub struct BrokersSpec {
     /// Keys the model sets itself (brokerName, brokerId, brokerRole, ...) are refused.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub config: BTreeMap<String, String>,
+    /// Sizing and placement of the broker pods; a group's pods avoid sharing a node and spread
+    /// over zones.
+    #[serde(default)]
+    pub pod: PodOptions,
+    /// What lowering `groups` does to the groups that leave (drain, then remove).
+    #[serde(default)]
+    pub scale_in: ScaleInSpec,
 }
 
 impl Default for BrokersSpec {
@@ -117,6 +175,8 @@ impl Default for BrokersSpec {
             storage: StorageSpec::default(),
             retention: RetentionSpec::default(),
             config: BTreeMap::new(),
+            pod: PodOptions::default(),
+            scale_in: ScaleInSpec::default(),
         }
     }
 }
@@ -209,6 +269,13 @@ pub struct RocketMQClusterStatus {
     /// What clients put in `namesrvAddr` (`host:port;host:port`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name_server_address: Option<String>,
+    /// What clients outside the cluster put in `namesrvAddr` (with an external listener, once
+    /// the nodes or load balancers are known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_name_server_address: Option<String>,
+    /// Each broker's external `host:port` (what it advertises to clients), by pod name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub external_broker_addresses: BTreeMap<String, String>,
     /// Brokers registered with the nameservers, out of the declared total.
     #[serde(default)]
     pub ready_brokers: i32,
@@ -218,6 +285,23 @@ pub struct RocketMQClusterStatus {
     /// Readiness of each broker group (Kubernetes back-end).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<BrokerGroupStatus>,
+    /// The broker roll in progress (Kubernetes back-end); absent when every broker runs the
+    /// current spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roll: Option<RollStatus>,
+}
+
+/// Where a broker roll is: the pod it is at, and what it does there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RollStatus {
+    /// The broker pod.
+    pub pod: String,
+    /// `Restarting` (deleted this pass), `Waiting` (a gate holds it) or `Stuck` (a pod has not
+    /// become Ready within the limit; nothing else restarts until it does).
+    pub phase: String,
+    /// Why the pod restarts, or what the roll waits for.
+    pub message: String,
 }
 
 /// Readiness of one broker group.

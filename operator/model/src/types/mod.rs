@@ -7,13 +7,18 @@
 
 mod cluster;
 mod group;
+mod pod;
+mod scale_in;
 mod status;
 mod topic;
 
 pub use cluster::{
-    BrokerGroupStatus, BrokersSpec, FlushMode, NameServerSpec, ReplicationMode, RetentionSpec,
-    RocketMQCluster, RocketMQClusterSpec, RocketMQClusterStatus, StorageSpec,
+    BrokerGroupStatus, BrokersSpec, FlushMode, ListenerSpec, ListenerType, NameServerSpec,
+    ReplicationMode, RetentionSpec, RocketMQCluster, RocketMQClusterSpec, RocketMQClusterStatus,
+    RollStatus, StorageSpec,
 };
 pub use group::{RocketMQConsumerGroup, RocketMQConsumerGroupSpec, RocketMQConsumerGroupStatus};
+pub use pod::{AntiAffinity, PodOptions, ResourceAmounts, ResourcesSpec, TolerationSpec};
+pub use scale_in::{ScaleInSpec, VolumeClaimPolicy};
 pub use status::{Condition, ConditionStatus, condition_types};
 pub use topic::{MessageType, RocketMQTopic, RocketMQTopicSpec, RocketMQTopicStatus, TopicPerm};

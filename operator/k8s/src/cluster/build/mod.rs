@@ -20,9 +20,11 @@
 
 pub mod configmap;
 pub mod pdb;
+pub mod placement;
 pub mod security;
 pub mod service;
 pub mod statefulset;
+pub mod template_merge;
 
 use crate::labels;
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -31,6 +33,8 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::ObjectMeta;
 use rmq_model::desired::{Addressing, Endpoint, group_name};
+use rmq_model::types::ListenerType;
+use rmq_model::validate::broker_node_port;
 use rmq_model::{DesiredCluster, ValidatedCluster, desired_cluster};
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
@@ -98,6 +102,9 @@ pub struct BuildInput {
     pub image_pull_policy: Option<String>,
     /// DNS suffix after `svc` (`cluster.local`), if any.
     pub cluster_domain: Option<String>,
+    /// Load balancer addresses observed on the brokers' external Services, by broker pod name
+    /// (LoadBalancer listener; empty otherwise or before provisioning).
+    pub external_hosts: BTreeMap<String, String>,
 }
 
 /// Object names of a cluster.
@@ -116,13 +123,17 @@ pub mod names {
     }
 }
 
-/// How the Kubernetes back-end addresses nodes: stable Service DNS names, never pod IPs.
+/// How the Kubernetes back-end addresses nodes: stable Service DNS names, never pod IPs; with an
+/// external listener, brokers advertise their external address to clients and keep the Service
+/// DNS name for replication.
 #[derive(Debug, Clone)]
 pub struct K8sAddressing {
     /// The cluster's namespace (part of every Service DNS name).
     pub namespace: String,
     /// DNS suffix after `svc`, if any.
     pub cluster_domain: Option<String>,
+    /// Load balancer addresses already provisioned, by broker pod name (LoadBalancer listener).
+    pub external_hosts: BTreeMap<String, String>,
 }
 
 impl K8sAddressing {
@@ -131,6 +142,11 @@ impl K8sAddressing {
             Some(d) if !d.is_empty() => format!("{}.svc.{d}", self.namespace),
             _ => format!("{}.svc", self.namespace),
         }
+    }
+
+    fn internal_host(&self, cluster: &ValidatedCluster, group: u32, replica: u32) -> String {
+        let name = names::broker(&cluster.name, &group_name(group), replica);
+        format!("{name}.{}", self.suffix())
     }
 }
 
@@ -143,12 +159,33 @@ impl Addressing for K8sAddressing {
         }
     }
 
+    /// Internal: the Service DNS name and 10911. NodePort: the broker listens on its node port
+    /// (its container gets `--broker-ip1 $(HOST_IP)`, so it advertises its node). LoadBalancer:
+    /// the load balancer's address once provisioned, the Service DNS name until then.
     fn broker(&self, cluster: &ValidatedCluster, group: u32, replica: u32) -> Endpoint {
-        let name = names::broker(&cluster.name, &group_name(group), replica);
-        Endpoint {
-            host: format!("{name}.{}", self.suffix()),
-            port: BROKER_PORT,
+        let internal = self.internal_host(cluster, group, replica);
+        let pod = names::broker(&cluster.name, &group_name(group), replica);
+        match cluster.listener.kind {
+            ListenerType::Internal => Endpoint {
+                host: internal,
+                port: BROKER_PORT,
+            },
+            ListenerType::NodePort => Endpoint {
+                host: internal,
+                port: broker_node_port(
+                    &cluster.listener,
+                    group * cluster.replicas_per_group + replica,
+                ),
+            },
+            ListenerType::LoadBalancer => Endpoint {
+                host: self.external_hosts.get(&pod).cloned().unwrap_or(internal),
+                port: BROKER_PORT,
+            },
         }
+    }
+
+    fn broker_ha_host(&self, cluster: &ValidatedCluster, group: u32, replica: u32) -> String {
+        self.internal_host(cluster, group, replica)
     }
 
     fn broker_store_dir(&self, _cluster: &ValidatedCluster, _node: &str) -> String {
@@ -161,6 +198,7 @@ pub fn desired(cluster: &ValidatedCluster, input: &BuildInput) -> DesiredCluster
     let addressing = K8sAddressing {
         namespace: input.namespace.clone(),
         cluster_domain: input.cluster_domain.clone(),
+        external_hosts: input.external_hosts.clone(),
     };
     desired_cluster(cluster, &addressing)
 }
@@ -182,6 +220,7 @@ pub fn build(cluster: &ValidatedCluster, input: &BuildInput) -> KubernetesResour
     let c = &cluster.name;
     let mut config_maps = Vec::new();
     let mut services = vec![service::namesrv_headless(c, input)];
+    services.extend(service::namesrv_external(cluster, input));
     let mut pdbs = vec![pdb::pdb(
         &names::namesrv(c),
         input,
@@ -196,10 +235,12 @@ pub fn build(cluster: &ValidatedCluster, input: &BuildInput) -> KubernetesResour
             .filter(|b| b.group == group)
             .collect();
         let cm = configmap::broker_group(c, &group, &nodes, input);
-        let hash = configmap::config_hash(&cm);
         services.push(service::group_headless(c, &group, input));
         for node in &nodes {
-            services.push(service::broker(c, &group, node.broker_id, input));
+            services.push(service::broker(c, node, input));
+            if let Some(external) = service::broker_external(cluster, node, input) {
+                services.push(external);
+            }
         }
         pdbs.push(pdb::pdb(
             &names::group(c, &group),
@@ -207,7 +248,7 @@ pub fn build(cluster: &ValidatedCluster, input: &BuildInput) -> KubernetesResour
             labels::COMPONENT_BROKER,
             Some(&group),
         ));
-        stateful_sets.push(statefulset::broker_group(cluster, &group, &hash, input));
+        stateful_sets.push(statefulset::broker_group(cluster, &group, input));
         config_maps.push(cm);
     }
     KubernetesResources::new(config_maps, services, pdbs, stateful_sets)

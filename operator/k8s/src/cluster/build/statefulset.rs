@@ -22,7 +22,10 @@
 //! master to be Ready); rolling updates still go one pod at a time. PVCs are retained when the
 //! StatefulSet is deleted or scaled down: rmq never deletes data without an explicit policy.
 
-use super::{BROKER_PORT, BuildInput, CONFIG_DIR, DATA_DIR, NAMESRV_PORT, meta, names, security};
+use super::{
+    BROKER_PORT, BuildInput, CONFIG_DIR, DATA_DIR, NAMESRV_PORT, meta, names, placement, security,
+    template_merge,
+};
 use crate::labels;
 use k8s_openapi::api::apps::v1::{
     StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
@@ -30,14 +33,17 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
-    ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec,
-    PodTemplateSpec, Probe, TCPSocketAction, Volume, VolumeMount, VolumeResourceRequirements,
+    HTTPGetAction, Lifecycle, LifecycleHandler, ObjectFieldSelector, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Probe, SleepAction, Volume, VolumeMount,
+    VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::ObjectMeta;
 use rmq_model::ValidatedCluster;
+use rmq_model::defaults::HTTP_PORT_OFFSET;
+use rmq_model::types::{ListenerType, PodOptions};
 use std::collections::BTreeMap;
 
 fn field_env(name: &str, path: &str) -> EnvVar {
@@ -54,16 +60,43 @@ fn field_env(name: &str, path: &str) -> EnvVar {
     }
 }
 
-fn tcp_probe(port: &str, initial: i32, period: i32, failures: i32) -> Probe {
+/// The `prometheus.io/*` annotations that Prometheus' Kubernetes pod discovery (and most
+/// scrape configs) follow: scrape `/metrics` on `port`. The user's annotations override them.
+fn scrape_hints(port: u16) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("prometheus.io/scrape".to_owned(), "true".to_owned()),
+        ("prometheus.io/port".to_owned(), port.to_string()),
+        ("prometheus.io/path".to_owned(), "/metrics".to_owned()),
+    ])
+}
+
+/// An HTTP GET probe of `path` on the container's `http` port.
+fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
     Probe {
-        tcp_socket: Some(TCPSocketAction {
-            port: IntOrString::String(port.to_owned()),
-            ..TCPSocketAction::default()
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_owned()),
+            port: IntOrString::String("http".to_owned()),
+            ..HTTPGetAction::default()
         }),
-        initial_delay_seconds: Some(initial),
         period_seconds: Some(period),
+        timeout_seconds: Some(3),
         failure_threshold: Some(failures),
         ..Probe::default()
+    }
+}
+
+/// The probes of a node: `startupProbe` on `/healthz` (up to 10 minutes to come up),
+/// `livenessProbe` on `/healthz` (the process serves; a long store recovery keeps answering it),
+/// `readinessProbe` on `ready_path`: a nameserver's `/readyz`; a broker's `/readyz/serving`
+/// (store recovered, not shutting down, registered with at least one nameserver — with every
+/// one required, a nameserver restart would take all brokers out of their Services at once;
+/// `/readyz` itself still says which nameserver is missing).
+fn probes(container: Container, ready_path: &str) -> Container {
+    Container {
+        startup_probe: Some(http_probe("/healthz", 5, 120)),
+        liveness_probe: Some(http_probe("/healthz", 10, 6)),
+        readiness_probe: Some(http_probe(ready_path, 5, 2)),
+        ..container
     }
 }
 
@@ -85,31 +118,44 @@ fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
     }
 }
 
-fn pod_template(
+/// What a pod template is made of besides the container.
+struct TemplateParts<'a> {
     labels: BTreeMap<String, String>,
-    annotations: Option<BTreeMap<String, String>>,
-    container: Container,
+    annotations: BTreeMap<String, String>,
+    /// Annotations the user's may override (e.g. Prometheus scrape hints).
+    default_annotations: BTreeMap<String, String>,
+    /// Labels of the pods this one keeps apart from (its group, or the nameservers).
+    peers: BTreeMap<String, String>,
     volumes: Vec<Volume>,
     grace_seconds: i64,
-) -> PodTemplateSpec {
-    PodTemplateSpec {
+    pod: &'a PodOptions,
+}
+
+fn pod_template(container: Container, parts: TemplateParts<'_>) -> PodTemplateSpec {
+    let pod = parts.pod;
+    let user = placement::merged(&parts.default_annotations, pod.annotations.clone());
+    let annotations = placement::merged(&user, parts.annotations);
+    let spec = PodSpec {
+        containers: vec![Container {
+            security_context: Some(security::container()),
+            resources: placement::resources(pod),
+            ..container
+        }],
+        volumes: (!parts.volumes.is_empty()).then_some(parts.volumes),
+        termination_grace_period_seconds: Some(parts.grace_seconds),
+        enable_service_links: Some(false),
+        security_context: Some(security::pod()),
+        ..PodSpec::default()
+    };
+    let generated = PodTemplateSpec {
         metadata: Some(ObjectMeta {
-            labels: Some(labels),
-            annotations,
+            labels: Some(placement::merged(&pod.labels, parts.labels)),
+            annotations: (!annotations.is_empty()).then_some(annotations),
             ..ObjectMeta::default()
         }),
-        spec: Some(PodSpec {
-            containers: vec![Container {
-                security_context: Some(security::container()),
-                ..container
-            }],
-            volumes: (!volumes.is_empty()).then_some(volumes),
-            termination_grace_period_seconds: Some(grace_seconds),
-            enable_service_links: Some(false),
-            security_context: Some(security::pod()),
-            ..PodSpec::default()
-        }),
-    }
+        spec: Some(placement::place(spec, pod, &parts.peers)),
+    };
+    template_merge::apply(pod.template.as_ref(), generated)
 }
 
 fn retain() -> StatefulSetPersistentVolumeClaimRetentionPolicy {
@@ -169,9 +215,10 @@ pub fn namesrv(cluster: &ValidatedCluster, input: &BuildInput) -> StatefulSet {
             format!("{DATA_DIR}/namesrv/kvConfig.json"),
         ]),
         env: Some(vec![log_env()]),
-        ports: Some(vec![container_port("remoting", NAMESRV_PORT)]),
-        readiness_probe: Some(tcp_probe("remoting", 1, 2, 3)),
-        liveness_probe: Some(tcp_probe("remoting", 20, 10, 6)),
+        ports: Some(vec![
+            container_port("remoting", NAMESRV_PORT),
+            container_port("http", NAMESRV_PORT + HTTP_PORT_OFFSET),
+        ]),
         volume_mounts: Some(vec![mount("data", DATA_DIR, false)]),
         ..Container::default()
     };
@@ -181,8 +228,17 @@ pub fn namesrv(cluster: &ValidatedCluster, input: &BuildInput) -> StatefulSet {
         ..Volume::default()
     };
     let labels_ = labels::component(c, labels::COMPONENT_NAMESRV, None);
-    let template = pod_template(labels_.clone(), None, container, vec![data], 30);
     let selector = labels::selector(c, labels::COMPONENT_NAMESRV, None);
+    let parts = TemplateParts {
+        labels: labels_.clone(),
+        annotations: BTreeMap::new(),
+        default_annotations: BTreeMap::new(),
+        peers: selector.clone(),
+        volumes: vec![data],
+        grace_seconds: 30,
+        pod: &cluster.name_server_pod,
+    };
+    let template = pod_template(probes(container, "/readyz"), parts);
     StatefulSet {
         metadata: meta(&name, input, labels_),
         spec: Some(set_spec(&name, cluster.name_servers, selector, template)),
@@ -190,14 +246,11 @@ pub fn namesrv(cluster: &ValidatedCluster, input: &BuildInput) -> StatefulSet {
     }
 }
 
-/// The StatefulSet of broker group `group`; `config_hash` goes into the pod template so a
-/// changed `broker.conf` rolls the group.
-pub fn broker_group(
-    cluster: &ValidatedCluster,
-    group: &str,
-    config_hash: &str,
-    input: &BuildInput,
-) -> StatefulSet {
+/// The StatefulSet of broker group `group`, with the `OnDelete` update strategy: the
+/// operator's roller ([`crate::cluster::roll`]), not the StatefulSet controller, decides when
+/// each pod restarts. The template carries no config hash: each broker reports the hash of the
+/// `broker.conf` it loaded, so a change for one pod restarts that pod only.
+pub fn broker_group(cluster: &ValidatedCluster, group: &str, input: &BuildInput) -> StatefulSet {
     let c = &cluster.name;
     let name = names::group(c, group);
     let labels_ = labels::component(c, labels::COMPONENT_BROKER, Some(group));
@@ -209,20 +262,29 @@ pub fn broker_group(
         }),
         ..Volume::default()
     };
-    let annotations = BTreeMap::from([(labels::CONFIG_HASH.to_owned(), config_hash.to_owned())]);
-    let template = pod_template(
-        labels_.clone(),
-        Some(annotations),
-        broker_container(input),
-        vec![config],
-        60,
-    );
     let selector = labels::selector(c, labels::COMPONENT_BROKER, Some(group));
+    let parts = TemplateParts {
+        labels: labels_.clone(),
+        annotations: BTreeMap::new(),
+        default_annotations: scrape_hints(BROKER_PORT + HTTP_PORT_OFFSET),
+        peers: selector.clone(),
+        volumes: vec![config],
+        grace_seconds: 60,
+        pod: &cluster.broker_pod,
+    };
+    let template = pod_template(
+        probes(broker_container(cluster, input), "/readyz/serving"),
+        parts,
+    );
     StatefulSet {
         metadata: meta(&name, input, labels_.clone()),
         spec: Some(StatefulSetSpec {
             volume_claim_templates: Some(vec![data_claim(cluster, labels_)]),
             persistent_volume_claim_retention_policy: Some(retain()),
+            update_strategy: Some(StatefulSetUpdateStrategy {
+                type_: Some("OnDelete".to_owned()),
+                ..StatefulSetUpdateStrategy::default()
+            }),
             ..set_spec(&name, cluster.replicas_per_group, selector, template)
         }),
         ..StatefulSet::default()
@@ -230,29 +292,63 @@ pub fn broker_group(
 }
 
 /// The broker container: its own `broker.conf` from the group's ConfigMap (by pod name), the
-/// remoting and HA ports, data on the claim.
-fn broker_container(input: &BuildInput) -> Container {
+/// HTTP port fixed at 10918 (probes share one template while NodePort brokers listen on
+/// different ports), data on the claim. With the NodePort listener it advertises its node's IP
+/// (`--broker-ip1 $(HOST_IP)`, the downward API's `status.hostIP`).
+fn broker_container(cluster: &ValidatedCluster, input: &BuildInput) -> Container {
+    let mut args = vec![
+        "--config".to_owned(),
+        format!("{CONFIG_DIR}/$(POD_NAME).conf"),
+        "--set".to_owned(),
+        format!("httpListenPort={}", BROKER_PORT + HTTP_PORT_OFFSET),
+    ];
+    let mut env = vec![field_env("POD_NAME", "metadata.name"), log_env()];
+    let mut ports = vec![container_port("http", BROKER_PORT + HTTP_PORT_OFFSET)];
+    if cluster.listener.kind == ListenerType::NodePort {
+        args.extend(["--broker-ip1".to_owned(), "$(HOST_IP)".to_owned()]);
+        env.push(field_env("HOST_IP", "status.hostIP"));
+    } else {
+        ports.push(container_port("remoting", BROKER_PORT));
+        ports.push(container_port(
+            "ha",
+            BROKER_PORT + rmq_model::defaults::HA_PORT_OFFSET,
+        ));
+    }
     Container {
         name: "broker".to_owned(),
         image: Some(input.image.clone()),
         image_pull_policy: input.image_pull_policy.clone(),
         command: Some(vec!["rmq-broker".to_owned()]),
-        args: Some(vec![
-            "--config".to_owned(),
-            format!("{CONFIG_DIR}/$(POD_NAME).conf"),
-        ]),
-        env: Some(vec![field_env("POD_NAME", "metadata.name"), log_env()]),
-        ports: Some(vec![
-            container_port("remoting", BROKER_PORT),
-            container_port("ha", BROKER_PORT + rmq_model::defaults::HA_PORT_OFFSET),
-        ]),
-        readiness_probe: Some(tcp_probe("remoting", 1, 2, 3)),
-        liveness_probe: Some(tcp_probe("remoting", 30, 10, 6)),
+        args: Some(args),
+        env: Some(env),
+        ports: Some(ports),
         volume_mounts: Some(vec![
             mount("config", CONFIG_DIR, true),
             mount("data", DATA_DIR, false),
         ]),
+        lifecycle: Some(leave_services_first()),
         ..Container::default()
+    }
+}
+
+/// Seconds a deleted broker pod keeps serving before it gets SIGTERM.
+pub const PRE_STOP_SECONDS: i64 = 5;
+
+/// `preStop`: sleep [`PRE_STOP_SECONDS`] (the kubelet's own sleep action; the image has no
+/// shell). While it sleeps the broker serves its open connections as usual and kube-proxy takes
+/// the terminating pod out of its Service, so when the broker then shuts down and closes them,
+/// a client's reconnect is refused at once (and retried on another broker) instead of being
+/// sent to the pod's address after its network is gone, where the connect hangs until the
+/// send times out.
+fn leave_services_first() -> Lifecycle {
+    Lifecycle {
+        pre_stop: Some(LifecycleHandler {
+            sleep: Some(SleepAction {
+                seconds: PRE_STOP_SECONDS,
+            }),
+            ..LifecycleHandler::default()
+        }),
+        ..Lifecycle::default()
     }
 }
 

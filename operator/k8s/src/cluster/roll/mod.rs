@@ -1,0 +1,100 @@
+//! The broker roller: after every apply, decides which broker pod (if any) restarts now
+//! ([`plan::next_step`]) and does it by deleting the pod (the StatefulSets use `OnDelete`, so
+//! nothing else restarts brokers). Runtime-changeable settings are pushed to the running
+//! brokers instead (UPDATE_BROKER_CONFIG).
+//!
+//! Everything the roll needs is read again on each pass — pod readiness and revision labels
+//! from the API server, the config hash each broker loaded (GET_BROKER_CONFIG) and its
+//! master's in-sync slave count (GET_BROKER_HA_STATUS) from the brokers — so an operator that
+//! restarts mid-roll continues where the objects say it is.
+
+mod observe;
+pub mod plan;
+pub mod report;
+
+use crate::Result;
+use crate::context::{Context, reconcile_event};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{ObjectReference, Pod};
+use kube::ResourceExt;
+use kube::api::{Api, DeleteParams};
+use kube::runtime::events::EventType;
+use plan::RollStep;
+use rmq_model::DesiredCluster;
+use rmq_model::types::RocketMQCluster;
+use std::time::Duration;
+
+/// How long a broker pod may stay not Ready before the roll stops with a reason.
+pub const STUCK_AFTER: Duration = Duration::from_secs(600);
+
+/// The cluster being rolled and where its objects live.
+pub struct RollTarget<'a> {
+    /// The CR (Events are published on it).
+    pub cluster: &'a RocketMQCluster,
+    /// Its namespace.
+    pub namespace: &'a str,
+    /// What each broker should run.
+    pub desired: &'a DesiredCluster,
+    /// The broker StatefulSets as applied (their status has the update revision).
+    pub stateful_sets: &'a [StatefulSet],
+    /// The pods of the cluster.
+    pub pods: &'a [Pod],
+}
+
+/// One pass of the roller: pushes runtime settings, then restarts at most one pod. Returns
+/// the step taken (or the reason it waits).
+pub async fn pass(ctx: &Context, target: &RollTarget<'_>) -> Result<RollStep> {
+    let name_servers = target
+        .desired
+        .name_servers
+        .iter()
+        .map(|n| n.endpoint.address())
+        .collect();
+    let key = format!("{}/{}", target.namespace, target.cluster.name_any());
+    let admin = ctx.admin(&key, name_servers);
+    let groups = observe::groups(&admin, target).await;
+    for push in &groups.runtime_pushes {
+        match admin.update_broker_config(&push.addr, &push.entries).await {
+            Ok(()) => {
+                let note = format!("{}: {} changed at runtime", push.pod, keys(push));
+                tracing::info!(pod = %push.pod, "runtime settings pushed");
+                let ev = reconcile_event(EventType::Normal, "ConfigUpdated", &note);
+                ctx.publish(target.cluster, ev).await;
+            }
+            Err(e) => tracing::warn!(pod = %push.pod, error = %e, "runtime settings refused"),
+        }
+    }
+    let step = plan::next_step(&groups.views, STUCK_AFTER);
+    if let RollStep::Restart { pod, reason } = &step {
+        let api: Api<Pod> = Api::namespaced(ctx.client.clone(), target.namespace);
+        match api.delete(pod, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(crate::Error::kube(format!("delete pod {pod}"))(e)),
+        }
+        tracing::info!(%pod, %reason, "rolling: pod restarted");
+        let mut ev = reconcile_event(EventType::Normal, "RestartingPod", reason);
+        // The pod as the related object: Events of different pods stay apart (the recorder
+        // folds Events with the same object, reason and related object into one series).
+        ev.secondary = Some(ObjectReference {
+            kind: Some("Pod".to_owned()),
+            api_version: Some("v1".to_owned()),
+            name: Some(pod.clone()),
+            namespace: Some(target.namespace.to_owned()),
+            ..ObjectReference::default()
+        });
+        ctx.publish(target.cluster, ev).await;
+    }
+    if let RollStep::Stuck { reason, .. } = &step {
+        tracing::warn!(%reason, "roll stuck");
+    }
+    Ok(step)
+}
+
+fn keys(push: &observe::RuntimePush) -> String {
+    push.entries
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
