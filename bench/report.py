@@ -427,6 +427,7 @@ def render(res, history):
         L.append(open(prose).read().rstrip())
         L.append("")
     L.extend(soak_section())
+    L.extend(recovery_section())
     # ---------------------------------------------------------------- machine & commands
     L.append("## Machine")
     L.append("")
@@ -524,6 +525,127 @@ def soak_section():
     L.append("")
     L.append("Checks: %s." % ", ".join("%s: %s" % (k, "yes" if v else "**no**") for k, v in r.get("checks", {}).items()))
     L.append("")
+    return L
+
+
+def recovery_section():
+    """Recovery after a power loss (bench/recovery.sh) saved as bench/results/recovery.json."""
+    r = read_json(os.path.join(HERE, "results", "recovery.json"))
+    if not r or not r.get("peers"):
+        return []
+    peers = r["peers"]
+    order = [p for p in ("rmq", "apache") if p in peers]
+    mib = r.get("storeMiB", 0)
+    size = "%s GiB" % fmt(mib / 1024, 0 if mib % 1024 == 0 else 1) if mib >= 1024 else "%s MiB" % fmt(mib)
+    L = ["## Recovery after power loss (%s store)" % size, ""]
+    load = r.get("loadavgStart", "?")
+    try:
+        busy = float(load.split()[0]) > 1.5
+    except (ValueError, IndexError):
+        busy = False
+    L.append("`%s` (rmq %s, %s UTC; load average %s at the start, %s at the end%s). One broker at a time "
+             "on 127.0.0.1 with `flushDiskType=SYNC_FLUSH` and the default 1 GiB commit-log segment, store "
+             "in a temporary directory on the real disk (%s), filled to about %s with %s-byte messages (Java "
+             "client, batch sends of 16, %s topics x %s queues; the traffic killed mid-way is async sends; the "
+             "client compresses bodies of 4 KiB and more, so the message count is what fills the size). Each case ran %s times; the table shows the median "
+             "and, in brackets, every run. Times are from spawning the broker process to its "
+             "`boot success` stdout line, and to the nameserver listing it (GET_BROKER_CLUSTER_INFO polled "
+             "every 10 ms; each broker registers with a nameserver of its own kind). The page cache is dropped "
+             "(`sync; echo 3 > /proc/sys/vm/drop_caches`) before every start, so the store is read from disk." % (
+                 r.get("command", "bench/recovery.sh"), r.get("rev", "?"), r.get("at", "?"), load,
+                 r.get("loadavgEnd", "?"), ": **the machine was busy (above 1.5) when it started**" if busy else "",
+                 (r.get("disk") or {}).get("fs", "?"), size, fmt(r.get("bodyBytes")), fmt(r.get("topics")),
+                 fmt(r.get("queuesPerTopic")), fmt(r.get("runs"))))
+    L.append("")
+    L.append("- **clean**: SIGTERM, wait for the exit, drop caches, start.")
+    L.append("- **power loss**: `kill -9` while a producer is sending (after the commit log grew by %s MiB "
+             "under that traffic), drop caches, start: abnormal recovery from the checkpoint." % fmt(
+                 (r.get("killAfterGrowthBytes") or 0) / 1048576))
+    L.append("- **worst**: the same kill, then the `checkpoint` file and `consumequeue/` are deleted: "
+             "recovery scans the whole commit log from its first segment and rebuilds every consume queue.")
+    L.append("")
+    def title(p):
+        return LABEL.get(p, p) + (" " + r.get("apacheVersion", "") if p == "apache" else "")
+
+    cols = ["case"]
+    for p in order:
+        cols += ["%s boot success ms" % title(p), "%s registered ms" % title(p)]
+    if "rmq" in peers:
+        cols += ["rmq store open ms (its log)", "rmq bytes scanned"]
+    cols += ["store MiB (%s)" % " / ".join(LABEL.get(p, p) for p in order)]
+    if len(order) > 1:
+        cols += ["Apache / rmq boot success", "Apache / rmq registered"]
+    L.append("| " + " | ".join(cols) + " |")
+    L.append("|" + "---|" * len(cols))
+
+    def cell(c, k):
+        if not c or c.get("median" + k[0].upper() + k[1:]) is None:
+            return "–"
+        med = c["median" + k[0].upper() + k[1:]]
+        if len(c["runs"]) > 1:
+            get = (lambda x: (x.get("storeOpen") or {}).get("elapsed_ms")) if k == "storeOpenMs" else (lambda x: x.get(k))
+            return "**%s** (%s)" % (fmt(med), ", ".join(fmt(get(x)) for x in c["runs"]))
+        return fmt(med)
+
+    def mib(c):
+        v = [x.get("storeBytes") for x in (c or {}).get("runs", []) if x.get("storeBytes")]
+        if not v:
+            return "0"
+        lo, hi = min(v) / 1048576, max(v) / 1048576
+        return fmt(lo) if round(lo) == round(hi) else "%s–%s" % (fmt(lo), fmt(hi))
+
+    names = [("fresh", "empty store (first start)"), ("clean", "clean"), ("powerloss", "power loss"), ("worst", "worst")]
+    for key, name in names:
+        cs = {p: peers[p]["cases"].get(key) for p in order}
+        if not any(cs.values()):
+            continue
+        row = [name]
+        for p in order:
+            row += [cell(cs[p], "bootMs"), cell(cs[p], "registeredMs")]
+        if "rmq" in peers:
+            c = cs.get("rmq")
+            row.append(cell(c, "storeOpenMs"))
+            sb = c.get("medianScannedBytes") if c else None
+            row.append("–" if sb is None else "0" if sb == 0 else "%s MiB" % fmt(sb / 1048576, 1))
+        row.append(" / ".join(mib(cs[p]) for p in order))
+        if len(order) > 1:
+            for k in ("medianBootMs", "medianRegisteredMs"):
+                a, b = (cs.get("rmq") or {}).get(k), (cs.get("apache") or {}).get(k)
+                row.append("%s×" % fmt(b / a, 0 if b / a >= 10 else 1) if a and b else "–")
+        L.append("| " + " | ".join(row) + " |")
+    L.append("")
+    d = r.get("disk") or {}
+    L.append("Disk: `%s`; `dd if=/dev/zero bs=1M count=512 oflag=direct conv=fdatasync`: %s; direct read of "
+             "the same 512 MiB: %s. Store size = the commit log's max offset after the recovery (it grows "
+             "with every killed producer). Bytes scanned (rmq) = recovered end + cut tail - the checkpoint's "
+             "`min(commit_log_flushed, cq_flushed)` read before the start. Fill: %s." % (
+                 d.get("df", "?"), (d.get("ddWrite") or "?").split(",")[-1].strip(), (d.get("ddRead") or "?").split(",")[-1].strip(),
+                 "; ".join("%s %s messages in %s s" % (LABEL.get(p, p), fmt((peers[p].get("fill") or {}).get("messages")),
+                                                       fmt((peers[p].get("fill") or {}).get("seconds"))) for p in order)))
+    L.append("")
+    checks = r.get("checks", {})
+    bad = [k for k, v in checks.items() if not v]
+    L.append("Checks after every recovery (GET_BROKER_RUNTIME_INFO `commitLogMaxOffset`): after a clean stop "
+             "equal to the offset before it; after a `kill -9` above the commit-log offset of the last message "
+             "the producer had acknowledged (SYNC_FLUSH: an acknowledged message is durable): %s." % (
+                 "all %d passed" % len(checks) if not bad else "**failed: %s**" % "; ".join(bad)))
+    L.append("")
+    ap = peers.get("apache")
+    if ap:
+        runs = [x for c in ap["cases"].values() for x in c["runs"] if x.get("bootMs") is not None and x.get("registeredMs") is not None]
+        late = [x for x in runs if x["registeredMs"] - x["bootMs"] > 5000]
+        if late:
+            L.append("Apache's registered column is bimodal: in %d of %d starts it was listed just before its `boot success` "
+                     "line, in the other %d only %s ms later, which matches the 10 s initial delay of its periodic "
+                     "registration task (its registration during start-up did not reach the nameserver in those starts). "
+                     "Its boot success column is the recovery time proper." % (
+                         len(runs) - len(late), len(runs), len(late),
+                         "–".join(fmt(v) for v in sorted({min(x["registeredMs"] - x["bootMs"] for x in late),
+                                                          max(x["registeredMs"] - x["bootMs"] for x in late)}))))
+            L.append("")
+    if r.get("notes"):
+        L.extend(r["notes"] if isinstance(r["notes"], list) else [r["notes"]])
+        L.append("")
     return L
 
 

@@ -99,14 +99,26 @@ count_cargo() { # LOG -> "passed failed skipped" summed over cargo's "test resul
          if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
        END { printf "%d %d %d\n", p, f, s }' "$1"
 }
-# Integration-test targets of a package set, as `--test NAME` arguments (names are unique in
-# the workspace). Selecting targets, never packages (-p/--exclude), keeps every cargo command's
-# feature set that of the build: nothing is compiled twice.
+# Integration-test targets of a package set, as `--test NAME` arguments. Selecting targets,
+# never packages (-p/--exclude), keeps every cargo command's feature set that of the build:
+# nothing is compiled twice. `--test NAME` selects that name in every package, so names must be
+# unique in the workspace: a duplicate stops the suite with the names to rename.
 test_targets() { # test_targets (only|except) PACKAGE...
   cargo metadata --no-deps --format-version 1 | python3 -c '
-import json, sys
+import collections, json, sys
 mode, pkgs = sys.argv[1], set(sys.argv[2:])
-for p in json.load(sys.stdin)["packages"]:
+packages = json.load(sys.stdin)["packages"]
+seen = collections.defaultdict(list)
+for p in packages:
+    for t in p["targets"]:
+        if "test" in t["kind"]:
+            seen[t["name"]].append(p["name"])
+dups = {n: ps for n, ps in seen.items() if len(ps) > 1}
+if dups:
+    sys.exit("test.sh: integration-test names must be unique in the workspace (--test NAME runs "
+             "every package\u0027s target of that name): " + "; ".join(
+                 n + " in " + ", ".join(ps) for n, ps in sorted(dups.items())) + ". Rename one.")
+for p in packages:
     if (p["name"] in pkgs) == (mode == "only"):
         for t in p["targets"]:
             if "test" in t["kind"]:

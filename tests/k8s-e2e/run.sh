@@ -234,8 +234,11 @@ s_config_roll
 s_topics
 s_invalid
 s_operator_restart
+s_scale_out
+s_scale_in
 s_pause
 s_second_cluster
+s_external
 if [ "$BENCH" = 1 ]; then s_bench; fi
 s_delete
 finish

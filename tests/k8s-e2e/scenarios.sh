@@ -89,22 +89,173 @@ client_roundtrip() {
   check "Java client consumes all 200 with group $2" jqtrue "$out" '.ok and .distinct == 200 and .corrupt == 0'
 }
 
+# broker_config KEY VALUE: VALUE is live on all 4 brokers of demo (GET_BROKER_CONFIG).
+broker_config_is() {
+  innet "$BIN/rmq-e2e-probe" --namesrv "$NSRV" broker-config --cluster demo --key "$1" |
+    jq -e --arg v "$2" '(.brokers | length) == 4 and ([.brokers[] | select(. == $v)] | length) == 4'
+}
+
+# ready_no_roll: demo is Ready at its generation and status.roll is gone.
+ready_no_roll() { ready_gen rmqc/demo && [ -z "$(jsonpath rmqc/demo '{.status.roll}')" ]; }
+
+# ready_brokers N: demo is Ready at its generation with N ready brokers.
+ready_brokers() { ready_gen rmqc/demo && [ "$(jsonpath rmqc/demo '{.status.readyBrokers}')" = "$1" ]; }
+
+# roll_order: broker pods by creation time, each with its creation and Ready times (epoch s).
+roll_order() {
+  k get pods -l rmq.dev/cluster=demo,app.kubernetes.io/component=broker -o json | jq -r '
+    [.items[] | {n: .metadata.name, c: (.metadata.creationTimestamp | fromdate),
+      r: ((.status.conditions // [])[] | select(.type == "Ready") | .lastTransitionTime | fromdate)}]
+    | sort_by(.c) | .[] | "\(.n) \(.c) \(.r)"'
+}
+
 s_config_roll() {
-  log "scenario: change a broker.conf key -> pods roll, the new value is live"
-  local ts=$(date +%s) before hash_before
+  log "scenario: a runtime key is pushed without restarts; a restart-only key rolls one pod at a time"
+  local ts=$(date +%s) before after
   before="$(pod_uids)"
-  hash_before="$(jsonpath sts/demo-broker-a '{.spec.template.metadata.annotations.rmq\.dev/config-hash}')"
-  check "patch spec.brokers.retention.deleteWhen=03" k patch rmqc demo --type merge -p '{"spec":{"brokers":{"retention":{"deleteWhen":"03"}}}}'
-  eventually 30 "Progressing=True while rolling" bash -c "kubectl -n $NS get rmqc demo -o jsonpath='{.status.conditions[?(@.type==\"Progressing\")].status}' | grep -qx True"
-  eventually 300 "cluster Ready again at the new generation" ready_gen rmqc/demo
-  check "config hash changed" bash -c "[ \"\$(kubectl -n $NS get sts demo-broker-a -o jsonpath='{.spec.template.metadata.annotations.rmq\.dev/config-hash}')\" != '$hash_before' ]"
-  local after; after="$(pod_uids)"
-  check "every broker pod was replaced" bash -c "for p in $before; do case ' $after ' in *\" \$p \"*) exit 1;; esac; done"
+  check "patch spec.brokers.retention.deleteWhen=03 (a runtime key)" k patch rmqc demo --type merge -p '{"spec":{"brokers":{"retention":{"deleteWhen":"03"}}}}'
   if [ "$EXISTING" = 0 ]; then
-    eventually 60 "deleteWhen=03 is live on all 4 brokers (GET_BROKER_CONFIG)" bash -c \
-      "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' broker-config --cluster demo --key deleteWhen | jq -e '(.brokers | length) == 4 and ([.brokers[] | select(. == \"03\")] | length) == 4'"
+    eventually 60 "deleteWhen=03 is live on all 4 brokers (UPDATE_BROKER_CONFIG)" broker_config_is deleteWhen 03
+  fi
+  eventually 60 "cluster Ready at the new generation" ready_gen rmqc/demo
+  check "no broker pod was restarted for it" test "$(pod_uids)" = "$before"
+  check "Event ConfigUpdated names the runtime change" bash -c \
+    "kubectl -n $NS get events --field-selector reason=ConfigUpdated -o json | jq -e '[.items[] | select(.note // .message | test(\"deleteWhen=03\"))] | length >= 1'"
+
+  [ "$EXISTING" = 0 ] && continuity_start
+  # A restart-only key (broker.conf) and a template change (CPU request, which also makes room
+  # for the scale-out below on this 2-core node) in one patch: one roll, each pod once.
+  check "patch spec.brokers.config.maxMessageSize=2097152 and pod CPU request 50m (restart-only)" k patch rmqc demo --type merge -p '{"spec":{"brokers":{"config":{"maxMessageSize":"2097152"},"pod":{"resources":{"requests":{"cpu":"50m"}}}}}}'
+  eventually 30 "Progressing=True and status.roll names the pod being rolled" bash -c \
+    "kubectl -n $NS get rmqc demo -o json | jq -e '(.status.conditions[] | select(.type==\"Progressing\") | .status == \"True\") and (.status.roll.pod | test(\"^demo-broker-\"))'"
+  eventually 420 "cluster Ready again at the new generation, no roll left" ready_no_roll
+  after="$(pod_uids)"
+  check "every broker pod was replaced" bash -c "for p in $before; do case ' $after ' in *\" \$p \"*) exit 1;; esac; done"
+  local order; order="$(roll_order)"
+  log "roll order (name created ready):"$'\n'"$order"
+  check "order: group a before b, in each the slave before the master" test \
+    "$(awk '{print $1}' <<<"$order" | tr '\n' ' ')" = "demo-broker-a-1 demo-broker-a-0 demo-broker-b-1 demo-broker-b-0 "
+  check "one pod at a time: each pod created only after the previous one was Ready" bash -c \
+    "awk 'NR > 1 && \$2 < prev { exit 1 } { prev = \$3 }' <<<'$order'"
+  if [ "$EXISTING" = 0 ]; then
+    eventually 60 "maxMessageSize=2097152 is live on all 4 brokers" broker_config_is maxMessageSize 2097152
+    continuity_check "the roll of 4 brokers"
   fi
   log "roll: $(( $(date +%s) - ts ))s"
+}
+
+# uid_watch_start / uid_watch_stop: records the demo broker pods' name=uid every second, so a
+# test can count how often each pod was replaced.
+uid_watch_start() {
+  : >"$WORK/uids.log"
+  ( while [ ! -f "$WORK/uids.stop" ]; do pod_uids >>"$WORK/uids.log" 2>/dev/null; echo >>"$WORK/uids.log"; sleep 1; done ) &
+  UID_WATCH_PID=$!
+}
+uid_watch_stop() { touch "$WORK/uids.stop"; wait "$UID_WATCH_PID" 2>/dev/null || true; rm -f "$WORK/uids.stop"; }
+
+# continuity_start: a Java producer sends with sync sends (a message every 20 ms) to topic
+# orders until continuity_check stops it, recording every acknowledgment.
+continuity_start() {
+  CONTINUITY_RUN=$(( ${CONTINUITY_RUN:-0} + 1 ))
+  rm -f "$WORK/continuity-$CONTINUITY_RUN.stop" "$WORK/continuity-$CONTINUITY_RUN-acked.tsv"
+  innet "$RMQ_JAVA_HARNESS_5" produce --namesrv "$NSRV" --topic orders --mode sync --count 5000000 \
+    --interval-ms 20 --prefix "cont$CONTINUITY_RUN" --stop-file "$WORK/continuity-$CONTINUITY_RUN.stop" --timeout-ms 1200000 \
+    --out "$WORK/continuity-$CONTINUITY_RUN-acked.tsv" >"$WORK/continuity-$CONTINUITY_RUN-produce.json" 2>"$WORK/continuity-$CONTINUITY_RUN-produce.err" &
+  CONTINUITY_PID=$!
+  sleep 3
+}
+
+# continuity_check WHAT: stops the producer, reads every message back with a new group and
+# checks that no acknowledged message is missing and under 0.1 % of sends failed.
+continuity_check() {
+  touch "$WORK/continuity-$CONTINUITY_RUN.stop"
+  wait "$CONTINUITY_PID" || true
+  local p attempted failed gap acked
+  p="$(cat "$WORK/continuity-$CONTINUITY_RUN-produce.json")"
+  attempted="$(jq -r '.requested // 0' <<<"$p" 2>/dev/null || echo 0)"
+  failed="$(jq -r '.failed // 0' <<<"$p" 2>/dev/null || echo 0)"
+  gap="$(jq -r '.maxGapMs // -1' <<<"$p" 2>/dev/null || echo -1)"
+  acked="$(jq -r '.sent // 0' <<<"$p" 2>/dev/null || echo 0)"
+  log "continuity through $1: $attempted sends, $failed failed, longest window without an acknowledged send ${gap} ms"
+  [ "$failed" = 0 ] || log "failed sends: $(jq -c '.errors' <<<"$p" 2>/dev/null)"
+  check "continuity: sends kept flowing through $1 (> 100 acknowledged)" test "$acked" -gt 100
+  check "continuity: failed sends under 0.1 % ($failed of $attempted)" test $((failed * 1000)) -lt "$attempted"
+  local out
+  out="$(innet "$RMQ_JAVA_HARNESS_5" consume --namesrv "$NSRV" --topic orders --group "continuity-$RANDOM" --prefix "cont$CONTINUITY_RUN" \
+    --expect "$acked" --timeout-ms 120000 --out "$WORK/continuity-$CONTINUITY_RUN-received.tsv" 2>"$WORK/continuity-$CONTINUITY_RUN-consume.err")" || true
+  local missing=unknown
+  if [ -s "$WORK/continuity-$CONTINUITY_RUN-acked.tsv" ] && [ -s "$WORK/continuity-$CONTINUITY_RUN-received.tsv" ]; then
+    missing="$(comm -23 <(cut -f1 "$WORK/continuity-$CONTINUITY_RUN-acked.tsv" | sort -u) <(cut -f1 "$WORK/continuity-$CONTINUITY_RUN-received.tsv" | sort -u) | wc -l)"
+  fi
+  check "continuity: 0 of $acked acknowledged messages missing after $1 (missing: $missing)" test "$missing" = 0
+  check "continuity: nothing corrupt" jqtrue "$out" '.corrupt == 0'
+}
+
+# masters_of_demo: name=uid of the two original masters.
+masters_of_demo() { pod_uids | tr ' ' '\n' | grep -E '^demo-broker-[ab]-0=' || true; }
+
+s_scale_out() {
+  log "scenario: scale out: a slave per group (masters untouched), then a third group"
+  local ts=$(date +%s) masters out
+  masters="$(masters_of_demo)"
+  check "patch replicasPerGroup 2 -> 3" k patch rmqc demo --type merge -p '{"spec":{"brokers":{"replicasPerGroup":3}}}'
+  eventually 300 "cluster Ready with 6 brokers" ready_brokers 6
+  check "the masters were not restarted for a new slave" test "$(masters_of_demo)" = "$masters"
+  if [ "$EXISTING" = 0 ]; then
+    eventually 60 "brokerId 2 registered in both groups" bash -c \
+      "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' cluster --cluster demo | jq -e '[.groups[] | has(\"2\")] | (length == 2 and all)'"
+  fi
+  check "patch groups 2 -> 3" k patch rmqc demo --type merge -p '{"spec":{"brokers":{"groups":3}}}'
+  eventually 300 "cluster Ready with 9 brokers" ready_brokers 9
+  check "the old masters were not restarted for a new group" test "$(masters_of_demo)" = "$masters"
+  if [ "$EXISTING" = 0 ]; then
+    eventually 120 "topic orders reaches the new master (8 queues on all 3)" bash -c \
+      "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic orders | jq -e '.onAll and ([.masters[] | select(.read==8 and .write==8)] | length) == 3'"
+    eventually 120 "group billing reaches the new master" bash -c \
+      "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' group --cluster demo --group billing | jq -e '.onAll and (.masters | length) == 3'"
+    local t0=$(date +%s)
+    eventually 90 "both nameservers route orders to broker-c" bash -c \
+      "for n in 0 1; do '$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmqctl' route -n demo-namesrv-\$n.demo-namesrv.$NS.svc:9876 orders 2>/dev/null | grep -q broker-c || exit 1; done"
+    log "broker-c in the routes of orders $(( $(date +%s) - t0 )) s after the topic was on it"
+    out="$(innet "$RMQ_JAVA_HARNESS_5" produce --namesrv "$NSRV" --topic orders --count 300 --prefix scale --timeout-ms 90000 2>"$WORK/produce-scale.err")" || true
+    check "a Java producer uses the new group: messages on broker-c queues" jqtrue "$out" \
+      '.ok and ([.queues | keys[] | select(startswith("broker-c/"))] | length) > 0'
+  fi
+  log "scale out: $(( $(date +%s) - ts ))s"
+}
+
+s_scale_in() {
+  log "scenario: scale in: the leaving group turns read-only, drains, then goes (claims kept)"
+  local ts=$(date +%s) out
+  if [ "$EXISTING" = 1 ]; then skip "scale in" "needs the sandbox's network"; return; fi
+  # billing consumes what is there now, so it has offsets on broker-c; then 300 more arrive.
+  out="$(innet "$RMQ_JAVA_HARNESS_5" consume --namesrv "$NSRV" --topic orders --group billing --prefix scale --expect 300 --timeout-ms 90000 2>"$WORK/consume-scale.err")" || true
+  check "billing consumed the 300 messages of the scale-out (offsets on broker-c)" jqtrue "$out" '.distinct == 300'
+  out="$(innet "$RMQ_JAVA_HARNESS_5" produce --namesrv "$NSRV" --topic orders --count 300 --prefix drain --timeout-ms 90000 2>"$WORK/produce-drain.err")" || true
+  check "300 more produced, some on broker-c" jqtrue "$out" '.ok and ([.queues | keys[] | select(startswith("broker-c/"))] | length) > 0'
+  check "patch groups 3 -> 2 (drain timeout 10 min)" k patch rmqc demo --type merge -p '{"spec":{"brokers":{"groups":2,"scaleIn":{"drainTimeoutMinutes":10}}}}'
+  eventually 60 "status.roll: broker-c Draining, messages not consumed yet" bash -c \
+    "kubectl -n $NS get rmqc demo -o json | jq -e '.status.roll.phase == \"Draining\" and (.status.roll.message | test(\"broker-c leaves.* [1-9][0-9]* messages not consumed\"))'"
+  eventually 30 "broker-c's master is read-only (brokerPermission=4)" bash -c \
+    "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' broker-config --cluster demo --key brokerPermission | jq -e '[.brokers[] | select(. == \"4\")] | length == 1'"
+  out="$(innet "$RMQ_JAVA_HARNESS_5" produce --namesrv "$NSRV" --topic orders --count 200 --prefix ro --timeout-ms 90000 2>"$WORK/produce-ro.err")" || true
+  check "a new producer's 200 sends all succeed, none to broker-c" jqtrue "$out" \
+    '.ok and ([.queues | keys[] | select(startswith("broker-c/"))] | length) == 0'
+  sleep 10
+  check "while billing lags, broker-c stays (its pods run after 10 s more)" \
+    k get pod demo-broker-c-0
+  out="$(innet "$RMQ_JAVA_HARNESS_5" consume --namesrv "$NSRV" --topic orders --group billing --prefix drain --expect 300 --timeout-ms 90000 2>"$WORK/consume-drain.err")" || true
+  check "billing consumes all 300 (also those on the read-only broker-c)" jqtrue "$out" '.distinct == 300 and .corrupt == 0'
+  eventually 180 "broker-c removed once drained: Ready with 6 brokers, no roll" bash -c \
+    "! kubectl -n $NS get sts demo-broker-c >/dev/null 2>&1 && [ -z \"\$(kubectl -n $NS get pods -l rmq.dev/broker-group=broker-c -o name)\" ]"
+  eventually 60 "cluster Ready with 6 brokers" ready_brokers 6
+  check "Event GroupRemoved says broker-c drained" bash -c \
+    "kubectl -n $NS get events --field-selector reason=GroupRemoved -o json | jq -e '[.items[] | select((.note // .message) | test(\"broker-c drained\"))] | length == 1'"
+  check "broker-c's claims are kept (scaleIn.volumeClaims defaults to Retain)" bash -c \
+    "[ \"\$(kubectl -n $NS get pvc -o name | grep -c 'data-demo-broker-c-')\" -eq 3 ]"
+  eventually 60 "topic orders is on the 2 remaining masters only" bash -c \
+    "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic orders | jq -e '.onAll and (.masters | length) == 2'"
+  log "scale in: $(( $(date +%s) - ts ))s"
 }
 
 topic_probe() { innet "$BIN/rmq-e2e-probe" --namesrv "$NSRV" topic --cluster demo --topic "$1"; }
@@ -144,8 +295,8 @@ YAML
 
 s_invalid() {
   log "scenario: invalid CRs are rejected at admission with their messages"
-  rejected "lowering spec.brokers.groups" "spec.brokers.groups cannot be lowered yet" \
-    k patch rmqc demo --type merge -p '{"spec":{"brokers":{"groups":1}}}'
+  rejected "a negative drain timeout" "spec.brokers.scaleIn.drainTimeoutMinutes" \
+    k patch rmqc demo --type merge -p '{"spec":{"brokers":{"scaleIn":{"drainTimeoutMinutes":-1}}}}'
   rejected "a managed broker.conf key" "may not set keys rmq derives itself" \
     k patch rmqc demo --type merge -p '{"spec":{"brokers":{"config":{"brokerId":"3"}}}}'
   rejected "a retention key in spec.brokers.config that differs from spec.brokers.retention" \
@@ -153,8 +304,14 @@ s_invalid() {
     k patch rmqc demo --type merge -p '{"spec":{"brokers":{"config":{"fileReservedTime":"1"}}}}'
   rejected "a deleteWhen that is not two-digit hours" "should match" \
     k patch rmqc demo --type merge -p '{"spec":{"brokers":{"retention":{"deleteWhen":"4"}}}}'
-  rejected "resizing storage" "spec.brokers.storage is immutable" \
-    k patch rmqc demo --type merge -p '{"spec":{"brokers":{"storage":{"size":"2Gi"}}}}'
+  rejected "shrinking storage" "spec.brokers.storage.size cannot shrink" \
+    k patch rmqc demo --type merge -p '{"spec":{"brokers":{"storage":{"size":"10Gi"}}}}'
+  rejected "moving storage to another class" "storageClass cannot change" \
+    k patch rmqc demo --type merge -p '{"spec":{"brokers":{"storage":{"storageClass":"other"}}}}'
+  rejected "an unknown listener type" "Unsupported value: \"Ingress\"" \
+    k patch rmqc demo --type merge -p '{"spec":{"listener":{"type":"Ingress"}}}'
+  rejected "a bad resource quantity" "must be a Kubernetes quantity" \
+    k patch rmqc demo --type merge -p '{"spec":{"brokers":{"pod":{"resources":{"requests":{"memory":"lots"}}}}}}'
   rejected "Sync replication without a slave" "Sync needs a slave" k apply -f - <<YAML
 apiVersion: rmq.dev/v1alpha1
 kind: RocketMQCluster
@@ -212,18 +369,25 @@ YAML
 }
 
 s_operator_restart() {
-  log "scenario: operator restarted mid-reconcile -> converges"
-  local ts=$(date +%s) old
+  log "scenario: operator restarted mid-roll -> the roll continues, no pod restarts twice"
+  local ts=$(date +%s) old since
+  since="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
   old="$(kubectl -n "$OPNS" get pod -l app.kubernetes.io/name=rmq-operator -o jsonpath='{.items[0].metadata.name}')"
-  check "patch spec.brokers.retention.hours=48" k patch rmqc demo --type merge -p '{"spec":{"brokers":{"retention":{"hours":48}}}}'
-  sleep 1
+  [ "$EXISTING" = 0 ] && continuity_start
+  uid_watch_start
+  check "patch spec.brokers.config.maxMessageSize=3145728" k patch rmqc demo --type merge -p '{"spec":{"brokers":{"config":{"maxMessageSize":"3145728"}}}}'
+  eventually 60 "the roll has started (status.roll set)" bash -c \
+    "[ -n \"\$(kubectl -n $NS get rmqc demo -o jsonpath='{.status.roll.pod}')\" ]"
   check "delete the operator pod during the roll" kubectl -n "$OPNS" delete pod "$old" --wait=false
   eventually 90 "a new operator pod runs and holds the Lease" bash -c \
     "h=\$(kubectl -n $OPNS get lease rmq-operator -o jsonpath='{.spec.holderIdentity}'); [ -n \"\$h\" ] && [ \"\$h\" != '$old' ]"
-  eventually 300 "cluster converges: Ready at the new generation" ready_gen rmqc/demo
+  eventually 420 "cluster converges: Ready at the new generation" ready_gen rmqc/demo
+  uid_watch_stop
+  check "each broker pod restarted exactly once across both operators (pod uids seen every second)" bash -c \
+    "tr ' ' '\\n' <'$WORK/uids.log' | grep = | sort -u | cut -d= -f1 | uniq -c | awk '\$1 != 2 { bad = 1 } END { exit bad }'"
   if [ "$EXISTING" = 0 ]; then
-    eventually 60 "fileReservedTime=48 is live on all 4 brokers" bash -c \
-      "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' broker-config --cluster demo --key fileReservedTime | jq -e '([.brokers[] | select(. == \"48\")] | length) == 4'"
+    eventually 60 "maxMessageSize=3145728 is live on all 4 brokers" broker_config_is maxMessageSize 3145728
+    continuity_check "a roll interrupted by an operator restart"
     client_roundtrip orders billing c2
   fi
   log "restart: $(( $(date +%s) - ts ))s"
@@ -255,16 +419,25 @@ s_delete() {
 }
 
 s_pause() {
-  log "scenario: pause annotation"
-  local hash; hash="$(jsonpath sts/demo-broker-a '{.spec.template.metadata.annotations.rmq\.dev/config-hash}')"
+  log "scenario: pause annotation; unpaused, a nameserver roll and a broker roll under traffic"
+  local cm_rv uids ns_uids
+  cm_rv="$(jsonpath cm/demo-broker-a '{.metadata.resourceVersion}')"
+  uids="$(pod_uids)"
+  ns_uids="$(k get pods -l rmq.dev/cluster=demo,app.kubernetes.io/component=namesrv -o jsonpath='{.items[*].metadata.uid}')"
   check "annotate rmq.dev/pause-reconciliation=true" k annotate rmqc demo rmq.dev/pause-reconciliation=true
   eventually 30 "ReconciliationPaused=True" bash -c "[ \"\$(kubectl -n $NS get rmqc demo -o jsonpath='{.status.conditions[?(@.type==\"ReconciliationPaused\")].status}')\" = True ]"
-  check "patch spec while paused" k patch rmqc demo --type merge -p '{"spec":{"brokers":{"config":{"maxMessageSize":"2097152"}}}}'
+  check "patch spec while paused: a broker.conf key and the nameservers' CPU request" k patch rmqc demo --type merge \
+    -p '{"spec":{"brokers":{"config":{"maxMessageSize":"2097152"}},"nameServer":{"pod":{"resources":{"requests":{"cpu":"60m"}}}}}}'
   sleep 5
-  check "paused: the StatefulSet is unchanged" bash -c "[ \"\$(kubectl -n $NS get sts demo-broker-a -o jsonpath='{.spec.template.metadata.annotations.rmq\.dev/config-hash}')\" = '$hash' ]"
+  check "paused: the broker ConfigMap is unchanged and no pod restarted" bash -c \
+    "[ \"\$(kubectl -n $NS get cm demo-broker-a -o jsonpath='{.metadata.resourceVersion}')\" = '$cm_rv' ] && [ \"\$(kubectl -n $NS get pods -l 'rmq.dev/cluster=demo,app.kubernetes.io/component=broker' -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.uid} {end}')\" = '$uids' ]"
+  [ "$EXISTING" = 0 ] && continuity_start
   check "remove the pause annotation" k annotate rmqc demo rmq.dev/pause-reconciliation-
-  eventually 240 "unpaused: the change rolls out, Ready at the new generation" ready_gen rmqc/demo
+  eventually 420 "unpaused: the change rolls out, Ready at the new generation, no roll left" ready_no_roll
   check "unpaused: ReconciliationPaused is gone" bash -c "[ -z \"\$(kubectl -n $NS get rmqc demo -o jsonpath='{.status.conditions[?(@.type==\"ReconciliationPaused\")].status}')\" ]"
+  eventually 120 "both nameservers were replaced" bash -c \
+    "for u in $ns_uids; do kubectl -n $NS get pods -l rmq.dev/cluster=demo,app.kubernetes.io/component=namesrv -o jsonpath='{.items[*].metadata.uid}' | grep -q \$u && exit 1; done; exit 0"
+  [ "$EXISTING" = 0 ] && continuity_check "a nameserver roll and a roll of 6 brokers"
 }
 
 s_second_cluster() {
@@ -286,8 +459,102 @@ YAML
   check "its brokers get their own nameservers (DNS names of $ns2)" bash -c \
     "kubectl -n $ns2 get cm demo-broker-a -o jsonpath='{.data.demo-broker-a-0\.conf}' | grep -qx 'namesrvAddr=demo-namesrv-0.demo-namesrv.$ns2.svc:9876'"
   if [ "$EXISTING" = 0 ]; then
-    eventually 60 "topic orders in $ns2 has 3 queues, the one in $NS still 8" bash -c \
+    eventually 60 "topic orders in $ns2 has 3 queues, the one in $NS still 8 (on its 2 masters)" bash -c \
       "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv 'demo-namesrv-0.demo-namesrv.$ns2.svc:9876' topic --cluster demo --topic orders | jq -e '[.masters[] | select(.read==3)] | length == 1' && '$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic orders | jq -e '[.masters[] | select(.read==8)] | length == 2'"
   fi
   check "delete the second cluster's namespace" kubectl delete namespace "$ns2" --timeout=120s
+}
+
+s_external() {
+  log "scenario: NodePort listener: a client outside the pod network needs only status's external address"
+  local ts=$(date +%s)
+  k apply -f - >/dev/null <<YAML
+apiVersion: rmq.dev/v1alpha1
+kind: RocketMQCluster
+metadata: {name: edge}
+spec:
+  brokers:
+    storage: {size: 1Gi}
+    pod:
+      resources: {requests: {cpu: 100m, memory: 64Mi}, limits: {memory: 1Gi}}
+      labels: {team: edge}
+  listener: {type: NodePort, nodePortBase: 31900}
+---
+apiVersion: rmq.dev/v1alpha1
+kind: RocketMQTopic
+metadata: {name: edge-events}
+spec: {cluster: edge, queues: 4}
+YAML
+  eventually 180 "cluster edge (NodePort listener) becomes Ready" bash -c "[ \"\$(kubectl -n $NS get rmqc edge -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}')\" = True ]"
+  log "edge Ready after $(( $(date +%s) - ts ))s"
+  eventually 60 "status.externalNameServerAddress is the node's IP with node port 31900" bash -c \
+    "kubectl -n $NS get rmqc edge -o jsonpath='{.status.externalNameServerAddress}' | grep -Eqx '[0-9.]+:31900'"
+  local ext; ext="$(jsonpath rmqc/edge '{.status.externalNameServerAddress}')"
+  check "status.externalBrokerAddresses: edge-broker-a-0 advertises its node port 31901" bash -c \
+    "kubectl -n $NS get rmqc edge -o json | jq -e '.status.externalBrokerAddresses[\"edge-broker-a-0\"] | test(\":31901$\")'"
+  check "objects: NodePort Services edge-namesrv-external (31900), edge-broker-a-0-external (31901)" bash -c \
+    "kubectl -n $NS get svc edge-namesrv-external edge-broker-a-0-external -o json | jq -e '([.items[] | .spec.type == \"NodePort\"] | all) and (([.items[].spec.ports[0].nodePort] | sort) == [31900, 31901])'"
+  check "broker pod: the spec's resources and labels, restricted security context, HTTP probes" bash -c \
+    "kubectl -n $NS get pod edge-broker-a-0 -o json | jq -e '.metadata.labels.team == \"edge\" and (.spec.containers[0] | .resources.requests.memory == \"64Mi\" and .resources.limits.memory == \"1Gi\" and .securityContext.readOnlyRootFilesystem and .readinessProbe.httpGet.path == \"/readyz/serving\") and .spec.securityContext.runAsNonRoot and .status.qosClass == \"Burstable\"'"
+  if [ "$EXISTING" = 1 ]; then skip "external client" "needs the sandbox's network"; else
+    eventually 60 "RocketMQTopic edge-events is Ready" bash -c "[ \"\$(kubectl -n $NS get rmqt edge-events -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}')\" = True ]"
+    local out
+    out="$(innet "$RMQ_JAVA_HARNESS_5" produce --namesrv "$ext" --topic edge-events --count 100 --prefix ext --timeout-ms 90000 2>"$WORK/produce-ext.err")" || true
+    check "Java client on the node (not in a pod) produces 100 through $ext (NodePort)" jqtrue "$out" '.ok and .sent == 100'
+    out="$(innet "$RMQ_JAVA_HARNESS_5" consume --namesrv "$ext" --topic edge-events --group edge-readers --expect 100 --prefix ext --timeout-ms 90000 2>"$WORK/consume-ext.err")" || true
+    check "... and consumes all 100 through the node ports" jqtrue "$out" '.ok and .distinct == 100 and .corrupt == 0'
+    s_slow_recovery "$ext"
+  fi
+  # Growing the volume is allowed at admission; this node's StorageClass has no
+  # allowVolumeExpansion, so the operator reports the API server's refusal.
+  check "storage may grow at admission (1Gi -> 2Gi)" k patch rmqc edge --type merge -p '{"spec":{"brokers":{"storage":{"size":"2Gi"}}}}'
+  eventually 60 "the claim resize is refused by the StorageClass: Ready=False ApplyFailed, naming the class" bash -c \
+    "kubectl -n $NS get rmqc edge -o json | jq -e '[.status.conditions[] | select(.type==\"Ready\" and .reason==\"ApplyFailed\" and (.message | test(\"must allow volume expansion\")))] | length == 1'"
+  check "delete cluster edge" k delete rmqc edge --timeout=60s
+  k delete rmqt edge-events --timeout=60s >/dev/null 2>&1 || true
+}
+
+# s_slow_recovery EXT: the broker of cluster edge, with 1.5 million records in its store, is killed (-9)
+# after its checkpoint and consume queues were removed (the node's hostPath volume is on this
+# machine), so the restarted container rescans the whole commit log. The pod must not be Ready
+# while /readyz says the store is recovering, and must become Ready (without being killed by a
+# probe) once the store has opened and the broker registered.
+s_slow_recovery() {
+  local ext="$1" out pod=edge-broker-a-0
+  log "scenario: a broker recovering a large store is not Ready until it has recovered"
+  # Recovery time grows with the number of records (rmq rescans ~300 MB of large records in
+  # 0.15 s): 1.5 million small records with keys take a few seconds to rescan (debug build).
+  out="$(innet "$RMQ_JAVA_HARNESS_5" produce --namesrv "$ext" --topic edge-events --count 1500000 --body-size 100 --keys --mode batch --batch-size 128 --prefix big --timeout-ms 240000 2>"$WORK/produce-big.err")" || true
+  check "1.5 million records with keys produced into $pod" jqtrue "$out" '.ok and .sent == 1500000'
+  local pv store pid restarts ip
+  pv="$(jsonpath "pvc/data-$pod" '{.spec.volumeName}' || true)"
+  store="$(kubectl get pv "$pv" -o jsonpath='{.spec.hostPath.path}' 2>/dev/null || true)/store"
+  pid="$(pgrep -f -- "--config /etc/rmq/$pod.conf" | head -n 1 || true)"
+  restarts="$(jsonpath "pod/$pod" '{.status.containerStatuses[0].restartCount}' || echo 0)"
+  if [ -z "$pid" ] || [ ! -d "$store/commitlog" ]; then
+    bad "found $pod's process and its store on the node" "pid '$pid', store '$store'"; return
+  fi
+  kill -STOP "$pid"; rm -f "$store/checkpoint"; rm -rf "$store/consumequeue"; kill -KILL "$pid"
+  local deadline=$(( $(date +%s) + 300 )) seen="$WORK/recovery-timeline" ready body
+  : >"$seen"
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    ip="$(jsonpath "pod/$pod" '{.status.podIP}' || true)"
+    ready="$(cond "pod/$pod" Ready || true)"
+    body="$( (innet curl -s -m 2 "http://$ip:10918/readyz" 2>/dev/null || true) | head -c 120 | tr '\n' ' ')"
+    echo "$(date +%s.%N | cut -c1-14) ready=$ready readyz=${body:-none}" >>"$seen"
+    if [ "$ready" = True ] && [ "${body:0:2}" = ok ]; then break; fi
+    sleep 0.1
+  done
+  local recovering; recovering="$(grep -c 'readyz=not ready: .*store recovering' "$seen")"
+  log "recovery timeline: $recovering samples while recovering; states in order (count, pod Ready, /readyz):"$'\n'"$(cut -d' ' -f2- "$seen" | cut -c1-90 | uniq -c)"
+  check "the container was restarted in place (restartCount grew)" test \
+    "$(jsonpath "pod/$pod" '{.status.containerStatuses[0].restartCount}')" -gt "$restarts"
+  check "/readyz said 'store recovering' in 3+ samples: the rescan was observed" \
+    test "$recovering" -ge 3
+  check "never Ready while /readyz said the store was recovering" bash -c \
+    "! grep 'store recovering' '$seen' | grep -q 'ready=True'"
+  check "Ready again after the recovery, /readyz 200, no probe killed it (one restart only)" bash -c \
+    "tail -n 1 '$seen' | grep -q ' ready=True readyz=ok' && [ \"\$(kubectl -n $NS get pod $pod -o jsonpath='{.status.containerStatuses[0].restartCount}')\" -eq $((restarts + 1)) ]"
+  check "the broker log: the store opened after a full rescan, then boot success" bash -c \
+    "kubectl -n $NS logs $pod | grep -A1000 'store opened' | grep -q 'boot success'"
 }

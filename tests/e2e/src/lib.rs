@@ -4,8 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod admin;
 pub mod harness;
+pub mod http;
+pub mod powerfs;
 pub mod process;
 
+pub use admin::{Admin, wait_until};
 pub use harness::{Client, Flow, HarnessResult, run_harness, run_line};
 pub use process::{BrokerOpts, BrokerProc, NamesrvProc, bin_path};

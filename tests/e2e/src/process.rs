@@ -30,7 +30,7 @@ pub fn bin_path(name: &str) -> PathBuf {
 
 /// Spawns `cmd`, forwards its output to a log file and waits for a stdout line containing
 /// `ready`; returns the child and that line.
-fn spawn_until(mut cmd: Command, ready: &str, log: PathBuf) -> (Child, String) {
+fn try_spawn_until(mut cmd: Command, ready: &str, log: PathBuf) -> Result<(Child, String), String> {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn");
     let stdout = child.stdout.take().unwrap();
@@ -64,12 +64,18 @@ fn spawn_until(mut cmd: Command, ready: &str, log: PathBuf) -> (Child, String) {
         }
     });
     match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(line) => (child, line),
+        Ok(line) => Ok((child, line)),
         Err(_) => {
             let _ = child.kill();
-            panic!("process did not print {ready:?} within 30 s");
+            let _ = child.wait();
+            Err(format!("process did not print {ready:?} within 30 s"))
         }
     }
+}
+
+/// [`try_spawn_until`], panicking when the process does not come up.
+fn spawn_until(cmd: Command, ready: &str, log: PathBuf) -> (Child, String) {
+    try_spawn_until(cmd, ready, log).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn stop(child: &mut Child) {
@@ -104,32 +110,48 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// The address of the last `http listening addr=IP:PORT` line in `log` (empty if none).
+fn http_addr_in(log: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .rev()
+        .filter_map(|l| l.split("http listening addr=").nth(1))
+        .find_map(|rest| rest.split_whitespace().next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// A running nameserver.
 pub struct NamesrvProc {
     child: Child,
     /// `127.0.0.1:port`.
     pub addr: String,
+    /// `127.0.0.1:port` of its HTTP listener (`/healthz`, `/readyz`).
+    pub http_addr: String,
     _dir: tempfile::TempDir,
 }
 
 impl NamesrvProc {
     /// Starts a nameserver on an ephemeral port.
     pub fn start() -> Self {
+        Self::start_on(0)
+    }
+
+    /// Starts a nameserver on `port` (0 = ephemeral); its HTTP port is ephemeral.
+    pub fn start_on(port: u16) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(bin_path("rmq-namesrv"));
-        cmd.args([
-            "--listen-addr",
-            "127.0.0.1",
-            "--listen-port",
-            "0",
-            "--kv-config-path",
-        ])
-        .arg(dir.path().join("kv.json"));
-        let (child, line) = spawn_until(cmd, "boot success", dir.path().join("namesrv.log"));
+        cmd.args(["--listen-addr", "127.0.0.1", "--listen-port"])
+            .arg(port.to_string())
+            .args(["--http-listen-port", "0", "--kv-config-path"])
+            .arg(dir.path().join("kv.json"));
+        let log = dir.path().join("namesrv.log");
+        let (child, line) = spawn_until(cmd, "boot success", log.clone());
         let addr = line.rsplit(' ').next().unwrap().to_owned();
         Self {
             child,
             addr,
+            http_addr: http_addr_in(&log),
             _dir: dir,
         }
     }
@@ -143,6 +165,22 @@ impl NamesrvProc {
 impl Drop for NamesrvProc {
     fn drop(&mut self) {
         stop(&mut self.child);
+        print_tail_if_panicking("nameserver", &self._dir.path().join("namesrv.log"));
+    }
+}
+
+/// While a test is failing, prints the last lines of a process log to stderr (cargo shows it
+/// with the failure), so a CI log says what the broker or nameserver did.
+fn print_tail_if_panicking(what: &str, log: &std::path::Path) {
+    if !std::thread::panicking() {
+        return;
+    }
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = &lines[lines.len().saturating_sub(60)..];
+    eprintln!("--- last {} lines of the {what} log ---", tail.len());
+    for l in tail {
+        eprintln!("{l}");
     }
 }
 
@@ -175,6 +213,8 @@ pub struct BrokerProc {
     child: Option<Child>,
     /// `127.0.0.1:port`.
     pub addr: String,
+    /// `127.0.0.1:port` of its HTTP listener (`/healthz`, `/readyz`).
+    pub http_addr: String,
     /// The store directory.
     pub store: PathBuf,
     namesrv: String,
@@ -183,13 +223,17 @@ pub struct BrokerProc {
 }
 
 impl BrokerProc {
-    /// Starts a broker registered with `namesrv`. Without an explicit `haListenPort` it gets a
-    /// free one, so a restart on the same main port does not need `listenPort + 1` to be free.
+    /// Starts a broker registered with `namesrv` (`;`-separated for several). Without an
+    /// explicit `haListenPort` (`httpListenPort`) it gets a free one, so a restart on the same
+    /// main port does not need `listenPort + 1` (`+ 7`) to be free.
     pub fn start(namesrv: &str, opts: BrokerOpts) -> Self {
         let mut opts = opts;
-        if !opts.set.iter().any(|(k, _)| k == "haListenPort") {
-            opts.set
-                .push(("haListenPort".into(), free_port().to_string()));
+        let mut chosen = Vec::new();
+        for key in ["haListenPort", "httpListenPort"] {
+            if !opts.set.iter().any(|(k, _)| k == key) {
+                opts.set.push((key.into(), free_port().to_string()));
+                chosen.push(key);
+            }
         }
         let dir = tempfile::tempdir().unwrap();
         let store = opts
@@ -199,16 +243,42 @@ impl BrokerProc {
         let mut b = Self {
             child: None,
             addr: String::new(),
+            http_addr: String::new(),
             store,
             namesrv: namesrv.to_owned(),
             opts,
             dir,
         };
-        b.spawn();
+        // A port picked free can be taken by another test before the broker binds it: pick
+        // again (only ports chosen here; a test's own ports stay as they are).
+        for attempt in 1..=3 {
+            match b.try_spawn() {
+                Ok(()) => return b,
+                Err(e)
+                    if attempt < 3
+                        && !chosen.is_empty()
+                        && b.log().contains("Address already in use") =>
+                {
+                    eprintln!("broker start: {e}; a picked port was taken, picking again");
+                    for (k, v) in &mut b.opts.set {
+                        if chosen.contains(&k.as_str()) {
+                            *v = free_port().to_string();
+                        }
+                    }
+                }
+                Err(e) => panic!("{e}: {}", b.log()),
+            }
+        }
         b
     }
 
     fn spawn(&mut self) {
+        if let Err(e) = self.try_spawn() {
+            panic!("{e}: {}", self.log());
+        }
+    }
+
+    fn try_spawn(&mut self) -> Result<(), String> {
         let mut cmd = Command::new(bin_path("rmq-broker"));
         cmd.args([
             "-n",
@@ -225,7 +295,8 @@ impl BrokerProc {
         for (k, v) in &self.opts.set {
             cmd.arg("--set").arg(format!("{k}={v}"));
         }
-        let (child, line) = spawn_until(cmd, "boot success", self.dir.path().join("broker.log"));
+        let (child, line) =
+            try_spawn_until(cmd, "boot success", self.dir.path().join("broker.log"))?;
         // "The broker[broker-a, 127.0.0.1:PORT] boot success..."
         let addr = line
             .split(", ")
@@ -235,9 +306,11 @@ impl BrokerProc {
             .to_owned();
         self.opts.port = addr.rsplit(':').next().unwrap().parse().unwrap();
         self.addr = addr;
+        self.http_addr = http_addr_in(&self.dir.path().join("broker.log"));
         self.child = Some(child);
         // Registration happens right after boot; give it a moment.
         std::thread::sleep(Duration::from_millis(300));
+        Ok(())
     }
 
     /// The process id.
@@ -290,5 +363,6 @@ impl Drop for BrokerProc {
         if let Some(mut c) = self.child.take() {
             stop(&mut c);
         }
+        print_tail_if_panicking("broker", &self.dir.path().join("broker.log"));
     }
 }

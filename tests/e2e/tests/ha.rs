@@ -12,69 +12,8 @@
 
 use rmq_e2e::harness::HarnessResult;
 use rmq_e2e::process::free_port;
-use rmq_e2e::{BrokerOpts, BrokerProc, Client, Flow, NamesrvProc};
-use rmq_protocol::net::{ClientConfig, RemotingClient};
-use rmq_protocol::{RemotingCommand, request_code, response_code};
-use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// Admin calls from the test (runtime info, topic lists).
-struct Admin {
-    rt: tokio::runtime::Runtime,
-    client: Arc<RemotingClient>,
-}
-
-impl Admin {
-    fn new() -> Self {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let client = rt.block_on(async { Arc::new(RemotingClient::new(ClientConfig::default())) });
-        Self { rt, client }
-    }
-
-    fn call(&self, addr: &str, code: i32) -> Option<RemotingCommand> {
-        let req = RemotingCommand::request(code);
-        let resp = self
-            .rt
-            .block_on(self.client.invoke(addr, req, Duration::from_secs(3)));
-        match resp {
-            Ok(r) if r.code == response_code::SUCCESS => Some(r),
-            _ => {
-                self.client.close(addr);
-                None
-            }
-        }
-    }
-
-    /// GET_BROKER_RUNTIME_INFO as a map (empty if the broker does not answer).
-    fn info(&self, addr: &str) -> HashMap<String, String> {
-        self.call(addr, request_code::GET_BROKER_RUNTIME_INFO)
-            .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
-            .and_then(|v| serde_json::from_value(v["table"].clone()).ok())
-            .unwrap_or_default()
-    }
-
-    fn key(&self, addr: &str, key: &str) -> String {
-        self.info(addr).get(key).cloned().unwrap_or_default()
-    }
-
-    fn has_topic(&self, addr: &str, topic: &str) -> bool {
-        self.call(addr, request_code::GET_ALL_TOPIC_CONFIG)
-            .is_some_and(|r| String::from_utf8_lossy(&r.body).contains(&format!("\"{topic}\"")))
-    }
-}
-
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(
-            started.elapsed() < timeout,
-            "timed out after {timeout:?} waiting until {what}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    eprintln!("{what}: after {:?}", started.elapsed());
-}
+use rmq_e2e::{Admin, BrokerOpts, BrokerProc, Client, Flow, NamesrvProc, wait_until};
+use std::time::Duration;
 
 fn master_opts(name: &str, role: &str, ha_port: Option<u16>) -> BrokerOpts {
     let mut o = BrokerOpts {

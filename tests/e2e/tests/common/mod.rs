@@ -5,7 +5,6 @@ use rmq_e2e::harness::parse_ranges;
 use rmq_e2e::{BrokerOpts, Client, HarnessResult, run_harness};
 use rmq_protocol::body::heartbeat::{ConsumerData, HeartbeatData, SubscriptionData};
 use rmq_protocol::body::to_json;
-use rmq_protocol::header::topic::CreateTopicRequestHeader;
 use rmq_protocol::net::{ClientConfig, RemotingClient};
 use rmq_protocol::{RemotingCommand, request_code as rc, response_code};
 use std::collections::BTreeSet;
@@ -81,28 +80,12 @@ pub fn warm_group(broker: &str, group: &str, topic: &str) {
 /// Creates `topic` with `queues` read/write queues (UPDATE_AND_CREATE_TOPIC), so consumers can
 /// start before anything was sent.
 pub fn create_topic(broker: &str, topic: &str, queues: i32) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let c = RemotingClient::new(ClientConfig::default());
-        let h = CreateTopicRequestHeader {
-            topic: topic.into(),
-            default_topic: Some("TBW102".into()),
-            read_queue_nums: queues,
-            write_queue_nums: queues,
-            perm: 6,
-            topic_filter_type: None,
-            topic_sys_flag: None,
-            order: false,
-            attributes: None,
-        };
-        let req = RemotingCommand::request_with(rc::UPDATE_AND_CREATE_TOPIC, &h);
-        let r = c.invoke(broker, req, Duration::from_secs(5)).await.unwrap();
-        assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
-        c.close_all();
-    });
+    let code = rmq_e2e::Admin::new().create_topic(broker, topic, queues);
+    assert_eq!(
+        code,
+        Some(response_code::SUCCESS),
+        "creating {topic} on {broker}"
+    );
     std::thread::sleep(Duration::from_millis(500));
 }
 

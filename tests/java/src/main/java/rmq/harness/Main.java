@@ -17,6 +17,7 @@ public final class Main {
             "          [--body-size B] [--group G] [--prefix P] [--start S] [--batch-size K] [--delay-level L]",
             "          [--send-timeout-ms MS] [--retries R] [--inflight M] [--shards S] [--timeout-ms MS] [--out FILE]",
             "          [--tx commit|rollback|unknown|mix] [--check commit|rollback|unknown] [--wait-checks N]",
+            "          [--interval-ms MS] [--stop-file PATH]   (sync: pause between sends; stop once PATH exists)",
             "  consume --namesrv ADDR --topic T --group G --expect N [--timeout-ms MS] [--tag EXPR | --sql EXPR]",
             "          [--from first|last|timestamp:MS] [--prefix P] [--start S] [--linger-ms MS] [--broadcast] [--orderly]",
             "          [--shards S] [--reconsume-later K] [--retry-delay-level L] [--max-reconsume-times R]",
@@ -84,7 +85,7 @@ public final class Main {
             case "produce":
                 flags = Set.of("keys");
                 valued = union(COMMON, "count", "mode", "tag", "body-size", "batch-size", "delay-level", "send-timeout-ms",
-                        "retries", "inflight", "shards", "tx", "check", "wait-checks");
+                        "retries", "inflight", "shards", "tx", "check", "wait-checks", "interval-ms", "stop-file");
                 break;
             case "consume":
                 flags = Set.of("broadcast", "orderly");

@@ -32,6 +32,11 @@ final class Produce {
     private final IndexSet txUnknown = new IndexSet();
     private final IndexSet checked = new IndexSet();
     private final AtomicLong checks = new AtomicLong();
+    // continuity (sync mode): pause between sends, stop when a file appears, longest gap
+    private long intervalMs;
+    private java.nio.file.Path stopFile;
+    private long attempted = -1;
+    private long maxGapMs;
 
     Produce(Ctx ctx) {
         this.ctx = ctx;
@@ -61,6 +66,10 @@ final class Produce {
         long waitChecks = a.num("wait-checks", 0, 0, 50_000_000);
         String outFile = a.str("out", null);
         String instance = a.str("instance", null);
+        intervalMs = a.num("interval-ms", 0, 0, 60_000);
+        String stop = a.str("stop-file", null);
+        if (stop != null) stopFile = java.nio.file.Paths.get(stop);
+        if ((intervalMs > 0 || stop != null) && !mode.equals("sync")) throw new Args.UsageException("--interval-ms/--stop-file need --mode sync");
         if (shards > 0 && !mode.equals("sync")) throw new Args.UsageException("--shards needs --mode sync");
         if (delayLevel > 0 && mode.equals("batch")) throw new Args.UsageException("--delay-level cannot be used with --mode batch");
         if (a.has("tx") || a.has("check") || a.has("wait-checks")) {
@@ -126,6 +135,7 @@ final class Produce {
             }
             ctx.closeRecords();
         }
+        if (attempted >= 0) count = attempted; // stopped by --stop-file
         long nAcked = acked.size();
         long nFailed = count - nAcked;
         boolean ok = nAcked == count && (waitChecks == 0 || checked.size() >= waitChecks);
@@ -135,6 +145,7 @@ final class Produce {
                 .put("acked", acked.ranges()).put("failedIdx", acked.missingIn(start, start + count))
                 .put("calls", sentCalls).put("status", Ctx.sorted(status)).put("queues", Ctx.sorted(queues))
                 .put("timedOut", System.currentTimeMillis() >= deadline);
+        if (mode.equals("sync")) j.put("maxGapMs", maxGapMs);
         if (mode.equals("oneway")) j.put("oneway", true);
         if (mode.equals("transaction")) {
             j.put("txCommit", txCommit.ranges()).put("txRollback", txRollback.ranges()).put("txUnknown", txUnknown.ranges())
@@ -168,20 +179,28 @@ final class Produce {
     }
 
     private long sync(DefaultMQProducer p, String topic, String tag, boolean keys, int bodySize, String prefix, long start,
-                      long count, int delay, int shards, long deadline) {
+                      long count, int delay, int shards, long deadline) throws InterruptedException {
         long calls = 0;
         MessageQueueSelector sel = (mqs, m, arg) -> mqs.get((int) ((Long) arg % shards % mqs.size()));
-        for (long i = start; i < start + count && System.currentTimeMillis() < deadline; i++) {
+        long lastOk = System.currentTimeMillis();
+        long i = start;
+        for (; i < start + count && System.currentTimeMillis() < deadline; i++) {
+            if (stopFile != null && java.nio.file.Files.exists(stopFile)) break;
             try {
                 Message m = msg(topic, tag, keys, bodySize, prefix, i, delay);
                 SendResult r = shards > 0 ? p.send(m, sel, i) : p.send(m);
                 calls++;
                 ok(i, r, r.getMsgId());
+                long now = System.currentTimeMillis();
+                maxGapMs = Math.max(maxGapMs, now - lastOk);
+                lastOk = now;
             } catch (Exception e) {
                 ctx.error(e);
                 failed.add(i);
             }
+            if (intervalMs > 0) Thread.sleep(intervalMs);
         }
+        if (stopFile != null) attempted = i - start;
         return calls;
     }
 

@@ -167,17 +167,22 @@ fn runtime_updates_refuse_keys_that_need_a_restart() {
     let ns = NamesrvProc::start();
     let broker = BrokerProc::start(&ns.addr, BrokerOpts::default());
     let admin = Admin::new(&broker.addr);
-    let r = admin.update_config("deleteWhen=05\nbrokerPermission=4\n");
+    let r = admin.update_config("deleteWhen=05\nbrokerPermission=4\nmaxMessageSize=1048576\n");
     assert_eq!(r.code, response_code::SYSTEM_ERROR);
     let remark = r.remark.unwrap_or_default();
     assert!(
-        remark.contains("brokerPermission") && remark.contains("restart"),
+        remark.contains("maxMessageSize") && remark.contains("restart"),
         "{remark}"
     );
     assert_eq!(
         admin.config("deleteWhen").as_deref(),
         Some("04"),
         "nothing changed"
+    );
+    assert_eq!(
+        admin.config("brokerPermission").as_deref(),
+        Some("6"),
+        "nothing changed, not even the runtime key next to it"
     );
     let r = admin.update_config("deleteWhen=25\n");
     assert_eq!(r.code, response_code::SYSTEM_ERROR);

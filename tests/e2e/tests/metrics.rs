@@ -1,0 +1,105 @@
+//! `GET /metrics` of a running broker after unmodified Java clients produced and consumed:
+//! OpenMetrics text with the rocketmq-exporter names, producer offsets per topic, consumer
+//! offsets and lag per group, and the runtime-info gauges.
+
+#![allow(clippy::unwrap_used)]
+
+use rmq_e2e::http::http_get;
+use rmq_e2e::{Admin, BrokerOpts, BrokerProc, Client, NamesrvProc, run_line, wait_until};
+use std::time::Duration;
+
+/// The value of the series `name{labels...}` whose label text contains every `needle`.
+fn value(text: &str, name: &str, needles: &[&str]) -> Option<f64> {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .find(|l| needles.iter().all(|n| l.contains(n)))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+fn scrape(addr: &str) -> String {
+    let a = http_get(addr, "/metrics").expect("/metrics answers");
+    assert_eq!(a.status, 200, "{a:?}");
+    assert!(
+        a.content_type.starts_with("application/openmetrics-text"),
+        "{a:?}"
+    );
+    assert!(
+        a.body.ends_with("# EOF\n"),
+        "OpenMetrics text ends with # EOF"
+    );
+    a.body
+}
+
+#[test]
+fn metrics_show_traffic_offsets_and_lag_in_exporter_names() {
+    let ns = NamesrvProc::start();
+    let broker = BrokerProc::start(&ns.addr, BrokerOpts::default());
+    let admin = Admin::new();
+    assert_eq!(admin.create_topic(&broker.addr, "MetricsT", 4), Some(0));
+    let produce = |start: i64, count: i64| {
+        run_line(
+            Client::Java5,
+            &format!(
+                "produce --namesrv {} --topic MetricsT --prefix mt --start {start} --count {count} --send-timeout-ms 10000",
+                ns.addr
+            ),
+        )
+        .assert_ok();
+    };
+    produce(0, 120);
+    run_line(
+        Client::Java5,
+        &format!(
+            "consume --namesrv {} --topic MetricsT --group metrics-readers --prefix mt --expect 120 --timeout-ms 60000",
+            ns.addr
+        ),
+    )
+    .assert_ok();
+    // 30 more that nobody reads: the group's lag.
+    produce(120, 30);
+    let broker_label = "broker=\"broker-a\"";
+    let topic = "topic=\"MetricsT\"";
+    let group = "group=\"metrics-readers\"";
+    // the consumer's last commits reach the broker within its 5 s persist interval
+    wait_until(
+        "the group's offsets reach 120",
+        Duration::from_secs(20),
+        || {
+            value(
+                &scrape(&broker.http_addr),
+                "rocketmq_consumer_offset",
+                &[group, topic],
+            ) == Some(120.0)
+        },
+    );
+    let text = scrape(&broker.http_addr);
+    assert_eq!(
+        value(&text, "rocketmq_producer_offset", &[broker_label, topic]),
+        Some(150.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(&text, "rocketmq_group_diff", &[group, topic]),
+        Some(30.0),
+        "{text}"
+    );
+    assert!(
+        value(
+            &text,
+            "rocketmq_brokeruntime_msg_put_total_today_now",
+            &[broker_label]
+        )
+        .is_some_and(|v| v >= 150.0),
+        "{text}"
+    );
+    assert!(value(&text, "rmq_broker_messages_in_total", &[]).is_some_and(|v| v >= 150.0));
+    assert!(value(&text, "rmq_broker_messages_out_total", &[]).is_some_and(|v| v >= 120.0));
+    let ratio = value(&text, "rocketmq_brokeruntime_commit_log_disk_ratio", &[]).unwrap();
+    assert!((0.0..=1.0).contains(&ratio), "{ratio}");
+    assert_eq!(
+        value(&text, "rocketmq_brokeruntime_store_failed", &[]),
+        Some(0.0)
+    );
+    assert_eq!(value(&text, "rmq_metrics_series_dropped", &[]), Some(0.0));
+}
