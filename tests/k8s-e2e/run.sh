@@ -17,7 +17,7 @@
 #    client, the admin probe) run in the namespace and resolve names through CoreDNS.
 #    Everything started is stopped at the end (trap), also on failure: pods, containerd, mounts,
 #    cgroups, the namespace with its interfaces and iptables rules; the temp dir unless --keep.
-# 3. --bench: 200 RocketMQTopic CRs -> topic on every master (p50/p99), operator RSS.
+# 3. --bench: 1000 RocketMQTopic CRs -> topic on every master (p50/p99), operator RSS.
 #
 # Ends with "N passed, M failed". Env: CARGO_TARGET_DIR (default ~/.cache/rmq-target-operator),
 # RMQ_BIN_DIR (use these binaries instead of building), RMQ_E2E_CARGO_TEST=0 (skip cargo test).

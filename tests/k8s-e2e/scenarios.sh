@@ -153,41 +153,47 @@ uid_watch_start() {
 }
 uid_watch_stop() { touch "$WORK/uids.stop"; wait "$UID_WATCH_PID" 2>/dev/null || true; rm -f "$WORK/uids.stop"; }
 
-# continuity_start: a Java producer sends with sync sends (a message every 20 ms) to topic
-# orders until continuity_check stops it, recording every acknowledgment.
+# continuity_start [NAMESRV]: a Java producer sends with sync sends (a message every 20 ms) to
+# topic orders until continuity_check stops it, recording every acknowledgment; a push consumer
+# (its own group, from the first offset) runs alongside, recording every message it receives.
 continuity_start() {
   CONTINUITY_RUN=$(( ${CONTINUITY_RUN:-0} + 1 ))
-  rm -f "$WORK/continuity-$CONTINUITY_RUN.stop" "$WORK/continuity-$CONTINUITY_RUN-acked.tsv"
-  innet "$RMQ_JAVA_HARNESS_5" produce --namesrv "$NSRV" --topic orders --mode sync --count 5000000 \
-    --interval-ms 20 --prefix "cont$CONTINUITY_RUN" --stop-file "$WORK/continuity-$CONTINUITY_RUN.stop" --timeout-ms 1200000 \
-    --out "$WORK/continuity-$CONTINUITY_RUN-acked.tsv" >"$WORK/continuity-$CONTINUITY_RUN-produce.json" 2>"$WORK/continuity-$CONTINUITY_RUN-produce.err" &
+  local c="$WORK/continuity-$CONTINUITY_RUN" nsrv="${1:-$NSRV}"
+  rm -f "$c.stop" "$c.expect" "$c-acked.tsv" "$c-received.tsv"
+  innet "$RMQ_JAVA_HARNESS_5" consume --namesrv "$nsrv" --topic orders --group "continuity-$CONTINUITY_RUN-$RANDOM" \
+    --prefix "cont$CONTINUITY_RUN" --expect-file "$c.expect" --settle-ms 120000 --linger-ms 2000 --timeout-ms 1800000 \
+    --out "$c-received.tsv" >"$c-consume.json" 2>"$c-consume.err" &
+  CONTINUITY_CONSUMER=$!
+  innet "$RMQ_JAVA_HARNESS_5" produce --namesrv "$nsrv" --topic orders --mode sync --count 5000000 \
+    --interval-ms 20 --prefix "cont$CONTINUITY_RUN" --stop-file "$c.stop" --timeout-ms 1200000 \
+    --out "$c-acked.tsv" >"$c-produce.json" 2>"$c-produce.err" &
   CONTINUITY_PID=$!
   sleep 3
 }
 
-# continuity_check WHAT: stops the producer, reads every message back with a new group and
-# checks that no acknowledged message is missing and under 0.1 % of sends failed.
+# continuity_check WHAT: stops the producer, lets the consumer catch up, and checks that no
+# acknowledged message is missing from what it received and under 0.1 % of sends failed.
 continuity_check() {
-  touch "$WORK/continuity-$CONTINUITY_RUN.stop"
+  local c="$WORK/continuity-$CONTINUITY_RUN"
+  touch "$c.stop"
   wait "$CONTINUITY_PID" || true
-  local p attempted failed gap acked
-  p="$(cat "$WORK/continuity-$CONTINUITY_RUN-produce.json")"
+  local p attempted failed gap acked out missing=unknown
+  p="$(cat "$c-produce.json")"
   attempted="$(jq -r '.requested // 0' <<<"$p" 2>/dev/null || echo 0)"
   failed="$(jq -r '.failed // 0' <<<"$p" 2>/dev/null || echo 0)"
   gap="$(jq -r '.maxGapMs // -1' <<<"$p" 2>/dev/null || echo -1)"
   acked="$(jq -r '.sent // 0' <<<"$p" 2>/dev/null || echo 0)"
+  echo "$acked;" >"$c.expect"
   log "continuity through $1: $attempted sends, $failed failed, longest window without an acknowledged send ${gap} ms"
   [ "$failed" = 0 ] || log "failed sends: $(jq -c '.errors' <<<"$p" 2>/dev/null)"
   check "continuity: sends kept flowing through $1 (> 100 acknowledged)" test "$acked" -gt 100
   check "continuity: failed sends under 0.1 % ($failed of $attempted)" test $((failed * 1000)) -lt "$attempted"
-  local out
-  out="$(innet "$RMQ_JAVA_HARNESS_5" consume --namesrv "$NSRV" --topic orders --group "continuity-$RANDOM" --prefix "cont$CONTINUITY_RUN" \
-    --expect "$acked" --timeout-ms 120000 --out "$WORK/continuity-$CONTINUITY_RUN-received.tsv" 2>"$WORK/continuity-$CONTINUITY_RUN-consume.err")" || true
-  local missing=unknown
-  if [ -s "$WORK/continuity-$CONTINUITY_RUN-acked.tsv" ] && [ -s "$WORK/continuity-$CONTINUITY_RUN-received.tsv" ]; then
-    missing="$(comm -23 <(cut -f1 "$WORK/continuity-$CONTINUITY_RUN-acked.tsv" | sort -u) <(cut -f1 "$WORK/continuity-$CONTINUITY_RUN-received.tsv" | sort -u) | wc -l)"
+  wait "$CONTINUITY_CONSUMER" || true
+  out="$(cat "$c-consume.json")"
+  if [ -s "$c-acked.tsv" ] && [ -s "$c-received.tsv" ]; then
+    missing="$(comm -23 <(cut -f1 "$c-acked.tsv" | sort -u) <(cut -f1 "$c-received.tsv" | sort -u) | wc -l)"
   fi
-  check "continuity: 0 of $acked acknowledged messages missing after $1 (missing: $missing)" test "$missing" = 0
+  check "continuity: the consumer running alongside received all $acked acknowledged messages after $1 (missing: $missing)" test "$missing" = 0
   check "continuity: nothing corrupt" jqtrue "$out" '.corrupt == 0'
 }
 
@@ -198,6 +204,9 @@ s_scale_out() {
   log "scenario: scale out: a slave per group (masters untouched), then a third group"
   local ts=$(date +%s) masters out
   masters="$(masters_of_demo)"
+  # One continuity run spans the scale-out and the scale-in (checked at the end of s_scale_in):
+  # its consumer then has offsets on broker-c and is live while broker-c drains.
+  [ "$EXISTING" = 0 ] && continuity_start
   check "patch replicasPerGroup 2 -> 3" k patch rmqc demo --type merge -p '{"spec":{"brokers":{"replicasPerGroup":3}}}'
   eventually 300 "cluster Ready with 6 brokers" ready_brokers 6
   check "the masters were not restarted for a new slave" test "$(masters_of_demo)" = "$masters"
@@ -244,7 +253,8 @@ s_scale_in() {
   sleep 10
   check "while billing lags, broker-c stays (its pods run after 10 s more)" \
     k get pod demo-broker-c-0
-  out="$(innet "$RMQ_JAVA_HARNESS_5" consume --namesrv "$NSRV" --topic orders --group billing --prefix drain --expect 300 --timeout-ms 90000 2>"$WORK/consume-drain.err")" || true
+  # --linger-ms: billing also takes what else is on broker-c (the continuity producer's messages).
+  out="$(innet "$RMQ_JAVA_HARNESS_5" consume --namesrv "$NSRV" --topic orders --group billing --prefix drain --expect 300 --linger-ms 5000 --timeout-ms 90000 2>"$WORK/consume-drain.err")" || true
   check "billing consumes all 300 (also those on the read-only broker-c)" jqtrue "$out" '.distinct == 300 and .corrupt == 0'
   eventually 180 "broker-c removed once drained: Ready with 6 brokers, no roll" bash -c \
     "! kubectl -n $NS get sts demo-broker-c >/dev/null 2>&1 && [ -z \"\$(kubectl -n $NS get pods -l rmq.dev/broker-group=broker-c -o name)\" ]"
@@ -255,6 +265,7 @@ s_scale_in() {
     "[ \"\$(kubectl -n $NS get pvc -o name | grep -c 'data-demo-broker-c-')\" -eq 3 ]"
   eventually 60 "topic orders is on the 2 remaining masters only" bash -c \
     "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic orders | jq -e '.onAll and (.masters | length) == 2'"
+  continuity_check "a scale-out (a slave per group, a third group) and the scale-in of that group"
   log "scale in: $(( $(date +%s) - ts ))s"
 }
 
@@ -394,9 +405,9 @@ s_operator_restart() {
 }
 
 s_bench() {
-  log "benchmark: 200 RocketMQTopic CRs -> topic on every master"
+  log "benchmark: 1000 RocketMQTopic CRs -> topic on every master"
   local out pid rss
-  out="$(probe --namesrv "$NSRV" bench --cluster demo --namespace "$NS" --count 200 --timeout-s 300)" || true
+  out="$(probe --namesrv "$NSRV" bench --cluster demo --namespace "$NS" --count 1000 --timeout-s 300)" || true
   echo "BENCH topics: $out" >&2
   local cid
   cid="$(kubectl -n "$OPNS" get pod -l app.kubernetes.io/name=rmq-operator -o jsonpath='{.items[0].status.containerStatuses[0].containerID}' | sed 's#.*://##')"
@@ -405,7 +416,7 @@ s_bench() {
   echo "BENCH operator: pid $pid $rss" >&2
   echo "{\"bench\":$out,\"operatorMemory\":\"$rss\"}" > "$WORK/bench.json"
   cp "$WORK/bench.json" "${RMQ_E2E_BENCH_OUT:-/tmp/rmq-k8s-bench.json}"
-  eventually 120 "benchmark topics cleaned up" bash -c "[ -z \"\$(kubectl -n $NS get rmqt -o name | grep bench-)\" ]"
+  eventually 300 "benchmark topics cleaned up" bash -c "[ -z \"\$(kubectl -n $NS get rmqt -o name | grep bench-)\" ]"
 }
 
 s_delete() {
@@ -440,6 +451,18 @@ s_pause() {
   [ "$EXISTING" = 0 ] && continuity_check "a nameserver roll and a roll of 6 brokers"
 }
 
+# sync_roll NS: continuity through a roll of NS's cluster demo, a SYNC_MASTER and its slave
+# (each acknowledgment waited for the slave).
+sync_roll() {
+  local NS="$1" before
+  before="$(pod_uids)"
+  continuity_start "demo-namesrv-0.demo-namesrv.$1.svc:9876;demo-namesrv-1.demo-namesrv.$1.svc:9876"
+  check "$1: patch a restart-only key of the Sync cluster" k patch rmqc demo --type merge -p '{"spec":{"brokers":{"config":{"maxMessageSize":"2097152"}}}}'
+  eventually 360 "$1: both brokers rolled, Ready at the new generation, no roll left" ready_no_roll
+  check "$1: both broker pods were replaced" bash -c "for p in $before; do case ' $(pod_uids) ' in *\" \$p \"*) exit 1;; esac; done"
+  continuity_check "the roll of a Sync-replicated group (SYNC_MASTER and its slave)"
+}
+
 s_second_cluster() {
   log "scenario: a second cluster in another namespace (one operator, no shared state)"
   local ns2="$NS-2"
@@ -448,7 +471,7 @@ s_second_cluster() {
 apiVersion: rmq.dev/v1alpha1
 kind: RocketMQCluster
 metadata: {name: demo}
-spec: {brokers: {storage: {size: 1Gi}}}
+spec: {brokers: {storage: {size: 1Gi}, replicasPerGroup: 2, replication: Sync, pod: {resources: {requests: {cpu: 50m}}}}}
 ---
 apiVersion: rmq.dev/v1alpha1
 kind: RocketMQTopic
@@ -461,6 +484,7 @@ YAML
   if [ "$EXISTING" = 0 ]; then
     eventually 60 "topic orders in $ns2 has 3 queues, the one in $NS still 8 (on its 2 masters)" bash -c \
       "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv 'demo-namesrv-0.demo-namesrv.$ns2.svc:9876' topic --cluster demo --topic orders | jq -e '[.masters[] | select(.read==3)] | length == 1' && '$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic orders | jq -e '[.masters[] | select(.read==8)] | length == 2'"
+    sync_roll "$ns2"
   fi
   check "delete the second cluster's namespace" kubectl delete namespace "$ns2" --timeout=120s
 }

@@ -7,8 +7,9 @@
 use crate::http::{Reply, Routes};
 use parking_lot::Mutex;
 use rmq_store::MessageStore;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 /// The outcome of registering with one nameserver in a round.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,6 +126,8 @@ pub struct Health {
     namesrvs: Vec<String>,
     store: OnceLock<Arc<MessageStore>>,
     shutting_down: AtomicBool,
+    /// Readiness answers "not ready" given since shutdown began.
+    unready_answers: AtomicU32,
     last_round: Mutex<Option<Vec<NamesrvOutcome>>>,
     /// Renders `/metrics` once the broker is open.
     metrics: OnceLock<MetricsSource>,
@@ -140,6 +143,7 @@ impl Health {
             namesrvs,
             store: OnceLock::new(),
             shutting_down: AtomicBool::new(false),
+            unready_answers: AtomicU32::new(0),
             last_round: Mutex::new(None),
             metrics: OnceLock::new(),
         }
@@ -160,6 +164,24 @@ impl Health {
         self.shutting_down.store(true, Ordering::SeqCst);
     }
 
+    /// Waits, at most `max`, until readiness has been answered "not ready" `answers` times
+    /// since shutdown began, then `settle` more: a Kubernetes readiness probe with
+    /// `failureThreshold` = `answers` has then taken the pod out of its Services, so clients
+    /// reconnecting are refused at once rather than sent to an address that is about to vanish.
+    /// Returns how many such answers were seen.
+    pub async fn wait_seen_unready(&self, answers: u32, settle: Duration, max: Duration) -> u32 {
+        let deadline = Instant::now() + max;
+        while Instant::now() < deadline {
+            if self.unready_answers.load(Ordering::SeqCst) >= answers {
+                let left = deadline.saturating_duration_since(Instant::now());
+                tokio::time::sleep(settle.min(left)).await;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.unready_answers.load(Ordering::SeqCst)
+    }
+
     /// Records the outcome of a finished registration round.
     pub fn record_round(&self, outcomes: Vec<NamesrvOutcome>) {
         *self.last_round.lock() = Some(outcomes);
@@ -178,10 +200,18 @@ impl Health {
     }
 }
 
-fn answer(r: Readiness) -> Reply {
-    match r {
-        Readiness::Ready => Reply::ok("ok\n"),
-        Readiness::NotReady(r) => Reply::unavailable(format!("not ready: {}\n", r.join(", "))),
+impl Health {
+    /// The reply to a readiness probe, counting "not ready" answers during shutdown.
+    fn answer(&self, r: Readiness) -> Reply {
+        match r {
+            Readiness::Ready => Reply::ok("ok\n"),
+            Readiness::NotReady(r) => {
+                if self.shutting_down.load(Ordering::SeqCst) {
+                    self.unready_answers.fetch_add(1, Ordering::SeqCst);
+                }
+                Reply::unavailable(format!("not ready: {}\n", r.join(", ")))
+            }
+        }
     }
 }
 
@@ -193,8 +223,8 @@ impl Routes for Health {
                 Some(text) => Reply::metrics(text),
                 None => Reply::unavailable("no metrics yet: store recovering\n"),
             }),
-            "/readyz" => Some(answer(decide(&self.snapshot()))),
-            "/readyz/serving" => Some(answer(decide_for(&self.snapshot(), Nameservers::Any))),
+            "/readyz" => Some(self.answer(decide(&self.snapshot()))),
+            "/readyz/serving" => Some(self.answer(decide_for(&self.snapshot(), Nameservers::Any))),
             _ => None,
         }
     }
@@ -349,5 +379,39 @@ mod tests {
         assert!(h.get("/metricz").is_none());
         h.shutting_down();
         assert!(h.get("/readyz").unwrap().body.contains("shutting down"));
+    }
+
+    #[tokio::test]
+    async fn shutdown_waits_for_the_probe_to_see_it_unready() {
+        let h = Arc::new(Health::new(vec!["a:1".into()]));
+        let quick = Duration::from_millis(10);
+        assert_eq!(
+            h.wait_seen_unready(2, quick, quick).await,
+            0,
+            "bounded by max"
+        );
+        // Before shutdown "not ready" answers do not count.
+        assert!(h.get("/readyz/serving").is_some());
+        h.shutting_down();
+        let prober = {
+            let h = h.clone();
+            tokio::spawn(async move {
+                for _ in 0..2 {
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    let r = h.get("/readyz/serving").expect("route");
+                    assert_eq!(r.status, hyper::StatusCode::SERVICE_UNAVAILABLE);
+                }
+            })
+        };
+        let started = Instant::now();
+        let seen = h
+            .wait_seen_unready(2, Duration::from_millis(20), Duration::from_secs(10))
+            .await;
+        prober.await.expect("prober");
+        assert_eq!(seen, 2);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "left once seen twice"
+        );
     }
 }

@@ -191,6 +191,7 @@ impl BrokerServer {
             execute_parked(&b, p);
         }
         registration::unregister_all(&b, &namesrv_client).await;
+        wait_out_of_services(&self.health, b.config.shutdown_unready_wait).await;
         log_persist_error(b.offsets.persist_if_dirty(), "consumer offsets");
         log_persist_error(b.delay_offsets.persist_if_dirty(), "delay offsets");
         // Sends accepted before the flag finish and are answered before the store closes.
@@ -203,6 +204,28 @@ impl BrokerServer {
         drop(self.http_stop);
         tracing::info!("broker stopped");
     }
+}
+
+/// Readiness "not ready" answers after which a probe (failureThreshold 2) has taken the pod out.
+const UNREADY_ANSWERS: u32 = 2;
+/// Time for the Service's endpoints and every node's proxy rules to follow the pod's readiness.
+const SERVICE_SETTLE: Duration = Duration::from_secs(1);
+
+/// Stays up (sends answered "not available", pulls served) until the readiness probe has seen
+/// the broker not ready, at most `max` (`shutdownUnreadyWaitMillis`).
+async fn wait_out_of_services(health: &Health, max: Duration) {
+    if max.is_zero() {
+        return;
+    }
+    let started = std::time::Instant::now();
+    let seen = health
+        .wait_seen_unready(UNREADY_ANSWERS, SERVICE_SETTLE, max)
+        .await;
+    tracing::info!(
+        unready_answers = seen,
+        waited_ms = started.elapsed().as_millis() as u64,
+        "readiness probes saw the broker leaving"
+    );
 }
 
 /// Store arrivals wake parked pulls. The store calls back synchronously inside `put`, so the

@@ -3,6 +3,7 @@
 //! one operator serves many clusters in any namespace.
 
 use crate::metrics::Metrics;
+use crate::observation::Observations;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Api, Client, Resource};
 use rmq_model::admin::Admin;
@@ -53,6 +54,9 @@ pub struct Context {
     /// reconciles of a cluster reuse their connections to its nameservers and brokers. Owned by
     /// this context, not the process: every cluster gets its own.
     admins: Arc<Mutex<HashMap<String, Arc<Admin>>>>,
+    /// One shared observation per cluster for topic and group reconciles (see
+    /// [`crate::observation`]).
+    pub observations: Arc<Observations>,
 }
 
 impl Context {
@@ -68,6 +72,7 @@ impl Context {
             metrics,
             settings,
             admins: Arc::default(),
+            observations: Arc::default(),
         }
     }
 

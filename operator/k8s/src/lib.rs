@@ -26,6 +26,7 @@ pub mod http;
 pub mod labels;
 pub mod leader;
 pub mod metrics;
+pub mod observation;
 pub mod shutdown;
 pub mod topic_group;
 

@@ -50,9 +50,20 @@ fn minimal_cluster_objects() {
             "--config",
             "/etc/rmq/$(POD_NAME).conf",
             "--set",
-            "httpListenPort=10918"
+            "httpListenPort=10918",
+            "--set",
+            "shutdownUnreadyWaitMillis=15000"
         ]
     );
+    let ready = pod.containers[0].readiness_probe.as_ref().unwrap();
+    assert_eq!(
+        ready.period_seconds,
+        Some(2),
+        "a stopping broker leaves its Service fast"
+    );
+    assert_eq!(ready.failure_threshold, Some(2));
+    assert!(pod.containers[0].lifecycle.is_none(), "no preStop sleep");
+    assert!(pod.termination_grace_period_seconds.unwrap() > 15 + 5);
 }
 
 #[test]

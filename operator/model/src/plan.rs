@@ -30,6 +30,7 @@ mod display;
 mod key;
 mod model;
 mod ownership;
+mod record;
 
 pub use compute::plan;
 pub use declared::{Declared, group_changes, topic_changes};

@@ -119,6 +119,84 @@ fn readyz_turns_503_as_soon_as_shutdown_begins() {
     drop(silent);
 }
 
+/// One small send on `client`'s connection to `addr`: the response code.
+async fn send_one(client: &RemotingClient, addr: &str) -> i32 {
+    let header = SendMessageRequestHeaderV2 {
+        producer_group: "health-producer".into(),
+        topic: "leaving".into(),
+        default_topic: Some("TBW102".into()),
+        default_topic_queue_nums: Some(4),
+        queue_id: 0,
+        sys_flag: Some(0),
+        born_timestamp: Some(0),
+        flag: Some(0),
+        ..Default::default()
+    };
+    let req = RemotingCommand::request_with(request_code::SEND_MESSAGE_V2, &header)
+        .with_body(bytes::Bytes::from_static(b"m"));
+    let resp = client.invoke(addr, req, Duration::from_secs(5)).await;
+    resp.unwrap().code
+}
+
+/// With `shutdownUnreadyWaitMillis`, a broker given SIGTERM stays up, answering sends
+/// SERVICE_NOT_AVAILABLE on open connections, until its readiness endpoint has answered "not
+/// ready" twice (what takes a pod out of its Kubernetes Service), then leaves within about a
+/// second; without probes it leaves once the wait is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_broker_stays_until_its_readiness_probe_saw_it_leave() {
+    let ns = NamesrvProc::start();
+    let mut opts = BrokerOpts::default();
+    opts.set
+        .push(("shutdownUnreadyWaitMillis".into(), "30000".into()));
+    let mut broker = BrokerProc::start(&ns.addr, opts);
+    wait_for(&broker.http_addr, "/readyz/serving", 15, |s, _| s == 200);
+    let client = RemotingClient::new(ClientConfig::default());
+    assert_eq!(
+        send_one(&client, &broker.addr).await,
+        response_code::SUCCESS
+    );
+    unsafe_free_kill(broker.pid(), libc::SIGTERM);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !broker.log().contains("broker stopped"),
+        "left before any probe"
+    );
+    let code = send_one(&client, &broker.addr).await;
+    assert_eq!(
+        code,
+        response_code::SERVICE_NOT_AVAILABLE,
+        "a send while leaving"
+    );
+    for _ in 0..2 {
+        let (status, body) = get(&broker.http_addr, "/readyz/serving").unwrap();
+        assert_eq!(status, 503);
+        assert!(body.contains("shutting down"), "{body}");
+    }
+    let probed = Instant::now();
+    assert_eq!(broker.stop(), Some(0));
+    let after_probes = probed.elapsed();
+    assert!(after_probes < Duration::from_secs(10), "{after_probes:?}");
+    let log = broker.log();
+    assert!(
+        log.contains("readiness probes saw the broker leaving"),
+        "{log}"
+    );
+    assert!(log.contains("unready_answers=2"), "{log}");
+
+    // Nobody probes: it leaves when the wait is over.
+    let mut opts = BrokerOpts::default();
+    opts.set
+        .push(("shutdownUnreadyWaitMillis".into(), "1500".into()));
+    let mut lonely = BrokerProc::start(&ns.addr, opts);
+    wait_for(&lonely.http_addr, "/readyz/serving", 15, |s, _| s == 200);
+    assert_eq!(lonely.stop(), Some(0));
+    assert!(
+        lonely.log().contains("unready_answers=0"),
+        "{}",
+        lonely.log()
+    );
+}
+
 /// Sends `total` bytes to `topic` in 256 KiB messages from 8 tasks (ASYNC_FLUSH).
 async fn fill(addr: String, topic: &'static str, total: usize) {
     const BODY: usize = 256 * 1024;

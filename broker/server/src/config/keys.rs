@@ -169,6 +169,10 @@ impl BrokerConfig {
                 let d = millis(origin, key, v)?;
                 self.register_period = d.clamp(Duration::from_secs(10), Duration::from_secs(60));
             }
+            "shutdownUnreadyWaitMillis" => {
+                let d = millis(origin, key, v)?;
+                self.shutdown_unready_wait = d.min(Duration::from_secs(120));
+            }
             "longPollingEnable" => self.long_polling_enable = boolean(origin, key, v)?,
             "shortPollingTimeMills" => self.short_polling_time = millis(origin, key, v)?,
             "channelExpiredTimeout" => self.channel_expired_timeout = millis(origin, key, v)?,

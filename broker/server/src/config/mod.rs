@@ -92,6 +92,11 @@ pub struct BrokerConfig {
     pub max_frame: usize,
     /// How often the broker re-registers with every nameserver (`registerNameServerPeriod`).
     pub register_period: Duration,
+    /// After SIGTERM, how long at most the broker stays up answering sends "not available"
+    /// while its readiness probe sees it not ready twice (`shutdownUnreadyWaitMillis`, rmq's
+    /// own; 0 = exit at once). On Kubernetes this keeps the pod's address alive until its
+    /// Service has dropped it.
+    pub shutdown_unready_wait: Duration,
     /// Whether an empty pull is held until a message arrives (`longPollingEnable`).
     pub long_polling_enable: bool,
     /// How long an empty pull is held without long polling (`shortPollingTimeMills`).
@@ -147,6 +152,7 @@ impl Default for BrokerConfig {
             max_message_size: 4 * 1024 * 1024,
             max_frame: rmq_protocol::frame::DEFAULT_MAX_FRAME,
             register_period: Duration::from_secs(30),
+            shutdown_unready_wait: Duration::ZERO,
             long_polling_enable: true,
             short_polling_time: Duration::from_secs(1),
             channel_expired_timeout: Duration::from_secs(120),

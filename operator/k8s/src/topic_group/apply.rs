@@ -6,13 +6,14 @@ use super::managed::Managed;
 use super::report::{self, Failure};
 use crate::cluster::build::{self, BuildInput};
 use crate::context::Context;
+use crate::observation::ClusterObservation;
 use crate::{Error, Result, conditions, one_line};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Api, Resource, ResourceExt};
 use rmq_model::RocketMQCluster;
 use rmq_model::admin::Admin;
-use rmq_model::plan::{Action as PlanAction, Declared, Desired, plan};
+use rmq_model::plan::{Action as PlanAction, Declared, Desired, Observed, plan};
 use rmq_model::types::condition_types::READY;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -42,7 +43,11 @@ pub async fn apply<K: Managed>(api: &Api<K>, obj: &K, ctx: &Context) -> Result<A
     }
     match assessment.ready {
         Ok(message) => report::in_sync(api, obj, ctx, message, converged.masters).await,
-        Err(failure) => report::fail(api, obj, ctx, failure).await,
+        Err(failure) => {
+            // A master missing from the snapshot may have registered since: observe again.
+            observation(ctx, &ns, decl.cluster()).invalidate();
+            report::fail(api, obj, ctx, failure).await
+        }
     }
 }
 
@@ -85,28 +90,49 @@ async fn converge<D: Declared + Clone + Send + Sync>(
         Err(msg) => return Err(Failure::retry("ClusterNotReady", msg, RETRY)),
     };
     let scope = BTreeSet::from([cluster.clone()]);
-    let observed = admin.observe(&scope).await.map_err(|e| {
-        let msg = format!("cluster {cluster} is not reachable yet: {e}");
-        Failure::retry("ClusterNotReady", msg, RETRY)
-    })?;
+    let observation = observation(ctx, ns, &cluster);
     let desired = declaring(decl.clone(), manager);
-    let actions = plan(&desired, &observed)
-        .map_err(|errs| Failure::retry("ClusterNotReady", one_line(&errs), RETRY))?;
+    let (planned, masters) = observation
+        .with(
+            admin.name_servers(),
+            || admin.observe(&scope),
+            |observed| (plan(&desired, observed), masters_of(observed, &cluster)),
+        )
+        .await
+        .map_err(|e| {
+            let msg = format!("cluster {cluster} is not reachable yet: {e}");
+            Failure::retry("ClusterNotReady", msg, RETRY)
+        })?;
+    let actions = planned.map_err(|errs| {
+        observation.invalidate();
+        Failure::retry("ClusterNotReady", one_line(&errs), RETRY)
+    })?;
     let report = admin.execute(&actions, |_, _| {}).await;
     if let Some((action, err)) = &report.failed {
+        observation.invalidate();
         let msg = format!("{} failed: {err}", describe(action));
         return Err(Failure::retry("BrokerCallFailed", msg, RETRY));
     }
-    let masters = observed
-        .clusters
-        .get(&cluster)
-        .map(|c| c.masters.iter().map(|m| m.name.clone()).collect())
-        .unwrap_or_default();
+    observation.record(&report.done);
     Ok(Converged {
         groups,
         masters,
         done: report.done,
     })
+}
+
+/// The shared observation of `cluster` in `ns` (see [`crate::observation`]).
+pub fn observation(ctx: &Context, ns: &str, cluster: &str) -> Arc<ClusterObservation> {
+    ctx.observations.of(&format!("{ns}/{cluster}"))
+}
+
+/// Broker groups whose master `observed` holds for `cluster`.
+fn masters_of(observed: &Observed, cluster: &str) -> Vec<String> {
+    observed
+        .clusters
+        .get(cluster)
+        .map(|c| c.masters.iter().map(|m| m.name.clone()).collect())
+        .unwrap_or_default()
 }
 
 /// What a pass tells once it reached the cluster.

@@ -1,7 +1,7 @@
 //! Leaving the brokers: cleanup behind the finalizer (delete what this CR owns) and unmanaging
 //! (`rmq.dev/managed: "false"`: drop the finalizer, leave the broker object as it is).
 
-use super::apply::{cluster_admin, describe};
+use super::apply::{cluster_admin, describe, observation};
 use super::managed::{MANAGED_CONDITION, Managed};
 use super::report::{event, write_status};
 use crate::context::Context;
@@ -25,16 +25,26 @@ pub async fn cleanup<K: Managed>(obj: &K, ctx: &Context) -> Result<Action> {
         Err(msg) => return Err(Error::ClusterNotReady(msg)),
     };
     let scope = BTreeSet::from([cluster.clone()]);
-    let observed = admin
-        .observe(&scope)
-        .await
-        .map_err(|e| Error::Admin(format!("cannot delete from cluster {cluster}: {e}")))?;
+    let observation = observation(ctx, &ns, &cluster);
     let desired = pruning(&cluster, obj.manager());
-    let actions = plan(&desired, &observed).map_err(|errs| Error::Admin(one_line(&errs)))?;
+    let actions = observation
+        .with(
+            admin.name_servers(),
+            || admin.observe(&scope),
+            |observed| plan(&desired, observed),
+        )
+        .await
+        .map_err(|e| Error::Admin(format!("cannot delete from cluster {cluster}: {e}")))?
+        .map_err(|errs| {
+            observation.invalidate();
+            Error::Admin(one_line(&errs))
+        })?;
     let report = admin.execute(&actions, |_, _| {}).await;
     if let Some((action, err)) = report.failed {
+        observation.invalidate();
         return Err(Error::Admin(format!("{} failed: {err}", describe(&action))));
     }
+    observation.record(&report.done);
     if report.done.iter().any(|a| {
         matches!(
             a,

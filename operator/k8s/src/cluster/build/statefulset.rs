@@ -33,9 +33,8 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::core::v1::{
     ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
-    HTTPGetAction, Lifecycle, LifecycleHandler, ObjectFieldSelector, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Probe, SleepAction, Volume, VolumeMount,
-    VolumeResourceRequirements,
+    HTTPGetAction, ObjectFieldSelector, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec,
+    PodTemplateSpec, Probe, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -91,11 +90,11 @@ fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
 /// (store recovered, not shutting down, registered with at least one nameserver — with every
 /// one required, a nameserver restart would take all brokers out of their Services at once;
 /// `/readyz` itself still says which nameserver is missing).
-fn probes(container: Container, ready_path: &str) -> Container {
+fn probes(container: Container, ready_path: &str, ready_period: i32) -> Container {
     Container {
         startup_probe: Some(http_probe("/healthz", 5, 120)),
         liveness_probe: Some(http_probe("/healthz", 10, 6)),
-        readiness_probe: Some(http_probe(ready_path, 5, 2)),
+        readiness_probe: Some(http_probe(ready_path, ready_period, 2)),
         ..container
     }
 }
@@ -238,7 +237,7 @@ pub fn namesrv(cluster: &ValidatedCluster, input: &BuildInput) -> StatefulSet {
         grace_seconds: 30,
         pod: &cluster.name_server_pod,
     };
-    let template = pod_template(probes(container, "/readyz"), parts);
+    let template = pod_template(probes(container, "/readyz", 5), parts);
     StatefulSet {
         metadata: meta(&name, input, labels_),
         spec: Some(set_spec(&name, cluster.name_servers, selector, template)),
@@ -273,7 +272,11 @@ pub fn broker_group(cluster: &ValidatedCluster, group: &str, input: &BuildInput)
         pod: &cluster.broker_pod,
     };
     let template = pod_template(
-        probes(broker_container(cluster, input), "/readyz/serving"),
+        probes(
+            broker_container(cluster, input),
+            "/readyz/serving",
+            BROKER_READY_PERIOD,
+        ),
         parts,
     );
     StatefulSet {
@@ -301,6 +304,8 @@ fn broker_container(cluster: &ValidatedCluster, input: &BuildInput) -> Container
         format!("{CONFIG_DIR}/$(POD_NAME).conf"),
         "--set".to_owned(),
         format!("httpListenPort={}", BROKER_PORT + HTTP_PORT_OFFSET),
+        "--set".to_owned(),
+        format!("shutdownUnreadyWaitMillis={SHUTDOWN_UNREADY_WAIT_MILLIS}"),
     ];
     let mut env = vec![field_env("POD_NAME", "metadata.name"), log_env()];
     let mut ports = vec![container_port("http", BROKER_PORT + HTTP_PORT_OFFSET)];
@@ -326,31 +331,21 @@ fn broker_container(cluster: &ValidatedCluster, input: &BuildInput) -> Container
             mount("config", CONFIG_DIR, true),
             mount("data", DATA_DIR, false),
         ]),
-        lifecycle: Some(leave_services_first()),
         ..Container::default()
     }
 }
 
-/// Seconds a deleted broker pod keeps serving before it gets SIGTERM.
-pub const PRE_STOP_SECONDS: i64 = 5;
-
-/// `preStop`: sleep [`PRE_STOP_SECONDS`] (the kubelet's own sleep action; the image has no
-/// shell). While it sleeps the broker serves its open connections as usual and kube-proxy takes
-/// the terminating pod out of its Service, so when the broker then shuts down and closes them,
-/// a client's reconnect is refused at once (and retried on another broker) instead of being
-/// sent to the pod's address after its network is gone, where the connect hangs until the
-/// send times out.
-fn leave_services_first() -> Lifecycle {
-    Lifecycle {
-        pre_stop: Some(LifecycleHandler {
-            sleep: Some(SleepAction {
-                seconds: PRE_STOP_SECONDS,
-            }),
-            ..LifecycleHandler::default()
-        }),
-        ..Lifecycle::default()
-    }
-}
+/// How long at most a broker stays up after SIGTERM until its readiness probe has seen it not
+/// ready twice (broker key `shutdownUnreadyWaitMillis`). A per-broker Service selects one pod,
+/// and kube-proxy keeps routing to a terminating pod while its readiness passes (no other
+/// endpoint is left); if the broker exited at once, the address would vanish before the
+/// Service dropped it and a client's reconnect would hang until its send timed out. Waiting for
+/// the probe (period [`BROKER_READY_PERIOD`], 2 failures) keeps the address answering — sends
+/// get `SERVICE_NOT_AVAILABLE` and are retried on another broker — until the Service has let go.
+pub const SHUTDOWN_UNREADY_WAIT_MILLIS: u64 = 15_000;
+/// Readiness probe period of brokers (seconds): short, so a stopping broker leaves its Service
+/// within a few seconds.
+pub const BROKER_READY_PERIOD: i32 = 2;
 
 /// The claim template of a broker's data volume (`data-<pod>`).
 fn data_claim(

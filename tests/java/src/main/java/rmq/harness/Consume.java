@@ -23,7 +23,9 @@ final class Consume {
 
     private static final class Common {
         String namesrv, topic, group, tag, sql, prefix, from, instance;
-        long expect, start, timeoutMs, lingerMs, shards;
+        long expect, start, timeoutMs, lingerMs, shards, settleMs;
+        /** When set, the number to expect is written here later (by whoever stops the producer). */
+        java.nio.file.Path expectFile;
         boolean broadcast;
     }
 
@@ -38,8 +40,11 @@ final class Consume {
         c.from = a.str("from", "first");
         if (!c.from.equals("first") && !c.from.equals("last") && !c.from.startsWith("timestamp:"))
             throw new Args.UsageException("--from must be first|last|timestamp:<epoch-ms>");
-        c.expect = a.num("expect", -1, 0, 50_000_000);
-        if (c.expect < 0) throw new Args.UsageException("missing required option --expect");
+        String ef = a.str("expect-file", null);
+        c.expectFile = ef == null ? null : java.nio.file.Paths.get(ef);
+        c.settleMs = a.num("settle-ms", 120_000, 1, 3_600_000);
+        c.expect = a.num("expect", c.expectFile != null ? 0 : -1, 0, 50_000_000);
+        if (c.expect < 0) throw new Args.UsageException("missing required option --expect (or --expect-file)");
         c.start = a.num("start", 0, 0, Integer.MAX_VALUE - 50_000_001L);
         c.timeoutMs = a.num("timeout-ms", 60_000, 1, 86_400_000);
         c.lingerMs = a.num("linger-ms", 0, 0, 600_000);
@@ -78,9 +83,19 @@ final class Consume {
         return c.sql != null ? MessageSelector.bySql(c.sql) : MessageSelector.byTag(c.tag);
     }
 
-    /** Waits until `expect` distinct bodies were consumed (or, for expect=0, the whole timeout). */
+    /**
+     * Waits until `expect` distinct bodies were consumed (or, for expect=0, the whole timeout).
+     * With --expect-file, consumes until that file holds a count, then for at most --settle-ms more.
+     */
     private boolean waitDone(Recorder r, Common c, long deadline) throws InterruptedException {
         while (System.currentTimeMillis() < deadline) {
+            if (c.expectFile != null && c.expect == 0) {
+                long n = readCount(c.expectFile);
+                if (n > 0) {
+                    c.expect = n;
+                    deadline = Math.min(deadline, System.currentTimeMillis() + c.settleMs);
+                }
+            }
             if (c.expect > 0 && r.distinct() >= c.expect) {
                 if (c.lingerMs > 0) Thread.sleep(Math.min(c.lingerMs, Math.max(0, deadline - System.currentTimeMillis())));
                 return false;
@@ -88,6 +103,16 @@ final class Consume {
             Thread.sleep(10);
         }
         return c.expect > 0 && r.distinct() < c.expect;
+    }
+
+    /** The count in `f`, or 0 while it is absent or incomplete. */
+    private static long readCount(java.nio.file.Path f) {
+        try {
+            String t = new String(java.nio.file.Files.readAllBytes(f), java.nio.charset.StandardCharsets.UTF_8).trim();
+            return t.endsWith(";") ? Long.parseLong(t.substring(0, t.length() - 1)) : 0;
+        } catch (java.io.IOException | NumberFormatException e) {
+            return 0;
+        }
     }
 
     private int finish(String scenario, Recorder r, Common c, boolean timedOut, Json extra) {
@@ -166,6 +191,7 @@ final class Consume {
 
     int pull(Args a) throws Exception {
         Common c = common(a);
+        if (c.expectFile != null) throw new Args.UsageException("--expect-file works with consume (push) only");
         int pullBatch = (int) a.num("pull-batch", 0, 0, 1024);
         ctx.openRecords(a.str("out", null));
         long deadline = System.currentTimeMillis() + c.timeoutMs;
