@@ -31,6 +31,7 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 . "$HERE/lib.sh"
 
 BENCH=0; KEEP=0; ONLY=""
+ARGS=("$@")   # passed on to the run inside the sandbox
 while [ $# -gt 0 ]; do
   case "$1" in
     --bench) BENCH=1 ;;
@@ -55,7 +56,7 @@ if [ "$ONLY" != static ] && [ -z "${RMQ_K8S_NETNS:-}" ] \
   trap 'exit 130' INT TERM
   rc=0
   nsenter --net="/run/netns/$NETNS" env RMQ_K8S_NETNS="$NETNS" RMQ_K8S_NODE_IP="$NODE_IP" \
-    "$0" "$@" || rc=$?
+    "$0" "${ARGS[@]}" || rc=$?
   exit "$rc"
 fi
 

@@ -451,16 +451,16 @@ s_pause() {
   [ "$EXISTING" = 0 ] && continuity_check "a nameserver roll and a roll of 6 brokers"
 }
 
-# sync_roll NS: continuity through a roll of NS's cluster demo, a SYNC_MASTER and its slave
-# (each acknowledgment waited for the slave).
+# sync_roll NS: continuity through a roll of NS's cluster demo: 2 groups, each a SYNC_MASTER
+# and its slave (each acknowledgment waited for the slave).
 sync_roll() {
   local NS="$1" before
   before="$(pod_uids)"
   continuity_start "demo-namesrv-0.demo-namesrv.$1.svc:9876;demo-namesrv-1.demo-namesrv.$1.svc:9876"
   check "$1: patch a restart-only key of the Sync cluster" k patch rmqc demo --type merge -p '{"spec":{"brokers":{"config":{"maxMessageSize":"2097152"}}}}'
-  eventually 360 "$1: both brokers rolled, Ready at the new generation, no roll left" ready_no_roll
-  check "$1: both broker pods were replaced" bash -c "for p in $before; do case ' $(pod_uids) ' in *\" \$p \"*) exit 1;; esac; done"
-  continuity_check "the roll of a Sync-replicated group (SYNC_MASTER and its slave)"
+  eventually 420 "$1: 4 brokers rolled, Ready at the new generation, no roll left" ready_no_roll
+  check "$1: all 4 broker pods were replaced" bash -c "for p in $before; do case ' $(pod_uids) ' in *\" \$p \"*) exit 1;; esac; done"
+  continuity_check "the roll of 2 Sync-replicated groups (SYNC_MASTER and slave each)"
 }
 
 s_second_cluster() {
@@ -471,7 +471,7 @@ s_second_cluster() {
 apiVersion: rmq.dev/v1alpha1
 kind: RocketMQCluster
 metadata: {name: demo}
-spec: {brokers: {storage: {size: 1Gi}, replicasPerGroup: 2, replication: Sync, pod: {resources: {requests: {cpu: 50m}}}}}
+spec: {brokers: {storage: {size: 1Gi}, groups: 2, replicasPerGroup: 2, replication: Sync, pod: {resources: {requests: {cpu: 50m}}}}}
 ---
 apiVersion: rmq.dev/v1alpha1
 kind: RocketMQTopic
@@ -482,8 +482,8 @@ YAML
   check "its brokers get their own nameservers (DNS names of $ns2)" bash -c \
     "kubectl -n $ns2 get cm demo-broker-a -o jsonpath='{.data.demo-broker-a-0\.conf}' | grep -qx 'namesrvAddr=demo-namesrv-0.demo-namesrv.$ns2.svc:9876'"
   if [ "$EXISTING" = 0 ]; then
-    eventually 60 "topic orders in $ns2 has 3 queues, the one in $NS still 8 (on its 2 masters)" bash -c \
-      "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv 'demo-namesrv-0.demo-namesrv.$ns2.svc:9876' topic --cluster demo --topic orders | jq -e '[.masters[] | select(.read==3)] | length == 1' && '$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic orders | jq -e '[.masters[] | select(.read==8)] | length == 2'"
+    eventually 60 "topic orders in $ns2 has 3 queues on its 2 masters, the one in $NS still 8 on its 2" bash -c \
+      "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv 'demo-namesrv-0.demo-namesrv.$ns2.svc:9876' topic --cluster demo --topic orders | jq -e '[.masters[] | select(.read==3)] | length == 2' && '$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic orders | jq -e '[.masters[] | select(.read==8)] | length == 2'"
     sync_roll "$ns2"
   fi
   check "delete the second cluster's namespace" kubectl delete namespace "$ns2" --timeout=120s

@@ -26,6 +26,9 @@ use std::time::Duration;
 
 /// How long a broker pod may stay not Ready before the roll stops with a reason.
 pub const STUCK_AFTER: Duration = Duration::from_secs(600);
+/// How long other masters and the nameservers must have been Ready before a master goes: the
+/// clients' route refresh (30 s) and the brokers' registration period (30 s), plus margin.
+pub const ROUTE_SETTLE: Duration = Duration::from_secs(35);
 
 /// The cluster being rolled and where its objects live.
 pub struct RollTarget<'a> {
@@ -64,7 +67,12 @@ pub async fn pass(ctx: &Context, target: &RollTarget<'_>) -> Result<RollStep> {
             Err(e) => tracing::warn!(pod = %push.pod, error = %e, "runtime settings refused"),
         }
     }
-    let step = plan::next_step(&groups.views, STUCK_AFTER);
+    let gates = plan::Gates {
+        stuck_after: STUCK_AFTER,
+        route_settle: ROUTE_SETTLE,
+        namesrv_ready_for: namesrv_ready_for(target.pods),
+    };
+    let step = plan::next_step(&groups.views, &gates);
     if let RollStep::Restart { pod, reason } = &step {
         let api: Api<Pod> = Api::namespaced(ctx.client.clone(), target.namespace);
         match api.delete(pod, &DeleteParams::default()).await {
@@ -89,6 +97,20 @@ pub async fn pass(ctx: &Context, target: &RollTarget<'_>) -> Result<RollStep> {
         tracing::warn!(%reason, "roll stuck");
     }
     Ok(step)
+}
+
+/// The shortest time any Ready nameserver pod of the cluster has been Ready.
+fn namesrv_ready_for(pods: &[Pod]) -> Option<Duration> {
+    pods.iter()
+        .filter(|p| {
+            p.labels().get(crate::labels::COMPONENT).map(String::as_str)
+                == Some(crate::labels::COMPONENT_NAMESRV)
+        })
+        .filter_map(|p| match observe::readiness(Some(p)) {
+            (true, d) => Some(d),
+            _ => None,
+        })
+        .min()
 }
 
 fn keys(push: &observe::RuntimePush) -> String {

@@ -103,8 +103,9 @@ fn admin_addr(pod: &Pod, node: &BrokerNode) -> Option<String> {
     Some(format!("{ip}:{}", node.endpoint.port))
 }
 
-/// Ready, and for how long the pod has not been Ready (zero when it is, or is missing).
-fn readiness(pod: Option<&Pod>) -> (bool, Duration) {
+/// Ready, and for how long it has been in that state (since its last Ready transition, or
+/// its creation); zero for a missing or deleted pod.
+pub fn readiness(pod: Option<&Pod>) -> (bool, Duration) {
     let Some(pod) = pod.filter(|p| p.metadata.deletion_timestamp.is_none()) else {
         return (false, Duration::ZERO);
     };
@@ -113,15 +114,13 @@ fn readiness(pod: Option<&Pod>) -> (bool, Duration) {
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
         .and_then(|cs| cs.iter().find(|c| c.type_ == "Ready"));
-    if cond.is_some_and(|c| c.status == "True") {
-        return (true, Duration::ZERO);
-    }
+    let ready = cond.is_some_and(|c| c.status == "True");
     let since = cond
         .and_then(|c| c.last_transition_time.as_ref())
         .or(pod.metadata.creation_timestamp.as_ref());
     let now = k8s_openapi::jiff::Timestamp::now().as_second();
     let secs = since.map_or(0, |t| (now - t.0.as_second()).max(0));
-    (false, Duration::from_secs(secs.unsigned_abs()))
+    (ready, Duration::from_secs(secs.unsigned_abs()))
 }
 
 /// One pod's view, and the runtime settings its broker should change.
@@ -133,7 +132,12 @@ async fn pod_view(
     revision: Option<&str>,
     addr: Option<String>,
 ) -> (PodView, Option<RuntimePush>) {
-    let (ready, not_ready_for) = readiness(live);
+    let (ready, in_state_for) = readiness(live);
+    let (ready_for, not_ready_for) = if ready {
+        (in_state_for, Duration::ZERO)
+    } else {
+        (Duration::ZERO, in_state_for)
+    };
     let pod_revision = live.and_then(|p| p.labels().get(REVISION_LABEL).cloned());
     let mut stale = match (pod_revision.as_deref(), revision) {
         (Some(have), Some(want)) if have != want => Some(Stale::Template),
@@ -157,6 +161,7 @@ async fn pod_view(
         broker_id: node.broker_id,
         ready,
         not_ready_for,
+        ready_for,
         stale,
     };
     (view, push)

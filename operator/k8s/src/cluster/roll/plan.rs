@@ -8,6 +8,12 @@
 //! - group by group (`broker-a` first), within a group the slaves first and the master last;
 //! - before a pod goes, every slave of its group that runs must be in sync with its master
 //!   (a restarted slave has caught up), and a master goes only when a slave is in sync;
+//! - a master goes only once clients can send elsewhere: every other master and every
+//!   nameserver has been Ready for [`Gates::route_settle`]. While a master is down its group
+//!   leaves the topic routes; producers refresh routes only every 30 s
+//!   (`pollNameServerInterval`), and a restarted nameserver learns brokers only at their next
+//!   registration (every 30 s). Taking the next master down sooner leaves producers whose route
+//!   holds that master alone with nowhere to send (seen: 140 failed sends in one roll);
 //! - a pod that is itself down and needs the new spec may restart at once (the fix for a bad
 //!   config is the next config).
 
@@ -42,6 +48,8 @@ pub struct PodView {
     pub ready: bool,
     /// How long the pod has not been Ready (since its creation or its last Ready transition).
     pub not_ready_for: Duration,
+    /// How long the pod has been Ready (zero when it is not).
+    pub ready_for: Duration,
     /// Why it must restart, if it must; `None` also while the broker's config is unknown.
     pub stale: Option<Stale>,
 }
@@ -107,6 +115,42 @@ pub enum RollStep {
     },
 }
 
+/// The limits and outside facts a roll step is decided with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gates {
+    /// A pod not Ready for longer stops the roll.
+    pub stuck_after: Duration,
+    /// How long other masters and the nameservers must have been Ready before a master goes.
+    pub route_settle: Duration,
+    /// The shortest time any Ready nameserver has been Ready (`None`: none is).
+    pub namesrv_ready_for: Option<Duration>,
+}
+
+/// Why clients could not yet send around master `pod` going down, if so.
+fn routes_unsettled(groups: &[GroupView], pod: &PodView, gates: &Gates) -> Option<String> {
+    let settle = gates.route_settle;
+    let other_master = groups
+        .iter()
+        .flat_map(|g| g.pods.iter())
+        .find(|p| p.broker_id == 0 && p.name != pod.name && p.ready_for < settle);
+    if let Some(m) = other_master {
+        return Some(format!(
+            "clients to route to master {} again ({} s after it turned Ready, {} s needed)",
+            m.name,
+            m.ready_for.as_secs(),
+            settle.as_secs()
+        ));
+    }
+    match gates.namesrv_ready_for {
+        Some(d) if d < settle => Some(format!(
+            "a restarted nameserver to learn every broker ({} s after it turned Ready, {} s needed)",
+            d.as_secs(),
+            settle.as_secs()
+        )),
+        _ => None,
+    }
+}
+
 /// The pods of a group in roll order: slaves (highest id first), then the master.
 fn roll_order(group: &GroupView) -> Vec<&PodView> {
     let mut pods: Vec<&PodView> = group.pods.iter().collect();
@@ -115,7 +159,8 @@ fn roll_order(group: &GroupView) -> Vec<&PodView> {
 }
 
 /// The next step of the roll over `groups` (in group order).
-pub fn next_step(groups: &[GroupView], stuck_after: Duration) -> RollStep {
+pub fn next_step(groups: &[GroupView], gates: &Gates) -> RollStep {
+    let stuck_after = gates.stuck_after;
     let pending: Vec<(&GroupView, &PodView)> = groups
         .iter()
         .flat_map(|g| roll_order(g).into_iter().map(move |p| (g, p)))
@@ -159,6 +204,11 @@ pub fn next_step(groups: &[GroupView], stuck_after: Duration) -> RollStep {
             pod,
             format!("a slave of {} in sync before its master goes", group.name),
         );
+    }
+    if pod.broker_id == 0
+        && let Some(why) = routes_unsettled(groups, pod, gates)
+    {
+        return wait(pod, why);
     }
     restart(pod, "")
 }

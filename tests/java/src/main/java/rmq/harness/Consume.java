@@ -191,7 +191,6 @@ final class Consume {
 
     int pull(Args a) throws Exception {
         Common c = common(a);
-        if (c.expectFile != null) throw new Args.UsageException("--expect-file works with consume (push) only");
         int pullBatch = (int) a.num("pull-batch", 0, 0, 1024);
         ctx.openRecords(a.str("out", null));
         long deadline = System.currentTimeMillis() + c.timeoutMs;

@@ -21,7 +21,7 @@ public final class Main {
             "  consume --namesrv ADDR --topic T --group G --expect N [--timeout-ms MS] [--tag EXPR | --sql EXPR]",
             "          [--from first|last|timestamp:MS] [--prefix P] [--start S] [--linger-ms MS] [--broadcast] [--orderly]",
             "          [--shards S] [--reconsume-later K] [--retry-delay-level L] [--max-reconsume-times R]",
-            "          [--consume-threads T] [--pull-batch B] [--out FILE]",
+            "          [--consume-threads T] [--pull-batch B] [--out FILE] [--expect-file F [--settle-ms MS]]",
             "  pull    --namesrv ADDR --topic T --group G --expect N [--timeout-ms MS] [--tag EXPR | --sql EXPR]",
             "          [--from first|last|timestamp:MS] [--prefix P] [--start S] [--pull-batch B] [--out FILE]",
             "  query   --namesrv ADDR --topic T (--key K | --msg-id ID) [--expect N] [--timeout-ms MS] [--max M]",
@@ -89,7 +89,7 @@ public final class Main {
                 break;
             case "consume":
                 flags = Set.of("broadcast", "orderly");
-                valued = union(COMMON, "expect", "tag", "sql", "from", "linger-ms", "shards", "reconsume-later",
+                valued = union(COMMON, "expect", "expect-file", "settle-ms", "tag", "sql", "from", "linger-ms", "shards", "reconsume-later",
                         "retry-delay-level", "max-reconsume-times", "consume-threads", "pull-batch");
                 break;
             case "pull":
