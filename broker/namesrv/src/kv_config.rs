@@ -1,6 +1,8 @@
-//! KV config (PUT/GET/DELETE_KV_CONFIG), persisted as JSON after every change.
+//! KV config (PUT/GET/DELETE_KV_CONFIG), persisted as JSON after every change (concurrent
+//! changes share one write: [`GroupCommit`]).
 
 use parking_lot::Mutex;
+use rmq_store::group_commit::GroupCommit;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,11 +10,18 @@ use std::path::{Path, PathBuf};
 /// Namespace holding `topic -> "brokerA:4;brokerB:4"` for order topics.
 pub const ORDER_TOPIC_CONFIG: &str = "ORDER_TOPIC_CONFIG";
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct KvFile {
     #[serde(default)]
     config_table: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// The file's shape, borrowed for writing.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KvFileRef<'a> {
+    config_table: &'a BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// Namespaced key/value settings.
@@ -20,6 +29,7 @@ struct KvFile {
 pub struct KvConfig {
     path: Option<PathBuf>,
     table: Mutex<BTreeMap<String, BTreeMap<String, String>>>,
+    writer: GroupCommit,
 }
 
 impl KvConfig {
@@ -42,23 +52,32 @@ impl KvConfig {
         Ok(Self {
             path,
             table: Mutex::new(table),
+            writer: GroupCommit::default(),
         })
     }
 
-    fn persist(&self, table: &BTreeMap<String, BTreeMap<String, String>>) {
+    /// Makes the changes counted so far durable (returns after a write that holds them).
+    fn persist(&self) {
         let Some(path) = &self.path else { return };
-        if let Err(e) = write_atomically(path, table) {
+        let written = self.writer.commit(|| {
+            let table = self.table.lock().clone();
+            write_atomically(path, &table)
+        });
+        if let Err(e) = written {
             tracing::error!(path = %path.display(), error = %e, "cannot persist KV config");
         }
     }
 
     /// Sets a value.
     pub fn put(&self, namespace: &str, key: &str, value: &str) {
-        let mut t = self.table.lock();
-        t.entry(namespace.to_owned())
-            .or_default()
-            .insert(key.to_owned(), value.to_owned());
-        self.persist(&t);
+        {
+            let mut t = self.table.lock();
+            t.entry(namespace.to_owned())
+                .or_default()
+                .insert(key.to_owned(), value.to_owned());
+            self.writer.changed();
+        }
+        self.persist();
     }
 
     /// Reads a value.
@@ -68,14 +87,17 @@ impl KvConfig {
 
     /// Deletes a value.
     pub fn delete(&self, namespace: &str, key: &str) {
-        let mut t = self.table.lock();
-        if let Some(ns) = t.get_mut(namespace) {
-            ns.remove(key);
-            if ns.is_empty() {
-                t.remove(namespace);
+        {
+            let mut t = self.table.lock();
+            if let Some(ns) = t.get_mut(namespace) {
+                ns.remove(key);
+                if ns.is_empty() {
+                    t.remove(namespace);
+                }
             }
+            self.writer.changed();
         }
-        self.persist(&t);
+        self.persist();
     }
 
     /// Every entry of a namespace.
@@ -94,8 +116,8 @@ fn write_atomically(
         durable::create_dir_all(dir).map_err(std::io::Error::other)?;
     }
     let tmp = path.with_extension("tmp");
-    let body = serde_json::to_vec_pretty(&KvFile {
-        config_table: table.clone(),
+    let body = serde_json::to_vec_pretty(&KvFileRef {
+        config_table: table,
     })
     .map_err(std::io::Error::other)?;
     // The new table is on disk before the rename, and the rename is durable (directory

@@ -44,6 +44,7 @@ pub mod disk;
 pub mod durable;
 mod error;
 mod flush;
+pub mod group_commit;
 mod index;
 mod index_file;
 mod inner;

@@ -5,6 +5,7 @@ use super::persist::{load_json, save_json};
 use parking_lot::RwLock;
 use rmq_protocol::body::subscription::{SubscriptionGroupConfig, SubscriptionGroupWrapper};
 use rmq_protocol::body::topic_config::DataVersion;
+use rmq_store::group_commit::GroupCommit;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,6 +20,8 @@ pub struct GroupTable {
     inner: RwLock<Inner>,
     path: PathBuf,
     auto_create: bool,
+    /// Writes `subscriptionGroup.json`, one write for concurrent changes.
+    writer: GroupCommit,
 }
 
 impl GroupTable {
@@ -40,11 +43,15 @@ impl GroupTable {
             inner: RwLock::new(Inner { groups, version }),
             path,
             auto_create,
+            writer: GroupCommit::default(),
         })
     }
 
     fn persist(&self) {
-        if let Err(e) = save_json(&self.path, &self.snapshot()) {
+        let saved = self
+            .writer
+            .commit(|| save_json(&self.path, &self.snapshot()));
+        if let Err(e) = saved {
             tracing::error!(path = %self.path.display(), error = %e, "cannot persist subscription groups");
         }
     }
@@ -65,6 +72,7 @@ impl GroupTable {
                 .or_insert_with(|| Arc::new(SubscriptionGroupConfig::new(group)))
                 .clone();
             inner.version.next(now_ms);
+            self.writer.changed();
             g
         };
         tracing::info!(group, "subscription group auto-created");
@@ -88,6 +96,7 @@ impl GroupTable {
                 .groups
                 .insert(config.group_name.clone(), Arc::new(config));
             inner.version.next(now_ms);
+            self.writer.changed();
         }
         self.persist();
         true
@@ -101,6 +110,7 @@ impl GroupTable {
                 return false;
             }
             inner.version.next(now_ms);
+            self.writer.changed();
         }
         self.persist();
         true
@@ -120,6 +130,7 @@ impl GroupTable {
                 .map(|(k, v)| (k, Arc::new(v)))
                 .collect();
             inner.version = master.data_version;
+            self.writer.changed();
         }
         self.persist();
         true

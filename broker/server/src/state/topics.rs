@@ -7,6 +7,7 @@ use rmq_protocol::body::route::perm;
 use rmq_protocol::body::topic_config::{DataVersion, TopicConfig, TopicConfigSerializeWrapper};
 use rmq_protocol::message::SCHEDULE_TOPIC;
 use rmq_protocol::names;
+use rmq_store::group_commit::GroupCommit;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,6 +35,8 @@ struct Inner {
 pub struct TopicTable {
     inner: RwLock<Inner>,
     path: PathBuf,
+    /// Writes `topics.json`, one write for concurrent changes.
+    writer: GroupCommit,
 }
 
 impl TopicTable {
@@ -74,13 +77,17 @@ impl TopicTable {
         let table = Self {
             inner: RwLock::new(Inner { topics, version }),
             path,
+            writer: GroupCommit::default(),
         };
         table.persist()?;
         Ok(table)
     }
 
+    /// Makes the table as it is now (with the caller's change) durable: returns once a write
+    /// that includes it finished — its own, or one another caller made meanwhile.
     fn persist(&self) -> std::io::Result<()> {
-        save_json(&self.path, &self.snapshot())
+        self.writer
+            .commit(|| save_json(&self.path, &self.snapshot()))
     }
 
     /// The config of `topic`.
@@ -137,6 +144,7 @@ impl TopicTable {
                 .topics
                 .insert(config.topic_name.clone(), Arc::new(config));
             inner.version.next(now_ms);
+            self.writer.changed();
         }
         self.persist()?;
         Ok(true)
@@ -150,6 +158,7 @@ impl TopicTable {
                 return Ok(false);
             }
             inner.version.next(now_ms);
+            self.writer.changed();
         }
         self.persist()?;
         Ok(true)
@@ -215,6 +224,7 @@ impl TopicTable {
                 .map(|(k, v)| (k, Arc::new(v)))
                 .collect();
             inner.version = master.data_version;
+            self.writer.changed();
         }
         self.persist()?;
         Ok(true)
@@ -233,6 +243,7 @@ impl TopicTable {
             let arc = Arc::new(cfg);
             inner.topics.insert(arc.topic_name.clone(), arc.clone());
             inner.version.next(now_ms);
+            self.writer.changed();
             arc
         };
         tracing::info!(topic = %created.topic_name, queues = created.write_queue_nums, "topic created");
@@ -290,5 +301,29 @@ mod tests {
         let mut neg = TopicConfig::new("N", 1);
         neg.read_queue_nums = -1;
         assert!(t.upsert(neg, 7).is_err());
+    }
+
+    #[test]
+    fn concurrent_changes_all_reach_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Arc::new(TopicTable::load(dir.path(), true, 8, 1).unwrap());
+        let writers: Vec<_> = (0..8)
+            .map(|w| {
+                let t = t.clone();
+                std::thread::spawn(move || {
+                    for i in 0..40 {
+                        t.upsert(TopicConfig::new(format!("T-{w}-{i}"), 4), 2)
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        let reloaded = TopicTable::load(dir.path(), true, 8, 3).unwrap();
+        let names = reloaded.names();
+        let user = names.iter().filter(|n| n.starts_with("T-")).count();
+        assert_eq!(user, 8 * 40, "every acknowledged change is in topics.json");
     }
 }
