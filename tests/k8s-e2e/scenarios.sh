@@ -454,8 +454,14 @@ s_pause() {
 # sync_roll NS: continuity through a roll of NS's cluster demo: 2 groups, each a SYNC_MASTER
 # and its slave (each acknowledgment waited for the slave).
 sync_roll() {
-  local NS="$1" before
+  local NS="$1" before n
   before="$(pod_uids)"
+  # Clients start only once both nameservers answer from the sandbox by their DNS names (the
+  # namespace is minutes old: a Java client that finds none at start gives up).
+  for n in 0 1; do
+    eventually 60 "$1: nameserver $n answers with both groups' masters" bash -c \
+      "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv 'demo-namesrv-$n.demo-namesrv.$1.svc:9876' cluster --cluster demo | jq -e '[.groups[] | has(\"0\")] | (length == 2 and all)'"
+  done
   continuity_start "demo-namesrv-0.demo-namesrv.$1.svc:9876;demo-namesrv-1.demo-namesrv.$1.svc:9876"
   check "$1: patch a restart-only key of the Sync cluster" k patch rmqc demo --type merge -p '{"spec":{"brokers":{"config":{"maxMessageSize":"2097152"}}}}'
   eventually 420 "$1: 4 brokers rolled, Ready at the new generation, no roll left" ready_no_roll
