@@ -111,7 +111,10 @@ mod tests {
             t.join().unwrap();
         }
         let n = writes.load(Ordering::SeqCst);
-        assert!((1..400).contains(&n), "8 threads x 50 changes shared writes: {n} writes");
+        assert!(
+            (1..400).contains(&n),
+            "8 threads x 50 changes shared writes: {n} writes"
+        );
         assert_eq!(
             *gc.durable.lock(),
             Some(400),
