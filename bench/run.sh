@@ -116,12 +116,15 @@ forget_pid() { local p keep=(); for p in "${PIDS[@]}"; do [[ "$p" == "$1" ]] || 
 
 now_ms() { date +%s%3N; }
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# a block of ports p-2..p+2 that are all free (broker: fast port Q-2, Q, HA Q+1)
+# a block of ports that are all free (broker: fast port Q-2, Q, HA Q+1, HTTP Q+7), below the
+# kernel's ephemeral range (32768+), where outgoing connections of other suites take ports
 pick_port() {
   local i p
   for i in $(seq 1 200); do
-    p=$((20000 + (RANDOM % 2000) * 10))
-    if port_free $((p - 2)) && port_free "$p" && port_free $((p + 1)) && port_free $((p + 2)); then echo "$p"; return 0; fi
+    p=$((20000 + (RANDOM % 1200) * 10))
+    if port_free $((p - 2)) && port_free "$p" && port_free $((p + 1)) && port_free $((p + 2)) && port_free $((p + 7)); then
+      echo "$p"; return 0
+    fi
   done
   return 1
 }
