@@ -183,7 +183,8 @@ impl HaState {
             .count()
     }
 
-    /// Waits until `need` slaves acknowledged `offset`; false after `timeout`.
+    /// Waits until `need` slaves acknowledged `offset`; false after `timeout`, or at once when
+    /// fewer than `need` slaves stay connected (a slave that left never acknowledges).
     pub async fn wait_acks(&self, offset: i64, need: usize, timeout: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -192,6 +193,9 @@ impl HaState {
             notified.as_mut().enable();
             if self.acked_count(offset) >= need {
                 return true;
+            }
+            if self.links.lock().len() < need {
+                return false;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return self.acked_count(offset) >= need;

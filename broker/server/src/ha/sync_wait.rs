@@ -4,7 +4,9 @@
 //! - fewer in-sync slaves than needed (no connection, no report yet, or more than
 //!   `haMaxGapNotInSync` behind) → `SLAVE_NOT_AVAILABLE` at once;
 //! - otherwise wait until the slaves acknowledged the record's end offset, up to `slaveTimeout`
-//!   → `SUCCESS`, else `FLUSH_SLAVE_TIMEOUT`.
+//!   → `SUCCESS`, else `FLUSH_SLAVE_TIMEOUT`; a slave whose connection ends meanwhile (too few
+//!   left) → `SLAVE_NOT_AVAILABLE` at once, not after the timeout (a client's send timeout is
+//!   often shorter).
 //!
 //! In every case the message is already stored and the response still carries its msgId and
 //! offsets. "Needed" is `inSyncReplicas - 1` slaves (rmq default 2 → one slave; 1 → no wait,
@@ -55,6 +57,9 @@ pub async fn await_replicas(
     }
     if ha.wait_acks(end, need, cfg.slave_timeout).await {
         Replicated::Ok
+    } else if ha.links().len() < need {
+        // A slave disconnected while the send waited (it restarts, say): answered at once.
+        Replicated::SlaveNotAvailable
     } else {
         Replicated::Timeout
     }
@@ -151,6 +156,28 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(2));
         acker.await.unwrap();
         assert_eq!(ha.push2slave_max(), 600);
+    }
+
+    #[tokio::test]
+    async fn a_slave_leaving_ends_the_wait_at_once() {
+        let ha = Arc::new(HaState::default());
+        let link = ha.register("s".into());
+        ha.record_ack(&link, 400);
+        let leaver = {
+            let (ha, id) = (ha.clone(), link.id);
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                ha.unregister(id);
+            })
+        };
+        let started = Instant::now();
+        let r = await_replicas(&ha, &cfg(10_000), SYNC, 500, true).await;
+        assert_eq!(r, Replicated::SlaveNotAvailable);
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "not the 10 s timeout"
+        );
+        leaver.await.unwrap();
     }
 
     #[tokio::test]
