@@ -13,6 +13,7 @@
 //! Nothing outside `net` does I/O; malformed input is always an error, never a panic.
 
 pub mod body;
+pub mod broker_keys;
 pub mod codes;
 pub mod command;
 mod error;

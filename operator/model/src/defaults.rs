@@ -127,18 +127,8 @@ pub const MANAGER_RMQCTL: &str = "rmqctl";
 
 /// broker.conf keys an rmq broker takes at runtime (UPDATE_BROKER_CONFIG): the retention and
 /// disk-safety settings. A change of only these is pushed to the running brokers; any other key
-/// needs a restart. Keep in step with the broker's `config::RETENTION_KEYS`.
-pub const RUNTIME_BROKER_KEYS: &[&str] = &[
-    "fileReservedTime",
-    "deleteWhen",
-    "diskMaxUsedSpaceRatio",
-    "diskSpaceCleanForciblyRatio",
-    "diskSpaceWarningLevelRatio",
-    "cleanResourceInterval",
-    "deleteCommitLogFilesInterval",
-    "deleteFileBatchMax",
-    "cleanFileForciblyEnable",
-];
+/// needs a restart. The same list the broker applies at runtime.
+pub const RUNTIME_BROKER_KEYS: &[&str] = rmq_protocol::broker_keys::RUNTIME_RETENTION_KEYS;
 
 /// The broker.conf key that carries the hash of a broker's restart-only settings, written by
 /// the operator and reported back by GET_BROKER_CONFIG: the roller compares it with the desired

@@ -52,17 +52,7 @@ impl Default for RetentionConfig {
 }
 
 /// The keys [`RetentionConfig::apply`] handles.
-pub const KEYS: &[&str] = &[
-    "fileReservedTime",
-    "deleteWhen",
-    "diskMaxUsedSpaceRatio",
-    "diskSpaceCleanForciblyRatio",
-    "diskSpaceWarningLevelRatio",
-    "cleanResourceInterval",
-    "deleteCommitLogFilesInterval",
-    "deleteFileBatchMax",
-    "cleanFileForciblyEnable",
-];
+pub const KEYS: &[&str] = rmq_protocol::broker_keys::RUNTIME_RETENTION_KEYS;
 
 impl RetentionConfig {
     /// Applies one of [`KEYS`]; `origin` names the file, flag or request for errors.
