@@ -404,21 +404,6 @@ s_operator_restart() {
   log "restart: $(( $(date +%s) - ts ))s"
 }
 
-s_bench() {
-  log "benchmark: 1000 RocketMQTopic CRs -> topic on every master"
-  local out pid rss
-  out="$(probe --namesrv "$NSRV" bench --cluster demo --namespace "$NS" --count 1000 --timeout-s 300)" || true
-  echo "BENCH topics: $out" >&2
-  local cid
-  cid="$(kubectl -n "$OPNS" get pod -l app.kubernetes.io/name=rmq-operator -o jsonpath='{.items[0].status.containerStatuses[0].containerID}' | sed 's#.*://##')"
-  pid="$(ctr --address "$RMQ_K8S_CONTAINERD" -n k8s.io tasks ls 2>/dev/null | awk -v id="$cid" '$1 == id {print $2}')"
-  rss="$(grep -E 'VmRSS|VmHWM' "/proc/$pid/status" 2>/dev/null | tr -s ' ' | tr '\n' ' ')"
-  echo "BENCH operator: pid $pid $rss" >&2
-  echo "{\"bench\":$out,\"operatorMemory\":\"$rss\"}" > "$WORK/bench.json"
-  cp "$WORK/bench.json" "${RMQ_E2E_BENCH_OUT:-/tmp/rmq-k8s-bench.json}"
-  eventually 300 "benchmark topics cleaned up" bash -c "[ -z \"\$(kubectl -n $NS get rmqt -o name | grep bench-)\" ]"
-}
-
 s_delete() {
   log "scenario: delete the cluster -> owned objects gone"
   check "delete RocketMQCluster demo" k delete rmqc demo --timeout=60s

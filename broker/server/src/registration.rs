@@ -17,8 +17,10 @@ use tokio_util::sync::CancellationToken;
 
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(24);
 
-fn register_request(b: &Broker) -> RemotingCommand {
-    let mut wrapper = b.topics.snapshot();
+/// The REGISTER_BROKER request: every topic when `whole`, else those changed since the last
+/// round (see [`crate::state::TopicTable::take_registration`]).
+fn register_request(b: &Broker, whole: bool) -> RemotingCommand {
+    let mut wrapper = b.topics.take_registration(whole);
     let permission = b.permission();
     if permission & perm::READ_WRITE != perm::READ_WRITE {
         for t in wrapper.topic_config_table.values_mut() {
@@ -63,11 +65,13 @@ impl Round {
     }
 }
 
-/// Registers with every nameserver in parallel. The master's HA address (`haServerAddr`) goes
-/// to [`Broker::ha`].
-pub async fn register_all(b: &Broker, client: &RemotingClient) -> Round {
+/// Registers with every nameserver in parallel: every topic when `whole` (start, the periodic
+/// round), else the topics changed since the last round. A round a nameserver missed makes the
+/// next one whole. The master's HA address (`haServerAddr`) goes to [`Broker::ha`].
+pub async fn register_all(b: &Broker, client: &RemotingClient, whole: bool) -> Round {
+    let req = register_request(b, whole);
     let calls = b.config.namesrv_addrs.iter().map(|addr| {
-        let req = register_request(b);
+        let req = req.clone();
         async move { (addr, client.invoke(addr, req, REGISTER_TIMEOUT).await) }
     });
     let mut round = Round::default();
@@ -95,6 +99,9 @@ pub async fn register_all(b: &Broker, client: &RemotingClient) -> Round {
             addr: addr.clone(),
             error,
         });
+    }
+    if round.accepted() < round.outcomes.len() {
+        b.topics.register_whole_table_next();
     }
     round
 }
@@ -129,6 +136,9 @@ pub fn spawn(
 ) {
     tokio::spawn(async move {
         let (mut registered_once, mut withdrawn) = (false, false);
+        // The first round and every periodic one carry the whole table; a round woken by a
+        // topic change carries the changes.
+        let mut whole = true;
         loop {
             if b.store.is_failed() {
                 if !withdrawn {
@@ -143,7 +153,7 @@ pub fn spawn(
                     _ = tokio::time::sleep(b.config.register_period) => continue,
                 }
             }
-            let round = register_all(&b, &client).await;
+            let round = register_all(&b, &client, whole).await;
             let ok = round.accepted();
             if ok > 0 && !registered_once {
                 registered_once = true;
@@ -153,11 +163,11 @@ pub fn spawn(
                 b.ha.state.set_master_addr(m);
             }
             health.record_round(round.outcomes);
-            tokio::select! {
+            whole = tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(b.config.register_period) => {}
-                _ = b.register_now.notified() => {}
-            }
+                _ = tokio::time::sleep(b.config.register_period) => true,
+                _ = b.register_now.notified() => false,
+            };
         }
     });
 }

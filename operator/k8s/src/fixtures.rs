@@ -98,20 +98,46 @@ impl ApiServer {
     /// operator's field manager, answers with `obj` carrying that status, and returns the
     /// status.
     pub async fn status_patch(&mut self, path: &str, obj: &Value) -> Value {
-        let status_path = format!("{path}/status");
-        let req = self
-            .expect("PATCH", &status_path, |r| {
-                let mut answer = obj.clone();
-                answer["status"] = r.body["status"].clone();
-                ok(answer)
-            })
-            .await;
+        let req = self.status_write(path, obj).await;
         assert!(
             req.query.contains("fieldManager=rmq-operator") && req.query.contains("force=true"),
             "status is applied by rmq-operator with force: {}",
             req.query
         );
         req.body["status"].clone()
+    }
+
+    /// Expects a merge patch of `obj`'s status (topics and groups: only `status` in the body,
+    /// no server-side apply), answers with `obj` carrying that status, and returns the status.
+    pub async fn status_merge_patch(&mut self, path: &str, obj: &Value) -> Value {
+        let req = self.status_write(path, obj).await;
+        assert!(
+            !req.query.contains("fieldManager") && !req.query.contains("force"),
+            "a merge patch, not a server-side apply: {}",
+            req.query
+        );
+        let keys: Vec<&String> = req
+            .body
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        assert_eq!(
+            keys,
+            vec!["status"],
+            "only the status is patched: {:#}",
+            req.body
+        );
+        req.body["status"].clone()
+    }
+
+    async fn status_write(&mut self, path: &str, obj: &Value) -> Request {
+        let status_path = format!("{path}/status");
+        self.expect("PATCH", &status_path, |r| {
+            let mut answer = obj.clone();
+            answer["status"] = r.body["status"].clone();
+            ok(answer)
+        })
+        .await
     }
 
     /// Fails if any request is still waiting for an answer (a request no test expected).

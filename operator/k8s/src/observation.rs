@@ -10,8 +10,10 @@
 //!
 //! A snapshot is used for at most [`MAX_AGE`]: a resync still sees changes made behind the
 //! operator's back (drift) within that bound. Any failure (a broker call refused, a master
-//! missing) drops the snapshot, so the retry observes afresh.
+//! missing) drops the snapshot, so the retry observes afresh. The cluster's CR (its nameservers
+//! and broker groups) is read through the same object at most every [`MAX_AGE`] too.
 
+use rmq_model::admin::Admin;
 use rmq_model::plan::{Action, Observed};
 use std::collections::HashMap;
 use std::future::Future;
@@ -50,6 +52,53 @@ pub struct ClusterObservation {
     /// Held while observing, so concurrent reconciles observe once.
     refreshing: tokio::sync::Mutex<()>,
     snapshot: RwLock<Option<Snapshot>>,
+    /// The cluster's admin client and declared broker groups, read from its CR at most every
+    /// [`MAX_AGE`] (not once per topic reconcile).
+    pub cluster: Recent<(Arc<Admin>, Vec<String>)>,
+}
+
+/// A value kept for at most [`MAX_AGE`].
+pub struct Recent<T> {
+    slot: Mutex<Option<(Instant, T)>>,
+}
+
+impl<T> Default for Recent<T> {
+    fn default() -> Self {
+        Self {
+            slot: Mutex::new(None),
+        }
+    }
+}
+
+impl<T: Clone> Recent<T> {
+    /// The kept value when younger than [`MAX_AGE`]; else `load`'s, kept when it is `Some`.
+    pub async fn get_or_load<E, Fut>(&self, load: impl FnOnce() -> Fut) -> Result<Option<T>, E>
+    where
+        Fut: Future<Output = Result<Option<T>, E>>,
+    {
+        if let Some((taken, v)) = self.lock().as_ref()
+            && taken.elapsed() < MAX_AGE
+        {
+            return Ok(Some(v.clone()));
+        }
+        let loaded = load().await?;
+        if let Some(v) = &loaded {
+            *self.lock() = Some((Instant::now(), v.clone()));
+        }
+        Ok(loaded)
+    }
+
+    /// Forgets the kept value.
+    pub fn clear(&self) {
+        *self.lock() = None;
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Instant, T)>> {
+        match self.slot.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
 }
 
 impl ClusterObservation {
@@ -96,9 +145,10 @@ impl ClusterObservation {
         }
     }
 
-    /// Drops the snapshot: the next reconcile observes afresh.
+    /// Drops the snapshot and the cluster read from its CR: the next reconcile observes afresh.
     pub fn invalidate(&self) {
         *self.write() = None;
+        self.cluster.clear();
     }
 
     fn is_fresh(&self, name_servers: &[String]) -> bool {
@@ -174,6 +224,22 @@ mod tests {
             .await
             .expect("other list");
         assert_eq!(calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_recent_value_is_kept_for_max_age_and_none_is_not_kept() {
+        let recent: Recent<u32> = Recent::default();
+        let calls = AtomicUsize::new(0);
+        let load = |v: Option<u32>| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async move { Ok::<_, ()>(v) }
+        };
+        assert_eq!(recent.get_or_load(|| load(None)).await, Ok(None));
+        assert_eq!(recent.get_or_load(|| load(Some(7))).await, Ok(Some(7)));
+        assert_eq!(recent.get_or_load(|| load(Some(8))).await, Ok(Some(7)));
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        recent.clear();
+        assert_eq!(recent.get_or_load(|| load(Some(9))).await, Ok(Some(9)));
     }
 
     #[tokio::test]

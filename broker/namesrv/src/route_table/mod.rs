@@ -125,6 +125,14 @@ impl RouteTable {
                     );
             }
         }
+        // A broker's first registration here may carry only its latest changes (an
+        // incremental registration after this nameserver restarted or expired it): keep no
+        // version, so its next registration (the whole table, same version) is taken too.
+        let data_version = if first && reg.broker_id == 0 {
+            DataVersion::default()
+        } else {
+            reg.topics.data_version
+        };
         self.live.insert(
             key,
             LiveBroker {
@@ -132,7 +140,7 @@ impl RouteTable {
                 broker_id: reg.broker_id,
                 last_update_ms: now_ms,
                 timeout_ms: reg.timeout_ms.unwrap_or(DEFAULT_BROKER_TIMEOUT_MS),
-                data_version: reg.topics.data_version,
+                data_version,
                 ha_server_addr: reg.ha_server_addr.clone(),
                 channel_id: reg.channel_id,
             },

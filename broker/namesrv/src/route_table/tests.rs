@@ -57,10 +57,23 @@ fn slaves_learn_their_master_and_do_not_change_routes() {
 fn changed_data_version_updates_queues_and_same_version_does_not() {
     let mut t = RouteTable::new();
     t.register(reg("a", 0, "x:1", &[("T", 4)], 1), 0);
-    t.register(reg("a", 0, "x:1", &[("T", 8)], 1), 1);
+    t.register(reg("a", 0, "x:1", &[("T", 4)], 1), 1);
+    t.register(reg("a", 0, "x:1", &[("T", 8)], 1), 2);
     assert_eq!(t.route("T").unwrap().queue_datas[0].read_queue_nums, 4);
-    t.register(reg("a", 0, "x:1", &[("T", 8)], 2), 2);
+    t.register(reg("a", 0, "x:1", &[("T", 8)], 2), 3);
     assert_eq!(t.route("T").unwrap().queue_datas[0].read_queue_nums, 8);
+}
+
+#[test]
+fn a_first_incremental_registration_does_not_hide_the_whole_table_that_follows() {
+    // The nameserver restarted; the broker's next round carries only its latest change (U),
+    // then its periodic round the whole table at the same version.
+    let mut t = RouteTable::new();
+    t.register(reg("a", 0, "x:1", &[("U", 4)], 7), 0);
+    assert!(t.route("T").is_none());
+    t.register(reg("a", 0, "x:1", &[("T", 4), ("U", 4)], 7), 1);
+    assert_eq!(t.route("T").unwrap().queue_datas[0].read_queue_nums, 4);
+    assert!(t.route("U").is_some());
 }
 
 #[test]

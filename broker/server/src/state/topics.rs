@@ -8,7 +8,7 @@ use rmq_protocol::body::topic_config::{DataVersion, TopicConfig, TopicConfigSeri
 use rmq_protocol::message::SCHEDULE_TOPIC;
 use rmq_protocol::names;
 use rmq_store::group_commit::GroupCommit;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -29,6 +29,25 @@ pub enum TopicTableError {
 struct Inner {
     topics: BTreeMap<String, Arc<TopicConfig>>,
     version: DataVersion,
+    /// Topics created or changed since the last registration was taken; `None` when the next
+    /// one must carry every topic (start, a deletion, a permission change, a failed round).
+    unregistered: Option<BTreeSet<String>>,
+}
+
+/// More changed topics than this are registered as a whole table.
+const MAX_INCREMENTAL_TOPICS: usize = 256;
+
+impl Inner {
+    /// Records a created or changed topic for the next registration.
+    fn changed(&mut self, topic: &str, now_ms: i64) {
+        self.version.next(now_ms);
+        if let Some(set) = self.unregistered.as_mut() {
+            set.insert(topic.to_owned());
+            if set.len() > MAX_INCREMENTAL_TOPICS {
+                self.unregistered = None;
+            }
+        }
+    }
 }
 
 /// Topic configs of this broker.
@@ -75,7 +94,11 @@ impl TopicTable {
         let mut version = version;
         version.next(now_ms);
         let table = Self {
-            inner: RwLock::new(Inner { topics, version }),
+            inner: RwLock::new(Inner {
+                topics,
+                version,
+                unregistered: None,
+            }),
             path,
             writer: GroupCommit::default(),
         };
@@ -109,6 +132,38 @@ impl TopicTable {
         }
     }
 
+    /// What the next registration carries, taken with the version it is at: every topic when
+    /// `whole` or when a change needs it, else only the topics created or changed since the
+    /// previous registration was taken (as Java's `registerIncrementBrokerData`). Nameservers
+    /// add a registration's topics to the broker's routes (they never drop the absent ones)
+    /// and only when the version moved, so taking the changes and the version together means
+    /// every change up to that version is in this registration or an earlier one.
+    pub fn take_registration(&self, whole: bool) -> TopicConfigSerializeWrapper {
+        let mut inner = self.inner.write();
+        let changed = inner.unregistered.replace(BTreeSet::new());
+        let topics = match changed {
+            Some(set) if !whole => set
+                .iter()
+                .filter_map(|t| inner.topics.get(t).map(|c| (t.clone(), (**c).clone())))
+                .collect(),
+            _ => inner
+                .topics
+                .iter()
+                .map(|(k, v)| (k.clone(), (**v).clone()))
+                .collect(),
+        };
+        TopicConfigSerializeWrapper {
+            topic_config_table: topics,
+            data_version: inner.version,
+            ..TopicConfigSerializeWrapper::default()
+        }
+    }
+
+    /// Makes the next registration carry every topic (a nameserver missed the last one).
+    pub fn register_whole_table_next(&self) {
+        self.inner.write().unregistered = None;
+    }
+
     /// The table's version.
     pub fn data_version(&self) -> DataVersion {
         self.inner.read().version
@@ -118,7 +173,9 @@ impl TopicTable {
     /// (the broker's permission): nameservers take a registration's topics only when the
     /// version moved, as Java's `updateBrokerConfig` of `brokerPermission` makes it move.
     pub fn touch(&self, now_ms: i64) {
-        self.inner.write().version.next(now_ms);
+        let mut inner = self.inner.write();
+        inner.version.next(now_ms);
+        inner.unregistered = None;
     }
 
     /// Topic names.
@@ -140,10 +197,9 @@ impl TopicTable {
             if inner.topics.get(&config.topic_name).map(|c| &**c) == Some(&config) {
                 return Ok(false);
             }
-            inner
-                .topics
-                .insert(config.topic_name.clone(), Arc::new(config));
-            inner.version.next(now_ms);
+            let name = config.topic_name.clone();
+            inner.topics.insert(name.clone(), Arc::new(config));
+            inner.changed(&name, now_ms);
             self.writer.changed();
         }
         self.persist()?;
@@ -158,6 +214,7 @@ impl TopicTable {
                 return Ok(false);
             }
             inner.version.next(now_ms);
+            inner.unregistered = None;
             self.writer.changed();
         }
         self.persist()?;
@@ -224,6 +281,7 @@ impl TopicTable {
                 .map(|(k, v)| (k, Arc::new(v)))
                 .collect();
             inner.version = master.data_version;
+            inner.unregistered = None;
             self.writer.changed();
         }
         self.persist()?;
@@ -242,7 +300,7 @@ impl TopicTable {
             }
             let arc = Arc::new(cfg);
             inner.topics.insert(arc.topic_name.clone(), arc.clone());
-            inner.version.next(now_ms);
+            inner.changed(&arc.topic_name, now_ms);
             self.writer.changed();
             arc
         };
@@ -255,6 +313,62 @@ impl TopicTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn registered(t: &TopicTable, whole: bool) -> (Vec<String>, i64) {
+        let w = t.take_registration(whole);
+        let names = w.topic_config_table.keys().cloned().collect();
+        (names, w.data_version.counter)
+    }
+
+    #[test]
+    fn registrations_carry_the_changes_since_the_last_one_or_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = TopicTable::load(dir.path(), false, 8, 1).unwrap();
+        let (all, _) = registered(&t, false);
+        assert!(
+            all.len() >= 5,
+            "the first registration carries every topic: {all:?}"
+        );
+        assert_eq!(registered(&t, false).0, Vec::<String>::new());
+        t.upsert(TopicConfig::new("a", 4), 2).unwrap();
+        t.ensure("b", 1, perm::READ_WRITE, 3).unwrap();
+        let (changed, version) = registered(&t, false);
+        assert_eq!(changed, vec!["a".to_owned(), "b".to_owned()]);
+        assert_eq!(
+            version,
+            t.data_version().counter,
+            "taken with the version it is at"
+        );
+        assert_eq!(
+            registered(&t, true).0.len(),
+            all.len() + 2,
+            "periodic: whole"
+        );
+        t.upsert(TopicConfig::new("c", 4), 4).unwrap();
+        t.delete("a", 5).unwrap();
+        let (after_delete, _) = registered(&t, false);
+        assert_eq!(
+            after_delete.len(),
+            all.len() + 2,
+            "a deletion makes it whole"
+        );
+        t.upsert(TopicConfig::new("d", 4), 6).unwrap();
+        t.register_whole_table_next();
+        assert_eq!(
+            registered(&t, false).0.len(),
+            all.len() + 3,
+            "a missed round too"
+        );
+        for i in 0..=MAX_INCREMENTAL_TOPICS {
+            t.upsert(TopicConfig::new(format!("many-{i}"), 1), 7)
+                .unwrap();
+        }
+        let (many, _) = registered(&t, false);
+        assert!(
+            many.len() > MAX_INCREMENTAL_TOPICS + 3,
+            "too many changes: whole"
+        );
+    }
 
     #[test]
     fn auto_create_inherits_from_tbw102_and_persists() {

@@ -79,7 +79,12 @@ async fn converge<D: Declared + Clone + Send + Sync>(
     manager: String,
 ) -> Result<Converged, Failure> {
     let cluster = decl.cluster().to_owned();
-    let (admin, groups) = match cluster_admin(ctx, ns, &cluster).await {
+    let observation = observation(ctx, ns, &cluster);
+    let recent = observation
+        .cluster
+        .get_or_load(|| cluster_admin(ctx, ns, &cluster))
+        .await;
+    let (admin, groups) = match recent {
         Ok(Some(a)) => a,
         Ok(None) => {
             let msg = format!(
@@ -90,7 +95,6 @@ async fn converge<D: Declared + Clone + Send + Sync>(
         Err(msg) => return Err(Failure::retry("ClusterNotReady", msg, RETRY)),
     };
     let scope = BTreeSet::from([cluster.clone()]);
-    let observation = observation(ctx, ns, &cluster);
     let desired = declaring(decl.clone(), manager);
     let (planned, masters) = observation
         .with(

@@ -3,7 +3,7 @@
 
 use super::managed::{MANAGED_CONDITION, Managed};
 use crate::context::{Context, reconcile_event};
-use crate::{Error, Result, conditions, labels};
+use crate::{Error, Result, conditions};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
@@ -45,7 +45,8 @@ pub fn managed() -> Condition {
     )
 }
 
-/// Writes the status of `obj` with `conds` merged over its current conditions.
+/// Writes the status of `obj` with `conds` merged over its current conditions, unless that is
+/// the status it already has.
 pub async fn write_status<K: Managed>(
     api: &Api<K>,
     obj: &K,
@@ -59,10 +60,22 @@ pub async fn write_status<K: Managed>(
         &conditions::now_rfc3339(),
     );
     let body = obj.status(merged, brokers);
+    if serde_json::to_value(obj)
+        .ok()
+        .and_then(|o| o.get("status").cloned())
+        .as_ref()
+        == body.get("status")
+    {
+        // Unchanged: a no-op server-side apply still costs the API server a write path.
+        return Ok(());
+    }
+    // A merge patch: the operator is the only writer of these fields, and it costs the API
+    // server less than a server-side apply (no managed-fields bookkeeping per write).
+    let status = serde_json::json!({ "status": body.get("status") });
     api.patch_status(
         &obj.name_any(),
-        &PatchParams::apply(labels::MANAGER).force(),
-        &Patch::Apply(&body),
+        &PatchParams::default(),
+        &Patch::Merge(&status),
     )
     .await
     .map_err(Error::kube(format!(

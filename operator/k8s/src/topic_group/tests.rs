@@ -56,25 +56,63 @@ fn cluster_path() -> String {
     path("rocketmqclusters", "demo")
 }
 
-#[tokio::test]
-async fn a_new_topic_gets_the_finalizer_before_anything_else() {
+/// A topic whose metadata has `finalizers` (or none): the reconcile patches ours in with
+/// `expected_patch`, then applies at once — no wait for the watch to bring the object back.
+async fn finalizer_then_apply(finalizers: Option<Value>, with_ours: Value, expected_patch: Value) {
     let (server, ctx) = ApiServer::context().await;
-    let obj = topic(json!({}));
+    let obj = topic(finalizers.map_or(json!({}), |f| json!({"finalizers": f})));
     let mut finalized = obj.clone();
-    finalized["metadata"]["finalizers"] = json!(["rmq.dev/topic"]);
+    finalized["metadata"]["finalizers"] = with_ours;
     let url = path("rocketmqtopics", "orders");
     let script = async |s: &mut ApiServer| {
         let req = s.expect("PATCH", &url, |_| ok(finalized.clone())).await;
-        assert_eq!(
-            req.body,
-            json!([
-                {"op": "test", "path": "/metadata/finalizers", "value": null},
-                {"op": "add", "path": "/metadata/finalizers", "value": ["rmq.dev/topic"]}
-            ])
-        );
+        assert_eq!(req.body, expected_patch);
+        s.expect("GET", &cluster_path(), |_| not_found("demo"))
+            .await;
+        s.event("Warning", "ClusterNotFound").await;
+        s.status_merge_patch(&url, &finalized).await;
     };
     let out = verify(server, script, reconcile(typed::<RocketMQTopic>(&obj), ctx)).await;
-    assert_eq!(out.unwrap(), Action::await_change());
+    assert_eq!(out.unwrap(), Action::requeue(Duration::from_secs(10)));
+}
+
+#[tokio::test]
+async fn a_new_topic_gets_the_finalizer_first_and_is_applied_in_the_same_reconcile() {
+    let patch = json!([
+        {"op": "test", "path": "/metadata/finalizers", "value": null},
+        {"op": "add", "path": "/metadata/finalizers", "value": ["rmq.dev/topic"]}
+    ]);
+    finalizer_then_apply(None, json!(["rmq.dev/topic"]), patch).await;
+}
+
+#[tokio::test]
+async fn a_finalizer_is_appended_to_the_others_guarded_by_a_test() {
+    let patch = json!([
+        {"op": "test", "path": "/metadata/finalizers", "value": ["example.com/other"]},
+        {"op": "add", "path": "/metadata/finalizers/-", "value": "rmq.dev/topic"}
+    ]);
+    let both = json!(["example.com/other", "rmq.dev/topic"]);
+    finalizer_then_apply(Some(json!(["example.com/other"])), both, patch).await;
+}
+
+#[tokio::test]
+async fn an_unchanged_status_is_not_written_again() {
+    let (server, ctx) = ApiServer::context().await;
+    let mut obj = topic(json!({"finalizers": ["rmq.dev/topic"]}));
+    obj["status"] = json!({"observedGeneration": 1, "brokers": [], "conditions": [
+        {"type": "Ready", "status": "False", "reason": "ClusterNotFound",
+         "message": NOT_FOUND_MESSAGE, "lastTransitionTime": "2026-01-01T00:00:00Z",
+         "observedGeneration": 1},
+        {"type": "Managed", "status": "True", "reason": "Managed",
+         "message": "the operator keeps this object as declared",
+         "lastTransitionTime": "2026-01-01T00:00:00Z", "observedGeneration": 1}
+    ]});
+    let script = async |s: &mut ApiServer| {
+        s.expect("GET", &cluster_path(), |_| not_found("demo"))
+            .await;
+    };
+    let out = verify(server, script, reconcile(typed::<RocketMQTopic>(&obj), ctx)).await;
+    assert_eq!(out.unwrap(), Action::requeue(Duration::from_secs(10)));
 }
 
 #[tokio::test]
@@ -86,7 +124,7 @@ async fn an_invalid_group_is_reported_and_waits_for_a_change() {
     let script = async |s: &mut ApiServer| {
         let note = s.event("Warning", "InvalidSpec").await;
         assert!(note.contains("spec.retryMaxTimes"), "{note}");
-        let status = s.status_patch(&url, &obj).await;
+        let status = s.status_merge_patch(&url, &obj).await;
         assert_eq!(
             condition(&status, "Ready"),
             ("False".into(), "InvalidSpec".into())
@@ -122,7 +160,7 @@ async fn a_topic_of_a_missing_cluster_is_reported_and_retried() {
             .await;
         let note = s.event("Warning", "ClusterNotFound").await;
         assert_eq!(note, NOT_FOUND_MESSAGE);
-        let status = s.status_patch(&url, &obj).await;
+        let status = s.status_merge_patch(&url, &obj).await;
         assert_eq!(
             condition(&status, "Ready"),
             ("False".into(), "ClusterNotFound".into())
@@ -144,7 +182,7 @@ async fn the_same_failure_again_publishes_no_second_event() {
     let script = async |s: &mut ApiServer| {
         s.expect("GET", &cluster_path(), |_| not_found("demo"))
             .await;
-        let status = s.status_patch(&url, &obj).await;
+        let status = s.status_merge_patch(&url, &obj).await;
         let ready = &status["conditions"][0];
         assert_eq!(ready["reason"], "ClusterNotFound");
         assert_eq!(ready["lastTransitionTime"], "2026-01-01T00:00:00Z");
@@ -168,7 +206,7 @@ async fn a_cluster_being_deleted_counts_as_missing() {
         s.expect("GET", &cluster_path(), |_| ok(deleting.clone()))
             .await;
         s.event("Warning", "ClusterNotFound").await;
-        s.status_patch(&url, &obj).await;
+        s.status_merge_patch(&url, &obj).await;
     };
     let g = typed::<RocketMQConsumerGroup>(&obj);
     let out = verify(server, script, reconcile(g, ctx)).await;
@@ -190,7 +228,7 @@ async fn unmanaging_removes_only_our_finalizer_and_says_so() {
             json!({"metadata": {"finalizers": ["example.com/other"], "resourceVersion": "7"}})
         );
         s.event("Normal", "Unmanaged").await;
-        let status = s.status_patch(&url, &obj).await;
+        let status = s.status_merge_patch(&url, &obj).await;
         assert_eq!(
             condition(&status, "Managed"),
             ("False".into(), "ManagedAnnotation".into())

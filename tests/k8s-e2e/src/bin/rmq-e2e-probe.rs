@@ -321,6 +321,15 @@ async fn bench(
     let create_s = creator.await??;
     let mut lat: Vec<f64> = done.values().copied().collect();
     lat.sort_by(f64::total_cmp);
+    // p99 of each tenth of the CRs in creation order: a slow start, a slow end or spread out.
+    let by_tenth: Vec<f64> = names
+        .chunks(names.len().div_ceil(10).max(1))
+        .map(|chunk| {
+            let mut l: Vec<f64> = chunk.iter().filter_map(|n| done.get(n).copied()).collect();
+            l.sort_by(f64::total_cmp);
+            quantile(&l, 0.99)
+        })
+        .collect();
     let total_s = start.elapsed().as_secs_f64();
     let _ = api
         .delete_collection(&DeleteParams::default(), &ListParams::default())
@@ -329,6 +338,6 @@ async fn bench(
         "topics": count, "masters": masters.len(), "converged": lat.len(),
         "createSeconds": create_s, "allOnEveryMasterSeconds": total_s,
         "p50Seconds": quantile(&lat, 0.5), "p99Seconds": quantile(&lat, 0.99),
-        "maxSeconds": lat.last().copied().unwrap_or(0.0),
+        "maxSeconds": lat.last().copied().unwrap_or(0.0), "p99ByTenthSeconds": by_tenth,
     }))
 }
