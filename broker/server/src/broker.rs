@@ -79,6 +79,7 @@ pub struct Broker {
     pub register_now: Notify,
     /// Start time (ms).
     pub boot_ms: i64,
+
     /// Transaction op-record bookkeeping.
     pub transactions: Arc<Transactions>,
     /// Orderly consumers' queue locks.
@@ -170,7 +171,7 @@ impl Broker {
             IpAddr::V4(v4) => v4,
             IpAddr::V6(_) => Ipv4Addr::LOCALHOST,
         };
-        let stats = Arc::new(BrokerStats::default());
+        let stats = Arc::new(BrokerStats::new(&config.cluster_name));
         let delay_levels = config.features.delay_levels.clone();
         let retention = Arc::new(Retention::new(config.retention.clone()));
         let writer = MessageWriter::new(store.clone(), stats.clone(), delay_levels, store_host)

@@ -129,8 +129,10 @@ impl MessageWriter {
         tags: TagsCode,
     ) -> Result<PutResult, WriteError> {
         self.writable()?;
+        let bytes = record.len() as u64;
         let put = self.store.put(topic, queue_id, record, tags)?;
         self.stats.add_puts(1);
+        self.stats.items.put(topic, 1, bytes);
         Ok(put)
     }
 
@@ -142,8 +144,10 @@ impl MessageWriter {
         records: Vec<(BytesMut, TagsCode)>,
     ) -> Result<Vec<PutResult>, WriteError> {
         self.writable()?;
+        let bytes: usize = records.iter().map(|(r, _)| r.len()).sum();
         let puts = self.store.put_batch(topic, queue_id, records)?;
         self.stats.add_puts(puts.len() as u64);
+        self.stats.items.put(topic, puts.len() as u64, bytes as u64);
         Ok(puts)
     }
 

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod harness;
 pub mod http;
+pub mod mqadmin;
 pub mod powerfs;
 pub mod process;
 

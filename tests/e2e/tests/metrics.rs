@@ -102,4 +102,68 @@ fn metrics_show_traffic_offsets_and_lag_in_exporter_names() {
         Some(0.0)
     );
     assert_eq!(value(&text, "rmq_metrics_series_dropped", &[]), Some(0.0));
+    rocketmq5_names_read_back_exactly(&text);
+    caught_up_ends_the_lag(&text, &ns.addr, &broker.http_addr);
+}
+
+/// 30 unread messages: their age is the group's time lag; a consumer catching up ends it (lag
+/// and time lag 0), and every message handed out is counted.
+fn caught_up_ends_the_lag(text: &str, namesrv: &str, http: &str) {
+    let (group, topic) = ("group=\"metrics-readers\"", "topic=\"MetricsT\"");
+    let lag_ms = value(text, "rocketmq_consumer_lag_latency", &[group, topic]).unwrap();
+    assert!(lag_ms > 0.0, "{text}");
+    run_line(
+        Client::Java5,
+        &format!(
+            "consume --namesrv {namesrv} --topic MetricsT --group metrics-readers --prefix mt --start 120 --expect 30 --timeout-ms 60000"
+        ),
+    )
+    .assert_ok();
+    wait_until("the group caught up", Duration::from_secs(20), || {
+        let text = scrape(http);
+        value(&text, "rocketmq_group_diff", &[group, topic]) == Some(0.0)
+            && value(&text, "rocketmq_consumer_lag_latency", &[group, topic]) == Some(0.0)
+    });
+    let text = scrape(http);
+    let out = "consumer_group=\"metrics-readers\"";
+    assert_eq!(
+        value(&text, "rocketmq_messages_out_total", &[out, topic]),
+        Some(150.0),
+        "{text}"
+    );
+}
+
+/// The RocketMQ 5 names after 150 sends of which 120 were consumed: exact counts in and out,
+/// bytes, and the send latency histogram.
+fn rocketmq5_names_read_back_exactly(text: &str) {
+    let topic = "topic=\"MetricsT\"";
+    let node = "node_id=\"broker-a\"";
+    assert_eq!(
+        value(text, "rocketmq_messages_in_total", &[node, topic]),
+        Some(150.0),
+        "{text}"
+    );
+    let bytes = value(text, "rocketmq_throughput_in_total", &[topic]).unwrap();
+    assert!(
+        bytes > 150.0 * 100.0,
+        "every record is over 100 bytes: {bytes}"
+    );
+    let out = "consumer_group=\"metrics-readers\"";
+    assert_eq!(
+        value(text, "rocketmq_messages_out_total", &[out, topic]),
+        Some(120.0),
+        "{text}"
+    );
+    let sends: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("rocketmq_rpc_latency_count{"))
+        .filter(|l| {
+            l.contains("request_code=\"send_message") && l.contains("response_code=\"success\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(
+        sends >= 150.0,
+        "every send answered is in the histogram: {sends}\n{text}"
+    );
 }

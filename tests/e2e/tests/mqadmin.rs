@@ -5,41 +5,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+use rmq_e2e::mqadmin::mqadmin;
 use rmq_e2e::{BrokerOpts, BrokerProc, NamesrvProc};
-use std::path::PathBuf;
-use std::process::Command;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// Runs `mqadmin ARGS` (MQAdminStartup on the Apache jars); returns (exit ok, stdout+stderr).
-fn mqadmin(args: &[&str]) -> (bool, String) {
-    let fetch = Command::new(repo().join("tests/peers/apache.sh"))
-        .args(["fetch", "--version", "5.3.3"])
-        .output()
-        .unwrap();
-    assert!(
-        fetch.status.success(),
-        "cannot fetch the Apache jars (tests/peers/apache.sh fetch): {}",
-        String::from_utf8_lossy(&fetch.stderr)
-    );
-    let home = String::from_utf8_lossy(&fetch.stdout).trim().to_owned();
-    let out = Command::new("java")
-        .args(["-Xmx256m", "-Drocketmq.client.logUseSlf4j=false", "-cp"])
-        .arg(format!("{home}/lib/*"))
-        .arg("org.apache.rocketmq.tools.command.MQAdminStartup")
-        .args(args)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!("mqadmin {args:?}:\n{text}");
-    (out.status.success(), text)
-}
 
 /// The value `getBrokerConfig` prints for `key` (lines `key = value`).
 fn broker_config(ns: &str, broker: &str, key: &str) -> Option<String> {

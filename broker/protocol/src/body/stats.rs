@@ -33,6 +33,30 @@ pub struct OffsetWrapper {
     pub last_timestamp: i64,
 }
 
+/// One window of a stats item (BrokerStatsItem): what was added in the window, per second,
+/// and per call.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct BrokerStatsItem {
+    /// Sum of the values added in the window (messages, bytes).
+    pub sum: i64,
+    /// `sum` per second over the window.
+    pub tps: f64,
+    /// `sum` per call (messages per send; milliseconds for latency items).
+    pub avgpt: f64,
+}
+
+/// VIEW_BROKER_STATS_DATA body: the last minute, hour and day of one stats item.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BrokerStatsData {
+    /// The last minute (six 10 s samples).
+    pub stats_minute: BrokerStatsItem,
+    /// The last hour (six 10 min samples).
+    pub stats_hour: BrokerStatsItem,
+    /// The last day (24 hourly samples).
+    pub stats_day: BrokerStatsItem,
+}
+
 fn mq_key(mq: &MessageQueue) -> String {
     format!(
         "{{\"brokerName\":{},\"queueId\":{},\"topic\":{}}}",
@@ -67,7 +91,7 @@ pub fn encode_consume_stats(
     consume_tps: f64,
 ) -> Vec<u8> {
     format!(
-        "{{\"consumeTps\":{consume_tps:.1},\"offsetTable\":{}}}",
+        "{{\"consumeTps\":{consume_tps:?},\"offsetTable\":{}}}",
         offset_table(entries)
     )
     .into_bytes()

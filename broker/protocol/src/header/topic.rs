@@ -39,3 +39,13 @@ command_header! {
         topic: Option<String> => "topic",
     }
 }
+
+command_header! {
+    /// VIEW_BROKER_STATS_DATA request header (mqadmin statsAll, rocketmq-exporter): one stats
+    /// item, by name (`TOPIC_PUT_NUMS`, `GROUP_GET_NUMS`, ...) and key (`topic`, `topic@group`,
+    /// the cluster name).
+    pub struct ViewBrokerStatsDataRequestHeader {
+        stats_name: String => "statsName",
+        stats_key: String => "statsKey",
+    }
+}

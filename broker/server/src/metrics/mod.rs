@@ -12,10 +12,22 @@
 //! | `rmq_broker_messages_in_total`, `rmq_broker_messages_out_total` | cluster, broker | messages stored / handed to consumers since start |
 //! | `rmq_metrics_series_dropped` | | topic or group series left out by the cap |
 //!
+//! And RocketMQ 5's names, with its labels (`cluster`, `node_type`, `node_id`, `topic`,
+//! `consumer_group`), so its dashboards work too:
+//!
+//! | metric | labels | value |
+//! |---|---|---|
+//! | `rocketmq_messages_in_total`, `rocketmq_throughput_in_total` | topic | messages / bytes stored |
+//! | `rocketmq_messages_out_total`, `rocketmq_throughput_out_total` | topic, consumer_group | messages / bytes handed out |
+//! | `rocketmq_send_back_messages_total` | topic, consumer_group | messages sent back for a retry |
+//! | `rocketmq_consumer_lag_latency` | cluster, broker, group, topic | ms since the oldest unconsumed message was stored |
+//! | `rocketmq_rpc_latency` | protocol_type, request_code, response_code | histogram of the time to answer (ms) |
+//!
 //! Cardinality is bounded: at most [`MAX_TOPIC_SERIES`] topic series and as many group series
 //! per scrape; what is left out is counted in `rmq_metrics_series_dropped`.
 
 mod offsets;
+mod traffic;
 
 use crate::broker::Broker;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -130,7 +142,8 @@ pub fn render(b: &Broker) -> String {
         family.get_or_create(&labels).set(v as f64);
         reg.register(format!("{name}_total"), help, family);
     }
-    let dropped = offsets::register(&mut reg, b, &labels);
+    let dropped = offsets::register(&mut reg, b, &labels) + traffic::register(&mut reg, b);
+    b.stats.rpc.register(&mut reg);
     reg.register(
         "rmq_metrics_series_dropped",
         "topic and group series left out of this scrape by the cardinality cap",

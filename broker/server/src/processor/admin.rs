@@ -7,11 +7,9 @@ use crate::broker::Broker;
 use crate::clients::ClientChannel;
 use crate::state::now_ms;
 use rmq_protocol::body::lock::MessageQueue;
-use rmq_protocol::body::misc::{Connection, ConsumerConnection, KvTable};
+use rmq_protocol::body::misc::{Connection, ConsumerConnection};
 use rmq_protocol::body::route::perm;
-use rmq_protocol::body::stats::{
-    OffsetWrapper, TopicOffset, encode_consume_stats, encode_topic_stats,
-};
+use rmq_protocol::body::stats::{TopicOffset, encode_topic_stats};
 use rmq_protocol::body::subscription::SubscriptionGroupConfig;
 use rmq_protocol::body::topic_config::TopicConfig;
 use rmq_protocol::body::{from_json, to_json};
@@ -34,7 +32,7 @@ pub fn dispatch(b: &Broker, req: &RemotingCommand) -> Reply {
         rc::GET_SUBSCRIPTIONGROUP_CONFIG => group_config(b, req),
         rc::GET_ALL_CONSUMER_OFFSET => success_json(req, &b.offsets.snapshot()),
         rc::GET_ALL_DELAY_OFFSET => success_json(req, &b.delay_offsets.snapshot()),
-        rc::GET_BROKER_RUNTIME_INFO => success_json(req, &runtime_info(b)),
+        rc::GET_BROKER_RUNTIME_INFO => success_json(req, &super::runtime_info::runtime_info(b)),
         rc::GET_BROKER_HA_STATUS => {
             respond(RemotingCommand::success(req).with_body(b.ha.ha_runtime_info().to_string()))
         }
@@ -43,7 +41,8 @@ pub fn dispatch(b: &Broker, req: &RemotingCommand) -> Reply {
         rc::DELETE_EXPIRED_COMMITLOG => super::retention::delete_expired(b, req),
         rc::CLEAN_EXPIRED_CONSUMEQUEUE => super::retention::clean_queues(b, req),
         rc::GET_TOPIC_STATS_INFO => topic_stats(b, req),
-        rc::GET_CONSUME_STATS => consume_stats(b, req),
+        rc::GET_CONSUME_STATS => super::stats::consume_stats(b, req),
+        rc::VIEW_BROKER_STATS_DATA => super::stats::view_broker_stats_data(b, req),
         rc::GET_CONSUMER_CONNECTION_LIST => consumer_connections(b, req),
         rc::GET_PRODUCER_CONNECTION_LIST => producer_connections(b, req),
         rc::QUERY_TOPIC_CONSUME_BY_WHO => consumed_by(b, req),
@@ -99,6 +98,7 @@ fn delete_group(b: &Broker, req: &RemotingCommand) -> Reply {
     b.groups.delete(&h.group_name, now_ms());
     if h.clean_offset {
         b.offsets.remove_group(&h.group_name);
+        b.stats.items.remove_group(&h.group_name);
     }
     respond(RemotingCommand::success(req))
 }
@@ -245,6 +245,7 @@ fn delete_topic(b: &Broker, req: &RemotingCommand) -> Reply {
                 tracing::warn!(topic = %h.topic, error = %e, "could not delete the topic's queues");
             }
             b.offsets.remove_topic(&h.topic);
+            b.stats.items.remove_topic(&h.topic);
             b.register_now.notify_one();
             tracing::info!(topic = %h.topic, "topic deleted by admin");
             respond(RemotingCommand::success(req))
@@ -253,105 +254,8 @@ fn delete_topic(b: &Broker, req: &RemotingCommand) -> Reply {
     }
 }
 
-/// Runtime info keys Java tools expect whose values are fixed in rmq (no thread pools, no page
-/// cache lock, no timer wheel, dispatch in the put path).
-const FIXED_RUNTIME_INFO: &[(&str, &str)] = &[
-    ("brokerVersionDesc", "V5_3_3"),
-    ("brokerActive", "true"),
-    ("sendThreadPoolQueueSize", "0"),
-    ("pullThreadPoolQueueSize", "0"),
-    ("sendThreadPoolQueueCapacity", "10000"),
-    ("pullThreadPoolQueueCapacity", "100000"),
-    ("sendThreadPoolQueueHeadWaitTimeMills", "0"),
-    ("pullThreadPoolQueueHeadWaitTimeMills", "0"),
-    ("pageCacheLockTimeMills", "0"),
-    ("dispatchBehindBytes", "0"),
-    ("remainHowManyDataToFlush", "0"),
-    ("timerReadBehind", "0"),
-    ("timerOffsetBehind", "0"),
-    ("timerCongestNum", "0"),
-    ("timerEnqueueTps", "0.0"),
-    ("timerDequeueTps", "0.0"),
-];
-
-/// GET_BROKER_RUNTIME_INFO: counters, store offsets, connections and replication.
-fn runtime_info(b: &Broker) -> KvTable {
-    KvTable {
-        table: runtime_table(b),
-    }
-}
-
-/// The GET_BROKER_RUNTIME_INFO table (also exported on `/metrics`).
-pub fn runtime_table(b: &Broker) -> BTreeMap<String, String> {
-    let (put_days, get_days) = b.stats.day_totals();
-    let store = b.store.stats();
-    let mut t = BTreeMap::new();
-    let mut put = |k: &str, v: String| {
-        t.insert(k.to_owned(), v);
-    };
-    for (k, v) in FIXED_RUNTIME_INFO {
-        put(k, (*v).to_owned());
-    }
-    put(
-        "brokerVersion",
-        rmq_protocol::codes::version::CURRENT.to_string(),
-    );
-    put("putTps", b.stats.put_tps());
-    put("getTransferedTps", b.stats.get_tps());
-    put("getTransferredTps", b.stats.get_tps());
-    put("getFoundTps", b.stats.get_tps());
-    put(
-        "earliestMessageTimeStamp",
-        store.earliest_message_time.unwrap_or(0).to_string(),
-    );
-    put(
-        "commitLogDiskRatio",
-        format!("{:.4}", store.disk_usage_ratio.unwrap_or(0.0)),
-    );
-    put("diskFull", b.retention.writes_refused().to_string());
-    put("storeFailed", b.store.is_failed().to_string());
-    if b.config.http_enable {
-        put("httpListenPort", b.config.http_port().to_string());
-    }
-    put(
-        "retentionDeletedSegments",
-        b.retention.segments_deleted().to_string(),
-    );
-    put(
-        "retentionSkippedMessages",
-        b.retention.skipped_messages().to_string(),
-    );
-    put(
-        "commitLogMinOffset",
-        b.store.min_physical_offset().to_string(),
-    );
-    put(
-        "commitLogMaxOffset",
-        b.store.max_physical_offset().to_string(),
-    );
-    put("msgPutTotalYesterdayMorning", put_days[0].to_string());
-    put("msgPutTotalTodayMorning", put_days[1].to_string());
-    put("msgPutTotalTodayNow", put_days[2].to_string());
-    put("msgGetTotalYesterdayMorning", get_days[0].to_string());
-    put("msgGetTotalTodayMorning", get_days[1].to_string());
-    put("msgGetTotalTodayNow", get_days[2].to_string());
-    put("bootTimestamp", b.boot_ms.to_string());
-    put(
-        "runtime",
-        format!("[ {} seconds ]", (now_ms() - b.boot_ms) / 1000),
-    );
-    let (producers, consumers) = b.clients.counts();
-    put("producerConnections", producers.to_string());
-    put("consumerConnections", consumers.to_string());
-    put("parkedPulls", b.holds.len().to_string());
-    put("brokerRole", format!("{:?}", b.config.broker_role));
-    t.insert("msgPutTotal".into(), b.stats.puts().to_string());
-    b.ha.runtime_info(&mut t);
-    t
-}
-
 /// Queue `queue_id` of `topic` on this broker.
-fn message_queue(b: &Broker, topic: &str, queue_id: i32) -> MessageQueue {
+pub fn message_queue(b: &Broker, topic: &str, queue_id: i32) -> MessageQueue {
     MessageQueue {
         topic: topic.to_owned(),
         broker_name: b.config.broker_name.clone(),
@@ -392,39 +296,6 @@ fn topic_stats(b: &Broker, req: &RemotingCommand) -> Reply {
         })
         .collect();
     respond(RemotingCommand::success(req).with_body(encode_topic_stats(&entries)))
-}
-
-fn consume_stats(b: &Broker, req: &RemotingCommand) -> Reply {
-    let h: GetConsumeStatsRequestHeader = req.header()?;
-    let topics: Vec<String> = match &h.topic {
-        Some(t) if !t.is_empty() => vec![t.clone()],
-        _ => b
-            .topics
-            .names()
-            .into_iter()
-            .filter(|t| !b.offsets.queues(&h.consumer_group, t).is_empty())
-            .collect(),
-    };
-    let mut entries = Vec::new();
-    for t in topics {
-        let Some(cfg) = b.topics.get(&t) else {
-            continue;
-        };
-        let committed = b.offsets.queues(&h.consumer_group, &t);
-        for q in 0..cfg.read_queue_nums {
-            let consumer = committed.get(&q).copied().unwrap_or(0);
-            entries.push((
-                message_queue(b, &t, q),
-                OffsetWrapper {
-                    broker_offset: b.store.max_offset(&t, q),
-                    consumer_offset: consumer,
-                    pull_offset: consumer,
-                    last_timestamp: 0,
-                },
-            ));
-        }
-    }
-    respond(RemotingCommand::success(req).with_body(encode_consume_stats(&entries, 0.0)))
 }
 
 fn consumer_connections(b: &Broker, req: &RemotingCommand) -> Reply {

@@ -13,18 +13,20 @@ mod query;
 mod reply;
 mod retention;
 mod retry;
+mod runtime_info;
 mod send;
 mod send_paths;
+mod stats;
 
 use crate::broker::Broker;
 use rmq_protocol::net::{Channel, RequestHandler};
 use rmq_protocol::{RemotingCommand, request_code as rc};
 use std::sync::Arc;
 
-pub use admin::runtime_table;
 pub use client::expire_clients;
 pub use pull::execute_parked;
 pub use reply::{Failure, Reply};
+pub use runtime_info::runtime_table;
 
 /// The broker's [`RequestHandler`].
 #[derive(Clone)]
@@ -70,13 +72,26 @@ impl RequestHandler for BrokerHandler {
         let code = request.code;
         let opaque = request.opaque;
         let version = request.version;
-        match self.dispatch(channel, request).await {
+        let started = std::time::Instant::now();
+        let resp = match self.dispatch(channel, request).await {
             Ok(resp) => resp,
             Err(e) => {
                 tracing::warn!(code, peer = %channel.remote_addr(), error = %e, "request failed");
                 Some(reply::system_error(opaque, version, &e))
             }
+        };
+        if let Some(r) = &resp {
+            let took = started.elapsed();
+            self.broker.stats.rpc.record(code, r.code, took);
+            if matches!(
+                code,
+                rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 | rc::SEND_BATCH_MESSAGE
+            ) {
+                let ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+                self.broker.stats.put_latency.record(ms);
+            }
         }
+        resp
     }
 
     fn on_close(&self, channel: &Channel) {

@@ -233,6 +233,7 @@ pub fn pull_message(b: &Arc<Broker>, ch: &Channel, req: RemotingCommand, first: 
         note_skipped(b, &h, got.min_offset);
     }
     let response_code = response_code(got.status, h.queue_offset);
+    b.stats.add_pull(response_code == code::SUCCESS);
     if first && h.sys_flag & PULL_FLAG_COMMIT_OFFSET != 0 && b.is_master() && h.commit_offset >= 0 {
         b.offsets
             .commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
@@ -257,6 +258,14 @@ pub fn pull_message(b: &Arc<Broker>, ch: &Channel, req: RemotingCommand, first: 
             body.extend_from_slice(m);
         }
         b.stats.add_gets(got.messages.len() as u64);
+        b.offsets.record_pull(
+            &h.consumer_group,
+            &h.topic,
+            h.queue_id,
+            got.next_begin_offset,
+        );
+        let (n, bytes) = (got.messages.len() as u64, got.total_bytes as u64);
+        b.stats.items.got(&h.topic, &h.consumer_group, n, bytes);
         resp.body = body.freeze();
     }
     respond(resp)

@@ -81,7 +81,15 @@ pub fn consumer_send_msg_back(b: &Broker, req: &RemotingCommand) -> Reply {
         return refuse(req, code::SERVICE_NOT_AVAILABLE, why);
     }
     match b.writer.put(record, delay) {
-        Ok(_) => respond(RemotingCommand::success(req)),
+        Ok(_) => {
+            // Java keys it by the message's first topic (RETRY_TOPIC when already retried).
+            let origin = msg
+                .properties
+                .get(property::RETRY_TOPIC)
+                .unwrap_or(&msg.topic);
+            b.stats.items.sent_back(origin, &h.group);
+            respond(RemotingCommand::success(req))
+        }
         Err(e) => refuse(req, code::SYSTEM_ERROR, e),
     }
 }

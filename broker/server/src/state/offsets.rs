@@ -9,6 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 /// Consumer offsets.
 pub struct OffsetTable {
     table: RwLock<HashMap<String, HashMap<i32, i64>>>,
+    /// Where each group's last pull of a queue ended (`nextBeginOffset`), in memory only: the
+    /// pull offset GET_CONSUME_STATS reports (in-flight = pull offset - committed offset).
+    pulled: RwLock<HashMap<String, HashMap<i32, i64>>>,
     file: DirtyJson,
 }
 
@@ -31,8 +34,26 @@ impl OffsetTable {
             .unwrap_or_default();
         Ok(Self {
             table: RwLock::new(table),
+            pulled: RwLock::default(),
             file: DirtyJson::new(path),
         })
+    }
+
+    /// Records where `group`'s last pull of the queue ended.
+    pub fn record_pull(&self, group: &str, topic: &str, queue_id: i32, next_begin: i64) {
+        self.pulled
+            .write()
+            .entry(key(topic, group))
+            .or_default()
+            .insert(queue_id, next_begin);
+    }
+
+    /// Where `group`'s last pull of the queue ended, if it pulled since the broker started.
+    pub fn pulled(&self, group: &str, topic: &str, queue_id: i32) -> Option<i64> {
+        self.pulled
+            .read()
+            .get(&key(topic, group))
+            .and_then(|q| q.get(&queue_id).copied())
     }
 
     /// Stores the next offset to consume.
@@ -76,6 +97,7 @@ impl OffsetTable {
     pub fn remove_topic(&self, topic: &str) {
         let prefix = format!("{topic}@");
         self.table.write().retain(|k, _| !k.starts_with(&prefix));
+        self.pulled.write().retain(|k, _| !k.starts_with(&prefix));
         self.file.mark_dirty();
     }
 
@@ -83,6 +105,7 @@ impl OffsetTable {
     pub fn remove_group(&self, group: &str) {
         let suffix = format!("@{group}");
         self.table.write().retain(|k, _| !k.ends_with(&suffix));
+        self.pulled.write().retain(|k, _| !k.ends_with(&suffix));
         self.file.mark_dirty();
     }
 

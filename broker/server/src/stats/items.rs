@@ -1,0 +1,180 @@
+//! One stats item as Java's `StatsItem` keeps it: a running value and call count, sampled into
+//! three rings — every 10 s for the last minute, every 10 min for the last hour, every hour for
+//! the last day — from which VIEW_BROKER_STATS_DATA reports each window's sum, rate and
+//! per-call average. Pure: the caller passes the time.
+
+use parking_lot::Mutex;
+use rmq_protocol::body::stats::{BrokerStatsData, BrokerStatsItem};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One sample of an item: when, and its running value and call count then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Sample {
+    at_ms: i64,
+    value: u64,
+    times: u64,
+}
+
+/// A window: its sampling interval and how many samples it keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// Six 10 s intervals.
+    Minute,
+    /// Six 10 min intervals.
+    Hour,
+    /// 24 hourly intervals.
+    Day,
+}
+
+impl Window {
+    /// Every window, in ring order.
+    pub const ALL: [Window; 3] = [Window::Minute, Window::Hour, Window::Day];
+
+    /// The sampling interval.
+    pub fn interval_ms(self) -> i64 {
+        match self {
+            Window::Minute => 10_000,
+            Window::Hour => 600_000,
+            Window::Day => 3_600_000,
+        }
+    }
+
+    fn keep(self) -> usize {
+        match self {
+            Window::Minute | Window::Hour => 7,
+            Window::Day => 25,
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A running value (messages, bytes, milliseconds) and call count with its sample rings.
+#[derive(Debug, Default)]
+pub struct StatsItem {
+    value: AtomicU64,
+    times: AtomicU64,
+    rings: Mutex<[VecDeque<Sample>; 3]>,
+}
+
+impl StatsItem {
+    /// Adds `value` over `times` calls.
+    pub fn add(&self, value: u64, times: u64) {
+        self.value.fetch_add(value, Ordering::Relaxed);
+        self.times.fetch_add(times, Ordering::Relaxed);
+    }
+
+    /// The running value since the item was created.
+    pub fn total(&self) -> u64 {
+        self.value.load(Ordering::Relaxed)
+    }
+
+    /// Takes a sample into `window`'s ring at `now_ms`. An empty ring first gets a zero sample
+    /// one interval back, so a new item reports what it gathered since it appeared.
+    pub fn sample(&self, window: Window, now_ms: i64) {
+        let now = Sample {
+            at_ms: now_ms,
+            value: self.value.load(Ordering::Relaxed),
+            times: self.times.load(Ordering::Relaxed),
+        };
+        let mut rings = self.rings.lock();
+        let ring = &mut rings[window.index()];
+        if ring.is_empty() {
+            ring.push_back(Sample {
+                at_ms: now_ms - window.interval_ms(),
+                value: 0,
+                times: 0,
+            });
+        }
+        ring.push_back(now);
+        while ring.len() > window.keep() {
+            ring.pop_front();
+        }
+    }
+
+    /// The sum, rate and per-call average over `window`'s ring (zeros before its first sample).
+    pub fn window(&self, window: Window) -> BrokerStatsItem {
+        let rings = self.rings.lock();
+        let ring = &rings[window.index()];
+        let (Some(first), Some(last)) = (ring.front(), ring.back()) else {
+            return BrokerStatsItem::default();
+        };
+        let sum = last.value.saturating_sub(first.value);
+        let times = last.times.saturating_sub(first.times);
+        let span_ms = (last.at_ms - first.at_ms).max(1);
+        BrokerStatsItem {
+            sum: i64::try_from(sum).unwrap_or(i64::MAX),
+            tps: sum as f64 * 1000.0 / span_ms as f64,
+            avgpt: if times > 0 {
+                sum as f64 / times as f64
+            } else {
+                0.0
+            },
+        }
+    }
+
+    /// The three windows, as VIEW_BROKER_STATS_DATA answers them.
+    pub fn data(&self) -> BrokerStatsData {
+        BrokerStatsData {
+            stats_minute: self.window(Window::Minute),
+            stats_hour: self.window(Window::Hour),
+            stats_day: self.window(Window::Day),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_item_reports_what_it_gathered_once_sampled() {
+        let item = StatsItem::default();
+        item.add(30, 3);
+        assert_eq!(item.window(Window::Minute), BrokerStatsItem::default());
+        item.sample(Window::Minute, 100_000);
+        let m = item.window(Window::Minute);
+        assert_eq!(m.sum, 30);
+        assert!((m.tps - 3.0).abs() < 1e-9, "30 over the 10 s before: {m:?}");
+        assert!((m.avgpt - 10.0).abs() < 1e-9);
+        assert_eq!(item.window(Window::Hour).sum, 0, "not sampled yet");
+    }
+
+    #[test]
+    fn the_minute_window_forgets_what_is_older_than_a_minute() {
+        let item = StatsItem::default();
+        let mut now = 0;
+        item.sample(Window::Minute, now);
+        item.add(600, 6);
+        for _ in 0..6 {
+            now += 10_000;
+            item.sample(Window::Minute, now);
+        }
+        assert_eq!(item.window(Window::Minute).sum, 600);
+        now += 10_000;
+        item.add(50, 1);
+        item.sample(Window::Minute, now);
+        let m = item.window(Window::Minute);
+        assert_eq!(
+            m.sum, 50,
+            "the 600 were added more than six intervals ago: {m:?}"
+        );
+        assert!((m.tps - 50.0 / 60.0).abs() < 1e-9);
+        assert_eq!(item.total(), 650);
+    }
+
+    #[test]
+    fn the_day_window_keeps_24_hours() {
+        let item = StatsItem::default();
+        for h in 0..30 {
+            item.add(10, 1);
+            item.sample(Window::Day, h * 3_600_000);
+        }
+        let d = item.window(Window::Day);
+        assert_eq!(d.sum, 240, "24 intervals of 10: {d:?}");
+        assert_eq!(item.data().stats_day, d);
+    }
+}
