@@ -78,6 +78,15 @@ pub trait Routes: Send + Sync + 'static {
     fn get(&self, path: &str) -> Option<Reply>;
 }
 
+/// The OpenMetrics text of `reg` (an encoding failure is logged; what was written is kept).
+pub fn encode_metrics(reg: &prometheus_client::registry::Registry) -> String {
+    let mut out = String::new();
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut out, reg) {
+        tracing::warn!(error = %e, "encoding metrics");
+    }
+    out
+}
+
 /// Binds `addr` for the operations listener.
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await

@@ -4,16 +4,26 @@
 //! state), and 503 again from the moment graceful shutdown begins.
 
 use crate::http::{Reply, Routes};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The nameserver's live health state.
-#[derive(Debug, Default)]
+/// What renders the `/metrics` text (the loaded nameserver).
+pub type MetricsSource = Box<dyn Fn() -> String + Send + Sync>;
+
+/// The nameserver's live health state, and where `/metrics` comes from.
+#[derive(Default)]
 pub struct Health {
     loaded: AtomicBool,
     shutting_down: AtomicBool,
+    metrics: OnceLock<MetricsSource>,
 }
 
 impl Health {
+    /// `/metrics` answers from `source` from now on.
+    pub fn metrics_from(&self, source: MetricsSource) {
+        let _ = self.metrics.set(source);
+    }
+
     /// The remoting listener is bound and the KV config loaded.
     pub fn loaded(&self) {
         self.loaded.store(true, Ordering::SeqCst);
@@ -43,6 +53,10 @@ impl Routes for Health {
             "/readyz" => Some(match self.not_ready_reason() {
                 None => Reply::ok("ok\n"),
                 Some(r) => Reply::unavailable(format!("not ready: {r}\n")),
+            }),
+            "/metrics" => Some(match self.metrics.get() {
+                Some(render) => Reply::metrics(render()),
+                None => Reply::unavailable("no metrics yet: loading the KV config\n"),
             }),
             _ => None,
         }

@@ -4,7 +4,8 @@
 //! - [`kv_config`]: namespaced KV settings, persisted.
 //! - [`processor`]: request codes → registry operations.
 //! - [`server`]: bind, expiry scanner, serve loop.
-//! - [`health`]: liveness and readiness; [`http`]: the operations HTTP listener serving them.
+//! - [`health`]: liveness and readiness; [`metrics`]: `/metrics`; [`http`]: the operations
+//!   HTTP listener serving them.
 //! - [`config`]: settings from namesrv.conf, flags and environment.
 //! - [`process`]: logging and config-file reading, shared with `rmq-broker`.
 
@@ -13,6 +14,7 @@ pub mod health;
 #[path = "../../common/http.rs"]
 pub mod http;
 pub mod kv_config;
+pub mod metrics;
 #[path = "../../common/process.rs"]
 pub mod process;
 pub mod processor;

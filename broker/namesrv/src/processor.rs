@@ -2,6 +2,7 @@
 
 use crate::config::NamesrvConfig;
 use crate::kv_config::{KvConfig, ORDER_TOPIC_CONFIG};
+use crate::metrics::NamesrvMetrics;
 use crate::route_table::{Registration, RouteTable};
 use parking_lot::RwLock;
 use rmq_protocol::body::misc::{KvTable, TopicList};
@@ -27,6 +28,7 @@ pub struct Namesrv {
     routes: RwLock<RouteTable>,
     kv: KvConfig,
     config: NamesrvConfig,
+    metrics: NamesrvMetrics,
 }
 
 type Reply = Result<RemotingCommand, Failure>;
@@ -38,7 +40,14 @@ impl Namesrv {
             routes: RwLock::new(RouteTable::new()),
             kv: KvConfig::load(config.kv_config_path.clone())?,
             config,
+            metrics: NamesrvMetrics::default(),
         })
+    }
+
+    /// The `/metrics` text: what the route table holds and the requests answered.
+    pub fn metrics_text(&self) -> String {
+        let counts = self.routes.read().counts();
+        self.metrics.render(counts)
     }
 
     /// Drops silent brokers; called periodically.
@@ -309,13 +318,15 @@ fn topic_list(req: &RemotingCommand, topics: Vec<String>, addr: Option<String>) 
 
 impl RequestHandler for Namesrv {
     async fn handle(&self, channel: &Channel, request: RemotingCommand) -> Option<RemotingCommand> {
-        Some(match self.dispatch(channel, &request) {
+        let resp = match self.dispatch(channel, &request) {
             Ok(resp) => resp,
             Err(e) => {
                 tracing::warn!(code = request.code, peer = %channel.remote_addr(), error = %e, "request failed");
                 RemotingCommand::error(&request, response_code::SYSTEM_ERROR, e.to_string())
             }
-        })
+        };
+        self.metrics.answered(request.code, resp.code);
+        Some(resp)
     }
 
     fn on_close(&self, channel: &Channel) {

@@ -54,6 +54,10 @@ impl NamesrvServer {
         let http_stop = http.clone().drop_guard();
         start_http(&config, &health, http).await?;
         let state = Arc::new(Namesrv::new(config.clone())?);
+        let weak = Arc::downgrade(&state);
+        health.metrics_from(Box::new(move || {
+            weak.upgrade().map(|s| s.metrics_text()).unwrap_or_default()
+        }));
         health.loaded();
         Ok(Self {
             listener,

@@ -1,11 +1,13 @@
 //! `GET /metrics` of a running broker after unmodified Java clients produced and consumed:
 //! OpenMetrics text with the rocketmq-exporter names, producer offsets per topic, consumer
-//! offsets and lag per group, and the runtime-info gauges.
+//! offsets and lag per group, and the runtime-info gauges; the nameserver's routes and requests.
 
 #![allow(clippy::unwrap_used)]
 
 use rmq_e2e::http::http_get;
 use rmq_e2e::{Admin, BrokerOpts, BrokerProc, Client, NamesrvProc, run_line, wait_until};
+use rmq_protocol::header::namesrv::GetRouteInfoRequestHeader;
+use rmq_protocol::{RemotingCommand, request_code as rc};
 use std::time::Duration;
 
 /// The value of the series `name{labels...}` whose label text contains every `needle`.
@@ -166,4 +168,59 @@ fn rocketmq5_names_read_back_exactly(text: &str) {
         sends >= 150.0,
         "every send answered is in the histogram: {sends}\n{text}"
     );
+}
+
+#[test]
+fn the_nameserver_exports_its_routes_and_requests() {
+    let ns = NamesrvProc::start();
+    let broker = BrokerProc::start(&ns.addr, BrokerOpts::default());
+    let admin = Admin::new();
+    assert_eq!(admin.create_topic(&broker.addr, "NsMetricsT", 2), Some(0));
+    let route = |topic: &str| {
+        let req = RemotingCommand::request_with(
+            rc::GET_ROUTEINFO_BY_TOPIC,
+            &GetRouteInfoRequestHeader {
+                topic: topic.to_owned(),
+                accept_standard_json_only: None,
+            },
+        );
+        admin.invoke(&ns.addr, req).map(|r| r.code)
+    };
+    wait_until("NsMetricsT is routed", Duration::from_secs(10), || {
+        route("NsMetricsT") == Some(0)
+    });
+    assert_eq!(route("NoSuchTopic"), Some(17), "TOPIC_NOT_EXIST");
+    let text = scrape(&ns.http_addr);
+    assert_eq!(
+        value(&text, "rocketmq_namesrv_brokers", &["role=\"master\""]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(&text, "rocketmq_namesrv_broker_groups", &[]),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        value(&text, "rocketmq_namesrv_topics", &[]).is_some_and(|t| t >= 2.0),
+        "{text}"
+    );
+    let routed = |code: &str| {
+        let needles = ["request_code=\"GET_ROUTEINFO_BY_TOPIC\"", code];
+        value(&text, "rocketmq_namesrv_requests_total", &needles)
+    };
+    assert!(
+        routed("response_code=\"SUCCESS\"").is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert_eq!(
+        routed("response_code=\"TOPIC_NOT_EXIST\""),
+        Some(1.0),
+        "{text}"
+    );
+    let registered = [
+        "request_code=\"REGISTER_BROKER\"",
+        "response_code=\"SUCCESS\"",
+    ];
+    assert!(value(&text, "rocketmq_namesrv_requests_total", &registered).is_some_and(|n| n >= 1.0));
 }

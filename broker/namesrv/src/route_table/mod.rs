@@ -290,6 +290,18 @@ impl RouteTable {
         self.brokers.get(broker_name)
     }
 
+    /// How many clusters, broker groups, live masters and slaves, and routed topics it holds.
+    pub fn counts(&self) -> crate::metrics::RouteCounts {
+        let masters = self.live.values().filter(|l| l.broker_id == 0).count();
+        crate::metrics::RouteCounts {
+            clusters: self.clusters.values().filter(|g| !g.is_empty()).count(),
+            groups: self.brokers.len(),
+            masters,
+            slaves: self.live.len() - masters,
+            topics: self.topic_queues.len(),
+        }
+    }
+
     /// All topic names.
     pub fn topics(&self) -> Vec<String> {
         self.topic_queues.keys().cloned().collect()

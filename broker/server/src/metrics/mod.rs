@@ -149,11 +149,7 @@ pub fn render(b: &Broker) -> String {
         "topic and group series left out of this scrape by the cardinality cap",
         gauge(dropped as f64),
     );
-    let mut out = String::new();
-    if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &reg) {
-        tracing::warn!(error = %e, "encoding metrics");
-    }
-    out
+    crate::http::encode_metrics(&reg)
 }
 
 #[cfg(test)]
