@@ -129,8 +129,11 @@ impl BrokerServer {
         );
         health.store_opened(broker.store.clone());
         let weak = Arc::downgrade(&broker);
+        let weak_health = Arc::downgrade(&health);
         health.metrics_from(Box::new(move || {
-            weak.upgrade().map(|b| crate::metrics::render(&b))
+            let health = weak_health.upgrade().map(|h| h.snapshot());
+            weak.upgrade()
+                .map(|b| crate::metrics::render(&b, health.as_ref()))
         }));
         Ok(Self {
             broker,

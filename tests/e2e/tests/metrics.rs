@@ -104,6 +104,11 @@ fn metrics_show_traffic_offsets_and_lag_in_exporter_names() {
         Some(0.0)
     );
     assert_eq!(value(&text, "rmq_metrics_series_dropped", &[]), Some(0.0));
+    assert_eq!(value(&text, "rmq_broker_ready", &[]), Some(1.0), "{text}");
+    assert_eq!(
+        value(&text, "rmq_broker_namesrvs_registered", &[]),
+        Some(1.0)
+    );
     rocketmq5_names_read_back_exactly(&text);
     caught_up_ends_the_lag(&text, &ns.addr, &broker.http_addr);
 }

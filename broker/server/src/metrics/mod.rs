@@ -11,6 +11,8 @@
 //! | `rocketmq_brokeruntime_<key>` | cluster, broker | every numeric GET_BROKER_RUNTIME_INFO key, snake_case (`commitLogDiskRatio` → `rocketmq_brokeruntime_commit_log_disk_ratio`, `putTps`, `msgPutTotalTodayNow`, `commitLogMaxOffset`, `storeFailed` as 0/1, ...) |
 //! | `rmq_broker_messages_in_total`, `rmq_broker_messages_out_total` | cluster, broker | messages stored / handed to consumers since start |
 //! | `rmq_metrics_series_dropped` | | topic or group series left out by the cap |
+//! | `rmq_broker_ready` | cluster, broker | 1 when `/readyz` says ready |
+//! | `rmq_broker_namesrvs_registered`, `rmq_broker_namesrvs_configured` | cluster, broker | nameservers that took the last registration / configured |
 //!
 //! And RocketMQ 5's names, with its labels (`cluster`, `node_type`, `node_id`, `topic`,
 //! `consumer_group`), so its dashboards work too:
@@ -30,6 +32,7 @@ mod offsets;
 mod traffic;
 
 use crate::broker::Broker;
+use crate::health::{Readiness, Snapshot, decide};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -118,14 +121,47 @@ fn runtime_gauges(reg: &mut Registry, b: &Broker, labels: &BrokerLabels) {
     }
 }
 
-/// The OpenMetrics text of `b`.
-pub fn render(b: &Broker) -> String {
+/// Registers readiness (`/readyz`'s verdict) and how many nameservers took the last
+/// registration, so alerts see a broker out of service or out of the routes.
+fn readiness_gauges(reg: &mut Registry, health: &Snapshot, labels: &BrokerLabels) {
+    let registered = health
+        .last_round
+        .as_ref()
+        .map_or(0, |r| r.iter().filter(|o| o.error.is_none()).count());
+    for (name, help, v) in [
+        (
+            "rmq_broker_ready",
+            "1 when /readyz says ready (store open, registered with every nameserver)",
+            f64::from(u8::from(decide(health) == Readiness::Ready)),
+        ),
+        (
+            "rmq_broker_namesrvs_registered",
+            "nameservers that accepted the last registration",
+            registered as f64,
+        ),
+        (
+            "rmq_broker_namesrvs_configured",
+            "nameservers in namesrvAddr",
+            health.namesrvs.len() as f64,
+        ),
+    ] {
+        let family = Family::<BrokerLabels, FGauge>::default();
+        family.get_or_create(labels).set(v);
+        reg.register(name, help, family);
+    }
+}
+
+/// The OpenMetrics text of `b`, with readiness from `health` when known.
+pub fn render(b: &Broker, health: Option<&Snapshot>) -> String {
     let mut reg = Registry::default();
     let labels = BrokerLabels {
         cluster: b.config.cluster_name.clone(),
         broker: b.config.broker_name.clone(),
     };
     runtime_gauges(&mut reg, b, &labels);
+    if let Some(h) = health {
+        readiness_gauges(&mut reg, h, &labels);
+    }
     for (name, help, v) in [
         (
             "rmq_broker_messages_in",
