@@ -232,12 +232,15 @@ probe() { innet "$BIN/rmq-e2e-probe" "$@"; }
 . "$HERE/scenarios.sh"
 # shellcheck source=bench.sh
 . "$HERE/bench.sh"
+# shellcheck source=monitoring.sh
+. "$HERE/monitoring.sh"
 
 s_install
 s_create
 if [ "$ONLY" = bench ]; then s_bench; s_delete; finish; exit $?; fi
 s_config_roll
 s_topics
+s_monitoring
 s_invalid
 s_operator_restart
 s_scale_out

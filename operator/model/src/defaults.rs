@@ -134,3 +134,13 @@ pub const RUNTIME_BROKER_KEYS: &[&str] = rmq_protocol::broker_keys::RUNTIME_RETE
 /// the operator and reported back by GET_BROKER_CONFIG: the roller compares it with the desired
 /// one to know whether a running broker needs a restart.
 pub const CONFIG_HASH_KEY: &str = "rmqConfigHash";
+
+/// `spec.monitoring.consumerLagAlert`: messages behind before the lag alert may fire.
+pub fn consumer_lag_alert() -> i64 {
+    10_000
+}
+
+/// `spec.monitoring.replicationLagAlertBytes`: 64 MiB behind the master.
+pub fn replication_lag_alert_bytes() -> i64 {
+    64 * 1024 * 1024
+}

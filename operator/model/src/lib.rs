@@ -40,8 +40,8 @@ pub use rmq_protocol as protocol;
 pub use desired::{Addressing, BrokerNode, DesiredCluster, NameServerNode, desired_cluster};
 pub use types::{
     BrokerGroupStatus, BrokersSpec, Condition, ConditionStatus, FlushMode, MessageType,
-    NameServerSpec, ReplicationMode, RetentionSpec, RocketMQCluster, RocketMQClusterSpec,
-    RocketMQClusterStatus, RocketMQConsumerGroup, RocketMQConsumerGroupSpec,
+    MonitoringSpec, NameServerSpec, ReplicationMode, RetentionSpec, RocketMQCluster,
+    RocketMQClusterSpec, RocketMQClusterStatus, RocketMQConsumerGroup, RocketMQConsumerGroupSpec,
     RocketMQConsumerGroupStatus, RocketMQTopic, RocketMQTopicSpec, RocketMQTopicStatus, RollStatus,
     StorageSpec, TopicPerm,
 };

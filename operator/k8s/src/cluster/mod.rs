@@ -15,6 +15,7 @@ pub mod apply;
 pub mod build;
 pub mod capacity;
 pub mod external;
+pub mod monitoring;
 pub mod roll;
 pub mod scale_in;
 pub mod status;
@@ -137,6 +138,7 @@ pub async fn reconcile(cluster: Arc<RocketMQCluster>, ctx: Arc<Context>) -> Resu
         }
         Err(e) => return Err(fail(&api, &cluster, &ctx, e).await),
     };
+    monitoring::ensure(&ctx, &cluster, &validated, &input).await;
     if let Err(e) = expand_volumes(&ctx, &cluster, &ns, &validated.storage_size).await {
         return Err(fail(&api, &cluster, &ctx, e).await);
     }

@@ -1,6 +1,7 @@
 //! `RocketMQCluster`: nameservers and broker groups (shards), replicas per group, replication
 //! and flush modes, storage, retention and extra `broker.conf` keys.
 
+use super::monitoring::MonitoringSpec;
 use super::pod::PodOptions;
 use super::scale_in::ScaleInSpec;
 use super::status::Condition;
@@ -55,6 +56,9 @@ pub struct RocketMQClusterSpec {
     /// How clients outside the cluster's network reach the nameservers and brokers.
     #[serde(default)]
     pub listener: ListenerSpec,
+    /// Prometheus operator objects (Kubernetes): a PodMonitor and alert rules.
+    #[serde(default)]
+    pub monitoring: MonitoringSpec,
 }
 
 /// Access from outside (Kubernetes): `Internal` (default: Service DNS names, reachable inside the

@@ -7,6 +7,7 @@
 
 mod cluster;
 mod group;
+mod monitoring;
 mod pod;
 mod scale_in;
 mod status;
@@ -18,6 +19,7 @@ pub use cluster::{
     RollStatus, StorageSpec,
 };
 pub use group::{RocketMQConsumerGroup, RocketMQConsumerGroupSpec, RocketMQConsumerGroupStatus};
+pub use monitoring::MonitoringSpec;
 pub use pod::{AntiAffinity, PodOptions, ResourceAmounts, ResourcesSpec, TolerationSpec};
 pub use scale_in::{ScaleInSpec, VolumeClaimPolicy};
 pub use status::{Condition, ConditionStatus, condition_types};

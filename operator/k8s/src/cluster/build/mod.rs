@@ -14,11 +14,13 @@
 //! | Service per broker | `<c>-broker-a-0` ... | the broker's advertised address (`brokerIP1`): stable across restarts and rescheduling, and the place to hang external access later |
 //! | StatefulSet per group | `<c>-broker-a` ... | master and slaves of one group, see [`statefulset`] for the design |
 //! | PDB per group | `<c>-broker-a` ... | at most one broker of a group disrupted at a time |
+//! | PodMonitor, PrometheusRule | `<c>` | when `spec.monitoring` asks: see [`monitoring`] (applied by `cluster::monitoring`) |
 //!
 //! Every object carries the labels of [`crate::labels`] and a controller owner reference to the
 //! cluster, so deleting the cluster lets the garbage collector remove them.
 
 pub mod configmap;
+pub mod monitoring;
 pub mod pdb;
 pub mod placement;
 pub mod security;

@@ -14,6 +14,7 @@ use crate::labels;
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::ObjectMeta;
+use rmq_model::defaults::HTTP_PORT_OFFSET;
 use rmq_model::types::ListenerType;
 use rmq_model::{BrokerNode, ValidatedCluster};
 use std::collections::BTreeMap;
@@ -28,11 +29,13 @@ fn port(name: &str, port: u16) -> ServicePort {
     }
 }
 
-/// Ports of a broker: main (`remoting`) and HA (`ha`).
+/// Ports of a broker: main (`remoting`), HA (`ha`) and operations (`http`: `/metrics`,
+/// `/readyz`).
 pub fn broker_ports() -> Vec<ServicePort> {
     vec![
         port("remoting", BROKER_PORT),
         port("ha", BROKER_PORT + rmq_model::defaults::HA_PORT_OFFSET),
+        port("http", BROKER_PORT + HTTP_PORT_OFFSET),
     ]
 }
 
@@ -48,7 +51,10 @@ pub fn namesrv_headless(cluster: &str, input: &BuildInput) -> Service {
             cluster_ip: Some("None".to_owned()),
             publish_not_ready_addresses: Some(true),
             selector: Some(labels::selector(cluster, labels::COMPONENT_NAMESRV, None)),
-            ports: Some(vec![port("remoting", NAMESRV_PORT)]),
+            ports: Some(vec![
+                port("remoting", NAMESRV_PORT),
+                port("http", NAMESRV_PORT + HTTP_PORT_OFFSET),
+            ]),
             ..ServiceSpec::default()
         }),
         ..Service::default()
