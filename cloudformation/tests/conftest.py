@@ -47,6 +47,7 @@ class Aws:
     iam: Any
     s3: Any
     logs: Any
+    cloudwatch: Any
 
     def reset(self) -> None:
         req = urllib.request.Request(self.endpoint + "/moto-api/reset", method="POST")
@@ -135,7 +136,7 @@ def aws_session() -> Aws:
                             aws_access_key_id="testing", aws_secret_access_key="testing")
 
     return Aws(endpoint, client("cloudformation"), client("ec2"), client("autoscaling"),
-               client("iam"), client("s3"), client("logs"))
+               client("iam"), client("s3"), client("logs"), client("cloudwatch"))
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Start moto_server on 127.0.0.1 with an ephemeral port, after patching five gaps in its CloudFormation.
+"""Start moto_server on 127.0.0.1 with an ephemeral port, after patching six gaps in its CloudFormation.
 
 Usage: python moto_shim.py PORT_FILE    (writes the bound port to PORT_FILE, then serves)
 
-moto 5.2.5 (pinned in requirements.txt) lacks five pieces of CloudFormation behaviour that the
+moto 5.2.5 (pinned in requirements.txt) lacks six pieces of CloudFormation behaviour that the
 rmq templates depend on. Each patch below adds the behaviour AWS documents; none changes what a
 resource looks like, so assertions still only cover what moto itself models:
 
@@ -22,6 +22,8 @@ resource looks like, so assertions still only cover what moto itself models:
    behind; the Volume delete takes a snapshot first when DeletionPolicy is Snapshot.
 5. CloudFormation deletes of NAT gateways, Elastic IPs, routes, route tables, the internet
    gateway and its attachment, without which moto cannot delete the VPC (DependencyViolation).
+6. AWS::CloudWatch::Alarm as a CloudFormation resource (create, update, delete, GetAtt Arn):
+   moto models alarms (PutMetricAlarm) but its stacks skip the type with a warning.
 
 If moto's internals move (a different moto version), the patch fails at start with a message
 naming the missing piece instead of letting tests fail in odd ways.
@@ -241,8 +243,76 @@ def patch_moto():
     VPCGatewayAttachment.delete_from_cloudformation_json = deleter(detach_gateways)
 
 
+def patch_alarms():
+    """6. AWS::CloudWatch::Alarm in stacks, through moto's own put_metric_alarm/delete_alarms.
+    Must run before moto first lists its CloudFormation models (they are cached)."""
+    from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+    from moto.cloudwatch.models import cloudwatch_backends
+    from moto.core.common_models import CloudFormationModel
+
+    def backend(account_id, region_name):
+        return cloudwatch_backends[account_id][region_name]
+
+    class StackAlarm(CloudFormationModel):
+        __module__ = "moto.cloudwatch.models"  # moto's model metaclass names the service by it
+
+        def __init__(self, alarm):
+            self.alarm, self.name = alarm, alarm.name
+
+        @property
+        def physical_resource_id(self):
+            return self.name
+
+        @staticmethod
+        def cloudformation_type():
+            return "AWS::CloudWatch::Alarm"
+
+        @staticmethod
+        def cloudformation_name_type():
+            return "AlarmName"
+
+        @classmethod
+        def has_cfn_attr(cls, attr):
+            return attr == "Arn"
+
+        def get_cfn_attribute(self, attribute_name):
+            if attribute_name == "Arn":
+                return self.alarm.alarm_arn
+            raise UnformattedGetAttTemplateException()
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                            region_name, **kwargs):
+            p = cloudformation_json["Properties"]
+            alarm = backend(account_id, region_name).put_metric_alarm(
+                name=p.get("AlarmName") or resource_name, namespace=p.get("Namespace"),
+                metric_name=p.get("MetricName"), comparison_operator=p["ComparisonOperator"],
+                evaluation_periods=int(p["EvaluationPeriods"]), period=int(p.get("Period", 60)),
+                threshold=float(p["Threshold"]), statistic=p.get("Statistic"),
+                description=p.get("AlarmDescription"), dimensions=p.get("Dimensions", []),
+                alarm_actions=p.get("AlarmActions", []), ok_actions=p.get("OKActions", []),
+                treat_missing_data=p.get("TreatMissingData"))
+            return cls(alarm)
+
+        @classmethod
+        def update_from_cloudformation_json(cls, original_resource, new_resource_name,
+                                            cloudformation_json, account_id, region_name):
+            cls.delete_from_cloudformation_json(original_resource.name, cloudformation_json,
+                                                account_id, region_name)
+            return cls.create_from_cloudformation_json(original_resource.name, cloudformation_json,
+                                                       account_id, region_name)
+
+        @classmethod
+        def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                            region_name):
+            backend(account_id, region_name).delete_alarms([resource_name])
+
+    return StackAlarm
+
+
 def main():
     port_file = sys.argv[1]
+    patch_alarms()
     patch_moto()
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server

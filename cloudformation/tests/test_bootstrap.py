@@ -136,3 +136,26 @@ def test_missing_binary_fails_with_a_clear_message(tmp_path):
 def test_ec2_mode_needs_the_interface_id(tmp_path):
     proc, _ = run(tmp_path, dict(BROKER, NodeInterface=""), {"RMQ_NO_EC2": ""})
     assert proc.returncode == 1 and "RMQ_ENI_ID is not set" in proc.stderr
+
+
+@pytest.mark.parametrize("values,port", [(BROKER, 10918), (NAMESRV, 9883)])
+def test_cloudwatch_agent_scrapes_the_nodes_metrics_endpoint(tmp_path, values, port):
+    """The agent configuration (started on EC2 in step 5) scrapes the node's own /metrics on its
+    HTTP port and turns the series the alarms read into metrics in namespace rmq."""
+    import json
+    proc, root = run(tmp_path, values)
+    assert proc.returncode == 0, proc.stderr
+    scrape = (root / "etc/rmq/cloudwatch-prometheus.yaml").read_text()
+    assert f"targets: ['127.0.0.1:{port}']" in scrape, scrape
+    assert "ClusterName: 'demo'" in scrape and f"NodeName: '{values['NodeName']}'" in scrape
+    agent = json.loads((root / "etc/rmq/cloudwatch-agent.json").read_text())
+    prometheus = agent["logs"]["metrics_collected"]["prometheus"]
+    assert prometheus["prometheus_config_path"] == f"{root}/etc/rmq/cloudwatch-prometheus.yaml"
+    assert prometheus["log_group_name"] == "demo-logs"
+    declaration = prometheus["emf_processor"]["metric_declaration"][0]
+    assert prometheus["emf_processor"]["metric_namespace"] == "rmq"
+    assert ["ClusterName"] in declaration["dimensions"]
+    for metric in ("rmq_broker_ready", "rocketmq_group_diff", "rocketmq_brokeruntime_commit_log_disk_ratio",
+                   "rocketmq_brokeruntime_slave_fall_behind_much", "rmq_broker_namesrvs_registered"):
+        assert f"^{metric}$" in declaration["metric_selectors"], metric
+    assert agent["metrics"]["append_dimensions"] == {"InstanceId": "${aws:InstanceId}"}

@@ -187,6 +187,37 @@ def test_node_role(aws, existing_vpc):
         (aws.outputs("rmq")["LogGroupName"], 30)]
 
 
+ALARMS = {  # metric -> (statistic, comparison, threshold) for DiskMaxUsedPercent 80, lag 500
+    "rmq_broker_ready": ("Minimum", "LessThanThreshold", 1.0),
+    "rmq_broker_namesrvs_registered": ("Minimum", "LessThanThreshold", 1.0),
+    "rocketmq_brokeruntime_commit_log_disk_ratio": ("Maximum", "GreaterThanThreshold", 0.8),
+    "rocketmq_group_diff": ("Maximum", "GreaterThanThreshold", 500.0),
+    "rocketmq_brokeruntime_slave_fall_behind_much": ("Maximum", "GreaterThanThreshold", 67108864.0),
+}
+
+
+def test_alarms_and_dashboard_read_the_nodes_metrics(aws, existing_vpc):
+    topic = "arn:aws:sns:us-east-1:123456789012:rmq-ops"
+    aws.create_stack("rmq", "rmq-cluster.yaml", cluster_values(
+        existing_vpc, DiskMaxUsedPercent=80, ConsumerLagAlarmThreshold=500, AlarmTopicARN=topic))
+    alarms = {a["MetricName"]: a for a in aws.cloudwatch.describe_alarms()["MetricAlarms"]}
+    assert {m: (a["Statistic"], a["ComparisonOperator"], a["Threshold"]) for m, a in alarms.items()} == ALARMS
+    for a in alarms.values():
+        assert a["Namespace"] == "rmq" and a["Dimensions"] == [{"Name": "ClusterName", "Value": "orders"}]
+        assert a["AlarmActions"] == [topic], a["AlarmName"]
+    assert alarms["rmq_broker_ready"]["TreatMissingData"] == "breaching", "a silent broker alarms"
+    name = aws.outputs("rmq")["DashboardName"]
+    assert name == "rmq-orders"
+    body = json.loads(aws.cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"])
+    widgets = body["widgets"]
+    charted = {m[1] for w in widgets if w["type"] == "metric" for m in w["properties"]["metrics"]}
+    assert set(ALARMS) <= charted, charted
+    assert all(m[0] == "rmq" and m[2:] == ["ClusterName", "orders"]
+               for w in widgets if w["type"] == "metric" for m in w["properties"]["metrics"])
+    alarm_widget = next(w for w in widgets if w["type"] == "alarm")
+    assert sorted(alarm_widget["properties"]["alarms"]) == sorted(a["AlarmArn"] for a in alarms.values())
+
+
 def test_update_adds_and_removes_groups_and_replicas_keeping_existing_nodes(aws, existing_vpc):
     values = cluster_values(existing_vpc, NumberOfAZs=3)
     aws.create_stack("rmq", "rmq-cluster.yaml", values)
@@ -245,6 +276,8 @@ def test_delete_removes_everything_it_created(aws, existing_vpc):
     assert not {c.out["ClientSecurityGroupID"], c.out["BrokerSecurityGroupID"],
                 c.out["NameServerSecurityGroupID"]} & groups
     assert aws.iam.list_roles()["Roles"] == []
+    assert aws.cloudwatch.describe_alarms()["MetricAlarms"] == []
+    assert aws.cloudwatch.list_dashboards()["DashboardEntries"] == []
     # The VPC the cluster was deployed into is left alone.
     assert aws.ec2.describe_subnets(SubnetIds=existing_vpc["subnets"])["Subnets"]
 

@@ -199,6 +199,41 @@ StandardError=append:$LOG_DIR/$UNIT.log
 WantedBy=multi-user.target
 EOF
 
+# The CloudWatch agent's configuration (always written, so a sandbox can inspect it; started in
+# step 5): node logs, memory and disk, and the node's own /metrics (HTTP port = server port + 7)
+# scraped every minute into namespace rmq as embedded metrics, dimension ClusterName: what the
+# cluster template's alarms and dashboard read.
+HTTP_PORT=$((LISTEN_PORT + 7)); [ "$RMQ_ROLE" = namesrv ] && HTTP_PORT=$((NAMESRV_PORT + 7))
+cat >"$ETC/cloudwatch-prometheus.yaml" <<EOF
+global: {scrape_interval: 60s, scrape_timeout: 10s}
+scrape_configs:
+  - job_name: rmq
+    metrics_path: /metrics
+    static_configs:
+      - targets: ['127.0.0.1:$HTTP_PORT']
+        labels: {ClusterName: '$RMQ_CLUSTER_NAME', NodeName: '$RMQ_NODE_NAME'}
+EOF
+cat >"$ETC/cloudwatch-agent.json" <<EOF
+{"agent": {"run_as_user": "root"},
+ "logs": {"logs_collected": {"files": {"collect_list": [
+   {"file_path": "$LOG_DIR/*.log", "log_group_name": "${RMQ_LOG_GROUP:-}",
+    "log_stream_name": "$RMQ_NODE_NAME/{instance_id}"},
+   {"file_path": "/var/log/cloud-init-output.log", "log_group_name": "${RMQ_LOG_GROUP:-}",
+    "log_stream_name": "$RMQ_NODE_NAME/{instance_id}/bootstrap"}]}},
+  "metrics_collected": {"prometheus": {
+   "prometheus_config_path": "$ETC/cloudwatch-prometheus.yaml",
+   "log_group_name": "${RMQ_LOG_GROUP:-}",
+   "emf_processor": {"metric_namespace": "rmq", "metric_declaration": [
+     {"source_labels": ["job"], "label_matcher": "^rmq\$", "dimensions": [["ClusterName"], ["ClusterName", "NodeName"]],
+      "metric_selectors": ["^rmq_broker_ready\$", "^rmq_broker_namesrvs_registered\$",
+        "^rocketmq_brokeruntime_commit_log_disk_ratio\$", "^rocketmq_brokeruntime_slave_fall_behind_much\$",
+        "^rocketmq_group_diff\$", "^rocketmq_consumer_lag_latency\$", "^rocketmq_messages_in_total\$",
+        "^rocketmq_messages_out_total\$", "^rocketmq_namesrv_brokers\$"]}]}}}},
+ "metrics": {"namespace": "rmq", "append_dimensions": {"InstanceId": "\${aws:InstanceId}"},
+   "metrics_collected": {"mem": {"measurement": ["mem_used_percent"]},
+     "disk": {"measurement": ["used_percent"], "resources": ["/", "/data"]}}}}
+EOF
+
 if [ "${RMQ_NO_SYSTEMD:-}" = 1 ]; then
   log "RMQ_NO_SYSTEMD=1: exec $BIN_DIR/$BIN ${ARGS[*]}"
   trap - ERR
@@ -225,22 +260,12 @@ systemctl enable --now "rmq-$UNIT.service"
 PORT=$NAMESRV_PORT; [ "$RMQ_ROLE" = namesrv ] || PORT=$LISTEN_PORT
 wait_until 180 "rmq-$UNIT to listen on port $PORT" bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT"
 
-# 5. Logs and metrics to CloudWatch (best effort: the node works without them).
+# 5. Logs and metrics to CloudWatch (best effort: the node works without them), with the agent
+# configuration written in step 4.
 if [ "${RMQ_NO_EC2:-}" != 1 ] && [ "${RMQ_NO_CLOUDWATCH:-}" != 1 ] && [ -n "${RMQ_LOG_GROUP:-}" ]; then
   CW=/opt/aws/amazon-cloudwatch-agent
   if timeout 300 dnf install -q -y amazon-cloudwatch-agent >/dev/null 2>&1; then
-    cat >"$CW/etc/rmq.json" <<EOF
-{"agent": {"run_as_user": "root"},
- "logs": {"logs_collected": {"files": {"collect_list": [
-   {"file_path": "$LOG_DIR/*.log", "log_group_name": "$RMQ_LOG_GROUP",
-    "log_stream_name": "$RMQ_NODE_NAME/{instance_id}"},
-   {"file_path": "/var/log/cloud-init-output.log", "log_group_name": "$RMQ_LOG_GROUP",
-    "log_stream_name": "$RMQ_NODE_NAME/{instance_id}/bootstrap"}]}}},
- "metrics": {"namespace": "rmq", "append_dimensions": {"InstanceId": "\${aws:InstanceId}"},
-   "metrics_collected": {"mem": {"measurement": ["mem_used_percent"]},
-     "disk": {"measurement": ["used_percent"], "resources": ["/", "/data"]}}}}
-EOF
-    "$CW/bin/amazon-cloudwatch-agent-ctl" -a fetch-config -m ec2 -s -c "file:$CW/etc/rmq.json" >/dev/null ||
+    "$CW/bin/amazon-cloudwatch-agent-ctl" -a fetch-config -m ec2 -s -c "file:$ETC/cloudwatch-agent.json" >/dev/null ||
       log "CloudWatch agent did not start"
   else
     log "could not install amazon-cloudwatch-agent; logs stay in $LOG_DIR"

@@ -475,6 +475,10 @@ YAML
   if [ "$EXISTING" = 0 ]; then
     eventually 60 "topic orders in $ns2 has 3 queues on its 2 masters, the one in $NS still 8 on its 2" bash -c \
       "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv 'demo-namesrv-0.demo-namesrv.$ns2.svc:9876' topic --cluster demo --topic orders | jq -e '[.masters[] | select(.read==3)] | length == 2' && '$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv '$NSRV' topic --cluster demo --topic orders | jq -e '[.masters[] | select(.read==8)] | length == 2'"
+    # The producer starts only once the operator says the topic is as declared: a client that
+    # sends before would auto-create it with its own queue count.
+    eventually 60 "RocketMQTopic orders in $ns2 is Ready" bash -c \
+      "[ \"\$(kubectl -n $ns2 get rmqt orders -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}')\" = True ]"
     sync_roll "$ns2"
   fi
   check "delete the second cluster's namespace" kubectl delete namespace "$ns2" --timeout=120s

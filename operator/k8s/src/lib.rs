@@ -67,6 +67,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// Every value [`Error::category`] returns.
+    pub const CATEGORIES: [&'static str; 6] = [
+        "kube",
+        "invalid",
+        "cluster_not_ready",
+        "admin",
+        "missing_field",
+        "finalizer",
+    ];
+
     /// Metric label for the error kind.
     pub fn category(&self) -> &'static str {
         match self {

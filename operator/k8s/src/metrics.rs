@@ -60,6 +60,17 @@ impl Default for Metrics {
             "1 while this replica is the leader",
             leader.clone(),
         );
+        // Every controller's error counters exist from the start (at 0), so a dashboard's
+        // rate() and an alert see them before the first failure.
+        for controller in CONTROLLERS {
+            for error in crate::Error::CATEGORIES {
+                let labels = ErrorLabels {
+                    controller: controller.to_owned(),
+                    error: error.to_owned(),
+                };
+                drop(failures.get_or_create(&labels));
+            }
+        }
         Self {
             registry,
             reconciles,
@@ -69,6 +80,9 @@ impl Default for Metrics {
         }
     }
 }
+
+/// The controllers of the operator (their metric label).
+pub const CONTROLLERS: [&str; 3] = ["cluster", "topic", "consumergroup"];
 
 /// Records a reconcile's duration when dropped.
 pub struct ReconcileTimer<'a> {
@@ -117,5 +131,22 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_counters_exist_at_zero_before_the_first_failure() {
+        let text = Metrics::default().render();
+        let zero = "rmq_operator_reconcile_errors_total{controller=\"topic\",error=\"kube\"} 0";
+        assert!(text.contains(zero), "{text}");
+        let series = text
+            .lines()
+            .filter(|l| l.starts_with("rmq_operator_reconcile_errors_total{"))
+            .count();
+        assert_eq!(series, CONTROLLERS.len() * crate::Error::CATEGORIES.len());
     }
 }

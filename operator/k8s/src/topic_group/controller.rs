@@ -1,5 +1,5 @@
-//! The controller loop of one kind: watch, reconcile (unmanage, or apply / clean up behind
-//! the finalizer), error policy.
+//! The controller loop of one kind: watch the CRs (and their clusters), reconcile (unmanage,
+//! or apply / clean up behind the finalizer), error policy.
 
 use super::managed::Managed;
 use super::{apply, cleanup};
@@ -9,8 +9,10 @@ use futures::StreamExt;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, ResourceExt};
+use rmq_model::RocketMQCluster;
 use std::sync::Arc;
 
 /// Runs the controller of `K` until `shutdown` resolves.
@@ -20,7 +22,13 @@ pub async fn run<K: Managed>(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let api = context::scoped::<K>(&ctx.client, namespace.as_deref());
-    Controller::new(api, watcher::Config::default())
+    let clusters = context::scoped::<RocketMQCluster>(&ctx.client, namespace.as_deref());
+    let controller = Controller::new(api, watcher::Config::default());
+    let store = controller.store();
+    controller
+        .watches(clusters, watcher::Config::default(), move |c| {
+            referencing(&store, &c)
+        })
         .graceful_shutdown_on(shutdown)
         .run(reconcile::<K>, error_policy::<K>, ctx)
         .for_each(|res| async move {
@@ -29,6 +37,19 @@ pub async fn run<K: Managed>(
             }
         })
         .await;
+}
+
+/// The CRs of kind `K` in `store` that reference `cluster` (same namespace, `spec.cluster`):
+/// reconciled when the cluster changes, so a CR waiting for its cluster is applied as soon as
+/// the cluster is Ready (not at its next retry), and one whose cluster is deleted says so.
+fn referencing<K: Managed>(store: &Store<K>, cluster: &RocketMQCluster) -> Vec<ObjectRef<K>> {
+    let (ns, name) = (cluster.namespace(), cluster.name_any());
+    store
+        .state()
+        .iter()
+        .filter(|o| o.namespace() == ns && o.cluster_name() == name)
+        .map(|o| ObjectRef::from_obj(o.as_ref()))
+        .collect()
 }
 
 /// Counts and logs a failed reconcile, and says when to retry.
