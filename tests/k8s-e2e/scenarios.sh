@@ -481,6 +481,10 @@ YAML
       "[ \"\$(kubectl -n $ns2 get rmqt orders -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}')\" = True ]"
     sync_roll "$ns2"
   fi
+  # For a post-mortem: how the masters' topics came to be (created by whom, with what queues).
+  for p in demo-broker-a-0 demo-broker-b-0; do
+    kubectl -n "$ns2" logs "$p" 2>/dev/null | grep -E 'topic (created|updated)' | tail -n 5 | sed "s/^/[$p] /" >&2 || true
+  done
   check "delete the second cluster's namespace" kubectl delete namespace "$ns2" --timeout=120s
 }
 
