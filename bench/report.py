@@ -9,6 +9,7 @@ Numbers in the markdown come only from the JSON; nothing is typed in by hand. Th
 prose in bench/profile.md (hot spots and fixes) is included verbatim, and every results JSON in
 bench/results/history/ becomes a row of the before/after table.
 """
+import report_overhead  # noqa: E402  (bench/report_overhead.py, same directory)
 import argparse
 import datetime
 import glob
@@ -428,6 +429,7 @@ def render(res, history):
         L.append("")
     L.extend(soak_section())
     L.extend(recovery_section())
+    L.extend(report_overhead.overhead_section())
     # ---------------------------------------------------------------- machine & commands
     L.append("## Machine")
     L.append("")

@@ -195,6 +195,7 @@ continuity_check() {
   fi
   check "continuity: the consumer running alongside received all $acked acknowledged messages after $1 (missing: $missing)" test "$missing" = 0
   check "continuity: nothing corrupt" jqtrue "$out" '.corrupt == 0'
+  [ -n "$out" ] || log "continuity consumer gave no result: $(tail -n 5 "$c-consume.err" 2>/dev/null | tr '\n' ' ')"
 }
 
 # masters_of_demo: name=uid of the two original masters.

@@ -138,7 +138,7 @@ pub async fn reconcile(cluster: Arc<RocketMQCluster>, ctx: Arc<Context>) -> Resu
         }
         Err(e) => return Err(fail(&api, &cluster, &ctx, e).await),
     };
-    monitoring::ensure(&ctx, &cluster, &validated, &input).await;
+    let monitoring_applied = monitoring::ensure(&ctx, &cluster, &validated, &input).await;
     if let Err(e) = expand_volumes(&ctx, &cluster, &ns, &validated.storage_size).await {
         return Err(fail(&api, &cluster, &ctx, e).await);
     }
@@ -156,7 +156,8 @@ pub async fn reconcile(cluster: Arc<RocketMQCluster>, ctx: Arc<Context>) -> Resu
     // A roll moves one pod per pass: look again soon.
     let secs = match (step, ready) {
         _ if scale.draining() => 5,
-        (roll::plan::RollStep::Done, true) => 300,
+        (roll::plan::RollStep::Done, true) if monitoring_applied => 300,
+        (roll::plan::RollStep::Done, true) => 15,
         (roll::plan::RollStep::Done, false) => 5,
         _ => 3,
     };

@@ -27,13 +27,15 @@ const PROMETHEUS_RULE: Kind = Kind {
     plural: "prometheusrules",
 };
 
-/// Applies or removes the cluster's PodMonitor and PrometheusRule as `spec.monitoring` says.
+/// Applies or removes the cluster's PodMonitor and PrometheusRule as `spec.monitoring` says;
+/// false when one of them could not be (the caller looks again soon: the Prometheus operator's
+/// CRDs may be installed any time, and nothing else would wake the cluster up).
 pub async fn ensure(
     ctx: &Context,
     cluster: &RocketMQCluster,
     validated: &ValidatedCluster,
     input: &BuildInput,
-) {
+) -> bool {
     let spec = &cluster.spec.monitoring;
     let name = cluster.name_any();
     let rule = spec.prometheus_rule.then(|| {
@@ -43,13 +45,16 @@ pub async fn ensure(
     let monitor = spec
         .pod_monitor
         .then(|| build::pod_monitor(&name, spec, input));
+    let mut all = true;
     for (kind, object) in [(POD_MONITOR, monitor), (PROMETHEUS_RULE, rule)] {
         if let Err(why) = converge(ctx, &input.namespace, &name, &kind, object).await {
+            all = false;
             tracing::warn!(cluster = %name, kind = kind.kind, error = %why, "monitoring object");
             let ev = reconcile_event(EventType::Warning, "MonitoringUnavailable", &why);
             ctx.publish(cluster, ev).await;
         }
     }
+    all
 }
 
 /// Applies `object`, or deletes the cluster's object of `kind` when `None`. The error says
