@@ -7,8 +7,9 @@
 # - every metric the chart's Grafana dashboard and the alert rules query is one the broker,
 #   the nameserver or the operator exports (checked against live scrapes).
 
-# The metric names (rocketmq_*, rmq_*) queried by the PromQL expressions on stdin, one per line.
-queried_metrics() { grep -oE '\b(rocketmq|rmq)_[a-z0-9_]+' | sort -u; }
+# The metric names (rocketmq_*, rmq_*) queried by the PromQL expressions on stdin, one per line
+# (label matchers such as {rmq_cluster="demo"} are dropped first: their names are labels).
+queried_metrics() { sed -E 's/\{[^}]*\}//g' | grep -oE '\b(rocketmq|rmq)_[a-z0-9_]+' | sort -u; }
 
 # True if the scrape text in file $2 declares metric $1 (a series, or its # TYPE line, with
 # the suffixes _total, _bucket, _count, _sum of counters and histograms).
