@@ -48,12 +48,25 @@ hash_files() { # files... -> short sha of names + contents
 
 # ---------------------------------------------------------------------------------------------
 # Java harness, once per client version: $CACHE/java/<version>/<source-hash>/{classes,lib,classpath.txt,rmq-harness}
+# The launcher of a built harness (rewritten on every run, so a change here reaches cached
+# builds). -XX:-UsePerfData: no /tmp/hsperfdata_<user>/<pid> file (a stale one of a reused pid
+# made the JVM print a warning on stdout, ahead of the harness's JSON); JVM warnings go to stderr.
+write_launcher() { # dir version
+  cat >"$1/rmq-harness.tmp" <<EOF
+#!/bin/sh
+# Java harness, rocketmq-client $2. JVM options: RMQ_HARNESS_JAVA_OPTS (default -Xmx512m).
+exec java -XX:-UsePerfData -Xlog:disable -Xlog:all=warning:stderr \${RMQ_HARNESS_JAVA_OPTS:--Xmx512m} -cp '$(cat "$1/classpath.txt")' rmq.harness.Main "\$@"
+EOF
+  chmod +x "$1/rmq-harness.tmp"
+  mv -f "$1/rmq-harness.tmp" "$1/rmq-harness"
+}
+
 build_java() { # version -> prints the harness dir
   local v="$1" srcs h dir tmp
   mapfile -t srcs < <(find "$HERE/java/src" -type f -name '*.java' | LC_ALL=C sort)
   h="$(hash_files "$HERE/java/pom.xml" "${srcs[@]}")"
   dir="$CACHE/java/$v/$h"
-  if [[ -f "$dir/.complete" ]]; then echo "$dir"; return 0; fi
+  if [[ -f "$dir/.complete" ]]; then write_launcher "$dir" "$v"; echo "$dir"; return 0; fi
   log "building Java harness against rocketmq-client $v"
   tmp="$CACHE/java/$v/.tmp-$h-$$"
   rm -rf "$tmp"
@@ -69,15 +82,10 @@ build_java() { # version -> prints the harness dir
   for j in "$tmp"/lib/*.jar; do cp="$cp:$j"; done
   cp="${cp//$tmp/$dir}"
   printf '%s\n' "$cp" >"$tmp/classpath.txt"
-  cat >"$tmp/rmq-harness" <<EOF
-#!/bin/sh
-# Java harness, rocketmq-client $v. JVM options: RMQ_HARNESS_JAVA_OPTS (default -Xmx512m).
-exec java \${RMQ_HARNESS_JAVA_OPTS:--Xmx512m} -cp '$cp' rmq.harness.Main "\$@"
-EOF
-  chmod +x "$tmp/rmq-harness"
   touch "$tmp/.complete"
   rm -rf "$dir"
   mv "$tmp" "$dir"
+  write_launcher "$dir" "$v"
   # drop harness builds of older sources for this version
   find "$CACHE/java/$v" -mindepth 1 -maxdepth 1 -type d ! -name "$h" ! -name '.tmp-*' -exec rm -rf {} + 2>/dev/null || true
   echo "$dir"
