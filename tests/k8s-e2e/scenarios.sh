@@ -448,6 +448,10 @@ sync_roll() {
     eventually 60 "$1: nameserver $n answers with both groups' masters" bash -c \
       "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$BIN/rmq-e2e-probe' --namesrv 'demo-namesrv-$n.demo-namesrv.$1.svc:9876' cluster --cluster demo | jq -e '[.groups[] | has(\"0\")] | (length == 2 and all)'"
   done
+  # ... and once a Java client (its own resolver) reaches them: a consumer whose start finds no
+  # nameserver ("connect to null failed") gives up.
+  eventually 60 "$1: a Java client sends through the nameservers" bash -c \
+    "'$ROOT/tests/k8s/sandbox.sh' exec '$RMQ_K8S_NETNS' '$RMQ_JAVA_HARNESS_5' produce --namesrv 'demo-namesrv-0.demo-namesrv.$1.svc:9876;demo-namesrv-1.demo-namesrv.$1.svc:9876' --topic orders --count 1 --prefix warm --timeout-ms 20000 2>/dev/null | jq -e '.ok and .sent == 1'"
   continuity_start "demo-namesrv-0.demo-namesrv.$1.svc:9876;demo-namesrv-1.demo-namesrv.$1.svc:9876"
   check "$1: patch a restart-only key of the Sync cluster" k patch rmqc demo --type merge -p '{"spec":{"brokers":{"config":{"maxMessageSize":"2097152"}}}}'
   eventually 420 "$1: 4 brokers rolled, Ready at the new generation, no roll left" ready_no_roll
