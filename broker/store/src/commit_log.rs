@@ -385,12 +385,13 @@ impl CommitLog {
         }
     }
 
-    /// Store timestamp of the record at `offset`.
+    /// Store timestamp of the record at `offset` (`None` where no message record starts).
     pub fn store_timestamp_at(&self, offset: i64) -> Result<Option<i64>, StoreError> {
         let max = self.max_offset();
         let len = STORE_TS_PROBE_LEN.min(usize::try_from(max - offset).unwrap_or(0));
         Ok(self
             .read(offset, len)?
+            .filter(|b| matches!(record::head(b), Head::Message(_)))
             .and_then(|b| record::store_timestamp(&b)))
     }
 

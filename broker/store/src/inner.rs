@@ -73,6 +73,8 @@ pub(crate) struct Inner {
     pub(crate) dispatched: AtomicI64,
     pub(crate) put_count: AtomicU64,
     pub(crate) put_bytes: AtomicU64,
+    /// Durations of the commit log fsyncs that wrote something.
+    pub(crate) flush_times: crate::flush_times::FlushTimes,
     pub(crate) closed: AtomicBool,
     /// Holds the `lock` file's flock for as long as the store is open.
     pub(crate) _lock_file: File,
@@ -201,9 +203,11 @@ impl Inner {
         let end = self.cl.max_offset();
         let from = self.signal.flushed();
         if end > from {
+            let started = std::time::Instant::now();
             self.cl
                 .sync_range(from, end)
                 .map_err(|e| self.on_flush_error(e))?;
+            self.flush_times.record(started.elapsed());
             self.signal.publish(end);
         }
         Ok(end)

@@ -44,6 +44,7 @@ pub mod disk;
 pub mod durable;
 mod error;
 mod flush;
+mod flush_times;
 pub mod group_commit;
 mod index;
 mod index_file;
@@ -66,6 +67,7 @@ pub use disk::{DiskUsage, disk_usage};
 #[doc(hidden)]
 pub use durable::{FaultHook, FaultPoint};
 pub use error::StoreError;
+pub use flush_times::{FLUSH_BUCKETS_MS, FlushTimesSnapshot};
 pub use index::KeyQueryResult;
 pub use inner::ArrivalListener;
 pub use read::{Boundary, GetResult, GetStatus};

@@ -158,6 +158,7 @@ impl MessageStore {
             dispatched: AtomicI64::new(rec.end),
             put_count: AtomicU64::new(0),
             put_bytes: AtomicU64::new(0),
+            flush_times: crate::flush_times::FlushTimes::default(),
             closed: AtomicBool::new(false),
             _lock_file: lock_file,
             _fault: fault,
@@ -276,6 +277,16 @@ impl MessageStore {
     pub fn store_time_at(&self, topic: &str, queue_id: i32, offset: i64) -> Option<i64> {
         let q = self.inner.queue(topic, queue_id)?;
         store_time_of(&self.inner.cl, &q, offset)
+    }
+
+    /// Store time of the record at a commit log offset (`None` past the end, at a segment's
+    /// padding, or where no record starts).
+    pub fn store_time_at_physical(&self, commit_log_offset: i64) -> Option<i64> {
+        self.inner
+            .cl
+            .store_timestamp_at(commit_log_offset)
+            .ok()
+            .flatten()
     }
 
     /// The whole record starting at `commit_log_offset`; `None` if there is none.

@@ -45,3 +45,30 @@ pub fn http_request(addr: &str, method: &str, path: &str) -> Option<HttpAnswer> 
 pub fn http_get(addr: &str, path: &str) -> Option<HttpAnswer> {
     http_request(addr, "GET", path)
 }
+
+/// `GET /metrics` of `addr`, checked to be OpenMetrics text (status 200, its content type,
+/// ending with `# EOF`); panics otherwise.
+pub fn scrape_metrics(addr: &str) -> String {
+    let a = http_get(addr, "/metrics").expect("/metrics answers");
+    assert_eq!(a.status, 200, "{a:?}");
+    assert!(
+        a.content_type.starts_with("application/openmetrics-text"),
+        "{a:?}"
+    );
+    assert!(
+        a.body.ends_with("# EOF\n"),
+        "OpenMetrics text ends with # EOF"
+    );
+    a.body
+}
+
+/// The value of the first series `name{...}` (or `name` without labels) in `text` whose line
+/// contains every one of `needles` (label texts such as `topic="T"`).
+pub fn metric_value(text: &str, name: &str, needles: &[&str]) -> Option<f64> {
+    let (with_labels, bare) = (format!("{name}{{"), format!("{name} "));
+    text.lines()
+        .filter(|l| l.starts_with(&with_labels) || l.starts_with(&bare))
+        .find(|l| needles.iter().all(|n| l.contains(n)))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}

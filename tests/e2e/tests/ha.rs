@@ -11,6 +11,7 @@
 #![allow(clippy::unwrap_used)]
 
 use rmq_e2e::harness::HarnessResult;
+use rmq_e2e::http::{metric_value as value, scrape_metrics as scrape};
 use rmq_e2e::process::free_port;
 use rmq_e2e::{Admin, BrokerOpts, BrokerProc, Client, Flow, NamesrvProc, wait_until};
 use std::time::Duration;
@@ -171,6 +172,7 @@ fn async_lag_is_reported_and_closes_when_slave_and_master_return() {
     wait_until("the slave catches up", Duration::from_secs(30), || {
         lag(&admin, &master) == 0
     });
+    replication_metrics_follow_a_paused_slave(&ns, &master, &slave);
 
     // a slave that is gone: the master reports the lag
     slave.kill9();
@@ -229,4 +231,48 @@ fn async_lag_is_reported_and_closes_when_slave_and_master_return() {
     let c = consume(Client::Java5, &ns.addr, TOPIC, "ha-async-java5", "ha", 2000);
     c.assert_ok();
     assert_eq!(c.num("distinct"), 2000, "{}", slave.log());
+}
+
+/// The master's and the slave's `/metrics` while the slave is caught up, paused (SIGSTOP: its
+/// link stays open, it acknowledges nothing) behind 50 new messages, and resumed.
+fn replication_metrics_follow_a_paused_slave(
+    ns: &NamesrvProc,
+    master: &BrokerProc,
+    slave: &BrokerProc,
+) {
+    let lag_of = |text: &str, name: &str| value(text, name, &[]).unwrap_or(-1.0);
+    let m = scrape(&master.http_addr);
+    assert_eq!(lag_of(&m, "rmq_ha_slaves_connected"), 1.0, "{m}");
+    assert_eq!(lag_of(&m, "rmq_ha_slave_lag_bytes"), 0.0, "{m}");
+    assert_eq!(lag_of(&m, "rmq_ha_slave_lag_latency"), 0.0, "{m}");
+    let s = scrape(&slave.http_addr);
+    assert_eq!(lag_of(&s, "rmq_ha_master_connected"), 1.0, "{s}");
+    assert_eq!(lag_of(&s, "rmq_ha_master_lag_bytes"), 0.0, "{s}");
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &slave.pid().to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {sig} the slave");
+    };
+    signal("-STOP");
+    let produced = produce(&ns.addr, "HaPausedTopic", "hp", 0, 50);
+    std::thread::sleep(Duration::from_millis(1500));
+    let m = scrape(&master.http_addr);
+    signal("-CONT");
+    produced.assert_ok();
+    assert!(lag_of(&m, "rmq_ha_slave_lag_bytes") > 0.0, "{m}");
+    assert!(
+        lag_of(&m, "rmq_ha_slave_lag_latency") >= 1000.0,
+        "the oldest unacknowledged message waited 1.5 s:\n{m}"
+    );
+    wait_until(
+        "the resumed slave acknowledges",
+        Duration::from_secs(30),
+        || {
+            let m = scrape(&master.http_addr);
+            lag_of(&m, "rmq_ha_slave_lag_bytes") == 0.0
+                && lag_of(&m, "rmq_ha_slave_lag_latency") == 0.0
+        },
+    );
 }

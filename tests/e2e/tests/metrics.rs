@@ -4,34 +4,11 @@
 
 #![allow(clippy::unwrap_used)]
 
-use rmq_e2e::http::http_get;
+use rmq_e2e::http::{metric_value as value, scrape_metrics as scrape};
 use rmq_e2e::{Admin, BrokerOpts, BrokerProc, Client, NamesrvProc, run_line, wait_until};
 use rmq_protocol::header::namesrv::GetRouteInfoRequestHeader;
 use rmq_protocol::{RemotingCommand, request_code as rc};
 use std::time::Duration;
-
-/// The value of the series `name{labels...}` whose label text contains every `needle`.
-fn value(text: &str, name: &str, needles: &[&str]) -> Option<f64> {
-    text.lines()
-        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
-        .find(|l| needles.iter().all(|n| l.contains(n)))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
-fn scrape(addr: &str) -> String {
-    let a = http_get(addr, "/metrics").expect("/metrics answers");
-    assert_eq!(a.status, 200, "{a:?}");
-    assert!(
-        a.content_type.starts_with("application/openmetrics-text"),
-        "{a:?}"
-    );
-    assert!(
-        a.body.ends_with("# EOF\n"),
-        "OpenMetrics text ends with # EOF"
-    );
-    a.body
-}
 
 #[test]
 fn metrics_show_traffic_offsets_and_lag_in_exporter_names() {

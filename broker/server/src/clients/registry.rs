@@ -55,6 +55,9 @@ pub struct ConsumerChange {
     pub subscriptions_changed: bool,
 }
 
+/// Connections per group name, sorted by group.
+pub type GroupCounts = Vec<(String, usize)>;
+
 /// Producer and consumer sessions.
 #[derive(Default)]
 pub struct ClientRegistry {
@@ -277,6 +280,19 @@ impl ClientRegistry {
             .get(group)
             .map(|g| g.values().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Connections per group: `(producers by group, consumers by group)`, each sorted.
+    pub fn counts_by_group(&self) -> (GroupCounts, GroupCounts) {
+        let mut p: Vec<(String, usize)> = (self.producers.read().iter())
+            .map(|(g, c)| (g.clone(), c.len()))
+            .collect();
+        let mut c: Vec<(String, usize)> = (self.consumers.read().iter())
+            .map(|(g, c)| (g.clone(), c.channels.len()))
+            .collect();
+        p.sort();
+        c.sort();
+        (p, c)
     }
 
     /// Number of (producer, consumer) connections.

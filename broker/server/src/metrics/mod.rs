@@ -25,10 +25,17 @@
 //! | `rocketmq_consumer_lag_latency` | cluster, broker, group, topic | ms since the oldest unconsumed message was stored |
 //! | `rocketmq_rpc_latency` | protocol_type, request_code, response_code | histogram of the time to answer (ms) |
 //!
+//! The store, replication, backlogs and connections are in [`storage`] and [`backlog`]
+//! (`rmq_store_*`, `rocketmq_storage_*`, `rmq_ha_*`, `rmq_delay_backlog_messages`,
+//! `rocketmq_half_messages`, `rocketmq_send_to_dlq_messages_total`,
+//! `rocketmq_producer_connections`, `rocketmq_consumer_connections`).
+//!
 //! Cardinality is bounded: at most [`MAX_TOPIC_SERIES`] topic series and as many group series
 //! per scrape; what is left out is counted in `rmq_metrics_series_dropped`.
 
+mod backlog;
 mod offsets;
+mod storage;
 mod traffic;
 
 use crate::broker::Broker;
@@ -178,7 +185,10 @@ pub fn render(b: &Broker, health: Option<&Snapshot>) -> String {
         family.get_or_create(&labels).set(v as f64);
         reg.register(format!("{name}_total"), help, family);
     }
-    let dropped = offsets::register(&mut reg, b, &labels) + traffic::register(&mut reg, b);
+    storage::register(&mut reg, b, &labels);
+    let dropped = offsets::register(&mut reg, b, &labels)
+        + traffic::register(&mut reg, b)
+        + backlog::register(&mut reg, b, &labels);
     b.stats.rpc.register(&mut reg);
     reg.register(
         "rmq_metrics_series_dropped",

@@ -13,15 +13,23 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
-/// RocketMQ 5's labels of a topic series.
+/// RocketMQ 5's node labels.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TopicSeries {
+pub struct NodeSeries {
     /// `brokerClusterName`.
     pub cluster: String,
     /// Always `broker`.
     pub node_type: String,
     /// `brokerName`.
     pub node_id: String,
+}
+
+/// RocketMQ 5's labels of a topic series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TopicSeries {
+    /// Node labels.
+    #[prometheus(flatten)]
+    pub node: NodeSeries,
     /// Topic.
     pub topic: String,
 }
@@ -29,23 +37,44 @@ pub struct TopicSeries {
 /// RocketMQ 5's labels of a topic-and-group series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct GroupSeries {
-    /// `brokerClusterName`.
-    pub cluster: String,
-    /// Always `broker`.
-    pub node_type: String,
-    /// `brokerName`.
-    pub node_id: String,
+    /// Node labels.
+    #[prometheus(flatten)]
+    pub node: NodeSeries,
     /// Topic.
     pub topic: String,
     /// Consumer group.
     pub consumer_group: String,
 }
 
+impl GroupSeries {
+    /// The series of a stats key `topic@group` (`None` for a key without `@`).
+    pub fn of_key(b: &Broker, key: &str) -> Option<Self> {
+        let (topic, group) = key.split_once('@')?;
+        Some(Self {
+            node: node_labels(b),
+            topic: topic.to_owned(),
+            consumer_group: group.to_owned(),
+        })
+    }
+}
+
+/// This broker's node labels.
+pub fn node_labels(b: &Broker) -> NodeSeries {
+    NodeSeries {
+        cluster: b.config.cluster_name.clone(),
+        node_type: "broker".into(),
+        node_id: b.config.broker_name.clone(),
+    }
+}
+
 /// One counter family filled from the totals of stats item `name`.
-struct FromItems<'a> {
-    metric: &'a str,
-    help: &'a str,
-    item: &'a str,
+pub(super) struct FromItems<'a> {
+    /// Metric name (without `_total`).
+    pub metric: &'a str,
+    /// Help text.
+    pub help: &'a str,
+    /// Stats item name.
+    pub item: &'a str,
 }
 
 const TOPIC_COUNTERS: [FromItems<'static>; 2] = [
@@ -81,43 +110,43 @@ const GROUP_COUNTERS: [FromItems<'static>; 3] = [
 
 /// Registers the traffic counters; returns how many series the cap left out.
 pub fn register(reg: &mut Registry, b: &Broker) -> usize {
-    let (cluster, node) = (&b.config.cluster_name, &b.config.broker_name);
+    let topic_series = |key: &str| {
+        Some(TopicSeries {
+            node: node_labels(b),
+            topic: key.to_owned(),
+        })
+    };
+    let group_series = |key: &str| GroupSeries::of_key(b, key);
     let mut dropped = 0;
     for c in TOPIC_COUNTERS {
-        let family = Family::<TopicSeries, Counter>::default();
-        let mut items = b.stats.items.items(c.item);
-        items.sort_by(|x, y| x.0.cmp(&y.0));
-        dropped += items.len().saturating_sub(MAX_TOPIC_SERIES);
-        for (topic, item) in items.into_iter().take(MAX_TOPIC_SERIES) {
-            let labels = TopicSeries {
-                cluster: cluster.clone(),
-                node_type: "broker".into(),
-                node_id: node.clone(),
-                topic,
-            };
-            family.get_or_create(&labels).inc_by(item.total());
-        }
-        reg.register(c.metric, c.help, family);
+        dropped += counters(reg, b, &c, topic_series);
     }
     for c in GROUP_COUNTERS {
-        let family = Family::<GroupSeries, Counter>::default();
-        let mut items = b.stats.items.items(c.item);
-        items.sort_by(|x, y| x.0.cmp(&y.0));
-        dropped += items.len().saturating_sub(MAX_TOPIC_SERIES);
-        for (key, item) in items.into_iter().take(MAX_TOPIC_SERIES) {
-            let Some((topic, group)) = key.split_once('@') else {
-                continue;
-            };
-            let labels = GroupSeries {
-                cluster: cluster.clone(),
-                node_type: "broker".into(),
-                node_id: node.clone(),
-                topic: topic.to_owned(),
-                consumer_group: group.to_owned(),
-            };
+        dropped += counters(reg, b, &c, group_series);
+    }
+    dropped
+}
+
+/// Registers counter family `c` with a series per stats key (labels from `series`), at most
+/// [`MAX_TOPIC_SERIES`] of them; returns how many the cap left out.
+pub(super) fn counters<L>(
+    reg: &mut Registry,
+    b: &Broker,
+    c: &FromItems<'_>,
+    series: impl Fn(&str) -> Option<L>,
+) -> usize
+where
+    L: Clone + std::fmt::Debug + std::hash::Hash + Eq + EncodeLabelSet + Send + Sync + 'static,
+{
+    let family = Family::<L, Counter>::default();
+    let mut items = b.stats.items.items(c.item);
+    items.sort_by(|x, y| x.0.cmp(&y.0));
+    let dropped = items.len().saturating_sub(MAX_TOPIC_SERIES);
+    for (key, item) in items.into_iter().take(MAX_TOPIC_SERIES) {
+        if let Some(labels) = series(&key) {
             family.get_or_create(&labels).inc_by(item.total());
         }
-        reg.register(c.metric, c.help, family);
     }
+    reg.register(c.metric, c.help, family);
     dropped
 }

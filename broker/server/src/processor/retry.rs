@@ -80,6 +80,7 @@ pub fn consumer_send_msg_back(b: &Broker, req: &RemotingCommand) -> Reply {
     if let Some(why) = b.retention.refusal() {
         return refuse(req, code::SERVICE_NOT_AVAILABLE, why);
     }
+    let dead_letter = record.topic.starts_with(names::DLQ_GROUP_TOPIC_PREFIX);
     match b.writer.put(record, delay) {
         Ok(_) => {
             // Java keys it by the message's first topic (RETRY_TOPIC when already retried).
@@ -88,6 +89,9 @@ pub fn consumer_send_msg_back(b: &Broker, req: &RemotingCommand) -> Reply {
                 .get(property::RETRY_TOPIC)
                 .unwrap_or(&msg.topic);
             b.stats.items.sent_back(origin, &h.group);
+            if dead_letter {
+                b.stats.items.dead_lettered(origin, &h.group);
+            }
             respond(RemotingCommand::success(req))
         }
         Err(e) => refuse(req, code::SYSTEM_ERROR, e),

@@ -26,8 +26,6 @@ const FIXED_RUNTIME_INFO: &[(&str, &str)] = &[
     ("remainTransientStoreBufferNumbs", "0"),
     ("getMessageEntireTimeMax", "0"),
     ("pageCacheLockTimeMills", "0"),
-    ("dispatchBehindBytes", "0"),
-    ("remainHowManyDataToFlush", "0"),
     ("timerReadBehind", "0"),
     ("timerOffsetBehind", "0"),
     ("timerCongestNum", "0"),
@@ -65,6 +63,16 @@ pub fn runtime_table(b: &Broker) -> BTreeMap<String, String> {
     put(
         "commitLogDiskRatio",
         format!("{:.4}", store.disk_usage_ratio.unwrap_or(0.0)),
+    );
+    // Java: a byte count, and a human-readable size ("1.5 KiB" style)
+    let behind = |offset: i64| (store.commit_log_max_offset - offset).max(0) as u64;
+    put(
+        "dispatchBehindBytes",
+        behind(store.dispatched_offset).to_string(),
+    );
+    put(
+        "remainHowManyDataToFlush",
+        human_bytes(behind(store.flushed_offset)),
     );
     put("diskFull", b.retention.writes_refused().to_string());
     put("storeFailed", b.store.is_failed().to_string());

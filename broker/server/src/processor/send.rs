@@ -284,6 +284,7 @@ pub async fn send_message(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand) 
         body: req.body.clone(),
         properties: props,
     };
+    let dead_letter = dlq.is_some();
     let tags = match super::send_paths::transform(b, dlq, &mut record, &uniq) {
         Ok(delayed) => delayed.unwrap_or_else(|| TagsCode::of_properties(raw_props)),
         Err((c, why)) => return fail(b, req, c, why),
@@ -299,6 +300,9 @@ pub async fn send_message(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand) 
         Ok(p) => p,
         Err(e) => return fail(b, req, write_failure_code(&e), e.to_string()),
     };
+    if dead_letter {
+        count_dead_letter(b, &h.topic, &record);
+    }
     let status = await_durable(b, put.commit_log_offset + put.size as i64, raw_props).await;
     let resp = response_base(b, req, status, persist_remark(status)).with_header(
         &SendMessageResponseHeader {
@@ -310,6 +314,20 @@ pub async fn send_message(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand) 
         },
     );
     respond(resp)
+}
+
+/// Counts a retry message a client sent to `retry_topic` that went to the dead letter queue,
+/// keyed by its first topic (`RETRY_TOPIC`, else the retry topic) and group.
+fn count_dead_letter(b: &Broker, retry_topic: &str, record: &MessageRecord) {
+    let group = retry_topic
+        .strip_prefix(names::RETRY_GROUP_TOPIC_PREFIX)
+        .unwrap_or(retry_topic);
+    let origin = rmq_protocol::message::raw_property(
+        &record.properties,
+        rmq_protocol::message::property::RETRY_TOPIC,
+    )
+    .unwrap_or(retry_topic);
+    b.stats.items.dead_lettered(origin, group);
 }
 
 /// SEND_BATCH_MESSAGE: every inner message stored with consecutive queue offsets.

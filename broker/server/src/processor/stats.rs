@@ -21,9 +21,9 @@ pub fn view_broker_stats_data(b: &Broker, req: &RemotingCommand) -> Reply {
         None => {
             let known = NAMES.contains(&h.stats_name.as_str());
             let hint = if known {
-                ""
+                String::new()
             } else {
-                " (rmq keeps TOPIC_PUT_NUMS, TOPIC_PUT_SIZE, GROUP_GET_NUMS, GROUP_GET_SIZE, SNDBCK_PUT_NUMS, BROKER_PUT_NUMS, BROKER_GET_NUMS)"
+                format!(" (rmq keeps {})", NAMES.join(", "))
             };
             let why = format!(
                 "The stats <{}> <{}> not exist{hint}",

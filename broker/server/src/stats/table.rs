@@ -18,18 +18,21 @@ pub const GROUP_GET_NUMS: &str = "GROUP_GET_NUMS";
 pub const GROUP_GET_SIZE: &str = "GROUP_GET_SIZE";
 /// Messages a consumer sent back for a retry, by `topic@group`.
 pub const SNDBCK_PUT_NUMS: &str = "SNDBCK_PUT_NUMS";
+/// Messages moved to a dead letter queue, by `topic@group` (the message's first topic).
+pub const DLQ_PUT_NUMS: &str = "DLQ_PUT_NUMS";
 /// Messages stored by the broker, by cluster name.
 pub const BROKER_PUT_NUMS: &str = "BROKER_PUT_NUMS";
 /// Messages handed out by the broker, by cluster name.
 pub const BROKER_GET_NUMS: &str = "BROKER_GET_NUMS";
 
 /// Every name this table keeps.
-pub const NAMES: [&str; 7] = [
+pub const NAMES: [&str; 8] = [
     TOPIC_PUT_NUMS,
     TOPIC_PUT_SIZE,
     GROUP_GET_NUMS,
     GROUP_GET_SIZE,
     SNDBCK_PUT_NUMS,
+    DLQ_PUT_NUMS,
     BROKER_PUT_NUMS,
     BROKER_GET_NUMS,
 ];
@@ -87,6 +90,11 @@ impl StatsTable {
     /// A message of `topic` that `group` sent back for a retry.
     pub fn sent_back(&self, topic: &str, group: &str) {
         self.add(SNDBCK_PUT_NUMS, &format!("{topic}@{group}"), 1, 1);
+    }
+
+    /// A message of `topic` that `group` gave up on: stored in `%DLQ%<group>`.
+    pub fn dead_lettered(&self, topic: &str, group: &str) {
+        self.add(DLQ_PUT_NUMS, &format!("{topic}@{group}"), 1, 1);
     }
 
     /// Item `name`/`key`, if anything was ever added to it.
