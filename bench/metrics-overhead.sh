@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# What the statistics and metrics cost on the send path: rmq built without them (BEFORE) and with
-# them (AFTER), each run through bench/run.sh --quick --peers rmq, alternately, ROUNDS times, on
-# the same machine; the median msg/s of each phase of each build and their ratio go to
+# What rmq's statistics and metrics cost on the send path, three variants run alternately through
+# bench/run.sh --quick --peers rmq on the same machine, ROUNDS times each:
+#   before  a build without them (--before DIR; optional): no per-topic statistics, no request
+#           histogram, no fsync timing
+#   off     this build with the HTTP listener off (httpEnable=false): statistics are still kept
+#           (the admin views need them), nothing is scraped
+#   on      this build with /metrics scraped every second while it runs (a Prometheus scraping
+#           every 15-60 s costs less)
+# The median msg/s per phase and variant and the ratios on/off and on/before go to
 # bench/results/metrics-overhead.json, which bench/report.py renders into BENCHMARKS.md.
 #
-#   bench/metrics-overhead.sh --before DIR --after DIR [--rounds N] [--plan P]
+#   bench/metrics-overhead.sh --after DIR [--before DIR] [--rounds N] [--plan P]
 #       DIR: a directory holding release rmq-broker and rmq-namesrv binaries.
 #
 # Nothing here asserts on timings. Run it on a quiet machine (the load average is recorded).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-BEFORE="" AFTER="" ROUNDS=2 PLAN="sync:128:64,sync:1024:16,async:128"
+BEFORE="" AFTER="" ROUNDS=3 PLAN="sync:128:64,sync:1024:16,async:128"
 BEFORE_REV="${RMQ_BEFORE_REV:-before}" AFTER_REV="${RMQ_AFTER_REV:-after}"
 ORIG_ARGS="$*"
 while (($#)); do
@@ -22,23 +28,34 @@ while (($#)); do
     *) echo "metrics-overhead.sh: unknown argument '$1' (see the header)" >&2; exit 2;;
   esac
 done
-for d in "$BEFORE" "$AFTER"; do
+[[ -n "$AFTER" ]] || { echo "metrics-overhead.sh: --after DIR is required (see the header)" >&2; exit 2; }
+for d in $BEFORE "$AFTER"; do
   [[ -x "$d/rmq-broker" && -x "$d/rmq-namesrv" ]] ||
-    { echo "metrics-overhead.sh: '$d' has no rmq-broker/rmq-namesrv (use --before DIR --after DIR)" >&2; exit 2; }
+    { echo "metrics-overhead.sh: '$d' has no rmq-broker/rmq-namesrv (a directory of release binaries)" >&2; exit 2; }
 done
+command -v curl >/dev/null || { echo "metrics-overhead.sh: curl is required" >&2; exit 1; }
+VARIANTS=(off on)
+[[ -n "$BEFORE" ]] && VARIANTS=(before off on)
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 runs=()
 for r in $(seq 1 "$ROUNDS"); do
-  for build in before after; do
-    dir="$BEFORE"; rev="$BEFORE_REV"
-    [ "$build" = after ] && dir="$AFTER" rev="$AFTER_REV"
-    out="$WORK/$build-$r"
-    echo "metrics-overhead: round $r, $build ($dir)" >&2
-    RMQ_BENCH_BIN_DIR="$dir" RMQ_BENCH_REV="$rev" "$HERE/run.sh" --quick --peers rmq --plan "$PLAN" \
-      --out "$out" >/dev/null
-    runs+=("$build=$out/results.json")
+  for v in "${VARIANTS[@]}"; do
+    dir="$AFTER" rev="$AFTER_REV" set="" scrape=""
+    case "$v" in
+      before) dir="$BEFORE" rev="$BEFORE_REV";;
+      off) set="httpEnable=false";;
+      on) scrape=1;;
+    esac
+    out="$WORK/$v-$r"
+    echo "metrics-overhead: round $r, $v ($dir)" >&2
+    RMQ_BENCH_BIN_DIR="$dir" RMQ_BENCH_REV="$rev" RMQ_BENCH_BROKER_SET="$set" RMQ_BENCH_SCRAPE_S="$scrape" \
+      "$HERE/run.sh" --quick --peers rmq --plan "$PLAN" --out "$out" >/dev/null
+    scrapes="$(wc -l <"$out/scrapes" 2>/dev/null || echo 0)"
+    [[ "$v" != on || "$scrapes" -gt 0 ]] ||
+      { echo "metrics-overhead.sh: the 'on' run scraped nothing ($(head -c 300 "$out/scrapes.err" 2>/dev/null))" >&2; exit 1; }
+    runs+=("$v:$scrapes=$out/results.json")
   done
 done
 python3 "$HERE/report_overhead.py" collect --load-start "$LOAD_START" \

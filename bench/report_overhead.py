@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The cost of rmq's statistics and metrics (bench/metrics-overhead.sh): collect the runs of the
-two builds into bench/results/metrics-overhead.json, and render its BENCHMARKS.md section."""
+variants (before, off, on) into bench/results/metrics-overhead.json, and render its BENCHMARKS.md
+section."""
 import argparse
 import json
 import os
@@ -9,6 +10,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULT = os.path.join(HERE, "results", "metrics-overhead.json")
+ORDER = ["before", "off", "on"]
 
 
 def phase_name(p):
@@ -25,25 +27,43 @@ def rmq_phases(path):
     return {phase_name(p): p.get("tps") for p in peer.get("phases", []) if p.get("ok")}
 
 
+def ratio(row, a, b):
+    """median(a) / median(b) of a row, or None when either is missing."""
+    if not row.get(a) or not row.get(b):
+        return None
+    return statistics.median(row[a]) / statistics.median(row[b])
+
+
 def collect(args):
-    runs = {"before": [], "after": []}
+    runs, scrapes = {}, {}
     for item in args.runs:
-        build, path = item.split("=", 1)
-        runs[build].append(rmq_phases(path))
-    phases = list(runs["before"][0]) if runs["before"] else []
+        head, path = item.split("=", 1)
+        variant, count = head.split(":", 1)
+        runs.setdefault(variant, []).append(rmq_phases(path))
+        scrapes.setdefault(variant, []).append(int(count))
+    phases = list(runs["off"][0]) if runs.get("off") else []
     rows = []
     for ph in phases:
-        b = [r[ph] for r in runs["before"] if r.get(ph)]
-        a = [r[ph] for r in runs["after"] if r.get(ph)]
-        if b and a:
-            rows.append({"phase": ph, "before": b, "after": a,
-                         "ratio": statistics.median(a) / statistics.median(b)})
+        row = {"phase": ph}
+        for v, results in runs.items():
+            row[v] = [r[ph] for r in results if r.get(ph)]
+        row["onOverOff"] = ratio(row, "on", "off")
+        row["onOverBefore"] = ratio(row, "on", "before")
+        rows.append(row)
     out = {"command": args.command, "beforeRev": args.before_rev, "afterRev": args.after_rev,
-           "loadavgStart": args.load_start, "loadavgEnd": args.load_end, "rows": rows}
+           "loadavgStart": args.load_start, "loadavgEnd": args.load_end, "scrapes": scrapes,
+           "rows": rows}
     with open(args.out, "w") as f:
         json.dump(out, f, indent=1)
         f.write("\n")
     return 0
+
+
+def cell(xs):
+    """Median msg/s and every run in brackets."""
+    if not xs:
+        return "-"
+    return "%d (%s)" % (statistics.median(xs), ", ".join("%d" % x for x in xs))
 
 
 def overhead_section():
@@ -52,21 +72,26 @@ def overhead_section():
         return []
     with open(RESULT) as f:
         r = json.load(f)
+    if "scrapes" not in r:
+        return []  # the older two-build format: superseded
     L = ["## Cost of the statistics and metrics", ""]
-    L.append("`%s`: rmq %s (no per-topic statistics, no request histogram) against rmq %s (statistics "
-             "items per topic and group for VIEW_BROKER_STATS_DATA, pull offsets, the request latency "
-             "histogram, the put-latency distribution), each through `bench/run.sh --quick --peers rmq`, "
-             "alternately; load average %s at the start, %s at the end. Median msg/s of the runs (every "
-             "run in brackets); ratio = after / before." % (
-                 r["command"], r["beforeRev"], r["afterRev"], r["loadavgStart"], r["loadavgEnd"]))
+    L.append("`%s`, load average %s at the start, %s at the end. Each variant runs `bench/run.sh "
+             "--quick --peers rmq`, alternately: **before** = rmq %s (no per-topic statistics, no "
+             "request histogram, no fsync timing); **off** = rmq %s with `httpEnable=false` (the "
+             "statistics the admin views read are still kept); **on** = rmq %s with `/metrics` "
+             "scraped every second during the run (%s scrapes per run). Median msg/s (every run in "
+             "brackets)." % (r["command"], r["loadavgStart"], r["loadavgEnd"], r["beforeRev"],
+                              r["afterRev"], r["afterRev"],
+                              ", ".join(str(n) for n in r["scrapes"].get("on", []))))
     L.append("")
-    L.append("| phase | before msg/s | after msg/s | after / before |")
-    L.append("|---|---|---|---|")
+    L.append("| phase | before msg/s | off msg/s | on msg/s | on / off | on / before |")
+    L.append("|---|---|---|---|---|---|")
     for row in r["rows"]:
-        def cell(xs):
-            return "%d (%s)" % (statistics.median(xs), ", ".join("%d" % x for x in xs))
-        L.append("| %s | %s | %s | %.3f |" % (row["phase"], cell(row["before"]), cell(row["after"]),
-                                               row["ratio"]))
+        def rat(x):
+            return "-" if x is None else "%.3f" % x
+        L.append("| %s | %s | %s | %s | %s | %s |" % (
+            row["phase"], cell(row.get("before")), cell(row.get("off")), cell(row.get("on")),
+            rat(row.get("onOverOff")), rat(row.get("onOverBefore"))))
     L.append("")
     return L
 
@@ -77,7 +102,8 @@ def main():
     c = sub.add_parser("collect")
     for opt in ("--load-start", "--load-end", "--before-rev", "--after-rev", "--command", "--out"):
         c.add_argument(opt, required=True)
-    c.add_argument("runs", nargs="+", help="before=PATH/results.json or after=PATH/results.json")
+    c.add_argument("runs", nargs="+", help="VARIANT:SCRAPES=PATH/results.json (VARIANT: %s)"
+                   % ", ".join(ORDER))
     args = ap.parse_args()
     return collect(args)
 

@@ -29,7 +29,10 @@
 # RMQ_BENCH_TARGET_DIR (cargo target dir for the release build, default ~/.cache/rmq-target-bench),
 # RMQ_BENCH_BIN_DIR (use the rmq-broker/rmq-namesrv found there instead of building; for the test
 # command's smoke run, e.g. RMQ_BENCH_BIN_DIR=target/debug bench/run.sh --quick — the report names
-# the build, and debug numbers mean nothing; RMQ_BENCH_REV names their revision).
+# the build, and debug numbers mean nothing; RMQ_BENCH_REV names their revision),
+# RMQ_BENCH_BROKER_SET (extra rmq broker.conf keys, "k=v k=v", e.g. httpEnable=false),
+# RMQ_BENCH_SCRAPE_S (scrape the rmq broker's /metrics every N seconds while it runs, as a
+# Prometheus would; bench/metrics-overhead.sh uses both).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -217,11 +220,24 @@ broker_rmq() {
   "$RMQ_BIN/rmq-broker" -n "127.0.0.1:$NS_PORT" --listen-addr 127.0.0.1 --listen-port "$BR_PORT" \
       --broker-ip1 127.0.0.1 --store-dir "$PDIR/store" --broker-name broker-a --cluster DefaultCluster \
       --set flushDiskType=ASYNC_FLUSH --set mappedFileSizeCommitLog=67108864 --set brokerRole=ASYNC_MASTER \
-      --set autoCreateTopicEnable=true --set autoCreateSubscriptionGroup=true \
+      --set autoCreateTopicEnable=true --set autoCreateSubscriptionGroup=true "${EXTRA_SET[@]}" \
       >"$PDIR/broker.out" 2>&1 &
   BR_PID=$!; PIDS+=("$BR_PID"); echo "$BR_PID" >"$BR_PIDFILE"
   wait_log "$PDIR/broker.out" "boot success" "$BR_PID" 60 || { ERR="rmq-broker did not boot: $(tail -n 3 "$PDIR/broker.out" | tr '\n' ' ')"; return 1; }
+  [[ -n "${RMQ_BENCH_SCRAPE_S:-}" ]] && scrape_loop "$BR_PID" "$((BR_PORT + 7))" "$RMQ_BENCH_SCRAPE_S" "$OUT/scrapes"
+  return 0
 }
+# Scrapes http://127.0.0.1:PORT/metrics every EVERY seconds while PID lives (background; one
+# line per scrape answered goes to FILE, a failed scrape's error to FILE.err).
+scrape_loop() { # pid port every file
+  ( while kill -0 "$1" 2>/dev/null; do
+      curl -fsS -m 5 -o /dev/null "http://127.0.0.1:$2/metrics" 2>>"$4.err" && echo ok >>"$4"
+      sleep "$3"
+    done ) &
+  PIDS+=($!)
+}
+EXTRA_SET=()
+for kv in ${RMQ_BENCH_BROKER_SET:-}; do EXTRA_SET+=(--set "$kv"); done
 
 ns_apache() { # version
   APACHE_DIRS+=("$PDIR/ns")
