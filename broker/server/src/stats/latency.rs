@@ -24,10 +24,11 @@ const LABELS: [&str; 13] = [
     "[10s~]",
 ];
 
-/// Sends per latency bucket.
+/// Sends per latency bucket, and the slowest.
 #[derive(Debug, Default)]
 pub struct PutLatency {
     counts: [AtomicU64; 13],
+    max_ms: AtomicU64,
 }
 
 impl PutLatency {
@@ -35,6 +36,12 @@ impl PutLatency {
     pub fn record(&self, ms: u64) {
         let i = BOUNDS_MS.iter().position(|b| ms <= *b).unwrap_or(12);
         self.counts[i].fetch_add(1, Ordering::Relaxed);
+        self.max_ms.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    /// The slowest send since start (ms; Java's `putMessageEntireTimeMax`).
+    pub fn max_ms(&self) -> u64 {
+        self.max_ms.load(Ordering::Relaxed)
     }
 
     /// `[<=0ms]:n [0~10ms]:n ... [10s~]:n ` as Java formats it.
@@ -46,7 +53,8 @@ impl PutLatency {
             .collect()
     }
 
-    /// The latency (ms, a bucket's upper bound) under which `q` (0..1) of the sends finished.
+    /// The latency (ms, a bucket's upper bound: an upper estimate) under which `q` (0..1) of
+    /// the sends finished.
     pub fn quantile_ms(&self, q: f64) -> u64 {
         let counts: Vec<u64> = self
             .counts
@@ -82,6 +90,7 @@ mod tests {
              [500ms~1s]:1 [1~2s]:0 [2~3s]:0 [3~4s]:0 [4~5s]:0 [5~10s]:0 [10s~]:1 "
         );
         assert_eq!(l.quantile_ms(0.5), 10);
+        assert_eq!(l.max_ms(), 20_000);
         assert_eq!(l.quantile_ms(0.99), 10_000);
     }
 }
