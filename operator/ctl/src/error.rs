@@ -34,6 +34,9 @@ pub enum CtlError {
         #[source]
         source: std::io::Error,
     },
+    /// No metrics endpoint could be read (`get metrics`, `top`).
+    #[error("{0}")]
+    Metrics(String),
     /// Output could not be rendered.
     #[error("cannot render output: {0}")]
     Render(String),

@@ -1,5 +1,5 @@
 //! `rmqctl get cluster|topics|groups` and `rmqctl route TOPIC`: read-only views through the
-//! nameservers and every master.
+//! nameservers and every master (`get metrics` is [`crate::metrics`]).
 
 use crate::apply::name_servers;
 use crate::cli::{GetArgs, GetWhat, RouteArgs};
@@ -141,6 +141,14 @@ struct Master {
 
 /// `rmqctl get`.
 pub async fn run(args: GetArgs) -> Result<(), CtlError> {
+    if let GetWhat::Metrics = args.what {
+        return crate::metrics::get(&args).await;
+    }
+    if !args.scrape.metrics.is_empty() {
+        return Err(CtlError::Input(
+            "--metrics is only for `get metrics` and `top`".into(),
+        ));
+    }
     let admin = Admin::new(name_servers(&args.namesrv)?);
     let info = admin.cluster_info().await?;
     let only = args.cluster.as_deref();
@@ -169,6 +177,7 @@ pub async fn run(args: GetArgs) -> Result<(), CtlError> {
             let rows = groups(&admin, &info, only, args.all).await?;
             print(args.output, &rows, || table(&rows))
         }
+        GetWhat::Metrics => Ok(()),
     }
 }
 
@@ -335,7 +344,8 @@ fn hidden_topics(info: &ClusterInfo) -> Vec<String> {
         .collect()
 }
 
-fn is_system_topic(name: &str) -> bool {
+/// Whether `name` is a system topic (retry, DLQ, broker-internal), hidden without `--all`.
+pub(crate) fn is_system_topic(name: &str) -> bool {
     names::is_system_topic(name)
         || name == "BenchmarkTest"
         || name.ends_with("_REPLY_TOPIC")
@@ -345,7 +355,8 @@ fn is_system_topic(name: &str) -> bool {
         || name.starts_with("RMQ_SYS_")
 }
 
-fn is_system_group(name: &str) -> bool {
+/// Whether `name` is a broker-internal consumer group, hidden without `--all`.
+pub(crate) fn is_system_group(name: &str) -> bool {
     const SYSTEM: &[&str] = &[
         "TOOLS_CONSUMER",
         "FILTERSRV_CONSUMER",

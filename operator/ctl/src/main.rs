@@ -1,9 +1,9 @@
 //! `rmqctl`: one CLI over rmq clusters — `local up|status|down` (the embedded default: processes
 //! on 127.0.0.1), `apply -f` (topics and consumer groups against any RocketMQ nameserver), `get`,
-//! `route`, `crd`.
+//! `top`, `route`, `crd`.
 //!
-//! Modules: [`cli`] (arguments), [`apply`], [`get`], [`local`], [`output`], [`progress`],
-//! [`error`] (exit codes: 2 bad input, 1 failure).
+//! Modules: [`cli`] (arguments), [`apply`], [`get`], [`local`], [`metrics`] (`get metrics`,
+//! `top`), [`output`], [`progress`], [`error`] (exit codes: 2 bad input, 1 failure).
 
 mod apply;
 #[cfg(feature = "aws")]
@@ -12,6 +12,7 @@ mod cli;
 mod error;
 mod get;
 mod local;
+mod metrics;
 mod output;
 mod progress;
 
@@ -28,6 +29,7 @@ async fn run(cli: Cli) -> Result<(), CtlError> {
         Command::Local(LocalCommand::Down(a)) => local::down(a).await,
         Command::Apply(a) => apply::run(a).await,
         Command::Get(a) => get::run(a).await,
+        Command::Top(a) => metrics::top(a).await,
         Command::Route(a) => get::route(a).await,
         #[cfg(feature = "aws")]
         Command::Aws(c) => aws::run(*c).await,

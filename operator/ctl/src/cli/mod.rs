@@ -1,11 +1,13 @@
-//! The command line: `rmqctl local up|status|down`, `apply`, `get`, `route`, `crd`, and
+//! The command line: `rmqctl local up|status|down`, `apply`, `get`, `top`, `route`, `crd`, and
 //! (feature `aws`) `aws plan|apply|destroy` in [`aws`]. Arguments only: the commands live in
 //! their own modules and read these types, never the other way round.
 
 #[cfg(feature = "aws")]
 pub mod aws;
+mod metrics;
 mod namesrv;
 
+pub use metrics::{ScrapeArgs, TopArgs};
 pub use namesrv::NamesrvArg;
 
 use crate::output::Output;
@@ -30,8 +32,11 @@ pub enum Command {
     /// Reconcile topics and consumer groups from files against a running cluster (rmq or Apache
     /// RocketMQ): create, update, and delete what rmqctl created and is no longer declared.
     Apply(ApplyArgs),
-    /// Show clusters, topics or consumer groups.
+    /// Show clusters, topics or consumer groups, or one table of the brokers' metrics.
     Get(GetArgs),
+    /// Live table per topic and consumer group (rates, lag) from every broker's `/metrics`,
+    /// refreshed every `--interval` until Ctrl-C.
+    Top(TopArgs),
     /// Show the route (brokers and queues) of a topic.
     Route(RouteArgs),
     /// Print the CustomResourceDefinitions.
@@ -157,6 +162,9 @@ pub struct GetArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
     pub output: Output,
+    /// Endpoints and interval of `get metrics`.
+    #[command(flatten, next_help_heading = "Options of `get metrics`")]
+    pub scrape: ScrapeArgs,
 }
 
 /// What `get` shows.
@@ -171,6 +179,9 @@ pub enum GetWhat {
     /// Consumer groups on every master.
     #[value(alias = "group")]
     Groups,
+    /// Per topic and consumer group: stored messages, rates and lag, from the brokers'
+    /// `/metrics` (two scrapes `--interval` apart).
+    Metrics,
 }
 
 /// `rmqctl route`.
