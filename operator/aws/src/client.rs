@@ -18,6 +18,8 @@ pub struct Aws {
     pub ec2: aws_sdk_ec2::Client,
     /// Auto Scaling: the groups of one per node and the bastion's group.
     pub asg: aws_sdk_autoscaling::Client,
+    /// CloudWatch: the cluster's alarms and dashboard.
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// S3 (region of the cluster; see [`Aws::s3_in`]).
     pub s3: aws_sdk_s3::Client,
     /// The configuration the clients were made from (S3 clients of other regions start
@@ -65,6 +67,7 @@ impl Aws {
         Self {
             ec2: aws_sdk_ec2::Client::new(&config),
             asg: aws_sdk_autoscaling::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             s3,
             config,
             region: conn.region.clone(),

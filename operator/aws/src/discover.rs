@@ -4,6 +4,8 @@
 //! what the artefact bucket holds). Read-only.
 //!
 //! - `tagged`: the EC2 and Auto Scaling resources tagged for the cluster.
+//! - `monitoring`: the CloudWatch alarms (by name prefix and tag) and the dashboard (by name and
+//!   the marker in its body: dashboards carry no tags).
 //! - `environment`: zones, an existing VPC, AMIs, the local binaries.
 //! - `artefacts`: what the artefact bucket holds under the cluster's prefix.
 
@@ -14,10 +16,12 @@ use crate::params::Params;
 
 mod artefacts;
 mod environment;
+mod monitoring;
 mod tagged;
 
 use artefacts::artefacts;
 use environment::environment;
+use monitoring::monitoring;
 use tagged::tagged;
 
 /// Discovers everything `plan` needs.
@@ -45,10 +49,11 @@ pub async fn discover_tagged(
     Ok(found)
 }
 
-/// The EC2 and Auto Scaling resources tagged for `cluster` in the clients' region.
+/// The EC2, Auto Scaling and CloudWatch resources of `cluster` in the clients' region.
 async fn tagged_in_region(aws: &Aws, cluster: &str) -> Result<Discovered> {
     let mut found = Discovered::default();
     found.env.region = aws.region.clone();
     tagged(aws, cluster, &mut found).await?;
+    monitoring(aws, cluster, &mut found).await?;
     Ok(found)
 }

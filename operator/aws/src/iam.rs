@@ -4,10 +4,13 @@
 //! document so an administrator can create the role and instance profile once, and
 //! `--instance-profile` names it.
 
+use crate::layout::monitoring::NAMESPACE;
 use serde_json::{Value, json};
 
 /// The node role policy for a cluster whose `rmq:stack` tag is `stack`, reading artefacts from
-/// `bucket`/`prefix`, optionally writing to `log_group`.
+/// `bucket`/`prefix`, optionally writing to `log_group`. The CloudWatch agent needs both halves:
+/// `PutMetricData` (namespace `rmq`: memory and disk) and the log group's write rights (the
+/// scraped `/metrics` travel as embedded metrics through `log_group`, which the alarms read).
 pub fn node_policy(
     partition: &str,
     stack: &str,
@@ -45,7 +48,7 @@ pub fn node_policy(
         }),
         json!({
             "Sid": "PutOwnMetrics", "Effect": "Allow", "Action": "cloudwatch:PutMetricData",
-            "Resource": "*", "Condition": {"StringEquals": {"cloudwatch:namespace": "rmq"}},
+            "Resource": "*", "Condition": {"StringEquals": {"cloudwatch:namespace": NAMESPACE}},
         }),
     ];
     if let Some(group) = log_group {
@@ -82,5 +85,12 @@ mod tests {
             .map(|s| s["Action"].to_string())
             .collect();
         assert!(actions.iter().all(|a| !a.contains('*')), "{actions:?}");
+    }
+
+    #[test]
+    fn the_agent_may_publish_what_the_alarms_read() {
+        let p = node_policy("aws", "demo", "bkt", "p/", Some("rmq-logs")).to_string();
+        assert!(p.contains(r#""cloudwatch:namespace":"rmq""#), "{p}");
+        assert!(p.contains("logs:PutLogEvents") && p.contains("log-group:rmq-logs:*"));
     }
 }

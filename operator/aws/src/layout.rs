@@ -4,12 +4,16 @@
 //!
 //! Keys are stable and say what a resource is: `vpc`, `subnet/private-1`, `nat/2`,
 //! `rtb/public`, `sg/broker`, `rules/broker`, `eni/broker-a-0`, `volume/broker-a-0`,
-//! `lt/broker-a-0`, `asg/broker-a-0`, `lt/bastion`, `asg/bastion`, `artefacts`.
+//! `lt/broker-a-0`, `asg/broker-a-0`, `lt/bastion`, `asg/bastion`, `artefacts`,
+//! `alarm/consumer-lag`, `dashboard`.
 //!
 //! - `network`: the VPC, subnets, NAT gateways, route tables and S3 endpoint of a new VPC.
 //! - `security`: the security groups and their rules.
 //! - `nodes`: the bastion hosts and every node's interface, volume, template and group.
+//! - `monitoring`: the CloudWatch alarms (`alarm/<what>`) and the dashboard (`dashboard`), with
+//!   `--log-group` (the nodes publish their metrics only then).
 
+pub mod monitoring;
 mod network;
 mod nodes;
 mod security;
@@ -54,6 +58,9 @@ pub fn layout(
         nodes.bastion(&mut out, &mut errs);
     }
     nodes.nodes(&mut out, &mut errs);
+    if params.monitoring() {
+        monitoring::monitoring(cluster, params, &env.region, &mut out);
+    }
     if !errs.is_empty() {
         return Err(errs);
     }

@@ -1,6 +1,7 @@
-//! rmq-aws: provision an rmq cluster on AWS directly with the SDK (EC2, Auto Scaling, S3), in
-//! the same layout as the CloudFormation templates (`cloudformation/README.md`, "Layout: the
-//! contract for rmq-aws"), from the same `RocketMQCluster` spec every other back-end uses.
+//! rmq-aws: provision an rmq cluster on AWS directly with the SDK (EC2, Auto Scaling, S3,
+//! CloudWatch), in the same layout as the CloudFormation templates (`cloudformation/README.md`,
+//! "Layout: the contract for rmq-aws"), with the same alarms and dashboard, from the same
+//! `RocketMQCluster` spec every other back-end uses.
 //!
 //! The flow is `discover` (read-only, by tag) → [`plan()`] (pure diff) → [`apply()`] (in
 //! dependency order, with waiters and progress) → [`outputs()`]:
@@ -10,13 +11,14 @@
 //! - [`layout`]: the desired resources of a cluster (pure).
 //! - [`plan`]: desired vs discovered → ordered create/update/delete actions (pure).
 //! - [`discovered`]: what discovery found, as data the pure half reads.
-//! - [`discover`]: what exists, found by the `rmq.dev/cluster` tag; zones, AMI, artefacts.
+//! - [`discover`]: what exists, found by the `rmq.dev/cluster` tag (alarms by name prefix and tag,
+//!   the dashboard by name and marker); zones, AMI, artefacts.
 //! - [`exec`]: runs a plan; every resource is tagged at creation and marked converged (hash
 //!   tag) last, so a re-run after a failure adopts what exists and finishes the job.
 //! - [`userdata`]: the node user data: header + `cloudformation/userdata/node-bootstrap.sh`.
 //! - [`iam`]: the node role's least-privilege policy (printed, not created).
 //! - [`client`]: SDK clients; no instance metadata service when an endpoint override is given.
-//! - [`outputs`]: nameserver addresses, nodes, groups.
+//! - [`outputs`]: nameserver addresses, nodes, groups, dashboard and alarms.
 //! - [`error`]: what stops a plan, discovery or an apply.
 //!
 //! Topics and consumer groups are not this crate's job: `rmqctl aws apply` reconciles them

@@ -1,8 +1,10 @@
 //! What a finished apply hands to people and clients: the nameserver address list (the fixed
 //! private addresses), every node's address, interface, volume and Auto Scaling group, the
-//! client security group, the VPC and subnets, the bastion group. The same names as the
-//! CloudFormation outputs where there is one (`NameServerAddresses`, `ClientSecurityGroupID`...).
+//! client security group, the VPC and subnets, the bastion group, the dashboard and the alarms.
+//! The same names as the CloudFormation outputs where there is one (`NameServerAddresses`,
+//! `ClientSecurityGroupID`, `DashboardName`...).
 
+use crate::layout::monitoring::DASHBOARD_KEY;
 use crate::layout::{BROKER_PORT, NAMESRV_PORT};
 use crate::plan::Plan;
 use crate::resource::{Kind, State};
@@ -50,6 +52,10 @@ pub struct Outputs {
     pub bastion_security_group: Option<String>,
     /// `s3://bucket/prefix`.
     pub artefacts: Option<String>,
+    /// The cluster's CloudWatch dashboard (`DashboardName`; with `--log-group`).
+    pub dashboard: Option<String>,
+    /// The names of the cluster's CloudWatch alarms (with `--log-group`).
+    pub alarms: Vec<String>,
 }
 
 /// The outputs of `plan` given what exists.
@@ -106,5 +112,12 @@ pub fn outputs(plan: &Plan, state: &State) -> Outputs {
         bastion_auto_scaling_group: id("asg/bastion"),
         bastion_security_group: id("sg/bastion"),
         artefacts,
+        dashboard: plan.resource(DASHBOARD_KEY).and_then(|_| id(DASHBOARD_KEY)),
+        alarms: plan
+            .resources
+            .iter()
+            .filter(|r| r.kind() == Kind::Alarm)
+            .filter_map(|r| id(&r.key))
+            .collect(),
     }
 }

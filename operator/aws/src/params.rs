@@ -10,6 +10,11 @@ use std::path::PathBuf;
 /// EBS volume types a broker's data volume may have.
 pub const VOLUME_TYPES: [&str; 4] = ["gp3", "gp2", "io1", "io2"];
 
+/// `ConsumerLagAlarmThreshold`'s default in the cluster template.
+pub const DEFAULT_CONSUMER_LAG_ALARM: i64 = 10_000;
+/// `ReplicationLagAlarmBytes`'s default in the cluster template (64 MiB).
+pub const DEFAULT_REPLICATION_LAG_ALARM_BYTES: i64 = 64 * 1024 * 1024;
+
 /// Where to connect.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Connection {
@@ -84,8 +89,18 @@ pub struct Params {
     pub volume_type: String,
     /// KMS key of the data volumes; the account's default EBS key when absent.
     pub volume_kms_key: Option<String>,
-    /// CloudWatch Logs group the nodes ship logs to (must exist); none = no shipping.
+    /// CloudWatch Logs group the nodes ship logs to (must exist); none = no shipping. The
+    /// nodes' metrics reach CloudWatch through it too (embedded metric format), so the alarms
+    /// and the dashboard are created only with it (see [`Params::monitoring`]).
     pub log_group: Option<String>,
+    /// SNS topic the alarms notify (`AlarmTopicARN` of the template); none = no actions.
+    pub alarm_topic_arn: Option<String>,
+    /// Messages a consumer group may be behind on a topic before the lag alarm fires
+    /// (`ConsumerLagAlarmThreshold`).
+    pub consumer_lag_alarm_threshold: i64,
+    /// Bytes the slaves of a group may be behind their master before the replication alarm
+    /// fires (`ReplicationLagAlarmBytes`).
+    pub replication_lag_alarm_bytes: i64,
 }
 
 impl Default for Params {
@@ -114,6 +129,9 @@ impl Default for Params {
             volume_type: "gp3".into(),
             volume_kms_key: None,
             log_group: None,
+            alarm_topic_arn: None,
+            consumer_lag_alarm_threshold: DEFAULT_CONSUMER_LAG_ALARM,
+            replication_lag_alarm_bytes: DEFAULT_REPLICATION_LAG_ALARM_BYTES,
         }
     }
 }
@@ -158,6 +176,12 @@ impl Params {
         }
     }
 
+    /// True when the cluster gets its CloudWatch alarms and dashboard: with `--log-group`, the
+    /// only case in which the nodes' CloudWatch agent runs and publishes the metrics they read.
+    pub fn monitoring(&self) -> bool {
+        self.log_group.as_deref().is_some_and(|g| !g.is_empty())
+    }
+
     /// Checks every parameter; returns all problems.
     pub fn validate(&self) -> Result<(), Vec<ParamError>> {
         let mut e = Vec::new();
@@ -181,6 +205,7 @@ impl Params {
         }
         self.check_artefacts(&mut e);
         self.check_instances(&mut e);
+        self.check_alarms(&mut e);
         if e.is_empty() { Ok(()) } else { Err(e) }
     }
 
@@ -333,6 +358,40 @@ impl Params {
                 "--ami-id",
                 format!("{a:?} is not an AMI id"),
                 "give an AMI id such as ami-0abc... (Amazon Linux 2023)",
+            ));
+        }
+    }
+
+    /// The alarms' thresholds and topic, as the template's parameters constrain them.
+    fn check_alarms(&self, e: &mut Vec<ParamError>) {
+        for (flag, v) in [
+            (
+                "--consumer-lag-alarm-threshold",
+                self.consumer_lag_alarm_threshold,
+            ),
+            (
+                "--replication-lag-alarm-bytes",
+                self.replication_lag_alarm_bytes,
+            ),
+        ] {
+            if v < 1 {
+                e.push(err(flag, format!("{v}"), "give a number of at least 1"));
+            }
+        }
+        let Some(arn) = &self.alarm_topic_arn else {
+            return;
+        };
+        if !(arn.starts_with("arn:") && arn.split(':').nth(2) == Some("sns")) {
+            e.push(err(
+                "--alarm-topic-arn",
+                format!("{arn:?} is not an SNS topic ARN"),
+                "give a topic ARN such as arn:aws:sns:eu-west-1:123456789012:rmq-alarms",
+            ));
+        } else if !self.monitoring() {
+            e.push(err(
+                "--alarm-topic-arn",
+                "alarms are created only with --log-group (the nodes' metrics reach CloudWatch through it)",
+                "pass --log-group NAME too, or leave --alarm-topic-arn out",
             ));
         }
     }

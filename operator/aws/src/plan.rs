@@ -121,6 +121,11 @@ fn warnings(cluster: &ValidatedCluster, params: &Params) -> Vec<String> {
             cluster.broker_config.len()
         ));
     }
+    if !params.monitoring() {
+        warnings.push(
+            "no --log-group: the nodes' CloudWatch agent does not run, so no metrics reach CloudWatch and no alarms or dashboard are made (pass --log-group NAME, an existing CloudWatch Logs group)".into(),
+        );
+    }
     if params.instance_profile.is_none() {
         warnings.push(
             "no --instance-profile: nodes cannot attach their interface and volume or read artefacts from S3 (create the role from `rmqctl aws plan --print-iam-policy`)".into(),
@@ -294,15 +299,31 @@ fn diff(r: &Resource, a: &Actual, sim: &State, errs: &mut Vec<PlanError>) -> Opt
     if reason.is_some() {
         return reason;
     }
-    if let Spec::AutoScalingGroup { size, .. } = &r.spec {
-        let want = size.to_string();
-        for k in ["min", "max", "desired"] {
-            if a.attrs.get(k).is_some_and(|v| *v != want) {
-                return Some(format!("{k} capacity drifted to {}", a.attrs[k]));
-            }
-        }
-    }
-    None
+    drift(&r.spec, a)
+}
+
+/// A converged resource changed out of band: Auto Scaling group capacities, an alarm's
+/// threshold or metric.
+fn drift(spec: &Spec, a: &Actual) -> Option<String> {
+    let wants: Vec<(&str, String)> = match spec {
+        Spec::AutoScalingGroup { size, .. } => ["min", "max", "desired"]
+            .into_iter()
+            .map(|k| (k, size.to_string()))
+            .collect(),
+        Spec::Alarm(alarm) => vec![
+            ("threshold", alarm.threshold.to_string()),
+            ("metric", alarm.metric.clone()),
+            ("namespace", alarm.namespace.clone()),
+        ],
+        _ => Vec::new(),
+    };
+    wants.into_iter().find_map(|(k, want)| {
+        let have = a.attrs.get(k).filter(|v| **v != want)?;
+        Some(match spec {
+            Spec::AutoScalingGroup { .. } => format!("{k} capacity drifted to {have}"),
+            _ => format!("{k} drifted to {have}"),
+        })
+    })
 }
 
 /// Properties that cannot change in place.

@@ -18,7 +18,7 @@ mod state;
 mod value;
 
 pub use kind::Kind;
-pub use spec::{ArtefactFile, Peer, RouteTarget, Rule, Spec};
+pub use spec::{AlarmSpec, ArtefactFile, Peer, RouteTarget, Rule, Spec};
 pub use state::{Actual, Attr, State};
 pub use value::Value;
 

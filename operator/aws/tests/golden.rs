@@ -55,6 +55,16 @@ fn applied(plan: &rmq_aws::Plan, base: &Discovered) -> Discovered {
                 a = a.with("az", az.clone()).with("size", size_gib.to_string())
             }
             Spec::LaunchTemplate { ami, .. } => a = a.with("version", "1").with("ami", ami.clone()),
+            Spec::Alarm(alarm) => {
+                a = a
+                    .with(
+                        "arn",
+                        format!("arn:aws:cloudwatch:eu-west-1:1:alarm:{}", alarm.name),
+                    )
+                    .with("threshold", alarm.threshold.to_string())
+                    .with("metric", alarm.metric.clone())
+                    .with("namespace", alarm.namespace.clone())
+            }
             Spec::AutoScalingGroup { size, .. } => {
                 a = a
                     .with("min", size.to_string())

@@ -308,3 +308,64 @@ fn moving_a_node_to_another_zone_is_refused() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn monitoring_comes_with_the_log_group() {
+    let c = common::cluster(
+        "apiVersion: rmq.dev/v1alpha1\nkind: RocketMQCluster\nmetadata: {name: orders}\nspec:\n  brokers: {groups: 1, replicasPerGroup: 2, retention: {maxDiskUsedPercent: 80}}\n",
+    );
+    let off = plan(&c, &params("bkt", None), &env(2)).unwrap();
+    assert_eq!(count(&off, Kind::Alarm) + count(&off, Kind::Dashboard), 0);
+    assert!(off.warnings.iter().any(|w| w.contains("no --log-group")));
+
+    let mut prm = params("bkt", None);
+    prm.log_group = Some("rmq-logs".into());
+    prm.replication_lag_alarm_bytes = 1024;
+    let p = plan(&c, &prm, &env(2)).unwrap();
+    assert_eq!(count(&p, Kind::Alarm), 5);
+    let last: Vec<&str> = p
+        .actions
+        .iter()
+        .rev()
+        .take(6)
+        .map(|a| a.key.as_str())
+        .collect();
+    assert_eq!(last[0], "dashboard");
+    let alarm = |k: &str| match &p.resource(k).unwrap().spec {
+        Spec::Alarm(a) => a.clone(),
+        _ => unreachable!(),
+    };
+    let disk = alarm("alarm/disk-above-retention-ratio");
+    assert_eq!(
+        (disk.name.as_str(), disk.threshold),
+        ("rmq-orders-disk-above-retention-ratio", 0.8)
+    );
+    assert_eq!(
+        disk.dimensions,
+        [("ClusterName".to_owned(), "orders".to_owned())]
+    );
+    assert_eq!(alarm("alarm/replication-lag").threshold, 1024.0);
+    assert!(alarm("alarm/broker-not-ready").alarm_actions.is_empty());
+    match &p.resource("dashboard").unwrap().spec {
+        Spec::Dashboard { name, alarms, .. } => {
+            assert_eq!(name, "rmq-orders");
+            assert_eq!(alarms.len(), 5);
+        }
+        _ => unreachable!(),
+    }
+
+    // A topic needs the log group; thresholds are at least 1.
+    let mut bad = params("bkt", None);
+    bad.alarm_topic_arn = Some("arn:aws:sns:eu-west-1:1:t".into());
+    bad.consumer_lag_alarm_threshold = 0;
+    let flags: Vec<String> = bad
+        .validate()
+        .unwrap_err()
+        .into_iter()
+        .map(|e| e.flag)
+        .collect();
+    assert_eq!(
+        flags,
+        ["--consumer-lag-alarm-threshold", "--alarm-topic-arn"]
+    );
+}

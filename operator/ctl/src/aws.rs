@@ -123,6 +123,9 @@ fn params(t: &Target) -> Params {
         volume_type: t.volume_type.clone(),
         volume_kms_key: t.volume_kms_key.clone(),
         log_group: t.log_group.clone(),
+        alarm_topic_arn: t.alarm_topic_arn.clone(),
+        consumer_lag_alarm_threshold: t.consumer_lag_alarm_threshold,
+        replication_lag_alarm_bytes: t.replication_lag_alarm_bytes,
     }
 }
 
@@ -277,6 +280,12 @@ fn print_outputs(out: &Outputs) {
     }
     if let Some(a) = &out.artefacts {
         println!("  Artefacts              {a}");
+    }
+    if let Some(d) = &out.dashboard {
+        println!(
+            "  DashboardName          {d}  (alarms {})",
+            out.alarms.join(", ")
+        );
     }
     let mut t = Table::new(&["NODE", "ROLE", "ENDPOINT", "INTERFACE", "VOLUME", "ASG"]);
     let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());

@@ -42,7 +42,7 @@ fn cluster_filter(cluster: &str) -> Filter {
 /// The Describe calls already filter on the cluster tag, but not every endpoint honours every
 /// filter (moto ignores tag filters on NAT gateways), and destroy must never see another
 /// cluster's resources: so the tag is checked here again.
-fn record(
+pub(super) fn record(
     found: &mut Discovered,
     cluster: &str,
     kind: Kind,

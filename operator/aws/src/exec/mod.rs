@@ -1,6 +1,7 @@
 //! Executing a [`Plan`]: one action at a time, in plan order, with waiters where the SDK has
 //! them (VPC, subnet, NAT gateway, volume, snapshot, Auto Scaling group in service / gone) and
-//! bounded polling elsewhere, printing a progress line per action.
+//! bounded polling elsewhere, printing a progress line per action. CloudWatch alarms and the
+//! dashboard come last (`monitoring`).
 //!
 //! Every create passes the resource's tags in the create call itself (`TagSpecifications`), so a
 //! resource that exists is always found again by the next discovery; the `rmq.dev/hash` tag is
@@ -10,6 +11,7 @@
 
 mod artefacts;
 mod asg;
+mod monitoring;
 mod network;
 mod nodes;
 mod routes;
@@ -183,11 +185,17 @@ impl Executor<'_> {
                     .await?
             }
             Kind::AutoScalingGroup => self.ensure_asg(r, existing.as_ref(), &hash).await?,
+            Kind::Alarm => self.ensure_alarm(r, &hash).await?,
+            Kind::Dashboard => self.ensure_dashboard(r, &hash).await?,
         };
         let mut actual = actual;
         if !matches!(
             r.kind(),
-            Kind::Artefacts | Kind::SecurityGroupRules | Kind::AutoScalingGroup
+            Kind::Artefacts
+                | Kind::SecurityGroupRules
+                | Kind::AutoScalingGroup
+                | Kind::Alarm
+                | Kind::Dashboard
         ) {
             // The last step: mark the resource converged.
             self.tag_ec2(&actual.id, &[(TAG_HASH, &hash)], &r.key)
@@ -216,6 +224,8 @@ impl Executor<'_> {
             Kind::Volume => self.delete_volume(key, id).await?,
             Kind::LaunchTemplate => self.delete_launch_template(id).await?,
             Kind::AutoScalingGroup => self.delete_asg(id).await?,
+            Kind::Alarm => self.delete_alarm(id).await?,
+            Kind::Dashboard => self.delete_dashboard(id).await?,
         }
         if self.state.get(key).is_some_and(|a| a.id == id) {
             self.state.resources.remove(key);

@@ -34,11 +34,15 @@ pub enum Kind {
     LaunchTemplate,
     /// The Auto Scaling group of one node (size 1) or of the bastion hosts.
     AutoScalingGroup,
+    /// A CloudWatch metric alarm on the metrics the nodes publish (namespace `rmq`).
+    Alarm,
+    /// The cluster's CloudWatch dashboard (it shows the alarms, so it comes after them).
+    Dashboard,
 }
 
 impl Kind {
     /// Every kind in creation order.
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 16] = [
         Kind::Artefacts,
         Kind::Vpc,
         Kind::InternetGateway,
@@ -53,6 +57,8 @@ impl Kind {
         Kind::Volume,
         Kind::LaunchTemplate,
         Kind::AutoScalingGroup,
+        Kind::Alarm,
+        Kind::Dashboard,
     ];
 
     /// Position in creation order; every reference points to a lower rank.
@@ -77,6 +83,8 @@ impl Kind {
             Kind::Volume => "volume",
             Kind::LaunchTemplate => "launch-template",
             Kind::AutoScalingGroup => "auto-scaling-group",
+            Kind::Alarm => "alarm",
+            Kind::Dashboard => "dashboard",
         }
     }
 }

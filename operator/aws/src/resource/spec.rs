@@ -51,6 +51,37 @@ pub struct ArtefactFile {
     pub sha256: String,
 }
 
+/// One CloudWatch metric alarm on a metric of namespace `rmq` (what `PutMetricAlarm` takes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlarmSpec {
+    /// Alarm name (`rmq-<cluster>-<what>`), unique in the account and region.
+    pub name: String,
+    /// What the alarm means, shown with every notification.
+    pub description: String,
+    /// Metric namespace (`rmq`).
+    pub namespace: String,
+    /// Metric name, as the nodes' CloudWatch agent publishes it.
+    pub metric: String,
+    /// Dimensions of the metric (name, value): `ClusterName` = the cluster.
+    pub dimensions: Vec<(String, String)>,
+    /// `Minimum`, `Maximum`, ...
+    pub statistic: String,
+    /// Seconds per datapoint.
+    pub period: i32,
+    /// Datapoints that must breach before the alarm fires.
+    pub evaluation_periods: i32,
+    /// The value compared with the statistic.
+    pub threshold: f64,
+    /// `LessThanThreshold`, `GreaterThanThreshold`, ...
+    pub comparison: String,
+    /// `breaching`, `notBreaching`, `missing`, `ignore`.
+    pub treat_missing_data: String,
+    /// Notified when the alarm fires (an SNS topic ARN, or nothing).
+    pub alarm_actions: Vec<String>,
+    /// Notified when the alarm returns to OK.
+    pub ok_actions: Vec<String>,
+}
+
 /// What a resource should look like.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "type")]
@@ -192,6 +223,18 @@ pub enum Spec {
         /// Health check grace period in seconds.
         grace_seconds: i32,
     },
+    /// A CloudWatch metric alarm.
+    Alarm(AlarmSpec),
+    /// The cluster's CloudWatch dashboard: the metric widgets, then a widget of the alarms.
+    Dashboard {
+        /// Dashboard name (`rmq-<cluster>`): dashboards carry no tags, so the name (and a
+        /// marker in the body) is how discovery finds it.
+        name: String,
+        /// The metric widgets (CloudWatch dashboard body widgets), in order.
+        widgets: Vec<serde_json::Value>,
+        /// The ARNs of the alarms the alarm widget shows.
+        alarms: Vec<Value>,
+    },
 }
 
 impl Spec {
@@ -212,6 +255,8 @@ impl Spec {
             Spec::Volume { .. } => Kind::Volume,
             Spec::LaunchTemplate { .. } => Kind::LaunchTemplate,
             Spec::AutoScalingGroup { .. } => Kind::AutoScalingGroup,
+            Spec::Alarm(_) => Kind::Alarm,
+            Spec::Dashboard { .. } => Kind::Dashboard,
         }
     }
 }

@@ -9,12 +9,15 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Attr {
-    /// Its id (`vpc-…`, `subnet-…`, allocation id of an EIP, group name of an ASG).
+    /// Its id (`vpc-…`, `subnet-…`, allocation id of an EIP, group name of an ASG, name of an
+    /// alarm or dashboard).
     Id,
     /// The primary private IP of a network interface.
     PrivateIp,
     /// The latest version number of a launch template.
     Version,
+    /// The ARN of a CloudWatch alarm (the dashboard's alarm widget lists them).
+    Arn,
 }
 
 /// A resource that exists, found by its tags (or just created).
@@ -24,7 +27,8 @@ pub struct Actual {
     pub kind: Kind,
     /// Logical key (`rmq.dev/resource` tag).
     pub key: String,
-    /// AWS id (allocation id for EIPs, group name for ASGs, bucket for artefacts).
+    /// AWS id (allocation id for EIPs, group name for ASGs, bucket for artefacts, name for alarms
+    /// and dashboards).
     pub id: String,
     /// `rmq.dev/hash` (or the rules hash / artefact hash), if converged.
     pub hash: Option<String>,
@@ -66,6 +70,7 @@ impl State {
             Attr::Id => Some(r.id.clone()),
             Attr::PrivateIp => r.attrs.get("ip").cloned(),
             Attr::Version => r.attrs.get("version").cloned(),
+            Attr::Arn => r.attrs.get("arn").cloned(),
         }
     }
 

@@ -52,6 +52,14 @@ impl Value {
         }
     }
 
+    /// The ARN of `key` (a CloudWatch alarm).
+    pub fn arn(key: impl Into<String>) -> Self {
+        Value::Ref {
+            key: key.into(),
+            attr: Attr::Arn,
+        }
+    }
+
     /// Resolves against `state`; `None` if a referenced resource or attribute is not known yet.
     pub fn resolve(&self, state: &State) -> Option<String> {
         match self {

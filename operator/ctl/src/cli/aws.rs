@@ -103,9 +103,20 @@ pub struct Target {
     /// KMS key of the data volumes [default: the account's default EBS key].
     #[arg(long)]
     pub volume_kms_key: Option<String>,
-    /// Existing CloudWatch Logs group the nodes ship their logs to.
+    /// Existing CloudWatch Logs group the nodes ship their logs and metrics to; with it the
+    /// cluster also gets its CloudWatch alarms and dashboard `rmq-<cluster>`.
     #[arg(long)]
     pub log_group: Option<String>,
+    /// SNS topic ARN the alarms notify (with --log-group) [default: alarms without actions].
+    #[arg(long)]
+    pub alarm_topic_arn: Option<String>,
+    /// Messages a consumer group may be behind on a topic before the lag alarm fires.
+    #[arg(long, default_value_t = rmq_aws::params::DEFAULT_CONSUMER_LAG_ALARM)]
+    pub consumer_lag_alarm_threshold: i64,
+    /// Bytes the slaves of a group may be behind their master before the replication alarm
+    /// fires.
+    #[arg(long, default_value_t = rmq_aws::params::DEFAULT_REPLICATION_LAG_ALARM_BYTES)]
+    pub replication_lag_alarm_bytes: i64,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
     pub output: Output,
