@@ -89,6 +89,7 @@ if want cfn || want aws; then prep venv 0 bash cloudformation/venv.sh; fi
 if want k8s; then
   prep control-plane 19 tests/k8s/build-control-plane.sh
   prep node-packages 0 tests/k8s/install-node-packages.sh
+  prep promcheck 19 tests/promcheck/build.sh   # cached; run.sh finds it (or reports its failure)
 fi
 
 # --- suites ---------------------------------------------------------------------------------
@@ -155,6 +156,7 @@ suite_aws() {
 suite_k8s() {
   need control-plane
   need node-packages
+  need promcheck || true   # run.sh builds it again and reports a failure as a check
   RMQ_E2E_CARGO_TEST=0 tests/k8s-e2e/run.sh
 }
 suite_bench() {

@@ -42,6 +42,11 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+# promcheck (tests/promcheck: Prometheus' rule, PromQL and exposition parsers for the monitoring
+# scenario) needs Go modules: built here, before the sandbox (no network there), or found cached.
+if [ -z "${RMQ_PROMCHECK:-}" ]; then RMQ_PROMCHECK="$("$ROOT/tests/promcheck/build.sh")" || RMQ_PROMCHECK=""; fi
+export RMQ_PROMCHECK
+
 # Outside the sandbox: make it, run this script again inside it, remove it (also on failure).
 # The kubelet and containerd must share the host's mount namespace, so the script enters the
 # network namespace only (nsenter --net), not `ip netns exec`.
@@ -123,6 +128,11 @@ static_checks() {
     "helm template rmq '$CHART' --set operator.watchNamespace=apps | grep -A3 'kind: Role$' | grep -q 'namespace: apps'"
   rejected "values.schema.json refuses a bad value" "replicasPerGroup" \
     helm template rmq "$CHART" --set exampleCluster.replicasPerGroup=0
+  # tests/promcheck/build.sh runs its go test before it caches the binary (the log beside it).
+  local pclog npass
+  pclog="$(dirname "${RMQ_PROMCHECK:-/promcheck-not-built/x}")/go-test.log"
+  npass="$(grep -sc '^--- PASS' "$pclog" || true)"
+  check "promcheck (tests/promcheck) builds and its go test passed (${npass:-0} tests)" grep -q '^ok' "$pclog"
   # scripts/test.sh runs these in its unit step already (RMQ_E2E_CARGO_TEST=0 there).
   if [ "${RMQ_E2E_CARGO_TEST:-1}" = 1 ]; then
     check "cargo test -p rmq-operator -p rmq-k8s-e2e (builder tests from YAML fixtures)" \
