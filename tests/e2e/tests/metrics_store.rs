@@ -11,6 +11,7 @@ use rmq_e2e::http::{metric_value as value, scrape_metrics as scrape};
 use rmq_e2e::{BrokerProc, Client, NamesrvProc, wait_until};
 use rmq_protocol::body::heartbeat::{ConsumerData, HeartbeatData, ProducerData, SubscriptionData};
 use rmq_protocol::body::to_json;
+use rmq_protocol::header::send::SendMessageRequestHeaderV2;
 use rmq_protocol::net::{ClientConfig, RemotingClient};
 use rmq_protocol::{RemotingCommand, request_code as rc, response_code};
 use std::time::Duration;
@@ -236,6 +237,58 @@ fn dead_lettered_messages_are_counted_by_topic_and_group() {
             &[&format!("topic=\"%DLQ%{group}\"")]
         ),
         Some(4.0),
+        "{t}"
+    );
+}
+
+/// A consumer's send-back made by the client itself (Java's fallback when CONSUMER_SEND_MSG_BACK
+/// fails): a send to `%RETRY%<group>` is a retry of its first topic, and past the maximum also a
+/// dead letter.
+#[test]
+fn a_send_back_by_the_client_itself_is_counted() {
+    let ns = NamesrvProc::start();
+    let broker = BrokerProc::start(&ns.addr, opts(&[]));
+    create_topic(&broker.addr, "OrigT", 1);
+    warm_group(&broker.addr, "self-back", "OrigT");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let addr = broker.addr.clone();
+    rt.block_on(async move {
+        let c = RemotingClient::new(ClientConfig::default());
+        for (times, max) in [(1, 16), (17, 16)] {
+            let header = SendMessageRequestHeaderV2 {
+                producer_group: "CLIENT_INNER_PRODUCER".into(),
+                topic: "%RETRY%self-back".into(),
+                default_topic: Some("TBW102".into()),
+                default_topic_queue_nums: Some(4),
+                queue_id: 0,
+                sys_flag: Some(0),
+                born_timestamp: Some(0),
+                flag: Some(0),
+                properties: Some("RETRY_TOPIC\u{1}OrigT\u{2}DELAY\u{1}3\u{2}".into()),
+                reconsume_times: Some(times),
+                max_reconsume_times: Some(max),
+                ..Default::default()
+            };
+            let req = RemotingCommand::request_with(rc::SEND_MESSAGE_V2, &header)
+                .with_body(bytes::Bytes::from_static(b"again"));
+            let r = c.invoke(&addr, req, Duration::from_secs(5)).await.unwrap();
+            assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+        }
+        c.close_all();
+    });
+    let t = scrape(&broker.http_addr);
+    let series = ["topic=\"OrigT\"", "consumer_group=\"self-back\""];
+    assert_eq!(
+        value(&t, "rocketmq_send_back_messages_total", &series),
+        Some(2.0),
+        "{t}"
+    );
+    assert_eq!(
+        value(&t, "rocketmq_send_to_dlq_messages_total", &series),
+        Some(1.0),
         "{t}"
     );
 }

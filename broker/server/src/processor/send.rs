@@ -300,9 +300,7 @@ pub async fn send_message(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand) 
         Ok(p) => p,
         Err(e) => return fail(b, req, write_failure_code(&e), e.to_string()),
     };
-    if dead_letter {
-        count_dead_letter(b, &h.topic, &record);
-    }
+    count_client_send_back(b, &h.topic, &record, dead_letter);
     let status = await_durable(b, put.commit_log_offset + put.size as i64, raw_props).await;
     let resp = response_base(b, req, status, persist_remark(status)).with_header(
         &SendMessageResponseHeader {
@@ -316,18 +314,23 @@ pub async fn send_message(b: &Arc<Broker>, ch: &Channel, req: &RemotingCommand) 
     respond(resp)
 }
 
-/// Counts a retry message a client sent to `retry_topic` that went to the dead letter queue,
-/// keyed by its first topic (`RETRY_TOPIC`, else the retry topic) and group.
-fn count_dead_letter(b: &Broker, retry_topic: &str, record: &MessageRecord) {
-    let group = retry_topic
-        .strip_prefix(names::RETRY_GROUP_TOPIC_PREFIX)
-        .unwrap_or(retry_topic);
+/// A send to `%RETRY%<group>` is a consumer's send-back made by the client itself (Java's
+/// fallback when CONSUMER_SEND_MSG_BACK failed, or a client that always does so): counted as a
+/// send-back like CONSUMER_SEND_MSG_BACK, and as dead-lettered when it went to the DLQ, keyed
+/// by the message's first topic (`RETRY_TOPIC`, else the retry topic) and group.
+fn count_client_send_back(b: &Broker, topic: &str, record: &MessageRecord, dead_letter: bool) {
+    let Some(group) = topic.strip_prefix(names::RETRY_GROUP_TOPIC_PREFIX) else {
+        return;
+    };
     let origin = rmq_protocol::message::raw_property(
         &record.properties,
         rmq_protocol::message::property::RETRY_TOPIC,
     )
-    .unwrap_or(retry_topic);
-    b.stats.items.dead_lettered(origin, group);
+    .unwrap_or(topic);
+    b.stats.items.sent_back(origin, group);
+    if dead_letter {
+        b.stats.items.dead_lettered(origin, group);
+    }
 }
 
 /// SEND_BATCH_MESSAGE: every inner message stored with consecutive queue offsets.
