@@ -20,11 +20,10 @@
 use super::traffic::{NodeSeries, node_labels};
 use super::{BrokerLabels, FGauge};
 use crate::broker::Broker;
-use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder, NoLabelSet};
-use prometheus_client::metrics::MetricType;
+use crate::stats::buckets::{HistogramSeries, Snapshot};
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
-use rmq_store::FlushTimesSnapshot;
 
 /// Labels of a per-slave series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -33,27 +32,6 @@ struct SlaveLabels {
     broker: String,
     /// The slave's address as its HA connection shows it.
     slave: String,
-}
-
-/// A histogram whose buckets were counted elsewhere (the store's fsync times), encoded as a
-/// Prometheus histogram with `labels`.
-#[derive(Debug)]
-struct CountedHistogram {
-    labels: BrokerLabels,
-    counts: FlushTimesSnapshot,
-}
-
-impl EncodeMetric for CountedHistogram {
-    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
-        let c = &self.counts;
-        encoder
-            .encode_family(&self.labels)?
-            .encode_histogram::<NoLabelSet>(c.sum_ms, c.count, &c.buckets, None)
-    }
-
-    fn metric_type(&self) -> MetricType {
-        MetricType::Histogram
-    }
 }
 
 fn one(labels: &BrokerLabels, v: f64) -> Family<BrokerLabels, FGauge> {
@@ -113,10 +91,14 @@ pub fn register(reg: &mut Registry, b: &Broker, labels: &BrokerLabels) {
     reg.register(
         "rmq_store_flush_latency",
         "time of each commit log fsync that wrote data (ms)",
-        CountedHistogram {
-            labels: labels.clone(),
-            counts: s.flush_times,
-        },
+        HistogramSeries(vec![(
+            labels.clone(),
+            Snapshot {
+                buckets: s.flush_times.buckets,
+                sum_ms: s.flush_times.sum_ms,
+                count: s.flush_times.count,
+            },
+        )]),
     );
     replication(reg, b, labels, end, now);
 }

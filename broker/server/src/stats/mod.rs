@@ -3,6 +3,7 @@
 //! `msgGetTotal*`), and the per topic / group items of [`table`] that VIEW_BROKER_STATS_DATA
 //! serves.
 
+pub mod buckets;
 pub mod items;
 pub mod latency;
 pub mod rpc;

@@ -3,17 +3,20 @@
 //! `send_message`, `success`). Requests a long-polling pull parks are not counted (their
 //! answer comes later, from another path).
 
+use super::buckets::{Buckets, HistogramSeries};
+use parking_lot::RwLock;
 use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use rmq_protocol::{request_code, response_code};
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// RocketMQ 5's buckets (milliseconds).
-const BUCKETS_MS: [f64; 9] = [1.0, 3.0, 5.0, 7.0, 10.0, 100.0, 1000.0, 2000.0, 3000.0];
+static BUCKETS_MS: [f64; 9] = [1.0, 3.0, 5.0, 7.0, 10.0, 100.0, 1000.0, 2000.0, 3000.0];
+
+/// One series' buckets: the bounds above and `+Inf`.
+type Series = Buckets<10>;
 
 /// Labels of one latency series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -26,38 +29,49 @@ pub struct RpcLabels {
     pub response_code: &'static str,
 }
 
-/// The latency histograms, kept across scrapes.
-#[derive(Clone)]
+/// The latency histograms by (request code, response code), kept across scrapes. A request
+/// takes a read lock and two atomic adds; a new pair of codes takes the write lock once.
+#[derive(Default)]
 pub struct RpcMetrics {
-    latency: Family<RpcLabels, Histogram>,
-}
-
-impl Default for RpcMetrics {
-    fn default() -> Self {
-        Self {
-            latency: Family::new_with_constructor(|| Histogram::new(BUCKETS_MS)),
-        }
-    }
+    series: RwLock<HashMap<(i32, i32), Arc<Series>>>,
 }
 
 impl RpcMetrics {
     /// Counts a request of `request` answered with `response` after `took`.
     pub fn record(&self, request: i32, response: i32, took: Duration) {
-        let labels = RpcLabels {
-            protocol_type: "remoting",
-            request_code: lower(&REQUEST_NAMES, request_code::TABLE, request),
-            response_code: lower(&RESPONSE_NAMES, response_code::TABLE, response),
-        };
-        let ms = took.as_secs_f64() * 1000.0;
-        self.latency.get_or_create(&labels).observe(ms);
+        let key = (request, response);
+        if let Some(s) = self.series.read().get(&key) {
+            s.observe(took);
+            return;
+        }
+        let s = self
+            .series
+            .write()
+            .entry(key)
+            .or_insert_with(|| Arc::new(Series::new(&BUCKETS_MS)))
+            .clone();
+        s.observe(took);
     }
 
     /// Adds the histogram to a scrape's registry.
     pub fn register(&self, reg: &mut Registry) {
+        let mut series: Vec<(RpcLabels, _)> = (self.series.read().iter())
+            .map(|((request, response), s)| {
+                let labels = RpcLabels {
+                    protocol_type: "remoting",
+                    request_code: lower(&REQUEST_NAMES, request_code::TABLE, *request),
+                    response_code: lower(&RESPONSE_NAMES, response_code::TABLE, *response),
+                };
+                (labels, s.snapshot())
+            })
+            .collect();
+        series.sort_by(|a, b| {
+            (a.0.request_code, a.0.response_code).cmp(&(b.0.request_code, b.0.response_code))
+        });
         reg.register(
             "rocketmq_rpc_latency",
             "time to answer a request (ms), by request and response code",
-            self.latency.clone(),
+            HistogramSeries(series),
         );
     }
 }

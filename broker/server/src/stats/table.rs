@@ -72,19 +72,43 @@ impl StatsTable {
         item.add(value, times);
     }
 
+    /// Adds each `(name, key, value)` (one call each) under one read lock; items met for the
+    /// first time are created under the write lock.
+    fn add_each(&self, entries: [(&'static str, &str, u64); 3]) {
+        let mut missing = [false; 3];
+        {
+            let sets = self.sets.read();
+            for (i, (name, key, value)) in entries.iter().enumerate() {
+                match sets.get(name).and_then(|s| s.get(*key)) {
+                    Some(item) => item.add(*value, 1),
+                    None => missing[i] = true,
+                }
+            }
+        }
+        for (i, (name, key, value)) in entries.into_iter().enumerate() {
+            if missing[i] {
+                self.add(name, key, value, 1);
+            }
+        }
+    }
+
     /// `messages` of `bytes` stored in `topic` by one put.
     pub fn put(&self, topic: &str, messages: u64, bytes: u64) {
-        self.add(TOPIC_PUT_NUMS, topic, messages, 1);
-        self.add(TOPIC_PUT_SIZE, topic, bytes, 1);
-        self.add(BROKER_PUT_NUMS, &self.cluster, messages, 1);
+        self.add_each([
+            (TOPIC_PUT_NUMS, topic, messages),
+            (TOPIC_PUT_SIZE, topic, bytes),
+            (BROKER_PUT_NUMS, &self.cluster, messages),
+        ]);
     }
 
     /// `messages` of `bytes` of `topic` handed to `group` by one pull.
     pub fn got(&self, topic: &str, group: &str, messages: u64, bytes: u64) {
         let key = format!("{topic}@{group}");
-        self.add(GROUP_GET_NUMS, &key, messages, 1);
-        self.add(GROUP_GET_SIZE, &key, bytes, 1);
-        self.add(BROKER_GET_NUMS, &self.cluster, messages, 1);
+        self.add_each([
+            (GROUP_GET_NUMS, &key, messages),
+            (GROUP_GET_SIZE, &key, bytes),
+            (BROKER_GET_NUMS, &self.cluster, messages),
+        ]);
     }
 
     /// A message of `topic` that `group` sent back for a retry.
