@@ -11,12 +11,14 @@
 # bench/results/metrics-overhead.json, which bench/report.py renders into BENCHMARKS.md.
 #
 #   bench/metrics-overhead.sh --after DIR [--before DIR] [--rounds N] [--plan P]
-#       DIR: a directory holding release rmq-broker and rmq-namesrv binaries.
+#                             [--measure-ms M] [--warmup-ms W]
+#       DIR: a directory holding release rmq-broker and rmq-namesrv binaries; phases of M ms
+#       (8000) after W ms (2000) of warm-up: --quick's 1 s phases are too noisy for a few percent.
 #
 # Nothing here asserts on timings. Run it on a quiet machine (the load average is recorded).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-BEFORE="" AFTER="" ROUNDS=3 PLAN="sync:128:64,sync:1024:16,async:128"
+BEFORE="" AFTER="" ROUNDS=3 PLAN="sync:128:64,sync:1024:16,async:128" MEASURE_MS=8000 WARMUP_MS=2000
 BEFORE_REV="${RMQ_BEFORE_REV:-before}" AFTER_REV="${RMQ_AFTER_REV:-after}"
 ORIG_ARGS="$*"
 while (($#)); do
@@ -25,6 +27,8 @@ while (($#)); do
     --after) AFTER="$2"; shift 2;;
     --rounds) ROUNDS="$2"; shift 2;;
     --plan) PLAN="$2"; shift 2;;
+    --measure-ms) MEASURE_MS="$2"; shift 2;;
+    --warmup-ms) WARMUP_MS="$2"; shift 2;;
     *) echo "metrics-overhead.sh: unknown argument '$1' (see the header)" >&2; exit 2;;
   esac
 done
@@ -51,8 +55,10 @@ for r in $(seq 1 "$ROUNDS"); do
     out="$WORK/$v-$r"
     echo "metrics-overhead: round $r, $v ($dir)" >&2
     RMQ_BENCH_BIN_DIR="$dir" RMQ_BENCH_REV="$rev" RMQ_BENCH_BROKER_SET="$set" RMQ_BENCH_SCRAPE_S="$scrape" \
-      "$HERE/run.sh" --quick --peers rmq --plan "$PLAN" --out "$out" >/dev/null
-    scrapes="$(wc -l <"$out/scrapes" 2>/dev/null || echo 0)"
+      "$HERE/run.sh" --quick --peers rmq --plan "$PLAN" \
+      --measure-ms "$MEASURE_MS" --warmup-ms "$WARMUP_MS" --out "$out" >/dev/null
+    scrapes=0
+    [[ -f "$out/scrapes" ]] && scrapes="$(wc -l <"$out/scrapes")"
     [[ "$v" != on || "$scrapes" -gt 0 ]] ||
       { echo "metrics-overhead.sh: the 'on' run scraped nothing ($(head -c 300 "$out/scrapes.err" 2>/dev/null))" >&2; exit 1; }
     runs+=("$v:$scrapes=$out/results.json")
@@ -60,6 +66,6 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 python3 "$HERE/report_overhead.py" collect --load-start "$LOAD_START" \
   --load-end "$(cut -d' ' -f1-3 /proc/loadavg)" --before-rev "$BEFORE_REV" --after-rev "$AFTER_REV" \
-  --command "bench/metrics-overhead.sh $ORIG_ARGS" --out "$HERE/results/metrics-overhead.json" "${runs[@]}"
+  --command "bench/metrics-overhead.sh $ORIG_ARGS" --measure-ms "$MEASURE_MS" --warmup-ms "$WARMUP_MS" --out "$HERE/results/metrics-overhead.json" "${runs[@]}"
 python3 "$HERE/report.py" render --from-json "$HERE/results/latest.json" --md "$HERE/../BENCHMARKS.md"
 echo "metrics-overhead: wrote bench/results/metrics-overhead.json and BENCHMARKS.md" >&2

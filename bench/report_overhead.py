@@ -51,6 +51,7 @@ def collect(args):
         row["onOverBefore"] = ratio(row, "on", "before")
         rows.append(row)
     out = {"command": args.command, "beforeRev": args.before_rev, "afterRev": args.after_rev,
+           "measureMs": int(args.measure_ms), "warmupMs": int(args.warmup_ms),
            "loadavgStart": args.load_start, "loadavgEnd": args.load_end, "scrapes": scrapes,
            "rows": rows}
     with open(args.out, "w") as f:
@@ -75,12 +76,14 @@ def overhead_section():
     if "scrapes" not in r:
         return []  # the older two-build format: superseded
     L = ["## Cost of the statistics and metrics", ""]
-    L.append("`%s`, load average %s at the start, %s at the end. Each variant runs `bench/run.sh "
-             "--quick --peers rmq`, alternately: **before** = rmq %s (no per-topic statistics, no "
+    L.append("`%s`, load average %s at the start, %s at the end (the benchmark's own driver threads "
+             "and broker: nothing else ran). Each variant runs `bench/run.sh --quick --peers rmq` with "
+             "phases of %.0f s after %.0f s of warm-up, alternately: **before** = rmq %s (no per-topic statistics, no "
              "request histogram, no fsync timing); **off** = rmq %s with `httpEnable=false` (the "
              "statistics the admin views read are still kept); **on** = rmq %s with `/metrics` "
              "scraped every second during the run (%s scrapes per run). Median msg/s (every run in "
-             "brackets)." % (r["command"], r["loadavgStart"], r["loadavgEnd"], r["beforeRev"],
+             "brackets)." % (r["command"], r["loadavgStart"], r["loadavgEnd"],
+                              r.get("measureMs", 0) / 1000, r.get("warmupMs", 0) / 1000, r["beforeRev"],
                               r["afterRev"], r["afterRev"],
                               ", ".join(str(n) for n in r["scrapes"].get("on", []))))
     L.append("")
@@ -100,7 +103,8 @@ def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("collect")
-    for opt in ("--load-start", "--load-end", "--before-rev", "--after-rev", "--command", "--out"):
+    for opt in ("--load-start", "--load-end", "--before-rev", "--after-rev", "--command", "--out",
+                "--measure-ms", "--warmup-ms"):
         c.add_argument(opt, required=True)
     c.add_argument("runs", nargs="+", help="VARIANT:SCRAPES=PATH/results.json (VARIANT: %s)"
                    % ", ".join(ORDER))
