@@ -1,6 +1,7 @@
 //! Running a broker: bind the ports, open the store, start the background tasks, serve, and stop
 //! gracefully (stop accepting, answer parked pulls, unregister, flush, exit).
 
+use crate::acl::AclGate;
 use crate::broker::{Broker, StartError};
 use crate::config::BrokerConfig;
 use crate::health::Health;
@@ -38,6 +39,12 @@ pub enum ServerError {
     /// Store or metadata.
     #[error(transparent)]
     Start(#[from] StartError),
+    /// `aclEnable=true` but the ACL file is missing or invalid.
+    #[error("aclEnable=true but the ACL file cannot be used: {0} (fix aclFile or the file)")]
+    Acl(#[from] rmq_acl::ConfigError),
+    /// `aclEnable=true` without `aclFile`.
+    #[error("aclEnable=true needs aclFile=<path of plain_acl.yml>")]
+    AclFileMissing,
     /// Opening the store panicked or was cancelled.
     #[error("opening the store did not finish: {0}")]
     Aborted(String),
@@ -49,6 +56,8 @@ pub struct BrokerServer {
     listeners: Vec<TcpListener>,
     ha_listener: Option<TcpListener>,
     health: Arc<Health>,
+    /// The ACL gate when `aclEnable=true`.
+    acl: Option<Arc<AclGate>>,
     /// Stops the HTTP listener when dropped (after shutdown, or when start-up fails).
     http_stop: DropGuard,
 }
@@ -113,6 +122,7 @@ impl BrokerServer {
     /// (or `httpListenPort`) gets an ephemeral HA (HTTP) port.
     pub async fn start(config: BrokerConfig) -> Result<Self, ServerError> {
         let mut config = config;
+        let acl = load_acl(&config)?;
         let (listeners, ha_listener, port) = bind_remoting(&mut config).await?;
         let health = Arc::new(Health::new(config.namesrv_addrs.clone()));
         let http = CancellationToken::new();
@@ -140,6 +150,7 @@ impl BrokerServer {
             listeners,
             ha_listener,
             health,
+            acl,
             http_stop,
         })
     }
@@ -166,7 +177,10 @@ impl BrokerServer {
         crate::transaction::spawn_checker(b.check_service(), tasks.clone());
         crate::ha::spawn(&b.ha, self.ha_listener, b.synced_tables(), tasks.clone());
         crate::retention::spawn(b.store.clone(), b.retention.clone(), tasks.clone());
-        let handler = Arc::new(BrokerHandler::new(b.clone()));
+        if let Some(acl) = &self.acl {
+            crate::acl::spawn_reload(acl.clone(), crate::acl::RELOAD_PERIOD, tasks.clone());
+        }
+        let handler = Arc::new(BrokerHandler::with_acl(b.clone(), self.acl.clone()));
         let server_config = ServerConfig {
             limits: rmq_protocol::FrameLimits {
                 max_frame: b.config.max_frame,
@@ -207,6 +221,24 @@ impl BrokerServer {
         drop(self.http_stop);
         tracing::info!("broker stopped");
     }
+}
+
+/// The ACL gate of `aclEnable=true` (its file loaded and valid), else `None`.
+fn load_acl(config: &BrokerConfig) -> Result<Option<Arc<AclGate>>, ServerError> {
+    if !config.acl_enable {
+        return Ok(None);
+    }
+    let path = config
+        .acl_file
+        .as_ref()
+        .ok_or(ServerError::AclFileMissing)?;
+    let gate = AclGate::load(path)?;
+    tracing::info!(
+        file = %path.display(),
+        accounts = gate.current().accounts().len(),
+        "ACL on: every request is checked"
+    );
+    Ok(Some(Arc::new(gate)))
 }
 
 /// Readiness "not ready" answers after which a probe (failureThreshold 2) has taken the pod out.

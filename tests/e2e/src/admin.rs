@@ -1,6 +1,7 @@
 //! Blocking admin calls from a test thread: runtime info, topics, groups, consumer offsets
 //! (what `mqadmin` does, through rmq-protocol's client).
 
+use rmq_acl::Credentials;
 use rmq_protocol::body::subscription::SubscriptionGroupConfig;
 use rmq_protocol::body::to_json;
 use rmq_protocol::header::offset::{
@@ -13,10 +14,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// An admin client with its own runtime; every call blocks (3 s timeout).
+/// An admin client with its own runtime; every call blocks (3 s timeout). Requests are
+/// unsigned unless made with [`Admin::signed`].
 pub struct Admin {
     rt: tokio::runtime::Runtime,
     client: Arc<RemotingClient>,
+    credentials: Option<Credentials>,
 }
 
 impl Default for Admin {
@@ -30,12 +33,39 @@ impl Admin {
     pub fn new() -> Self {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let client = rt.block_on(async { Arc::new(RemotingClient::new(ClientConfig::default())) });
-        Self { rt, client }
+        Self {
+            rt,
+            client,
+            credentials: None,
+        }
+    }
+
+    /// A client that signs every request as Java's `AclClientRPCHook` does (brokers with
+    /// `aclEnable=true`).
+    pub fn signed(access_key: &str, secret_key: &str) -> Self {
+        Self {
+            credentials: Some(Credentials::new(access_key, secret_key)),
+            ..Self::new()
+        }
+    }
+
+    /// Adds `AccessKey` and `Signature` to `req` when this client has credentials.
+    pub fn sign(&self, mut req: RemotingCommand) -> RemotingCommand {
+        if let Some(c) = &self.credentials {
+            let added = c
+                .sign_request(req.ext_fields.iter(), &req.body)
+                .expect("a non-empty secret key");
+            for (k, v) in added {
+                req.ext_fields.insert(k, v);
+            }
+        }
+        req
     }
 
     /// Sends `req` to `addr`; `None` if the broker did not answer (the connection is dropped,
     /// so the next call reconnects, e.g. after a restart).
     pub fn invoke(&self, addr: &str, req: RemotingCommand) -> Option<RemotingCommand> {
+        let req = self.sign(req);
         let resp = self
             .rt
             .block_on(self.client.invoke(addr, req, Duration::from_secs(3)));

@@ -126,6 +126,30 @@ mod tests {
     }
 
     #[test]
+    fn acl_keys_need_a_file_and_are_reported() {
+        let with = |set: &[&str]| {
+            BrokerConfig::from_args(&Args {
+                set: set.iter().map(|s| (*s).to_owned()).collect(),
+                ..Args::default()
+            })
+        };
+        let c = with(&[]).unwrap();
+        assert!(!c.acl_enable && c.acl_file.is_none());
+        let err = with(&["aclEnable=true"]).unwrap_err().to_string();
+        assert!(err.contains("aclFile"), "{err}");
+        let c = with(&["aclEnable=true", "aclFile=/etc/rmq/plain_acl.yml"]).unwrap();
+        assert!(c.acl_enable);
+        let props = c.to_properties();
+        assert!(props.contains("aclEnable=true\n"), "{props}");
+        assert!(
+            props.contains("aclFile=/etc/rmq/plain_acl.yml\n"),
+            "{props}"
+        );
+        assert_eq!(props.matches("aclEnable=").count(), 1, "{props}");
+        assert!(with(&["aclEnable=maybe"]).is_err());
+    }
+
+    #[test]
     fn errors_name_key_and_fix() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("broker.conf");

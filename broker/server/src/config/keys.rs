@@ -2,6 +2,7 @@
 
 use super::parse::{boolean, invalid, millis, parse, positive_ms};
 use super::{BrokerConfig, BrokerRole, ConfigError, FlushDiskType};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Keys of Apache RocketMQ's broker.conf we accept without acting on them.
@@ -21,7 +22,6 @@ const ACCEPTED_UNUSED: &[&str] = &[
     "slaveReadEnable",
     "enablePropertyFilter",
     "traceTopicEnable",
-    "aclEnable",
     "namesrvAddrs",
     "enableDLegerCommitLog",
     "waitTimeMillsInSendQueue",
@@ -177,6 +177,8 @@ impl BrokerConfig {
             "shortPollingTimeMills" => self.short_polling_time = millis(origin, key, v)?,
             "channelExpiredTimeout" => self.channel_expired_timeout = millis(origin, key, v)?,
             "traceOn" => self.trace_on = boolean(origin, key, v)?,
+            "aclEnable" => self.acl_enable = boolean(origin, key, v)?,
+            "aclFile" => self.acl_file = Some(PathBuf::from(v)).filter(|_| !v.is_empty()),
             "messageDelayLevel" => {
                 self.features.apply(key, v, origin)?;
                 self.message_delay_level = v.to_owned();
@@ -276,6 +278,14 @@ impl BrokerConfig {
             format!("haMaxGapNotInSync={}", self.ha.max_gap_not_in_sync),
             format!("slaveTimeout={}", self.ha.slave_timeout.as_millis()),
             format!("inSyncReplicas={}", self.ha.in_sync_replicas),
+            format!("aclEnable={}", self.acl_enable),
+            format!(
+                "aclFile={}",
+                self.acl_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ),
         ];
         lines.extend(self.features.to_properties());
         lines.extend(self.retention.to_properties());

@@ -117,6 +117,11 @@ pub struct BrokerConfig {
     pub retention: RetentionConfig,
     /// Replication (HA) settings.
     pub ha: HaConfig,
+    /// Whether every request must pass the ACL of [`Self::acl_file`] (`aclEnable`, default
+    /// false).
+    pub acl_enable: bool,
+    /// The `plain_acl.yml` of accounts and permissions (`aclFile`); required when `aclEnable`.
+    pub acl_file: Option<PathBuf>,
     /// Keys we accept but do not act on, kept for GET_BROKER_CONFIG.
     pub passthrough: Vec<(String, String)>,
 }
@@ -162,6 +167,8 @@ impl Default for BrokerConfig {
             message_delay_level: rmq_protocol::message::DEFAULT_LEVELS.into(),
             features: FeaturesConfig::default(),
             retention: RetentionConfig::default(),
+            acl_enable: false,
+            acl_file: None,
             passthrough: Vec::new(),
             ha: HaConfig::default(),
         }
@@ -281,6 +288,13 @@ impl BrokerConfig {
                 "brokerId={} is a slave id: set brokerRole=SLAVE (or brokerId=0 for a master)",
                 self.broker_id
             )));
+        }
+        if self.acl_enable && self.acl_file.is_none() {
+            return Err(ConfigError::Inconsistent(
+                "aclEnable=true needs aclFile=<path of plain_acl.yml> (the accounts and their \
+                 permissions)"
+                    .into(),
+            ));
         }
         if self.broker_name.is_empty() || self.cluster_name.is_empty() {
             return Err(ConfigError::Inconsistent(

@@ -18,6 +18,7 @@ mod send;
 mod send_paths;
 mod stats;
 
+use crate::acl::AclGate;
 use crate::broker::Broker;
 use rmq_protocol::net::{Channel, RequestHandler};
 use rmq_protocol::{RemotingCommand, request_code as rc};
@@ -32,12 +33,25 @@ pub use runtime_info::runtime_table;
 #[derive(Clone)]
 pub struct BrokerHandler {
     broker: Arc<Broker>,
+    /// The ACL gate when `aclEnable=true`; `None` costs one branch per request.
+    acl: Option<Arc<AclGate>>,
 }
 
 impl BrokerHandler {
-    /// A handler over `broker`.
+    /// A handler over `broker`, without ACL.
     pub fn new(broker: Arc<Broker>) -> Self {
-        Self { broker }
+        Self { broker, acl: None }
+    }
+
+    /// A handler over `broker` that checks every request with `acl` first (when `Some`).
+    pub fn with_acl(broker: Arc<Broker>, acl: Option<Arc<AclGate>>) -> Self {
+        Self { broker, acl }
+    }
+
+    /// The ACL's refusal of `req`, as the response to send (one-way requests get none).
+    fn refused(&self, ch: &Channel, req: &RemotingCommand) -> Option<RemotingCommand> {
+        let denial = self.acl.as_ref()?.check(ch, req)?;
+        Some(RemotingCommand::error(req, denial.code, denial.remark))
     }
 
     async fn dispatch(&self, ch: &Channel, req: RemotingCommand) -> Reply {
@@ -73,11 +87,21 @@ impl RequestHandler for BrokerHandler {
         let opaque = request.opaque;
         let version = request.version;
         let started = std::time::Instant::now();
-        let resp = match self.dispatch(channel, request).await {
-            Ok(resp) => resp,
-            Err(e) => {
-                tracing::warn!(code, peer = %channel.remote_addr(), error = %e, "request failed");
-                Some(reply::system_error(opaque, version, &e))
+        let refused = if self.acl.is_some() {
+            self.refused(channel, &request)
+        } else {
+            None
+        };
+        let resp = if refused.is_some() {
+            // one-way requests are dropped: the connection sends no response to them
+            refused
+        } else {
+            match self.dispatch(channel, request).await {
+                Ok(resp) => resp,
+                Err(e) => {
+                    tracing::warn!(code, peer = %channel.remote_addr(), error = %e, "request failed");
+                    Some(reply::system_error(opaque, version, &e))
+                }
             }
         };
         if let Some(r) = &resp {
@@ -95,6 +119,9 @@ impl RequestHandler for BrokerHandler {
     }
 
     fn on_close(&self, channel: &Channel) {
+        if let Some(acl) = &self.acl {
+            acl.connection_closed(channel.id());
+        }
         client::connection_closed(&self.broker, channel);
     }
 }

@@ -6,6 +6,8 @@ import java.util.List;
 import org.apache.rocketmq.client.consumer.DefaultLitePullConsumer;
 import org.apache.rocketmq.client.consumer.DefaultMQPushConsumer;
 import org.apache.rocketmq.client.consumer.MessageSelector;
+import org.apache.rocketmq.client.consumer.rebalance.AllocateMessageQueueAveragely;
+import org.apache.rocketmq.remoting.RPCHook;
 import org.apache.rocketmq.client.consumer.listener.ConsumeConcurrentlyStatus;
 import org.apache.rocketmq.client.consumer.listener.ConsumeOrderlyStatus;
 import org.apache.rocketmq.client.consumer.listener.MessageListenerConcurrently;
@@ -138,7 +140,9 @@ final class Consume {
         long deadline = System.currentTimeMillis() + c.timeoutMs;
         Recorder r = new Recorder(ctx, c.prefix, c.shards);
 
-        DefaultMQPushConsumer pc = new DefaultMQPushConsumer(c.group);
+        RPCHook hook = Ctx.aclHook(a);
+        DefaultMQPushConsumer pc = hook == null ? new DefaultMQPushConsumer(c.group)
+                : new DefaultMQPushConsumer(c.group, hook, new AllocateMessageQueueAveragely());
         pc.setNamesrvAddr(c.namesrv);
         if (c.instance != null) pc.setInstanceName(c.instance);
         Ctx.setEnum(pc, "setMessageModel", c.broadcast ? "BROADCASTING" : "CLUSTERING");
@@ -195,7 +199,8 @@ final class Consume {
         ctx.openRecords(a.str("out", null));
         long deadline = System.currentTimeMillis() + c.timeoutMs;
         Recorder r = new Recorder(ctx, c.prefix, c.shards);
-        DefaultLitePullConsumer lc = new DefaultLitePullConsumer(c.group);
+        RPCHook hook = Ctx.aclHook(a);
+        DefaultLitePullConsumer lc = hook == null ? new DefaultLitePullConsumer(c.group) : new DefaultLitePullConsumer(c.group, hook);
         lc.setNamesrvAddr(c.namesrv);
         if (c.instance != null) lc.setInstanceName(c.instance);
         Ctx.setEnum(lc, "setMessageModel", c.broadcast ? "BROADCASTING" : "CLUSTERING");

@@ -10,6 +10,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import org.apache.rocketmq.acl.common.AclClientRPCHook;
+import org.apache.rocketmq.acl.common.SessionCredentials;
+import org.apache.rocketmq.remoting.RPCHook;
 
 /** Per-run context: output stream, error collection, client-version compat helpers. */
 final class Ctx {
@@ -41,12 +44,23 @@ final class Ctx {
     synchronized void error(Throwable t) {
         Throwable c = t;
         while (c.getCause() != null && c.getCause() != c && c.getMessage() == null) c = c.getCause();
-        String m = c.getClass().getSimpleName() + ": " + String.valueOf(c.getMessage());
-        // the Java client appends a FAQ URL and multi-line detail; keep the first line
+        String m = firstLine(c);
+        // the broker's answer (code and remark) is often only in the root cause, e.g. under
+        // "Send [1] times, still failed": append it
+        Throwable root = c;
+        for (int depth = 0; root.getCause() != null && root.getCause() != root && depth < 16; depth++) root = root.getCause();
+        if (root != c && root.getMessage() != null) m = m + " <- " + firstLine(root);
+        if (m.length() > 500) m = m.substring(0, 500);
+        error(m);
+    }
+
+    /** "SimpleName: message", first line only (the Java client appends a FAQ URL and detail). */
+    private static String firstLine(Throwable t) {
+        String m = t.getClass().getSimpleName() + ": " + String.valueOf(t.getMessage());
         int nl = m.indexOf('\n');
         if (nl > 0) m = m.substring(0, nl);
         if (m.length() > 300) m = m.substring(0, 300);
-        error(m);
+        return m;
     }
 
     synchronized void error(String m) {
@@ -116,6 +130,18 @@ final class Ctx {
             }
         }
         throw new IllegalStateException("no " + setter + " on " + target.getClass().getName());
+    }
+
+    /**
+     * The ACL hook for --access-key/--secret-key (both or neither), or null: AclClientRPCHook with
+     * SessionCredentials, from rocketmq-client (5.x) or rocketmq-acl (4.9.x).
+     */
+    static RPCHook aclHook(Args a) {
+        String ak = a.str("access-key", null);
+        String sk = a.str("secret-key", null);
+        if (ak == null && sk == null) return null;
+        if (ak == null || sk == null) throw new Args.UsageException("--access-key and --secret-key go together");
+        return new AclClientRPCHook(new SessionCredentials(ak, sk));
     }
 
     static Map<String, Long> sorted(Map<String, Long> m) {

@@ -8,6 +8,7 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.rocketmq.client.producer.DefaultMQProducer;
+import org.apache.rocketmq.remoting.RPCHook;
 import org.apache.rocketmq.client.producer.LocalTransactionState;
 import org.apache.rocketmq.client.producer.MessageQueueSelector;
 import org.apache.rocketmq.client.producer.SendCallback;
@@ -75,12 +76,13 @@ final class Produce {
         if (a.has("tx") || a.has("check") || a.has("wait-checks")) {
             if (!mode.equals("transaction")) throw new Args.UsageException("--tx/--check/--wait-checks need --mode transaction");
         }
+        RPCHook hook = Ctx.aclHook(a);
         long deadline = System.currentTimeMillis() + timeoutMs;
         ctx.openRecords(outFile);
 
         DefaultMQProducer p;
         if (mode.equals("transaction")) {
-            TransactionMQProducer tp = new TransactionMQProducer(group);
+            TransactionMQProducer tp = hook == null ? new TransactionMQProducer(group) : new TransactionMQProducer(group, hook);
             tp.setTransactionListener(new TransactionListener() {
                 @Override
                 public LocalTransactionState executeLocalTransaction(Message msg, Object arg) {
@@ -107,7 +109,7 @@ final class Produce {
             });
             p = tp;
         } else {
-            p = new DefaultMQProducer(group);
+            p = hook == null ? new DefaultMQProducer(group) : new DefaultMQProducer(group, hook);
         }
         p.setNamesrvAddr(namesrv);
         p.setSendMsgTimeout(sendTimeout);
