@@ -4,6 +4,7 @@ is exec'd in the foreground) and RMQ_NO_EC2=1. The "servers" are stand-in script
 their arguments, so these tests check what the bootstrap writes and runs, not the servers."""
 import hashlib
 import os
+import pathlib
 import re
 import subprocess
 
@@ -19,6 +20,7 @@ BROKER = {
     "FileReservedTime": "168", "DeleteWhen": "04;16", "DiskMaxUsedSpaceRatio": "80",
     "ArtefactBucketName": "rmq-artefacts", "ArtefactKeyPrefix": "rmq/0.1.0/", "ArtefactRegion": "us-east-1",
     "AWS::Region": "us-east-1", "LogGroupName": "demo-logs", "AWS::StackName": "demo-BrokerB1Stack-X",
+    "BinarySha256": "",
 }
 NAMESRV = dict(BROKER, NodeName="namesrv-0", NodeRole="namesrv", VolumeId="", BrokerName="",
                BrokerId="0", BrokerRole="ASYNC_MASTER", NameServerAddresses="")
@@ -36,21 +38,22 @@ def render(values):
     return re.sub(r"\$\{([^}]+)\}", sub, header) + body
 
 
-def run(tmp_path, values, env=None, binaries=("rmq-broker", "rmq-namesrv")):
-    return run_script(tmp_path, render(values), env, binaries)
+def run(tmp_path, values, env=None, binaries=("rmq-broker", "rmq-namesrv"), content=FAKE_SERVER.encode()):
+    return run_script(tmp_path, render(values), env, binaries, content)
 
 
-def run_script(tmp_path, text, env=None, binaries=("rmq-broker", "rmq-namesrv")):
-    """Run user data `text` in the sandbox under tmp_path; (process, RMQ_ROOT)."""
+def run_script(tmp_path, text, env=None, binaries=("rmq-broker", "rmq-namesrv"), content=FAKE_SERVER.encode()):
+    """Run user data `text` in the sandbox under tmp_path, with `content` as every binary;
+    (process, RMQ_ROOT). The stand-in scripts pass the ELF check only with RMQ_ALLOW_SCRIPTS=1."""
     root = tmp_path / "root"
     artefacts = tmp_path / "artefacts"
     artefacts.mkdir(exist_ok=True)
     for name in binaries:
-        (artefacts / name).write_text(FAKE_SERVER)
+        (artefacts / name).write_bytes(content)
     script = tmp_path / "user-data.sh"
     script.write_text(text)
     full_env = {"PATH": os.environ["PATH"], "RMQ_ROOT": str(root), "RMQ_ARTEFACT_DIR": str(artefacts),
-                "RMQ_NO_SYSTEMD": "1", "RMQ_NO_EC2": "1", **(env or {})}
+                "RMQ_NO_SYSTEMD": "1", "RMQ_NO_EC2": "1", "RMQ_ALLOW_SCRIPTS": "1", **(env or {})}
     proc = subprocess.run(["bash", str(script)], env=full_env, capture_output=True, text=True, timeout=60)
     return proc, root
 
@@ -107,7 +110,56 @@ def test_checksum_is_verified_when_published(tmp_path):
     assert proc.returncode == 0, proc.stderr
     (tmp_path / "artefacts/rmq-broker.sha256").write_text("0" * 64 + "  rmq-broker\n")
     proc, _ = run(tmp_path, BROKER)
-    assert proc.returncode == 1 and "checksum mismatch for rmq-broker" in proc.stderr
+    assert proc.returncode == 1
+    assert f"FAILED: checksum mismatch for rmq-broker: it is {good}, its published rmq-broker.sha256 says {'0' * 64}" \
+        in proc.stderr
+
+
+def test_checksum_in_the_user_data_header_is_enforced(tmp_path):
+    """BinarySha256 (RMQ_BINARY_SHA256) pins the build: the right hash boots, any other fails
+    before the server starts, even when the published .sha256 matches the (wrong) file."""
+    good = hashlib.sha256(FAKE_SERVER.encode()).hexdigest()
+    proc, root = run(tmp_path, dict(BROKER, BinarySha256=good))
+    assert proc.returncode == 0, proc.stderr
+    second = tmp_path / "second"
+    (second / "artefacts").mkdir(parents=True)
+    (second / "artefacts/rmq-broker.sha256").write_text(f"{good}  rmq-broker\n")
+    proc, root = run(second, dict(BROKER, BinarySha256="ab" * 32))
+    assert proc.returncode == 1
+    assert (f"rmq-bootstrap: FAILED: checksum mismatch for rmq-broker: it is {good}, the user data expects "
+            f"{'ab' * 32}") in proc.stderr
+    assert not (root / "ran").exists() and not (root / "opt/rmq/bin/rmq-broker").exists()
+
+
+def elf_header(machine):
+    """The first 64 bytes of a little-endian 64-bit ELF executable for e_machine `machine`."""
+    head = bytearray(64)
+    head[0:7] = b"\x7fELF\x02\x01\x01"
+    head[16:18] = (2).to_bytes(2, "little")
+    head[18:20] = machine.to_bytes(2, "little")
+    return bytes(head)
+
+
+def test_binary_of_another_architecture_fails_with_both_architectures(tmp_path):
+    host = os.uname().machine
+    other, code = ("aarch64", 183) if host != "aarch64" else ("x86_64", 62)
+    proc, root = run(tmp_path, BROKER, content=elf_header(code))
+    assert proc.returncode == 1
+    assert (f"rmq-bootstrap: FAILED: architecture mismatch for rmq-broker: it is {other}, this instance is "
+            f"{host} (release with --arch {host}") in proc.stderr
+    assert not (root / "opt/rmq/bin/rmq-broker").exists()
+
+
+def test_binary_of_the_instances_architecture_boots(tmp_path):
+    """A real executable of this machine (/bin/true) passes the ELF check without
+    RMQ_ALLOW_SCRIPTS; a script stand-in does not."""
+    true = pathlib.Path("/bin/true").read_bytes()
+    proc, root = run(tmp_path, BROKER, {"RMQ_ALLOW_SCRIPTS": ""}, content=true)
+    assert proc.returncode == 0, proc.stderr
+    assert (root / "opt/rmq/bin/rmq-broker").read_bytes() == true
+    proc, _ = run(tmp_path, BROKER, {"RMQ_ALLOW_SCRIPTS": ""})
+    assert proc.returncode == 1
+    assert "FAILED: architecture mismatch for rmq-broker: it is not an ELF executable" in proc.stderr
 
 
 @pytest.mark.parametrize("change,message", [

@@ -1,10 +1,13 @@
 """rmq-node.yaml deployed alone into moto: one node's interface, volume, launch template and ASG."""
+import hashlib
 import ipaddress
 import subprocess
 
 from conftest import AZS
 from test_bootstrap import render
 
+# The stand-in broker the sandbox test installs, and the checksum the node stack pins.
+STAND_IN = '#!/bin/bash\nprintf "%s\\n" "$0" "$@" > "$RMQ_ROOT/ran"\n'
 NODE_VALUES = {
     "ClusterName": "demo", "ClusterStackName": "demo", "NodeName": "broker-a-0", "NodeRole": "broker",
     "BrokerName": "broker-a", "BrokerId": "0", "BrokerRole": "SYNC_MASTER", "FlushDiskType": "SYNC_FLUSH",
@@ -13,6 +16,7 @@ NODE_VALUES = {
     "VolumeSize": "250", "ArtefactBucketName": "rmq-artefacts", "ArtefactKeyPrefix": "rmq/0.1.0/",
     "LogGroupName": "demo-logs", "KeyPairName": "ops",
     "FileReservedTime": "48", "DeleteWhen": "02;14", "DiskMaxUsedSpaceRatio": "70",
+    "BinarySha256": hashlib.sha256(STAND_IN.encode()).hexdigest(),
 }
 
 
@@ -70,7 +74,7 @@ def test_broker_node_resources(aws, existing_vpc):
         **{k: values[k] for k in ("ClusterName", "NodeName", "NodeRole", "BrokerName", "BrokerId", "BrokerRole",
                                   "FlushDiskType", "NameServerAddresses", "ArtefactBucketName",
                                   "ArtefactKeyPrefix", "LogGroupName", "FileReservedTime", "DeleteWhen",
-                                  "DiskMaxUsedSpaceRatio")},
+                                  "DiskMaxUsedSpaceRatio", "BinarySha256")},
         "NodeInterface.PrimaryPrivateIpAddress": out["Address"], "NodeInterface": out["NetworkInterfaceId"],
         "VolumeId": out["DataVolumeId"], "ArtefactRegion": "us-east-1", "AWS::Region": "us-east-1",
         "AWS::StackName": "node"})
@@ -94,13 +98,18 @@ def test_deployed_user_data_runs_in_the_sandbox(aws, existing_vpc, tmp_path):
     _, out = deploy(aws, existing_vpc)
     script = aws.user_data(the_instance(aws, out["AutoScalingGroupName"])["InstanceId"])
     (tmp_path / "artefacts").mkdir()
-    (tmp_path / "artefacts" / "rmq-broker").write_text('#!/bin/bash\nprintf "%s\\n" "$0" "$@" > "$RMQ_ROOT/ran"\n')
+    (tmp_path / "artefacts" / "rmq-broker").write_text(STAND_IN)
     (tmp_path / "ud.sh").write_text(script)
     root = tmp_path / "root"
     env = {"PATH": "/usr/bin:/bin", "RMQ_ROOT": str(root), "RMQ_ARTEFACT_DIR": str(tmp_path / "artefacts"),
-           "RMQ_NO_SYSTEMD": "1", "RMQ_NO_EC2": "1"}
+           "RMQ_NO_SYSTEMD": "1", "RMQ_NO_EC2": "1", "RMQ_ALLOW_SCRIPTS": "1"}
     proc = subprocess.run(["bash", str(tmp_path / "ud.sh")], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+    assert f"RMQ_BINARY_SHA256='{NODE_VALUES['BinarySha256']}'\n" in script
+    # The pinned checksum is enforced: another build is refused.
+    (tmp_path / "artefacts" / "rmq-broker").write_text(STAND_IN + "# rebuilt\n")
+    refused = subprocess.run(["bash", str(tmp_path / "ud.sh")], env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "the user data expects " + NODE_VALUES["BinarySha256"] in refused.stderr
     conf = (root / "etc/rmq/broker.conf").read_text()
     assert f"brokerIP1={out['Address']}\n" in conf and "brokerRole=SYNC_MASTER\n" in conf
     assert "namesrvAddr=10.20.0.9:9876;10.20.32.9:9876\n" in conf

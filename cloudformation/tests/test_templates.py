@@ -79,7 +79,7 @@ def test_user_data_header_sets_every_variable_the_script_needs():
     used = set(re.findall(r"\b(RMQ_[A-Z0-9_]+)\b", script))
     # Variables a sandbox sets (never the header), and ports with defaults.
     optional = {"RMQ_ROOT", "RMQ_ARTEFACT_DIR", "RMQ_NO_SYSTEMD", "RMQ_NO_EC2", "RMQ_NO_CLOUDWATCH",
-                "RMQ_OVERRIDES", "RMQ_NAMESRV_PORT", "RMQ_LISTEN_PORT", "RMQ_HA_PORT"}
+                "RMQ_OVERRIDES", "RMQ_ALLOW_SCRIPTS", "RMQ_NAMESRV_PORT", "RMQ_LISTEN_PORT", "RMQ_HA_PORT"}
     assert used - optional == assigned, (
         f"header/script mismatch: only in the script {sorted(used - optional - assigned)}, "
         f"only in the header {sorted(assigned - used)}")
@@ -93,7 +93,8 @@ def test_user_data_header_sets_every_variable_the_script_needs():
 def test_rendered_user_data_fits_the_16k_limit():
     (header, _), body = user_data_parts()
     # Longest values: 64-char names, 3 nameservers, 63-char bucket, long prefix and stack names.
-    worst = re.sub(r"\$\{[^}]+\}", "x" * 128, header)
+    # BinarySha256 is exactly 64 hex digits (its AllowedPattern).
+    worst = re.sub(r"\$\{[^}]+\}", "x" * 128, header.replace("${BinarySha256}", "0" * 64))
     assert len((worst + body).encode()) < 16 * 1024
 
 

@@ -1,10 +1,8 @@
 #!/bin/bash
-# rmq node bootstrap: first-boot script of every rmq node (nameserver or broker).
-# templates/rmq-node.yaml (and the rmq-aws provisioner) put a header of RMQ_* assignments in
-# front of this file and pass the result as EC2 user data. See cloudformation/README.md.
-# Sandbox overrides, never set on EC2: RMQ_ROOT (path prefix), RMQ_ARTEFACT_DIR (copy binaries
-# from this dir, not S3), RMQ_NO_SYSTEMD=1 (exec the server in the foreground), RMQ_NO_EC2=1
-# (no IMDS, ENI/volume attach, signal, CloudWatch), RMQ_OVERRIDES (a file sourced after the header).
+# rmq node bootstrap, first boot of a nameserver or broker: the EC2 user data is a header of RMQ_*
+# assignments (from rmq-node.yaml or rmq-aws) then this file. See cloudformation/README.md.
+# Sandbox overrides (RMQ_ROOT, RMQ_ARTEFACT_DIR, RMQ_NO_SYSTEMD, RMQ_NO_EC2, RMQ_OVERRIDES,
+# RMQ_ALLOW_SCRIPTS; never set on EC2): see "Sandbox overrides" in cloudformation/README.md.
 set -Eeuo pipefail
 umask 022
 if [ -n "${RMQ_OVERRIDES:-}" ]; then . "$RMQ_OVERRIDES"; fi
@@ -15,7 +13,7 @@ signal() {
   [ "${RMQ_NO_EC2:-}" != 1 ] && [ -n "${RMQ_SIGNAL_STACK:-}" ] && [ -n "$INSTANCE_ID" ] || return 0
   aws cloudformation signal-resource --region "$RMQ_REGION" --stack-name "$RMQ_SIGNAL_STACK" \
     --logical-resource-id "$RMQ_SIGNAL_RESOURCE" --unique-id "$INSTANCE_ID" --status "$1" \
-    >/dev/null 2>&1 || log "could not signal $1 (normal for a replacement launched outside a stack update)"
+    >/dev/null 2>&1 || log "could not signal $1 (normal outside a stack operation)"
 }
 die() { trap - ERR; log "FAILED: $*"; signal FAILURE; exit 1; }
 trap 'die "command failed at line $LINENO"' ERR
@@ -28,6 +26,7 @@ wait_until() {
   done
 }
 need() { local v; for v in "$@"; do [ -n "${!v:-}" ] || die "$v is not set (user data header incomplete)"; done; }
+bad() { die "$1=${!1} is not $2"; }
 
 need RMQ_CLUSTER_NAME RMQ_NODE_NAME RMQ_ROLE RMQ_NODE_IP
 case "$RMQ_ROLE" in
@@ -36,16 +35,16 @@ case "$RMQ_ROLE" in
     BIN=rmq-broker
     need RMQ_BROKER_NAME RMQ_BROKER_ID RMQ_BROKER_ROLE RMQ_FLUSH_DISK_TYPE RMQ_NAMESRV_ADDR
     need RMQ_FILE_RESERVED_TIME RMQ_DELETE_WHEN RMQ_DISK_MAX_USED_SPACE_RATIO
-    case "$RMQ_BROKER_ROLE" in ASYNC_MASTER|SYNC_MASTER|SLAVE) ;; *) die "RMQ_BROKER_ROLE=$RMQ_BROKER_ROLE is not ASYNC_MASTER, SYNC_MASTER or SLAVE" ;; esac
-    case "$RMQ_FLUSH_DISK_TYPE" in ASYNC_FLUSH|SYNC_FLUSH) ;; *) die "RMQ_FLUSH_DISK_TYPE=$RMQ_FLUSH_DISK_TYPE is not ASYNC_FLUSH or SYNC_FLUSH" ;; esac
-    case "$RMQ_BROKER_ID" in ''|*[!0-9]*) die "RMQ_BROKER_ID=$RMQ_BROKER_ID is not a number" ;; esac
+    case "$RMQ_BROKER_ROLE" in ASYNC_MASTER|SYNC_MASTER|SLAVE) ;; *) bad RMQ_BROKER_ROLE "ASYNC_MASTER, SYNC_MASTER or SLAVE" ;; esac
+    case "$RMQ_FLUSH_DISK_TYPE" in ASYNC_FLUSH|SYNC_FLUSH) ;; *) bad RMQ_FLUSH_DISK_TYPE "ASYNC_FLUSH or SYNC_FLUSH" ;; esac
+    case "$RMQ_BROKER_ID" in ''|*[!0-9]*) bad RMQ_BROKER_ID "a number" ;; esac
     if [ "$RMQ_BROKER_ID" = 0 ] && [ "$RMQ_BROKER_ROLE" = SLAVE ]; then die "brokerId 0 must be a master"; fi
     if [ "$RMQ_BROKER_ID" != 0 ] && [ "$RMQ_BROKER_ROLE" != SLAVE ]; then die "brokerId $RMQ_BROKER_ID must be SLAVE"; fi
-    case "$RMQ_FILE_RESERVED_TIME" in *[!0-9]*) die "RMQ_FILE_RESERVED_TIME=$RMQ_FILE_RESERVED_TIME is not a whole number of hours" ;; esac
-    case "$RMQ_DISK_MAX_USED_SPACE_RATIO" in *[!0-9]*) die "RMQ_DISK_MAX_USED_SPACE_RATIO=$RMQ_DISK_MAX_USED_SPACE_RATIO is not a percentage" ;; esac
-    [[ "$RMQ_DELETE_WHEN" =~ ^([01][0-9]|2[0-3])(\;([01][0-9]|2[0-3]))*$ ]] || die "RMQ_DELETE_WHEN=$RMQ_DELETE_WHEN is not hours 00-23 separated by ';' (04 or 04;16)"
+    case "$RMQ_FILE_RESERVED_TIME" in *[!0-9]*) bad RMQ_FILE_RESERVED_TIME "a whole number of hours" ;; esac
+    case "$RMQ_DISK_MAX_USED_SPACE_RATIO" in *[!0-9]*) bad RMQ_DISK_MAX_USED_SPACE_RATIO "a percentage" ;; esac
+    [[ "$RMQ_DELETE_WHEN" =~ ^([01][0-9]|2[0-3])(\;([01][0-9]|2[0-3]))*$ ]] || bad RMQ_DELETE_WHEN "hours 00-23 separated by ';' (04 or 04;16)"
     ;;
-  *) die "RMQ_ROLE=$RMQ_ROLE is not namesrv or broker" ;;
+  *) bad RMQ_ROLE "namesrv or broker" ;;
 esac
 if [ -z "${RMQ_ARTEFACT_DIR:-}" ]; then need RMQ_ARTEFACT_BUCKET; fi
 
@@ -66,8 +65,7 @@ if [ "${RMQ_NO_EC2:-}" != 1 ]; then
   INSTANCE_ID=$(curl -fsS --retry 5 --max-time 5 -H "X-aws-ec2-metadata-token: $TOKEN" \
     http://169.254.169.254/latest/meta-data/instance-id) || die "cannot read instance-id from IMDS"
 
-  # attach_to_me KIND ID: KIND is volume or eni. The previous instance may still hold it while
-  # it terminates, so keep trying for 15 minutes.
+  # attach_to_me eni|volume ID: retried for 15 min while a terminating predecessor holds it.
   attach_to_me() {
     local kind=$1 id=$2 end=$((SECONDS + 900)) state owner
     while :; do
@@ -129,7 +127,7 @@ fetch() {
   if [ -n "${RMQ_ARTEFACT_DIR:-}" ]; then
     [ -f "$RMQ_ARTEFACT_DIR/$name" ] || die "$RMQ_ARTEFACT_DIR/$name does not exist"
     cp "$RMQ_ARTEFACT_DIR/$name" "$dest.tmp"
-    if [ -f "$RMQ_ARTEFACT_DIR/$name.sha256" ]; then cp "$RMQ_ARTEFACT_DIR/$name.sha256" "$dest.sha256"; fi
+    cp "$RMQ_ARTEFACT_DIR/$name.sha256" "$dest.sha256" 2>/dev/null || :
   else
     local url="s3://$RMQ_ARTEFACT_BUCKET/$prefix$name" region=()
     if [ -n "${RMQ_ARTEFACT_REGION:-}" ]; then region=(--region "$RMQ_ARTEFACT_REGION"); fi
@@ -140,10 +138,16 @@ fetch() {
     aws s3 cp --only-show-errors "${region[@]}" "$url.sha256" "$dest.sha256" 2>/dev/null ||
       log "no $url.sha256 published; skipping checksum"
   fi
-  if [ -f "$dest.sha256" ]; then
-    echo "$(cut -d' ' -f1 <"$dest.sha256")  $dest.tmp" | sha256sum -c --quiet - ||
-      die "checksum mismatch for $name"
-  fi
+  local got want arch m magic; m=$(uname -m); got=$(sha256sum "$dest.tmp" | cut -d' ' -f1)
+  want=$(cut -d' ' -f1 "$dest.sha256" 2>/dev/null) || want=$got
+  [ "$got" = "$want" ] || die "checksum mismatch for $name: it is $got, its published $name.sha256 says $want"
+  want=${RMQ_BINARY_SHA256:-$got}
+  [ "$got" = "$want" ] || die "checksum mismatch for $name: it is $got, the user data expects $want (set BrokerSha256/NameServerSha256 to the release's)"
+  magic=$(od -An -tx1 -N4 "$dest.tmp" | tr -d ' \n') arch="not an ELF executable"
+  if [ "$magic" = 7f454c46 ]; then
+    case $(od -An -tu2 -j18 -N2 "$dest.tmp" | tr -d ' \n') in 62) arch=x86_64 ;; 183) arch=aarch64 ;; *) arch="another ELF machine" ;; esac
+  elif [ "$magic" = 23212f62 ] && [ "${RMQ_ALLOW_SCRIPTS:-}" = 1 ]; then arch=$m; fi
+  [ "$arch" = "$m" ] || die "architecture mismatch for $name: it is $arch, this instance is $m (release with --arch $m, or run it on instances of its architecture)"
   chmod 0755 "$dest.tmp"
   mv -f "$dest.tmp" "$dest"
 }
@@ -199,10 +203,8 @@ StandardError=append:$LOG_DIR/$UNIT.log
 WantedBy=multi-user.target
 EOF
 
-# The CloudWatch agent's configuration (always written, so a sandbox can inspect it; started in
-# step 5): node logs, memory and disk, and the node's own /metrics (HTTP port = server port + 7)
-# scraped every minute into namespace rmq as embedded metrics, dimension ClusterName: what the
-# cluster template's alarms and dashboard read.
+# CloudWatch agent configuration (started in step 5): logs, memory, disk, and the node's /metrics
+# (server port + 7) as metrics in namespace rmq, dimension ClusterName (the alarms read them).
 HTTP_PORT=$((LISTEN_PORT + 7)); [ "$RMQ_ROLE" = namesrv ] && HTTP_PORT=$((NAMESRV_PORT + 7))
 cat >"$ETC/cloudwatch-prometheus.yaml" <<EOF
 global: {scrape_interval: 60s, scrape_timeout: 10s}
@@ -260,8 +262,7 @@ systemctl enable --now "rmq-$UNIT.service"
 PORT=$NAMESRV_PORT; [ "$RMQ_ROLE" = namesrv ] || PORT=$LISTEN_PORT
 wait_until 180 "rmq-$UNIT to listen on port $PORT" bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT"
 
-# 5. Logs and metrics to CloudWatch (best effort: the node works without them), with the agent
-# configuration written in step 4.
+# 5. Logs and metrics to CloudWatch (best effort), with the configuration written above.
 if [ "${RMQ_NO_EC2:-}" != 1 ] && [ "${RMQ_NO_CLOUDWATCH:-}" != 1 ] && [ -n "${RMQ_LOG_GROUP:-}" ]; then
   CW=/opt/aws/amazon-cloudwatch-agent
   if timeout 300 dnf install -q -y amazon-cloudwatch-agent >/dev/null 2>&1; then

@@ -22,6 +22,24 @@ pub struct Environment {
     pub pinned_amis: BTreeMap<String, String>,
     /// The local binaries to upload (with their SHA-256), from `--artefact-dir`.
     pub artefact_files: Vec<ArtefactFile>,
+    /// SHA-256 of the binaries already under the prefix, by name (`rmq-broker`), as their
+    /// `rmq-sha256` object metadata (the same digest as `NAME.sha256`) records it: what the nodes'
+    /// user data pins when no `--artefact-dir` is given, so that such an apply rolls nothing.
+    pub published_sha256: BTreeMap<String, String>,
+}
+
+impl Environment {
+    /// The SHA-256 a node's user data pins for `binary`: the local file's with
+    /// `--artefact-dir`, else the published one, else empty (the bootstrap then checks only
+    /// `NAME.sha256`).
+    pub fn binary_sha256(&self, binary: &str) -> String {
+        self.artefact_files
+            .iter()
+            .find(|f| f.name == binary)
+            .map(|f| f.sha256.clone())
+            .or_else(|| self.published_sha256.get(binary).cloned())
+            .unwrap_or_default()
+    }
 }
 
 /// An existing VPC the cluster goes into (`--vpc-id`, `--subnet-ids`).

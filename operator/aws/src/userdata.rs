@@ -29,6 +29,14 @@ impl NodeRole {
             NodeRole::Broker => "broker",
         }
     }
+
+    /// The binary the node runs (`rmq-namesrv`, `rmq-broker`): its object name in the bucket.
+    pub fn binary(self) -> &'static str {
+        match self {
+            NodeRole::NameServer => "rmq-namesrv",
+            NodeRole::Broker => "rmq-broker",
+        }
+    }
 }
 
 /// The broker identity and broker.conf settings of a broker node.
@@ -71,6 +79,9 @@ pub struct NodeHeader {
     pub prefix: String,
     /// Region of the bucket.
     pub artefact_region: String,
+    /// SHA-256 of the node's binary (`RMQ_BINARY_SHA256`; empty: only `NAME.sha256` is checked).
+    /// Part of the user data, so a new build changes the launch template and rolls the node.
+    pub binary_sha256: String,
     /// Region of the cluster.
     pub region: String,
     /// CloudWatch Logs group, empty for none.
@@ -125,6 +136,7 @@ pub fn user_data(h: &NodeHeader) -> Value {
         ("RMQ_ARTEFACT_BUCKET", lit(&h.bucket)),
         ("RMQ_ARTEFACT_PREFIX", lit(&h.prefix)),
         ("RMQ_ARTEFACT_REGION", lit(&h.artefact_region)),
+        ("RMQ_BINARY_SHA256", lit(&h.binary_sha256)),
         ("RMQ_REGION", lit(&h.region)),
         ("RMQ_LOG_GROUP", lit(&h.log_group)),
         ("RMQ_SIGNAL_STACK", lit("")),
@@ -237,6 +249,7 @@ mod tests {
             bucket: "b".into(),
             prefix: "rmq/".into(),
             artefact_region: "us-east-1".into(),
+            binary_sha256: "ab".repeat(32),
             region: "us-east-1".into(),
             log_group: String::new(),
         }
@@ -255,6 +268,7 @@ mod tests {
             Actual::new(Kind::NetworkInterface, "eni/namesrv-0", "eni-1").with("ip", "10.0.1.5"),
         );
         let text = render(&h, &state).unwrap();
+        let sha_line = format!("RMQ_BINARY_SHA256='{}'", "ab".repeat(32));
         assert!(text.starts_with("#!/bin/bash\n# rmq user data: "));
         assert!(text.ends_with(BOOTSTRAP));
         for line in [
@@ -267,6 +281,7 @@ mod tests {
             "RMQ_FILE_RESERVED_TIME='24'",
             "RMQ_DELETE_WHEN='03;15'",
             "RMQ_DISK_MAX_USED_SPACE_RATIO='80'",
+            sha_line.as_str(),
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing");
         }

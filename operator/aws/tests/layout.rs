@@ -28,13 +28,99 @@ fn env(zones: usize) -> Discovered {
                 .map(|name| ArtefactFile {
                     name: (*name).into(),
                     path: format!("/opt/rmq/{name}"),
-                    sha256: "00".repeat(32),
+                    sha256: sha_of(name),
                 })
                 .collect(),
             ..Environment::default()
         },
         ..Discovered::default()
     }
+}
+
+/// A stand-in SHA-256 per binary (distinct, so a mix-up shows).
+fn sha_of(name: &str) -> String {
+    if name == "rmq-broker" { "b0" } else { "a0" }.repeat(32)
+}
+
+/// The header assignments of a launch template's user data, resolved with fixed addresses.
+fn header_of(p: &rmq_aws::Plan, key: &str) -> BTreeMap<String, String> {
+    let Spec::LaunchTemplate {
+        user_data: Some(u), ..
+    } = &p.resource(key).unwrap().spec
+    else {
+        unreachable!()
+    };
+    let text = u.resolve(&node_state()).unwrap();
+    let head = text.strip_suffix(BOOTSTRAP).unwrap();
+    head.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.trim_matches('\'').to_owned()))
+        .collect()
+}
+
+/// The node interfaces and volumes of a 2-nameserver, 1 x 2 broker cluster, as if created.
+fn node_state() -> State {
+    let mut state = State::default();
+    for k in [
+        "eni/namesrv-0",
+        "eni/namesrv-1",
+        "eni/broker-a-0",
+        "eni/broker-a-1",
+    ] {
+        state.put(Actual::new(Kind::NetworkInterface, k, "eni-1").with("ip", "10.0.0.9"));
+    }
+    for k in ["volume/broker-a-0", "volume/broker-a-1"] {
+        state.put(Actual::new(Kind::Volume, k, "vol-1"));
+    }
+    state
+}
+
+#[test]
+fn user_data_pins_each_nodes_binary_checksum() {
+    let c = spec("orders", 2, 1, 2);
+    let p = plan(&c, &params("bkt", None), &env(2)).unwrap();
+    for key in ["lt/namesrv-0", "lt/namesrv-1"] {
+        assert_eq!(
+            header_of(&p, key)["RMQ_BINARY_SHA256"],
+            sha_of("rmq-namesrv"),
+            "{key}"
+        );
+    }
+    for key in ["lt/broker-a-0", "lt/broker-a-1"] {
+        assert_eq!(
+            header_of(&p, key)["RMQ_BINARY_SHA256"],
+            sha_of("rmq-broker"),
+            "{key}"
+        );
+    }
+    // Without --artefact-dir: the checksums published under the prefix (no roll on re-apply).
+    let mut published = env(2);
+    published.env.artefact_files.clear();
+    // Both binaries are under the prefix; only rmq-broker carries its checksum metadata.
+    published.state.put(
+        Actual::new(Kind::Artefacts, "artefacts", "bkt")
+            .with("sha256/rmq-broker", "c0".repeat(32))
+            .with("sha256/rmq-namesrv", ""),
+    );
+    published
+        .env
+        .published_sha256
+        .insert("rmq-broker".into(), "c0".repeat(32));
+    let p = plan(&c, &params("bkt", None), &published).unwrap();
+    assert_eq!(
+        header_of(&p, "lt/broker-a-0")["RMQ_BINARY_SHA256"],
+        "c0".repeat(32)
+    );
+    assert_eq!(header_of(&p, "lt/namesrv-0")["RMQ_BINARY_SHA256"], "");
+    // A new broker build changes the brokers' launch templates, not the nameservers'.
+    let mut rebuilt = env(2);
+    rebuilt.env.artefact_files[1].sha256 = "d0".repeat(32);
+    let q = plan(&c, &params("bkt", None), &rebuilt).unwrap();
+    let before = plan(&c, &params("bkt", None), &env(2)).unwrap();
+    let hash = |pl: &rmq_aws::Plan, key: &str| pl.resource(key).unwrap().hash(&node_state());
+    assert_ne!(hash(&q, "lt/broker-a-0"), hash(&before, "lt/broker-a-0"));
+    assert_ne!(hash(&q, "lt/broker-a-1"), hash(&before, "lt/broker-a-1"));
+    assert_eq!(hash(&q, "lt/namesrv-0"), hash(&before, "lt/namesrv-0"));
 }
 
 fn count(p: &rmq_aws::Plan, kind: Kind) -> usize {
@@ -198,7 +284,11 @@ fn user_data_is_the_header_plus_the_bootstrap() {
     assert_eq!(header["RMQ_FILE_RESERVED_TIME"], "'72'");
     assert_eq!(header["RMQ_DELETE_WHEN"], "'04'");
     assert_eq!(header["RMQ_DISK_MAX_USED_SPACE_RATIO"], "'75'");
-    assert_eq!(header.len(), 21, "{header:?}");
+    assert_eq!(
+        header["RMQ_BINARY_SHA256"],
+        format!("'{}'", sha_of("rmq-broker"))
+    );
+    assert_eq!(header.len(), 22, "{header:?}");
 }
 
 #[test]

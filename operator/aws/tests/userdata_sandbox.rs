@@ -119,16 +119,25 @@ fn sandbox_plan_of(cluster: &rmq_model::ValidatedCluster, bins: &Path) -> rmq_aw
     found.env.region = "us-east-1".into();
     found.env.azs = vec!["us-east-1a".into(), "us-east-1b".into()];
     found.env.latest_ami = Some("ami-1".into());
-    // As with --artefact-dir: the binaries the sandbox runs.
+    // As with --artefact-dir: the binaries the sandbox runs, with their checksums.
     found.env.artefact_files = ["rmq-namesrv", "rmq-broker"]
         .iter()
         .map(|name| ArtefactFile {
             name: (*name).into(),
             path: bins.join(name).display().to_string(),
-            sha256: "00".repeat(32),
+            sha256: sha256_of(&bins.join(name)),
         })
         .collect();
     plan(cluster, &params("sandbox-artefacts", None), &found).unwrap()
+}
+
+/// Hex SHA-256 of a file, as `sha256sum` prints it.
+fn sha256_of(path: &Path) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(std::fs::read(path).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// What apply would know once the interfaces and the volume exist: here, loopback.
@@ -182,6 +191,12 @@ async fn rendered_user_data_boots_a_nameserver_and_a_broker_that_takes_messages(
         br_text.contains("RMQ_NAMESRV_ADDR='127.0.0.1:9876'\n"),
         "header from the layout"
     );
+    // The header pins the build the bootstrap verifies before it execs the real binary.
+    let pin = format!(
+        "\nRMQ_BINARY_SHA256='{}'\n",
+        sha256_of(&bins.join("rmq-broker"))
+    );
+    assert!(br_text.contains(&pin), "{pin} not in the broker's header");
     let br_script = tmp.path().join("broker-a-0.sh");
     std::fs::write(&br_script, br_text).unwrap();
     let overrides = tmp.path().join("overrides.sh");
@@ -266,7 +281,8 @@ fn rendered_user_data_writes_the_retention_into_broker_conf() {
     let script = tmp.path().join("broker-a-0.sh");
     std::fs::write(&script, user_data(&p, "lt/broker-a-0", &state)).unwrap();
     let (root, log) = (tmp.path().join("root"), tmp.path().join("broker.log"));
-    let mut node = run(&script, &root, bins.path(), &[], &log);
+    let allow = [("RMQ_ALLOW_SCRIPTS", "1".to_owned())];
+    let mut node = run(&script, &root, bins.path(), &allow, &log);
     let status = node.0.wait().unwrap();
     let log = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(status.success(), "{log}");
@@ -368,4 +384,45 @@ async fn send_message(broker_addr: &str, logs: &dyn Fn() -> String) {
     );
     let sent = resp.header::<SendMessageResponseHeader>().unwrap();
     assert!(!sent.msg_id.is_empty());
+}
+
+/// The header carries each node's binary checksum; a different build in the bucket (even with a
+/// matching `NAME.sha256`) stops the boot with both digests, before anything runs.
+#[test]
+fn rendered_user_data_refuses_a_build_other_than_the_planned_one() {
+    let bins = common::fake_artefacts();
+    let p = sandbox_plan(bins.path());
+    let state = loopback_state();
+    let planned = sha256_of(&bins.path().join("rmq-broker"));
+    let ns_text = user_data(&p, "lt/namesrv-0", &state);
+    let ns_pin = format!(
+        "\nRMQ_BINARY_SHA256='{}'\n",
+        sha256_of(&bins.path().join("rmq-namesrv"))
+    );
+    assert!(ns_text.contains(&ns_pin), "{ns_text}");
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("broker-a-0.sh");
+    std::fs::write(&script, user_data(&p, "lt/broker-a-0", &state)).unwrap();
+    // Another build replaces the binary after the plan, with its own (matching) .sha256.
+    let rebuilt = bins.path().join("rmq-broker");
+    std::fs::write(&rebuilt, "#!/bin/sh\necho rebuilt\n").unwrap();
+    let other = sha256_of(&rebuilt);
+    std::fs::write(
+        bins.path().join("rmq-broker.sha256"),
+        format!("{other}  rmq-broker\n"),
+    )
+    .unwrap();
+    let (root, log) = (tmp.path().join("root"), tmp.path().join("broker.log"));
+    let allow = [("RMQ_ALLOW_SCRIPTS", "1".to_owned())];
+    let status = run(&script, &root, bins.path(), &allow, &log)
+        .0
+        .wait()
+        .unwrap();
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(status.code(), Some(1), "{log}");
+    let reason = format!(
+        "rmq-bootstrap: FAILED: checksum mismatch for rmq-broker: it is {other}, the user data expects {planned}"
+    );
+    assert!(log.contains(&reason), "{log}");
+    assert!(!root.join("opt/rmq/bin/rmq-broker").exists());
 }

@@ -36,7 +36,22 @@ pub(super) async fn environment(aws: &Aws, params: &Params, found: &mut Discover
     if let Some(dir) = &params.artefact_dir {
         found.env.artefact_files.extend(local_artefacts(dir)?);
     }
+    found.env.published_sha256 = published_sha256(&found.state);
     Ok(())
+}
+
+/// The checksums the artefacts discovery read from the binaries under the prefix (non-empty only).
+fn published_sha256(state: &State) -> std::collections::BTreeMap<String, String> {
+    let Some(a) = state.resources.get("artefacts") else {
+        return Default::default();
+    };
+    BINARIES
+        .iter()
+        .filter_map(|name| {
+            let sha = a.attrs.get(&format!("sha256/{name}"))?;
+            (!sha.is_empty()).then(|| ((*name).to_owned(), sha.clone()))
+        })
+        .collect()
 }
 
 /// The region's available Availability Zones (not Local or Wavelength Zones).

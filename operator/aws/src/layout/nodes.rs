@@ -310,6 +310,7 @@ impl Nodes<'_> {
             bucket: self.params.artefact_bucket.clone(),
             prefix: self.prefix.to_owned(),
             artefact_region: self.artefact_region.to_owned(),
+            binary_sha256: self.env.binary_sha256(node.role.binary()),
             region: self.env.region.clone(),
             log_group: self.params.log_group.clone().unwrap_or_default(),
         }
