@@ -186,6 +186,9 @@ func runConsume(c *runCtx, args []string, pull bool) error {
 	default:
 		return usageError{"--from must be first|last|timestamp:<epoch-ms>"}
 	}
+	if creds := o.credentials(); creds != nil {
+		opts = append(opts, consumer.WithCredentials(*creds))
+	}
 	if o.instance != "" {
 		opts = append(opts, consumer.WithInstance(o.instance))
 	}

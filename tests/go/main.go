@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/rlog"
 )
 
@@ -243,7 +244,17 @@ func oneOf(name, v string, allowed ...string) error {
 // common options of every scenario
 type common struct {
 	namesrv, topic, group, prefix, out, instance, logDir string
+	accessKey, secretKey                                 string
 	start, timeoutMs                                     int64
+}
+
+// credentials are the ACL credentials of --access-key/--secret-key (nil when not given); the
+// client signs every request with them, as the Java client's AclClientRPCHook does.
+func (c *common) credentials() *primitive.Credentials {
+	if c.accessKey == "" {
+		return nil
+	}
+	return &primitive.Credentials{AccessKey: c.accessKey, SecretKey: c.secretKey}
 }
 
 func (c *common) register(f *flagSet, defGroup string, defTimeout int64) {
@@ -254,6 +265,8 @@ func (c *common) register(f *flagSet, defGroup string, defTimeout int64) {
 	f.fs.StringVar(&c.out, "out", "", "")
 	f.fs.StringVar(&c.instance, "instance", "", "")
 	f.fs.StringVar(&c.logDir, "log-dir", "", "")
+	f.fs.StringVar(&c.accessKey, "access-key", "", "")
+	f.fs.StringVar(&c.secretKey, "secret-key", "", "")
 	f.fs.Int64Var(&c.start, "start", 0, "")
 	f.fs.Int64Var(&c.timeoutMs, "timeout-ms", defTimeout, "")
 }
@@ -267,6 +280,9 @@ func (c *common) validate() error {
 	}
 	if err := required("group", c.group); err != nil {
 		return err
+	}
+	if (c.accessKey == "") != (c.secretKey == "") {
+		return usageError{"--access-key and --secret-key go together: give both or neither"}
 	}
 	if err := checkRange("start", c.start, 0, 1<<31-50_000_002); err != nil {
 		return err

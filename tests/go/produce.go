@@ -188,6 +188,9 @@ func runProduce(c *runCtx, args []string) error {
 		producer.WithRetry(int(o.retries)),
 		producer.WithSendMsgTimeout(time.Duration(o.sendTimeoutMs) * time.Millisecond),
 	}
+	if creds := o.credentials(); creds != nil {
+		opts = append(opts, producer.WithCredentials(*creds))
+	}
 	if o.instance != "" {
 		opts = append(opts, producer.WithInstanceName(o.instance))
 	}

@@ -9,15 +9,23 @@
 //! - [`perm`]: DENY / PUB / SUB permissions.
 //! - [`resource`]: which topics and groups each request code needs, and the admin-only codes.
 //! - [`mod@decide`]: allow or deny one request ([`decide()`]).
+//! - [`mod@namesrv`]: the nameserver's decision (state-changing requests need an admin).
+//! - [`fuzzing`]: one fuzz input, for the fuzz target and its seeded run in CI.
 //! - [`guard`]: per-connection limit on failed authentication attempts.
+//! - `gate` (feature `gate`): a server's gate: the accounts in force, reloaded when the file
+//!   changes, and per-connection failure counts.
 //!
 //! The crate's README lists the Java behaviour this follows, with the Java file names.
 
 pub mod config;
 pub mod decide;
+pub mod fuzzing;
+#[cfg(feature = "gate")]
+pub mod gate;
 pub mod guard;
 pub mod ip;
 mod lines;
+pub mod namesrv;
 pub mod perm;
 pub mod resource;
 mod secret;

@@ -152,6 +152,15 @@ impl Credentials {
         added.push((SIGNATURE, signature));
         Ok(added)
     }
+
+    /// Signs `cmd` in place, once its fields and body are final (the opaque is not signed).
+    pub fn sign_command(&self, cmd: &mut rmq_protocol::RemotingCommand) -> Result<(), SignError> {
+        let added = self.sign_request(cmd.ext_fields.iter(), &cmd.body)?;
+        for (k, v) in added {
+            cmd.ext_fields.insert(k, v);
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

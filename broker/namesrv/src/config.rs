@@ -66,6 +66,11 @@ pub struct NamesrvConfig {
     pub http_enable: bool,
     /// The HTTP port (`httpListenPort`); `None` means listenPort + 7 (0 when listenPort is 0).
     pub http_listen_port: Option<u16>,
+    /// Whether state-changing requests need an admin account of [`Self::acl_file`]
+    /// (`aclEnable`); reads stay open.
+    pub acl_enable: bool,
+    /// The `plain_acl.yml` (`aclFile`), the same format as the brokers'.
+    pub acl_file: Option<PathBuf>,
 }
 
 impl Default for NamesrvConfig {
@@ -81,6 +86,8 @@ impl Default for NamesrvConfig {
             max_frame: rmq_protocol::frame::DEFAULT_MAX_FRAME,
             http_enable: true,
             http_listen_port: None,
+            acl_enable: false,
+            acl_file: None,
         }
     }
 }
@@ -109,6 +116,9 @@ pub enum ConfigError {
         /// What a valid value looks like.
         expected: &'static str,
     },
+    /// Keys that do not fit together.
+    #[error("{0}")]
+    Inconsistent(String),
 }
 
 impl NamesrvConfig {
@@ -128,31 +138,7 @@ impl NamesrvConfig {
                 expected,
             };
             for (key, value) in &props {
-                let v = value.trim();
-                match key.as_str() {
-                    "listenPort" => {
-                        c.listen_port = v.parse().map_err(|_| bad(key, v, "a port number"))?;
-                    }
-                    "kvConfigPath" => c.kv_config_path = Some(PathBuf::from(v)),
-                    "orderMessageEnable" => c.order_message_enable = v.eq_ignore_ascii_case("true"),
-                    "scanNotActiveBrokerInterval" => {
-                        let ms: u64 = v.parse().map_err(|_| bad(key, v, "milliseconds"))?;
-                        c.scan_interval = Duration::from_millis(ms.max(100));
-                    }
-                    "httpEnable" => {
-                        c.http_enable = match v.to_ascii_lowercase().as_str() {
-                            "true" => true,
-                            "false" => false,
-                            _ => return Err(bad(key, v, "true or false")),
-                        }
-                    }
-                    "httpListenPort" => {
-                        let port = v.parse();
-                        c.http_listen_port =
-                            Some(port.map_err(|_| bad(key, v, "a port number (0 = ephemeral)"))?);
-                    }
-                    other => tracing::warn!(key = other, "ignoring unknown namesrv.conf key"),
-                }
+                c.apply_file_key(key, value.trim(), &bad)?;
             }
         }
         if let Some(p) = args.listen_port {
@@ -177,7 +163,49 @@ impl NamesrvConfig {
         if let Some(e) = args.http_enable {
             c.http_enable = e;
         }
+        if c.acl_enable && c.acl_file.is_none() {
+            return Err(ConfigError::Inconsistent(
+                "aclEnable=true needs aclFile=<path of plain_acl.yml> (admin accounts that may \
+                 register brokers and change the nameserver)"
+                    .into(),
+            ));
+        }
         Ok(c)
+    }
+
+    /// Applies one namesrv.conf `key=v`; `bad` makes the error for an invalid value.
+    fn apply_file_key(
+        &mut self,
+        key: &str,
+        v: &str,
+        bad: &dyn Fn(&str, &str, &'static str) -> ConfigError,
+    ) -> Result<(), ConfigError> {
+        let flag = |v: &str| match v.to_ascii_lowercase().as_str() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(bad(key, v, "true or false")),
+        };
+        match key {
+            "listenPort" => {
+                self.listen_port = v.parse().map_err(|_| bad(key, v, "a port number"))?;
+            }
+            "kvConfigPath" => self.kv_config_path = Some(PathBuf::from(v)),
+            "orderMessageEnable" => self.order_message_enable = v.eq_ignore_ascii_case("true"),
+            "scanNotActiveBrokerInterval" => {
+                let ms: u64 = v.parse().map_err(|_| bad(key, v, "milliseconds"))?;
+                self.scan_interval = Duration::from_millis(ms.max(100));
+            }
+            "httpEnable" => self.http_enable = flag(v)?,
+            "httpListenPort" => {
+                let port = v.parse();
+                self.http_listen_port =
+                    Some(port.map_err(|_| bad(key, v, "a port number (0 = ephemeral)"))?);
+            }
+            "aclEnable" => self.acl_enable = flag(v)?,
+            "aclFile" => self.acl_file = Some(PathBuf::from(v)).filter(|_| !v.is_empty()),
+            other => tracing::warn!(key = other, "ignoring unknown namesrv.conf key"),
+        }
+        Ok(())
     }
 
     /// The HTTP port: `httpListenPort`, else listenPort + 7 (9883 for 9876), else 0

@@ -5,6 +5,7 @@ use crate::kv_config::{KvConfig, ORDER_TOPIC_CONFIG};
 use crate::metrics::NamesrvMetrics;
 use crate::route_table::{Registration, RouteTable};
 use parking_lot::RwLock;
+use rmq_acl::gate::AclGate;
 use rmq_protocol::body::misc::{KvTable, TopicList};
 use rmq_protocol::body::register::RegisterBrokerBody;
 use rmq_protocol::body::route::TopicRouteData;
@@ -13,6 +14,7 @@ use rmq_protocol::body::{from_json, to_json};
 use rmq_protocol::header::namesrv::*;
 use rmq_protocol::net::{Channel, Failure, RequestHandler};
 use rmq_protocol::{RemotingCommand, request_code as rc, response_code};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch.
@@ -29,6 +31,8 @@ pub struct Namesrv {
     kv: KvConfig,
     config: NamesrvConfig,
     metrics: NamesrvMetrics,
+    /// The ACL gate when `aclEnable=true` (state-changing requests need an admin).
+    acl: Option<Arc<AclGate>>,
 }
 
 type Reply = Result<RemotingCommand, Failure>;
@@ -36,11 +40,17 @@ type Reply = Result<RemotingCommand, Failure>;
 impl Namesrv {
     /// State for `config`, loading the KV config file.
     pub fn new(config: NamesrvConfig) -> std::io::Result<Self> {
+        Self::with_acl(config, None)
+    }
+
+    /// State for `config` whose state-changing requests pass `acl` first (when `Some`).
+    pub fn with_acl(config: NamesrvConfig, acl: Option<Arc<AclGate>>) -> std::io::Result<Self> {
         Ok(Self {
             routes: RwLock::new(RouteTable::new()),
             kv: KvConfig::load(config.kv_config_path.clone())?,
             config,
             metrics: NamesrvMetrics::default(),
+            acl,
         })
     }
 
@@ -318,6 +328,12 @@ fn topic_list(req: &RemotingCommand, topics: Vec<String>, addr: Option<String>) 
 
 impl RequestHandler for Namesrv {
     async fn handle(&self, channel: &Channel, request: RemotingCommand) -> Option<RemotingCommand> {
+        if let Some(denial) = self.acl.as_ref().and_then(|g| g.check(channel, &request)) {
+            tracing::info!(code = request.code, peer = %channel.remote_addr(), remark = %denial.remark, "request refused by the ACL");
+            let resp = RemotingCommand::error(&request, denial.code, denial.remark);
+            self.metrics.answered(request.code, resp.code);
+            return (!request.is_oneway()).then_some(resp);
+        }
         let resp = match self.dispatch(channel, &request) {
             Ok(resp) => resp,
             Err(e) => {
@@ -330,6 +346,9 @@ impl RequestHandler for Namesrv {
     }
 
     fn on_close(&self, channel: &Channel) {
+        if let Some(acl) = &self.acl {
+            acl.connection_closed(channel.id());
+        }
         for b in self.routes.write().channel_closed(channel.id()) {
             tracing::info!(cluster = %b.cluster, broker = %b.broker_name, addr = %b.broker_addr, "broker connection closed; unregistered");
         }

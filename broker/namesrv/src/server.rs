@@ -3,6 +3,7 @@
 use crate::config::NamesrvConfig;
 use crate::health::Health;
 use crate::processor::Namesrv;
+use rmq_acl::gate::{self, AclGate, Policy};
 use rmq_protocol::net::{ServerConfig, serve};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +16,8 @@ pub struct NamesrvServer {
     state: Arc<Namesrv>,
     config: NamesrvConfig,
     health: Arc<Health>,
+    /// The ACL gate when `aclEnable=true`.
+    acl: Option<Arc<AclGate>>,
     /// Stops the HTTP listener when dropped.
     http_stop: DropGuard,
 }
@@ -39,6 +42,28 @@ async fn start_http(
     Ok(())
 }
 
+/// The ACL gate of `aclEnable=true` (its file loaded and valid), else `None`.
+fn load_acl(config: &NamesrvConfig) -> std::io::Result<Option<Arc<AclGate>>> {
+    if !config.acl_enable {
+        return Ok(None);
+    }
+    let invalid = |msg: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, msg);
+    let path = config.acl_file.as_ref().ok_or_else(|| {
+        invalid("aclEnable=true needs aclFile=<path of plain_acl.yml>".to_owned())
+    })?;
+    let gate = AclGate::load(path, Policy::Namesrv).map_err(|e| {
+        invalid(format!(
+            "aclEnable=true but the ACL file cannot be used: {e} (fix aclFile or the file)"
+        ))
+    })?;
+    tracing::info!(
+        file = %path.display(),
+        accounts = gate.current().accounts().len(),
+        "ACL on: state-changing requests need an admin account"
+    );
+    Ok(Some(Arc::new(gate)))
+}
+
 impl NamesrvServer {
     /// Binds the listen address and the HTTP port, and loads persisted state.
     pub async fn bind(config: NamesrvConfig) -> std::io::Result<Self> {
@@ -53,7 +78,8 @@ impl NamesrvServer {
         let http = CancellationToken::new();
         let http_stop = http.clone().drop_guard();
         start_http(&config, &health, http).await?;
-        let state = Arc::new(Namesrv::new(config.clone())?);
+        let acl = load_acl(&config)?;
+        let state = Arc::new(Namesrv::with_acl(config.clone(), acl.clone())?);
         let weak = Arc::downgrade(&state);
         health.metrics_from(Box::new(move || {
             weak.upgrade().map(|s| s.metrics_text()).unwrap_or_default()
@@ -64,6 +90,7 @@ impl NamesrvServer {
             state,
             config,
             health,
+            acl,
             http_stop,
         })
     }
@@ -93,6 +120,9 @@ impl NamesrvServer {
                 }
             }
         });
+        if let Some(acl) = &self.acl {
+            gate::spawn_reload(acl.clone(), gate::RELOAD_PERIOD, shutdown.clone());
+        }
         let server_config = ServerConfig {
             limits: rmq_protocol::FrameLimits {
                 max_frame: self.config.max_frame,

@@ -244,6 +244,7 @@ impl Broker {
             groups: self.groups.clone(),
             offsets: self.offsets.clone(),
             delay_offsets: self.delay_offsets.clone(),
+            credentials: self.config.security.inner_credentials.clone(),
         }
     }
 }

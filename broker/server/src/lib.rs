@@ -1,7 +1,6 @@
 //! rmq-broker: the RocketMQ-compatible broker.
 //!
 //! - [`config`]: broker.conf, flags, environment.
-//! - [`acl`]: the ACL gate (`aclEnable`): accounts of `plain_acl.yml`, reloaded when it changes.
 //! - [`process`]: logging and config-file reading, shared with `rmq-namesrv`.
 //! - [`broker`]: what the request handlers share, and the handles of the subsystems.
 //! - [`processor`]: every request code, one module per family (send, pull, offsets, client,
@@ -20,7 +19,6 @@
 //! Imports run one way: `server` → `processor`/`registration` → `broker` → the subsystems
 //! (`ha`, `schedule`, `transaction`) → `writer` → `state`, `clients`, `config`, `stats`.
 
-pub mod acl;
 pub mod broker;
 pub mod clients;
 pub mod config;

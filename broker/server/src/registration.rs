@@ -32,7 +32,7 @@ fn register_request(b: &Broker, whole: bool) -> RemotingCommand {
         filter_server_list: Vec::new(),
     });
     let crc = (crc32fast::hash(&body) & 0x7FFF_FFFF) as i32;
-    RemotingCommand::request_with(
+    let req = RemotingCommand::request_with(
         rc::REGISTER_BROKER,
         &RegisterBrokerRequestHeader {
             broker_name: b.config.broker_name.clone(),
@@ -46,7 +46,19 @@ fn register_request(b: &Broker, whole: bool) -> RemotingCommand {
             body_crc32: Some(crc),
         },
     )
-    .with_body(body)
+    .with_body(body);
+    signed(b, req)
+}
+
+/// `req` signed with `innerClientAuthenticationCredentials` when the broker has them (for
+/// nameservers and masters with ACL on); unsigned otherwise.
+pub fn signed(b: &Broker, mut req: RemotingCommand) -> RemotingCommand {
+    if let Some(creds) = &b.config.security.inner_credentials
+        && let Err(e) = creds.sign_command(&mut req)
+    {
+        tracing::error!(error = %e, "cannot sign the broker's own request");
+    }
+    req
 }
 
 /// What one registration round achieved.
@@ -118,6 +130,7 @@ pub async fn unregister_all(b: &Broker, client: &RemotingClient) {
                 broker_id: b.config.broker_id,
             },
         );
+        let req = signed(b, req);
         if let Err(e) = client.invoke(addr, req, Duration::from_secs(3)).await {
             tracing::warn!(namesrv = %addr, error = %e, "cannot unregister from nameserver");
         }

@@ -1,13 +1,13 @@
 //! Running a broker: bind the ports, open the store, start the background tasks, serve, and stop
 //! gracefully (stop accepting, answer parked pulls, unregister, flush, exit).
 
-use crate::acl::AclGate;
 use crate::broker::{Broker, StartError};
 use crate::config::BrokerConfig;
 use crate::health::Health;
 use crate::processor::{BrokerHandler, execute_parked};
 use crate::registration;
 use crate::state::{log_persist_error, now_ms};
+use rmq_acl::gate::{self, AclGate, Policy};
 use rmq_protocol::net::{ClientConfig, RemotingClient, ServerConfig, serve};
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
@@ -178,7 +178,7 @@ impl BrokerServer {
         crate::ha::spawn(&b.ha, self.ha_listener, b.synced_tables(), tasks.clone());
         crate::retention::spawn(b.store.clone(), b.retention.clone(), tasks.clone());
         if let Some(acl) = &self.acl {
-            crate::acl::spawn_reload(acl.clone(), crate::acl::RELOAD_PERIOD, tasks.clone());
+            gate::spawn_reload(acl.clone(), gate::RELOAD_PERIOD, tasks.clone());
         }
         let handler = Arc::new(BrokerHandler::with_acl(b.clone(), self.acl.clone()));
         let server_config = ServerConfig {
@@ -225,14 +225,15 @@ impl BrokerServer {
 
 /// The ACL gate of `aclEnable=true` (its file loaded and valid), else `None`.
 fn load_acl(config: &BrokerConfig) -> Result<Option<Arc<AclGate>>, ServerError> {
-    if !config.acl_enable {
+    if !config.security.acl_enable {
         return Ok(None);
     }
     let path = config
+        .security
         .acl_file
         .as_ref()
         .ok_or(ServerError::AclFileMissing)?;
-    let gate = AclGate::load(path)?;
+    let gate = AclGate::load(path, Policy::Broker)?;
     tracing::info!(
         file = %path.display(),
         accounts = gate.current().accounts().len(),

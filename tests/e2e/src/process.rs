@@ -139,12 +139,23 @@ impl NamesrvProc {
 
     /// Starts a nameserver on `port` (0 = ephemeral); its HTTP port is ephemeral.
     pub fn start_on(port: u16) -> Self {
+        Self::start_with(port, &[])
+    }
+
+    /// Starts a nameserver on `port` with `conf` written to its namesrv.conf (`-c`).
+    pub fn start_with(port: u16, conf: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(bin_path("rmq-namesrv"));
         cmd.args(["--listen-addr", "127.0.0.1", "--listen-port"])
             .arg(port.to_string())
             .args(["--http-listen-port", "0", "--kv-config-path"])
             .arg(dir.path().join("kv.json"));
+        if !conf.is_empty() {
+            let file = dir.path().join("namesrv.conf");
+            let text: String = conf.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+            std::fs::write(&file, text).unwrap();
+            cmd.arg("-c").arg(file);
+        }
         let log = dir.path().join("namesrv.log");
         let (child, line) = spawn_until(cmd, "boot success", log.clone());
         let addr = line.rsplit(' ').next().unwrap().to_owned();
@@ -159,6 +170,11 @@ impl NamesrvProc {
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Everything the nameserver logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("namesrv.log")).unwrap_or_default()
     }
 }
 

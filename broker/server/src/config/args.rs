@@ -134,11 +134,11 @@ mod tests {
             })
         };
         let c = with(&[]).unwrap();
-        assert!(!c.acl_enable && c.acl_file.is_none());
+        assert!(!c.security.acl_enable && c.security.acl_file.is_none());
         let err = with(&["aclEnable=true"]).unwrap_err().to_string();
         assert!(err.contains("aclFile"), "{err}");
         let c = with(&["aclEnable=true", "aclFile=/etc/rmq/plain_acl.yml"]).unwrap();
-        assert!(c.acl_enable);
+        assert!(c.security.acl_enable);
         let props = c.to_properties();
         assert!(props.contains("aclEnable=true\n"), "{props}");
         assert!(

@@ -2,7 +2,6 @@
 
 use super::parse::{boolean, invalid, millis, parse, positive_ms};
 use super::{BrokerConfig, BrokerRole, ConfigError, FlushDiskType};
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// Keys of Apache RocketMQ's broker.conf we accept without acting on them.
@@ -47,6 +46,7 @@ impl BrokerConfig {
         match key {
             k if super::features::KEYS.contains(&k) => self.features.apply(k, v, origin)?,
             k if super::retention::KEYS.contains(&k) => self.retention.apply(k, v, origin)?,
+            k if super::security::KEYS.contains(&k) => self.security.apply(k, v, origin)?,
             k if ACCEPTED_UNUSED.contains(&k) => {
                 self.passthrough.push((k.to_owned(), v.to_owned()))
             }
@@ -177,8 +177,6 @@ impl BrokerConfig {
             "shortPollingTimeMills" => self.short_polling_time = millis(origin, key, v)?,
             "channelExpiredTimeout" => self.channel_expired_timeout = millis(origin, key, v)?,
             "traceOn" => self.trace_on = boolean(origin, key, v)?,
-            "aclEnable" => self.acl_enable = boolean(origin, key, v)?,
-            "aclFile" => self.acl_file = Some(PathBuf::from(v)).filter(|_| !v.is_empty()),
             "messageDelayLevel" => {
                 self.features.apply(key, v, origin)?;
                 self.message_delay_level = v.to_owned();
@@ -278,18 +276,18 @@ impl BrokerConfig {
             format!("haMaxGapNotInSync={}", self.ha.max_gap_not_in_sync),
             format!("slaveTimeout={}", self.ha.slave_timeout.as_millis()),
             format!("inSyncReplicas={}", self.ha.in_sync_replicas),
-            format!("aclEnable={}", self.acl_enable),
-            format!(
-                "aclFile={}",
-                self.acl_file
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default()
-            ),
         ];
+        lines.extend(self.security.to_properties());
         lines.extend(self.features.to_properties());
         lines.extend(self.retention.to_properties());
-        lines.extend(self.passthrough.iter().map(|(k, v)| format!("{k}={v}")));
+        lines.extend(self.passthrough.iter().map(|(k, v)| {
+            let shown = if super::security::looks_secret(k) {
+                super::security::REDACTED
+            } else {
+                v.as_str()
+            };
+            format!("{k}={shown}")
+        }));
         lines.join("\n") + "\n"
     }
 }

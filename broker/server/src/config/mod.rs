@@ -7,10 +7,12 @@ mod features;
 mod keys;
 mod parse;
 mod retention;
+mod security;
 
 pub use args::Args;
 pub use features::FeaturesConfig;
 pub use retention::{KEYS as RETENTION_KEYS, RetentionConfig};
+pub use security::SecurityConfig;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -117,11 +119,8 @@ pub struct BrokerConfig {
     pub retention: RetentionConfig,
     /// Replication (HA) settings.
     pub ha: HaConfig,
-    /// Whether every request must pass the ACL of [`Self::acl_file`] (`aclEnable`, default
-    /// false).
-    pub acl_enable: bool,
-    /// The `plain_acl.yml` of accounts and permissions (`aclFile`); required when `aclEnable`.
-    pub acl_file: Option<PathBuf>,
+    /// ACL and the broker's own credentials.
+    pub security: SecurityConfig,
     /// Keys we accept but do not act on, kept for GET_BROKER_CONFIG.
     pub passthrough: Vec<(String, String)>,
 }
@@ -167,8 +166,7 @@ impl Default for BrokerConfig {
             message_delay_level: rmq_protocol::message::DEFAULT_LEVELS.into(),
             features: FeaturesConfig::default(),
             retention: RetentionConfig::default(),
-            acl_enable: false,
-            acl_file: None,
+            security: SecurityConfig::default(),
             passthrough: Vec::new(),
             ha: HaConfig::default(),
         }
@@ -289,13 +287,7 @@ impl BrokerConfig {
                 self.broker_id
             )));
         }
-        if self.acl_enable && self.acl_file.is_none() {
-            return Err(ConfigError::Inconsistent(
-                "aclEnable=true needs aclFile=<path of plain_acl.yml> (the accounts and their \
-                 permissions)"
-                    .into(),
-            ));
-        }
+        self.security.validate()?;
         if self.broker_name.is_empty() || self.cluster_name.is_empty() {
             return Err(ConfigError::Inconsistent(
                 "brokerName and brokerClusterName must not be empty".into(),

@@ -9,6 +9,7 @@ use super::state::HaState;
 use crate::state::{
     DelayOffsetSerializeWrapper, DelayOffsets, GroupTable, OffsetTable, TopicTable, now_ms,
 };
+use rmq_acl::Credentials;
 use rmq_protocol::body::from_json;
 use rmq_protocol::body::subscription::{ConsumerOffsetSerializeWrapper, SubscriptionGroupWrapper};
 use rmq_protocol::body::topic_config::TopicConfigSerializeWrapper;
@@ -36,6 +37,9 @@ pub struct Tables {
     pub offsets: Arc<OffsetTable>,
     /// Delay progress (each level only moves forward).
     pub delay_offsets: Arc<DelayOffsets>,
+    /// What the requests to the master are signed with (`innerClientAuthenticationCredentials`,
+    /// for a master with ACL on).
+    pub credentials: Option<Credentials>,
 }
 
 /// Runs the periodic sync until `stop` (slaves only); the master's address comes from `ha`.
@@ -76,9 +80,14 @@ async fn fetch(
     client: &RemotingClient,
     master: &str,
     code: i32,
+    credentials: Option<&Credentials>,
 ) -> Result<Option<Vec<u8>>, String> {
+    let mut req = RemotingCommand::request(code);
+    if let Some(c) = credentials {
+        c.sign_command(&mut req).map_err(|e| e.to_string())?;
+    }
     let resp = client
-        .invoke(master, RemotingCommand::request(code), TIMEOUT)
+        .invoke(master, req, TIMEOUT)
         .await
         .map_err(|e| format!("request {code}: {e}"))?;
     match resp.code {
@@ -94,7 +103,14 @@ async fn fetch(
 impl Tables {
     /// One round: topics, consumer offsets, delay offsets, subscription groups.
     pub async fn sync_all(&self, client: &RemotingClient, master: &str) -> Result<(), String> {
-        if let Some(body) = fetch(client, master, rc::GET_ALL_TOPIC_CONFIG).await? {
+        if let Some(body) = fetch(
+            client,
+            master,
+            rc::GET_ALL_TOPIC_CONFIG,
+            self.credentials.as_ref(),
+        )
+        .await?
+        {
             let w: TopicConfigSerializeWrapper =
                 from_json("TopicConfigSerializeWrapper", &body).map_err(|e| e.to_string())?;
             let count = w.topic_config_table.len();
@@ -102,19 +118,39 @@ impl Tables {
                 tracing::info!(topics = count, "topic configs synced from the master");
             }
         }
-        if let Some(body) = fetch(client, master, rc::GET_ALL_CONSUMER_OFFSET).await? {
+        if let Some(body) = fetch(
+            client,
+            master,
+            rc::GET_ALL_CONSUMER_OFFSET,
+            self.credentials.as_ref(),
+        )
+        .await?
+        {
             let w: ConsumerOffsetSerializeWrapper =
                 from_json("ConsumerOffsetSerializeWrapper", &body).map_err(|e| e.to_string())?;
             self.offsets.merge_from(w);
         }
-        if let Some(body) = fetch(client, master, rc::GET_ALL_DELAY_OFFSET).await?
+        if let Some(body) = fetch(
+            client,
+            master,
+            rc::GET_ALL_DELAY_OFFSET,
+            self.credentials.as_ref(),
+        )
+        .await?
             && !body.is_empty()
         {
             let w: DelayOffsetSerializeWrapper =
                 from_json("DelayOffsetSerializeWrapper", &body).map_err(|e| e.to_string())?;
             self.delay_offsets.merge_from(w, now_ms());
         }
-        if let Some(body) = fetch(client, master, rc::GET_ALL_SUBSCRIPTIONGROUP_CONFIG).await? {
+        if let Some(body) = fetch(
+            client,
+            master,
+            rc::GET_ALL_SUBSCRIPTIONGROUP_CONFIG,
+            self.credentials.as_ref(),
+        )
+        .await?
+        {
             let w: SubscriptionGroupWrapper =
                 from_json("SubscriptionGroupWrapper", &body).map_err(|e| e.to_string())?;
             let count = w.subscription_group_table.len();

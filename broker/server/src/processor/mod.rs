@@ -18,8 +18,8 @@ mod send;
 mod send_paths;
 mod stats;
 
-use crate::acl::AclGate;
 use crate::broker::Broker;
+use rmq_acl::gate::AclGate;
 use rmq_protocol::net::{Channel, RequestHandler};
 use rmq_protocol::{RemotingCommand, request_code as rc};
 use std::sync::Arc;

@@ -1,14 +1,15 @@
-//! The ACL gate (`aclEnable=true`): every request is checked against the accounts of
-//! `plain_acl.yml` (`aclFile`) with [`rmq_acl::decide`] before it is handled, and refused with
-//! `NO_PERMISSION` and a remark saying what is missing. Each connection counts its failed
-//! authentication attempts and is refused unchecked after too many ([`FailureCounter`]).
+//! The ACL gate of a server (`aclEnable=true`): every request is checked against the accounts
+//! of `plain_acl.yml` (`aclFile`) before it is handled — by [`crate::decide()`] on a broker, by
+//! [`crate::namesrv::check`] on a nameserver ([`Policy`]) — and refused with `NO_PERMISSION` and
+//! a remark saying what is missing. Each connection counts its failed authentication attempts
+//! and is refused unchecked after too many ([`FailureCounter`]).
 //!
 //! The file is polled ([`spawn_reload`]): a new valid version replaces the accounts at once for
 //! the next request; an invalid one keeps the previous accounts and is logged once per change.
-//! Secrets never reach a log line: [`rmq_acl::ConfigError`] and denial remarks never hold them.
+//! Secrets never reach a log line: [`ConfigError`] and denial remarks never hold them.
 
+use crate::{AclConfig, ConfigError, Decision, Denial, FailureCounter, FailureLimit, Request};
 use parking_lot::{Mutex, RwLock};
-use rmq_acl::{AclConfig, ConfigError, Decision, Denial, FailureCounter, FailureLimit, Request};
 use rmq_protocol::RemotingCommand;
 use rmq_protocol::net::Channel;
 use std::collections::HashMap;
@@ -24,9 +25,19 @@ pub const RELOAD_PERIOD: Duration = Duration::from_secs(2);
 /// (a flood of new connections must not grow memory without bound).
 const MAX_TRACKED_CONNECTIONS: usize = 65_536;
 
+/// Which decision a gate applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Every request is authenticated and authorized ([`crate::decide()`]).
+    Broker,
+    /// Only state-changing requests, and only admins ([`crate::namesrv::check`]).
+    Namesrv,
+}
+
 /// The accounts in force and the per-connection failure counts.
 pub struct AclGate {
     path: PathBuf,
+    policy: Policy,
     accounts: RwLock<Arc<AclConfig>>,
     failures: Mutex<HashMap<u64, FailureCounter>>,
     limit: FailureLimit,
@@ -34,15 +45,16 @@ pub struct AclGate {
 
 impl AclGate {
     /// Loads `path` (`plain_acl.yml`); the error lists every problem with its line.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+    pub fn load(path: &Path, policy: Policy) -> Result<Self, ConfigError> {
         let config = AclConfig::load_from_path(path)?;
-        Ok(Self::with_config(path, config))
+        Ok(Self::with_config(path, config, policy))
     }
 
     /// A gate over an already loaded configuration (`path` is what reloads read).
-    pub fn with_config(path: &Path, config: AclConfig) -> Self {
+    pub fn with_config(path: &Path, config: AclConfig, policy: Policy) -> Self {
         Self {
             path: path.to_owned(),
+            policy,
             accounts: RwLock::new(Arc::new(config)),
             failures: Mutex::new(HashMap::new()),
             limit: FailureLimit::default(),
@@ -91,9 +103,12 @@ impl AclGate {
             body: &req.body,
             remote,
         };
-        let denial = match rmq_acl::decide(&config, &request) {
-            Decision::Allow(_) => return None,
-            Decision::Deny(d) => d,
+        let denial = match self.policy {
+            Policy::Broker => match crate::decide(&config, &request) {
+                Decision::Allow(_) => return None,
+                Decision::Deny(d) => d,
+            },
+            Policy::Namesrv => crate::namesrv::check(&config, &request)?,
         };
         if denial.reason.is_authentication_failure() {
             let mut failures = self.failures.lock();
@@ -185,7 +200,7 @@ pub fn reload_once(gate: &AclGate) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rmq_acl::{Credentials, DenyReason};
+    use crate::{Credentials, DenyReason};
     use rmq_protocol::{request_code as rc, response_code};
     use std::net::{IpAddr, Ipv4Addr};
 
@@ -208,7 +223,7 @@ mod tests {
     fn gate(dir: &tempfile::TempDir, text: &str) -> AclGate {
         let path = dir.path().join("plain_acl.yml");
         std::fs::write(&path, text).unwrap();
-        AclGate::load(&path).unwrap()
+        AclGate::load(&path, Policy::Broker).unwrap()
     }
 
     #[test]
