@@ -130,7 +130,10 @@ suite_unit() {
   source "$RMQ_TEST_CACHE/harness.env"
   # rmq-aws's moto tests run in the aws suite, the rmq-e2e suites in e2e.
   # shellcheck disable=SC2046
-  cargo test "${CARGO_SEL[@]}" --no-fail-fast --lib --bins $(test_targets except rmq-e2e rmq-aws)
+  local targets
+  targets="$(test_targets except rmq-e2e rmq-aws)" || return 1
+  # shellcheck disable=SC2086
+  cargo test "${CARGO_SEL[@]}" --no-fail-fast --lib --bins $targets
   cargo test "${CARGO_SEL[@]}" --doc
 }
 suite_e2e() {
@@ -138,7 +141,10 @@ suite_e2e() {
   source "$RMQ_TEST_CACHE/harness.env"
   # The Rust client's harness is the slowest preparation: its suite runs last.
   # shellcheck disable=SC2046
-  cargo test "${CARGO_SEL[@]}" --no-fail-fast $(test_targets only rmq-e2e | grep -v ' rust_client$') \
+  local targets
+  targets="$(test_targets only rmq-e2e)" || return 1
+  # shellcheck disable=SC2086
+  cargo test "${CARGO_SEL[@]}" --no-fail-fast $(grep -v ' rust_client$' <<<"$targets") \
     -- --test-threads 2
   need rust-client
   source "$RMQ_TEST_CACHE/rust-harness.env"
@@ -150,7 +156,9 @@ suite_newcomer() { need harnesses; nice -n 10 tests/newcomer/run.sh; }
 suite_cfn() { need venv; bash cloudformation/run-tests.sh; }
 suite_aws() {
   need venv
-  RMQ_AWS_CARGO_TEST="${CARGO_SEL[*]} $(test_targets only rmq-aws | tr '\n' ' ')" RMQ_AWS_PREBUILT=1 \
+  local targets
+  targets="$(test_targets only rmq-aws)" || return 1
+  RMQ_AWS_CARGO_TEST="${CARGO_SEL[*]} $(tr '\n' ' ' <<<"$targets")" RMQ_AWS_PREBUILT=1 \
     bash operator/aws/run-tests.sh
 }
 suite_k8s() {

@@ -2,6 +2,7 @@
 //! RocketMQ users know), then command-line flags and `RMQ_NAMESRV_*` environment variables.
 
 use clap::Parser;
+use rmq_protocol::net::tls::TlsSettings;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -71,6 +72,8 @@ pub struct NamesrvConfig {
     pub acl_enable: bool,
     /// The `plain_acl.yml` (`aclFile`), the same format as the brokers'.
     pub acl_file: Option<PathBuf>,
+    /// TLS of the listen port (Apache's `tls.server.*` keys in namesrv.conf).
+    pub tls: TlsSettings,
 }
 
 impl Default for NamesrvConfig {
@@ -88,6 +91,7 @@ impl Default for NamesrvConfig {
             http_listen_port: None,
             acl_enable: false,
             acl_file: None,
+            tls: TlsSettings::default(),
         }
     }
 }
@@ -138,8 +142,17 @@ impl NamesrvConfig {
                 expected,
             };
             for (key, value) in &props {
-                c.apply_file_key(key, value.trim(), &bad)?;
+                if !TlsSettings::KEYS.contains(&key.as_str()) {
+                    c.apply_file_key(key, value.trim(), &bad)?;
+                }
             }
+            c.tls = TlsSettings::from_lookup(|k| {
+                props
+                    .iter()
+                    .find(|(key, _)| key == k)
+                    .map(|(_, v)| v.clone())
+            })
+            .map_err(|e| ConfigError::Inconsistent(format!("{}: {e}", path.display())))?;
         }
         if let Some(p) = args.listen_port {
             c.listen_port = p;

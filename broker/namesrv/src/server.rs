@@ -4,6 +4,7 @@ use crate::config::NamesrvConfig;
 use crate::health::Health;
 use crate::processor::Namesrv;
 use rmq_acl::gate::{self, AclGate, Policy};
+use rmq_protocol::net::tls::ServerTls;
 use rmq_protocol::net::{ServerConfig, serve};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,6 +19,8 @@ pub struct NamesrvServer {
     health: Arc<Health>,
     /// The ACL gate when `aclEnable=true`.
     acl: Option<Arc<AclGate>>,
+    /// TLS of the listen port (`tls.server.mode` not disabled).
+    tls: Option<Arc<ServerTls>>,
     /// Stops the HTTP listener when dropped.
     http_stop: DropGuard,
 }
@@ -79,6 +82,12 @@ impl NamesrvServer {
         let http_stop = http.clone().drop_guard();
         start_http(&config, &health, http).await?;
         let acl = load_acl(&config)?;
+        let tls = ServerTls::from_settings(&config.tls.server).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("TLS cannot start: {e}"),
+            )
+        })?;
         let state = Arc::new(Namesrv::with_acl(config.clone(), acl.clone())?);
         let weak = Arc::downgrade(&state);
         health.metrics_from(Box::new(move || {
@@ -91,6 +100,7 @@ impl NamesrvServer {
             config,
             health,
             acl,
+            tls,
             http_stop,
         })
     }
@@ -123,7 +133,13 @@ impl NamesrvServer {
         if let Some(acl) = &self.acl {
             gate::spawn_reload(acl.clone(), gate::RELOAD_PERIOD, shutdown.clone());
         }
+        if let Some(t) = &self.tls {
+            tracing::info!(mode = ?t.mode(), "TLS on the listen port");
+            t.clone()
+                .spawn_reload(gate::RELOAD_PERIOD, shutdown.clone());
+        }
         let server_config = ServerConfig {
+            tls: self.tls.clone(),
             limits: rmq_protocol::FrameLimits {
                 max_frame: self.config.max_frame,
             },

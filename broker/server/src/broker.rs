@@ -245,6 +245,7 @@ impl Broker {
             offsets: self.offsets.clone(),
             delay_offsets: self.delay_offsets.clone(),
             credentials: self.config.security.inner_credentials.clone(),
+            client_tls: None,
         }
     }
 }

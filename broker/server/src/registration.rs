@@ -53,10 +53,14 @@ fn register_request(b: &Broker, whole: bool) -> RemotingCommand {
 /// `req` signed with `innerClientAuthenticationCredentials` when the broker has them (for
 /// nameservers and masters with ACL on); unsigned otherwise.
 pub fn signed(b: &Broker, mut req: RemotingCommand) -> RemotingCommand {
-    if let Some(creds) = &b.config.security.inner_credentials
-        && let Err(e) = creds.sign_command(&mut req)
-    {
-        tracing::error!(error = %e, "cannot sign the broker's own request");
+    let Some(source) = &b.config.security.inner_credentials else {
+        return req;
+    };
+    let signed = source
+        .load()
+        .and_then(|c| c.sign_command(&mut req).map_err(|e| e.to_string()));
+    if let Err(e) = signed {
+        tracing::error!(error = %e, "cannot sign the broker's own request; it goes unsigned");
     }
     req
 }

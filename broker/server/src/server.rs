@@ -8,6 +8,7 @@ use crate::processor::{BrokerHandler, execute_parked};
 use crate::registration;
 use crate::state::{log_persist_error, now_ms};
 use rmq_acl::gate::{self, AclGate, Policy};
+use rmq_protocol::net::tls::{ClientTls, ServerTls, TlsError};
 use rmq_protocol::net::{ClientConfig, RemotingClient, ServerConfig, serve};
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
@@ -42,6 +43,9 @@ pub enum ServerError {
     /// `aclEnable=true` but the ACL file is missing or invalid.
     #[error("aclEnable=true but the ACL file cannot be used: {0} (fix aclFile or the file)")]
     Acl(#[from] rmq_acl::ConfigError),
+    /// The `tls.*` keys name files that cannot be used.
+    #[error("TLS cannot start: {0}")]
+    Tls(#[from] TlsError),
     /// `aclEnable=true` without `aclFile`.
     #[error("aclEnable=true needs aclFile=<path of plain_acl.yml>")]
     AclFileMissing,
@@ -58,6 +62,10 @@ pub struct BrokerServer {
     health: Arc<Health>,
     /// The ACL gate when `aclEnable=true`.
     acl: Option<Arc<AclGate>>,
+    /// TLS of the remoting ports (`tls.server.mode` not disabled).
+    server_tls: Option<Arc<ServerTls>>,
+    /// TLS of the connections to nameservers and the master (`tls.enable`).
+    client_tls: Option<Arc<ClientTls>>,
     /// Stops the HTTP listener when dropped (after shutdown, or when start-up fails).
     http_stop: DropGuard,
 }
@@ -123,6 +131,12 @@ impl BrokerServer {
     pub async fn start(config: BrokerConfig) -> Result<Self, ServerError> {
         let mut config = config;
         let acl = load_acl(&config)?;
+        let tls = config.security.tls()?;
+        let server_tls = ServerTls::from_settings(&tls.server)?;
+        let client_tls = ClientTls::from_settings(&tls.client)?;
+        if let Some(t) = &server_tls {
+            tracing::info!(mode = ?t.mode(), "TLS on the remoting ports");
+        }
         let (listeners, ha_listener, port) = bind_remoting(&mut config).await?;
         let health = Arc::new(Health::new(config.namesrv_addrs.clone()));
         let http = CancellationToken::new();
@@ -151,6 +165,8 @@ impl BrokerServer {
             ha_listener,
             health,
             acl,
+            server_tls,
+            client_tls,
             http_stop,
         })
     }
@@ -163,7 +179,10 @@ impl BrokerServer {
     /// Serves until `stop` is cancelled, then shuts down gracefully.
     pub async fn run(self, stop: CancellationToken) {
         let b = self.broker.clone();
-        let namesrv_client = Arc::new(RemotingClient::new(ClientConfig::default()));
+        let namesrv_client = Arc::new(RemotingClient::new(ClientConfig {
+            tls: self.client_tls.clone(),
+            ..ClientConfig::default()
+        }));
         let tasks = CancellationToken::new();
         spawn_arrivals(&b);
         spawn_housekeeping(&b, tasks.clone());
@@ -175,13 +194,19 @@ impl BrokerServer {
         );
         crate::schedule::spawn(b.delivery(), tasks.clone());
         crate::transaction::spawn_checker(b.check_service(), tasks.clone());
-        crate::ha::spawn(&b.ha, self.ha_listener, b.synced_tables(), tasks.clone());
+        let mut tables = b.synced_tables();
+        tables.client_tls = self.client_tls.clone();
+        crate::ha::spawn(&b.ha, self.ha_listener, tables, tasks.clone());
         crate::retention::spawn(b.store.clone(), b.retention.clone(), tasks.clone());
         if let Some(acl) = &self.acl {
             gate::spawn_reload(acl.clone(), gate::RELOAD_PERIOD, tasks.clone());
         }
         let handler = Arc::new(BrokerHandler::with_acl(b.clone(), self.acl.clone()));
+        if let Some(t) = &self.server_tls {
+            t.clone().spawn_reload(gate::RELOAD_PERIOD, tasks.clone());
+        }
         let server_config = ServerConfig {
+            tls: self.server_tls.clone(),
             limits: rmq_protocol::FrameLimits {
                 max_frame: b.config.max_frame,
             },
@@ -192,7 +217,7 @@ impl BrokerServer {
             tokio::spawn(serve(
                 listener,
                 handler.clone(),
-                server_config,
+                server_config.clone(),
                 accept_stop.clone(),
             ));
         }

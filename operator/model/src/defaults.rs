@@ -97,6 +97,9 @@ pub const NAME_SERVER_PORT: u16 = 9876;
 pub const BROKER_PORT: u16 = 10911;
 /// The broker's HA port is its main port plus this.
 pub const HA_PORT_OFFSET: u16 = 1;
+/// Where nodes find the secrets of `spec.security` (one directory per secret, one file per key)
+/// unless the back-end says otherwise (local mode).
+pub const SECRETS_DIR: &str = "/etc/rmq/secrets";
 /// The rmq version a cluster runs when `spec.version` is absent (this crate's version).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 

@@ -19,10 +19,15 @@ use std::fmt;
 mod listener;
 mod pod;
 mod retention;
+mod security;
 
 pub use listener::broker_node_port;
 pub use pod::parse_cpu;
 pub use retention::{RETENTION_KEYS, Retention, is_delete_when};
+pub use security::{
+    ACL_FILE, ADMIN_KEYS, AclSecrets, SECURITY_KEYS, Security, TLS_FILES, TlsSettings,
+    is_security_key,
+};
 
 /// One problem with a spec: where, what, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -120,6 +125,8 @@ pub struct ValidatedCluster {
     pub listener: crate::types::ListenerSpec,
     /// What lowering `groups` does to the leaving groups.
     pub scale_in: crate::types::ScaleInSpec,
+    /// ACL and TLS of every node.
+    pub security: Security,
 }
 
 impl ValidatedCluster {
@@ -146,6 +153,7 @@ pub fn validate(c: &RocketMQCluster) -> Result<ValidatedCluster, Vec<ValidationE
     let name_server_pod = pod::check_pod(&s.name_server.pod, pod::Role::NameServer, &mut errs);
     let broker_pod = pod::check_pod(&s.brokers.pod, pod::Role::Broker, &mut errs);
     listener::check_listener(&s.listener, groups * replicas, &mut errs);
+    let security = security::check_security(&s.security, &mut errs);
     range(
         s.brokers.scale_in.drain_timeout_minutes,
         0,
@@ -180,6 +188,7 @@ pub fn validate(c: &RocketMQCluster) -> Result<ValidatedCluster, Vec<ValidationE
         broker_pod,
         listener: s.listener.clone(),
         scale_in: s.brokers.scale_in.clone(),
+        security,
     })
 }
 
@@ -311,6 +320,14 @@ fn check_broker_key(k: &str, v: &str, errs: &mut Vec<ValidationError>) {
             path,
             format!("{k} is set by rmq from {from}"),
             "remove it from spec.brokers.config",
+        ));
+        return;
+    }
+    if security::is_security_key(k) {
+        errs.push(ValidationError::new(
+            path,
+            format!("{k} is set by rmq from spec.security"),
+            "remove it from spec.brokers.config and describe the ACL or TLS in spec.security",
         ));
         return;
     }

@@ -138,8 +138,14 @@ fn tail(s: &str) -> &str {
 
 /// Runs `<harness> <args...>` and parses its single JSON line.
 pub fn run_harness(client: Client, args: &[&str]) -> HarnessResult {
+    run_harness_env(client, args, &[])
+}
+
+/// [`run_harness`] with extra environment variables (e.g. `RMQ_HARNESS_JAVA_OPTS`).
+pub fn run_harness_env(client: Client, args: &[&str], env: &[(&str, &str)]) -> HarnessResult {
     let out = Command::new(harness_path(client))
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("run harness");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -167,8 +173,13 @@ pub fn run_harness(client: Client, args: &[&str]) -> HarnessResult {
 /// Runs a harness scenario written as one line of the harness CLI's words, e.g.
 /// `"produce --namesrv 127.0.0.1:9876 --topic T --count 10"` (no word holds a space).
 pub fn run_line(client: Client, line: &str) -> HarnessResult {
+    run_line_env(client, line, &[])
+}
+
+/// [`run_line`] with extra environment variables.
+pub fn run_line_env(client: Client, line: &str, env: &[(&str, &str)]) -> HarnessResult {
     let args: Vec<&str> = line.split_whitespace().collect();
-    run_harness(client, &args)
+    run_harness_env(client, &args, env)
 }
 
 /// Numbered messages on one topic, written and read by one client through the nameservers

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod admin;
+pub mod certs;
 pub mod harness;
 pub mod http;
 pub mod mqadmin;
@@ -12,5 +13,5 @@ pub mod powerfs;
 pub mod process;
 
 pub use admin::{Admin, wait_until};
-pub use harness::{Client, Flow, HarnessResult, run_harness, run_line};
+pub use harness::{Client, Flow, HarnessResult, run_harness, run_line, run_line_env};
 pub use process::{BrokerOpts, BrokerProc, NamesrvProc, bin_path};

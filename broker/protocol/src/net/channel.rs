@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 /// Network failures seen by callers.
 #[derive(Debug, Error)]
 pub enum NetError {
-    /// TCP connect failed.
+    /// Connecting failed: the TCP connect, or the TLS handshake (the source then says so).
     #[error("cannot connect to {addr}: {source}")]
     Connect {
         /// The `host:port` dialled.

@@ -13,12 +13,15 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 
 /// Client settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// Frame limits for responses.
     pub limits: FrameLimits,
-    /// TCP connect timeout.
+    /// Time allowed to connect, TLS handshake included.
     pub connect_timeout: Duration,
+    /// Dial servers with TLS (`None`: plaintext).
+    #[cfg(feature = "tls")]
+    pub tls: Option<Arc<super::tls::ClientTls>>,
 }
 
 impl Default for ClientConfig {
@@ -26,6 +29,8 @@ impl Default for ClientConfig {
         Self {
             limits: FrameLimits::default(),
             connect_timeout: Duration::from_secs(3),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -72,17 +77,12 @@ impl<H: RequestHandler> RemotingClient<H> {
         if !addr.contains(':') {
             return Err(NetError::Address(addr.to_owned()));
         }
-        let stream = tokio::time::timeout(self.config.connect_timeout, TcpStream::connect(addr))
+        let channel = tokio::time::timeout(self.config.connect_timeout, self.dial(addr))
             .await
             .map_err(|_| NetError::Connect {
                 addr: addr.to_owned(),
-                source: std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"),
+                source: std::io::Error::new(std::io::ErrorKind::TimedOut, self.timed_out()),
             })?
-            .map_err(|source| NetError::Connect {
-                addr: addr.to_owned(),
-                source,
-            })?;
-        let channel = connection::spawn(stream, self.handler.clone(), self.config.limits, None)
             .map_err(|source| NetError::Connect {
                 addr: addr.to_owned(),
                 source,
@@ -98,6 +98,31 @@ impl<H: RequestHandler> RemotingClient<H> {
                 Ok(channel)
             }
         }
+    }
+
+    /// Connects to `addr` (and runs the TLS handshake when configured) and starts driving the
+    /// connection.
+    async fn dial(&self, addr: &str) -> std::io::Result<Channel> {
+        let stream = TcpStream::connect(addr).await?;
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.config.tls {
+            let (remote, local) = (stream.peer_addr()?, stream.local_addr()?);
+            stream.set_nodelay(true)?;
+            let stream = tls.handshake(addr, stream).await?;
+            let (handler, limits) = (self.handler.clone(), self.config.limits);
+            return Ok(connection::spawn_tls(
+                stream, remote, local, handler, limits, None,
+            ));
+        }
+        connection::spawn(stream, self.handler.clone(), self.config.limits, None)
+    }
+
+    fn timed_out(&self) -> &'static str {
+        #[cfg(feature = "tls")]
+        if self.config.tls.is_some() {
+            return "connect or TLS handshake timed out";
+        }
+        "connect timed out"
     }
 
     /// Sends `request` to `addr` and waits up to `timeout` for the response.

@@ -1,27 +1,29 @@
-//! Drives one TCP connection: a read task that decodes frames and dispatches them (responses to
-//! their waiting invoke, requests to the handler: run inline, continued in their own task only if
-//! they have to wait) and a write task that batches queued commands into few writes. A malformed
-//! frame closes the connection with a logged reason; other connections are unaffected.
+//! Drives one connection (plaintext TCP, or TLS over TCP): a read task that decodes frames and
+//! dispatches them (responses to their waiting invoke, requests to the handler: run inline,
+//! continued in their own task only if they have to wait) and a write task that batches queued
+//! commands into few writes. A malformed frame closes the connection with a logged reason; other
+//! connections are unaffected.
 
 use super::RequestHandler;
 use super::channel::Channel;
 use crate::command::RemotingCommand;
 use crate::frame::{self, FrameLimits};
 use bytes::BytesMut;
+use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 const READ_BUFFER: usize = 64 * 1024;
 const WRITE_BATCH: usize = 1024 * 1024;
 
-/// Starts driving `stream`; returns its channel.
+/// Starts driving a plaintext `stream`; returns its channel. Plaintext keeps tokio's lock-free
+/// owned halves (the hot path).
 pub(crate) fn spawn<H: RequestHandler>(
     stream: TcpStream,
     handler: Arc<H>,
@@ -32,17 +34,69 @@ pub(crate) fn spawn<H: RequestHandler>(
     let local = stream.local_addr()?;
     stream.set_nodelay(true)?;
     let (rd, wr) = stream.into_split();
-    let (tx, rx) = mpsc::unbounded_channel();
-    let channel = Channel::new(remote, local, tx);
-    tokio::spawn(write_loop(wr, rx, channel.closed_token()));
-    tokio::spawn(read_loop(
+    let io = Halves {
         rd,
+        wr,
+        remote,
+        local,
+    };
+    Ok(start(io, handler, limits, idle_timeout))
+}
+
+/// Starts driving an established TLS `stream` between `remote` and `local`; returns its channel.
+#[cfg(feature = "tls")]
+pub(crate) fn spawn_tls<S, H>(
+    stream: S,
+    remote: SocketAddr,
+    local: SocketAddr,
+    handler: Arc<H>,
+    limits: FrameLimits,
+    idle_timeout: Option<Duration>,
+) -> Channel
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+    H: RequestHandler,
+{
+    let (rd, wr) = tokio::io::split(stream);
+    let io = Halves {
+        rd,
+        wr,
+        remote,
+        local,
+    };
+    start(io, handler, limits, idle_timeout)
+}
+
+/// The two directions of a connection and its addresses.
+struct Halves<R, W> {
+    rd: R,
+    wr: W,
+    remote: SocketAddr,
+    local: SocketAddr,
+}
+
+fn start<R, W, H>(
+    io: Halves<R, W>,
+    handler: Arc<H>,
+    limits: FrameLimits,
+    idle_timeout: Option<Duration>,
+) -> Channel
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+    H: RequestHandler,
+{
+    let (tx, rx) = mpsc::unbounded_channel();
+    let channel = Channel::new(io.remote, io.local, tx);
+    tokio::spawn(write_loop(io.wr, rx, channel.closed_token()));
+    tokio::spawn(read_loop(
+        io.rd,
         channel.clone(),
         handler,
         limits,
         idle_timeout,
     ));
-    Ok(channel)
+    channel
 }
 
 fn dispatch<H: RequestHandler>(channel: &Channel, handler: &Arc<H>, cmd: RemotingCommand) {
@@ -75,8 +129,8 @@ fn dispatch<H: RequestHandler>(channel: &Channel, handler: &Arc<H>, cmd: Remotin
     }
 }
 
-async fn read_loop<H: RequestHandler>(
-    mut rd: OwnedReadHalf,
+async fn read_loop<R: AsyncRead + Unpin, H: RequestHandler>(
+    mut rd: R,
     channel: Channel,
     handler: Arc<H>,
     limits: FrameLimits,
@@ -125,8 +179,8 @@ async fn read_loop<H: RequestHandler>(
     handler.on_close(&channel);
 }
 
-async fn write_loop(
-    mut wr: OwnedWriteHalf,
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut wr: W,
     mut rx: mpsc::UnboundedReceiver<RemotingCommand>,
     closed: CancellationToken,
 ) {

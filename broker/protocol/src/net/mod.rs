@@ -1,6 +1,6 @@
 //! Networking over tokio: the frame codec, one connection driver shared by servers and clients,
 //! the accept loop, and the async client (request/response by opaque, oneway, timeouts,
-//! reconnect).
+//! reconnect). With feature `tls`, servers and clients can speak TLS (`tls`).
 
 mod channel;
 mod client;
@@ -8,6 +8,8 @@ mod codec;
 mod connection;
 mod server;
 mod signal;
+#[cfg(feature = "tls")]
+pub mod tls;
 
 pub use channel::{Channel, NetError};
 pub use client::{ClientConfig, IgnoreRequests, RemotingClient};

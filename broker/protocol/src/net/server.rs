@@ -2,6 +2,8 @@
 
 use super::RequestHandler;
 use super::connection;
+#[cfg(feature = "tls")]
+use super::tls::{self, TlsMode};
 use crate::frame::FrameLimits;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,12 +11,15 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 /// Server connection settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Frame limits.
     pub limits: FrameLimits,
     /// Close connections silent for this long (Java: 120 s).
     pub idle_timeout: Option<Duration>,
+    /// TLS on this port (`None`, or mode `disabled`: plaintext only).
+    #[cfg(feature = "tls")]
+    pub tls: Option<Arc<super::tls::ServerTls>>,
 }
 
 impl Default for ServerConfig {
@@ -22,11 +27,15 @@ impl Default for ServerConfig {
         Self {
             limits: FrameLimits::default(),
             idle_timeout: Some(Duration::from_secs(120)),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
 
 /// Accepts connections until `shutdown` is cancelled; each connection is driven by its own tasks.
+/// With TLS (mode `permissive` or `enforcing`) each accepted connection is first negotiated in a
+/// task of its own, so a slow handshake never holds up the accept loop.
 pub async fn serve<H: RequestHandler>(
     listener: TcpListener,
     handler: Arc<H>,
@@ -40,6 +49,20 @@ pub async fn serve<H: RequestHandler>(
         };
         match accepted {
             Ok((stream, peer)) => {
+                #[cfg(feature = "tls")]
+                if let Some(tls) = config
+                    .tls
+                    .as_ref()
+                    .filter(|t| t.mode() != TlsMode::Disabled)
+                {
+                    let drive = tls::Drive {
+                        limits: config.limits,
+                        idle_timeout: config.idle_timeout,
+                    };
+                    let (tls, handler) = (tls.clone(), handler.clone());
+                    tls::spawn_accept(stream, peer, tls, handler, drive, shutdown.clone());
+                    continue;
+                }
                 if let Err(e) =
                     connection::spawn(stream, handler.clone(), config.limits, config.idle_timeout)
                 {

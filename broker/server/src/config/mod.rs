@@ -12,7 +12,7 @@ mod security;
 pub use args::Args;
 pub use features::FeaturesConfig;
 pub use retention::{KEYS as RETENTION_KEYS, RetentionConfig};
-pub use security::SecurityConfig;
+pub use security::{InnerCredentials, SecurityConfig};
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;

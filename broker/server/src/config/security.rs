@@ -1,13 +1,17 @@
-//! broker.conf keys of access control: the ACL (`aclEnable`, `aclFile`) and the account the
-//! broker signs its own requests with (`innerClientAuthenticationCredentials`, RocketMQ 5's key:
-//! registrations with ACL-enabled nameservers, a slave's metadata sync from its master).
+//! broker.conf keys of access control: the ACL (`aclEnable`, `aclFile`), the account the
+//! broker signs its own requests with (registrations with ACL-enabled nameservers, a slave's
+//! metadata sync from its master: `innerClientAuthenticationCredentials`, RocketMQ 5's key, or
+//! `innerClientCredentialsDir`, a directory with `accessKey` and `secretKey` files such as a
+//! mounted Secret, read at each use so a rotation applies), and TLS (Apache's `tls.*` keys).
 //! Secrets never leave this module in clear: GET_BROKER_CONFIG shows them redacted and errors
 //! never echo them.
 
 use super::ConfigError;
 use super::parse::{boolean, invalid};
 use rmq_acl::Credentials;
-use std::path::PathBuf;
+use rmq_protocol::net::tls::TlsSettings;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// What GET_BROKER_CONFIG prints instead of a secret.
 pub const REDACTED: &str = "******";
@@ -21,7 +25,50 @@ pub struct SecurityConfig {
     /// The `plain_acl.yml` of accounts and permissions (`aclFile`); required when `aclEnable`.
     pub acl_file: Option<PathBuf>,
     /// The account this broker signs its own requests with; `None`: they go unsigned.
-    pub inner_credentials: Option<Credentials>,
+    pub inner_credentials: Option<InnerCredentials>,
+    /// The `tls.*` keys as given (read by [`Self::tls`]).
+    pub tls_keys: BTreeMap<String, String>,
+}
+
+/// Where the broker's own credentials come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InnerCredentials {
+    /// Written in broker.conf (`innerClientAuthenticationCredentials`).
+    Inline(Credentials),
+    /// Files `accessKey` and `secretKey` in a directory (`innerClientCredentialsDir`).
+    Dir(PathBuf),
+}
+
+impl InnerCredentials {
+    /// The credentials now (a directory is read again each time); the error names the file.
+    pub fn load(&self) -> Result<Credentials, String> {
+        match self {
+            InnerCredentials::Inline(c) => Ok(c.clone()),
+            InnerCredentials::Dir(dir) => {
+                let access = read_trimmed(&dir.join("accessKey"))?;
+                let secret = read_trimmed(&dir.join("secretKey"))?;
+                Ok(Credentials::new(access, secret))
+            }
+        }
+    }
+}
+
+/// A non-empty credentials file, trimmed; the error says which file and never its content.
+fn read_trimmed(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        format!(
+            "cannot read {} (innerClientCredentialsDir): {e}",
+            path.display()
+        )
+    })?;
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(format!(
+            "{} (innerClientCredentialsDir) is empty",
+            path.display()
+        ));
+    }
+    Ok(text.to_owned())
 }
 
 /// The keys [`SecurityConfig::apply`] handles.
@@ -29,12 +76,18 @@ pub const KEYS: &[&str] = &[
     "aclEnable",
     "aclFile",
     "innerClientAuthenticationCredentials",
+    "innerClientCredentialsDir",
 ];
+
+/// Whether [`SecurityConfig::apply`] handles `key`.
+pub fn handles(key: &str) -> bool {
+    KEYS.contains(&key) || TlsSettings::KEYS.contains(&key)
+}
 
 /// The JSON of `innerClientAuthenticationCredentials`.
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct InnerCredentials {
+struct InlineJson {
     access_key: String,
     secret_key: String,
 }
@@ -50,11 +103,18 @@ impl SecurityConfig {
             "aclEnable" => self.acl_enable = boolean(origin, key, v)?,
             "aclFile" => self.acl_file = Some(PathBuf::from(v)).filter(|_| !v.is_empty()),
             "innerClientAuthenticationCredentials" => {
-                self.inner_credentials = parse_inner(v).map_err(|why| {
+                let parsed = parse_inner(v).map_err(|why| {
                     invalid(origin, key, REDACTED, &format!("{INNER_EXPECTED}: {why}"))
                 })?;
+                self.inner_credentials = parsed.map(InnerCredentials::Inline);
             }
-            _ => {}
+            "innerClientCredentialsDir" => {
+                self.inner_credentials =
+                    Some(InnerCredentials::Dir(PathBuf::from(v))).filter(|_| !v.is_empty());
+            }
+            k => {
+                self.tls_keys.insert(k.to_owned(), v.to_owned());
+            }
         }
         Ok(())
     }
@@ -68,7 +128,14 @@ impl SecurityConfig {
                     .into(),
             ));
         }
+        self.tls()
+            .map_err(|e| ConfigError::Inconsistent(e.to_string()))?;
         Ok(())
+    }
+
+    /// The TLS settings of the `tls.*` keys.
+    pub fn tls(&self) -> Result<TlsSettings, rmq_protocol::net::tls::TlsError> {
+        TlsSettings::from_lookup(|k| self.tls_keys.get(k).cloned())
     }
 
     /// The settings as properties lines (GET_BROKER_CONFIG), the secret redacted.
@@ -83,12 +150,17 @@ impl SecurityConfig {
                     .unwrap_or_default()
             ),
         ];
-        if let Some(c) = &self.inner_credentials {
-            lines.push(format!(
+        match &self.inner_credentials {
+            Some(InnerCredentials::Inline(c)) => lines.push(format!(
                 "innerClientAuthenticationCredentials={{\"accessKey\":{:?},\"secretKey\":\"{REDACTED}\"}}",
                 c.access_key
-            ));
+            )),
+            Some(InnerCredentials::Dir(d)) => {
+                lines.push(format!("innerClientCredentialsDir={}", d.display()))
+            }
+            None => {}
         }
+        lines.extend(self.tls_keys.iter().map(|(k, v)| format!("{k}={v}")));
         lines
     }
 }
@@ -98,7 +170,7 @@ fn parse_inner(v: &str) -> Result<Option<Credentials>, String> {
     if v.is_empty() {
         return Ok(None);
     }
-    let parsed: InnerCredentials = serde_json::from_str(v).map_err(|e| {
+    let parsed: InlineJson = serde_json::from_str(v).map_err(|e| {
         // serde_json's message can quote the input: keep only its position
         format!("not valid JSON at line {} column {}", e.line(), e.column())
     })?;
@@ -127,7 +199,7 @@ mod tests {
         let json = r#"{"accessKey":"rocketmq2","secretKey":"12345678"}"#;
         s.apply("innerClientAuthenticationCredentials", json, "t")
             .unwrap();
-        let c = s.inner_credentials.as_ref().unwrap();
+        let c = s.inner_credentials.as_ref().unwrap().load().unwrap();
         assert_eq!(c.access_key, "rocketmq2");
         assert_eq!(c.secret_key.expose(), "12345678");
         let props = s.to_properties().join("\n");
@@ -158,6 +230,40 @@ mod tests {
             );
             assert!(err.contains("accessKey"), "{err}");
         }
+    }
+
+    #[test]
+    fn a_credentials_directory_is_read_at_each_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = SecurityConfig::default();
+        let path = dir.path().display().to_string();
+        s.apply("innerClientCredentialsDir", &path, "t").unwrap();
+        let source = s.inner_credentials.clone().unwrap();
+        let err = source.load().unwrap_err();
+        assert!(err.contains("accessKey") && err.contains(&path), "{err}");
+        std::fs::write(dir.path().join("accessKey"), "admin1\n").unwrap();
+        std::fs::write(dir.path().join("secretKey"), "first-secret\n").unwrap();
+        assert_eq!(source.load().unwrap().secret_key.expose(), "first-secret");
+        std::fs::write(dir.path().join("secretKey"), "rotated-secret").unwrap();
+        assert_eq!(source.load().unwrap().secret_key.expose(), "rotated-secret");
+        assert!(!s.to_properties().join("\n").contains("secret"));
+    }
+
+    #[test]
+    fn tls_keys_are_checked_together() {
+        let mut s = SecurityConfig::default();
+        s.apply("tls.server.mode", "enforcing", "t").unwrap();
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("tls.server.certPath"), "{err}");
+        s.apply("tls.server.certPath", "/c.pem", "t").unwrap();
+        s.apply("tls.server.keyPath", "/k.pem", "t").unwrap();
+        s.validate().unwrap();
+        assert!(
+            s.to_properties()
+                .contains(&"tls.server.mode=enforcing".to_owned())
+        );
+        s.apply("tls.server.mode", "sometimes", "t").unwrap();
+        assert!(s.validate().is_err());
     }
 
     #[test]

@@ -6,13 +6,14 @@
 //! REQUEST_CODE_NOT_SUPPORTED, which is fine.
 
 use super::state::HaState;
+use crate::config::InnerCredentials;
 use crate::state::{
     DelayOffsetSerializeWrapper, DelayOffsets, GroupTable, OffsetTable, TopicTable, now_ms,
 };
-use rmq_acl::Credentials;
 use rmq_protocol::body::from_json;
 use rmq_protocol::body::subscription::{ConsumerOffsetSerializeWrapper, SubscriptionGroupWrapper};
 use rmq_protocol::body::topic_config::TopicConfigSerializeWrapper;
+use rmq_protocol::net::tls::ClientTls;
 use rmq_protocol::net::{ClientConfig, RemotingClient};
 use rmq_protocol::{RemotingCommand, request_code as rc, response_code};
 use std::sync::Arc;
@@ -39,13 +40,18 @@ pub struct Tables {
     pub delay_offsets: Arc<DelayOffsets>,
     /// What the requests to the master are signed with (`innerClientAuthenticationCredentials`,
     /// for a master with ACL on).
-    pub credentials: Option<Credentials>,
+    pub credentials: Option<InnerCredentials>,
+    /// TLS of the connection to the master (`tls.enable`).
+    pub client_tls: Option<Arc<ClientTls>>,
 }
 
 /// Runs the periodic sync until `stop` (slaves only); the master's address comes from `ha`.
 pub fn spawn(tables: Tables, ha: Arc<HaState>, stop: CancellationToken) {
     tokio::spawn(async move {
-        let client = RemotingClient::new(ClientConfig::default());
+        let client = RemotingClient::new(ClientConfig {
+            tls: tables.client_tls.clone(),
+            ..ClientConfig::default()
+        });
         let mut delay = FIRST_DELAY;
         let mut failing = false;
         loop {
@@ -80,10 +86,11 @@ async fn fetch(
     client: &RemotingClient,
     master: &str,
     code: i32,
-    credentials: Option<&Credentials>,
+    credentials: Option<&InnerCredentials>,
 ) -> Result<Option<Vec<u8>>, String> {
     let mut req = RemotingCommand::request(code);
-    if let Some(c) = credentials {
+    if let Some(source) = credentials {
+        let c = source.load()?;
         c.sign_command(&mut req).map_err(|e| e.to_string())?;
     }
     let resp = client

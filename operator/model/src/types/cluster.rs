@@ -4,6 +4,7 @@
 use super::monitoring::MonitoringSpec;
 use super::pod::PodOptions;
 use super::scale_in::ScaleInSpec;
+use super::security::SecuritySpec;
 use super::status::Condition;
 use crate::defaults;
 use kube_derive::CustomResource;
@@ -59,6 +60,9 @@ pub struct RocketMQClusterSpec {
     /// Prometheus operator objects (Kubernetes): a PodMonitor and alert rules.
     #[serde(default)]
     pub monitoring: MonitoringSpec,
+    /// ACL (accounts and permissions) and TLS of every nameserver and broker.
+    #[serde(default)]
+    pub security: SecuritySpec,
 }
 
 /// Access from outside (Kubernetes): `Internal` (default: Service DNS names, reachable inside the

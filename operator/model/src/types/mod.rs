@@ -10,6 +10,7 @@ mod group;
 mod monitoring;
 mod pod;
 mod scale_in;
+mod security;
 mod status;
 mod topic;
 
@@ -22,5 +23,6 @@ pub use group::{RocketMQConsumerGroup, RocketMQConsumerGroupSpec, RocketMQConsum
 pub use monitoring::MonitoringSpec;
 pub use pod::{AntiAffinity, PodOptions, ResourceAmounts, ResourcesSpec, TolerationSpec};
 pub use scale_in::{ScaleInSpec, VolumeClaimPolicy};
+pub use security::{AclSpec, ClientAuthMode, SecuritySpec, TlsMode, TlsSpec};
 pub use status::{Condition, ConditionStatus, condition_types};
 pub use topic::{MessageType, RocketMQTopic, RocketMQTopicSpec, RocketMQTopicStatus, TopicPerm};
