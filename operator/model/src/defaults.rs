@@ -99,7 +99,7 @@ pub const BROKER_PORT: u16 = 10911;
 pub const HA_PORT_OFFSET: u16 = 1;
 /// Where nodes find the secrets of `spec.security` (one directory per secret, one file per key)
 /// unless the back-end says otherwise (local mode).
-pub const SECRETS_DIR: &str = "/etc/rmq/secrets";
+pub const SECRETS_DIR: &str = "/etc/rmq-secrets";
 /// The rmq version a cluster runs when `spec.version` is absent (this crate's version).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 

@@ -212,7 +212,7 @@ mod tests {
     use crate::types::{AclSpec, TlsSpec};
 
     fn dir(name: &str) -> String {
-        format!("/etc/rmq/secrets/{name}")
+        format!("/etc/rmq-secrets/{name}")
     }
 
     #[test]
@@ -278,23 +278,23 @@ mod tests {
         let s = check_security(&spec, &mut errs);
         assert!(errs.is_empty(), "{errs:?}");
         let broker: std::collections::BTreeMap<_, _> = s.broker_lines(&dir).into_iter().collect();
-        assert_eq!(broker["aclFile"], "/etc/rmq/secrets/rmq-acl/plain_acl.yml");
+        assert_eq!(broker["aclFile"], "/etc/rmq-secrets/rmq-acl/plain_acl.yml");
         assert_eq!(
             broker["innerClientCredentialsDir"],
-            "/etc/rmq/secrets/rmq-admin"
+            "/etc/rmq-secrets/rmq-admin"
         );
         assert_eq!(broker["tls.server.mode"], "enforcing");
         assert_eq!(broker["tls.enable"], "true");
         assert_eq!(
             broker["tls.client.keyPath"],
-            "/etc/rmq/secrets/rmq-tls/tls.key"
+            "/etc/rmq-secrets/rmq-tls/tls.key"
         );
         assert_eq!(broker["tls.server.need.client.auth"], "require");
         let ns: std::collections::BTreeMap<_, _> = s.namesrv_lines(&dir).into_iter().collect();
         assert_eq!(ns["aclEnable"], "true");
         assert_eq!(
             ns["tls.server.certPath"],
-            "/etc/rmq/secrets/rmq-tls/tls.crt"
+            "/etc/rmq-secrets/rmq-tls/tls.crt"
         );
         assert!(!ns.contains_key("innerClientCredentialsDir"));
     }

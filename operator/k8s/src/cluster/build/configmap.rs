@@ -47,6 +47,22 @@ pub fn broker_group(
     }
 }
 
+/// The nameservers' ConfigMap: `namesrv.conf` with the keys of `spec.security`.
+pub fn namesrv(cluster: &str, conf: &str, input: &BuildInput) -> ConfigMap {
+    ConfigMap {
+        metadata: meta(
+            &names::namesrv(cluster),
+            input,
+            labels::component(cluster, labels::COMPONENT_NAMESRV, None),
+        ),
+        data: Some(BTreeMap::from([(
+            super::statefulset::NAMESRV_CONF_KEY.to_owned(),
+            conf.to_owned(),
+        )])),
+        ..ConfigMap::default()
+    }
+}
+
 /// `conf` with its `rmqConfigHash` line appended.
 fn with_hash(conf: &str) -> String {
     let mut out = conf.trim_end().to_owned();

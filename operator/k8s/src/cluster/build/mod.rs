@@ -9,6 +9,7 @@
 //! | headless Service | `<c>-namesrv` | stable DNS per nameserver pod: `<c>-namesrv-<i>.<c>-namesrv.<ns>.svc` is what brokers get in `namesrvAddr` (never pod IPs) |
 //! | StatefulSet | `<c>-namesrv` | the nameservers (emptyDir for the KV store) |
 //! | PDB | `<c>-namesrv` | at most one nameserver disrupted at a time |
+//! | ConfigMap | `<c>-namesrv` | the nameservers' `namesrv.conf` (ACL and TLS keys), only with `spec.security` |
 //! | ConfigMap | `<c>-broker-a` ... | the rendered `broker.conf` of every broker of the group, key `<pod>.conf` |
 //! | headless Service | `<c>-broker-a` ... | the group StatefulSet's `serviceName` |
 //! | Service per broker | `<c>-broker-a-0` ... | the broker's advertised address (`brokerIP1`): stable across restarts and rescheduling, and the place to hang external access later |
@@ -23,6 +24,7 @@ pub mod configmap;
 pub mod monitoring;
 pub mod pdb;
 pub mod placement;
+pub mod secrets;
 pub mod security;
 pub mod service;
 pub mod statefulset;
@@ -221,6 +223,9 @@ pub fn build(cluster: &ValidatedCluster, input: &BuildInput) -> KubernetesResour
     let desired = desired(cluster, input);
     let c = &cluster.name;
     let mut config_maps = Vec::new();
+    if statefulset::has_namesrv_conf(cluster) {
+        config_maps.push(configmap::namesrv(c, &desired.namesrv_conf, input));
+    }
     let mut services = vec![service::namesrv_headless(c, input)];
     services.extend(service::namesrv_external(cluster, input));
     let mut pdbs = vec![pdb::pdb(

@@ -22,6 +22,7 @@
 //! master to be Ready); rolling updates still go one pod at a time. PVCs are retained when the
 //! StatefulSet is deleted or scaled down: rmq never deletes data without an explicit policy.
 
+use super::secrets::{self, Role};
 use super::{
     BROKER_PORT, BuildInput, CONFIG_DIR, DATA_DIR, NAMESRV_PORT, meta, names, placement, security,
     template_merge,
@@ -207,12 +208,7 @@ pub fn namesrv(cluster: &ValidatedCluster, input: &BuildInput) -> StatefulSet {
         image: Some(input.image.clone()),
         image_pull_policy: input.image_pull_policy.clone(),
         command: Some(vec!["rmq-namesrv".to_owned()]),
-        args: Some(vec![
-            "--listen-port".to_owned(),
-            NAMESRV_PORT.to_string(),
-            "--kv-config-path".to_owned(),
-            format!("{DATA_DIR}/namesrv/kvConfig.json"),
-        ]),
+        args: Some(namesrv_args(cluster)),
         env: Some(vec![log_env()]),
         ports: Some(vec![
             container_port("remoting", NAMESRV_PORT),
@@ -226,6 +222,8 @@ pub fn namesrv(cluster: &ValidatedCluster, input: &BuildInput) -> StatefulSet {
         empty_dir: Some(EmptyDirVolumeSource::default()),
         ..Volume::default()
     };
+    let (container, mut volumes) = with_security(container, cluster, &name, Role::NameServer);
+    volumes.insert(0, data);
     let labels_ = labels::component(c, labels::COMPONENT_NAMESRV, None);
     let selector = labels::selector(c, labels::COMPONENT_NAMESRV, None);
     let parts = TemplateParts {
@@ -233,7 +231,7 @@ pub fn namesrv(cluster: &ValidatedCluster, input: &BuildInput) -> StatefulSet {
         annotations: BTreeMap::new(),
         default_annotations: BTreeMap::new(),
         peers: selector.clone(),
-        volumes: vec![data],
+        volumes,
         grace_seconds: 30,
         pod: &cluster.name_server_pod,
     };
@@ -243,6 +241,54 @@ pub fn namesrv(cluster: &ValidatedCluster, input: &BuildInput) -> StatefulSet {
         spec: Some(set_spec(&name, cluster.name_servers, selector, template)),
         ..StatefulSet::default()
     }
+}
+
+/// The nameserver's arguments: port, KV file, and `-c` with the namesrv.conf of
+/// `spec.security` when there is one.
+fn namesrv_args(cluster: &ValidatedCluster) -> Vec<String> {
+    let mut args = vec![
+        "--listen-port".to_owned(),
+        NAMESRV_PORT.to_string(),
+        "--kv-config-path".to_owned(),
+        format!("{DATA_DIR}/namesrv/kvConfig.json"),
+    ];
+    if has_namesrv_conf(cluster) {
+        args.extend(["-c".to_owned(), format!("{CONFIG_DIR}/{NAMESRV_CONF_KEY}")]);
+    }
+    args
+}
+
+/// Whether the nameservers get a namesrv.conf (ACL or TLS on).
+pub fn has_namesrv_conf(cluster: &ValidatedCluster) -> bool {
+    cluster.security.acl.is_some() || cluster.security.tls.is_some()
+}
+
+/// The ConfigMap key of the nameservers' namesrv.conf.
+pub const NAMESRV_CONF_KEY: &str = "namesrv.conf";
+
+/// `container` with the Secret mounts of `role` and, for nameservers with a namesrv.conf, the
+/// ConfigMap `config_map` at [`CONFIG_DIR`]; returns the volumes to add.
+fn with_security(
+    mut container: Container,
+    cluster: &ValidatedCluster,
+    config_map: &str,
+    role: Role,
+) -> (Container, Vec<Volume>) {
+    let (mut volumes, secret_mounts) = secrets::volumes(&cluster.security, role);
+    let mounts = container.volume_mounts.get_or_insert_with(Vec::new);
+    mounts.extend(secret_mounts);
+    if role == Role::NameServer && has_namesrv_conf(cluster) {
+        mounts.push(mount("config", CONFIG_DIR, true));
+        volumes.push(Volume {
+            name: "config".to_owned(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: config_map.to_owned(),
+                ..ConfigMapVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
+    }
+    (container, volumes)
 }
 
 /// The StatefulSet of broker group `group`, with the `OnDelete` update strategy: the
@@ -262,21 +308,23 @@ pub fn broker_group(cluster: &ValidatedCluster, group: &str, input: &BuildInput)
         ..Volume::default()
     };
     let selector = labels::selector(c, labels::COMPONENT_BROKER, Some(group));
+    let (secret_volumes, secret_mounts) = secrets::volumes(&cluster.security, Role::Broker);
+    let mut container = broker_container(cluster, input);
+    container
+        .volume_mounts
+        .get_or_insert_with(Vec::new)
+        .extend(secret_mounts);
     let parts = TemplateParts {
         labels: labels_.clone(),
         annotations: BTreeMap::new(),
         default_annotations: scrape_hints(BROKER_PORT + HTTP_PORT_OFFSET),
         peers: selector.clone(),
-        volumes: vec![config],
+        volumes: std::iter::once(config).chain(secret_volumes).collect(),
         grace_seconds: 60,
         pod: &cluster.broker_pod,
     };
     let template = pod_template(
-        probes(
-            broker_container(cluster, input),
-            "/readyz/serving",
-            BROKER_READY_PERIOD,
-        ),
+        probes(container, "/readyz/serving", BROKER_READY_PERIOD),
         parts,
     );
     StatefulSet {
