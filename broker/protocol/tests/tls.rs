@@ -381,9 +381,10 @@ impl tracing::Subscriber for Warnings {
 }
 
 impl Warnings {
-    /// Waits up to 2 s for a line containing every one of `parts`; all lines if none matches.
+    /// Waits up to 10 s (CI shares two cores with other suites) for a line containing every
+    /// one of `parts`; all lines if none matches.
     async fn wait_for(&self, parts: &[&str]) -> Result<String, Vec<String>> {
-        for _ in 0..200 {
+        for _ in 0..1000 {
             let lines = self.0.lock().unwrap().clone();
             if let Some(l) = lines.iter().find(|l| parts.iter().all(|p| l.contains(p))) {
                 return Ok(l.clone());
