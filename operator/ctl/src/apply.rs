@@ -28,7 +28,7 @@ pub fn name_servers(arg: &NamesrvArg) -> Result<Vec<String>, CtlError> {
 /// `rmqctl apply`.
 pub async fn run(args: ApplyArgs) -> Result<(), CtlError> {
     let decls = load(&args.files)?;
-    let admin = Admin::new(name_servers(&args.namesrv)?);
+    let admin = crate::security::admin(&args.namesrv)?;
     let mut scope = args.prune_clusters.clone();
     scope.extend(decls.clusters.iter().map(|(_, c)| c.name.clone()));
     let mut desired = decls.desired(&scope);

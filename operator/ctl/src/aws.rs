@@ -7,14 +7,13 @@
 //! the VPC, or pass `--namesrv` through a tunnel, or `--skip-topics`); `destroy` deletes every
 //! resource tagged for the cluster, in reverse order.
 
-use crate::cli::NamesrvArg;
 use crate::cli::aws::{ApplyArgs, AwsCommand, DestroyArgs, PlanArgs, Target};
+use crate::cli::{NamesrvArg, SecurityArgs};
 use crate::error::CtlError;
 use crate::output::{Output, Table, emit};
 use rmq_aws::params::{Connection, Network, Params};
 use rmq_aws::{ApplyOptions, Aws, Outputs, Plan, Progress, Report};
 use rmq_model::ValidatedCluster;
-use rmq_model::admin::Admin;
 use rmq_model::manifest::Declarations;
 use serde::Serialize;
 use std::time::Duration;
@@ -336,7 +335,7 @@ async fn apply(a: ApplyArgs) -> Result<(), CtlError> {
         .clone()
         .or_else(|| out.map(|o| o.name_server_addresses))
         .unwrap_or_default();
-    reconcile_topics(&decls, &cluster, list, output).await
+    reconcile_topics(&decls, &cluster, list, &a.namesrv.security, output).await
 }
 
 /// Reconciles the files' topics and consumer groups through the nameservers in `list`, as
@@ -345,11 +344,13 @@ async fn reconcile_topics(
     decls: &Declarations,
     cluster: &ValidatedCluster,
     list: String,
+    security: &SecurityArgs,
     output: Output,
 ) -> Result<(), CtlError> {
-    let admin = Admin::new(crate::apply::name_servers(&NamesrvArg {
+    let admin = crate::security::admin(&NamesrvArg {
         namesrv: Some(list),
-    })?);
+        security: security.clone(),
+    })?;
     let desired = decls.desired(std::slice::from_ref(&cluster.name));
     if output == Output::Table {
         println!(

@@ -1,7 +1,6 @@
 //! `rmqctl get cluster|topics|groups` and `rmqctl route TOPIC`: read-only views through the
 //! nameservers and every master (`get metrics` is [`crate::metrics`]).
 
-use crate::apply::name_servers;
 use crate::cli::{GetArgs, GetWhat, RouteArgs};
 use crate::error::CtlError;
 use crate::output::{Table, print};
@@ -149,7 +148,7 @@ pub async fn run(args: GetArgs) -> Result<(), CtlError> {
             "--metrics is only for `get metrics` and `top`".into(),
         ));
     }
-    let admin = Admin::new(name_servers(&args.namesrv)?);
+    let admin = crate::security::admin(&args.namesrv)?;
     let info = admin.cluster_info().await?;
     let only = args.cluster.as_deref();
     if let Some(c) = only
@@ -374,7 +373,7 @@ pub(crate) fn is_system_group(name: &str) -> bool {
 
 /// `rmqctl route TOPIC`.
 pub async fn route(args: RouteArgs) -> Result<(), CtlError> {
-    let admin = Admin::new(name_servers(&args.namesrv)?);
+    let admin = crate::security::admin(&args.namesrv)?;
     let Some(route) = admin.route(&args.topic).await? else {
         return Err(CtlError::Local(format!(
             "topic {:?} has no route on nameserver(s) {} (it does not exist, or no broker serving it is registered)",

@@ -3,7 +3,8 @@
 //! `top`, `route`, `crd`.
 //!
 //! Modules: [`cli`] (arguments), [`apply`], [`get`], [`local`], [`metrics`] (`get metrics`,
-//! `top`), [`output`], [`progress`], [`error`] (exit codes: 2 bad input, 1 failure).
+//! `top`), [`output`], [`progress`], [`security`] (`--access-key`, `--tls-ca`), [`error`] (exit
+//! codes: 2 bad input, 1 failure).
 
 mod apply;
 #[cfg(feature = "aws")]
@@ -15,6 +16,7 @@ mod local;
 mod metrics;
 mod output;
 mod progress;
+mod security;
 
 use clap::Parser;
 use cli::{Cli, Command, LocalCommand};

@@ -6,6 +6,7 @@ use crate::metrics::Metrics;
 use crate::observation::Observations;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Api, Client, Resource};
+use rmq_model::DesiredCluster;
 use rmq_model::admin::Admin;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -76,22 +77,44 @@ impl Context {
         }
     }
 
-    /// The admin client of cluster `key` with nameservers `name_servers` (created on first use).
-    pub fn admin(&self, key: &str, name_servers: Vec<String>) -> Arc<Admin> {
-        let key = format!("{key}@{}", name_servers.join(";"));
+    /// The admin client of cluster `<ns>/<cluster>` as `desired` places its nameservers, with
+    /// the credentials and TLS of its `spec.security` (read from its Secrets). Created on first
+    /// use and reused while the nameservers and the Secrets' versions stay the same; a rotated
+    /// Secret replaces the client.
+    pub async fn admin(
+        &self,
+        ns: &str,
+        cluster: &str,
+        desired: &DesiredCluster,
+    ) -> crate::Result<Arc<Admin>> {
+        let name_servers: Vec<String> = desired
+            .name_servers
+            .iter()
+            .map(|n| n.endpoint.address())
+            .collect();
+        let (security, stamp) =
+            crate::admin_security::load(&self.client, ns, &desired.security).await?;
+        let prefix = format!("{ns}/{cluster}@");
+        let key = format!("{prefix}{}#{stamp}", name_servers.join(";"));
         let mut map = match self.admins.lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
-        map.entry(key)
+        if !map.contains_key(&key) {
+            // a changed Secret or nameserver list: the old client of this cluster goes
+            map.retain(|k, _| !k.starts_with(&prefix));
+        }
+        Ok(map
+            .entry(key)
             .or_insert_with(|| {
-                Arc::new(Admin::with_timeouts(
+                Arc::new(Admin::with_security(
                     name_servers,
                     Duration::from_secs(3),
                     self.settings.admin_timeout,
+                    security,
                 ))
             })
-            .clone()
+            .clone())
     }
 
     /// Publishes `ev` about `obj`; a failure is logged, never fatal to the reconcile.

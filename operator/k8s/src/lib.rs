@@ -19,6 +19,7 @@
 //! - [`leader`]: leader election on a `coordination.k8s.io` Lease.
 //! - `fixtures` (tests only): a scripted API server the controllers' unit tests run against.
 
+pub mod admin_security;
 pub mod cluster;
 pub mod conditions;
 pub mod context;

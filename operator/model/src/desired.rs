@@ -124,6 +124,8 @@ pub struct DesiredCluster {
     /// The namesrv.conf of every nameserver: `spec.security`'s keys (empty without ACL and
     /// TLS; the back-end passes addresses and ports as flags).
     pub namesrv_conf: String,
+    /// `spec.security`, for the back-end's own admin client (credentials and TLS).
+    pub security: crate::validate::Security,
     /// Nameservers, by index.
     pub name_servers: Vec<NameServerNode>,
     /// Brokers, group by group, master first.
@@ -213,6 +215,7 @@ pub fn desired_cluster(cluster: &ValidatedCluster, addressing: &dyn Addressing) 
     DesiredCluster {
         cluster: cluster.name.clone(),
         namesrv_conf: render_namesrv_conf(cluster, addressing),
+        security: cluster.security.clone(),
         name_servers,
         brokers,
     }

@@ -6,9 +6,11 @@
 pub mod aws;
 mod metrics;
 mod namesrv;
+mod security;
 
 pub use metrics::{ScrapeArgs, TopArgs};
 pub use namesrv::NamesrvArg;
+pub use security::SecurityArgs;
 
 use crate::output::Output;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -88,6 +90,11 @@ pub struct UpArgs {
     /// Return once the cluster is ready and leave it running (stop it with `local down`).
     #[arg(long)]
     pub detach: bool,
+    /// Directory of the secrets `spec.security` names: `<DIR>/<secret name>/<key>` files
+    /// (`plain_acl.yml`; `accessKey`, `secretKey`; `tls.crt`, `tls.key`, `ca.crt`) [default:
+    /// `secrets` next to the file declaring the RocketMQCluster].
+    #[arg(long, env = "RMQ_LOCAL_SECRETS_DIR", value_name = "DIR")]
+    pub secrets_dir: Option<PathBuf>,
     /// Directory holding rmq-namesrv and rmq-broker [default: next to rmqctl].
     #[arg(long, env = "RMQ_BIN_DIR")]
     pub bin_dir: Option<PathBuf>,

@@ -1,5 +1,6 @@
-//! Local addressing (127.0.0.1 + ports under the state directory), finding the bundled binaries,
-//! and checking that the ports are free before anything starts.
+//! Local addressing (127.0.0.1 + ports under the state directory, secrets under the secrets
+//! directory), finding the bundled binaries, and checking that the ports are free before
+//! anything starts.
 
 use crate::error::CtlError;
 use rmq_model::desired::{Addressing, Endpoint};
@@ -22,6 +23,8 @@ pub struct LocalAddressing {
     pub base_port: u16,
     /// The cluster's state directory (absolute).
     pub state_dir: PathBuf,
+    /// The secrets directory (absolute): secret `name` is `<secrets_dir>/<name>`.
+    pub secrets_dir: PathBuf,
 }
 
 impl LocalAddressing {
@@ -73,6 +76,10 @@ impl Addressing for LocalAddressing {
 
     fn broker_store_dir(&self, _: &ValidatedCluster, node: &str) -> String {
         self.node_dir(node).join("store").display().to_string()
+    }
+
+    fn secret_dir(&self, name: &str) -> String {
+        self.secrets_dir.join(name).display().to_string()
     }
 }
 

@@ -4,10 +4,13 @@
 //!
 //! - [`layout`]: addressing, binaries, ports. [`state`]: the state directory.
 //! - [`process`]: spawning and signalling. [`nodes`]: waiting, stopping, `status`, `down`.
+//! - [`secrets`]: `spec.security`'s secrets as files under `--secrets-dir`, and what rmqctl
+//!   itself signs and dials with.
 
 mod layout;
 mod nodes;
 mod process;
+mod secrets;
 mod state;
 
 pub use nodes::{down, status};
@@ -30,6 +33,10 @@ use std::time::Duration;
 
 /// Host every local node listens on.
 const HOST: &str = "127.0.0.1";
+/// A broker's config file in its directory.
+const BROKER_CONF: &str = "broker.conf";
+/// A nameserver's config file in its directory (only with `spec.security`).
+const NAMESRV_CONF: &str = "namesrv.conf";
 
 /// The one cluster of `up`'s files, with topics/groups checked to target it.
 fn the_cluster(decls: &Declarations) -> Result<ValidatedCluster, CtlError> {
@@ -78,17 +85,40 @@ fn the_cluster(decls: &Declarations) -> Result<ValidatedCluster, CtlError> {
     }
 }
 
-/// The nodes `cluster` needs, as `state` records them (not running yet).
+/// The config file each node reads, by node name: (file name in the node's directory, content).
+type Confs = BTreeMap<String, (&'static str, String)>;
+
+/// The nodes `cluster` needs, as `state` records them (not running yet), their config files and
+/// the `namesrvAddr`.
 fn planned_nodes(
     cluster: &ValidatedCluster,
     addressing: &LocalAddressing,
-) -> (Vec<NodeState>, BTreeMap<String, String>, String) {
+) -> (Vec<NodeState>, Confs, String) {
     let desired = desired_cluster(cluster, addressing);
     let logs = addressing.state_dir.join("logs");
     let mut nodes = Vec::new();
-    let mut confs = BTreeMap::new();
+    let mut confs = Confs::new();
     for ns in &desired.name_servers {
         let dir = addressing.node_dir(&ns.name);
+        // namesrv.conf holds only spec.security's keys; without them there is no file.
+        let mut args = Vec::new();
+        if !desired.namesrv_conf.is_empty() {
+            confs.insert(
+                ns.name.clone(),
+                (NAMESRV_CONF, desired.namesrv_conf.clone()),
+            );
+            args = vec!["-c".into(), dir.join(NAMESRV_CONF).display().to_string()];
+        }
+        args.extend([
+            "--listen-addr".into(),
+            HOST.into(),
+            "--listen-port".into(),
+            ns.endpoint.port.to_string(),
+            "--kv-config-path".into(),
+            dir.join("kvConfig.json").display().to_string(),
+            "--http-listen-port".into(),
+            namesrv_http_port(ns.endpoint.port).to_string(),
+        ]);
         nodes.push(NodeState {
             name: ns.name.clone(),
             kind: NodeKind::NameServer,
@@ -96,16 +126,7 @@ fn planned_nodes(
             broker_id: None,
             role: "NAMESRV".into(),
             address: ns.endpoint.address(),
-            args: vec![
-                "--listen-addr".into(),
-                HOST.into(),
-                "--listen-port".into(),
-                ns.endpoint.port.to_string(),
-                "--kv-config-path".into(),
-                dir.join("kvConfig.json").display().to_string(),
-                "--http-listen-port".into(),
-                namesrv_http_port(ns.endpoint.port).to_string(),
-            ],
+            args,
             log: logs.join(format!("{}.log", ns.name)),
             dir,
             pid: None,
@@ -113,7 +134,7 @@ fn planned_nodes(
     }
     for b in &desired.brokers {
         let dir = addressing.node_dir(&b.name);
-        confs.insert(b.name.clone(), b.broker_conf.clone());
+        confs.insert(b.name.clone(), (BROKER_CONF, b.broker_conf.clone()));
         nodes.push(NodeState {
             name: b.name.clone(),
             kind: NodeKind::Broker,
@@ -123,7 +144,7 @@ fn planned_nodes(
             address: b.endpoint.address(),
             args: vec![
                 "-c".into(),
-                dir.join("broker.conf").display().to_string(),
+                dir.join(BROKER_CONF).display().to_string(),
                 "--listen-addr".into(),
                 HOST.into(),
             ],
@@ -136,18 +157,14 @@ fn planned_nodes(
 }
 
 /// Keeps the pids of nodes still running from a previous `up` when their layout is unchanged.
-fn adopt_running(
-    dir: &Path,
-    nodes: &mut [NodeState],
-    confs: &BTreeMap<String, String>,
-) -> Result<(), CtlError> {
+fn adopt_running(dir: &Path, nodes: &mut [NodeState], confs: &Confs) -> Result<(), CtlError> {
     let Ok(old) = State::load(dir) else {
         return Ok(());
     };
     for o in old.nodes.iter().filter(|o| o.running()) {
         let same = nodes.iter_mut().find(|n| n.name == o.name);
-        let conf_same = confs.get(&o.name).is_none_or(|c| {
-            std::fs::read_to_string(o.dir.join("broker.conf")).is_ok_and(|have| have == *c)
+        let conf_same = confs.get(&o.name).is_none_or(|(file, c)| {
+            std::fs::read_to_string(o.dir.join(file)).is_ok_and(|have| have == *c)
         });
         match same {
             Some(n) if n.args == o.args && n.address == o.address && conf_same => n.pid = o.pid,
@@ -168,14 +185,11 @@ fn adopt_running(
 pub async fn up(args: UpArgs) -> Result<(), CtlError> {
     let decls = apply::load(&args.files)?;
     let cluster = the_cluster(&decls)?;
-    let state_dir = state::absolute(
-        &args
-            .state_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(state::DEFAULT_ROOT).join(&cluster.name)),
-    )?;
+    let addressing = addressing(&args, &decls, &cluster)?;
+    secrets::check(&cluster, &addressing.secrets_dir)?;
+    let state_dir = addressing.state_dir.clone();
     let bins = find_binaries(args.bin_dir.as_deref())?;
-    let mut state = prepare(&cluster, &state_dir, &bins, args.base_port)?;
+    let mut state = prepare(&cluster, &addressing, &bins)?;
     let mut progress = Progress::new();
     let mut children: BTreeMap<String, Child> = BTreeMap::new();
     let started = start_nodes(&mut state, &bins, &mut children, &mut progress);
@@ -191,7 +205,7 @@ pub async fn up(args: UpArgs) -> Result<(), CtlError> {
     }
     progress.set("reconciling topics and consumer groups");
     let namesrv_addr = state.namesrv_addr.clone();
-    let reconciled = reconcile(&decls, &cluster, &namesrv_addr, args.prune, &progress).await;
+    let reconciled = reconcile(&decls, &cluster, &state, args.prune, &progress).await;
     progress.finish();
     nodes::print_status(&state, &state_dir, args.output).await?;
     if let Err(e) = reconciled {
@@ -200,7 +214,8 @@ pub async fn up(args: UpArgs) -> Result<(), CtlError> {
             return Err(abort(&mut state, &mut children, &mut quiet, &state_dir, e).await);
         }
         eprintln!(
-            "rmqctl: the cluster is running, but its topics/groups are not as declared; fix the files and run `rmqctl apply -f FILE --namesrv '{namesrv_addr}'`"
+            "rmqctl: the cluster is running, but its topics/groups are not as declared; fix the files and run `rmqctl apply -f FILE --namesrv '{namesrv_addr}'{}`",
+            state.access.flags()
         );
         return Err(e);
     }
@@ -210,27 +225,59 @@ pub async fn up(args: UpArgs) -> Result<(), CtlError> {
             cluster.name,
             state_dir.display()
         );
+        print_access(&state);
         return Ok(());
     }
     in_foreground(&mut state, &mut children, &state_dir).await
 }
 
-/// The state of a cluster about to start: its nodes laid out under `state_dir` on ports from
-/// `base_port`, nodes of an earlier `up` still running adopted, the other nodes' ports checked
-/// free and their directories and `broker.conf` written.
+/// How to reach a cluster with `spec.security` from rmqctl (paths, never secrets).
+fn print_access(state: &State) {
+    if !state.access.is_empty() {
+        eprintln!(
+            "rmqctl: the cluster has spec.security; reach it with e.g. `rmqctl get cluster --namesrv '{}'{}`",
+            state.namesrv_addr,
+            state.access.flags()
+        );
+    }
+}
+
+/// Where `up` places the cluster: ports from `--base-port`, the state directory (`--state-dir`,
+/// else `./.rmq-local/<cluster>`) and the secrets directory (`--secrets-dir`, else `secrets`
+/// next to the cluster's file), both made absolute (the nodes run in their own directories).
+fn addressing(
+    args: &UpArgs,
+    decls: &Declarations,
+    cluster: &ValidatedCluster,
+) -> Result<LocalAddressing, CtlError> {
+    let state_dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(state::DEFAULT_ROOT).join(&cluster.name));
+    let secrets_dir = match (&args.secrets_dir, decls.clusters.first()) {
+        (Some(d), _) => d.clone(),
+        (None, Some((source, _))) => secrets::default_dir(&source.file),
+        (None, None) => PathBuf::from("secrets"),
+    };
+    Ok(LocalAddressing {
+        host: HOST.into(),
+        base_port: args.base_port,
+        state_dir: state::absolute(&state_dir)?,
+        secrets_dir: state::absolute(&secrets_dir)?,
+    })
+}
+
+/// The state of a cluster about to start: its nodes laid out by `addressing`, nodes of an
+/// earlier `up` still running adopted, the other nodes' ports checked free and their directories
+/// and config files (`broker.conf`, `namesrv.conf`) written.
 fn prepare(
     cluster: &ValidatedCluster,
-    state_dir: &Path,
+    addressing: &LocalAddressing,
     bins: &layout::Binaries,
-    base_port: u16,
 ) -> Result<State, CtlError> {
-    let addressing = LocalAddressing {
-        host: HOST.into(),
-        base_port,
-        state_dir: state_dir.to_path_buf(),
-    };
+    let state_dir = addressing.state_dir.as_path();
     addressing.check(cluster)?;
-    let (mut nodes, confs, namesrv_addr) = planned_nodes(cluster, &addressing);
+    let (mut nodes, confs, namesrv_addr) = planned_nodes(cluster, addressing);
     std::fs::create_dir_all(state_dir.join("logs")).map_err(|e| CtlError::io(state_dir, e))?;
     adopt_running(state_dir, &mut nodes, &confs)?;
     for n in nodes.iter().filter(|n| n.pid.is_none()) {
@@ -245,8 +292,8 @@ fn prepare(
         };
         check_port_free(HOST, http, &format!("{} (HTTP)", n.name))?;
         std::fs::create_dir_all(&n.dir).map_err(|e| CtlError::io(&n.dir, e))?;
-        if let Some(conf) = confs.get(&n.name) {
-            let path = n.dir.join("broker.conf");
+        if let Some((file, conf)) = confs.get(&n.name) {
+            let path = n.dir.join(file);
             std::fs::write(&path, conf).map_err(|e| CtlError::io(&path, e))?;
         }
     }
@@ -255,6 +302,7 @@ fn prepare(
         namesrv_addr,
         bin_dir: bins.dir.clone(),
         nodes,
+        access: secrets::Access::of(cluster, &addressing.secrets_dir),
     })
 }
 
@@ -284,6 +332,7 @@ async fn in_foreground(
         "rmqctl: cluster {} is ready; namesrvAddr={}; running in the foreground, Ctrl-C stops it",
         state.cluster, state.namesrv_addr
     );
+    print_access(state);
     let result = nodes::foreground(state, children).await;
     nodes::stop_all(
         state,
@@ -331,14 +380,20 @@ fn start_nodes(
     Ok(())
 }
 
+/// Reconciles the files' topics and groups, as an admin of the cluster when it has an ACL.
 async fn reconcile(
     decls: &Declarations,
     cluster: &ValidatedCluster,
-    namesrv_addr: &str,
+    state: &State,
     prune: bool,
     progress: &Progress,
 ) -> Result<(), CtlError> {
-    let admin = Admin::new(namesrv_addr.split(';').map(str::to_owned).collect());
+    let admin = Admin::with_security(
+        state.namesrv_addr.split(';').map(str::to_owned).collect(),
+        Duration::from_secs(3),
+        Duration::from_secs(5),
+        state.access.security()?,
+    );
     let mut desired = decls.desired(std::slice::from_ref(&cluster.name));
     if !prune {
         desired.scope.clear();

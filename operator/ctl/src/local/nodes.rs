@@ -17,14 +17,21 @@ use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-fn quick_admin(state: &State) -> Admin {
+/// An admin client of the cluster's nameservers with short timeouts, signing and dialling as
+/// `spec.security` needs.
+fn quick_admin(state: &State) -> Result<Admin, CtlError> {
     let ns = state
         .nodes
         .iter()
         .filter(|n| n.kind == NodeKind::NameServer)
         .map(|n| n.address.clone())
         .collect();
-    Admin::with_timeouts(ns, Duration::from_millis(800), Duration::from_secs(2))
+    Ok(Admin::with_security(
+        ns,
+        Duration::from_millis(800),
+        Duration::from_secs(2),
+        state.access.security()?,
+    ))
 }
 
 /// Brokers (by node name) registered on every answering nameserver, and the nameservers that
@@ -69,7 +76,7 @@ pub async fn wait_ready(
     timeout: Duration,
     progress: &mut Progress,
 ) -> Result<(), CtlError> {
-    let admin = quick_admin(state);
+    let admin = quick_admin(state)?;
     let start = Instant::now();
     let brokers: Vec<&NodeState> = state
         .nodes
@@ -283,7 +290,7 @@ pub async fn print_status(
     dir: &Path,
     output: Output,
 ) -> Result<(usize, bool), CtlError> {
-    let admin = quick_admin(state);
+    let admin = quick_admin(state)?;
     let (registered, up) = registrations(&admin, state).await;
     let rows: Vec<NodeRow> = state
         .nodes

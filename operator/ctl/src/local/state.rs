@@ -2,6 +2,7 @@
 //! per node (`namesrv-0/`, `broker-a-0/` with `broker.conf` and `store/`), `logs/`, pid files.
 //! `up` writes it, `status` and `down` read it; `up` again reuses the data directories.
 
+use super::secrets::Access;
 use crate::error::CtlError;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -80,6 +81,9 @@ pub struct State {
     pub bin_dir: PathBuf,
     /// Nodes, nameservers first.
     pub nodes: Vec<NodeState>,
+    /// The credentials and TLS files rmqctl reaches the nodes with (`spec.security`).
+    #[serde(default, skip_serializing_if = "Access::is_empty")]
+    pub access: Access,
 }
 
 impl State {

@@ -53,9 +53,10 @@ impl Session {
             .map(|u| Endpoint::parse(u).map_err(|e| CtlError::Input(format!("--metrics {e}"))))
             .collect::<Result<Vec<_>, _>>()?;
         let admin = match &namesrv.namesrv {
-            Some(list) => Some(Admin::new(
+            Some(list) => Some(crate::security::admin_for(
                 parse_name_servers(list).map_err(|e| CtlError::Input(e.to_string()))?,
-            )),
+                &namesrv.security,
+            )?),
             None if direct.is_empty() => {
                 return Err(CtlError::Input(
                     "no nameserver and no --metrics URL given (fix: pass --namesrv HOST:PORT[;HOST:PORT] or set NAMESRV_ADDR to scrape every broker it knows, or --metrics http://HOST:PORT/metrics for one endpoint; `rmqctl local status` prints a local cluster's nameserver address)".into(),

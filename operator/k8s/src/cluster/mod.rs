@@ -199,12 +199,7 @@ async fn groups_to_build(
     extended.groups = existing;
     let desired_ext = build::desired(&extended, input);
     let pods = list_of::<Pod>(ctx, ns, &name, Some(labels::COMPONENT_BROKER)).await?;
-    let name_servers = desired_ext
-        .name_servers
-        .iter()
-        .map(|n| n.endpoint.address())
-        .collect();
-    let admin = ctx.admin(&format!("{ns}/{name}"), name_servers);
+    let admin = ctx.admin(ns, &name, &desired_ext).await?;
     let scale = scale_in::pass(ctx, &admin, cluster, validated, &desired_ext, &sets, &pods).await?;
     let to_build = if scale.draining() {
         extended

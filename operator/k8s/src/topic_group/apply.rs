@@ -259,12 +259,10 @@ pub async fn cluster_admin(
         external_hosts: std::collections::BTreeMap::new(),
     };
     let desired = build::desired(&validated, &input);
-    let addrs = desired
-        .name_servers
-        .iter()
-        .map(|n| n.endpoint.address())
-        .collect();
-    let admin = ctx.admin(&format!("{ns}/{cluster}"), addrs);
+    let admin = ctx
+        .admin(ns, cluster, &desired)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(Some((admin, desired.group_names())))
 }
 

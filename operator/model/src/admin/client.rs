@@ -1,7 +1,8 @@
 //! [`Admin`]: the admin client of one cluster's nameservers, and its queries (cluster info,
 //! routes, topic and group tables, ownership records, runtime info).
 
-use super::error::AdminError;
+use super::error::{AdminError, net_hint};
+use super::security::AdminSecurity;
 use rmq_protocol::body::cluster::ClusterInfo;
 use rmq_protocol::body::from_json;
 use rmq_protocol::body::misc::{KvTable, TopicList};
@@ -37,25 +38,46 @@ pub struct Admin {
     client: RemotingClient,
     name_servers: Vec<String>,
     timeout: Duration,
+    /// Signs every request (when it holds credentials); its TLS is in `client`'s config.
+    security: AdminSecurity,
 }
 
 impl Admin {
-    /// An admin client for `name_servers` with a 5 s call timeout and 3 s connect timeout.
+    /// An admin client for `name_servers` with a 5 s call timeout and 3 s connect timeout,
+    /// unsigned and in plaintext.
     pub fn new(name_servers: Vec<String>) -> Self {
         Self::with_timeouts(name_servers, Duration::from_secs(3), Duration::from_secs(5))
     }
 
-    /// An admin client with explicit timeouts.
+    /// An admin client with explicit timeouts, unsigned and in plaintext.
     pub fn with_timeouts(name_servers: Vec<String>, connect: Duration, call: Duration) -> Self {
+        Self::with_security(name_servers, connect, call, AdminSecurity::none())
+    }
+
+    /// An admin client for a cluster with `spec.security`: every request is signed with
+    /// `security`'s credentials and every connection made with its TLS (when set).
+    pub fn with_security(
+        name_servers: Vec<String>,
+        connect: Duration,
+        call: Duration,
+        security: AdminSecurity,
+    ) -> Self {
         let config = ClientConfig {
             connect_timeout: connect,
+            tls: security.tls().cloned(),
             ..ClientConfig::default()
         };
         Self {
             client: RemotingClient::new(config),
             name_servers,
             timeout: call,
+            security,
         }
+    }
+
+    /// The credentials and TLS this client uses.
+    pub fn security(&self) -> &AdminSecurity {
+        &self.security
     }
 
     /// The nameservers.
@@ -77,13 +99,20 @@ impl Admin {
         Ok(resp)
     }
 
-    /// Sends `req` to `addr` and returns whatever code comes back.
+    /// Sends `req` to `addr` (signed, when the client has credentials) and returns whatever
+    /// code comes back.
     pub async fn call_any(
         &self,
         addr: &str,
-        req: RemotingCommand,
+        mut req: RemotingCommand,
         what: &str,
     ) -> Result<RemotingCommand, AdminError> {
+        self.security
+            .sign(&mut req)
+            .map_err(|source| AdminError::Sign {
+                what: what.to_owned(),
+                source,
+            })?;
         self.client
             .invoke(addr, req, self.timeout)
             .await
@@ -93,6 +122,7 @@ impl Admin {
                 AdminError::Net {
                     addr: addr.to_owned(),
                     what: what.to_owned(),
+                    hint: net_hint(&source, self.security.tls().is_some()),
                     source,
                 }
             })

@@ -47,14 +47,9 @@ pub struct RollTarget<'a> {
 /// One pass of the roller: pushes runtime settings, then restarts at most one pod. Returns
 /// the step taken (or the reason it waits).
 pub async fn pass(ctx: &Context, target: &RollTarget<'_>) -> Result<RollStep> {
-    let name_servers = target
-        .desired
-        .name_servers
-        .iter()
-        .map(|n| n.endpoint.address())
-        .collect();
-    let key = format!("{}/{}", target.namespace, target.cluster.name_any());
-    let admin = ctx.admin(&key, name_servers);
+    let admin = ctx
+        .admin(target.namespace, &target.cluster.name_any(), target.desired)
+        .await?;
     let groups = observe::groups(&admin, target).await;
     for push in &groups.runtime_pushes {
         match admin.update_broker_config(&push.addr, &push.entries).await {
