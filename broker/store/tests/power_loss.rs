@@ -39,6 +39,7 @@ async fn reopen(
     interval: Duration,
     expected: &Expected,
 ) -> (Arc<MessageStore>, PowerLossModel, Expected, Vec<Acked>) {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let model = PowerLossModel::new(root);
     let mut cfg = config(root, mode, interval);
     cfg.fault = Some(model.hook());
