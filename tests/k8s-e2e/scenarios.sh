@@ -144,8 +144,7 @@ s_config_roll() {
   log "roll: $(( $(date +%s) - ts ))s"
 }
 
-# uid_watch_start / uid_watch_stop: records the demo broker pods' name=uid every second, so a
-# test can count how often each pod was replaced.
+# uid_watch_start / uid_watch_stop: the demo broker pods' name=uid every second (pod replacements).
 uid_watch_start() {
   : >"$WORK/uids.log"
   ( while [ ! -f "$WORK/uids.stop" ]; do pod_uids >>"$WORK/uids.log" 2>/dev/null; echo >>"$WORK/uids.log"; sleep 1; done ) &
