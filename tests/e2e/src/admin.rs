@@ -52,12 +52,7 @@ impl Admin {
     /// Adds `AccessKey` and `Signature` to `req` when this client has credentials.
     pub fn sign(&self, mut req: RemotingCommand) -> RemotingCommand {
         if let Some(c) = &self.credentials {
-            let added = c
-                .sign_request(req.ext_fields.iter(), &req.body)
-                .expect("a non-empty secret key");
-            for (k, v) in added {
-                req.ext_fields.insert(k, v);
-            }
+            c.sign_command(&mut req).expect("a non-empty secret key");
         }
         req
     }

@@ -267,9 +267,7 @@ fn raw(fields: &[(&str, &str)]) -> RemotingCommand {
 /// A request signed with `c`.
 fn signed(c: &Credentials, code: i32) -> RemotingCommand {
     let mut req = RemotingCommand::request(code);
-    for (k, v) in c.sign_request(req.ext_fields.iter(), &req.body).unwrap() {
-        req.ext_fields.insert(k, v);
-    }
+    c.sign_command(&mut req).unwrap();
     req
 }
 
