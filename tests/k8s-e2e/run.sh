@@ -244,6 +244,8 @@ probe() { innet "$BIN/rmq-e2e-probe" "$@"; }
 . "$HERE/bench.sh"
 # shellcheck source=monitoring.sh
 . "$HERE/monitoring.sh"
+# shellcheck source=security.sh
+. "$HERE/security.sh"
 
 s_install
 s_create
@@ -258,6 +260,7 @@ s_scale_in
 s_pause
 s_second_cluster
 s_external
+if [ "$EXISTING" = 0 ]; then s_security; fi
 if [ "$BENCH" = 1 ]; then s_bench; fi
 s_delete
 finish

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::{Api, Client};
-use rmq_model::admin::Admin;
+use rmq_model::admin::{Admin, AdminSecurity, ClientTls, Credentials};
 use rmq_model::plan::{Action, BrokerRef};
 use rmq_model::{RocketMQTopic, RocketMQTopicSpec};
 use rmq_protocol::{RemotingCommand, request_code as rc};
@@ -20,6 +20,15 @@ struct Cli {
     /// Nameserver addresses (`host:port;host:port`).
     #[arg(long, global = true, default_value = "")]
     namesrv: String,
+    /// Access key every request is signed with (a cluster with an ACL); needs --secret-key.
+    #[arg(long, global = true, env = "RMQ_ACCESS_KEY", requires = "secret_key")]
+    access_key: Option<String>,
+    /// Secret key of --access-key.
+    #[arg(long, global = true, env = "RMQ_SECRET_KEY", hide_env_values = true)]
+    secret_key: Option<String>,
+    /// Connect with TLS, verifying the nodes against this CA bundle (PEM).
+    #[arg(long, global = true)]
+    tls_ca: Option<std::path::PathBuf>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -98,6 +107,23 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[idx.min(sorted.len() - 1)]
 }
 
+/// The credentials and TLS of `--access-key`/`--secret-key`/`--tls-ca` (none: unsigned plaintext).
+fn security(cli: &Cli) -> anyhow::Result<AdminSecurity> {
+    let credentials = match (&cli.access_key, &cli.secret_key) {
+        (Some(a), Some(s)) => Some(Credentials::new(a.clone(), s.clone())),
+        _ => None,
+    };
+    let tls = match &cli.tls_ca {
+        Some(ca) => {
+            let pem =
+                std::fs::read(ca).with_context(|| format!("reading --tls-ca {}", ca.display()))?;
+            Some(Arc::new(ClientTls::from_pem(&pem, None)?))
+        }
+        None => None,
+    };
+    Ok(AdminSecurity::new(credentials, tls))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // ring as the process's rustls provider, before any kube client exists (a workspace build
@@ -105,7 +131,12 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let addrs = rmq_model::admin::parse_name_servers(&cli.namesrv).unwrap_or_default();
-    let admin = Admin::with_timeouts(addrs, Duration::from_secs(3), Duration::from_secs(5));
+    let admin = Admin::with_security(
+        addrs,
+        Duration::from_secs(3),
+        Duration::from_secs(5),
+        security(&cli)?,
+    );
     let out = match cli.cmd {
         Cmd::Cluster { cluster } => cluster_groups(&admin, &cluster).await?,
         Cmd::Topic { cluster, topic } => topic_on_masters(&admin, &cluster, &topic).await?,
