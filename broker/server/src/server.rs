@@ -135,7 +135,7 @@ impl BrokerServer {
         let server_tls = ServerTls::from_settings(&tls.server)?;
         let client_tls = ClientTls::from_settings(&tls.client)?;
         if let Some(t) = &server_tls {
-            tracing::info!(mode = ?t.mode(), "TLS on the remoting ports");
+            tracing::info!(mode = ?t.mode(), "TLS on the remoting ports and the HA port");
         }
         let (listeners, ha_listener, port) = bind_remoting(&mut config).await?;
         let health = Arc::new(Health::new(config.namesrv_addrs.clone()));
@@ -196,7 +196,8 @@ impl BrokerServer {
         crate::transaction::spawn_checker(b.check_service(), tasks.clone());
         let mut tables = b.synced_tables();
         tables.client_tls = self.client_tls.clone();
-        crate::ha::spawn(&b.ha, self.ha_listener, tables, tasks.clone());
+        let ha_guard = crate::ha::MasterGuard::new(self.server_tls.clone(), self.acl.clone());
+        crate::ha::spawn(&b.ha, self.ha_listener, ha_guard, tables, tasks.clone());
         crate::retention::spawn(b.store.clone(), b.retention.clone(), tasks.clone());
         if let Some(acl) = &self.acl {
             gate::spawn_reload(acl.clone(), gate::RELOAD_PERIOD, tasks.clone());

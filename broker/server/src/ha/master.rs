@@ -8,16 +8,20 @@
 //! master's first offset (retention deleted the rest here) gets the data from that first
 //! offset and restarts its own commit log there. A slave reporting an offset beyond the
 //! master's end has diverged (e.g. the master lost a torn tail) and is disconnected, as in Java.
+//!
+//! Before that, `admit` runs TLS (`tls.server.mode`) and, with `aclEnable=true`, checks the
+//! slave's signed hello; a refused slave never gets a commit log byte.
 
+use super::admit::{Admitted, MasterGuard, admit};
 use super::replication::Replication;
 use super::state::SlaveLink;
 use super::wire;
 use bytes::BytesMut;
+use rmq_protocol::net::tls::MaybeTlsStream;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
@@ -25,8 +29,13 @@ use tokio_util::sync::CancellationToken;
 /// Longest wait for new data before re-checking (puts also wake the writers directly).
 const IDLE_POLL: Duration = Duration::from_millis(100);
 
-/// Accepts slave connections until `stop`.
-pub fn spawn(r: Replication, listener: TcpListener, stop: CancellationToken) {
+/// Accepts slave connections until `stop`; `guard` says which it lets in.
+pub fn spawn(
+    r: Replication,
+    listener: TcpListener,
+    guard: Arc<MasterGuard>,
+    stop: CancellationToken,
+) {
     let r = Arc::new(r);
     tokio::spawn(async move {
         loop {
@@ -36,7 +45,7 @@ pub fn spawn(r: Replication, listener: TcpListener, stop: CancellationToken) {
             };
             match accepted {
                 Ok((stream, peer)) => {
-                    tokio::spawn(serve(r.clone(), stream, peer, stop.clone()));
+                    tokio::spawn(serve(r.clone(), guard.clone(), stream, peer, stop.clone()));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "HA accept failed");
@@ -47,15 +56,36 @@ pub fn spawn(r: Replication, listener: TcpListener, stop: CancellationToken) {
     });
 }
 
-async fn serve(r: Arc<Replication>, stream: TcpStream, peer: SocketAddr, stop: CancellationToken) {
-    let _ = stream.set_nodelay(true);
+async fn serve(
+    r: Arc<Replication>,
+    guard: Arc<MasterGuard>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    stop: CancellationToken,
+) {
+    let admitted = tokio::select! {
+        _ = stop.cancelled() => return,
+        a = admit(&guard, stream, peer, r.config.housekeeping_interval) => a,
+    };
+    let Some(Admitted {
+        rd,
+        wr,
+        buf,
+        access_key,
+        tls,
+        hello,
+    }) = admitted
+    else {
+        return;
+    };
     let link = r.state.register(peer.to_string());
-    tracing::info!(slave = %peer, "HA: slave connected");
-    let (rd, wr) = stream.into_split();
+    let account = access_key.as_deref().unwrap_or("-");
+    tracing::info!(slave = %peer, tls, access_key = %account, "HA: slave connected");
     let (first_tx, first_rx) = oneshot::channel();
     let result = tokio::select! {
-        res = read_reports(&r, &link, rd, first_tx) => res,
-        res = transfer(&r, &link, wr, first_rx) => res,
+        res = read_reports(&r, &link, rd, buf, first_tx) => res,
+        // a slave that sent a hello counts itself connected from the first frame: greet it
+        res = transfer(&r, &link, wr, first_rx, hello) => res,
         _ = stop.cancelled() => Ok(()),
     };
     r.state.unregister(link.id);
@@ -65,25 +95,26 @@ async fn serve(r: Arc<Replication>, stream: TcpStream, peer: SocketAddr, stop: C
     }
 }
 
-/// Reads reports until the connection ends; sends the first one to the writer.
+/// Reads reports until the connection ends, starting with those already in `buf`; sends the
+/// first one to the writer.
 async fn read_reports(
     r: &Replication,
     link: &SlaveLink,
-    mut rd: OwnedReadHalf,
+    mut rd: ReadHalf<MaybeTlsStream>,
+    mut buf: BytesMut,
     first_tx: oneshot::Sender<i64>,
 ) -> Result<(), String> {
     let idle = r.config.housekeeping_interval;
-    let mut buf = BytesMut::with_capacity(1024);
     let mut first = Some(first_tx);
     loop {
-        let n = tokio::time::timeout(idle, rd.read_buf(&mut buf))
-            .await
-            .map_err(|_| format!("no report for {} ms", idle.as_millis()))?
-            .map_err(|e| format!("read failed: {e}"))?;
-        if n == 0 {
-            return Err("the slave closed the connection".into());
-        }
         let Some(offset) = wire::take_last_report(&mut buf) else {
+            let n = tokio::time::timeout(idle, rd.read_buf(&mut buf))
+                .await
+                .map_err(|_| format!("no report for {} ms", idle.as_millis()))?
+                .map_err(|e| format!("read failed: {e}"))?;
+            if n == 0 {
+                return Err("the slave closed the connection".into());
+            }
             continue;
         };
         let end = r.store.max_physical_offset();
@@ -100,18 +131,26 @@ async fn read_reports(
     }
 }
 
-async fn write_frame(wr: &mut OwnedWriteHalf, offset: i64, body: &[u8]) -> Result<(), String> {
+async fn write_frame(
+    wr: &mut WriteHalf<MaybeTlsStream>,
+    offset: i64,
+    body: &[u8],
+) -> Result<(), String> {
     wr.write_all(&wire::encode_transfer(offset, body))
         .await
-        .map_err(|e| format!("write failed: {e}"))
+        .map_err(|e| format!("write failed: {e}"))?;
+    // TLS may hold the last record back until flushed (a no-op on plain TCP)
+    wr.flush().await.map_err(|e| format!("write failed: {e}"))
 }
 
-/// Streams the commit log from the slave's requested offset, forever.
+/// Streams the commit log from the slave's requested offset, forever; `greet`: starts with a
+/// heartbeat even when there is nothing to send (the slave waits for a first frame).
 async fn transfer(
     r: &Replication,
     link: &SlaveLink,
-    mut wr: OwnedWriteHalf,
+    mut wr: WriteHalf<MaybeTlsStream>,
     first_rx: oneshot::Receiver<i64>,
+    greet: bool,
 ) -> Result<(), String> {
     let requested = first_rx
         .await
@@ -124,6 +163,9 @@ async fn transfer(
     }
     link.set_transfer_from(next);
     tracing::info!(slave = %link.addr, requested, from = next, "HA: transfer starts");
+    if greet {
+        write_frame(&mut wr, next, &[]).await?;
+    }
     let cfg = &r.config;
     let mut last_write = Instant::now();
     let mut window = (Instant::now(), 0u64);

@@ -4,15 +4,24 @@
 //! same offsets (the store re-dispatches consume queues, so pulls on the slave see them).
 //! An offset mismatch, `haHousekeepingInterval` without a frame, or any I/O error drops the
 //! connection; the slave reconnects every 5 s.
+//!
+//! With `tls.enable=true` the connection runs the TLS handshake first (`tls.client.*`, as the
+//! remoting client). With inner credentials (`innerClientAuthenticationCredentials` or
+//! `innerClientCredentialsDir`, read at each connection) the first report goes inside a signed
+//! hello ([`super::hello`]); a master that refuses answers a refusal frame, logged with what
+//! to set.
 
+use super::hello::{self, REFUSAL_MAGIC};
 use super::replication::Replication;
 use super::wire::{self, HEADER_LEN, TransferHeader};
+use crate::config::InnerCredentials;
 use crate::state::now_ms;
 use bytes::{Buf, Bytes, BytesMut};
+use rmq_protocol::net::tls::{ClientTls, MaybeTlsStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, WriteHalf};
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio_util::sync::CancellationToken;
 
 /// Pause between connection attempts.
@@ -26,8 +35,17 @@ const MAX_BODY: usize = 64 * 1024 * 1024;
 /// Initial read buffer (Java's slave uses 4 MiB).
 const READ_BUF: usize = 256 * 1024;
 
+/// How a slave dials its master.
+#[derive(Clone, Default)]
+pub struct SlaveAuth {
+    /// TLS of the connection (`tls.enable`); `None`: plaintext.
+    pub tls: Option<Arc<ClientTls>>,
+    /// The account of the hello; `None`: a classic plain report.
+    pub credentials: Option<InnerCredentials>,
+}
+
 /// Keeps the slave connected to its master until `stop`.
-pub fn spawn(r: Replication, stop: CancellationToken) {
+pub fn spawn(r: Replication, auth: SlaveAuth, stop: CancellationToken) {
     tokio::spawn(async move {
         let mut last_error = String::new();
         loop {
@@ -39,7 +57,7 @@ pub fn spawn(r: Replication, stop: CancellationToken) {
             let mut pause = UNKNOWN_MASTER_POLL;
             if let Some(addr) = addr {
                 pause = RECONNECT;
-                let result = session(&r, &addr, &stop).await;
+                let result = session(&r, &auth, &addr, &stop).await;
                 r.state.client.set_connected(None);
                 match result {
                     Ok(()) => return,
@@ -60,24 +78,88 @@ pub fn spawn(r: Replication, stop: CancellationToken) {
     });
 }
 
-async fn report(wr: &mut OwnedWriteHalf, offset: i64) -> Result<(), String> {
-    wr.write_all(&wire::encode_report(offset))
+/// Writes `bytes` (a report or the hello) and flushes them out of TLS.
+async fn send(wr: &mut WriteHalf<MaybeTlsStream>, bytes: &[u8]) -> Result<(), String> {
+    wr.write_all(bytes)
+        .await
+        .map_err(|e| format!("cannot report to the master: {e}"))?;
+    wr.flush()
         .await
         .map_err(|e| format!("cannot report to the master: {e}"))
 }
 
-/// One connection; `Ok` only when stopped.
-async fn session(r: &Replication, addr: &str, stop: &CancellationToken) -> Result<(), String> {
+async fn report(wr: &mut WriteHalf<MaybeTlsStream>, offset: i64) -> Result<(), String> {
+    send(wr, &wire::encode_report(offset)).await
+}
+
+/// Connects (TCP, then TLS when configured).
+async fn connect(auth: &SlaveAuth, addr: &str) -> Result<MaybeTlsStream, String> {
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(addr))
         .await
         .map_err(|_| "connect timed out".to_owned())?
         .map_err(|e| format!("cannot connect: {e}"))?;
     let _ = stream.set_nodelay(true);
-    let (mut rd, mut wr) = stream.into_split();
-    let mut reported = r.store.max_physical_offset();
-    report(&mut wr, reported).await?;
+    match &auth.tls {
+        None => Ok(MaybeTlsStream::Plain(stream)),
+        Some(tls) => tls.connect_stream(addr, stream).await.map_err(|e| {
+            format!(
+                "{e} (tls.enable=true: the master's HA port must serve TLS, \
+                 tls.server.mode permissive or enforcing, with a certificate \
+                 tls.client.trustCertPath trusts)"
+            )
+        }),
+    }
+}
+
+/// The first bytes: a signed hello ending with the report `offset`, or the bare report.
+fn opening(auth: &SlaveAuth, offset: i64) -> Result<Vec<u8>, String> {
+    let Some(source) = &auth.credentials else {
+        return Ok(wire::encode_report(offset).to_vec());
+    };
+    let credentials = source.load()?;
+    hello::encode_hello(&credentials, offset, now_ms(), rand::random())
+        .map_err(|e| format!("cannot sign the HA hello: {e}"))
+}
+
+/// The error of a refused slave: the master's reason and what to set here.
+fn refused(auth: &SlaveAuth, reason: &str) -> String {
+    let fix = match &auth.credentials {
+        None => {
+            "this slave sends no credentials: set innerClientAuthenticationCredentials \
+                 ({\"accessKey\":..,\"secretKey\":..}) or innerClientCredentialsDir (files \
+                 accessKey and secretKey) to an admin account of the master's plain_acl.yml"
+        }
+        Some(_) => {
+            "check innerClientAuthenticationCredentials / innerClientCredentialsDir: \
+                    they must name an admin account of the master's plain_acl.yml with its \
+                    secretKey"
+        }
+    };
+    format!("the master refused this slave: {reason}; {fix}")
+}
+
+/// Marks the link up and logs it.
+fn linked(r: &Replication, addr: &str, offset: i64, auth: &SlaveAuth) {
     r.state.client.set_connected(Some(addr));
-    tracing::info!(master = %addr, offset = reported, "HA: connected to the master");
+    let (tls, hello) = (auth.tls.is_some(), auth.credentials.is_some());
+    tracing::info!(master = %addr, offset, tls, hello, "HA: connected to the master");
+}
+
+/// One connection; `Ok` only when stopped. A slave that sent a hello counts as connected
+/// from the master's first frame on (a refused one never does); one without, at once.
+async fn session(
+    r: &Replication,
+    auth: &SlaveAuth,
+    addr: &str,
+    stop: &CancellationToken,
+) -> Result<(), String> {
+    let (mut rd, mut wr) = tokio::io::split(connect(auth, addr).await?);
+    let mut reported = r.store.max_physical_offset();
+    send(&mut wr, &opening(auth, reported)?).await?;
+    let mut up = auth.credentials.is_none();
+    if up {
+        linked(r, addr, reported, auth);
+    }
     let cfg = &r.config;
     let mut buf = BytesMut::with_capacity(READ_BUF);
     let (mut last_read, mut last_write) = (Instant::now(), Instant::now());
@@ -92,7 +174,15 @@ async fn session(r: &Replication, addr: &str, stop: &CancellationToken) -> Resul
                     return Err("the master closed the connection".into());
                 }
                 last_read = Instant::now();
+                if let Some(reason) = hello::refusal(&buf) {
+                    return Err(refused(auth, &reason));
+                }
+                let framed = TransferHeader::peek(&buf).is_some_and(|h| h.phy_offset != REFUSAL_MAGIC);
                 apply_frames(r, &mut buf).await?;
+                if framed && !up {
+                    up = true;
+                    linked(r, addr, reported, auth);
+                }
                 let end = r.store.max_physical_offset();
                 if end > reported {
                     reported = end;
@@ -149,6 +239,9 @@ async fn apply_frames(r: &Replication, buf: &mut BytesMut) -> Result<(), String>
             .ok()
             .filter(|s| *s <= MAX_BODY)
             .ok_or_else(|| format!("bad frame: body size {}", h.body_size))?;
+        if h.phy_offset == REFUSAL_MAGIC {
+            break; // the rest of the refusal is still to come (`session` reads it)
+        }
         if h.phy_offset > expect && bodies.is_empty() {
             expect = catch_up(r, expect, h.phy_offset).await?;
         }

@@ -4,7 +4,8 @@
 //! [`keys`]) so existing `tls.properties` files carry over. A server given a [`ServerTls`] in
 //! `permissive` mode serves TLS and plaintext clients on one port (told apart by the first byte),
 //! in `enforcing` mode TLS only; its certificate files are reloaded when they change. A client
-//! given a [`ClientTls`] runs the handshake right after connecting.
+//! given a [`ClientTls`] runs the handshake right after connecting. Other protocols on raw TCP
+//! (the broker's HA port) use the same decision and handshakes through [`MaybeTlsStream`].
 
 mod accept;
 mod client;
@@ -14,9 +15,11 @@ mod insecure;
 mod reload;
 mod server;
 mod settings;
+mod stream;
 
 pub(crate) use accept::{Drive, spawn as spawn_accept};
 pub use client::{ClientTls, server_name};
 pub use error::TlsError;
 pub use server::ServerTls;
 pub use settings::{ClientAuth, ClientTlsSettings, ServerTlsSettings, TlsMode, TlsSettings, keys};
+pub use stream::{AcceptError, MaybeTlsStream};
