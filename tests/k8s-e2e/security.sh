@@ -148,6 +148,8 @@ sec_clients() {
   check "Java client, signed (AclClientRPCHook) and over TLS, produces 100 to secure-orders" jqtrue "$out" '.ok and .sent == 100'
   out="$(sec_java consume true "$app" --topic secure-orders --group secure-readers --expect 100 --prefix sec --timeout-ms 90000 2>"$WORK/consume-sec.err")" || true
   check "... and consumes all 100 with group secure-readers" jqtrue "$out" '.ok and .distinct == 100 and .corrupt == 0'
+  eventually 60 "the slave replicates over TLS after a signed hello: connected, same commit log bytes as the master" \
+    sec_slave_in_step
   out="$(sec_java produce true "" --topic secure-orders --count 1 --prefix nosig --retries 0 --send-timeout-ms 3000 --timeout-ms 20000 2>"$WORK/produce-nosig.err")" || true
   check "an unsigned client over TLS is refused: NO_PERMISSION (code 16)" jqtrue "$out" \
     '.ok == false and .sent == 0 and (.errors | tostring | contains("CODE: 16"))'
@@ -183,6 +185,21 @@ YAML
     sec_nodes_serve_cert
   check "no broker restarted for the rotations" bash -c \
     "[ \"\$(kubectl -n $NS get pods -l rmq.dev/cluster=secure -o jsonpath='{.items[*].status.containerStatuses[0].restartCount}' | tr ' ' '\\n' | sort -u)\" = 0 ]"
+}
+
+# sec_metric POD NAME: the value of metric NAME in POD's /metrics (port http, 10918).
+sec_metric() {
+  local ip; ip="$(jsonpath "pod/$1" '{.status.podIP}')" || return 1
+  innet curl -fsS -m 5 "http://$ip:10918/metrics" | awk -v n="$2" '$1 == n || index($1, n "{") == 1 { print $2; exit }'
+}
+
+# sec_slave_in_step: the slave's HA connection is up and it holds what the master holds.
+sec_slave_in_step() {
+  local m s c
+  m="$(sec_metric secure-broker-a-0 rmq_store_commitlog_bytes)"; s="$(sec_metric secure-broker-a-1 rmq_store_commitlog_bytes)"
+  c="$(sec_metric secure-broker-a-1 rmq_ha_master_connected)"
+  echo "master $m bytes, slave $s bytes, slave connected $c"
+  [ -n "$m" ] && [ -n "$s" ] && [ -n "$c" ] && awk -v m="$m" -v s="$s" -v c="$c" 'BEGIN { exit !(m > 0 && m == s && c == 1) }'
 }
 
 # sec_group_of_two: the nameserver lists broker-a with master and slave.
