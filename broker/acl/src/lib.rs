@@ -14,6 +14,7 @@
 //! - [`guard`]: per-connection limit on failed authentication attempts.
 //! - `gate` (feature `gate`): a server's gate: the accounts in force, reloaded when the file
 //!   changes, and per-connection failure counts.
+//! - [`v2`]: ACL 2.0 (RocketMQ 5.3 users and ACLs, `authenticationEnabled`).
 //!
 //! The crate's README lists the Java behaviour this follows, with the Java file names.
 
@@ -30,6 +31,7 @@ pub mod perm;
 pub mod resource;
 mod secret;
 pub mod signature;
+pub mod v2;
 
 pub use config::{Account, AclConfig, ConfigError, Problem};
 pub use decide::{Decision, Denial, DenyReason, Grant, Request, decide};

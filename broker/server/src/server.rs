@@ -8,6 +8,7 @@ use crate::processor::{BrokerHandler, execute_parked};
 use crate::registration;
 use crate::state::{log_persist_error, now_ms};
 use rmq_acl::gate::{self, AclGate, Policy};
+use rmq_acl::v2::gate::AuthGate;
 use rmq_protocol::net::tls::{ClientTls, ServerTls, TlsError};
 use rmq_protocol::net::{ClientConfig, RemotingClient, ServerConfig, serve};
 use std::net::SocketAddr;
@@ -46,6 +47,9 @@ pub enum ServerError {
     /// The `tls.*` keys name files that cannot be used.
     #[error("TLS cannot start: {0}")]
     Tls(#[from] TlsError),
+    /// ACL 2.0 is on but its users and ACLs cannot be loaded or saved.
+    #[error(transparent)]
+    AuthV2(#[from] rmq_acl::v2::gate::OpenError),
     /// `aclEnable=true` without `aclFile`.
     #[error("aclEnable=true needs aclFile=<path of plain_acl.yml>")]
     AclFileMissing,
@@ -62,6 +66,8 @@ pub struct BrokerServer {
     health: Arc<Health>,
     /// The ACL gate when `aclEnable=true`.
     acl: Option<Arc<AclGate>>,
+    /// The ACL 2.0 gate when `authenticationEnabled` or `authorizationEnabled`.
+    auth: Option<Arc<AuthGate>>,
     /// TLS of the remoting ports (`tls.server.mode` not disabled).
     server_tls: Option<Arc<ServerTls>>,
     /// TLS of the connections to nameservers and the master (`tls.enable`).
@@ -131,6 +137,7 @@ impl BrokerServer {
     pub async fn start(config: BrokerConfig) -> Result<Self, ServerError> {
         let mut config = config;
         let acl = load_acl(&config)?;
+        let auth = crate::processor::auth_v2::open(&config)?;
         let tls = config.security.tls()?;
         let server_tls = ServerTls::from_settings(&tls.server)?;
         let client_tls = ClientTls::from_settings(&tls.client)?;
@@ -165,6 +172,7 @@ impl BrokerServer {
             ha_listener,
             health,
             acl,
+            auth,
             server_tls,
             client_tls,
             http_stop,
@@ -202,7 +210,8 @@ impl BrokerServer {
         if let Some(acl) = &self.acl {
             gate::spawn_reload(acl.clone(), gate::RELOAD_PERIOD, tasks.clone());
         }
-        let handler = Arc::new(BrokerHandler::with_acl(b.clone(), self.acl.clone()));
+        let handler =
+            Arc::new(BrokerHandler::with_acl(b.clone(), self.acl.clone()).with_auth(self.auth));
         if let Some(t) = &self.server_tls {
             t.clone().spawn_reload(gate::RELOAD_PERIOD, tasks.clone());
         }

@@ -9,6 +9,7 @@ pub mod certs;
 pub mod harness;
 pub mod http;
 pub mod mqadmin;
+pub mod mqadmin_auth;
 pub mod powerfs;
 pub mod process;
 

@@ -28,6 +28,22 @@ pub struct SecurityConfig {
     pub inner_credentials: Option<InnerCredentials>,
     /// The `tls.*` keys as given (read by [`Self::tls`]).
     pub tls_keys: BTreeMap<String, String>,
+    /// ACL 2.0: every request must be signed by a known, enabled user
+    /// (`authenticationEnabled`, default false).
+    pub authentication_enabled: bool,
+    /// ACL 2.0: every request must also be allowed by the user's ACL (`authorizationEnabled`,
+    /// default false; implies authentication).
+    pub authorization_enabled: bool,
+    /// ACL 2.0: the super user created at start when absent (`initAuthenticationUser`, JSON
+    /// `{"username":..,"password":..}`), as credentials (accessKey = username).
+    pub init_user: Option<Credentials>,
+}
+
+impl SecurityConfig {
+    /// Whether the ACL 2.0 gate is on (either key).
+    pub fn auth_v2(&self) -> bool {
+        self.authentication_enabled || self.authorization_enabled
+    }
 }
 
 /// Where the broker's own credentials come from.
@@ -77,6 +93,9 @@ pub const KEYS: &[&str] = &[
     "aclFile",
     "innerClientAuthenticationCredentials",
     "innerClientCredentialsDir",
+    "authenticationEnabled",
+    "authorizationEnabled",
+    "initAuthenticationUser",
 ];
 
 /// Whether [`SecurityConfig::apply`] handles `key`.
@@ -90,6 +109,30 @@ pub fn handles(key: &str) -> bool {
 struct InlineJson {
     access_key: String,
     secret_key: String,
+}
+
+/// The JSON of `initAuthenticationUser` (Java's `User`: other fields are ignored).
+#[derive(serde::Deserialize)]
+struct InitUserJson {
+    username: String,
+    password: String,
+}
+
+/// What `initAuthenticationUser` must look like.
+const INIT_EXPECTED: &str =
+    "JSON {\"username\":\"<super user>\",\"password\":\"<its password>\"}, both non-empty";
+
+/// Reads `initAuthenticationUser` without ever putting the password into an error.
+fn parse_init_user(v: &str) -> Result<Option<Credentials>, String> {
+    if v.trim().is_empty() {
+        return Ok(None);
+    }
+    let parsed: InitUserJson = serde_json::from_str(v)
+        .map_err(|e| format!("not valid JSON at line {} column {}", e.line(), e.column()))?;
+    if parsed.username.trim().is_empty() || parsed.password.is_empty() {
+        return Err("username and password must not be empty".into());
+    }
+    Ok(Some(Credentials::new(parsed.username, parsed.password)))
 }
 
 /// What `innerClientAuthenticationCredentials` must look like.
@@ -107,6 +150,13 @@ impl SecurityConfig {
                     invalid(origin, key, REDACTED, &format!("{INNER_EXPECTED}: {why}"))
                 })?;
                 self.inner_credentials = parsed.map(InnerCredentials::Inline);
+            }
+            "authenticationEnabled" => self.authentication_enabled = boolean(origin, key, v)?,
+            "authorizationEnabled" => self.authorization_enabled = boolean(origin, key, v)?,
+            "initAuthenticationUser" => {
+                self.init_user = parse_init_user(v).map_err(|why| {
+                    invalid(origin, key, REDACTED, &format!("{INIT_EXPECTED}: {why}"))
+                })?;
             }
             "innerClientCredentialsDir" => {
                 self.inner_credentials =
@@ -159,6 +209,20 @@ impl SecurityConfig {
                 lines.push(format!("innerClientCredentialsDir={}", d.display()))
             }
             None => {}
+        }
+        lines.push(format!(
+            "authenticationEnabled={}",
+            self.authentication_enabled
+        ));
+        lines.push(format!(
+            "authorizationEnabled={}",
+            self.authorization_enabled
+        ));
+        if let Some(c) = &self.init_user {
+            lines.push(format!(
+                "initAuthenticationUser={{\"username\":{:?},\"password\":\"{REDACTED}\"}}",
+                c.access_key
+            ));
         }
         lines.extend(self.tls_keys.iter().map(|(k, v)| format!("{k}={v}")));
         lines
@@ -264,6 +328,37 @@ mod tests {
         );
         s.apply("tls.server.mode", "sometimes", "t").unwrap();
         assert!(s.validate().is_err());
+    }
+
+    #[test]
+    fn acl_v2_keys_parse_and_never_show_the_password() {
+        let mut s = SecurityConfig::default();
+        assert!(!s.auth_v2());
+        s.apply("authorizationEnabled", "true", "t").unwrap();
+        assert!(s.auth_v2());
+        let json = r#"{"username":"root","password":"hunter2-root"}"#;
+        s.apply("initAuthenticationUser", json, "t").unwrap();
+        assert_eq!(s.init_user.as_ref().unwrap().access_key, "root");
+        let props = s.to_properties().join("\n");
+        assert!(props.contains("authorizationEnabled=true"), "{props}");
+        assert!(
+            props.contains("root") && !props.contains("hunter2"),
+            "{props}"
+        );
+        for bad in [
+            r#"{"username":"root","password":""}"#,
+            "hunter2-root",
+            r#"{"username":"r"}"#,
+        ] {
+            let err = s
+                .apply("initAuthenticationUser", bad, "broker.conf")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                !err.contains("hunter2") && err.contains("username"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! locks), query (by key / by id).
 
 mod admin;
+pub mod auth_v2;
 mod client;
 mod end_transaction;
 mod lock;
@@ -20,6 +21,7 @@ mod stats;
 
 use crate::broker::Broker;
 use rmq_acl::gate::AclGate;
+use rmq_acl::v2::gate::AuthGate;
 use rmq_protocol::net::{Channel, RequestHandler};
 use rmq_protocol::{RemotingCommand, request_code as rc};
 use std::sync::Arc;
@@ -35,22 +37,44 @@ pub struct BrokerHandler {
     broker: Arc<Broker>,
     /// The ACL gate when `aclEnable=true`; `None` costs one branch per request.
     acl: Option<Arc<AclGate>>,
+    /// The ACL 2.0 gate when `authenticationEnabled`/`authorizationEnabled`; checked after
+    /// `acl` (a request must pass both when both are on).
+    auth: Option<Arc<AuthGate>>,
 }
 
 impl BrokerHandler {
     /// A handler over `broker`, without ACL.
     pub fn new(broker: Arc<Broker>) -> Self {
-        Self { broker, acl: None }
+        Self {
+            broker,
+            acl: None,
+            auth: None,
+        }
     }
 
     /// A handler over `broker` that checks every request with `acl` first (when `Some`).
     pub fn with_acl(broker: Arc<Broker>, acl: Option<Arc<AclGate>>) -> Self {
-        Self { broker, acl }
+        Self {
+            broker,
+            acl,
+            auth: None,
+        }
+    }
+
+    /// The same handler, also checking every request with the ACL 2.0 gate `auth` (when
+    /// `Some`), which answers the ACL 2.0 administration requests (3001–3010).
+    pub fn with_auth(self, auth: Option<Arc<AuthGate>>) -> Self {
+        Self { auth, ..self }
     }
 
     /// The ACL's refusal of `req`, as the response to send (one-way requests get none).
     fn refused(&self, ch: &Channel, req: &RemotingCommand) -> Option<RemotingCommand> {
-        let denial = self.acl.as_ref()?.check(ch, req)?;
+        let denial = match (&self.acl, &self.auth) {
+            (Some(acl), auth) => acl
+                .check(ch, req)
+                .or_else(|| auth.as_ref().and_then(|a| a.check(ch, req)))?,
+            (None, auth) => auth.as_ref()?.check(ch, req)?,
+        };
         Some(RemotingCommand::error(req, denial.code, denial.remark))
     }
 
@@ -76,6 +100,7 @@ impl BrokerHandler {
             rc::UNLOCK_BATCH_MQ => lock::unlock_batch(b, &req),
             rc::QUERY_MESSAGE => query::query_message(b, &req),
             rc::VIEW_MESSAGE_BY_ID => query::view_message_by_id(b, &req),
+            c if rmq_acl::v2::needs::is_auth_admin(c) => auth_v2::admin(&self.auth, &req),
             _ => admin::dispatch(b, &req),
         }
     }
@@ -87,7 +112,7 @@ impl RequestHandler for BrokerHandler {
         let opaque = request.opaque;
         let version = request.version;
         let started = std::time::Instant::now();
-        let refused = if self.acl.is_some() {
+        let refused = if self.acl.is_some() || self.auth.is_some() {
             self.refused(channel, &request)
         } else {
             None
@@ -121,6 +146,9 @@ impl RequestHandler for BrokerHandler {
     fn on_close(&self, channel: &Channel) {
         if let Some(acl) = &self.acl {
             acl.connection_closed(channel.id());
+        }
+        if let Some(auth) = &self.auth {
+            auth.connection_closed(channel.id());
         }
         client::connection_closed(&self.broker, channel);
     }
