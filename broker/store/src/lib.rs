@@ -59,6 +59,7 @@ mod scan;
 mod segment;
 mod stats;
 mod store;
+mod truncate;
 mod write;
 
 pub use config::{FlushMode, StoreConfig};

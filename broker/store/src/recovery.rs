@@ -272,16 +272,43 @@ fn safe_start(
     Ok(start)
 }
 
-/// Step 2: scans from `start` to the first invalid byte; returns that end and the end of the
-/// files. Refuses to cut below `start.trusted`.
-fn valid_end(cl: &CommitLog, start: &Start) -> Result<(i64, i64), StoreError> {
+/// A truncation at `cap`: the scan starts at a record boundary at or below it (the start of
+/// the segment holding it, when the checkpoint's start is above), and data above that start is
+/// no longer trusted (it is cut on purpose, a record straddling `cap` included).
+fn capped(start: Start, cap: i64, cl: &CommitLog, cl_min: i64) -> Result<Start, StoreError> {
+    if cap < cl_min {
+        return Err(StoreError::Corrupt(format!(
+            "a truncation at {cap} is pending but the commit log starts at {cl_min}: the cut \
+             point is gone (retention); reset the replica from its master instead"
+        )));
+    }
+    tracing::warn!(cap, "cutting the commit log tail (a pending truncation)");
+    if cap >= start.from {
+        return Ok(Start {
+            trusted: start.trusted.min(cap),
+            ..start
+        });
+    }
+    let size = cl.segment_size();
+    let boundary = (cap - cap % size).max(cl_min);
+    Ok(Start {
+        from: boundary,
+        trusted: start.trusted.min(boundary),
+        verify_from: start.verify_from.min(boundary),
+    })
+}
+
+/// Step 2: scans from `start` to the first invalid byte (or `limit`); returns that end and the
+/// end of the files. Refuses to cut below `start.trusted`.
+fn valid_end(cl: &CommitLog, start: &Start, limit: i64) -> Result<(i64, i64), StoreError> {
     let files_end = match cl.segments().last() {
         Some(s) => s.start() + s.file_len()? as i64,
         None => 0,
     };
     cl.publish(files_end.max(start.from));
-    let (end, stop) = cl.scan(start.from, i64::MAX, true, |_, _, _| Ok(()))?;
-    if end < start.trusted {
+    let (end, stop) = cl.scan(start.from, limit, true, |_, _, _| Ok(()))?;
+    // a record straddling a truncation's limit goes with the tail (Incomplete: cut on purpose)
+    if end < start.trusted && stop != ScanStop::Incomplete {
         return Err(StoreError::Corrupt(format!(
             "invalid data at commit log offset {end} ({stop:?}) below the checkpointed durable \
              offset {}; refusing to cut acknowledged data",
@@ -303,17 +330,22 @@ fn valid_end(cl: &CommitLog, start: &Start) -> Result<(i64, i64), StoreError> {
 }
 
 /// Runs recovery (see the module docs).
+/// `cap`: a pending [`crate::MessageStore::truncate_tail`]; the valid end is at most that.
 pub fn recover(
     config: &StoreConfig,
     cl: &CommitLog,
     checkpoint: Option<Checkpoint>,
     cq_root: &Path,
+    cap: Option<i64>,
 ) -> Result<Recovered, StoreError> {
     let missing = !cq_root.exists();
     let (mut queues, damaged) = load_queues(cq_root, config.consume_queue_units_per_file)?;
     let cl_min = cl.segments().first().map_or(0, |s| s.start());
-    let start = safe_start(cl, checkpoint, missing || damaged)?;
-    let (end, files_end) = valid_end(cl, &start)?;
+    let mut start = safe_start(cl, checkpoint, missing || damaged)?;
+    if let Some(cap) = cap {
+        start = capped(start, cap, cl, cl_min)?;
+    }
+    let (end, files_end) = valid_end(cl, &start, cap.unwrap_or(i64::MAX))?;
 
     // 3. cut the commit log
     cl.truncate(end)?;

@@ -134,8 +134,12 @@ impl MessageStore {
         let mut checkpoint = CheckpointFile::open(&root.join("checkpoint"))?;
         let cq_root = root.join("consumequeue");
         let started = Instant::now();
-        let rec = recovery::recover(&config, &cl, checkpoint.last(), &cq_root)?;
+        let cap = crate::truncate::pending(&root)?;
+        let rec = recovery::recover(&config, &cl, checkpoint.last(), &cq_root, cap)?;
         let tail = make_durable(&cl, &mut checkpoint, &rec, &cq_root)?;
+        if cap.is_some() {
+            crate::truncate::finish(&root)?;
+        }
         File::create(&abort).ctx(|| format!("creating {}", abort.display()))?;
         crate::durable::sync_dir(&root)?;
         tracing::info!(
