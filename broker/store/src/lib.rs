@@ -42,6 +42,7 @@ mod consume_queue;
 mod cq_unit;
 pub mod disk;
 pub mod durable;
+pub mod epoch;
 mod error;
 mod flush;
 mod flush_times;

@@ -138,7 +138,7 @@ impl MessageStore {
         let rec = recovery::recover(&config, &cl, checkpoint.last(), &cq_root, cap)?;
         let tail = make_durable(&cl, &mut checkpoint, &rec, &cq_root)?;
         if cap.is_some() {
-            crate::truncate::finish(&root)?;
+            crate::truncate::finish(&root, rec.end)?;
         }
         File::create(&abort).ctx(|| format!("creating {}", abort.display()))?;
         crate::durable::sync_dir(&root)?;

@@ -8,6 +8,7 @@
 //! or after it — and removes the marker once the cut store is durable. A crash at any point
 //! leaves the marker, so the next open cuts again: the result is the same.
 
+use crate::epoch::EpochHistory;
 use crate::error::{IoContext, StoreError};
 use crate::store::MessageStore;
 use std::fs;
@@ -56,7 +57,14 @@ pub(crate) fn pending(root: &Path) -> Result<Option<i64>, StoreError> {
     }
 }
 
-/// The cut is durable: forget the marker.
-pub(crate) fn finish(root: &Path) -> Result<(), StoreError> {
+/// The commit log now ends at `end`: the epoch file forgets the epochs that begin at or after
+/// it, then the marker goes.
+pub(crate) fn finish(root: &Path, end: i64) -> Result<(), StoreError> {
+    let mut epochs = EpochHistory::load(root)?;
+    let before = epochs.entries().len();
+    epochs.truncate_from(end);
+    if epochs.entries().len() != before {
+        epochs.save(root)?;
+    }
     crate::durable::remove_file(&root.join(MARKER))
 }

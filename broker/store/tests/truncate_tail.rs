@@ -8,6 +8,7 @@ mod common;
 use bytes::BytesMut;
 use common::*;
 use rmq_protocol::message::decode_message;
+use rmq_store::epoch::{EpochEntry, EpochHistory};
 use rmq_store::{GetStatus, MessageStore, PutResult};
 use std::time::{Duration, Instant};
 
@@ -74,9 +75,27 @@ fn the_next_open_cuts_at_the_offset_and_writing_continues_there() {
     store.shutdown().unwrap();
     drop(store);
 
+    let epochs = [
+        (1, 0),
+        (2, puts[40].commit_log_offset),
+        (3, puts[70].commit_log_offset),
+    ];
+    let entries = epochs
+        .map(|(epoch, start)| EpochEntry { epoch, start })
+        .to_vec();
+    EpochHistory::from_entries(entries)
+        .unwrap()
+        .save(dir.path())
+        .unwrap();
     MessageStore::truncate_tail(dir.path(), cut).unwrap();
     let store = open(&cfg);
     assert_eq!(store.max_physical_offset(), cut);
+    let kept = EpochHistory::load(dir.path()).unwrap();
+    assert_eq!(
+        kept.last().map(|e| e.epoch),
+        Some(2),
+        "epoch 3 began after the cut"
+    );
     assert!(
         !dir.path().join("truncate").exists(),
         "the marker goes once the cut is durable"
