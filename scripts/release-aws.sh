@@ -12,6 +12,8 @@
 #   s3://BUCKET/PREFIX/VERSION/{rmq-broker,rmq-namesrv,rmqctl}{,.sha256}
 #   s3://BUCKET/PREFIX/VERSION/templates/rmq-{quickstart,vpc,cluster,node}.yaml
 #   s3://BUCKET/PREFIX/VERSION/userdata/node-bootstrap.sh
+#   s3://BUCKET/PREFIX/VERSION/rmq-node-secrets{,.sha256}  (userdata/node-secrets.sh: the nodes of
+#       a cluster with spec.security download it like a binary, pinned by its SHA-256)
 #   s3://BUCKET/PREFIX/VERSION/SHA256SUMS          (uploaded last: the release is complete)
 # VERSION = `git describe --tags --always --dirty` + "-" + the first 8 hex digits of the SHA-256 of
 # the three binaries' checksums (so a rebuild with other bytes is another version), or --version.
@@ -153,6 +155,9 @@ stage() {
   done
   for name in "${TEMPLATES[@]}"; do cp "$ROOT/cloudformation/templates/$name" "$dir/templates/$name"; done
   cp "$ROOT/cloudformation/userdata/node-bootstrap.sh" "$dir/userdata/node-bootstrap.sh"
+  cp "$ROOT/cloudformation/userdata/node-secrets.sh" "$dir/rmq-node-secrets"
+  sum=$(sha256sum "$dir/rmq-node-secrets" | cut -d' ' -f1)
+  printf '%s  %s\n' "$sum" rmq-node-secrets >"$dir/rmq-node-secrets.sha256"
   if [ -z "$VERSION" ]; then
     local described build_hash
     described=$(git -C "$ROOT" describe --tags --always --dirty 2>/dev/null) || described=untracked

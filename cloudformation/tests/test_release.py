@@ -91,8 +91,13 @@ def test_release_uploads_refuses_a_second_time_and_launches_the_quickstart(aws, 
     expected = {f"{prefix}{name}" for name in (
         "rmq-broker", "rmq-broker.sha256", "rmq-namesrv", "rmq-namesrv.sha256", "rmqctl", "rmqctl.sha256",
         "templates/rmq-quickstart.yaml", "templates/rmq-vpc.yaml", "templates/rmq-cluster.yaml",
-        "templates/rmq-node.yaml", "userdata/node-bootstrap.sh", "SHA256SUMS")}
+        "templates/rmq-node.yaml", "userdata/node-bootstrap.sh", "SHA256SUMS",
+        "rmq-node-secrets", "rmq-node-secrets.sha256")}
     assert set(uploaded) == expected
+    script = (ROOT / "cloudformation/userdata/node-secrets.sh").read_bytes()
+    assert aws.s3.get_object(Bucket=BUCKET, Key=f"{prefix}rmq-node-secrets")["Body"].read() == script
+    published = aws.s3.get_object(Bucket=BUCKET, Key=f"{prefix}rmq-node-secrets.sha256")["Body"].read()
+    assert published.decode() == f"{hashlib.sha256(script).hexdigest()}  rmq-node-secrets\n"
     for name, digest in sums.items():
         body = aws.s3.get_object(Bucket=BUCKET, Key=prefix + name)["Body"].read()
         assert hashlib.sha256(body).hexdigest() == digest

@@ -1,8 +1,6 @@
 #!/bin/bash
-# rmq node bootstrap, first boot of a nameserver or broker: the EC2 user data is a header of RMQ_*
-# assignments (from rmq-node.yaml or rmq-aws) then this file. See cloudformation/README.md.
-# Sandbox overrides (RMQ_ROOT, RMQ_ARTEFACT_DIR, RMQ_NO_SYSTEMD, RMQ_NO_EC2, RMQ_OVERRIDES,
-# RMQ_ALLOW_SCRIPTS; never set on EC2): see "Sandbox overrides" in cloudformation/README.md.
+# rmq node bootstrap (first boot): user data = RMQ_* header (rmq-node.yaml or rmq-aws) + this file.
+# See cloudformation/README.md, also for the sandbox overrides (RMQ_ROOT, RMQ_NO_EC2, ...).
 set -Eeuo pipefail
 umask 022
 if [ -n "${RMQ_OVERRIDES:-}" ]; then . "$RMQ_OVERRIDES"; fi
@@ -17,7 +15,7 @@ signal() {
 }
 die() { trap - ERR; log "FAILED: $*"; signal FAILURE; exit 1; }
 trap 'die "command failed at line $LINENO"' ERR
-# wait_until SECONDS WHAT CMD...: retry CMD every 3 s until it succeeds or time runs out.
+# wait_until SECONDS WHAT CMD...: retry CMD every 3 s until it succeeds.
 wait_until() {
   local limit=$1 what=$2 end=$((SECONDS + $1)); shift 2
   until "$@" >/dev/null 2>&1; do
@@ -65,7 +63,7 @@ if [ "${RMQ_NO_EC2:-}" != 1 ]; then
   INSTANCE_ID=$(curl -fsS --retry 5 --max-time 5 -H "X-aws-ec2-metadata-token: $TOKEN" \
     http://169.254.169.254/latest/meta-data/instance-id) || die "cannot read instance-id from IMDS"
 
-  # attach_to_me eni|volume ID: retried for 15 min while a terminating predecessor holds it.
+  # attach_to_me eni|volume ID: retried while a terminating predecessor holds it.
   attach_to_me() {
     local kind=$1 id=$2 end=$((SECONDS + 900)) state owner
     while :; do
@@ -120,6 +118,7 @@ STORE="$DATA/rmq/store"
 mkdir -p "$STORE"
 
 # 2. Binaries, from the artefact bucket (or a local directory in a sandbox).
+# fetch NAME [SHA256 [script]]: SHA256 pins the checksum; "script": a script is allowed.
 fetch() {
   local name=$1 dest="$BIN_DIR/$1" prefix=${RMQ_ARTEFACT_PREFIX:-} tries=0
   prefix=${prefix#/}; prefix=${prefix%/}; [ -z "$prefix" ] || prefix="$prefix/"
@@ -141,23 +140,23 @@ fetch() {
   local got want arch m magic; m=$(uname -m); got=$(sha256sum "$dest.tmp" | cut -d' ' -f1)
   want=$(cut -d' ' -f1 "$dest.sha256" 2>/dev/null) || want=$got
   [ "$got" = "$want" ] || die "checksum mismatch for $name: it is $got, its published $name.sha256 says $want"
-  want=${RMQ_BINARY_SHA256:-$got}
+  want=${2:-$got}
   [ "$got" = "$want" ] || die "checksum mismatch for $name: it is $got, the user data expects $want (set BrokerSha256/NameServerSha256 to the release's)"
   magic=$(od -An -tx1 -N4 "$dest.tmp" | tr -d ' \n') arch="not an ELF executable"
   if [ "$magic" = 7f454c46 ]; then
     case $(od -An -tu2 -j18 -N2 "$dest.tmp" | tr -d ' \n') in 62) arch=x86_64 ;; 183) arch=aarch64 ;; *) arch="another ELF machine" ;; esac
-  elif [ "$magic" = 23212f62 ] && [ "${RMQ_ALLOW_SCRIPTS:-}" = 1 ]; then arch=$m; fi
+  elif [ "$magic" = 23212f62 ] && [ "${RMQ_ALLOW_SCRIPTS:-}${3:-}" != "" ]; then arch=$m; fi
   [ "$arch" = "$m" ] || die "architecture mismatch for $name: it is $arch, this instance is $m (release with --arch $m, or run it on instances of its architecture)"
   chmod 0755 "$dest.tmp"
   mv -f "$dest.tmp" "$dest"
 }
-fetch "$BIN"
+fetch "$BIN" "${RMQ_BINARY_SHA256:-}"
 
 # 3. Configuration.
 if [ "$RMQ_ROLE" = broker ]; then
   CONF="$ETC/broker.conf"
   cat >"$CONF" <<EOF
-# written by rmq node bootstrap for $RMQ_NODE_NAME; see cloudformation/README.md
+# written by rmq node bootstrap for $RMQ_NODE_NAME
 brokerClusterName=$RMQ_CLUSTER_NAME
 brokerName=$RMQ_BROKER_NAME
 brokerId=$RMQ_BROKER_ID
@@ -177,6 +176,16 @@ EOF
   ARGS=(-c "$CONF")
 else
   ARGS=(--listen-port "$NAMESRV_PORT")
+fi
+# spec.security: conf keys; secrets from SSM by rmq-node-secrets (see "Secrets" in the README).
+if [ -n "${RMQ_SECURITY_CONF:-}" ]; then
+  [ "$RMQ_ROLE" = broker ] || { CONF="$ETC/namesrv.conf"; ARGS+=(-c "$CONF"); :>"$CONF"; }
+  printf '%s\n' $RMQ_SECURITY_CONF >>"$CONF"
+fi
+if [ -n "${RMQ_SECRETS:-}" ]; then
+  fetch rmq-node-secrets "${RMQ_SECRETS_SHA256:-}" script
+  "$BIN_DIR/rmq-node-secrets" install "${RMQ_REGION:-}" "$RMQ_CLUSTER_NAME" "$R/etc/rmq-secrets" $RMQ_SECRETS ||
+    die "cannot fetch $RMQ_SECRETS from SSM /rmq/$RMQ_CLUSTER_NAME/"
 fi
 
 # 4. systemd unit (always written, so a sandbox can inspect it).
@@ -203,17 +212,14 @@ StandardError=append:$LOG_DIR/$UNIT.log
 WantedBy=multi-user.target
 EOF
 
-# CloudWatch agent configuration (started in step 5): logs, memory, disk, and the node's /metrics
-# (server port + 7) as metrics in namespace rmq, dimension ClusterName (the alarms read them).
+# CloudWatch agent configuration (step 5): logs, memory, disk, and /metrics (port + 7) as
+# metrics in namespace rmq, dimension ClusterName (the alarms read them).
 HTTP_PORT=$((LISTEN_PORT + 7)); [ "$RMQ_ROLE" = namesrv ] && HTTP_PORT=$((NAMESRV_PORT + 7))
 cat >"$ETC/cloudwatch-prometheus.yaml" <<EOF
 global: {scrape_interval: 60s, scrape_timeout: 10s}
 scrape_configs:
-  - job_name: rmq
-    metrics_path: /metrics
-    static_configs:
-      - targets: ['127.0.0.1:$HTTP_PORT']
-        labels: {ClusterName: '$RMQ_CLUSTER_NAME', NodeName: '$RMQ_NODE_NAME'}
+- {job_name: rmq, metrics_path: /metrics, static_configs: [{targets: ['127.0.0.1:$HTTP_PORT'],
+   labels: {ClusterName: '$RMQ_CLUSTER_NAME', NodeName: '$RMQ_NODE_NAME'}}]}
 EOF
 cat >"$ETC/cloudwatch-agent.json" <<EOF
 {"agent": {"run_as_user": "root"},
@@ -248,13 +254,13 @@ printf 'vm.max_map_count=655360\nvm.swappiness=1\n' >/etc/sysctl.d/90-rmq.conf
 sysctl -q --system || log "sysctl --system reported errors"
 cat >/etc/logrotate.d/rmq <<EOF
 $LOG_DIR/*.log {
-  daily
-  rotate 7
-  maxsize 512M
-  compress
-  missingok
-  notifempty
-  copytruncate
+daily
+rotate 7
+maxsize 512M
+compress
+missingok
+notifempty
+copytruncate
 }
 EOF
 systemctl daemon-reload

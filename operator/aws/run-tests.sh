@@ -11,7 +11,8 @@
 # 3. cargo build rmq-namesrv + rmq-broker (the sandbox test runs them) and rmqctl --features aws,
 #    cargo test -p rmq-aws (the test command passes its own selection: see below).
 # 4. rmqctl (built with --features aws) end to end: plan, apply, apply again (0 changes), a
-#    failure half-way then a re-run, scale out, destroy (nothing tagged left), bad input.
+#    failure half-way then a re-run, scale out, destroy (nothing tagged left), bad input;
+#    spec.security: apply refused until `secrets put`, `secrets list`, the node policy.
 # Builds go to CARGO_TARGET_DIR (default ~/.cache/rmq-target-aws: the SDK is a heavy compile).
 set -euo pipefail
 
@@ -142,5 +143,42 @@ set -e
 [ "$rc" = 2 ] || { cat "$WORK/out"; fail "bad input exited $rc, not 2"; }
 expect "--az-count" "$WORK/out"
 expect "--artefact-bucket" "$WORK/out"
+# spec.security: apply refuses while a parameter of a named secret is missing (naming it and the
+# command), `secrets put` creates them without printing a value, `secrets list` shows names only,
+# then the plan goes through and the printed node policy reads exactly the cluster's parameters.
+cat >"$WORK/secure.yaml" <<EOF
+apiVersion: rmq.dev/v1alpha1
+kind: RocketMQCluster
+metadata: {name: clisec}
+spec:
+  nameServer: {replicas: 1}
+  brokers: {groups: 1, replicasPerGroup: 1}
+  security:
+    acl: {enabled: true, accountsSecret: rmq-acl, adminSecret: rmq-admin}
+EOF
+mkdir -p "$WORK/secrets/rmq-acl" "$WORK/secrets/rmq-admin"
+printf 'accounts: []\n' >"$WORK/secrets/rmq-acl/plain_acl.yml"
+printf 'rmqadmin' >"$WORK/secrets/rmq-admin/accessKey"
+printf 'cli-s3cret-value' >"$WORK/secrets/rmq-admin/secretKey"
+sec() {
+  timeout 600 "$RMQCTL" aws "$@" --region us-east-1 --endpoint-url "$RMQ_AWS_TEST_ENDPOINT" --no-retries
+}
+secure() {
+  sec "$@" -f "$WORK/secure.yaml" --artefact-dir "$WORK/bin" --artefact-bucket clisec-artefacts --key-pair ops \
+    --remote-access-cidr 203.0.113.4/32 --instance-profile rmq-node
+}
+secure apply --skip-topics >"$WORK/out" 2>&1 && fail "apply without the secrets' parameters succeeded"
+expect "/rmq/clisec/rmq-admin/secretKey" "$WORK/out"
+expect "rmqctl aws secrets put --cluster clisec --from-dir DIR --region us-east-1" "$WORK/out"
+sec secrets put --cluster clisec --from-dir "$WORK/secrets" >"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "secrets put failed"; }
+expect "created /rmq/clisec/rmq-admin/secretKey (version 1)" "$WORK/out"
+sec secrets list --cluster clisec >>"$WORK/out" 2>&1 || fail "secrets list failed"
+expect "/rmq/clisec/rmq-acl/plain_acl.yml  *SecureString" "$WORK/out"
+if grep -q "s3cret" "$WORK/out"; then fail "rmqctl aws secrets printed a value"; fi
+secure plan >"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "plan with every parameter failed"; }
+expect "to create, 0 to update, 0 to delete" "$WORK/out"
+secure plan --print-iam-policy >"$WORK/out" 2>&1 || fail "plan --print-iam-policy failed"
+expect '"arn:aws:ssm:us-east-1:123456789012:parameter/rmq/clisec/\*"' "$WORK/out"
+expect '"kms:ViaService": "ssm.us-east-1.amazonaws.com"' "$WORK/out"
 echo "run-tests.sh: rmqctl aws end to end passed"
 echo "run-tests.sh: done in $((SECONDS - started)) s"

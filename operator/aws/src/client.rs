@@ -22,6 +22,10 @@ pub struct Aws {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     /// S3 (region of the cluster; see [`Aws::s3_in`]).
     pub s3: aws_sdk_s3::Client,
+    /// SSM: the parameters holding `spec.security`'s secrets.
+    pub ssm: aws_sdk_ssm::Client,
+    /// STS: who the caller is (the account id of the node role's ARNs).
+    pub sts: aws_sdk_sts::Client,
     /// The configuration the clients were made from (S3 clients of other regions start
     /// from it).
     pub config: aws_config::SdkConfig,
@@ -69,6 +73,8 @@ impl Aws {
             asg: aws_sdk_autoscaling::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
             s3,
+            ssm: aws_sdk_ssm::Client::new(&config),
+            sts: aws_sdk_sts::Client::new(&config),
             config,
             region: conn.region.clone(),
             custom_endpoint,
@@ -82,6 +88,19 @@ impl Aws {
         } else {
             s3_client(&self.config, Some(region), self.custom_endpoint)
         }
+    }
+
+    /// The id of the account the credentials belong to (STS GetCallerIdentity).
+    pub async fn account_id(&self) -> crate::error::Result<String> {
+        let me = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| crate::error::aws("GetCallerIdentity", e))?;
+        me.account().map(str::to_owned).ok_or_else(|| {
+            crate::error::Error::Input("GetCallerIdentity returned no account".into())
+        })
     }
 
     /// The ARN partition of the region (`aws`, `aws-cn`, `aws-us-gov`).

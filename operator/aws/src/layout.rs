@@ -24,6 +24,7 @@ use crate::discovered::Environment;
 use crate::error::PlanError;
 use crate::params::{Network, Params};
 use crate::resource::{Resource, Spec, Value};
+use crate::secrets;
 use crate::userdata::quotable;
 use network::NewVpc;
 use nodes::Nodes;
@@ -44,7 +45,7 @@ pub fn layout(
         .clone()
         .unwrap_or_else(|| env.region.clone());
     let mut errs = unquotable(params, &prefix);
-    let mut out = vec![artefacts(c, params, env, &prefix, &artefact_region)];
+    let mut out = vec![artefacts(cluster, params, env, &prefix, &artefact_region)];
     let access = network_and_access(c, params, env, &mut out)?;
     groups_and_rules(c, &access, &mut out);
     let nodes = Nodes {
@@ -99,12 +100,25 @@ fn unquotable(params: &Params, prefix: &str) -> Vec<PlanError> {
 }
 
 /// The artefact bucket and the binaries to upload under the prefix.
-fn artefacts(c: &str, params: &Params, env: &Environment, prefix: &str, region: &str) -> Resource {
+/// The artefact bucket: the binaries of `--artefact-dir` and, for a cluster with
+/// `spec.security`, the node script fetching its secrets.
+fn artefacts(
+    cluster: &ValidatedCluster,
+    params: &Params,
+    env: &Environment,
+    prefix: &str,
+    region: &str,
+) -> Resource {
+    let c = cluster.name.as_str();
+    let mut files = env.artefact_files.clone();
+    if !secrets::cluster_files(&cluster.security).is_empty() {
+        files.push(secrets::node_script());
+    }
     let spec = Spec::Artefacts {
         bucket: params.artefact_bucket.clone(),
         prefix: prefix.to_owned(),
         region: region.to_owned(),
-        files: env.artefact_files.clone(),
+        files,
     };
     Resource::new("artefacts", format!("{c}-artefacts"), "artefacts", spec)
 }

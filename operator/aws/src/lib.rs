@@ -17,6 +17,8 @@
 //!   tag) last, so a re-run after a failure adopts what exists and finishes the job.
 //! - [`userdata`]: the node user data: header + `cloudformation/userdata/node-bootstrap.sh`.
 //! - [`iam`]: the node role's least-privilege policy (printed, not created).
+//! - [`secrets`]: `spec.security`'s secrets as SSM parameters `/rmq/<cluster>/<secret>/<key>`:
+//!   which node reads which, the plan's check that they exist, `rmqctl aws secrets put|list`.
 //! - [`client`]: SDK clients; no instance metadata service when an endpoint override is given.
 //! - [`outputs`]: nameserver addresses, nodes, groups, dashboard and alarms.
 //! - [`error`]: what stops a plan, discovery or an apply.
@@ -36,6 +38,7 @@ pub mod params;
 pub mod plan;
 pub mod progress;
 pub mod resource;
+pub mod secrets;
 pub mod userdata;
 
 pub use client::Aws;
@@ -50,7 +53,8 @@ pub use progress::Progress;
 
 use rmq_model::ValidatedCluster;
 
-/// Discovers and plans an apply of `cluster`.
+/// Discovers and plans an apply of `cluster`; refuses while a parameter of a secret
+/// `spec.security` names is missing.
 pub async fn plan_apply(
     aws: &Aws,
     cluster: &ValidatedCluster,
@@ -60,6 +64,7 @@ pub async fn plan_apply(
         .validate()
         .map_err(|errs| Error::Plan(errs.into_iter().map(PlanError::from).collect()))?;
     let found = discover(aws, &cluster.name, &cluster.version, params).await?;
+    secrets::ssm::check(aws, &cluster.name, &cluster.security).await?;
     let plan = plan::plan(cluster, params, &found).map_err(Error::Plan)?;
     Ok((found, plan))
 }

@@ -12,7 +12,7 @@ use crate::discovered::Discovered;
 use crate::error::PlanError;
 use crate::layout::layout;
 use crate::params::Params;
-use crate::resource::{Actual, Attr, BINARIES, Kind, Resource, Spec, State};
+use crate::resource::{Actual, ArtefactFile, Attr, BINARIES, Kind, Resource, Spec, State};
 use rmq_model::ValidatedCluster;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -184,7 +184,7 @@ fn change(
             prefix,
             ..
         } = &r.spec
-            && files.is_empty()
+            && !uploads_binaries(files)
         {
             // A new bucket without binaries would boot nodes that cannot start.
             missing_binaries(bucket, prefix, None, errs);
@@ -257,6 +257,12 @@ fn roll_order(a: &Action) -> u32 {
     }
 }
 
+/// Whether `files` hold the binaries (`--artefact-dir`), not only the node scripts rmqctl
+/// carries itself.
+fn uploads_binaries(files: &[ArtefactFile]) -> bool {
+    files.iter().any(|f| BINARIES.contains(&f.name.as_str()))
+}
+
 /// Without `--artefact-dir` the binaries must already be under the prefix: one error per
 /// binary that `a` (the discovered bucket, `None` when it does not exist yet) does not hold.
 fn missing_binaries(bucket: &str, prefix: &str, a: Option<&Actual>, errs: &mut Vec<PlanError>) {
@@ -279,9 +285,8 @@ fn diff(r: &Resource, a: &Actual, sim: &State, errs: &mut Vec<PlanError>) -> Opt
         ..
     } = &r.spec
     {
-        if files.is_empty() {
+        if !uploads_binaries(files) {
             missing_binaries(bucket, prefix, Some(a), errs);
-            return None;
         }
         let stale: Vec<&str> = files
             .iter()

@@ -1,7 +1,10 @@
 //! Node user data: a header of `RMQ_*='value'` assignments followed, byte for byte, by the same
 //! first-boot script the CloudFormation templates embed (`cloudformation/userdata/node-bootstrap.sh`,
 //! compiled in with `include_str!`). The header carries exactly the variables the template's
-//! header sets; `RMQ_SIGNAL_STACK` is empty because there is no stack to signal.
+//! header sets; `RMQ_SIGNAL_STACK` is empty because there is no stack to signal. A node of a
+//! cluster with `spec.security` also gets `RMQ_SECURITY_CONF` (its conf keys), `RMQ_SECRETS`
+//! (the `secret/key` files it reads) and `RMQ_SECRETS_SHA256` (the pinned fetch script); other
+//! nodes' user data is unchanged by the feature.
 
 use crate::resource::{State, Value};
 use rmq_model::validate::Retention;
@@ -86,6 +89,40 @@ pub struct NodeHeader {
     pub region: String,
     /// CloudWatch Logs group, empty for none.
     pub log_group: String,
+    /// `spec.security` on this node (default: off).
+    pub security: NodeSecurity,
+}
+
+/// What `spec.security` means for one node's user data.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeSecurity {
+    /// The node's broker.conf or namesrv.conf keys of `spec.security` (`aclFile=/etc/…`), as
+    /// rmq-model renders them for every back-end; empty: security is off.
+    pub conf: Vec<(String, String)>,
+    /// The files the node fetches from SSM, `secret/key` (nameservers: no admin secret).
+    pub files: Vec<String>,
+    /// SHA-256 of the `rmq-node-secrets` artefact the node runs to fetch them.
+    pub script_sha256: String,
+}
+
+impl NodeSecurity {
+    /// The header assignments (none when security is off).
+    fn vars(&self) -> Vec<(&'static str, String)> {
+        if self.conf.is_empty() && self.files.is_empty() {
+            return Vec::new();
+        }
+        let conf = self
+            .conf
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        vec![
+            ("RMQ_SECURITY_CONF", conf),
+            ("RMQ_SECRETS", self.files.join(" ")),
+            ("RMQ_SECRETS_SHA256", self.script_sha256.clone()),
+        ]
+    }
 }
 
 /// The user data of a node as a [`Value`] (resolved when the referenced resources exist).
@@ -109,7 +146,7 @@ pub fn user_data(h: &NodeHeader) -> Value {
             Retention::default(),
         ),
     };
-    let vars: Vec<(&str, Value)> = vec![
+    let mut vars: Vec<(&str, Value)> = vec![
         ("RMQ_CLUSTER_NAME", lit(&h.cluster)),
         ("RMQ_NODE_NAME", lit(&h.node)),
         ("RMQ_ROLE", lit(h.role.as_str())),
@@ -142,6 +179,7 @@ pub fn user_data(h: &NodeHeader) -> Value {
         ("RMQ_SIGNAL_STACK", lit("")),
         ("RMQ_SIGNAL_RESOURCE", lit("")),
     ];
+    vars.extend(h.security.vars().into_iter().map(|(k, v)| (k, lit(&v))));
     let mut parts = vec![lit(&format!(
         "#!/bin/bash\n# rmq user data: this header is rendered by rmq-aws (rmqctl aws apply) for node {} of cluster {};\n# the rest is cloudformation/userdata/node-bootstrap.sh.\n",
         h.node, h.cluster
@@ -252,6 +290,7 @@ mod tests {
             binary_sha256: "ab".repeat(32),
             region: "us-east-1".into(),
             log_group: String::new(),
+            security: NodeSecurity::default(),
         }
     }
 

@@ -28,6 +28,7 @@ fn env(zones: usize) -> Discovered {
             name: (*name).into(),
             path: format!("/opt/rmq/{name}"),
             sha256: "00".repeat(32),
+            embedded: None,
         })
         .collect();
     d

@@ -29,6 +29,7 @@ fn env(zones: usize) -> Discovered {
                     name: (*name).into(),
                     path: format!("/opt/rmq/{name}"),
                     sha256: sha_of(name),
+                    embedded: None,
                 })
                 .collect(),
             ..Environment::default()

@@ -126,6 +126,7 @@ fn sandbox_plan_of(cluster: &rmq_model::ValidatedCluster, bins: &Path) -> rmq_aw
             name: (*name).into(),
             path: bins.join(name).display().to_string(),
             sha256: sha256_of(&bins.join(name)),
+            embedded: None,
         })
         .collect();
     plan(cluster, &params("sandbox-artefacts", None), &found).unwrap()

@@ -5,9 +5,14 @@
 //! prints the outputs, then reconciles the files' topics and consumer groups through the
 //! nameserver addresses with the same code as `rmqctl apply` (run it from the bastion or inside
 //! the VPC, or pass `--namesrv` through a tunnel, or `--skip-topics`); `destroy` deletes every
-//! resource tagged for the cluster, in reverse order.
+//! resource tagged for the cluster, in reverse order. `secrets put|list` manage the SSM
+//! parameters of `spec.security`'s secrets; `apply` signs its topic reconcile with the admin
+//! account of `--access-key`/`--secret-key`, else of the spec's `adminSecret` parameters.
 
-use crate::cli::aws::{ApplyArgs, AwsCommand, DestroyArgs, PlanArgs, Target};
+use crate::cli::aws::{
+    ApplyArgs, AwsCommand, DestroyArgs, PlanArgs, SecretsCommand, SecretsListArgs, SecretsPutArgs,
+    SecretsTarget, Target,
+};
 use crate::cli::{NamesrvArg, SecurityArgs};
 use crate::error::CtlError;
 use crate::output::{Output, Table, emit};
@@ -24,6 +29,8 @@ pub async fn run(cmd: AwsCommand) -> Result<(), CtlError> {
         AwsCommand::Plan(a) => plan(a).await,
         AwsCommand::Apply(a) => apply(a).await,
         AwsCommand::Destroy(a) => destroy(a).await,
+        AwsCommand::Secrets(SecretsCommand::Put(a)) => secrets_put(a).await,
+        AwsCommand::Secrets(SecretsCommand::List(a)) => secrets_list(a).await,
     }
 }
 
@@ -153,7 +160,7 @@ fn print_plan(plan: &Plan, verb: &str) {
 async fn plan(a: PlanArgs) -> Result<(), CtlError> {
     let (_, cluster, params, aws) = setup(&a.target).await?;
     if a.print_iam_policy {
-        return print_iam_policy(&cluster, &params, &aws);
+        return print_iam_policy(&cluster, &params, &aws).await;
     }
     let (_, plan) = rmq_aws::plan_apply(&aws, &cluster, &params)
         .await
@@ -170,17 +177,27 @@ async fn plan(a: PlanArgs) -> Result<(), CtlError> {
     }
 }
 
-/// The node role's least-privilege policy and trust policy, as JSON.
-fn print_iam_policy(
+/// The node role's least-privilege policy and trust policy, as JSON; with `spec.security`, read
+/// access to the cluster's own parameters (the account id from STS).
+async fn print_iam_policy(
     cluster: &ValidatedCluster,
     params: &Params,
     aws: &Aws,
 ) -> Result<(), CtlError> {
     let stack = params.stack(&cluster.name);
     let prefix = params.prefix(&cluster.name, &cluster.version);
+    let scope = if rmq_aws::secrets::cluster_files(&cluster.security).is_empty() {
+        None
+    } else {
+        Some(rmq_aws::iam::SecretsScope {
+            region: aws.region.clone(),
+            account: aws.account_id().await.map_err(aws_err)?,
+            cluster: cluster.name.clone(),
+        })
+    };
     let doc = serde_json::json!({
         "PolicyName": "rmq-node",
-        "PolicyDocument": rmq_aws::iam::node_policy(aws.partition(), &stack, &params.artefact_bucket, &prefix, params.log_group.as_deref()),
+        "PolicyDocument": rmq_aws::iam::node_policy(aws.partition(), &stack, &params.artefact_bucket, &prefix, params.log_group.as_deref(), scope.as_ref()),
         "AssumeRolePolicyDocument": rmq_aws::iam::trust_policy(),
     });
     println!(
@@ -335,7 +352,121 @@ async fn apply(a: ApplyArgs) -> Result<(), CtlError> {
         .clone()
         .or_else(|| out.map(|o| o.name_server_addresses))
         .unwrap_or_default();
-    reconcile_topics(&decls, &cluster, list, &a.namesrv.security, output).await
+    let security = admin_security(&aws, &cluster, &a.namesrv.security).await?;
+    reconcile_topics(&decls, &cluster, list, &security, output).await
+}
+
+/// The security flags of the topic reconcile: as given, or, without `--access-key` and
+/// `--secret-key`, the admin account of the spec's `adminSecret` read from SSM (never printed).
+async fn admin_security(
+    aws: &Aws,
+    cluster: &ValidatedCluster,
+    given: &SecurityArgs,
+) -> Result<SecurityArgs, CtlError> {
+    let Some(acl) = &cluster.security.acl else {
+        return Ok(given.clone());
+    };
+    if given.access_key.is_some() || given.secret_key.is_some() {
+        return Ok(given.clone());
+    }
+    let (ak, sk) = rmq_model::validate::ADMIN_KEYS;
+    let read = |key: &'static str| {
+        let file = rmq_aws::secrets::SecretFile::new(&acl.admin, key);
+        async move {
+            rmq_aws::secrets::ssm::read(aws, &cluster.name, &file)
+                .await
+                .map_err(|e| {
+                    CtlError::Aws(format!(
+                        "cannot read the admin account for topics and groups: {e} (fix: pass --access-key/--secret-key, or let this identity read and decrypt /rmq/{}/*)",
+                        cluster.name
+                    ))
+                })
+        }
+    };
+    let mut security = given.clone();
+    security.access_key = Some(read(ak).await?);
+    security.secret_key = Some(read(sk).await?.into());
+    Ok(security)
+}
+
+/// The clients of a `secrets` command.
+async fn secrets_client(t: &SecretsTarget) -> Result<Aws, CtlError> {
+    if !rmq_aws::secrets::is_secret_name(&t.cluster) || t.cluster.contains('.') {
+        return Err(CtlError::Input(format!(
+            "--cluster {:?} is not a cluster name (fix: metadata.name of the RocketMQCluster)",
+            t.cluster
+        )));
+    }
+    Ok(Aws::connect(&Connection {
+        region: t.region.clone(),
+        endpoint_url: t.endpoint_url.clone(),
+        no_retries: t.no_retries,
+    })
+    .await)
+}
+
+/// `rmqctl aws secrets put`: one SecureString parameter per file; prints names, never values.
+async fn secrets_put(a: SecretsPutArgs) -> Result<(), CtlError> {
+    let files = rmq_aws::secrets::local::read_dir(&a.from_dir, &a.secrets)
+        .map_err(|e| CtlError::Input(e.to_string()))?;
+    let aws = secrets_client(&a.target).await?;
+    let written =
+        rmq_aws::secrets::ssm::put(&aws, &a.target.cluster, &files, a.kms_key_id.as_deref())
+            .await
+            .map_err(aws_err)?;
+    match a.target.output {
+        Output::Table => {
+            for (name, version) in &written {
+                let what = if *version > 1 { "rotated" } else { "created" };
+                println!("{what} {name} (version {version})");
+            }
+            println!(
+                "{} parameter(s) of cluster {} in {}; running nodes read them within a minute",
+                written.len(),
+                a.target.cluster,
+                a.target.region
+            );
+            Ok(())
+        }
+        o => emit(
+            o,
+            &written
+                .iter()
+                .map(|(name, version)| serde_json::json!({"name": name, "version": version}))
+                .collect::<Vec<_>>(),
+        ),
+    }
+}
+
+/// `rmqctl aws secrets list`: the cluster's parameters, never their values.
+async fn secrets_list(a: SecretsListArgs) -> Result<(), CtlError> {
+    let aws = secrets_client(&a.target).await?;
+    let found = rmq_aws::secrets::ssm::list(&aws, &a.target.cluster)
+        .await
+        .map_err(aws_err)?;
+    if a.target.output != Output::Table {
+        return emit(a.target.output, &found);
+    }
+    if found.is_empty() {
+        println!(
+            "no parameter under {} in {} (create them with `rmqctl aws secrets put --cluster {} --from-dir DIR`)",
+            rmq_aws::secrets::path(&a.target.cluster),
+            a.target.region,
+            a.target.cluster
+        );
+        return Ok(());
+    }
+    let mut t = Table::new(&["NAME", "TYPE", "VERSION", "LAST MODIFIED"]);
+    for p in &found {
+        t.row(vec![
+            p.name.clone(),
+            p.kind.clone(),
+            p.version.to_string(),
+            p.last_modified.clone().unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    print!("{}", t.render());
+    Ok(())
 }
 
 /// Reconciles the files' topics and consumer groups through the nameservers in `list`, as

@@ -43,7 +43,7 @@ pub(super) async fn artefacts(
         .with("prefix", prefix.clone())
         .with("region", region.clone());
     let mut ours = false;
-    for name in BINARIES {
+    for name in BINARIES.iter().chain(&[crate::secrets::NODE_SCRIPT_NAME]) {
         match s3
             .head_object()
             .bucket(bucket)

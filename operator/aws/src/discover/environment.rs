@@ -195,6 +195,7 @@ fn local_artefacts(dir: &Path) -> Result<Vec<ArtefactFile>> {
                 name: (*name).into(),
                 path: path.display().to_string(),
                 sha256: sha256_hex(&bytes),
+                embedded: None,
             })
         })
         .collect()

@@ -93,7 +93,7 @@ impl Executor<'_> {
     /// Uploads binary `f` under `prefix`: its checksum file first, then the binary with its
     /// SHA-256 as metadata, both marked as the cluster's.
     async fn upload(&self, s3: &S3, bucket: &str, prefix: &str, f: &ArtefactFile) -> Result<()> {
-        let bytes = std::fs::read(&f.path).map_err(|source| Error::Io {
+        let bytes = f.bytes().map_err(|source| Error::Io {
             what: format!("reading {}", f.path),
             source,
         })?;
@@ -145,6 +145,7 @@ impl Executor<'_> {
         } else {
             BINARIES
                 .iter()
+                .chain(&[crate::secrets::NODE_SCRIPT_NAME])
                 .flat_map(|b| [format!("{prefix}{b}"), format!("{prefix}{b}.sha256")])
                 .collect()
         };

@@ -7,9 +7,11 @@ use crate::discovered::Environment;
 use crate::error::PlanError;
 use crate::params::{Params, VOLUME_TYPES};
 use crate::resource::{Resource, Spec, TAG_CF_NODE, TAG_CF_ROLE, Value};
-use crate::userdata::{BrokerIdentity, NodeHeader, NodeRole, user_data};
+use crate::secrets;
+use crate::userdata::{BrokerIdentity, NodeHeader, NodeRole, NodeSecurity, user_data};
 use rmq_model::desired::{Addressing, Endpoint};
 use rmq_model::types::FlushMode;
+use rmq_model::validate::Security;
 use rmq_model::{DesiredCluster, ValidatedCluster, desired_cluster};
 use std::collections::BTreeMap;
 
@@ -132,6 +134,30 @@ fn namesrv_addr(desired: &DesiredCluster) -> Value {
                 ]
             })
             .collect(),
+    }
+}
+
+/// `spec.security` on a node of `role`: its conf keys, as rmq-model renders them for every
+/// back-end (secrets under `/etc/rmq-secrets/<name>`), and the secrets' files it fetches.
+fn node_security(security: &Security, role: NodeRole) -> NodeSecurity {
+    let dir = |name: &str| Placeholder.secret_dir(name);
+    let conf = match role {
+        NodeRole::Broker => security.broker_lines(&dir),
+        NodeRole::NameServer => security.namesrv_lines(&dir),
+    };
+    let files: Vec<String> = secrets::node_files(security, role)
+        .iter()
+        .map(secrets::SecretFile::item)
+        .collect();
+    let script_sha256 = if files.is_empty() {
+        String::new()
+    } else {
+        secrets::node_script().sha256
+    };
+    NodeSecurity {
+        conf,
+        files,
+        script_sha256,
     }
 }
 
@@ -313,6 +339,7 @@ impl Nodes<'_> {
             binary_sha256: self.env.binary_sha256(node.role.binary()),
             region: self.env.region.clone(),
             log_group: self.params.log_group.clone().unwrap_or_default(),
+            security: node_security(&self.cluster.security, node.role),
         }
     }
 

@@ -49,6 +49,30 @@ pub struct ArtefactFile {
     pub path: String,
     /// Hex SHA-256 (also published as `<name>.sha256`, checked by the bootstrap).
     pub sha256: String,
+    /// The bytes, when rmqctl carries the file itself (the node scripts) instead of reading
+    /// `path`.
+    #[serde(skip)]
+    pub embedded: Option<&'static str>,
+}
+
+impl ArtefactFile {
+    /// The node script `name` with text `text`, carried by rmqctl.
+    pub fn embedded(name: &str, text: &'static str) -> Self {
+        Self {
+            name: name.to_owned(),
+            path: format!("(built into rmqctl: {name})"),
+            sha256: crate::secrets::sha256_hex(text.as_bytes()),
+            embedded: Some(text),
+        }
+    }
+
+    /// The file's bytes.
+    pub fn bytes(&self) -> std::io::Result<Vec<u8>> {
+        match self.embedded {
+            Some(text) => Ok(text.as_bytes().to_vec()),
+            None => std::fs::read(&self.path),
+        }
+    }
 }
 
 /// One CloudWatch metric alarm on a metric of namespace `rmq` (what `PutMetricAlarm` takes).

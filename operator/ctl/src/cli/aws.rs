@@ -1,4 +1,4 @@
-//! `rmqctl aws plan|apply|destroy` arguments (feature `aws`); the commands are in
+//! `rmqctl aws plan|apply|destroy|secrets` arguments (feature `aws`); the commands are in
 //! `crate::aws`.
 
 use super::namesrv::NamesrvArg;
@@ -15,6 +15,65 @@ pub enum AwsCommand {
     Apply(ApplyArgs),
     /// Delete every resource tagged for the cluster (data volumes are snapshotted first).
     Destroy(DestroyArgs),
+    /// The SSM parameters of `spec.security`'s secrets: `/rmq/<cluster>/<secret>/<key>`.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
+}
+
+/// `rmqctl aws secrets ...`.
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Write DIR/<secret>/<key> files (the layout `rmqctl local up --secrets-dir` takes) as
+    /// SecureString parameters /rmq/<cluster>/<secret>/<key>; an existing one is overwritten
+    /// (rotation: the nodes pick it up within a minute). Values are never printed.
+    Put(SecretsPutArgs),
+    /// List the cluster's parameters: names, versions and dates, never values.
+    List(SecretsListArgs),
+}
+
+/// Where the parameters are.
+#[derive(Debug, Args, Clone)]
+pub struct SecretsTarget {
+    /// The cluster's name (metadata.name of its RocketMQCluster).
+    #[arg(long)]
+    pub cluster: String,
+    /// AWS region (the cluster's: parameters are regional).
+    #[arg(long, env = "AWS_REGION")]
+    pub region: String,
+    /// Endpoint override (e.g. a moto_server).
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// Turn SDK retries off (tests).
+    #[arg(long, hide = true)]
+    pub no_retries: bool,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+}
+
+/// `rmqctl aws secrets put`.
+#[derive(Debug, Args)]
+pub struct SecretsPutArgs {
+    /// Cluster and region.
+    #[command(flatten)]
+    pub target: SecretsTarget,
+    /// Directory of the secrets: DIR/<secret name>/<key> files.
+    #[arg(long, value_name = "DIR")]
+    pub from_dir: PathBuf,
+    /// Only this secret (a directory of DIR; repeatable) [default: every one].
+    #[arg(long = "secret", value_name = "NAME")]
+    pub secrets: Vec<String>,
+    /// KMS key (id, ARN or alias) to encrypt with [default: the account's alias/aws/ssm].
+    #[arg(long)]
+    pub kms_key_id: Option<String>,
+}
+
+/// `rmqctl aws secrets list`.
+#[derive(Debug, Args)]
+pub struct SecretsListArgs {
+    /// Cluster and region.
+    #[command(flatten)]
+    pub target: SecretsTarget,
 }
 
 /// Which cluster, where, and the AWS settings the cluster spec does not carry.
