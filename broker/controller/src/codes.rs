@@ -53,3 +53,18 @@ pub const ELECT_MASTER_FAILED: i32 = 2012;
 pub const ALTER_SYNC_STATE_SET_FAILED: i32 = 2013;
 /// The id is taken by another broker.
 pub const BROKER_ID_INVALID: i32 = 2014;
+
+/// A broker's liveness report to the controller (Java 5's `BROKER_HEARTBEAT`, shared with the
+/// nameserver's code table). Any controller replica accepts it: liveness is not replicated.
+pub const BROKER_HEARTBEAT: i32 = 904;
+
+/// Raft between controller replicas (rmq's own codes, never sent by Java peers): an
+/// `AppendEntries` request as JSON in the body; the answer is `SUCCESS` with the response as
+/// JSON, or [`RAFT_ERROR`] with openraft's `RaftError` as JSON.
+pub const RAFT_APPEND_ENTRIES: i32 = 40_001;
+/// Raft `RequestVote` between controller replicas (see [`RAFT_APPEND_ENTRIES`]).
+pub const RAFT_VOTE: i32 = 40_002;
+/// Raft `InstallSnapshot` (one chunk) between controller replicas (see [`RAFT_APPEND_ENTRIES`]).
+pub const RAFT_INSTALL_SNAPSHOT: i32 = 40_003;
+/// The answer to a Raft request the receiving replica refused (body: openraft's `RaftError`).
+pub const RAFT_ERROR: i32 = 40_100;

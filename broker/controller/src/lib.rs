@@ -11,12 +11,33 @@
 //! append (or a refusal with the Java controller's response code). Requests from a master
 //! whose epoch was superseded are refused, which is what keeps a returning old master from
 //! shrinking the in-sync set or acting as master.
+//!
+//! # The running service
+//! - [`raft`]: the events are the entries of a Raft log (openraft 0.9); the log and the vote
+//!   are files in the store directory (appended and fsynced), snapshots are the serialized
+//!   [`ControllerState`]; replicas talk Raft over the remoting protocol (private codes
+//!   [`codes::RAFT_APPEND_ENTRIES`]…) on their one port.
+//! - [`service`]: the remoting request handler (brokers and `mqadmin`); only the Raft leader
+//!   decides and proposes, a follower answers `CONTROLLER_NOT_LEADER` naming the leader.
+//! - [`liveness`]: which brokers heartbeat in time (pure); the leader scans it and elects a
+//!   new master when a master went silent ([`service::scan`]).
+//! - [`config`], [`wire`]: `controller.conf` and the Java headers and bodies.
 
 pub mod codes;
+pub mod config;
 pub mod decide;
 pub mod elect;
 mod event;
+pub mod liveness;
+pub mod members;
+pub mod raft;
+pub mod server;
+pub mod service;
 mod state;
+pub mod wire;
+
+#[path = "../../common/process.rs"]
+pub mod process;
 
 pub use event::Event;
 pub use state::{BrokerId, ControllerState, FIRST_BROKER_ID, Group, Member, SyncState};
