@@ -2,17 +2,17 @@
 //! of `plain_acl.yml` (`aclFile`) before it is handled — by [`crate::decide()`] on a broker, by
 //! [`crate::namesrv::check`] on a nameserver ([`Policy`]) — and refused with `NO_PERMISSION` and
 //! a remark saying what is missing. Each connection counts its failed authentication attempts
-//! and is refused unchecked after too many ([`FailureCounter`]).
+//! and is refused unchecked after too many ([`ConnectionFailures`]).
 //!
 //! The file is polled ([`spawn_reload`]): a new valid version replaces the accounts at once for
 //! the next request; an invalid one keeps the previous accounts and is logged once per change.
 //! Secrets never reach a log line: [`ConfigError`] and denial remarks never hold them.
 
-use crate::{AclConfig, ConfigError, Decision, Denial, FailureCounter, FailureLimit, Request};
-use parking_lot::{Mutex, RwLock};
+use crate::failures::ConnectionFailures;
+use crate::{AclConfig, ConfigError, Decision, Denial, Request};
+use parking_lot::RwLock;
 use rmq_protocol::RemotingCommand;
 use rmq_protocol::net::Channel;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -20,10 +20,6 @@ use tokio_util::sync::CancellationToken;
 
 /// How often [`spawn_reload`] looks at the file's modification time and size.
 pub const RELOAD_PERIOD: Duration = Duration::from_secs(2);
-
-/// Connections with failures tracked at once; beyond it the oldest-looking entries are dropped
-/// (a flood of new connections must not grow memory without bound).
-const MAX_TRACKED_CONNECTIONS: usize = 65_536;
 
 /// Which decision a gate applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,8 +35,7 @@ pub struct AclGate {
     path: PathBuf,
     policy: Policy,
     accounts: RwLock<Arc<AclConfig>>,
-    failures: Mutex<HashMap<u64, FailureCounter>>,
-    limit: FailureLimit,
+    failures: ConnectionFailures,
 }
 
 impl AclGate {
@@ -56,8 +51,7 @@ impl AclGate {
             path: path.to_owned(),
             policy,
             accounts: RwLock::new(Arc::new(config)),
-            failures: Mutex::new(HashMap::new()),
-            limit: FailureLimit::default(),
+            failures: ConnectionFailures::default(),
         }
     }
 
@@ -90,9 +84,7 @@ impl AclGate {
         req: &RemotingCommand,
         now: Instant,
     ) -> Option<Denial> {
-        if let Some(counter) = self.failures.lock().get_mut(&conn)
-            && let Some(refused) = counter.check(now)
-        {
+        if let Some(refused) = self.failures.refused(conn, now) {
             return Some(refused);
         }
         let config = self.current();
@@ -111,14 +103,7 @@ impl AclGate {
             Policy::Namesrv => crate::namesrv::check(&config, &request)?,
         };
         if denial.reason.is_authentication_failure() {
-            let mut failures = self.failures.lock();
-            if failures.len() >= MAX_TRACKED_CONNECTIONS && !failures.contains_key(&conn) {
-                failures.retain(|_, c| c.failures() > 1);
-            }
-            failures
-                .entry(conn)
-                .or_insert_with(|| FailureCounter::new(self.limit))
-                .record_failure(now);
+            self.failures.record(conn, now);
         }
         tracing::debug!(
             code = req.code,
@@ -131,7 +116,7 @@ impl AclGate {
 
     /// Forgets a closed connection's failures.
     pub fn connection_closed(&self, conn: u64) {
-        self.failures.lock().remove(&conn);
+        self.failures.forget(conn);
     }
 }
 
@@ -258,7 +243,7 @@ mod tests {
         let bad = Credentials::new("producer1", "wrong-secret");
         let good = Credentials::new("producer1", "secret-p1");
         let now = Instant::now();
-        for _ in 0..FailureLimit::default().max_failures {
+        for _ in 0..crate::FailureLimit::default().max_failures {
             assert!(
                 g.check_from(7, LOCAL, &send("T1", Some(&bad)), now)
                     .is_some()

@@ -22,6 +22,8 @@ pub mod config;
 pub mod decide;
 pub mod fuzzing;
 #[cfg(feature = "gate")]
+pub mod failures;
+#[cfg(feature = "gate")]
 pub mod gate;
 pub mod guard;
 pub mod ip;

@@ -2,28 +2,25 @@
 //! and ACLs in force, loaded from and saved to one file (`<storePathRootDir>/config/auth.json`),
 //! every request decided by [`crate::v2::decide()`], the administration requests 3001–3010
 //! applied and saved before they are answered, and failed authentication attempts counted per
-//! connection as ACL 1.0 does ([`FailureCounter`]).
+//! connection as ACL 1.0 does ([`ConnectionFailures`]).
 //!
 //! The file is written atomically (a temporary file, fsync, rename, fsync of the directory)
 //! with mode 0600: it holds the passwords, which the signatures need in clear. Passwords never
 //! reach a log line.
 
+use crate::failures::ConnectionFailures;
 use crate::v2::admin;
 use crate::v2::decide::{Settings, decide};
 use crate::v2::store::AuthStore;
-use crate::{Denial, FailureCounter, FailureLimit, Request, Secret};
+use crate::{Denial, Request, Secret};
 use parking_lot::{Mutex, RwLock};
 use rmq_protocol::net::Channel;
 use rmq_protocol::{RemotingCommand, response_code};
-use std::collections::HashMap;
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
-
-/// Connections with failures tracked at once (as [`crate::gate`]).
-const MAX_TRACKED_CONNECTIONS: usize = 65_536;
 
 /// The users and ACLs in force, their file, and per-connection failure counts.
 pub struct AuthGate {
@@ -32,8 +29,7 @@ pub struct AuthGate {
     store: RwLock<Arc<AuthStore>>,
     /// Serializes the administration requests (read, change, save, swap).
     writing: Mutex<()>,
-    failures: Mutex<HashMap<u64, FailureCounter>>,
-    limit: FailureLimit,
+    failures: ConnectionFailures,
 }
 
 /// The gate cannot start: the file cannot be read, is invalid, or cannot be written.
@@ -93,8 +89,7 @@ impl AuthGate {
             settings,
             store: RwLock::new(Arc::new(store)),
             writing: Mutex::new(()),
-            failures: Mutex::new(HashMap::new()),
-            limit: FailureLimit::default(),
+            failures: ConnectionFailures::default(),
         })
     }
 
@@ -122,9 +117,7 @@ impl AuthGate {
         req: &RemotingCommand,
         now: Instant,
     ) -> Option<Denial> {
-        if let Some(counter) = self.failures.lock().get_mut(&conn)
-            && let Some(refused) = counter.check(now)
-        {
+        if let Some(refused) = self.failures.refused(conn, now) {
             return Some(refused);
         }
         let store = self.current();
@@ -137,14 +130,7 @@ impl AuthGate {
         };
         let denial = decide(&store, &self.settings, &request).err()?;
         if denial.reason.is_authentication_failure() {
-            let mut failures = self.failures.lock();
-            if failures.len() >= MAX_TRACKED_CONNECTIONS && !failures.contains_key(&conn) {
-                failures.retain(|_, c| c.failures() > 1);
-            }
-            failures
-                .entry(conn)
-                .or_insert_with(|| FailureCounter::new(self.limit))
-                .record_failure(now);
+            self.failures.record(conn, now);
         }
         tracing::debug!(
             code = req.code,
@@ -157,7 +143,7 @@ impl AuthGate {
 
     /// Forgets a closed connection's failures.
     pub fn connection_closed(&self, conn: u64) {
-        self.failures.lock().remove(&conn);
+        self.failures.forget(conn);
     }
 
     /// Answers an administration request (3001–3010) that [`Self::check`] let through (so a

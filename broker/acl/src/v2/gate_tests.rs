@@ -107,7 +107,7 @@ fn guessing_passwords_is_cut_off_per_connection() {
     let gate = AuthGate::open(&dir.path().join("a.json"), settings(), &root()).expect("open");
     let now = Instant::now();
     let bad = signed(rc::GET_BROKER_CONFIG, &[], "", ("root", "guess"));
-    for _ in 0..FailureLimit::default().max_failures {
+    for _ in 0..crate::FailureLimit::default().max_failures {
         assert!(gate.check_from(9, LOCAL, &bad, now).is_some());
     }
     let good = signed(rc::GET_BROKER_CONFIG, &[], "", ROOT);
