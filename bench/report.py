@@ -8,6 +8,11 @@
 Numbers in the markdown come only from the JSON; nothing is typed in by hand. The optional
 prose in bench/profile.md (hot spots and fixes) is included verbatim, and every results JSON in
 bench/results/history/ becomes a row of the before/after table.
+
+A run may hold the results of two load drivers (bench/run.sh --driver both): the Java client
+(peers/NAME/, entries without a "driver" key in older results) and the native driver rmq-bench
+(peers/NAME/native/, "driver": "native"). The main tables show the first of them; the other gets
+its own section and a side-by-side comparison.
 """
 import report_overhead  # noqa: E402  (bench/report_overhead.py, same directory)
 import argparse
@@ -23,6 +28,10 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ORDER = ["rmq", "apache", "apache4", "rocketmq-rust"]
 LABEL = {"rmq": "rmq", "apache": "Apache", "apache4": "Apache 4.x", "rocketmq-rust": "rocketmq-rust"}
+PHASES = ("sync", "async", "open", "fill", "consume")
+DRIVERS = ["java", "native"]
+DRIVER_TITLE = {"java": "Java client", "native": "native driver"}
+SHORT = {"java": "Java", "native": "native"}
 
 
 def sh(cmd):
@@ -106,6 +115,24 @@ def parse_dd(text):
     return b / s / 1e6 if s > 0 else None
 
 
+def peer_entry(d, meta):
+    """One peer under one driver: meta.json plus what its load.jsonl says."""
+    lines = read_jsonl(os.path.join(d, "load.jsonl"))
+    meta["phases"] = [l for l in lines if l.get("phase") in PHASES]
+    for l in lines:
+        if l.get("phase") == "watch" and l.get("ok") and meta.get("spawnAtMs"):
+            meta["startupMs"] = l["registeredAtMs"] - meta["spawnAtMs"]
+        elif l.get("phase") == "idle":
+            meta["idleRssKb"] = l.get("brokerRssKb")
+            meta["idleRssAnonKb"] = l.get("brokerRssAnonKb")
+            meta["idleCpuPct"] = l.get("brokerCpuPct")
+        elif l.get("phase") in ("watch", "topic") and not l.get("ok"):
+            meta.setdefault("setupErrors", []).append("%s: %s" % (l.get("phase"), l.get("error")))
+        elif l.get("fatal"):
+            meta.setdefault("setupErrors", []).append("driver: %s" % l.get("fatal"))
+    return meta
+
+
 def collect(run_dir):
     run = read_json(os.path.join(run_dir, "run.json"), {})
     limits = read_json(os.path.join(run_dir, "limits.json"), {})
@@ -117,21 +144,14 @@ def collect(run_dir):
         names = sorted(os.listdir(os.path.join(run_dir, "peers")))
     for name in names:
         d = os.path.join(run_dir, "peers", name)
-        meta = read_json(os.path.join(d, "meta.json"), {"peer": name, "skipped": True, "reason": "no result"})
-        lines = read_jsonl(os.path.join(d, "load.jsonl"))
-        meta["phases"] = [l for l in lines if l.get("phase") in ("sync", "async", "fill", "consume")]
-        for l in lines:
-            if l.get("phase") == "watch" and l.get("ok") and meta.get("spawnAtMs"):
-                meta["startupMs"] = l["registeredAtMs"] - meta["spawnAtMs"]
-            elif l.get("phase") == "idle":
-                meta["idleRssKb"] = l.get("brokerRssKb")
-                meta["idleRssAnonKb"] = l.get("brokerRssAnonKb")
-                meta["idleCpuPct"] = l.get("brokerCpuPct")
-            elif l.get("phase") in ("watch", "topic") and not l.get("ok"):
-                meta.setdefault("setupErrors", []).append("%s: %s" % (l.get("phase"), l.get("error")))
-            elif l.get("fatal"):
-                meta.setdefault("setupErrors", []).append("driver: %s" % l.get("fatal"))
-        peers.append(meta)
+        found = False
+        for sub in ("", "native"):  # Java client results, then the native driver's
+            meta = read_json(os.path.join(d, sub, "meta.json"))
+            if meta is not None:
+                peers.append(peer_entry(os.path.join(d, sub), meta))
+                found = True
+        if not found:
+            peers.append(peer_entry(d, {"peer": name, "skipped": True, "reason": "no result"}))
     return {
         "run": run,
         "machine": read_json(os.path.join(run_dir, "machine.json"), {}),
@@ -146,6 +166,8 @@ def key_of(p):
         return "sync %s B x%s" % (p.get("size"), p.get("threads"))
     if p.get("phase") == "async":
         return "async %s B" % p.get("size")
+    if p.get("phase") == "open":
+        return "open %s B @ %s msgs/s" % (p.get("size"), fmt(p.get("rate")))
     if p.get("phase") == "fill":
         return "backlog fill (batch %s x %s B)" % (p.get("batch", 1), p.get("size"))
     if p.get("phase") == "consume":
@@ -174,55 +196,56 @@ def peer_title(p):
     return "%s %s" % (LABEL.get(p["peer"], p["peer"]), v) if v else LABEL.get(p["peer"], p["peer"])
 
 
-def render(res, history):
-    run, m, lim = res["run"], res["machine"], res["limits"]
-    peers = {p["peer"]: p for p in res["peers"]}
-    ran = [p for p in res["peers"] if not p.get("skipped") and p.get("phases")]
-    ran.sort(key=lambda p: ORDER.index(p["peer"]) if p["peer"] in ORDER else 99)
-    rmq = peers.get("rmq")
-    others = [p for p in ran if p["peer"] != "rmq"]
+def phase_keys(ran):
     keys = []
     for p in ran:
         for ph in p["phases"]:
             k = key_of(ph)
             if k not in keys:
                 keys.append(k)
+    return keys
 
-    def phase(p, k):
-        if not p:
-            return None
-        for ph in p.get("phases", []):
-            if key_of(ph) == k:
-                return ph
+
+def phase_of(p, k):
+    if not p:
         return None
+    for ph in p.get("phases", []):
+        if key_of(ph) == k:
+            return ph
+    return None
 
-    def val(p, k, f):
-        ph = phase(p, k)
-        if ph is None or not ph.get("ok", False) and f in ("tps", "mbps"):
-            # a failed phase still shows what it measured, flagged below
-            pass
-        return None if ph is None else ph.get(f)
 
+def val_of(p, k, f):
+    ph = phase_of(p, k)
+    return None if ph is None else ph.get(f)
+
+
+def driver_of(p):
+    return p.get("driver") or "java"
+
+
+def drivers_in(res):
+    """The drivers with results in this run, Java client first."""
+    ds = {driver_of(p) for p in res["peers"] if not p.get("skipped") and p.get("phases")}
+    return sorted(ds, key=lambda d: DRIVERS.index(d) if d in DRIVERS else 99)
+
+
+def ran_with(res, driver):
+    ran = [p for p in res["peers"] if not p.get("skipped") and p.get("phases") and driver_of(p) == driver]
+    ran.sort(key=lambda p: ORDER.index(p["peer"]) if p["peer"] in ORDER else 99)
+    return ran
+
+
+def phase_tables(ran, h="##"):
+    """The summary (ratios to rmq) and every-phase tables of one driver's results."""
     L = []
-    L.append("# Benchmarks: rmq vs Apache RocketMQ vs rocketmq-rust")
-    L.append("")
-    L.append("<!-- generated by bench/report.py from bench/results/latest.json; do not edit by hand -->")
-    L.append("Generated by `%s` (%s run, %s UTC, rmq %s). **Do not edit the numbers by hand**: re-run "
-             "`bench/run.sh` (or re-render with `python3 bench/report.py render --from-json "
-             "bench/results/latest.json --md BENCHMARKS.md`)." % (run.get("command", "bench/run.sh"), run.get("mode", "?"),
-                                                               run.get("timestamp", "?"), run.get("rmqRev", "?")))
-    if run.get("rmqBuild", "release") != "release":
-        L.append("")
-        L.append("**rmq binaries: %s — not a release build; these rmq numbers are a smoke test only.**" % run.get("rmqBuild"))
-    L.append("")
-    L.append("All brokers ran one after another on 127.0.0.1 of the same machine with the same settings "
-             "(1 nameserver, 1 master `ASYNC_MASTER`, `ASYNC_FLUSH`, 64 MiB commit-log files, topic with 8 "
-             "queues, store on the same disk), driven by the same load driver. **The driver and the broker "
-             "share the machine's %s CPUs**, so the numbers are the throughput of driver+broker together; the "
-             "broker CPU column says how much of it the broker used." % m.get("cpus", "?"))
-    L.append("")
+    rmq = next((p for p in ran if p["peer"] == "rmq"), None)
+    others = [p for p in ran if p["peer"] != "rmq"]
+    keys = phase_keys(ran)
+    has_open = any(k.startswith("open") for k in keys)
+    phase, val = phase_of, val_of
     # ---------------------------------------------------------------- summary
-    L.append("## Summary: ratios (one run, one machine)")
+    L.append(h + " Summary: ratios (one run, one machine)")
     L.append("")
     if not rmq or not rmq.get("phases"):
         L.append("rmq did not produce results in this run.")
@@ -245,7 +268,7 @@ def render(res, history):
         L.append("|" + "---|" * (2 + 2 * len(others)))
         rows = []
         for k in keys:
-            if k.startswith("sync"):
+            if k.startswith(("sync", "open")):
                 rows.append(("p99 send latency, %s (ms)" % k, lambda p, k=k: val(p, k, "p99Ms"), 2))
         for k in keys:
             rows.append(("broker CPU per message, %s (µs)" % k, lambda p, k=k: val(p, k, "brokerCpuUsPerMsg"), 1))
@@ -259,10 +282,12 @@ def render(res, history):
                      "".join(" %s |" % ratio(a, f(p)) for p in others))
     L.append("")
     # ---------------------------------------------------------------- detail
-    L.append("## Every phase")
+    L.append(h + " Every phase")
     L.append("")
     L.append("msgs/s and MB/s (payload, 10^6 B) over the measurement window; latency is per send call, "
-             "measured in the driver (sync: `send()` round trip; async: call to callback). Broker CPU is "
+             "measured in the driver (sync: `send()` round trip; async: call to callback" +
+             ("; open: from the message's scheduled send time to its acknowledgement" if has_open else "") +
+             "). Broker CPU is "
              "utime+stime of the broker process over the window (100 % = one core); append MB/s is the growth "
              "of the broker's `commitLogMaxOffset` (GET_BROKER_RUNTIME_INFO), i.e. bytes really appended "
              "including the per-message header and properties.")
@@ -300,6 +325,90 @@ def render(res, history):
                     LABEL.get(p["peer"], p["peer"]), fmt(ph.get("msgs")), fmt(ph.get("expect")), fmt(ph.get("firstMsgMs")),
                     fmt(ph.get("totalMs")), " (timed out)" if ph.get("timedOut") else ""))
     L.append("")
+    return L
+
+
+def driver_sections(res, drivers, primary):
+    """The other drivers' tables, then the two drivers side by side."""
+    L = []
+    run = res["run"]
+    for d in [d for d in drivers if d != primary]:
+        L.append("## Results under the %s" % DRIVER_TITLE.get(d, d))
+        L.append("")
+        if d == "native":
+            L.append("The same brokers, settings and plan (plus its open-loop phases `%s`), each broker started "
+                     "afresh, driven by the native driver `rmq-bench` (bench/native) instead of the Java client%s. "
+                     "Open loop: RATE msgs/s offered on a fixed schedule whatever the acknowledgements; its "
+                     "latency counts from each message's scheduled send time, so a stall shows as latency." % (
+                         ",".join(x for x in run.get("nativePlan", "").split(",") if x.startswith("open")) or "none",
+                         " (pinned to CPU %s, the broker to CPUs %s)" % (run.get("nativeCpu"), run.get("brokerCpus"))
+                         if run.get("nativeCpu") else ""))
+            L.append("")
+        L.extend(phase_tables(ran_with(res, d), "###"))
+    if len(drivers) < 2:
+        return L
+    a, b = drivers[0], drivers[1]
+    ta, tb = DRIVER_TITLE.get(a, a), DRIVER_TITLE.get(b, b)
+    ran_a, ran_b = ran_with(res, a), ran_with(res, b)
+    L.append("## %s vs %s" % (ta[0].upper() + ta[1:], tb))
+    L.append("")
+    L.append("Each broker under both drivers (ratios above 1: the %s got more out of the broker). Driver CPU "
+             "is the load driver's own utime+stime over the window (100 %% = one core)." % tb)
+    L.append("")
+    L.append("| scenario | broker | %s msgs/s | %s msgs/s | %s / %s | %s p99 ms | %s p99 ms | %s CPU %% | %s CPU %% |" % (
+        ta, tb, SHORT.get(b, b), SHORT.get(a, a), ta, tb, ta, tb))
+    L.append("|---|---|---|---|---|---|---|---|---|")
+    for k in phase_keys(ran_a + ran_b):
+        for peer in ORDER:
+            pa = next((p for p in ran_a if p["peer"] == peer), None)
+            pb = next((p for p in ran_b if p["peer"] == peer), None)
+            if phase_of(pa, k) is None and phase_of(pb, k) is None:
+                continue
+            L.append("| %s | %s | %s | %s | **%s** | %s | %s | %s | %s |" % (
+                k, LABEL.get(peer, peer), fmt(val_of(pa, k, "tps")), fmt(val_of(pb, k, "tps")),
+                ratio(val_of(pb, k, "tps"), val_of(pa, k, "tps")), fmt(val_of(pa, k, "p99Ms"), 2),
+                fmt(val_of(pb, k, "p99Ms"), 2), fmt(val_of(pa, k, "driverCpuPct")), fmt(val_of(pb, k, "driverCpuPct"))))
+    L.append("")
+    return L
+
+
+def render(res, history):
+    run, m, lim = res["run"], res["machine"], res["limits"]
+    drivers = drivers_in(res)
+    primary = drivers[0] if drivers else "java"
+    # the main tables: the first driver's results (and every skipped peer)
+    view = [p for p in res["peers"] if p.get("skipped") or driver_of(p) == primary]
+    peers = {p["peer"]: p for p in view}
+    ran = ran_with(res, primary)
+    rmq = peers.get("rmq")
+    phase, val = phase_of, val_of
+
+    L = []
+    L.append("# Benchmarks: rmq vs Apache RocketMQ vs rocketmq-rust")
+    L.append("")
+    L.append("<!-- generated by bench/report.py from bench/results/latest.json; do not edit by hand -->")
+    L.append("Generated by `%s` (%s run, %s UTC, rmq %s). **Do not edit the numbers by hand**: re-run "
+             "`bench/run.sh` (or re-render with `python3 bench/report.py render --from-json "
+             "bench/results/latest.json --md BENCHMARKS.md`)." % (run.get("command", "bench/run.sh"), run.get("mode", "?"),
+                                                               run.get("timestamp", "?"), run.get("rmqRev", "?")))
+    if run.get("rmqBuild", "release") != "release":
+        L.append("")
+        L.append("**rmq binaries: %s — not a release build; these rmq numbers are a smoke test only.**" % run.get("rmqBuild"))
+    L.append("")
+    L.append("All brokers ran one after another on 127.0.0.1 of the same machine with the same settings "
+             "(1 nameserver, 1 master `ASYNC_MASTER`, `ASYNC_FLUSH`, 64 MiB commit-log files, topic with 8 "
+             "queues, store on the same disk), driven by the same load driver. **The driver and the broker "
+             "share the machine's %s CPUs**, so the numbers are the throughput of driver+broker together; the "
+             "broker CPU column says how much of it the broker used." % m.get("cpus", "?"))
+    L.append("")
+    if len(drivers) > 1 or primary != "java":
+        L.append("Load driver of the tables below: **%s**%s." % (
+            DRIVER_TITLE.get(primary, primary),
+            "; the %s's results follow in their own section" % " and ".join(DRIVER_TITLE.get(d, d) for d in drivers[1:])
+            if len(drivers) > 1 else ""))
+        L.append("")
+    L.extend(phase_tables(ran, "##"))
+    L.extend(driver_sections(res, drivers, primary))
     # ---------------------------------------------------------------- peers
     L.append("## Brokers in this run")
     L.append("")
@@ -310,7 +419,8 @@ def render(res, history):
             L.append("| %s | – | skipped: %s | | | | | |" % (LABEL.get(p["peer"], p["peer"]), p.get("reason", "")))
             continue
         L.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            LABEL.get(p["peer"], p["peer"]), p.get("version", ""),
+            LABEL.get(p["peer"], p["peer"]) + ("" if driver_of(p) == "java" else " (%s)" % DRIVER_TITLE.get(driver_of(p), driver_of(p))),
+            p.get("version", ""),
             "ok" if p.get("ok") else "failed: " + "; ".join([p.get("error") or ""] + p.get("setupErrors", [])),
             fmt(p.get("startupMs")), fmt((p.get("idleRssKb") or 0) / 1024 or None, 1),
             fmt((p.get("afterLoadRssKb") or 0) / 1024 or None, 1), fmt((p.get("diskKb") or 0) / 1024 or None), fmt(p.get("wallS"))))
@@ -331,6 +441,10 @@ def render(res, history):
     L.append("| sequential write to the store's disk, `dd bs=1M count=%s conv=fdatasync` | %s MB/s |" % (lim.get("ddMiB", "?"), fmt(dd)))
     L.append("| loopback TCP, one stream, 1 MiB writes | %s MB/s (%s Gbit/s) |" % (fmt(net.get("tcpMBps")), fmt(net.get("tcpGbps"), 2)))
     L.append("| loopback TCP round trip, 1 byte, p50 / p99 | %s / %s µs |" % (fmt(net.get("rttP50Us"), 1), fmt(net.get("rttP99Us"), 1)))
+    nn = lim.get("netNative") or {}
+    if nn.get("ok") and nn is not net and nn != net:
+        L.append("| the same two, measured by the native driver | %s MB/s; %s / %s µs |" % (
+            fmt(nn.get("tcpMBps")), fmt(nn.get("rttP50Us"), 1), fmt(nn.get("rttP99Us"), 1)))
     if rmq and rmq.get("phases"):
         best = max(rmq["phases"], key=lambda ph: ph.get("appendMBps") or 0)
         if best.get("appendMBps"):
@@ -343,9 +457,10 @@ def render(res, history):
             L.append("| rmq sync send 1 thread p50 vs. bare TCP round trip p50 | %s ms vs %s ms (%.0f×) |" % (
                 fmt(s1["p50Ms"], 3), fmt(net["rttP50Us"] / 1000, 3), s1["p50Ms"] * 1000 / net["rttP50Us"]))
     L.append("")
-    L.append("With %s CPUs shared by the Java driver and the broker, every send-path number here is CPU-bound "
+    L.append("With %s CPUs shared by the %s and the broker, every send-path number here is CPU-bound "
              "long before the disk or loopback limit: the ratio says how much headroom the hardware leaves, "
-             "not what the broker would do with its own cores." % m.get("cpus", "?"))
+             "not what the broker would do with its own cores." % (
+                 m.get("cpus", "?"), "Java driver" if primary == "java" else DRIVER_TITLE.get(primary, primary)))
     L.append("")
     # ---------------------------------------------------------------- history
     if history:
@@ -455,12 +570,13 @@ def render(res, history):
     L.append("bench/run.sh --quick                    # < 2 min smoke run (what the README test command runs)")
     L.append("```")
     L.append("")
-    L.append("- Load driver: `bench/driver` (Java 17, official `org.apache.rocketmq:rocketmq-client` %s, JVM `%s`), "
-             "one `DefaultMQProducer` shared by all sender threads (as the official `benchmark/producer.sh` does), "
-             "default client settings (send timeout 3 s, 2 retries), no keys/tags, bodies of the given size. "
-             "Chosen because it is the client users run, it speaks to all three brokers unmodified, and its "
-             "cost is identical for every broker. The same JVM runs every phase of one broker." % (
-                 run.get("clientVersion", "?"), run.get("driverOpts", "")))
+    if "java" in drivers or not drivers:
+        L.append("- Load driver: `bench/driver` (Java 17, official `org.apache.rocketmq:rocketmq-client` %s, JVM `%s`), "
+                 "one `DefaultMQProducer` shared by all sender threads (as the official `benchmark/producer.sh` does), "
+                 "default client settings (send timeout 3 s, 2 retries), no keys/tags, bodies of the given size. "
+                 "Chosen because it is the client users run, it speaks to all three brokers unmodified, and its "
+                 "cost is identical for every broker. The same JVM runs every phase of one broker." % (
+                     run.get("clientVersion", "?"), run.get("driverOpts", "")))
     L.append("- Plan `%s`; each phase: %s ms warm-up then %s ms measured (an unreported %s ms 16-thread warm-up "
              "first). `sync:SIZE:THREADS` = threads calling `send()` in a loop; `async:SIZE` = one thread with up "
              "to 512 sends in flight; `fill` = batch sends (64 messages per SEND_BATCH_MESSAGE, 4 threads) of %s messages to a second 8-queue topic, then "
@@ -468,6 +584,16 @@ def render(res, history):
              "batch 32) drains them; consume msgs/s is measured from the first delivered message to the last. "
              "Every phase is bounded (%s ms)." % (run.get("plan", "?"), run.get("warmupMs", "?"), run.get("measureMs", "?"),
                                                    run.get("initialWarmupMs", "?"), fmt(run.get("backlog")), run.get("phaseTimeoutMs", "?")))
+    if "native" in drivers:
+        L.append("- Native driver: `bench/native` (`rmq-bench`, built by `bench/build-native.sh`), the same phases over "
+                 "rmq-protocol's async client: route lookup on the nameserver, SEND_MESSAGE_V2 round robin over the "
+                 "queues' masters, one connection per broker, no retries; `fill` = SEND_BATCH_MESSAGE of 64 from 4 "
+                 "tasks; `consume` = PULL_MESSAGE, one puller per queue, 32 messages a pull. Plan `%s`%s. "
+                 "Latencies are HdrHistogram percentiles; `open:SIZE:RATE` offers RATE msgs/s on a fixed schedule "
+                 "whatever the acks and counts latency from each message's scheduled send time." % (
+                     run.get("nativePlan", "?"),
+                     "; pinned to CPU %s, the broker to CPUs %s" % (run.get("nativeCpu"), run.get("brokerCpus"))
+                     if run.get("nativeCpu") else ""))
     L.append("- Apache RocketMQ: `tests/peers/apache.sh` (Maven jars `rocketmq-namesrv`/`rocketmq-broker`, `java -cp`), "
              "broker with `--xmx 1g`, `flushDiskType=ASYNC_FLUSH`, `mappedFileSizeCommitLog=64 MiB`.")
     L.append("- rocketmq-rust: crates.io `rocketmq-namesrv`/`rocketmq-broker` built by `bench/build-rocketmq-rust.sh` "

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: Apache RocketMQ (Java) vs rocketmq-rust vs rmq, one after another on
 # 127.0.0.1 with identical settings, driven by the same Java program over the official
-# rocketmq-client 5.3.3 (bench/driver). Writes results JSON and renders BENCHMARKS.md.
+# rocketmq-client 5.3.3 (bench/driver) and/or by the native driver (bench/native, `rmq-bench`:
+# the same phases over rmq-protocol's async client, plus open-loop phases). Writes results JSON
+# and renders BENCHMARKS.md.
 #
-#   bench/run.sh            full run (< 15 min): every peer, 1 M message backlog, writes
+#   bench/run.sh            full run (< 30 min: both drivers; < 15 with one): every peer, 1 M backlog, writes
 #                           bench/results/latest.json and BENCHMARKS.md in the repo
 #   bench/run.sh --quick    smoke run (< 2 min warm): short phases, 50 k backlog; results go to the
 #                           run dir only. Never builds rocketmq-rust; skips unavailable peers.
@@ -21,7 +23,15 @@
 #                       table of BENCHMARKS.md); with --label, BENCHMARKS.md and latest.json are only
 #                       written when --md/--results name them
 #   --measure-ms M --warmup-ms W --backlog N   override the phase sizes
-#   --plan P            override the phase plan (e.g. sync:128:64,sync:1024:64; see bench/driver)
+#   --plan P            override the phase plan (e.g. sync:128:64,sync:1024:64; see bench/driver);
+#                       open-loop phases (open:SIZE:RATE) run under the native driver only
+#   --driver D          java, native or both (default: both; --quick: java): which load driver(s)
+#                       run every peer's phases; with both, each peer runs twice (a fresh broker
+#                       each time) and the report shows the two side by side
+#   --open-plan P       open-loop phases the native driver adds before `fill` (default
+#                       open:128:5000,open:1024:5000; --quick: open:128:1000; "" for none)
+#   --pin               native driver runs: pin the driver to the last CPU (rmq-bench --cpu) and
+#                       the broker to the others (taskset), so they do not share a core
 #
 # Nothing here asserts on timings: the exit status is 0 when the harness itself worked (a peer
 # that failed or was skipped is reported in the table, not as an error), 1 when rmq itself could
@@ -32,7 +42,8 @@
 # the build, and debug numbers mean nothing; RMQ_BENCH_REV names their revision),
 # RMQ_BENCH_BROKER_SET (extra rmq broker.conf keys, "k=v k=v", e.g. httpEnable=false),
 # RMQ_BENCH_SCRAPE_S (scrape the rmq broker's /metrics every N seconds while it runs, as a
-# Prometheus would; bench/metrics-overhead.sh uses both).
+# Prometheus would; bench/metrics-overhead.sh uses both), RMQ_BENCH_NATIVE (a prebuilt rmq-bench
+# to use instead of building it with bench/build-native.sh).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -43,7 +54,7 @@ T_START=$(date +%s)
 
 ORIG_ARGS="$*"
 QUICK=0 PEERS="" OUT="" MD="" RESULTS="" BUILD_RUST=1 LABEL="" PLAN_OVERRIDE=""
-MEASURE_MS="" WARMUP_MS="" BACKLOG=""
+MEASURE_MS="" WARMUP_MS="" BACKLOG="" DRIVERS="" OPEN_PLAN="" OPEN_PLAN_SET=0 PIN=0
 while (($#)); do
   case "$1" in
     --quick) QUICK=1; shift;;
@@ -57,6 +68,9 @@ while (($#)); do
     --measure-ms) MEASURE_MS="$2"; shift 2;;
     --warmup-ms) WARMUP_MS="$2"; shift 2;;
     --backlog) BACKLOG="$2"; shift 2;;
+    --driver) DRIVERS="$2"; shift 2;;
+    --open-plan) OPEN_PLAN="$2"; OPEN_PLAN_SET=1; shift 2;;
+    --pin) PIN=1; shift;;
     -h|--help) sed -n '2,/^set -e/{/^#/p}' "$0"; exit 0;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2;;
   esac
@@ -71,18 +85,41 @@ if ((QUICK)); then
   INITIAL_WARMUP_MS=500 PHASE_TIMEOUT_MS=20000 DD_MB=128 NET_S=1
   PLAN="sync:128:1,sync:128:64,sync:1024:16,async:128,fill:128:$BACKLOG,consume"
   BUILD_RUST=0
+  : "${DRIVERS:=java}"
+  ((OPEN_PLAN_SET)) || OPEN_PLAN="open:128:1000"
 else
   MODE=full
   : "${PEERS:=apache,apache4,rocketmq-rust,rmq}"
   : "${MEASURE_MS:=8000}" "${WARMUP_MS:=2000}" "${BACKLOG:=1000000}"
   INITIAL_WARMUP_MS=3000 PHASE_TIMEOUT_MS=75000 DD_MB=1024 NET_S=3
   PLAN="sync:128:1,sync:128:16,sync:128:64,sync:1024:1,sync:1024:16,sync:1024:64,async:128,async:1024,fill:128:$BACKLOG,consume"
+  : "${DRIVERS:=both}"
+  ((OPEN_PLAN_SET)) || OPEN_PLAN="open:128:5000,open:1024:5000"
 fi
+case "$DRIVERS" in
+  java) driver_list=(java);; native) driver_list=(native);; both) driver_list=(java native);;
+  *) echo "run.sh: --driver '$DRIVERS': write java, native or both" >&2; exit 2;;
+esac
+has_driver() { [[ " ${driver_list[*]} " == *" $1 "* ]]; }
 IFS=',' read -r -a peer_list <<<"$PEERS"
 for peer in "${peer_list[@]}"; do
   case "$peer" in rmq|apache|apache4|rocketmq-rust) ;; *) echo "run.sh: unknown peer '$peer' (rmq, apache, apache4, rocketmq-rust)" >&2; exit 2;; esac
 done
 [[ -n "$PLAN_OVERRIDE" ]] && PLAN="$PLAN_OVERRIDE"
+# The Java driver has no open-loop phases; the native one runs the plan with OPEN_PLAN inserted
+# before the first fill (the backlog must be consumed right after it is filled).
+plan_java() { local p out=(); IFS=',' read -r -a ps <<<"$1"; for p in "${ps[@]}"; do [[ "$p" == open:* ]] || out+=("$p"); done; (IFS=,; echo "${out[*]}"); }
+plan_native() { # plan open_plan
+  local p out=() put=0; IFS=',' read -r -a ps <<<"$1"
+  for p in "${ps[@]}"; do
+    if [[ "$p" == fill:* ]] && ((!put)) && [[ -n "$2" ]]; then out+=("$2"); put=1; fi
+    out+=("$p")
+  done
+  ((put)) || [[ -z "$2" ]] || out+=("$2")
+  (IFS=,; echo "${out[*]}")
+}
+PLAN_JAVA="$(plan_java "$PLAN")"
+PLAN_NATIVE="$(plan_native "$PLAN" "$OPEN_PLAN")"
 TS="$(date -u +%Y%m%dT%H%M%SZ)"
 : "${OUT:=$CACHE/bench/runs/$MODE-$TS}"
 if ((QUICK)) || [[ -n "$LABEL" ]]; then : "${MD:=$OUT/BENCHMARKS.md}"; else : "${MD:=$ROOT/BENCHMARKS.md}" "${RESULTS:=$HERE/results/latest.json}"; fi
@@ -149,16 +186,32 @@ skip_peer() { # name reason
 
 # ---------------------------------------------------------------------------------------------
 # prerequisites
-for t in java mvn cargo python3 dd getconf; do
+need=(cargo python3 dd getconf)
+has_driver java && need+=(java mvn)
+[[ ",$PEERS," == *",apache"* ]] && need+=(java)
+((PIN)) && need+=(taskset)
+for t in "${need[@]}"; do
   command -v "$t" >/dev/null || { echo "run.sh: '$t' is not installed" >&2; exit 1; }
 done
-log "mode=$MODE peers=$PEERS out=$OUT work=$WORK"
+log "mode=$MODE peers=$PEERS drivers=${driver_list[*]} out=$OUT work=$WORK"
 
-log "building the load driver (cached)"
-DRIVER_DIR="$("$HERE/build-driver.sh")"
-DRIVER="$DRIVER_DIR/driver"
-CLIENT_VERSION="$(cat "$DRIVER_DIR/client-version")"
+DRIVER="" CLIENT_VERSION="" NATIVE="" NATIVE_CPU="" BROKER_CPUS=""
 export RMQ_BENCH_DRIVER_OPTS="-Xms1g -Xmx1g -XX:+UseG1GC -Drocketmq.client.logRoot=$WORK/client-logs -Drocketmq.client.logLevel=WARN -Drocketmq.client.logFileMaxIndex=2"
+if has_driver java; then
+  log "building the load driver (cached)"
+  DRIVER_DIR="$("$HERE/build-driver.sh")"
+  DRIVER="$DRIVER_DIR/driver"
+  CLIENT_VERSION="$(cat "$DRIVER_DIR/client-version")"
+fi
+if has_driver native; then
+  log "building the native load driver (cargo, incremental)"
+  NATIVE="$("$HERE/build-native.sh")" || { echo "run.sh: the native driver could not be built" >&2; exit 1; }
+  if ((PIN)); then
+    ncpu="$(getconf _NPROCESSORS_ONLN)"
+    if ((ncpu >= 2)); then NATIVE_CPU=$((ncpu - 1)); BROKER_CPUS="0"; ((ncpu > 2)) && BROKER_CPUS="0-$((ncpu - 2))"
+    else log "--pin: one CPU only, nothing to pin"; fi
+  fi
+fi
 
 RMQ_TARGET="${RMQ_BENCH_TARGET_DIR:-$HOME/.cache/rmq-target-bench}"
 if [[ -n "${RMQ_BENCH_BIN_DIR:-}" ]]; then
@@ -199,8 +252,15 @@ log "limit: sequential write of ${DD_MB} MiB with fdatasync into the store disk 
 dd_out="$(LC_ALL=C dd if=/dev/zero of="$WORK/dd.bin" bs=1M count="$DD_MB" conv=fdatasync 2>&1 | tail -n 1)" || dd_out=""
 rm -f "$WORK/dd.bin"
 log "limit: loopback TCP"
-net_json="$(timeout 60 "$DRIVER" net --seconds "$NET_S" 2>>"$OUT/driver-net.err" | tail -n 1)" || net_json='{"ok":false}'
-printf '{"dd":%s,"ddMiB":%s,"net":%s}\n' "$(json_str "$dd_out")" "$DD_MB" "${net_json:-null}" >"$OUT/limits.json"
+net_json="" net_native=""
+if has_driver java; then
+  net_json="$(timeout 60 "$DRIVER" net --seconds "$NET_S" 2>>"$OUT/driver-net.err" | tail -n 1)" || net_json='{"ok":false}'
+fi
+if has_driver native; then
+  net_native="$(timeout 60 "$NATIVE" net --seconds "$NET_S" 2>>"$OUT/driver-net.err" | tail -n 1)" || net_native='{"ok":false}'
+fi
+printf '{"dd":%s,"ddMiB":%s,"net":%s,"netNative":%s}\n' "$(json_str "$dd_out")" "$DD_MB" \
+  "${net_json:-${net_native:-null}}" "${net_native:-null}" >"$OUT/limits.json"
 
 # ---------------------------------------------------------------------------------------------
 # One peer: nameserver; the load driver (started before the broker, it watches the nameserver for
@@ -322,17 +382,30 @@ stop_peer() {
   APACHE_DIRS=()
 }
 
-copy_logs() { # keep the interesting logs of a peer in the run dir (not the store)
+copy_logs() { # dest dir: keep the interesting logs of a peer in the run dir (not the store)
   local f
   for f in namesrv.out broker.out ns-start.out broker-start.out load.err broker/broker.out ns/namesrv.out; do
-    [[ -f "$PDIR/$f" ]] && tail -c 200000 "$PDIR/$f" >"$OUT/peers/$1/$(echo "$f" | tr / -)" || true
+    [[ -f "$PDIR/$f" ]] && tail -c 200000 "$PDIR/$f" >"$1/$(echo "$f" | tr / -)" || true
   done
 }
 
-run_peer() { # name
-  local name="$1" kind="" ver="" t0 after_rss="null" load_rc=0 load_timeout store_kb="null" ok=1 i=0
+# The load command of a driver (java or native) for the current peer, in the array LOAD_CMD.
+load_cmd() { # driver
+  if [[ "$1" == native ]]; then
+    LOAD_CMD=("$NATIVE" load --plan "$PLAN_NATIVE")
+    [[ -n "$NATIVE_CPU" ]] && LOAD_CMD+=(--cpu "$NATIVE_CPU")
+  else
+    LOAD_CMD=("$DRIVER" load --plan "$PLAN_JAVA")
+  fi
+  return 0
+}
+
+# One peer under one driver: results in peers/NAME (java) or peers/NAME/native (native driver).
+run_peer() { # name driver
+  local name="$1" drv="$2" kind="" ver="" t0 after_rss="null" load_rc=0 load_timeout store_kb="null" ok=1 i=0 rdir
   t0=$(date +%s)
-  PDIR="$WORK/$name"; mkdir -p "$PDIR" "$OUT/peers/$name"
+  rdir="$OUT/peers/$name"; [[ "$drv" == native ]] && rdir="$rdir/native"
+  PDIR="$WORK/$name"; rm -rf "$PDIR"; mkdir -p "$PDIR" "$rdir"
   NS_PORT="$(pick_port)"; BR_PORT="$(pick_port)"
   while ((BR_PORT == NS_PORT)); do BR_PORT="$(pick_port)"; done
   BR_PID="" NS_PID="" DRV_PID="" PEER_VERSION="" T_SPAWN="" ERR="" BR_PIDFILE=""
@@ -342,15 +415,16 @@ run_peer() { # name
     apache4) kind=apache; ver="${RMQ_APACHE_VERSION_4:-4.9.7}";;
     rocketmq-rust) kind=rocketmq_rust;;
   esac
-  log "== $name: nameserver 127.0.0.1:$NS_PORT, broker 127.0.0.1:$BR_PORT"
+  log "== $name ($drv driver): nameserver 127.0.0.1:$NS_PORT, broker 127.0.0.1:$BR_PORT"
   "ns_$kind" $ver || ok=0
   if ((ok)); then
     case "$kind" in apache) BR_PIDFILE="$PDIR/broker/broker.pid";; *) BR_PIDFILE="$PDIR/broker.pid";; esac
     load_timeout=$(( 120 + (INITIAL_WARMUP_MS + 12 * (WARMUP_MS + MEASURE_MS)) / 1000 + 3 * PHASE_TIMEOUT_MS / 1000 ))
-    timeout "$load_timeout" "$DRIVER" load --namesrv "127.0.0.1:$NS_PORT" --broker "127.0.0.1:$BR_PORT" \
+    load_cmd "$drv"
+    timeout "$load_timeout" "${LOAD_CMD[@]}" --namesrv "127.0.0.1:$NS_PORT" --broker "127.0.0.1:$BR_PORT" \
         --watch-broker-name broker-a --ready-file "$PDIR/driver.ready" --broker-pid-file "$BR_PIDFILE" \
         --create-topics BenchTest,BenchTestBacklog --queues 8 --idle-ms 1000 \
-        --topic BenchTest --backlog-topic BenchTestBacklog --plan "$PLAN" \
+        --topic BenchTest --backlog-topic BenchTestBacklog \
         --warmup-ms "$WARMUP_MS" --measure-ms "$MEASURE_MS" --initial-warmup-ms "$INITIAL_WARMUP_MS" \
         --phase-timeout-ms "$PHASE_TIMEOUT_MS" --clk-tck "$CLK_TCK" \
         >"$PDIR/load.jsonl" 2>"$PDIR/load.err" &
@@ -362,26 +436,29 @@ run_peer() { # name
     T_SPAWN=$(now_ms)
     "broker_$kind" $ver || ok=0
   fi
+  if ((ok)) && [[ "$drv" == native && -n "$BROKER_CPUS" ]]; then
+    taskset -a -cp "$BROKER_CPUS" "$BR_PID" >/dev/null 2>&1 || log "$name: could not pin the broker to CPUs $BROKER_CPUS"
+  fi
   if ((ok)); then
     log "$name: broker pid $BR_PID booted; driver running the plan"
     wait "$DRV_PID" || load_rc=$?
     forget_pid "$DRV_PID"
-    ((load_rc == 0)) || log "$name: load driver exit $load_rc (see $OUT/peers/$name/load.err)"
+    ((load_rc == 0)) || log "$name: $drv load driver exit $load_rc (see $rdir/load.err)"
     after_rss="$(rss_kb "$BR_PID" VmRSS)"
     kill -0 "$BR_PID" 2>/dev/null || { ok=0; ERR="broker process died during the load"; }
     store_kb="$(du -sk "$PDIR" 2>/dev/null | awk '{print $1}')"
   fi
-  [[ -f "$PDIR/load.jsonl" ]] && cp "$PDIR/load.jsonl" "$OUT/peers/$name/load.jsonl"
-  copy_logs "$name"
+  [[ -f "$PDIR/load.jsonl" ]] && cp "$PDIR/load.jsonl" "$rdir/load.jsonl"
+  copy_logs "$rdir"
   stop_peer
   {
-    printf '{"peer":%s,"version":%s,"ok":%s,"error":%s,' "$(json_str "$name")" \
+    printf '{"peer":%s,"driver":%s,"version":%s,"ok":%s,"error":%s,' "$(json_str "$name")" "$(json_str "$drv")" \
       "$(json_str "$PEER_VERSION")" "$( ((ok)) && echo true || echo false)" "$(json_str "$ERR")"
     printf '"spawnAtMs":%s,"afterLoadRssKb":%s,"diskKb":%s,"loadExit":%s,"wallS":%s}\n' \
       "${T_SPAWN:-null}" "${after_rss:-null}" "${store_kb:-null}" "$load_rc" "$(( $(date +%s) - t0 ))"
-  } >"$OUT/peers/$name/meta.json"
-  ((ok)) || log "$name: FAILED: $ERR"
-  log "$name: done in $(( $(date +%s) - t0 ))s"
+  } >"$rdir/meta.json"
+  ((ok)) || log "$name ($drv driver): FAILED: $ERR"
+  log "$name ($drv driver): done in $(( $(date +%s) - t0 ))s"
   rm -rf "$PDIR"
   ((ok))
 }
@@ -406,12 +483,14 @@ for peer in "${peer_list[@]}"; do
       fi
       ;;
   esac
-  if ! run_peer "$peer"; then [[ "$peer" == rmq ]] && RMQ_OK=0; fi
+  for drv in "${driver_list[@]}"; do
+    if ! run_peer "$peer" "$drv"; then [[ "$peer" == rmq ]] && RMQ_OK=0; fi
+  done
 done
 
 # ---------------------------------------------------------------------------------------------
 cat >"$OUT/run.json" <<EOF
-{"mode":"$MODE","timestamp":"$TS","plan":"$PLAN","warmupMs":$WARMUP_MS,"measureMs":$MEASURE_MS,"initialWarmupMs":$INITIAL_WARMUP_MS,"phaseTimeoutMs":$PHASE_TIMEOUT_MS,"backlog":$BACKLOG,"clientVersion":"$CLIENT_VERSION","driverOpts":$(json_str "$RMQ_BENCH_DRIVER_OPTS"),"rmqRev":"$RMQ_REV","rmqBuild":$(json_str "$RMQ_BUILD"),"wallS":$(( $(date +%s) - T_START )),"command":$(json_str "bench/run.sh${ORIG_ARGS:+ $ORIG_ARGS}")}
+{"mode":"$MODE","timestamp":"$TS","plan":"$PLAN_JAVA","nativePlan":"$PLAN_NATIVE","drivers":"$(IFS=,; echo "${driver_list[*]}")","nativeCpu":$(json_str "$NATIVE_CPU"),"brokerCpus":$(json_str "$BROKER_CPUS"),"warmupMs":$WARMUP_MS,"measureMs":$MEASURE_MS,"initialWarmupMs":$INITIAL_WARMUP_MS,"phaseTimeoutMs":$PHASE_TIMEOUT_MS,"backlog":$BACKLOG,"clientVersion":"$CLIENT_VERSION","driverOpts":$(json_str "$RMQ_BENCH_DRIVER_OPTS"),"rmqRev":"$RMQ_REV","rmqBuild":$(json_str "$RMQ_BUILD"),"wallS":$(( $(date +%s) - T_START )),"command":$(json_str "bench/run.sh${ORIG_ARGS:+ $ORIG_ARGS}")}
 EOF
 if [[ -n "$LABEL" ]]; then
   mkdir -p "$HERE/results/history"
