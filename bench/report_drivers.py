@@ -1,0 +1,139 @@
+"""bench/report_drivers.py: the per-phase tables of one load driver's results and the sections
+that compare the Java client with the native driver (bench/report.py renders them)."""
+from report_common import *  # noqa: F401,F403  (bench/report_common.py, same directory)
+
+
+def phase_tables(ran, h="##"):
+    """The summary (ratios to rmq) and every-phase tables of one driver's results."""
+    L = []
+    rmq = next((p for p in ran if p["peer"] == "rmq"), None)
+    others = [p for p in ran if p["peer"] != "rmq"]
+    keys = phase_keys(ran)
+    has_open = any(k.startswith("open") for k in keys)
+    phase, val = phase_of, val_of
+    # ---------------------------------------------------------------- summary
+    L.append(h + " Summary: ratios (one run, one machine)")
+    L.append("")
+    if not rmq or not rmq.get("phases"):
+        L.append("rmq did not produce results in this run.")
+    else:
+        hdr = "| scenario | rmq msgs/s |" + "".join(" %s msgs/s |" % peer_title(p) for p in others) + \
+              "".join(" rmq / %s |" % LABEL.get(p["peer"], p["peer"]) for p in others)
+        L.append(hdr)
+        L.append("|" + "---|" * (2 + 2 * len(others)))
+        for k in keys:
+            a = val(rmq, k, "tps")
+            row = "| %s | %s |" % (k, fmt(a))
+            row += "".join(" %s |" % fmt(val(p, k, "tps")) for p in others)
+            row += "".join(" **%s** |" % ratio(a, val(p, k, "tps")) for p in others)
+            L.append(row)
+        L.append("")
+        L.append("Throughput ratios above 1 mean rmq is faster. Latency, memory and start-up (lower is better):")
+        L.append("")
+        L.append("| metric | rmq |" + "".join(" %s |" % peer_title(p) for p in others) +
+                 "".join(" rmq / %s |" % LABEL.get(p["peer"], p["peer"]) for p in others))
+        L.append("|" + "---|" * (2 + 2 * len(others)))
+        rows = []
+        for k in keys:
+            if k.startswith(("sync", "open")):
+                rows.append(("p99 send latency, %s (ms)" % k, lambda p, k=k: val(p, k, "p99Ms"), 2))
+        for k in keys:
+            rows.append(("broker CPU per message, %s (µs)" % k, lambda p, k=k: val(p, k, "brokerCpuUsPerMsg"), 1))
+        rows.append(("broker start-up to registered (ms)", lambda p: p.get("startupMs"), 0))
+        rows.append(("broker RSS idle (MiB)", lambda p: p["idleRssKb"] / 1024 if p.get("idleRssKb") else None, 1))
+        rows.append(("broker RSS peak under load (MiB)", lambda p: max([ph.get("brokerRssMaxKb") or 0 for ph in p["phases"]] or [0]) / 1024 or None, 1))
+        rows.append(("broker anon RSS peak under load (MiB)", lambda p: max([ph.get("brokerRssAnonMaxKb") or 0 for ph in p["phases"]] or [0]) / 1024 or None, 1))
+        for title, f, nd in rows:
+            a = f(rmq)
+            L.append("| %s | %s |" % (title, fmt(a, nd)) + "".join(" %s |" % fmt(f(p), nd) for p in others) +
+                     "".join(" %s |" % ratio(a, f(p)) for p in others))
+    L.append("")
+    # ---------------------------------------------------------------- detail
+    L.append(h + " Every phase")
+    L.append("")
+    L.append("msgs/s and MB/s (payload, 10^6 B) over the measurement window; latency is per send call, "
+             "measured in the driver (sync: `send()` round trip; async: call to callback" +
+             ("; open: from the message's scheduled send time to its acknowledgement" if has_open else "") +
+             "). Broker CPU is "
+             "utime+stime of the broker process over the window (100 % = one core); append MB/s is the growth "
+             "of the broker's `commitLogMaxOffset` (GET_BROKER_RUNTIME_INFO), i.e. bytes really appended "
+             "including the per-message header and properties.")
+    L.append("")
+    L.append("| scenario | broker | msgs/s | MB/s | p50 ms | p99 ms | p99.9 ms | max ms | append MB/s | broker CPU % | broker CPU µs/msg | driver CPU % | RSS peak MiB | errors |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for k in keys:
+        for p in ran:
+            ph = phase(p, k)
+            if ph is None:
+                continue
+            flag = "" if ph.get("ok") else " ⚠"
+            L.append("| %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                k, LABEL.get(p["peer"], p["peer"]), flag, fmt(ph.get("tps")), fmt(ph.get("mbps"), 1),
+                fmt(ph.get("p50Ms"), 2), fmt(ph.get("p99Ms"), 2), fmt(ph.get("p999Ms"), 2), fmt(ph.get("maxMs"), 1),
+                fmt(ph.get("appendMBps"), 1), fmt(ph.get("brokerCpuPct")), fmt(ph.get("brokerCpuUsPerMsg"), 1), fmt(ph.get("driverCpuPct")),
+                fmt((ph.get("brokerRssMaxKb") or 0) / 1024 or None, 1), fmt(ph.get("errors"))))
+    L.append("")
+    errs = []
+    for p in ran:
+        for ph in p["phases"]:
+            for e in ph.get("errorKinds", []) or []:
+                errs.append("- %s, %s: %s × `%s`" % (LABEL.get(p["peer"], p["peer"]), key_of(ph), e.get("count"), e.get("message")))
+            if ph.get("fatal") or ph.get("error"):
+                errs.append("- %s, %s: `%s`" % (LABEL.get(p["peer"], p["peer"]), key_of(ph), ph.get("fatal") or ph.get("error")))
+    if errs:
+        L.append("Errors seen by the driver (⚠ = phase not ok: no messages, > 1 % errors, or timed out):")
+        L.append("")
+        L.extend(errs[:40])
+        L.append("")
+    for p in ran:
+        for ph in p["phases"]:
+            if ph.get("phase") == "consume":
+                L.append("- %s: consumed %s of %s backlog messages; first message after %s ms, whole backlog in %s ms%s." % (
+                    LABEL.get(p["peer"], p["peer"]), fmt(ph.get("msgs")), fmt(ph.get("expect")), fmt(ph.get("firstMsgMs")),
+                    fmt(ph.get("totalMs")), " (timed out)" if ph.get("timedOut") else ""))
+    L.append("")
+    return L
+
+
+def driver_sections(res, drivers, primary):
+    """The other drivers' tables, then the two drivers side by side."""
+    L = []
+    run = res["run"]
+    for d in [d for d in drivers if d != primary]:
+        L.append("## Results under the %s" % DRIVER_TITLE.get(d, d))
+        L.append("")
+        if d == "native":
+            L.append("The same brokers, settings and plan (plus its open-loop phases `%s`), each broker started "
+                     "afresh, driven by the native driver `rmq-bench` (bench/native) instead of the Java client%s. "
+                     "Open loop: RATE msgs/s offered on a fixed schedule whatever the acknowledgements; its "
+                     "latency counts from each message's scheduled send time, so a stall shows as latency." % (
+                         ",".join(x for x in run.get("nativePlan", "").split(",") if x.startswith("open")) or "none",
+                         " (pinned to CPU %s, the broker to CPUs %s)" % (run.get("nativeCpu"), run.get("brokerCpus"))
+                         if run.get("nativeCpu") else ""))
+            L.append("")
+        L.extend(phase_tables(ran_with(res, d), "###"))
+    if len(drivers) < 2:
+        return L
+    a, b = drivers[0], drivers[1]
+    ta, tb = DRIVER_TITLE.get(a, a), DRIVER_TITLE.get(b, b)
+    ran_a, ran_b = ran_with(res, a), ran_with(res, b)
+    L.append("## %s vs %s" % (ta[0].upper() + ta[1:], tb))
+    L.append("")
+    L.append("Each broker under both drivers (ratios above 1: the %s got more out of the broker). Driver CPU "
+             "is the load driver's own utime+stime over the window (100 %% = one core)." % tb)
+    L.append("")
+    L.append("| scenario | broker | %s msgs/s | %s msgs/s | %s / %s | %s p99 ms | %s p99 ms | %s CPU %% | %s CPU %% |" % (
+        ta, tb, SHORT.get(b, b), SHORT.get(a, a), ta, tb, ta, tb))
+    L.append("|---|---|---|---|---|---|---|---|---|")
+    for k in phase_keys(ran_a + ran_b):
+        for peer in ORDER:
+            pa = next((p for p in ran_a if p["peer"] == peer), None)
+            pb = next((p for p in ran_b if p["peer"] == peer), None)
+            if phase_of(pa, k) is None and phase_of(pb, k) is None:
+                continue
+            L.append("| %s | %s | %s | %s | **%s** | %s | %s | %s | %s |" % (
+                k, LABEL.get(peer, peer), fmt(val_of(pa, k, "tps")), fmt(val_of(pb, k, "tps")),
+                ratio(val_of(pb, k, "tps"), val_of(pa, k, "tps")), fmt(val_of(pa, k, "p99Ms"), 2),
+                fmt(val_of(pb, k, "p99Ms"), 2), fmt(val_of(pa, k, "driverCpuPct")), fmt(val_of(pb, k, "driverCpuPct"))))
+    L.append("")
+    return L
