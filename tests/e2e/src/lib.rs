@@ -10,7 +10,6 @@ pub mod controller;
 pub mod harness;
 pub mod http;
 pub mod mqadmin;
-pub mod mqadmin_auth;
 pub mod powerfs;
 pub mod process;
 

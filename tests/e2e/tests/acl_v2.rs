@@ -8,7 +8,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use rmq_e2e::mqadmin_auth::mqadmin_as;
+use rmq_e2e::mqadmin::mqadmin_as;
 use rmq_e2e::{Admin, BrokerOpts, BrokerProc, Client, HarnessResult, NamesrvProc, run_line};
 use rmq_protocol::request_code as rc;
 
