@@ -251,7 +251,7 @@ impl Broker {
 }
 
 /// The first non-loopback IPv4 address of this host, like the Java broker picks; loopback if none.
-fn advertised_ip(listen: IpAddr) -> IpAddr {
+pub(crate) fn advertised_ip(listen: IpAddr) -> IpAddr {
     if !listen.is_unspecified() {
         return listen;
     }

@@ -10,18 +10,22 @@
 //! - [`state`]: topics, groups and offsets, persisted.
 //! - [`registration`]: nameserver registration.
 //! - [`ha`]: master/slave replication.
+//! - [`controller`]: controller mode (ids and roles from `rmq-controller`, failover).
 //! - [`server`]: start, serve, graceful stop.
 //! - [`health`]: liveness and readiness; [`http`]: the operations HTTP listener serving them.
 //! - [`stats`]: counters for runtime info.
 //! - [`schedule`]: delayed delivery; [`transaction`]: half messages, op records, check-back;
 //!   [`locks`]: orderly queue locks; [`writer`]: storing messages (delay transform, tagsCode).
 //!
-//! Imports run one way: `server` → `processor`/`registration` → `broker` → the subsystems
-//! (`ha`, `schedule`, `transaction`) → `writer` → `state`, `clients`, `config`, `stats`.
+//! Imports run one way: `controller` (its run loop, `controller/mod.rs`) → `server` →
+//! `processor`/`registration` → `broker` → the subsystems (`ha`, `schedule`, `transaction`) →
+//! `writer` → `state`, `clients`, `config`, `stats`. The processor reaches only
+//! `controller::epochs` and `controller::agent::ROLE_NOTIFY`, which import `broker` and below.
 
 pub mod broker;
 pub mod clients;
 pub mod config;
+pub mod controller;
 pub mod ha;
 pub mod health;
 #[path = "../../common/http.rs"]

@@ -2,7 +2,8 @@
 
 use clap::Parser;
 use rmq_broker::config::{Args, BrokerConfig};
-use rmq_broker::server::BrokerServer;
+use rmq_broker::controller::{self, Ended};
+use rmq_broker::server::{BrokerServer, print_boot_line};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -20,6 +21,19 @@ async fn main() -> std::process::ExitCode {
             "no nameserver configured (namesrvAddr / -n): clients will not find this broker"
         );
     }
+    if config.controller.enabled {
+        return match controller::run(config, rmq_protocol::net::stop_on_signal()).await {
+            Ok(Ended::Stopped) => std::process::ExitCode::SUCCESS,
+            Ok(Ended::RoleChanged) => {
+                eprintln!("rmq-broker: {}", controller::reexec());
+                std::process::ExitCode::FAILURE
+            }
+            Err(e) => {
+                eprintln!("rmq-broker: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let server = match BrokerServer::start(config).await {
         Ok(s) => s,
         Err(e) => {
@@ -27,14 +41,8 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let b = server.broker().clone();
     // The same line the Java broker prints; scripts wait for it.
-    println!(
-        "The broker[{}, {}] boot success. serializeType=JSON and name server is {}",
-        b.config.broker_name,
-        b.broker_addr,
-        b.config.namesrv_addrs.join(";")
-    );
+    print_boot_line(server.broker());
     server.run(rmq_protocol::net::stop_on_signal()).await;
     std::process::ExitCode::SUCCESS
 }

@@ -258,6 +258,16 @@ impl BrokerServer {
     }
 }
 
+/// Prints the line the Java broker prints once it serves; scripts wait for it.
+pub fn print_boot_line(b: &Broker) {
+    println!(
+        "The broker[{}, {}] boot success. serializeType=JSON and name server is {}",
+        b.config.broker_name,
+        b.broker_addr,
+        b.config.namesrv_addrs.join(";")
+    );
+}
+
 /// The ACL gate of `aclEnable=true` (its file loaded and valid), else `None`.
 fn load_acl(config: &BrokerConfig) -> Result<Option<Arc<AclGate>>, ServerError> {
     if !config.security.acl_enable {

@@ -47,6 +47,7 @@ impl BrokerConfig {
             k if super::features::KEYS.contains(&k) => self.features.apply(k, v, origin)?,
             k if super::retention::KEYS.contains(&k) => self.retention.apply(k, v, origin)?,
             k if super::security::handles(k) => self.security.apply(k, v, origin)?,
+            k if super::controller::KEYS.contains(&k) => self.controller.apply(k, v, origin)?,
             k if ACCEPTED_UNUSED.contains(&k) => {
                 self.passthrough.push((k.to_owned(), v.to_owned()))
             }

@@ -3,6 +3,7 @@
 //! by command-line flags and `RMQ_BROKER_*` environment variables.
 
 mod args;
+mod controller;
 mod features;
 mod keys;
 mod parse;
@@ -10,6 +11,7 @@ mod retention;
 mod security;
 
 pub use args::Args;
+pub use controller::ControllerModeConfig;
 pub use features::FeaturesConfig;
 pub use retention::{KEYS as RETENTION_KEYS, RetentionConfig};
 pub use security::{InnerCredentials, SecurityConfig};
@@ -119,6 +121,8 @@ pub struct BrokerConfig {
     pub retention: RetentionConfig,
     /// Replication (HA) settings.
     pub ha: HaConfig,
+    /// Controller mode (`enableControllerMode`, `controllerAddr`, ...).
+    pub controller: ControllerModeConfig,
     /// ACL and the broker's own credentials.
     pub security: SecurityConfig,
     /// Keys we accept but do not act on, kept for GET_BROKER_CONFIG.
@@ -169,6 +173,7 @@ impl Default for BrokerConfig {
             security: SecurityConfig::default(),
             passthrough: Vec::new(),
             ha: HaConfig::default(),
+            controller: ControllerModeConfig::default(),
         }
     }
 }
@@ -193,6 +198,9 @@ pub struct HaConfig {
     /// inSyncReplicas: copies (master included) a SYNC_MASTER send waits for. rmq defaults to 2
     /// (the 4.9 behaviour: one slave must have it); Java 5 defaults to 1, which never waits.
     pub in_sync_replicas: u32,
+    /// Controller mode: the broker id a slave announces to its master (set at run time from
+    /// the controller, never from the file).
+    pub identity: Option<i64>,
 }
 
 impl Default for HaConfig {
@@ -205,6 +213,7 @@ impl Default for HaConfig {
             max_gap_not_in_sync: 256 * 1024 * 1024,
             slave_timeout: Duration::from_secs(3),
             in_sync_replicas: 2,
+            identity: None,
         }
     }
 }
@@ -288,6 +297,14 @@ impl BrokerConfig {
             )));
         }
         self.security.validate()?;
+        self.controller.validate()?;
+        if self.controller.enabled && self.listen_port == 0 {
+            return Err(ConfigError::Inconsistent(
+                "enableControllerMode=true needs a fixed listenPort (not 0): the controllers \
+                 know the broker by its address"
+                    .into(),
+            ));
+        }
         if self.broker_name.is_empty() || self.cluster_name.is_empty() {
             return Err(ConfigError::Inconsistent(
                 "brokerName and brokerClusterName must not be empty".into(),

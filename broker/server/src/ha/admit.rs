@@ -6,6 +6,7 @@
 //! one line with the peer, the accessKey and the reason.
 
 use super::hello::{self, Opening, Refusal, SeenNonces};
+use super::wire;
 use crate::state::now_ms;
 use bytes::{Buf, BytesMut};
 use parking_lot::Mutex;
@@ -56,6 +57,8 @@ pub struct Admitted {
     pub tls: bool,
     /// Whether the slave opened with a hello (checked or, without ACL, skipped).
     pub hello: bool,
+    /// The broker id the slave announced (controller mode, [`super::wire::ID_MAGIC`]).
+    pub broker_id: Option<i64>,
 }
 
 /// TLS and the opening of an accepted connection; `None` (logged once) when refused or lost.
@@ -80,8 +83,8 @@ pub async fn admit(
     let tls = stream.is_tls();
     let (mut rd, mut wr) = tokio::io::split(stream);
     let mut buf = BytesMut::with_capacity(1024);
-    let opening = match read_opening(&mut rd, &mut buf, wait).await {
-        Ok(o) => o,
+    let (opening, broker_id) = match read_opening(&mut rd, &mut buf, wait).await {
+        Ok(found) => found,
         Err(e) => {
             tracing::warn!(slave = %peer, reason = %e, "HA: slave connection closed");
             return None;
@@ -98,6 +101,7 @@ pub async fn admit(
                 access_key,
                 tls,
                 hello,
+                broker_id,
             })
         }
         Err(refusal) => {
@@ -113,17 +117,31 @@ pub async fn admit(
     }
 }
 
-/// Reads until the opening can be told (a report needs 8 bytes, a hello its whole length).
+/// Reads until the opening can be told (a report needs 8 bytes, a hello its whole length),
+/// after the slave's identity frame when it sends one (consumed; its id is returned).
 async fn read_opening(
     rd: &mut ReadHalf<MaybeTlsStream>,
     buf: &mut BytesMut,
     wait: Duration,
-) -> Result<Opening, String> {
+) -> Result<(Opening, Option<i64>), String> {
     let deadline = tokio::time::Instant::now() + wait;
+    let mut id = None;
+    let mut identity_told = false;
     loop {
+        if !identity_told {
+            match wire::peek_identity(buf) {
+                wire::Identity::NeedMore => {}
+                wire::Identity::Absent => identity_told = true,
+                wire::Identity::Id(n) => {
+                    buf.advance(wire::ID_LEN);
+                    (id, identity_told) = (Some(n), true);
+                }
+            }
+        }
         match hello::parse_opening(buf) {
+            _ if !identity_told => {}
             Opening::NeedMore => {}
-            other => return Ok(other),
+            other => return Ok((other, id)),
         }
         let n = tokio::time::timeout_at(deadline, rd.read_buf(buf))
             .await
@@ -226,5 +244,17 @@ mod tests {
                 "{got:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn an_identity_frame_names_the_slave() {
+        let mut opening = wire::encode_identity(2).to_vec();
+        opening.extend_from_slice(&wire::encode_report(42));
+        let (a, _) = run(MasterGuard::default(), opening).await;
+        let mut a = a.unwrap();
+        assert_eq!(a.broker_id, Some(2));
+        assert_eq!(wire::take_last_report(&mut a.buf), Some(42));
+        let (a, _) = run(MasterGuard::default(), wire::encode_report(7).to_vec()).await;
+        assert_eq!(a.unwrap().broker_id, None);
     }
 }

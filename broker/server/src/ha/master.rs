@@ -74,13 +74,14 @@ async fn serve(
         access_key,
         tls,
         hello,
+        broker_id,
     }) = admitted
     else {
         return;
     };
-    let link = r.state.register(peer.to_string());
+    let link = r.state.register(peer.to_string(), broker_id);
     let account = access_key.as_deref().unwrap_or("-");
-    tracing::info!(slave = %peer, tls, access_key = %account, "HA: slave connected");
+    tracing::info!(slave = %peer, tls, access_key = %account, broker_id, "HA: slave connected");
     let (first_tx, first_rx) = oneshot::channel();
     let result = tokio::select! {
         res = read_reports(&r, &link, rd, buf, first_tx) => res,

@@ -112,13 +112,20 @@ async fn connect(auth: &SlaveAuth, addr: &str) -> Result<MaybeTlsStream, String>
 }
 
 /// The first bytes: a signed hello ending with the report `offset`, or the bare report.
-fn opening(auth: &SlaveAuth, offset: i64) -> Result<Vec<u8>, String> {
+/// Preceded by an identity frame when `identity` is set (controller mode).
+fn opening(auth: &SlaveAuth, offset: i64, identity: Option<i64>) -> Result<Vec<u8>, String> {
+    let mut out = identity
+        .map(|id| wire::encode_identity(id).to_vec())
+        .unwrap_or_default();
     let Some(source) = &auth.credentials else {
-        return Ok(wire::encode_report(offset).to_vec());
+        out.extend_from_slice(&wire::encode_report(offset));
+        return Ok(out);
     };
     let credentials = source.load()?;
-    hello::encode_hello(&credentials, offset, now_ms(), rand::random())
-        .map_err(|e| format!("cannot sign the HA hello: {e}"))
+    let hello = hello::encode_hello(&credentials, offset, now_ms(), rand::random())
+        .map_err(|e| format!("cannot sign the HA hello: {e}"))?;
+    out.extend_from_slice(&hello);
+    Ok(out)
 }
 
 /// The error of a refused slave: the master's reason and what to set here.
@@ -155,7 +162,7 @@ async fn session(
 ) -> Result<(), String> {
     let (mut rd, mut wr) = tokio::io::split(connect(auth, addr).await?);
     let mut reported = r.store.max_physical_offset();
-    send(&mut wr, &opening(auth, reported)?).await?;
+    send(&mut wr, &opening(auth, reported, r.config.identity)?).await?;
     let mut up = auth.credentials.is_none();
     if up {
         linked(r, addr, reported, auth);

@@ -3,6 +3,7 @@
 //! to its master and the master's addresses learned at registration.
 
 use parking_lot::{Mutex, RwLock};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
@@ -15,6 +16,8 @@ pub struct SlaveLink {
     pub id: u64,
     /// The slave's socket address.
     pub addr: String,
+    /// The broker id the slave announced (controller mode), else `None`.
+    pub broker_id: Option<i64>,
     /// Last reported offset (-1 before the first report).
     ack: AtomicI64,
     /// Where the transfer started (-1 before the first report).
@@ -112,16 +115,20 @@ pub struct HaState {
     data: Notify,
     master_ha_addr: RwLock<Option<String>>,
     master_addr: RwLock<Option<String>>,
+    /// Controller mode with `allAckInSyncStateSet`: the slave ids every send waits for (the
+    /// in-sync set without the master); `None`: count any slave (`inSyncReplicas`).
+    sync_members: RwLock<Option<BTreeSet<i64>>>,
     /// Slave side.
     pub client: ClientStatus,
 }
 
 impl HaState {
     /// Adds a connected slave.
-    pub fn register(&self, addr: String) -> Arc<SlaveLink> {
+    pub fn register(&self, addr: String, broker_id: Option<i64>) -> Arc<SlaveLink> {
         let link = Arc::new(SlaveLink {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
             addr,
+            broker_id,
             ack: AtomicI64::new(-1),
             transfer_from: AtomicI64::new(-1),
             bytes_per_sec: AtomicU64::new(0),
@@ -164,20 +171,40 @@ impl HaState {
             .unwrap_or_else(|| self.push2slave_max())
     }
 
-    /// Connected slaves that acknowledged at least `offset`.
-    pub fn acked_count(&self, offset: i64) -> usize {
-        self.links
-            .lock()
-            .iter()
-            .filter(|l| l.ack() >= offset)
-            .count()
+    /// Sets the slaves every send must wait for (controller mode, `allAckInSyncStateSet`).
+    pub fn set_sync_members(&self, members: Option<BTreeSet<i64>>) {
+        *self.sync_members.write() = members;
     }
 
-    /// Connected slaves less than `max_gap` bytes behind `master_offset` (Java's `isSlaveOK`,
-    /// counted per slave).
+    /// The slaves every send must wait for, when the in-sync set decides (controller mode).
+    pub fn sync_members(&self) -> Option<BTreeSet<i64>> {
+        self.sync_members.read().clone()
+    }
+
+    /// Connected slaves whose acks count for sends: members of the in-sync set when it
+    /// decides, else all.
+    pub fn counted(&self) -> Vec<Arc<SlaveLink>> {
+        let members = self.sync_members.read();
+        let links = self.links.lock();
+        match members.as_ref() {
+            None => links.clone(),
+            Some(m) => links
+                .iter()
+                .filter(|l| l.broker_id.is_some_and(|id| m.contains(&id)))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// Connected (counted) slaves that acknowledged at least `offset`.
+    pub fn acked_count(&self, offset: i64) -> usize {
+        self.counted().iter().filter(|l| l.ack() >= offset).count()
+    }
+
+    /// Connected (counted) slaves less than `max_gap` bytes behind `master_offset` (Java's
+    /// `isSlaveOK`, counted per slave).
     pub fn in_sync_count(&self, master_offset: i64, max_gap: i64) -> usize {
-        self.links
-            .lock()
+        self.counted()
             .iter()
             .filter(|l| is_in_sync(master_offset, l.ack(), max_gap))
             .count()
@@ -194,7 +221,7 @@ impl HaState {
             if self.acked_count(offset) >= need {
                 return true;
             }
-            if self.links.lock().len() < need {
+            if self.counted().len() < need {
                 return false;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
@@ -256,8 +283,8 @@ mod tests {
     fn acks_counts_and_best_ack() {
         let ha = HaState::default();
         assert_eq!(ha.best_ack(), 0, "nothing ever acknowledged");
-        let a = ha.register("a".into());
-        let b = ha.register("b".into());
+        let a = ha.register("a".into(), None);
+        let b = ha.register("b".into(), None);
         assert_eq!(ha.best_ack(), -1, "connected, no report yet");
         ha.record_ack(&a, 300);
         ha.record_ack(&b, 100);

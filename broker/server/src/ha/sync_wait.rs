@@ -10,7 +10,9 @@
 //!
 //! In every case the message is already stored and the response still carries its msgId and
 //! offsets. "Needed" is `inSyncReplicas - 1` slaves (rmq default 2 → one slave; 1 → no wait,
-//! Java 5's default).
+//! Java 5's default). In controller mode with `allAckInSyncStateSet=true` it is every member
+//! of the in-sync set ([`HaState::set_sync_members`]): only their acks count, and a set of
+//! the master alone never waits.
 
 use super::replication::Replication;
 use super::state::HaState;
@@ -47,7 +49,10 @@ pub async fn await_replicas(
     end: i64,
     wait: bool,
 ) -> Replicated {
-    let need = cfg.in_sync_replicas.saturating_sub(1) as usize;
+    let need = match ha.sync_members() {
+        Some(members) => members.len(),
+        None => cfg.in_sync_replicas.saturating_sub(1) as usize,
+    };
     if role != BrokerRole::SyncMaster || !wait || need == 0 {
         return Replicated::Ok;
     }
@@ -57,7 +62,7 @@ pub async fn await_replicas(
     }
     if ha.wait_acks(end, need, cfg.slave_timeout).await {
         Replicated::Ok
-    } else if ha.links().len() < need {
+    } else if ha.counted().len() < need {
         // A slave disconnected while the send waited (it restarts, say): answered at once.
         Replicated::SlaveNotAvailable
     } else {
@@ -98,7 +103,7 @@ mod tests {
         assert_eq!(r, Replicated::SlaveNotAvailable);
         assert_eq!(r.response_code(), code::SLAVE_NOT_AVAILABLE);
         // connected but never reported: not in sync either
-        let _link = ha.register("s".into());
+        let _link = ha.register("s".into(), None);
         let r = await_replicas(&ha, &cfg(100), SYNC, 500, true).await;
         assert_eq!(r, Replicated::SlaveNotAvailable);
     }
@@ -128,7 +133,7 @@ mod tests {
     #[tokio::test]
     async fn slave_too_far_behind_is_not_available() {
         let ha = HaState::default();
-        let link = ha.register("s".into());
+        let link = ha.register("s".into(), None);
         ha.record_ack(&link, 100);
         // gap 1000: 1100 - 100 is not < 1000
         let r = await_replicas(&ha, &cfg(100), SYNC, 1100, true).await;
@@ -138,7 +143,7 @@ mod tests {
     #[tokio::test]
     async fn waits_for_the_ack_then_succeeds() {
         let ha = Arc::new(HaState::default());
-        let link = ha.register("s".into());
+        let link = ha.register("s".into(), None);
         ha.record_ack(&link, 400);
         let acker = {
             let (ha, link) = (ha.clone(), link.clone());
@@ -161,7 +166,7 @@ mod tests {
     #[tokio::test]
     async fn a_slave_leaving_ends_the_wait_at_once() {
         let ha = Arc::new(HaState::default());
-        let link = ha.register("s".into());
+        let link = ha.register("s".into(), None);
         ha.record_ack(&link, 400);
         let leaver = {
             let (ha, id) = (ha.clone(), link.id);
@@ -183,7 +188,7 @@ mod tests {
     #[tokio::test]
     async fn times_out_without_ack() {
         let ha = HaState::default();
-        let link = ha.register("s".into());
+        let link = ha.register("s".into(), None);
         ha.record_ack(&link, 400);
         let started = Instant::now();
         let r = await_replicas(&ha, &cfg(150), SYNC, 500, true).await;
@@ -195,8 +200,8 @@ mod tests {
     #[tokio::test]
     async fn two_slaves_needed_with_in_sync_replicas_3() {
         let ha = Arc::new(HaState::default());
-        let a = ha.register("a".into());
-        let b = ha.register("b".into());
+        let a = ha.register("a".into(), None);
+        let b = ha.register("b".into(), None);
         ha.record_ack(&a, 400);
         ha.record_ack(&b, 400);
         let c = HaConfig {
@@ -220,6 +225,30 @@ mod tests {
         assert_eq!(
             await_replicas(&ha, &c, SYNC, 500, true).await,
             Replicated::SlaveNotAvailable
+        );
+    }
+
+    #[tokio::test]
+    async fn with_an_in_sync_set_every_member_and_only_members_must_ack() {
+        let ha = HaState::default();
+        let c = cfg(150);
+        ha.set_sync_members(Some([2].into()));
+        let outsider = ha.register("x".into(), Some(3));
+        ha.record_ack(&outsider, 500);
+        assert_eq!(
+            await_replicas(&ha, &c, SYNC, 500, true).await,
+            Replicated::SlaveNotAvailable
+        );
+        let member = ha.register("m".into(), Some(2));
+        ha.record_ack(&member, 500);
+        assert_eq!(
+            await_replicas(&ha, &c, SYNC, 500, true).await,
+            Replicated::Ok
+        );
+        ha.set_sync_members(Some([].into()));
+        assert_eq!(
+            await_replicas(&ha, &c, SYNC, 900, true).await,
+            Replicated::Ok
         );
     }
 }

@@ -31,6 +31,46 @@ pub fn take_last_report(buf: &mut BytesMut) -> Option<i64> {
     Some(i64::from_be_bytes(last))
 }
 
+/// First 8 bytes of an **identity** frame (controller mode, rmq's own): a slave that knows its
+/// controller-assigned broker id sends `ID_MAGIC` and the `i64` id before its opening, so that
+/// its master can name it in the in-sync replica set. A negative `i64`: never a report.
+pub const ID_MAGIC: [u8; 8] = [0xFF, b'R', b'M', b'Q', b'B', b'I', b'D', 0x01];
+/// Size of an identity frame.
+pub const ID_LEN: usize = 16;
+
+/// Encodes an identity frame for broker id `id`.
+pub fn encode_identity(id: i64) -> [u8; ID_LEN] {
+    let mut out = [0u8; ID_LEN];
+    out[..8].copy_from_slice(&ID_MAGIC);
+    out[8..].copy_from_slice(&id.to_be_bytes());
+    out
+}
+
+/// What the start of a slave's first bytes says about its identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identity {
+    /// Fewer bytes than needed to tell.
+    NeedMore,
+    /// No identity frame (a classic slave).
+    Absent,
+    /// An identity frame naming this broker id (consume [`ID_LEN`] bytes).
+    Id(i64),
+}
+
+/// Tells whether `buf` starts with an identity frame.
+pub fn peek_identity(buf: &[u8]) -> Identity {
+    match (buf.get(..8), buf.get(8..ID_LEN)) {
+        (None, _) => Identity::NeedMore,
+        (Some(m), _) if m != ID_MAGIC => Identity::Absent,
+        (Some(_), None) => Identity::NeedMore,
+        (Some(_), Some(id)) => {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(id);
+            Identity::Id(i64::from_be_bytes(b))
+        }
+    }
+}
+
 /// A transfer frame header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TransferHeader {
@@ -122,5 +162,14 @@ mod tests {
         assert_eq!(&frame[12..], b"abc");
         let heartbeat = encode_transfer(7, &[]);
         assert_eq!(heartbeat, vec![0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn identity_frames_are_told_from_reports() {
+        let f = encode_identity(3);
+        assert_eq!(peek_identity(&f[..5]), Identity::NeedMore);
+        assert_eq!(peek_identity(&f[..12]), Identity::NeedMore);
+        assert_eq!(peek_identity(&f), Identity::Id(3));
+        assert_eq!(peek_identity(&encode_report(77)), Identity::Absent);
     }
 }

@@ -46,6 +46,13 @@ pub fn dispatch(b: &Broker, req: &RemotingCommand) -> Reply {
         rc::GET_CONSUMER_CONNECTION_LIST => consumer_connections(b, req),
         rc::GET_PRODUCER_CONNECTION_LIST => producer_connections(b, req),
         rc::QUERY_TOPIC_CONSUME_BY_WHO => consumed_by(b, req),
+        crate::controller::GET_BROKER_EPOCH_CACHE => {
+            respond(crate::controller::epochs::serve(b, req))
+        }
+        rmq_controller::codes::NOTIFY_BROKER_ROLE_CHANGED => {
+            crate::controller::agent::ROLE_NOTIFY.notify_one();
+            respond(RemotingCommand::success(req))
+        }
         other => refuse(
             req,
             code::REQUEST_CODE_NOT_SUPPORTED,
