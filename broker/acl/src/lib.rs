@@ -20,9 +20,9 @@
 
 pub mod config;
 pub mod decide;
-pub mod fuzzing;
 #[cfg(feature = "gate")]
 pub mod failures;
+pub mod fuzzing;
 #[cfg(feature = "gate")]
 pub mod gate;
 pub mod guard;
