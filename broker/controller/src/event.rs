@@ -1,6 +1,6 @@
 //! The entries of the controller's replicated log: every change of the state is one of these.
 
-use crate::state::BrokerId;
+use crate::ids::BrokerId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 

@@ -28,6 +28,7 @@ pub mod config;
 pub mod decide;
 pub mod elect;
 mod event;
+mod ids;
 pub mod liveness;
 pub mod members;
 pub mod raft;

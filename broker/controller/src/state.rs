@@ -5,11 +5,7 @@ use crate::event::Event;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// A broker's id in its group as the controller assigns them (Java's `brokerId`).
-pub type BrokerId = u64;
-
-/// The id of a group's first member (Java's `MixAll.FIRST_BROKER_CONTROLLER_ID`).
-pub const FIRST_BROKER_ID: BrokerId = 1;
+pub use crate::ids::{BrokerId, FIRST_BROKER_ID};
 
 /// A member of a broker group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

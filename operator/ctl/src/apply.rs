@@ -1,10 +1,10 @@
 //! `rmqctl apply` and the reconcile step of `local up`: load declarations, observe, plan (pure),
 //! print the plan, execute it action by action and report what was and was not applied.
 
-use crate::cli::{ApplyArgs, NamesrvArg};
+use crate::cli::ApplyArgs;
 use crate::error::CtlError;
 use crate::output::{Output, emit};
-use rmq_model::admin::{Admin, ApplyReport, Outcome, parse_name_servers};
+use rmq_model::admin::{Admin, ApplyReport, Outcome};
 use rmq_model::manifest::{Declarations, Source, load_files};
 use rmq_model::plan::{Action, Desired, PlanError, plan};
 use serde::Serialize;
@@ -13,16 +13,6 @@ use std::path::PathBuf;
 /// Loads and validates files; every problem becomes one line of the error.
 pub fn load(files: &[PathBuf]) -> Result<Declarations, CtlError> {
     load_files(files).map_err(CtlError::Manifest)
-}
-
-/// The nameserver list from `--namesrv` / `NAMESRV_ADDR`.
-pub fn name_servers(arg: &NamesrvArg) -> Result<Vec<String>, CtlError> {
-    let Some(list) = &arg.namesrv else {
-        return Err(CtlError::Input(
-            "no nameserver given (fix: pass --namesrv HOST:PORT[;HOST:PORT] or set NAMESRV_ADDR; `rmqctl local status` prints a local cluster's address)".into(),
-        ));
-    };
-    parse_name_servers(list).map_err(|e| CtlError::Input(e.to_string()))
 }
 
 /// `rmqctl apply`.

@@ -3,10 +3,9 @@
 //! its own from (the files of a cluster's secrets): [`credentials`], [`tls`].
 //! Errors name flags and files, never a secret.
 
-use crate::apply::name_servers;
 use crate::cli::{NamesrvArg, SecurityArgs};
 use crate::error::CtlError;
-use rmq_model::admin::{Admin, AdminSecurity, ClientTls, Credentials};
+use rmq_model::admin::{Admin, AdminSecurity, ClientTls, Credentials, parse_name_servers};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -123,6 +122,16 @@ pub fn tls(
     ClientTls::from_pem(&ca_pem, pair)
         .map(Arc::new)
         .map_err(|e| CtlError::Input(format!("cannot use the TLS files {files} ({from}): {e}")))
+}
+
+/// The nameserver list from `--namesrv` / `NAMESRV_ADDR`.
+pub fn name_servers(arg: &NamesrvArg) -> Result<Vec<String>, CtlError> {
+    let Some(list) = &arg.namesrv else {
+        return Err(CtlError::Input(
+            "no nameserver given (fix: pass --namesrv HOST:PORT[;HOST:PORT] or set NAMESRV_ADDR; `rmqctl local status` prints a local cluster's address)".into(),
+        ));
+    };
+    parse_name_servers(list).map_err(|e| CtlError::Input(e.to_string()))
 }
 
 #[cfg(test)]

@@ -3,10 +3,10 @@
 //! rmqctl and slaves (metadata sync) send them.
 
 use super::reply::{Reply, refuse, respond};
+use super::stats::message_queue;
 use crate::broker::Broker;
 use crate::clients::ClientChannel;
 use crate::state::now_ms;
-use rmq_protocol::body::lock::MessageQueue;
 use rmq_protocol::body::misc::{Connection, ConsumerConnection};
 use rmq_protocol::body::route::perm;
 use rmq_protocol::body::stats::{TopicOffset, encode_topic_stats};
@@ -46,7 +46,7 @@ pub fn dispatch(b: &Broker, req: &RemotingCommand) -> Reply {
         rc::GET_CONSUMER_CONNECTION_LIST => consumer_connections(b, req),
         rc::GET_PRODUCER_CONNECTION_LIST => producer_connections(b, req),
         rc::QUERY_TOPIC_CONSUME_BY_WHO => consumed_by(b, req),
-        crate::controller::GET_BROKER_EPOCH_CACHE => {
+        rmq_controller::codes::GET_BROKER_EPOCH_CACHE => {
             respond(crate::controller::epochs::serve(b, req))
         }
         rmq_controller::codes::NOTIFY_BROKER_ROLE_CHANGED => {
@@ -258,15 +258,6 @@ fn delete_topic(b: &Broker, req: &RemotingCommand) -> Reply {
             respond(RemotingCommand::success(req))
         }
         Err(e) => refuse(req, code::SYSTEM_ERROR, e.to_string()),
-    }
-}
-
-/// Queue `queue_id` of `topic` on this broker.
-pub fn message_queue(b: &Broker, topic: &str, queue_id: i32) -> MessageQueue {
-    MessageQueue {
-        topic: topic.to_owned(),
-        broker_name: b.config.broker_name.clone(),
-        queue_id,
     }
 }
 

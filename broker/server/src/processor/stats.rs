@@ -2,11 +2,11 @@
 //! minute, hour and day: `mqadmin statsAll`, rocketmq-exporter) and GET_CONSUME_STATS (a
 //! group's progress per queue: `mqadmin consumerProgress`).
 
-use super::admin::message_queue;
 use super::reply::{Reply, refuse, respond};
 use crate::broker::Broker;
 use crate::stats::items::Window;
 use crate::stats::table::{GROUP_GET_NUMS, NAMES};
+use rmq_protocol::body::lock::MessageQueue;
 use rmq_protocol::body::stats::{OffsetWrapper, encode_consume_stats};
 use rmq_protocol::body::to_json;
 use rmq_protocol::header::topic::{GetConsumeStatsRequestHeader, ViewBrokerStatsDataRequestHeader};
@@ -81,4 +81,13 @@ pub fn consume_stats(b: &Broker, req: &RemotingCommand) -> Reply {
     }
     let body = encode_consume_stats(&entries, consume_tps);
     respond(RemotingCommand::success(req).with_body(body))
+}
+
+/// Queue `queue_id` of `topic` on this broker.
+pub fn message_queue(b: &Broker, topic: &str, queue_id: i32) -> MessageQueue {
+    MessageQueue {
+        topic: topic.to_owned(),
+        broker_name: b.config.broker_name.clone(),
+        queue_id,
+    }
 }
