@@ -13,7 +13,8 @@
 #   s3://BUCKET/PREFIX/VERSION/templates/rmq-{quickstart,vpc,cluster,node}.yaml
 #   s3://BUCKET/PREFIX/VERSION/userdata/node-bootstrap.sh
 #   s3://BUCKET/PREFIX/VERSION/rmq-node-secrets{,.sha256}  (userdata/node-secrets.sh: the nodes of
-#       a cluster with spec.security download it like a binary, pinned by its SHA-256)
+#       a cluster with spec.security download it like a binary, pinned by its SHA-256, which
+#       templates/rmq-node.yaml carries: a release whose node template pins another is refused)
 #   s3://BUCKET/PREFIX/VERSION/SHA256SUMS          (uploaded last: the release is complete)
 # VERSION = `git describe --tags --always --dirty` + "-" + the first 8 hex digits of the SHA-256 of
 # the three binaries' checksums (so a rebuild with other bytes is another version), or --version.
@@ -158,6 +159,9 @@ stage() {
   cp "$ROOT/cloudformation/userdata/node-secrets.sh" "$dir/rmq-node-secrets"
   sum=$(sha256sum "$dir/rmq-node-secrets" | cut -d' ' -f1)
   printf '%s  %s\n' "$sum" rmq-node-secrets >"$dir/rmq-node-secrets.sha256"
+  # The node template pins this script (RMQ_SECRETS_SHA256 of a stack with security parameters).
+  grep -q "ScriptSha256: '$sum'" "$dir/templates/rmq-node.yaml" ||
+    fail "templates/rmq-node.yaml does not pin userdata/node-secrets.sh ($sum): run python3 cloudformation/tests/sync_userdata.py"
   if [ -z "$VERSION" ]; then
     local described build_hash
     described=$(git -C "$ROOT" describe --tags --always --dirty 2>/dev/null) || described=untracked

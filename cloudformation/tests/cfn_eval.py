@@ -1,9 +1,13 @@
 """A small evaluator of CloudFormation conditions and intrinsic functions, for static tests.
 
-It covers what the rmq templates use (Ref, Fn::If, Fn::Select, Fn::Join, Fn::Equals/Not/And/Or,
-Condition); anything it cannot resolve is returned as a ("unresolved", expr) tuple.
+It covers what the rmq templates use (Ref, Fn::If, Fn::Select, Fn::Join, Fn::Sub, AWS::NoValue in
+lists, Fn::Equals/Not/And/Or, Condition, and the Rules section); anything it cannot resolve is
+returned as a ("unresolved", expr) tuple.
 """
+import re
 from typing import Any
+
+NO_VALUE = ("AWS::NoValue",)
 
 
 def conditions(template: dict[str, Any], values: dict[str, Any]) -> dict[str, bool]:
@@ -44,14 +48,53 @@ def parameter_values(template: dict[str, Any], values: dict[str, Any]) -> dict[s
     return out
 
 
+def rule_failures(template: dict[str, Any], values: dict[str, Any]) -> list[str]:
+    """The AssertDescription of every assertion of the Rules section that the values fail."""
+    params = parameter_values(template, values)
+
+    def truth(expr: Any) -> bool:
+        (fn, args), = expr.items()
+        if fn == "Fn::Equals":
+            a, b = (resolve(x, {}, params) for x in args)
+            return str(a) == str(b)
+        if fn == "Fn::Not":
+            return not truth(args[0])
+        if fn == "Fn::And":
+            return all(truth(a) for a in args)
+        if fn == "Fn::Or":
+            return any(truth(a) for a in args)
+        raise ValueError(f"unsupported rule function {fn}")
+
+    failed = []
+    for rule in template.get("Rules", {}).values():
+        if "RuleCondition" in rule and not truth(rule["RuleCondition"]):
+            continue
+        failed += [a["AssertDescription"] for a in rule["Assertions"] if not truth(a["Assert"])]
+    return failed
+
+
 def resolve(expr: Any, conds: dict[str, bool], params: dict[str, Any]) -> Any:
     if isinstance(expr, list):
-        return [resolve(x, conds, params) for x in expr]
-    if not isinstance(expr, dict) or len(expr) != 1:
+        return [v for v in (resolve(x, conds, params) for x in expr) if v != NO_VALUE]
+    if not isinstance(expr, dict):
         return expr
+    if len(expr) != 1 or not next(iter(expr)).startswith(("Fn::", "Ref")):
+        # A plain mapping (a resource's properties, a policy statement): resolve its values.
+        out = {k: resolve(v, conds, params) for k, v in expr.items()}
+        return {k: v for k, v in out.items() if v != NO_VALUE}
     (fn, args), = expr.items()
+    if fn == "Ref" and args == "AWS::NoValue":
+        return NO_VALUE
     if fn == "Ref":
         return params.get(args, ("unresolved", expr))
+    if fn == "Fn::Sub":
+        text, names = (args, {}) if isinstance(args, str) else args
+        local = {k: resolve(v, conds, params) for k, v in names.items()}
+        values = {name: local[name] if name in local else params.get(name, ("unresolved", name))
+                  for name in re.findall(r"\$\{([^}!]+)\}", text)}
+        if any(isinstance(v, tuple) for v in values.values()):
+            return ("unresolved", expr)
+        return re.sub(r"\$\{([^}!]+)\}", lambda m: str(values[m.group(1)]), text)
     if fn == "Fn::If":
         name, yes, no = args
         return resolve(yes if conds[name] else no, conds, params)

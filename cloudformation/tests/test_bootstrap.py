@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from test_templates import user_data_parts
+from test_templates import security_block, user_data_parts
 
 BROKER = {
     "ClusterName": "demo", "NodeName": "broker-b-1", "NodeRole": "broker",
@@ -30,12 +30,13 @@ printf '%s\\n' "$0" "$@" > "$RMQ_ROOT/ran"
 
 
 def render(values):
-    """The user data exactly as the node template's Fn::Join(Fn::Sub header, script) renders it."""
-    (header, _), body = user_data_parts()
+    """The user data exactly as the node template's Fn::Join(Fn::Sub header, Fn::If security,
+    script) renders it; parameters missing from `values` take their defaults."""
+    (header, _), _, body = user_data_parts()
 
     def sub(match):
         return values[match.group(1)]
-    return re.sub(r"\$\{([^}]+)\}", sub, header) + body
+    return re.sub(r"\$\{([^}]+)\}", sub, header) + security_block(values) + body
 
 
 def run(tmp_path, values, env=None, binaries=("rmq-broker", "rmq-namesrv"), content=FAKE_SERVER.encode()):

@@ -202,3 +202,27 @@ def test_release_refuses_with_the_reason(aws, tmp_path, case):
     assert proc.stdout == ""
     if case != "no-bucket":
         assert keys(aws) == {}
+
+
+def test_release_refuses_a_node_template_pinning_another_secrets_script(aws, tmp_path):
+    """templates/rmq-node.yaml pins userdata/node-secrets.sh by its SHA-256: a tree where they
+    disagree (the script edited without tests/sync_userdata.py) is not released."""
+    import shutil
+    tree = tmp_path / "tree"
+    (tree / "scripts").mkdir(parents=True)
+    shutil.copy(SCRIPT, tree / "scripts" / SCRIPT.name)
+    for sub in ("templates", "userdata"):
+        shutil.copytree(ROOT / "cloudformation" / sub, tree / "cloudformation" / sub)
+    edited = tree / "cloudformation/userdata/node-secrets.sh"
+    edited.write_text(edited.read_text() + "# edited\n")
+    aws.s3.create_bucket(Bucket=BUCKET)
+    fake_build(tmp_path / "bin")
+    env = dict(os.environ, PATH=f"{VENV_BIN}:{os.environ['PATH']}")
+    proc = subprocess.run(["bash", str(tree / "scripts" / SCRIPT.name), "--bucket", BUCKET, "--bin-dir",
+                           str(tmp_path / "bin"), "--skip-lint", "--version", "9.9.9", *QUICKSTART],
+                          env=env, capture_output=True, text=True, timeout=300)
+    sha = hashlib.sha256(edited.read_bytes()).hexdigest()
+    assert proc.returncode == 1, proc.stderr
+    assert (f"templates/rmq-node.yaml does not pin userdata/node-secrets.sh ({sha}): "
+            "run python3 cloudformation/tests/sync_userdata.py") in proc.stderr
+    assert keys(aws) == {}

@@ -1,12 +1,14 @@
 """Static checks of the templates that cfn-lint cannot make: layout rules, wiring between the
 nested templates, least privilege, and the user data staying identical to userdata/node-bootstrap.sh."""
+import hashlib
 import itertools
+import json
 import re
 import subprocess
 
 import pytest
 
-from cfn_eval import conditions, resolve
+from cfn_eval import conditions, parameter_values, resolve, rule_failures
 from conftest import BOOTSTRAP, TEMPLATE_NAMES, TEMPLATES, load_template
 
 GROUPS = "abcd"
@@ -17,11 +19,21 @@ QUICKSTART = load_template("rmq-quickstart.yaml")
 
 
 def user_data_parts(node=NODE):
-    """(header Fn::Sub, literal script) of the node launch template's user data."""
+    """(header Fn::Sub, spec.security's Fn::If, literal script) of the node launch template's
+    user data."""
     data = node["Resources"]["NodeLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]
-    sep, (header, body) = data["Fn::Base64"]["Fn::Join"]
+    sep, (header, security, body) = data["Fn::Base64"]["Fn::Join"]
     assert sep == ""
-    return header["Fn::Sub"], body
+    return header["Fn::Sub"], security, body
+
+
+def security_block(values, node=NODE):
+    """The spec.security lines the node template renders for parameter values `values`."""
+    _, security, _ = user_data_parts(node)
+    params = parameter_values(node, values)
+    block = resolve(security, conditions(node, values), params)
+    assert isinstance(block, str), block
+    return block
 
 
 def walk(obj):
@@ -66,22 +78,26 @@ def test_no_constructs_that_moto_or_cloudformation_mishandle(name):
 
 
 def test_user_data_embeds_the_bootstrap_script_verbatim():
-    _, body = user_data_parts()
+    _, _, body = user_data_parts()
     assert body == BOOTSTRAP.read_text(), (
         "the user data in templates/rmq-node.yaml differs from userdata/node-bootstrap.sh: "
         "run python3 cloudformation/tests/sync_userdata.py")
 
 
 def test_user_data_header_sets_every_variable_the_script_needs():
-    (header, mapping), _ = user_data_parts()
+    (header, mapping), security, _ = user_data_parts()
     assigned = set(re.findall(r"^(RMQ_[A-Z0-9_]+)=", header, re.M))
     script = BOOTSTRAP.read_text()
     used = set(re.findall(r"\b(RMQ_[A-Z0-9_]+)\b", script))
     # Variables a sandbox sets (never the header), and ports with defaults.
     optional = {"RMQ_ROOT", "RMQ_ARTEFACT_DIR", "RMQ_NO_SYSTEMD", "RMQ_NO_EC2", "RMQ_NO_CLOUDWATCH",
-                "RMQ_OVERRIDES", "RMQ_ALLOW_SCRIPTS", "RMQ_NAMESRV_PORT", "RMQ_LISTEN_PORT", "RMQ_HA_PORT",
-                # spec.security: only rmq-aws sets them so far (the templates have no secrets yet).
-                "RMQ_SECURITY_CONF", "RMQ_SECRETS", "RMQ_SECRETS_SHA256"}
+                "RMQ_OVERRIDES", "RMQ_ALLOW_SCRIPTS", "RMQ_NAMESRV_PORT", "RMQ_LISTEN_PORT", "RMQ_HA_PORT"}
+    # spec.security's lines: only when it is on (as rmq-aws renders them).
+    secured = security["Fn::If"][1]["Fn::Sub"][0]
+    assert security["Fn::If"][0] == "HasSecurity" and security["Fn::If"][2] == ""
+    assert re.findall(r"^(RMQ_[A-Z0-9_]+)=", secured, re.M) == [
+        "RMQ_SECURITY_CONF", "RMQ_SECRETS", "RMQ_SECRETS_SHA256"]
+    assigned |= set(re.findall(r"^(RMQ_[A-Z0-9_]+)=", secured, re.M))
     assert used - optional == assigned, (
         f"header/script mismatch: only in the script {sorted(used - optional - assigned)}, "
         f"only in the header {sorted(assigned - used)}")
@@ -110,13 +126,27 @@ def longest(name):
         return max(len(str(v)) for v in spec["AllowedValues"])
     if "MaxValue" in spec:
         return len(str(spec["MaxValue"]))
+    if "MaxLength" in spec:
+        return int(spec["MaxLength"])
     return LONGEST.get(name, 128)
 
 
+def longest_security_block():
+    """The longest spec.security lines: every combination, secret names at their MaxLength."""
+    names = {k: "x" * longest(k) for k in ("AclAccountsSecret", "AclAdminSecret", "TlsCertificateSecret")}
+    blocks = [security_block(dict(names, NodeRole=role, TlsMode=mode, TlsClientAuth=auth))
+              for role in NODE["Parameters"]["NodeRole"]["AllowedValues"]
+              for mode in NODE["Parameters"]["TlsMode"]["AllowedValues"]
+              for auth in NODE["Parameters"]["TlsClientAuth"]["AllowedValues"]]
+    return max(blocks, key=len)
+
+
 def test_rendered_user_data_fits_the_16k_limit():
-    (header, _), body = user_data_parts()
+    (header, _), _, body = user_data_parts()
     worst = re.sub(r"\$\{([^}]+)\}", lambda m: "x" * longest(m.group(1)), header)
-    assert len((worst + body).encode()) < 16 * 1024 - 128, "keep a little room for the next change"
+    block = longest_security_block()
+    assert "RMQ_SECRETS_SHA256=" in block and "tls.client.keyPath=" in block
+    assert len((worst + block + body).encode()) < 16 * 1024 - 128, "keep a little room for the next change"
 
 
 def test_bootstrap_script_parses():
@@ -233,8 +263,17 @@ def test_quickstart_offers_every_cluster_and_vpc_setting():
 
 # ---- least privilege ------------------------------------------------------------------------
 
-def test_node_role_is_least_privilege():
+def node_role_statements():
+    """(statements always there, statements only with secrets) of the node role's policy."""
     statements = CLUSTER["Resources"]["NodeRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    always = [st for st in statements if "Fn::If" not in st]
+    optional = [st["Fn::If"] for st in statements if "Fn::If" in st]
+    assert all(cond == "HasSecrets" and no == {"Ref": "AWS::NoValue"} for cond, _, no in optional), optional
+    return always, [yes for _, yes, _ in optional]
+
+
+def test_node_role_is_least_privilege():
+    statements, _ = node_role_statements()
     actions = {}
     for st in statements:
         assert st["Effect"] == "Allow"
@@ -358,3 +397,157 @@ def test_template_size(name):
     # template nests node stacks from S3 anyway, so it is only ever deployed by URL.
     limit = 1_000_000 if name == "rmq-cluster.yaml" else 51_200
     assert size < limit, f"{name} is {size} bytes"
+
+
+# ---- spec.security ------------------------------------------------------------------------
+
+PSEUDO = {"AWS::Partition": "aws", "AWS::Region": "eu-west-1", "AWS::AccountId": "123456789012",
+          "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "stk"}
+SECURED = {"AclAccountsSecret": "rmq-acl", "AclAdminSecret": "rmq-admin", "TlsMode": "Enforcing",
+           "TlsCertificateSecret": "rmq-tls", "TlsClientAuth": "Require"}
+
+
+def secret_statements(values):
+    """The node role's statements for cluster parameter values `values`, resolved."""
+    statements = CLUSTER["Resources"]["NodeRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    params = dict(parameter_values(CLUSTER, values), **PSEUDO)
+    resolved = resolve(statements, conditions(CLUSTER, values), params)
+    return [st for st in resolved if any(a.startswith(("ssm:", "kms:")) for a in
+                                         ([st["Action"]] if isinstance(st["Action"], str) else st["Action"]))]
+
+
+def test_node_role_reads_and_decrypts_only_its_clusters_secrets():
+    """The same statements as rmq-aws's SecretsScope (operator/aws/src/iam.rs), only with secrets."""
+    parameters = "arn:aws:ssm:eu-west-1:123456789012:parameter/rmq/orders/*"
+    expected = [
+        {"Sid": "ReadThisClustersSecrets", "Effect": "Allow",
+         "Action": ["ssm:GetParameter", "ssm:GetParameters", "ssm:GetParametersByPath"], "Resource": parameters},
+        {"Sid": "DecryptThisClustersSecretsThroughSsm", "Effect": "Allow", "Action": "kms:Decrypt",
+         "Resource": "arn:aws:kms:eu-west-1:123456789012:key/*",
+         "Condition": {"StringEquals": {"kms:ViaService": "ssm.eu-west-1.amazonaws.com"},
+                       "StringLike": {"kms:EncryptionContext:PARAMETER_ARN": parameters}}},
+    ]
+    assert secret_statements(dict(SECURED, ClusterName="orders")) == expected
+    for only in ({"AclAccountsSecret": "a", "AclAdminSecret": "b"},
+                 {"TlsMode": "Permissive", "TlsCertificateSecret": "c"}):
+        assert secret_statements(dict(only, ClusterName="orders")) == expected
+    assert secret_statements({"ClusterName": "orders"}) == []
+    assert secret_statements({}) == []
+    _, optional = node_role_statements()
+    for st in optional:
+        for action in [st["Action"]] if isinstance(st["Action"], str) else st["Action"]:
+            assert "*" not in action and not action.startswith("ssm:Put"), action
+
+
+def secured_node(role, **values):
+    return dict(SECURED, NodeRole=role, **values)
+
+
+SCRIPT_SHA = hashlib.sha256((BOOTSTRAP.parent / "node-secrets.sh").read_bytes()).hexdigest()
+S = "/etc/rmq-secrets"
+
+
+def test_security_header_of_a_broker_and_a_nameserver():
+    broker = security_block(secured_node("broker"))
+    assert broker == (
+        f"RMQ_SECURITY_CONF='aclEnable=true aclFile={S}/rmq-acl/plain_acl.yml "
+        f"innerClientCredentialsDir={S}/rmq-admin tls.server.mode=enforcing "
+        f"tls.server.certPath={S}/rmq-tls/tls.crt tls.server.keyPath={S}/rmq-tls/tls.key "
+        f"tls.server.trustCertPath={S}/rmq-tls/ca.crt tls.server.need.client.auth=require tls.enable=true "
+        f"tls.client.trustCertPath={S}/rmq-tls/ca.crt tls.client.certPath={S}/rmq-tls/tls.crt "
+        f"tls.client.keyPath={S}/rmq-tls/tls.key'\n"
+        "RMQ_SECRETS='rmq-acl/plain_acl.yml rmq-admin/accessKey rmq-admin/secretKey rmq-tls/tls.crt "
+        "rmq-tls/tls.key rmq-tls/ca.crt'\n"
+        f"RMQ_SECRETS_SHA256='{SCRIPT_SHA}'\n")
+    # A nameserver: the accounts and the certificate, never the admin secret nor client keys.
+    namesrv = security_block(secured_node("namesrv", TlsMode="Permissive", TlsClientAuth="Optional"))
+    assert namesrv == (
+        f"RMQ_SECURITY_CONF='aclEnable=true aclFile={S}/rmq-acl/plain_acl.yml tls.server.mode=permissive "
+        f"tls.server.certPath={S}/rmq-tls/tls.crt tls.server.keyPath={S}/rmq-tls/tls.key "
+        f"tls.server.trustCertPath={S}/rmq-tls/ca.crt tls.server.need.client.auth=optional'\n"
+        "RMQ_SECRETS='rmq-acl/plain_acl.yml rmq-tls/tls.crt rmq-tls/tls.key rmq-tls/ca.crt'\n"
+        f"RMQ_SECRETS_SHA256='{SCRIPT_SHA}'\n")
+    assert "rmq-admin" not in security_block(secured_node("namesrv"))
+
+
+@pytest.mark.parametrize("role", ["broker", "namesrv"])
+def test_security_header_acl_only_tls_only_and_off(role):
+    acl = security_block({"NodeRole": role, "AclAccountsSecret": "acl", "AclAdminSecret": "adm"})
+    conf = f"aclEnable=true aclFile={S}/acl/plain_acl.yml"
+    files = "acl/plain_acl.yml"
+    if role == "broker":
+        conf += f" innerClientCredentialsDir={S}/adm"
+        files += " adm/accessKey adm/secretKey"
+    assert acl == f"RMQ_SECURITY_CONF='{conf}'\nRMQ_SECRETS='{files}'\nRMQ_SECRETS_SHA256='{SCRIPT_SHA}'\n"
+    tls = security_block({"NodeRole": role, "TlsMode": "Permissive", "TlsCertificateSecret": "t"})
+    conf = (f"tls.server.mode=permissive tls.server.certPath={S}/t/tls.crt tls.server.keyPath={S}/t/tls.key "
+            f"tls.server.trustCertPath={S}/t/ca.crt tls.server.need.client.auth=none")
+    if role == "broker":
+        conf += f" tls.client.trustCertPath={S}/t/ca.crt"  # no tls.enable (Permissive), no client keys
+    assert tls == (f"RMQ_SECURITY_CONF='{conf}'\nRMQ_SECRETS='t/tls.crt t/tls.key t/ca.crt'\n"
+                   f"RMQ_SECRETS_SHA256='{SCRIPT_SHA}'\n")
+    # Off: no line at all, so the user data of a stack without secrets is unchanged.
+    assert security_block({"NodeRole": role}) == ""
+
+
+def test_node_template_pins_the_secrets_script_of_its_release():
+    _, security, _ = user_data_parts()
+    assert security["Fn::If"][1]["Fn::Sub"][1]["ScriptSha256"] == SCRIPT_SHA, (
+        "userdata/node-secrets.sh changed: run python3 cloudformation/tests/sync_userdata.py")
+
+
+def test_security_values_cannot_break_out_of_their_quotes():
+    for template in (NODE, CLUSTER, QUICKSTART):
+        for key in ("AclAccountsSecret", "AclAdminSecret", "TlsCertificateSecret"):
+            spec = template["Parameters"][key]
+            assert spec["AllowedPattern"] == "^([a-z0-9]([a-z0-9.-]*[a-z0-9])?)?$" and spec["MaxLength"] == 32
+            assert spec["Default"] == ""
+        assert template["Parameters"]["TlsMode"]["Default"] == "Disabled"
+        assert template["Parameters"]["TlsClientAuth"]["Default"] == "None"
+
+
+def test_cluster_passes_security_to_every_node_and_the_admin_secret_to_brokers_only():
+    keys = {"AclAccountsSecret", "TlsMode", "TlsCertificateSecret", "TlsClientAuth"}
+    for _, _, logical in broker_stacks():
+        p = CLUSTER["Resources"][logical]["Properties"]["Parameters"]
+        assert {k: p[k] for k in keys | {"AclAdminSecret"}} == {k: {"Ref": k} for k in keys | {"AclAdminSecret"}}
+    for i in range(3):
+        p = CLUSTER["Resources"][f"NameServer{i}Stack"]["Properties"]["Parameters"]
+        assert {k: p[k] for k in keys} == {k: {"Ref": k} for k in keys}
+        assert "AclAdminSecret" not in p
+    p = QUICKSTART["Resources"]["ClusterStack"]["Properties"]["Parameters"]
+    for key in keys | {"AclAdminSecret"}:
+        assert p[key] == {"Ref": key}
+
+
+@pytest.mark.parametrize("values,failure", [
+    ({}, None),
+    (dict(SECURED, ClusterName="orders"), None),
+    ({"ClusterName": "orders", "AclAccountsSecret": "a", "AclAdminSecret": "b"}, None),
+    ({"ClusterName": "orders", "TlsMode": "Permissive", "TlsCertificateSecret": "c", "TlsClientAuth": "Optional"},
+     None),
+    ({"ClusterName": "orders", "AclAdminSecret": "b"}, "AclAdminSecret is set, so AclAccountsSecret must"),
+    ({"ClusterName": "orders", "AclAccountsSecret": "a"}, "AclAccountsSecret is set, so AclAdminSecret must"),
+    ({"ClusterName": "orders", "TlsMode": "Enforcing"}, "TlsMode is not Disabled, so TlsCertificateSecret must"),
+    ({"ClusterName": "orders", "TlsCertificateSecret": "c"}, "TlsCertificateSecret is set but TlsMode is Disabled"),
+    ({"TlsClientAuth": "Require"}, "Client certificates need TLS, and TlsMode is Disabled"),
+    ({"AclAccountsSecret": "a", "AclAdminSecret": "b"}, "read their secrets from SSM /rmq/<ClusterName>/"),
+])
+@pytest.mark.parametrize("template", ["rmq-cluster.yaml", "rmq-quickstart.yaml"])
+def test_rules_refuse_inconsistent_security(template, values, failure):
+    failed = rule_failures(load_template(template), dict({"MasterRole": "ASYNC_MASTER"}, **values))
+    if failure is None:
+        assert failed == []
+    else:
+        assert len(failed) == 1 and failure in failed[0], failed
+
+
+PARITY = json.loads((TEMPLATES.parent / "tests/fixtures/security-parity.json").read_text())
+
+
+@pytest.mark.parametrize("case", PARITY, ids=[c["name"] for c in PARITY])
+@pytest.mark.parametrize("role", ["namesrv", "broker"])
+def test_template_renders_the_security_lines_rmq_aws_renders(case, role):
+    """fixtures/security-parity.json is what rmq-aws renders for the same spec.security
+    (operator/aws/tests/template_parity.rs checks that side): both back-ends configure a node alike."""
+    assert security_block(dict(case["parameters"], NodeRole=role)) == case[role]

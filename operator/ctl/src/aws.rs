@@ -7,7 +7,9 @@
 //! the VPC, or pass `--namesrv` through a tunnel, or `--skip-topics`); `destroy` deletes every
 //! resource tagged for the cluster, in reverse order. `secrets put|list` manage the SSM
 //! parameters of `spec.security`'s secrets; `apply` signs its topic reconcile with the admin
-//! account of `--access-key`/`--secret-key`, else of the spec's `adminSecret` parameters.
+//! account of `--access-key`/`--secret-key`, else of the spec's `adminSecret` parameters, and
+//! with TLS on verifies the nameservers against `--tls-ca`, else against the `ca.crt` parameter
+//! of the spec's `certificateSecret`.
 
 use crate::cli::aws::{
     ApplyArgs, AwsCommand, DestroyArgs, PlanArgs, SecretsCommand, SecretsListArgs, SecretsPutArgs,
@@ -352,8 +354,81 @@ async fn apply(a: ApplyArgs) -> Result<(), CtlError> {
         .clone()
         .or_else(|| out.map(|o| o.name_server_addresses))
         .unwrap_or_default();
-    let security = admin_security(&aws, &cluster, &a.namesrv.security).await?;
+    let mut security = admin_security(&aws, &cluster, &a.namesrv.security).await?;
+    // Kept until the reconcile is done: the CA bundle read from SSM, as a file for --tls-ca.
+    let _ca = cluster_ca(&aws, &cluster, &mut security).await?;
     reconcile_topics(&decls, &cluster, list, &security, output).await
+}
+
+/// With TLS on and no `--tls-ca`: the `ca.crt` parameter of the spec's `certificateSecret`,
+/// written to a private temporary file that `security.tls_ca` then names (removed when the
+/// returned guard drops).
+async fn cluster_ca(
+    aws: &Aws,
+    cluster: &ValidatedCluster,
+    security: &mut SecurityArgs,
+) -> Result<Option<TempCa>, CtlError> {
+    let Some(tls) = &cluster.security.tls else {
+        return Ok(None);
+    };
+    if security.tls_ca.is_some() {
+        return Ok(None);
+    }
+    let (_, _, ca) = rmq_model::validate::TLS_FILES;
+    let file = rmq_aws::secrets::SecretFile::new(&tls.certificate, ca);
+    let pem = rmq_aws::secrets::ssm::read(aws, &cluster.name, &file)
+        .await
+        .map_err(|e| {
+            CtlError::Aws(format!(
+                "cannot read the CA bundle for topics and groups: {e} (fix: pass --tls-ca FILE, or let this identity read and decrypt /rmq/{}/*)",
+                cluster.name
+            ))
+        })?;
+    let guard = TempCa::write(&pem).map_err(|source| CtlError::Io {
+        path: format!(
+            "a temporary copy of {} (fix: pass --tls-ca FILE, or set TMPDIR to a writable directory)",
+            file.parameter(&cluster.name)
+        ),
+        source,
+    })?;
+    // Checked here, so that a bad bundle is named by its parameter rather than the temporary file.
+    crate::security::tls(
+        &guard.path(),
+        None,
+        &format!("the parameter {}", file.parameter(&cluster.name)),
+    )?;
+    security.tls_ca = Some(guard.path());
+    Ok(Some(guard))
+}
+
+/// A private directory (0700) holding `ca.crt`, removed on drop.
+struct TempCa(std::path::PathBuf);
+
+impl TempCa {
+    /// Writes `pem` as `ca.crt` into a new directory under the system's temporary directory.
+    fn write(pem: &str) -> std::io::Result<Self> {
+        use std::os::unix::fs::DirBuilderExt;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let dir = std::env::temp_dir().join(format!("rmqctl-ca-{}-{nanos}", std::process::id()));
+        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
+        let guard = Self(dir);
+        std::fs::write(guard.path(), pem)?;
+        Ok(guard)
+    }
+
+    /// The `ca.crt` file.
+    fn path(&self) -> std::path::PathBuf {
+        self.0.join("ca.crt")
+    }
+}
+
+impl Drop for TempCa {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// The security flags of the topic reconcile: as given, or, without `--access-key` and
@@ -542,4 +617,24 @@ async fn destroy(a: DestroyArgs) -> Result<(), CtlError> {
         emit(output, &ApplyJson::new(&plan, &report, None))?;
     }
     failed(&report)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_ca_from_ssm_is_a_private_file_removed_afterwards() {
+        let pem = "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----";
+        let guard = TempCa::write(pem).unwrap();
+        let path = guard.path();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), pem);
+        let dir = path.parent().unwrap().to_path_buf();
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        drop(guard);
+        assert!(!dir.exists());
+    }
 }

@@ -180,7 +180,9 @@ fn acl_and_enforcing_tls_from_a_secrets_directory() {
 /// With the application's keys and TLS the Java client produces and consumes; without keys the
 /// broker refuses the send (NO_PERMISSION); without TLS it reaches nothing.
 fn java_clients_need_keys_and_tls(cluster: &LocalCluster) {
-    let produce = format!("produce --topic {TOPIC} --count 20 --prefix s1");
+    // The first sends also fetch the route and run the TLS handshakes: generous under CI load
+    // (a 3 s send timeout ran out there once while every node was busy).
+    let produce = format!("produce --topic {TOPIC} --count 20 --prefix s1 --send-timeout-ms 15000");
     java(cluster, &produce, true, APP).assert_ok();
     let consume =
         format!("consume --topic {TOPIC} --group {GROUP} --expect 20 --prefix s1 --from first");
