@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod certs;
 pub mod controller;
+pub mod failover;
 pub mod harness;
 pub mod http;
 pub mod mqadmin;

@@ -1,0 +1,224 @@
+//! Split brain in controller mode: a master cut off from everything (frozen with SIGSTOP, so
+//! it misses its heartbeats and the controllers elect the slave) comes back believing it still
+//! leads. With `allAckInSyncStateSet=true` it must not acknowledge a single send in its old
+//! epoch — clients with a stale route send straight to it — and it must step down, cut what it
+//! stored alone and follow the new master; every acknowledged message is read, nothing that
+//! only the old master stored.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use rmq_e2e::failover::{Cluster, HB_TIMEOUT_MS, send_direct};
+use rmq_e2e::process::unsafe_free_kill;
+use rmq_e2e::{Admin, wait_until};
+use rmq_protocol::response_code as code;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const GROUP: &str = "broker-sb";
+const TOPIC: &str = "SplitBrainTopic";
+const PREFIX: &str = "sb";
+/// Messages per Java produce round.
+const N: i64 = 300;
+/// Indices of the raw sends to the old master (never acknowledged, so never consumed).
+const DIRECT_BASE: i64 = 1_000_000;
+/// The old master stays frozen at least this long: past `haMaxTimeSlaveNotCatchup` (5 s), so
+/// on resuming its in-sync upkeep finds the slave lagging and asks (at its old epoch) to drop
+/// it, which the controllers must refuse.
+const MIN_FROZEN: Duration = Duration::from_secs(7);
+/// Parallel raw senders.
+const LANES: i64 = 4;
+/// How long the raw senders keep at the old master after it resumes.
+const DIRECT_FOR: Duration = Duration::from_secs(12);
+
+/// SIGSTOP on creation, SIGCONT on [`Frozen::thaw`] or drop (a failing test leaves no stopped
+/// process behind).
+struct Frozen(Option<u32>);
+
+impl Frozen {
+    fn freeze(pid: u32) -> Self {
+        unsafe_free_kill(pid, libc::SIGSTOP);
+        Self(Some(pid))
+    }
+
+    fn thaw(&mut self) {
+        if let Some(pid) = self.0.take() {
+            unsafe_free_kill(pid, libc::SIGCONT);
+        }
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        self.thaw();
+    }
+}
+
+/// One answer of the old master: when (since SIGCONT), which message, which code (`None`: no
+/// answer or the connection closed).
+#[derive(Debug, Clone, Copy)]
+struct Answer {
+    at: Duration,
+    index: i64,
+    code: Option<i32>,
+}
+
+fn code_name(c: Option<i32>) -> &'static str {
+    match c {
+        None => "no answer / closed",
+        Some(code::SUCCESS) => "SEND_OK",
+        Some(code::SLAVE_NOT_AVAILABLE) => "SLAVE_NOT_AVAILABLE",
+        Some(code::FLUSH_SLAVE_TIMEOUT) => "FLUSH_SLAVE_TIMEOUT",
+        Some(code::SERVICE_NOT_AVAILABLE) => "SERVICE_NOT_AVAILABLE",
+        Some(_) => "other error",
+    }
+}
+
+/// Sends from `LANES` threads to `addr` until `until`; the lanes start before `resume` is
+/// called (their first requests wait in the frozen broker's socket) and every answer is timed
+/// from the moment `resume` returned.
+fn hammer(addr: &str, until: Duration, resume: impl FnOnce()) -> Vec<Answer> {
+    let answers = Mutex::new(Vec::new());
+    let zero = Mutex::new(None::<Instant>);
+    std::thread::scope(|s| {
+        for lane in 0..LANES {
+            let (answers, zero) = (&answers, &zero);
+            s.spawn(move || {
+                let admin = Admin::new();
+                let mut i = DIRECT_BASE + lane;
+                loop {
+                    let c = send_direct(&admin, addr, TOPIC, PREFIX, i);
+                    let since = zero.lock().unwrap().map(|z| z.elapsed());
+                    let at = since.unwrap_or_default();
+                    answers.lock().unwrap().push(Answer {
+                        at,
+                        index: i,
+                        code: c,
+                    });
+                    if since.is_some_and(|d| d >= until) {
+                        return;
+                    }
+                    i += LANES;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        resume();
+        *zero.lock().unwrap() = Some(Instant::now());
+    });
+    let mut all = answers.into_inner().unwrap();
+    all.sort_by_key(|a| a.at);
+    all
+}
+
+/// Prints the old master's answers as a timeline: per code, how many and when (first, last).
+fn timeline(answers: &[Answer]) -> BTreeMap<&'static str, (usize, Duration, Duration)> {
+    let mut t: BTreeMap<&'static str, (usize, Duration, Duration)> = BTreeMap::new();
+    for a in answers {
+        let e = t.entry(code_name(a.code)).or_insert((0, a.at, a.at));
+        e.0 += 1;
+        e.2 = a.at;
+    }
+    eprintln!("OLD MASTER ANSWERS after SIGCONT (count, first, last): {t:#?}");
+    t
+}
+
+/// Resumes the frozen old master at `old` while raw sends hit it (see [`hammer`]): panics if
+/// any is acknowledged; whether any was refused after being stored (SLAVE_NOT_AVAILABLE or
+/// FLUSH_SLAVE_TIMEOUT: the old master then holds a tail the new master never had).
+fn resume_under_sends(old: &str, frozen: &mut Frozen) -> bool {
+    let answers = hammer(old, DIRECT_FOR, || frozen.thaw());
+    let t = timeline(&answers);
+    let acked: Vec<&Answer> = answers
+        .iter()
+        .filter(|a| a.code == Some(code::SUCCESS))
+        .collect();
+    let acked_ids: Vec<(i64, Duration)> = acked.iter().map(|a| (a.index, a.at)).collect();
+    assert!(
+        acked.is_empty(),
+        "SPLIT BRAIN: the old master acknowledged {} sends after resuming (index, since \
+         SIGCONT): {acked_ids:?}; timeline {t:?}",
+        acked.len()
+    );
+    answers.iter().any(|a| {
+        matches!(
+            a.code,
+            Some(code::SLAVE_NOT_AVAILABLE | code::FLUSH_SLAVE_TIMEOUT)
+        )
+    })
+}
+
+#[test]
+fn a_frozen_master_that_resumes_acknowledges_nothing_and_rejoins_as_slave() {
+    let extra = [("allAckInSyncStateSet", "true")];
+    let c = Cluster::start(GROUP, TOPIC, PREFIX, &extra);
+    c.wait_in_sync("the slave joins the in-sync set");
+    c.produce(0, N);
+    wait_until("the slave has the topic", Duration::from_secs(30), || {
+        c.admin.has_topic(&c.brokers[1].addr, TOPIC)
+    });
+    let before = c.view();
+    let old = c.brokers[0].addr.clone();
+    let mut frozen = Frozen::freeze(c.brokers[0].pid());
+    let frozen_at = Instant::now();
+    let (elected, routed) = c.wait_master(1);
+    let after = c.view();
+    eprintln!(
+        "SPLIT: master frozen; slave elected after {elected:?}, routed after {routed:?} \
+         (heartbeat timeout {HB_TIMEOUT_MS} ms); epoch {} -> {}, in-sync {:?}",
+        before.epoch, after.epoch, after.in_sync
+    );
+    assert!(
+        after.epoch > before.epoch,
+        "a new epoch: {before:?} -> {after:?}"
+    );
+    assert_eq!(
+        after.in_sync,
+        vec![c.id_of(1)],
+        "the new master is alone in sync"
+    );
+    c.produce(N, N);
+    std::thread::sleep(MIN_FROZEN.saturating_sub(frozen_at.elapsed()));
+    eprintln!(
+        "SPLIT: old master frozen for {:?}, resuming",
+        frozen_at.elapsed()
+    );
+    let refused_stored = resume_under_sends(&old, &mut frozen);
+    wait_until("the old master steps down", Duration::from_secs(30), || {
+        c.brokers[0].log().contains("restarting with the new role")
+    });
+    assert_eq!(c.master_index(), Some(1), "the new master stays");
+    let fenced: Vec<String> = (c.brokers[0].log().lines())
+        .filter(|l| l.contains("cannot change the in-sync set"))
+        .map(str::to_owned)
+        .collect();
+    eprintln!("SPLIT: the old master's refused in-sync changes: {fenced:#?}");
+    let took = c.wait_in_sync("the old master rejoins the in-sync set as slave");
+    eprintln!("SPLIT: old master back in sync {took:?} after the raw sends ended");
+    if refused_stored {
+        // what it stored (and refused) after resuming is a tail the new master never had
+        assert!(
+            c.brokers[0].log().contains("diverged from the new master"),
+            "the old master stored refused sends but did not cut them"
+        );
+    }
+    assert_eq!(c.view().master, c.id_of(1));
+    wait_until(
+        "the old master has the topic",
+        Duration::from_secs(30),
+        || c.admin.has_topic(&c.brokers[0].addr, TOPIC),
+    );
+    c.produce(2 * N, N);
+    let got = c.consume_all("split-brain-java5", 3 * N);
+    let direct: Vec<i64> = got.iter().copied().filter(|i| *i >= DIRECT_BASE).collect();
+    assert!(
+        direct.is_empty(),
+        "messages only the old master stored (and refused) were delivered: {direct:?}"
+    );
+    assert_eq!(
+        got,
+        (0..3 * N).collect::<Vec<_>>(),
+        "every acknowledged message is there"
+    );
+}
