@@ -40,6 +40,21 @@ pub mod admission {
         ),
         (
             "spec.brokers",
+            "!has(self.failover) || self.failover != 'Automatic' || (self.replication == 'Sync' && self.replicasPerGroup >= 2)",
+            "spec.brokers.failover Automatic needs replication: Sync and replicasPerGroup 2 or more (the controllers elect only a replica that has every acknowledged message)",
+        ),
+        (
+            "spec.brokers",
+            "(has(self.failover) ? self.failover : 'Manual') == (has(oldSelf.failover) ? oldSelf.failover : 'Manual')",
+            "spec.brokers.failover cannot change on a running cluster (controller mode assigns broker ids and roles differently); restore the previous value, or create a new cluster",
+        ),
+        (
+            "spec.controller",
+            "!has(self.replicas) || self.replicas % 2 == 1",
+            "spec.controller.replicas must be odd (1, 3, 5 or 7): a majority of them must be alive for elections",
+        ),
+        (
+            "spec.brokers",
             "!has(self.config) || !has(self.retention) || ((!('fileReservedTime' in self.config) || self.config['fileReservedTime'] == string(self.retention.hours)) && (!('deleteWhen' in self.config) || self.config['deleteWhen'] == self.retention.deleteWhen) && (!('diskMaxUsedSpaceRatio' in self.config) || self.config['diskMaxUsedSpaceRatio'] == string(self.retention.maxDiskUsedPercent)))",
             "spec.brokers.config sets fileReservedTime, deleteWhen or diskMaxUsedSpaceRatio to another value than spec.brokers.retention: remove the key from spec.brokers.config and set spec.brokers.retention.hours, deleteWhen or maxDiskUsedPercent instead",
         ),

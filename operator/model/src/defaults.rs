@@ -49,9 +49,33 @@ pub const NAME_SERVER_RESOURCES: (&str, &str, &str) = ("100m", "128Mi", "256Mi")
 /// holds little in its heap (idle RSS ~7 MiB); the limit leaves room for read buffers under
 /// load. The page cache of the data volume is charged to the pod but reclaimed under pressure.
 pub const BROKER_RESOURCES: (&str, &str, &str) = ("250m", "512Mi", "2Gi");
+/// Default resources of a controller pod: (cpu request, memory request, memory limit). A
+/// controller holds each group's master, epoch and in-sync set and a short Raft log.
+pub const CONTROLLER_RESOURCES: (&str, &str, &str) = ("100m", "64Mi", "256Mi");
+/// Port of a controller replica (brokers, admins and the other replicas all use it), as
+/// Java's controller examples use.
+pub const CONTROLLER_PORT: u16 = 9878;
+/// Parent of a controller's data directory where the back-end does not choose one (AWS: the
+/// nameserver node's root volume).
+pub const CONTROLLER_DATA_DIR: &str = "/var/lib/rmq";
 /// `spec.brokers.storage.size`.
 pub fn storage_size() -> String {
     "20Gi".into()
+}
+/// `spec.controller.replicas`: a majority survives one loss.
+pub fn controller_replicas() -> i32 {
+    3
+}
+/// `spec.controller.brokerTimeoutMs`: failover within ~6 s of a master's death.
+pub fn controller_broker_timeout_ms() -> i32 {
+    5000
+}
+/// `spec.controller.storage`: the Raft log and snapshots are small.
+pub fn controller_storage() -> crate::types::StorageSpec {
+    crate::types::StorageSpec {
+        size: "1Gi".into(),
+        storage_class: None,
+    }
 }
 /// `spec.brokers.retention.hours` (broker.conf `fileReservedTime`; RocketMQ's default).
 pub fn retention_hours() -> i32 {

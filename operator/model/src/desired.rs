@@ -6,6 +6,10 @@
 //! Pure: no I/O. Local mode addresses nodes as `127.0.0.1` + ports, Kubernetes as Service DNS
 //! names, AWS as fixed private IPs; everything else is computed here once.
 
+mod controller;
+
+pub use controller::{ControllerNode, scan_interval_ms};
+
 use crate::defaults;
 use crate::types::{FlushMode, ReplicationMode};
 use crate::validate::ValidatedCluster;
@@ -50,6 +54,22 @@ pub trait Addressing {
     fn secret_dir(&self, name: &str) -> String {
         format!("{}/{name}", defaults::SECRETS_DIR)
     }
+    /// Endpoint of controller `index` (`failover: Automatic`): by default on nameserver node
+    /// `index`, port [`defaults::CONTROLLER_PORT`] (how AWS places them).
+    fn controller(&self, cluster: &ValidatedCluster, index: u32) -> Endpoint {
+        Endpoint {
+            host: self.name_server(cluster, index).host,
+            port: defaults::CONTROLLER_PORT,
+        }
+    }
+    /// `controllerStorePath` of the controller node named `node` (`controller-0`).
+    fn controller_store_dir(&self, _cluster: &ValidatedCluster, node: &str) -> String {
+        format!("{}/{node}", defaults::CONTROLLER_DATA_DIR)
+    }
+    /// The address a controller binds (`listenAddr`); `None` for every interface.
+    fn controller_listen_addr(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Broker role as written in `broker.conf`.
@@ -61,6 +81,8 @@ pub enum BrokerRole {
     SyncMaster,
     /// SLAVE.
     Slave,
+    /// Chosen at run time by the controllers (`failover: Automatic`); broker.conf names no role.
+    Elected,
 }
 
 impl BrokerRole {
@@ -70,12 +92,13 @@ impl BrokerRole {
             BrokerRole::AsyncMaster => "ASYNC_MASTER",
             BrokerRole::SyncMaster => "SYNC_MASTER",
             BrokerRole::Slave => "SLAVE",
+            BrokerRole::Elected => "ELECTED",
         }
     }
 
-    /// True for masters.
+    /// True for fixed masters (never for [`BrokerRole::Elected`]).
     pub fn is_master(self) -> bool {
-        self != BrokerRole::Slave
+        matches!(self, BrokerRole::AsyncMaster | BrokerRole::SyncMaster)
     }
 }
 
@@ -128,6 +151,8 @@ pub struct DesiredCluster {
     pub security: crate::validate::Security,
     /// Nameservers, by index.
     pub name_servers: Vec<NameServerNode>,
+    /// Controllers, by index (empty unless `failover: Automatic`).
+    pub controllers: Vec<ControllerNode>,
     /// Brokers, group by group, master first.
     pub brokers: Vec<BrokerNode>,
 }
@@ -136,6 +161,15 @@ impl DesiredCluster {
     /// The `namesrvAddr` value: every nameserver, `;`-separated.
     pub fn namesrv_addr(&self) -> String {
         self.name_servers
+            .iter()
+            .map(|n| n.endpoint.address())
+            .collect::<Vec<_>>()
+            .join(";")
+    }
+
+    /// The `controllerAddr` value: every controller, `;`-separated (empty without them).
+    pub fn controller_addr(&self) -> String {
+        self.controllers
             .iter()
             .map(|n| n.endpoint.address())
             .collect::<Vec<_>>()
@@ -170,6 +204,7 @@ pub fn group_name(index: u32) -> String {
 
 /// Computes every node of `cluster` as `addressing` places them.
 pub fn desired_cluster(cluster: &ValidatedCluster, addressing: &dyn Addressing) -> DesiredCluster {
+    let controllers = controller::controller_nodes(cluster, addressing);
     let name_servers: Vec<NameServerNode> = (0..cluster.name_servers)
         .map(|i| NameServerNode {
             name: format!("namesrv-{i}"),
@@ -188,6 +223,7 @@ pub fn desired_cluster(cluster: &ValidatedCluster, addressing: &dyn Addressing) 
         for r in 0..cluster.replicas_per_group {
             let name = format!("{group}-{r}");
             let role = match (r, cluster.replication) {
+                _ if cluster.failover.is_some() => BrokerRole::Elected,
                 (0, ReplicationMode::Async) => BrokerRole::AsyncMaster,
                 (0, ReplicationMode::Sync) => BrokerRole::SyncMaster,
                 _ => BrokerRole::Slave,
@@ -208,7 +244,8 @@ pub fn desired_cluster(cluster: &ValidatedCluster, addressing: &dyn Addressing) 
                 store_dir,
                 broker_conf: String::new(),
             };
-            node.broker_conf = render_broker_conf(cluster, &node, &namesrv_addr, addressing);
+            node.broker_conf =
+                render_broker_conf(cluster, &node, &namesrv_addr, &controllers, addressing);
             brokers.push(node);
         }
     }
@@ -217,6 +254,7 @@ pub fn desired_cluster(cluster: &ValidatedCluster, addressing: &dyn Addressing) 
         namesrv_conf: render_namesrv_conf(cluster, addressing),
         security: cluster.security.clone(),
         name_servers,
+        controllers,
         brokers,
     }
 }
@@ -244,6 +282,7 @@ pub fn render_broker_conf(
     cluster: &ValidatedCluster,
     node: &BrokerNode,
     namesrv_addr: &str,
+    controllers: &[ControllerNode],
     addressing: &dyn Addressing,
 ) -> String {
     let flush = match cluster.flush {
@@ -256,11 +295,15 @@ pub fn render_broker_conf(
         "# Generated by rmq from RocketMQCluster {}; change the cluster spec, not this file.",
         cluster.name
     );
-    let lines = [
+    let mut lines = vec![
         ("brokerClusterName", cluster.name.clone()),
         ("brokerName", node.group.clone()),
-        ("brokerId", node.broker_id.to_string()),
-        ("brokerRole", node.role.as_conf().to_owned()),
+    ];
+    if node.role != BrokerRole::Elected {
+        lines.push(("brokerId", node.broker_id.to_string()));
+        lines.push(("brokerRole", node.role.as_conf().to_owned()));
+    }
+    lines.extend([
         ("flushDiskType", flush.to_owned()),
         ("namesrvAddr", namesrv_addr.to_owned()),
         ("brokerIP1", node.endpoint.host.clone()),
@@ -268,9 +311,23 @@ pub fn render_broker_conf(
         ("listenPort", node.endpoint.port.to_string()),
         ("haListenPort", node.ha_port.to_string()),
         ("storePathRootDir", node.store_dir.clone()),
-    ];
+    ]);
     for (k, v) in lines {
         let _ = writeln!(out, "{k}={}", escape(&v));
+    }
+    if let Some(failover) = &cluster.failover {
+        let _ = writeln!(
+            out,
+            "# spec.brokers.failover: Automatic (the controllers assign brokerId and the role)"
+        );
+        let addr = controllers
+            .iter()
+            .map(|n| n.endpoint.address())
+            .collect::<Vec<_>>()
+            .join(";");
+        for (k, v) in controller::broker_lines(failover, &addr) {
+            let _ = writeln!(out, "{k}={}", escape(&v));
+        }
     }
     if !cluster.broker_config.contains_key(SEGMENT_KEY) {
         let segment = segment_size(cluster.storage_bytes);

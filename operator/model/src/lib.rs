@@ -37,13 +37,15 @@ pub mod admin;
 /// the version rmq-model was built with.
 pub use rmq_protocol as protocol;
 
-pub use desired::{Addressing, BrokerNode, DesiredCluster, NameServerNode, desired_cluster};
+pub use desired::{
+    Addressing, BrokerNode, ControllerNode, DesiredCluster, NameServerNode, desired_cluster,
+};
 pub use types::{
-    BrokerGroupStatus, BrokersSpec, Condition, ConditionStatus, FlushMode, MessageType,
-    MonitoringSpec, NameServerSpec, ReplicationMode, RetentionSpec, RocketMQCluster,
-    RocketMQClusterSpec, RocketMQClusterStatus, RocketMQConsumerGroup, RocketMQConsumerGroupSpec,
-    RocketMQConsumerGroupStatus, RocketMQTopic, RocketMQTopicSpec, RocketMQTopicStatus, RollStatus,
-    StorageSpec, TopicPerm,
+    BrokerGroupStatus, BrokersSpec, Condition, ConditionStatus, ControllerSpec, FailoverMode,
+    FlushMode, MessageType, MonitoringSpec, NameServerSpec, ReplicationMode, RetentionSpec,
+    RocketMQCluster, RocketMQClusterSpec, RocketMQClusterStatus, RocketMQConsumerGroup,
+    RocketMQConsumerGroupSpec, RocketMQConsumerGroupStatus, RocketMQTopic, RocketMQTopicSpec,
+    RocketMQTopicStatus, RollStatus, StorageSpec, TopicPerm,
 };
 pub use validate::{
     GroupDecl, TopicDecl, ValidatedCluster, ValidationError, validate, validate_group,

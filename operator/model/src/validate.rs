@@ -16,11 +16,13 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
+mod failover;
 mod listener;
 mod pod;
 mod retention;
 mod security;
 
+pub use failover::{FAILOVER_BROKER_KEYS, Failover};
 pub use listener::broker_node_port;
 pub use pod::parse_cpu;
 pub use retention::{RETENTION_KEYS, Retention, is_delete_when};
@@ -127,6 +129,8 @@ pub struct ValidatedCluster {
     pub scale_in: crate::types::ScaleInSpec,
     /// ACL and TLS of every node.
     pub security: Security,
+    /// Automatic failover (controller mode) and its controllers; `None` with fixed roles.
+    pub failover: Option<Failover>,
 }
 
 impl ValidatedCluster {
@@ -154,6 +158,7 @@ pub fn validate(c: &RocketMQCluster) -> Result<ValidatedCluster, Vec<ValidationE
     let broker_pod = pod::check_pod(&s.brokers.pod, pod::Role::Broker, &mut errs);
     listener::check_listener(&s.listener, groups * replicas, &mut errs);
     let security = security::check_security(&s.security, &mut errs);
+    let failover = failover::check_failover(s, &mut errs);
     range(
         s.brokers.scale_in.drain_timeout_minutes,
         0,
@@ -189,6 +194,7 @@ pub fn validate(c: &RocketMQCluster) -> Result<ValidatedCluster, Vec<ValidationE
         listener: s.listener.clone(),
         scale_in: s.brokers.scale_in.clone(),
         security,
+        failover,
     })
 }
 
@@ -316,6 +322,14 @@ fn check_cluster_name(name: &str, path: &str, errs: &mut Vec<ValidationError>) {
 fn check_broker_key(k: &str, v: &str, errs: &mut Vec<ValidationError>) {
     let path = format!("spec.brokers.config.{k}");
     if let Some((_, from)) = MANAGED_BROKER_KEYS.iter().find(|(key, _)| *key == k) {
+        errs.push(ValidationError::new(
+            path,
+            format!("{k} is set by rmq from {from}"),
+            "remove it from spec.brokers.config",
+        ));
+        return;
+    }
+    if let Some(from) = failover::failover_key_source(k) {
         errs.push(ValidationError::new(
             path,
             format!("{k} is set by rmq from {from}"),

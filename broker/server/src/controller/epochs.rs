@@ -100,17 +100,26 @@ pub fn serve(b: &Broker, req: &RemotingCommand) -> RemotingCommand {
 }
 
 /// Records that master epoch `epoch` begins at the store's current end (entries copied from
-/// a former master that begin later than that end are dropped: this log never had them).
+/// a former master that begin later than that end are dropped: this log never had them). A
+/// master restarted within its own epoch (back before the controllers deemed it dead) keeps
+/// the entry it wrote when the epoch began.
 pub fn record(b: &Broker, epoch: i32) {
     let root = &b.config.store_root;
     let start = b.store.max_physical_offset();
+    let number = u32::try_from(epoch).unwrap_or(0);
     let result = EpochHistory::load(root).and_then(|mut h| {
+        if h.last()
+            .is_some_and(|l| l.epoch == number && l.start <= start)
+        {
+            return Ok(false);
+        }
         h.truncate_from(start.saturating_add(1));
-        h.begin(u32::try_from(epoch).unwrap_or(0), start)?;
-        h.save(root)
+        h.begin(number, start)?;
+        h.save(root).map(|()| true)
     });
     match result {
-        Ok(()) => tracing::info!(epoch, start, "master epoch recorded"),
+        Ok(true) => tracing::info!(epoch, start, "master epoch recorded"),
+        Ok(false) => tracing::info!(epoch, start, "master epoch resumed after a restart"),
         Err(e) => tracing::warn!(epoch, start, error = %e, "cannot record the master epoch"),
     }
 }

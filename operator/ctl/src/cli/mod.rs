@@ -95,16 +95,24 @@ pub struct UpArgs {
     /// `secrets` next to the file declaring the RocketMQCluster].
     #[arg(long, env = "RMQ_LOCAL_SECRETS_DIR", value_name = "DIR")]
     pub secrets_dir: Option<PathBuf>,
-    /// Directory holding rmq-namesrv and rmq-broker [default: next to rmqctl].
+    /// Directory holding rmq-namesrv, rmq-broker (and rmq-controller for `failover:
+    /// Automatic`) [default: next to rmqctl].
     #[arg(long, env = "RMQ_BIN_DIR")]
     pub bin_dir: Option<PathBuf>,
-    /// First nameserver port; nameserver i listens on BASE+i, broker k (group by group, master
-    /// first) on BASE+1035+10k (the defaults give 9876 and 10911, 10921, ...).
+    /// First nameserver port; nameserver i listens on BASE+i, controller i on BASE+200+i,
+    /// broker k (group by group, master first) on BASE+1035+10k (the defaults give 9876 and
+    /// 10911, 10921, ...).
     #[arg(long, default_value_t = 9876)]
     pub base_port: u16,
     /// Seconds to wait for every node to start and register.
     #[arg(long, default_value_t = 90)]
     pub timeout: u64,
+    /// In the foreground, seconds to wait before starting again a node that exited on its own
+    /// (at most 5 restarts per node within 5 minutes). With `failover: Automatic`, a master
+    /// back before `spec.controller.brokerTimeoutMs` stays master; one back later rejoins as a
+    /// replica of the master elected meanwhile.
+    #[arg(long, default_value_t = 1, value_name = "SECONDS")]
+    pub restart_delay: u64,
     /// Also delete topics and groups rmqctl created in this cluster that the files no longer
     /// declare (as `rmqctl apply` does). Off by default, so restarting with fewer files never
     /// deletes data.

@@ -12,9 +12,13 @@ use std::path::{Path, PathBuf};
 pub const BROKER_PORT_OFFSET: u16 = 1035;
 /// Ports per broker (main, HA, and room for the "VIP" main-2 port of the next one).
 pub const BROKER_PORT_STEP: u16 = 10;
+/// Distance between the first nameserver port and the first controller port (9876 → 10076);
+/// the nameservers' HTTP ports sit at +100.
+pub const CONTROLLER_PORT_OFFSET: u16 = 200;
 
-/// How local mode places nodes: all on one host, nameserver i on `base + i`, broker k (group by
-/// group, master first) on `base + 1035 + 10k`, data under the state directory.
+/// How local mode places nodes: all on one host, nameserver i on `base + i`, controller i on
+/// `base + 200 + i`, broker k (group by group, master first) on `base + 1035 + 10k`, data under
+/// the state directory.
 #[derive(Debug, Clone)]
 pub struct LocalAddressing {
     /// Host every node listens on and advertises.
@@ -78,6 +82,21 @@ impl Addressing for LocalAddressing {
         self.node_dir(node).join("store").display().to_string()
     }
 
+    fn controller(&self, _: &ValidatedCluster, index: u32) -> Endpoint {
+        Endpoint {
+            host: self.host.clone(),
+            port: port(u32::from(self.base_port) + u32::from(CONTROLLER_PORT_OFFSET) + index),
+        }
+    }
+
+    fn controller_store_dir(&self, _: &ValidatedCluster, node: &str) -> String {
+        self.node_dir(node).join("store").display().to_string()
+    }
+
+    fn controller_listen_addr(&self) -> Option<String> {
+        Some(self.host.clone())
+    }
+
     fn secret_dir(&self, name: &str) -> String {
         self.secrets_dir.join(name).display().to_string()
     }
@@ -92,6 +111,32 @@ pub struct Binaries {
     pub namesrv: PathBuf,
     /// Path of the `rmq-broker` executable.
     pub broker: PathBuf,
+    /// Path of the `rmq-controller` executable (checked by [`Binaries::check_controller`]:
+    /// only `failover: Automatic` needs it).
+    pub controller: PathBuf,
+}
+
+impl Binaries {
+    /// The executable a node of `kind` runs.
+    pub fn of(&self, kind: super::state::NodeKind) -> &Path {
+        use super::state::NodeKind;
+        match kind {
+            NodeKind::NameServer => &self.namesrv,
+            NodeKind::Broker => &self.broker,
+            NodeKind::Controller => &self.controller,
+        }
+    }
+
+    /// Fails with the fix when `rmq-controller` is not there.
+    pub fn check_controller(&self) -> Result<(), CtlError> {
+        if self.controller.is_file() {
+            return Ok(());
+        }
+        Err(CtlError::Local(format!(
+            "spec.brokers.failover: Automatic runs controllers, but {} does not exist (fix: build it with `cargo build -p rmq-controller` into the same target directory as rmqctl, or pass --bin-dir / set RMQ_BIN_DIR)",
+            self.controller.display()
+        )))
+    }
 }
 
 /// Finds rmq-namesrv and rmq-broker: `--bin-dir` / `RMQ_BIN_DIR`, else next to rmqctl. The
@@ -118,6 +163,7 @@ pub fn find_binaries(bin_dir: Option<&Path>) -> Result<Binaries, CtlError> {
         }
     }
     Ok(Binaries {
+        controller: dir.join("rmq-controller"),
         dir,
         namesrv,
         broker,

@@ -4,6 +4,7 @@
 //!
 //! - [`layout`]: addressing, binaries, ports. [`state`]: the state directory.
 //! - [`process`]: spawning and signalling. [`nodes`]: waiting, stopping, `status`, `down`.
+//! - [`supervise`]: the foreground, restarting a node that exits on its own.
 //! - [`secrets`]: `spec.security`'s secrets as files under `--secrets-dir`, and what rmqctl
 //!   itself signs and dials with.
 
@@ -12,6 +13,7 @@ mod nodes;
 mod process;
 mod secrets;
 mod state;
+mod supervise;
 
 pub use nodes::{down, status};
 
@@ -22,7 +24,7 @@ use crate::output::Output;
 use crate::progress::Progress;
 use layout::{LocalAddressing, check_port_free, find_binaries};
 use rmq_model::admin::Admin;
-use rmq_model::desired::desired_cluster;
+use rmq_model::desired::{BrokerRole, desired_cluster};
 use rmq_model::manifest::{Declarations, ManifestError};
 use rmq_model::validate::{ValidatedCluster, ValidationError};
 use state::{NodeKind, NodeState, State};
@@ -37,6 +39,8 @@ const HOST: &str = "127.0.0.1";
 const BROKER_CONF: &str = "broker.conf";
 /// A nameserver's config file in its directory (only with `spec.security`).
 const NAMESRV_CONF: &str = "namesrv.conf";
+/// A controller's config file in its directory.
+const CONTROLLER_CONF: &str = "controller.conf";
 
 /// The one cluster of `up`'s files, with topics/groups checked to target it.
 fn the_cluster(decls: &Declarations) -> Result<ValidatedCluster, CtlError> {
@@ -132,6 +136,22 @@ fn planned_nodes(
             pid: None,
         });
     }
+    for c in &desired.controllers {
+        let dir = addressing.node_dir(&c.name);
+        confs.insert(c.name.clone(), (CONTROLLER_CONF, c.conf.clone()));
+        nodes.push(NodeState {
+            name: c.name.clone(),
+            kind: NodeKind::Controller,
+            group: None,
+            broker_id: None,
+            role: "CONTROLLER".into(),
+            address: c.endpoint.address(),
+            args: vec!["-c".into(), dir.join(CONTROLLER_CONF).display().to_string()],
+            log: logs.join(format!("{}.log", c.name)),
+            dir,
+            pid: None,
+        });
+    }
     for b in &desired.brokers {
         let dir = addressing.node_dir(&b.name);
         confs.insert(b.name.clone(), (BROKER_CONF, b.broker_conf.clone()));
@@ -139,7 +159,7 @@ fn planned_nodes(
             name: b.name.clone(),
             kind: NodeKind::Broker,
             group: Some(b.group.clone()),
-            broker_id: Some(b.broker_id),
+            broker_id: (b.role != BrokerRole::Elected).then_some(b.broker_id),
             role: b.role.as_conf().into(),
             address: b.endpoint.address(),
             args: vec![
@@ -189,6 +209,9 @@ pub async fn up(args: UpArgs) -> Result<(), CtlError> {
     secrets::check(&cluster, &addressing.secrets_dir)?;
     let state_dir = addressing.state_dir.clone();
     let bins = find_binaries(args.bin_dir.as_deref())?;
+    if cluster.failover.is_some() {
+        bins.check_controller()?;
+    }
     let mut state = prepare(&cluster, &addressing, &bins)?;
     let mut progress = Progress::new();
     let mut children: BTreeMap<String, Child> = BTreeMap::new();
@@ -228,7 +251,8 @@ pub async fn up(args: UpArgs) -> Result<(), CtlError> {
         print_access(&state);
         return Ok(());
     }
-    in_foreground(&mut state, &mut children, &state_dir).await
+    let delay = Duration::from_secs(args.restart_delay);
+    in_foreground(&mut state, &mut children, &bins, &state_dir, delay).await
 }
 
 /// How to reach a cluster with `spec.security` from rmqctl (paths, never secrets).
@@ -284,13 +308,17 @@ fn prepare(
         let (_, port) = n.address.rsplit_once(':').unwrap_or_default();
         let port: u16 = port.parse().unwrap_or(0);
         check_port_free(HOST, port, &n.name)?;
-        let http = if n.kind == NodeKind::Broker {
-            check_port_free(HOST, port.saturating_add(1), &format!("{} (HA)", n.name))?;
-            port.saturating_add(rmq_model::defaults::HTTP_PORT_OFFSET)
-        } else {
-            namesrv_http_port(port)
+        let http = match n.kind {
+            NodeKind::Broker => {
+                check_port_free(HOST, port.saturating_add(1), &format!("{} (HA)", n.name))?;
+                Some(port.saturating_add(rmq_model::defaults::HTTP_PORT_OFFSET))
+            }
+            NodeKind::NameServer => Some(namesrv_http_port(port)),
+            NodeKind::Controller => None,
         };
-        check_port_free(HOST, http, &format!("{} (HTTP)", n.name))?;
+        if let Some(http) = http {
+            check_port_free(HOST, http, &format!("{} (HTTP)", n.name))?;
+        }
         std::fs::create_dir_all(&n.dir).map_err(|e| CtlError::io(&n.dir, e))?;
         if let Some((file, conf)) = confs.get(&n.name) {
             let path = n.dir.join(file);
@@ -303,6 +331,7 @@ fn prepare(
         bin_dir: bins.dir.clone(),
         nodes,
         access: secrets::Access::of(cluster, &addressing.secrets_dir),
+        supervisor: None,
     })
 }
 
@@ -322,18 +351,24 @@ async fn abort(
     }
 }
 
-/// Stays in the foreground until Ctrl-C / SIGTERM or a node exits, then stops every node.
+/// Stays in the foreground until Ctrl-C / SIGTERM or a node keeps exiting (restarting nodes that
+/// exit on their own), then stops every node.
 async fn in_foreground(
     state: &mut State,
     children: &mut BTreeMap<String, Child>,
+    bins: &layout::Binaries,
     state_dir: &Path,
+    restart_delay: Duration,
 ) -> Result<(), CtlError> {
     eprintln!(
         "rmqctl: cluster {} is ready; namesrvAddr={}; running in the foreground, Ctrl-C stops it",
         state.cluster, state.namesrv_addr
     );
     print_access(state);
-    let result = nodes::foreground(state, children).await;
+    state.supervisor = Some(std::process::id());
+    state.save(state_dir)?;
+    let result = supervise::foreground(state, children, bins, state_dir, restart_delay).await;
+    state.supervisor = None;
     nodes::stop_all(
         state,
         children,
@@ -366,10 +401,7 @@ fn start_nodes(
             ));
             continue;
         }
-        let bin = match n.kind {
-            NodeKind::NameServer => &bins.namesrv,
-            NodeKind::Broker => &bins.broker,
-        };
+        let bin = bins.of(n.kind);
         progress.set(format!("starting {} on {}", n.name, n.address));
         let child = process::spawn(bin, &n.args, &n.log, &n.dir).map_err(|e| {
             CtlError::Local(format!("cannot start {} ({}): {e}", n.name, bin.display()))

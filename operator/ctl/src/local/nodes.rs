@@ -1,5 +1,5 @@
-//! Running nodes: waiting until nameservers answer and every broker is registered, staying in the
-//! foreground, stopping gracefully (brokers first so they unregister, SIGTERM, then SIGKILL after
+//! Running nodes: waiting until nameservers and controllers answer and every broker is
+//! registered, stopping gracefully (brokers first so they unregister, SIGTERM, then SIGKILL after
 //! the timeout), and the `status` and `down` commands.
 
 use super::process;
@@ -10,7 +10,6 @@ use crate::output::{Output, Table, print};
 use crate::progress::Progress;
 use rmq_model::admin::Admin;
 use rmq_protocol::body::cluster::ClusterInfo;
-use rmq_protocol::net::shutdown_signal;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -34,8 +33,8 @@ fn quick_admin(state: &State) -> Result<Admin, CtlError> {
     ))
 }
 
-/// Brokers (by node name) registered on every answering nameserver, and the nameservers that
-/// answered.
+/// Brokers (by node name) registered on every answering nameserver, and the nameservers and
+/// controllers that answered.
 async fn registrations(admin: &Admin, state: &State) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut infos: Vec<ClusterInfo> = Vec::new();
     let mut up = BTreeSet::new();
@@ -45,28 +44,50 @@ async fn registrations(admin: &Admin, state: &State) -> (BTreeSet<String>, BTree
             infos.push(info);
         }
     }
+    for c in state
+        .nodes
+        .iter()
+        .filter(|n| n.kind == NodeKind::Controller)
+    {
+        if accepts(&c.address).await {
+            up.insert(c.address.clone());
+        }
+    }
     let registered = state
         .nodes
         .iter()
         .filter(|n| n.kind == NodeKind::Broker)
-        .filter(|n| {
-            !infos.is_empty()
-                && infos.iter().all(|info| {
-                    let group = n.group.as_deref().unwrap_or_default();
-                    let id = i64::from(n.broker_id.unwrap_or(0));
-                    info.cluster_addr_table
-                        .get(&state.cluster)
-                        .is_some_and(|g| g.contains(group))
-                        && info
-                            .broker_addr_table
-                            .get(group)
-                            .and_then(|b| b.broker_addrs.get(&id))
-                            == Some(&n.address)
-                })
-        })
+        .filter(|n| !infos.is_empty() && infos.iter().all(|info| listed(info, &state.cluster, n)))
         .map(|n| n.name.clone())
         .collect();
     (registered, up)
+}
+
+/// True if `info` lists broker `n` in `cluster` at its address: under its brokerId, or under
+/// any id when the controllers assign it.
+fn listed(info: &ClusterInfo, cluster: &str, n: &NodeState) -> bool {
+    let group = n.group.as_deref().unwrap_or_default();
+    let in_cluster = info
+        .cluster_addr_table
+        .get(cluster)
+        .is_some_and(|g| g.contains(group));
+    let Some(addrs) = info.broker_addr_table.get(group).map(|b| &b.broker_addrs) else {
+        return false;
+    };
+    in_cluster
+        && match n.broker_id {
+            Some(id) => addrs.get(&i64::from(id)) == Some(&n.address),
+            None => addrs.values().any(|a| a == &n.address),
+        }
+}
+
+/// True if something accepts TCP connections at `addr` within half a second.
+async fn accepts(addr: &str) -> bool {
+    let connect = tokio::net::TcpStream::connect(addr);
+    matches!(
+        tokio::time::timeout(Duration::from_millis(500), connect).await,
+        Ok(Ok(_))
+    )
 }
 
 /// Waits until every nameserver answers and every broker is registered with all of them.
@@ -100,13 +121,13 @@ pub async fn wait_ready(
             .nodes
             .iter()
             .filter(|n| match n.kind {
-                NodeKind::NameServer => !up.contains(&n.address),
+                NodeKind::NameServer | NodeKind::Controller => !up.contains(&n.address),
                 NodeKind::Broker => !registered.contains(&n.name),
             })
             .collect();
         if waiting.is_empty() {
             progress.println(format!(
-                "{} nameserver(s) up, {} broker(s) registered after {:.1}s",
+                "{} nameserver(s)/controller(s) up, {} broker(s) registered after {:.1}s",
                 ns_total,
                 brokers.len(),
                 start.elapsed().as_secs_f64()
@@ -115,7 +136,7 @@ pub async fn wait_ready(
         }
         let names: Vec<&str> = waiting.iter().take(4).map(|n| n.name.as_str()).collect();
         progress.set(format!(
-            "nameservers {}/{ns_total} up, brokers {}/{} registered (waiting for {}{})",
+            "nameservers/controllers {}/{ns_total} up, brokers {}/{} registered (waiting for {}{})",
             up.len(),
             registered.len(),
             brokers.len(),
@@ -125,7 +146,7 @@ pub async fn wait_ready(
         if start.elapsed() >= timeout {
             let n = waiting[0];
             let what = match n.kind {
-                NodeKind::NameServer => "answer",
+                NodeKind::NameServer | NodeKind::Controller => "answer",
                 NodeKind::Broker => "register with the nameservers",
             };
             return Err(CtlError::Local(format!(
@@ -171,8 +192,8 @@ async fn stop(
     progress: &mut Progress,
     select: impl Fn(&NodeState) -> bool,
 ) {
-    // Brokers first (they unregister from the nameservers), then nameservers.
-    for kind in [NodeKind::Broker, NodeKind::NameServer] {
+    // Brokers first (they unregister from the nameservers), then controllers, then nameservers.
+    for kind in [NodeKind::Broker, NodeKind::Controller, NodeKind::NameServer] {
         let mut pending: Vec<usize> = Vec::new();
         for (i, n) in state.nodes.iter().enumerate() {
             if n.kind != kind || !select(n) {
@@ -227,30 +248,8 @@ async fn stop(
     }
 }
 
-/// Stays in the foreground until Ctrl-C / SIGTERM (Ok) or a node exits on its own (Err).
-pub async fn foreground(
-    state: &State,
-    children: &mut BTreeMap<String, Child>,
-) -> Result<(), CtlError> {
-    let stop = shutdown_signal();
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            () = &mut stop => return Ok(()),
-            () = tokio::time::sleep(Duration::from_millis(500)) => {}
-        }
-        if let Some(n) = state.nodes.iter().find(|n| exited(n, children)) {
-            return Err(CtlError::Local(format!(
-                "{} exited unexpectedly; {}",
-                n.name,
-                last_lines(n)
-            )));
-        }
-    }
-}
-
 /// True if `n` has stopped: our child exited, or the recorded pid no longer runs the node.
-fn exited(n: &NodeState, children: &mut BTreeMap<String, Child>) -> bool {
+pub(super) fn exited(n: &NodeState, children: &mut BTreeMap<String, Child>) -> bool {
     match children.get_mut(&n.name) {
         Some(c) => !matches!(c.try_wait(), Ok(None)),
         None => !n.running(),
@@ -258,7 +257,7 @@ fn exited(n: &NodeState, children: &mut BTreeMap<String, Child>) -> bool {
 }
 
 /// `last lines of LOG:` and the end of `n`'s log, for error messages.
-fn last_lines(n: &NodeState) -> String {
+pub(super) fn last_lines(n: &NodeState) -> String {
     format!(
         "last lines of {}:\n{}",
         n.log.display(),
@@ -298,7 +297,7 @@ pub async fn print_status(
         .map(|n| NodeRow {
             running: n.running(),
             registered: match n.kind {
-                NodeKind::NameServer => up.contains(&n.address),
+                NodeKind::NameServer | NodeKind::Controller => up.contains(&n.address),
                 NodeKind::Broker => registered.contains(&n.name),
             },
             node: n,
@@ -327,7 +326,7 @@ pub async fn print_status(
                     .map_or("-".into(), |p| p.to_string()),
                 if r.running { "running" } else { "stopped" }.into(),
                 match (r.node.kind, r.registered) {
-                    (NodeKind::NameServer, true) => "answering",
+                    (NodeKind::NameServer | NodeKind::Controller, true) => "answering",
                     (NodeKind::Broker, true) => "registered",
                     _ => "no",
                 }
@@ -378,10 +377,28 @@ pub async fn status(t: LocalTarget) -> Result<(), CtlError> {
     }
 }
 
+/// Stops the foreground `rmqctl local up` at `pid` (which stops its nodes and records that),
+/// waiting up to `timeout`.
+async fn stop_supervisor(pid: u32, timeout: Duration) {
+    println!("stopping the foreground `rmqctl local up` (pid {pid}) that supervises the nodes");
+    if let Err(e) = process::terminate(pid) {
+        eprintln!("rmqctl: cannot signal pid {pid}: {e}");
+        return;
+    }
+    let start = Instant::now();
+    while process::alive(pid) && start.elapsed() < timeout {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// `rmqctl local down`: graceful stop, data kept.
 pub async fn down(args: DownArgs) -> Result<(), CtlError> {
     let dir = target_dir(&args.target)?;
     let mut state = State::load(&dir)?;
+    if let Some(pid) = state.running_supervisor() {
+        stop_supervisor(pid, Duration::from_secs(args.timeout + 10)).await;
+        state = State::load(&dir)?;
+    }
     let running = state.nodes.iter().filter(|n| n.running()).count();
     if running == 0 {
         for n in state.nodes.iter_mut() {

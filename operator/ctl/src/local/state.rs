@@ -12,7 +12,7 @@ pub const DEFAULT_ROOT: &str = ".rmq-local";
 /// The state file inside a cluster's state directory.
 pub const STATE_FILE: &str = "state.json";
 
-/// Nameserver or broker.
+/// Nameserver, controller or broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum NodeKind {
@@ -20,6 +20,8 @@ pub enum NodeKind {
     NameServer,
     /// A broker (`rmq-broker`).
     Broker,
+    /// A controller replica of `failover: Automatic` (`rmq-controller`).
+    Controller,
 }
 
 /// One node as started.
@@ -33,10 +35,12 @@ pub struct NodeState {
     /// Broker group (brokers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
-    /// brokerId (brokers).
+    /// brokerId (brokers with fixed roles; the controllers assign it with `failover:
+    /// Automatic`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub broker_id: Option<u32>,
-    /// NAMESRV, ASYNC_MASTER, SYNC_MASTER or SLAVE.
+    /// NAMESRV, CONTROLLER, ASYNC_MASTER, SYNC_MASTER, SLAVE or ELECTED (chosen by the
+    /// controllers).
     pub role: String,
     /// Where it listens, `host:port`.
     pub address: String,
@@ -84,9 +88,19 @@ pub struct State {
     /// The credentials and TLS files rmqctl reaches the nodes with (`spec.security`).
     #[serde(default, skip_serializing_if = "Access::is_empty")]
     pub access: Access,
+    /// Pid of the foreground `rmqctl local up` supervising the nodes (restarting those that
+    /// exit), while one runs; `down` stops it first so it does not restart what `down` stops.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supervisor: Option<u32>,
 }
 
 impl State {
+    /// The supervising `rmqctl local up`, if it still runs.
+    pub fn running_supervisor(&self) -> Option<u32> {
+        self.supervisor
+            .filter(|&pid| super::process::is_node(pid, "local\0up\0"))
+    }
+
     /// Reads `dir/state.json`.
     pub fn load(dir: &Path) -> Result<Self, CtlError> {
         let path = dir.join(STATE_FILE);

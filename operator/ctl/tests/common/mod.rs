@@ -159,6 +159,15 @@ impl LocalCluster {
         (c, run)
     }
 
+    /// The cluster recorded in `state_dir` (started by the test itself); `local down` on drop.
+    pub fn at(state_dir: PathBuf) -> Self {
+        Self {
+            state_dir,
+            namesrv: String::new(),
+            _tmp: None,
+        }
+    }
+
     /// Runs `local up --detach` for this state dir.
     pub fn start(&self, files: &[&str], base: u16) -> Run {
         let base = base.to_string();

@@ -1,6 +1,7 @@
 //! `RocketMQCluster`: nameservers and broker groups (shards), replicas per group, replication
 //! and flush modes, storage, retention and extra `broker.conf` keys.
 
+use super::failover::{ControllerSpec, FailoverMode};
 use super::monitoring::MonitoringSpec;
 use super::pod::PodOptions;
 use super::scale_in::ScaleInSpec;
@@ -63,6 +64,9 @@ pub struct RocketMQClusterSpec {
     /// ACL (accounts and permissions) and TLS of every nameserver and broker.
     #[serde(default)]
     pub security: SecuritySpec,
+    /// The controllers of `spec.brokers.failover: Automatic` (ignored otherwise).
+    #[serde(default)]
+    pub controller: ControllerSpec,
 }
 
 /// Access from outside (Kubernetes): `Internal` (default: Service DNS names, reachable inside the
@@ -146,6 +150,11 @@ pub struct BrokersSpec {
     /// it).
     #[serde(default = "defaults::replication")]
     pub replication: ReplicationMode,
+    /// `Manual` (default: replica 0 is always the master) or `Automatic` (the controllers of
+    /// `spec.controller` elect a new master from the in-sync replicas when the master is lost;
+    /// needs `replication: Sync`).
+    #[serde(default)]
+    pub failover: FailoverMode,
     /// `Async` (ASYNC_FLUSH) or `Sync` (SYNC_FLUSH: acknowledged after fsync).
     #[serde(default = "defaults::flush")]
     pub flush: FlushMode,
@@ -179,6 +188,7 @@ impl Default for BrokersSpec {
             groups: defaults::broker_groups(),
             replicas_per_group: defaults::replicas_per_group(),
             replication: defaults::replication(),
+            failover: FailoverMode::default(),
             flush: defaults::flush(),
             storage: StorageSpec::default(),
             retention: RetentionSpec::default(),

@@ -6,6 +6,7 @@
 //! [`crate::validate`]. Every default comes from [`crate::defaults`].
 
 mod cluster;
+mod failover;
 mod group;
 mod monitoring;
 mod pod;
@@ -19,6 +20,7 @@ pub use cluster::{
     ReplicationMode, RetentionSpec, RocketMQCluster, RocketMQClusterSpec, RocketMQClusterStatus,
     RollStatus, StorageSpec,
 };
+pub use failover::{ControllerSpec, FailoverMode};
 pub use group::{RocketMQConsumerGroup, RocketMQConsumerGroupSpec, RocketMQConsumerGroupStatus};
 pub use monitoring::MonitoringSpec;
 pub use pod::{AntiAffinity, PodOptions, ResourceAmounts, ResourcesSpec, TolerationSpec};

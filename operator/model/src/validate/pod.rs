@@ -1,4 +1,4 @@
-//! Validation of `spec.nameServer.pod` and `spec.brokers.pod`: quantities that parse, requests
+//! Validation of `spec.nameServer.pod`, `spec.brokers.pod` and `spec.controller.pod`: quantities that parse, requests
 //! not above limits, known toleration operators and effects, a template that is an object with
 //! named containers. Fills in the role's default resources.
 
@@ -12,6 +12,8 @@ pub enum Role {
     NameServer,
     /// `spec.brokers.pod`.
     Broker,
+    /// `spec.controller.pod`.
+    Controller,
 }
 
 impl Role {
@@ -19,6 +21,7 @@ impl Role {
         match self {
             Role::NameServer => "spec.nameServer.pod",
             Role::Broker => "spec.brokers.pod",
+            Role::Controller => "spec.controller.pod",
         }
     }
 
@@ -26,6 +29,7 @@ impl Role {
         let (cpu, memory, limit) = match self {
             Role::NameServer => crate::defaults::NAME_SERVER_RESOURCES,
             Role::Broker => crate::defaults::BROKER_RESOURCES,
+            Role::Controller => crate::defaults::CONTROLLER_RESOURCES,
         };
         ResourcesSpec {
             requests: ResourceAmounts {
