@@ -1,4 +1,4 @@
-# The rmq image: rmq-operator, rmq-broker, rmq-namesrv and rmqctl on PATH, the shared libraries
+# The rmq image: rmq-operator, rmq-broker, rmq-namesrv, rmq-controller and rmqctl on PATH, the shared libraries
 # they load, CA certificates and a non-root user (rmq, uid/gid 65532). No shell, no package
 # manager: the runtime stage is FROM scratch.
 #
@@ -16,7 +16,7 @@ ARG RUST_IMAGE=docker.io/library/rust:1.95-bookworm
 FROM ${RUST_IMAGE} AS source
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p rmq-operator -p rmq-broker -p rmq-namesrv -p rmqctl \
+RUN cargo build --release --locked -p rmq-operator -p rmq-broker -p rmq-namesrv -p rmq-controller -p rmqctl \
  && scripts/image-rootfs.sh /rootfs target/release
 
 FROM scratch AS prebuilt

@@ -75,8 +75,8 @@ if [[ "$FROM_SOURCE" == 1 ]]; then
   fi
 else
   if [[ -z "$BIN_DIR" ]]; then
-    log "cargo build --release (rmq-operator, rmq-broker, rmq-namesrv, rmqctl)"
-    (cd "$ROOT" && cargo build --release --locked -q -p rmq-operator -p rmq-broker -p rmq-namesrv -p rmqctl) >&2
+    log "cargo build --release (rmq-operator, rmq-broker, rmq-namesrv, rmq-controller, rmqctl)"
+    (cd "$ROOT" && cargo build --release --locked -q -p rmq-operator -p rmq-broker -p rmq-namesrv -p rmq-controller -p rmqctl) >&2
     BIN_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/release"
   fi
   BIN_DIR="$(cd "$BIN_DIR" && pwd)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Assembles the root filesystem of the rmq image from built binaries: rmq-operator, rmq-broker,
-# rmq-namesrv and rmqctl in /usr/local/bin, the shared libraries they load (read off `ldd`, so
+# rmq-namesrv, rmq-controller and rmqctl in /usr/local/bin, the shared libraries they load (read off `ldd`, so
 # the image needs no base), the CA certificates, and the non-root user rmq (uid/gid 65532) with a
 # home and /tmp. Used by the Dockerfile's build stage and by scripts/build-image.sh (binaries built
 # on the host), so both paths give the same layout.
@@ -15,7 +15,7 @@ die() { echo "image-rootfs.sh: $*" >&2; exit 1; }
 [[ $# -ge 2 ]] || die "usage: $0 OUT BIN_DIR [--keep-debug]"
 OUT="$1" BIN="$2" STRIP=1
 [[ "${3:-}" == "--keep-debug" ]] && STRIP=0
-BINARIES=(rmq-operator rmq-broker rmq-namesrv rmqctl)
+BINARIES=(rmq-operator rmq-broker rmq-namesrv rmq-controller rmqctl)
 CA=/etc/ssl/certs/ca-certificates.crt
 for t in ldd install strip; do command -v "$t" >/dev/null || die "'$t' is required"; done
 [[ -f "$CA" ]] || die "$CA is missing (install the ca-certificates package)"

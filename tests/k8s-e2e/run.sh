@@ -100,12 +100,12 @@ if [ -n "${RMQ_BIN_DIR:-}" ] && [ -x "$BIN/rmq-operator" ] && [ -x "$BIN/rmq-e2e
   log "using the binaries in RMQ_BIN_DIR=$BIN"
 else
   BIN="$CARGO_TARGET_DIR/debug"
-  log "building rmq-operator, rmqctl, the probe, rmq-broker and rmq-namesrv ($CARGO_TARGET_DIR)"
+  log "building rmq-operator, rmqctl, the probe, rmq-broker, rmq-namesrv and rmq-controller ($CARGO_TARGET_DIR)"
   tb=$(date +%s)
-  ( cd "$ROOT" && cargo build -q -p rmq-operator -p rmqctl -p rmq-k8s-e2e -p rmq-broker -p rmq-namesrv ) >&2
+  ( cd "$ROOT" && cargo build -q -p rmq-operator -p rmqctl -p rmq-k8s-e2e -p rmq-broker -p rmq-namesrv -p rmq-controller ) >&2
   log "build: $(( $(date +%s) - tb ))s"
 fi
-for b in rmq-operator rmqctl rmq-e2e-probe rmq-broker rmq-namesrv; do
+for b in rmq-operator rmqctl rmq-e2e-probe rmq-broker rmq-namesrv rmq-controller; do
   [ -x "$BIN/$b" ] || { bad "build $b" "missing $BIN/$b"; finish; exit 1; }
 done
 K8S_BIN="$("$ROOT/tests/k8s/build-control-plane.sh" --print-bin-dir)"
@@ -246,6 +246,8 @@ probe() { innet "$BIN/rmq-e2e-probe" "$@"; }
 . "$HERE/monitoring.sh"
 # shellcheck source=security.sh
 . "$HERE/security.sh"
+# shellcheck source=failover.sh
+. "$HERE/failover.sh"
 
 s_install
 s_create
@@ -260,7 +262,7 @@ s_scale_in
 s_pause
 s_second_cluster
 s_external
-if [ "$EXISTING" = 0 ]; then s_security; fi
+if [ "$EXISTING" = 0 ]; then s_security; s_failover; fi
 if [ "$BENCH" = 1 ]; then s_bench; fi
 s_delete
 finish

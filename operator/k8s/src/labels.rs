@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 pub const NAME: &str = "app.kubernetes.io/name";
 /// `app.kubernetes.io/instance`: the cluster name.
 pub const INSTANCE: &str = "app.kubernetes.io/instance";
-/// `app.kubernetes.io/component`: `namesrv` or `broker`.
+/// `app.kubernetes.io/component`: `namesrv`, `controller` or `broker`.
 pub const COMPONENT: &str = "app.kubernetes.io/component";
 /// `app.kubernetes.io/managed-by`: [`MANAGER`].
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
@@ -32,6 +32,8 @@ pub const MANAGED: &str = "rmq.dev/managed";
 pub const COMPONENT_NAMESRV: &str = "namesrv";
 /// Component of the broker objects.
 pub const COMPONENT_BROKER: &str = "broker";
+/// Component of the controller objects (`failover: Automatic`).
+pub const COMPONENT_CONTROLLER: &str = "controller";
 
 /// Labels shared by every object of `cluster`.
 pub fn common(cluster: &str) -> BTreeMap<String, String> {

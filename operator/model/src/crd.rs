@@ -49,6 +49,11 @@ pub mod admission {
             "spec.brokers.failover cannot change on a running cluster (controller mode assigns broker ids and roles differently); restore the previous value, or create a new cluster",
         ),
         (
+            "spec",
+            "!has(self.brokers) || !has(self.brokers.failover) || self.brokers.failover != 'Automatic' || !has(self.controller) || !has(oldSelf.controller) || !has(self.controller.replicas) || !has(oldSelf.controller.replicas) || self.controller.replicas == oldSelf.controller.replicas",
+            "spec.controller.replicas cannot change on a running cluster with failover: Automatic (the controllers' Raft membership is fixed when they first start); restore the previous value",
+        ),
+        (
             "spec.controller",
             "!has(self.replicas) || self.replicas % 2 == 1",
             "spec.controller.replicas must be odd (1, 3, 5 or 7): a majority of them must be alive for elections",

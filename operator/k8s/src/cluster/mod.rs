@@ -365,11 +365,20 @@ async fn update_status(
     // "Creating" until the cluster was Ready once; "RollingUpdate" afterwards.
     let first_rollout = conditions::find(&old.conditions, READY)
         .is_none_or(|c| c.status != ConditionStatus::True && c.reason == "Creating");
-    let (conds, groups, brokers, ready_brokers) = status::compute(
-        &sets,
-        &|sts: &str| ready_pods.contains(&format!("{sts}-0")),
-        first_rollout,
-    );
+    // With fixed roles ordinal 0 is the master; with elected ones any ready broker of the
+    // group may be (a broker is Ready once registered, which it is only with a role).
+    let elected = observed.validated.failover.is_some();
+    let master_ready = |sts: &str| {
+        if elected {
+            ready_pods
+                .iter()
+                .any(|p| p.strip_prefix(sts).is_some_and(|r| r.starts_with('-')))
+        } else {
+            ready_pods.contains(&format!("{sts}-0"))
+        }
+    };
+    let (conds, groups, brokers, ready_brokers) =
+        status::compute(&sets, &master_ready, first_rollout);
     let conds = roll::report::overlay(conds, observed.roll.as_ref());
     let ready = conditions::is_true(&conds, READY);
     let external = external::status(

@@ -142,7 +142,16 @@ pub async fn pass(
             .iter()
             .find(|b| &b.group == group && b.broker_id == 0)
             .map_or(rmq_model::defaults::BROKER_PORT, |b| b.endpoint.port);
-        let master = pod_addr(pods, &format!("{sts_name}-0"), port);
+        let master = if validated.failover.is_some() {
+            let n = validated.replicas_per_group;
+            elected_master(
+                admin,
+                (0..n).map(|i| pod_addr(pods, &format!("{sts_name}-{i}"), port)),
+            )
+            .await
+        } else {
+            pod_addr(pods, &format!("{sts_name}-0"), port)
+        };
         let lag = match &master {
             Some(addr) => read_only_and_lag(admin, addr).await,
             None => None,
@@ -236,6 +245,25 @@ fn pod_addr(pods: &[Pod], name: &str, port: u16) -> Option<String> {
         .then(|| status.pod_ip.clone())
         .flatten()
         .map(|ip| format!("{ip}:{port}"))
+}
+
+/// The address of the broker among `addrs` that runs as master (`failover: Automatic`: the
+/// controllers chose it), if one answers.
+async fn elected_master(
+    admin: &Admin,
+    addrs: impl Iterator<Item = Option<String>>,
+) -> Option<String> {
+    for addr in addrs.flatten() {
+        if let Ok(config) = admin.broker_config(&addr).await
+            && matches!(
+                config.get("brokerRole").map(String::as_str),
+                Some("SYNC_MASTER" | "ASYNC_MASTER")
+            )
+        {
+            return Some(addr);
+        }
+    }
+    None
 }
 
 /// Makes the master read-only (once) and sums what the consumer groups that consume from it

@@ -15,12 +15,14 @@
 //! | Service per broker | `<c>-broker-a-0` ... | the broker's advertised address (`brokerIP1`): stable across restarts and rescheduling, and the place to hang external access later |
 //! | StatefulSet per group | `<c>-broker-a` ... | master and slaves of one group, see [`statefulset`] for the design |
 //! | PDB per group | `<c>-broker-a` ... | at most one broker of a group disrupted at a time |
+//! | StatefulSet, headless Service, ConfigMap, PDB | `<c>-controller` | with `failover: Automatic`: the controller replicas, see [`controller`] |
 //! | PodMonitor, PrometheusRule | `<c>` | when `spec.monitoring` asks: see [`monitoring`] (applied by `cluster::monitoring`) |
 //!
 //! Every object carries the labels of [`crate::labels`] and a controller owner reference to the
 //! cluster, so deleting the cluster lets the garbage collector remove them.
 
 pub mod configmap;
+pub mod controller;
 pub mod monitoring;
 pub mod pdb;
 pub mod placement;
@@ -125,6 +127,14 @@ pub mod names {
     pub fn broker(cluster: &str, group: &str, replica: u32) -> String {
         format!("{cluster}-{group}-{replica}")
     }
+    /// The controllers' StatefulSet, headless Service, ConfigMap and PDB.
+    pub fn controller(cluster: &str) -> String {
+        format!("{cluster}-controller")
+    }
+    /// Controller pod `index` (`<c>-controller-0`).
+    pub fn controller_pod(cluster: &str, index: u32) -> String {
+        format!("{cluster}-controller-{index}")
+    }
 }
 
 /// How the Kubernetes back-end addresses nodes: stable Service DNS names, never pod IPs; with an
@@ -195,6 +205,19 @@ impl Addressing for K8sAddressing {
     fn broker_store_dir(&self, _cluster: &ValidatedCluster, _node: &str) -> String {
         format!("{DATA_DIR}/store")
     }
+
+    /// The controller pod's stable name under the headless Service `<c>-controller`.
+    fn controller(&self, cluster: &ValidatedCluster, index: u32) -> Endpoint {
+        let svc = names::controller(&cluster.name);
+        Endpoint {
+            host: format!("{svc}-{index}.{svc}.{}", self.suffix()),
+            port: rmq_model::defaults::CONTROLLER_PORT,
+        }
+    }
+
+    fn controller_store_dir(&self, _cluster: &ValidatedCluster, _node: &str) -> String {
+        format!("{DATA_DIR}/store")
+    }
 }
 
 /// The desired nodes of `cluster` as this back-end places them.
@@ -235,6 +258,22 @@ pub fn build(cluster: &ValidatedCluster, input: &BuildInput) -> KubernetesResour
         None,
     )];
     let mut stateful_sets = vec![statefulset::namesrv(cluster, input)];
+    if let Some(failover) = &cluster.failover {
+        config_maps.push(controller::config_map(c, &desired.controllers, input));
+        services.push(controller::headless(c, input));
+        pdbs.push(pdb::pdb(
+            &names::controller(c),
+            input,
+            labels::COMPONENT_CONTROLLER,
+            None,
+        ));
+        stateful_sets.push(controller::stateful_set(
+            c,
+            failover,
+            &desired.controllers,
+            input,
+        ));
+    }
     for group in desired.group_names() {
         let nodes: Vec<_> = desired
             .brokers

@@ -46,7 +46,7 @@ use rmq_model::defaults::HTTP_PORT_OFFSET;
 use rmq_model::types::{ListenerType, PodOptions};
 use std::collections::BTreeMap;
 
-fn field_env(name: &str, path: &str) -> EnvVar {
+pub(super) fn field_env(name: &str, path: &str) -> EnvVar {
     EnvVar {
         name: name.to_owned(),
         value_from: Some(EnvVarSource {
@@ -100,7 +100,7 @@ fn probes(container: Container, ready_path: &str, ready_period: i32) -> Containe
     }
 }
 
-fn container_port(name: &str, port: u16) -> ContainerPort {
+pub(super) fn container_port(name: &str, port: u16) -> ContainerPort {
     ContainerPort {
         name: Some(name.to_owned()),
         container_port: i32::from(port),
@@ -109,7 +109,7 @@ fn container_port(name: &str, port: u16) -> ContainerPort {
     }
 }
 
-fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
+pub(super) fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
     VolumeMount {
         name: name.to_owned(),
         mount_path: path.to_owned(),
@@ -119,19 +119,19 @@ fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
 }
 
 /// What a pod template is made of besides the container.
-struct TemplateParts<'a> {
-    labels: BTreeMap<String, String>,
-    annotations: BTreeMap<String, String>,
+pub(super) struct TemplateParts<'a> {
+    pub(super) labels: BTreeMap<String, String>,
+    pub(super) annotations: BTreeMap<String, String>,
     /// Annotations the user's may override (e.g. Prometheus scrape hints).
-    default_annotations: BTreeMap<String, String>,
+    pub(super) default_annotations: BTreeMap<String, String>,
     /// Labels of the pods this one keeps apart from (its group, or the nameservers).
-    peers: BTreeMap<String, String>,
-    volumes: Vec<Volume>,
-    grace_seconds: i64,
-    pod: &'a PodOptions,
+    pub(super) peers: BTreeMap<String, String>,
+    pub(super) volumes: Vec<Volume>,
+    pub(super) grace_seconds: i64,
+    pub(super) pod: &'a PodOptions,
 }
 
-fn pod_template(container: Container, parts: TemplateParts<'_>) -> PodTemplateSpec {
+pub(super) fn pod_template(container: Container, parts: TemplateParts<'_>) -> PodTemplateSpec {
     let pod = parts.pod;
     let user = placement::merged(&parts.default_annotations, pod.annotations.clone());
     let annotations = placement::merged(&user, parts.annotations);
@@ -158,7 +158,7 @@ fn pod_template(container: Container, parts: TemplateParts<'_>) -> PodTemplateSp
     template_merge::apply(pod.template.as_ref(), generated)
 }
 
-fn retain() -> StatefulSetPersistentVolumeClaimRetentionPolicy {
+pub(super) fn retain() -> StatefulSetPersistentVolumeClaimRetentionPolicy {
     StatefulSetPersistentVolumeClaimRetentionPolicy {
         when_deleted: Some("Retain".to_owned()),
         when_scaled: Some("Retain".to_owned()),
@@ -166,7 +166,7 @@ fn retain() -> StatefulSetPersistentVolumeClaimRetentionPolicy {
 }
 
 /// `RMQ_LOG=info` for the node's log filter.
-fn log_env() -> EnvVar {
+pub(super) fn log_env() -> EnvVar {
     EnvVar {
         name: "RMQ_LOG".to_owned(),
         value: Some("info".to_owned()),
@@ -176,7 +176,7 @@ fn log_env() -> EnvVar {
 
 /// What both kinds of StatefulSet share: pods started in parallel and rolled one at a time
 /// (highest ordinal first), selected by `selector`, governed by the headless Service `name`.
-fn set_spec(
+pub(super) fn set_spec(
     name: &str,
     replicas: u32,
     selector: BTreeMap<String, String>,
@@ -330,7 +330,11 @@ pub fn broker_group(cluster: &ValidatedCluster, group: &str, input: &BuildInput)
     StatefulSet {
         metadata: meta(&name, input, labels_.clone()),
         spec: Some(StatefulSetSpec {
-            volume_claim_templates: Some(vec![data_claim(cluster, labels_)]),
+            volume_claim_templates: Some(vec![data_claim(
+                &cluster.storage_size,
+                cluster.storage_class.clone(),
+                labels_,
+            )]),
             persistent_volume_claim_retention_policy: Some(retain()),
             update_strategy: Some(StatefulSetUpdateStrategy {
                 type_: Some("OnDelete".to_owned()),
@@ -395,9 +399,10 @@ pub const SHUTDOWN_UNREADY_WAIT_MILLIS: u64 = 15_000;
 /// within a few seconds.
 pub const BROKER_READY_PERIOD: i32 = 2;
 
-/// The claim template of a broker's data volume (`data-<pod>`).
-fn data_claim(
-    cluster: &ValidatedCluster,
+/// The claim template of a pod's data volume (`data-<pod>`) of `size` in `class`.
+pub(super) fn data_claim(
+    size: &str,
+    class: Option<String>,
     labels: BTreeMap<String, String>,
 ) -> PersistentVolumeClaim {
     PersistentVolumeClaim {
@@ -408,11 +413,11 @@ fn data_claim(
         },
         spec: Some(PersistentVolumeClaimSpec {
             access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
-            storage_class_name: cluster.storage_class.clone(),
+            storage_class_name: class,
             resources: Some(VolumeResourceRequirements {
                 requests: Some(BTreeMap::from([(
                     "storage".to_owned(),
-                    Quantity(cluster.storage_size.clone()),
+                    Quantity(size.to_owned()),
                 )])),
                 ..VolumeResourceRequirements::default()
             }),

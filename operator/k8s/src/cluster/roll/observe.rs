@@ -3,6 +3,11 @@
 //! from the broker itself — the config hash it loaded and its runtime settings; per group the
 //! master's in-sync slave count. A broker that cannot be asked counts as unknown, never as
 //! current-and-fine: the plan then waits rather than guesses.
+//!
+//! With `failover: Automatic` the master is whichever broker the controllers elected: a pod's
+//! role comes from its running broker (`brokerRole` of GET_BROKER_CONFIG), and a pod whose
+//! broker cannot be asked counts as a replica (the group's master then stays unknown, so the
+//! plan waits for its slaves rather than restarting anything of the group's master).
 
 use super::RollTarget;
 use super::plan::{GroupView, PodView, Stale};
@@ -59,13 +64,17 @@ pub async fn groups(admin: &Admin, t: &RollTarget<'_>) -> Observation {
             .collect();
         let mut pods = Vec::new();
         let mut master_addr = None;
+        let elected = !t.desired.controllers.is_empty();
         for node in &nodes {
             let name = names::broker(&cluster, &group, node.broker_id);
             let live = t.pods.iter().find(|p| p.name_any() == name);
             let addr = live.and_then(|p| admin_addr(p, node));
-            let (view, push) =
+            let (mut view, push, role) =
                 pod_view(admin, &name, node, live, revision.as_deref(), addr.clone()).await;
-            if node.broker_id == 0 && view.ready {
+            if elected {
+                view.broker_id = live_broker_id(node.broker_id, role.as_deref());
+            }
+            if view.broker_id == 0 && view.ready {
                 master_addr = addr;
             }
             pods.push(view);
@@ -123,7 +132,17 @@ pub fn readiness(pod: Option<&Pod>) -> (bool, Duration) {
     (ready, Duration::from_secs(secs.unsigned_abs()))
 }
 
-/// One pod's view, and the runtime settings its broker should change.
+/// The roller's broker id of an elected broker (replica `replica`) running as `role`: 0 for a
+/// master, the replica index + 1 otherwise (also when the role is unknown).
+pub fn live_broker_id(replica: u32, role: Option<&str>) -> u32 {
+    match role {
+        Some("SYNC_MASTER" | "ASYNC_MASTER") => 0,
+        _ => replica + 1,
+    }
+}
+
+/// One pod's view, the runtime settings its broker should change, and the `brokerRole` it
+/// runs as (when it answered).
 async fn pod_view(
     admin: &Admin,
     name: &str,
@@ -131,7 +150,7 @@ async fn pod_view(
     live: Option<&Pod>,
     revision: Option<&str>,
     addr: Option<String>,
-) -> (PodView, Option<RuntimePush>) {
+) -> (PodView, Option<RuntimePush>, Option<String>) {
     let (ready, in_state_for) = readiness(live);
     let (ready_for, not_ready_for) = if ready {
         (in_state_for, Duration::ZERO)
@@ -144,14 +163,18 @@ async fn pod_view(
         _ => None,
     };
     let mut push = None;
-    if let (true, None, Some(addr)) = (ready, &stale, addr) {
+    let mut role = None;
+    if let (true, Some(addr)) = (ready, addr) {
         match admin.broker_config(&addr).await {
             Ok(running) => {
+                role = running.get("brokerRole").cloned();
                 let want = configmap::restart_hash(&node.broker_conf);
-                if running.get(CONFIG_HASH_KEY) != Some(&want) {
+                if stale.is_none() && running.get(CONFIG_HASH_KEY) != Some(&want) {
                     stale = Some(Stale::Config);
                 }
-                push = runtime_push(name, &addr, node, &running);
+                if stale.is_none() {
+                    push = runtime_push(name, &addr, node, &running);
+                }
             }
             Err(e) => tracing::debug!(pod = name, error = %e, "broker config unknown"),
         }
@@ -164,7 +187,7 @@ async fn pod_view(
         ready_for,
         stale,
     };
-    (view, push)
+    (view, push, role)
 }
 
 /// The runtime keys whose running value differs from the desired one.
@@ -181,4 +204,25 @@ fn runtime_push(
         addr: addr.to_owned(),
         entries,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::live_broker_id;
+
+    #[test]
+    fn an_elected_master_is_broker_zero_and_the_rest_replicas() {
+        assert_eq!(live_broker_id(1, Some("SYNC_MASTER")), 0);
+        assert_eq!(live_broker_id(0, Some("ASYNC_MASTER")), 0);
+        assert_eq!(
+            live_broker_id(0, Some("SLAVE")),
+            1,
+            "replica 0 may be a slave"
+        );
+        assert_eq!(
+            live_broker_id(2, None),
+            3,
+            "an unknown role counts as a replica"
+        );
+    }
 }
