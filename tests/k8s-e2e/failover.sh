@@ -30,6 +30,10 @@ ha_pod_back() {
 s_failover() {
   log "scenario: automatic failover (cluster ha: 3 controllers, a group of 2 in controller mode)"
   local ts=$(date +%s)
+  if [ -z "${RMQ_JAVA_HARNESS_5:-}" ]; then
+    # shellcheck disable=SC1091
+    . "${RMQ_TEST_CACHE:-$HOME/.cache/rmq-test}/harness.env" 2>/dev/null || true
+  fi
   k apply -f - >/dev/null <<YAML || true
 apiVersion: rmq.dev/v1alpha1
 kind: RocketMQCluster

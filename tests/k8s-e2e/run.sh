@@ -142,7 +142,7 @@ static_checks() {
 
 # --only bench: the cluster and the benchmark alone (no static checks, no other scenario).
 if [ "$ONLY" = bench ]; then BENCH=1; fi
-if [ "$ONLY" != e2e ] && [ "$ONLY" != bench ]; then static_checks; fi
+if [ "$ONLY" != e2e ] && [ "$ONLY" != bench ] && [ "$ONLY" != failover ]; then static_checks; fi
 if [ "$ONLY" = static ]; then finish; exit $?; fi
 
 # ---------------------------------------------------------------------------------------------
@@ -250,6 +250,7 @@ probe() { innet "$BIN/rmq-e2e-probe" "$@"; }
 . "$HERE/failover.sh"
 
 s_install
+if [ "$ONLY" = failover ]; then s_failover; finish; exit $?; fi
 s_create
 if [ "$ONLY" = bench ]; then s_bench; s_delete; finish; exit $?; fi
 s_config_roll
