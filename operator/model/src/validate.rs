@@ -7,7 +7,7 @@
 use crate::defaults;
 use crate::types::{
     FlushMode, MessageType, ReplicationMode, RocketMQCluster, RocketMQClusterSpec,
-    RocketMQConsumerGroup, RocketMQTopic, StorageSpec, TopicPerm,
+    RocketMQConsumerGroup, RocketMQTopic, TopicPerm,
 };
 use rmq_protocol::body::subscription::SubscriptionGroupConfig;
 use rmq_protocol::body::topic_config::TopicConfig;
@@ -21,6 +21,7 @@ mod listener;
 mod pod;
 mod retention;
 mod security;
+mod storage;
 
 pub use failover::{FAILOVER_BROKER_KEYS, Failover};
 pub use listener::broker_node_port;
@@ -30,6 +31,7 @@ pub use security::{
     ACL_FILE, ADMIN_KEYS, AclSecrets, SECURITY_KEYS, Security, TLS_FILES, TlsSettings,
     is_security_key,
 };
+pub use storage::parse_quantity;
 
 /// One problem with a spec: where, what, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -147,7 +149,8 @@ pub fn validate(c: &RocketMQCluster) -> Result<ValidatedCluster, Vec<ValidationE
     check_cluster_name(&name, "metadata.name", &mut errs);
     let s = &c.spec;
     let (name_servers, groups, replicas) = check_sizes(s, &mut errs);
-    let storage_bytes = check_storage(&s.brokers.storage, &mut errs);
+    let storage_bytes =
+        storage::check_storage(&s.brokers.storage, "spec.brokers.storage", &mut errs);
     for (k, v) in &s.brokers.config {
         check_broker_key(k, v, &mut errs);
     }
@@ -233,28 +236,6 @@ fn check_sizes(s: &RocketMQClusterSpec, errs: &mut Vec<ValidationError>) -> (u32
         ));
     }
     (name_servers, groups, replicas)
-}
-
-/// The data volume's size in bytes (0 when malformed) and a non-blank storage class.
-fn check_storage(storage: &StorageSpec, errs: &mut Vec<ValidationError>) -> u64 {
-    let bytes = parse_quantity(&storage.size).unwrap_or_else(|| {
-        errs.push(ValidationError::new(
-            "spec.brokers.storage.size",
-            format!("{:?} is not a size", storage.size),
-            "write a Kubernetes quantity such as 20Gi, 500Mi or 1Ti",
-        ));
-        0
-    });
-    if let Some(class) = &storage.storage_class
-        && class.trim().is_empty()
-    {
-        errs.push(ValidationError::new(
-            "spec.brokers.storage.storageClass",
-            "is empty",
-            "name a StorageClass / volume type, or remove the field for the platform default",
-        ));
-    }
-    bytes
 }
 
 fn check_version_and_image(s: &RocketMQClusterSpec, errs: &mut Vec<ValidationError>) {
@@ -359,32 +340,6 @@ fn check_broker_key(k: &str, v: &str, errs: &mut Vec<ValidationError>) {
             "put the value on one line",
         ));
     }
-}
-
-/// Bytes of a Kubernetes quantity (`20Gi`, `500M`, `1.5Ti`, `1000`); `None` if malformed.
-pub fn parse_quantity(q: &str) -> Option<u64> {
-    let q = q.trim();
-    let split = q
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(q.len());
-    let (num, unit) = q.split_at(split);
-    let mult: f64 = match unit {
-        "" => 1.0,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "Ki" => 1024.0,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        _ => return None,
-    };
-    let n: f64 = num.parse().ok()?;
-    let bytes = n * mult;
-    (1.0..1.8e19).contains(&bytes).then_some(bytes as u64)
 }
 
 /// A validated topic declaration: what must exist on every master of `cluster`.

@@ -7,6 +7,7 @@ use super::pod::PodOptions;
 use super::scale_in::ScaleInSpec;
 use super::security::SecuritySpec;
 use super::status::Condition;
+use super::storage::StorageSpec;
 use crate::defaults;
 use kube_derive::CustomResource;
 use schemars::JsonSchema;
@@ -215,28 +216,6 @@ pub enum FlushMode {
     Async,
     /// SYNC_FLUSH.
     Sync,
-}
-
-/// A broker's data volume.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct StorageSpec {
-    /// Size as a Kubernetes quantity (`20Gi`, `500Mi`, `1Ti`). PVC size on Kubernetes, EBS size
-    /// on AWS; local mode does not reserve space.
-    #[serde(default = "defaults::storage_size")]
-    pub size: String,
-    /// StorageClass (Kubernetes) or EBS volume type (AWS); the platform default when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub storage_class: Option<String>,
-}
-
-impl Default for StorageSpec {
-    fn default() -> Self {
-        Self {
-            size: defaults::storage_size(),
-            storage_class: None,
-        }
-    }
 }
 
 /// Time- and space-based retention of the brokers' commit log. A segment is deleted at a

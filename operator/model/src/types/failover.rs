@@ -2,8 +2,8 @@
 //! `spec.controller`, the replicated controllers that elect a new master from a group's in-sync
 //! replicas when its master is lost.
 
-use super::cluster::StorageSpec;
 use super::pod::PodOptions;
+use super::storage::StorageSpec;
 use crate::defaults;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};

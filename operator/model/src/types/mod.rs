@@ -13,12 +13,13 @@ mod pod;
 mod scale_in;
 mod security;
 mod status;
+mod storage;
 mod topic;
 
 pub use cluster::{
     BrokerGroupStatus, BrokersSpec, FlushMode, ListenerSpec, ListenerType, NameServerSpec,
     ReplicationMode, RetentionSpec, RocketMQCluster, RocketMQClusterSpec, RocketMQClusterStatus,
-    RollStatus, StorageSpec,
+    RollStatus,
 };
 pub use failover::{ControllerSpec, FailoverMode};
 pub use group::{RocketMQConsumerGroup, RocketMQConsumerGroupSpec, RocketMQConsumerGroupStatus};
@@ -27,4 +28,5 @@ pub use pod::{AntiAffinity, PodOptions, ResourceAmounts, ResourcesSpec, Tolerati
 pub use scale_in::{ScaleInSpec, VolumeClaimPolicy};
 pub use security::{AclSpec, ClientAuthMode, SecuritySpec, TlsMode, TlsSpec};
 pub use status::{Condition, ConditionStatus, condition_types};
+pub use storage::StorageSpec;
 pub use topic::{MessageType, RocketMQTopic, RocketMQTopicSpec, RocketMQTopicStatus, TopicPerm};

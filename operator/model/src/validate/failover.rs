@@ -2,8 +2,8 @@
 //! synchronous replication and a replica to fail over to; the controllers are an odd number
 //! (a majority must survive), their volume a quantity.
 
+use super::ValidationError;
 use super::pod::{Role, check_pod};
-use super::{ValidationError, parse_quantity};
 use crate::types::{FailoverMode, PodOptions, ReplicationMode, RocketMQClusterSpec};
 use serde::Serialize;
 
@@ -70,24 +70,7 @@ pub fn check_failover(
             "set how long a silent broker is deemed alive, in milliseconds (e.g. 5000)",
         ));
     }
-    if parse_quantity(&c.storage.size).is_none_or(|b| b == 0) {
-        errs.push(ValidationError::new(
-            "spec.controller.storage.size",
-            format!("{:?} is not a size", c.storage.size),
-            "write a Kubernetes quantity such as 1Gi",
-        ));
-    }
-    if c.storage
-        .storage_class
-        .as_deref()
-        .is_some_and(|s| s.trim().is_empty())
-    {
-        errs.push(ValidationError::new(
-            "spec.controller.storage.storageClass",
-            "is empty",
-            "name a StorageClass, or remove the field for the platform default",
-        ));
-    }
+    super::storage::check_storage(&c.storage, "spec.controller.storage", errs);
     Some(Failover {
         controllers: u32::try_from(c.replicas).unwrap_or(0),
         broker_timeout_ms: u32::try_from(c.broker_timeout_ms).unwrap_or(0),
