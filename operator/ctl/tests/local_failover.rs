@@ -269,4 +269,17 @@ fn rejoins_as_replica(c: &LocalCluster, name: &str, heir: &str) {
         Some(heir),
         "the restarted broker is a replica"
     );
+    // `local status` shows the role each elected broker is registered with
+    let live: Vec<(String, String)> = nodes(c)
+        .iter()
+        .filter(|n| n["role"] == "ELECTED")
+        .map(|n| {
+            let role = n["liveRole"].as_str().unwrap_or("-").to_owned();
+            (n["address"].as_str().unwrap_or("").to_owned(), role)
+        })
+        .collect();
+    for (addr, role) in &live {
+        let want = if addr == heir { "MASTER" } else { "SLAVE" };
+        assert_eq!(role, want, "{live:?}");
+    }
 }

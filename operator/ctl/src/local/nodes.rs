@@ -33,9 +33,9 @@ fn quick_admin(state: &State) -> Result<Admin, CtlError> {
     ))
 }
 
-/// Brokers (by node name) registered on every answering nameserver, and the nameservers and
-/// controllers that answered.
-async fn registrations(admin: &Admin, state: &State) -> (BTreeSet<String>, BTreeSet<String>) {
+/// Brokers (by node name, with the brokerId they are registered under) registered on every
+/// answering nameserver, and the nameservers and controllers that answered.
+async fn registrations(admin: &Admin, state: &State) -> (BTreeMap<String, i64>, BTreeSet<String>) {
     let mut infos: Vec<ClusterInfo> = Vec::new();
     let mut up = BTreeSet::new();
     for ns in admin.name_servers() {
@@ -56,29 +56,37 @@ async fn registrations(admin: &Admin, state: &State) -> (BTreeSet<String>, BTree
     let registered = state
         .nodes
         .iter()
-        .filter(|n| n.kind == NodeKind::Broker)
-        .filter(|n| !infos.is_empty() && infos.iter().all(|info| listed(info, &state.cluster, n)))
-        .map(|n| n.name.clone())
+        .filter(|n| n.kind == NodeKind::Broker && !infos.is_empty())
+        .filter_map(|n| {
+            let ids: Vec<i64> = infos
+                .iter()
+                .filter_map(|info| listed(info, &state.cluster, n))
+                .collect();
+            (ids.len() == infos.len()).then(|| (n.name.clone(), ids[0]))
+        })
         .collect();
     (registered, up)
 }
 
-/// True if `info` lists broker `n` in `cluster` at its address: under its brokerId, or under
-/// any id when the controllers assign it.
-fn listed(info: &ClusterInfo, cluster: &str, n: &NodeState) -> bool {
+/// The brokerId under which `info` lists broker `n` of `cluster` at its address: its own id,
+/// or any id when the controllers assign it.
+fn listed(info: &ClusterInfo, cluster: &str, n: &NodeState) -> Option<i64> {
     let group = n.group.as_deref().unwrap_or_default();
     let in_cluster = info
         .cluster_addr_table
         .get(cluster)
         .is_some_and(|g| g.contains(group));
-    let Some(addrs) = info.broker_addr_table.get(group).map(|b| &b.broker_addrs) else {
-        return false;
-    };
-    in_cluster
-        && match n.broker_id {
-            Some(id) => addrs.get(&i64::from(id)) == Some(&n.address),
-            None => addrs.values().any(|a| a == &n.address),
-        }
+    let addrs = &info.broker_addr_table.get(group)?.broker_addrs;
+    if !in_cluster {
+        return None;
+    }
+    match n.broker_id {
+        Some(id) => (addrs.get(&i64::from(id)) == Some(&n.address)).then_some(i64::from(id)),
+        None => addrs
+            .iter()
+            .find(|(_, a)| **a == n.address)
+            .map(|(id, _)| *id),
+    }
 }
 
 /// True if something accepts TCP connections at `addr` within half a second.
@@ -122,7 +130,7 @@ pub async fn wait_ready(
             .iter()
             .filter(|n| match n.kind {
                 NodeKind::NameServer | NodeKind::Controller => !up.contains(&n.address),
-                NodeKind::Broker => !registered.contains(&n.name),
+                NodeKind::Broker => !registered.contains_key(&n.name),
             })
             .collect();
         if waiting.is_empty() {
@@ -272,6 +280,18 @@ struct NodeRow<'a> {
     node: &'a NodeState,
     running: bool,
     registered: bool,
+    /// For a broker whose role the controllers choose: `MASTER` or `SLAVE` as it is registered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live_role: Option<String>,
+}
+
+/// The role an elected broker (`ELECTED`) is registered with: `MASTER` under brokerId 0,
+/// `SLAVE` otherwise; `None` for fixed roles or when it is not registered.
+fn live_role(n: &NodeState, registered_id: Option<i64>) -> Option<String> {
+    if n.kind != NodeKind::Broker || n.broker_id.is_some() {
+        return None;
+    }
+    registered_id.map(|id| if id == 0 { "MASTER" } else { "SLAVE" }.to_owned())
 }
 
 #[derive(Serialize)]
@@ -298,8 +318,9 @@ pub async fn print_status(
             running: n.running(),
             registered: match n.kind {
                 NodeKind::NameServer | NodeKind::Controller => up.contains(&n.address),
-                NodeKind::Broker => registered.contains(&n.name),
+                NodeKind::Broker => registered.contains_key(&n.name),
             },
+            live_role: live_role(n, registered.get(&n.name).copied()),
             node: n,
         })
         .collect();
@@ -318,7 +339,7 @@ pub async fn print_status(
         for r in &view.nodes {
             t.row(vec![
                 r.node.name.clone(),
-                r.node.role.clone(),
+                r.live_role.clone().unwrap_or_else(|| r.node.role.clone()),
                 r.node.address.clone(),
                 r.node
                     .pid
