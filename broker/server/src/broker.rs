@@ -77,6 +77,8 @@ pub struct Broker {
     pub uniq_keys: UniqKeyGenerator,
     /// Ask the registration task to register now (topic table changed).
     pub register_now: Notify,
+    /// NOTIFY_BROKER_ROLE_CHANGED arrived: the controller-mode watch re-reads its group now.
+    pub role_changed: Notify,
     /// Start time (ms).
     pub boot_ms: i64,
 
@@ -200,6 +202,7 @@ impl Broker {
             holds: PullHolds::default(),
             stats,
             register_now: Notify::new(),
+            role_changed: Notify::new(),
             boot_ms: now,
             transactions: Arc::new(transactions),
             ha,

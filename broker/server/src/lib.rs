@@ -20,7 +20,8 @@
 //! Imports run one way: `controller` (its run loop, `controller/mod.rs`) → `server` →
 //! `processor`/`registration` → `broker` → the subsystems (`ha`, `schedule`, `transaction`) →
 //! `writer` → `state`, `clients`, `config`, `stats`. The processor reaches only
-//! `controller::epochs` and `controller::agent::ROLE_NOTIFY`, which import `broker` and below.
+//! `controller::epochs`, which imports `broker` and below (a role-change notice only wakes
+//! `Broker::role_changed`).
 
 pub mod broker;
 pub mod clients;

@@ -15,9 +15,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-/// Wakes the watch at once (NOTIFY_BROKER_ROLE_CHANGED arrived).
-pub static ROLE_NOTIFY: tokio::sync::Notify = tokio::sync::Notify::const_new();
-
 /// What the tasks share.
 pub struct Agent {
     /// The controllers.
@@ -88,12 +85,20 @@ pub fn spawn_heartbeats(a: Arc<Agent>, stop: CancellationToken) {
 
 /// Watches the group: cancels `restart` (and returns) when the controller's view no longer
 /// matches the role this run has. A slave of a group without a master asks to be elected.
+/// The broker's `role_changed` wakes it at once.
 pub fn spawn_watch(a: Arc<Agent>, stop: CancellationToken, restart: CancellationToken) {
     tokio::spawn(async move {
+        let broker = a.broker.get().cloned();
         loop {
+            let told = async {
+                match &broker {
+                    Some(b) => b.role_changed.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = ROLE_NOTIFY.notified() => {}
+                _ = told => {}
                 _ = tokio::time::sleep(a.cfg.sync_metadata_period) => {}
             }
             let view = match bootstrap::view(&a.client, &a.member.group).await {

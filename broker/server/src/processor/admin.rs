@@ -50,7 +50,7 @@ pub fn dispatch(b: &Broker, req: &RemotingCommand) -> Reply {
             respond(crate::controller::epochs::serve(b, req))
         }
         rmq_controller::codes::NOTIFY_BROKER_ROLE_CHANGED => {
-            crate::controller::agent::ROLE_NOTIFY.notify_one();
+            b.role_changed.notify_one();
             respond(RemotingCommand::success(req))
         }
         other => refuse(
