@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One command from source to a running CloudFormation stack: build rmq-broker, rmq-namesrv and
-# rmqctl (release) for one CPU architecture, checksum them, upload binaries + NAME.sha256 +
+# One command from source to a running CloudFormation stack: build rmq-broker, rmq-namesrv,
+# rmq-controller and rmqctl (release) for one CPU architecture, checksum them, upload binaries + NAME.sha256 +
 # templates + the node bootstrap to an immutable versioned prefix, validate the templates, and
 # print (or run) the exact `aws cloudformation create-stack` command for that upload.
 #
@@ -9,7 +9,8 @@
 #       [--stack-name NAME | --launch NAME [--wait]] [--param Key=Value]... [--skip-lint]
 #
 # Layout written (never overwritten: a release whose prefix holds any object is refused):
-#   s3://BUCKET/PREFIX/VERSION/{rmq-broker,rmq-namesrv,rmqctl}{,.sha256}
+#   s3://BUCKET/PREFIX/VERSION/{rmq-broker,rmq-namesrv,rmq-controller,rmqctl}{,.sha256}
+#       (rmq-controller: the controllers of failover: Automatic, run by rmqctl aws from a release)
 #   s3://BUCKET/PREFIX/VERSION/templates/rmq-{quickstart,vpc,cluster,node}.yaml
 #   s3://BUCKET/PREFIX/VERSION/userdata/node-bootstrap.sh
 #   s3://BUCKET/PREFIX/VERSION/rmq-node-secrets{,.sha256}  (userdata/node-secrets.sh: the nodes of
@@ -17,12 +18,12 @@
 #       templates/rmq-node.yaml carries: a release whose node template pins another is refused)
 #   s3://BUCKET/PREFIX/VERSION/SHA256SUMS          (uploaded last: the release is complete)
 # VERSION = `git describe --tags --always --dirty` + "-" + the first 8 hex digits of the SHA-256 of
-# the three binaries' checksums (so a rebuild with other bytes is another version), or --version.
+# the binaries' checksums (so a rebuild with other bytes is another version), or --version.
 # The stack parameters ArtefactBucketName, ArtefactKeyPrefix (= PREFIX/VERSION/), BrokerSha256 and
 # NameServerSha256 (and ArtefactBucketRegion with --bucket-region) point at exactly this upload;
 # --param adds or overrides others (AvailabilityZones=a\,b, KeyPairName=..., RemoteAccessCIDR=...).
 #
-# --bin-dir DIR skips the build and releases DIR/{rmq-broker,rmq-namesrv,rmqctl} (checked to be
+# --bin-dir DIR skips the build and releases DIR/{rmq-broker,rmq-namesrv,rmq-controller,rmqctl} (checked to be
 # ELF executables of --arch), e.g. binaries built on a machine of the other architecture.
 # Needs: the AWS CLI (v1 or v2; AWS_ENDPOINT_URL, AWS_REGION and profiles are honoured), cfn-lint
 # (CFN_LINT=path, on PATH, or the cloudformation test venv: bash cloudformation/venv.sh), and
@@ -30,7 +31,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BINARIES=(rmq-broker rmq-namesrv rmqctl)
+BINARIES=(rmq-broker rmq-namesrv rmq-controller rmqctl)
 TEMPLATES=(rmq-quickstart.yaml rmq-vpc.yaml rmq-cluster.yaml rmq-node.yaml)
 
 say() { echo "release-aws: $*" >&2; }
@@ -69,7 +70,7 @@ valid_bucket() { [[ "$1" =~ ^[0-9a-z][0-9a-z.-]{1,61}[0-9a-z]$ ]]; }
 # --- arguments ------------------------------------------------------------------------------
 
 BUCKET="" PREFIX="rmq" ARCH="" BIN_DIR="" VERSION="" REGION="" BUCKET_REGION="" TEMPLATE=quickstart
-STACK_NAME="rmq" LAUNCH="" WAIT=0 SKIP_LINT=0 BROKER_SHA="" NAMESRV_SHA="" WORK=""
+STACK_NAME="rmq" LAUNCH="" WAIT=0 SKIP_LINT=0 BROKER_SHA="" NAMESRV_SHA="" CONTROLLER_SHA="" WORK=""
 PARAM_KEYS=() PARAM_VALUES=()
 
 parse_args() {
@@ -128,8 +129,8 @@ build() {
     args=(--target "$triple")
     BIN_DIR="$target_dir/$triple/release"
   fi
-  say "cargo build --release ${args[*]} -p rmq-broker -p rmq-namesrv -p rmqctl"
-  (cd "$ROOT" && cargo build --release "${args[@]}" -p rmq-broker -p rmq-namesrv -p rmqctl) ||
+  say "cargo build --release ${args[*]} -p rmq-broker -p rmq-namesrv -p rmq-controller -p rmqctl"
+  (cd "$ROOT" && cargo build --release "${args[@]}" -p rmq-broker -p rmq-namesrv -p rmq-controller -p rmqctl) ||
     fail "cargo build failed (see above)"
 }
 
@@ -152,7 +153,7 @@ stage() {
     cp "$BIN_DIR/$name" "$dir/$name"
     sum=$(sha256sum "$dir/$name" | cut -d' ' -f1)
     printf '%s  %s\n' "$sum" "$name" >"$dir/$name.sha256"
-    case "$name" in rmq-broker) BROKER_SHA=$sum ;; rmq-namesrv) NAMESRV_SHA=$sum ;; esac
+    case "$name" in rmq-broker) BROKER_SHA=$sum ;; rmq-namesrv) NAMESRV_SHA=$sum ;; rmq-controller) CONTROLLER_SHA=$sum ;; esac
   done
   for name in "${TEMPLATES[@]}"; do cp "$ROOT/cloudformation/templates/$name" "$dir/templates/$name"; done
   cp "$ROOT/cloudformation/userdata/node-bootstrap.sh" "$dir/userdata/node-bootstrap.sh"
@@ -257,6 +258,7 @@ main() {
   say "release $VERSION ($ARCH) -> s3://$BUCKET/$key_prefix"
   say "rmq-broker  sha256 $BROKER_SHA"
   say "rmq-namesrv sha256 $NAMESRV_SHA"
+  say "rmq-controller sha256 $CONTROLLER_SHA"
   refuse_existing "$key_prefix"
   upload "$WORK" "$key_prefix"
   validate "$base"

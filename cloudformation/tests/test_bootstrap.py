@@ -25,18 +25,20 @@ BROKER = {
 NAMESRV = dict(BROKER, NodeName="namesrv-0", NodeRole="namesrv", VolumeId="", BrokerName="",
                BrokerId="0", BrokerRole="ASYNC_MASTER", NameServerAddresses="")
 FAKE_SERVER = """#!/bin/bash
-printf '%s\\n' "$0" "$@" > "$RMQ_ROOT/ran"
+out="$RMQ_ROOT/ran"; [ "${0##*/}" != rmq-controller ] || out="$RMQ_ROOT/ran-controller"
+printf '%s\\n' "$0" "$@" > "$out"
 """
 
 
-def render(values):
+def render(values, failover=""):
     """The user data exactly as the node template's Fn::Join(Fn::Sub header, Fn::If security,
-    script) renders it; parameters missing from `values` take their defaults."""
+    script) renders it; parameters missing from `values` take their defaults. `failover`: the
+    lines rmq-aws adds for failover: Automatic (after the security lines)."""
     (header, _), _, body = user_data_parts()
 
     def sub(match):
         return values[match.group(1)]
-    return re.sub(r"\$\{([^}]+)\}", sub, header) + security_block(values) + body
+    return re.sub(r"\$\{([^}]+)\}", sub, header) + security_block(values) + failover + body
 
 
 def run(tmp_path, values, env=None, binaries=("rmq-broker", "rmq-namesrv"), content=FAKE_SERVER.encode()):
@@ -48,7 +50,7 @@ def run_script(tmp_path, text, env=None, binaries=("rmq-broker", "rmq-namesrv"),
     (process, RMQ_ROOT). The stand-in scripts pass the ELF check only with RMQ_ALLOW_SCRIPTS=1."""
     root = tmp_path / "root"
     artefacts = tmp_path / "artefacts"
-    artefacts.mkdir(exist_ok=True)
+    artefacts.mkdir(parents=True, exist_ok=True)
     for name in binaries:
         (artefacts / name).write_bytes(content)
     script = tmp_path / "user-data.sh"
@@ -212,3 +214,85 @@ def test_cloudwatch_agent_scrapes_the_nodes_metrics_endpoint(tmp_path, values, p
                    "rocketmq_brokeruntime_slave_fall_behind_much", "rmq_broker_namesrvs_registered"):
         assert f"^{metric}$" in declaration["metric_selectors"], metric
     assert agent["metrics"]["append_dimensions"] == {"InstanceId": "${aws:InstanceId}"}
+
+
+# failover: Automatic, as rmq-aws renders it (operator/aws/tests/failover.rs checks that side):
+# brokers in controller mode, nameserver nodes that also run a controller.
+CONTROLLERS = "10.0.1.5:9878;10.0.33.6:9878;10.0.65.7:9878"
+ELECTED = dict(BROKER, BrokerRole="ELECTED")
+BROKER_FAILOVER = ("RMQ_FAILOVER_CONF='enableControllerMode=true controllerAddr=" + CONTROLLERS +
+                   " allAckInSyncStateSet=true controllerHeartBeatTimeoutMills=5000'\n")
+CONTROLLER_CONF = ("controllerDLegerGroup=demo-controllers "
+                   "controllerDLegerPeers=n0-10.0.1.5:9878;n1-10.0.33.6:9878;n2-10.0.65.7:9878 "
+                   "controllerDLegerSelfId=n1 controllerStorePath=/var/lib/rmq/controller-1 "
+                   "scanNotActiveBrokerInterval=1000 enableElectUncleanMaster=false notifyBrokerRoleChanged=true")
+
+
+def controller_lines(sha=""):
+    return f"RMQ_CONTROLLER_CONF='{CONTROLLER_CONF}'\nRMQ_CONTROLLER_SHA256='{sha}'\n"
+
+
+def test_elected_broker_writes_controller_mode_instead_of_id_and_role(tmp_path):
+    proc, root = run_script(tmp_path, render(ELECTED, BROKER_FAILOVER))
+    assert proc.returncode == 0, proc.stderr
+    c = conf(root / "etc/rmq/broker.conf")
+    assert "brokerId" not in c and "brokerRole" not in c, c
+    assert {k: c[k] for k in ("enableControllerMode", "controllerAddr", "allAckInSyncStateSet",
+                              "controllerHeartBeatTimeoutMills")} == {
+        "enableControllerMode": "true", "controllerAddr": CONTROLLERS, "allAckInSyncStateSet": "true",
+        "controllerHeartBeatTimeoutMills": "5000"}
+    assert (c["brokerName"], c["namesrvAddr"], c["fileReservedTime"]) == (
+        "broker-b", "10.0.1.5:9876;10.0.33.6:9876", "168")
+    assert (root / "ran").read_text().split("\n")[:3] == [
+        f"{root}/opt/rmq/bin/rmq-broker", "-c", f"{root}/etc/rmq/broker.conf"]
+    # ELECTED without the controllers' keys is refused before anything runs.
+    proc, root = run_script(tmp_path / "bare", render(ELECTED))
+    assert proc.returncode == 1 and "FAILED: RMQ_FAILOVER_CONF is not set" in proc.stderr, proc.stderr
+    assert not (root / "ran").exists()
+
+
+def wait_for(path, seconds=10):
+    import time
+    end = time.monotonic() + seconds
+    while not path.exists() and time.monotonic() < end:
+        time.sleep(0.1)
+    return path.exists()
+
+
+def test_nameserver_with_a_controller_starts_both(tmp_path):
+    """The controller's conf (its store under RMQ_ROOT), its unit next to the nameserver's, its
+    binary fetched and pinned; in the sandbox both start: the controller in the background, the
+    nameserver exec'd."""
+    sha = hashlib.sha256(FAKE_SERVER.encode()).hexdigest()
+    ns = dict(NAMESRV, NodeName="namesrv-1")
+    binaries = ("rmq-namesrv", "rmq-controller")
+    proc, root = run_script(tmp_path, render(ns, controller_lines(sha)), binaries=binaries)
+    assert proc.returncode == 0, proc.stderr
+    store = root / "var/lib/rmq/controller-1"
+    written = (root / "etc/rmq/controller.conf").read_text().splitlines()
+    assert written == CONTROLLER_CONF.replace("=/var/lib/rmq/controller-1", f"={store}").split(" ")
+    assert store.is_dir()
+    units = root / "etc/systemd/system"
+    assert f"ExecStart={root}/opt/rmq/bin/rmq-namesrv --listen-port 9876\n" in (
+        units / "rmq-namesrv.service").read_text()
+    controller_unit = (units / "rmq-controller.service").read_text()
+    assert (f"ExecStart={root}/opt/rmq/bin/rmq-controller -c {root}/etc/rmq/controller.conf\n"
+            in controller_unit)
+    assert "Restart=always" in controller_unit and f"append:{root}/var/log/rmq/controller.log" in controller_unit
+    assert (root / "ran").read_text().split("\n")[:3] == [
+        f"{root}/opt/rmq/bin/rmq-namesrv", "--listen-port", "9876"]
+    assert wait_for(root / "ran-controller"), "the controller was not started"
+    assert (root / "ran-controller").read_text().split("\n")[:3] == [
+        f"{root}/opt/rmq/bin/rmq-controller", "-c", f"{root}/etc/rmq/controller.conf"]
+    # Another rmq-controller build than the pinned one is refused before anything starts.
+    proc, root = run_script(tmp_path / "other", render(ns, controller_lines("ab" * 32)), binaries=binaries)
+    assert proc.returncode == 1
+    assert f"checksum mismatch for rmq-controller: it is {sha}, the user data expects {'ab' * 32}" in proc.stderr
+    assert not (root / "ran").exists() and not (root / "etc/systemd/system/rmq-controller.service").exists()
+
+
+def test_nameserver_without_a_controller_writes_no_controller_unit(tmp_path):
+    proc, root = run(tmp_path, NAMESRV)
+    assert proc.returncode == 0, proc.stderr
+    assert not (root / "etc/systemd/system/rmq-controller.service").exists()
+    assert not (root / "etc/rmq/controller.conf").exists() and not (root / "opt/rmq/bin/rmq-controller").exists()

@@ -29,10 +29,11 @@ QUICKSTART = ["--param", "AvailabilityZones=us-east-1a,us-east-1b", "--param", "
 
 
 def fake_build(directory, tag=""):
-    """rmq-broker, rmq-namesrv, rmqctl as distinct host ELF executables; {name: sha256}."""
+    """rmq-broker, rmq-namesrv, rmq-controller, rmqctl as distinct host ELF executables;
+    {name: sha256}."""
     directory.mkdir(parents=True, exist_ok=True)
     sums = {}
-    for name in ("rmq-broker", "rmq-namesrv", "rmqctl"):
+    for name in ("rmq-broker", "rmq-namesrv", "rmq-controller", "rmqctl"):
         data = pathlib.Path("/bin/true").read_bytes() + f"\n{name}{tag}\n".encode()
         (directory / name).write_bytes(data)
         (directory / name).chmod(0o755)
@@ -90,6 +91,7 @@ def test_release_uploads_refuses_a_second_time_and_launches_the_quickstart(aws, 
     uploaded = keys(aws)
     expected = {f"{prefix}{name}" for name in (
         "rmq-broker", "rmq-broker.sha256", "rmq-namesrv", "rmq-namesrv.sha256", "rmqctl", "rmqctl.sha256",
+        "rmq-controller", "rmq-controller.sha256",
         "templates/rmq-quickstart.yaml", "templates/rmq-vpc.yaml", "templates/rmq-cluster.yaml",
         "templates/rmq-node.yaml", "userdata/node-bootstrap.sh", "SHA256SUMS",
         "rmq-node-secrets", "rmq-node-secrets.sha256")}

@@ -84,6 +84,10 @@ def test_user_data_embeds_the_bootstrap_script_verbatim():
         "run python3 cloudformation/tests/sync_userdata.py")
 
 
+# Header lines only rmq-aws renders (failover: Automatic; test_bootstrap.py runs them).
+RMQ_AWS_ONLY = {"RMQ_FAILOVER_CONF", "RMQ_CONTROLLER_CONF", "RMQ_CONTROLLER_SHA256"}
+
+
 def test_user_data_header_sets_every_variable_the_script_needs():
     (header, mapping), security, _ = user_data_parts()
     assigned = set(re.findall(r"^(RMQ_[A-Z0-9_]+)=", header, re.M))
@@ -98,6 +102,9 @@ def test_user_data_header_sets_every_variable_the_script_needs():
     assert re.findall(r"^(RMQ_[A-Z0-9_]+)=", secured, re.M) == [
         "RMQ_SECURITY_CONF", "RMQ_SECRETS", "RMQ_SECRETS_SHA256"]
     assigned |= set(re.findall(r"^(RMQ_[A-Z0-9_]+)=", secured, re.M))
+    # failover: Automatic's lines: rmq-aws renders them; the templates do not offer it yet (see
+    # "Automatic failover" in the README), so their user data never holds them.
+    optional |= RMQ_AWS_ONLY
     assert used - optional == assigned, (
         f"header/script mismatch: only in the script {sorted(used - optional - assigned)}, "
         f"only in the header {sorted(assigned - used)}")
@@ -116,6 +123,8 @@ LONGEST = {
     "NodeInterface.PrimaryPrivateIpAddress": len("255.255.255.255"),
     "NodeInterface": len("eni-0123456789abcdef0"), "VolumeId": len("vol-0123456789abcdef0"),
     "AWS::Region": len("ap-southeast-5-xxxxx"),
+    # ArtefactBucketRegion (MaxLength 20) or AWS::Region.
+    "ArtefactRegion": len("ap-southeast-5-xxxxx"),
 }
 
 

@@ -1,6 +1,5 @@
 #!/bin/bash
-# rmq node bootstrap (first boot): user data = RMQ_* header (rmq-node.yaml or rmq-aws) + this file.
-# See cloudformation/README.md, also for the sandbox overrides (RMQ_ROOT, RMQ_NO_EC2, ...).
+# rmq node bootstrap (first boot), after the RMQ_* header: see cloudformation/README.md.
 set -Eeuo pipefail
 umask 022
 if [ -n "${RMQ_OVERRIDES:-}" ]; then . "$RMQ_OVERRIDES"; fi
@@ -8,14 +7,14 @@ if [ -n "${RMQ_OVERRIDES:-}" ]; then . "$RMQ_OVERRIDES"; fi
 log() { echo "rmq-bootstrap: $*" >&2; }
 INSTANCE_ID=""
 signal() {
-  [ "${RMQ_NO_EC2:-}" != 1 ] && [ -n "${RMQ_SIGNAL_STACK:-}" ] && [ -n "$INSTANCE_ID" ] || return 0
+  [ -n "${RMQ_SIGNAL_STACK:-}" ] && [ -n "$INSTANCE_ID" ] || return 0
   aws cloudformation signal-resource --region "$RMQ_REGION" --stack-name "$RMQ_SIGNAL_STACK" \
     --logical-resource-id "$RMQ_SIGNAL_RESOURCE" --unique-id "$INSTANCE_ID" --status "$1" \
     >/dev/null 2>&1 || log "could not signal $1 (normal outside a stack operation)"
 }
 die() { trap - ERR; log "FAILED: $*"; signal FAILURE; exit 1; }
 trap 'die "command failed at line $LINENO"' ERR
-# wait_until SECONDS WHAT CMD...: retry CMD every 3 s until it succeeds.
+# wait_until SECS WHAT CMD...: retry CMD every 3 s.
 wait_until() {
   local limit=$1 what=$2 end=$((SECONDS + $1)); shift 2
   until "$@" >/dev/null 2>&1; do
@@ -31,30 +30,32 @@ case "$RMQ_ROLE" in
   namesrv) BIN=rmq-namesrv ;;
   broker)
     BIN=rmq-broker
-    need RMQ_BROKER_NAME RMQ_BROKER_ID RMQ_BROKER_ROLE RMQ_FLUSH_DISK_TYPE RMQ_NAMESRV_ADDR
-    need RMQ_FILE_RESERVED_TIME RMQ_DELETE_WHEN RMQ_DISK_MAX_USED_SPACE_RATIO
-    case "$RMQ_BROKER_ROLE" in ASYNC_MASTER|SYNC_MASTER|SLAVE) ;; *) bad RMQ_BROKER_ROLE "ASYNC_MASTER, SYNC_MASTER or SLAVE" ;; esac
+    need RMQ_BROKER_NAME RMQ_BROKER_ID RMQ_BROKER_ROLE RMQ_FLUSH_DISK_TYPE RMQ_NAMESRV_ADDR \
+      RMQ_FILE_RESERVED_TIME RMQ_DELETE_WHEN RMQ_DISK_MAX_USED_SPACE_RATIO
+    case "$RMQ_BROKER_ROLE" in ASYNC_MASTER|SYNC_MASTER|SLAVE|ELECTED) ;; *) bad RMQ_BROKER_ROLE "ASYNC_MASTER, SYNC_MASTER, SLAVE or ELECTED" ;; esac
     case "$RMQ_FLUSH_DISK_TYPE" in ASYNC_FLUSH|SYNC_FLUSH) ;; *) bad RMQ_FLUSH_DISK_TYPE "ASYNC_FLUSH or SYNC_FLUSH" ;; esac
     case "$RMQ_BROKER_ID" in ''|*[!0-9]*) bad RMQ_BROKER_ID "a number" ;; esac
-    if [ "$RMQ_BROKER_ID" = 0 ] && [ "$RMQ_BROKER_ROLE" = SLAVE ]; then die "brokerId 0 must be a master"; fi
-    if [ "$RMQ_BROKER_ID" != 0 ] && [ "$RMQ_BROKER_ROLE" != SLAVE ]; then die "brokerId $RMQ_BROKER_ID must be SLAVE"; fi
+    if [ "$RMQ_BROKER_ROLE" = ELECTED ]; then need RMQ_FAILOVER_CONF
+    elif [ "$RMQ_BROKER_ID" = 0 ] && [ "$RMQ_BROKER_ROLE" = SLAVE ]; then die "brokerId 0 must be a master"
+    elif [ "$RMQ_BROKER_ID" != 0 ] && [ "$RMQ_BROKER_ROLE" != SLAVE ]; then die "brokerId $RMQ_BROKER_ID must be SLAVE"; fi
     case "$RMQ_FILE_RESERVED_TIME" in *[!0-9]*) bad RMQ_FILE_RESERVED_TIME "a whole number of hours" ;; esac
     case "$RMQ_DISK_MAX_USED_SPACE_RATIO" in *[!0-9]*) bad RMQ_DISK_MAX_USED_SPACE_RATIO "a percentage" ;; esac
     [[ "$RMQ_DELETE_WHEN" =~ ^([01][0-9]|2[0-3])(\;([01][0-9]|2[0-3]))*$ ]] || bad RMQ_DELETE_WHEN "hours 00-23 separated by ';' (04 or 04;16)"
     ;;
   *) bad RMQ_ROLE "namesrv or broker" ;;
 esac
-if [ -z "${RMQ_ARTEFACT_DIR:-}" ]; then need RMQ_ARTEFACT_BUCKET; fi
+[ -n "${RMQ_ARTEFACT_DIR:-}" ] || need RMQ_ARTEFACT_BUCKET
 
 R="${RMQ_ROOT:-}"
 ETC="$R/etc/rmq" BIN_DIR="$R/opt/rmq/bin" UNIT_DIR="$R/etc/systemd/system"
 DATA="$R/data" LOG_DIR="$R/var/log/rmq"
 NAMESRV_PORT="${RMQ_NAMESRV_PORT:-9876}" LISTEN_PORT="${RMQ_LISTEN_PORT:-10911}"
 HA_PORT="${RMQ_HA_PORT:-$((LISTEN_PORT + 1))}"
+PORT=$NAMESRV_PORT; [ "$RMQ_ROLE" = namesrv ] || PORT=$LISTEN_PORT
 mkdir -p "$ETC" "$BIN_DIR" "$UNIT_DIR" "$DATA" "$LOG_DIR"
 log "node $RMQ_NODE_NAME ($RMQ_ROLE) of cluster $RMQ_CLUSTER_NAME, address $RMQ_NODE_IP"
 
-# 1. Stable identity: attach this node's network interface (fixed address) and data volume.
+# 1. Attach this node's interface (fixed address) and data volume.
 if [ "${RMQ_NO_EC2:-}" != 1 ]; then
   need RMQ_REGION RMQ_ENI_ID
   export AWS_DEFAULT_REGION="$RMQ_REGION"
@@ -63,26 +64,20 @@ if [ "${RMQ_NO_EC2:-}" != 1 ]; then
   INSTANCE_ID=$(curl -fsS --retry 5 --max-time 5 -H "X-aws-ec2-metadata-token: $TOKEN" \
     http://169.254.169.254/latest/meta-data/instance-id) || die "cannot read instance-id from IMDS"
 
-  # attach_to_me eni|volume ID: retried while a terminating predecessor holds it.
+  # attach_to_me eni|volume ID (waits while a dying predecessor holds it)
   attach_to_me() {
     local kind=$1 id=$2 end=$((SECONDS + 900)) state owner
+    local d=(describe-volumes --volume-ids "$2" --query 'Volumes[0].[State,Attachments[0].InstanceId]')
+    local a=(attach-volume --volume-id "$2" --device /dev/sdf)
+    if [ "$kind" = eni ]; then
+      d=(describe-network-interfaces --network-interface-ids "$2" --query 'NetworkInterfaces[0].[Status,Attachment.InstanceId]')
+      a=(attach-network-interface --network-interface-id "$2" --device-index 1)
+    fi
     while :; do
-      if [ "$kind" = eni ]; then
-        read -r state owner < <(aws ec2 describe-network-interfaces --network-interface-ids "$id" \
-          --query 'NetworkInterfaces[0].[Status,Attachment.InstanceId]' --output text) || state=error
-      else
-        read -r state owner < <(aws ec2 describe-volumes --volume-ids "$id" \
-          --query 'Volumes[0].[State,Attachments[0].InstanceId]' --output text) || state=error
-      fi
+      read -r state owner < <(aws ec2 "${d[@]}" --output text) || state=error
       [ "$owner" = "$INSTANCE_ID" ] && return 0
       if [ "$state" = available ]; then
-        if [ "$kind" = eni ]; then
-          aws ec2 attach-network-interface --network-interface-id "$id" --instance-id "$INSTANCE_ID" \
-            --device-index 1 >/dev/null || log "attach of $id failed, retrying"
-        else
-          aws ec2 attach-volume --volume-id "$id" --instance-id "$INSTANCE_ID" --device /dev/sdf \
-            >/dev/null || log "attach of $id failed, retrying"
-        fi
+        aws ec2 "${a[@]}" --instance-id "$INSTANCE_ID" >/dev/null || log "attach of $id failed, retrying"
       else
         log "$id is $state (held by ${owner:-nobody}), waiting"
       fi
@@ -117,8 +112,8 @@ fi
 STORE="$DATA/rmq/store"
 mkdir -p "$STORE"
 
-# 2. Binaries, from the artefact bucket (or a local directory in a sandbox).
-# fetch NAME [SHA256 [script]]: SHA256 pins the checksum; "script": a script is allowed.
+# 2. Binaries from the artefact bucket (a sandbox: RMQ_ARTEFACT_DIR).
+# fetch NAME [SHA256 [script]]: pinned checksum; "script" allows a script.
 fetch() {
   local name=$1 dest="$BIN_DIR/$1" prefix=${RMQ_ARTEFACT_PREFIX:-} tries=0
   prefix=${prefix#/}; prefix=${prefix%/}; [ -z "$prefix" ] || prefix="$prefix/"
@@ -146,7 +141,7 @@ fetch() {
   if [ "$magic" = 7f454c46 ]; then
     case $(od -An -tu2 -j18 -N2 "$dest.tmp" | tr -d ' \n') in 62) arch=x86_64 ;; 183) arch=aarch64 ;; *) arch="another ELF machine" ;; esac
   elif [ "$magic" = 23212f62 ] && [ "${RMQ_ALLOW_SCRIPTS:-}${3:-}" != "" ]; then arch=$m; fi
-  [ "$arch" = "$m" ] || die "architecture mismatch for $name: it is $arch, this instance is $m (release with --arch $m, or run it on instances of its architecture)"
+  [ "$arch" = "$m" ] || die "architecture mismatch for $name: it is $arch, this instance is $m (release with --arch $m)"
   chmod 0755 "$dest.tmp"
   mv -f "$dest.tmp" "$dest"
 }
@@ -154,13 +149,15 @@ fetch "$BIN" "${RMQ_BINARY_SHA256:-}"
 
 # 3. Configuration.
 if [ "$RMQ_ROLE" = broker ]; then
-  CONF="$ETC/broker.conf"
+  CONF="$ETC/broker.conf" ID="brokerId=$RMQ_BROKER_ID
+brokerRole=$RMQ_BROKER_ROLE"
+  # failover: Automatic: the controllers assign id and role.
+  [ "$RMQ_BROKER_ROLE" != ELECTED ] || ID=$(printf '%s\n' $RMQ_FAILOVER_CONF)
   cat >"$CONF" <<EOF
 # written by rmq node bootstrap for $RMQ_NODE_NAME
 brokerClusterName=$RMQ_CLUSTER_NAME
 brokerName=$RMQ_BROKER_NAME
-brokerId=$RMQ_BROKER_ID
-brokerRole=$RMQ_BROKER_ROLE
+$ID
 flushDiskType=$RMQ_FLUSH_DISK_TYPE
 namesrvAddr=$RMQ_NAMESRV_ADDR
 brokerIP1=$RMQ_NODE_IP
@@ -177,7 +174,7 @@ EOF
 else
   ARGS=(--listen-port "$NAMESRV_PORT")
 fi
-# spec.security: conf keys; secrets from SSM by rmq-node-secrets (see "Secrets" in the README).
+# spec.security: conf keys; secrets from SSM (rmq-node-secrets).
 if [ -n "${RMQ_SECURITY_CONF:-}" ]; then
   [ "$RMQ_ROLE" = broker ] || { CONF="$ETC/namesrv.conf"; ARGS+=(-c "$CONF"); :>"$CONF"; }
   printf '%s\n' $RMQ_SECURITY_CONF >>"$CONF"
@@ -188,11 +185,20 @@ if [ -n "${RMQ_SECRETS:-}" ]; then
     die "cannot fetch $RMQ_SECRETS from SSM /rmq/$RMQ_CLUSTER_NAME/"
 fi
 
-# 4. systemd unit (always written, so a sandbox can inspect it).
-UNIT="$RMQ_ROLE"; [ "$UNIT" = namesrv ] || UNIT=broker
-cat >"$UNIT_DIR/rmq-$UNIT.service" <<EOF
+# failover: Automatic: a controller next to this nameserver.
+if [ -n "${RMQ_CONTROLLER_CONF:-}" ]; then
+  fetch rmq-controller "${RMQ_CONTROLLER_SHA256:-}"
+  printf '%s\n' $RMQ_CONTROLLER_CONF | sed "s#^controllerStorePath=#&$R#" >"$ETC/controller.conf"
+  CSTORE=$(sed -n 's/^controllerStorePath=//p' "$ETC/controller.conf")
+  mkdir -p "$CSTORE"
+fi
+
+# 4. systemd units (always written, so a sandbox can inspect them).
+UNIT="$RMQ_ROLE"
+unit() {  # unit NAME COMMAND...
+  cat >"$UNIT_DIR/rmq-$1.service" <<EOF
 [Unit]
-Description=rmq $UNIT ($RMQ_NODE_NAME, cluster $RMQ_CLUSTER_NAME)
+Description=rmq $1 ($RMQ_NODE_NAME, cluster $RMQ_CLUSTER_NAME)
 Wants=network-online.target
 After=network-online.target
 RequiresMountsFor=$DATA/rmq
@@ -200,56 +206,59 @@ RequiresMountsFor=$DATA/rmq
 [Service]
 User=rmq
 Group=rmq
-ExecStart=$BIN_DIR/$BIN ${ARGS[*]}
+ExecStart=${*:2}
 Restart=always
 RestartSec=5
 LimitNOFILE=1048576
 TimeoutStopSec=90
-StandardOutput=append:$LOG_DIR/$UNIT.log
-StandardError=append:$LOG_DIR/$UNIT.log
+StandardOutput=append:$LOG_DIR/$1.log
+StandardError=append:$LOG_DIR/$1.log
 
 [Install]
 WantedBy=multi-user.target
 EOF
+}
+unit "$UNIT" "$BIN_DIR/$BIN" "${ARGS[@]}"
+C=("$BIN_DIR/rmq-controller" -c "$ETC/controller.conf")
+[ -z "${CSTORE:-}" ] || unit controller "${C[@]}"
 
-# CloudWatch agent configuration (step 5): logs, memory, disk, and /metrics (port + 7) as
-# metrics in namespace rmq, dimension ClusterName (the alarms read them).
-HTTP_PORT=$((LISTEN_PORT + 7)); [ "$RMQ_ROLE" = namesrv ] && HTTP_PORT=$((NAMESRV_PORT + 7))
+# CloudWatch agent (step 5): logs, memory, disk, /metrics (port + 7) in namespace rmq.
+HTTP_PORT=$((PORT + 7))
 cat >"$ETC/cloudwatch-prometheus.yaml" <<EOF
 global: {scrape_interval: 60s, scrape_timeout: 10s}
 scrape_configs:
 - {job_name: rmq, metrics_path: /metrics, static_configs: [{targets: ['127.0.0.1:$HTTP_PORT'],
    labels: {ClusterName: '$RMQ_CLUSTER_NAME', NodeName: '$RMQ_NODE_NAME'}}]}
 EOF
+L="\"log_group_name\":\"${RMQ_LOG_GROUP:-}\",\"log_stream_name\":\"$RMQ_NODE_NAME/{instance_id}"
 cat >"$ETC/cloudwatch-agent.json" <<EOF
-{"agent": {"run_as_user": "root"},
- "logs": {"logs_collected": {"files": {"collect_list": [
-   {"file_path": "$LOG_DIR/*.log", "log_group_name": "${RMQ_LOG_GROUP:-}",
-    "log_stream_name": "$RMQ_NODE_NAME/{instance_id}"},
-   {"file_path": "/var/log/cloud-init-output.log", "log_group_name": "${RMQ_LOG_GROUP:-}",
-    "log_stream_name": "$RMQ_NODE_NAME/{instance_id}/bootstrap"}]}},
-  "metrics_collected": {"prometheus": {
-   "prometheus_config_path": "$ETC/cloudwatch-prometheus.yaml",
-   "log_group_name": "${RMQ_LOG_GROUP:-}",
-   "emf_processor": {"metric_namespace": "rmq", "metric_declaration": [
-     {"source_labels": ["job"], "label_matcher": "^rmq\$", "dimensions": [["ClusterName"], ["ClusterName", "NodeName"]],
-      "metric_selectors": ["^rmq_broker_ready\$", "^rmq_broker_namesrvs_registered\$",
-        "^rocketmq_brokeruntime_commit_log_disk_ratio\$", "^rocketmq_brokeruntime_slave_fall_behind_much\$",
-        "^rocketmq_group_diff\$", "^rocketmq_consumer_lag_latency\$", "^rocketmq_messages_in_total\$",
-        "^rocketmq_messages_out_total\$", "^rocketmq_namesrv_brokers\$"]}]}}}},
- "metrics": {"namespace": "rmq", "append_dimensions": {"InstanceId": "\${aws:InstanceId}"},
-   "metrics_collected": {"mem": {"measurement": ["mem_used_percent"]},
-     "disk": {"measurement": ["used_percent"], "resources": ["/", "/data"]}}}}
+{"agent":{"run_as_user":"root"},
+"logs":{"logs_collected":{"files":{"collect_list":[
+ {"file_path":"$LOG_DIR/*.log",$L"},
+ {"file_path":"/var/log/cloud-init-output.log",$L/bootstrap"}]}},
+ "metrics_collected":{"prometheus":{
+  "prometheus_config_path":"$ETC/cloudwatch-prometheus.yaml",
+  "log_group_name":"${RMQ_LOG_GROUP:-}",
+  "emf_processor":{"metric_namespace":"rmq","metric_declaration":[
+   {"source_labels":["job"],"label_matcher":"^rmq\$","dimensions":[["ClusterName"],["ClusterName","NodeName"]],
+    "metric_selectors":["^rmq_broker_ready\$","^rmq_broker_namesrvs_registered\$",
+     "^rocketmq_brokeruntime_commit_log_disk_ratio\$","^rocketmq_brokeruntime_slave_fall_behind_much\$",
+     "^rocketmq_group_diff\$","^rocketmq_consumer_lag_latency\$","^rocketmq_messages_in_total\$",
+     "^rocketmq_messages_out_total\$","^rocketmq_namesrv_brokers\$"]}]}}}},
+"metrics":{"namespace":"rmq","append_dimensions":{"InstanceId":"\${aws:InstanceId}"},
+ "metrics_collected":{"mem":{"measurement":["mem_used_percent"]},
+  "disk":{"measurement":["used_percent"],"resources":["/","/data"]}}}}
 EOF
 
 if [ "${RMQ_NO_SYSTEMD:-}" = 1 ]; then
+  if [ -n "${CSTORE:-}" ]; then "${C[@]}" & fi
   log "RMQ_NO_SYSTEMD=1: exec $BIN_DIR/$BIN ${ARGS[*]}"
   trap - ERR
   exec "$BIN_DIR/$BIN" "${ARGS[@]}"
 fi
 
 id rmq >/dev/null 2>&1 || useradd --system --home-dir /var/lib/rmq --shell /sbin/nologin rmq
-chown -R rmq:rmq "$DATA/rmq" "$LOG_DIR"
+chown -R rmq:rmq "$DATA/rmq" "$LOG_DIR" ${CSTORE:+"$CSTORE"}
 printf 'vm.max_map_count=655360\nvm.swappiness=1\n' >/etc/sysctl.d/90-rmq.conf
 sysctl -q --system || log "sysctl --system reported errors"
 cat >/etc/logrotate.d/rmq <<EOF
@@ -264,11 +273,11 @@ copytruncate
 }
 EOF
 systemctl daemon-reload
-systemctl enable --now "rmq-$UNIT.service"
-PORT=$NAMESRV_PORT; [ "$RMQ_ROLE" = namesrv ] || PORT=$LISTEN_PORT
+systemctl enable --now "rmq-$UNIT.service" ${CSTORE:+rmq-controller.service}
 wait_until 180 "rmq-$UNIT to listen on port $PORT" bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT"
+[ -z "${CSTORE:-}" ] || wait_until 180 "rmq-controller to listen on port 9878" bash -c "exec 3<>/dev/tcp/127.0.0.1/9878"
 
-# 5. Logs and metrics to CloudWatch (best effort), with the configuration written above.
+# 5. Logs and metrics to CloudWatch (best effort).
 if [ "${RMQ_NO_EC2:-}" != 1 ] && [ "${RMQ_NO_CLOUDWATCH:-}" != 1 ] && [ -n "${RMQ_LOG_GROUP:-}" ]; then
   CW=/opt/aws/amazon-cloudwatch-agent
   if timeout 300 dnf install -q -y amazon-cloudwatch-agent >/dev/null 2>&1; then

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Test rmq-aws and `rmqctl aws` against a private moto_server on 127.0.0.1, and run the rendered
-# node user data in a sandbox with the real rmq-namesrv/rmq-broker.
+# node user data in a sandbox with the real rmq-namesrv/rmq-broker/rmq-controller.
 #
 #   bash operator/aws/run-tests.sh [cargo test args...]      e.g.  -- --test-threads 2
 #
@@ -8,11 +8,13 @@
 #    shared with cloudformation/run-tests.sh): ~/.cache/rmq-test/venv-cfn-<hash> (RMQ_TEST_CACHE).
 # 2. moto_server on a free 127.0.0.1 port; static fake credentials, AWS_EC2_METADATA_DISABLED,
 #    no profile files; stopped (by its pid) on exit.
-# 3. cargo build rmq-namesrv + rmq-broker (the sandbox test runs them) and rmqctl --features aws,
+# 3. cargo build rmq-namesrv + rmq-broker + rmq-controller (the sandbox tests run them) and
+#    rmqctl --features aws,
 #    cargo test -p rmq-aws (the test command passes its own selection: see below).
 # 4. rmqctl (built with --features aws) end to end: plan, apply, apply again (0 changes), a
 #    failure half-way then a re-run, scale out, destroy (nothing tagged left), bad input;
-#    spec.security: apply refused until `secrets put`, `secrets list`, the node policy.
+#    spec.security: apply refused until `secrets put`, `secrets list`, the node policy;
+#    failover: Automatic: the plan shows the controllers on the nameserver nodes.
 # Builds go to CARGO_TARGET_DIR (default ~/.cache/rmq-target-aws: the SDK is a heavy compile).
 set -euo pipefail
 
@@ -73,7 +75,8 @@ cd "$ROOT"
 # with rmqctl's aws feature); RMQ_AWS_CARGO_TEST: the cargo test selection to use instead of
 # `-p rmq-aws` (the test command's, so that nothing is compiled a second time).
 if [ "${RMQ_AWS_PREBUILT:-0}" != 1 ]; then
-  timeout 3600 cargo build -q -p rmq-namesrv -p rmq-broker || fail "cargo build rmq-namesrv rmq-broker failed"
+  timeout 3600 cargo build -q -p rmq-namesrv -p rmq-broker -p rmq-controller ||
+    fail "cargo build rmq-namesrv rmq-broker rmq-controller failed"
   timeout 3600 cargo build -q -p rmqctl --features aws || fail "cargo build -p rmqctl --features aws failed"
 fi
 read -r -a SELECTION <<<"${RMQ_AWS_CARGO_TEST:--p rmq-aws}"
@@ -82,7 +85,7 @@ timeout 3600 cargo test "${SELECTION[@]}" "$@" || fail "cargo test ${SELECTION[*
 # 4. rmqctl aws end to end.
 RMQCTL="$CARGO_TARGET_DIR/debug/rmqctl"
 mkdir -p "$WORK/bin"
-cp "$RMQ_BIN_DIR/rmq-namesrv" "$RMQ_BIN_DIR/rmq-broker" "$WORK/bin/"
+cp "$RMQ_BIN_DIR/rmq-namesrv" "$RMQ_BIN_DIR/rmq-broker" "$RMQ_BIN_DIR/rmq-controller" "$WORK/bin/"
 cluster() {  # cluster GROUPS REPLICAS
   cat >"$WORK/cluster.yaml" <<EOF
 apiVersion: rmq.dev/v1alpha1
@@ -180,5 +183,19 @@ expect "to create, 0 to update, 0 to delete" "$WORK/out"
 secure plan --print-iam-policy >"$WORK/out" 2>&1 || fail "plan --print-iam-policy failed"
 expect '"arn:aws:ssm:us-east-1:123456789012:parameter/rmq/clisec/\*"' "$WORK/out"
 expect '"kms:ViaService": "ssm.us-east-1.amazonaws.com"' "$WORK/out"
+# failover: Automatic: the plan names each controller and the nameserver node it runs on.
+cat >"$WORK/ha.yaml" <<EOF
+apiVersion: rmq.dev/v1alpha1
+kind: RocketMQCluster
+metadata: {name: cliha}
+spec:
+  nameServer: {replicas: 3}
+  brokers: {groups: 1, replicasPerGroup: 2, replication: Sync, failover: Automatic}
+EOF
+sec plan -f "$WORK/ha.yaml" --artefact-dir "$WORK/bin" --artefact-bucket cliha-artefacts --key-pair ops \
+  --remote-access-cidr 203.0.113.4/32 --instance-profile rmq-node >"$WORK/out" 2>&1 ||
+  { cat "$WORK/out"; fail "plan of an Automatic cluster failed"; }
+expect "controllers (failover: Automatic), on the nameserver nodes:" "$WORK/out"
+for i in 0 1 2; do expect "controller-$i on namesrv-$i (port 9878)" "$WORK/out"; done
 echo "run-tests.sh: rmqctl aws end to end passed"
 echo "run-tests.sh: done in $((SECONDS - started)) s"

@@ -9,21 +9,25 @@
 //!
 //! - `network`: the VPC, subnets, NAT gateways, route tables and S3 endpoint of a new VPC.
 //! - `security`: the security groups and their rules.
+//! - `failover`: `failover: Automatic`: controllers on the first nameserver nodes, brokers in
+//!   controller mode; the checks AWS adds.
 //! - `nodes`: the bastion hosts and every node's interface, volume, template and group.
 //! - `monitoring`: the CloudWatch alarms (`alarm/<what>`) and the dashboard (`dashboard`), with
 //!   `--log-group` (the nodes publish their metrics only then).
 
+mod failover;
 pub mod monitoring;
 mod network;
 mod nodes;
 mod security;
 
+pub use failover::{CONTROLLER_PORT, ControllerPlacement, controllers};
 pub use nodes::{BROKER_PORT, NAMESRV_PORT, broker_zone, name_server_zone};
 
 use crate::discovered::Environment;
 use crate::error::PlanError;
 use crate::params::{Network, Params};
-use crate::resource::{Resource, Spec, Value};
+use crate::resource::{CONTROLLER_BINARY, Resource, Spec, Value};
 use crate::secrets;
 use crate::userdata::quotable;
 use network::NewVpc;
@@ -45,8 +49,9 @@ pub fn layout(
         .clone()
         .unwrap_or_else(|| env.region.clone());
     let mut errs = unquotable(params, &prefix);
+    errs.extend(failover::check(cluster, env));
     let mut out = vec![artefacts(cluster, params, env, &prefix, &artefact_region)];
-    let access = network_and_access(c, params, env, &mut out)?;
+    let access = network_and_access(cluster, params, env, &mut out)?;
     groups_and_rules(c, &access, &mut out);
     let nodes = Nodes {
         cluster,
@@ -99,9 +104,9 @@ fn unquotable(params: &Params, prefix: &str) -> Vec<PlanError> {
     .collect()
 }
 
-/// The artefact bucket and the binaries to upload under the prefix.
-/// The artefact bucket: the binaries of `--artefact-dir` and, for a cluster with
-/// `spec.security`, the node script fetching its secrets.
+/// The artefact bucket: the binaries of `--artefact-dir` (rmq-controller only with
+/// `failover: Automatic`) and, for a cluster with `spec.security`, the node script fetching its
+/// secrets.
 fn artefacts(
     cluster: &ValidatedCluster,
     params: &Params,
@@ -111,6 +116,9 @@ fn artefacts(
 ) -> Resource {
     let c = cluster.name.as_str();
     let mut files = env.artefact_files.clone();
+    if cluster.failover.is_none() {
+        files.retain(|f| f.name != CONTROLLER_BINARY);
+    }
     if !secrets::cluster_files(&cluster.security).is_empty() {
         files.push(secrets::node_script());
     }
@@ -126,11 +134,12 @@ fn artefacts(
 /// The resources of a new VPC (none for an existing one), and what the security rules need to
 /// know of the network.
 fn network_and_access(
-    c: &str,
+    cluster: &ValidatedCluster,
     params: &Params,
     env: &Environment,
     out: &mut Vec<Resource>,
 ) -> Result<Access, Vec<PlanError>> {
+    let c = cluster.name.as_str();
     let (vpc_cidr, bastion) = match &params.network {
         Network::New {
             cidr, nat_per_az, ..
@@ -169,5 +178,6 @@ fn network_and_access(
         new_bastion: matches!(params.network, Network::New { .. }) && params.bastion_count > 0,
         from_vpc: params.allow_clients_from_vpc,
         remote: params.remote_access_cidr.clone().unwrap_or_default(),
+        controllers: cluster.failover.is_some(),
     })
 }

@@ -10,6 +10,8 @@
 //! - [`resource`]: the resource model: keys, specs with references, tags, spec hashes.
 //! - [`layout`]: the desired resources of a cluster (pure).
 //! - [`plan`]: desired vs discovered → ordered create/update/delete actions (pure).
+//! - [`roll`]: the order instances are replaced in; with `failover: Automatic` the current
+//!   masters last, from the nameservers' cluster info (pure).
 //! - [`discovered`]: what discovery found, as data the pure half reads.
 //! - [`discover`]: what exists, found by the `rmq.dev/cluster` tag (alarms by name prefix and tag,
 //!   the dashboard by name and marker); zones, AMI, artefacts.
@@ -38,6 +40,7 @@ pub mod params;
 pub mod plan;
 pub mod progress;
 pub mod resource;
+pub mod roll;
 pub mod secrets;
 pub mod userdata;
 

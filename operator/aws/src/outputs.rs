@@ -1,6 +1,7 @@
 //! What a finished apply hands to people and clients: the nameserver address list (the fixed
 //! private addresses), every node's address, interface, volume and Auto Scaling group, the
-//! client security group, the VPC and subnets, the bastion group, the dashboard and the alarms.
+//! client security group, the VPC and subnets, the bastion group, the dashboard and the alarms;
+//! with `failover: Automatic` the controllers (`controllerAddr`) and the node each runs on.
 //! The same names as the CloudFormation outputs where there is one (`NameServerAddresses`,
 //! `ClientSecurityGroupID`, `DashboardName`...).
 
@@ -28,6 +29,8 @@ pub struct NodeOutput {
     pub data_volume: Option<String>,
     /// Name of the node's Auto Scaling group of one.
     pub auto_scaling_group: Option<String>,
+    /// The controller this nameserver node also runs (`controller-0`), if any.
+    pub controller: Option<String>,
 }
 
 /// Outputs of a cluster.
@@ -38,6 +41,9 @@ pub struct Outputs {
     pub cluster: String,
     /// `namesrvAddr` for clients (`ip:9876;ip:9876`).
     pub name_server_addresses: String,
+    /// `controllerAddr` (`ip:9878;...`) of `failover: Automatic`, for admin tools; empty without
+    /// controllers.
+    pub controller_addresses: String,
     /// Every node, nameservers first, then brokers group by group.
     pub nodes: Vec<NodeOutput>,
     /// Id of the VPC the cluster is in.
@@ -85,8 +91,22 @@ pub fn outputs(plan: &Plan, state: &State) -> Outputs {
             network_interface: eni.map(|e| e.id.clone()),
             data_volume: id(&format!("volume/{node}")),
             auto_scaling_group: id(&r.key),
+            controller: plan
+                .controllers
+                .iter()
+                .find(|c| c.node == node)
+                .map(|c| c.name.clone()),
         });
     }
+    let controller_addresses = plan
+        .controllers
+        .iter()
+        .filter_map(|c| {
+            let ip = state.get(&format!("eni/{}", c.node))?.attrs.get("ip")?;
+            Some(format!("{ip}:{}", c.port))
+        })
+        .collect::<Vec<_>>()
+        .join(";");
     let name_server_addresses = nodes
         .iter()
         .filter(|n| n.role == "namesrv")
@@ -103,6 +123,7 @@ pub fn outputs(plan: &Plan, state: &State) -> Outputs {
     Outputs {
         cluster: plan.cluster.clone(),
         name_server_addresses,
+        controller_addresses,
         nodes,
         vpc_id: id("vpc"),
         private_subnets: (1..=3)

@@ -10,9 +10,10 @@
 
 use crate::discovered::Discovered;
 use crate::error::PlanError;
-use crate::layout::layout;
+use crate::layout::{ControllerPlacement, controllers, layout};
 use crate::params::Params;
 use crate::resource::{Actual, ArtefactFile, Attr, BINARIES, Kind, Resource, Spec, State};
+use crate::roll::roll_order;
 use rmq_model::ValidatedCluster;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -72,6 +73,9 @@ pub struct Plan {
     pub stack: String,
     /// Desired resources in creation order (empty for destroy).
     pub resources: Vec<Resource>,
+    /// The controllers of `failover: Automatic` and the nameserver nodes that run them (empty
+    /// otherwise, and for destroy).
+    pub controllers: Vec<ControllerPlacement>,
     /// Actions in execution order.
     pub actions: Vec<Action>,
     /// Things the user should know (nothing blocks).
@@ -101,12 +105,13 @@ pub fn plan(
         .validate()
         .map_err(|errs| errs.into_iter().map(PlanError::from).collect::<Vec<_>>())?;
     let resources = layout(cluster, params, &found.env)?;
-    let mut actions = changes(&resources, found)?;
+    let mut actions = changes(&resources, found, cluster.failover.is_none())?;
     actions.extend(deletes(&resources, found));
     Ok(Plan {
         cluster: cluster.name.clone(),
         stack: params.stack(&cluster.name),
         resources,
+        controllers: controllers(cluster),
         actions,
         warnings: warnings(cluster, params),
     })
@@ -135,8 +140,13 @@ fn warnings(cluster: &ValidatedCluster, params: &Params) -> Vec<String> {
 }
 
 /// The creates and updates that bring what exists to `resources`, in creation order (groups
-/// roll nameservers first, then slaves, then masters); every problem found on the way.
-fn changes(resources: &[Resource], found: &Discovered) -> Result<Vec<Action>, Vec<PlanError>> {
+/// roll nameservers first, then brokers; with `fixed_masters` slaves before masters: see
+/// [`crate::roll`]); every problem found on the way.
+fn changes(
+    resources: &[Resource],
+    found: &Discovered,
+    fixed_masters: bool,
+) -> Result<Vec<Action>, Vec<PlanError>> {
     let mut errs = Vec::new();
     let mut actions = Vec::new();
     // What references resolve to before the apply: ids of resources that exist; the version of
@@ -166,7 +176,7 @@ fn changes(resources: &[Resource], found: &Discovered) -> Result<Vec<Action>, Ve
     if !errs.is_empty() {
         return Err(errs);
     }
-    actions.sort_by_key(|a| (a.kind.rank(), roll_order(a)));
+    actions.sort_by_key(|a| (a.kind.rank(), roll_order(a, fixed_masters)));
     Ok(actions)
 }
 
@@ -214,6 +224,7 @@ pub fn plan_destroy(cluster: &str, params: &Params, found: &Discovered) -> Plan 
         cluster: cluster.to_owned(),
         stack: params.stack(cluster),
         resources: Vec::new(),
+        controllers: Vec::new(),
         actions: found
             .managed()
             .into_iter()
@@ -240,20 +251,6 @@ fn delete(a: &Actual, found: &Discovered) -> Action {
         } else {
             String::new()
         },
-    }
-}
-
-fn roll_order(a: &Action) -> u32 {
-    if a.kind != Kind::AutoScalingGroup || a.op != Op::Update {
-        return 0;
-    }
-    match a.key.rsplit_once('-') {
-        Some((k, r)) if k.starts_with("asg/broker-") => match r.parse::<u32>() {
-            Ok(0) => 3,
-            Ok(_) => 2,
-            Err(_) => 1,
-        },
-        _ => 1,
     }
 }
 

@@ -52,6 +52,9 @@ pub const TAG_CF_ROLE: &str = "rmq:role";
 
 /// The binaries every cluster needs: uploaded under the artefact prefix, fetched by every node.
 pub const BINARIES: [&str; 2] = ["rmq-namesrv", "rmq-broker"];
+/// The binary of the controllers (`failover: Automatic` only): uploaded and fetched like the
+/// others, by the nameserver nodes that host a controller.
+pub const CONTROLLER_BINARY: &str = "rmq-controller";
 /// S3 object metadata key holding the SHA-256 of an uploaded binary.
 pub const META_SHA256: &str = "rmq-sha256";
 /// S3 object metadata key naming the cluster that uploaded an object.

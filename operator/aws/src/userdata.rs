@@ -4,7 +4,9 @@
 //! header sets; `RMQ_SIGNAL_STACK` is empty because there is no stack to signal. A node of a
 //! cluster with `spec.security` also gets `RMQ_SECURITY_CONF` (its conf keys), `RMQ_SECRETS`
 //! (the `secret/key` files it reads) and `RMQ_SECRETS_SHA256` (the pinned fetch script); other
-//! nodes' user data is unchanged by the feature.
+//! nodes' user data is unchanged by the feature. Likewise `failover: Automatic` adds
+//! `RMQ_FAILOVER_CONF` (a broker's controller-mode keys) or `RMQ_CONTROLLER_CONF` and
+//! `RMQ_CONTROLLER_SHA256` (the controller a nameserver node runs), and nothing otherwise.
 
 use crate::resource::{State, Value};
 use rmq_model::validate::Retention;
@@ -47,9 +49,10 @@ impl NodeRole {
 pub struct BrokerIdentity {
     /// brokerName (`broker-a`).
     pub name: String,
-    /// brokerId: 0 for the master, 1.. for slaves.
+    /// brokerId: 0 for the master, 1.. for slaves; the replica's index with `ELECTED` (the
+    /// bootstrap does not write it then: the controllers assign it).
     pub id: u32,
-    /// brokerRole (`ASYNC_MASTER`, `SYNC_MASTER`, `SLAVE`).
+    /// brokerRole (`ASYNC_MASTER`, `SYNC_MASTER`, `SLAVE`), or `ELECTED` in controller mode.
     pub role: String,
     /// flushDiskType (`ASYNC_FLUSH`, `SYNC_FLUSH`).
     pub flush: String,
@@ -91,6 +94,50 @@ pub struct NodeHeader {
     pub log_group: String,
     /// `spec.security` on this node (default: off).
     pub security: NodeSecurity,
+    /// `failover: Automatic` on this node (default: off).
+    pub failover: NodeFailover,
+}
+
+/// What `failover: Automatic` means for one node's user data. Each conf is a list of
+/// `key=value` [`Value`]s (addresses refer to the nameserver interfaces) the bootstrap writes one
+/// per line; values hold no space.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodeFailover {
+    /// A broker's controller-mode broker.conf lines (`enableControllerMode`, `controllerAddr`,
+    /// ...) as rmq-model renders them (`RMQ_FAILOVER_CONF`); empty on nameservers.
+    pub broker_conf: Vec<Value>,
+    /// The controller.conf of the controller this nameserver node runs, as rmq-model renders
+    /// it (`RMQ_CONTROLLER_CONF`; the bootstrap roots `controllerStorePath` under `RMQ_ROOT`);
+    /// empty without one.
+    pub controller_conf: Vec<Value>,
+    /// SHA-256 of the `rmq-controller` the node fetches (`RMQ_CONTROLLER_SHA256`; empty: only
+    /// `rmq-controller.sha256` is checked).
+    pub controller_sha256: String,
+}
+
+impl NodeFailover {
+    /// The header assignments (none without automatic failover).
+    fn vars(&self) -> Vec<(&'static str, Value)> {
+        let joined = |lines: &[Value]| {
+            let mut parts = Vec::new();
+            for (i, l) in lines.iter().enumerate() {
+                if i > 0 {
+                    parts.push(Value::lit(" "));
+                }
+                parts.push(l.clone());
+            }
+            Value::Concat { concat: parts }
+        };
+        let mut vars = Vec::new();
+        if !self.broker_conf.is_empty() {
+            vars.push(("RMQ_FAILOVER_CONF", joined(&self.broker_conf)));
+        }
+        if !self.controller_conf.is_empty() {
+            vars.push(("RMQ_CONTROLLER_CONF", joined(&self.controller_conf)));
+            vars.push(("RMQ_CONTROLLER_SHA256", Value::lit(&self.controller_sha256)));
+        }
+        vars
+    }
 }
 
 /// What `spec.security` means for one node's user data.
@@ -180,6 +227,7 @@ pub fn user_data(h: &NodeHeader) -> Value {
         ("RMQ_SIGNAL_RESOURCE", lit("")),
     ];
     vars.extend(h.security.vars().into_iter().map(|(k, v)| (k, lit(&v))));
+    vars.extend(h.failover.vars());
     let mut parts = vec![lit(&format!(
         "#!/bin/bash\n# rmq user data: this header is rendered by rmq-aws (rmqctl aws apply) for node {} of cluster {};\n# the rest is cloudformation/userdata/node-bootstrap.sh.\n",
         h.node, h.cluster
@@ -291,6 +339,7 @@ mod tests {
             region: "us-east-1".into(),
             log_group: String::new(),
             security: NodeSecurity::default(),
+            failover: NodeFailover::default(),
         }
     }
 

@@ -29,10 +29,12 @@ async fn changes(aws: &Aws, c: &ValidatedCluster, p: &Params) -> Vec<String> {
 /// What the bootstrap's CloudWatch agent configuration publishes: (namespace, the dimension
 /// set of one name, the metric names of `metric_selectors`), parsed from the script itself.
 fn published() -> (String, String, BTreeSet<String>) {
-    let after = |key: &str| BOOTSTRAP.split(key).nth(1).unwrap();
-    let namespace = after("\"metric_namespace\": \"").split('"').next().unwrap();
-    let dimension = after("\"dimensions\": [[\"").split('"').next().unwrap();
-    let selectors = after("\"metric_selectors\": [").split(']').next().unwrap();
+    // The JSON's layout is the script's business: read it without whitespace.
+    let compact: String = BOOTSTRAP.split_whitespace().collect();
+    let after = |key: &str| compact.split(key).nth(1).unwrap();
+    let namespace = after("\"metric_namespace\":\"").split('"').next().unwrap();
+    let dimension = after("\"dimensions\":[[\"").split('"').next().unwrap();
+    let selectors = after("\"metric_selectors\":[").split(']').next().unwrap();
     let metrics = selectors
         .split(',')
         .map(|s| {

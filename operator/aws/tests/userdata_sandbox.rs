@@ -10,135 +10,22 @@
 
 mod common;
 
-use common::{params, spec};
-use rmq_aws::discovered::Discovered;
-use rmq_aws::plan::plan;
-use rmq_aws::resource::{Actual, ArtefactFile, Kind, Spec, State};
+use common::sandbox::{
+    Node, bin_dir, free_node_port, free_port, run, sandbox_plan_of, sha256_of, user_data,
+};
+use common::spec;
+use rmq_aws::resource::{Actual, Kind, State};
 use rmq_model::admin::Admin;
 use rmq_model::plan::Desired;
 use rmq_protocol::header::send::{SendMessageRequestHeaderV2, SendMessageResponseHeader};
 use rmq_protocol::net::{ClientConfig, RemotingClient};
 use rmq_protocol::{RemotingCommand, request_code, response_code};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// Kills the exec'd server when the test ends, however it ends.
-struct Node(Child);
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn bin_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("RMQ_BIN_DIR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            // target/<profile>/deps/<test> -> target/<profile>
-            std::env::current_exe()
-                .ok()?
-                .parent()?
-                .parent()
-                .map(Path::to_path_buf)
-        })?;
-    let ok = ["rmq-namesrv", "rmq-broker"]
-        .iter()
-        .all(|b| dir.join(b).is_file());
-    if !ok {
-        assert!(
-            std::env::var("RMQ_AWS_REQUIRE_MOTO").as_deref() != Ok("1"),
-            "rmq-namesrv/rmq-broker not in {} (cargo build -p rmq-namesrv -p rmq-broker, or set RMQ_BIN_DIR)",
-            dir.display()
-        );
-        eprintln!("skipped: build rmq-namesrv and rmq-broker first (or set RMQ_BIN_DIR)");
-        return None;
-    }
-    Some(dir)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A free port whose HTTP port (+ 7, the nodes' default `httpListenPort`) is free too and
-/// differs from every port in `taken`.
-fn free_node_port(taken: &[u16]) -> u16 {
-    loop {
-        let p = free_port();
-        let http = p.saturating_add(7);
-        let clash = taken.iter().any(|t| *t == p || *t == http);
-        if !clash && std::net::TcpListener::bind(("0.0.0.0", http)).is_ok() {
-            return p;
-        }
-    }
-}
-
-/// The user data of launch template `key`, resolved against `state`.
-fn user_data(p: &rmq_aws::Plan, key: &str, state: &State) -> String {
-    match &p.resource(key).unwrap().spec {
-        Spec::LaunchTemplate {
-            user_data: Some(u), ..
-        } => u.resolve(state).unwrap(),
-        other => panic!("{key}: {other:?}"),
-    }
-}
-
-fn run(script: &Path, root: &Path, bins: &Path, env: &[(&str, String)], log: &Path) -> Node {
-    let mut cmd = Command::new("bash");
-    cmd.arg(script)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RMQ_ROOT", root)
-        .env("RMQ_ARTEFACT_DIR", bins)
-        .env("RMQ_NO_SYSTEMD", "1")
-        .env("RMQ_NO_EC2", "1")
-        .stdout(Stdio::from(std::fs::File::create(log).unwrap()))
-        .stderr(Stdio::from(
-            std::fs::File::options().append(true).open(log).unwrap(),
-        ));
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    Node(cmd.spawn().unwrap())
-}
 
 /// The plan of a 1 x 1 cluster whose artefacts are the cargo-built binaries.
 fn sandbox_plan(bins: &Path) -> rmq_aws::Plan {
     sandbox_plan_of(&spec(NAME, 1, 1, 1), bins)
-}
-
-/// The plan of `cluster` whose artefacts are the binaries in `bins`.
-fn sandbox_plan_of(cluster: &rmq_model::ValidatedCluster, bins: &Path) -> rmq_aws::Plan {
-    let mut found = Discovered::default();
-    found.env.region = "us-east-1".into();
-    found.env.azs = vec!["us-east-1a".into(), "us-east-1b".into()];
-    found.env.latest_ami = Some("ami-1".into());
-    // As with --artefact-dir: the binaries the sandbox runs, with their checksums.
-    found.env.artefact_files = ["rmq-namesrv", "rmq-broker"]
-        .iter()
-        .map(|name| ArtefactFile {
-            name: (*name).into(),
-            path: bins.join(name).display().to_string(),
-            sha256: sha256_of(&bins.join(name)),
-            embedded: None,
-        })
-        .collect();
-    plan(cluster, &params("sandbox-artefacts", None), &found).unwrap()
-}
-
-/// Hex SHA-256 of a file, as `sha256sum` prints it.
-fn sha256_of(path: &Path) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(std::fs::read(path).unwrap())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// What apply would know once the interfaces and the volume exist: here, loopback.
@@ -159,7 +46,7 @@ const NAME: &str = "sandbox";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rendered_user_data_boots_a_nameserver_and_a_broker_that_takes_messages() {
-    let Some(bins) = bin_dir() else { return };
+    let Some(bins) = bin_dir(&[]) else { return };
     let tmp = tempfile::tempdir().unwrap();
     let p = sandbox_plan(&bins);
     let state = loopback_state();

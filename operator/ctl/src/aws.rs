@@ -9,7 +9,8 @@
 //! parameters of `spec.security`'s secrets; `apply` signs its topic reconcile with the admin
 //! account of `--access-key`/`--secret-key`, else of the spec's `adminSecret` parameters, and
 //! with TLS on verifies the nameservers against `--tls-ca`, else against the `ca.crt` parameter
-//! of the spec's `certificateSecret`.
+//! of the spec's `certificateSecret`. With `failover: Automatic` the plan shows the controllers
+//! (on the first nameserver nodes) and `apply` rolls the current masters last (`roll`).
 
 use crate::cli::aws::{ApplyArgs, AwsCommand, DestroyArgs, PlanArgs, SecretsCommand, Target};
 use crate::cli::{NamesrvArg, SecurityArgs};
@@ -22,6 +23,7 @@ use rmq_model::manifest::Declarations;
 use serde::Serialize;
 use std::time::Duration;
 
+mod roll;
 mod secrets;
 use secrets::{admin_security, cluster_ca, secrets_list, secrets_put};
 
@@ -148,6 +150,7 @@ fn print_plan(plan: &Plan, verb: &str) {
             plan.cluster,
             plan.resources.len()
         );
+        print_controllers(plan);
         return;
     }
     println!(
@@ -156,6 +159,18 @@ fn print_plan(plan: &Plan, verb: &str) {
     );
     for a in &plan.actions {
         println!("  {a}");
+    }
+    print_controllers(plan);
+}
+
+/// The controllers of `failover: Automatic` and the nameserver nodes that run them.
+fn print_controllers(plan: &Plan) {
+    if plan.controllers.is_empty() {
+        return;
+    }
+    println!("controllers (failover: Automatic), on the nameserver nodes:");
+    for c in &plan.controllers {
+        println!("  {} on {} (port {})", c.name, c.node, c.port);
     }
 }
 
@@ -174,7 +189,7 @@ async fn plan(a: PlanArgs) -> Result<(), CtlError> {
         }
         o => emit(
             o,
-            &serde_json::json!({"cluster": plan.cluster, "actions": plan.actions, "warnings": plan.warnings}),
+            &serde_json::json!({"cluster": plan.cluster, "actions": plan.actions, "controllers": plan.controllers, "warnings": plan.warnings}),
         ),
     }
 }
@@ -284,6 +299,9 @@ fn failed(report: &Report) -> Result<(), CtlError> {
 fn print_outputs(out: &Outputs) {
     println!("cluster {}", out.cluster);
     println!("  NameServerAddresses    {}", out.name_server_addresses);
+    if !out.controller_addresses.is_empty() {
+        println!("  ControllerAddresses    {}", out.controller_addresses);
+    }
     if let Some(sg) = &out.client_security_group {
         println!("  ClientSecurityGroupID  {sg}");
     }
@@ -305,17 +323,26 @@ fn print_outputs(out: &Outputs) {
             out.alarms.join(", ")
         );
     }
-    let mut t = Table::new(&["NODE", "ROLE", "ENDPOINT", "INTERFACE", "VOLUME", "ASG"]);
+    let controllers = out.nodes.iter().any(|n| n.controller.is_some());
+    let mut head = vec!["NODE", "ROLE", "ENDPOINT", "INTERFACE", "VOLUME", "ASG"];
+    if controllers {
+        head.push("CONTROLLER");
+    }
+    let mut t = Table::new(&head);
     let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
     for n in &out.nodes {
-        t.row(vec![
+        let mut row = vec![
             n.node.clone(),
             n.role.clone(),
             dash(&n.endpoint),
             dash(&n.network_interface),
             dash(&n.data_volume),
             dash(&n.auto_scaling_group),
-        ]);
+        ];
+        if controllers {
+            row.push(dash(&n.controller));
+        }
+        t.row(row);
     }
     print!("{}", t.render());
 }
@@ -324,11 +351,19 @@ async fn apply(a: ApplyArgs) -> Result<(), CtlError> {
     let (decls, cluster, params, aws) = setup(&a.target).await?;
     let output = a.target.output;
     let table = output == Output::Table;
-    let (found, plan) = rmq_aws::plan_apply(&aws, &cluster, &params)
+    let (found, mut plan) = rmq_aws::plan_apply(&aws, &cluster, &params)
         .await
         .map_err(aws_err)?;
+    let roll_note = if a.no_roll {
+        None
+    } else {
+        roll::masters_last(&mut plan, &found, &cluster, &a.namesrv, &aws).await
+    };
     if table {
         print_plan(&plan, "applying");
+        if let Some(note) = &roll_note {
+            println!("{note}");
+        }
     }
     let opts = ApplyOptions {
         wait_timeout: Duration::from_secs(a.wait_timeout),

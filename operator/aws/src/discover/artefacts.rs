@@ -1,11 +1,13 @@
 //! The artefact bucket: whether it exists, whether this cluster owns it, and the checksums of
-//! the binaries under the cluster's prefix.
+//! the binaries (and `rmq-controller`, when there) under the cluster's prefix.
 
 use crate::client::Aws;
 use crate::discovered::Discovered;
 use crate::error::{Result, aws as sdk_err};
 use crate::params::Params;
-use crate::resource::{Actual, BINARIES, Kind, META_CLUSTER, META_SHA256, TAG_CLUSTER};
+use crate::resource::{
+    Actual, BINARIES, CONTROLLER_BINARY, Kind, META_CLUSTER, META_SHA256, TAG_CLUSTER,
+};
 use sha2::Digest;
 
 /// What the artefact bucket holds under the prefix.
@@ -43,7 +45,8 @@ pub(super) async fn artefacts(
         .with("prefix", prefix.clone())
         .with("region", region.clone());
     let mut ours = false;
-    for name in BINARIES.iter().chain(&[crate::secrets::NODE_SCRIPT_NAME]) {
+    let others = [CONTROLLER_BINARY, crate::secrets::NODE_SCRIPT_NAME];
+    for name in BINARIES.iter().chain(&others) {
         match s3
             .head_object()
             .bucket(bucket)

@@ -7,7 +7,7 @@ use crate::client::Aws;
 use crate::discovered::{Discovered, ExistingVpc};
 use crate::error::{Error, Result, aws as sdk_err};
 use crate::params::{Network, Params};
-use crate::resource::{Actual, ArtefactFile, BINARIES, Kind, State};
+use crate::resource::{Actual, ArtefactFile, BINARIES, CONTROLLER_BINARY, Kind, State};
 use aws_sdk_ec2::Client as Ec2;
 use aws_sdk_ec2::types::Filter;
 use std::path::Path;
@@ -47,6 +47,7 @@ fn published_sha256(state: &State) -> std::collections::BTreeMap<String, String>
     };
     BINARIES
         .iter()
+        .chain(&[CONTROLLER_BINARY])
         .filter_map(|name| {
             let sha = a.attrs.get(&format!("sha256/{name}"))?;
             (!sha.is_empty()).then(|| ((*name).to_owned(), sha.clone()))
@@ -181,10 +182,14 @@ async fn subnet_zones(
     Ok(list)
 }
 
-/// The binaries under `--artefact-dir` with their checksums.
+/// The binaries under `--artefact-dir` with their checksums: rmq-namesrv and rmq-broker, and
+/// rmq-controller when it is there (the layout requires it for `failover: Automatic`).
 fn local_artefacts(dir: &Path) -> Result<Vec<ArtefactFile>> {
+    let controller = Some(CONTROLLER_BINARY).filter(|c| dir.join(c).is_file());
     BINARIES
         .iter()
+        .copied()
+        .chain(controller)
         .map(|name| {
             let path = dir.join(name);
             let bytes = std::fs::read(&path).map_err(|source| Error::Io {
@@ -192,7 +197,7 @@ fn local_artefacts(dir: &Path) -> Result<Vec<ArtefactFile>> {
                 source,
             })?;
             Ok(ArtefactFile {
-                name: (*name).into(),
+                name: name.into(),
                 path: path.display().to_string(),
                 sha256: sha256_hex(&bytes),
                 embedded: None,

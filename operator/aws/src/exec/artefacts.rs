@@ -6,8 +6,8 @@
 use super::{Executor, wrong_spec};
 use crate::error::{Error, Result, aws};
 use crate::resource::{
-    Actual, ArtefactFile, BINARIES, Kind, META_CLUSTER, META_SHA256, Resource, Spec, TAG_CLUSTER,
-    TAG_COMPONENT,
+    Actual, ArtefactFile, BINARIES, CONTROLLER_BINARY, Kind, META_CLUSTER, META_SHA256, Resource,
+    Spec, TAG_CLUSTER, TAG_COMPONENT,
 };
 use aws_sdk_s3::Client as S3;
 use aws_sdk_s3::primitives::ByteStream;
@@ -145,7 +145,7 @@ impl Executor<'_> {
         } else {
             BINARIES
                 .iter()
-                .chain(&[crate::secrets::NODE_SCRIPT_NAME])
+                .chain(&[CONTROLLER_BINARY, crate::secrets::NODE_SCRIPT_NAME])
                 .flat_map(|b| [format!("{prefix}{b}"), format!("{prefix}{b}.sha256")])
                 .collect()
         };

@@ -35,8 +35,9 @@ pub struct ApplyOptions {
     pub poll_interval: Duration,
     /// Snapshot a broker's data volume before deleting it (scale-in and destroy).
     pub snapshot_volumes: bool,
-    /// After a launch template changes, replace each node's instance (one node at a time,
-    /// nameservers, then slaves, then masters) so it boots with the new user data.
+    /// After a launch template changes, replace each node's instance (one node at a time, in
+    /// plan order: nameservers, then brokers, masters last as [`crate::roll`] orders them) so
+    /// it boots with the new user data.
     pub roll_instances: bool,
     /// Wait until every Auto Scaling group has its instances in service.
     pub wait_in_service: bool,

@@ -317,8 +317,9 @@ mod tests {
             .filter(|m| *m != "rmq")
             .collect();
         assert_eq!(selectors, PUBLISHED_METRICS);
-        assert!(BOOTSTRAP.contains(&format!("\"metric_namespace\": \"{NAMESPACE}\"")));
-        assert!(BOOTSTRAP.contains(&format!("[[\"{DIMENSION}\"]")));
+        let compact: String = BOOTSTRAP.chars().filter(|c| *c != ' ').collect();
+        assert!(compact.contains(&format!("\"metric_namespace\":\"{NAMESPACE}\"")));
+        assert!(compact.contains(&format!("[[\"{DIMENSION}\"]")));
     }
 
     #[test]

@@ -1,14 +1,18 @@
 //! The instances of the layout: the bastion hosts' launch template and group, and for every node
-//! (nameservers, then brokers group by group, master first) its network interface with the fixed
-//! address, a broker's data volume, its launch template (with the user data) and its Auto
-//! Scaling group of one.
+//! (nameservers, then brokers group by group, replica 0 first) its network interface with the
+//! fixed address, a broker's data volume, its launch template (with the user data) and its Auto
+//! Scaling group of one. With `failover: Automatic` the first nameserver nodes also run the
+//! controllers and the brokers are in controller mode (see `failover`).
 
+use super::failover;
 use crate::discovered::Environment;
 use crate::error::PlanError;
 use crate::params::{Params, VOLUME_TYPES};
 use crate::resource::{Resource, Spec, TAG_CF_NODE, TAG_CF_ROLE, Value};
 use crate::secrets;
-use crate::userdata::{BrokerIdentity, NodeHeader, NodeRole, NodeSecurity, user_data};
+use crate::userdata::{
+    BrokerIdentity, NodeFailover, NodeHeader, NodeRole, NodeSecurity, user_data,
+};
 use rmq_model::desired::{Addressing, Endpoint};
 use rmq_model::types::FlushMode;
 use rmq_model::validate::Security;
@@ -26,7 +30,7 @@ pub fn name_server_zone(i: u32, n: usize) -> usize {
 }
 
 /// Zone index of broker `replica` of group `group`: members of a group land in different zones
-/// and the masters of consecutive groups rotate.
+/// and the replicas 0 (the fixed masters with `failover: Manual`) of consecutive groups rotate.
 pub fn broker_zone(group: u32, replica: u32, n: usize) -> usize {
     (group + replica) as usize % n
 }
@@ -63,6 +67,9 @@ struct Node {
     zone: usize,
     /// brokerName, brokerId, brokerRole, flushDiskType and retention (brokers only).
     broker: Option<BrokerIdentity>,
+    /// Its part in `failover: Automatic` (a broker's controller mode, a nameserver node's
+    /// controller); empty otherwise.
+    failover: NodeFailover,
 }
 
 /// The size and type every broker's data volume gets.
@@ -90,9 +97,10 @@ fn node_tags(node: &Node, with_role: bool) -> BTreeMap<String, String> {
     tags
 }
 
-/// The nodes of `cluster` in layout order: nameservers, then brokers group by group, master
-/// first.
-fn placed(desired: &DesiredCluster, cluster: &ValidatedCluster, zones: usize) -> Vec<Node> {
+/// The nodes of `cluster` in layout order: nameservers (controller i on nameserver i), then
+/// brokers group by group, replica 0 first.
+fn placed(desired: &DesiredCluster, cluster: &ValidatedCluster, env: &Environment) -> Vec<Node> {
+    let zones = env.azs.len();
     let flush = match cluster.flush {
         FlushMode::Async => "ASYNC_FLUSH",
         FlushMode::Sync => "SYNC_FLUSH",
@@ -102,6 +110,12 @@ fn placed(desired: &DesiredCluster, cluster: &ValidatedCluster, zones: usize) ->
         role: NodeRole::NameServer,
         zone: name_server_zone(ns.index, zones),
         broker: None,
+        failover: desired
+            .controllers
+            .iter()
+            .find(|c| c.index == ns.index)
+            .map(|c| failover::controller(c, env))
+            .unwrap_or_default(),
     });
     let brokers = desired.brokers.iter().map(|b| Node {
         name: b.name.clone(),
@@ -114,6 +128,7 @@ fn placed(desired: &DesiredCluster, cluster: &ValidatedCluster, zones: usize) ->
             flush: flush.into(),
             retention: cluster.retention.clone(),
         }),
+        failover: failover::broker(b),
     });
     name_servers.chain(brokers).collect()
 }
@@ -232,7 +247,7 @@ impl Nodes<'_> {
         let desired = desired_cluster(self.cluster, &Placeholder);
         let namesrv_addr = namesrv_addr(&desired);
         let volume = self.data_volume(errs);
-        for node in placed(&desired, self.cluster, self.env.azs.len()) {
+        for node in placed(&desired, self.cluster, self.env) {
             if self.node(&node, &namesrv_addr, &volume, out).is_none() {
                 errs.push(no_ami());
                 break;
@@ -340,6 +355,7 @@ impl Nodes<'_> {
             region: self.env.region.clone(),
             log_group: self.params.log_group.clone().unwrap_or_default(),
             security: node_security(&self.cluster.security, node.role),
+            failover: node.failover.clone(),
         }
     }
 

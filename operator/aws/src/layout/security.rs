@@ -1,8 +1,11 @@
 //! The security groups of the layout and their rules, as `cloudformation/README.md` lays them
 //! down: clients reach the nameservers (9876) and brokers (10911); brokers reach each other
 //! (10911-10912) and the nameservers; nodes reach AWS APIs over HTTPS; SSH comes only from the
-//! bastion, and to the bastion only from `--remote-access-cidr`.
+//! bastion, and to the bastion only from `--remote-access-cidr`. With `failover: Automatic` the
+//! controllers on the nameserver nodes take brokers' heartbeats on 9878, talk Raft to each
+//! other on 9878 and tell brokers of role changes on 10911.
 
+use super::failover::CONTROLLER_PORT;
 use crate::resource::{Peer, Resource, Rule, Spec, Value};
 
 /// The groups every cluster has: (name, description).
@@ -37,6 +40,8 @@ pub(super) struct Access {
     pub(super) from_vpc: bool,
     /// The only CIDR allowed to SSH to a new bastion.
     pub(super) remote: String,
+    /// Controllers run on the nameserver nodes (`failover: Automatic`).
+    pub(super) controllers: bool,
 }
 
 /// One group's rules: (group name, ingress, egress).
@@ -112,8 +117,8 @@ fn rule_sets(access: &Access) -> Vec<RuleSet> {
     let bastion = access.new_bastion.then(|| bastion_rules(access));
     let fixed = [
         ("clients", vec![], vec![clients_egress]),
-        ("namesrv", namesrv_ingress(access), vec![https()]),
-        ("broker", broker_ingress(access), broker_egress()),
+        ("namesrv", namesrv_ingress(access), namesrv_egress(access)),
+        ("broker", broker_ingress(access), broker_egress(access)),
     ];
     bastion.into_iter().chain(fixed).collect()
 }
@@ -129,6 +134,18 @@ fn namesrv_ingress(access: &Access) -> Vec<Rule> {
         ),
         tcp(9876, 9876, group("sg/broker"), "broker registration"),
     ];
+    if access.controllers {
+        rules.extend([
+            controller_rule(
+                group("sg/broker"),
+                "controllers: heartbeats from the brokers",
+            ),
+            controller_rule(
+                group("sg/namesrv"),
+                "controllers: Raft between the replicas",
+            ),
+        ]);
+    }
     if access.from_vpc {
         let vpc = Peer::Cidr(access.vpc_cidr.clone());
         rules.push(tcp(9876, 9876, vpc, "route lookups from the VPC"));
@@ -153,6 +170,14 @@ fn broker_ingress(access: &Access) -> Vec<Rule> {
             "slave sync and HA replication between brokers",
         ),
     ];
+    if access.controllers {
+        rules.push(tcp(
+            10911,
+            10911,
+            group("sg/namesrv"),
+            "role changes from the controllers",
+        ));
+    }
     if access.from_vpc {
         let vpc = Peer::Cidr(access.vpc_cidr.clone());
         rules.push(tcp(10911, 10911, vpc, "send, pull and admin from the VPC"));
@@ -161,9 +186,36 @@ fn broker_ingress(access: &Access) -> Vec<Rule> {
     rules
 }
 
-/// HTTPS, registration with the nameservers, replication to other brokers.
-fn broker_egress() -> Vec<Rule> {
-    vec![
+/// HTTPS; with controllers, Raft to the other replicas and role changes to the brokers.
+fn namesrv_egress(access: &Access) -> Vec<Rule> {
+    let mut rules = vec![https()];
+    if access.controllers {
+        rules.extend([
+            controller_rule(
+                group("sg/namesrv"),
+                "controllers: Raft between the replicas",
+            ),
+            tcp(
+                10911,
+                10911,
+                group("sg/broker"),
+                "controllers: role changes to the brokers",
+            ),
+        ]);
+    }
+    rules
+}
+
+/// Port [`CONTROLLER_PORT`] to or from `peer`.
+fn controller_rule(peer: Peer, description: &str) -> Rule {
+    let port = i32::from(CONTROLLER_PORT);
+    tcp(port, port, peer, description)
+}
+
+/// HTTPS, registration with the nameservers (and heartbeats to the controllers), replication
+/// to other brokers.
+fn broker_egress(access: &Access) -> Vec<Rule> {
+    let mut rules = vec![
         https(),
         tcp(
             9876,
@@ -177,7 +229,14 @@ fn broker_egress() -> Vec<Rule> {
             group("sg/broker"),
             "slave to master sync and HA replication",
         ),
-    ]
+    ];
+    if access.controllers {
+        rules.push(controller_rule(
+            group("sg/namesrv"),
+            "heartbeats and registration with the controllers",
+        ));
+    }
+    rules
 }
 
 /// SSH from the bastion's group, when there is one.

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod sandbox;
+
 use rmq_aws::params::{Connection, Network, Params};
 use rmq_aws::resource::TAG_CLUSTER;
 use rmq_aws::{ApplyOptions, Aws, Progress, apply, plan_apply};
@@ -24,6 +26,14 @@ pub fn spec(name: &str, ns: u32, groups: u32, replicas: u32) -> ValidatedCluster
     ))
 }
 
+/// `name` with `failover: Automatic`: `ns` nameservers, `controllers` controllers (broker
+/// timeout 3000 ms), 2 x 2 brokers with Sync replication.
+pub fn automatic(name: &str, ns: u32, controllers: u32) -> ValidatedCluster {
+    cluster(&format!(
+        "apiVersion: rmq.dev/v1alpha1\nkind: RocketMQCluster\nmetadata: {{name: {name}}}\nspec:\n  nameServer: {{replicas: {ns}}}\n  brokers: {{groups: 2, replicasPerGroup: 2, replication: Sync, failover: Automatic, storage: {{size: 30Gi}}}}\n  controller: {{replicas: {controllers}, brokerTimeoutMs: 3000}}\n"
+    ))
+}
+
 /// Parameters for a new VPC over 2 zones with one bastion, artefacts from `dir`.
 pub fn params(bucket: &str, dir: Option<&Path>) -> Params {
     Params {
@@ -41,6 +51,17 @@ pub fn params(bucket: &str, dir: Option<&Path>) -> Params {
         artefact_dir: dir.map(Path::to_path_buf),
         ..Params::default()
     }
+}
+
+/// A directory with stand-in rmq-namesrv / rmq-broker / rmq-controller files.
+pub fn fake_artefacts_with_controller() -> tempfile::TempDir {
+    let dir = fake_artefacts();
+    std::fs::write(
+        dir.path().join("rmq-controller"),
+        "#!/bin/sh\necho rmq-controller\n",
+    )
+    .unwrap();
+    dir
 }
 
 /// A directory with stand-in rmq-namesrv / rmq-broker files.
