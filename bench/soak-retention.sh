@@ -59,13 +59,19 @@ trap cleanup EXIT
 mount -t tmpfs -o "size=${VOLUME_MIB}m" rmq-soak "$VOL"
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-NS="127.0.0.1:$(port)"; BR_PORT="$(port)"
-"$BIN/rmq-namesrv" --listen-addr 127.0.0.1 --listen-port "${NS##*:}" --kv-config-path "$OUT/kv.json" >"$OUT/namesrv.log" 2>&1 &
+# every port picked free (the broker's defaults, main+1 for HA and main+7 for HTTP, may be taken
+# by another test running beside this one)
+NS="127.0.0.1:$(port)"; BR_PORT="$(port)"; HA_PORT="$(port)"; HTTP_PORT="$(port)"
+"$BIN/rmq-namesrv" --listen-addr 127.0.0.1 --listen-port "${NS##*:}" --http-listen-port "$(port)" \
+  --kv-config-path "$OUT/kv.json" >"$OUT/namesrv.log" 2>&1 &
 PIDS+=($!)
+# the broker registers at start and then every 30 s: start it once the nameserver answers
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/${NS##*:}") 2>/dev/null && break; sleep 0.1; done
 SEGMENT=$((VOLUME_MIB * 1024 * 1024 / 32))
 ALL_HOURS="$(seq -f %02g 0 23 | paste -sd';')"
 "$BIN/rmq-broker" -n "$NS" --listen-addr 127.0.0.1 --listen-port "$BR_PORT" --broker-ip1 127.0.0.1 \
-  --store-dir "$VOL/store" --set mappedFileSizeCommitLog="$SEGMENT" --set fileReservedTime=0.0003 \
+  --store-dir "$VOL/store" --set haListenPort="$HA_PORT" --set httpListenPort="$HTTP_PORT" \
+  --set mappedFileSizeCommitLog="$SEGMENT" --set fileReservedTime=0.0003 \
   --set "deleteWhen=$ALL_HOURS" --set cleanResourceInterval=$((VOLUME_MIB / 2)) --set deleteCommitLogFilesInterval=0 \
   --set deleteFileBatchMax=100 --set mappedFileSizeConsumeQueue=$((SEGMENT / 64)) \
   --set maxIndexNum=$((SEGMENT / 1024)) >"$OUT/broker.log" 2>&1 &
