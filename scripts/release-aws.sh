@@ -19,8 +19,8 @@
 #   s3://BUCKET/PREFIX/VERSION/SHA256SUMS          (uploaded last: the release is complete)
 # VERSION = `git describe --tags --always --dirty` + "-" + the first 8 hex digits of the SHA-256 of
 # the binaries' checksums (so a rebuild with other bytes is another version), or --version.
-# The stack parameters ArtefactBucketName, ArtefactKeyPrefix (= PREFIX/VERSION/), BrokerSha256 and
-# NameServerSha256 (and ArtefactBucketRegion with --bucket-region) point at exactly this upload;
+# The stack parameters ArtefactBucketName, ArtefactKeyPrefix (= PREFIX/VERSION/), BrokerSha256,
+# NameServerSha256 and ControllerSha256 (and ArtefactBucketRegion with --bucket-region) point at exactly this upload;
 # --param adds or overrides others (AvailabilityZones=a\,b, KeyPairName=..., RemoteAccessCIDR=...).
 #
 # --bin-dir DIR skips the build and releases DIR/{rmq-broker,rmq-namesrv,rmq-controller,rmqctl} (checked to be
@@ -227,8 +227,8 @@ validate() {
 
 # create_stack_command URL KEY_PREFIX: the create-stack command line (shell-quoted).
 create_stack_command() {
-  local keys=(ArtefactBucketName ArtefactKeyPrefix NameServerSha256 BrokerSha256)
-  local values=("$BUCKET" "$2" "$NAMESRV_SHA" "$BROKER_SHA") i j json="" replaced
+  local keys=(ArtefactBucketName ArtefactKeyPrefix NameServerSha256 BrokerSha256 ControllerSha256)
+  local values=("$BUCKET" "$2" "$NAMESRV_SHA" "$BROKER_SHA" "$CONTROLLER_SHA") i j json="" replaced
   if [ -n "$BUCKET_REGION" ]; then keys+=(ArtefactBucketRegion); values+=("$BUCKET_REGION"); fi
   for i in "${!PARAM_KEYS[@]}"; do
     replaced=0

@@ -10,11 +10,11 @@ import subprocess
 
 import pytest
 
-from test_templates import security_block, user_data_parts
+from test_templates import failover_block, security_block, user_data_parts
 
 BROKER = {
     "ClusterName": "demo", "NodeName": "broker-b-1", "NodeRole": "broker",
-    "NodeInterface.PrimaryPrivateIpAddress": "10.0.40.7", "NodeInterface": "eni-0123",
+    "NodeIp": "10.0.40.7", "EniId": "eni-0123",
     "VolumeId": "vol-0456", "BrokerName": "broker-b", "BrokerId": "1", "BrokerRole": "SLAVE",
     "FlushDiskType": "SYNC_FLUSH", "NameServerAddresses": "10.0.1.5:9876;10.0.33.6:9876",
     "FileReservedTime": "168", "DeleteWhen": "04;16", "DiskMaxUsedSpaceRatio": "80",
@@ -30,15 +30,14 @@ printf '%s\\n' "$0" "$@" > "$out"
 """
 
 
-def render(values, failover=""):
+def render(values):
     """The user data exactly as the node template's Fn::Join(Fn::Sub header, Fn::If security,
-    script) renders it; parameters missing from `values` take their defaults. `failover`: the
-    lines rmq-aws adds for failover: Automatic (after the security lines)."""
+    Fn::If failover, script) renders it; parameters missing from `values` take their defaults."""
     (header, _), _, body = user_data_parts()
 
     def sub(match):
         return values[match.group(1)]
-    return re.sub(r"\$\{([^}]+)\}", sub, header) + security_block(values) + failover + body
+    return re.sub(r"\$\{([^}]+)\}", sub, header) + security_block(values) + failover_block(values) + body
 
 
 def run(tmp_path, values, env=None, binaries=("rmq-broker", "rmq-namesrv"), content=FAKE_SERVER.encode()):
@@ -189,7 +188,7 @@ def test_missing_binary_fails_with_a_clear_message(tmp_path):
 
 
 def test_ec2_mode_needs_the_interface_id(tmp_path):
-    proc, _ = run(tmp_path, dict(BROKER, NodeInterface=""), {"RMQ_NO_EC2": ""})
+    proc, _ = run(tmp_path, dict(BROKER, EniId=""), {"RMQ_NO_EC2": ""})
     assert proc.returncode == 1 and "RMQ_ENI_ID is not set" in proc.stderr
 
 
@@ -216,10 +215,12 @@ def test_cloudwatch_agent_scrapes_the_nodes_metrics_endpoint(tmp_path, values, p
     assert agent["metrics"]["append_dimensions"] == {"InstanceId": "${aws:InstanceId}"}
 
 
-# failover: Automatic, as rmq-aws renders it (operator/aws/tests/aws_failover.rs checks that side):
-# brokers in controller mode, nameserver nodes that also run a controller.
+# failover: Automatic, as rmq-aws renders it (operator/aws/tests/aws_failover.rs checks that side)
+# and the node template renders it from the parameters rmq-cluster.yaml passes: brokers in
+# controller mode, nameserver nodes that also run a controller.
 CONTROLLERS = "10.0.1.5:9878;10.0.33.6:9878;10.0.65.7:9878"
-ELECTED = dict(BROKER, BrokerRole="ELECTED")
+PEERS = "n0-10.0.1.5:9878;n1-10.0.33.6:9878;n2-10.0.65.7:9878"
+ELECTED = dict(BROKER, BrokerRole="ELECTED", ControllerAddresses=CONTROLLERS)
 BROKER_FAILOVER = ("RMQ_FAILOVER_CONF='enableControllerMode=true controllerAddr=" + CONTROLLERS +
                    " allAckInSyncStateSet=true controllerHeartBeatTimeoutMills=5000'\n")
 CONTROLLER_CONF = ("controllerDLegerGroup=demo-controllers "
@@ -232,8 +233,21 @@ def controller_lines(sha=""):
     return f"RMQ_CONTROLLER_CONF='{CONTROLLER_CONF}'\nRMQ_CONTROLLER_SHA256='{sha}'\n"
 
 
+def test_template_renders_the_failover_lines_rmq_aws_renders():
+    assert failover_block(ELECTED) == BROKER_FAILOVER
+    assert failover_block(dict(NAMESRV, NodeName="namesrv-1", ControllerIndex="1", ControllerPeers=PEERS,
+                               ControllerSha256="ab" * 32)) == controller_lines("ab" * 32)
+    # Manual: nothing (a broker with a master/slave role, a nameserver without ControllerIndex).
+    for values in (BROKER, dict(BROKER, ControllerAddresses=CONTROLLERS), NAMESRV,
+                   dict(NAMESRV, ControllerPeers=PEERS, ControllerSha256="ab" * 32)):
+        assert failover_block(values) == ""
+    # A broker never runs a controller.
+    assert failover_block(dict(BROKER, ControllerIndex="1", ControllerPeers=PEERS)) == ""
+
+
 def test_elected_broker_writes_controller_mode_instead_of_id_and_role(tmp_path):
-    proc, root = run_script(tmp_path, render(ELECTED, BROKER_FAILOVER))
+    assert BROKER_FAILOVER in render(ELECTED)
+    proc, root = run_script(tmp_path, render(ELECTED))
     assert proc.returncode == 0, proc.stderr
     c = conf(root / "etc/rmq/broker.conf")
     assert "brokerId" not in c and "brokerRole" not in c, c
@@ -246,7 +260,7 @@ def test_elected_broker_writes_controller_mode_instead_of_id_and_role(tmp_path):
     assert (root / "ran").read_text().split("\n")[:3] == [
         f"{root}/opt/rmq/bin/rmq-broker", "-c", f"{root}/etc/rmq/broker.conf"]
     # ELECTED without the controllers' keys is refused before anything runs.
-    proc, root = run_script(tmp_path / "bare", render(ELECTED))
+    proc, root = run_script(tmp_path / "bare", render(ELECTED).replace(BROKER_FAILOVER, ""))
     assert proc.returncode == 1 and "FAILED: RMQ_FAILOVER_CONF is not set" in proc.stderr, proc.stderr
     assert not (root / "ran").exists()
 
@@ -264,9 +278,10 @@ def test_nameserver_with_a_controller_starts_both(tmp_path):
     binary fetched and pinned; in the sandbox both start: the controller in the background, the
     nameserver exec'd."""
     sha = hashlib.sha256(FAKE_SERVER.encode()).hexdigest()
-    ns = dict(NAMESRV, NodeName="namesrv-1")
+    ns = dict(NAMESRV, NodeName="namesrv-1", ControllerIndex="1", ControllerPeers=PEERS, ControllerSha256=sha)
     binaries = ("rmq-namesrv", "rmq-controller")
-    proc, root = run_script(tmp_path, render(ns, controller_lines(sha)), binaries=binaries)
+    assert controller_lines(sha) in render(ns)
+    proc, root = run_script(tmp_path, render(ns), binaries=binaries)
     assert proc.returncode == 0, proc.stderr
     store = root / "var/lib/rmq/controller-1"
     written = (root / "etc/rmq/controller.conf").read_text().splitlines()
@@ -285,7 +300,7 @@ def test_nameserver_with_a_controller_starts_both(tmp_path):
     assert (root / "ran-controller").read_text().split("\n")[:3] == [
         f"{root}/opt/rmq/bin/rmq-controller", "-c", f"{root}/etc/rmq/controller.conf"]
     # Another rmq-controller build than the pinned one is refused before anything starts.
-    proc, root = run_script(tmp_path / "other", render(ns, controller_lines("ab" * 32)), binaries=binaries)
+    proc, root = run_script(tmp_path / "other", render(dict(ns, ControllerSha256="ab" * 32)), binaries=binaries)
     assert proc.returncode == 1
     assert f"checksum mismatch for rmq-controller: it is {sha}, the user data expects {'ab' * 32}" in proc.stderr
     assert not (root / "ran").exists() and not (root / "etc/systemd/system/rmq-controller.service").exists()

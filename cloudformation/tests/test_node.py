@@ -75,7 +75,7 @@ def test_broker_node_resources(aws, existing_vpc):
                                   "FlushDiskType", "NameServerAddresses", "ArtefactBucketName",
                                   "ArtefactKeyPrefix", "LogGroupName", "FileReservedTime", "DeleteWhen",
                                   "DiskMaxUsedSpaceRatio", "BinarySha256")},
-        "NodeInterface.PrimaryPrivateIpAddress": out["Address"], "NodeInterface": out["NetworkInterfaceId"],
+        "NodeIp": out["Address"], "EniId": out["NetworkInterfaceId"],
         "VolumeId": out["DataVolumeId"], "ArtefactRegion": "us-east-1", "AWS::Region": "us-east-1",
         "AWS::StackName": "node"})
     assert aws.user_data(instance["InstanceId"]) == expected

@@ -84,7 +84,8 @@ def test_release_uploads_refuses_a_second_time_and_launches_the_quickstart(aws, 
     assert flags["--template-url"] == f"https://{BUCKET}.s3.{REGION}.amazonaws.com/{prefix}templates/rmq-quickstart.yaml"
     assert (flags["--region"], flags["--stack-name"], flags["--capabilities"]) == (REGION, "rmq", "CAPABILITY_IAM")
     assert params["ArtefactBucketName"] == BUCKET
-    assert (params["BrokerSha256"], params["NameServerSha256"]) == (sums["rmq-broker"], sums["rmq-namesrv"])
+    assert (params["BrokerSha256"], params["NameServerSha256"], params["ControllerSha256"]) == (
+        sums["rmq-broker"], sums["rmq-namesrv"], sums["rmq-controller"])
     assert params["AvailabilityZones"] == "us-east-1a,us-east-1b"
 
     # Exactly the release is uploaded, and the bytes and checksum files agree with the command.

@@ -101,7 +101,7 @@ def test_secured_node_stack_boots_with_its_secrets_in_the_sandbox(aws, existing_
                                   "FlushDiskType", "NameServerAddresses", "ArtefactBucketName",
                                   "ArtefactKeyPrefix", "LogGroupName", "FileReservedTime", "DeleteWhen",
                                   "DiskMaxUsedSpaceRatio", "BinarySha256", *SECURED)},
-        "NodeInterface.PrimaryPrivateIpAddress": out["Address"], "NodeInterface": out["NetworkInterfaceId"],
+        "NodeIp": out["Address"], "EniId": out["NetworkInterfaceId"],
         "VolumeId": out["DataVolumeId"], "ArtefactRegion": "us-east-1", "AWS::Region": "us-east-1",
         "AWS::StackName": "node"})
     put(ssm, VALUES)

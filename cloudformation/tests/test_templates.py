@@ -21,10 +21,24 @@ QUICKSTART = load_template("rmq-quickstart.yaml")
 def user_data_parts(node=NODE):
     """(header Fn::Sub, spec.security's Fn::If, literal script) of the node launch template's
     user data."""
-    data = node["Resources"]["NodeLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]
-    sep, (header, security, body) = data["Fn::Base64"]["Fn::Join"]
-    assert sep == ""
+    header, security, _, body = user_data_blocks(node)
     return header["Fn::Sub"], security, body
+
+
+def user_data_blocks(node=NODE):
+    """The four parts of the user data's Fn::Join: header, spec.security's Fn::If,
+    failover: Automatic's Fn::If, script."""
+    data = node["Resources"]["NodeLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]
+    sep, blocks = data["Fn::Base64"]["Fn::Join"]
+    assert sep == "" and len(blocks) == 4
+    return blocks
+
+
+def failover_block(values, node=NODE):
+    """The failover: Automatic lines the node template renders for parameter values `values`."""
+    block = resolve(user_data_blocks(node)[2], conditions(node, values), parameter_values(node, values))
+    assert isinstance(block, str), block
+    return block
 
 
 def security_block(values, node=NODE):
@@ -84,8 +98,8 @@ def test_user_data_embeds_the_bootstrap_script_verbatim():
         "run python3 cloudformation/tests/sync_userdata.py")
 
 
-# Header lines only rmq-aws renders (failover: Automatic; test_bootstrap.py runs them).
-RMQ_AWS_ONLY = {"RMQ_FAILOVER_CONF", "RMQ_CONTROLLER_CONF", "RMQ_CONTROLLER_SHA256"}
+# failover: Automatic's lines (test_bootstrap.py runs them).
+FAILOVER_VARS = {"RMQ_FAILOVER_CONF", "RMQ_CONTROLLER_CONF", "RMQ_CONTROLLER_SHA256"}
 
 
 def test_user_data_header_sets_every_variable_the_script_needs():
@@ -102,9 +116,16 @@ def test_user_data_header_sets_every_variable_the_script_needs():
     assert re.findall(r"^(RMQ_[A-Z0-9_]+)=", secured, re.M) == [
         "RMQ_SECURITY_CONF", "RMQ_SECRETS", "RMQ_SECRETS_SHA256"]
     assigned |= set(re.findall(r"^(RMQ_[A-Z0-9_]+)=", secured, re.M))
-    # failover: Automatic's lines: rmq-aws renders them; the templates do not offer it yet (see
-    # "Automatic failover" in the README), so their user data never holds them.
-    optional |= RMQ_AWS_ONLY
+    # failover: Automatic's lines: only with ELECTED (brokers) or ControllerIndex (nameservers).
+    failover = user_data_blocks()[2]
+    assert failover["Fn::If"][0] == "IsElected"
+    elected = failover["Fn::If"][1]["Fn::Sub"]
+    controller = failover["Fn::If"][2]["Fn::If"]
+    assert controller[0] == "RunsController" and controller[2] == ""
+    assert re.findall(r"^(RMQ_[A-Z0-9_]+)=", elected, re.M) == ["RMQ_FAILOVER_CONF"]
+    assert re.findall(r"^(RMQ_[A-Z0-9_]+)=", controller[1]["Fn::Sub"], re.M) == [
+        "RMQ_CONTROLLER_CONF", "RMQ_CONTROLLER_SHA256"]
+    assigned |= FAILOVER_VARS
     assert used - optional == assigned, (
         f"header/script mismatch: only in the script {sorted(used - optional - assigned)}, "
         f"only in the header {sorted(assigned - used)}")
@@ -112,7 +133,7 @@ def test_user_data_header_sets_every_variable_the_script_needs():
     # Values are single-quoted; the parameters that reach them cannot contain a quote.
     for line in header.splitlines()[3:]:
         assert re.fullmatch(r"RMQ_[A-Z0-9_]+='(\$\{[A-Za-z0-9:.]+\}|[A-Za-z]+)'", line), line
-    assert set(mapping) == {"VolumeId", "ArtefactRegion"}
+    assert set(mapping) == {"NodeIp", "EniId", "VolumeId", "ArtefactRegion"}
 
 
 # The longest value of a placeholder whose parameter the template bounds (AllowedValues,
@@ -120,8 +141,8 @@ def test_user_data_header_sets_every_variable_the_script_needs():
 LONGEST = {
     "NodeName": 32, "BrokerName": 32, "BinarySha256": 64, "ArtefactBucketName": 63,
     "DeleteWhen": len(";".join(f"{h:02}" for h in range(24))),
-    "NodeInterface.PrimaryPrivateIpAddress": len("255.255.255.255"),
-    "NodeInterface": len("eni-0123456789abcdef0"), "VolumeId": len("vol-0123456789abcdef0"),
+    "NodeIp": len("255.255.255.255"),
+    "EniId": len("eni-0123456789abcdef0"), "VolumeId": len("vol-0123456789abcdef0"),
     "AWS::Region": len("ap-southeast-5-xxxxx"),
     # ArtefactBucketRegion (MaxLength 20) or AWS::Region.
     "ArtefactRegion": len("ap-southeast-5-xxxxx"),
@@ -150,12 +171,28 @@ def longest_security_block():
     return max(blocks, key=len)
 
 
+def longest_failover_block(role):
+    """The longest failover: Automatic lines of a `role` node, every value at its longest."""
+    values = {k: "x" * longest(k) for k in ("ClusterName", "ControllerAddresses", "ControllerPeers",
+                                            "ControllerSha256")}
+    values.update(NodeRole=role, BrokerRole="ELECTED", ControllerIndex="2")
+    return failover_block(values)
+
+
 def test_rendered_user_data_fits_the_16k_limit():
     (header, _), _, body = user_data_parts()
     worst = re.sub(r"\$\{([^}]+)\}", lambda m: "x" * longest(m.group(1)), header)
     block = longest_security_block()
     assert "RMQ_SECRETS_SHA256=" in block and "tls.client.keyPath=" in block
-    assert len((worst + block + body).encode()) < 16 * 1024 - 128, "keep a little room for the next change"
+    names = {k: "x" * longest(k) for k in ("AclAccountsSecret", "AclAdminSecret", "TlsCertificateSecret")}
+    for role in ("broker", "namesrv"):
+        security = max((security_block(dict(names, NodeRole=role, TlsMode=mode, TlsClientAuth=auth))
+                        for mode in NODE["Parameters"]["TlsMode"]["AllowedValues"]
+                        for auth in NODE["Parameters"]["TlsClientAuth"]["AllowedValues"]), key=len)
+        failover = longest_failover_block(role)
+        assert ("RMQ_FAILOVER_CONF=" if role == "broker" else "RMQ_CONTROLLER_CONF=") in failover
+        size = len((worst + security + failover + body).encode())
+        assert size < 16 * 1024 - 128, f"{role}: {size} bytes; keep a little room for the next change"
 
 
 def test_bootstrap_script_parses():
@@ -228,7 +265,8 @@ def test_cluster_nameserver_list_feeds_every_broker():
 
 
 def test_node_stacks_are_identical_except_for_identity_and_placement():
-    varying = {"NodeName", "BrokerName", "BrokerId", "BrokerRole", "SubnetId", "AvailabilityZone"}
+    varying = {"NodeName", "BrokerName", "BrokerId", "BrokerRole", "SubnetId", "AvailabilityZone",
+               "NetworkInterfaceId", "NetworkInterfaceAddress", "ControllerIndex"}
     brokers = [CLUSTER["Resources"][logical] for _, _, logical in broker_stacks()]
     nameservers = [CLUSTER["Resources"][f"NameServer{i}Stack"] for i in range(3)]
     for kind in (brokers, nameservers):
@@ -344,10 +382,13 @@ def ingress_rules(template):
 def test_cluster_ports_are_open_only_to_the_right_sources():
     allowed = {
         ("NameServerSecurityGroup", 9876): {"ClientSecurityGroup", "BrokerSecurityGroup", "VPCCIDR"},
-        ("BrokerSecurityGroup", 10911): {"ClientSecurityGroup", "BrokerSecurityGroup", "VPCCIDR"},
+        ("BrokerSecurityGroup", 10911): {"ClientSecurityGroup", "BrokerSecurityGroup", "VPCCIDR",
+                                         "NameServerSecurityGroup"},
         ("BrokerSecurityGroup", 10912): {"BrokerSecurityGroup"},
         ("NameServerSecurityGroup", 22): {"BastionSecurityGroupID"},
         ("BrokerSecurityGroup", 22): {"BastionSecurityGroupID"},
+        # Failover Automatic only (test_controller_rules_exist_only_with_automatic_failover).
+        ("NameServerSecurityGroup", 9878): {"BrokerSecurityGroup", "NameServerSecurityGroup"},
     }
     seen = set()
     for group, rule in ingress_rules(CLUSTER):
@@ -361,6 +402,27 @@ def test_cluster_ports_are_open_only_to_the_right_sources():
     conds = {r["Properties"].get("CidrIp", {}).get("Ref"): r.get("Condition")
              for r in CLUSTER["Resources"].values() if r["Type"] == "AWS::EC2::SecurityGroupIngress"}
     assert conds["VPCCIDR"] == "AllowVPCClients"
+
+
+def test_controller_rules_exist_only_with_automatic_failover():
+    """Port 9878 (the controllers on the nameserver nodes) from brokers and nameservers, and
+    10911 from the nameservers (role changes), in and out, only with Failover Automatic."""
+    rules = {}
+    for logical, r in CLUSTER["Resources"].items():
+        if r["Type"] in ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"):
+            p = r["Properties"]
+            peer = p.get("SourceSecurityGroupId", p.get("DestinationSecurityGroupId", p.get("CidrIp")))
+            direction = "in" if r["Type"].endswith("Ingress") else "out"
+            rules[(direction, p["GroupId"]["Ref"], p["FromPort"], p["ToPort"], peer["Ref"])] = r.get("Condition")
+    ns, broker = "NameServerSecurityGroup", "BrokerSecurityGroup"
+    controller = {("in", ns, 9878, 9878, broker), ("in", ns, 9878, 9878, ns), ("in", broker, 10911, 10911, ns),
+                  ("out", broker, 9878, 9878, ns), ("out", ns, 9878, 9878, ns), ("out", ns, 10911, 10911, broker)}
+    assert controller <= set(rules)
+    assert {k for k, cond in rules.items() if cond == "Automatic"} == controller
+    for values, on in (({}, False), ({"Failover": "Manual"}, False), ({"Failover": "Automatic"}, True)):
+        assert conditions(CLUSTER, values)["Automatic"] is on
+    # Nothing else reaches 9878.
+    assert all(k in controller for k in rules if 9878 in (k[2], k[3]))
 
 
 def test_bastion_only_takes_ssh_from_remote_access_cidr():

@@ -3,7 +3,12 @@
 //! security parameters), the user data rmq-aws renders for a nameserver and a broker carries
 //! exactly the `RMQ_SECURITY_CONF` / `RMQ_SECRETS` / `RMQ_SECRETS_SHA256` lines recorded there,
 //! and `cloudformation/tests/test_templates.py` checks that `rmq-node.yaml` renders the same
-//! lines from the same parameters. `RMQ_PARITY_WRITE=1` rewrites the file from rmq-aws.
+//! lines from the same parameters. Likewise `failover: Automatic`: for the cluster of
+//! `cloudformation/tests/fixtures/failover-parity.json` (three nameservers at fixed addresses,
+//! the default controller), the `RMQ_FAILOVER_CONF` / `RMQ_CONTROLLER_CONF` /
+//! `RMQ_CONTROLLER_SHA256` lines of each node, which `cloudformation/tests/test_failover.py`
+//! checks `rmq-node.yaml` renders from the parameters `rmq-cluster.yaml` passes.
+//! `RMQ_PARITY_WRITE=1` rewrites the files from rmq-aws.
 
 #![allow(clippy::unwrap_used)]
 
@@ -124,5 +129,106 @@ fn rmq_aws_renders_the_security_lines_the_template_renders() {
     if write {
         let text = serde_json::to_string_pretty(&cases).unwrap() + "\n";
         std::fs::write(fixture(), text).unwrap();
+    }
+}
+
+fn failover_fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../cloudformation/tests/fixtures/failover-parity.json")
+}
+
+#[test]
+fn rmq_aws_renders_the_failover_lines_the_template_renders() {
+    let mut case: Value =
+        serde_json::from_str(&std::fs::read_to_string(failover_fixture()).unwrap()).unwrap();
+    let write = std::env::var("RMQ_PARITY_WRITE").as_deref() == Ok("1");
+    let name = case["cluster"].as_str().unwrap().to_owned();
+    let addresses: Vec<String> = case["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    let sha = case["controller_sha256"].as_str().unwrap().to_owned();
+    let c = cluster(&format!(
+        "apiVersion: rmq.dev/v1alpha1\nkind: RocketMQCluster\nmetadata: {{name: {name}}}\nspec:\n  nameServer: {{replicas: 3}}\n  brokers: {{groups: 1, replicasPerGroup: 2, replication: Sync, failover: Automatic, storage: {{size: 30Gi}}}}\n"
+    ));
+    let env = Discovered {
+        env: Environment {
+            region: "eu-west-1".into(),
+            azs: vec!["eu-west-1a".into(), "eu-west-1b".into()],
+            latest_ami: Some("ami-0123".into()),
+            artefact_files: ["rmq-namesrv", "rmq-broker", "rmq-controller"]
+                .iter()
+                .map(|n| ArtefactFile {
+                    name: (*n).into(),
+                    path: format!("/opt/rmq/{n}"),
+                    sha256: if *n == "rmq-controller" {
+                        sha.clone()
+                    } else {
+                        "a0".repeat(32)
+                    },
+                    embedded: None,
+                })
+                .collect(),
+            ..Environment::default()
+        },
+        ..Discovered::default()
+    };
+    let p = plan(&c, &params("bkt", None), &env).unwrap();
+    let mut state = State::default();
+    for (i, a) in addresses.iter().enumerate() {
+        state.put(
+            Actual::new(Kind::NetworkInterface, format!("eni/namesrv-{i}"), "eni-1").with("ip", a),
+        );
+    }
+    for b in ["broker-a-0", "broker-a-1"] {
+        state.put(
+            Actual::new(Kind::NetworkInterface, format!("eni/{b}"), "eni-2").with("ip", "10.0.9.9"),
+        );
+        state.put(Actual::new(Kind::Volume, format!("volume/{b}"), "vol-1"));
+    }
+    for node in [
+        "namesrv-0",
+        "namesrv-1",
+        "namesrv-2",
+        "broker-a-0",
+        "broker-a-1",
+    ] {
+        let Spec::LaunchTemplate {
+            user_data: Some(u), ..
+        } = &p.resource(&format!("lt/{node}")).unwrap().spec
+        else {
+            unreachable!()
+        };
+        let text = u.resolve(&state).unwrap();
+        let got: String = text
+            .strip_suffix(BOOTSTRAP)
+            .unwrap()
+            .lines()
+            .filter(|l| {
+                [
+                    "RMQ_FAILOVER_CONF=",
+                    "RMQ_CONTROLLER_CONF=",
+                    "RMQ_CONTROLLER_SHA256=",
+                ]
+                .iter()
+                .any(|v| l.starts_with(v))
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        if write {
+            case["nodes"][node] = Value::String(got);
+        } else {
+            assert_eq!(
+                case["nodes"][node].as_str().unwrap(),
+                got,
+                "{node}: rmq-aws and the fixture differ (RMQ_PARITY_WRITE=1 rewrites it; then cloudformation/tests must agree)"
+            );
+        }
+    }
+    if write {
+        let text = serde_json::to_string_pretty(&case).unwrap() + "\n";
+        std::fs::write(failover_fixture(), text).unwrap();
     }
 }
