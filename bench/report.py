@@ -13,6 +13,11 @@ A run may hold the results of two load drivers (bench/run.sh --driver both): the
 (peers/NAME/, entries without a "driver" key in older results) and the native driver rmq-bench
 (peers/NAME/native/, "driver": "native"). The main tables show the first of them; the other gets
 its own section and a side-by-side comparison.
+
+A run of `bench/run.sh --repeat N` holds N entries per peer and driver ("rep"): every cell shows
+their median with min-max and ratios are ratios of the medians (bench/report_reps.py; results
+without "rep" render as before). Phases carry how busy the machine was around them (load
+average, CPU steal, other processes' CPU); busy ones are marked and counted.
 """
 import report_overhead  # noqa: E402  (bench/report_overhead.py, same directory)
 import argparse
@@ -27,9 +32,12 @@ import sys
 
 from report_common import *  # noqa: F401,F403  (bench/report_common.py, same directory)
 from report_drivers import driver_sections, phase_tables  # noqa: E402
+from report_reps import fold, machine_summary, peer_cell, repeats  # noqa: E402
 
 
 def render(res, history):
+    n_reps = repeats(res)
+    res = fold(res)  # one entry per peer and driver: medians over the repetitions
     run, m, lim = res["run"], res["machine"], res["limits"]
     drivers = drivers_in(res)
     primary = drivers[0] if drivers else "java"
@@ -58,6 +66,7 @@ def render(res, history):
              "share the machine's %s CPUs**, so the numbers are the throughput of driver+broker together; the "
              "broker CPU column says how much of it the broker used." % m.get("cpus", "?"))
     L.append("")
+    L.extend(machine_summary(res))
     if len(drivers) > 1 or primary != "java":
         L.append("Load driver of the tables below: **%s**%s." % (
             DRIVER_TITLE.get(primary, primary),
@@ -75,13 +84,17 @@ def render(res, history):
         if p.get("skipped"):
             L.append("| %s | – | skipped: %s | | | | | |" % (LABEL.get(p["peer"], p["peer"]), p.get("reason", "")))
             continue
+        kib = lambda k: lambda e: (e.get(k) or 0) / 1024 or None  # noqa: E731
         L.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
             LABEL.get(p["peer"], p["peer"]) + ("" if driver_of(p) == "java" else " (%s)" % DRIVER_TITLE.get(driver_of(p), driver_of(p))),
-            p.get("version", ""),
-            "ok" if p.get("ok") else "failed: " + "; ".join([p.get("error") or ""] + p.get("setupErrors", [])),
-            fmt(p.get("startupMs")), fmt((p.get("idleRssKb") or 0) / 1024 or None, 1),
-            fmt((p.get("afterLoadRssKb") or 0) / 1024 or None, 1), fmt((p.get("diskKb") or 0) / 1024 or None), fmt(p.get("wallS"))))
+            p.get("version", ""), result_of(p),
+            peer_cell(p, lambda e: e.get("startupMs")), peer_cell(p, kib("idleRssKb"), 1),
+            peer_cell(p, kib("afterLoadRssKb"), 1), peer_cell(p, kib("diskKb")), peer_cell(p, lambda e: e.get("wallS"))))
     L.append("")
+    if n_reps > 1:
+        L.append("Each broker ran %d times under each driver (a fresh broker every time; the repetitions "
+                 "interleaved: every broker once, then again); numbers: median (min–max)." % n_reps)
+        L.append("")
     L.append("Start-up is measured from spawning the broker process until the broker is listed in its "
              "nameserver's cluster info (GET_BROKER_CLUSTER_INFO polled every 10 ms by a watcher started "
              "beforehand). RSS is VmRSS of the broker process (for the mmap-based stores it includes "
@@ -130,16 +143,16 @@ def render(res, history):
         L.append("| run | rmq rev | " + " | ".join("%s msgs/s" % k for k in hk) + " | sync 128 B x64 broker CPU µs/msg | sync 128 B x64 p99 ms |")
         L.append("|---|---|" + "---|" * (len(hk) + 2))
         for label, h in history:
-            hp = {p["peer"]: p for p in h.get("peers", [])}.get("rmq")
+            hp = rmq_of(h)
             if not hp:
                 continue
             cells = [fmt(val(hp, k, "tps")) for k in hk]
             L.append("| %s | %s | %s | %s | %s |" % (label, h.get("run", {}).get("rmqRev", "?"), " | ".join(cells),
                                                     fmt(val(hp, "sync 128 B x64", "brokerCpuUsPerMsg"), 1), fmt(val(hp, "sync 128 B x64", "p99Ms"), 2)))
         base = history[0][1]
-        bp = {p["peer"]: p for p in base.get("peers", [])}.get("rmq")
+        bp = rmq_of(base)
         if bp and len(history) > 1:
-            lp = {p["peer"]: p for p in history[-1][1].get("peers", [])}.get("rmq")
+            lp = rmq_of(history[-1][1])
             if lp:
                 L.append("")
                 L.append("Ratio last / first (%s / %s): " % (history[-1][0], history[0][0]) + ", ".join(
@@ -214,8 +227,11 @@ def render(res, history):
     L.append("| load average at start | %s |" % " ".join(m.get("loadavgAtStart", [])))
     L.append("")
     L.append("The machine is shared with other work (other engineers' builds and tests run on it); the load "
-             "average above says how busy it was. Ratios from one run are what this page is for; absolute "
-             "numbers move with the load.")
+             "average above says how busy it was%s. %s are what this page is for; absolute "
+             "numbers move with the load." % (
+                 " at the start, the machine-load note at the top how busy it was during every phase"
+                 if any(ph.get("loadavgBefore") for p in res["peers"] for ph in p.get("phases", [])) else "",
+                 "Ratios from one run" if n_reps == 1 else "Ratios of the medians of %d repetitions" % n_reps))
     L.append("")
     L.append("## How it was run")
     L.append("")
@@ -235,12 +251,14 @@ def render(res, history):
                  "cost is identical for every broker. The same JVM runs every phase of one broker." % (
                      run.get("clientVersion", "?"), run.get("driverOpts", "")))
     L.append("- Plan `%s`; each phase: %s ms warm-up then %s ms measured (an unreported %s ms 16-thread warm-up "
-             "first). `sync:SIZE:THREADS` = threads calling `send()` in a loop; `async:SIZE` = one thread with up "
+             "first)%s. `sync:SIZE:THREADS` = threads calling `send()` in a loop; `async:SIZE` = one thread with up "
              "to 512 sends in flight; `fill` = batch sends (64 messages per SEND_BATCH_MESSAGE, 4 threads) of %s messages to a second 8-queue topic, then "
              "`consume` = a push consumer (new group, from the first offset, 20 consume threads, default pull "
              "batch 32) drains them; consume msgs/s is measured from the first delivered message to the last. "
              "Every phase is bounded (%s ms)." % (run.get("plan", "?"), run.get("warmupMs", "?"), run.get("measureMs", "?"),
-                                                   run.get("initialWarmupMs", "?"), fmt(run.get("backlog")), run.get("phaseTimeoutMs", "?")))
+                                                   run.get("initialWarmupMs", "?"),
+                                                   "; %d repetitions of every broker and driver" % n_reps if n_reps > 1 else "",
+                                                   fmt(run.get("backlog")), run.get("phaseTimeoutMs", "?")))
     if "native" in drivers:
         L.append("- Native driver: `bench/native` (`rmq-bench`, built by `bench/build-native.sh`), the same phases over "
                  "rmq-protocol's async client: route lookup on the nameserver, SEND_MESSAGE_V2 round robin over the "
@@ -265,6 +283,24 @@ def render(res, history):
     return "\n".join(L) + "\n"
 
 
+def result_of(p):
+    """ok, or why each failed repetition of a (folded) peer entry failed."""
+    reps = p.get("reps") or [p]
+    why = lambda e: "; ".join(x for x in [e.get("error") or ""] + e.get("setupErrors", []) if x) or "?"  # noqa: E731
+    bad = [e for e in reps if not e.get("ok")]
+    if len(reps) == 1:
+        e = reps[0]
+        return "ok" if e.get("ok") else "failed: " + "; ".join([e.get("error") or ""] + e.get("setupErrors", []))
+    if not bad:
+        return "ok (%d of %d)" % (len(reps), len(reps))
+    reasons = {}  # the same reason once, with the repetitions that failed with it
+    for i, e in enumerate(reps):
+        if not e.get("ok"):
+            reasons.setdefault(why(e), []).append(str(e.get("rep") or i + 1))
+    return "failed %d of %d: %s" % (len(bad), len(reps), " / ".join(
+        "repetition%s %s: %s" % ("s" if len(r) > 1 else "", ", ".join(r), w) for w, r in reasons.items()))
+
+
 def profile_runs(prefix=""):
     out = []
     for f in sorted(glob.glob(os.path.join(HERE, "results", "profile", prefix + "*.json"))):
@@ -274,6 +310,12 @@ def profile_runs(prefix=""):
         if h:
             out.append((os.path.splitext(os.path.basename(f))[0], h))
     return out
+
+
+def rmq_of(h):
+    """rmq's entry of a saved results JSON (the Java client's, medians over any repetitions)."""
+    ps = [p for p in fold(h).get("peers", []) if p["peer"] == "rmq" and not p.get("skipped")]
+    return next((p for p in ps if driver_of(p) == "java"), ps[0] if ps else None)
 
 
 def history_runs():

@@ -127,11 +127,15 @@ def collect(run_dir):
     for name in names:
         d = os.path.join(run_dir, "peers", name)
         found = False
-        for sub in ("", "native"):  # Java client results, then the native driver's
-            meta = read_json(os.path.join(d, sub, "meta.json"))
-            if meta is not None:
-                peers.append(peer_entry(os.path.join(d, sub), meta))
-                found = True
+        # repetition 1 in peers/NAME, later ones (bench/run.sh --repeat) in peers/NAME/rep-K
+        reps = sorted((int(x[4:]), x) for x in (os.listdir(d) if os.path.isdir(d) else [])
+                      if re.fullmatch(r"rep-[0-9]+", x))
+        for rep in [""] + [x for _, x in reps]:
+            for sub in ("", "native"):  # Java client results, then the native driver's
+                meta = read_json(os.path.join(d, rep, sub, "meta.json"))
+                if meta is not None:
+                    peers.append(peer_entry(os.path.join(d, rep, sub), meta))
+                    found = True
         if not found:
             peers.append(peer_entry(d, {"peer": name, "skipped": True, "reason": "no result"}))
     return {

@@ -1,19 +1,27 @@
 """bench/report_drivers.py: the per-phase tables of one load driver's results and the sections
 that compare the Java client with the native driver (bench/report.py renders them)."""
 from report_common import *  # noqa: F401,F403  (bench/report_common.py, same directory)
+from report_reps import MARK, busy_notes, cell, mark, peer_cell  # noqa: E402
 
 
 def phase_tables(ran, h="##"):
-    """The summary (ratios to rmq) and every-phase tables of one driver's results."""
+    """The summary (ratios to rmq) and every-phase tables of one driver's results (folded: one
+    entry per peer, medians over the repetitions, see report_reps.fold)."""
     L = []
+    reps = max([len(p.get("reps") or [p]) for p in ran] or [1])
     rmq = next((p for p in ran if p["peer"] == "rmq"), None)
     others = [p for p in ran if p["peer"] != "rmq"]
     keys = phase_keys(ran)
     has_open = any(k.startswith("open") for k in keys)
     phase, val = phase_of, val_of
     # ---------------------------------------------------------------- summary
-    L.append(h + " Summary: ratios (one run, one machine)")
+    L.append(h + (" Summary: ratios (one run, one machine)" if reps == 1 else
+                  " Summary: ratios of medians (%d repetitions, one machine)" % reps))
     L.append("")
+    if reps > 1:
+        L.append("Every cell is the median of the %d repetitions (each with a freshly started broker) with "
+                 "min–max in brackets; ratios are ratios of the medians." % reps)
+        L.append("")
     if not rmq or not rmq.get("phases"):
         L.append("rmq did not produce results in this run.")
     else:
@@ -23,8 +31,9 @@ def phase_tables(ran, h="##"):
         L.append("|" + "---|" * (2 + 2 * len(others)))
         for k in keys:
             a = val(rmq, k, "tps")
-            row = "| %s | %s |" % (k, fmt(a))
-            row += "".join(" %s |" % fmt(val(p, k, "tps")) for p in others)
+            tps = lambda p: cell(phase(p, k), "tps", big=True) + mark(phase(p, k))  # noqa: E731
+            row = "| %s | %s |" % (k, tps(rmq))
+            row += "".join(" %s |" % tps(p) for p in others)
             row += "".join(" **%s** |" % ratio(a, val(p, k, "tps")) for p in others)
             L.append(row)
         L.append("")
@@ -34,6 +43,7 @@ def phase_tables(ran, h="##"):
                  "".join(" rmq / %s |" % LABEL.get(p["peer"], p["peer"]) for p in others))
         L.append("|" + "---|" * (2 + 2 * len(others)))
         rows = []
+        # (title, value of an entry: a folded entry gives the median, a repetition's its own; decimals)
         for k in keys:
             if k.startswith(("sync", "open")):
                 rows.append(("p99 send latency, %s (ms)" % k, lambda p, k=k: val(p, k, "p99Ms"), 2))
@@ -41,11 +51,13 @@ def phase_tables(ran, h="##"):
             rows.append(("broker CPU per message, %s (µs)" % k, lambda p, k=k: val(p, k, "brokerCpuUsPerMsg"), 1))
         rows.append(("broker start-up to registered (ms)", lambda p: p.get("startupMs"), 0))
         rows.append(("broker RSS idle (MiB)", lambda p: p["idleRssKb"] / 1024 if p.get("idleRssKb") else None, 1))
-        rows.append(("broker RSS peak under load (MiB)", lambda p: max([ph.get("brokerRssMaxKb") or 0 for ph in p["phases"]] or [0]) / 1024 or None, 1))
-        rows.append(("broker anon RSS peak under load (MiB)", lambda p: max([ph.get("brokerRssAnonMaxKb") or 0 for ph in p["phases"]] or [0]) / 1024 or None, 1))
+        rss_peak = lambda p, f: max([ph.get(f) or 0 for ph in p["phases"]] or [0]) / 1024 or None  # noqa: E731
+        rows.append(("broker RSS peak under load (MiB)", lambda p: rss_peak(p, "brokerRssMaxKb"), 1))
+        rows.append(("broker anon RSS peak under load (MiB)", lambda p: rss_peak(p, "brokerRssAnonMaxKb"), 1))
         for title, f, nd in rows:
             a = f(rmq)
-            L.append("| %s | %s |" % (title, fmt(a, nd)) + "".join(" %s |" % fmt(f(p), nd) for p in others) +
+            c = lambda p: peer_cell(p, f, nd) if p.get("reps") else fmt(f(p), nd)  # noqa: E731
+            L.append("| %s | %s |" % (title, c(rmq)) + "".join(" %s |" % c(p) for p in others) +
                      "".join(" %s |" % ratio(a, f(p)) for p in others))
     L.append("")
     # ---------------------------------------------------------------- detail
@@ -68,18 +80,30 @@ def phase_tables(ran, h="##"):
                 continue
             flag = "" if ph.get("ok") else " ⚠"
             L.append("| %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                k, LABEL.get(p["peer"], p["peer"]), flag, fmt(ph.get("tps")), fmt(ph.get("mbps"), 1),
-                fmt(ph.get("p50Ms"), 2), fmt(ph.get("p99Ms"), 2), fmt(ph.get("p999Ms"), 2), fmt(ph.get("maxMs"), 1),
+                k, LABEL.get(p["peer"], p["peer"]), flag, cell(ph, "tps", big=True) + mark(ph), fmt(ph.get("mbps"), 1),
+                fmt(ph.get("p50Ms"), 2), cell(ph, "p99Ms", 2), fmt(ph.get("p999Ms"), 2), fmt(ph.get("maxMs"), 1),
                 fmt(ph.get("appendMBps"), 1), fmt(ph.get("brokerCpuPct")), fmt(ph.get("brokerCpuUsPerMsg"), 1), fmt(ph.get("driverCpuPct")),
                 fmt((ph.get("brokerRssMaxKb") or 0) / 1024 or None, 1), fmt(ph.get("errors"))))
     L.append("")
+    if reps > 1:
+        L.append("msgs/s and p99 ms: median of the %d repetitions with min–max; the other columns: medians." % reps)
+        L.append("")
+    notes = busy_notes(ran)
+    if notes:
+        L.append("Busy phases (%s; see the machine-load note at the top):" % MARK)
+        L.append("")
+        L.extend(notes)
+        L.append("")
     errs = []
     for p in ran:
         for ph in p["phases"]:
             for e in ph.get("errorKinds", []) or []:
                 errs.append("- %s, %s: %s × `%s`" % (LABEL.get(p["peer"], p["peer"]), key_of(ph), e.get("count"), e.get("message")))
-            if ph.get("fatal") or ph.get("error"):
-                errs.append("- %s, %s: `%s`" % (LABEL.get(p["peer"], p["peer"]), key_of(ph), ph.get("fatal") or ph.get("error")))
+            for r in ph.get("runs") or [ph]:
+                if r.get("fatal") or r.get("error"):
+                    errs.append("- %s, %s%s: `%s`" % (LABEL.get(p["peer"], p["peer"]), key_of(ph),
+                                                      " (repetition %s)" % r.get("_rep") if reps > 1 else "",
+                                                      r.get("fatal") or r.get("error")))
     if errs:
         L.append("Errors seen by the driver (⚠ = phase not ok: no messages, > 1 % errors, or timed out):")
         L.append("")
@@ -87,10 +111,13 @@ def phase_tables(ran, h="##"):
         L.append("")
     for p in ran:
         for ph in p["phases"]:
-            if ph.get("phase") == "consume":
-                L.append("- %s: consumed %s of %s backlog messages; first message after %s ms, whole backlog in %s ms%s." % (
-                    LABEL.get(p["peer"], p["peer"]), fmt(ph.get("msgs")), fmt(ph.get("expect")), fmt(ph.get("firstMsgMs")),
-                    fmt(ph.get("totalMs")), " (timed out)" if ph.get("timedOut") else ""))
+            if ph.get("phase") != "consume":
+                continue
+            for r in ph.get("runs") or [ph]:
+                L.append("- %s%s: consumed %s of %s backlog messages; first message after %s ms, whole backlog in %s ms%s." % (
+                    LABEL.get(p["peer"], p["peer"]), " (repetition %s)" % r.get("_rep") if reps > 1 else "",
+                    fmt(r.get("msgs")), fmt(r.get("expect")), fmt(r.get("firstMsgMs")),
+                    fmt(r.get("totalMs")), " (timed out)" if r.get("timedOut") else ""))
     L.append("")
     return L
 

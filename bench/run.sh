@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark: Apache RocketMQ (Java) vs rocketmq-rust vs rmq, one after another on
+# Side-by-side benchmark: Apache RocketMQ (Java, 5.5.0 and 4.9.7) vs rocketmq-rust vs rmq, one after another on
 # 127.0.0.1 with identical settings, driven by the same Java program over the official
 # rocketmq-client 5.3.3 (bench/driver) and/or by the native driver (bench/native, `rmq-bench`:
 # the same phases over rmq-protocol's async client, plus open-loop phases). Writes results JSON
 # and renders BENCHMARKS.md.
 #
-#   bench/run.sh            full run (< 30 min: both drivers; < 15 with one): every peer, 1 M backlog, writes
-#                           bench/results/latest.json and BENCHMARKS.md in the repo
-#   bench/run.sh --quick    smoke run (< 2 min warm): short phases, 50 k backlog; results go to the
-#                           run dir only. Never builds rocketmq-rust; skips unavailable peers.
+#   bench/run.sh            full run (3 repetitions, each < 30 min with both drivers, < 15 with one):
+#                           every peer, 1 M backlog, writes bench/results/latest.json and BENCHMARKS.md
+#   bench/run.sh --quick    smoke run (< 2 min warm, one repetition): short phases, 20 k backlog; results
+#                           go to the run dir only. Never builds rocketmq-rust; skips unavailable peers.
 #
 # Options:
 #   --peers LIST        comma list, run in this order (default apache,apache4,rocketmq-rust,rmq;
-#                       --quick: apache,rocketmq-rust,rmq). apache4 = Apache 4.9.7 (4.9.8 server jars
-#                       are not on Maven Central).
+#                       --quick: apache,rocketmq-rust,rmq). apache = Apache RocketMQ 5.5.0, the newest
+#                       5.x whose broker resolves on Maven Central (5.5.1 publishes rocketmq-broker but
+#                       not rocketmq-namesrv/-client/-srvutil/-filter/-auth; RMQ_APACHE_VERSION
+#                       overrides); apache4 = Apache 4.9.7 (4.9.8 server jars are not on Maven Central;
+#                       RMQ_APACHE_VERSION_4 overrides).
+#   --repeat N          run every peer x driver N times (default 3; --quick: 1), a fresh broker each
+#                       time, the repetitions interleaved (all peers once, then again); the report
+#                       shows the median of every cell with min-max, ratios from the medians
 #   --out DIR           run dir (default ~/.cache/rmq-test/bench/runs/<mode>-<timestamp>)
 #   --md FILE           where to render the markdown (full default: <repo>/BENCHMARKS.md;
 #                       quick default: <run dir>/BENCHMARKS.md)
@@ -32,6 +38,12 @@
 #                       open:128:5000,open:1024:5000; --quick: open:128:1000; "" for none)
 #   --pin               native driver runs: pin the driver to the last CPU (rmq-bench --cpu) and
 #                       the broker to the others (taskset), so they do not share a core
+#
+# Every phase's JSON carries how busy the machine was around it (measured by the driver):
+# /proc/loadavg before and after, the CPU steal over the phase (steal jiffies of /proc/stat as a
+# share of all), the CPU every process used and what is left of it after the broker's and the
+# driver's own (othersCpuPct); the report marks busy phases (bench/report_reps.py) and counts
+# them. Each peer run's meta.json also has the load average before and after it.
 #
 # Nothing here asserts on timings: the exit status is 0 when the harness itself worked (a peer
 # that failed or was skipped is reported in the table, not as an error), 1 when rmq itself could
@@ -53,7 +65,7 @@ export RMQ_TEST_CACHE="$CACHE"
 T_START=$(date +%s)
 
 ORIG_ARGS="$*"
-QUICK=0 PEERS="" OUT="" MD="" RESULTS="" BUILD_RUST=1 LABEL="" PLAN_OVERRIDE=""
+QUICK=0 PEERS="" OUT="" MD="" RESULTS="" BUILD_RUST=1 LABEL="" PLAN_OVERRIDE="" REPEAT=""
 MEASURE_MS="" WARMUP_MS="" BACKLOG="" DRIVERS="" OPEN_PLAN="" OPEN_PLAN_SET=0 PIN=0
 while (($#)); do
   case "$1" in
@@ -71,6 +83,7 @@ while (($#)); do
     --driver) DRIVERS="$2"; shift 2;;
     --open-plan) OPEN_PLAN="$2"; OPEN_PLAN_SET=1; shift 2;;
     --pin) PIN=1; shift;;
+    --repeat) REPEAT="$2"; shift 2;;
     -h|--help) sed -n '2,/^set -e/{/^#/p}' "$0"; exit 0;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 2;;
   esac
@@ -85,7 +98,7 @@ if ((QUICK)); then
   INITIAL_WARMUP_MS=500 PHASE_TIMEOUT_MS=20000 DD_MB=128 NET_S=1
   PLAN="sync:128:1,sync:128:64,sync:1024:16,async:128,fill:128:$BACKLOG,consume"
   BUILD_RUST=0
-  : "${DRIVERS:=java}"
+  : "${DRIVERS:=java}" "${REPEAT:=1}"
   ((OPEN_PLAN_SET)) || OPEN_PLAN="open:128:1000"
 else
   MODE=full
@@ -93,9 +106,11 @@ else
   : "${MEASURE_MS:=8000}" "${WARMUP_MS:=2000}" "${BACKLOG:=1000000}"
   INITIAL_WARMUP_MS=3000 PHASE_TIMEOUT_MS=75000 DD_MB=1024 NET_S=3
   PLAN="sync:128:1,sync:128:16,sync:128:64,sync:1024:1,sync:1024:16,sync:1024:64,async:128,async:1024,fill:128:$BACKLOG,consume"
-  : "${DRIVERS:=both}"
+  : "${DRIVERS:=both}" "${REPEAT:=3}"
   ((OPEN_PLAN_SET)) || OPEN_PLAN="open:128:5000,open:1024:5000"
 fi
+[[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --repeat '$REPEAT': write a count of 1 or more" >&2; exit 2; }
+APACHE_VERSION="${RMQ_APACHE_VERSION:-5.5.0}" APACHE_VERSION_4="${RMQ_APACHE_VERSION_4:-4.9.7}"
 case "$DRIVERS" in
   java) driver_list=(java);; native) driver_list=(native);; both) driver_list=(java native);;
   *) echo "run.sh: --driver '$DRIVERS': write java, native or both" >&2; exit 2;;
@@ -177,6 +192,21 @@ wait_log() { # file pattern pid timeout_s
   done
   return 1
 }
+# Why a process that wrote its log to FILE stopped: its first ERROR / panic lines, else its last
+# lines (ANSI colours removed, one line, at most 600 characters).
+exit_reason() { # file
+  local lines
+  lines="$(sed 's/\x1b\[[0-9;]*m//g' "$1" 2>/dev/null | grep -E -m 3 'ERROR|panicked|[Ee]rror:|FATAL|Rolling back' || true)"
+  [[ -n "$lines" ]] || lines="$(sed 's/\x1b\[[0-9;]*m//g' "$1" 2>/dev/null | tail -n 5)"
+  printf '%s' "$lines" | tr -s ' \n' '  ' | cut -c1-600
+}
+# After a broker that listens on Q-2 (fast), Q and Q+1 (HA) exited: which of them another process
+# holds now (rocketmq-rust's own log only says "Service lifecycle operation failed" then).
+ports_taken() { # Q
+  local p out=""
+  for p in $(($1 - 2)) "$1" $(($1 + 1)); do port_free "$p" || out="$out $p"; done
+  [[ -z "$out" ]] || printf '; port(s)%s already in use by another process' "$out"
+}
 json_str() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
 skip_peer() { # name reason
   log "SKIP $1: $2"
@@ -193,7 +223,7 @@ has_driver java && need+=(java mvn)
 for t in "${need[@]}"; do
   command -v "$t" >/dev/null || { echo "run.sh: '$t' is not installed" >&2; exit 1; }
 done
-log "mode=$MODE peers=$PEERS drivers=${driver_list[*]} out=$OUT work=$WORK"
+log "mode=$MODE peers=$PEERS drivers=${driver_list[*]} repeat=$REPEAT out=$OUT work=$WORK"
 
 DRIVER="" CLIENT_VERSION="" NATIVE="" NATIVE_CPU="" BROKER_CPUS=""
 export RMQ_BENCH_DRIVER_OPTS="-Xms1g -Xmx1g -XX:+UseG1GC -Drocketmq.client.logRoot=$WORK/client-logs -Drocketmq.client.logLevel=WARN -Drocketmq.client.logFileMaxIndex=2"
@@ -323,7 +353,7 @@ ns_rocketmq_rust() {
       --kvConfigPath "$PDIR/nsstore/kvConfig.json") >"$PDIR/namesrv.out" 2>&1 &
   NS_PID=$!; PIDS+=("$NS_PID")
   until ! port_free "$NS_PORT"; do
-    kill -0 "$NS_PID" 2>/dev/null || { ERR="rocketmq-namesrv-rust exited: $(tail -n 3 "$PDIR/namesrv.out" | tr '\n' ' ')"; return 1; }
+    kill -0 "$NS_PID" 2>/dev/null || { ERR="rocketmq-namesrv-rust exited: $(exit_reason "$PDIR/namesrv.out")$(port_free "$NS_PORT" || echo "; port $NS_PORT already in use by another process")"; return 1; }
     ((i++ < 300)) || { ERR="rocketmq-namesrv-rust did not listen within 30 s"; return 1; }
     sleep 0.1
   done
@@ -356,19 +386,24 @@ mappedFileSizeCommitLog = 67108864
 storePathRootDir = "$PDIR/store"
 haListenAddress = "127.0.0.1"
 haListenPort = $((BR_PORT + 1))
+# rocketmq-rust 1.0.0 reads a missing deleteFileBatchMax from a TOML as 0 (its built-in default
+# and Apache's is 10) and then warns every 10 s that it cannot delete files
+deleteFileBatchMax = 10
 EOT
   BR_PIDFILE="$PDIR/broker.pid"
   (cd "$home" && HOME="$home" NO_COLOR=1 ROCKETMQ_HOME="$home" ROCKETMQ_SECURITY_PROFILE=development-insecure-loopback exec \
     "$RUST_BIN/rocketmq-broker-rust" -c "$home/conf/broker.toml" -n "127.0.0.1:$NS_PORT") >"$PDIR/broker.out" 2>&1 &
   BR_PID=$!; PIDS+=("$BR_PID"); echo "$BR_PID" >"$BR_PIDFILE"
   until ! port_free "$BR_PORT"; do
-    kill -0 "$BR_PID" 2>/dev/null || { ERR="rocketmq-broker-rust exited: $(tail -n 5 "$PDIR/broker.out" | sed 's/\x1b\[[0-9;]*m//g' | tr -s ' \n' '  ' | cut -c1-400)"; return 1; }
+    kill -0 "$BR_PID" 2>/dev/null || { ERR="rocketmq-broker-rust exited: $(exit_reason "$PDIR/broker.out")$(ports_taken "$BR_PORT")"; return 1; }
     ((i++ < 600)) || { ERR="rocketmq-broker-rust did not listen within 60 s"; return 1; }
     sleep 0.1
   done
 }
 
 rss_kb() { awk -v k="$2:" '$1==k{print $2}' "/proc/$1/status" 2>/dev/null || true; }
+# the three load averages as a JSON list, e.g. [0.52,1.25,2.00]
+loadavg_json() { local a b c _; read -r a b c _ </proc/loadavg && echo "[$a,$b,$c]" || echo null; }
 
 stop_peer() {
   local p d
@@ -400,22 +435,25 @@ load_cmd() { # driver
   return 0
 }
 
-# One peer under one driver: results in peers/NAME (java) or peers/NAME/native (native driver).
-run_peer() { # name driver
-  local name="$1" drv="$2" kind="" ver="" t0 after_rss="null" load_rc=0 load_timeout store_kb="null" ok=1 i=0 rdir
+# One peer under one driver, repetition REP: results in peers/NAME (java) or peers/NAME/native
+# (native driver); repetitions after the first in peers/NAME/rep-REP and peers/NAME/rep-REP/native.
+run_peer() { # name driver rep
+  local name="$1" drv="$2" rep="${3:-1}" kind="" ver="" t0 after_rss="null" load_rc=0 load_timeout store_kb="null" ok=1 i=0 rdir
+  local load0 load1 f
   t0=$(date +%s)
-  rdir="$OUT/peers/$name"; [[ "$drv" == native ]] && rdir="$rdir/native"
+  load0="$(loadavg_json)"
+  rdir="$OUT/peers/$name"; ((rep > 1)) && rdir="$rdir/rep-$rep"; [[ "$drv" == native ]] && rdir="$rdir/native"
   PDIR="$WORK/$name"; rm -rf "$PDIR"; mkdir -p "$PDIR" "$rdir"
   NS_PORT="$(pick_port)"; BR_PORT="$(pick_port)"
   while ((BR_PORT == NS_PORT)); do BR_PORT="$(pick_port)"; done
   BR_PID="" NS_PID="" DRV_PID="" PEER_VERSION="" T_SPAWN="" ERR="" BR_PIDFILE=""
   case "$name" in
     rmq) kind=rmq;;
-    apache) kind=apache; ver="${RMQ_APACHE_VERSION:-5.3.3}";;
-    apache4) kind=apache; ver="${RMQ_APACHE_VERSION_4:-4.9.7}";;
+    apache) kind=apache; ver="$APACHE_VERSION";;
+    apache4) kind=apache; ver="$APACHE_VERSION_4";;
     rocketmq-rust) kind=rocketmq_rust;;
   esac
-  log "== $name ($drv driver): nameserver 127.0.0.1:$NS_PORT, broker 127.0.0.1:$BR_PORT"
+  log "== $name ($drv driver, repetition $rep/$REPEAT): nameserver 127.0.0.1:$NS_PORT, broker 127.0.0.1:$BR_PORT, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   "ns_$kind" $ver || ok=0
   if ((ok)); then
     case "$kind" in apache) BR_PIDFILE="$PDIR/broker/broker.pid";; *) BR_PIDFILE="$PDIR/broker.pid";; esac
@@ -445,20 +483,24 @@ run_peer() { # name driver
     forget_pid "$DRV_PID"
     ((load_rc == 0)) || log "$name: $drv load driver exit $load_rc (see $rdir/load.err)"
     after_rss="$(rss_kb "$BR_PID" VmRSS)"
-    kill -0 "$BR_PID" 2>/dev/null || { ok=0; ERR="broker process died during the load"; }
+    if ! kill -0 "$BR_PID" 2>/dev/null; then
+      ok=0; ERR="broker process died during the load"
+      for f in "$PDIR/broker.out" "$PDIR/broker/broker.out"; do if [[ -f "$f" ]]; then ERR="$ERR: $(exit_reason "$f")"; fi; done
+    fi
     store_kb="$(du -sk "$PDIR" 2>/dev/null | awk '{print $1}')"
   fi
   [[ -f "$PDIR/load.jsonl" ]] && cp "$PDIR/load.jsonl" "$rdir/load.jsonl"
   copy_logs "$rdir"
   stop_peer
+  load1="$(loadavg_json)"
   {
-    printf '{"peer":%s,"driver":%s,"version":%s,"ok":%s,"error":%s,' "$(json_str "$name")" "$(json_str "$drv")" \
-      "$(json_str "$PEER_VERSION")" "$( ((ok)) && echo true || echo false)" "$(json_str "$ERR")"
-    printf '"spawnAtMs":%s,"afterLoadRssKb":%s,"diskKb":%s,"loadExit":%s,"wallS":%s}\n' \
-      "${T_SPAWN:-null}" "${after_rss:-null}" "${store_kb:-null}" "$load_rc" "$(( $(date +%s) - t0 ))"
+    printf '{"peer":%s,"driver":%s,"rep":%s,"version":%s,"ok":%s,"error":%s,' "$(json_str "$name")" "$(json_str "$drv")" \
+      "$rep" "$(json_str "$PEER_VERSION")" "$( ((ok)) && echo true || echo false)" "$(json_str "$ERR")"
+    printf '"spawnAtMs":%s,"afterLoadRssKb":%s,"diskKb":%s,"loadExit":%s,"wallS":%s,"loadavgBefore":%s,"loadavgAfter":%s}\n' \
+      "${T_SPAWN:-null}" "${after_rss:-null}" "${store_kb:-null}" "$load_rc" "$(( $(date +%s) - t0 ))" "$load0" "$load1"
   } >"$rdir/meta.json"
   ((ok)) || log "$name ($drv driver): FAILED: $ERR"
-  log "$name ($drv driver): done in $(( $(date +%s) - t0 ))s"
+  log "$name ($drv driver, repetition $rep/$REPEAT): done in $(( $(date +%s) - t0 ))s"
   rm -rf "$PDIR"
   ((ok))
 }
@@ -466,12 +508,14 @@ run_peer() { # name driver
 # ---------------------------------------------------------------------------------------------
 RMQ_OK=1
 printf '%s\n' "${peer_list[@]}" >"$OUT/peers.txt"
+# which peers can run at all (a skipped one is recorded once, whatever --repeat)
+runnable=()
 for peer in "${peer_list[@]}"; do
   case "$peer" in
     apache|apache4)
-      v="${RMQ_APACHE_VERSION:-5.3.3}"; [[ "$peer" == apache4 ]] && v="${RMQ_APACHE_VERSION_4:-4.9.7}"
+      v="$APACHE_VERSION"; [[ "$peer" == apache4 ]] && v="$APACHE_VERSION_4"
       if [[ ! -f "$CACHE/apache/$v/.complete" ]] && ((QUICK)); then
-        skip_peer "$peer" "Apache $v jars not cached (run tests/build-harnesses.sh$([[ $peer == apache4 ]] && echo ' --with-apache4'))"; continue
+        skip_peer "$peer" "Apache $v jars not cached (run tests/peers/apache.sh fetch --version $v)"; continue
       fi
       "$APACHE_SH" fetch --version "$v" >/dev/null 2>"$OUT/apache-fetch-$v.err" || { skip_peer "$peer" "cannot fetch Apache $v jars from Maven"; continue; }
       ;;
@@ -483,14 +527,20 @@ for peer in "${peer_list[@]}"; do
       fi
       ;;
   esac
-  for drv in "${driver_list[@]}"; do
-    if ! run_peer "$peer" "$drv"; then [[ "$peer" == rmq ]] && RMQ_OK=0; fi
+  runnable+=("$peer")
+done
+# repetitions interleaved, so that a slow drift of the machine's load spreads over every peer
+for rep in $(seq 1 "$REPEAT"); do
+  for peer in "${runnable[@]}"; do
+    for drv in "${driver_list[@]}"; do
+      if ! run_peer "$peer" "$drv" "$rep"; then [[ "$peer" == rmq ]] && RMQ_OK=0; fi
+    done
   done
 done
 
 # ---------------------------------------------------------------------------------------------
 cat >"$OUT/run.json" <<EOF
-{"mode":"$MODE","timestamp":"$TS","plan":"$PLAN_JAVA","nativePlan":"$PLAN_NATIVE","drivers":"$(IFS=,; echo "${driver_list[*]}")","nativeCpu":$(json_str "$NATIVE_CPU"),"brokerCpus":$(json_str "$BROKER_CPUS"),"warmupMs":$WARMUP_MS,"measureMs":$MEASURE_MS,"initialWarmupMs":$INITIAL_WARMUP_MS,"phaseTimeoutMs":$PHASE_TIMEOUT_MS,"backlog":$BACKLOG,"clientVersion":"$CLIENT_VERSION","driverOpts":$(json_str "$RMQ_BENCH_DRIVER_OPTS"),"rmqRev":"$RMQ_REV","rmqBuild":$(json_str "$RMQ_BUILD"),"wallS":$(( $(date +%s) - T_START )),"command":$(json_str "bench/run.sh${ORIG_ARGS:+ $ORIG_ARGS}")}
+{"mode":"$MODE","timestamp":"$TS","repeat":$REPEAT,"plan":"$PLAN_JAVA","nativePlan":"$PLAN_NATIVE","drivers":"$(IFS=,; echo "${driver_list[*]}")","nativeCpu":$(json_str "$NATIVE_CPU"),"brokerCpus":$(json_str "$BROKER_CPUS"),"warmupMs":$WARMUP_MS,"measureMs":$MEASURE_MS,"initialWarmupMs":$INITIAL_WARMUP_MS,"phaseTimeoutMs":$PHASE_TIMEOUT_MS,"backlog":$BACKLOG,"clientVersion":"$CLIENT_VERSION","driverOpts":$(json_str "$RMQ_BENCH_DRIVER_OPTS"),"rmqRev":"$RMQ_REV","rmqBuild":$(json_str "$RMQ_BUILD"),"wallS":$(( $(date +%s) - T_START )),"command":$(json_str "bench/run.sh${ORIG_ARGS:+ $ORIG_ARGS}")}
 EOF
 if [[ -n "$LABEL" ]]; then
   mkdir -p "$HERE/results/history"

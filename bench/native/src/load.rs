@@ -1,9 +1,11 @@
 //! `rmq-bench load`: the Java driver's `load` command. Optional steps first (wait for the
 //! broker to register, read its pid, create the topics, sample the idle broker), then an
-//! unreported warm-up and every phase of the plan, one JSON line each.
+//! unreported warm-up and every phase of the plan, one JSON line each (with how busy the machine
+//! was around it: [`crate::host`]).
 
 use crate::args::Args;
 use crate::client::{Rmq, now_ms, queues_of};
+use crate::host::Snapshot;
 use crate::json::{Obj, emit};
 use crate::plan::{Phase, parse_plan};
 use crate::procfs::Proc;
@@ -91,7 +93,8 @@ impl Load {
         }
         let mut failures = 0;
         for phase in plan {
-            let o = match phase {
+            let before = Snapshot::take(self.broker_proc.as_ref(), &self.driver);
+            let mut o = match phase {
                 Phase::Sync { size, threads } => {
                     self.sync(size, threads, self.warmup, self.measure, true)
                         .await
@@ -101,6 +104,8 @@ impl Load {
                 Phase::Fill { size, count } => self.fill(size, count).await,
                 Phase::Consume => self.consume().await,
             };
+            let after = Snapshot::take(self.broker_proc.as_ref(), &self.driver);
+            before.write_until(&after, self.clk_tck, &mut o);
             if !o.ok() {
                 failures += 1;
             }

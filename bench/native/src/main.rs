@@ -17,6 +17,7 @@
 mod args;
 mod backlog;
 mod client;
+mod host;
 mod json;
 mod latency;
 mod load;
