@@ -69,6 +69,8 @@ YAML
   eventually 120 "cluster ha is Ready again" ready_gen rmqc/ha
   check "delete cluster ha" k delete rmqc ha --timeout=60s
   k delete rmqt ha-orders --timeout=60s >/dev/null 2>&1 || true
+  # the claims are retained (rmq never deletes data by itself): give their volumes back
+  k delete pvc -l rmq.dev/cluster=ha --wait=false >/dev/null 2>&1 || true
   log "failover scenario: $(( $(date +%s) - ts ))s"
 }
 

@@ -256,7 +256,7 @@ EOF
 }
 
 render_storage() { # a default StorageClass of local hostPath PVs, owned by the image's user
-  local i count="${RMQ_K8S_PVS:-16}"
+  local i count="${RMQ_K8S_PVS:-32}"
   cat <<EOF
 apiVersion: storage.k8s.io/v1
 kind: StorageClass
