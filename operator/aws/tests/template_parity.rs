@@ -137,6 +137,49 @@ fn failover_fixture() -> PathBuf {
         .join("../../cloudformation/tests/fixtures/failover-parity.json")
 }
 
+/// The environment of the failover parity case: the binaries (the controller's with `sha`).
+fn failover_environment(sha: &str) -> Discovered {
+    Discovered {
+        env: Environment {
+            region: "eu-west-1".into(),
+            azs: vec!["eu-west-1a".into(), "eu-west-1b".into()],
+            latest_ami: Some("ami-0123".into()),
+            artefact_files: ["rmq-namesrv", "rmq-broker", "rmq-controller"]
+                .iter()
+                .map(|n| ArtefactFile {
+                    name: (*n).into(),
+                    path: format!("/opt/rmq/{n}"),
+                    sha256: if *n == "rmq-controller" {
+                        sha.to_owned()
+                    } else {
+                        "a0".repeat(32)
+                    },
+                    embedded: None,
+                })
+                .collect(),
+            ..Environment::default()
+        },
+        ..Discovered::default()
+    }
+}
+
+/// The interfaces and volumes of the failover parity case: nameserver i at `addresses[i]`.
+fn failover_state(addresses: &[String]) -> State {
+    let mut state = State::default();
+    for (i, a) in addresses.iter().enumerate() {
+        state.put(
+            Actual::new(Kind::NetworkInterface, format!("eni/namesrv-{i}"), "eni-1").with("ip", a),
+        );
+    }
+    for b in ["broker-a-0", "broker-a-1"] {
+        state.put(
+            Actual::new(Kind::NetworkInterface, format!("eni/{b}"), "eni-2").with("ip", "10.0.9.9"),
+        );
+        state.put(Actual::new(Kind::Volume, format!("volume/{b}"), "vol-1"));
+    }
+    state
+}
+
 #[test]
 fn rmq_aws_renders_the_failover_lines_the_template_renders() {
     let mut case: Value =
@@ -153,41 +196,9 @@ fn rmq_aws_renders_the_failover_lines_the_template_renders() {
     let c = cluster(&format!(
         "apiVersion: rmq.dev/v1alpha1\nkind: RocketMQCluster\nmetadata: {{name: {name}}}\nspec:\n  nameServer: {{replicas: 3}}\n  brokers: {{groups: 1, replicasPerGroup: 2, replication: Sync, failover: Automatic, storage: {{size: 30Gi}}}}\n"
     ));
-    let env = Discovered {
-        env: Environment {
-            region: "eu-west-1".into(),
-            azs: vec!["eu-west-1a".into(), "eu-west-1b".into()],
-            latest_ami: Some("ami-0123".into()),
-            artefact_files: ["rmq-namesrv", "rmq-broker", "rmq-controller"]
-                .iter()
-                .map(|n| ArtefactFile {
-                    name: (*n).into(),
-                    path: format!("/opt/rmq/{n}"),
-                    sha256: if *n == "rmq-controller" {
-                        sha.clone()
-                    } else {
-                        "a0".repeat(32)
-                    },
-                    embedded: None,
-                })
-                .collect(),
-            ..Environment::default()
-        },
-        ..Discovered::default()
-    };
+    let env = failover_environment(&sha);
     let p = plan(&c, &params("bkt", None), &env).unwrap();
-    let mut state = State::default();
-    for (i, a) in addresses.iter().enumerate() {
-        state.put(
-            Actual::new(Kind::NetworkInterface, format!("eni/namesrv-{i}"), "eni-1").with("ip", a),
-        );
-    }
-    for b in ["broker-a-0", "broker-a-1"] {
-        state.put(
-            Actual::new(Kind::NetworkInterface, format!("eni/{b}"), "eni-2").with("ip", "10.0.9.9"),
-        );
-        state.put(Actual::new(Kind::Volume, format!("volume/{b}"), "vol-1"));
-    }
+    let state = failover_state(&addresses);
     for node in [
         "namesrv-0",
         "namesrv-1",
