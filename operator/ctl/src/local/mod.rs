@@ -103,38 +103,12 @@ fn planned_nodes(
     let mut nodes = Vec::new();
     let mut confs = Confs::new();
     for ns in &desired.name_servers {
-        let dir = addressing.node_dir(&ns.name);
-        // namesrv.conf holds only spec.security's keys; without them there is no file.
-        let mut args = Vec::new();
-        if !desired.namesrv_conf.is_empty() {
-            confs.insert(
-                ns.name.clone(),
-                (NAMESRV_CONF, desired.namesrv_conf.clone()),
-            );
-            args = vec!["-c".into(), dir.join(NAMESRV_CONF).display().to_string()];
-        }
-        args.extend([
-            "--listen-addr".into(),
-            HOST.into(),
-            "--listen-port".into(),
-            ns.endpoint.port.to_string(),
-            "--kv-config-path".into(),
-            dir.join("kvConfig.json").display().to_string(),
-            "--http-listen-port".into(),
-            namesrv_http_port(ns.endpoint.port).to_string(),
-        ]);
-        nodes.push(NodeState {
-            name: ns.name.clone(),
-            kind: NodeKind::NameServer,
-            group: None,
-            broker_id: None,
-            role: "NAMESRV".into(),
-            address: ns.endpoint.address(),
-            args,
-            log: logs.join(format!("{}.log", ns.name)),
-            dir,
-            pid: None,
-        });
+        nodes.push(name_server_node(
+            ns,
+            &desired.namesrv_conf,
+            addressing,
+            &mut confs,
+        ));
     }
     for c in &desired.controllers {
         let dir = addressing.node_dir(&c.name);
@@ -174,6 +148,47 @@ fn planned_nodes(
         });
     }
     (nodes, confs, desired.namesrv_addr())
+}
+
+/// Nameserver `ns` as `state` records it; its namesrv.conf (only `spec.security`'s keys, so
+/// none without them) goes to `confs`.
+fn name_server_node(
+    ns: &rmq_model::NameServerNode,
+    namesrv_conf: &str,
+    addressing: &LocalAddressing,
+    confs: &mut Confs,
+) -> NodeState {
+    let dir = addressing.node_dir(&ns.name);
+    let mut args = Vec::new();
+    if !namesrv_conf.is_empty() {
+        confs.insert(ns.name.clone(), (NAMESRV_CONF, namesrv_conf.to_owned()));
+        args = vec!["-c".into(), dir.join(NAMESRV_CONF).display().to_string()];
+    }
+    args.extend([
+        "--listen-addr".into(),
+        HOST.into(),
+        "--listen-port".into(),
+        ns.endpoint.port.to_string(),
+        "--kv-config-path".into(),
+        dir.join("kvConfig.json").display().to_string(),
+        "--http-listen-port".into(),
+        namesrv_http_port(ns.endpoint.port).to_string(),
+    ]);
+    NodeState {
+        name: ns.name.clone(),
+        kind: NodeKind::NameServer,
+        group: None,
+        broker_id: None,
+        role: "NAMESRV".into(),
+        address: ns.endpoint.address(),
+        args,
+        log: addressing
+            .state_dir
+            .join("logs")
+            .join(format!("{}.log", ns.name)),
+        dir,
+        pid: None,
+    }
 }
 
 /// Keeps the pids of nodes still running from a previous `up` when their layout is unchanged.
