@@ -120,6 +120,56 @@ fn load(dir: &std::path::Path, cl_end: i64) -> Result<Vec<IndexFile>, StoreError
     Ok(files)
 }
 
+/// Does a valid record (or the end of the log) start at `offset`? A resume point the index
+/// recorded can fail this after a power cut with asynchronous flush: the index's files were
+/// durable while the commit log bytes it had indexed were lost, and the log was written again
+/// differently from an earlier point (its records checksummed and at their own offsets).
+fn is_record_boundary(cl: &CommitLog, offset: i64, end: i64) -> Result<bool, StoreError> {
+    let mut probe: i64 = 64 << 10;
+    loop {
+        let limit = end.min(offset.saturating_add(probe));
+        let (to, stop) = cl.scan(offset, limit, true, |_, _, _| Ok(()))?;
+        match stop {
+            crate::scan::ScanStop::Invalid(_) => return Ok(to > offset),
+            crate::scan::ScanStop::Incomplete if to == offset && limit < end => probe *= 4,
+            _ => return Ok(true),
+        }
+    }
+}
+
+/// Drops the active file whose resume point is not a record boundary (see
+/// [`is_record_boundary`]) and resumes from its first offset when that one is a boundary;
+/// otherwise drops every file and re-indexes the whole surviving log from `min`. Lookups meanwhile
+/// find only what is re-indexed; nothing in the commit log is touched.
+fn restart_from_a_boundary(
+    cl: &CommitLog,
+    mut files: Vec<IndexFile>,
+    min: i64,
+    end: i64,
+) -> Result<(Vec<IndexFile>, i64), StoreError> {
+    let bad = files.last().map_or(0, |f| f.header.end_phy);
+    let active = files.pop();
+    let begin = active.as_ref().map_or(min, |f| f.header.begin_phy).max(min);
+    if let Some(f) = active {
+        crate::durable::remove_file(f.path())?;
+    }
+    let resume = if is_record_boundary(cl, begin, end)? {
+        begin
+    } else {
+        for f in files.drain(..) {
+            crate::durable::remove_file(f.path())?;
+        }
+        min
+    };
+    tracing::warn!(
+        stale = bad,
+        resume,
+        "the key index's resume point is not a record of the recovered commit log (lost to a \
+         power cut with asynchronous flush and written again); re-indexing from {resume}"
+    );
+    Ok((files, resume))
+}
+
 impl Indexer {
     /// Loads the index under `<root>/index` and starts following the commit log.
     pub(crate) fn start(inner: &Arc<Inner>) -> Result<Self, StoreError> {
@@ -129,10 +179,11 @@ impl Indexer {
         let mut files = load(&dir, cl_end)?;
         let capacity = cfg.index_entries_per_file.max(16);
         let slots = (capacity / 4).max(1);
-        let resume = files
-            .last()
-            .map_or(0, |f| f.header.end_phy)
-            .max(inner.cl.min_offset().min(cl_end));
+        let min = inner.cl.min_offset().min(cl_end);
+        let mut resume = files.last().map_or(0, |f| f.header.end_phy).max(min);
+        if !is_record_boundary(&inner.cl, resume, cl_end)? {
+            (files, resume) = restart_from_a_boundary(&inner.cl, files, min, cl_end)?;
+        }
         if files.last().is_none_or(|f| f.header.sealed) {
             files.push(IndexFile::create(&dir, resume, slots, capacity)?);
         }

@@ -211,6 +211,9 @@ impl IndexFile {
             .set_len(len)
             .ctx(|| format!("truncating {}", path.display()))?;
         f.write_header()?;
+        // the cut must be durable before the commit log grows again past it: a header that
+        // reverted after a power cut would resume inside records written since
+        crate::durable::sync_data(&f.file, path)?;
         Ok(Some(f))
     }
 

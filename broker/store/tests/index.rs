@@ -135,6 +135,67 @@ fn an_index_ahead_of_a_cut_commit_log_is_cut_too() {
     assert!(bodies(&store, "T", "k6", false, 32).is_empty());
 }
 
+/// Copies the files of `from` into `to` (flat: the index directory).
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+/// A power cut with asynchronous flush can leave the key index (durable) ahead of the commit
+/// log (lost), and the log is then written again with other records: the index's resume point
+/// lies inside a record. Opening must notice and re-index instead of stalling on "bad magic".
+#[test]
+fn an_index_resuming_inside_a_rewritten_commit_log_re_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.index_entries_per_file = 1024;
+    let stale = dir.path().join("stale-index");
+    let store = MessageStore::open(cfg.clone()).unwrap();
+    for i in 0..30 {
+        store.put("T", 0, keyed("T", i, "old", 0), NO_TAGS).unwrap();
+    }
+    caught_up(&store);
+    let stale_end = store.max_physical_offset();
+    store.shutdown().unwrap();
+    drop(store);
+    copy_dir(&dir.path().join("index"), &stale);
+    for sub in ["commitlog", "consumequeue", "index"] {
+        let _ = std::fs::remove_dir_all(dir.path().join(sub));
+    }
+    let _ = std::fs::remove_file(dir.path().join("checkpoint"));
+    // the log written again: different sizes, so the old resume point is not a boundary
+    let store = MessageStore::open(cfg.clone()).unwrap();
+    for i in 0..40 {
+        let keys = format!("new{i} with-a-longer-key-list");
+        store
+            .put("T", 0, keyed("T", 100 + i, &keys, 0), NO_TAGS)
+            .unwrap();
+    }
+    caught_up(&store);
+    let end = store.max_physical_offset();
+    assert!(end > stale_end, "the new log covers the stale resume point");
+    store.shutdown().unwrap();
+    drop(store);
+    std::fs::remove_dir_all(dir.path().join("index")).unwrap();
+    copy_dir(&stale, &dir.path().join("index"));
+
+    let store = MessageStore::open(cfg).unwrap();
+    caught_up(&store);
+    assert_eq!(store.indexed_offset(), end);
+    assert_eq!(
+        bodies(&store, "T", "new3", false, 32),
+        vec!["message-00103"]
+    );
+    assert_eq!(
+        bodies(&store, "T", "new39", false, 32),
+        vec!["message-00139"]
+    );
+    assert!(bodies(&store, "T", "old", false, 32).is_empty());
+}
+
 #[test]
 fn schedule_records_get_their_delivery_time_as_tags_code() {
     let dir = tempfile::tempdir().unwrap();
