@@ -101,12 +101,7 @@ pub async fn reconcile(cluster: Arc<RocketMQCluster>, ctx: Arc<Context>) -> Resu
         Ok(v) => v,
         Err(errs) => return Err(fail(&api, &cluster, &ctx, Error::Invalid(one_line(&errs))).await),
     };
-    let shortfalls = match capacity::check(&ctx.client, &validated).await {
-        Ok(s) => s,
-        Err(e) => return Err(fail(&api, &cluster, &ctx, e).await),
-    };
-    if !shortfalls.is_empty() {
-        let e = Error::Invalid(shortfalls.join("; "));
+    if let Err(e) = check_capacity(&ctx, &validated).await {
         return Err(fail(&api, &cluster, &ctx, e).await);
     }
     let mut input = build_input(&cluster, &ns, &ctx.settings)?;
@@ -142,8 +137,11 @@ pub async fn reconcile(cluster: Arc<RocketMQCluster>, ctx: Arc<Context>) -> Resu
     if let Err(e) = expand_volumes(&ctx, &cluster, &ns, &validated.storage_size).await {
         return Err(fail(&api, &cluster, &ctx, e).await);
     }
-    let step = match roll_pass(&ctx, &cluster, &ns, &desired, &applied).await {
-        Ok(step) => step,
+    let roll::Pass {
+        step,
+        ready_masters,
+    } = match roll_pass(&ctx, &cluster, &ns, &desired, &applied).await {
+        Ok(pass) => pass,
         Err(e) => return Err(fail(&api, &cluster, &ctx, e).await),
     };
     let observed = Observed {
@@ -151,6 +149,7 @@ pub async fn reconcile(cluster: Arc<RocketMQCluster>, ctx: Arc<Context>) -> Resu
         desired: &desired,
         services: &applied.services,
         roll: roll::report::roll_status(&step).or_else(|| scale.status(&cluster.name_any())),
+        ready_masters: &ready_masters,
     };
     let ready = update_status(&api, &cluster, &ctx, &ns, &applied, observed).await?;
     // A roll moves one pod per pass: look again soon.
@@ -162,6 +161,16 @@ pub async fn reconcile(cluster: Arc<RocketMQCluster>, ctx: Arc<Context>) -> Resu
         _ => 3,
     };
     Ok(Action::requeue(Duration::from_secs(secs)))
+}
+
+/// Refuses a cluster the cluster's nodes cannot hold (the shortfalls, as one error).
+async fn check_capacity(ctx: &Context, validated: &rmq_model::ValidatedCluster) -> Result<()> {
+    let shortfalls = capacity::check(&ctx.client, validated).await?;
+    if shortfalls.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(shortfalls.join("; ")))
+    }
 }
 
 /// Resizes the brokers' claims to `size` where they are smaller (Event `VolumeExpanded`).
@@ -216,7 +225,7 @@ async fn roll_pass(
     ns: &str,
     desired: &rmq_model::DesiredCluster,
     applied: &build::KubernetesResources<build::Applied>,
-) -> Result<roll::plan::RollStep> {
+) -> Result<roll::Pass> {
     let pods = list_of::<Pod>(ctx, ns, &cluster.name_any(), None).await?;
     let target = roll::RollTarget {
         cluster,
@@ -346,6 +355,8 @@ struct Observed<'a> {
     desired: &'a rmq_model::DesiredCluster,
     services: &'a [Service],
     roll: Option<rmq_model::RollStatus>,
+    /// The Ready broker pods the roller saw running as master (see [`roll::Pass`]).
+    ready_masters: &'a [String],
 }
 
 /// Computes the status from the applied objects and the ready broker pods, writes it (with an
@@ -365,14 +376,14 @@ async fn update_status(
     // "Creating" until the cluster was Ready once; "RollingUpdate" afterwards.
     let first_rollout = conditions::find(&old.conditions, READY)
         .is_none_or(|c| c.status != ConditionStatus::True && c.reason == "Creating");
-    // With fixed roles ordinal 0 is the master; with elected ones any ready broker of the
-    // group may be (a broker is Ready once registered, which it is only with a role).
+    // With fixed roles ordinal 0 is the master; with elected ones the Ready pod whose broker
+    // reported MASTER to the roller this pass (none while the controllers elect one).
     let elected = observed.validated.failover.is_some();
     let master_ready = |sts: &str| {
         if elected {
-            ready_pods
-                .iter()
-                .any(|p| p.strip_prefix(sts).is_some_and(|r| r.starts_with('-')))
+            observed.ready_masters.iter().any(|p| {
+                ready_pods.contains(p) && p.strip_prefix(sts).is_some_and(|r| r.starts_with('-'))
+            })
         } else {
             ready_pods.contains(&format!("{sts}-0"))
         }

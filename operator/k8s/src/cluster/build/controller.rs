@@ -81,16 +81,15 @@ pub fn headless(cluster: &str, input: &BuildInput) -> Service {
 
 /// A TCP probe of the controller port.
 fn tcp_probe(period: i32, failures: i32) -> Probe {
-    Probe {
-        tcp_socket: Some(TCPSocketAction {
-            port: IntOrString::String("controller".to_owned()),
-            ..TCPSocketAction::default()
-        }),
-        period_seconds: Some(period),
-        timeout_seconds: Some(3),
-        failure_threshold: Some(failures),
+    let socket = TCPSocketAction {
+        port: IntOrString::String("controller".to_owned()),
+        ..TCPSocketAction::default()
+    };
+    let probe = Probe {
+        tcp_socket: Some(socket),
         ..Probe::default()
-    }
+    };
+    super::statefulset::timed_probe(probe, period, failures)
 }
 
 /// The controllers' container.

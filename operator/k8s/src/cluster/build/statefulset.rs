@@ -72,16 +72,28 @@ fn scrape_hints(port: u16) -> BTreeMap<String, String> {
 
 /// An HTTP GET probe of `path` on the container's `http` port.
 fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
+    let get = HTTPGetAction {
+        path: Some(path.to_owned()),
+        port: IntOrString::String("http".to_owned()),
+        ..HTTPGetAction::default()
+    };
+    timed_probe(
+        Probe {
+            http_get: Some(get),
+            ..Probe::default()
+        },
+        period,
+        failures,
+    )
+}
+
+/// `probe` every `period` s with a 3 s timeout, failing after `failures` misses in a row.
+pub(super) fn timed_probe(probe: Probe, period: i32, failures: i32) -> Probe {
     Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some(path.to_owned()),
-            port: IntOrString::String("http".to_owned()),
-            ..HTTPGetAction::default()
-        }),
         period_seconds: Some(period),
         timeout_seconds: Some(3),
         failure_threshold: Some(failures),
-        ..Probe::default()
+        ..probe
     }
 }
 

@@ -44,9 +44,17 @@ pub struct RollTarget<'a> {
     pub pods: &'a [Pod],
 }
 
-/// One pass of the roller: pushes runtime settings, then restarts at most one pod. Returns
-/// the step taken (or the reason it waits).
-pub async fn pass(ctx: &Context, target: &RollTarget<'_>) -> Result<RollStep> {
+/// What one pass of the roller did and saw.
+pub struct Pass {
+    /// The step taken (or the reason it waits).
+    pub step: RollStep,
+    /// The Ready broker pods that run as their group's master right now: brokerId 0 with fixed
+    /// roles, the broker reporting MASTER with `failover: Automatic`.
+    pub ready_masters: Vec<String>,
+}
+
+/// One pass of the roller: pushes runtime settings, then restarts at most one pod.
+pub async fn pass(ctx: &Context, target: &RollTarget<'_>) -> Result<Pass> {
     let admin = ctx
         .admin(target.namespace, &target.cluster.name_any(), target.desired)
         .await?;
@@ -91,7 +99,17 @@ pub async fn pass(ctx: &Context, target: &RollTarget<'_>) -> Result<RollStep> {
     if let RollStep::Stuck { reason, .. } = &step {
         tracing::warn!(%reason, "roll stuck");
     }
-    Ok(step)
+    let ready_masters = groups
+        .views
+        .iter()
+        .flat_map(|g| &g.pods)
+        .filter(|p| p.ready && p.broker_id == 0)
+        .map(|p| p.name.clone())
+        .collect();
+    Ok(Pass {
+        step,
+        ready_masters,
+    })
 }
 
 /// The shortest time any Ready nameserver pod of the cluster has been Ready.
