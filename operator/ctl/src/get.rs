@@ -3,13 +3,13 @@
 
 use crate::cli::{GetArgs, GetWhat, RouteArgs};
 use crate::error::CtlError;
+use crate::hidden::{is_system_group, is_system_topic};
 use crate::output::{Table, print};
 use rmq_model::admin::Admin;
 use rmq_model::defaults::OWNERSHIP_NAMESPACE;
 use rmq_model::plan::{ObjectKind, OwnedKey};
 use rmq_model::types::TopicPerm;
 use rmq_protocol::body::cluster::ClusterInfo;
-use rmq_protocol::names;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -341,34 +341,6 @@ fn hidden_topics(info: &ClusterInfo) -> Vec<String> {
         .chain(info.broker_addr_table.keys())
         .cloned()
         .collect()
-}
-
-/// Whether `name` is a system topic (retry, DLQ, broker-internal), hidden without `--all`.
-pub(crate) fn is_system_topic(name: &str) -> bool {
-    names::is_system_topic(name)
-        || name == "BenchmarkTest"
-        || name.ends_with("_REPLY_TOPIC")
-        || name.starts_with(names::RETRY_GROUP_TOPIC_PREFIX)
-        || name.starts_with(names::DLQ_GROUP_TOPIC_PREFIX)
-        || name.starts_with("rmq_sys_")
-        || name.starts_with("RMQ_SYS_")
-}
-
-/// Whether `name` is a broker-internal consumer group, hidden without `--all`.
-pub(crate) fn is_system_group(name: &str) -> bool {
-    const SYSTEM: &[&str] = &[
-        "TOOLS_CONSUMER",
-        "FILTERSRV_CONSUMER",
-        "SELF_TEST_C_GROUP",
-        "CID_ONS-HTTP-PROXY",
-        "CID_ONSAPI_PERMISSION",
-        "CID_ONSAPI_OWNER",
-        "CID_ONSAPI_PULL",
-        "CID_SYS_RMQ_TRANS",
-        "CID_RMQ_SYS_TRANS",
-        "CID_RMQ_SYS_TRACE",
-    ];
-    SYSTEM.contains(&name) || name.starts_with("CID_RMQ_SYS_") || name.starts_with("rmq_sys_")
 }
 
 /// `rmqctl route TOPIC`.

@@ -12,6 +12,7 @@ mod aws;
 mod cli;
 mod error;
 mod get;
+mod hidden;
 mod local;
 mod metrics;
 mod output;

@@ -147,13 +147,13 @@ impl Filter<'_> {
     fn topic(&self, cluster: &str, topic: &str) -> bool {
         self.cluster(cluster)
             && (self.opts.all
-                || !(self.hidden.contains(topic) || crate::get::is_system_topic(topic)))
+                || !(self.hidden.contains(topic) || crate::hidden::is_system_topic(topic)))
     }
 
     fn group(&self, cluster: &str, group: &str, topic: &str) -> bool {
         !group.is_empty()
             && self.topic(cluster, topic)
-            && (self.opts.all || !crate::get::is_system_group(group))
+            && (self.opts.all || !crate::hidden::is_system_group(group))
     }
 }
 
