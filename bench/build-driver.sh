@@ -38,5 +38,8 @@ chmod +x "$tmp/driver"
 echo "$V" >"$tmp/client-version"
 touch "$tmp/.complete"
 rm -rf "$dir"; mv "$tmp" "$dir"
-find "$CACHE/bench/driver/$V" -mindepth 1 -maxdepth 1 -type d ! -name "$h" ! -name '.tmp-*' -exec rm -rf {} + 2>/dev/null || true
+# keep the 4 newest builds: another checkout's run (a worktree, CI beside a session) may be using
+# its own build right now
+find "$CACHE/bench/driver/$V" -mindepth 1 -maxdepth 1 -type d ! -name "$h" ! -name '.tmp-*' -printf '%T@ %p\n' \
+  | sort -rn | tail -n +4 | cut -d' ' -f2- | xargs -r rm -rf 2>/dev/null || true
 echo "$dir"

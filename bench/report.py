@@ -32,6 +32,7 @@ import sys
 
 from report_common import *  # noqa: F401,F403  (bench/report_common.py, same directory)
 from report_drivers import driver_sections, phase_tables  # noqa: E402
+from report_extra import extra_sections  # noqa: E402
 from report_reps import fold, machine_summary, peer_cell, repeats  # noqa: E402
 
 
@@ -75,6 +76,7 @@ def render(res, history):
         L.append("")
     L.extend(phase_tables(ran, "##"))
     L.extend(driver_sections(res, drivers, primary))
+    L.extend(extra_sections(res))
     # ---------------------------------------------------------------- peers
     L.append("## Brokers in this run")
     L.append("")
@@ -269,6 +271,12 @@ def render(res, history):
                      run.get("nativePlan", "?"),
                      "; pinned to CPU %s, the broker to CPUs %s" % (run.get("nativeCpu"), run.get("brokerCpus"))
                      if run.get("nativeCpu") else ""))
+    before_fill = ",".join(x for x in (run.get("pctPlan"), run.get("e2ePlan")) if x)
+    fixed = (["`%s` before `fill`, under every driver" % before_fill] if before_fill else []) + (
+        ["`%s` after `consume`, under the first driver only, %s ms settled before its idle sample" % (
+            run["scalePlan"], fmt(run.get("settleMs")))] if run.get("scalePlan") else [])
+    if fixed:
+        L.append("- Fixed-load phases (their sections above say what each measures): %s." % "; ".join(fixed))
     L.append("- Apache RocketMQ: `tests/peers/apache.sh` (Maven jars `rocketmq-namesrv`/`rocketmq-broker`, `java -cp`), "
              "broker with `--xmx 1g`, `flushDiskType=ASYNC_FLUSH`, `mappedFileSizeCommitLog=64 MiB`.")
     L.append("- rocketmq-rust: crates.io `rocketmq-namesrv`/`rocketmq-broker` built by `bench/build-rocketmq-rust.sh` "

@@ -10,7 +10,10 @@ import subprocess
 HERE = os.path.dirname(os.path.abspath(__file__))
 ORDER = ["rmq", "apache", "apache4", "rocketmq-rust"]
 LABEL = {"rmq": "rmq", "apache": "Apache", "apache4": "Apache 4.x", "rocketmq-rust": "rocketmq-rust"}
-PHASES = ("sync", "async", "open", "fill", "consume")
+PHASES = ("sync", "async", "open", "fill", "consume", "openpct", "e2e", "scale")
+# the phases of the per-phase tables; the fixed-load ones (openpct, e2e, scale) have their own
+# sections (bench/report_extra.py)
+SATURATED = ("sync", "async", "open", "fill", "consume")
 DRIVERS = ["java", "native"]
 DRIVER_TITLE = {"java": "Java client", "native": "native driver"}
 SHORT = {"java": "Java", "native": "native"}
@@ -154,6 +157,13 @@ def key_of(p):
         return "async %s B" % p.get("size")
     if p.get("phase") == "open":
         return "open %s B @ %s msgs/s" % (p.get("size"), fmt(p.get("rate")))
+    if p.get("phase") == "openpct":
+        return "open %s B @ %s %% of peak" % (p.get("size"), "%g" % p["pct"] if p.get("pct") is not None else "?")
+    if p.get("phase") == "e2e":
+        return "e2e %s B @ %s msgs/s" % (p.get("size"), fmt(p.get("rate")))
+    if p.get("phase") == "scale":
+        return "%s topics x %s queues, %s groups, %s msgs/s" % (
+            fmt(p.get("topics")), p.get("queues"), fmt(p.get("groups")), fmt(p.get("rate")))
     if p.get("phase") == "fill":
         return "backlog fill (batch %s x %s B)" % (p.get("batch", 1), p.get("size"))
     if p.get("phase") == "consume":
@@ -183,9 +193,12 @@ def peer_title(p):
 
 
 def phase_keys(ran):
+    """The scenarios of the per-phase tables (the saturated phases), in the order they ran."""
     keys = []
     for p in ran:
         for ph in p["phases"]:
+            if ph.get("phase") not in SATURATED:
+                continue
             k = key_of(ph)
             if k not in keys:
                 keys.append(k)

@@ -51,7 +51,7 @@ def phase_tables(ran, h="##"):
             rows.append(("broker CPU per message, %s (µs)" % k, lambda p, k=k: val(p, k, "brokerCpuUsPerMsg"), 1))
         rows.append(("broker start-up to registered (ms)", lambda p: p.get("startupMs"), 0))
         rows.append(("broker RSS idle (MiB)", lambda p: p["idleRssKb"] / 1024 if p.get("idleRssKb") else None, 1))
-        rss_peak = lambda p, f: max([ph.get(f) or 0 for ph in p["phases"]] or [0]) / 1024 or None  # noqa: E731
+        rss_peak = lambda p, f: max([ph.get(f) or 0 for ph in p["phases"] if ph.get("phase") in SATURATED] or [0]) / 1024 or None  # noqa: E731
         rows.append(("broker RSS peak under load (MiB)", lambda p: rss_peak(p, "brokerRssMaxKb"), 1))
         rows.append(("broker anon RSS peak under load (MiB)", lambda p: rss_peak(p, "brokerRssAnonMaxKb"), 1))
         for title, f, nd in rows:

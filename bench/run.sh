@@ -2,10 +2,12 @@
 # Side-by-side benchmark: Apache RocketMQ (Java, 5.5.0 and 4.9.7) vs rocketmq-rust vs rmq, one after another on
 # 127.0.0.1 with identical settings, driven by the same Java program over the official
 # rocketmq-client 5.3.3 (bench/driver) and/or by the native driver (bench/native, `rmq-bench`:
-# the same phases over rmq-protocol's async client, plus open-loop phases). Writes results JSON
-# and renders BENCHMARKS.md.
+# the same phases over rmq-protocol's async client, plus open-loop phases). Besides the saturated
+# phases, every broker is measured under a fixed offered load (50 % and 80 % of its own peak),
+# consuming while producing (end-to-end latency) and with many topics and consumer groups (RSS and
+# CPU idle and under load). Writes results JSON and renders BENCHMARKS.md.
 #
-#   bench/run.sh            full run (3 repetitions, each < 30 min with both drivers, < 15 with one):
+#   bench/run.sh            full run (3 repetitions, each < 40 min with both drivers, < 20 with one):
 #                           every peer, 1 M backlog, writes bench/results/latest.json and BENCHMARKS.md
 #   bench/run.sh --quick    smoke run (< 2 min warm, one repetition): short phases, 20 k backlog; results
 #                           go to the run dir only. Never builds rocketmq-rust; skips unavailable peers.
@@ -36,6 +38,21 @@
 #                       each time) and the report shows the two side by side
 #   --open-plan P       open-loop phases the native driver adds before `fill` (default
 #                       open:128:5000,open:1024:5000; --quick: open:128:1000; "" for none)
+#   --pct-plan P        latency under a fixed offered load, both drivers, before `fill`: openpct:SIZE:PCT
+#                       offers PCT % of the broker's own peak for SIZE, the best msgs/s of the
+#                       closed-loop phases (sync, async) of SIZE that ran before it in the same
+#                       broker run (default and --quick: openpct:128:50,openpct:128:80; "" for none)
+#   --e2e-plan P        consumption while producing, both drivers, before `fill`: e2e:SIZE:RATE sends
+#                       RATE msgs/s to a fresh topic read by a consumer (Java: DefaultMQPushConsumer;
+#                       native: long-polling pulls), latency send -> delivery (default
+#                       e2e:128:2000; --quick: e2e:128:500; "" for none)
+#   --scale-plan P      the broker with many topics and groups, run by the first driver of --driver
+#                       only (to save time; the report names it), after `consume`: scale:TOPICS:GROUPS:RATE
+#                       (default scale:1000:100:2000: 1,000 topics x 8 queues, 100 consumer groups,
+#                       2,000 msgs/s under load; --quick: scale:50:10:500; "" for none)
+#   --settle-ms S       scale: quiet time before the idle sample (default 30000; --quick: 1000)
+#                       With --plan, the pct, e2e and scale phases are only added when their
+#                       option is given.
 #   --pin               native driver runs: pin the driver to the last CPU (rmq-bench --cpu) and
 #                       the broker to the others (taskset), so they do not share a core
 #
@@ -67,6 +84,7 @@ T_START=$(date +%s)
 ORIG_ARGS="$*"
 QUICK=0 PEERS="" OUT="" MD="" RESULTS="" BUILD_RUST=1 LABEL="" PLAN_OVERRIDE="" REPEAT=""
 MEASURE_MS="" WARMUP_MS="" BACKLOG="" DRIVERS="" OPEN_PLAN="" OPEN_PLAN_SET=0 PIN=0
+PCT_PLAN="" PCT_PLAN_SET=0 E2E_PLAN="" E2E_PLAN_SET=0 SCALE_PLAN="" SCALE_PLAN_SET=0 SETTLE_MS=""
 while (($#)); do
   case "$1" in
     --quick) QUICK=1; shift;;
@@ -82,6 +100,10 @@ while (($#)); do
     --backlog) BACKLOG="$2"; shift 2;;
     --driver) DRIVERS="$2"; shift 2;;
     --open-plan) OPEN_PLAN="$2"; OPEN_PLAN_SET=1; shift 2;;
+    --pct-plan) PCT_PLAN="$2"; PCT_PLAN_SET=1; shift 2;;
+    --e2e-plan) E2E_PLAN="$2"; E2E_PLAN_SET=1; shift 2;;
+    --scale-plan) SCALE_PLAN="$2"; SCALE_PLAN_SET=1; shift 2;;
+    --settle-ms) SETTLE_MS="$2"; shift 2;;
     --pin) PIN=1; shift;;
     --repeat) REPEAT="$2"; shift 2;;
     -h|--help) sed -n '2,/^set -e/{/^#/p}' "$0"; exit 0;;
@@ -100,6 +122,8 @@ if ((QUICK)); then
   BUILD_RUST=0
   : "${DRIVERS:=java}" "${REPEAT:=1}"
   ((OPEN_PLAN_SET)) || OPEN_PLAN="open:128:1000"
+  DEF_PCT="openpct:128:50,openpct:128:80" DEF_E2E="e2e:128:500" DEF_SCALE="scale:50:10:500"
+  : "${SETTLE_MS:=1000}"
 else
   MODE=full
   : "${PEERS:=apache,apache4,rocketmq-rust,rmq}"
@@ -108,6 +132,14 @@ else
   PLAN="sync:128:1,sync:128:16,sync:128:64,sync:1024:1,sync:1024:16,sync:1024:64,async:128,async:1024,fill:128:$BACKLOG,consume"
   : "${DRIVERS:=both}" "${REPEAT:=3}"
   ((OPEN_PLAN_SET)) || OPEN_PLAN="open:128:5000,open:1024:5000"
+  DEF_PCT="openpct:128:50,openpct:128:80" DEF_E2E="e2e:128:2000" DEF_SCALE="scale:1000:100:2000"
+  : "${SETTLE_MS:=30000}"
+fi
+# the fixed-load phases: added to the default plan; with --plan only when asked for
+if [[ -z "$PLAN_OVERRIDE" ]]; then
+  ((PCT_PLAN_SET)) || PCT_PLAN="$DEF_PCT"
+  ((E2E_PLAN_SET)) || E2E_PLAN="$DEF_E2E"
+  ((SCALE_PLAN_SET)) || SCALE_PLAN="$DEF_SCALE"
 fi
 [[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --repeat '$REPEAT': write a count of 1 or more" >&2; exit 2; }
 APACHE_VERSION="${RMQ_APACHE_VERSION:-5.5.0}" APACHE_VERSION_4="${RMQ_APACHE_VERSION_4:-4.9.7}"
@@ -121,10 +153,11 @@ for peer in "${peer_list[@]}"; do
   case "$peer" in rmq|apache|apache4|rocketmq-rust) ;; *) echo "run.sh: unknown peer '$peer' (rmq, apache, apache4, rocketmq-rust)" >&2; exit 2;; esac
 done
 [[ -n "$PLAN_OVERRIDE" ]] && PLAN="$PLAN_OVERRIDE"
-# The Java driver has no open-loop phases; the native one runs the plan with OPEN_PLAN inserted
-# before the first fill (the backlog must be consumed right after it is filled).
+# The Java driver has no open:SIZE:RATE phases; both drivers run the plan with the fixed-load
+# phases (openpct, e2e; the native driver's open ones first) inserted before the first fill (the
+# backlog must be consumed right after it is filled); scale goes last, for the first driver only.
 plan_java() { local p out=(); IFS=',' read -r -a ps <<<"$1"; for p in "${ps[@]}"; do [[ "$p" == open:* ]] || out+=("$p"); done; (IFS=,; echo "${out[*]}"); }
-plan_native() { # plan open_plan
+plan_insert() { # plan phases: PHASES before the first fill (or at the end)
   local p out=() put=0; IFS=',' read -r -a ps <<<"$1"
   for p in "${ps[@]}"; do
     if [[ "$p" == fill:* ]] && ((!put)) && [[ -n "$2" ]]; then out+=("$2"); put=1; fi
@@ -133,8 +166,25 @@ plan_native() { # plan open_plan
   ((put)) || [[ -z "$2" ]] || out+=("$2")
   (IFS=,; echo "${out[*]}")
 }
-PLAN_JAVA="$(plan_java "$PLAN")"
-PLAN_NATIVE="$(plan_native "$PLAN" "$OPEN_PLAN")"
+join_plans() { local p out=(); for p in "$@"; do [[ -z "$p" ]] || out+=("$p"); done; (IFS=,; echo "${out[*]}"); }
+FIXED_PLAN="$(join_plans "$PCT_PLAN" "$E2E_PLAN")"
+PLAN_JAVA="$(plan_insert "$(plan_java "$PLAN")" "$FIXED_PLAN")"
+PLAN_NATIVE="$(plan_insert "$PLAN" "$(join_plans "$OPEN_PLAN" "$FIXED_PLAN")")"
+if [[ "${driver_list[0]}" == java ]]; then PLAN_JAVA="$(join_plans "$PLAN_JAVA" "$SCALE_PLAN")"
+else PLAN_NATIVE="$(join_plans "$PLAN_NATIVE" "$SCALE_PLAN")"; fi
+# How long a driver may take for PLAN: every phase its window and 10 s of drain; fill, consume,
+# e2e (topic, probes) and scale (topics, groups) their bound; scale also its settle and idle time.
+plan_timeout() { # plan
+  local p t=$((120 + INITIAL_WARMUP_MS / 1000)); IFS=',' read -r -a ps <<<"$1"
+  for p in "${ps[@]}"; do
+    t=$((t + (WARMUP_MS + MEASURE_MS) / 1000 + 10))
+    case "$p" in
+      fill:*|consume|e2e:*) t=$((t + PHASE_TIMEOUT_MS / 1000));;
+      scale:*) t=$((t + (PHASE_TIMEOUT_MS + SETTLE_MS + MEASURE_MS) / 1000 + 30));;
+    esac
+  done
+  echo "$t"
+}
 TS="$(date -u +%Y%m%dT%H%M%SZ)"
 : "${OUT:=$CACHE/bench/runs/$MODE-$TS}"
 if ((QUICK)) || [[ -n "$LABEL" ]]; then : "${MD:=$OUT/BENCHMARKS.md}"; else : "${MD:=$ROOT/BENCHMARKS.md}" "${RESULTS:=$HERE/results/latest.json}"; fi
@@ -296,7 +346,7 @@ printf '{"dd":%s,"ddMiB":%s,"net":%s,"netNative":%s}\n' "$(json_str "$dd_out")" 
 # One peer: nameserver; the load driver (started before the broker, it watches the nameserver for
 # the broker's registration, then creates the topics, samples the idle broker and runs the plan, all
 # in one JVM); the broker; stop. ns_* / broker_* set globals and, on failure, ERR and return 1.
-NS_PORT="" BR_PORT="" BR_PID="" NS_PID="" DRV_PID="" PDIR="" ERR="" T_SPAWN="" PEER_VERSION="" BR_PIDFILE=""
+NS_PORT="" BR_PORT="" BR_PID="" NS_PID="" DRV_PID="" PDIR="" ERR="" T_SPAWN="" PEER_VERSION="" BR_PIDFILE="" LOAD_PLAN=""
 
 ns_rmq() {
   "$RMQ_BIN/rmq-namesrv" --listen-addr 127.0.0.1 --listen-port "$NS_PORT" --kv-config-path "$PDIR/kv.json" \
@@ -427,9 +477,11 @@ copy_logs() { # dest dir: keep the interesting logs of a peer in the run dir (no
 # The load command of a driver (java or native) for the current peer, in the array LOAD_CMD.
 load_cmd() { # driver
   if [[ "$1" == native ]]; then
+    LOAD_PLAN="$PLAN_NATIVE"
     LOAD_CMD=("$NATIVE" load --plan "$PLAN_NATIVE")
     [[ -n "$NATIVE_CPU" ]] && LOAD_CMD+=(--cpu "$NATIVE_CPU")
   else
+    LOAD_PLAN="$PLAN_JAVA"
     LOAD_CMD=("$DRIVER" load --plan "$PLAN_JAVA")
   fi
   return 0
@@ -457,14 +509,15 @@ run_peer() { # name driver rep
   "ns_$kind" $ver || ok=0
   if ((ok)); then
     case "$kind" in apache) BR_PIDFILE="$PDIR/broker/broker.pid";; *) BR_PIDFILE="$PDIR/broker.pid";; esac
-    load_timeout=$(( 120 + (INITIAL_WARMUP_MS + 12 * (WARMUP_MS + MEASURE_MS)) / 1000 + 3 * PHASE_TIMEOUT_MS / 1000 ))
     load_cmd "$drv"
+    load_timeout="$(plan_timeout "$LOAD_PLAN")"
     timeout "$load_timeout" "${LOAD_CMD[@]}" --namesrv "127.0.0.1:$NS_PORT" --broker "127.0.0.1:$BR_PORT" \
         --watch-broker-name broker-a --ready-file "$PDIR/driver.ready" --broker-pid-file "$BR_PIDFILE" \
         --create-topics BenchTest,BenchTestBacklog --queues 8 --idle-ms 1000 \
         --topic BenchTest --backlog-topic BenchTestBacklog \
         --warmup-ms "$WARMUP_MS" --measure-ms "$MEASURE_MS" --initial-warmup-ms "$INITIAL_WARMUP_MS" \
         --phase-timeout-ms "$PHASE_TIMEOUT_MS" --clk-tck "$CLK_TCK" \
+        --e2e-topic BenchTestE2e --settle-ms "$SETTLE_MS" \
         >"$PDIR/load.jsonl" 2>"$PDIR/load.err" &
     DRV_PID=$!; PIDS+=("$DRV_PID")
     while [[ ! -f "$PDIR/driver.ready" ]] && kill -0 "$DRV_PID" 2>/dev/null && ((i++ < 600)); do sleep 0.1; done
@@ -540,7 +593,7 @@ done
 
 # ---------------------------------------------------------------------------------------------
 cat >"$OUT/run.json" <<EOF
-{"mode":"$MODE","timestamp":"$TS","repeat":$REPEAT,"plan":"$PLAN_JAVA","nativePlan":"$PLAN_NATIVE","drivers":"$(IFS=,; echo "${driver_list[*]}")","nativeCpu":$(json_str "$NATIVE_CPU"),"brokerCpus":$(json_str "$BROKER_CPUS"),"warmupMs":$WARMUP_MS,"measureMs":$MEASURE_MS,"initialWarmupMs":$INITIAL_WARMUP_MS,"phaseTimeoutMs":$PHASE_TIMEOUT_MS,"backlog":$BACKLOG,"clientVersion":"$CLIENT_VERSION","driverOpts":$(json_str "$RMQ_BENCH_DRIVER_OPTS"),"rmqRev":"$RMQ_REV","rmqBuild":$(json_str "$RMQ_BUILD"),"wallS":$(( $(date +%s) - T_START )),"command":$(json_str "bench/run.sh${ORIG_ARGS:+ $ORIG_ARGS}")}
+{"mode":"$MODE","timestamp":"$TS","repeat":$REPEAT,"plan":"$PLAN_JAVA","nativePlan":"$PLAN_NATIVE","drivers":"$(IFS=,; echo "${driver_list[*]}")","nativeCpu":$(json_str "$NATIVE_CPU"),"brokerCpus":$(json_str "$BROKER_CPUS"),"pctPlan":$(json_str "$PCT_PLAN"),"e2ePlan":$(json_str "$E2E_PLAN"),"scalePlan":$(json_str "$SCALE_PLAN"),"settleMs":$SETTLE_MS,"warmupMs":$WARMUP_MS,"measureMs":$MEASURE_MS,"initialWarmupMs":$INITIAL_WARMUP_MS,"phaseTimeoutMs":$PHASE_TIMEOUT_MS,"backlog":$BACKLOG,"clientVersion":"$CLIENT_VERSION","driverOpts":$(json_str "$RMQ_BENCH_DRIVER_OPTS"),"rmqRev":"$RMQ_REV","rmqBuild":$(json_str "$RMQ_BUILD"),"wallS":$(( $(date +%s) - T_START )),"command":$(json_str "bench/run.sh${ORIG_ARGS:+ $ORIG_ARGS}")}
 EOF
 if [[ -n "$LABEL" ]]; then
   mkdir -p "$HERE/results/history"

@@ -4,7 +4,7 @@
 //! pull like the Java push consumer's default batch; offsets are not committed) and measures
 //! from the first message received to the last.
 
-use crate::client::{Rmq, RoundRobin, queues_of};
+use crate::client::{PullOpts, Rmq, RoundRobin, queues_of};
 use crate::json::Obj;
 use crate::load::Load;
 use crate::phases::{body, failed};
@@ -19,10 +19,13 @@ use std::time::{Duration, Instant};
 const BATCH: u64 = 64;
 /// Concurrent batch senders.
 const FILL_SENDERS: usize = 4;
-/// Messages per pull.
-const PULL_BATCH: i32 = 32;
-/// Long-polling time of a pull that finds nothing.
-const PULL_SUSPEND: Duration = Duration::from_secs(2);
+/// Pulls: 32 messages at most (the Java push consumer's default batch), held up to 2 s when
+/// nothing is there, no offset stored.
+pub const PULL_OPTS: PullOpts = PullOpts {
+    max: 32,
+    suspend: Duration::from_secs(2),
+    commit: None,
+};
 
 /// State shared by the fill senders.
 struct Fill {
@@ -96,11 +99,7 @@ impl Drain {
 async fn puller(d: Arc<Drain>, q: crate::client::QueueRef) {
     let mut offset = 0;
     while d.got.load(Ordering::Relaxed) < d.expect {
-        match d
-            .rmq
-            .pull(&q, &d.topic, &d.group, offset, PULL_BATCH, PULL_SUSPEND)
-            .await
-        {
+        match d.rmq.pull(&q, &d.topic, &d.group, offset, PULL_OPTS).await {
             Ok(p) => {
                 if p.msgs > 0 {
                     d.received(p.msgs, p.bytes);

@@ -1,17 +1,21 @@
 //! What the driver says to a nameserver and a broker, as a RocketMQ client says it: route
 //! lookup (GET_ROUTEINFO_BY_TOPIC), sends (SEND_MESSAGE_V2, SEND_BATCH_MESSAGE) to the master of
-//! each queue, pulls (PULL_MESSAGE), and the admin calls of the Java driver (cluster info, topic
-//! creation, the broker's `commitLogMaxOffset`). Works against Apache 4.9/5.x, rocketmq-rust
+//! each queue, pulls (PULL_MESSAGE), consumer heartbeats (HEART_BEAT), and the admin calls of the
+//! Java driver (cluster info, topic and subscription group creation, the broker's
+//! `commitLogMaxOffset`). Works against Apache 4.9/5.x, rocketmq-rust
 //! and rmq alike: only requests every one of them serves.
 
 use bytes::Bytes;
 use rmq_protocol::body::cluster::ClusterInfo;
-use rmq_protocol::body::from_json;
+use rmq_protocol::body::heartbeat::HeartbeatData;
 use rmq_protocol::body::misc::KvTable;
 use rmq_protocol::body::route::{TopicRouteData, perm};
+use rmq_protocol::body::subscription::SubscriptionGroupConfig;
+use rmq_protocol::body::{from_json, to_json};
 use rmq_protocol::header::namesrv::GetRouteInfoRequestHeader;
 use rmq_protocol::header::pull::{
-    PULL_FLAG_SUBSCRIPTION, PULL_FLAG_SUSPEND, PullMessageRequestHeader, PullMessageResponseHeader,
+    PULL_FLAG_COMMIT_OFFSET, PULL_FLAG_SUBSCRIPTION, PULL_FLAG_SUSPEND, PullMessageRequestHeader,
+    PullMessageResponseHeader,
 };
 use rmq_protocol::header::send::SendMessageRequestHeaderV2;
 use rmq_protocol::header::topic::CreateTopicRequestHeader;
@@ -182,6 +186,27 @@ impl Rmq {
         Ok(())
     }
 
+    /// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP of `group` (default settings) on `broker`.
+    pub async fn create_group(&self, broker: &str, group: &str) -> Result<(), String> {
+        let req = RemotingCommand::request(request_code::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP)
+            .with_body(to_json(&SubscriptionGroupConfig::new(group)));
+        let resp = self.invoke(broker, req, ADMIN_TIMEOUT).await?;
+        if resp.code != response_code::SUCCESS {
+            return Err(format!("create group {group}: {}", code_error(&resp)));
+        }
+        Ok(())
+    }
+
+    /// HEART_BEAT of `data` (the client's consumer groups and subscriptions) to `broker`.
+    pub async fn heartbeat(&self, broker: &str, data: &HeartbeatData) -> Result<(), String> {
+        let req = RemotingCommand::request(request_code::HEART_BEAT).with_body(to_json(data));
+        let resp = self.invoke(broker, req, ADMIN_TIMEOUT).await?;
+        if resp.code != response_code::SUCCESS {
+            return Err(format!("heartbeat: {}", code_error(&resp)));
+        }
+        Ok(())
+    }
+
     /// The properties a Java producer sends with a plain message: its unique key and WAIT=true.
     fn properties(&self) -> String {
         format!(
@@ -255,26 +280,34 @@ impl Rmq {
         }
     }
 
-    /// One PULL_MESSAGE of up to `max` messages from `offset` of queue `q` for `group`
-    /// (subscription `*` in the request, so no heartbeat is needed; long polling up to
-    /// `suspend` when nothing is there).
+    /// One PULL_MESSAGE from `offset` of queue `q` for `group` (subscription `*` in the
+    /// request, so no heartbeat is needed), as `opts` says.
     pub async fn pull(
         &self,
         q: &QueueRef,
         topic: &str,
         group: &str,
         offset: i64,
-        max: i32,
-        suspend: Duration,
+        opts: PullOpts,
     ) -> Result<Pulled, String> {
+        let PullOpts {
+            max,
+            suspend,
+            commit,
+        } = opts;
+        let commit_flag = if commit.is_some() {
+            PULL_FLAG_COMMIT_OFFSET
+        } else {
+            0
+        };
         let header = PullMessageRequestHeader {
             consumer_group: group.to_owned(),
             topic: topic.to_owned(),
             queue_id: q.queue_id,
             queue_offset: offset,
             max_msg_nums: max,
-            sys_flag: PULL_FLAG_SUBSCRIPTION | PULL_FLAG_SUSPEND,
-            commit_offset: 0,
+            sys_flag: PULL_FLAG_SUBSCRIPTION | PULL_FLAG_SUSPEND | commit_flag,
+            commit_offset: commit.unwrap_or(0),
             suspend_timeout_millis: suspend.as_millis() as i64,
             subscription: Some("*".into()),
             sub_version: now_ms(),
@@ -297,6 +330,7 @@ impl Rmq {
                     next,
                     msgs: msgs.len() as u64,
                     bytes,
+                    bodies: msgs.into_iter().map(|m| m.body).collect(),
                 })
             }
             response_code::PULL_NOT_FOUND
@@ -305,14 +339,26 @@ impl Rmq {
                 next,
                 msgs: 0,
                 bytes: 0,
+                bodies: Vec::new(),
             }),
             _ => Err(code_error(&resp)),
         }
     }
 }
 
-/// What one pull brought.
+/// How one pull asks.
 #[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PullOpts {
+    /// Most messages to bring.
+    pub max: i32,
+    /// Long polling: how long the broker may hold a pull that finds nothing.
+    pub suspend: Duration,
+    /// An offset the broker should store for the group (as a push consumer's pulls carry).
+    pub commit: Option<i64>,
+}
+
+/// What one pull brought.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Pulled {
     /// The offset to pull from next.
     pub next: i64,
@@ -320,6 +366,8 @@ pub struct Pulled {
     pub msgs: u64,
     /// Their body bytes.
     pub bytes: u64,
+    /// Their bodies.
+    pub bodies: Vec<Bytes>,
 }
 
 /// Picks queues round robin, as the Java producer does for sends without a selector.

@@ -95,6 +95,23 @@ impl Obj {
         self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
     }
 
+    /// The text of `key`, when it is a string.
+    pub fn text(&self, key: &str) -> Option<&str> {
+        match self.get(key) {
+            Some(Val::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The number of `key`, when it is one.
+    pub fn num(&self, key: &str) -> Option<f64> {
+        match self.get(key) {
+            Some(Val::Float(f)) => Some(*f),
+            Some(Val::Int(i)) => Some(*i as f64),
+            _ => None,
+        }
+    }
+
     /// True if `ok` is `true`.
     pub fn ok(&self) -> bool {
         self.get("ok") == Some(&Val::Bool(true))

@@ -10,6 +10,7 @@ use crate::json::{Obj, emit};
 use crate::plan::{Phase, parse_plan};
 use crate::procfs::Proc;
 use crate::window::Probe;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,6 +41,17 @@ pub struct Load {
     pub driver: Proc,
     /// Messages `fill` stored (for `consume`), and their size.
     pub filled: Option<(u64, usize)>,
+    /// Queues of every topic the driver creates (`--queues`).
+    pub queues: i32,
+    /// Quiet time of `scale` before its idle sample (`--settle-ms`).
+    pub settle: Duration,
+    /// Topic name prefix of the `e2e` phases (`--e2e-topic`; each phase adds its number).
+    pub e2e_topic: String,
+    /// `e2e` phases run so far.
+    pub e2e_runs: u32,
+    /// By body size: the best msgs/s of the closed-loop phases so far, and which phase it was
+    /// (`openpct` offers a share of it).
+    pub peaks: HashMap<usize, (f64, String)>,
     clk_tck: u64,
     args: Args,
 }
@@ -49,6 +61,9 @@ impl Load {
     pub fn new(args: Args) -> Result<Self, String> {
         let ms = |name: &str, default: u64| args.num(name, default).map(Duration::from_millis);
         let topic = args.req("topic")?.to_owned();
+        let e2e_topic = args
+            .get("e2e-topic")
+            .map_or_else(|| format!("{topic}E2e"), str::to_owned);
         let clk_tck = args.num("clk-tck", 100u64)?;
         Ok(Self {
             rmq: Arc::new(Rmq::new(args.req("namesrv")?)),
@@ -65,6 +80,11 @@ impl Load {
             broker_proc: args.get("broker-pid").map(|p| Proc::new(p, clk_tck)),
             driver: Proc::new("self", clk_tck),
             filled: None,
+            queues: args.num("queues", 8i32)?,
+            settle: ms("settle-ms", 30_000)?,
+            e2e_topic,
+            e2e_runs: 0,
+            peaks: HashMap::new(),
             clk_tck,
             args,
         })
@@ -101,9 +121,17 @@ impl Load {
                 }
                 Phase::Async { size } => self.async_phase(size).await,
                 Phase::Open { size, rate } => self.open(size, rate).await,
+                Phase::OpenPct { size, pct } => self.open_pct(size, pct).await,
+                Phase::E2e { size, rate } => self.e2e(size, rate).await,
                 Phase::Fill { size, count } => self.fill(size, count).await,
                 Phase::Consume => self.consume().await,
+                Phase::Scale {
+                    topics,
+                    groups,
+                    rate,
+                } => self.scale(topics, groups, rate).await,
             };
+            self.note_peak(phase, &o);
             let after = Snapshot::take(self.broker_proc.as_ref(), &self.driver);
             before.write_until(&after, self.clk_tck, &mut o);
             if !o.ok() {
@@ -112,6 +140,18 @@ impl Load {
             emit(&o);
         }
         Ok(i32::from(failures > 0))
+    }
+
+    /// Keeps the best msgs/s of an ok closed-loop phase for its body size.
+    fn note_peak(&mut self, phase: Phase, o: &Obj) {
+        let (Phase::Sync { size, .. } | Phase::Async { size }) = phase else {
+            return;
+        };
+        if let (true, Some(tps)) = (o.ok(), o.num("tps"))
+            && self.peaks.get(&size).is_none_or(|(best, _)| tps > *best)
+        {
+            self.peaks.insert(size, (tps, phase.to_string()));
+        }
     }
 
     /// The optional steps before the load (see the module doc); false when one failed.
@@ -138,7 +178,7 @@ impl Load {
             }
         }
         if let Some(topics) = self.args.get("create-topics") {
-            let queues = self.args.num("queues", 8i32)?;
+            let queues = self.queues;
             let timeout = Duration::from_millis(self.args.num("topic-timeout-ms", 40_000u64)?);
             let topics: Vec<&str> = topics.split(',').map(str::trim).collect();
             let t = create_topics(&self.rmq, &self.broker, &topics, queues, timeout).await;
@@ -210,8 +250,10 @@ pub async fn watch_registered(rmq: &Rmq, name: &str, timeout: Duration) -> Obj {
     o
 }
 
-/// UPDATE_AND_CREATE_TOPIC of each topic on `broker`, then waits until the nameserver's route
-/// shows `queues` read and write queues: `{"phase":"topic","ok":..,"elapsedMs":..}`.
+/// UPDATE_AND_CREATE_TOPIC of each topic on `broker` (each retried every 200 ms), then waits
+/// until the nameserver's route of each shows `queues` read and write queues (all created
+/// first, so that the brokers' registrations of many topics overlap the waiting):
+/// `{"phase":"topic","ok":..,"elapsedMs":..}`.
 pub async fn create_topics(
     rmq: &Rmq,
     broker: &str,
@@ -222,43 +264,48 @@ pub async fn create_topics(
     let t0 = Instant::now();
     let deadline = t0 + timeout;
     let mut o = Obj::phase("topic");
-    for topic in topics {
-        let mut err = None;
-        let mut created = false;
-        while !created && Instant::now() < deadline {
-            match rmq.create_topic(broker, topic, queues).await {
-                Ok(()) => created = true,
-                Err(e) => {
-                    err = Some(e);
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+    let all = async {
+        for topic in topics {
+            retry(deadline, 200, || rmq.create_topic(broker, topic, queues)).await?;
+        }
+        for topic in topics {
+            let routed = || async {
+                let r = rmq.route(topic).await?;
+                let full = r
+                    .queue_datas
+                    .iter()
+                    .any(|q| q.write_queue_nums == queues && q.read_queue_nums == queues);
+                if full && !queues_of(&r, true).is_empty() {
+                    Ok(())
+                } else {
+                    Err(format!("route for {topic} never showed {queues} queues"))
                 }
-            }
+            };
+            retry(deadline, 50, routed).await?;
         }
-        let mut routed = false;
-        while created && !routed && Instant::now() < deadline {
-            match rmq.route(topic).await {
-                Ok(r) => {
-                    routed = r
-                        .queue_datas
-                        .iter()
-                        .any(|q| q.write_queue_nums == queues && q.read_queue_nums == queues)
-                        && !queues_of(&r, true).is_empty();
-                }
-                Err(e) => err = Some(e),
-            }
-            if !routed {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-        if !routed {
-            o.set("ok", false);
-            o.set(
-                "error",
-                err.unwrap_or_else(|| format!("route for {topic} never showed {queues} queues")),
-            );
-            return o;
-        }
+        Ok::<(), String>(())
+    };
+    if let Err(e) = all.await {
+        o.set("ok", false);
+        o.set("error", e);
+        return o;
     }
     o.set("elapsedMs", t0.elapsed().as_millis() as u64);
     o
+}
+
+/// Calls `f` until it succeeds, every `every_ms` until `deadline`; its last error when it
+/// never did.
+async fn retry<F, Fut>(deadline: Instant, every_ms: u64, f: F) -> Result<(), String>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    loop {
+        match f().await {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(every_ms)).await,
+        }
+    }
 }

@@ -8,7 +8,7 @@
 //!                [--warmup-ms W] [--measure-ms M] [--initial-warmup-ms X] [--phase-timeout-ms T]
 //!                [--inflight K] [--rate R] [--max-inflight K] [--broker-pid PID | --broker-pid-file F]
 //!                [--clk-tck 100] [--watch-broker-name N --ready-file F] [--create-topics T1,T2 --queues 8]
-//!                [--idle-ms M] [--cpu N] [--workers N]
+//!                [--idle-ms M] [--cpu N] [--workers N] [--settle-ms S] [--e2e-topic T3]
 //! ```
 //!
 //! Plans: see [`plan`]. `--cpu N` pins every thread of the driver to core N; `--workers N` sets
@@ -17,14 +17,17 @@
 mod args;
 mod backlog;
 mod client;
+mod e2e;
 mod host;
 mod json;
 mod latency;
 mod load;
 mod net;
+mod pace;
 mod phases;
 mod plan;
 mod procfs;
+mod scale;
 mod ticker;
 mod window;
 
@@ -37,8 +40,9 @@ const USAGE: &str = "usage: rmq-bench net|load [--name value]...
        [--measure-ms M] [--initial-warmup-ms X] [--phase-timeout-ms T] [--inflight K]
        [--rate R] [--max-inflight K] [--broker-pid PID | --broker-pid-file F] [--clk-tck 100]
        [--watch-broker-name N --ready-file F] [--create-topics T1,T2 --queues 8] [--idle-ms M]
-       [--cpu N] [--workers N]
-plan: comma list of sync:SIZE:THREADS, async:SIZE, open:SIZE[:RATE], fill:SIZE:COUNT, consume";
+       [--cpu N] [--workers N] [--settle-ms S] [--e2e-topic T3]
+plan: comma list of sync:SIZE:THREADS, async:SIZE, open:SIZE[:RATE], openpct:SIZE:PCT,
+      e2e:SIZE:RATE, fill:SIZE:COUNT, consume, scale:TOPICS:GROUPS:RATE";
 
 /// Pins this thread (and so every thread it starts later) to core `cpu`.
 fn pin(cpu: usize) -> Result<(), String> {

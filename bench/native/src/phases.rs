@@ -73,7 +73,11 @@ struct Acc<'a> {
     service: Latency,
     /// Largest delay of an actual send behind its schedule.
     lag_max: Duration,
+    /// Acknowledgements sent and received inside the window.
     msgs: u64,
+    /// Open loop: the latency of every send scheduled in the window counts, also when its
+    /// acknowledgement came after the window (else only those counted in `msgs`).
+    late: bool,
 }
 
 impl<'a> Acc<'a> {
@@ -86,21 +90,27 @@ impl<'a> Acc<'a> {
             service: Latency::new(),
             lag_max: Duration::ZERO,
             msgs: 0,
+            late: false,
         }
     }
 
-    /// Counts an ack sent and received inside the window; an error anywhere.
+    /// Counts an ack sent and received inside the window (and its latency; with `late`, the
+    /// latency of every ack of a send scheduled in the window); an error anywhere.
     fn add(&mut self, d: Done) {
-        match d.result {
-            Err(e) => self.errors.add(&e),
-            Ok(()) if d.sched >= self.start && d.done <= self.end => {
-                self.lat.record(d.done - d.sched);
-                self.service.record(d.done - d.sent);
-                self.lag_max = self.lag_max.max(d.sent - d.sched);
-                self.msgs += 1;
-            }
-            Ok(()) => {}
+        if let Err(e) = &d.result {
+            self.errors.add(e);
+            return;
         }
+        let (scheduled, in_time) = (
+            d.sched >= self.start && d.sched < self.end,
+            d.done <= self.end,
+        );
+        if scheduled && (in_time || self.late) {
+            self.lat.record(d.done - d.sched);
+            self.service.record(d.done - d.sent);
+            self.lag_max = self.lag_max.max(d.sent - d.sched);
+        }
+        self.msgs += u64::from(scheduled && in_time);
     }
 }
 
@@ -247,8 +257,30 @@ impl Load {
         o
     }
 
+    /// `openpct:SIZE:PCT`: [`Self::open`] at `pct` % of the best msgs/s of the closed-loop
+    /// phases with `size` bodies that ran before it (`peakTps`, from `peakPhase`).
+    pub async fn open_pct(&self, size: usize, pct: f64) -> Obj {
+        let Some((peak, from)) = self.peaks.get(&size).cloned() else {
+            let mut o = Obj::phase("openpct");
+            o.set("size", size);
+            o.set("pct", pct);
+            let e = format!(
+                "no closed-loop phase of {size} B ran ok before it (its peak sets the rate)"
+            );
+            return failed(o, e);
+        };
+        let mut o = self.open(size, peak * pct / 100.0).await;
+        o.set("phase", "openpct");
+        o.set("pct", pct);
+        o.set("peakTps", peak);
+        o.set("peakPhase", from);
+        o
+    }
+
     /// `open:SIZE:RATE`: messages offered at `rate` per second on a fixed schedule, at most
-    /// `--max-inflight` unacknowledged; `p50Ms`.. count from the scheduled send time,
+    /// `--max-inflight` unacknowledged; `msgs`/`tps`: those scheduled in the window and
+    /// acknowledged by its end; `p50Ms`.. count from the scheduled send time to the
+    /// acknowledgement for every message scheduled in the window, however late (10 s drain),
     /// `serviceP50Ms`.. from the actual send.
     pub async fn open(&self, size: usize, rate: f64) -> Obj {
         let mut o = Obj::phase("open");
@@ -268,6 +300,7 @@ impl Load {
             Err(e) => return failed(o, format!("cannot start the open-loop clock: {e}")),
         };
         let mut acc = Acc::new(start, end, &errors);
+        acc.late = true;
         let (mut pending, mut window) = (FuturesUnordered::new(), None);
         let (mut next, mut offered) = (0u64, 0u64);
         loop {
@@ -321,6 +354,44 @@ impl Load {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn open_loop_latency_counts_late_acks_but_throughput_does_not() {
+        let errors = Errors::default();
+        let t0 = Instant::now();
+        let (start, end) = (
+            t0 + Duration::from_millis(10),
+            t0 + Duration::from_millis(20),
+        );
+        let ms = |m: u64| t0 + Duration::from_millis(m);
+        let done = |sched: u64, done: u64| Done {
+            sched: ms(sched),
+            sent: ms(sched),
+            done: ms(done),
+            result: Ok(()),
+        };
+        let feed = |acc: &mut Acc| {
+            acc.add(done(5, 12)); // scheduled before the window
+            acc.add(done(12, 14)); // in the window, acked in time
+            acc.add(done(15, 60)); // in the window, acked late
+            acc.add(Done {
+                result: Err("busy".into()),
+                ..done(16, 17)
+            });
+        };
+        let mut closed = Acc::new(start, end, &errors);
+        feed(&mut closed);
+        assert_eq!(closed.msgs, 1);
+        let max = closed.lat.max_ns().unwrap_or(0);
+        assert!((1_990_000..2_010_000).contains(&max), "{max}");
+        let mut open = Acc::new(start, end, &errors);
+        open.late = true;
+        feed(&mut open);
+        assert_eq!(open.msgs, 1);
+        let max = open.lat.max_ns().unwrap_or(0);
+        assert!((44_900_000..45_100_000).contains(&max), "{max}");
+        assert_eq!(errors.count(), 2);
+    }
 
     #[test]
     fn bodies_are_letters_of_the_size_asked() {

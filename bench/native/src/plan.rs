@@ -4,9 +4,16 @@
 //! - `async:SIZE`: one sender keeping up to `--inflight` sends in flight;
 //! - `open:SIZE[:RATE]`: open loop, RATE messages/s offered on schedule whatever the acks
 //!   (RATE defaults to `--rate`); latency counts from each message's scheduled send time;
+//! - `openpct:SIZE:PCT`: open loop at PCT % of this run's peak for SIZE: the best msgs/s of the
+//!   closed-loop phases (`sync`, `async`) with the same SIZE measured earlier in the same run;
+//! - `e2e:SIZE:RATE`: RATE messages/s offered to a fresh topic while a consumer reads it back;
+//!   latency from each message's scheduled send time to its delivery (SIZE >= 8: the schedule
+//!   is in the body);
 //! - `fill:SIZE:COUNT`: batch sends (64 per SEND_BATCH_MESSAGE) of COUNT messages to the
 //!   backlog topic;
-//! - `consume`: pull what `fill` acknowledged back from the backlog topic.
+//! - `consume`: pull what `fill` acknowledged back from the backlog topic;
+//! - `scale:TOPICS:GROUPS:RATE`: the broker's CPU and memory with TOPICS topics of `--queues`
+//!   queues and GROUPS consumer groups, idle and under RATE messages/s spread over the topics.
 
 use std::fmt;
 
@@ -32,6 +39,29 @@ pub enum Phase {
         /// Offered messages per second.
         rate: f64,
     },
+    /// Open loop at `pct` % of the best earlier closed-loop throughput with the same size.
+    OpenPct {
+        /// Body bytes.
+        size: usize,
+        /// Share of the peak, in per cent.
+        pct: f64,
+    },
+    /// Sends at a fixed rate consumed while producing: end-to-end latency.
+    E2e {
+        /// Body bytes (at least 8: the scheduled send time).
+        size: usize,
+        /// Offered messages per second.
+        rate: f64,
+    },
+    /// Many topics and consumer groups: the broker idle and under load.
+    Scale {
+        /// Topics to create.
+        topics: usize,
+        /// Consumer groups to create and run.
+        groups: usize,
+        /// Messages per second of the load, spread over the topics.
+        rate: f64,
+    },
     /// Batch sends of `count` messages to the backlog topic.
     Fill {
         /// Body bytes.
@@ -49,14 +79,24 @@ impl fmt::Display for Phase {
             Phase::Sync { size, threads } => write!(f, "sync:{size}:{threads}"),
             Phase::Async { size } => write!(f, "async:{size}"),
             Phase::Open { size, rate } => write!(f, "open:{size}:{rate}"),
+            Phase::OpenPct { size, pct } => write!(f, "openpct:{size}:{pct}"),
+            Phase::E2e { size, rate } => write!(f, "e2e:{size}:{rate}"),
+            Phase::Scale {
+                topics,
+                groups,
+                rate,
+            } => write!(f, "scale:{topics}:{groups}:{rate}"),
             Phase::Fill { size, count } => write!(f, "fill:{size}:{count}"),
             Phase::Consume => write!(f, "consume"),
         }
     }
 }
 
-const SYNTAX: &str =
-    "phases are sync:SIZE:THREADS, async:SIZE, open:SIZE[:RATE], fill:SIZE:COUNT, consume";
+const SYNTAX: &str = "phases are sync:SIZE:THREADS, async:SIZE, open:SIZE[:RATE], \
+    openpct:SIZE:PCT, e2e:SIZE:RATE, fill:SIZE:COUNT, consume, scale:TOPICS:GROUPS:RATE";
+
+/// Smallest body of an `e2e` phase: the scheduled send time it carries.
+pub const E2E_MIN_SIZE: usize = 8;
 
 fn field<T: std::str::FromStr + PartialOrd + Default>(
     phase: &str,
@@ -116,6 +156,34 @@ pub fn parse_phase(text: &str, default_rate: Option<f64>) -> Result<Phase, Strin
                 }
             };
             Ok(Phase::Open { size, rate })
+        }
+        "openpct" => {
+            arity(text, &fields, 3, 3)?;
+            Ok(Phase::OpenPct {
+                size: field(text, &fields, 1, "SIZE")?,
+                pct: field(text, &fields, 2, "PCT")?,
+            })
+        }
+        "e2e" => {
+            arity(text, &fields, 3, 3)?;
+            let size = field(text, &fields, 1, "SIZE")?;
+            if size < E2E_MIN_SIZE {
+                return Err(format!(
+                    "phase '{text}': SIZE must be at least {E2E_MIN_SIZE} (the body carries the send time)"
+                ));
+            }
+            Ok(Phase::E2e {
+                size,
+                rate: field(text, &fields, 2, "RATE")?,
+            })
+        }
+        "scale" => {
+            arity(text, &fields, 4, 4)?;
+            Ok(Phase::Scale {
+                topics: field(text, &fields, 1, "TOPICS")?,
+                groups: field(text, &fields, 2, "GROUPS")?,
+                rate: field(text, &fields, 3, "RATE")?,
+            })
         }
         "fill" => {
             arity(text, &fields, 3, 3)?;
@@ -198,6 +266,49 @@ mod tests {
             parse_phase("open:256", None)
                 .unwrap_err()
                 .contains("--rate")
+        );
+    }
+
+    #[test]
+    fn fixed_load_phases_parse_and_print() {
+        let plan = parse_plan("openpct:128:50,e2e:1024:500,scale:1000:100:2000", None).unwrap();
+        assert_eq!(
+            plan,
+            vec![
+                Phase::OpenPct {
+                    size: 128,
+                    pct: 50.0
+                },
+                Phase::E2e {
+                    size: 1024,
+                    rate: 500.0
+                },
+                Phase::Scale {
+                    topics: 1000,
+                    groups: 100,
+                    rate: 2000.0
+                },
+            ]
+        );
+        let text: Vec<String> = plan.iter().map(Phase::to_string).collect();
+        assert_eq!(
+            text.join(","),
+            "openpct:128:50,e2e:1024:500,scale:1000:100:2000"
+        );
+        assert!(
+            parse_phase("e2e:4:100", None)
+                .unwrap_err()
+                .contains("at least 8")
+        );
+        assert!(
+            parse_phase("scale:10:2", None)
+                .unwrap_err()
+                .contains("3 fields")
+        );
+        assert!(
+            parse_phase("openpct:128:0", None)
+                .unwrap_err()
+                .contains("PCT")
         );
     }
 

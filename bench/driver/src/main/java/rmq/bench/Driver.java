@@ -59,11 +59,14 @@ import org.apache.rocketmq.remoting.protocol.route.TopicRouteData;
  *           [--measure-ms M] [--initial-warmup-ms X] [--inflight K] [--backlog-topic T2]
  *           [--phase-timeout-ms T] [--clk-tck 100] [--broker-pid-file F]
  *           [--watch-broker-name N --ready-file F] [--create-topics T1,T2 --queues 8] [--idle-ms M]
+ *           [--settle-ms S] [--e2e-topic T3]
  * </pre>
  *
  * A plan is a comma list of phases: {@code sync:SIZE:THREADS}, {@code async:SIZE},
- * {@code fill:SIZE:COUNT} (batch sends of COUNT messages to the backlog topic) and
- * {@code consume} (push consumer drains what fill acknowledged). Every phase's line also says how
+ * {@code openpct:SIZE:PCT} and {@code e2e:SIZE:RATE} (fixed-rate phases, see {@link Paced}),
+ * {@code fill:SIZE:COUNT} (batch sends of COUNT messages to the backlog topic),
+ * {@code consume} (push consumer drains what fill acknowledged) and
+ * {@code scale:TOPICS:GROUPS:RATE} (see {@link Scale}). Every phase's line also says how
  * busy the machine was around it (see {@link Host}).
  */
 public final class Driver {
@@ -354,58 +357,78 @@ public final class Driver {
         return Boolean.TRUE.equals(m.get("ok")) ? 0 : 1;
     }
 
-    /** UPDATE_AND_CREATE_TOPIC on the broker, then wait until the nameserver's route shows the queues. */
+    /**
+     * UPDATE_AND_CREATE_TOPIC of every topic on the broker (each retried every 200 ms), then wait
+     * until the nameserver's route of each shows the queues (all created first, so that the
+     * broker's registrations of many topics overlap the waiting).
+     */
     static Map<String, Object> createTopics(NettyRemotingClient c, String ns, String broker, String[] topics, int queues, long timeout)
             throws Exception {
         long t0 = System.currentTimeMillis();
         long deadline = t0 + timeout;
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("phase", "topic");
-        String err = null;
         for (String topic : topics) {
-            boolean created = false;
-            while (!created && System.currentTimeMillis() < deadline) {
-                CreateTopicRequestHeader h = new CreateTopicRequestHeader();
-                h.setTopic(topic);
-                h.setDefaultTopic("TBW102");
-                h.setReadQueueNums(queues);
-                h.setWriteQueueNums(queues);
-                h.setPerm(6);
-                h.setTopicFilterType("SINGLE_TAG");
-                h.setTopicSysFlag(0);
-                h.setOrder(false);
-                try {
-                    RemotingCommand r = c.invokeSync(broker, RemotingCommand.createRequestCommand(RequestCode.UPDATE_AND_CREATE_TOPIC, h), 5000);
-                    if (r.getCode() == ResponseCode.SUCCESS) created = true;
-                    else err = "create " + topic + ": code " + r.getCode() + " " + r.getRemark();
-                } catch (Exception e) {
-                    err = "create " + topic + ": " + e;
-                }
-                if (!created) Thread.sleep(200);
-            }
-            boolean routed = false;
-            while (created && !routed && System.currentTimeMillis() < deadline) {
-                try {
-                    TopicRouteData rd = route(c, ns, topic);
-                    if (rd != null && rd.getQueueDatas() != null) {
-                        for (QueueData q : rd.getQueueDatas()) {
-                            if (q.getWriteQueueNums() == queues && q.getReadQueueNums() == queues) routed = true;
-                        }
-                    }
-                } catch (Exception e) {
-                    err = "route " + topic + ": " + e;
-                }
-                if (!routed) Thread.sleep(50);
-            }
-            if (!routed) {
-                m.put("ok", false);
-                m.put("error", err == null ? "route for " + topic + " never showed " + queues + " queues" : err);
-                return m;
-            }
+            String err = createTopic(c, broker, topic, queues, deadline);
+            if (err != null) return failed(m, err);
+        }
+        for (String topic : topics) {
+            String err = awaitRoute(c, ns, topic, queues, deadline);
+            if (err != null) return failed(m, err);
         }
         m.put("ok", true);
         m.put("elapsedMs", System.currentTimeMillis() - t0);
         return m;
+    }
+
+    static Map<String, Object> failed(Map<String, Object> m, String error) {
+        m.put("ok", false);
+        m.put("error", error);
+        return m;
+    }
+
+    /** null once created, else the last error at the deadline. */
+    static String createTopic(NettyRemotingClient c, String broker, String topic, int queues, long deadline) throws Exception {
+        while (true) {
+            CreateTopicRequestHeader h = new CreateTopicRequestHeader();
+            h.setTopic(topic);
+            h.setDefaultTopic("TBW102");
+            h.setReadQueueNums(queues);
+            h.setWriteQueueNums(queues);
+            h.setPerm(6);
+            h.setTopicFilterType("SINGLE_TAG");
+            h.setTopicSysFlag(0);
+            h.setOrder(false);
+            String err;
+            try {
+                RemotingCommand r = c.invokeSync(broker, RemotingCommand.createRequestCommand(RequestCode.UPDATE_AND_CREATE_TOPIC, h), 5000);
+                if (r.getCode() == ResponseCode.SUCCESS) return null;
+                err = "create " + topic + ": code " + r.getCode() + " " + r.getRemark();
+            } catch (Exception e) {
+                err = "create " + topic + ": " + e;
+            }
+            if (System.currentTimeMillis() >= deadline) return err;
+            Thread.sleep(200);
+        }
+    }
+
+    /** null once the nameserver routes the topic with the queues, else why not at the deadline. */
+    static String awaitRoute(NettyRemotingClient c, String ns, String topic, int queues, long deadline) throws Exception {
+        String err = "route for " + topic + " never showed " + queues + " queues";
+        while (true) {
+            try {
+                TopicRouteData rd = route(c, ns, topic);
+                if (rd != null && rd.getQueueDatas() != null) {
+                    for (QueueData q : rd.getQueueDatas()) {
+                        if (q.getWriteQueueNums() == queues && q.getReadQueueNums() == queues) return null;
+                    }
+                }
+            } catch (Exception e) {
+                err = "route " + topic + ": " + e;
+            }
+            if (System.currentTimeMillis() >= deadline) return err;
+            Thread.sleep(50);
+        }
     }
 
     // ------------------------------------------------------------------------------------------
@@ -591,7 +614,12 @@ public final class Driver {
         final Map<String, String> a;
         final String ns, broker, topic, backlogTopic;
         final long warmupMs, measureMs, initialWarmupMs, phaseTimeoutMs;
-        final int inflight;
+        final int inflight, queues;
+        final long settleMs;
+        final String e2eTopic;
+        int e2eRuns;
+        /** By body size: the best msgs/s of an ok closed-loop phase so far and its plan text (openpct). */
+        final Map<Integer, Object[]> peaks = new HashMap<>();
         final Proc self;
         final long clkTck;
         Proc brokerProc;
@@ -611,6 +639,9 @@ public final class Driver {
             initialWarmupMs = num(a, "initial-warmup-ms", 3000);
             phaseTimeoutMs = num(a, "phase-timeout-ms", 60_000);
             inflight = (int) num(a, "inflight", 512);
+            queues = (int) num(a, "queues", 8);
+            settleMs = num(a, "settle-ms", 30_000);
+            e2eTopic = a.getOrDefault("e2e-topic", topic + "E2e");
             clkTck = num(a, "clk-tck", 100);
             brokerProc = a.containsKey("broker-pid") ? new Proc(a.get("broker-pid"), clkTck) : null;
             self = new Proc("self", clkTck);
@@ -641,10 +672,14 @@ public final class Driver {
                 switch (f[0]) {
                     case "sync": r = sync(Integer.parseInt(f[1]), Integer.parseInt(f[2]), warmupMs, measureMs, true); break;
                     case "async": r = async(Integer.parseInt(f[1]), warmupMs, measureMs); break;
+                    case "openpct": r = Paced.openPct(this, Integer.parseInt(f[1]), Double.parseDouble(f[2])); break;
+                    case "e2e": r = Paced.e2e(this, Integer.parseInt(f[1]), Double.parseDouble(f[2])); break;
                     case "fill": r = fill(Integer.parseInt(f[1]), Long.parseLong(f[2])); break;
                     case "consume": r = consume(); break;
+                    case "scale": r = Scale.run(this, Integer.parseInt(f[1]), Integer.parseInt(f[2]), Double.parseDouble(f[3])); break;
                     default: die("unknown phase " + p); return 2;
                 }
+                notePeak(p.trim(), f, r);
                 before.writeUntil(new Host(brokerProc, self), clkTck, r);
                 if (!Boolean.TRUE.equals(r.get("ok"))) failures++;
                 emit(r);
@@ -652,6 +687,16 @@ public final class Driver {
             producer.shutdown();
             admin.shutdown();
             return failures == 0 ? 0 : 1;
+        }
+
+        /** Keeps the best msgs/s of an ok sync/async phase for its body size (openpct's peak). */
+        void notePeak(String text, String[] f, Map<String, Object> r) {
+            if (!(f[0].equals("sync") || f[0].equals("async")) || !Boolean.TRUE.equals(r.get("ok"))) return;
+            Object tps = r.get("tps");
+            if (!(tps instanceof Double)) return;
+            int size = Integer.parseInt(f[1]);
+            Object[] best = peaks.get(size);
+            if (best == null || (Double) tps > (Double) best[0]) peaks.put(size, new Object[] {tps, text});
         }
 
         /**
@@ -680,7 +725,7 @@ public final class Driver {
                 if (brokerProc == null) System.err.println("driver: no broker pid in " + f);
             }
             if (a.containsKey("create-topics")) {
-                Map<String, Object> t = createTopics(admin, ns, broker, a.get("create-topics").split(","), (int) num(a, "queues", 8),
+                Map<String, Object> t = createTopics(admin, ns, broker, a.get("create-topics").split(","), queues,
                         num(a, "topic-timeout-ms", 40_000));
                 emit(t);
                 if (!Boolean.TRUE.equals(t.get("ok"))) return false;
