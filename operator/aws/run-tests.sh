@@ -12,7 +12,11 @@
 #    rmqctl --features aws,
 #    cargo test -p rmq-aws (the test command passes its own selection: see below).
 # 4. rmqctl (built with --features aws) end to end: plan, apply, apply again (0 changes), a
-#    failure half-way then a re-run, scale out, destroy (nothing tagged left), bad input;
+#    failure half-way then a re-run, the apply lock (held: refused naming the holder; stale:
+#    explained, --break-lock), scale out, scale in (refused without --yes, done with it), a new
+#    build (refused where the readiness gate cannot see the cluster, rolled with
+#    --skip-readiness, slave before master), destroy (nothing tagged left), bad input, no
+#    --instance-profile;
 #    spec.security: apply refused until `secrets put`, `secrets list`, the node policy;
 #    failover: Automatic: the plan shows the controllers on the nameserver nodes.
 # Builds go to CARGO_TARGET_DIR (default ~/.cache/rmq-target-aws: the SDK is a heavy compile).
@@ -132,6 +136,77 @@ ops = [a["op"] for a in plan["actions"]]
 assert ops == ["create"] * 8, ops
 EOF
 ctl apply --artefact-dir "$WORK/bin" --skip-topics >"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "scale-out apply failed"; }
+# The apply lock: another apply holds it (a live lock) -> refused, naming the holder; a stale
+# one is explained; --break-lock removes only a stale one; the apply releases its own.
+lock() {  # lock live|stale|gone
+  "$VENV/bin/python" - "$RMQ_AWS_TEST_ENDPOINT" clie2e "$1" <<'EOF'
+import sys, time, boto3
+ec2 = boto3.client("ec2", endpoint_url=sys.argv[1], region_name="us-east-1")
+name, now = f"rmq-lock.{sys.argv[2]}", int(time.time())
+if sys.argv[3] == "gone":
+    found = ec2.describe_launch_templates(Filters=[{"Name": "launch-template-name", "Values": [name]}])
+    sys.exit(1 if found["LaunchTemplates"] else 0)
+if sys.argv[3] == "live":
+    tags = {"rmq.dev/lock": sys.argv[2], "rmq.dev/lock-owner": "ci@other-host (pid 77)",
+            "rmq.dev/lock-command": "apply", "rmq.dev/lock-since": str(now),
+            "rmq.dev/lock-expires": str(now + 600)}
+    ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData={}, TagSpecifications=[
+        {"ResourceType": "launch-template", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}])
+else:
+    lt = ec2.describe_launch_templates(LaunchTemplateNames=[name])["LaunchTemplates"][0]
+    ec2.create_tags(Resources=[lt["LaunchTemplateId"]], Tags=[{"Key": "rmq.dev/lock-expires", "Value": str(now - 60)}])
+EOF
+}
+lock live || fail "could not create the other apply's lock"
+ctl apply --skip-topics --break-lock >"$WORK/out" 2>&1 && fail "an apply ran while another held the lock"
+expect 'cluster clie2e is locked: `rmqctl aws apply` of ci@other-host (pid 77) holds the lock since' "$WORK/out"
+expect "fix: wait until it finishes" "$WORK/out"
+lock stale || fail "could not age the lock"
+ctl apply --skip-topics >"$WORK/out" 2>&1 && fail "an apply ran while a stale lock was there"
+expect "the lock is stale: it expired at" "$WORK/out"
+expect "run the same command again with --break-lock" "$WORK/out"
+ctl apply --skip-topics --break-lock >"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "--break-lock of a stale lock failed"; }
+expect "removed the stale lock of ci@other-host (pid 77)" "$WORK/out"
+expect "no changes: cluster clie2e is as declared" "$WORK/out"
+lock gone || fail "the apply did not release its lock"
+# Scale-in deletes: listed in the plan; without --yes (stdin no terminal) refused, exit 2,
+# nothing changed; with --yes done.
+cluster 1 2
+ctl plan >"$WORK/out" 2>&1 || fail "scale-in plan failed"
+expect "destructive: 8 delete(s)" "$WORK/out"
+expect "! volume/broker-b-0 (scale-in: node broker-b-0 is no longer in the spec)" "$WORK/out"
+set +e
+ctl apply --artefact-dir "$WORK/bin" --skip-topics </dev/null >"$WORK/out" 2>&1
+rc=$?
+set -e
+[ "$rc" = 2 ] || { cat "$WORK/out"; fail "scale-in without --yes exited $rc, not 2"; }
+expect "this apply deletes 8 resource(s) (asg/broker-b-0, asg/broker-b-1" "$WORK/out"
+expect "nothing was changed (fix: review the plan, then run the same apply with --yes)" "$WORK/out"
+ctl plan >"$WORK/out" 2>&1 || fail "plan after the refused scale-in failed"
+expect "0 to create, 0 to update, 8 to delete" "$WORK/out"
+ctl apply --artefact-dir "$WORK/bin" --skip-topics --yes </dev/null >"$WORK/out" 2>&1 ||
+  { cat "$WORK/out"; fail "scale-in with --yes failed"; }
+expect "applied 8 change(s)" "$WORK/out"
+expect "final snapshots of deleted data volumes: snap-" "$WORK/out"
+# A new broker build rolls the brokers. From here the nameservers (private addresses) cannot be
+# reached, so the readiness gate refuses before anything changes; --skip-readiness rolls on the
+# Auto Scaling groups alone, one node at a time, the slave before the master.
+printf '\n' >>"$WORK/bin/rmq-broker"
+set +e
+ctl apply --artefact-dir "$WORK/bin" --skip-topics --ready-timeout 5 >"$WORK/out" 2>&1
+rc=$?
+set -e
+[ "$rc" = 1 ] || { cat "$WORK/out"; fail "a roll without reachable nameservers exited $rc, not 1"; }
+expect "this apply updates the Auto Scaling groups of broker-a-1, broker-a-0 one at a time (replacing each instance whose launch template changed) and waits until each node is ready" "$WORK/out"
+expect "cannot be looked at from here" "$WORK/out"
+expect "nothing was changed (fix: run from the bastion or inside the VPC, or pass --skip-readiness" "$WORK/out"
+ctl apply --artefact-dir "$WORK/bin" --skip-topics --skip-readiness >"$WORK/out" 2>&1 ||
+  { cat "$WORK/out"; fail "a roll with --skip-readiness failed"; }
+grep -E "roll broker-a-[01]: (replacing|instance)" "$WORK/out" |
+  sed -E 's/^ +//; s/(replacing instance|instance) i-[0-9a-f]+/\1/' >"$WORK/roll"
+printf '%s\n' "roll broker-a-1: replacing instance" "roll broker-a-1: instance in service" \
+  "roll broker-a-0: replacing instance" "roll broker-a-0: instance in service" | diff - "$WORK/roll" >&2 ||
+  { cat "$WORK/out"; fail "the roll was not slave then master, one at a time"; }
 ctl destroy >"$WORK/out" 2>&1 || fail "destroy without --yes failed"
 expect "pass --yes to delete" "$WORK/out"
 ctl destroy --yes --no-snapshot >"$WORK/out" 2>&1 || { cat "$WORK/out"; fail "destroy failed"; }
@@ -146,6 +221,12 @@ set -e
 [ "$rc" = 2 ] || { cat "$WORK/out"; fail "bad input exited $rc, not 2"; }
 expect "--az-count" "$WORK/out"
 expect "--artefact-bucket" "$WORK/out"
+# No --instance-profile: the nodes could not start, so the plan is refused.
+timeout 60 "$RMQCTL" aws plan -f "$WORK/cluster.yaml" --region us-east-1 --endpoint-url "$RMQ_AWS_TEST_ENDPOINT" \
+  --artefact-bucket clie2e-artefacts --key-pair ops --remote-access-cidr 203.0.113.4/32 >"$WORK/out" 2>&1 &&
+  fail "a plan without --instance-profile succeeded"
+expect "--instance-profile is missing" "$WORK/out"
+expect 'fix: create the role and its instance profile from `rmqctl aws plan --print-iam-policy`' "$WORK/out"
 # spec.security: apply refuses while a parameter of a named secret is missing (naming it and the
 # command), `secrets put` creates them without printing a value, `secrets list` shows names only,
 # then the plan goes through and the printed node policy reads exactly the cluster's parameters.

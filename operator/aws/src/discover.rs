@@ -6,7 +6,8 @@
 //! - `tagged`: the EC2 and Auto Scaling resources tagged for the cluster.
 //! - `monitoring`: the CloudWatch alarms (by name prefix and tag) and the dashboard (by name and
 //!   the marker in its body: dashboards carry no tags).
-//! - `environment`: zones, an existing VPC, AMIs, the local binaries.
+//! - `environment`: zones, an existing VPC, the local binaries.
+//! - `images`: the instance types' architectures and the AMIs that go with them.
 //! - `artefacts`: what the artefact bucket holds under the cluster's prefix.
 
 use crate::client::Aws;
@@ -16,6 +17,7 @@ use crate::params::Params;
 
 mod artefacts;
 mod environment;
+mod images;
 mod monitoring;
 mod tagged;
 

@@ -15,13 +15,25 @@ pub struct Environment {
     pub azs: Vec<String>,
     /// The existing VPC (when `Network::Existing`).
     pub existing_vpc: Option<ExistingVpc>,
-    /// The newest Amazon Linux 2023 AMI, when `--ami-id` is not given.
-    pub latest_ami: Option<String>,
+    /// The newest Amazon Linux 2023 AMI of each architecture an instance type needs (`x86_64`,
+    /// `arm64`: [`crate::arch`]), when `--ami-id` is not given.
+    pub latest_amis: BTreeMap<String, String>,
+    /// The architecture each instance type runs (from `DescribeInstanceTypes`); a type not
+    /// listed counts as `x86_64`.
+    pub instance_archs: BTreeMap<String, String>,
+    /// The architecture of the AMIs in use or asked for (pinned, `--ami-id`), as EC2 describes
+    /// them; an AMI not listed is not checked.
+    pub ami_archs: BTreeMap<String, String>,
     /// AMI recorded on existing launch templates, by key (kept so a new AMI release does not
-    /// replace every instance; `--ami-id` overrides).
+    /// replace every instance; `--ami-id` overrides; dropped when the instance type's
+    /// architecture changes).
     pub pinned_amis: BTreeMap<String, String>,
     /// The local binaries to upload (with their SHA-256), from `--artefact-dir`.
     pub artefact_files: Vec<ArtefactFile>,
+    /// The architecture each binary was built for, by name: from the ELF header of the local
+    /// file, else from the `rmq-arch` metadata of the one under the prefix; empty when the local
+    /// file is no ELF executable (not checked).
+    pub binary_archs: BTreeMap<String, String>,
     /// SHA-256 of the binaries already under the prefix, by name (`rmq-broker`), as their
     /// `rmq-sha256` object metadata (the same digest as `NAME.sha256`) records it: what the nodes'
     /// user data pins when no `--artefact-dir` is given, so that such an apply rolls nothing.
@@ -29,6 +41,13 @@ pub struct Environment {
 }
 
 impl Environment {
+    /// The architecture `instance_type` runs ([`Environment::instance_archs`], else x86_64).
+    pub fn arch_of(&self, instance_type: &str) -> &str {
+        self.instance_archs
+            .get(instance_type)
+            .map_or(crate::arch::X86_64, String::as_str)
+    }
+
     /// The SHA-256 a node's user data pins for `binary`: the local file's with
     /// `--artefact-dir`, else the published one, else empty (the bootstrap then checks only
     /// `NAME.sha256`).

@@ -73,6 +73,38 @@ pub enum Error {
     /// A test hook stopped the apply on purpose.
     #[error("injected failure after {0} action(s) (test hook)")]
     Injected(usize),
+    /// A replaced node did not become ready in time: the roll stopped there.
+    #[error(
+        "{node} was not ready {secs} s after its instance was replaced: {why}. The roll stopped: no further instance was replaced{left} (fix: find out why on the node, e.g. `journalctl -u rmq-broker` or `-u rmq-namesrv` on its instance, then run the same command again: it checks this node again and continues the roll)"
+    )]
+    NotReady {
+        /// The node and its address.
+        node: String,
+        /// How long the gate waited (`ApplyOptions::ready_timeout`).
+        secs: u64,
+        /// What the gate saw last.
+        why: String,
+        /// What happens to the new instance meanwhile (its lifecycle action), or empty.
+        left: String,
+    },
+    /// The readiness gate could not look at the cluster before replacing a node.
+    #[error(
+        "cannot check readiness before replacing {node}: {why} (nothing of {node} was replaced; fix: run from inside the VPC, e.g. on the bastion, or apply without the readiness gate, `--skip-readiness`)"
+    )]
+    Readiness {
+        /// The node about to be replaced.
+        node: String,
+        /// Why the gate could not look.
+        why: String,
+    },
+    /// The cluster's apply lock is held by someone else.
+    #[error("{0}")]
+    Locked(Box<crate::lock::Held>),
+    /// The lock this apply held was taken over or removed while it ran.
+    #[error(
+        "the apply lock of cluster {0} was removed or taken over while this apply ran (someone ran --break-lock?); stopped before the next action (fix: make sure no other apply runs, then run the same command again)"
+    )]
+    LockLost(String),
 }
 
 impl Error {

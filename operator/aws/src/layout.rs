@@ -64,6 +64,7 @@ pub fn layout(
         nodes.bastion(&mut out, &mut errs);
     }
     nodes.nodes(&mut out, &mut errs);
+    nodes.check_binaries(&mut errs);
     if params.monitoring() {
         monitoring::monitoring(cluster, params, &env.region, &mut out);
     }

@@ -6,12 +6,16 @@
 //! The flow is `discover` (read-only, by tag) → [`plan()`] (pure diff) → [`apply()`] (in
 //! dependency order, with waiters and progress) → [`outputs()`]:
 //!
+//! - [`arch`]: CPU architectures of instance types, AMIs and binaries.
 //! - [`params`]: the AWS settings the cluster spec does not carry, validated up front.
 //! - [`resource`]: the resource model: keys, specs with references, tags, spec hashes.
 //! - [`layout`]: the desired resources of a cluster (pure).
 //! - [`plan`]: desired vs discovered → ordered create/update/delete actions (pure).
 //! - [`roll`]: the order instances are replaced in; with `failover: Automatic` the current
 //!   masters last, from the nameservers' cluster info (pure).
+//! - [`readiness`]: what a roll waits for after replacing a node (registered with the
+//!   nameservers, a slave caught up with its master) before it replaces the next.
+//! - [`lock`]: the apply lock, one apply or destroy per cluster at a time.
 //! - [`discovered`]: what discovery found, as data the pure half reads.
 //! - [`discover`]: what exists, found by the `rmq.dev/cluster` tag (alarms by name prefix and tag,
 //!   the dashboard by name and marker); zones, AMI, artefacts.
@@ -28,6 +32,7 @@
 //! Topics and consumer groups are not this crate's job: `rmqctl aws apply` reconciles them
 //! through the nameserver addresses with the same code as `rmqctl apply`.
 
+pub mod arch;
 pub mod client;
 pub mod discover;
 pub mod discovered;
@@ -35,10 +40,12 @@ pub mod error;
 pub mod exec;
 pub mod iam;
 pub mod layout;
+pub mod lock;
 pub mod outputs;
 pub mod params;
 pub mod plan;
 pub mod progress;
+pub mod readiness;
 pub mod resource;
 pub mod roll;
 pub mod secrets;
@@ -52,7 +59,7 @@ pub use exec::{ApplyOptions, Report, apply};
 pub use outputs::{Outputs, outputs};
 pub use params::{Connection, Network, ParamError, Params};
 pub use plan::{Action, Op, Plan, plan, plan_destroy};
-pub use progress::Progress;
+pub use progress::{Progress, RollEvent};
 
 use rmq_model::ValidatedCluster;
 

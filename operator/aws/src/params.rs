@@ -176,6 +176,16 @@ impl Params {
         }
     }
 
+    /// The key prefix under which everything `cluster` uploads lives, whatever its version:
+    /// `rmq/<cluster>/` by default, else `--artefact-prefix` (what destroy empties, and only of
+    /// the cluster's own objects).
+    pub fn artefact_root(&self, cluster: &str) -> String {
+        match &self.artefact_prefix {
+            None => format!("rmq/{cluster}/"),
+            Some(_) => self.prefix(cluster, ""),
+        }
+    }
+
     /// True when the cluster gets its CloudWatch alarms and dashboard: with `--log-group`, the
     /// only case in which the nodes' CloudWatch agent runs and publishes the metrics they read.
     pub fn monitoring(&self) -> bool {

@@ -3,12 +3,16 @@
 //! reference points to a lower [`Kind::rank`]), deletes afterwards in reverse order; `destroy`
 //! is every managed resource deleted in reverse order.
 //!
+//! Deletes in an apply plan are destructive ([`Plan::destructive`]: scale-in, resources no
+//! longer in the layout, untracked or duplicate tagged resources): they are listed with why, and
+//! `rmqctl aws apply` runs them only when confirmed (`--yes`).
+//!
 //! A resource is up to date when its `rmq.dev/hash` tag equals the hash of its spec resolved
 //! against the current state. A resource created by an apply that stopped part-way has no hash
 //! tag yet, so it is updated ("converged"), not created twice: that is what makes a re-run after
 //! a failure converge.
 
-use crate::discovered::Discovered;
+use crate::discovered::{Discovered, Environment};
 use crate::error::PlanError;
 use crate::layout::{ControllerPlacement, controllers, layout};
 use crate::params::Params;
@@ -93,6 +97,11 @@ impl Plan {
     pub fn resource(&self, key: &str) -> Option<&Resource> {
         self.resources.iter().find(|r| r.key == key)
     }
+
+    /// The actions that delete something: in an apply plan they need a confirmation.
+    pub fn destructive(&self) -> Vec<&Action> {
+        self.actions.iter().filter(|a| a.op == Op::Delete).collect()
+    }
 }
 
 /// Plans `apply`.
@@ -104,6 +113,9 @@ pub fn plan(
     params
         .validate()
         .map_err(|errs| errs.into_iter().map(PlanError::from).collect::<Vec<_>>())?;
+    if params.instance_profile.as_deref().is_none_or(str::is_empty) {
+        return Err(vec![no_instance_profile()]);
+    }
     let resources = layout(cluster, params, &found.env)?;
     let mut actions = changes(&resources, found, cluster.failover.is_none())?;
     actions.extend(deletes(&resources, found));
@@ -113,12 +125,21 @@ pub fn plan(
         resources,
         controllers: controllers(cluster),
         actions,
-        warnings: warnings(cluster, params),
+        warnings: warnings(cluster, params, &found.env),
     })
 }
 
+/// Without an instance profile the nodes cannot attach their interface and volume, fetch their
+/// binaries or read their secrets: every node would boot and fail.
+fn no_instance_profile() -> PlanError {
+    PlanError::new(
+        "--instance-profile is missing: without the node role the nodes cannot attach their interface and data volume, download their binaries from S3 or read their secrets, so none would start",
+        "create the role and its instance profile from `rmqctl aws plan --print-iam-policy`, then pass --instance-profile NAME",
+    )
+}
+
 /// Things the user should know about `cluster` on AWS.
-fn warnings(cluster: &ValidatedCluster, params: &Params) -> Vec<String> {
+fn warnings(cluster: &ValidatedCluster, params: &Params, env: &Environment) -> Vec<String> {
     let mut warnings = Vec::new();
     if !cluster.broker_config.is_empty() {
         warnings.push(format!(
@@ -131,10 +152,12 @@ fn warnings(cluster: &ValidatedCluster, params: &Params) -> Vec<String> {
             "no --log-group: the nodes' CloudWatch agent does not run, so no metrics reach CloudWatch and no alarms or dashboard are made (pass --log-group NAME, an existing CloudWatch Logs group)".into(),
         );
     }
-    if params.instance_profile.is_none() {
-        warnings.push(
-            "no --instance-profile: nodes cannot attach their interface and volume or read artefacts from S3 (create the role from `rmqctl aws plan --print-iam-policy`)".into(),
-        );
+    for (name, arch) in &env.binary_archs {
+        if arch.is_empty() {
+            warnings.push(format!(
+                "{name} under --artefact-dir is not an ELF executable: its architecture is not checked (the nodes refuse to run it if it is not theirs)"
+            ));
+        }
     }
     warnings
 }
@@ -205,14 +228,21 @@ fn change(
     diff(r, a, sim, errs).map(|reason| (Op::Update, reason))
 }
 
-/// Deletes, in reverse creation order: what is managed but no longer desired, and duplicates.
+/// Deletes, in reverse creation order: what is managed but no longer desired, and duplicates,
+/// each with why (see [`Plan::destructive`]).
 fn deletes(resources: &[Resource], found: &Discovered) -> Vec<Action> {
     let desired: BTreeSet<&str> = resources.iter().map(|r| r.key.as_str()).collect();
     let mut deletes: Vec<Action> = found
         .managed()
         .into_iter()
         .filter(|a| !desired.contains(a.key.as_str()) || found.duplicates.contains(a))
-        .map(|a| delete(a, found))
+        .map(|a| {
+            let mut d = delete(a, found);
+            if d.reason.is_empty() {
+                d.reason = delete_reason(&a.key);
+            }
+            d
+        })
         .collect();
     deletes.sort_by_key(|a| std::cmp::Reverse(a.kind.rank()));
     deletes
@@ -240,6 +270,20 @@ pub fn plan_destroy(cluster: &str, params: &Params, found: &Discovered) -> Plan 
     }
 }
 
+/// Why an apply deletes the managed resource `key` that the layout no longer has.
+fn delete_reason(key: &str) -> String {
+    let node = key.split_once('/').map(|(_, n)| n).unwrap_or(key);
+    if key.starts_with("untracked/") {
+        "untracked: tagged for the cluster but no resource rmqctl knows (no rmq.dev/resource tag)"
+            .into()
+    } else if node.starts_with("broker-") || node.starts_with("namesrv-") {
+        format!("scale-in: node {node} is no longer in the spec")
+    } else {
+        "no longer in the layout".into()
+    }
+}
+
+/// The delete of `a` (a duplicate says so).
 fn delete(a: &Actual, found: &Discovered) -> Action {
     Action {
         op: Op::Delete,

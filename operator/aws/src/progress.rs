@@ -1,5 +1,6 @@
 //! Progress of an apply: an indicatif bar on a terminal, plus one line per finished action
-//! (always, so logs and tests see them too).
+//! (always, so logs and tests see them too), and the steps of a roll ([`RollEvent`]: one line
+//! each, also kept in order for whoever asks, see [`Progress::roll_events`]).
 
 use crate::error::Error;
 use crate::plan::Action;
@@ -7,9 +8,71 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// One step of a roll: the replacement of one node's instance and its readiness.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RollEvent {
+    /// The instance of `node` is terminated so that the group launches a replacement.
+    Replacing {
+        /// The node (`broker-a-1`).
+        node: String,
+        /// The instance being replaced.
+        instance: String,
+    },
+    /// The readiness gate does not see `node` back yet (printed when the reason changes).
+    Waiting {
+        /// The node.
+        node: String,
+        /// What is missing.
+        why: String,
+    },
+    /// The readiness gate sees `node` back.
+    Ready {
+        /// The node.
+        node: String,
+        /// What the gate saw.
+        detail: String,
+    },
+    /// `node`'s new instance was let go in service (its launch lifecycle action completed).
+    InService {
+        /// The node.
+        node: String,
+        /// The new instance.
+        instance: String,
+    },
+}
+
+impl RollEvent {
+    /// The node the event is about.
+    pub fn node(&self) -> &str {
+        match self {
+            RollEvent::Replacing { node, .. }
+            | RollEvent::Waiting { node, .. }
+            | RollEvent::Ready { node, .. }
+            | RollEvent::InService { node, .. } => node,
+        }
+    }
+}
+
+impl std::fmt::Display for RollEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RollEvent::Replacing { node, instance } => {
+                write!(f, "roll {node}: replacing instance {instance}")
+            }
+            RollEvent::Waiting { node, why } => write!(f, "roll {node}: waiting: {why}"),
+            RollEvent::Ready { node, detail } => write!(f, "roll {node}: ready: {detail}"),
+            RollEvent::InService { node, instance } => {
+                write!(f, "roll {node}: instance {instance} in service")
+            }
+        }
+    }
+}
+
 /// Where progress goes.
 pub struct Progress {
     bar: Mutex<Option<ProgressBar>>,
+    /// Every roll event so far, in order.
+    rolls: Mutex<Vec<RollEvent>>,
     /// Print a line per action.
     lines: bool,
     /// Draw a bar (only on a terminal).
@@ -21,6 +84,7 @@ impl Progress {
     pub fn new(lines: bool) -> Self {
         Self {
             bar: Mutex::new(None),
+            rolls: Mutex::new(Vec::new()),
             lines,
             bar_enabled: true,
         }
@@ -30,6 +94,7 @@ impl Progress {
     pub fn silent() -> Self {
         Self {
             bar: Mutex::new(None),
+            rolls: Mutex::new(Vec::new()),
             lines: false,
             bar_enabled: false,
         }
@@ -104,6 +169,19 @@ impl Progress {
     /// Action `i` failed.
     pub fn failed(&self, i: usize, total: usize, a: &Action, e: &Error) {
         self.line(format!("  [{}/{total}] FAILED {a}\n          {e}", i + 1));
+    }
+
+    /// A step of a roll.
+    pub fn roll(&self, e: RollEvent) {
+        self.line(format!("  {e}"));
+        if let Ok(mut rolls) = self.rolls.lock() {
+            rolls.push(e);
+        }
+    }
+
+    /// Every roll event so far, in order (the action log of the rolls).
+    pub fn roll_events(&self) -> Vec<RollEvent> {
+        self.rolls.lock().map(|r| r.clone()).unwrap_or_default()
     }
 
     /// The apply ended.

@@ -18,7 +18,9 @@ mod state;
 mod value;
 
 pub use kind::Kind;
-pub use spec::{AlarmSpec, ArtefactFile, Peer, RouteTarget, Rule, Spec};
+pub use spec::{
+    AlarmSpec, ArtefactFile, Peer, READY_HOOK, READY_HOOK_SECONDS, RouteTarget, Rule, Spec,
+};
 pub use state::{Actual, Attr, State};
 pub use value::Value;
 
@@ -59,6 +61,9 @@ pub const CONTROLLER_BINARY: &str = "rmq-controller";
 pub const META_SHA256: &str = "rmq-sha256";
 /// S3 object metadata key naming the cluster that uploaded an object.
 pub const META_CLUSTER: &str = "rmq-cluster";
+/// S3 object metadata key holding the architecture an uploaded binary was built for (`x86_64`,
+/// `arm64`: [`crate::arch`]), when its ELF header says.
+pub const META_ARCH: &str = "rmq-arch";
 
 /// One desired resource.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -37,6 +37,36 @@ fn rolled_node(a: &Action) -> Option<&str> {
     a.key.strip_prefix("asg/")
 }
 
+/// The nodes (not the bastion hosts) whose Auto Scaling group `actions` update, in order: the
+/// nodes a roll may replace and the readiness gate then waits for.
+pub fn rolled_nodes(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(rolled_node)
+        .filter(|n| n.starts_with("broker-") || n.starts_with("namesrv-"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The order in which a plan replaces the instances of `nodes` (named as the layout names
+/// them, `namesrv-<i>` and `<group>-<replica>`, given in layout order): the order
+/// [`crate::plan`] sorts their group updates in, for whoever replays a roll elsewhere (the
+/// local continuity test drives local processes through it).
+pub fn roll_sequence(nodes: &[&str], fixed_masters: bool) -> Vec<String> {
+    let mut actions: Vec<Action> = nodes
+        .iter()
+        .map(|n| Action {
+            op: Op::Update,
+            kind: Kind::AutoScalingGroup,
+            key: format!("asg/{n}"),
+            id: None,
+            reason: String::new(),
+        })
+        .collect();
+    actions.sort_by_key(|a| roll_order(a, fixed_masters));
+    rolled_nodes(&actions)
+}
+
 /// True if `actions` replace a broker's instance.
 pub fn rolls_brokers(actions: &[Action]) -> bool {
     actions
@@ -151,6 +181,34 @@ mod tests {
         assert_eq!(actions, before, "no masters known: nothing moves");
         assert!(rolls_brokers(&actions));
         assert!(!rolls_brokers(&actions[..2]));
+    }
+
+    #[test]
+    fn a_replayed_roll_goes_nameservers_slaves_masters() {
+        let nodes = [
+            "namesrv-0",
+            "namesrv-1",
+            "broker-a-0",
+            "broker-a-1",
+            "broker-b-0",
+            "broker-b-1",
+        ];
+        assert_eq!(
+            roll_sequence(&nodes, true),
+            [
+                "namesrv-0",
+                "namesrv-1",
+                "broker-a-1",
+                "broker-b-1",
+                "broker-a-0",
+                "broker-b-0"
+            ]
+        );
+        assert_eq!(
+            roll_sequence(&nodes, false),
+            nodes,
+            "Automatic: index order"
+        );
     }
 
     #[test]

@@ -37,7 +37,7 @@ fn env(binaries: &[&str]) -> Discovered {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
-            latest_ami: Some("ami-0123".into()),
+            latest_amis: [("x86_64".into(), "ami-0123".into())].into(),
             artefact_files: binaries
                 .iter()
                 .map(|name| ArtefactFile {

@@ -21,7 +21,7 @@ fn env(zones: usize) -> Discovered {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    d.env.latest_ami = Some("ami-0123".into());
+    d.env.latest_amis = [("x86_64".into(), "ami-0123".into())].into();
     d.env.artefact_files = ["rmq-namesrv", "rmq-broker"]
         .iter()
         .map(|name| ArtefactFile {
@@ -164,7 +164,7 @@ fn golden() {
     quote.artefact_prefix = Some("x\ny".into());
     out.push(dump("quotes", &c222, &quote, &env(2)));
     let mut d = env(2);
-    d.env.latest_ami = None;
+    d.env.latest_amis.clear();
     out.push(dump("no-ami", &c222, &base, &d));
     let mut pinned = d.clone();
     pinned

@@ -21,7 +21,7 @@ fn env(zones: usize) -> Discovered {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
-            latest_ami: Some("ami-0123".into()),
+            latest_amis: [("x86_64".into(), "ami-0123".into())].into(),
             // As if --artefact-dir named a directory with both binaries.
             artefact_files: ["rmq-namesrv", "rmq-broker"]
                 .iter()
@@ -374,7 +374,7 @@ fn bad_input_names_the_flag_and_the_fix() {
     );
     // No AMI anywhere.
     let mut d = env(2);
-    d.env.latest_ami = None;
+    d.env.latest_amis.clear();
     let errs = plan(&spec("orders", 1, 1, 1), &params("bkt", None), &d).unwrap_err();
     assert!(errs[0].to_string().contains("--ami-id"), "{errs:?}");
 }
@@ -413,7 +413,8 @@ fn monitoring_comes_with_the_log_group() {
     prm.log_group = Some("rmq-logs".into());
     prm.replication_lag_alarm_bytes = 1024;
     let p = plan(&c, &prm, &env(2)).unwrap();
-    assert_eq!(count(&p, Kind::Alarm), 5);
+    // The template's five, and a status check alarm per node (1 nameserver, 2 brokers).
+    assert_eq!(count(&p, Kind::Alarm), 8);
     let last: Vec<&str> = p
         .actions
         .iter()
@@ -437,10 +438,30 @@ fn monitoring_comes_with_the_log_group() {
     );
     assert_eq!(alarm("alarm/replication-lag").threshold, 1024.0);
     assert!(alarm("alarm/broker-not-ready").alarm_actions.is_empty());
+    let status = alarm("alarm/broker-a-1-status-check");
+    assert_eq!(
+        (
+            status.name.as_str(),
+            status.namespace.as_str(),
+            status.metric.as_str()
+        ),
+        (
+            "rmq-orders-broker-a-1-status-check-failed",
+            "AWS/EC2",
+            "StatusCheckFailed"
+        )
+    );
+    assert_eq!(
+        status.dimensions,
+        [(
+            "AutoScalingGroupName".to_owned(),
+            "orders-broker-a-1".to_owned()
+        )]
+    );
     match &p.resource("dashboard").unwrap().spec {
         Spec::Dashboard { name, alarms, .. } => {
             assert_eq!(name, "rmq-orders");
-            assert_eq!(alarms.len(), 5);
+            assert_eq!(alarms.len(), 8);
         }
         _ => unreachable!(),
     }

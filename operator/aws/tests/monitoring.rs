@@ -177,8 +177,8 @@ async fn fail_on_the_alarms_then_rerun(aws: &Aws, c: &ValidatedCluster, p: &Para
         .unwrap();
     assert_eq!(
         plan.actions.len(),
-        first_alarm + 6,
-        "5 alarms, 1 dashboard last"
+        first_alarm + 9,
+        "the template's 5 alarms, a status check alarm per node, 1 dashboard last"
     );
     assert_eq!(plan.actions.last().unwrap().kind, Kind::Dashboard);
     let mut o = opts();
@@ -193,15 +193,19 @@ async fn fail_on_the_alarms_then_rerun(aws: &Aws, c: &ValidatedCluster, p: &Para
             "alarm/disk-above-retention-ratio",
             "alarm/consumer-lag",
             "alarm/replication-lag",
+            "alarm/namesrv-0-status-check",
+            "alarm/broker-a-0-status-check",
+            "alarm/broker-a-1-status-check",
             "dashboard"
         ]
     );
     assert!(again.actions.iter().all(|a| a.op == Op::Create));
     let report = converge(aws, c, p).await;
-    assert_eq!(report.done.len(), 4);
+    assert_eq!(report.done.len(), 7);
 }
 
-/// The five alarms of the template: the agent's namespace, dimension and metric names, the
+/// The eight alarms: the status check alarm of every node (EC2's metric of its group), and the
+/// five alarms of the template: the agent's namespace, dimension and metric names, the
 /// template's statistics and periods, thresholds from the spec and the parameters, the topic.
 async fn check_alarms(aws: &Aws, name: &str) {
     let found = alarms(aws, &format!("rmq-{name}-")).await;
@@ -209,7 +213,24 @@ async fn check_alarms(aws: &Aws, name: &str) {
         .keys()
         .filter(|n| !n.ends_with("-manual") && !n.starts_with(&format!("rmq-{name}-b-")))
         .count();
-    assert_eq!(ours, 5, "{:?}", found.keys());
+    assert_eq!(ours, 8, "{:?}", found.keys());
+    for node in NODES {
+        let a = &found[&format!("rmq-{name}-{node}-status-check-failed")];
+        let dims: Vec<(&str, &str)> = a
+            .dimensions()
+            .iter()
+            .map(|d| (d.name().unwrap(), d.value().unwrap()))
+            .collect();
+        let group = format!("{name}-{node}");
+        assert_eq!(dims, [("AutoScalingGroupName", group.as_str())]);
+        assert_eq!(
+            (a.namespace(), a.metric_name(), a.threshold()),
+            (Some("AWS/EC2"), Some("StatusCheckFailed"), Some(0.0))
+        );
+        assert_eq!(a.alarm_actions(), [TOPIC]);
+        let t = tags(aws, a.alarm_arn().unwrap()).await;
+        assert_eq!(t["rmq.dev/resource"], format!("alarm/{node}-status-check"));
+    }
     for want in WANT {
         let a = &found[&format!("rmq-{name}-{}", want.0)];
         check_alarm(a, name, &want);
@@ -220,6 +241,9 @@ async fn check_alarms(aws: &Aws, name: &str) {
         assert!(t.contains_key("rmq.dev/hash"), "{t:?}");
     }
 }
+
+/// The nodes of the test's cluster (1 nameserver, 1 group of 2), each with a status check alarm.
+const NODES: [&str; 3] = ["namesrv-0", "broker-a-0", "broker-a-1"];
 
 /// (suffix, metric, statistic, periods, threshold, comparison, missing data, notifies OK).
 type Want = (
@@ -314,7 +338,7 @@ fn check_alarm(a: &MetricAlarm, name: &str, want: &Want) {
 }
 
 /// The dashboard `rmq-<name>`: every series is a published metric of the cluster, every
-/// published metric is shown, the alarm widget lists the five alarms.
+/// published metric is shown, the alarm widget lists every alarm of the cluster.
 async fn check_dashboard(aws: &Aws, name: &str) {
     let (namespace, dimension, metrics) = published();
     let body = dashboard(aws, &format!("rmq-{name}")).await.unwrap();
@@ -419,7 +443,7 @@ async fn without_log_group_they_go(aws: &Aws, c: &ValidatedCluster, p: &Params) 
         .filter(|a| a.op == Op::Delete)
         .map(|a| a.key.as_str())
         .collect();
-    assert_eq!(deleted.len(), 6, "{deleted:?}");
+    assert_eq!(deleted.len(), 9, "{deleted:?}");
     assert_eq!(deleted[0], "dashboard");
     assert!(deleted[1..].iter().all(|k| k.starts_with("alarm/")));
     assert!(

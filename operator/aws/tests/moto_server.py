@@ -1,4 +1,4 @@
-"""moto_server for the rmq-aws tests, with three fixes for moto 5.2.5 (test harness only).
+"""moto_server for the rmq-aws tests, with five fixes for moto 5.2.5 (test harness only).
 
 moto stores the UserData of CreateLaunchTemplateVersion as a plain string, while every reader
 (instance launch by an Auto Scaling group) asserts it is a Base64EncodedString: replacing an
@@ -10,6 +10,16 @@ aws-sdk-cloudwatch (since 1.100) speaks Smithy RPC v2 CBOR (POST
 parse; CloudWatch's model also offers AWS JSON 1.0, which moto does. A CBOR request is decoded and
 handed to moto as the same operation in JSON 1.0, and moto's JSON answer is encoded back to CBOR
 along the operation's output shape (botocore's own CBOR codec, the one its clients use).
+
+A launch template's tags in DescribeLaunchTemplates are a copy taken at its creation; CreateTags
+on the template later (the apply lock renews its expiry that way) is not shown. They are read
+from the tag store on every call instead, as AWS shows them.
+
+Lifecycle hooks: moto 5.2.5 stores PutLifecycleHook but launches every instance straight into
+InService and has no CompleteLifecycleAction. Here an instance a group launches while it has an
+autoscaling:EC2_INSTANCE_LAUNCHING hook waits in Pending:Wait (and counts towards the group's
+capacity, as on AWS) until CompleteLifecycleAction: CONTINUE puts it in service, ABANDON
+terminates it (and the group launches another). The hook's heartbeat timeout is not modelled.
 """
 
 import io
@@ -21,6 +31,10 @@ import botocore.session
 from botocore.parsers import BaseCBORParser
 from botocore.serialize import RpcV2CBORSerializer
 
+from moto.autoscaling.exceptions import ValidationError
+from moto.autoscaling.models import FakeAutoScalingGroup
+from moto.autoscaling.responses import AutoScalingResponse
+from moto.core.responses import EmptyResult
 from moto.core.types import Base64EncodedString
 from moto.ec2.models.launch_templates import LaunchTemplate
 from moto.ec2.utils import parse_user_data
@@ -38,6 +52,47 @@ def _create_version_with_user_data(self, data, description):
 
 
 LaunchTemplate.create_version = _create_version_with_user_data
+LaunchTemplate.tags = property(lambda self: self.get_tags(), lambda self, value: None)
+
+_LAUNCHING = "autoscaling:EC2_INSTANCE_LAUNCHING"
+_replace_instances = FakeAutoScalingGroup.replace_autoscaling_group_instances
+
+
+def _launching_hook(group):
+    hooks = group.autoscaling_backend.lifecycle_hooks.values()
+    return any(h.auto_scaling_group_name == group.name and h.lifecycle_transition == _LAUNCHING for h in hooks)
+
+
+def _replace_instances_waiting(self, count_needed, propagated_tags):
+    before = len(self.instance_states)
+    _replace_instances(self, count_needed, propagated_tags)
+    if _launching_hook(self):
+        for state in self.instance_states[before:]:
+            state.lifecycle_state = "Pending:Wait"
+
+
+def _active_instances(self):
+    return [x for x in self.instance_states if x.lifecycle_state in ("InService", "Pending:Wait")]
+
+
+def _complete_lifecycle_action(self):
+    backend = self.autoscaling_backend
+    group = backend.autoscaling_groups.get(self._get_param("AutoScalingGroupName"))
+    instance_id = self._get_param("InstanceId")
+    result = self._get_param("LifecycleActionResult")
+    state = next((s for s in (group.instance_states if group else []) if s.instance.id == instance_id), None)
+    if state is None or state.lifecycle_state != "Pending:Wait":
+        raise ValidationError(f"No active Lifecycle Action found with instance ID {instance_id}")
+    if result == "ABANDON":
+        backend.terminate_instance(instance_id, should_decrement=False)
+    else:
+        state.lifecycle_state = "InService"
+    return EmptyResult()
+
+
+FakeAutoScalingGroup.replace_autoscaling_group_instances = _replace_instances_waiting
+FakeAutoScalingGroup.active_instances = _active_instances
+AutoScalingResponse.complete_lifecycle_action = _complete_lifecycle_action
 
 # moto's backends are not safe under concurrent requests (the server is threaded and the tests
 # run in parallel): DescribeRouteTables once failed with HTTP 500 "dictionary changed size during

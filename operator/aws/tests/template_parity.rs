@@ -66,7 +66,7 @@ fn security_lines(c: &rmq_model::ValidatedCluster, node: &str) -> String {
         env: Environment {
             region: "eu-west-1".into(),
             azs: vec!["eu-west-1a".into(), "eu-west-1b".into()],
-            latest_ami: Some("ami-0123".into()),
+            latest_amis: [("x86_64".into(), "ami-0123".into())].into(),
             // As if --artefact-dir named a directory with both binaries.
             artefact_files: ["rmq-namesrv", "rmq-broker"]
                 .iter()
@@ -143,7 +143,7 @@ fn failover_environment(sha: &str) -> Discovered {
         env: Environment {
             region: "eu-west-1".into(),
             azs: vec!["eu-west-1a".into(), "eu-west-1b".into()],
-            latest_ami: Some("ami-0123".into()),
+            latest_amis: [("x86_64".into(), "ami-0123".into())].into(),
             artefact_files: ["rmq-namesrv", "rmq-broker", "rmq-controller"]
                 .iter()
                 .map(|n| ArtefactFile {

@@ -11,28 +11,39 @@
 //! with TLS on verifies the nameservers against `--tls-ca`, else against the `ca.crt` parameter
 //! of the spec's `certificateSecret`. With `failover: Automatic` the plan shows the controllers
 //! (on the first nameserver nodes) and `apply` rolls the current masters last (`roll`).
+//!
+//! `apply` and `destroy --yes` hold the cluster's apply lock (`lock`); an apply whose plan
+//! deletes anything needs `--yes` (or a "yes" typed on a terminal); an apply that replaces
+//! instances waits for each replaced node to be ready (`ready`) before the next.
+//!
+//! - `apply`, `destroy`: the two commands that change things.
+//! - `report`: progress, summary, JSON and outputs of an apply.
+//! - `lock`, `ready`, `roll`: the apply lock, the readiness gate, the masters-last order.
+//! - `secrets`: `secrets put|list` and what `apply` reads from SSM.
 
-use crate::cli::aws::{ApplyArgs, AwsCommand, DestroyArgs, PlanArgs, SecretsCommand, Target};
-use crate::cli::{NamesrvArg, SecurityArgs};
+use crate::cli::aws::{AwsCommand, PlanArgs, SecretsCommand, Target};
 use crate::error::CtlError;
-use crate::output::{Output, Table, emit};
+use crate::output::{Output, emit};
 use rmq_aws::params::{Connection, Network, Params};
-use rmq_aws::{ApplyOptions, Aws, Outputs, Plan, Progress, Report};
+use rmq_aws::{Aws, Plan};
 use rmq_model::ValidatedCluster;
 use rmq_model::manifest::Declarations;
-use serde::Serialize;
-use std::time::Duration;
 
+mod apply;
+mod destroy;
+mod lock;
+mod ready;
+mod report;
 mod roll;
 mod secrets;
-use secrets::{admin_security, cluster_ca, secrets_list, secrets_put};
+use secrets::{secrets_list, secrets_put};
 
 /// Runs an `aws` subcommand.
 pub async fn run(cmd: AwsCommand) -> Result<(), CtlError> {
     match cmd {
         AwsCommand::Plan(a) => plan(a).await,
-        AwsCommand::Apply(a) => apply(a).await,
-        AwsCommand::Destroy(a) => destroy(a).await,
+        AwsCommand::Apply(a) => apply::apply(a).await,
+        AwsCommand::Destroy(a) => destroy::destroy(a).await,
         AwsCommand::Secrets(SecretsCommand::Put(a)) => secrets_put(a).await,
         AwsCommand::Secrets(SecretsCommand::List(a)) => secrets_list(a).await,
     }
@@ -163,6 +174,21 @@ fn print_plan(plan: &Plan, verb: &str) {
     print_controllers(plan);
 }
 
+/// The deletes of an apply plan, which need `--yes`.
+fn print_destructive(plan: &Plan) {
+    let deletes = plan.destructive();
+    if deletes.is_empty() {
+        return;
+    }
+    println!(
+        "destructive: {} delete(s); apply runs them only with --yes (or when confirmed on a terminal):",
+        deletes.len()
+    );
+    for a in deletes {
+        println!("  ! {} ({})", a.key, a.reason);
+    }
+}
+
 /// The controllers of `failover: Automatic` and the nameserver nodes that run them.
 fn print_controllers(plan: &Plan) {
     if plan.controllers.is_empty() {
@@ -182,14 +208,27 @@ async fn plan(a: PlanArgs) -> Result<(), CtlError> {
     let (_, plan) = rmq_aws::plan_apply(&aws, &cluster, &params)
         .await
         .map_err(aws_err)?;
+    let held = rmq_aws::lock::current(&aws, &cluster.name)
+        .await
+        .map_err(aws_err)?;
     match a.target.output {
         Output::Table => {
             print_plan(&plan, "plan only, nothing changes");
+            print_destructive(&plan);
+            if let Some(holder) = held {
+                println!(
+                    "note: {}",
+                    rmq_aws::lock::Held {
+                        holder,
+                        now: rmq_aws::lock::now(),
+                    }
+                );
+            }
             Ok(())
         }
         o => emit(
             o,
-            &serde_json::json!({"cluster": plan.cluster, "actions": plan.actions, "controllers": plan.controllers, "warnings": plan.warnings}),
+            &serde_json::json!({"cluster": plan.cluster, "actions": plan.actions, "destructive": plan.destructive(), "controllers": plan.controllers, "warnings": plan.warnings}),
         ),
     }
 }
@@ -222,250 +261,4 @@ async fn print_iam_policy(
         serde_json::to_string_pretty(&doc).map_err(|e| CtlError::Render(e.to_string()))?
     );
     Ok(())
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ApplyJson<'a> {
-    actions: &'a [rmq_aws::Action],
-    applied: usize,
-    failed: Option<String>,
-    not_applied: usize,
-    snapshots: &'a [String],
-    outputs: Option<Outputs>,
-}
-
-impl<'a> ApplyJson<'a> {
-    fn new(plan: &'a Plan, report: &'a Report, outputs: Option<Outputs>) -> Self {
-        Self {
-            actions: &plan.actions,
-            applied: report.done.len(),
-            failed: report.failed.as_ref().map(|(x, e)| format!("{x}: {e}")),
-            not_applied: report.not_done.len(),
-            snapshots: &report.snapshots,
-            outputs,
-        }
-    }
-}
-
-/// Executes `plan` (with a progress display for the table format) and prints the summary.
-async fn execute(
-    aws: &Aws,
-    plan: &Plan,
-    found: &rmq_aws::Discovered,
-    opts: &ApplyOptions,
-    table: bool,
-) -> Report {
-    let progress = if table {
-        Progress::new(true)
-    } else {
-        Progress::silent()
-    };
-    let report = rmq_aws::apply(aws, plan, found, opts, &progress).await;
-    summarize(&report, table);
-    report
-}
-
-fn summarize(report: &Report, table: bool) {
-    if !table {
-        return;
-    }
-    for a in &report.not_done {
-        println!("  not run {a}");
-    }
-    if !report.snapshots.is_empty() {
-        println!(
-            "final snapshots of deleted data volumes: {}",
-            report.snapshots.join(", ")
-        );
-    }
-    match &report.failed {
-        None => println!("applied {} change(s)", report.done.len()),
-        Some(_) => println!(
-            "stopped: {} change(s) applied, 1 failed, {} not applied; fix the cause and run the same command again (it continues from the current state)",
-            report.done.len(),
-            report.not_done.len()
-        ),
-    }
-}
-
-fn failed(report: &Report) -> Result<(), CtlError> {
-    match &report.failed {
-        None => Ok(()),
-        Some((a, e)) => Err(CtlError::ApplyFailed(format!("{a}: {e}"))),
-    }
-}
-
-fn print_outputs(out: &Outputs) {
-    println!("cluster {}", out.cluster);
-    println!("  NameServerAddresses    {}", out.name_server_addresses);
-    if !out.controller_addresses.is_empty() {
-        println!("  ControllerAddresses    {}", out.controller_addresses);
-    }
-    if let Some(sg) = &out.client_security_group {
-        println!("  ClientSecurityGroupID  {sg}");
-    }
-    if let Some(v) = &out.vpc_id {
-        println!(
-            "  VPCID                  {v}  (private subnets {})",
-            out.private_subnets.join(", ")
-        );
-    }
-    if let Some(b) = &out.bastion_auto_scaling_group {
-        println!("  Bastion                {b}");
-    }
-    if let Some(a) = &out.artefacts {
-        println!("  Artefacts              {a}");
-    }
-    if let Some(d) = &out.dashboard {
-        println!(
-            "  DashboardName          {d}  (alarms {})",
-            out.alarms.join(", ")
-        );
-    }
-    let controllers = out.nodes.iter().any(|n| n.controller.is_some());
-    let mut head = vec!["NODE", "ROLE", "ENDPOINT", "INTERFACE", "VOLUME", "ASG"];
-    if controllers {
-        head.push("CONTROLLER");
-    }
-    let mut t = Table::new(&head);
-    let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
-    for n in &out.nodes {
-        let mut row = vec![
-            n.node.clone(),
-            n.role.clone(),
-            dash(&n.endpoint),
-            dash(&n.network_interface),
-            dash(&n.data_volume),
-            dash(&n.auto_scaling_group),
-        ];
-        if controllers {
-            row.push(dash(&n.controller));
-        }
-        t.row(row);
-    }
-    print!("{}", t.render());
-}
-
-async fn apply(a: ApplyArgs) -> Result<(), CtlError> {
-    let (decls, cluster, params, aws) = setup(&a.target).await?;
-    let output = a.target.output;
-    let table = output == Output::Table;
-    let (found, mut plan) = rmq_aws::plan_apply(&aws, &cluster, &params)
-        .await
-        .map_err(aws_err)?;
-    let roll_note = if a.no_roll {
-        None
-    } else {
-        roll::masters_last(&mut plan, &found, &cluster, &a.namesrv, &aws).await
-    };
-    if table {
-        print_plan(&plan, "applying");
-        if let Some(note) = &roll_note {
-            println!("{note}");
-        }
-    }
-    let opts = ApplyOptions {
-        wait_timeout: Duration::from_secs(a.wait_timeout),
-        snapshot_volumes: !a.no_snapshot,
-        roll_instances: !a.no_roll,
-        fail_after: a.fail_after,
-        ..ApplyOptions::default()
-    };
-    let report = execute(&aws, &plan, &found, &opts, table).await;
-    let out = report.ok().then(|| rmq_aws::outputs(&plan, &report.state));
-    match &out {
-        Some(o) if table => print_outputs(o),
-        _ if table => {}
-        _ => emit(output, &ApplyJson::new(&plan, &report, out.clone()))?,
-    }
-    failed(&report)?;
-    if a.skip_topics || (decls.topics.is_empty() && decls.groups.is_empty()) {
-        return Ok(());
-    }
-    let list = a
-        .namesrv
-        .namesrv
-        .clone()
-        .or_else(|| out.map(|o| o.name_server_addresses))
-        .unwrap_or_default();
-    let mut security = admin_security(&aws, &cluster, &a.namesrv.security).await?;
-    // Kept until the reconcile is done: the CA bundle read from SSM, as a file for --tls-ca.
-    let _ca = cluster_ca(&aws, &cluster, &mut security).await?;
-    reconcile_topics(&decls, &cluster, list, &security, output).await
-}
-
-/// Reconciles the files' topics and consumer groups through the nameservers in `list`, as
-/// `rmqctl apply` does.
-async fn reconcile_topics(
-    decls: &Declarations,
-    cluster: &ValidatedCluster,
-    list: String,
-    security: &SecurityArgs,
-    output: Output,
-) -> Result<(), CtlError> {
-    let admin = crate::security::admin(&NamesrvArg {
-        namesrv: Some(list),
-        security: security.clone(),
-    })?;
-    let desired = decls.desired(std::slice::from_ref(&cluster.name));
-    if output == Output::Table {
-        println!(
-            "topics and consumer groups (nameservers {}):",
-            admin.name_servers().join(";")
-        );
-    }
-    crate::apply::reconcile(&admin, &desired, decls, false, output, &mut |line| {
-        println!("{line}")
-    })
-    .await
-    .map_err(|e| match e {
-        CtlError::Admin(err) => CtlError::Aws(format!(
-            "the cluster's resources are applied, but topics and groups were not: {err} (fix: run from the bastion or inside the VPC, pass --namesrv through a tunnel, or --skip-topics)"
-        )),
-        other => other,
-    })
-}
-
-async fn destroy(a: DestroyArgs) -> Result<(), CtlError> {
-    let (_, cluster, params, aws) = setup(&a.target).await?;
-    let output = a.target.output;
-    let table = output == Output::Table;
-    let (found, plan) = rmq_aws::plan_destroy_cluster(&aws, &cluster, &params)
-        .await
-        .map_err(aws_err)?;
-    if plan.actions.is_empty() {
-        if table {
-            println!(
-                "nothing to delete: no resource is tagged rmq.dev/cluster={}",
-                cluster.name
-            );
-        }
-        return Ok(());
-    }
-    if table {
-        let verb = if a.yes {
-            "destroying"
-        } else {
-            "destroy plan only; pass --yes to delete"
-        };
-        print_plan(&plan, verb);
-    }
-    if !a.yes {
-        return if table {
-            Ok(())
-        } else {
-            emit(output, &plan.actions)
-        };
-    }
-    let opts = ApplyOptions {
-        wait_timeout: Duration::from_secs(a.wait_timeout),
-        snapshot_volumes: !a.no_snapshot,
-        ..ApplyOptions::default()
-    };
-    let report = execute(&aws, &plan, &found, &opts, table).await;
-    if !table {
-        emit(output, &ApplyJson::new(&plan, &report, None))?;
-    }
-    failed(&report)
 }

@@ -1,14 +1,14 @@
-//! The artefact bucket: whether it exists, whether this cluster owns it, and the checksums of
-//! the binaries (and `rmq-controller`, when there) under the cluster's prefix.
+//! The artefact bucket: whether it exists, whether this cluster owns it, and the checksums and
+//! build architectures of the binaries (and `rmq-controller`, when there) under the cluster's
+//! prefix.
 
 use crate::client::Aws;
 use crate::discovered::Discovered;
 use crate::error::{Result, aws as sdk_err};
 use crate::params::Params;
 use crate::resource::{
-    Actual, BINARIES, CONTROLLER_BINARY, Kind, META_CLUSTER, META_SHA256, TAG_CLUSTER,
+    Actual, BINARIES, CONTROLLER_BINARY, Kind, META_ARCH, META_CLUSTER, META_SHA256, TAG_CLUSTER,
 };
-use sha2::Digest;
 
 /// What the artefact bucket holds under the prefix.
 pub(super) async fn artefacts(
@@ -43,6 +43,7 @@ pub(super) async fn artefacts(
     let mut a = Actual::new(Kind::Artefacts, "artefacts", bucket.clone())
         .with("owned", owned.to_string())
         .with("prefix", prefix.clone())
+        .with("root", params.artefact_root(cluster))
         .with("region", region.clone());
     let mut ours = false;
     let others = [CONTROLLER_BINARY, crate::secrets::NODE_SCRIPT_NAME];
@@ -63,6 +64,9 @@ pub(super) async fn artefacts(
                 ours |= meta
                     .and_then(|m| m.get(META_CLUSTER))
                     .is_some_and(|c| c == cluster);
+                if let Some(arch) = meta.and_then(|m| m.get(META_ARCH)) {
+                    a.attrs.insert(format!("arch/{name}"), arch.clone());
+                }
                 a.attrs.insert(format!("sha256/{name}"), sha);
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
@@ -77,12 +81,4 @@ pub(super) async fn artefacts(
     a.attrs.insert("ours".into(), ours.to_string());
     found.state.put(a);
     Ok(())
-}
-
-/// The SHA-256 of `bytes` as 64 lowercase hex digits (as `sha256sum` prints it).
-pub(super) fn sha256_hex(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

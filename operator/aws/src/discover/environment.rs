@@ -1,8 +1,10 @@
 //! The environment the layout depends on: the zones (of a new VPC, or of the subnets of an
-//! existing one), the AMIs the launch templates already use, the newest Amazon Linux 2023 AMI
-//! and the checksums of the local binaries to upload.
+//! existing one), the AMIs the launch templates already use, the instance types' architectures
+//! and the newest Amazon Linux 2023 AMI of each (`images`), and the checksums and build
+//! architectures of the local binaries to upload (read in chunks, never whole into memory).
 
-use super::artefacts::sha256_hex;
+use super::images::images;
+use crate::arch::file_arch;
 use crate::client::Aws;
 use crate::discovered::{Discovered, ExistingVpc};
 use crate::error::{Error, Result, aws as sdk_err};
@@ -10,6 +12,8 @@ use crate::params::{Network, Params};
 use crate::resource::{Actual, ArtefactFile, BINARIES, CONTROLLER_BINARY, Kind, State};
 use aws_sdk_ec2::Client as Ec2;
 use aws_sdk_ec2::types::Filter;
+use sha2::Digest;
+use std::io::Read;
 use std::path::Path;
 
 /// Fills `found.env` (the tagged resources are in `found.state` already).
@@ -30,18 +34,24 @@ pub(super) async fn environment(aws: &Aws, params: &Params, found: &mut Discover
             found.env.pinned_amis.insert(a.key.clone(), ami.clone());
         }
     }
-    if params.ami_id.is_none() {
-        found.env.latest_ami = latest_al2023(&aws.ec2).await?;
-    }
+    images(aws, params, found).await?;
+    found.env.published_sha256 = published(&found.state, "sha256");
+    found.env.binary_archs = published(&found.state, "arch");
     if let Some(dir) = &params.artefact_dir {
-        found.env.artefact_files.extend(local_artefacts(dir)?);
+        for (file, arch) in local_artefacts(dir)? {
+            found
+                .env
+                .binary_archs
+                .insert(file.name.clone(), arch.unwrap_or_default());
+            found.env.artefact_files.push(file);
+        }
     }
-    found.env.published_sha256 = published_sha256(&found.state);
     Ok(())
 }
 
-/// The checksums the artefacts discovery read from the binaries under the prefix (non-empty only).
-fn published_sha256(state: &State) -> std::collections::BTreeMap<String, String> {
+/// What the artefacts discovery read from the binaries under the prefix: attribute
+/// `what/<name>` (`sha256`, `arch`) by binary name (non-empty only).
+fn published(state: &State, what: &str) -> std::collections::BTreeMap<String, String> {
     let Some(a) = state.resources.get("artefacts") else {
         return Default::default();
     };
@@ -49,8 +59,8 @@ fn published_sha256(state: &State) -> std::collections::BTreeMap<String, String>
         .iter()
         .chain(&[CONTROLLER_BINARY])
         .filter_map(|name| {
-            let sha = a.attrs.get(&format!("sha256/{name}"))?;
-            (!sha.is_empty()).then(|| ((*name).to_owned(), sha.clone()))
+            let v = a.attrs.get(&format!("{what}/{name}"))?;
+            (!v.is_empty()).then(|| ((*name).to_owned(), v.clone()))
         })
         .collect()
 }
@@ -182,9 +192,10 @@ async fn subnet_zones(
     Ok(list)
 }
 
-/// The binaries under `--artefact-dir` with their checksums: rmq-namesrv and rmq-broker, and
-/// rmq-controller when it is there (the layout requires it for `failover: Automatic`).
-fn local_artefacts(dir: &Path) -> Result<Vec<ArtefactFile>> {
+/// The binaries under `--artefact-dir` with their checksums and build architectures (`None`:
+/// not an ELF file): rmq-namesrv and rmq-broker, and rmq-controller when it is there (the
+/// layout requires it for `failover: Automatic`).
+fn local_artefacts(dir: &Path) -> Result<Vec<(ArtefactFile, Option<String>)>> {
     let controller = Some(CONTROLLER_BINARY).filter(|c| dir.join(c).is_file());
     BINARIES
         .iter()
@@ -192,44 +203,38 @@ fn local_artefacts(dir: &Path) -> Result<Vec<ArtefactFile>> {
         .chain(controller)
         .map(|name| {
             let path = dir.join(name);
-            let bytes = std::fs::read(&path).map_err(|source| Error::Io {
+            let io = |source| Error::Io {
                 what: format!("--artefact-dir: reading {}", path.display()),
                 source,
-            })?;
-            Ok(ArtefactFile {
+            };
+            let sha256 = sha256_file(&path).map_err(io)?;
+            let arch = file_arch(&path).map_err(io)?;
+            let file = ArtefactFile {
                 name: name.into(),
                 path: path.display().to_string(),
-                sha256: sha256_hex(&bytes),
+                sha256,
                 embedded: None,
-            })
+            };
+            Ok((file, arch))
         })
         .collect()
 }
 
-/// The newest Amazon Linux 2023 x86_64 AMI published by Amazon.
-async fn latest_al2023(ec2: &Ec2) -> Result<Option<String>> {
-    let images = ec2
-        .describe_images()
-        .owners("amazon")
-        .filters(
-            Filter::builder()
-                .name("name")
-                .values("al2023-ami-2023.*-x86_64")
-                .build(),
-        )
-        .filters(Filter::builder().name("state").values("available").build())
-        .send()
-        .await
-        .map_err(|e| sdk_err("DescribeImages", e))?;
-    Ok(images
-        .images()
+/// The SHA-256 of the file at `path` as 64 lowercase hex digits, read in 1 MiB chunks.
+pub(crate) fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
         .iter()
-        .filter(|i| !i.name().unwrap_or_default().contains("minimal"))
-        .max_by_key(|i| {
-            (
-                i.creation_date().unwrap_or_default().to_owned(),
-                i.name().unwrap_or_default().to_owned(),
-            )
-        })
-        .and_then(|i| i.image_id().map(str::to_owned)))
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }

@@ -1,13 +1,13 @@
 //! The Auto Scaling group of one per node: created or updated to the node's launch template
-//! version, waited for in service, and after a version change each instance launched from an
-//! older version is replaced in turn so it boots with the new user data.
+//! version and waited for in service, with the launch lifecycle hook of a node group
+//! ([`crate::resource::READY_HOOK`]); after a version change `roll` replaces each instance
+//! launched from an older version in turn so it boots with the new user data.
 
 use super::{Executor, wrong_spec};
 use crate::error::{Result, aws};
 use crate::resource::{Actual, Kind, Resource, Spec, TAG_HASH};
 use aws_sdk_autoscaling::client::Waiters as _;
-use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsOutput;
-use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, LifecycleState, Tag as AsgTag};
+use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag as AsgTag};
 
 /// `$builder` (a CreateAutoScalingGroup or UpdateAutoScalingGroup call: the same settings on
 /// two builder types) with every setting of `$group`.
@@ -75,6 +75,7 @@ impl Executor<'_> {
             launch_template,
             version,
             grace_seconds,
+            ready_hook_seconds,
         } = &r.spec
         else {
             return Err(wrong_spec(r));
@@ -96,22 +97,44 @@ impl Executor<'_> {
         let prior = match existing {
             None => {
                 self.create_group(&group, base.clone()).await?;
+                if self.opts.wait_in_service {
+                    self.wait_in_service(name).await?;
+                }
                 Vec::new()
             }
             Some(_) => {
                 let prior = self.launched_before(name, &group.version).await?;
                 self.update_group(&group).await?;
+                self.wait_settled(name).await?;
                 prior
             }
         };
-        if self.opts.wait_in_service || existing.is_some() {
-            self.wait_in_service(name).await?;
+        // After the first instances are in service: only later launches wait for the hook.
+        if let Some(secs) = ready_hook_seconds {
+            self.put_ready_hook(name, *secs).await?;
         }
         if existing.is_some() && self.opts.roll_instances {
-            self.roll(name, &group.version, &prior).await?;
+            let node = self.rolled_node(&r.key);
+            self.roll(name, &group.version, &prior, node.as_ref())
+                .await?;
         }
-        // The last step: mark the group converged (not propagated to instances).
-        let mut tags = if existing.is_some() { base } else { Vec::new() };
+        self.mark_converged(&group, existing.is_some().then_some(base), hash)
+            .await?;
+        Ok(Actual::new(Kind::AutoScalingGroup, &r.key, name)
+            .with("min", size.to_string())
+            .with("max", size.to_string())
+            .with("desired", size.to_string()))
+    }
+
+    /// The last step: the group's tags (`base`, when they may have changed) and its hash (not
+    /// propagated to instances).
+    async fn mark_converged(
+        &self,
+        group: &Group<'_>,
+        base: Option<Vec<AsgTag>>,
+        hash: &str,
+    ) -> Result<()> {
+        let mut tags = base.unwrap_or_default();
         tags.push(group.tag(TAG_HASH, hash, false));
         self.aws
             .asg
@@ -119,11 +142,8 @@ impl Executor<'_> {
             .set_tags(Some(tags))
             .send()
             .await
-            .map_err(|e| aws(format!("CreateOrUpdateTags {name}"), e))?;
-        Ok(Actual::new(Kind::AutoScalingGroup, &r.key, name)
-            .with("min", size.to_string())
-            .with("max", size.to_string())
-            .with("desired", size.to_string()))
+            .map_err(|e| aws(format!("CreateOrUpdateTags {}", group.name), e))?;
+        Ok(())
     }
 
     /// Creates `group` with `tags` (propagated to its instances).
@@ -159,86 +179,6 @@ impl Executor<'_> {
             &format!("Auto Scaling group {name} to have its instances in service"),
             w,
         )
-    }
-
-    /// The instances of group `name` when the group itself is on another template version than
-    /// `version` (all of them are then launched from an older version, whatever each instance
-    /// reports: moto relabels instances with the group's version).
-    async fn launched_before(&self, name: &str, version: &str) -> Result<Vec<String>> {
-        let out = self.describe_group(name).await?;
-        Ok(out
-            .auto_scaling_groups()
-            .iter()
-            .filter(|g| g.launch_template().and_then(|t| t.version()) != Some(version))
-            .flat_map(|g| g.instances())
-            .filter_map(|i| i.instance_id().map(str::to_owned))
-            .collect())
-    }
-
-    /// Group `name` with its instances.
-    async fn describe_group(&self, name: &str) -> Result<DescribeAutoScalingGroupsOutput> {
-        self.aws
-            .asg
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(name)
-            .send()
-            .await
-            .map_err(|e| aws(format!("DescribeAutoScalingGroups {name}"), e))
-    }
-
-    /// Replaces, one at a time, every instance of `name` launched from another template version
-    /// (as the instance reports it) or listed in `prior` (see `launched_before`).
-    async fn roll(&self, name: &str, version: &str, prior: &[String]) -> Result<()> {
-        let out = self.describe_group(name).await?;
-        let stale: Vec<String> = out
-            .auto_scaling_groups()
-            .iter()
-            .flat_map(|g| g.instances())
-            .filter(|i| {
-                i.launch_template().and_then(|t| t.version()) != Some(version)
-                    || i.instance_id()
-                        .is_some_and(|id| prior.iter().any(|p| p == id))
-            })
-            .filter(|i| {
-                !matches!(
-                    i.lifecycle_state(),
-                    Some(LifecycleState::Terminating | LifecycleState::Terminated)
-                )
-            })
-            .filter_map(|i| i.instance_id().map(str::to_owned))
-            .collect();
-        for id in &stale {
-            let id = id.as_str();
-            self.aws
-                .asg
-                .terminate_instance_in_auto_scaling_group()
-                .instance_id(id)
-                .should_decrement_desired_capacity(false)
-                .send()
-                .await
-                .map_err(|e| {
-                    aws(
-                        format!("TerminateInstanceInAutoScalingGroup {name} {id}"),
-                        e,
-                    )
-                })?;
-            self.poll(&format!("{name} to replace instance {id}"), || async move {
-                let out = self.describe_group(name).await?;
-                Ok(out.auto_scaling_groups().iter().all(|g| {
-                    let live: Vec<_> = g
-                        .instances()
-                        .iter()
-                        .filter(|i| i.instance_id() != Some(id))
-                        .collect();
-                    live.len() as i32 >= g.min_size().unwrap_or(1)
-                        && live
-                            .iter()
-                            .all(|i| i.lifecycle_state() == Some(&LifecycleState::InService))
-                }))
-            })
-            .await?;
-        }
-        Ok(())
     }
 
     pub(crate) async fn delete_asg(&self, name: &str) -> Result<()> {

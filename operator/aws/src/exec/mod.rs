@@ -1,7 +1,13 @@
 //! Executing a [`Plan`]: one action at a time, in plan order, with waiters where the SDK has
 //! them (VPC, subnet, NAT gateway, volume, snapshot, Auto Scaling group in service / gone) and
 //! bounded polling elsewhere, printing a progress line per action. CloudWatch alarms and the
-//! dashboard come last (`monitoring`).
+//! dashboard come last (`monitoring`). Replacing instances after a launch template change is
+//! `roll` (one node at a time, each waited for by the readiness gate).
+//!
+//! The EC2 create calls that take one get a client token (`ClientToken`, see
+//! [`Executor::client_token`]): unique per apply run and resource, so the SDK's retry of a call
+//! whose answer was lost cannot create the resource twice (and a later run never collides
+//! with an earlier one's token).
 //!
 //! Every create passes the resource's tags in the create call itself (`TagSpecifications`), so a
 //! resource that exists is always found again by the next discovery; the `rmq.dev/hash` tag is
@@ -14,16 +20,20 @@ mod asg;
 mod monitoring;
 mod network;
 mod nodes;
+mod roll;
 mod routes;
 mod security;
 
 use crate::client::Aws;
 use crate::discovered::Discovered;
 use crate::error::{Error, Result, aws};
+use crate::lock::LeaseWatch;
 use crate::plan::{Action, Op, Plan};
 use crate::progress::Progress;
-use crate::resource::{Actual, Kind, Resource, State, TAG_HASH, Value};
+use crate::readiness::Gate;
+use crate::resource::{Actual, Kind, Resource, State, TAG_HASH, Value, fnv_hex};
 use aws_sdk_ec2::types::{ResourceType, Tag, TagSpecification};
+use aws_smithy_runtime_api::client::waiters::error::WaiterError;
 use std::time::{Duration, Instant};
 
 /// How to apply.
@@ -41,6 +51,16 @@ pub struct ApplyOptions {
     pub roll_instances: bool,
     /// Wait until every Auto Scaling group has its instances in service.
     pub wait_in_service: bool,
+    /// The readiness gate of a roll: after each node's instance is replaced, the roll waits
+    /// until the gate sees the node back (registered, a slave caught up) before it lets the
+    /// new instance go in service and replaces the next; `None` waits for the Auto Scaling
+    /// group alone.
+    pub readiness: Option<Gate>,
+    /// How long the gate may take per node before the roll stops with [`Error::NotReady`].
+    pub ready_timeout: Duration,
+    /// The apply lock's state ([`crate::lock`]): the apply stops before its next action once
+    /// the lock was lost.
+    pub lease: Option<LeaseWatch>,
     /// Test hook: stop with [`Error::Injected`] before action number N (0-based).
     pub fail_after: Option<usize>,
 }
@@ -53,6 +73,9 @@ impl Default for ApplyOptions {
             snapshot_volumes: true,
             roll_instances: true,
             wait_in_service: true,
+            readiness: None,
+            ready_timeout: Duration::from_secs(900),
+            lease: None,
             fail_after: None,
         }
     }
@@ -69,6 +92,9 @@ pub struct Report {
     pub not_done: Vec<Action>,
     /// Snapshots taken of deleted data volumes.
     pub snapshots: Vec<String>,
+    /// Things the user should know about what was (not) done, e.g. a bucket kept because it
+    /// holds other clusters' objects.
+    pub notes: Vec<String>,
     /// The state after the apply (what exists, by key).
     pub state: State,
 }
@@ -93,16 +119,26 @@ pub async fn apply(
         plan,
         state: found.state.clone(),
         opts,
+        progress,
+        run: run_id(),
         snapshots: Vec::new(),
+        notes: Vec::new(),
     };
     let mut report = Report::default();
     let total = plan.actions.len();
     progress.begin(total);
     for (i, action) in plan.actions.iter().enumerate() {
-        if opts.fail_after == Some(i) {
-            report.failed = Some((action.clone(), Error::Injected(i)));
+        let stop = if opts.fail_after == Some(i) {
+            Some(Error::Injected(i))
+        } else if opts.lease.as_ref().is_some_and(LeaseWatch::lost) {
+            Some(Error::LockLost(plan.cluster.clone()))
+        } else {
+            None
+        };
+        if let Some(e) = stop {
+            progress.failed(i, total, action, &e);
+            report.failed = Some((action.clone(), e));
             report.not_done = plan.actions[i + 1..].to_vec();
-            progress.failed(i, total, action, &Error::Injected(i));
             break;
         }
         progress.start(i, total, action);
@@ -135,8 +171,18 @@ pub async fn apply(
     }
     progress.finish();
     report.snapshots = ex.snapshots;
+    report.notes = ex.notes;
     report.state = ex.state;
     report
+}
+
+/// A value unique to this apply run (time and process), part of every client token.
+fn run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    fnv_hex(format!("{nanos} {}", std::process::id()).as_bytes())
 }
 
 /// Applies actions, keeping the state current as resources appear and disappear.
@@ -145,7 +191,13 @@ pub(crate) struct Executor<'a> {
     pub(crate) plan: &'a Plan,
     pub(crate) state: State,
     pub(crate) opts: &'a ApplyOptions,
+    /// Where roll events go.
+    pub(crate) progress: &'a Progress,
+    /// See [`run_id`].
+    pub(crate) run: String,
     pub(crate) snapshots: Vec<String>,
+    /// See [`Report::notes`].
+    pub(crate) notes: Vec<String>,
 }
 
 impl Executor<'_> {
@@ -232,6 +284,17 @@ impl Executor<'_> {
             self.state.resources.remove(key);
         }
         Ok(())
+    }
+
+    /// The client token of EC2 call `op` creating resource `key` in this run (at most 64 ASCII
+    /// characters, as EC2 requires).
+    pub(crate) fn client_token(&self, op: &str, key: &str) -> String {
+        format!(
+            "rmq-{}-{}-{}",
+            self.run,
+            fnv_hex(self.plan.cluster.as_bytes()),
+            fnv_hex(format!("{op} {key}").as_bytes())
+        )
     }
 
     /// Resolves `v` against the current state.
@@ -327,29 +390,27 @@ impl Executor<'_> {
         }
     }
 
-    /// A waiter's failure as [`Error::Timeout`] or [`Error::Aws`].
-    pub(crate) fn waited<T, E: std::fmt::Debug>(
+    /// A waiter's failure as [`Error::Timeout`] (the SDK's `ExceededMaxWait`) or [`Error::Aws`].
+    pub(crate) fn waited<T, O, E>(
         &self,
         what: &str,
-        r: std::result::Result<T, E>,
-    ) -> Result<()> {
+        r: std::result::Result<T, WaiterError<O, E>>,
+    ) -> Result<()>
+    where
+        O: std::fmt::Debug,
+        E: std::fmt::Debug,
+    {
         match r {
             Ok(_) => Ok(()),
-            Err(e) => {
-                let text = format!("{e:?}");
-                if text.contains("ExceededMaxWait") {
-                    Err(Error::Timeout {
-                        what: what.to_owned(),
-                        secs: self.opts.wait_timeout.as_secs(),
-                    })
-                } else {
-                    Err(Error::Aws {
-                        what: format!("waiting for {what}"),
-                        code: "waiter".into(),
-                        message: text.chars().take(600).collect(),
-                    })
-                }
-            }
+            Err(WaiterError::ExceededMaxWait(_)) => Err(Error::Timeout {
+                what: what.to_owned(),
+                secs: self.opts.wait_timeout.as_secs(),
+            }),
+            Err(e) => Err(Error::Aws {
+                what: format!("waiting for {what}"),
+                code: "waiter".into(),
+                message: format!("{e:?}").chars().take(600).collect(),
+            }),
         }
     }
 }

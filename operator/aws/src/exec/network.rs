@@ -276,6 +276,7 @@ impl Executor<'_> {
             None => {
                 let out = ec2
                     .create_nat_gateway()
+                    .client_token(self.client_token("CreateNatGateway", &r.key))
                     .subnet_id(&subnet)
                     .allocation_id(&allocation)
                     .tag_specifications(self.tag_spec(r, ResourceType::Natgateway, &[]))

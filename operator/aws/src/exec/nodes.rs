@@ -73,6 +73,7 @@ impl Executor<'_> {
         }
         let out = ec2
             .create_network_interface()
+            .client_token(self.client_token("CreateNetworkInterface", &r.key))
             .subnet_id(&subnet)
             .set_groups(Some(groups))
             .description(description)
@@ -154,6 +155,7 @@ impl Executor<'_> {
             None => {
                 let out = ec2
                     .create_volume()
+                    .client_token(self.client_token("CreateVolume", &r.key))
                     .availability_zone(az)
                     .size(*size_gib)
                     .volume_type(VolumeType::from(volume_type.as_str()))
@@ -355,6 +357,7 @@ impl Executor<'_> {
             Some(a) => {
                 let out = ec2
                     .create_launch_template_version()
+                    .client_token(self.client_token("CreateLaunchTemplateVersion", &r.key))
                     .launch_template_id(&a.id)
                     .version_description(format!("{VERSION_HASH_PREFIX}{hash}"))
                     .launch_template_data(data)
@@ -377,6 +380,7 @@ impl Executor<'_> {
             None => {
                 let out = ec2
                     .create_launch_template()
+                    .client_token(self.client_token("CreateLaunchTemplate", &r.key))
                     .launch_template_name(name)
                     .version_description(format!("{VERSION_HASH_PREFIX}{hash}"))
                     .launch_template_data(data)

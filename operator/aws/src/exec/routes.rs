@@ -49,6 +49,7 @@ impl Executor<'_> {
             .aws
             .ec2
             .create_route_table()
+            .client_token(self.client_token("CreateRouteTable", &r.key))
             .vpc_id(vpc)
             .tag_specifications(self.tag_spec(r, ResourceType::RouteTable, &[]))
             .send()
@@ -247,6 +248,7 @@ impl Executor<'_> {
                     .aws
                     .ec2
                     .create_vpc_endpoint()
+                    .client_token(self.client_token("CreateVpcEndpoint", &r.key))
                     .vpc_id(&vpc)
                     .service_name(service)
                     .vpc_endpoint_type(VpcEndpointType::Gateway)

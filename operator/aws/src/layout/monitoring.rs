@@ -3,13 +3,19 @@
 //! `metric_declaration`: namespace `rmq`, dimension `ClusterName`, the metrics of
 //! [`PUBLISHED_METRICS`]).
 //!
+//! Besides those, every node gets an alarm on EC2's own `StatusCheckFailed` of its Auto Scaling
+//! group (namespace `AWS/EC2`, dimension `AutoScalingGroupName`; EC2 publishes it without any
+//! agent): `alarm/<node>-status-check`, named `rmq-<cluster>-<node>-status-check-failed`. It
+//! comes with the others (with `--log-group`) so that one flag turns the cluster's alarms on.
+//!
 //! Alarms carry the cluster's tags like every other resource. Dashboards carry no tags: the
 //! dashboard is named `rmq-<cluster>` (as the template names it) and its last widget is a text
 //! marker holding the cluster and the spec hash ([`marker_text`], read back by [`marker`]).
 
+use super::nodes::Placeholder;
 use crate::params::Params;
 use crate::resource::{AlarmSpec, Resource, Spec, TAG_CLUSTER, TAG_HASH, Value};
-use rmq_model::ValidatedCluster;
+use rmq_model::{ValidatedCluster, desired_cluster};
 use serde_json::{Value as Json, json};
 
 /// The metric namespace the nodes publish into.
@@ -177,6 +183,15 @@ pub(super) fn monitoring(
         out.push(Resource::new(&key, name, COMPONENT, Spec::Alarm(spec)));
         alarm_keys.push(key);
     }
+    for (key, spec) in status_alarms(cluster, &topic) {
+        out.push(Resource::new(
+            &key,
+            spec.name.clone(),
+            COMPONENT,
+            Spec::Alarm(spec),
+        ));
+        alarm_keys.push(key);
+    }
     let spec = Spec::Dashboard {
         name: dashboard_name(c),
         widgets: metric_widgets(c, region),
@@ -188,6 +203,41 @@ pub(super) fn monitoring(
         COMPONENT,
         spec,
     ));
+}
+
+/// Every node's status check alarm (key, spec): EC2's `StatusCheckFailed` of the node's Auto
+/// Scaling group above 0 for 2 minutes (instance or system status check failed). No data
+/// (an instance being replaced) is not a failure.
+fn status_alarms(cluster: &ValidatedCluster, topic: &[String]) -> Vec<(String, AlarmSpec)> {
+    let c = cluster.name.as_str();
+    let desired = desired_cluster(cluster, &Placeholder);
+    let nodes = desired
+        .name_servers
+        .iter()
+        .map(|n| n.name.clone())
+        .chain(desired.brokers.iter().map(|b| b.name.clone()));
+    nodes
+        .map(|node| {
+            let spec = AlarmSpec {
+                name: format!("{}{node}-status-check-failed", alarm_prefix(c)),
+                description: format!(
+                    "The EC2 status check of node {node}'s instance failed (instance or host): the node is unreachable or impaired; its Auto Scaling group replaces it when EC2 marks it unhealthy."
+                ),
+                namespace: "AWS/EC2".into(),
+                metric: "StatusCheckFailed".into(),
+                dimensions: vec![("AutoScalingGroupName".into(), format!("{c}-{node}"))],
+                statistic: "Maximum".into(),
+                period: 60,
+                evaluation_periods: 2,
+                threshold: 0.0,
+                comparison: "GreaterThanThreshold".into(),
+                treat_missing_data: "missing".into(),
+                alarm_actions: topic.to_vec(),
+                ok_actions: Vec::new(),
+            };
+            (format!("alarm/{node}-status-check"), spec)
+        })
+        .collect()
 }
 
 /// The template's metric widgets: traffic, lag, disk, replication, readiness, live brokers.

@@ -5,10 +5,13 @@
 //! controllers and the brokers are in controller mode (see `failover`).
 
 use super::failover;
+use crate::arch::{ARM64, al2023_parameter};
 use crate::discovered::Environment;
 use crate::error::PlanError;
 use crate::params::{Params, VOLUME_TYPES};
-use crate::resource::{Resource, Spec, TAG_CF_NODE, TAG_CF_ROLE, Value};
+use crate::resource::{
+    CONTROLLER_BINARY, READY_HOOK_SECONDS, Resource, Spec, TAG_CF_NODE, TAG_CF_ROLE, Value,
+};
 use crate::secrets;
 use crate::userdata::{
     BrokerIdentity, NodeFailover, NodeHeader, NodeRole, NodeSecurity, user_data,
@@ -37,7 +40,7 @@ pub fn broker_zone(group: u32, replica: u32, n: usize) -> usize {
 
 /// Addresses as the layout knows them before anything exists: a nameserver is named by its
 /// interface's key (replaced by that interface's private IP in the user data).
-struct Placeholder;
+pub(super) struct Placeholder;
 
 impl Addressing for Placeholder {
     fn name_server(&self, _: &ValidatedCluster, index: u32) -> Endpoint {
@@ -80,12 +83,24 @@ struct DataVolume {
     volume_type: String,
 }
 
-/// The error of a launch template without an AMI.
-fn no_ami() -> PlanError {
+/// The error of a launch template without an AMI of `arch`.
+fn no_ami(arch: &str) -> PlanError {
     PlanError::new(
-        "no Amazon Linux 2023 AMI was found in the region",
+        format!(
+            "no Amazon Linux 2023 AMI for {arch} was found in the region ({})",
+            al2023_parameter(arch)
+        ),
         "pass --ami-id ami-... (an Amazon Linux 2023 AMI of the instance types' architecture)",
     )
+}
+
+/// The Rust target triple that builds for `arch` (for the fix of a mismatch).
+fn target_triple(arch: &str) -> &'static str {
+    if arch == ARM64 {
+        "aarch64-unknown-linux-gnu"
+    } else {
+        "x86_64-unknown-linux-gnu"
+    }
 }
 
 /// Tags `rmq:node` (and `rmq:role` when given) of a node's resources.
@@ -191,20 +206,89 @@ pub(super) struct Nodes<'a> {
 }
 
 impl Nodes<'_> {
-    /// `--ami-id`, else the AMI the template `key` already has, else the newest one.
-    fn ami_for(&self, key: &str) -> Option<String> {
-        self.params
-            .ami_id
-            .clone()
-            .or_else(|| self.env.pinned_amis.get(key).cloned())
-            .or_else(|| self.env.latest_ami.clone())
+    /// The AMI of launch template `key` for `instance_type`: `--ami-id` (refused when EC2
+    /// describes it as another architecture), else the AMI the template already has (unless it
+    /// is of another architecture: the instance type changed), else the newest one of the
+    /// instance type's architecture.
+    fn ami_for(&self, key: &str, instance_type: &str) -> Result<String, PlanError> {
+        let arch = self.env.arch_of(instance_type);
+        let arch_of_ami = |ami: &str| self.env.ami_archs.get(ami);
+        if let Some(ami) = &self.params.ami_id {
+            return match arch_of_ami(ami) {
+                Some(a) if a != arch => Err(PlanError::new(
+                    format!(
+                        "--ami-id {ami} is an {a} image, but {instance_type} ({key}) runs {arch}"
+                    ),
+                    "give an AMI of the instance types' architecture, or leave --ami-id out",
+                )),
+                _ => Ok(ami.clone()),
+            };
+        }
+        if let Some(pinned) = self.env.pinned_amis.get(key)
+            && arch_of_ami(pinned).is_none_or(|a| a == arch)
+        {
+            return Ok(pinned.clone());
+        }
+        self.env
+            .latest_amis
+            .get(arch)
+            .cloned()
+            .ok_or_else(|| no_ami(arch))
+    }
+
+    /// The instance type of a node of `role`.
+    fn instance_type(&self, role: NodeRole) -> &str {
+        match role {
+            NodeRole::NameServer => &self.params.namesrv_instance_type,
+            NodeRole::Broker => &self.params.broker_instance_type,
+        }
+    }
+
+    /// Every binary whose build architecture is known must be that of the instances that run
+    /// it (rmq-namesrv and rmq-controller on the nameserver type, rmq-broker on the broker
+    /// type).
+    pub(super) fn check_binaries(&self, errs: &mut Vec<PlanError>) {
+        let mut runs = vec![
+            (
+                "rmq-namesrv",
+                "--namesrv-instance-type",
+                NodeRole::NameServer,
+            ),
+            ("rmq-broker", "--broker-instance-type", NodeRole::Broker),
+        ];
+        if self.cluster.failover.is_some() {
+            runs.push((
+                CONTROLLER_BINARY,
+                "--namesrv-instance-type",
+                NodeRole::NameServer,
+            ));
+        }
+        for (binary, flag, role) in runs {
+            let Some(built) = self.env.binary_archs.get(binary).filter(|a| !a.is_empty()) else {
+                continue;
+            };
+            let itype = self.instance_type(role);
+            let want = self.env.arch_of(itype);
+            if built != want {
+                errs.push(PlanError::new(
+                    format!("{binary} is built for {built}, but {flag} {itype} runs {want}: the nodes could not start it"),
+                    format!(
+                        "build it for {want} (cargo build --release --target {}) or choose {flag} of the binary's architecture",
+                        target_triple(want)
+                    ),
+                ));
+            }
+        }
     }
 
     /// The bastion hosts' launch template and group (public subnets, public IPs).
     pub(super) fn bastion(&self, out: &mut Vec<Resource>, errs: &mut Vec<PlanError>) {
-        let Some(ami) = self.ami_for("lt/bastion") else {
-            errs.push(no_ami());
-            return;
+        let ami = match self.ami_for("lt/bastion", &self.params.bastion_instance_type) {
+            Ok(ami) => ami,
+            Err(e) => {
+                errs.push(e);
+                return;
+            }
         };
         let c = &self.cluster.name;
         let spec = Spec::LaunchTemplate {
@@ -233,6 +317,7 @@ impl Nodes<'_> {
             launch_template: Value::id("lt/bastion"),
             version: Value::version("lt/bastion"),
             grace_seconds: 300,
+            ready_hook_seconds: None,
         };
         out.push(Resource::new(
             "asg/bastion",
@@ -248,8 +333,8 @@ impl Nodes<'_> {
         let namesrv_addr = namesrv_addr(&desired);
         let volume = self.data_volume(errs);
         for node in placed(&desired, self.cluster, self.env) {
-            if self.node(&node, &namesrv_addr, &volume, out).is_none() {
-                errs.push(no_ami());
+            if let Err(e) = self.node(&node, &namesrv_addr, &volume, out) {
+                errs.push(e);
                 break;
             }
         }
@@ -279,7 +364,7 @@ impl Nodes<'_> {
         }
     }
 
-    /// Interface, data volume (brokers), launch template and group of `node`; `None` when
+    /// Interface, data volume (brokers), launch template and group of `node`; an error when
     /// there is no AMI for its launch template.
     fn node(
         &self,
@@ -287,7 +372,7 @@ impl Nodes<'_> {
         namesrv_addr: &Value,
         volume: &DataVolume,
         out: &mut Vec<Resource>,
-    ) -> Option<()> {
+    ) -> Result<(), PlanError> {
         let eni = format!("eni/{}", node.name);
         out.push(self.interface(node, &eni));
         let volume_key = (node.role == NodeRole::Broker).then(|| format!("volume/{}", node.name));
@@ -296,10 +381,10 @@ impl Nodes<'_> {
         }
         let header = self.header(node, &eni, volume_key.as_deref(), namesrv_addr);
         let lt = format!("lt/{}", node.name);
-        let ami = self.ami_for(&lt)?;
+        let ami = self.ami_for(&lt, self.instance_type(node.role))?;
         out.push(self.launch_template(node, &lt, ami, &header));
         out.push(self.group(node, &lt));
-        Some(())
+        Ok(())
     }
 
     /// The node's network interface in its zone's private subnet: its fixed address.
@@ -368,10 +453,7 @@ impl Nodes<'_> {
         header: &NodeHeader,
     ) -> Resource {
         let name = format!("{}-{}", self.cluster.name, node.name);
-        let instance_type = match node.role {
-            NodeRole::NameServer => self.params.namesrv_instance_type.clone(),
-            NodeRole::Broker => self.params.broker_instance_type.clone(),
-        };
+        let instance_type = self.instance_type(node.role).to_owned();
         let spec = Spec::LaunchTemplate {
             name: name.clone(),
             ami,
@@ -396,6 +478,7 @@ impl Nodes<'_> {
             launch_template: Value::id(lt),
             version: Value::version(lt),
             grace_seconds: 900,
+            ready_hook_seconds: Some(READY_HOOK_SECONDS),
         };
         Resource::new(format!("asg/{}", node.name), name, node.role.as_str(), spec)
             .with_tags(node_tags(node, true))

@@ -75,6 +75,16 @@ impl ArtefactFile {
     }
 }
 
+/// The launch lifecycle hook of a node's Auto Scaling group (`autoscaling:EC2_INSTANCE_LAUNCHING`):
+/// a new instance waits in `Pending:Wait` until a roll completes the action (`CONTINUE`) once
+/// the node is ready; a launch nobody completes (the group replacing an unhealthy instance by
+/// itself) goes in service when the heartbeat times out (default result `CONTINUE`).
+pub const READY_HOOK: &str = "rmq-ready";
+
+/// The heartbeat timeout of [`READY_HOOK`] (seconds): longer than a roll's default readiness
+/// timeout (900 s), so the roll decides; the most an unattended launch waits.
+pub const READY_HOOK_SECONDS: i32 = 1800;
+
 /// One CloudWatch metric alarm on a metric of namespace `rmq` (what `PutMetricAlarm` takes).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlarmSpec {
@@ -246,6 +256,11 @@ pub enum Spec {
         version: Value,
         /// Health check grace period in seconds.
         grace_seconds: i32,
+        /// With a value: the group's launch lifecycle hook ([`READY_HOOK`]) with this heartbeat
+        /// timeout in seconds, so that a new instance counts as in service only once a roll's
+        /// readiness gate let it go (node groups); `None` for the bastion hosts.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ready_hook_seconds: Option<i32>,
     },
     /// A CloudWatch metric alarm.
     Alarm(AlarmSpec),

@@ -110,7 +110,7 @@ pub fn sandbox_plan_of(cluster: &rmq_model::ValidatedCluster, bins: &Path) -> rm
     let mut found = Discovered::default();
     found.env.region = "us-east-1".into();
     found.env.azs = vec!["us-east-1a".into(), "us-east-1b".into()];
-    found.env.latest_ami = Some("ami-1".into());
+    found.env.latest_amis = [("x86_64".into(), "ami-1".into())].into();
     // As with --artefact-dir: the binaries the sandbox runs, with their checksums.
     found.env.artefact_files = ["rmq-namesrv", "rmq-broker", "rmq-controller"]
         .iter()

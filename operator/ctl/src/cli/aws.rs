@@ -214,6 +214,24 @@ pub struct ApplyArgs {
     /// Do not reconcile topics and consumer groups.
     #[arg(long)]
     pub skip_topics: bool,
+    /// Confirm the plan's deletes (scale-in, untracked or duplicate resources); without it an
+    /// apply that deletes anything asks on a terminal and refuses otherwise.
+    #[arg(long)]
+    pub yes: bool,
+    /// Remove a stale apply lock (one whose holder stopped renewing it) before taking it; a
+    /// live lock is never removed.
+    #[arg(long)]
+    pub break_lock: bool,
+    /// Roll without the readiness gate: wait for each replaced node's Auto Scaling group only,
+    /// not for the node to register with the nameservers (and a slave to catch up).
+    #[arg(long)]
+    pub skip_readiness: bool,
+    /// Seconds each replaced node may take to be ready before the roll stops.
+    #[arg(long, default_value_t = 900)]
+    pub ready_timeout: u64,
+    /// Bytes a replaced slave may be behind its master and count as caught up.
+    #[arg(long, default_value_t = rmq_aws::readiness::DEFAULT_CATCH_UP_BYTES)]
+    pub catch_up_bytes: i64,
     /// Test hook: stop before action N.
     #[arg(long, hide = true, env = "RMQ_AWS_FAIL_AFTER")]
     pub fail_after: Option<usize>,
@@ -234,4 +252,7 @@ pub struct DestroyArgs {
     /// Seconds each waiter may take.
     #[arg(long, default_value_t = 900)]
     pub wait_timeout: u64,
+    /// Remove a stale apply lock (one whose holder stopped renewing it) before taking it.
+    #[arg(long)]
+    pub break_lock: bool,
 }
