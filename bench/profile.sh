@@ -16,6 +16,7 @@
 # stored message; start-up is a small constant next to the load, and the request-path figure
 # excludes it).
 # Uses the release build in RMQ_BENCH_TARGET_DIR (~/.cache/rmq-target-bench) and the bench driver.
+# RMQ_BENCH_BROKER_SET: extra broker.conf keys, "k=v k=v" (e.g. commitLogWriteBack=16384).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
@@ -51,6 +52,7 @@ PIDS+=($!)
 for _ in $(seq 100); do grep -q 'boot success' "$W/ns.out" && break; sleep 0.1; done
 BROKER=("$BIN/rmq-broker" -n "127.0.0.1:$NP" --listen-addr 127.0.0.1 --listen-port "$BP" --broker-ip1 127.0.0.1
   --store-dir "$W/store" --broker-name broker-a --set flushDiskType=ASYNC_FLUSH --set mappedFileSizeCommitLog=67108864)
+for kv in ${RMQ_BENCH_BROKER_SET:-}; do BROKER+=(--set "$kv"); done
 if [[ "$TOOL" == callgrind ]]; then
   valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out.%p" --dump-instr=no \
     "${BROKER[@]}" >"$W/broker.out" 2>&1 &

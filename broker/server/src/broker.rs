@@ -131,6 +131,7 @@ fn store_config(config: &BrokerConfig) -> StoreConfig {
         FlushDiskType::Sync => FlushMode::Sync,
     };
     c.flush_interval = config.flush_interval;
+    c.commit_log_write_back = config.write_back_bytes();
     c.sync_flush_timeout = config.sync_flush_timeout;
     c.max_message_size = config.max_message_size;
     c.delay_levels = config.features.delay_levels.clone();

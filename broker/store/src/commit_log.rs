@@ -1,11 +1,15 @@
 //! The commit log: fixed-size segment files named by their start offset, one global byte
-//! stream. Appends (under the store's write lock, through a [`Tail`]) pwrite immediately; a
-//! record never spans segments (an 8-byte filler ends a segment that cannot hold the next
-//! record). Reads are lock-free apart from a short read lock on the segment list.
+//! stream. Appends (under the store's write lock, through a [`Tail`]) go into the tail's
+//! write-back buffer ([`crate::write_back`]), which reaches the file every few KiB, at a
+//! segment roll and before every fsync; a record never spans segments (an 8-byte filler ends a
+//! segment that cannot hold the next record). Reads see buffered bytes too; they are lock-free
+//! apart from a short read lock on the segment list (and the buffer's lock for the unwritten
+//! tail).
 
 use crate::error::StoreError;
 use crate::record::{self, FILLER_LEN, Head, STORE_TS_PROBE_LEN};
 use crate::segment::{Segment, list_numbered, sync_dir};
+use crate::write_back::WriteBack;
 use bytes::{Bytes, BytesMut};
 use parking_lot::RwLock;
 use std::fs;
@@ -19,17 +23,12 @@ pub struct Tail {
     /// Absolute offset where the next record goes.
     pub pos: i64,
     seg: Option<Arc<Segment>>,
-    scratch: Vec<u8>,
 }
 
 impl Tail {
     /// A tail positioned at `pos`.
     pub fn new(pos: i64) -> Self {
-        Self {
-            pos,
-            seg: None,
-            scratch: Vec::new(),
-        }
+        Self { pos, seg: None }
     }
 }
 
@@ -40,13 +39,15 @@ pub struct CommitLog {
     segment_size: i64,
     segments: RwLock<Vec<Arc<Segment>>>,
     max_offset: AtomicI64,
+    /// Appended bytes of the tail segment not yet written to its file.
+    tail_buf: WriteBack,
 }
 
 impl CommitLog {
     /// Opens the segments under `dir` (creating it). Fails on a gap between segments or a
     /// segment whose name or length does not fit `segment_size`. The end offset is set by
-    /// recovery.
-    pub fn open(dir: &Path, segment_size: u64) -> Result<Self, StoreError> {
+    /// recovery. Appends are written out every `write_back` bytes (0: at every append).
+    pub fn open(dir: &Path, segment_size: u64, write_back: usize) -> Result<Self, StoreError> {
         crate::durable::create_dir_all(dir)?;
         let size = segment_size as i64;
         let mut segments: Vec<Arc<Segment>> = Vec::new();
@@ -83,6 +84,7 @@ impl CommitLog {
             segment_size: size,
             segments: RwLock::new(segments),
             max_offset: AtomicI64::new(0),
+            tail_buf: WriteBack::new(write_back),
         })
     }
 
@@ -174,6 +176,7 @@ impl CommitLog {
     /// end offset always exists once the log is non-empty.
     pub fn prepare_tail(&self, tail: &mut Tail) -> Result<(), StoreError> {
         tail.seg = None;
+        self.tail_buf.rewind(tail.pos);
         if tail.pos == 0 && self.segments.read().is_empty() {
             return Ok(());
         }
@@ -185,11 +188,13 @@ impl CommitLog {
         Ok(())
     }
 
-    /// Undoes a failed append that started at `orig`: removes segments created after the one
-    /// holding `orig` and truncates that one back to `orig`, so neither a torn record nor a
-    /// filler written for it stays past the published end. Failures are logged (the caller
-    /// returns the append's own error).
+    /// Undoes a failed append that started at `orig`: drops its bytes from the write-back
+    /// buffer (earlier records stay buffered), removes segments created after the one holding
+    /// `orig` and truncates that one back to `orig`, so neither a torn record nor a filler
+    /// written for it stays past the published end. Failures are logged (the caller returns
+    /// the append's own error).
     fn rollback(&self, orig: i64) {
+        self.tail_buf.rewind(orig);
         let keep = self.segment_start(orig);
         let mut removed = false;
         {
@@ -244,8 +249,8 @@ impl CommitLog {
     }
 
     /// Makes room for a record of `len` bytes at the tail: when `len + 8` does not fit in the
-    /// current segment, writes the filler and moves the tail to the next segment. Returns the
-    /// record's offset.
+    /// current segment, appends the filler, writes the finished segment's buffered bytes out
+    /// and moves the tail to the next segment. Returns the record's offset.
     fn room_for(&self, tail: &mut Tail, len: usize) -> Result<i64, StoreError> {
         let len = len as i64;
         if len + FILLER_LEN as i64 > self.segment_size {
@@ -258,15 +263,18 @@ impl CommitLog {
         if in_seg + len + FILLER_LEN as i64 > self.segment_size {
             let remaining = self.segment_size - in_seg;
             let seg = self.writable(tail)?;
-            seg.write_at(in_seg as u64, &record::filler(remaining as i32))?;
+            let filler = record::filler(remaining as i32);
+            self.tail_buf.push(&seg, tail.pos, &filler);
+            self.tail_buf.write_out()?;
             tail.pos += remaining;
             tail.seg = None;
         }
         Ok(tail.pos)
     }
 
-    /// Appends one record: `patch(record, offset)` fills in its offsets, then it is written.
-    /// Returns the record's offset. The caller publishes the new end with [`Self::publish`].
+    /// Appends one record: `patch(record, offset)` fills in its offsets, then it goes into the
+    /// write-back buffer (written out when the buffer is full). Returns the record's offset.
+    /// The caller publishes the new end with [`Self::publish`].
     pub fn append(
         &self,
         tail: &mut Tail,
@@ -278,15 +286,19 @@ impl CommitLog {
             let pos = self.room_for(tail, rec.len())?;
             let seg = self.writable(tail)?;
             patch(rec, pos);
-            seg.write_at((pos - seg.start()) as u64, rec)?;
+            let full = self.tail_buf.push(&seg, pos, rec);
             tail.pos = pos + rec.len() as i64;
+            if full {
+                self.tail_buf.write_out()?;
+            }
             Ok(pos)
         })();
         self.finish(tail, orig, res)
     }
 
-    /// Appends several records with as few writes as possible (one per segment touched).
-    /// `patch(i, record, offset)` fills in record `i`; offsets are pushed to `offsets`.
+    /// Appends several records into the write-back buffer (written out when the batch leaves
+    /// it full, and at a segment roll). `patch(i, record, offset)` fills in record `i`; offsets
+    /// are pushed to `offsets`.
     pub fn append_batch(
         &self,
         tail: &mut Tail,
@@ -296,39 +308,21 @@ impl CommitLog {
     ) -> Result<(), StoreError> {
         let orig = tail.pos;
         let first_offset = offsets.len();
-        let mut scratch = std::mem::take(&mut tail.scratch);
-        scratch.clear();
         let res = (|| {
-            let mut run_start = tail.pos;
+            let mut full = false;
             for (i, rec) in recs.iter_mut().enumerate() {
-                let in_seg = tail.pos - self.segment_start(tail.pos);
-                if in_seg + rec.len() as i64 + FILLER_LEN as i64 > self.segment_size
-                    && !scratch.is_empty()
-                {
-                    let seg = self.writable(&mut Tail::new(run_start))?;
-                    seg.write_at((run_start - seg.start()) as u64, &scratch)?;
-                    scratch.clear();
-                }
                 let pos = self.room_for(tail, rec.len())?;
-                if scratch.is_empty() {
-                    run_start = pos;
-                }
+                let seg = self.writable(tail)?;
                 patch(i, rec, pos);
-                scratch.extend_from_slice(rec);
+                full = self.tail_buf.push(&seg, pos, rec);
                 offsets.push(pos);
                 tail.pos = pos + rec.len() as i64;
             }
-            if !scratch.is_empty() {
-                let seg = self.writable(tail)?;
-                seg.write_at((run_start - seg.start()) as u64, &scratch)?;
+            match full {
+                true => self.tail_buf.write_out(),
+                false => Ok(()),
             }
-            Ok(())
         })();
-        scratch.clear();
-        if scratch.capacity() > 16 << 20 {
-            scratch = Vec::new();
-        }
-        tail.scratch = scratch;
         if res.is_err() {
             offsets.truncate(first_offset);
         }
@@ -336,6 +330,7 @@ impl CommitLog {
     }
 
     /// Writes raw commit log bytes (replication) at the tail, crossing segment boundaries.
+    /// They are in the files when this returns (each segment's part written out in one go).
     pub fn append_raw(&self, tail: &mut Tail, mut data: &[u8]) -> Result<(), StoreError> {
         let orig = tail.pos;
         let res = (|| {
@@ -343,7 +338,8 @@ impl CommitLog {
                 let seg = self.writable(tail)?;
                 let in_seg = tail.pos - seg.start();
                 let n = data.len().min((self.segment_size - in_seg) as usize);
-                seg.write_at(in_seg as u64, &data[..n])?;
+                self.tail_buf.push(&seg, tail.pos, &data[..n]);
+                self.tail_buf.write_out()?;
                 tail.pos += n as i64;
                 data = &data[n..];
             }
@@ -365,9 +361,33 @@ impl CommitLog {
         if in_seg + len as i64 > self.segment_size {
             return Ok(None);
         }
+        // zeroed: bytes past the end of the file (after a segment's filler) read as zeros
         let mut buf = BytesMut::zeroed(len);
-        seg.read_at(in_seg as u64, &mut buf)?;
+        self.tail_buf.read(&seg, offset, &mut buf)?;
         Ok(Some(buf.freeze()))
+    }
+
+    /// Reads up to `buf.len()` bytes at `in_seg` of `seg`, from its file or the write-back
+    /// buffer; returns how many (fewer only past the end of the data).
+    pub fn read_some(
+        &self,
+        seg: &Segment,
+        in_seg: i64,
+        buf: &mut [u8],
+    ) -> Result<usize, StoreError> {
+        self.tail_buf.read(seg, seg.start() + in_seg, buf)
+    }
+
+    /// Writes the write-back buffer to the tail segment's file (before an fsync, at
+    /// shutdown). A full disk is [`StoreError::DiskFull`]; the bytes then stay buffered.
+    pub fn write_out(&self) -> Result<(), StoreError> {
+        self.tail_buf.write_out().map_err(|e| e.on_disk(&self.dir))
+    }
+
+    /// Every byte below this offset is in the segment files (the rest of the published data
+    /// is in the write-back buffer).
+    pub fn written(&self) -> i64 {
+        self.tail_buf.written()
     }
 
     /// The whole message record starting at `offset`; `None` when there is none (out of range,
@@ -397,17 +417,28 @@ impl CommitLog {
 
     /// Raw bytes from `from` (replication source): up to `max_bytes`, never past the end of
     /// `from`'s segment or the written data. `None` if `from` is outside `[min, max]`.
+    ///
+    /// Only bytes in the files are returned: the write-back buffer is written out first when
+    /// the range reaches into it. A slave must never hold bytes its master could still lose
+    /// (a killed master would restart behind its slave, whose log then diverges); when the
+    /// write-out fails (a full disk), the read stops where the files end.
     pub fn read_raw(&self, from: i64, max_bytes: usize) -> Result<Option<Bytes>, StoreError> {
         let max = self.max_offset();
         if from < self.min_offset() || from > max {
             return Ok(None);
         }
         let seg_end = self.segment_start(from) + self.segment_size;
-        let len = (max.min(seg_end) - from).min(max_bytes as i64);
-        if len <= 0 {
+        let mut end = max.min(seg_end).min(from.saturating_add(max_bytes as i64));
+        if end > self.written()
+            && let Err(e) = self.write_out()
+        {
+            tracing::debug!(error = %e, "replication reads only what is in the files");
+            end = end.min(self.written());
+        }
+        if end <= from {
             return Ok(Some(Bytes::new()));
         }
-        self.read(from, len as usize)
+        self.read(from, (end - from) as usize)
     }
 
     /// fdatasyncs every segment overlapping `[from, to)`.
@@ -456,6 +487,7 @@ impl CommitLog {
     pub fn reset(&self, offset: i64) -> Result<(), StoreError> {
         let seg = Arc::new(Segment::create(&self.dir, offset)?);
         *self.segments.write() = vec![seg];
+        self.tail_buf.restart(offset);
         sync_dir(&self.dir)?;
         self.publish(offset);
         Ok(())
@@ -466,9 +498,10 @@ impl CommitLog {
         &self.dir
     }
 
-    /// Cuts the log at `end` (recovery): later segments are deleted, the one holding `end` is
-    /// truncated.
+    /// Cuts the log at `end` (recovery, invalid replicated data): buffered bytes at or after
+    /// it are dropped, later segments are deleted, the one holding `end` is truncated.
     pub fn truncate(&self, end: i64) -> Result<(), StoreError> {
+        self.tail_buf.rewind(end);
         let mut segs = self.segments.write();
         let mut removed = false;
         while let Some(last) = segs.last() {

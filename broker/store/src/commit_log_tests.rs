@@ -34,7 +34,7 @@ fn rec_of_len(total: usize) -> BytesMut {
 #[test]
 fn filler_and_roll() {
     let dir = tempfile::tempdir().unwrap();
-    let cl = CommitLog::open(dir.path(), 512).unwrap();
+    let cl = CommitLog::open(dir.path(), 512, 4096).unwrap();
     let mut tail = Tail::new(0);
     let mut offsets = vec![];
     for _ in 0..5 {
@@ -76,7 +76,7 @@ fn filler_and_roll() {
 #[test]
 fn batch_crosses_segments() {
     let dir = tempfile::tempdir().unwrap();
-    let cl = CommitLog::open(dir.path(), 512).unwrap();
+    let cl = CommitLog::open(dir.path(), 512, 4096).unwrap();
     let mut tail = Tail::new(0);
     let mut recs: Vec<BytesMut> = (0..5).map(|_| rec_of_len(192)).collect();
     let mut offsets = vec![];
@@ -96,7 +96,7 @@ fn batch_crosses_segments() {
 fn truncate_and_gap_detection() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let cl = CommitLog::open(dir.path(), 512).unwrap();
+        let cl = CommitLog::open(dir.path(), 512, 0).unwrap();
         let mut tail = Tail::new(0);
         for _ in 0..5 {
             cl.append(&mut tail, &mut rec(100), |b, p| patch_record(b, 0, p, 1))
@@ -111,7 +111,111 @@ fn truncate_and_gap_detection() {
     }
     std::fs::write(dir.path().join(crate::segment::file_name(2048)), b"x").unwrap();
     assert!(matches!(
-        CommitLog::open(dir.path(), 512),
+        CommitLog::open(dir.path(), 512, 0),
         Err(StoreError::Corrupt(_))
     ));
+}
+
+/// Appends `n` records of 192 bytes; returns their offsets.
+fn append_n(cl: &CommitLog, tail: &mut Tail, n: usize) -> Vec<i64> {
+    let offsets = (0..n)
+        .map(|_| {
+            let mut r = rec_of_len(192);
+            cl.append(tail, &mut r, |b, p| patch_record(b, 0, p, 1))
+                .unwrap()
+        })
+        .collect();
+    cl.publish(tail.pos);
+    offsets
+}
+
+#[test]
+fn buffered_appends_are_readable_before_and_after_their_write_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let cl = CommitLog::open(dir.path(), 1 << 16, 1024).unwrap();
+    let mut tail = Tail::new(0);
+    cl.prepare_tail(&mut tail).unwrap();
+    let first = append_n(&cl, &mut tail, 1);
+    let seg = cl.segment_at(0).unwrap();
+    assert_eq!(seg.file_len().unwrap(), 0, "still in the buffer");
+    assert_eq!((cl.written(), cl.max_offset()), (0, 192));
+    // readers see the buffered record: by offset (pulls), scan (index, slaves)
+    assert_eq!(cl.read_record(first[0]).unwrap().unwrap().len(), 192);
+    assert_eq!(cl.store_timestamp_at(0).unwrap(), Some(1));
+    let scanned = |cl: &CommitLog| {
+        let mut seen = 0;
+        let (end, stop) = cl
+            .scan(0, cl.max_offset(), true, |_, _, _| {
+                seen += 1;
+                Ok(())
+            })
+            .unwrap();
+        (seen, end, stop)
+    };
+    assert_eq!(scanned(&cl), (1, 192, ScanStop::Incomplete));
+    // the sixth record fills the buffer past 1 KiB: one write of all six
+    append_n(&cl, &mut tail, 5);
+    assert_eq!(seg.file_len().unwrap(), 6 * 192);
+    assert_eq!(cl.written(), 6 * 192);
+    // one more, buffered: a read across the boundary takes the file and the buffer part
+    append_n(&cl, &mut tail, 1);
+    assert_eq!(seg.file_len().unwrap(), 6 * 192);
+    let all = cl.read(0, 7 * 192).unwrap().unwrap();
+    assert_eq!(all.len(), 7 * 192);
+    assert_eq!(record::head(&all[6 * 192..]), Head::Message(192));
+    assert_eq!(scanned(&cl), (7, 7 * 192, ScanStop::Incomplete));
+    cl.write_out().unwrap();
+    assert_eq!(seg.file_len().unwrap(), 7 * 192);
+    assert_eq!(cl.read(0, 7 * 192).unwrap().unwrap(), all);
+    // replication reads write the buffer out first: a slave never holds unwritten bytes
+    append_n(&cl, &mut tail, 1);
+    assert_eq!((seg.file_len().unwrap(), cl.written()), (7 * 192, 7 * 192));
+    assert_eq!(
+        cl.read_raw(6 * 192, 1 << 20).unwrap().unwrap().len(),
+        2 * 192
+    );
+    assert_eq!((seg.file_len().unwrap(), cl.written()), (8 * 192, 8 * 192));
+    assert_eq!(cl.read_raw(8 * 192, 1 << 20).unwrap().unwrap().len(), 0);
+}
+
+#[test]
+fn a_roll_writes_the_finished_segment_out_and_raw_appends_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let cl = CommitLog::open(dir.path(), 512, 1 << 20).unwrap();
+    let mut tail = Tail::new(0);
+    let offsets = append_n(&cl, &mut tail, 3);
+    assert_eq!(offsets, vec![0, 192, 512]);
+    let segs = cl.segments();
+    assert_eq!(
+        segs[0].file_len().unwrap(),
+        384 + 8,
+        "records and filler written"
+    );
+    assert_eq!(
+        segs[1].file_len().unwrap(),
+        0,
+        "the new segment's record is buffered"
+    );
+    assert_eq!(cl.written(), 512);
+    assert_eq!(cl.read_record(512).unwrap().unwrap().len(), 192);
+    // a batch rolls the same way
+    let mut recs: Vec<BytesMut> = (0..3).map(|_| rec_of_len(192)).collect();
+    let mut batch = vec![];
+    cl.append_batch(&mut tail, &mut recs, &mut batch, |_, b, p| {
+        patch_record(b, 0, p, 1)
+    })
+    .unwrap();
+    cl.publish(tail.pos);
+    assert_eq!(batch, vec![704, 1024, 1216]);
+    assert_eq!(cl.segments()[1].file_len().unwrap(), 384 + 8);
+    assert_eq!(cl.written(), 1024);
+    // replicated bytes are in the file when append_raw returns (after the buffered ones)
+    let raw = cl.read_raw(0, 512).unwrap().unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let slave = CommitLog::open(other.path(), 512, 1 << 20).unwrap();
+    let mut slave_tail = Tail::new(0);
+    slave.append_raw(&mut slave_tail, &raw[..300]).unwrap();
+    slave.append_raw(&mut slave_tail, &raw[300..]).unwrap();
+    assert_eq!(slave.segments()[0].file_len().unwrap(), 512);
+    assert_eq!(slave.written(), 512);
 }

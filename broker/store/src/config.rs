@@ -15,14 +15,23 @@ pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
 pub const MIN_SEGMENT_SIZE: u64 = 256;
 /// Default number of entries per key index file.
 pub const DEFAULT_INDEX_ENTRIES_PER_FILE: u32 = 4_000_000;
+/// The write-back buffer the broker gives a SYNC_FLUSH store (16 KiB, RocketMQ's
+/// `commitCommitLogLeastPages` of 4 pages): there every acknowledgment waits for an fsync, which
+/// writes the buffer out first, so a kill loses nothing acknowledged. ASYNC_FLUSH stores get 0
+/// unless configured: a `kill -9` of an ASYNC broker loses no acknowledged message.
+pub const DEFAULT_COMMIT_LOG_WRITE_BACK: usize = 16 * 1024;
 
 /// When appended bytes are made durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlushMode {
-    /// Background fsync every `flush_interval` (and on shutdown). Appends still reach the OS
-    /// immediately, so a killed process loses nothing; a power loss may lose the last interval.
+    /// Background fsync every `flush_interval` (and on shutdown). An append reaches the OS
+    /// when the write-back buffer is written out: once it holds
+    /// [`StoreConfig::commit_log_write_back`] bytes, at a segment roll, and at every flush
+    /// tick. So a killed process may lose the last few KiB of appends (none with a write-back
+    /// of 0), a power loss those since the last fsync (at most about one interval).
     Async,
-    /// Group commit: `wait_flushed` resolves once an fsync covers the offset.
+    /// Group commit: `wait_flushed` resolves once an fsync covers the offset; the flush writes
+    /// the buffer out first, so nothing acknowledged this way can be lost.
     Sync,
 }
 
@@ -39,6 +48,13 @@ pub struct StoreConfig {
     pub flush: FlushMode,
     /// Background flush period (default 500 ms).
     pub flush_interval: Duration,
+    /// Bytes of appended commit log records kept in memory before they are written to the
+    /// segment file in one `pwrite` (default 0; see [`DEFAULT_COMMIT_LOG_WRITE_BACK`]). The buffer is also written out at every
+    /// segment roll, before every fsync and before replication reads its bytes, and readers
+    /// see its bytes; it only decides how much a killed process can lose of what no fsync
+    /// covered yet (under ASYNC flush: acknowledged appends). 0 writes every append out before
+    /// the append returns (no loss on a kill, one `pwrite` per append).
+    pub commit_log_write_back: usize,
     /// How long a SYNC send waits for its flush (default 5 s); the broker passes it to
     /// `wait_flushed`.
     pub sync_flush_timeout: Duration,
@@ -61,8 +77,8 @@ pub struct StoreConfig {
 }
 
 impl StoreConfig {
-    /// Defaults (1 GiB segments, 300 000 units per CQ file, ASYNC flush every 500 ms, 5 s sync
-    /// flush timeout, 4 MiB bodies) under `root_dir`.
+    /// Defaults (1 GiB segments, 300 000 units per CQ file, ASYNC flush every 500 ms, 16 KiB
+    /// commit log write-back, 5 s sync flush timeout, 4 MiB bodies) under `root_dir`.
     pub fn new(root_dir: impl Into<PathBuf>) -> Self {
         Self {
             root_dir: root_dir.into(),
@@ -70,6 +86,7 @@ impl StoreConfig {
             consume_queue_units_per_file: DEFAULT_CQ_UNITS_PER_FILE,
             flush: FlushMode::Async,
             flush_interval: Duration::from_millis(500),
+            commit_log_write_back: 0,
             sync_flush_timeout: Duration::from_secs(5),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
             delay_levels: DelayLevels::default(),

@@ -195,12 +195,15 @@ impl Inner {
         self.put_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    /// fsyncs the commit log up to its current end and publishes the flushed offset. A failed
-    /// fsync publishes nothing and puts the store into the failed state; once failed, nothing
-    /// is synced any more.
+    /// Writes the commit log's write-back buffer out, fsyncs the commit log up to the end
+    /// published before that and publishes the flushed offset. A failed write-out or fsync
+    /// publishes nothing; a failed fsync puts the store into the failed state; once failed,
+    /// nothing is synced any more.
     pub(crate) fn flush_commit_log(&self) -> Result<i64, StoreError> {
         self.signal.check()?;
+        // every byte below `end` was buffered before this write-out: the fsync covers it
         let end = self.cl.max_offset();
+        self.cl.write_out()?;
         let from = self.signal.flushed();
         if end > from {
             let started = std::time::Instant::now();

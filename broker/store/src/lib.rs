@@ -18,6 +18,8 @@
 //!   (`rmq_protocol::message::TagsCode`) belong to the protocol crate.
 //! - `record`: pure checks of stored records. `segment`: positional file I/O (pread/pwrite).
 //! - `commit_log`, `consume_queue` (+ `cq_unit`), `checkpoint`: the three kinds of files.
+//!   `write_back`: the commit log tail's write-back buffer (one `pwrite` per few KiB of
+//!   appends; written out before every fsync and segment roll, read through by readers).
 //! - `scan`: sequential record validation. `recovery`: what [`MessageStore::open`] does after a
 //!   crash. `flush`: the flusher thread and group commit. `read`: pulls and search by time.
 //! - `inner`: the state the parts share. `write`: the write path ([`PutResult`]).
@@ -62,6 +64,7 @@ mod stats;
 mod store;
 mod truncate;
 mod write;
+mod write_back;
 
 pub use config::{FlushMode, StoreConfig};
 pub use consume_queue::CQ_UNIT_SIZE;

@@ -12,7 +12,9 @@ use std::sync::atomic::Ordering;
 impl MessageStore {
     /// Raw commit log bytes from `from` (HA master): at most `max_bytes`, never past the end of
     /// `from`'s segment or the written data; may cut records; the space after a segment's
-    /// filler reads as zeros. `None` if `from` is outside `[min, max]` physical offsets.
+    /// filler reads as zeros. `None` if `from` is outside `[min, max]` physical offsets. The
+    /// commit log's write-back buffer is written out first, so a slave only ever holds bytes
+    /// that are in this master's files (a `kill -9` cannot leave the master behind its slave).
     pub fn read_raw(&self, from: i64, max_bytes: usize) -> Result<Option<Bytes>, StoreError> {
         self.inner.cl.read_raw(from, max_bytes)
     }

@@ -47,7 +47,7 @@ impl CommitLog {
             // read ahead no further than `limit`: a scan following the live tail (the key
             // indexer) would otherwise zero and read a whole chunk for every few new records
             let ahead = room.min(limit.saturating_sub(pos));
-            let Some(h) = win.get(&seg, in_seg, FILLER_LEN, ahead)? else {
+            let Some(h) = win.get(self, &seg, in_seg, FILLER_LEN, ahead)? else {
                 return Ok((pos, ScanStop::End));
             };
             match record::head(h) {
@@ -61,7 +61,7 @@ impl CommitLog {
                     if pos + total as i64 > limit {
                         return Ok((pos, ScanStop::Incomplete));
                     }
-                    let Some(rec) = win.get(&seg, in_seg, total, ahead)? else {
+                    let Some(rec) = win.get(self, &seg, in_seg, total, ahead)? else {
                         return Ok((pos, ScanStop::Invalid("record cut by the end of the file")));
                     };
                     let layout = match record::parse(rec) {
@@ -98,10 +98,12 @@ struct Window {
 }
 
 impl Window {
-    /// `len` bytes at `in_seg` of `seg`, or `None` if the file is shorter. `room` bounds the
-    /// read-ahead (to the segment and the scan's limit).
+    /// `len` bytes at `in_seg` of `seg` (from its file or `cl`'s write-back buffer), or `None`
+    /// if the data is shorter. `room` bounds the read-ahead (to the segment and the scan's
+    /// limit).
     fn get(
         &mut self,
+        cl: &CommitLog,
         seg: &Segment,
         in_seg: i64,
         len: usize,
@@ -113,7 +115,7 @@ impl Window {
         if !covered {
             let want = (len.max(SCAN_CHUNK) as i64).min(room).max(len as i64) as usize;
             self.buf.resize(want, 0);
-            let n = seg.read_some(in_seg as u64, &mut self.buf)?;
+            let n = cl.read_some(seg, in_seg, &mut self.buf)?;
             self.buf.truncate(n);
             self.seg_start = seg.start();
             self.start = in_seg;

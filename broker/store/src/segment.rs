@@ -112,6 +112,7 @@ impl Segment {
     }
 
     /// Fills `buf` from `pos`; bytes past the end of the file read as zeros.
+    #[cfg(test)]
     pub fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<(), StoreError> {
         let n = self.read_some(pos, buf)?;
         buf[n..].fill(0);

@@ -130,7 +130,11 @@ impl MessageStore {
         if abort.exists() {
             tracing::warn!(root = %root.display(), "abort file present: the store was not shut down cleanly; recovering");
         }
-        let cl = CommitLog::open(&root.join("commitlog"), config.commit_log_segment_size)?;
+        let cl = CommitLog::open(
+            &root.join("commitlog"),
+            config.commit_log_segment_size,
+            config.commit_log_write_back,
+        )?;
         let mut checkpoint = CheckpointFile::open(&root.join("checkpoint"))?;
         let cq_root = root.join("consumequeue");
         let started = Instant::now();
@@ -432,6 +436,10 @@ impl MessageStore {
             && h.join().is_err()
         {
             tracing::error!("flush thread panicked");
+        }
+        // buffered appends reach the files even when the store failed and cannot fsync them
+        if let Err(e) = inner.cl.write_out() {
+            tracing::error!(error = %e, "cannot write the commit log's buffered appends out");
         }
         // a failed store keeps its abort file: the next open recovers from the last durable point
         inner.flush_all()?;

@@ -126,6 +126,36 @@ mod tests {
     }
 
     #[test]
+    fn commit_log_write_back_reaches_the_store() {
+        let with = |set: &[&str]| {
+            BrokerConfig::from_args(&Args {
+                set: set.iter().map(|s| (*s).to_owned()).collect(),
+                ..Args::default()
+            })
+        };
+        let c = with(&[]).unwrap();
+        assert_eq!(
+            c.write_back_bytes(),
+            0,
+            "ASYNC_FLUSH: a kill -9 loses nothing acknowledged"
+        );
+        let c = with(&["flushDiskType=SYNC_FLUSH"]).unwrap();
+        assert_eq!(
+            c.write_back_bytes(),
+            16 * 1024,
+            "SYNC_FLUSH: acks wait for the fsync"
+        );
+        assert!(c.to_properties().contains("commitLogWriteBack=16384"));
+        let c = with(&["flushDiskType=SYNC_FLUSH", "commitLogWriteBack=0"]).unwrap();
+        assert_eq!(c.write_back_bytes(), 0);
+        let c = with(&["commitLogWriteBack=4096"]).unwrap();
+        assert_eq!(c.write_back_bytes(), 4096);
+        assert!(c.to_properties().contains("commitLogWriteBack=4096"));
+        let err = with(&["commitLogWriteBack=-1"]).unwrap_err().to_string();
+        assert!(err.contains("commitLogWriteBack"), "{err}");
+    }
+
+    #[test]
     fn acl_keys_need_a_file_and_are_reported() {
         let with = |set: &[&str]| {
             BrokerConfig::from_args(&Args {

@@ -121,6 +121,10 @@ impl BrokerConfig {
                 }
             }
             "flushIntervalCommitLog" => self.flush_interval = millis(origin, key, v)?,
+            "commitLogWriteBack" => {
+                let expected = "bytes (0 = write every message before acknowledging it)";
+                self.commit_log_write_back = Some(parse(origin, key, v, expected)?);
+            }
             "syncFlushTimeout" => self.sync_flush_timeout = millis(origin, key, v)?,
             "maxMessageSize" => self.max_message_size = parse(origin, key, v, "bytes")?,
             "frameMaxLength" | "com.rocketmq.remoting.frameMaxLength" => {
@@ -250,6 +254,7 @@ impl BrokerConfig {
             format!("storePathRootDir={}", self.store_root.display()),
             format!("mappedFileSizeCommitLog={}", self.commit_log_segment_size),
             format!("flushDiskType={flush}"),
+            format!("commitLogWriteBack={}", self.write_back_bytes()),
             format!("brokerRole={role}"),
             format!("autoCreateTopicEnable={}", self.auto_create_topic_enable),
             format!(

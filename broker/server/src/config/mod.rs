@@ -78,6 +78,14 @@ pub struct BrokerConfig {
     pub flush_disk_type: FlushDiskType,
     /// How often the asynchronous flusher fsyncs the commit log (`flushIntervalCommitLog`).
     pub flush_interval: Duration,
+    /// Bytes of appended commit-log records buffered in memory before one write to the file
+    /// (`commitLogWriteBack`, rmq's own key). They are also written out at every flush, segment
+    /// roll and replication read, and readers see them. Unset: 16384 with SYNC_FLUSH (every
+    /// acknowledgment waits for the fsync that writes them out), 0 with ASYNC_FLUSH (every
+    /// message is written before it is acknowledged, so a `kill -9` loses none). A value under
+    /// ASYNC_FLUSH trades that: a `kill -9` can lose what is buffered (at most this many bytes,
+    /// at most one flush interval old).
+    pub commit_log_write_back: Option<usize>,
     /// How long a SYNC_FLUSH send waits for its fsync before FLUSH_DISK_TIMEOUT (`syncFlushTimeout`).
     pub sync_flush_timeout: Duration,
     /// Master (sync or async replication) or slave (`brokerRole`).
@@ -151,6 +159,7 @@ impl Default for BrokerConfig {
             consume_queue_units_per_file: 300_000,
             flush_disk_type: FlushDiskType::Async,
             flush_interval: Duration::from_millis(500),
+            commit_log_write_back: None,
             sync_flush_timeout: Duration::from_secs(5),
             broker_role: BrokerRole::AsyncMaster,
             auto_create_topic_enable: true,
@@ -256,6 +265,15 @@ pub enum ConfigError {
 }
 
 impl BrokerConfig {
+    /// The commit-log write-back buffer in force (see [`Self::commit_log_write_back`]).
+    pub fn write_back_bytes(&self) -> usize {
+        self.commit_log_write_back
+            .unwrap_or(match self.flush_disk_type {
+                FlushDiskType::Sync => rmq_store::config::DEFAULT_COMMIT_LOG_WRITE_BACK,
+                FlushDiskType::Async => 0,
+            })
+    }
+
     /// Defaults, then the config file, then `--set key=value` pairs and flags.
     pub fn from_args(args: &Args) -> Result<Self, ConfigError> {
         let mut c = Self::default();
