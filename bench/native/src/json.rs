@@ -1,6 +1,6 @@
 //! The driver's output: one flat JSON object per line, keys in insertion order, numbers written
-//! the way `Driver.java` writes them (integers as integers, floats with 3 decimals, NaN and
-//! infinities as `null`), so `bench/report.py` reads either driver's lines alike.
+//! the way the Java driver's `Json.java` writes them (integers as integers, floats with 3
+//! decimals, NaN and infinities as `null`), so `bench/report.py` reads either driver's lines alike.
 
 use std::io::Write;
 

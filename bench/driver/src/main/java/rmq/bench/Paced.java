@@ -61,7 +61,7 @@ final class Paced {
      * start} and then runs {@code atStart}, and runs {@code atEnd} at {@code end}. Returns after
      * the last acknowledgement (10 s at most).
      */
-    static Paced run(Driver.Load l, Driver.Load.Window w, double rate, long t0, long start, long end, Body body, Acked onAck,
+    static Paced run(Load l, Window w, double rate, long t0, long start, long end, Body body, Acked onAck,
             Runnable atStart, Runnable atEnd) throws InterruptedException {
         Paced p = new Paced();
         Thread marks = new Thread(() -> {
@@ -86,7 +86,7 @@ final class Paced {
         return p;
     }
 
-    void send(Driver.Load l, Driver.Load.Window w, Message msg, long due, boolean measured, long end, Acked onAck) {
+    void send(Load l, Window w, Message msg, long due, boolean measured, long end, Acked onAck) {
         if (measured) offered.incrementAndGet();
         inflight.incrementAndGet();
         try {
@@ -123,33 +123,33 @@ final class Paced {
         m.put("lagMaxMs", lagMaxNanos / 1e6);
     }
 
-    static void record(ConcurrentHashMap<Thread, Driver.Lat> lats, long nanos) {
-        Driver.Lat l = lats.computeIfAbsent(Thread.currentThread(), x -> new Driver.Lat());
+    static void record(ConcurrentHashMap<Thread, Lat> lats, long nanos) {
+        Lat l = lats.computeIfAbsent(Thread.currentThread(), x -> new Lat());
         synchronized (l) {
             l.add(nanos);
         }
     }
 
-    static long[] merged(ConcurrentHashMap<Thread, Driver.Lat> lats) {
-        return Driver.Lat.merge(new ArrayList<>(lats.values()));
+    static long[] merged(ConcurrentHashMap<Thread, Lat> lats) {
+        return Lat.merge(new ArrayList<>(lats.values()));
     }
 
     /** {@code openpct:SIZE:PCT} (see the class doc). */
-    static Map<String, Object> openPct(Driver.Load l, int size, double pct) throws Exception {
+    static Map<String, Object> openPct(Load l, int size, double pct) throws Exception {
         Map<String, Object> m = l.base("openpct");
         m.put("size", size);
         m.put("pct", pct);
         Object[] peak = l.peaks.get(size);
-        if (peak == null) return Driver.failed(m, "no closed-loop phase of " + size + " B ran ok before it (its peak sets the rate)");
+        if (peak == null) return Json.failed(m, "no closed-loop phase of " + size + " B ran ok before it (its peak sets the rate)");
         double rate = (Double) peak[0] * pct / 100;
         m.put("rate", rate);
         m.put("peakTps", peak[0]);
         m.put("peakPhase", peak[1]);
-        byte[] body = Driver.Load.body(size);
-        Driver.Load.Window w = l.new Window();
+        byte[] body = Load.body(size);
+        Window w = new Window(l);
         long t0 = System.nanoTime(), start = t0 + l.warmupMs * 1_000_000L, end = start + l.measureMs * 1_000_000L;
         w.open(start, end);
-        ConcurrentHashMap<Thread, Driver.Lat> lats = new ConcurrentHashMap<>();
+        ConcurrentHashMap<Thread, Lat> lats = new ConcurrentHashMap<>();
         Paced p = run(l, w, rate, t0, start, end, (due, i) -> new Message(l.topic, body), (due, done) -> record(lats, done - due),
                 null, null);
         double secs = (end - start) / 1e9;
@@ -167,7 +167,7 @@ final class Paced {
     /** What the e2e consumer received: deliveries of measured messages and their latencies. */
     static final class Inbox {
         final AtomicLong probes = new AtomicLong(), received = new AtomicLong(), receivedByEnd = new AtomicLong();
-        final ConcurrentHashMap<Thread, Driver.Lat> lats = new ConcurrentHashMap<>();
+        final ConcurrentHashMap<Thread, Lat> lats = new ConcurrentHashMap<>();
         volatile long start = Long.MAX_VALUE, end = Long.MIN_VALUE;
 
         void deliver(MessageExt x, long now) {
@@ -185,15 +185,15 @@ final class Paced {
     }
 
     /** {@code e2e:SIZE:RATE} (see the class doc). */
-    static Map<String, Object> e2e(Driver.Load l, int size, double rate) throws Exception {
+    static Map<String, Object> e2e(Load l, int size, double rate) throws Exception {
         Map<String, Object> m = l.base("e2e");
         m.put("size", size);
         m.put("rate", rate);
         int n = ++l.e2eRuns;
         String topic = l.e2eTopic + n;
         m.put("topic", topic);
-        Map<String, Object> t = Driver.createTopics(l.admin, l.ns, l.broker, new String[] {topic}, l.queues, l.phaseTimeoutMs);
-        if (!Boolean.TRUE.equals(t.get("ok"))) return Driver.failed(m, String.valueOf(t.get("error")));
+        Map<String, Object> t = Admin.createTopics(l.admin, l.ns, l.broker, new String[] {topic}, l.queues, l.phaseTimeoutMs);
+        if (!Boolean.TRUE.equals(t.get("ok"))) return Json.failed(m, String.valueOf(t.get("error")));
         Inbox in = new Inbox();
         DefaultMQPushConsumer c = new DefaultMQPushConsumer("bench_e2e_" + n + "_" + System.currentTimeMillis());
         c.setNamesrvAddr(l.ns);
@@ -216,13 +216,13 @@ final class Paced {
         }
     }
 
-    static Map<String, Object> e2eMeasure(Driver.Load l, Map<String, Object> m, String topic, int size, double rate, Inbox in)
+    static Map<String, Object> e2eMeasure(Load l, Map<String, Object> m, String topic, int size, double rate, Inbox in)
             throws Exception {
-        byte[] template = Driver.Load.body(size);
-        Driver.Load.Window w = l.new Window();
+        byte[] template = Load.body(size);
+        Window w = new Window(l);
         long r0 = System.nanoTime();
         while (in.probes.get() == 0) {
-            if (System.nanoTime() - r0 > l.phaseTimeoutMs * 1_000_000L) return Driver.failed(m, "the consumer received no probe message");
+            if (System.nanoTime() - r0 > l.phaseTimeoutMs * 1_000_000L) return Json.failed(m, "the consumer received no probe message");
             try {
                 l.producer.send(new Message(topic, stamped(template, PROBE)));
             } catch (Exception e) {

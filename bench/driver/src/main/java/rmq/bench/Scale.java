@@ -38,22 +38,22 @@ final class Scale {
 
     private Scale() {}
 
-    static Map<String, Object> run(Driver.Load l, int topics, int groups, double rate) throws Exception {
+    static Map<String, Object> run(Load l, int topics, int groups, double rate) throws Exception {
         Map<String, Object> m = l.base("scale");
         m.put("topics", topics);
         m.put("groups", groups);
         m.put("queues", l.queues);
         m.put("rate", rate);
         m.put("size", SIZE);
-        if (l.brokerProc == null) return Driver.failed(m, "no broker pid (--broker-pid or --broker-pid-file)");
+        if (l.brokerProc == null) return Json.failed(m, "no broker pid (--broker-pid or --broker-pid-file)");
         long[] r = l.brokerProc.rss();
         m.put("baseRssKb", r[0]);
         m.put("baseRssAnonKb", r[1]);
         String[] names = new String[topics];
         for (int i = 0; i < topics; i++) names[i] = String.format("%sScale%04d", l.topic, i);
         long t0 = System.currentTimeMillis();
-        Map<String, Object> t = Driver.createTopics(l.admin, l.ns, l.broker, names, l.queues, l.phaseTimeoutMs);
-        if (!Boolean.TRUE.equals(t.get("ok"))) return Driver.failed(m, String.valueOf(t.get("error")));
+        Map<String, Object> t = Admin.createTopics(l.admin, l.ns, l.broker, names, l.queues, l.phaseTimeoutMs);
+        if (!Boolean.TRUE.equals(t.get("ok"))) return Json.failed(m, String.valueOf(t.get("error")));
         m.put("createTopicsMs", System.currentTimeMillis() - t0);
         t0 = System.currentTimeMillis();
         for (int g = 0; g < groups; g++) {
@@ -63,7 +63,7 @@ final class Scale {
             req.setBody(RemotingSerializable.encode(cfg));
             RemotingCommand resp = l.admin.invokeSync(l.broker, req, 5000);
             if (resp.getCode() != ResponseCode.SUCCESS) {
-                return Driver.failed(m, "create group " + group(g) + ": code " + resp.getCode() + " " + resp.getRemark());
+                return Json.failed(m, "create group " + group(g) + ": code " + resp.getCode() + " " + resp.getRemark());
             }
         }
         m.put("createGroupsMs", System.currentTimeMillis() - t0);
@@ -85,7 +85,7 @@ final class Scale {
         return String.format("bench_scale_%03d", g);
     }
 
-    static DefaultMQPushConsumer consumer(Driver.Load l, int g, int groups, String[] names, AtomicLong consumed) throws Exception {
+    static DefaultMQPushConsumer consumer(Load l, int g, int groups, String[] names, AtomicLong consumed) throws Exception {
         DefaultMQPushConsumer c = new DefaultMQPushConsumer(group(g));
         c.setNamesrvAddr(l.ns);
         c.setInstanceName("bench-s-" + ProcessHandle.current().pid());
@@ -103,7 +103,7 @@ final class Scale {
     }
 
     /** The idle broker over --measure-ms: CPU, and RSS at the end. */
-    static void idle(Driver.Load l, Map<String, Object> m) throws InterruptedException {
+    static void idle(Load l, Map<String, Object> m) throws InterruptedException {
         double c0 = l.brokerProc.cpuSeconds();
         Thread.sleep(l.measureMs);
         double c1 = l.brokerProc.cpuSeconds();
@@ -114,9 +114,9 @@ final class Scale {
     }
 
     /** RATE msgs/s round robin over the topics while the groups consume. */
-    static void load(Driver.Load l, Map<String, Object> m, String[] names, double rate, AtomicLong consumed) throws Exception {
-        byte[] body = Driver.Load.body(SIZE);
-        Driver.Load.Window w = l.new Window();
+    static void load(Load l, Map<String, Object> m, String[] names, double rate, AtomicLong consumed) throws Exception {
+        byte[] body = Load.body(SIZE);
+        Window w = new Window(l);
         long t0 = System.nanoTime(), start = t0 + l.warmupMs * 1_000_000L, end = start + l.measureMs * 1_000_000L;
         w.open(start, end);
         long[] at = new long[2];
