@@ -99,7 +99,7 @@ pub enum Error {
     },
     /// The cluster's apply lock is held by someone else.
     #[error("{0}")]
-    Locked(Box<crate::lock::Held>),
+    Locked(Box<crate::lock::holder::Held>),
     /// The lock this apply held was taken over or removed while it ran.
     #[error(
         "the apply lock of cluster {0} was removed or taken over while this apply ran (someone ran --break-lock?); stopped before the next action (fix: make sure no other apply runs, then run the same command again)"

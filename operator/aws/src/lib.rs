@@ -32,6 +32,7 @@
 //! Topics and consumer groups are not this crate's job: `rmqctl aws apply` reconciles them
 //! through the nameserver addresses with the same code as `rmqctl apply`.
 
+pub mod action;
 pub mod arch;
 pub mod client;
 pub mod discover;

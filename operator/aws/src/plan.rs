@@ -12,6 +12,7 @@
 //! tag yet, so it is updated ("converged"), not created twice: that is what makes a re-run after
 //! a failure converge.
 
+pub use crate::action::{Action, Op};
 use crate::discovered::{Discovered, Environment};
 use crate::error::PlanError;
 use crate::layout::{ControllerPlacement, controllers, layout};
@@ -21,52 +22,6 @@ use crate::roll::roll_order;
 use rmq_model::ValidatedCluster;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
-
-/// Create, update or delete.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Op {
-    /// Create (and converge).
-    Create,
-    /// Converge an existing resource to its spec.
-    Update,
-    /// Delete (scale-in, a duplicate, destroy).
-    Delete,
-}
-
-/// One step of a plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Action {
-    /// Create, update or delete.
-    pub op: Op,
-    /// The kind of the resource acted on.
-    pub kind: Kind,
-    /// Logical key of the resource acted on.
-    pub key: String,
-    /// AWS id for updates and deletes.
-    pub id: Option<String>,
-    /// Why an update or delete is needed (empty for creates).
-    pub reason: String,
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = match self.op {
-            Op::Create => "+ create",
-            Op::Update => "~ update",
-            Op::Delete => "- delete",
-        };
-        write!(f, "{sign} {} ({})", self.key, self.kind)?;
-        if let Some(id) = &self.id {
-            write!(f, " {id}")?;
-        }
-        if !self.reason.is_empty() {
-            write!(f, ": {}", self.reason)?;
-        }
-        Ok(())
-    }
-}
 
 /// A plan: the desired resources and the actions that get there.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -9,7 +9,7 @@
 //! ([`master_nodes`]); without that information index order stands (a group then fails over up
 //! to twice: once when its master is replaced, again if the replica elected is replaced next).
 
-use crate::plan::{Action, Op};
+use crate::action::{Action, Op};
 use crate::resource::{Kind, State};
 use std::collections::BTreeSet;
 
