@@ -2,11 +2,12 @@
 # One command from source to a running CloudFormation stack: build rmq-broker, rmq-namesrv,
 # rmq-controller and rmqctl (release) for one CPU architecture, checksum them, upload binaries + NAME.sha256 +
 # templates + the node bootstrap to an immutable versioned prefix, validate the templates, and
-# print (or run) the exact `aws cloudformation create-stack` command for that upload.
+# print (or run) the exact `aws cloudformation create-stack` (or update-stack) command for that upload.
 #
 #   scripts/release-aws.sh --bucket BUCKET [--prefix rmq] [--arch x86_64|aarch64] [--bin-dir DIR]
 #       [--version V] [--region R] [--bucket-region R] [--template quickstart|cluster]
-#       [--stack-name NAME | --launch NAME [--wait]] [--param Key=Value]... [--skip-lint]
+#       [--stack-name NAME | --launch NAME | --update NAME] [--wait] [--param Key=Value]...
+#       [--node-ami-parameter SSM_NAME] [--skip-lint]
 #
 # Layout written (never overwritten: a release whose prefix holds any object is refused):
 #   s3://BUCKET/PREFIX/VERSION/{rmq-broker,rmq-namesrv,rmq-controller,rmqctl}{,.sha256}
@@ -23,11 +24,19 @@
 # NameServerSha256 and ControllerSha256 (and ArtefactBucketRegion with --bucket-region) point at exactly this upload;
 # --param adds or overrides others (AvailabilityZones=a\,b, KeyPairName=..., RemoteAccessCIDR=...).
 #
+# The node AMI is pinned: a new stack gets NodeAmiId = the value of the SSM parameter
+# /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-<x86_64|arm64> (of --arch; or
+# --node-ami-parameter), read once here; --param NodeAmiId=ami-... names one instead.
+# --update NAME runs update-stack on an existing stack with this release's artefact parameters
+# and the previous value of every other parameter, NodeAmiId included (so an update never
+# moves to a newer AMI unless --param NodeAmiId=... says so); the node stacks then roll one at a
+# time, each node only after the previous one signalled that it is ready (cloudformation/README.md).
+#
 # --bin-dir DIR skips the build and releases DIR/{rmq-broker,rmq-namesrv,rmq-controller,rmqctl} (checked to be
 # ELF executables of --arch), e.g. binaries built on a machine of the other architecture.
 # Needs: the AWS CLI (v1 or v2; AWS_ENDPOINT_URL, AWS_REGION and profiles are honoured), cfn-lint
 # (CFN_LINT=path, on PATH, or the cloudformation test venv: bash cloudformation/venv.sh), and
-# cargo unless --bin-dir. Informational lines go to stderr; stdout is the create-stack command.
+# cargo unless --bin-dir. Informational lines go to stderr; stdout is the create-stack (or update-stack) command.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -70,8 +79,8 @@ valid_bucket() { [[ "$1" =~ ^[0-9a-z][0-9a-z.-]{1,61}[0-9a-z]$ ]]; }
 # --- arguments ------------------------------------------------------------------------------
 
 BUCKET="" PREFIX="rmq" ARCH="" BIN_DIR="" VERSION="" REGION="" BUCKET_REGION="" TEMPLATE=quickstart
-STACK_NAME="rmq" LAUNCH="" WAIT=0 SKIP_LINT=0 BROKER_SHA="" NAMESRV_SHA="" CONTROLLER_SHA="" WORK=""
-PARAM_KEYS=() PARAM_VALUES=()
+STACK_NAME="rmq" LAUNCH="" UPDATE="" WAIT=0 SKIP_LINT=0 BROKER_SHA="" NAMESRV_SHA="" CONTROLLER_SHA="" WORK=""
+AMI_PARAMETER="" NODE_AMI="" PARAM_KEYS=() PARAM_VALUES=()
 
 parse_args() {
   while [ $# -gt 0 ]; do
@@ -86,6 +95,8 @@ parse_args() {
       --template) TEMPLATE=${2-}; shift ;;
       --stack-name) STACK_NAME=${2-}; shift ;;
       --launch) LAUNCH=${2-}; STACK_NAME=${2-}; shift ;;
+      --update) UPDATE=${2-}; STACK_NAME=${2-}; shift ;;
+      --node-ami-parameter) AMI_PARAMETER=${2-}; shift ;;
       --wait) WAIT=1 ;;
       --param)
         [[ "${2-}" == ?*=* ]] || fail "--param needs Key=Value, got ${2-}"
@@ -106,7 +117,10 @@ parse_args() {
   case "$TEMPLATE" in quickstart|cluster) ;; *) fail "--template $TEMPLATE is not quickstart or cluster" ;; esac
   [[ -z "$VERSION" || "$VERSION" =~ ^[0-9A-Za-z._-]+$ ]] || fail "--version ${VERSION@Q} must be letters, digits and '._-'"
   [[ "$STACK_NAME" =~ ^[A-Za-z][A-Za-z0-9-]{0,127}$ ]] || fail "stack name ${STACK_NAME@Q} must start with a letter and hold only letters, digits and '-'"
-  [ "$WAIT" = 0 ] || [ -n "$LAUNCH" ] || fail "--wait needs --launch STACK"
+  [ -z "$LAUNCH" ] || [ -z "$UPDATE" ] || fail "--launch and --update exclude each other"
+  [ "$WAIT" = 0 ] || [ -n "$LAUNCH$UPDATE" ] || fail "--wait needs --launch STACK or --update STACK"
+  [ -n "$AMI_PARAMETER" ] ||
+    AMI_PARAMETER="/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-$([ "$ARCH" = aarch64 ] && echo arm64 || echo x86_64)"
 }
 
 # --- build ----------------------------------------------------------------------------------
@@ -225,11 +239,26 @@ validate() {
   say "validate-template: ${#TEMPLATES[@]} templates accepted"
 }
 
-# create_stack_command URL KEY_PREFIX: the create-stack command line (shell-quoted).
-create_stack_command() {
+# given KEY: true if --param KEY=... was given.
+given() { local k; for k in "${PARAM_KEYS[@]}"; do [ "$k" != "$1" ] || return 0; done; return 1; }
+
+# resolve_ami: NODE_AMI from AMI_PARAMETER (SSM), unless --param NodeAmiId or --update (which
+# keeps the stack's previous NodeAmiId).
+resolve_ami() {
+  if given NodeAmiId || [ -n "$UPDATE" ]; then return 0; fi
+  NODE_AMI=$(aws_cli ssm get-parameter --name "$AMI_PARAMETER" --query Parameter.Value) ||
+    fail "cannot read the AMI id from SSM parameter $AMI_PARAMETER (pass --param NodeAmiId=ami-... or --node-ami-parameter NAME)"
+  [[ "$NODE_AMI" =~ ^ami-[0-9a-f]{8,17}$ ]] || fail "SSM parameter $AMI_PARAMETER holds ${NODE_AMI@Q}, not an AMI id"
+  say "node AMI $NODE_AMI (from $AMI_PARAMETER, read once: stack updates keep it)"
+}
+
+# stack_command URL KEY_PREFIX: the create-stack (or, with --update, update-stack) command line
+# (shell-quoted).
+stack_command() {
   local keys=(ArtefactBucketName ArtefactKeyPrefix NameServerSha256 BrokerSha256 ControllerSha256)
-  local values=("$BUCKET" "$2" "$NAMESRV_SHA" "$BROKER_SHA" "$CONTROLLER_SHA") i j json="" replaced
+  local values=("$BUCKET" "$2" "$NAMESRV_SHA" "$BROKER_SHA" "$CONTROLLER_SHA") i j json="" replaced verb=create-stack
   if [ -n "$BUCKET_REGION" ]; then keys+=(ArtefactBucketRegion); values+=("$BUCKET_REGION"); fi
+  if [ -n "$NODE_AMI" ]; then keys+=(NodeAmiId); values+=("$NODE_AMI"); fi
   for i in "${!PARAM_KEYS[@]}"; do
     replaced=0
     for j in "${!keys[@]}"; do
@@ -240,8 +269,32 @@ create_stack_command() {
   for i in "${!keys[@]}"; do
     json+="${json:+,}{\"ParameterKey\":$(json_string "${keys[$i]}"),\"ParameterValue\":$(json_string "${values[$i]}")}"
   done
-  printf 'aws cloudformation create-stack --region %s --stack-name %s --capabilities CAPABILITY_IAM --template-url %s --parameters %s\n' \
-    "$(shell_quote "$REGION")" "$(shell_quote "$STACK_NAME")" "$(shell_quote "$1")" "$(shell_quote "[$json]")"
+  if [ -n "$UPDATE" ]; then
+    verb=update-stack
+    # Every other parameter of the stack keeps its value (NodeAmiId too, unless given).
+    for i in "${STACK_KEYS[@]}"; do
+      replaced=0
+      for j in "${keys[@]}"; do [ "$j" != "$i" ] || replaced=1; done
+      [ "$replaced" = 1 ] || json+=",{\"ParameterKey\":$(json_string "$i"),\"UsePreviousValue\":true}"
+    done
+  fi
+  printf 'aws cloudformation %s --region %s --stack-name %s --capabilities CAPABILITY_IAM --template-url %s --parameters %s\n' \
+    "$verb" "$(shell_quote "$REGION")" "$(shell_quote "$STACK_NAME")" "$(shell_quote "$1")" "$(shell_quote "[$json]")"
+}
+
+# stack_keys: STACK_KEYS = the parameter keys of the stack to update (it must exist). A stack
+# made before NodeAmiId (its AMI came from the SSM parameter NodeAmiParameter, which the
+# templates no longer have) needs the AMI it runs named once.
+stack_keys() {
+  local listed key kept=()
+  listed=$(aws_cli cloudformation describe-stacks --stack-name "$UPDATE" --query 'Stacks[0].Parameters[].ParameterKey') ||
+    fail "cannot describe stack $UPDATE (--update needs an existing stack; create one with --launch)"
+  read -r -a STACK_KEYS <<<"$listed"
+  for key in "${STACK_KEYS[@]}"; do
+    if [ "$key" != NodeAmiParameter ]; then kept+=("$key"); continue; fi
+    given NodeAmiId || fail "stack $UPDATE takes its node AMI from SSM (NodeAmiParameter), which these templates pin instead: pass --param NodeAmiId=<the AMI it runs now>, from aws cloudformation describe-stacks --stack-name $UPDATE --query \"Stacks[0].Parameters[?ParameterKey=='NodeAmiParameter'].ResolvedValue\" --output text (another AMI replaces every node)"
+  done
+  STACK_KEYS=("${kept[@]}")
 }
 
 main() {
@@ -259,10 +312,13 @@ main() {
   say "rmq-broker  sha256 $BROKER_SHA"
   say "rmq-namesrv sha256 $NAMESRV_SHA"
   say "rmq-controller sha256 $CONTROLLER_SHA"
+  STACK_KEYS=()
+  if [ -n "$UPDATE" ]; then stack_keys; fi
+  resolve_ami
   refuse_existing "$key_prefix"
   upload "$WORK" "$key_prefix"
   validate "$base"
-  local command; command=$(create_stack_command "${base}templates/rmq-$TEMPLATE.yaml" "$key_prefix")
+  local command; command=$(stack_command "${base}templates/rmq-$TEMPLATE.yaml" "$key_prefix")
   echo "$command"
   if [ -n "$LAUNCH" ]; then
     say "launching stack $LAUNCH"
@@ -271,6 +327,14 @@ main() {
       aws_cli cloudformation wait stack-create-complete --stack-name "$LAUNCH" ||
         fail "stack $LAUNCH did not reach CREATE_COMPLETE: aws cloudformation describe-stack-events --stack-name $LAUNCH"
       say "stack $LAUNCH is CREATE_COMPLETE"
+    fi
+  elif [ -n "$UPDATE" ]; then
+    say "updating stack $UPDATE (nodes roll one at a time: nameservers, slaves, masters)"
+    eval "$command" >&2 || fail "update-stack $UPDATE failed (see above)"
+    if [ "$WAIT" = 1 ]; then
+      aws_cli cloudformation wait stack-update-complete --stack-name "$UPDATE" ||
+        fail "stack $UPDATE did not reach UPDATE_COMPLETE: aws cloudformation describe-stack-events --stack-name $UPDATE"
+      say "stack $UPDATE is UPDATE_COMPLETE"
     fi
   fi
 }

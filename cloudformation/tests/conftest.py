@@ -22,6 +22,10 @@ REGION = "us-east-1"
 AZS = ["us-east-1a", "us-east-1b", "us-east-1c"]
 BUCKET = "rmq-artefacts"
 PREFIX = "rmq/0.1.0/"
+# moto's /aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64, and another image
+# moto knows (standing in for the next Amazon Linux release).
+AMI = "ami-0d27e0fb3bac4d724"
+NEWER_AMI = "ami-03cf127a"
 TEMPLATE_NAMES = ["rmq-quickstart.yaml", "rmq-vpc.yaml", "rmq-cluster.yaml", "rmq-node.yaml"]
 
 

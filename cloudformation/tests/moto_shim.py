@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Start moto_server on 127.0.0.1 with an ephemeral port, after patching six gaps in its CloudFormation.
+"""Start moto_server on 127.0.0.1 with an ephemeral port, after patching eight gaps in its CloudFormation.
 
 Usage: python moto_shim.py PORT_FILE    (writes the bound port to PORT_FILE, then serves)
 
-moto 5.2.5 (pinned in requirements.txt) lacks six pieces of CloudFormation behaviour that the
+moto 5.2.5 (pinned in requirements.txt) lacks eight pieces of CloudFormation behaviour that the
 rmq templates depend on. Each patch below adds the behaviour AWS documents; none changes what a
 resource looks like, so assertions still only cover what moto itself models:
 
@@ -24,6 +24,11 @@ resource looks like, so assertions still only cover what moto itself models:
    gateway and its attachment, without which moto cannot delete the VPC (DependencyViolation).
 6. AWS::CloudWatch::Alarm as a CloudFormation resource (create, update, delete, GetAtt Arn):
    moto models alarms (PutMetricAlarm) but its stacks skip the type with a warning.
+7. AWS::Logs::MetricFilter as a CloudFormation resource (create, update, delete), likewise through
+   moto's own PutMetricFilter/DeleteMetricFilter.
+8. UpdateStack with UsePreviousValue for a parameter the stack took from its template's Default:
+   moto looks the key up among the parameters given at creation only (HTTP 500, KeyError);
+   CloudFormation keeps the value the stack has (scripts/release-aws.sh --update relies on it).
 
 If moto's internals move (a different moto version), the patch fails at start with a message
 naming the missing piece instead of letting tests fail in odd ways.
@@ -52,6 +57,20 @@ def patch_moto():
     orig_update = _require(ResourceMap, "update")
     _require(ResourceMap, "build_resource_diff")
     _require(ResourceMap, "_delete_resource")
+
+    # 8. UsePreviousValue of a defaulted parameter: the value the stack resolved.
+    backend_class = _require(models, "CloudFormationBackend")
+    _require(backend_class, "_resolve_update_parameters")
+
+    def resolve_update_parameters(self, instance, incoming_params):
+        parameters = {p["ParameterKey"]: p["ParameterValue"] for p in incoming_params if "ParameterValue" in p}
+        for p in incoming_params:
+            if p.get("UsePreviousValue", False):
+                key = p["ParameterKey"]
+                value = instance.parameters.get(key, instance.stack_parameters.get(key))
+                parameters[key] = ",".join(map(str, value)) if isinstance(value, list) else value
+        return parameters
+    backend_class._resolve_update_parameters = resolve_update_parameters
 
     # 1. GetAtt NestedStack.Outputs.Key
     def get_cfn_attribute(self, attribute_name):
@@ -310,9 +329,65 @@ def patch_alarms():
     return StackAlarm
 
 
+def patch_metric_filters():
+    """7. AWS::Logs::MetricFilter in stacks, through moto's own put_metric_filter/delete_metric_filter.
+    Must run before moto first lists its CloudFormation models (they are cached)."""
+    from moto.core.common_models import CloudFormationModel
+    from moto.logs.models import logs_backends
+
+    def backend(account_id, region_name):
+        return logs_backends[account_id][region_name]
+
+    def camel(d):
+        return {k[0].lower() + k[1:]: v for k, v in d.items()}
+
+    class StackMetricFilter(CloudFormationModel):
+        __module__ = "moto.logs.models"  # moto's model metaclass names the service by it
+
+        def __init__(self, name, group):
+            self.name, self.group = name, group
+
+        @property
+        def physical_resource_id(self):
+            return self.name
+
+        @staticmethod
+        def cloudformation_type():
+            return "AWS::Logs::MetricFilter"
+
+        @staticmethod
+        def cloudformation_name_type():
+            return "FilterName"
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                            region_name, **kwargs):
+            p = cloudformation_json["Properties"]
+            name = p.get("FilterName") or resource_name
+            backend(account_id, region_name).put_metric_filter(
+                name, p["FilterPattern"], p["LogGroupName"], [camel(t) for t in p["MetricTransformations"]])
+            return cls(name, p["LogGroupName"])
+
+        @classmethod
+        def update_from_cloudformation_json(cls, original_resource, new_resource_name,
+                                            cloudformation_json, account_id, region_name):
+            backend(account_id, region_name).delete_metric_filter(original_resource.name, original_resource.group)
+            return cls.create_from_cloudformation_json(original_resource.name, cloudformation_json,
+                                                       account_id, region_name)
+
+        @classmethod
+        def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id,
+                                            region_name):
+            group = cloudformation_json.get("Properties", {}).get("LogGroupName")
+            backend(account_id, region_name).delete_metric_filter(resource_name, group)
+
+    return StackMetricFilter
+
+
 def main():
     port_file = sys.argv[1]
     patch_alarms()
+    patch_metric_filters()
     patch_moto()
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server

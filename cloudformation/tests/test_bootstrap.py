@@ -194,8 +194,9 @@ def test_ec2_mode_needs_the_interface_id(tmp_path):
 
 @pytest.mark.parametrize("values,port", [(BROKER, 10918), (NAMESRV, 9883)])
 def test_cloudwatch_agent_scrapes_the_nodes_metrics_endpoint(tmp_path, values, port):
-    """The agent configuration (started on EC2 in step 5) scrapes the node's own /metrics on its
-    HTTP port and turns the series the alarms read into metrics in namespace rmq."""
+    """The agent configuration (started on EC2 in step 1, before anything can fail) scrapes the
+    node's own /metrics on its HTTP port and turns the series the alarms read into metrics in
+    namespace rmq; the disk usage also rolls up per cluster and path (AlarmDataVolumeFull)."""
     import json
     proc, root = run(tmp_path, values)
     assert proc.returncode == 0, proc.stderr
@@ -211,8 +212,14 @@ def test_cloudwatch_agent_scrapes_the_nodes_metrics_endpoint(tmp_path, values, p
     assert ["ClusterName"] in declaration["dimensions"]
     for metric in ("rmq_broker_ready", "rocketmq_group_diff", "rocketmq_brokeruntime_commit_log_disk_ratio",
                    "rocketmq_brokeruntime_slave_fall_behind_much", "rmq_broker_namesrvs_registered"):
-        assert f"^{metric}$" in declaration["metric_selectors"], metric
-    assert agent["metrics"]["append_dimensions"] == {"InstanceId": "${aws:InstanceId}"}
+        assert any(re.fullmatch(s, metric) for s in declaration["metric_selectors"]), metric
+    assert not any(re.fullmatch(s, "rocketmq_producer_offset") for s in declaration["metric_selectors"])
+    metrics = agent["metrics"]
+    assert metrics["append_dimensions"] == {"InstanceId": "${aws:InstanceId}"}
+    assert metrics["aggregation_dimensions"] == [["ClusterName", "path"]]
+    disk = metrics["metrics_collected"]["disk"]
+    assert disk["measurement"] == ["used_percent"] and "/data" in disk["resources"]
+    assert disk["append_dimensions"] == {"ClusterName": "demo"}
 
 
 # failover: Automatic, as rmq-aws renders it (operator/aws/tests/aws_failover.rs checks that side)

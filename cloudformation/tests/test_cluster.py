@@ -9,7 +9,7 @@ import urllib.parse
 import boto3
 import pytest
 
-from conftest import AZS, BUCKET, PREFIX
+from conftest import AMI, AZS, BUCKET, PREFIX
 
 GROUPS = "abcd"
 
@@ -19,7 +19,7 @@ def cluster_values(vpc, **overrides):
         "VPCID": vpc["vpc"], "VPCCIDR": vpc["cidr"], "AvailabilityZones": ",".join(AZS),
         "PrivateSubnet1ID": vpc["subnets"][0], "PrivateSubnet2ID": vpc["subnets"][1],
         "PrivateSubnet3ID": vpc["subnets"][2], "BastionSecurityGroupID": vpc["bastion_sg"],
-        "ArtefactBucketName": BUCKET, "ArtefactKeyPrefix": PREFIX, "ClusterName": "orders",
+        "ArtefactBucketName": BUCKET, "ArtefactKeyPrefix": PREFIX, "ClusterName": "orders", "NodeAmiId": AMI,
     }
     values.update({k: str(v) for k, v in overrides.items()})
     return values
@@ -140,8 +140,10 @@ def test_security_groups(aws, existing_vpc):
     out = aws.outputs("rmq")
     client, ns, broker = out["ClientSecurityGroupID"], out["NameServerSecurityGroupID"], out["BrokerSecurityGroupID"]
     bastion = existing_vpc["bastion_sg"]
-    assert rules(aws, ns) == {(9876, 9876, client), (9876, 9876, broker), (22, 22, bastion)}
-    assert rules(aws, broker) == {(10911, 10911, client), (10911, 10912, broker), (22, 22, bastion)}
+    # The bastion also reaches 9876 and 10911: admin tools there (rmqctl apply) create topics.
+    assert rules(aws, ns) == {(9876, 9876, client), (9876, 9876, broker), (22, 22, bastion), (9876, 9876, bastion)}
+    assert rules(aws, broker) == {(10911, 10911, client), (10911, 10912, broker), (22, 22, bastion),
+                                  (10911, 10911, bastion)}
     assert rules(aws, client) == set()
     # Every node instance carries its role's group (moto applies the launch template's SecurityGroupIds).
     c = Cluster(aws)
@@ -195,6 +197,10 @@ ALARMS = {  # metric -> (statistic, comparison, threshold) for DiskMaxUsedPercen
     "rocketmq_brokeruntime_commit_log_disk_ratio": ("Maximum", "GreaterThanThreshold", 0.8),
     "rocketmq_group_diff": ("Maximum", "GreaterThanThreshold", 500.0),
     "rocketmq_brokeruntime_slave_fall_behind_much": ("Maximum", "GreaterThanThreshold", 67108864.0),
+    # The CloudWatch agent's file-system usage of /data, rolled up per cluster and path.
+    "disk_used_percent": ("Maximum", "GreaterThanThreshold", 85.0),
+    # The log group's metric filter on "rmq-bootstrap: FAILED".
+    "rmq_bootstrap_failures_orders": ("Sum", "GreaterThanOrEqualToThreshold", 1.0),
 }
 
 
@@ -202,22 +208,42 @@ def test_alarms_and_dashboard_read_the_nodes_metrics(aws, existing_vpc):
     topic = "arn:aws:sns:us-east-1:123456789012:rmq-ops"
     aws.create_stack("rmq", "rmq-cluster.yaml", cluster_values(
         existing_vpc, DiskMaxUsedPercent=80, ConsumerLagAlarmThreshold=500, AlarmTopicARN=topic))
-    alarms = {a["MetricName"]: a for a in aws.cloudwatch.describe_alarms()["MetricAlarms"]}
+    found = aws.cloudwatch.describe_alarms()["MetricAlarms"]
+    alarms = {a["MetricName"]: a for a in found if a["Namespace"] == "rmq"}
     assert {m: (a["Statistic"], a["ComparisonOperator"], a["Threshold"]) for m, a in alarms.items()} == ALARMS
-    for a in alarms.values():
-        assert a["Namespace"] == "rmq" and a["Dimensions"] == [{"Name": "ClusterName", "Value": "orders"}]
+    for m, a in alarms.items():
+        dimensions = {"disk_used_percent": [{"Name": "ClusterName", "Value": "orders"}, {"Name": "path", "Value": "/data"}],
+                      "rmq_bootstrap_failures_orders": []}.get(m, [{"Name": "ClusterName", "Value": "orders"}])
+        assert a["Dimensions"] == dimensions, m
         assert a["AlarmActions"] == [topic], a["AlarmName"]
     assert alarms["rmq_broker_ready"]["TreatMissingData"] == "breaching", "a silent broker alarms"
+    # The bootstrap-failure metric comes from the node log group's metric filter.
+    filters = aws.logs.describe_metric_filters(logGroupName=aws.outputs("rmq")["LogGroupName"])["metricFilters"]
+    assert [(f["filterPattern"], f["metricTransformations"][0]["metricName"],
+             f["metricTransformations"][0]["metricNamespace"]) for f in filters] == [
+        ('"rmq-bootstrap: FAILED"', "rmq_bootstrap_failures_orders", "rmq")]
+    # Each node: its instance's EC2 status checks, on its Auto Scaling group.
+    c = Cluster(aws)
+    status = {a["Dimensions"][0]["Value"]: a for a in found if a["Namespace"] == "AWS/EC2"}
+    assert set(status) == {o["AutoScalingGroupName"] for o in c.node_out.values()}
+    for a in status.values():
+        assert (a["MetricName"], a["Statistic"], a["ComparisonOperator"], a["Threshold"]) == (
+            "StatusCheckFailed", "Maximum", "GreaterThanOrEqualToThreshold", 1.0)
+        assert a["Dimensions"][0]["Name"] == "AutoScalingGroupName" and a["AlarmActions"] == [topic]
     name = aws.outputs("rmq")["DashboardName"]
     assert name == "rmq-orders"
     body = json.loads(aws.cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"])
     widgets = body["widgets"]
     charted = {m[1] for w in widgets if w["type"] == "metric" for m in w["properties"]["metrics"]}
-    assert set(ALARMS) <= charted, charted
-    assert all(m[0] == "rmq" and m[2:] == ["ClusterName", "orders"]
+    assert set(ALARMS) - {"rmq_bootstrap_failures_orders"} <= charted, charted
+    assert all(m[0] == "rmq" and m[2:4] == ["ClusterName", "orders"]
                for w in widgets if w["type"] == "metric" for m in w["properties"]["metrics"])
     alarm_widget = next(w for w in widgets if w["type"] == "alarm")
     assert sorted(alarm_widget["properties"]["alarms"]) == sorted(a["AlarmArn"] for a in alarms.values())
+
+
+def without_order(outputs):
+    return {k: v for k, v in outputs.items() if k != "PreviousNode"}
 
 
 def test_update_adds_and_removes_groups_and_replicas_keeping_existing_nodes(aws, existing_vpc):
@@ -229,14 +255,17 @@ def test_update_adds_and_removes_groups_and_replicas_keeping_existing_nodes(aws,
     aws.update_stack("rmq", "rmq-cluster.yaml", dict(values, BrokerGroupCount="4", ReplicasPerGroup="3"))
     grown = check_cluster(aws, existing_vpc, 4, 3, 2, 3)
     for logical, out in kept.items():
-        assert grown.node_out[logical] == out, f"{logical} changed on scale-out"
+        # Only the update order moves: broker-a-0 now comes after the new last slave, broker-d-2.
+        assert without_order(grown.node_out[logical]) == without_order(out), f"{logical} changed on scale-out"
+    assert grown.node_out["BrokerA0Stack"]["PreviousNode"] == grown.nested["BrokerD2Stack"]
     assert grown.out["NameServerAddresses"] == before.out["NameServerAddresses"]
 
     removed = {k: grown.node_out[k] for k in set(expected_brokers(4, 3)) - set(expected_brokers(1, 2))}
     aws.update_stack("rmq", "rmq-cluster.yaml", dict(values, BrokerGroupCount="1", ReplicasPerGroup="2"))
     shrunk = check_cluster(aws, existing_vpc, 1, 2, 2, 3)
     for logical, out in kept.items():
-        assert shrunk.node_out[logical] == out, f"{logical} changed on scale-in"
+        assert without_order(shrunk.node_out[logical]) == without_order(out), f"{logical} changed on scale-in"
+    assert shrunk.node_out["BrokerA0Stack"]["PreviousNode"] == shrunk.nested["BrokerA1Stack"]
     gone_groups = {o["AutoScalingGroupName"] for o in removed.values()}
     assert not gone_groups & aws.asg_names()
     enis = [o["NetworkInterfaceId"] for o in removed.values()]

@@ -133,10 +133,10 @@ def test_automatic_cluster_runs_controllers_on_the_nameservers(aws, existing_vpc
     ns, broker, client = (c.out[k] for k in ("NameServerSecurityGroupID", "BrokerSecurityGroupID",
                                              "ClientSecurityGroupID"))
     bastion = existing_vpc["bastion_sg"]
-    assert rules(aws, ns) == {(9876, 9876, client), (9876, 9876, broker), (22, 22, bastion),
+    assert rules(aws, ns) == {(9876, 9876, client), (9876, 9876, broker), (22, 22, bastion), (9876, 9876, bastion),
                               (9878, 9878, broker), (9878, 9878, ns)}
     assert rules(aws, broker) == {(10911, 10911, client), (10911, 10912, broker), (22, 22, bastion),
-                                  (10911, 10911, ns)}
+                                  (10911, 10911, bastion), (10911, 10911, ns)}
 
     # A broker's user data boots into controller mode; namesrv-1's starts its controller.
     text = aws.user_data(c.instance("BrokerB1Stack")["InstanceId"])

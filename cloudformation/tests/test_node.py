@@ -41,7 +41,8 @@ def test_broker_node_resources(aws, existing_vpc):
     resources = aws.resources("node")
     assert {k: r["ResourceType"] for k, r in resources.items()} == {
         "NodeInterface": "AWS::EC2::NetworkInterface", "DataVolume": "AWS::EC2::Volume",
-        "NodeLaunchTemplate": "AWS::EC2::LaunchTemplate", "NodeGroup": "AWS::AutoScaling::AutoScalingGroup"}
+        "NodeLaunchTemplate": "AWS::EC2::LaunchTemplate", "NodeGroup": "AWS::AutoScaling::AutoScalingGroup",
+        "AlarmStatusCheckFailed": "AWS::CloudWatch::Alarm"}
 
     eni = aws.ec2.describe_network_interfaces(NetworkInterfaceIds=[out["NetworkInterfaceId"]])["NetworkInterfaces"][0]
     subnet = aws.subnet(values["SubnetId"])

@@ -5,13 +5,13 @@ import re
 import boto3
 import pytest
 
-from conftest import AZS, BUCKET, PREFIX
+from conftest import AMI, AZS, BUCKET, PREFIX
 from test_bootstrap import conf, run_script
 
 
 def quickstart_values(**overrides):
     values = {"AvailabilityZones": ",".join(AZS), "KeyPairName": "ops", "RemoteAccessCIDR": "198.51.100.7/32",
-              "ArtefactBucketName": BUCKET, "ArtefactKeyPrefix": PREFIX}
+              "ArtefactBucketName": BUCKET, "ArtefactKeyPrefix": PREFIX, "NodeAmiId": AMI}
     values.update({k: str(v) for k, v in overrides.items()})
     return values
 

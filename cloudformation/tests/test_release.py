@@ -15,9 +15,10 @@ import shlex
 import subprocess
 import sys
 
+import boto3
 import pytest
 
-from conftest import REGION
+from conftest import AMI, NEWER_AMI, REGION
 from test_bootstrap import conf, elf_header, run_script
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -53,13 +54,17 @@ def keys(aws, prefix=""):
     return {o["Key"]: o["ETag"] for o in found}
 
 
-def parse_command(stdout):
-    """(argv, {flag: value}, parameters) of the create-stack line the script printed."""
-    lines = [line for line in stdout.splitlines() if line.startswith("aws cloudformation create-stack ")]
-    assert len(lines) == 1, stdout
+def parse_command(stdout, verb="create-stack"):
+    """(argv, {flag: value}, parameters) of the create-stack (update-stack) line the script printed;
+    a parameter kept at its previous value is None."""
+    lines = [line for line in stdout.splitlines() if line.startswith(f"aws cloudformation {verb} ")]
+    assert len(lines) == 1 and len(stdout.splitlines()) == 1, stdout
     argv = shlex.split(lines[0])
     flags = {argv[i]: argv[i + 1] for i in range(3, len(argv) - 1, 2)}
-    params = {p["ParameterKey"]: p["ParameterValue"] for p in json.loads(flags["--parameters"])}
+    params = {}
+    for p in json.loads(flags["--parameters"]):
+        assert (p.get("UsePreviousValue") is True) == ("ParameterValue" not in p), p
+        params[p["ParameterKey"]] = p.get("ParameterValue")
     return argv, flags, params
 
 
@@ -87,6 +92,13 @@ def test_release_uploads_refuses_a_second_time_and_launches_the_quickstart(aws, 
     assert (params["BrokerSha256"], params["NameServerSha256"], params["ControllerSha256"]) == (
         sums["rmq-broker"], sums["rmq-namesrv"], sums["rmq-controller"])
     assert params["AvailabilityZones"] == "us-east-1a,us-east-1b"
+    # The node AMI: read once from the public SSM parameter of the release's architecture.
+    ssm = boto3.client("ssm", endpoint_url=aws.endpoint, region_name=REGION, aws_access_key_id="testing",
+                       aws_secret_access_key="testing")
+    arch = {"x86_64": "x86_64", "aarch64": "arm64"}[os.uname().machine]
+    latest = ssm.get_parameter(Name=f"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}")
+    assert params["NodeAmiId"] == latest["Parameter"]["Value"]
+    assert f"node AMI {params['NodeAmiId']} (from /aws/service/" in proc.stderr
 
     # Exactly the release is uploaded, and the bytes and checksum files agree with the command.
     uploaded = keys(aws)
@@ -229,3 +241,83 @@ def test_release_refuses_a_node_template_pinning_another_secrets_script(aws, tmp
     assert (f"templates/rmq-node.yaml does not pin userdata/node-secrets.sh ({sha}): "
             "run python3 cloudformation/tests/sync_userdata.py") in proc.stderr
     assert keys(aws) == {}
+
+
+def launch_template(aws, group_name):
+    """(image id, user data) of the launch template version an Auto Scaling group launches."""
+    import base64
+    spec = aws.group(group_name)["LaunchTemplate"]
+    versions = aws.ec2.describe_launch_template_versions(LaunchTemplateId=spec["LaunchTemplateId"])
+    by_number = {str(v["VersionNumber"]): v for v in versions["LaunchTemplateVersions"]}
+    data = by_number[str(spec["Version"])]["LaunchTemplateData"]
+    return data["ImageId"], base64.b64decode(data["UserData"]).decode()
+
+
+def test_update_rolls_the_new_release_and_keeps_the_ami_until_asked(aws, tmp_path):
+    """The release's update path: a newer Amazon Linux AMI in SSM does not reach a running stack
+    (NodeAmiId keeps its previous value); a new build reaches every node's user data (each
+    launch template gets a new version: a roll, one node at a time); --param NodeAmiId moves the
+    AMI, and only then."""
+    aws.s3.create_bucket(Bucket=BUCKET)
+    ssm = boto3.client("ssm", endpoint_url=aws.endpoint, region_name=REGION, aws_access_key_id="testing",
+                       aws_secret_access_key="testing")
+    ssm.put_parameter(Name="/rmq-test/node-ami", Value=AMI, Type="String")
+    arch = os.uname().machine
+    first = fake_build(tmp_path / "v1")
+    common = ["--bucket", BUCKET, "--skip-lint", "--arch", arch, "--node-ami-parameter", "/rmq-test/node-ami"]
+    proc = release(*common, "--bin-dir", str(tmp_path / "v1"), "--version", "1.0.0", "--launch", "orders", "--wait",
+                   *QUICKSTART)
+    assert proc.returncode == 0, proc.stderr
+    assert parse_command(proc.stdout)[2]["NodeAmiId"] == AMI
+    groups = lambda: [g for key in ("NameServerAutoScalingGroupNames", "BrokerAutoScalingGroupNames")  # noqa: E731
+                      for g in aws.outputs("orders")[key].split(",")]
+    before = {g: launch_template(aws, g) for g in groups()}
+    assert {image for image, _ in before.values()} == {AMI}
+
+    # Amazon Linux publishes a new AMI; the team releases a new build and updates the stack.
+    ssm.put_parameter(Name="/rmq-test/node-ami", Value=NEWER_AMI, Type="String", Overwrite=True)
+    second = fake_build(tmp_path / "v2", tag="-2")
+    proc = release(*common, "--bin-dir", str(tmp_path / "v2"), "--version", "2.0.0", "--update", "orders", "--wait")
+    assert proc.returncode == 0, proc.stderr
+    assert "stack orders is UPDATE_COMPLETE" in proc.stderr
+    _, flags, params = parse_command(proc.stdout, "update-stack")
+    assert flags["--template-url"].endswith("/rmq/2.0.0/templates/rmq-quickstart.yaml")
+    assert (params["ArtefactKeyPrefix"], params["BrokerSha256"], params["NameServerSha256"]) == (
+        "rmq/2.0.0/", second["rmq-broker"], second["rmq-namesrv"])
+    # Everything else keeps its value, the AMI included: nobody asked for the new one.
+    assert params["NodeAmiId"] is None and params["KeyPairName"] is None and params["AvailabilityZones"] is None
+    stack = aws.cfn.describe_stacks(StackName="orders")["Stacks"][0]
+    given = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+    assert given["NodeAmiId"] == AMI and given["KeyPairName"] == "ops"
+    after = {g: launch_template(aws, g) for g in groups()}
+    assert len(after) == len(before)
+    for (image, data), (old_image, old_data) in zip(after.values(), before.values()):
+        assert image == old_image == AMI
+        assert data != old_data and "RMQ_ARTEFACT_PREFIX='rmq/2.0.0/'" in data
+    assert all(f"RMQ_BINARY_SHA256='{first[n]}'" not in d for n in ("rmq-broker", "rmq-namesrv")
+               for _, d in after.values())
+
+    # The operator moves the AMI explicitly: now, and only now, the image changes.
+    proc = release(*common, "--bin-dir", str(tmp_path / "v2"), "--version", "2.0.1", "--update", "orders",
+                   "--param", f"NodeAmiId={NEWER_AMI}", "--wait")
+    assert proc.returncode == 0, proc.stderr
+    assert parse_command(proc.stdout, "update-stack")[2]["NodeAmiId"] == NEWER_AMI
+    assert {launch_template(aws, g)[0] for g in groups()} == {NEWER_AMI}
+
+
+def test_update_of_a_stack_from_before_node_ami_id_asks_for_its_ami(aws, tmp_path):
+    """A stack made by the earlier templates took its AMI from the SSM parameter
+    NodeAmiParameter; moving it to these templates must name the AMI its nodes run (else every
+    node would be replaced), so --update refuses until --param NodeAmiId says which."""
+    aws.s3.create_bucket(Bucket=BUCKET)
+    body = ("Parameters:\n  NodeAmiParameter: {Type: String, Default: /aws/service/x}\n  KeyPairName: {Type: String}\n"
+            "Resources:\n  Group: {Type: AWS::EC2::SecurityGroup, Properties: {GroupDescription: old}}\n")
+    aws.cfn.create_stack(StackName="legacy", TemplateBody=body,
+                         Parameters=[{"ParameterKey": "KeyPairName", "ParameterValue": "ops"}])
+    fake_build(tmp_path / "bin")
+    proc = release("--bucket", BUCKET, "--skip-lint", "--bin-dir", str(tmp_path / "bin"), "--version", "5.0.0",
+                   "--update", "legacy")
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert ("stack legacy takes its node AMI from SSM (NodeAmiParameter), which these templates pin instead: "
+            "pass --param NodeAmiId=<the AMI it runs now>") in proc.stderr, proc.stderr
+    assert keys(aws) == {}, "nothing is uploaded before the update can go ahead"

@@ -109,7 +109,8 @@ def test_user_data_header_sets_every_variable_the_script_needs():
     used = set(re.findall(r"\b(RMQ_[A-Z0-9_]+)\b", script))
     # Variables a sandbox sets (never the header), and ports with defaults.
     optional = {"RMQ_ROOT", "RMQ_ARTEFACT_DIR", "RMQ_NO_SYSTEMD", "RMQ_NO_EC2", "RMQ_NO_CLOUDWATCH",
-                "RMQ_OVERRIDES", "RMQ_ALLOW_SCRIPTS", "RMQ_NAMESRV_PORT", "RMQ_LISTEN_PORT", "RMQ_HA_PORT"}
+                "RMQ_OVERRIDES", "RMQ_ALLOW_SCRIPTS", "RMQ_NAMESRV_PORT", "RMQ_LISTEN_PORT", "RMQ_HA_PORT",
+                "RMQ_SETTLE"}
     # spec.security's lines: only when it is on (as rmq-aws renders them).
     secured = security["Fn::If"][1]["Fn::Sub"][0]
     assert security["Fn::If"][0] == "HasSecurity" and security["Fn::If"][2] == ""
@@ -266,7 +267,7 @@ def test_cluster_nameserver_list_feeds_every_broker():
 
 def test_node_stacks_are_identical_except_for_identity_and_placement():
     varying = {"NodeName", "BrokerName", "BrokerId", "BrokerRole", "SubnetId", "AvailabilityZone",
-               "NetworkInterfaceId", "NetworkInterfaceAddress", "ControllerIndex"}
+               "NetworkInterfaceId", "NetworkInterfaceAddress", "ControllerIndex", "PreviousNode"}
     brokers = [CLUSTER["Resources"][logical] for _, _, logical in broker_stacks()]
     nameservers = [CLUSTER["Resources"][f"NameServer{i}Stack"] for i in range(3)]
     for kind in (brokers, nameservers):
@@ -381,9 +382,10 @@ def ingress_rules(template):
 
 def test_cluster_ports_are_open_only_to_the_right_sources():
     allowed = {
-        ("NameServerSecurityGroup", 9876): {"ClientSecurityGroup", "BrokerSecurityGroup", "VPCCIDR"},
+        ("NameServerSecurityGroup", 9876): {"ClientSecurityGroup", "BrokerSecurityGroup", "VPCCIDR",
+                                            "BastionSecurityGroupID"},
         ("BrokerSecurityGroup", 10911): {"ClientSecurityGroup", "BrokerSecurityGroup", "VPCCIDR",
-                                         "NameServerSecurityGroup"},
+                                         "NameServerSecurityGroup", "BastionSecurityGroupID"},
         ("BrokerSecurityGroup", 10912): {"BrokerSecurityGroup"},
         ("NameServerSecurityGroup", 22): {"BastionSecurityGroupID"},
         ("BrokerSecurityGroup", 22): {"BastionSecurityGroupID"},

@@ -1,12 +1,13 @@
 #!/bin/bash
-# rmq node bootstrap (first boot), after the RMQ_* header: see cloudformation/README.md.
+# rmq node bootstrap, after the RMQ_* header: cloudformation/README.md
 set -Eeuo pipefail
 umask 022
+INSTANCE_ID=
 if [ -n "${RMQ_OVERRIDES:-}" ]; then . "$RMQ_OVERRIDES"; fi
 
 log() { echo "rmq-bootstrap: $*" >&2; }
-INSTANCE_ID=""
 signal() {
+  log "signal $1"
   [ -n "${RMQ_SIGNAL_STACK:-}" ] && [ -n "$INSTANCE_ID" ] || return 0
   aws cloudformation signal-resource --region "$RMQ_REGION" --stack-name "$RMQ_SIGNAL_STACK" \
     --logical-resource-id "$RMQ_SIGNAL_RESOURCE" --unique-id "$INSTANCE_ID" --status "$1" \
@@ -14,11 +15,11 @@ signal() {
 }
 die() { trap - ERR; log "FAILED: $*"; signal FAILURE; exit 1; }
 trap 'die "command failed at line $LINENO"' ERR
-# wait_until SECS WHAT CMD...: retry CMD every 3 s.
+# wait_until SECS WHAT CMD...: every 3 s, then die (WHAT '': return 1)
 wait_until() {
-  local limit=$1 what=$2 end=$((SECONDS + $1)); shift 2
+  local limit=$1 what=$2 end=$((SECONDS + $1)); shift 2; W=
   until "$@" >/dev/null 2>&1; do
-    [ "$SECONDS" -lt "$end" ] || die "timed out after ${limit}s waiting for $what"
+    if [ "$SECONDS" -ge "$end" ]; then [ -n "$what" ] || return 1; die "timed out after ${limit}s waiting for $what${W:+ ($W)}"; fi
     sleep 3
   done
 }
@@ -52,19 +53,43 @@ DATA="$R/data" LOG_DIR="$R/var/log/rmq"
 NAMESRV_PORT="${RMQ_NAMESRV_PORT:-9876}" LISTEN_PORT="${RMQ_LISTEN_PORT:-10911}"
 HA_PORT="${RMQ_HA_PORT:-$((LISTEN_PORT + 1))}"
 PORT=$NAMESRV_PORT; [ "$RMQ_ROLE" = namesrv ] || PORT=$LISTEN_PORT
+HTTP=127.0.0.1:$((PORT + 7))
 mkdir -p "$ETC" "$BIN_DIR" "$UNIT_DIR" "$DATA" "$LOG_DIR"
 log "node $RMQ_NODE_NAME ($RMQ_ROLE) of cluster $RMQ_CLUSTER_NAME, address $RMQ_NODE_IP"
 
-# 1. Attach this node's interface (fixed address) and data volume.
+# 1. CloudWatch agent first: a failed boot is in the log group too.
+cat >"$ETC/cloudwatch-prometheus.yaml" <<EOF
+scrape_configs:
+- {job_name: rmq, static_configs: [{targets: ['$HTTP'],
+   labels: {ClusterName: '$RMQ_CLUSTER_NAME', NodeName: '$RMQ_NODE_NAME'}}]}
+EOF
+L="\"log_group_name\":\"${RMQ_LOG_GROUP:-}\",\"log_stream_name\":\"$RMQ_NODE_NAME/{instance_id}"
+cat >"$ETC/cloudwatch-agent.json" <<EOF
+{"agent":{"run_as_user":"root"},
+"logs":{"logs_collected":{"files":{"collect_list":[{"file_path":"$LOG_DIR/*.log",$L"},
+{"file_path":"/var/log/cloud-init-output.log",$L/bootstrap"}]}},
+"metrics_collected":{"prometheus":{"prometheus_config_path":"$ETC/cloudwatch-prometheus.yaml",
+"log_group_name":"${RMQ_LOG_GROUP:-}","emf_processor":{"metric_namespace":"rmq","metric_declaration":[
+{"source_labels":["job"],"label_matcher":"^rmq\$","dimensions":[["ClusterName"],["ClusterName","NodeName"]],
+"metric_selectors":["^rmq_broker_ready\$","^rmq_broker_namesrvs_registered\$",
+"^rocketmq_brokeruntime_commit_log_disk_ratio\$","^rocketmq_brokeruntime_slave_fall_behind_much\$",
+"^rocketmq_group_diff\$","^rocketmq_consumer_lag_latency\$","^rocketmq_messages_in_total\$",
+"^rocketmq_messages_out_total\$","^rocketmq_namesrv_brokers\$"]}]}}}},
+"metrics":{"namespace":"rmq","append_dimensions":{"InstanceId":"\${aws:InstanceId}"},"aggregation_dimensions":[["ClusterName","path"]],
+"metrics_collected":{"mem":{"measurement":["mem_used_percent"]},
+"disk":{"measurement":["used_percent"],"resources":["/","/data"],"drop_device":true,"append_dimensions":{"ClusterName":"$RMQ_CLUSTER_NAME"}}}}}
+EOF
+if [ "${RMQ_NO_EC2:-}" != 1 ] && [ "${RMQ_NO_CLOUDWATCH:-}" != 1 ] && [ -n "${RMQ_LOG_GROUP:-}" ]; then
+  timeout 300 dnf install -q -y amazon-cloudwatch-agent >/dev/null 2>&1 &&
+    /opt/aws/amazon-cloudwatch-agent/bin/amazon-cloudwatch-agent-ctl -a fetch-config -m ec2 -s -c "file:$ETC/cloudwatch-agent.json" >/dev/null ||
+    log "no CloudWatch agent; logs stay in $LOG_DIR"
+fi
+
+# 2. Attach the node's interface and data volume.
 if [ "${RMQ_NO_EC2:-}" != 1 ]; then
   need RMQ_REGION RMQ_ENI_ID
-  export AWS_DEFAULT_REGION="$RMQ_REGION"
-  TOKEN=$(curl -fsS --retry 5 --max-time 5 -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 3600' \
-    http://169.254.169.254/latest/api/token) || die "IMDSv2 token request failed"
-  INSTANCE_ID=$(curl -fsS --retry 5 --max-time 5 -H "X-aws-ec2-metadata-token: $TOKEN" \
-    http://169.254.169.254/latest/meta-data/instance-id) || die "cannot read instance-id from IMDS"
-
-  # attach_to_me eni|volume ID (waits while a dying predecessor holds it)
+  export AWS_DEFAULT_REGION="$RMQ_REGION" AWS_RETRY_MODE=standard AWS_MAX_ATTEMPTS=10
+  INSTANCE_ID=$(cat /var/lib/cloud/data/instance-id) || die "no instance id from cloud-init"
   attach_to_me() {
     local kind=$1 id=$2 end=$((SECONDS + 900)) state owner
     local d=(describe-volumes --volume-ids "$2" --query 'Volumes[0].[State,Attachments[0].InstanceId]')
@@ -99,7 +124,7 @@ if [ "${RMQ_NO_EC2:-}" != 1 ]; then
     rc=0; FSTYPE=$(blkid -p -s TYPE -o value "$DEV") || rc=$?
     if [ "$rc" = 2 ]; then
       log "$RMQ_VOLUME_ID ($DEV) is blank: creating an xfs file system"
-      mkfs.xfs -q -L rmq-data "$DEV"; FSTYPE=xfs
+      mkfs.xfs -q -L rmq-data "$DEV"; FSTYPE=xfs FRESH=1
     elif [ "$rc" != 0 ]; then
       die "blkid failed on $DEV (rc=$rc); refusing to touch the data volume"
     fi
@@ -112,10 +137,9 @@ fi
 STORE="$DATA/rmq/store"
 mkdir -p "$STORE"
 
-# 2. Binaries from the artefact bucket (a sandbox: RMQ_ARTEFACT_DIR).
-# fetch NAME [SHA256 [script]]: pinned checksum; "script" allows a script.
+# 3. fetch NAME [SHA256 [script]]: download, verify.
 fetch() {
-  local name=$1 dest="$BIN_DIR/$1" prefix=${RMQ_ARTEFACT_PREFIX:-} tries=0
+  local name=$1 dest="$BIN_DIR/$1" prefix=${RMQ_ARTEFACT_PREFIX:-}
   prefix=${prefix#/}; prefix=${prefix%/}; [ -z "$prefix" ] || prefix="$prefix/"
   rm -f "$dest.tmp" "$dest.sha256"
   if [ -n "${RMQ_ARTEFACT_DIR:-}" ]; then
@@ -125,10 +149,8 @@ fetch() {
   else
     local url="s3://$RMQ_ARTEFACT_BUCKET/$prefix$name" region=()
     if [ -n "${RMQ_ARTEFACT_REGION:-}" ]; then region=(--region "$RMQ_ARTEFACT_REGION"); fi
-    until aws s3 cp --only-show-errors "${region[@]}" "$url" "$dest.tmp"; do
-      tries=$((tries + 1)); [ "$tries" -lt 5 ] || die "cannot download $url (check ArtefactBucketName/ArtefactKeyPrefix)"
-      sleep $((tries * 5))
-    done
+    aws s3 cp --only-show-errors "${region[@]}" "$url" "$dest.tmp" ||
+      die "cannot download $url (check ArtefactBucketName/ArtefactKeyPrefix)"
     aws s3 cp --only-show-errors "${region[@]}" "$url.sha256" "$dest.sha256" 2>/dev/null ||
       log "no $url.sha256 published; skipping checksum"
   fi
@@ -147,11 +169,10 @@ fetch() {
 }
 fetch "$BIN" "${RMQ_BINARY_SHA256:-}"
 
-# 3. Configuration.
+# 4. Configuration.
 if [ "$RMQ_ROLE" = broker ]; then
   CONF="$ETC/broker.conf" ID="brokerId=$RMQ_BROKER_ID
 brokerRole=$RMQ_BROKER_ROLE"
-  # failover: Automatic: the controllers assign id and role.
   [ "$RMQ_BROKER_ROLE" != ELECTED ] || ID=$(printf '%s\n' $RMQ_FAILOVER_CONF)
   cat >"$CONF" <<EOF
 # written by rmq node bootstrap for $RMQ_NODE_NAME
@@ -174,7 +195,6 @@ EOF
 else
   ARGS=(--listen-port "$NAMESRV_PORT")
 fi
-# spec.security: conf keys; secrets from SSM (rmq-node-secrets).
 if [ -n "${RMQ_SECURITY_CONF:-}" ]; then
   [ "$RMQ_ROLE" = broker ] || { CONF="$ETC/namesrv.conf"; ARGS+=(-c "$CONF"); :>"$CONF"; }
   printf '%s\n' $RMQ_SECURITY_CONF >>"$CONF"
@@ -184,8 +204,6 @@ if [ -n "${RMQ_SECRETS:-}" ]; then
   "$BIN_DIR/rmq-node-secrets" install "${RMQ_REGION:-}" "$RMQ_CLUSTER_NAME" "$R/etc/rmq-secrets" $RMQ_SECRETS ||
     die "cannot fetch $RMQ_SECRETS from SSM /rmq/$RMQ_CLUSTER_NAME/"
 fi
-
-# failover: Automatic: a controller next to this nameserver.
 if [ -n "${RMQ_CONTROLLER_CONF:-}" ]; then
   fetch rmq-controller "${RMQ_CONTROLLER_SHA256:-}"
   printf '%s\n' $RMQ_CONTROLLER_CONF | sed "s#^controllerStorePath=#&$R#" >"$ETC/controller.conf"
@@ -193,27 +211,23 @@ if [ -n "${RMQ_CONTROLLER_CONF:-}" ]; then
   mkdir -p "$CSTORE"
 fi
 
-# 4. systemd units (always written, so a sandbox can inspect them).
+# 5. Units, start.
 UNIT="$RMQ_ROLE"
 unit() {  # unit NAME COMMAND...
   cat >"$UNIT_DIR/rmq-$1.service" <<EOF
 [Unit]
-Description=rmq $1 ($RMQ_NODE_NAME, cluster $RMQ_CLUSTER_NAME)
+Description=rmq $1 $RMQ_NODE_NAME
 Wants=network-online.target
 After=network-online.target
 RequiresMountsFor=$DATA/rmq
-
 [Service]
 User=rmq
-Group=rmq
 ExecStart=${*:2}
 Restart=always
 RestartSec=5
 LimitNOFILE=1048576
-TimeoutStopSec=90
 StandardOutput=append:$LOG_DIR/$1.log
 StandardError=append:$LOG_DIR/$1.log
-
 [Install]
 WantedBy=multi-user.target
 EOF
@@ -222,71 +236,37 @@ unit "$UNIT" "$BIN_DIR/$BIN" "${ARGS[@]}"
 C=("$BIN_DIR/rmq-controller" -c "$ETC/controller.conf")
 [ -z "${CSTORE:-}" ] || unit controller "${C[@]}"
 
-# CloudWatch agent (step 5): logs, memory, disk, /metrics (port + 7) in namespace rmq.
-HTTP_PORT=$((PORT + 7))
-cat >"$ETC/cloudwatch-prometheus.yaml" <<EOF
-global: {scrape_interval: 60s, scrape_timeout: 10s}
-scrape_configs:
-- {job_name: rmq, metrics_path: /metrics, static_configs: [{targets: ['127.0.0.1:$HTTP_PORT'],
-   labels: {ClusterName: '$RMQ_CLUSTER_NAME', NodeName: '$RMQ_NODE_NAME'}}]}
-EOF
-L="\"log_group_name\":\"${RMQ_LOG_GROUP:-}\",\"log_stream_name\":\"$RMQ_NODE_NAME/{instance_id}"
-cat >"$ETC/cloudwatch-agent.json" <<EOF
-{"agent":{"run_as_user":"root"},
-"logs":{"logs_collected":{"files":{"collect_list":[
- {"file_path":"$LOG_DIR/*.log",$L"},
- {"file_path":"/var/log/cloud-init-output.log",$L/bootstrap"}]}},
- "metrics_collected":{"prometheus":{
-  "prometheus_config_path":"$ETC/cloudwatch-prometheus.yaml",
-  "log_group_name":"${RMQ_LOG_GROUP:-}",
-  "emf_processor":{"metric_namespace":"rmq","metric_declaration":[
-   {"source_labels":["job"],"label_matcher":"^rmq\$","dimensions":[["ClusterName"],["ClusterName","NodeName"]],
-    "metric_selectors":["^rmq_broker_ready\$","^rmq_broker_namesrvs_registered\$",
-     "^rocketmq_brokeruntime_commit_log_disk_ratio\$","^rocketmq_brokeruntime_slave_fall_behind_much\$",
-     "^rocketmq_group_diff\$","^rocketmq_consumer_lag_latency\$","^rocketmq_messages_in_total\$",
-     "^rocketmq_messages_out_total\$","^rocketmq_namesrv_brokers\$"]}]}}}},
-"metrics":{"namespace":"rmq","append_dimensions":{"InstanceId":"\${aws:InstanceId}"},
- "metrics_collected":{"mem":{"measurement":["mem_used_percent"]},
-  "disk":{"measurement":["used_percent"],"resources":["/","/data"]}}}}
-EOF
-
-if [ "${RMQ_NO_SYSTEMD:-}" = 1 ]; then
+if [ -n "${RMQ_NO_SYSTEMD:-}" ]; then
   if [ -n "${CSTORE:-}" ]; then "${C[@]}" & fi
-  log "RMQ_NO_SYSTEMD=1: exec $BIN_DIR/$BIN ${ARGS[*]}"
-  trap - ERR
-  exec "$BIN_DIR/$BIN" "${ARGS[@]}"
+  if [ "$RMQ_NO_SYSTEMD" = 1 ]; then
+    trap - ERR
+    exec "$BIN_DIR/$BIN" "${ARGS[@]}"
+  fi
+  "$BIN_DIR/$BIN" "${ARGS[@]}" &
+else
+  id rmq >/dev/null 2>&1 || useradd --system --home-dir /var/lib/rmq --shell /sbin/nologin rmq
+  chown -R rmq:rmq "$DATA/rmq" "$LOG_DIR" ${CSTORE:+"$CSTORE"}
+  printf 'vm.max_map_count=655360\nvm.swappiness=1\n' >/etc/sysctl.d/90-rmq.conf
+  sysctl -q --system || log "sysctl errors"
+  printf '%s\n' "$LOG_DIR/*.log {" daily "rotate 7" "maxsize 512M" compress missingok notifempty copytruncate "}" >/etc/logrotate.d/rmq
+  systemctl daemon-reload
+  systemctl enable --now "rmq-$UNIT.service" ${CSTORE:+rmq-controller.service}
 fi
-
-id rmq >/dev/null 2>&1 || useradd --system --home-dir /var/lib/rmq --shell /sbin/nologin rmq
-chown -R rmq:rmq "$DATA/rmq" "$LOG_DIR" ${CSTORE:+"$CSTORE"}
-printf 'vm.max_map_count=655360\nvm.swappiness=1\n' >/etc/sysctl.d/90-rmq.conf
-sysctl -q --system || log "sysctl --system reported errors"
-cat >/etc/logrotate.d/rmq <<EOF
-$LOG_DIR/*.log {
-daily
-rotate 7
-maxsize 512M
-compress
-missingok
-notifempty
-copytruncate
-}
-EOF
-systemctl daemon-reload
-systemctl enable --now "rmq-$UNIT.service" ${CSTORE:+rmq-controller.service}
 wait_until 180 "rmq-$UNIT to listen on port $PORT" bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT"
 [ -z "${CSTORE:-}" ] || wait_until 180 "rmq-controller to listen on port 9878" bash -c "exec 3<>/dev/tcp/127.0.0.1/9878"
 
-# 5. Logs and metrics to CloudWatch (best effort).
-if [ "${RMQ_NO_EC2:-}" != 1 ] && [ "${RMQ_NO_CLOUDWATCH:-}" != 1 ] && [ -n "${RMQ_LOG_GROUP:-}" ]; then
-  CW=/opt/aws/amazon-cloudwatch-agent
-  if timeout 300 dnf install -q -y amazon-cloudwatch-agent >/dev/null 2>&1; then
-    "$CW/bin/amazon-cloudwatch-agent-ctl" -a fetch-config -m ec2 -s -c "file:$ETC/cloudwatch-agent.json" >/dev/null ||
-      log "CloudWatch agent did not start"
-  else
-    log "could not install amazon-cloudwatch-agent; logs stay in $LOG_DIR"
-  fi
+# 6. Ready (broker: registered with every nameserver), caught up (slave), settled.
+ready() { W=$(curl -s -m 5 -w ' HTTP %{http_code}' "http://$HTTP/readyz"); [[ $W == *' HTTP 200' ]]; }
+wait_until 600 "rmq-$UNIT to be ready ($HTTP/readyz)" ready
+m() { curl -s -m 5 "http://$HTTP/metrics" | grep -E "^rmq_ha_master_$1" >/dev/null; }
+if m connected; then
+  if [ -n "${FRESH:-}" ]; then log "new replica: copying the master in the background"
+  elif wait_until 30 "" m 'connected\{.*\} 1'; then wait_until 900 "the slave to catch up" m 'lag_bytes\{.*\} [0-9]{1,7}(\.[0-9]*)?$'
+  else log "no master within 30s: nothing to catch up"; fi
 fi
-
+S=${RMQ_SETTLE:-35}
+log "ready; settling for ${S}s"
+sleep "$S"
 signal SUCCESS
 log "rmq-$UNIT is up on $RMQ_NODE_IP:$PORT"
+[ -z "${RMQ_NO_SYSTEMD:-}" ] || wait

@@ -229,7 +229,7 @@ fn security_groups_follow_the_contract() {
     };
     let (ns_in, ns_out) = rules("rules/namesrv");
     let ports: Vec<(i32, i32)> = ns_in.iter().map(|r| (r.from, r.to)).collect();
-    assert_eq!(ports, [(9876, 9876), (9876, 9876), (22, 22)]);
+    assert_eq!(ports, [(9876, 9876), (9876, 9876), (22, 22), (9876, 9876)]);
     assert!(
         ns_in
             .iter()
@@ -246,8 +246,18 @@ fn security_groups_follow_the_contract() {
         "10912 only from brokers"
     );
     assert_eq!(br_out.len(), 3);
-    let (b_in, _) = rules("rules/bastion");
+    let (b_in, b_out) = rules("rules/bastion");
     assert_eq!(b_in[0].peer, Peer::Cidr("203.0.113.4/32".into()));
+    // the documented topic step runs from the bastion: it reaches both admin ports
+    for port in [9876, 10911] {
+        assert!(
+            b_out.iter().any(|r| r.from == port),
+            "bastion egress {port}"
+        );
+    }
+    let bastion = Peer::Group(Value::id("sg/bastion"));
+    assert!(ns_in.iter().any(|r| r.from == 9876 && r.peer == bastion));
+    assert!(br_in.iter().any(|r| r.from == 10911 && r.peer == bastion));
 }
 
 #[test]

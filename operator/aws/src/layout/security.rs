@@ -150,7 +150,11 @@ fn namesrv_ingress(access: &Access) -> Vec<Rule> {
         let vpc = Peer::Cidr(access.vpc_cidr.clone());
         rules.push(tcp(9876, 9876, vpc, "route lookups from the VPC"));
     }
-    rules.extend(ssh_from_bastion(access));
+    rules.extend(from_bastion(
+        access,
+        9876,
+        "route lookups and admin from the bastion",
+    ));
     rules
 }
 
@@ -182,7 +186,11 @@ fn broker_ingress(access: &Access) -> Vec<Rule> {
         let vpc = Peer::Cidr(access.vpc_cidr.clone());
         rules.push(tcp(10911, 10911, vpc, "send, pull and admin from the VPC"));
     }
-    rules.extend(ssh_from_bastion(access));
+    rules.extend(from_bastion(
+        access,
+        10911,
+        "topic admin and test sends from the bastion",
+    ));
     rules
 }
 
@@ -239,18 +247,20 @@ fn broker_egress(access: &Access) -> Vec<Rule> {
     rules
 }
 
-/// SSH from the bastion's group, when there is one.
-fn ssh_from_bastion(access: &Access) -> Option<Rule> {
-    let b = access.bastion.as_ref()?;
-    Some(tcp(
-        22,
-        22,
-        Peer::Group(b.clone()),
-        "SSH from the bastion only",
-    ))
+/// SSH and the admin `port` from the bastion's group, when there is one: `rmqctl aws`'s topic
+/// step (and mqadmin) runs from the bastion, or through an SSH tunnel by way of it.
+fn from_bastion(access: &Access, port: i32, what: &str) -> Vec<Rule> {
+    let Some(b) = access.bastion.as_ref() else {
+        return Vec::new();
+    };
+    vec![
+        tcp(22, 22, Peer::Group(b.clone()), "SSH from the bastion only"),
+        tcp(port, port, Peer::Group(b.clone()), what),
+    ]
 }
 
-/// A new bastion: SSH in from `--remote-access-cidr`, SSH out to the VPC, HTTPS out.
+/// A new bastion: SSH in from `--remote-access-cidr`; SSH, nameserver and broker ports out to
+/// the VPC (the topic step and tunnels), HTTPS out.
 fn bastion_rules(access: &Access) -> RuleSet {
     let remote = Peer::Cidr(access.remote.clone());
     let vpc = Peer::Cidr(access.vpc_cidr.clone());
@@ -258,7 +268,19 @@ fn bastion_rules(access: &Access) -> RuleSet {
         "bastion",
         vec![tcp(22, 22, remote, "SSH from RemoteAccessCIDR")],
         vec![
-            tcp(22, 22, vpc, "SSH to hosts in the VPC"),
+            tcp(22, 22, vpc.clone(), "SSH to hosts in the VPC"),
+            tcp(
+                9876,
+                9876,
+                vpc.clone(),
+                "route lookups and admin to the nameservers",
+            ),
+            tcp(
+                10911,
+                10911,
+                vpc,
+                "topic admin and test sends to the brokers",
+            ),
             tcp(443, 443, anywhere(), "package updates over HTTPS"),
         ],
     )
