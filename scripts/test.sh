@@ -159,21 +159,23 @@ for h in halves: print(" ".join(h))' "$1"
 suite_e2e() {
   need harnesses
   source "$RMQ_TEST_CACHE/harness.env"
-  # Two cargo test processes side by side (the suites mostly wait on clients and timeouts), split
-  # by the last run's timings; the Rust client's harness is the slowest preparation: it runs last.
+  # Two cargo test processes side by side, one test at a time each (two at a time in all, as one
+  # process with two test threads ran them, but no slot idles while a binary's last test runs),
+  # split by the last run's timings; the Rust client's harness is the slowest preparation: it
+  # runs last.
   local targets previous half_a half_b pid_b rc=0
   targets="$(test_targets only rmq-e2e)" || return 1
   previous="$(find "$RMQ_TEST_CACHE/logs" -mindepth 2 -maxdepth 2 -name e2e.log ! -path "$LOGS/*" \
     -printf '%T@ %p\n' | sort -rn | head -n 1 | cut -d' ' -f2-)"
   { read -r half_a; read -r half_b; } < <(grep -v ' rust_client$' <<<"$targets" | split_by_last_run "$previous")
   # shellcheck disable=SC2086
-  cargo test "${CARGO_SEL[@]}" --no-fail-fast $half_b -- --test-threads 2 >"$LOGS/e2e-b.log" 2>&1 &
+  cargo test "${CARGO_SEL[@]}" --no-fail-fast $half_b -- --test-threads 1 >"$LOGS/e2e-b.log" 2>&1 &
   pid_b=$!
   # shellcheck disable=SC2086
-  cargo test "${CARGO_SEL[@]}" --no-fail-fast $half_a -- --test-threads 2 || rc=1
+  cargo test "${CARGO_SEL[@]}" --no-fail-fast $half_a -- --test-threads 1 || rc=1
   need rust-client
   source "$RMQ_TEST_CACHE/rust-harness.env"
-  cargo test "${CARGO_SEL[@]}" --test rust_client -- --test-threads 2 || rc=1
+  cargo test "${CARGO_SEL[@]}" --test rust_client -- --test-threads 1 || rc=1
   wait "$pid_b" || rc=1
   echo "--- the other half (ran alongside) ---"
   cat "$LOGS/e2e-b.log"
