@@ -156,35 +156,13 @@ done
 # The Java driver has no open:SIZE:RATE phases; both drivers run the plan with the fixed-load
 # phases (openpct, e2e; the native driver's open ones first) inserted before the first fill (the
 # backlog must be consumed right after it is filled); scale goes last, for the first driver only.
-plan_java() { local p out=(); IFS=',' read -r -a ps <<<"$1"; for p in "${ps[@]}"; do [[ "$p" == open:* ]] || out+=("$p"); done; (IFS=,; echo "${out[*]}"); }
-plan_insert() { # plan phases: PHASES before the first fill (or at the end)
-  local p out=() put=0; IFS=',' read -r -a ps <<<"$1"
-  for p in "${ps[@]}"; do
-    if [[ "$p" == fill:* ]] && ((!put)) && [[ -n "$2" ]]; then out+=("$2"); put=1; fi
-    out+=("$p")
-  done
-  ((put)) || [[ -z "$2" ]] || out+=("$2")
-  (IFS=,; echo "${out[*]}")
-}
-join_plans() { local p out=(); for p in "$@"; do [[ -z "$p" ]] || out+=("$p"); done; (IFS=,; echo "${out[*]}"); }
+# shellcheck source=run-plan.sh
+. "$HERE/run-plan.sh"
 FIXED_PLAN="$(join_plans "$PCT_PLAN" "$E2E_PLAN")"
 PLAN_JAVA="$(plan_insert "$(plan_java "$PLAN")" "$FIXED_PLAN")"
 PLAN_NATIVE="$(plan_insert "$PLAN" "$(join_plans "$OPEN_PLAN" "$FIXED_PLAN")")"
 if [[ "${driver_list[0]}" == java ]]; then PLAN_JAVA="$(join_plans "$PLAN_JAVA" "$SCALE_PLAN")"
 else PLAN_NATIVE="$(join_plans "$PLAN_NATIVE" "$SCALE_PLAN")"; fi
-# How long a driver may take for PLAN: every phase its window and 10 s of drain; fill, consume,
-# e2e (topic, probes) and scale (topics, groups) their bound; scale also its settle and idle time.
-plan_timeout() { # plan
-  local p t=$((120 + INITIAL_WARMUP_MS / 1000)); IFS=',' read -r -a ps <<<"$1"
-  for p in "${ps[@]}"; do
-    t=$((t + (WARMUP_MS + MEASURE_MS) / 1000 + 10))
-    case "$p" in
-      fill:*|consume|e2e:*) t=$((t + PHASE_TIMEOUT_MS / 1000));;
-      scale:*) t=$((t + (PHASE_TIMEOUT_MS + SETTLE_MS + MEASURE_MS) / 1000 + 30));;
-    esac
-  done
-  echo "$t"
-}
 TS="$(date -u +%Y%m%dT%H%M%SZ)"
 : "${OUT:=$CACHE/bench/runs/$MODE-$TS}"
 if ((QUICK)) || [[ -n "$LABEL" ]]; then : "${MD:=$OUT/BENCHMARKS.md}"; else : "${MD:=$ROOT/BENCHMARKS.md}" "${RESULTS:=$HERE/results/latest.json}"; fi
