@@ -35,14 +35,14 @@ trap 'exit 130' INT TERM
 
 "$VENV/bin/python" "$HERE/tests/moto_shim.py" "$WORK/port" >"$WORK/moto.log" 2>&1 &
 MOTO_PID=$!
-for _ in $(seq 1 120); do
+for _ in $(seq 1 360); do
   [ -s "$WORK/port" ] && break
   if ! kill -0 "$MOTO_PID" 2>/dev/null; then
     echo "run-tests.sh: moto_server exited at start:" >&2; cat "$WORK/moto.log" >&2; exit 1
   fi
   sleep 0.5
 done
-[ -s "$WORK/port" ] || { echo "run-tests.sh: moto_server did not start within 60 s" >&2; cat "$WORK/moto.log" >&2; exit 1; }
+[ -s "$WORK/port" ] || { echo "run-tests.sh: moto_server did not start within 180 s" >&2; cat "$WORK/moto.log" >&2; exit 1; }
 PORT="$(cat "$WORK/port")"
 echo "run-tests.sh: moto_server on 127.0.0.1:$PORT (pid $MOTO_PID)"
 

@@ -136,50 +136,19 @@ suite_unit() {
   cargo test "${CARGO_SEL[@]}" --no-fail-fast --lib --bins $targets
   cargo test "${CARGO_SEL[@]}" --doc
 }
-# Splits `--test NAME` arguments (stdin) into two lines of about equal run time, by the seconds
-# each target took in the newest earlier e2e log (a target without one counts 30 s).
-split_by_last_run() { # split_by_last_run PREVIOUS_LOG|""
-  python3 -c '
-import re, sys
-took = {}
-if sys.argv[1]:
-    name = None
-    for line in open(sys.argv[1], errors="replace"):
-        m = re.search(r"Running tests/(\w+)\.rs", line)
-        if m: name = m.group(1)
-        m = re.search(r"finished in ([0-9.]+)s", line)
-        if m and name: took[name] = float(m.group(1)); name = None
-names = sys.stdin.read().split()[1::2]
-halves, load = ([], []), [0.0, 0.0]
-for n in sorted(names, key=lambda n: -took.get(n, 30.0)):
-    i = 0 if load[0] <= load[1] else 1
-    halves[i].append("--test " + n); load[i] += took.get(n, 30.0)
-for h in halves: print(" ".join(h))' "$1"
-}
 suite_e2e() {
   need harnesses
   source "$RMQ_TEST_CACHE/harness.env"
-  # Two cargo test processes side by side, one test at a time each (two at a time in all, as one
-  # process with two test threads ran them, but no slot idles while a binary's last test runs),
-  # split by the last run's timings; the Rust client's harness is the slowest preparation: it
-  # runs last.
-  local targets previous half_a half_b pid_b rc=0
+  # The Rust client's harness is the slowest preparation: its suite runs last.
+  # shellcheck disable=SC2046
+  local targets
   targets="$(test_targets only rmq-e2e)" || return 1
-  previous="$(find "$RMQ_TEST_CACHE/logs" -mindepth 2 -maxdepth 2 -name e2e.log ! -path "$LOGS/*" \
-    -printf '%T@ %p\n' | sort -rn | head -n 1 | cut -d' ' -f2-)"
-  { read -r half_a; read -r half_b; } < <(grep -v ' rust_client$' <<<"$targets" | split_by_last_run "$previous")
   # shellcheck disable=SC2086
-  cargo test "${CARGO_SEL[@]}" --no-fail-fast $half_b -- --test-threads 1 >"$LOGS/e2e-b.log" 2>&1 &
-  pid_b=$!
-  # shellcheck disable=SC2086
-  cargo test "${CARGO_SEL[@]}" --no-fail-fast $half_a -- --test-threads 1 || rc=1
+  cargo test "${CARGO_SEL[@]}" --no-fail-fast $(grep -v ' rust_client$' <<<"$targets") \
+    -- --test-threads 2
   need rust-client
   source "$RMQ_TEST_CACHE/rust-harness.env"
-  cargo test "${CARGO_SEL[@]}" --test rust_client -- --test-threads 1 || rc=1
-  wait "$pid_b" || rc=1
-  echo "--- the other half (ran alongside) ---"
-  cat "$LOGS/e2e-b.log"
-  return "$rc"
+  cargo test "${CARGO_SEL[@]}" --test rust_client -- --test-threads 2
 }
 # The newcomer's release build runs beside the e2e suites: below them in priority, so their
 # timing-sensitive clients keep the CPU they need.

@@ -48,7 +48,7 @@ for attempt in 1 2 3; do
   PORT="$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
   "$VENV/bin/python" "$HERE/tests/moto_server.py" -H 127.0.0.1 -p "$PORT" >"$WORK/moto.log" 2>&1 &
   MOTO_PID=$!
-  for _ in $(seq 1 60); do
+  for _ in $(seq 1 240); do
     if curl -fsS -X POST "http://127.0.0.1:$PORT/moto-api/reset" >/dev/null 2>&1; then break; fi
     kill -0 "$MOTO_PID" 2>/dev/null || break
     sleep 0.5
