@@ -16,8 +16,8 @@ started=$SECONDS
 VENV="$(bash "$HERE/venv.sh")"
 
 echo "run-tests.sh: cfn-lint templates/*.yaml"
-if ! timeout 300 "$VENV/bin/cfn-lint" --regions us-east-1 eu-west-1 -- "$HERE"/templates/*.yaml; then
-  echo "run-tests.sh: cfn-lint reported findings (or timed out after 300 s)" >&2
+if ! timeout 1200 "$VENV/bin/cfn-lint" --regions us-east-1 eu-west-1 -- "$HERE"/templates/*.yaml; then
+  echo "run-tests.sh: cfn-lint reported findings (or timed out after 1200 s)" >&2
   exit 1
 fi
 
@@ -54,7 +54,7 @@ unset AWS_PROFILE
 export RMQ_MOTO_LOG="$WORK/moto.log"
 
 rc=0
-timeout 900 "$VENV/bin/pytest" -p no:cacheprovider -q "$HERE/tests" "$@" || rc=$?
+timeout 1800 "$VENV/bin/pytest" -p no:cacheprovider -q "$HERE/tests" "$@" || rc=$?
 if [ "$rc" != 0 ]; then
   [ "$rc" = 124 ] && echo "run-tests.sh: pytest timed out after 900 s" >&2
   echo "run-tests.sh: pytest failed (rc=$rc); last moto_server log lines:" >&2

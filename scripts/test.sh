@@ -153,7 +153,8 @@ suite_e2e() {
 # The newcomer's release build runs beside the e2e suites: below them in priority, so their
 # timing-sensitive clients keep the CPU they need.
 suite_newcomer() { need harnesses; nice -n 10 tests/newcomer/run.sh; }
-suite_cfn() { need venv; bash cloudformation/run-tests.sh; }
+# cfn-lint and the moto suite are CPU-bound and not timing-sensitive: below the clients' suites.
+suite_cfn() { need venv; nice -n 10 bash cloudformation/run-tests.sh; }
 suite_aws() {
   need venv
   local targets
