@@ -139,6 +139,10 @@ suite_unit() {
 suite_e2e() {
   need harnesses
   source "$RMQ_TEST_CACHE/harness.env"
+  # The lanes start together; the k8s lane's image build and node start and the unit lane's
+  # first binaries take both cores for a minute or so, and the e2e suite's first tests (ACL) then
+  # saw their Java clients' first 3 s calls time out: start after that burst.
+  sleep "${RMQ_E2E_START_DELAY:-90}"
   # The Rust client's harness is the slowest preparation: its suite runs last.
   # shellcheck disable=SC2046
   local targets
