@@ -85,7 +85,7 @@ sleep 1
 PIDS+=($!)
 
 TOPIC=Soak GROUP=soak-behind
-"$JAVA" produce --namesrv "$NS" --topic "$TOPIC" --count 200 --prefix s >"$OUT/p-start.json"
+"$JAVA" produce --namesrv "$NS" --topic "$TOPIC" --count 200 --prefix s --send-timeout-ms 10000 >"$OUT/p-start.json"
 "$JAVA" consume --namesrv "$NS" --topic "$TOPIC" --group "$GROUP" --prefix s --expect 200 --timeout-ms 60000 >"$OUT/c-start.json"
 COUNT=$((VOLUME_MIB * 1024 * 1024 * FACTOR / BODY))
 log "pushing $COUNT messages of $BODY bytes ($((VOLUME_MIB * FACTOR)) MiB) through a ${VOLUME_MIB} MiB volume"
@@ -93,7 +93,7 @@ T0=$SECONDS
 "$JAVA" produce --namesrv "$NS" --topic "$TOPIC" --count "$COUNT" --prefix f --body-size "$BODY" \
   --mode batch --batch-size 16 --send-timeout-ms 10000 --timeout-ms 1800000 >"$OUT/p-flood.json" || true
 FLOOD_S=$((SECONDS - T0))
-"$JAVA" produce --namesrv "$NS" --topic "$TOPIC" --count 500 --prefix t >"$OUT/p-tail.json" || true
+"$JAVA" produce --namesrv "$NS" --topic "$TOPIC" --count 500 --prefix t --send-timeout-ms 10000 >"$OUT/p-tail.json" || true
 "$JAVA" consume --namesrv "$NS" --topic "$TOPIC" --group "$GROUP" --prefix t --expect 500 --timeout-ms 180000 >"$OUT/c-tail.json" || true
 
 export SOAK_COMMAND="bench/soak-retention.sh --volume-mib $VOLUME_MIB --factor $FACTOR --body $BODY"

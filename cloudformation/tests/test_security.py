@@ -15,7 +15,8 @@ from test_cluster import Cluster, cluster_values
 from test_node import STAND_IN, deploy, the_instance
 from test_quickstart import quickstart_values
 from test_secrets import BROKER_FILES, VALUES, aws_env, put, ssm  # noqa: F401 (ssm is a fixture)
-from test_templates import SCRIPT_SHA, security_block
+from test_template_security import SCRIPT_SHA
+from test_templates import security_block
 
 SECURED = {"AclAccountsSecret": "rmq-acl", "AclAdminSecret": "rmq-admin", "TlsMode": "Enforcing",
            "TlsCertificateSecret": "rmq-tls", "TlsClientAuth": "Require"}

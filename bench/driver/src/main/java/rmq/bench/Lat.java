@@ -19,15 +19,26 @@ final class Lat {
         return s;
     }
 
-    /** The latencies of all of them in one sorted array. */
+    /**
+     * The latencies of all of them in one sorted array. Each is copied under its own lock: a
+     * consumer thread may still record a late delivery while the phase's result is being merged.
+     */
     static long[] merge(List<Lat> ls) {
+        List<long[]> parts = new java.util.ArrayList<>(ls.size());
         int total = 0;
-        for (Lat l : ls) total += l.n;
+        for (Lat l : ls) {
+            long[] part;
+            synchronized (l) {
+                part = java.util.Arrays.copyOf(l.a, l.n);
+            }
+            parts.add(part);
+            total += part.length;
+        }
         long[] s = new long[total];
         int p = 0;
-        for (Lat l : ls) {
-            System.arraycopy(l.a, 0, s, p, l.n);
-            p += l.n;
+        for (long[] part : parts) {
+            System.arraycopy(part, 0, s, p, part.length);
+            p += part.length;
         }
         java.util.Arrays.sort(s);
         return s;

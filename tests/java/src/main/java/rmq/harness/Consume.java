@@ -144,6 +144,7 @@ final class Consume {
         DefaultMQPushConsumer pc = hook == null ? new DefaultMQPushConsumer(c.group)
                 : new DefaultMQPushConsumer(c.group, hook, new AllocateMessageQueueAveragely());
         pc.setNamesrvAddr(c.namesrv);
+        pc.setMqClientApiTimeout(Ctx.apiTimeoutMs(a));
         if (c.instance != null) pc.setInstanceName(c.instance);
         Ctx.setEnum(pc, "setMessageModel", c.broadcast ? "BROADCASTING" : "CLUSTERING");
         applyFrom(pc, c.from);
@@ -202,6 +203,7 @@ final class Consume {
         RPCHook hook = Ctx.aclHook(a);
         DefaultLitePullConsumer lc = hook == null ? new DefaultLitePullConsumer(c.group) : new DefaultLitePullConsumer(c.group, hook);
         lc.setNamesrvAddr(c.namesrv);
+        lc.setMqClientApiTimeout(Ctx.apiTimeoutMs(a));
         if (c.instance != null) lc.setInstanceName(c.instance);
         Ctx.setEnum(lc, "setMessageModel", c.broadcast ? "BROADCASTING" : "CLUSTERING");
         applyFrom(lc, c.from);

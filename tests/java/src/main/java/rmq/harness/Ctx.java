@@ -136,6 +136,15 @@ final class Ctx {
      * The ACL hook for --access-key/--secret-key (both or neither), or null: AclClientRPCHook with
      * SessionCredentials, from rocketmq-client (5.x) or rocketmq-acl (4.9.x).
      */
+    /**
+     * The client's own calls (route lookups from the nameserver, heartbeats, offset commits):
+     * `--api-timeout-ms`, 10 s by default. The client's 3 s default made a fresh JVM's first
+     * route lookup time out on a loaded CI machine; a test that wants a short one passes it.
+     */
+    static int apiTimeoutMs(Args a) {
+        return (int) a.num("api-timeout-ms", 10_000, 1, 600_000);
+    }
+
     static RPCHook aclHook(Args a) {
         String ak = a.str("access-key", null);
         String sk = a.str("secret-key", null);

@@ -26,11 +26,11 @@ public final class Main {
             "          [--from first|last|timestamp:MS] [--prefix P] [--start S] [--pull-batch B] [--out FILE]",
             "  query   --namesrv ADDR --topic T (--key K | --msg-id ID) [--expect N] [--timeout-ms MS] [--max M]",
             "  version",
-            "common: [--instance NAME] [--log-dir DIR] [--access-key K --secret-key S]  (see tests/harness.md)",
+            "common: [--instance NAME] [--log-dir DIR] [--access-key K --secret-key S] [--api-timeout-ms MS]  (see tests/harness.md)",
             "        --access-key/--secret-key: sign every request (AclClientRPCHook with SessionCredentials)");
 
     private static final Set<String> COMMON = Set.of("namesrv", "topic", "group", "prefix", "start", "timeout-ms", "out",
-            "instance", "log-dir", "access-key", "secret-key");
+            "instance", "log-dir", "access-key", "secret-key", "api-timeout-ms");
 
     private static Set<String> union(Set<String> a, String... more) {
         java.util.HashSet<String> s = new java.util.HashSet<>(a);

@@ -112,6 +112,7 @@ final class Produce {
             p = hook == null ? new DefaultMQProducer(group) : new DefaultMQProducer(group, hook);
         }
         p.setNamesrvAddr(namesrv);
+        p.setMqClientApiTimeout(Ctx.apiTimeoutMs(a));
         p.setSendMsgTimeout(sendTimeout);
         p.setRetryTimesWhenSendFailed(retries);
         p.setRetryTimesWhenSendAsyncFailed(retries);

@@ -29,6 +29,7 @@ final class Query {
         long deadline = System.currentTimeMillis() + timeoutMs;
         DefaultMQProducer p = new DefaultMQProducer(a.str("group", "rmq-harness-query"));
         p.setNamesrvAddr(namesrv);
+        p.setMqClientApiTimeout(Ctx.apiTimeoutMs(a));
         p.start();
         Map<String, MessageExt> found = new LinkedHashMap<>();
         long attempts = 0;
