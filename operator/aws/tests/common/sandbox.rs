@@ -54,12 +54,25 @@ pub fn bin_dir(extra: &[&str]) -> Option<PathBuf> {
     Some(dir)
 }
 
+/// A port that was free on every address a moment ago.
+///
+/// Picked in 10000-19999, below the kernel's ephemeral range (32768-60999) that binding port 0
+/// draws from: a port from that range can become the local port of any process's next outgoing
+/// connection before the node binds it (on a busy CI machine a broker's HTTP port was taken so).
+/// The rmqctl tests' clusters use 20000 and up.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    const LOW: u32 = 10_000;
+    const SPAN: u32 = 10_000;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let seed = nanos ^ std::process::id().wrapping_mul(2_654_435_761);
+    (0..SPAN)
+        .map(|i| LOW + seed.wrapping_add(i.wrapping_mul(7_919)) % SPAN)
+        .filter_map(|p| u16::try_from(p).ok())
+        .find(|p| std::net::TcpListener::bind(("0.0.0.0", *p)).is_ok())
+        .expect("a free port in 10000-19999")
 }
 
 /// A free port whose HTTP port (+ 7, the nodes' default `httpListenPort`) is free too and
