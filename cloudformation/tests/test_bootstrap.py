@@ -222,7 +222,7 @@ def test_cloudwatch_agent_scrapes_the_nodes_metrics_endpoint(tmp_path, values, p
     assert disk["append_dimensions"] == {"ClusterName": "demo"}
 
 
-# failover: Automatic, as rmq-aws renders it (operator/aws/tests/aws_failover.rs checks that side)
+# failover: Automatic, as rmq-aws renders it (operator/aws/tests/aws/aws_failover.rs checks that side)
 # and the node template renders it from the parameters rmq-cluster.yaml passes: brokers in
 # controller mode, nameserver nodes that also run a controller.
 CONTROLLERS = "10.0.1.5:9878;10.0.33.6:9878;10.0.65.7:9878"

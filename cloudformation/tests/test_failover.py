@@ -55,7 +55,7 @@ PARITY = json.loads((TEMPLATES.parent / "tests/fixtures/failover-parity.json").r
 @pytest.mark.parametrize("node", sorted(PARITY["nodes"]))
 def test_template_renders_the_failover_lines_rmq_aws_renders(node):
     """fixtures/failover-parity.json is what rmq-aws renders for the same cluster
-    (operator/aws/tests/template_parity.rs checks that side); here the node template renders the
+    (operator/aws/tests/aws/template_parity.rs checks that side); here the node template renders the
     same lines from the parameters rmq-cluster.yaml passes to that node's stack."""
     cluster = load_template("rmq-cluster.yaml")
     values = dict(AUTOMATIC, ClusterName=PARITY["cluster"], ControllerSha256=PARITY["controller_sha256"],

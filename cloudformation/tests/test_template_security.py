@@ -161,5 +161,5 @@ PARITY = json.loads((TEMPLATES.parent / "tests/fixtures/security-parity.json").r
 @pytest.mark.parametrize("role", ["namesrv", "broker"])
 def test_template_renders_the_security_lines_rmq_aws_renders(case, role):
     """fixtures/security-parity.json is what rmq-aws renders for the same spec.security
-    (operator/aws/tests/template_parity.rs checks that side): both back-ends configure a node alike."""
+    (operator/aws/tests/aws/template_parity.rs checks that side): both back-ends configure a node alike."""
     assert security_block(dict(case["parameters"], NodeRole=role)) == case[role]

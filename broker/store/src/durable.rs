@@ -129,6 +129,17 @@ pub fn create_dir_all(dir: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Opens (creating if needed) a data file for reading and writing.
+pub fn open_rw(path: &Path) -> Result<File, StoreError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .ctx(|| format!("opening {}", path.display()))
+}
+
 /// Opens `path` for reading and writing, creating it if needed; when it was created, its
 /// directory entry is made durable before this returns.
 pub fn create_file(path: &Path) -> Result<File, StoreError> {
@@ -142,7 +153,7 @@ pub fn create_file(path: &Path) -> Result<File, StoreError> {
             sync_dir(parent(path))?;
             Ok(f)
         }
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => crate::segment::open_rw(path),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => open_rw(path),
         Err(e) => Err(StoreError::io(e, format!("creating {}", path.display()))),
     }
 }
@@ -233,7 +244,7 @@ mod tests {
         let path = a.path().join("f");
         let f = create_file(&path);
         assert!(f.is_err(), "the directory sync failed");
-        let f = crate::segment::open_rw(&path).unwrap();
+        let f = open_rw(&path).unwrap();
         assert!(matches!(
             sync_data(&f, &path),
             Err(StoreError::PersistFailed(_))

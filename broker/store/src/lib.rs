@@ -57,6 +57,7 @@ mod record;
 mod recovery;
 mod replication;
 mod reset;
+mod reset_marker;
 pub mod retention;
 mod scan;
 mod segment;

@@ -7,19 +7,11 @@
 //! while the marker exists finishes the reset before recovery, so a crash at any point ends
 //! in either the old store (marker not yet durable) or the reset one.
 
-use crate::checkpoint::{Checkpoint, CheckpointFile};
 use crate::commit_log::Tail;
-use crate::error::{IoContext, StoreError};
-use crate::inner::now_ms;
-use crate::segment::{file_name, list_numbered, open_rw, sync_dir};
+use crate::error::StoreError;
+use crate::reset_marker::{checkpoint_at, remove_files, remove_marker, write_marker};
 use crate::store::MessageStore;
-use std::fs;
-use std::io;
-use std::path::Path;
 use std::sync::atomic::Ordering;
-
-/// Name of the marker file under the root directory.
-const MARKER: &str = "reset";
 
 impl MessageStore {
     /// Drops the whole store content and restarts an EMPTY commit log at `offset`, which must
@@ -79,73 +71,4 @@ impl MessageStore {
         }
         Ok(())
     }
-}
-
-fn checkpoint_at(offset: i64) -> Checkpoint {
-    Checkpoint {
-        commit_log_flushed: offset,
-        cq_flushed: offset,
-        timestamp: now_ms(),
-        ..Default::default()
-    }
-}
-
-/// At open, before anything else reads the files: completes a reset interrupted by a crash.
-pub(crate) fn finish_interrupted(root: &Path) -> Result<(), StoreError> {
-    let path = root.join(MARKER);
-    let text = match fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(StoreError::io(e, format!("reading {}", path.display()))),
-    };
-    let offset: i64 = text.trim().parse().map_err(|_| {
-        StoreError::Corrupt(format!(
-            "{} does not hold an offset: {text:?}",
-            path.display()
-        ))
-    })?;
-    tracing::warn!(
-        offset,
-        "completing a commit log restart interrupted by a crash"
-    );
-    remove_files(root, offset)?;
-    CheckpointFile::open(&root.join("checkpoint"))?.write(checkpoint_at(offset))?;
-    remove_marker(root)
-}
-
-/// Writes the marker durably (temporary file, fsync, rename, directory fsync).
-fn write_marker(root: &Path, offset: i64) -> Result<(), StoreError> {
-    let tmp = root.join("reset.tmp");
-    let path = root.join(MARKER);
-    fs::write(&tmp, format!("{offset}\n"))
-        .and_then(|()| fs::File::open(&tmp)?.sync_all())
-        .ctx(|| format!("writing {}", path.display()))
-        .map_err(|e| e.on_disk(root))?;
-    crate::durable::rename(&tmp, &path)
-}
-
-fn remove_marker(root: &Path) -> Result<(), StoreError> {
-    crate::durable::remove_file(&root.join(MARKER))
-}
-
-/// Removes the consume queues, the index files and every segment, then creates the empty
-/// segment at `offset` (a new file: readers of the old one keep their inode). Idempotent.
-fn remove_files(root: &Path, offset: i64) -> Result<(), StoreError> {
-    let cq = root.join("consumequeue");
-    crate::durable::remove_dir_all(&cq)?;
-    crate::durable::create_dir_all(&cq)?;
-    for dir in [root.join("index"), root.join("commitlog")] {
-        for (_, path) in list_numbered(&dir)? {
-            fs::remove_file(&path).ctx(|| format!("removing {}", path.display()))?;
-        }
-    }
-    let commitlog = root.join("commitlog");
-    crate::durable::create_dir_all(&commitlog)?;
-    open_rw(&commitlog.join(file_name(offset)))?;
-    for dir in [root.join("index"), commitlog] {
-        if dir.exists() {
-            sync_dir(&dir)?;
-        }
-    }
-    sync_dir(root)
 }

@@ -3,7 +3,7 @@
 //! the 20-digit file naming shared by commit log segments and consume queue files.
 
 use crate::error::{IoContext, StoreError};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -42,18 +42,7 @@ pub fn list_numbered(dir: &Path) -> Result<Vec<(i64, PathBuf)>, StoreError> {
     Ok(out)
 }
 
-pub use crate::durable::sync_dir;
-
-/// Opens (creating if needed) a data file for reading and writing.
-pub fn open_rw(path: &Path) -> Result<File, StoreError> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .ctx(|| format!("opening {}", path.display()))
-}
+pub use crate::durable::{open_rw, sync_dir};
 
 /// One commit log segment: a file that logically holds `size` bytes starting at `start`.
 /// The file may be shorter than `size` (it grows as records are appended); reads past its end

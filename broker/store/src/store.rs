@@ -114,6 +114,14 @@ fn start_flusher(inner: &Arc<Inner>) -> Result<JoinHandle<()>, StoreError> {
 }
 
 impl MessageStore {
+    /// Asks the next [`MessageStore::open`] of the store under `root` to cut everything at and
+    /// after commit log offset `offset` (a record boundary; a record straddling it goes too).
+    /// Call it on a closed store: an open one keeps serving its records until it is reopened.
+    /// (The marker and the cut: [`crate::truncate`].)
+    pub fn truncate_tail(root: &Path, offset: i64) -> Result<(), StoreError> {
+        crate::truncate::request(root, offset)
+    }
+
     /// Opens (or creates) the store under `config.root_dir`, runs recovery and starts the
     /// flusher thread.
     pub fn open(config: StoreConfig) -> Result<Arc<Self>, StoreError> {
@@ -125,7 +133,7 @@ impl MessageStore {
             .map(|hook| crate::durable::install(&root, hook));
         crate::durable::create_dir_all(&root)?;
         let lock_file = lock_root(&root)?;
-        crate::reset::finish_interrupted(&root)?;
+        crate::reset_marker::finish_interrupted(&root)?;
         let abort = root.join("abort");
         if abort.exists() {
             tracing::warn!(root = %root.display(), "abort file present: the store was not shut down cleanly; recovering");

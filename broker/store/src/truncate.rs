@@ -2,15 +2,14 @@
 //! may hold records the new master never had. Before it follows the new master it drops
 //! everything from the point where both logs last agreed (see [`crate::epoch`]).
 //!
-//! [`MessageStore::truncate_tail`] makes a `truncate` marker holding the offset durable; the
-//! next [`MessageStore::open`] runs recovery capped at that offset — the commit log, every
+//! [`crate::MessageStore::truncate_tail`] makes a `truncate` marker holding the offset durable; the
+//! next [`crate::MessageStore::open`] runs recovery capped at that offset — the commit log, every
 //! consume queue and the key index end there, the epoch file forgets the epochs that start at
 //! or after it — and removes the marker once the cut store is durable. A crash at any point
 //! leaves the marker, so the next open cuts again: the result is the same.
 
 use crate::epoch::EpochHistory;
 use crate::error::{IoContext, StoreError};
-use crate::store::MessageStore;
 use std::fs;
 use std::io;
 use std::path::Path;
@@ -18,26 +17,23 @@ use std::path::Path;
 /// Name of the marker file under the store's root directory.
 const MARKER: &str = "truncate";
 
-impl MessageStore {
-    /// Asks the next [`MessageStore::open`] of the store under `root` to cut everything at and
-    /// after commit log offset `offset` (a record boundary; a record straddling it goes too).
-    /// Call it on a closed store: an open one keeps serving its records until it is reopened.
-    pub fn truncate_tail(root: &Path, offset: i64) -> Result<(), StoreError> {
-        if offset < 0 {
-            return Err(StoreError::Corrupt(format!(
-                "cannot truncate the commit log at a negative offset ({offset})"
-            )));
-        }
-        crate::durable::create_dir_all(root)?;
-        let tmp = root.join("truncate.tmp");
-        fs::write(&tmp, format!("{offset}\n"))
-            .and_then(|()| fs::File::open(&tmp)?.sync_all())
-            .ctx(|| format!("writing {}", tmp.display()))
-            .map_err(|e| e.on_disk(root))?;
-        crate::durable::rename(&tmp, &root.join(MARKER))?;
-        tracing::warn!(root = %root.display(), offset, "commit log tail will be cut at the next open");
-        Ok(())
+/// Makes the marker asking the next open of the store under `root` to cut at `offset` durable
+/// (see [`crate::MessageStore::truncate_tail`]).
+pub(crate) fn request(root: &Path, offset: i64) -> Result<(), StoreError> {
+    if offset < 0 {
+        return Err(StoreError::Corrupt(format!(
+            "cannot truncate the commit log at a negative offset ({offset})"
+        )));
     }
+    crate::durable::create_dir_all(root)?;
+    let tmp = root.join("truncate.tmp");
+    fs::write(&tmp, format!("{offset}\n"))
+        .and_then(|()| fs::File::open(&tmp)?.sync_all())
+        .ctx(|| format!("writing {}", tmp.display()))
+        .map_err(|e| e.on_disk(root))?;
+    crate::durable::rename(&tmp, &root.join(MARKER))?;
+    tracing::warn!(root = %root.display(), offset, "commit log tail will be cut at the next open");
+    Ok(())
 }
 
 /// The offset a pending truncation cuts at, if one is pending.

@@ -10,10 +10,11 @@
 
 mod common;
 
+use common::foreground::Foreground;
 use common::{LocalCluster, assert_contains};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const CLUSTER: &str = r#"apiVersion: rmq.dev/v1alpha1
@@ -42,83 +43,6 @@ spec:
   cluster: fo
   queues: 4
 "#;
-
-/// The foreground `rmqctl local up`; SIGTERM (it stops its nodes) on drop.
-struct Foreground {
-    child: Child,
-    stderr: std::path::PathBuf,
-}
-
-impl Foreground {
-    fn start(file: &Path, state: &Path, base: u16) -> Self {
-        let stderr = state.with_extension("stderr");
-        let child = Command::new(env!("CARGO_BIN_EXE_rmqctl"))
-            .args([
-                "local",
-                "up",
-                "--timeout",
-                "120",
-                "--restart-delay",
-                "6",
-                "--base-port",
-            ])
-            .arg(base.to_string())
-            .arg("--state-dir")
-            .arg(state)
-            .arg("-f")
-            .arg(file)
-            .env_remove("NAMESRV_ADDR")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap();
-        Self { child, stderr }
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    /// Waits until the output holds `needle`; panics (with the output) if rmqctl exits first
-    /// or `limit` passes.
-    fn wait_for(&mut self, needle: &str, limit: Duration, c: &LocalCluster) {
-        let start = Instant::now();
-        while !self.stderr().contains(needle) {
-            if let Ok(Some(s)) = self.child.try_wait() {
-                panic!(
-                    "rmqctl exited ({s}):\n{}\n{}",
-                    self.stderr(),
-                    c.diagnostics()
-                );
-            }
-            assert!(
-                start.elapsed() < limit,
-                "no {needle:?} after {limit:?}:\n{}\n{}",
-                self.stderr(),
-                c.diagnostics()
-            );
-            std::thread::sleep(Duration::from_millis(300));
-        }
-    }
-}
-
-impl Drop for Foreground {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(Some(_))) {
-            return;
-        }
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        for _ in 0..300 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        let _ = self.child.kill();
-    }
-}
 
 /// The broker with id 0 (the master) of group broker-a as the nameserver lists it.
 fn master(ns: &str) -> Option<String> {
@@ -162,7 +86,7 @@ fn a_killed_master_is_replaced_and_rejoins_as_a_replica() {
     let file = tmp.path().join("cluster.yaml");
     std::fs::write(&file, CLUSTER).unwrap();
     let state = tmp.path().join("state");
-    let mut up = Foreground::start(&file, &state, common::base_port(1, 2));
+    let mut up = Foreground::start(&file, &state, common::base_port(1, 2), 6);
     let c = LocalCluster::at(state.clone());
     up.wait_for("running in the foreground", Duration::from_secs(180), &c);
 
@@ -178,7 +102,7 @@ fn a_killed_master_is_replaced_and_rejoins_as_a_replica() {
 
     let down = c.down().ok();
     assert_contains(&down.stdout, "stopping the foreground");
-    let status = up.child.wait().unwrap();
+    let status = up.wait();
     assert!(
         status.success(),
         "rmqctl local up ended with {status}:\n{}",

@@ -15,13 +15,14 @@
 mod common;
 
 use common::LocalCluster;
+use common::foreground::Foreground;
 use rmq_aws::readiness::{NameserverGate, NodeRole, Readiness, RolledNode, Status};
 use rmq_aws::roll::roll_sequence;
 use rmq_model::admin::Admin;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -47,71 +48,6 @@ spec:
   cluster: roll
   queues: 8
 "#;
-
-/// The foreground `rmqctl local up`; SIGTERM (it stops its nodes) on drop.
-struct Foreground {
-    child: Child,
-    stderr: PathBuf,
-}
-
-impl Foreground {
-    fn start(file: &Path, state: &Path, base: u16) -> Self {
-        let stderr = state.with_extension("stderr");
-        let child = Command::new(env!("CARGO_BIN_EXE_rmqctl"))
-            .args(["local", "up", "--timeout", "120", "--restart-delay", "2"])
-            .arg("--base-port")
-            .arg(base.to_string())
-            .arg("--state-dir")
-            .arg(state)
-            .arg("-f")
-            .arg(file)
-            .env_remove("NAMESRV_ADDR")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap();
-        Self { child, stderr }
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    /// Waits until its output holds `needle`.
-    fn wait_for(&mut self, needle: &str, c: &LocalCluster) {
-        let start = Instant::now();
-        while !self.stderr().contains(needle) {
-            if let Ok(Some(s)) = self.child.try_wait() {
-                panic!("rmqctl exited ({s}):\n{}", self.stderr());
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(180),
-                "no {needle:?}:\n{}\n{}",
-                self.stderr(),
-                c.diagnostics()
-            );
-            std::thread::sleep(Duration::from_millis(300));
-        }
-    }
-}
-
-impl Drop for Foreground {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(Some(_))) {
-            return;
-        }
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        for _ in 0..300 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        let _ = self.child.kill();
-    }
-}
 
 /// The nodes of the state file: (name, address, pid).
 fn nodes(state: &Path) -> Vec<(String, String, Option<u64>)> {
@@ -256,9 +192,9 @@ async fn a_rolled_cluster_loses_no_acknowledged_message() {
     let file = tmp.path().join("cluster.yaml");
     std::fs::write(&file, CLUSTER).unwrap();
     let state = tmp.path().join("state");
-    let mut up = Foreground::start(&file, &state, common::base_port(2, 4));
+    let mut up = Foreground::start(&file, &state, common::base_port(2, 4), 2);
     let c = LocalCluster::at(state.clone());
-    up.wait_for("running in the foreground", &c);
+    up.wait_for("running in the foreground", Duration::from_secs(180), &c);
 
     let all = nodes(&state);
     let names: Vec<&str> = all.iter().map(|n| n.0.as_str()).collect();

@@ -34,6 +34,11 @@ fn leaving(i: &Instance) -> bool {
     )
 }
 
+/// True for an instance that is in service.
+fn in_service(i: &Instance) -> bool {
+    i.lifecycle_state() == Some(&LifecycleState::InService)
+}
+
 /// True for an instance that is in service or waits for its launch lifecycle action.
 fn settled(i: &Instance) -> bool {
     matches!(
@@ -98,18 +103,20 @@ impl Executor<'_> {
     /// Waits until group `name` has its capacity of instances, each in service or waiting for
     /// its launch lifecycle action (what an earlier roll may have left).
     pub(crate) async fn wait_settled(&self, name: &str) -> Result<()> {
-        self.poll(
-            &format!("Auto Scaling group {name} to have its instances"),
-            || async move {
-                let out = self.describe_group(name).await?;
-                Ok(out.auto_scaling_groups().iter().all(|g| {
-                    let live: Vec<&Instance> =
-                        g.instances().iter().filter(|i| !leaving(i)).collect();
-                    live.len() as i32 >= g.min_size().unwrap_or(1)
-                        && live.iter().all(|i| settled(i))
-                }))
-            },
-        )
+        let what = format!("Auto Scaling group {name} to have its instances");
+        self.wait_group(name, &what, settled).await
+    }
+
+    /// Waits until group `name` has its capacity of instances that are not leaving, each of
+    /// which `ok` accepts; `what` names the wait in a timeout's error.
+    async fn wait_group(&self, name: &str, what: &str, ok: fn(&Instance) -> bool) -> Result<()> {
+        self.poll(what, || async move {
+            let out = self.describe_group(name).await?;
+            Ok(out.auto_scaling_groups().iter().all(|g| {
+                let live: Vec<&Instance> = g.instances().iter().filter(|i| !leaving(i)).collect();
+                live.len() as i32 >= g.min_size().unwrap_or(1) && live.iter().all(|i| ok(i))
+            }))
+        })
         .await
     }
 
@@ -268,20 +275,7 @@ impl Executor<'_> {
                 instance: id,
             });
         }
-        self.poll(
-            &format!("{name} to have its instances in service"),
-            || async move {
-                let out = self.describe_group(name).await?;
-                Ok(out.auto_scaling_groups().iter().all(|g| {
-                    let live: Vec<&Instance> =
-                        g.instances().iter().filter(|i| !leaving(i)).collect();
-                    live.len() as i32 >= g.min_size().unwrap_or(1)
-                        && live
-                            .iter()
-                            .all(|i| i.lifecycle_state() == Some(&LifecycleState::InService))
-                }))
-            },
-        )
-        .await
+        let what = format!("{name} to have its instances in service");
+        self.wait_group(name, &what, in_service).await
     }
 }

@@ -2,6 +2,8 @@
 //! ports, keep a local cluster's lifetime tied to a guard, run the Java client harness.
 #![allow(clippy::unwrap_used, dead_code)]
 
+pub mod foreground;
+
 use serde_json::Value;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -7,9 +7,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::{
+use crate::common::{
     automatic, connect, converge, endpoint, fake_artefacts_with_controller, opts, params, tagged,
     unique,
 };
@@ -174,7 +172,7 @@ async fn check_controller_rules(aws: &Aws, name: &str) {
 /// A broker timeout change rolls every node; the plan rolls brokers in index order, and with
 /// broker-a-1 and broker-b-0 reported as masters they go last.
 async fn roll_with_masters_last(aws: &Aws, name: &str, p: &rmq_aws::Params) {
-    let slower = common::cluster(&format!(
+    let slower = crate::common::cluster(&format!(
         "apiVersion: rmq.dev/v1alpha1\nkind: RocketMQCluster\nmetadata: {{name: {name}}}\nspec:\n  nameServer: {{replicas: 3}}\n  brokers: {{groups: 2, replicasPerGroup: 2, replication: Sync, failover: Automatic, storage: {{size: 30Gi}}}}\n  controller: {{replicas: 3, brokerTimeoutMs: 6000}}\n"
     ));
     let (found, mut plan) = plan_apply(aws, &slower, p).await.unwrap();

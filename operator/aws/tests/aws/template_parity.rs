@@ -12,9 +12,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::{cluster, params};
+use crate::common::{cluster, params};
 use rmq_aws::discovered::{Discovered, Environment};
 use rmq_aws::plan::plan;
 use rmq_aws::resource::{Actual, ArtefactFile, Kind, Spec, State};

@@ -5,9 +5,7 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-mod common;
-
-use common::{connect, converge, endpoint, fake_artefacts, opts, params, spec, unique};
+use crate::common::{connect, converge, endpoint, fake_artefacts, opts, params, spec, unique};
 use rmq_aws::{Aws, Progress, apply, plan_destroy_cluster};
 
 /// Every key of `bucket`.

@@ -8,12 +8,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::sandbox::{
+use crate::common::sandbox::{
     Node, bin_dir, free_node_port, free_port, run, sandbox_plan_of, sha256_of, user_data,
 };
-use common::spec;
+use crate::common::spec;
 use rmq_aws::resource::{Actual, Kind, State};
 use rmq_model::admin::Admin;
 use rmq_model::plan::Desired;
@@ -154,10 +152,10 @@ async fn registered_broker(
 /// binaries: only the written file matters here); nameservers keep the defaults.
 #[test]
 fn rendered_user_data_writes_the_retention_into_broker_conf() {
-    let cluster = common::cluster(&format!(
+    let cluster = crate::common::cluster(&format!(
         "apiVersion: rmq.dev/v1alpha1\nkind: RocketMQCluster\nmetadata: {{name: {NAME}}}\nspec:\n  brokers:\n    retention: {{hours: 168, deleteWhen: \"04;16\", maxDiskUsedPercent: 80}}\n"
     ));
-    let bins = common::fake_artefacts();
+    let bins = crate::common::fake_artefacts();
     let p = sandbox_plan_of(&cluster, bins.path());
     let state = loopback_state();
     let ns_text = user_data(&p, "lt/namesrv-0", &state);
@@ -278,7 +276,7 @@ async fn send_message(broker_addr: &str, logs: &dyn Fn() -> String) {
 /// matching `NAME.sha256`) stops the boot with both digests, before anything runs.
 #[test]
 fn rendered_user_data_refuses_a_build_other_than_the_planned_one() {
-    let bins = common::fake_artefacts();
+    let bins = crate::common::fake_artefacts();
     let p = sandbox_plan(bins.path());
     let state = loopback_state();
     let planned = sha256_of(&bins.path().join("rmq-broker"));

@@ -3,9 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::{
+use crate::common::{
     cluster_filter, connect, converge, endpoint, fake_artefacts, opts, params, spec, tagged, unique,
 };
 use rmq_aws::params::Network;

@@ -6,10 +6,8 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-mod common;
-
-use common::sandbox::bin_dir;
-use common::{connect, endpoint, fake_artefacts, params, spec, unique};
+use crate::common::sandbox::bin_dir;
+use crate::common::{connect, endpoint, fake_artefacts, params, spec, unique};
 use rmq_aws::arch::{al2023_parameter, file_arch};
 use rmq_aws::resource::Spec;
 use rmq_aws::{Aws, Error, plan_apply};

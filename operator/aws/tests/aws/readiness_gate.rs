@@ -6,10 +6,8 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-mod common;
-
-use common::sandbox::bin_dir;
-use common::{connect, converge, endpoint, fake_artefacts, opts, params, spec, unique};
+use crate::common::sandbox::bin_dir;
+use crate::common::{connect, converge, endpoint, fake_artefacts, opts, params, spec, unique};
 use rmq_aws::readiness::{Gate, NameserverGate, NodeRole, Readiness, RolledNode, Status};
 use rmq_aws::{ApplyOptions, Error, Progress, RollEvent, apply, plan_apply};
 use rmq_e2e::failover::send_direct;

@@ -8,10 +8,10 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
+use crate::common::{
+    connect, converge, endpoint, fake_artefacts, opts, params, spec, tagged, unique,
+};
 use aws_sdk_cloudwatch::types::{MetricAlarm, Tag};
-use common::{connect, converge, endpoint, fake_artefacts, opts, params, spec, tagged, unique};
 use rmq_aws::plan::Op;
 use rmq_aws::resource::Kind;
 use rmq_aws::userdata::BOOTSTRAP;

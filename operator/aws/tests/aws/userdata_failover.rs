@@ -7,9 +7,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::sandbox::{Node, bin_dir, free_node_port, free_port, run, sandbox_plan_of, user_data};
+use crate::common::sandbox::{
+    Node, bin_dir, free_node_port, free_port, run, sandbox_plan_of, user_data,
+};
 use rmq_aws::resource::{Actual, Kind, State};
 use rmq_model::admin::Admin;
 use rmq_model::desired::{Addressing, Endpoint, desired_cluster};
@@ -22,7 +22,7 @@ const NAME: &str = "hasandbox";
 
 /// One nameserver with one controller, one group of two brokers in controller mode.
 fn cluster() -> ValidatedCluster {
-    common::cluster(&format!(
+    crate::common::cluster(&format!(
         "apiVersion: rmq.dev/v1alpha1\nkind: RocketMQCluster\nmetadata: {{name: {NAME}}}\nspec:\n  nameServer: {{replicas: 1}}\n  brokers: {{groups: 1, replicasPerGroup: 2, replication: Sync, failover: Automatic, storage: {{size: 1Gi}}}}\n  controller: {{replicas: 1, brokerTimeoutMs: 3000}}\n"
     ))
 }

@@ -2,9 +2,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::{params, spec};
+use crate::common::{params, spec};
 use rmq_aws::discovered::{Discovered, Environment, ExistingVpc};
 use rmq_aws::layout::{broker_zone, name_server_zone};
 use rmq_aws::params::Network;
@@ -412,7 +410,7 @@ fn moving_a_node_to_another_zone_is_refused() {
 
 #[test]
 fn monitoring_comes_with_the_log_group() {
-    let c = common::cluster(
+    let c = crate::common::cluster(
         "apiVersion: rmq.dev/v1alpha1\nkind: RocketMQCluster\nmetadata: {name: orders}\nspec:\n  brokers: {groups: 1, replicasPerGroup: 2, retention: {maxDiskUsedPercent: 80}}\n",
     );
     let off = plan(&c, &params("bkt", None), &env(2)).unwrap();

@@ -6,10 +6,8 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-mod common;
-
+use crate::common::{connect, endpoint, unique};
 use aws_sdk_ec2::types::Tag;
-use common::{connect, endpoint, unique};
 use rmq_aws::lock::{Lock, current, lock_name};
 use rmq_aws::{Aws, Error, discover_tagged};
 
@@ -57,9 +55,14 @@ async fn a_second_apply_sees_the_lock_and_its_holder() {
     let again = take(&aws, &cluster, "carol@ops-3 (pid 3)", true).await;
     assert!(matches!(again, Err(Error::Locked(_))));
     // The lock is no resource of the cluster.
-    let found = discover_tagged(&aws, &cluster, "0.1.0", &common::params("none", None))
-        .await
-        .unwrap();
+    let found = discover_tagged(
+        &aws,
+        &cluster,
+        "0.1.0",
+        &crate::common::params("none", None),
+    )
+    .await
+    .unwrap();
     assert!(found.state.resources.is_empty(), "{:?}", found.state);
 
     held.release().await.unwrap();

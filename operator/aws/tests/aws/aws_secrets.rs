@@ -7,9 +7,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::{cluster, connect, converge, endpoint, fake_artefacts, params, unique};
+use crate::common::{cluster, connect, converge, endpoint, fake_artefacts, params, unique};
 use rmq_aws::secrets::{self, NODE_SCRIPT, NODE_SCRIPT_NAME, local, ssm};
 use rmq_aws::userdata::unbase64;
 use rmq_aws::{Aws, Error, plan_apply};

@@ -7,9 +7,7 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-mod common;
-
-use common::{connect, converge, endpoint, fake_artefacts, opts, params, spec, unique};
+use crate::common::{connect, converge, endpoint, fake_artefacts, opts, params, spec, unique};
 use rmq_aws::readiness::{Gate, GateFuture, Readiness, RolledNode, Status};
 use rmq_aws::resource::READY_HOOK;
 use rmq_aws::roll::rolled_nodes;

@@ -5,9 +5,7 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-mod common;
-
-use common::{params, spec};
+use crate::common::{params, spec};
 use rmq_aws::discovered::{Discovered, Environment};
 use rmq_aws::plan::{Op, plan};
 use rmq_aws::resource::{Actual, ArtefactFile, Kind, Spec};

@@ -6,9 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::{automatic, params, spec};
+use crate::common::{automatic, params, spec};
 use rmq_aws::discovered::{Discovered, Environment};
 use rmq_aws::plan::{Op, plan};
 use rmq_aws::resource::{Actual, ArtefactFile, Kind, Peer, Spec, State, Value};
@@ -429,7 +427,7 @@ fn brokers_roll_without_a_fixed_master_and_the_current_masters_last() {
 fn the_largest_automatic_user_data_fits_ec2s_limit() {
     let name = "x".repeat(40);
     let secret = |s: &str| format!("{s}{}", "s".repeat(32 - s.len()));
-    let c = common::cluster(&format!(
+    let c = crate::common::cluster(&format!(
         "apiVersion: rmq.dev/v1alpha1\nkind: RocketMQCluster\nmetadata: {{name: {name}}}\nspec:\n  nameServer: {{replicas: 7}}\n  brokers: {{groups: 2, replicasPerGroup: 2, replication: Sync, failover: Automatic}}\n  controller: {{replicas: 7, brokerTimeoutMs: 60000}}\n  security:\n    acl: {{enabled: true, accountsSecret: {}, adminSecret: {}}}\n    tls: {{mode: Enforcing, certificateSecret: {}, clientAuth: Require}}\n",
         secret("acl"),
         secret("admin"),
