@@ -243,11 +243,12 @@ if [[ "$build_rc" == 0 ]]; then
   # Two lanes on two cores. Three or four (e2e, k8s, unit and cfn side by side) put the load
   # average at 10-13 and the suites' Java clients, the apiserver and the brokers timed out on
   # calls that take milliseconds on a quiet machine. The e2e suite starts beside the CPU-bound but
-  # not timing-sensitive ones (cfn-lint and moto, the newcomer's release build; both at nice 10),
-  # and the Java-heavy unit and k8s suites follow them.
-  lane e2e bench aws &
+  # not timing-sensitive ones (cfn-lint and moto, the newcomer's release build; both at nice 10);
+  # the k8s suite, the longest, follows them (its control plane and node packages, prepared in
+  # the background, are ready by then on a new machine too), the unit suite follows e2e.
+  lane e2e unit bench aws &
   lane_pids=($!)
-  lane cfn newcomer unit k8s & lane_pids+=($!)
+  lane cfn newcomer k8s & lane_pids+=($!)
   for p in "${lane_pids[@]}"; do wait "$p" || true; done
 else
   say "build: FAILED after $((SECONDS - build_t)) s (log: $LOGS/build.log); no suite ran"
