@@ -9,7 +9,6 @@
 
 use crate::common::{cluster, connect, converge, endpoint, fake_artefacts, params, unique};
 use rmq_aws::secrets::{self, NODE_SCRIPT, NODE_SCRIPT_NAME, local, ssm};
-use rmq_aws::userdata::unbase64;
 use rmq_aws::{Aws, Error, plan_apply};
 use std::path::Path;
 
@@ -135,18 +134,7 @@ async fn secrets_put_then_list_then_rotate() {
 
 /// The user data of node `node`'s launch template.
 async fn user_data(aws: &Aws, cluster: &str, node: &str) -> String {
-    let lts = aws
-        .ec2
-        .describe_launch_template_versions()
-        .launch_template_name(format!("{cluster}-{node}"))
-        .versions("$Latest")
-        .send()
-        .await
-        .unwrap();
-    let data = lts.launch_template_versions()[0]
-        .launch_template_data()
-        .unwrap();
-    String::from_utf8(unbase64(data.user_data().unwrap()).unwrap()).unwrap()
+    crate::common::launch_user_data(aws, cluster, node).await
 }
 
 /// The value of `var` in the user data header `text`.

@@ -14,24 +14,13 @@ use crate::common::{
 use rmq_aws::plan::Op;
 use rmq_aws::resource::Kind;
 use rmq_aws::roll::{master_nodes, roll_masters_last};
-use rmq_aws::userdata::{BOOTSTRAP, unbase64};
+use rmq_aws::userdata::BOOTSTRAP;
 use rmq_aws::{Aws, Progress, apply, outputs, plan_apply, plan_destroy_cluster};
 use std::collections::BTreeSet;
 
 /// The user data of node `node`'s launch template (latest version).
 async fn user_data(aws: &Aws, name: &str, node: &str) -> String {
-    let lts = aws
-        .ec2
-        .describe_launch_template_versions()
-        .launch_template_name(format!("{name}-{node}"))
-        .versions("$Latest")
-        .send()
-        .await
-        .unwrap();
-    let data = lts.launch_template_versions()[0]
-        .launch_template_data()
-        .unwrap();
-    let text = String::from_utf8(unbase64(data.user_data().unwrap()).unwrap()).unwrap();
+    let text = crate::common::launch_user_data(aws, name, node).await;
     assert!(text.ends_with(BOOTSTRAP), "{node}");
     text
 }

@@ -313,3 +313,21 @@ pub async fn converge(aws: &Aws, c: &ValidatedCluster, p: &Params) -> rmq_aws::R
     }
     report
 }
+
+/// The user data of node `node`'s launch template in cluster `cluster` (its latest version),
+/// decoded.
+pub async fn launch_user_data(aws: &rmq_aws::Aws, cluster: &str, node: &str) -> String {
+    let lts = aws
+        .ec2
+        .describe_launch_template_versions()
+        .launch_template_name(format!("{cluster}-{node}"))
+        .versions("$Latest")
+        .send()
+        .await
+        .unwrap();
+    let data = lts.launch_template_versions()[0]
+        .launch_template_data()
+        .unwrap();
+    let encoded = data.user_data().unwrap();
+    String::from_utf8(rmq_aws::userdata::unbase64(encoded).unwrap()).unwrap()
+}
