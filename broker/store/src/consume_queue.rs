@@ -440,7 +440,7 @@ impl ConsumeQueue {
         Ok(h)
     }
 
-    /// Cuts the queue to `n` units (recovery).
+    /// Cuts the queue to `n` units (recovery), durably: the cut file is fsynced.
     pub fn truncate(&self, n: i64) -> Result<(), StoreError> {
         let mut p = self.pending.lock();
         let keep = (n - p.start).clamp(0, (p.buf.len() / CQ_UNIT_SIZE) as i64) as usize;
@@ -465,6 +465,9 @@ impl ConsumeQueue {
             let keep = ((n - last.start).max(0) as usize * CQ_UNIT_SIZE) as u64;
             f.set_len(keep)
                 .ctx(|| format!("truncating {}", last.path.display()))?;
+            // durable before anything is appended: a power cut must not bring back units
+            // that point at commit log bytes new records have since overwritten
+            crate::durable::sync_data(&f, &last.path)?;
             last.handle = Some(f);
         }
         drop(files);

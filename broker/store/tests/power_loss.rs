@@ -9,6 +9,8 @@ mod common;
 mod during_open;
 #[path = "power_loss/model.rs"]
 mod model;
+#[path = "power_loss/trimmed_queue.rs"]
+mod trimmed_queue;
 #[path = "power_loss/workload.rs"]
 mod workload;
 
