@@ -36,6 +36,38 @@ from report_extra import extra_sections  # noqa: E402
 from report_reps import fold, machine_summary, peer_cell, repeats  # noqa: E402
 
 
+def big_fill_text(plan):
+    """What the plan's fill after `consume` is for (bench/run.sh --big-fill), or nothing."""
+    phases = plan.split(",")
+    late = [p for i, p in enumerate(phases) if p.startswith("fill:") and "consume" in phases[:i]]
+    if not late:
+        return ""
+    _, size, count = (late[-1].split(":") + ["?", "?"])[:3]
+    return ("; the last `fill:%s:%s` stores %s messages of %s B the same way (nothing reads them): the append "
+            "path against the disk's bandwidth, which 128 B messages cannot approach on this machine's CPUs. "
+            "Under ASYNC_FLUSH an append is acknowledged once it is in the page cache, the flusher thread "
+            "fdatasyncs behind it" % (size, count, fmt(int(count)) if count.isdigit() else count, size))
+
+
+def limit_rows(rmq, driver, dd, net):
+    """The rows of the limits table for rmq's run under one driver: its best append against the
+    disk, its payload against loopback TCP, its 1-thread sync p50 against the bare round trip."""
+    rows = []
+    if not rmq:
+        return rows
+    best = max(rmq["phases"], key=lambda ph: ph.get("appendMBps") or 0)
+    if best.get("appendMBps"):
+        rows.append("| rmq commit-log append, best phase (%s), %s | %s MB/s = **%s of the disk's sequential bandwidth** |" % (
+            key_of(best), driver, fmt(best["appendMBps"], 1), "%.1f %%" % (100 * best["appendMBps"] / dd) if dd else "–"))
+        rows.append("| the same phase's payload through loopback TCP | %s MB/s = %s of loopback TCP |" % (
+            fmt(best.get("mbps"), 1), "%.1f %%" % (100 * best["mbps"] / net["tcpMBps"]) if net.get("tcpMBps") else "–"))
+    s1 = phase_of(rmq, "sync 128 B x1")
+    if s1 and net.get("rttP50Us") and s1.get("p50Ms"):
+        rows.append("| rmq sync send 1 thread p50 vs. bare TCP round trip p50, %s | %s ms vs %s ms (%.1f×) |" % (
+            driver, fmt(s1["p50Ms"], 3), fmt(net["rttP50Us"] / 1000, 3), s1["p50Ms"] * 1000 / net["rttP50Us"]))
+    return rows
+
+
 def render(res, history):
     n_reps = repeats(res)
     res = fold(res)  # one entry per peer and driver: medians over the repetitions
@@ -99,7 +131,7 @@ def render(res, history):
         L.append("")
     L.append("Start-up is measured from spawning the broker process until the broker is listed in its "
              "nameserver's cluster info (GET_BROKER_CLUSTER_INFO polled every 10 ms by a watcher started "
-             "beforehand). RSS is VmRSS of the broker process (for the mmap-based stores it includes "
+             "beforehand, its connection opened and its code warmed by 20-50 polls before the broker is spawned). RSS is VmRSS of the broker process (for the mmap-based stores it includes "
              "mapped commit-log pages; the anon column in the summary excludes them); Apache runs with "
              "`-Xms64m -Xmx1g -XX:MaxDirectMemorySize=512m` (tests/peers/apache.sh).")
     L.append("")
@@ -117,17 +149,10 @@ def render(res, history):
     if nn.get("ok") and nn is not net and nn != net:
         L.append("| the same two, measured by the native driver | %s MB/s; %s / %s µs |" % (
             fmt(nn.get("tcpMBps")), fmt(nn.get("rttP50Us"), 1), fmt(nn.get("rttP99Us"), 1)))
-    if rmq and rmq.get("phases"):
-        best = max(rmq["phases"], key=lambda ph: ph.get("appendMBps") or 0)
-        if best.get("appendMBps"):
-            L.append("| rmq commit-log append, best phase (%s) | %s MB/s = **%s of the disk's sequential bandwidth** |" % (
-                key_of(best), fmt(best["appendMBps"], 1), "%.1f %%" % (100 * best["appendMBps"] / dd) if dd else "–"))
-            L.append("| the same phase's payload through loopback TCP | %s MB/s = %s of loopback TCP |" % (
-                fmt(best.get("mbps"), 1), "%.1f %%" % (100 * best["mbps"] / net["tcpMBps"]) if net.get("tcpMBps") else "–"))
-        s1 = phase(rmq, "sync 128 B x1")
-        if s1 and net.get("rttP50Us") and s1.get("p50Ms"):
-            L.append("| rmq sync send 1 thread p50 vs. bare TCP round trip p50 | %s ms vs %s ms (%.0f×) |" % (
-                fmt(s1["p50Ms"], 3), fmt(net["rttP50Us"] / 1000, 3), s1["p50Ms"] * 1000 / net["rttP50Us"]))
+    for drv in drivers:
+        r = next((p for p in res["peers"] if p["peer"] == "rmq" and driver_of(p) == drv and p.get("phases")), None)
+        rtt = net if drv == "java" or not nn.get("ok") else nn
+        L.extend(limit_rows(r, DRIVER_TITLE.get(drv, drv), dd, rtt))
     L.append("")
     L.append("With %s CPUs shared by the %s and the broker, every send-path number here is CPU-bound "
              "long before the disk or loopback limit: the ratio says how much headroom the hardware leaves, "
@@ -256,11 +281,12 @@ def render(res, history):
              "first)%s. `sync:SIZE:THREADS` = threads calling `send()` in a loop; `async:SIZE` = one thread with up "
              "to 512 sends in flight; `fill` = batch sends (64 messages per SEND_BATCH_MESSAGE, 4 threads) of %s messages to a second 8-queue topic, then "
              "`consume` = a push consumer (new group, from the first offset, 20 consume threads, default pull "
-             "batch 32) drains them; consume msgs/s is measured from the first delivered message to the last. "
+             "batch 32) drains them; consume msgs/s is measured from the first delivered message to the last%s. "
              "Every phase is bounded (%s ms)." % (run.get("plan", "?"), run.get("warmupMs", "?"), run.get("measureMs", "?"),
                                                    run.get("initialWarmupMs", "?"),
                                                    "; %d repetitions of every broker and driver" % n_reps if n_reps > 1 else "",
-                                                   fmt(run.get("backlog")), run.get("phaseTimeoutMs", "?")))
+                                                   fmt(run.get("backlog")), big_fill_text(run.get("plan", "")),
+                                                   run.get("phaseTimeoutMs", "?")))
     if "native" in drivers:
         L.append("- Native driver: `bench/native` (`rmq-bench`, built by `bench/build-native.sh`), the same phases over "
                  "rmq-protocol's async client: route lookup on the nameserver, SEND_MESSAGE_V2 round robin over the "

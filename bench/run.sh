@@ -31,6 +31,9 @@
 #                       table of BENCHMARKS.md); with --label, BENCHMARKS.md and latest.json are only
 #                       written when --md/--results name them
 #   --measure-ms M --warmup-ms W --backlog N   override the phase sizes
+#   --big-fill N        full run: the messages of the last phase, a batch fill of 4 KiB bodies after
+#                       `consume` (default 150000, ~620 MB of commit log: the append path against
+#                       the disk's bandwidth, which 128 B messages cannot reach on 2 cores)
 #   --plan P            override the phase plan (e.g. sync:128:64,sync:1024:64; see bench/driver);
 #                       open-loop phases (open:SIZE:RATE) run under the native driver only
 #   --driver D          java, native or both (default: both; --quick: java): which load driver(s)
@@ -83,7 +86,7 @@ T_START=$(date +%s)
 
 ORIG_ARGS="$*"
 QUICK=0 PEERS="" OUT="" MD="" RESULTS="" BUILD_RUST=1 LABEL="" PLAN_OVERRIDE="" REPEAT=""
-MEASURE_MS="" WARMUP_MS="" BACKLOG="" DRIVERS="" OPEN_PLAN="" OPEN_PLAN_SET=0 PIN=0
+MEASURE_MS="" WARMUP_MS="" BACKLOG="" BIG_FILL="" DRIVERS="" OPEN_PLAN="" OPEN_PLAN_SET=0 PIN=0
 PCT_PLAN="" PCT_PLAN_SET=0 E2E_PLAN="" E2E_PLAN_SET=0 SCALE_PLAN="" SCALE_PLAN_SET=0 SETTLE_MS=""
 while (($#)); do
   case "$1" in
@@ -98,6 +101,7 @@ while (($#)); do
     --measure-ms) MEASURE_MS="$2"; shift 2;;
     --warmup-ms) WARMUP_MS="$2"; shift 2;;
     --backlog) BACKLOG="$2"; shift 2;;
+    --big-fill) BIG_FILL="$2"; shift 2;;
     --driver) DRIVERS="$2"; shift 2;;
     --open-plan) OPEN_PLAN="$2"; OPEN_PLAN_SET=1; shift 2;;
     --pct-plan) PCT_PLAN="$2"; PCT_PLAN_SET=1; shift 2;;
@@ -127,9 +131,9 @@ if ((QUICK)); then
 else
   MODE=full
   : "${PEERS:=apache,apache4,rocketmq-rust,rmq}"
-  : "${MEASURE_MS:=8000}" "${WARMUP_MS:=2000}" "${BACKLOG:=1000000}"
+  : "${MEASURE_MS:=8000}" "${WARMUP_MS:=2000}" "${BACKLOG:=1000000}" "${BIG_FILL:=150000}"
   INITIAL_WARMUP_MS=3000 PHASE_TIMEOUT_MS=75000 DD_MB=1024 NET_S=3
-  PLAN="sync:128:1,sync:128:16,sync:128:64,sync:1024:1,sync:1024:16,sync:1024:64,async:128,async:1024,fill:128:$BACKLOG,consume"
+  PLAN="sync:128:1,sync:128:16,sync:128:64,sync:1024:1,sync:1024:16,sync:1024:64,async:128,async:1024,fill:128:$BACKLOG,consume,fill:4096:$BIG_FILL"
   : "${DRIVERS:=both}" "${REPEAT:=3}"
   ((OPEN_PLAN_SET)) || OPEN_PLAN="open:128:5000,open:1024:5000"
   DEF_PCT="openpct:128:50,openpct:128:80" DEF_E2E="e2e:128:2000" DEF_SCALE="scale:1000:100:2000"
