@@ -206,10 +206,19 @@ continuity_check() {
     out="$(cat "$c-consume.json")"
     who="a fresh consumer (the one alongside received nothing)"
   fi
+  # The promise is about SEND_OK: a Sync master that stored a message but could not replicate it
+  # answers SLAVE_NOT_AVAILABLE (or FLUSH_SLAVE_TIMEOUT), and a failover may drop that message,
+  # as in RocketMQ. Those are counted and reported, not required.
+  local send_ok=0 not_ok_lost=0
   if [ -s "$c-acked.tsv" ] && [ -s "$c-received.tsv" ]; then
-    missing="$(comm -23 <(cut -f1 "$c-acked.tsv" | sort -u) <(cut -f1 "$c-received.tsv" | sort -u) | wc -l)"
+    send_ok="$(awk -F'\t' '$7 == "SEND_OK"' "$c-acked.tsv" | wc -l)"
+    missing="$(comm -23 <(awk -F'\t' '$7 == "SEND_OK" {print $1}' "$c-acked.tsv" | sort -u) \
+      <(cut -f1 "$c-received.tsv" | sort -u) | wc -l)"
+    not_ok_lost="$(comm -23 <(awk -F'\t' '$7 != "SEND_OK" {print $1}' "$c-acked.tsv" | sort -u) \
+      <(cut -f1 "$c-received.tsv" | sort -u) | wc -l)"
   fi
-  check "continuity: $who received all $acked acknowledged messages after $1 (missing: $missing)" test "$missing" = 0
+  log "send results by status: $(jq -c '.status' <<<"$p" 2>/dev/null); stored without SEND_OK and never consumed: $not_ok_lost"
+  check "continuity: $who received all $send_ok SEND_OK messages after $1 (missing: $missing)" test "$missing" = 0
   check "continuity: nothing corrupt" jqtrue "$out" '.corrupt == 0'
   [ -n "$out" ] || log "continuity consumer gave no result: $(tail -n 5 "$c-consume.err" 2>/dev/null | tr '\n' ' ')"
 }
