@@ -95,21 +95,32 @@ impl StatsItem {
         }
     }
 
-    /// The sum, rate and per-call average over `window`'s ring (zeros before its first sample).
+    /// The sum and per-call average since the oldest sample of `window`'s ring, counted up to
+    /// now (the running value, so a slow window never reports only the part of an interval
+    /// that happened before its latest sample; everything when the ring has no sample yet),
+    /// and the rate over the sampled intervals (0 before two samples).
     pub fn window(&self, window: Window) -> BrokerStatsItem {
         let rings = self.rings.lock();
         let ring = &rings[window.index()];
-        let (Some(first), Some(last)) = (ring.front(), ring.back()) else {
-            return BrokerStatsItem::default();
+        let (value, times) = (
+            self.value.load(Ordering::Relaxed),
+            self.times.load(Ordering::Relaxed),
+        );
+        let base = ring.front().map_or((0, 0), |f| (f.value, f.times));
+        let sum = value.saturating_sub(base.0);
+        let calls = times.saturating_sub(base.1);
+        let tps = match (ring.front(), ring.back()) {
+            (Some(first), Some(last)) if last.at_ms > first.at_ms => {
+                let sampled = last.value.saturating_sub(first.value);
+                sampled as f64 * 1000.0 / (last.at_ms - first.at_ms) as f64
+            }
+            _ => 0.0,
         };
-        let sum = last.value.saturating_sub(first.value);
-        let times = last.times.saturating_sub(first.times);
-        let span_ms = (last.at_ms - first.at_ms).max(1);
         BrokerStatsItem {
             sum: i64::try_from(sum).unwrap_or(i64::MAX),
-            tps: sum as f64 * 1000.0 / span_ms as f64,
-            avgpt: if times > 0 {
-                sum as f64 / times as f64
+            tps,
+            avgpt: if calls > 0 {
+                sum as f64 / calls as f64
             } else {
                 0.0
             },
@@ -134,13 +145,26 @@ mod tests {
     fn a_new_item_reports_what_it_gathered_once_sampled() {
         let item = StatsItem::default();
         item.add(30, 3);
-        assert_eq!(item.window(Window::Minute), BrokerStatsItem::default());
+        let before = item.window(Window::Minute);
+        assert_eq!(
+            (before.sum, before.tps),
+            (30, 0.0),
+            "no rate before a sample"
+        );
         item.sample(Window::Minute, 100_000);
         let m = item.window(Window::Minute);
         assert_eq!(m.sum, 30);
         assert!((m.tps - 3.0).abs() < 1e-9, "30 over the 10 s before: {m:?}");
         assert!((m.avgpt - 10.0).abs() < 1e-9);
-        assert_eq!(item.window(Window::Hour).sum, 0, "not sampled yet");
+        assert_eq!(
+            item.window(Window::Hour).sum,
+            30,
+            "not sampled yet: all of it"
+        );
+        item.add(5, 1);
+        let m = item.window(Window::Minute);
+        assert_eq!(m.sum, 35, "counted up to now, not to the last sample");
+        assert!((m.tps - 3.0).abs() < 1e-9, "the rate is the sampled one");
     }
 
     #[test]

@@ -211,13 +211,22 @@ mod tests {
         t.put("T", 1, 1);
         t.sample_due(605_000); // 5 s later: no window is due
         let item = t.get(TOPIC_PUT_NUMS, "T").unwrap();
-        assert_eq!(item.window(Window::Minute).sum, 1);
-        t.sample_due(610_000);
-        assert_eq!(item.window(Window::Minute).sum, 2);
+        let m = item.window(Window::Minute);
         assert_eq!(
-            item.window(Window::Hour).sum,
-            1,
-            "the hour ring was sampled once"
+            (m.sum, m.tps),
+            (2, 0.1),
+            "sum up to now, rate of the sampled 10 s"
+        );
+        t.sample_due(610_000);
+        assert_eq!(item.window(Window::Minute).tps, 0.1, "2 over 20 s");
+        let h = item.window(Window::Hour);
+        assert_eq!(
+            h.sum, 2,
+            "the hour ring was sampled once, its sum is up to now"
+        );
+        assert!(
+            (h.tps - 1.0 / 600.0).abs() < 1e-12,
+            "1 in the sampled 10 min: {h:?}"
         );
     }
 
