@@ -10,7 +10,7 @@ use crate::common::{
 };
 use rmq_aws::plan::Op;
 use rmq_aws::resource::{Kind, TAG_CLUSTER};
-use rmq_aws::userdata::{BOOTSTRAP, unbase64};
+use rmq_aws::userdata::BOOTSTRAP;
 use rmq_aws::{Aws, Outputs, Params, Progress, apply, outputs, plan_apply, plan_destroy_cluster};
 use rmq_model::ValidatedCluster;
 use std::collections::BTreeMap;
@@ -179,17 +179,8 @@ async fn check_node(aws: &Aws, name: &str, out: &Outputs) {
     let ec2 = &aws.ec2;
     // Launch template user data = header (this node's address, the nameserver list) + bootstrap.
     let node = out.nodes.iter().find(|n| n.node == "broker-b-1").unwrap();
-    let lts = ec2
-        .describe_launch_template_versions()
-        .launch_template_name(format!("{name}-broker-b-1"))
-        .versions("$Latest")
-        .send()
-        .await
-        .unwrap();
-    let data = lts.launch_template_versions()[0]
-        .launch_template_data()
-        .unwrap();
-    let text = String::from_utf8(unbase64(data.user_data().unwrap()).unwrap()).unwrap();
+    let data = crate::common::launch_data(aws, name, "broker-b-1").await;
+    let text = crate::common::user_data_text(&data);
     assert!(text.ends_with(BOOTSTRAP));
     for (var, value) in [
         ("RMQ_NODE_IP", node.address.as_deref().unwrap()),

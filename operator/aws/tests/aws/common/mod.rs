@@ -314,9 +314,12 @@ pub async fn converge(aws: &Aws, c: &ValidatedCluster, p: &Params) -> rmq_aws::R
     report
 }
 
-/// The user data of node `node`'s launch template in cluster `cluster` (its latest version),
-/// decoded.
-pub async fn launch_user_data(aws: &rmq_aws::Aws, cluster: &str, node: &str) -> String {
+/// The data of node `node`'s launch template in cluster `cluster`, at its latest version.
+pub async fn launch_data(
+    aws: &rmq_aws::Aws,
+    cluster: &str,
+    node: &str,
+) -> aws_sdk_ec2::types::ResponseLaunchTemplateData {
     let lts = aws
         .ec2
         .describe_launch_template_versions()
@@ -325,9 +328,20 @@ pub async fn launch_user_data(aws: &rmq_aws::Aws, cluster: &str, node: &str) -> 
         .send()
         .await
         .unwrap();
-    let data = lts.launch_template_versions()[0]
+    lts.launch_template_versions()[0]
         .launch_template_data()
-        .unwrap();
+        .unwrap()
+        .clone()
+}
+
+/// The user data of node `node`'s launch template in cluster `cluster` (its latest version),
+/// decoded.
+pub async fn launch_user_data(aws: &rmq_aws::Aws, cluster: &str, node: &str) -> String {
+    user_data_text(&launch_data(aws, cluster, node).await)
+}
+
+/// The user data a launch template carries, decoded from base64 to text.
+pub fn user_data_text(data: &aws_sdk_ec2::types::ResponseLaunchTemplateData) -> String {
     let encoded = data.user_data().unwrap();
     String::from_utf8(rmq_aws::userdata::unbase64(encoded).unwrap()).unwrap()
 }
