@@ -301,10 +301,17 @@ def render(res, history):
                      if run.get("nativeCpu") else ""))
     before_fill = ",".join(x for x in (run.get("pctPlan"), run.get("e2ePlan")) if x)
     fixed = (["`%s` before `fill`, under every driver" % before_fill] if before_fill else []) + (
-        ["`%s` after `consume`, under the first driver only, %s ms settled before its idle sample" % (
+        ["`%s` after them, under the first driver only, %s ms settled before its idle sample" % (
             run["scalePlan"], fmt(run.get("settleMs")))] if run.get("scalePlan") else [])
     if fixed:
         L.append("- Fixed-load phases (their sections above say what each measures): %s." % "; ".join(fixed))
+    L.append("- Two brokers per run: the phases from the first `fill` on (fill, consume and the 4 KiB batch fill) "
+             "run on a fresh broker, store and nameserver (same settings), the phases before it on the first one. "
+             "The backlog phases write at page-cache speed, and on this VM page cache that grows beyond the memory "
+             "the guest used recently is memory the host has to back first: after the first leg's gigabytes a "
+             "buffered `dd` of 700 MiB to the same disk wrote 0.39 GB/s, against 3-4 GB/s on a fresh start, so a "
+             "fill measured the VM, and hit whichever broker had written the most before it. Start-up and idle figures are the "
+             "first broker's.")
     L.append("- Apache RocketMQ: `tests/peers/apache.sh` (Maven jars `rocketmq-namesrv`/`rocketmq-broker`, `java -cp`), "
              "broker with `--xmx 1g`, `flushDiskType=ASYNC_FLUSH`, `mappedFileSizeCommitLog=64 MiB`.")
     L.append("- rocketmq-rust: crates.io `rocketmq-namesrv`/`rocketmq-broker` built by `bench/build-rocketmq-rust.sh` "

@@ -10,6 +10,10 @@ plan_insert() { # plan phases: PHASES before the first fill (or at the end)
   ((put)) || [[ -z "$2" ]] || out+=("$2")
   (IFS=,; echo "${out[*]}")
 }
+# The phases before the first fill (the main leg), and from the first fill on (the backlog leg).
+plan_head() { local p out=(); IFS=',' read -r -a ps <<<"$1"; for p in "${ps[@]}"; do [[ "$p" == fill:* ]] && break; out+=("$p"); done; (IFS=,; echo "${out[*]}"); }
+plan_tail() { local p out=() on=0; IFS=',' read -r -a ps <<<"$1"; for p in "${ps[@]}"; do [[ "$p" == fill:* ]] && on=1; ((on)) && out+=("$p"); done; (IFS=,; echo "${out[*]}"); }
+plan_before_tail() { join_plans "$(plan_head "$1")" "$2" "$(plan_tail "$1")"; } # plan phases
 join_plans() { local p out=(); for p in "$@"; do [[ -z "$p" ]] || out+=("$p"); done; (IFS=,; echo "${out[*]}"); }
 # How long a driver may take for PLAN: every phase its window and 10 s of drain; fill, consume,
 # e2e (topic, probes) and scale (topics, groups) their bound; scale also its settle and idle time.

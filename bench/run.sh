@@ -9,6 +9,8 @@
 #
 #   bench/run.sh            full run (3 repetitions, each < 40 min with both drivers, < 20 with one):
 #                           every peer, 1 M backlog, writes bench/results/latest.json and BENCHMARKS.md
+#                           Each broker run has two legs, each on a fresh broker and store: the phases
+#                           before the first fill, then fill/consume/the 4 KiB fill (bench/run-peer.sh)
 #   bench/run.sh --quick    smoke run (< 2 min warm, one repetition): short phases, 20 k backlog; results
 #                           go to the run dir only. Never builds rocketmq-rust; skips unavailable peers.
 #
@@ -50,7 +52,7 @@
 #                       native: long-polling pulls), latency send -> delivery (default
 #                       e2e:128:2000; --quick: e2e:128:500; "" for none)
 #   --scale-plan P      the broker with many topics and groups, run by the first driver of --driver
-#                       only (to save time; the report names it), after `consume`: scale:TOPICS:GROUPS:RATE
+#                       only (to save time; the report names it), before `fill`: scale:TOPICS:GROUPS:RATE
 #                       (default scale:1000:100:2000: 1,000 topics x 8 queues, 100 consumer groups,
 #                       2,000 msgs/s under load; --quick: scale:50:10:500; "" for none)
 #   --settle-ms S       scale: quiet time before the idle sample (default 30000; --quick: 1000)
@@ -159,14 +161,15 @@ done
 [[ -n "$PLAN_OVERRIDE" ]] && PLAN="$PLAN_OVERRIDE"
 # The Java driver has no open:SIZE:RATE phases; both drivers run the plan with the fixed-load
 # phases (openpct, e2e; the native driver's open ones first) inserted before the first fill (the
-# backlog must be consumed right after it is filled); scale goes last, for the first driver only.
+# backlog must be consumed right after it is filled); scale goes after them, for the first driver
+# only. The phases from the first fill on run on a fresh broker (bench/run-peer.sh says why).
 # shellcheck source=run-plan.sh
 . "$HERE/run-plan.sh"
 FIXED_PLAN="$(join_plans "$PCT_PLAN" "$E2E_PLAN")"
 PLAN_JAVA="$(plan_insert "$(plan_java "$PLAN")" "$FIXED_PLAN")"
 PLAN_NATIVE="$(plan_insert "$PLAN" "$(join_plans "$OPEN_PLAN" "$FIXED_PLAN")")"
-if [[ "${driver_list[0]}" == java ]]; then PLAN_JAVA="$(join_plans "$PLAN_JAVA" "$SCALE_PLAN")"
-else PLAN_NATIVE="$(join_plans "$PLAN_NATIVE" "$SCALE_PLAN")"; fi
+if [[ "${driver_list[0]}" == java ]]; then PLAN_JAVA="$(plan_before_tail "$PLAN_JAVA" "$SCALE_PLAN")"
+else PLAN_NATIVE="$(plan_before_tail "$PLAN_NATIVE" "$SCALE_PLAN")"; fi
 TS="$(date -u +%Y%m%dT%H%M%SZ)"
 : "${OUT:=$CACHE/bench/runs/$MODE-$TS}"
 if ((QUICK)) || [[ -n "$LABEL" ]]; then : "${MD:=$OUT/BENCHMARKS.md}"; else : "${MD:=$ROOT/BENCHMARKS.md}" "${RESULTS:=$HERE/results/latest.json}"; fi
@@ -456,89 +459,8 @@ copy_logs() { # dest dir: keep the interesting logs of a peer in the run dir (no
   done
 }
 
-# The load command of a driver (java or native) for the current peer, in the array LOAD_CMD.
-load_cmd() { # driver
-  if [[ "$1" == native ]]; then
-    LOAD_PLAN="$PLAN_NATIVE"
-    LOAD_CMD=("$NATIVE" load --plan "$PLAN_NATIVE")
-    [[ -n "$NATIVE_CPU" ]] && LOAD_CMD+=(--cpu "$NATIVE_CPU")
-  else
-    LOAD_PLAN="$PLAN_JAVA"
-    LOAD_CMD=("$DRIVER" load --plan "$PLAN_JAVA")
-  fi
-  return 0
-}
-
-# One peer under one driver, repetition REP: results in peers/NAME (java) or peers/NAME/native
-# (native driver); repetitions after the first in peers/NAME/rep-REP and peers/NAME/rep-REP/native.
-run_peer() { # name driver rep
-  local name="$1" drv="$2" rep="${3:-1}" kind="" ver="" t0 after_rss="null" load_rc=0 load_timeout store_kb="null" ok=1 i=0 rdir
-  local load0 load1 f
-  t0=$(date +%s)
-  load0="$(loadavg_json)"
-  rdir="$OUT/peers/$name"; ((rep > 1)) && rdir="$rdir/rep-$rep"; [[ "$drv" == native ]] && rdir="$rdir/native"
-  PDIR="$WORK/$name"; rm -rf "$PDIR"; mkdir -p "$PDIR" "$rdir"
-  NS_PORT="$(pick_port)"; BR_PORT="$(pick_port)"
-  while ((BR_PORT == NS_PORT)); do BR_PORT="$(pick_port)"; done
-  BR_PID="" NS_PID="" DRV_PID="" PEER_VERSION="" T_SPAWN="" ERR="" BR_PIDFILE=""
-  case "$name" in
-    rmq) kind=rmq;;
-    apache) kind=apache; ver="$APACHE_VERSION";;
-    apache4) kind=apache; ver="$APACHE_VERSION_4";;
-    rocketmq-rust) kind=rocketmq_rust;;
-  esac
-  log "== $name ($drv driver, repetition $rep/$REPEAT): nameserver 127.0.0.1:$NS_PORT, broker 127.0.0.1:$BR_PORT, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-  "ns_$kind" $ver || ok=0
-  if ((ok)); then
-    case "$kind" in apache) BR_PIDFILE="$PDIR/broker/broker.pid";; *) BR_PIDFILE="$PDIR/broker.pid";; esac
-    load_cmd "$drv"
-    load_timeout="$(plan_timeout "$LOAD_PLAN")"
-    timeout "$load_timeout" "${LOAD_CMD[@]}" --namesrv "127.0.0.1:$NS_PORT" --broker "127.0.0.1:$BR_PORT" \
-        --watch-broker-name broker-a --ready-file "$PDIR/driver.ready" --broker-pid-file "$BR_PIDFILE" \
-        --create-topics BenchTest,BenchTestBacklog --queues 8 --idle-ms 1000 \
-        --topic BenchTest --backlog-topic BenchTestBacklog \
-        --warmup-ms "$WARMUP_MS" --measure-ms "$MEASURE_MS" --initial-warmup-ms "$INITIAL_WARMUP_MS" \
-        --phase-timeout-ms "$PHASE_TIMEOUT_MS" --clk-tck "$CLK_TCK" \
-        --e2e-topic BenchTestE2e --settle-ms "$SETTLE_MS" \
-        >"$PDIR/load.jsonl" 2>"$PDIR/load.err" &
-    DRV_PID=$!; PIDS+=("$DRV_PID")
-    while [[ ! -f "$PDIR/driver.ready" ]] && kill -0 "$DRV_PID" 2>/dev/null && ((i++ < 600)); do sleep 0.1; done
-    [[ -f "$PDIR/driver.ready" ]] || { ok=0; ERR="load driver did not start: $(tail -n 3 "$PDIR/load.err" | tr '\n' ' ')"; }
-  fi
-  if ((ok)); then
-    T_SPAWN=$(now_ms)
-    "broker_$kind" $ver || ok=0
-  fi
-  if ((ok)) && [[ "$drv" == native && -n "$BROKER_CPUS" ]]; then
-    taskset -a -cp "$BROKER_CPUS" "$BR_PID" >/dev/null 2>&1 || log "$name: could not pin the broker to CPUs $BROKER_CPUS"
-  fi
-  if ((ok)); then
-    log "$name: broker pid $BR_PID booted; driver running the plan"
-    wait "$DRV_PID" || load_rc=$?
-    forget_pid "$DRV_PID"
-    ((load_rc == 0)) || log "$name: $drv load driver exit $load_rc (see $rdir/load.err)"
-    after_rss="$(rss_kb "$BR_PID" VmRSS)"
-    if ! kill -0 "$BR_PID" 2>/dev/null; then
-      ok=0; ERR="broker process died during the load"
-      for f in "$PDIR/broker.out" "$PDIR/broker/broker.out"; do if [[ -f "$f" ]]; then ERR="$ERR: $(exit_reason "$f")"; fi; done
-    fi
-    store_kb="$(du -sk "$PDIR" 2>/dev/null | awk '{print $1}')"
-  fi
-  [[ -f "$PDIR/load.jsonl" ]] && cp "$PDIR/load.jsonl" "$rdir/load.jsonl"
-  copy_logs "$rdir"
-  stop_peer
-  load1="$(loadavg_json)"
-  {
-    printf '{"peer":%s,"driver":%s,"rep":%s,"version":%s,"ok":%s,"error":%s,' "$(json_str "$name")" "$(json_str "$drv")" \
-      "$rep" "$(json_str "$PEER_VERSION")" "$( ((ok)) && echo true || echo false)" "$(json_str "$ERR")"
-    printf '"spawnAtMs":%s,"afterLoadRssKb":%s,"diskKb":%s,"loadExit":%s,"wallS":%s,"loadavgBefore":%s,"loadavgAfter":%s}\n' \
-      "${T_SPAWN:-null}" "${after_rss:-null}" "${store_kb:-null}" "$load_rc" "$(( $(date +%s) - t0 ))" "$load0" "$load1"
-  } >"$rdir/meta.json"
-  ((ok)) || log "$name ($drv driver): FAILED: $ERR"
-  log "$name ($drv driver, repetition $rep/$REPEAT): done in $(( $(date +%s) - t0 ))s"
-  rm -rf "$PDIR"
-  ((ok))
-}
+# shellcheck source=run-peer.sh
+. "$HERE/run-peer.sh"
 
 # ---------------------------------------------------------------------------------------------
 RMQ_OK=1
