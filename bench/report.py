@@ -49,16 +49,19 @@ def big_fill_text(plan):
             "fdatasyncs behind it" % (size, count, fmt(int(count)) if count.isdigit() else count, size))
 
 
-def limit_rows(rmq, driver, dd, net):
+def limit_rows(rmq, driver, dd, net, dd_direct=None):
     """The rows of the limits table for rmq's run under one driver: its best append against the
-    disk, its payload against loopback TCP, its 1-thread sync p50 against the bare round trip."""
+    disk (through the page cache, and the device itself when measured), its payload against
+    loopback TCP, its 1-thread sync p50 against the bare round trip."""
     rows = []
     if not rmq:
         return rows
     best = max(rmq["phases"], key=lambda ph: ph.get("appendMBps") or 0)
     if best.get("appendMBps"):
-        rows.append("| rmq commit-log append, best phase (%s), %s | %s MB/s = **%s of the disk's sequential bandwidth** |" % (
-            key_of(best), driver, fmt(best["appendMBps"], 1), "%.1f %%" % (100 * best["appendMBps"] / dd) if dd else "–"))
+        a = best["appendMBps"]
+        direct = "; %.1f %% of the device's (O_DIRECT)" % (100 * a / dd_direct) if dd_direct else ""
+        rows.append("| rmq commit-log append, best phase (%s), %s | %s MB/s = **%s of the disk's sequential bandwidth**%s |" % (
+            key_of(best), driver, fmt(a, 1), "%.1f %%" % (100 * a / dd) if dd else "–", direct))
         rows.append("| the same phase's payload through loopback TCP | %s MB/s = %s of loopback TCP |" % (
             fmt(best.get("mbps"), 1), "%.1f %%" % (100 * best["mbps"] / net["tcpMBps"]) if net.get("tcpMBps") else "–"))
     s1 = phase_of(rmq, "sync 128 B x1")
@@ -143,6 +146,8 @@ def render(res, history):
     L.append("| limit | value |")
     L.append("|---|---|")
     L.append("| sequential write to the store's disk, `dd bs=1M count=%s conv=fdatasync` | %s MB/s |" % (lim.get("ddMiB", "?"), fmt(dd)))
+    if lim.get("ddDirectMBps"):
+        L.append("| the same with `oflag=direct`: the device itself, no page cache | %s MB/s |" % fmt(lim["ddDirectMBps"]))
     L.append("| loopback TCP, one stream, 1 MiB writes | %s MB/s (%s Gbit/s) |" % (fmt(net.get("tcpMBps")), fmt(net.get("tcpGbps"), 2)))
     L.append("| loopback TCP round trip, 1 byte, p50 / p99 | %s / %s µs |" % (fmt(net.get("rttP50Us"), 1), fmt(net.get("rttP99Us"), 1)))
     nn = lim.get("netNative") or {}
@@ -152,14 +157,16 @@ def render(res, history):
     for drv in drivers:
         r = next((p for p in res["peers"] if p["peer"] == "rmq" and driver_of(p) == drv and p.get("phases")), None)
         rtt = net if drv == "java" or not nn.get("ok") else nn
-        L.extend(limit_rows(r, DRIVER_TITLE.get(drv, drv), dd, rtt))
+        L.extend(limit_rows(r, DRIVER_TITLE.get(drv, drv), dd, rtt, lim.get("ddDirectMBps")))
     L.append("")
     L.append("With %s CPUs shared by the load driver and the broker, the 128 B and 1 KiB phases are CPU-bound "
              "long before the disk or loopback limit. The 4 KiB batch fill (when the plan has one) is the append "
              "path against the disk: every broker runs ASYNC_FLUSH, so an append is acknowledged once it is in "
              "the page cache and the flusher thread fdatasyncs it behind; a phase of a few seconds can therefore "
              "append faster than `dd ... conv=fdatasync` writes (above 100 %%), and the figure says the append "
-             "path is not the limit rather than how busy the disk was." % m.get("cpus", "?"))
+             "path is not the limit rather than how busy the disk was. `dd` through the page cache can be slower "
+             "than `oflag=direct` here: page cache that grows into memory the VM's host has taken back costs the "
+             "host's first touch (see \"Two brokers per run\" below)." % m.get("cpus", "?"))
     L.append("")
     # ---------------------------------------------------------------- history
     if history:

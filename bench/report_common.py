@@ -122,6 +122,7 @@ def collect(run_dir):
     run = read_json(os.path.join(run_dir, "run.json"), {})
     limits = read_json(os.path.join(run_dir, "limits.json"), {})
     limits["ddMBps"] = parse_dd(limits.get("dd", ""))
+    limits["ddDirectMBps"] = parse_dd(limits.get("ddDirect", ""))
     peers = []
     try:
         names = [l.strip() for l in open(os.path.join(run_dir, "peers.txt")) if l.strip()]

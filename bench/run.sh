@@ -316,6 +316,9 @@ python3 "$HERE/report.py" machine --store-dir "$WORK" >"$OUT/machine.json"
 log "limit: sequential write of ${DD_MB} MiB with fdatasync into the store disk ($WORK)"
 dd_out="$(LC_ALL=C dd if=/dev/zero of="$WORK/dd.bin" bs=1M count="$DD_MB" conv=fdatasync 2>&1 | tail -n 1)" || dd_out=""
 rm -f "$WORK/dd.bin"
+log "limit: the same with O_DIRECT (the device itself, no page cache)"
+dd_direct="$(LC_ALL=C dd if=/dev/zero of="$WORK/dd.bin" bs=1M count="$DD_MB" oflag=direct conv=fdatasync 2>&1 | tail -n 1)" || dd_direct=""
+rm -f "$WORK/dd.bin"
 log "limit: loopback TCP"
 net_json="" net_native=""
 if has_driver java; then
@@ -324,7 +327,7 @@ fi
 if has_driver native; then
   net_native="$(timeout 60 "$NATIVE" net --seconds "$NET_S" 2>>"$OUT/driver-net.err" | tail -n 1)" || net_native='{"ok":false}'
 fi
-printf '{"dd":%s,"ddMiB":%s,"net":%s,"netNative":%s}\n' "$(json_str "$dd_out")" "$DD_MB" \
+printf '{"dd":%s,"ddDirect":%s,"ddMiB":%s,"net":%s,"netNative":%s}\n' "$(json_str "$dd_out")" "$(json_str "$dd_direct")" "$DD_MB" \
   "${net_json:-${net_native:-null}}" "${net_native:-null}" >"$OUT/limits.json"
 
 # ---------------------------------------------------------------------------------------------
