@@ -44,9 +44,14 @@ pub struct BrokerStats {
     pub rpc: rpc::RpcMetrics,
 }
 
+/// The put and get totals at the start of today and of yesterday (UTC), as RocketMQ's
+/// `clusterList -m` reads them: today's traffic is the total now minus this morning's mark.
 #[derive(Default, Clone, Copy)]
 struct DayMarks {
-    day: i64,
+    /// The day (days since the epoch) the marks belong to; `None` before the first sample.
+    /// The counters start at zero with the broker, so the day it starts on begins with zero
+    /// marks, whatever was counted before its first sample.
+    day: Option<i64>,
     put_today_morning: u64,
     get_today_morning: u64,
     put_yesterday_morning: u64,
@@ -107,9 +112,11 @@ impl BrokerStats {
         drop(s);
         let day = now_ms / 86_400_000;
         let mut m = self.day_marks.lock();
-        if m.day != day {
+        if m.day.is_none() {
+            m.day = Some(day);
+        } else if m.day != Some(day) {
             *m = DayMarks {
-                day,
+                day: Some(day),
                 put_today_morning: now.puts,
                 get_today_morning: now.gets,
                 put_yesterday_morning: m.put_today_morning,
@@ -194,5 +201,25 @@ mod tests {
         assert!(s.miss_tps().starts_with("0.50 "), "{}", s.miss_tps());
         assert!(s.total_tps().starts_with("2.00 "), "{}", s.total_tps());
         assert_eq!(s.day_totals().0[2], 2000);
+    }
+
+    #[test]
+    fn the_start_day_counts_from_zero_and_midnight_rolls_the_marks() {
+        const DAY_MS: i64 = 86_400_000;
+        let s = BrokerStats::default();
+        // sends stored before the broker's first sample are today's traffic
+        s.add_puts(13);
+        s.sample(5 * DAY_MS + 1_000);
+        s.add_puts(37);
+        s.add_gets(20);
+        s.sample(5 * DAY_MS + 2_000);
+        assert_eq!(s.day_totals(), ([0, 0, 50], [0, 0, 20]));
+        // midnight: today's morning mark is the total then, yesterday's the old morning
+        s.add_puts(5);
+        s.sample(6 * DAY_MS + 10);
+        s.add_puts(1);
+        assert_eq!(s.day_totals(), ([0, 55, 56], [0, 20, 20]));
+        s.sample(7 * DAY_MS);
+        assert_eq!(s.day_totals(), ([55, 56, 56], [20, 20, 20]));
     }
 }
