@@ -108,13 +108,15 @@ struct Tables {
 
 fn load_tables(config: &BrokerConfig, now: i64) -> std::io::Result<Tables> {
     let root = &config.store_root;
+    let topics = TopicTable::load(
+        root,
+        config.auto_create_topic_enable,
+        config.default_topic_queue_nums,
+        now,
+    )?;
+    topics.set_state_version(i64::from(config.controller.epoch));
     Ok(Tables {
-        topics: TopicTable::load(
-            root,
-            config.auto_create_topic_enable,
-            config.default_topic_queue_nums,
-            now,
-        )?,
+        topics,
         groups: GroupTable::load(root, config.auto_create_subscription_group)?,
         offsets: OffsetTable::load(root)?,
         delay_offsets: DelayOffsets::load(root)?,

@@ -146,10 +146,7 @@ impl Cluster {
 
     /// The address the nameserver's cluster info lists as brokerId 0 of the group.
     pub fn route_master(&self) -> Option<String> {
-        let r = self.admin.call(&self.ns.addr, 106)?;
-        let v: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
-        let addrs = &v["brokerAddrTable"][self.group.as_str()]["brokerAddrs"];
-        addrs["0"].as_str().map(str::to_owned)
+        route_master(&self.admin, &self.ns.addr, &self.group)
     }
 
     /// The Java 5 harness flow on the test topic.
@@ -232,4 +229,14 @@ pub fn send_direct(
     let req = RemotingCommand::request_with(request_code::SEND_MESSAGE_V2, &header)
         .with_body(format!("{prefix}-{index}"));
     admin.invoke(addr, req).map(|r| r.code)
+}
+
+/// The address nameserver `ns`'s cluster info (GET_BROKER_CLUSTER_INFO) lists as brokerId 0 of
+/// `group`, asked through `admin`.
+pub fn route_master(admin: &Admin, ns: &str, group: &str) -> Option<String> {
+    let r = admin.call(ns, 106)?;
+    let v: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
+    v["brokerAddrTable"][group]["brokerAddrs"]["0"]
+        .as_str()
+        .map(str::to_owned)
 }

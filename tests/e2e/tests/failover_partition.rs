@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use rmq_e2e::failover::{Cluster, HB_TIMEOUT_MS, send_direct};
+use rmq_e2e::failover::{Cluster, HB_TIMEOUT_MS, route_master, send_direct};
 use rmq_e2e::process::unsafe_free_kill;
 use rmq_e2e::{Admin, wait_until};
 use rmq_protocol::response_code as code;
@@ -149,9 +149,36 @@ fn resume_under_sends(old: &str, frozen: &mut Frozen) -> bool {
     })
 }
 
+/// Runs `resume` while polling the nameserver's master of `c`'s group every 50 ms; returns
+/// its result and when (since the polling began) the route named `old` as the master.
+fn watch_route<T>(c: &Cluster, old: &str, resume: impl FnOnce() -> T) -> (T, Vec<Duration>) {
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (ns, group) = (c.ns.addr.as_str(), c.group.as_str());
+    std::thread::scope(|s| {
+        let watcher = s.spawn(|| {
+            let (admin, start, mut seen) = (Admin::new(), Instant::now(), Vec::new());
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                if route_master(&admin, ns, group).as_deref() == Some(old) {
+                    seen.push(start.elapsed());
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            seen
+        });
+        let out = resume();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        (out, watcher.join().unwrap())
+    })
+}
+
 #[test]
 fn a_frozen_master_that_resumes_acknowledges_nothing_and_rejoins_as_slave() {
-    let extra = [("allAckInSyncStateSet", "true")];
+    // registrations every 2 s: when the old master resumes, its next one is overdue and goes
+    // out at once, racing its own discovery that it was replaced
+    let extra = [
+        ("allAckInSyncStateSet", "true"),
+        ("registerNameServerPeriod", "2000"),
+    ];
     let c = Cluster::start(GROUP, TOPIC, PREFIX, &extra);
     c.wait_in_sync("the slave joins the in-sync set");
     c.produce(0, N);
@@ -184,7 +211,13 @@ fn a_frozen_master_that_resumes_acknowledges_nothing_and_rejoins_as_slave() {
         "SPLIT: old master frozen for {:?}, resuming",
         frozen_at.elapsed()
     );
-    let refused_stored = resume_under_sends(&old, &mut frozen);
+    let (refused_stored, routed_old) =
+        watch_route(&c, &old, || resume_under_sends(&old, &mut frozen));
+    assert!(
+        routed_old.is_empty(),
+        "the nameserver routed the group to the deposed master after it resumed \
+         (since SIGCONT): {routed_old:?}"
+    );
     wait_until("the old master steps down", Duration::from_secs(30), || {
         c.brokers[0].log().contains("restarting with the new role")
     });

@@ -81,6 +81,9 @@ impl RouteTable {
     /// Registers (or refreshes) a broker and, for masters whose topic table is new or changed,
     /// its topics' queue data.
     pub fn register(&mut self, reg: Registration, now_ms: i64) -> RegisterResult {
+        if self.deposed_master(&reg, now_ms) {
+            return self.refuse_deposed(&reg);
+        }
         self.clusters
             .entry(reg.cluster.clone())
             .or_default()
@@ -129,7 +132,10 @@ impl RouteTable {
         // incremental registration after this nameserver restarted or expired it): keep no
         // version, so its next registration (the whole table, same version) is taken too.
         let data_version = if first && reg.broker_id == 0 {
-            DataVersion::default()
+            DataVersion {
+                state_version: reg.topics.data_version.state_version,
+                ..DataVersion::default()
+            }
         } else {
             reg.topics.data_version
         };
@@ -158,6 +164,42 @@ impl RouteTable {
             result.master_addr = Some(master);
         }
         result
+    }
+
+    /// Ignores a deposed master's registration (see [`Self::deposed_master`]) and forgets its
+    /// liveness, as RocketMQ 5's nameserver does: its next registration as a slave is new.
+    fn refuse_deposed(&mut self, reg: &Registration) -> RegisterResult {
+        tracing::warn!(
+            cluster = %reg.cluster, broker = %reg.broker_name, addr = %reg.broker_addr,
+            epoch = reg.topics.data_version.state_version,
+            "refused the master registration of a deposed master: the live master's epoch is higher"
+        );
+        self.live
+            .remove(&(reg.cluster.clone(), reg.broker_addr.clone()));
+        RegisterResult::default()
+    }
+
+    /// A master registration (id 0) from another address than the group's live master, with
+    /// a lower state version (controller mode's master epoch) than that master's: a master the
+    /// controllers replaced, registering again (e.g. after a pause) before it learned so.
+    fn deposed_master(&self, reg: &Registration, now_ms: i64) -> bool {
+        if reg.broker_id != 0 {
+            return false;
+        }
+        let Some(current) = self
+            .brokers
+            .get(&reg.broker_name)
+            .and_then(|b| b.broker_addrs.get(&0))
+            .filter(|a| **a != reg.broker_addr)
+        else {
+            return false;
+        };
+        self.live
+            .get(&(reg.cluster.clone(), current.clone()))
+            .is_some_and(|l| {
+                l.last_update_ms.saturating_add(l.timeout_ms) >= now_ms
+                    && l.data_version.state_version > reg.topics.data_version.state_version
+            })
     }
 
     /// Refreshes a broker's liveness (BROKER_HEARTBEAT). Returns false if it is not registered.

@@ -147,3 +147,52 @@ fn system_topics_list_clusters_and_brokers() {
     assert_eq!(list, vec!["DefaultCluster", "a"]);
     assert_eq!(addr.as_deref(), Some("x:1"));
 }
+
+/// A master registration carrying controller mode's master epoch as its state version.
+fn master_at_epoch(addr: &str, epoch: i64) -> Registration {
+    let mut r = reg("broker-a", 0, addr, &[("T", 4)], 1);
+    r.topics.data_version.state_version = epoch;
+    r
+}
+
+#[test]
+fn a_deposed_master_cannot_take_the_route_back() {
+    let mut t = RouteTable::new();
+    t.register(master_at_epoch("10.0.0.1:10911", 5), 0);
+    // the master of epoch 4, paused while the controllers elected 10.0.0.1, registers again
+    let r = t.register(master_at_epoch("10.0.0.2:10911", 4), 10);
+    assert_eq!(r, RegisterResult::default());
+    let route = t.route("T").unwrap();
+    assert_eq!(route.broker_datas[0].master_addr(), Some("10.0.0.1:10911"));
+    assert_eq!(route.broker_datas[0].broker_addrs.len(), 1, "{route:?}");
+    assert!(
+        !t.live
+            .contains_key(&("DefaultCluster".into(), "10.0.0.2:10911".into()))
+    );
+    // the live master's own registrations go on
+    t.register(master_at_epoch("10.0.0.1:10911", 5), 20);
+    assert_eq!(
+        t.route("T").unwrap().broker_datas[0].master_addr(),
+        Some("10.0.0.1:10911")
+    );
+}
+
+#[test]
+fn a_master_of_the_same_or_a_newer_epoch_or_after_the_old_one_expired_is_taken() {
+    let mut t = RouteTable::new();
+    t.register(master_at_epoch("10.0.0.1:10911", 5), 0);
+    t.register(master_at_epoch("10.0.0.2:10911", 6), 10);
+    let master = |t: &RouteTable| {
+        t.route("T").unwrap().broker_datas[0]
+            .master_addr()
+            .map(str::to_owned)
+    };
+    assert_eq!(master(&t).as_deref(), Some("10.0.0.2:10911"));
+    // the same epoch (outside controller mode every state version is 0: a promoted slave)
+    t.register(master_at_epoch("10.0.0.3:10911", 6), 20);
+    assert_eq!(master(&t).as_deref(), Some("10.0.0.3:10911"));
+    // a lower epoch is taken once the live master has expired
+    let later = 20 + DEFAULT_BROKER_TIMEOUT_MS + 1;
+    t.register(master_at_epoch("10.0.0.1:10911", 5), later);
+    assert_eq!(master(&t).as_deref(), Some("10.0.0.1:10911"));
+}

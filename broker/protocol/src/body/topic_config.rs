@@ -97,7 +97,7 @@ impl TopicConfig {
 pub struct DataVersion {
     /// Increments on every change.
     pub counter: i64,
-    /// State version (controller mode; always 0 here).
+    /// The master epoch the broker serves under in controller mode (0 otherwise).
     pub state_version: i64,
     /// Time of the last change (ms).
     pub timestamp: i64,

@@ -42,6 +42,11 @@ pub struct ControllerModeConfig {
     /// `allAckInSyncStateSet`: a send is acknowledged only once every member of the in-sync
     /// set has it.
     pub all_ack_in_sync_state_set: bool,
+    /// The master epoch this run serves under, assigned by the controllers at start (not a
+    /// setting; 0 outside controller mode). Registrations carry it as the topic table's
+    /// `stateVersion`, so a nameserver refuses the master registration of a deposed master
+    /// (a lower epoch than the live master's) as RocketMQ 5's does.
+    pub epoch: i32,
 }
 
 impl Default for ControllerModeConfig {
@@ -55,6 +60,7 @@ impl Default for ControllerModeConfig {
             election_priority: i32::MAX,
             heartbeat_timeout: Duration::from_secs(10),
             all_ack_in_sync_state_set: false,
+            epoch: 0,
         }
     }
 }

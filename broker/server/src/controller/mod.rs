@@ -196,6 +196,9 @@ fn configure(mut c: BrokerConfig, id: i64, role: &Role, master_ha: Option<String
         }
     }
     c.ha.identity = Some(id);
+    c.controller.epoch = match role {
+        Role::Master { epoch } | Role::Slave { epoch, .. } => *epoch,
+    };
     c
 }
 

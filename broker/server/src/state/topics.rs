@@ -164,6 +164,13 @@ impl TopicTable {
         self.inner.write().unregistered = None;
     }
 
+    /// Stamps the table's version with the controller-mode master epoch of this run (RocketMQ
+    /// 5's `stateVersion`; 0 outside controller mode): nameservers compare it to refuse a
+    /// deposed master's registration.
+    pub fn set_state_version(&self, state_version: i64) {
+        self.inner.write().version.state_version = state_version;
+    }
+
     /// The table's version.
     pub fn data_version(&self) -> DataVersion {
         self.inner.read().version
