@@ -65,6 +65,7 @@ YAML
   sleep 5
   ha_freeze_the_master
   ha_delete_the_master_pod
+  continuity_flowing "a frozen master replaced and a master pod deleted"
   continuity_check "a frozen master replaced and a master pod deleted" outage
   eventually 120 "cluster ha is Ready again" ready_gen rmqc/ha
   check "delete cluster ha" k delete rmqc ha --timeout=60s

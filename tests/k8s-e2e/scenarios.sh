@@ -172,6 +172,20 @@ continuity_start() {
   sleep 3
 }
 
+# continuity_send_ok: how many SEND_OK results the running producer has written so far (its
+# log is buffered: up to ~80 lines behind).
+continuity_send_ok() { awk -F'\t' '$7 == "SEND_OK"' "$WORK/continuity-$CONTINUITY_RUN-acked.tsv" 2>/dev/null | wc -l; }
+# continuity_more_ok FROM N: the producer has written at least N SEND_OK results beyond FROM.
+continuity_more_ok() { local now; now="$(continuity_send_ok)"; echo "SEND_OK so far: $now"; [ "$now" -ge $(( $1 + $2 )) ]; }
+# continuity_flowing WHAT: after a disruption, sends are acknowledged again (100 more SEND_OK
+# within 60 s). A Java client re-reads its route every 30 s, so one still routed to a replaced
+# master recovers only then: waiting for it proves recovery wherever in that period the
+# disruption fell, and the acknowledged count no longer depends on it.
+continuity_flowing() {
+  eventually 60 "continuity: sends are acknowledged again after $1 (100 more SEND_OK)" \
+    continuity_more_ok "$(continuity_send_ok)" 100
+}
+
 # continuity_check WHAT [outage]: stops the producer, lets the consumer catch up, and checks that
 # no acknowledged message is missing from what it received and under 0.1 % of sends failed
 # (with `outage`, failed sends are only reported: the group was without a master for a while,
