@@ -112,21 +112,7 @@ impl RouteTable {
             .get(&key)
             .is_none_or(|l| l.data_version != reg.topics.data_version);
         if reg.broker_id == 0 && (first || changed) {
-            for config in reg.topics.topic_config_table.values() {
-                self.topic_queues
-                    .entry(config.topic_name.clone())
-                    .or_default()
-                    .insert(
-                        reg.broker_name.clone(),
-                        QueueData {
-                            broker_name: reg.broker_name.clone(),
-                            read_queue_nums: config.read_queue_nums,
-                            write_queue_nums: config.write_queue_nums,
-                            perm: config.perm,
-                            topic_sys_flag: config.topic_sys_flag,
-                        },
-                    );
-            }
+            self.add_master_topics(&reg);
         }
         // A broker's first registration here may carry only its latest changes (an
         // incremental registration after this nameserver restarted or expired it): keep no
@@ -164,6 +150,25 @@ impl RouteTable {
             result.master_addr = Some(master);
         }
         result
+    }
+
+    /// Adds (or updates) the queue data of every topic in a master's registration.
+    fn add_master_topics(&mut self, reg: &Registration) {
+        for config in reg.topics.topic_config_table.values() {
+            self.topic_queues
+                .entry(config.topic_name.clone())
+                .or_default()
+                .insert(
+                    reg.broker_name.clone(),
+                    QueueData {
+                        broker_name: reg.broker_name.clone(),
+                        read_queue_nums: config.read_queue_nums,
+                        write_queue_nums: config.write_queue_nums,
+                        perm: config.perm,
+                        topic_sys_flag: config.topic_sys_flag,
+                    },
+                );
+        }
     }
 
     /// Ignores a deposed master's registration (see [`Self::deposed_master`]) and forgets its
