@@ -319,7 +319,8 @@ fn spawn_arrivals(b: &Arc<Broker>) {
         .set_arrival_listener(Box::new(move |topic, queue, max, tags| {
             let Some(b) = weak_cb.upgrade() else { return };
             b.ha.state.wake_transfer();
-            if !b.holds.is_empty() {
+            // while reads are capped (controller mode) the cap's upkeep wakes the pulls
+            if !b.holds.is_empty() && b.store.read_limit().is_none() {
                 let _ = tx.send((topic.to_owned(), queue, max, tags));
             }
         }));
@@ -350,12 +351,7 @@ fn every(period: Duration, stop: CancellationToken, mut f: impl FnMut() + Send +
 fn spawn_housekeeping(b: &Arc<Broker>, stop: CancellationToken) {
     let hb = b.clone();
     every(Duration::from_millis(500), stop.clone(), move || {
-        let due = hb
-            .holds
-            .take_due(now_ms(), |t, q| hb.store.max_offset(t, q));
-        for p in due {
-            execute_parked(&hb, p);
-        }
+        crate::processor::wake_due_pulls(&hb)
     });
     let ob = b.clone();
     every(

@@ -71,6 +71,9 @@ pub(crate) struct Inner {
     pub(crate) listener: RwLock<Option<Arc<ArrivalListener>>>,
     /// Every record below this commit log offset has its consume queue unit.
     pub(crate) dispatched: AtomicI64,
+    /// Readers see only records that end at or below this commit log offset (`i64::MAX`: no
+    /// cap). See [`crate::visible`].
+    pub(crate) read_limit: AtomicI64,
     pub(crate) put_count: AtomicU64,
     pub(crate) put_bytes: AtomicU64,
     /// Durations of the commit log fsyncs that wrote something.

@@ -27,6 +27,8 @@
 //! - `stats`: [`StoreStats`].
 //! - `index` (+ `index_file`): the key index behind QUERY_MESSAGE, `index/<offset>` files
 //!   written by a thread that follows the commit log ([`MessageStore::query_by_key`]).
+//! - `visible`: reads capped at a commit log offset ([`MessageStore::set_read_limit`],
+//!   controller mode's confirm offset).
 //! - [`disk`]: [`DiskUsage`] of the file system holding the store, as `df` computes it.
 //! - [`retention`]: [`MessageStore::delete_expired`] ([`RetentionPass`], [`CleanReport`]).
 //!   `reset`: [`MessageStore::reset_to`] (a slave restarting at its master's oldest offset).
@@ -64,6 +66,7 @@ mod segment;
 mod stats;
 mod store;
 mod truncate;
+mod visible;
 mod write;
 mod write_back;
 

@@ -165,32 +165,39 @@ pub fn plan(
 }
 
 /// Pull: up to `max_count` records / `max_bytes` from `offset` whose tagsCode passes `filter`.
+/// `visible` is the queue's end as readers may see it (its max offset, or less while reads are
+/// capped, see [`crate::visible`]): an offset between it and the max offset waits like one at
+/// the end (OFFSET_OVERFLOW_ONE), it is not "moved".
 pub fn get_messages(
     cl: &CommitLog,
     q: Option<&ConsumeQueue>,
+    visible: i64,
     offset: i64,
-    max_count: usize,
-    max_bytes: usize,
+    (max_count, max_bytes): (usize, usize),
     filter: &dyn Fn(i64) -> bool,
 ) -> GetResult {
     let Some(q) = q else {
         return GetResult::empty(GetStatus::NoMatchedLogicQueue, 0, 0, 0);
     };
-    let (min, max) = (q.min_offset(), q.max_offset());
+    let (min, written) = (q.min_offset(), q.max_offset());
+    let max = visible.min(written);
     let empty = |status, next| GetResult::empty(status, next, min, max);
-    if max == 0 {
+    if written == 0 {
         return empty(GetStatus::NoMessageInQueue, 0);
     }
     if offset < min {
         return empty(GetStatus::OffsetTooSmall, min);
     }
-    if offset == max {
-        return empty(GetStatus::OffsetOverflowOne, offset);
-    }
-    if offset > max {
+    if offset > written {
         return empty(GetStatus::OffsetOverflowBadly, max);
     }
-    let units = match q.read_units(offset, max_count.max(MIN_UNITS_EXAMINED)) {
+    if offset >= max {
+        return empty(GetStatus::OffsetOverflowOne, offset);
+    }
+    let want = max_count
+        .max(MIN_UNITS_EXAMINED)
+        .min((max - offset) as usize);
+    let units = match q.read_units(offset, want) {
         Ok(Units::Found(u)) if !u.is_empty() => u,
         Ok(Units::Found(_)) => return empty(GetStatus::OffsetFoundNull, offset),
         Ok(Units::Missing(next)) => return empty(GetStatus::OffsetFoundNull, next.max(offset)),

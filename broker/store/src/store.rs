@@ -172,6 +172,7 @@ impl MessageStore {
             flush_lock: Mutex::new(()),
             listener: RwLock::new(None),
             dispatched: AtomicI64::new(rec.end),
+            read_limit: AtomicI64::new(i64::MAX),
             put_count: AtomicU64::new(0),
             put_bytes: AtomicU64::new(0),
             flush_times: crate::flush_times::FlushTimes::default(),
@@ -237,14 +238,41 @@ impl MessageStore {
         filter: &dyn Fn(i64) -> bool,
     ) -> GetResult {
         let q = self.inner.queue(topic, queue_id);
+        let visible = q.as_deref().map_or(0, |q| self.visible_end(q));
         get_messages(
             &self.inner.cl,
             q.as_deref(),
+            visible,
             offset,
-            max_count,
-            max_bytes,
+            (max_count, max_bytes),
             filter,
         )
+    }
+
+    /// Caps what readers see at commit log offset `limit` (`None`: no cap): pulls, max offsets
+    /// and searches by time show only records ending at or below it (controller mode's confirm
+    /// offset: what every in-sync replica holds). Writes and replication are not affected.
+    pub fn set_read_limit(&self, limit: Option<i64>) {
+        let v = limit.unwrap_or(i64::MAX);
+        self.inner.read_limit.store(v, Ordering::Release);
+    }
+
+    /// The cap set by [`Self::set_read_limit`], when it hides something (records past it exist).
+    pub fn read_limit(&self) -> Option<i64> {
+        let limit = self.inner.read_limit.load(Ordering::Acquire);
+        (limit < self.inner.cl.max_offset()).then_some(limit)
+    }
+
+    /// The queue's end as readers see it: its max offset, or its first unit past the read cap.
+    fn visible_end(&self, q: &crate::consume_queue::ConsumeQueue) -> i64 {
+        let max = q.max_offset();
+        let Some(limit) = self.read_limit() else {
+            return max;
+        };
+        crate::visible::first_beyond(q.min_offset(), max, limit, |n| {
+            let unit = q.unit(n).ok().flatten().filter(|u| u.is_present())?;
+            Some(unit.offset + i64::from(unit.size))
+        })
     }
 
     /// First available queue offset (0 if the queue does not exist).
@@ -254,11 +282,12 @@ impl MessageStore {
             .map_or(0, |q| q.min_offset())
     }
 
-    /// Next queue offset to be written (number of units; 0 if the queue does not exist).
+    /// Next queue offset to be written (number of units; 0 if the queue does not exist), as
+    /// readers see it: below the units past the read cap ([`Self::set_read_limit`]).
     pub fn max_offset(&self, topic: &str, queue_id: i32) -> i64 {
         self.inner
             .queue(topic, queue_id)
-            .map_or(0, |q| q.max_offset())
+            .map_or(0, |q| self.visible_end(&q))
     }
 
     /// Queue offset by store timestamp (SEARCH_OFFSET_BY_TIMESTAMP): lower = first offset with
@@ -275,9 +304,13 @@ impl MessageStore {
             return 0;
         };
         let cl = &self.inner.cl;
-        search_by_time(q.min_offset(), q.max_offset(), timestamp, boundary, |n| {
-            store_time_of(cl, &q, n)
-        })
+        search_by_time(
+            q.min_offset(),
+            self.visible_end(&q),
+            timestamp,
+            boundary,
+            |n| store_time_of(cl, &q, n),
+        )
     }
 
     /// Store time of the oldest available message of the queue.

@@ -5,7 +5,7 @@
 //! stale route would).
 
 use crate::controller::{ControllerProc, field, find_leader, request, start_controllers};
-use crate::process::free_port;
+use crate::process::{free_port, unsafe_free_kill};
 use crate::{Admin, BrokerOpts, BrokerProc, Client, Flow, NamesrvProc, wait_until};
 use rmq_protocol::header::send::SendMessageRequestHeaderV2;
 use rmq_protocol::{RemotingCommand, request_code};
@@ -239,4 +239,29 @@ pub fn route_master(admin: &Admin, ns: &str, group: &str) -> Option<String> {
     v["brokerAddrTable"][group]["brokerAddrs"]["0"]
         .as_str()
         .map(str::to_owned)
+}
+
+/// A process stopped with SIGSTOP on creation and continued with SIGCONT on [`Frozen::thaw`]
+/// or drop (a failing test leaves no stopped process behind).
+pub struct Frozen(Option<u32>);
+
+impl Frozen {
+    /// Stops `pid`.
+    pub fn freeze(pid: u32) -> Self {
+        unsafe_free_kill(pid, libc::SIGSTOP);
+        Self(Some(pid))
+    }
+
+    /// Continues it (once).
+    pub fn thaw(&mut self) {
+        if let Some(pid) = self.0.take() {
+            unsafe_free_kill(pid, libc::SIGCONT);
+        }
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        self.thaw();
+    }
 }

@@ -7,8 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use rmq_e2e::failover::{Cluster, HB_TIMEOUT_MS, route_master, send_direct};
-use rmq_e2e::process::unsafe_free_kill;
+use rmq_e2e::failover::{Cluster, Frozen, HB_TIMEOUT_MS, route_master, send_direct};
 use rmq_e2e::{Admin, wait_until};
 use rmq_protocol::response_code as code;
 use std::collections::BTreeMap;
@@ -30,29 +29,6 @@ const MIN_FROZEN: Duration = Duration::from_secs(7);
 const LANES: i64 = 4;
 /// How long the raw senders keep at the old master after it resumes.
 const DIRECT_FOR: Duration = Duration::from_secs(12);
-
-/// SIGSTOP on creation, SIGCONT on [`Frozen::thaw`] or drop (a failing test leaves no stopped
-/// process behind).
-struct Frozen(Option<u32>);
-
-impl Frozen {
-    fn freeze(pid: u32) -> Self {
-        unsafe_free_kill(pid, libc::SIGSTOP);
-        Self(Some(pid))
-    }
-
-    fn thaw(&mut self) {
-        if let Some(pid) = self.0.take() {
-            unsafe_free_kill(pid, libc::SIGCONT);
-        }
-    }
-}
-
-impl Drop for Frozen {
-    fn drop(&mut self) {
-        self.thaw();
-    }
-}
 
 /// One answer of the old master: when (since SIGCONT), which message, which code (`None`: no
 /// answer or the connection closed).

@@ -124,12 +124,11 @@ pub fn spawn_watch(a: Arc<Agent>, stop: CancellationToken, restart: Cancellation
     });
 }
 
-/// With `allAckInSyncStateSet`, sends wait for every member of `set` but this master.
+/// Publishes the in-sync set's members but this master to the send path (with
+/// `allAckInSyncStateSet` sends wait for all of them) and to the read cap ([`super::confirm`]).
 pub fn publish_members(a: &Agent, b: &Broker, set: &std::collections::BTreeSet<i64>) {
-    if a.cfg.all_ack_in_sync_state_set {
-        let others = set.iter().copied().filter(|id| *id != a.id).collect();
-        b.ha.state.set_sync_members(Some(others));
-    }
+    let others = set.iter().copied().filter(|id| *id != a.id).collect();
+    b.ha.state.set_sync_members(Some(others));
 }
 
 /// On a master: keeps the in-sync set (ALTER_SYNC_STATE_SET) as slaves catch up or lag.
@@ -192,6 +191,9 @@ async fn check_set(
     let Some(next) = tracker.decide(a.id, &set.sync_state_set, &slaves, now, lag) else {
         return true;
     };
+    // while the controller decides, sends and reads count the old and the new members: a
+    // joining slave must hold what is acknowledged from now on, before the set names it
+    publish_members(a, b, &set.sync_state_set.union(&next).copied().collect());
     let asked = SyncStateSetBody {
         sync_state_set: next,
         sync_state_set_epoch: set.sync_state_set_epoch,

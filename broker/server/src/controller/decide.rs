@@ -125,6 +125,26 @@ impl InSyncTracker {
     }
 }
 
+/// The confirm offset of a master: the commit log offset every other member of the in-sync
+/// set (`members`) acknowledged, `master_max` when it has no other member; `None` when a member
+/// has no connection or has not reported yet (the offset cannot be known: keep the last one).
+/// `acks` are the connected slaves' (id, acknowledged offset).
+pub fn confirm_offset(
+    members: &BTreeSet<i64>,
+    acks: &[(i64, i64)],
+    master_max: i64,
+) -> Option<i64> {
+    let mut confirmed = master_max;
+    for m in members {
+        let best = acks.iter().filter(|(id, _)| id == m).map(|(_, a)| *a).max();
+        match best {
+            Some(ack) if ack >= 0 => confirmed = confirmed.min(ack),
+            _ => return None,
+        }
+    }
+    Some(confirmed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,5 +204,23 @@ mod tests {
         let t3 = t1 + Duration::from_secs(4);
         t.observe(&set, &[], 200, t3);
         assert_eq!(t.decide(1, &set, &[], t3, lag), Some(BTreeSet::from([1])));
+    }
+
+    #[test]
+    fn the_confirm_offset_is_what_every_other_member_acknowledged() {
+        let set = |ids: &[i64]| ids.iter().copied().collect::<BTreeSet<i64>>();
+        assert_eq!(confirm_offset(&set(&[]), &[], 900), Some(900));
+        let acks = [(2, 700), (3, 500), (4, 100)];
+        assert_eq!(confirm_offset(&set(&[2]), &acks, 900), Some(700));
+        assert_eq!(confirm_offset(&set(&[2, 3]), &acks, 900), Some(500));
+        assert_eq!(confirm_offset(&set(&[2]), &[(2, 1000)], 900), Some(900));
+        // a member not connected, or connected but silent: unknown
+        assert_eq!(confirm_offset(&set(&[2, 5]), &acks, 900), None);
+        assert_eq!(confirm_offset(&set(&[2]), &[(2, -1)], 900), None);
+        // an old and a new connection of one slave: the newer report counts as the best
+        assert_eq!(
+            confirm_offset(&set(&[2]), &[(2, 300), (2, 600)], 900),
+            Some(600)
+        );
     }
 }

@@ -9,6 +9,7 @@
 //! - [`decide`]: the role a view gives, the in-sync set changes (pure).
 //! - [`epochs`]: epoch histories, the master's HA address, cutting a divergent tail.
 //! - [`agent`]: heartbeats, the watch that ends a run when the role changed, the in-sync set.
+//! - [`confirm`]: a master's reads capped at what every in-sync replica holds.
 //!
 //! A role change restarts the broker: the running server stops gracefully (unregister, flush,
 //! the store closed) and the process re-executes itself ([`reexec`]), so everything — ports,
@@ -20,6 +21,7 @@
 pub mod agent;
 pub mod bootstrap;
 pub mod client;
+pub mod confirm;
 pub mod decide;
 pub mod epochs;
 pub mod identity;
@@ -131,6 +133,9 @@ async fn serve(
     let _ = agent.broker.set(b.clone());
     let restart = CancellationToken::new();
     agent::spawn_watch(agent.clone(), tasks.clone(), restart.clone());
+    if matches!(a.role, Role::Master { .. }) {
+        confirm::spawn_confirm(b.clone(), tasks.clone());
+    }
     agent::spawn_in_sync(agent, b, tasks.clone());
     let run_stop = CancellationToken::new();
     let (s, r, rs) = (stop.clone(), restart, run_stop.clone());

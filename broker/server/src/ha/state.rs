@@ -115,8 +115,9 @@ pub struct HaState {
     data: Notify,
     master_ha_addr: RwLock<Option<String>>,
     master_addr: RwLock<Option<String>>,
-    /// Controller mode with `allAckInSyncStateSet`: the slave ids every send waits for (the
-    /// in-sync set without the master); `None`: count any slave (`inSyncReplicas`).
+    /// Controller mode: the in-sync set without the master. A SYNC_MASTER
+    /// (`allAckInSyncStateSet`) waits for every one of them and only them; reads show what
+    /// they all hold. `None`: count any slave (`inSyncReplicas`).
     sync_members: RwLock<Option<BTreeSet<i64>>>,
     /// Slave side.
     pub client: ClientStatus,
@@ -171,7 +172,8 @@ impl HaState {
             .unwrap_or_else(|| self.push2slave_max())
     }
 
-    /// Sets the slaves every send must wait for (controller mode, `allAckInSyncStateSet`).
+    /// Sets the in-sync set without the master (controller mode): what sends wait for under
+    /// `allAckInSyncStateSet` and what reads are capped at.
     pub fn set_sync_members(&self, members: Option<BTreeSet<i64>>) {
         *self.sync_members.write() = members;
     }
@@ -228,6 +230,12 @@ impl HaState {
                 return self.acked_count(offset) >= need;
             }
         }
+    }
+
+    /// A future that completes at the next slave report or disconnection; enable it before
+    /// reading the acks so no report is missed.
+    pub fn acked_notified(&self) -> tokio::sync::futures::Notified<'_> {
+        self.acked.notified()
     }
 
     /// New commit log data: wakes the transfer loops.

@@ -27,7 +27,7 @@ use rmq_protocol::{RemotingCommand, request_code as rc};
 use std::sync::Arc;
 
 pub use client::expire_clients;
-pub use pull::execute_parked;
+pub use pull::{execute_parked, wake_due_pulls};
 pub use reply::{Failure, Reply};
 pub use runtime_info::runtime_table;
 

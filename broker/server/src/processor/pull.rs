@@ -271,6 +271,14 @@ pub fn pull_message(b: &Arc<Broker>, ch: &Channel, req: RemotingCommand, first: 
     respond(resp)
 }
 
+/// Answers the parked pulls whose suspend time is up or whose queue now shows messages past
+/// their offset (the periodic check, and controller mode when the read cap moves).
+pub fn wake_due_pulls(b: &Arc<Broker>) {
+    for p in b.holds.take_due(now_ms(), |t, q| b.store.max_offset(t, q)) {
+        execute_parked(b, p);
+    }
+}
+
 /// Re-executes a parked pull and answers it on its channel.
 pub fn execute_parked(b: &Arc<Broker>, parked: ParkedPull) {
     if parked.channel.is_closed() {
