@@ -96,6 +96,10 @@ pub struct Broker {
     /// SIGTERM arrived: sends are answered SERVICE_NOT_AVAILABLE (clients retry another broker
     /// at once) while the broker finishes what it holds and leaves the routes.
     pub stopping: std::sync::atomic::AtomicBool,
+    /// The controller changed this broker's role: the process re-executes itself in the same
+    /// pod (same address), so its shutdown does not wait for readiness probes to take it out
+    /// of Services (`shutdownUnreadyWaitMillis` is for a pod that goes away).
+    pub restart_in_place: std::sync::atomic::AtomicBool,
 }
 
 /// The metadata tables under `<store>/config/`.
@@ -212,6 +216,7 @@ impl Broker {
             retention,
             permission: std::sync::atomic::AtomicI32::new(config.broker_permission),
             stopping: std::sync::atomic::AtomicBool::new(false),
+            restart_in_place: std::sync::atomic::AtomicBool::new(false),
             config,
         }))
     }

@@ -243,7 +243,12 @@ impl BrokerServer {
             execute_parked(&b, p);
         }
         registration::unregister_all(&b, &namesrv_client).await;
-        wait_out_of_services(&self.health, b.config.shutdown_unready_wait).await;
+        if !b
+            .restart_in_place
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            wait_out_of_services(&self.health, b.config.shutdown_unready_wait).await;
+        }
         log_persist_error(b.offsets.persist_if_dirty(), "consumer offsets");
         log_persist_error(b.delay_offsets.persist_if_dirty(), "delay offsets");
         // Sends accepted before the flag finish and are answered before the store closes.

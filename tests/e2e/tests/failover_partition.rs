@@ -30,6 +30,27 @@ const LANES: i64 = 4;
 /// How long the raw senders keep at the old master after it resumes.
 const DIRECT_FOR: Duration = Duration::from_secs(12);
 
+/// The line a broker logs just before it re-executes itself with a new role.
+const REEXEC: &str = "restarting the broker process with its new role";
+
+/// Seconds of the day of a log line's timestamp (`…T19:51:22.123456Z …`).
+fn time_of(line: &str) -> Option<f64> {
+    let hms = line.split('T').nth(1)?.split('Z').next()?;
+    let mut parts = hms.split(':').map(|p| p.parse::<f64>().ok());
+    Some(parts.next()?? * 3600.0 + parts.next()?? * 60.0 + parts.next()??)
+}
+
+/// Seconds from the first log line holding `from` to the first later one holding `to`.
+fn seconds_between(log: &str, from: &str, to: &str) -> f64 {
+    let at = |needle: &str| {
+        log.lines()
+            .find(|l| l.contains(needle))
+            .and_then(time_of)
+            .unwrap_or_else(|| panic!("no timed log line with {needle:?}"))
+    };
+    (at(to) - at(from)).rem_euclid(86_400.0)
+}
+
 /// One answer of the old master: when (since SIGCONT), which message, which code (`None`: no
 /// answer or the connection closed).
 #[derive(Debug, Clone, Copy)]
@@ -147,13 +168,36 @@ fn watch_route<T>(c: &Cluster, old: &str, resume: impl FnOnce() -> T) -> (T, Vec
     })
 }
 
+/// Waits until the old master (broker 0) stepped down and re-executed itself; the restart
+/// must not have waited for readiness probes (`shutdownUnreadyWaitMillis`).
+fn steps_down_at_once(c: &Cluster) {
+    wait_until("the old master steps down", Duration::from_secs(30), || {
+        c.brokers[0].log().contains("restarting with the new role")
+    });
+    wait_until(
+        "the old master re-executes",
+        Duration::from_secs(30),
+        || c.brokers[0].log().contains(REEXEC),
+    );
+    let log = c.brokers[0].log();
+    let took = seconds_between(&log, "restarting with the new role", REEXEC);
+    eprintln!("SPLIT: the old master re-executed {took:.3} s after it saw the new master");
+    assert!(
+        took < 2.0,
+        "a role change waited {took:.3} s for readiness probes before the restart"
+    );
+}
+
 #[test]
 fn a_frozen_master_that_resumes_acknowledges_nothing_and_rejoins_as_slave() {
-    // registrations every 2 s: when the old master resumes, its next one is overdue and goes
-    // out at once, racing its own discovery that it was replaced
+    // registrations every 10 s (RocketMQ's shortest period; asking for less gets 10 s): the
+    // old master, frozen for about as long, may register as soon as it resumes, racing its
+    // own discovery that it was replaced. A shutdown that waited for readiness probes (there
+    // are none here) would wait the whole 4 s.
     let extra = [
         ("allAckInSyncStateSet", "true"),
-        ("registerNameServerPeriod", "2000"),
+        ("registerNameServerPeriod", "10000"),
+        ("shutdownUnreadyWaitMillis", "4000"),
     ];
     let c = Cluster::start(GROUP, TOPIC, PREFIX, &extra);
     c.wait_in_sync("the slave joins the in-sync set");
@@ -194,9 +238,7 @@ fn a_frozen_master_that_resumes_acknowledges_nothing_and_rejoins_as_slave() {
         "the nameserver routed the group to the deposed master after it resumed \
          (since SIGCONT): {routed_old:?}"
     );
-    wait_until("the old master steps down", Duration::from_secs(30), || {
-        c.brokers[0].log().contains("restarting with the new role")
-    });
+    steps_down_at_once(&c);
     assert_eq!(c.master_index(), Some(1), "the new master stays");
     let fenced: Vec<String> = (c.brokers[0].log().lines())
         .filter(|l| l.contains("cannot change the in-sync set"))

@@ -12,7 +12,8 @@
 //! - [`confirm`]: a master's reads capped at what every in-sync replica holds.
 //!
 //! A role change restarts the broker: the running server stops gracefully (unregister, flush,
-//! the store closed) and the process re-executes itself ([`reexec`]), so everything — ports,
+//! the store closed; no wait for readiness probes, the pod stays) and the process re-executes
+//! itself ([`reexec`]), so everything — ports,
 //! store, HA — starts again with the new role under the same process id. A new master records
 //! its epoch in the store's epoch history; a slave takes its master's. A demoted master whose
 //! commit log runs past the point where it and the new master agree marks that tail for
@@ -33,6 +34,7 @@ use client::ControllerClient;
 use decide::{Role, View, role_of};
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -123,6 +125,7 @@ async fn serve(
     if let Some(m) = &a.master
         && epochs::check_slave(&b, m)?
     {
+        b.restart_in_place.store(true, Ordering::Release);
         drop(b);
         let now = CancellationToken::new();
         now.cancel();
@@ -136,11 +139,14 @@ async fn serve(
     if matches!(a.role, Role::Master { .. }) {
         confirm::spawn_confirm(b.clone(), tasks.clone());
     }
-    agent::spawn_in_sync(agent, b, tasks.clone());
+    agent::spawn_in_sync(agent, b.clone(), tasks.clone());
     let run_stop = CancellationToken::new();
     let (s, r, rs) = (stop.clone(), restart, run_stop.clone());
     tokio::spawn(async move {
-        tokio::select! { _ = s.cancelled() => {}, _ = r.cancelled() => {} }
+        tokio::select! {
+            _ = s.cancelled() => {},
+            _ = r.cancelled() => b.restart_in_place.store(true, Ordering::Release),
+        }
         rs.cancel();
     });
     server.run(run_stop).await;
