@@ -71,6 +71,10 @@ pub struct ConsumeQueue {
     files: RwLock<Vec<CqFile>>,
     min_offset: AtomicI64,
     max_offset: AtomicI64,
+    /// Where the record of the newest unit appended since the queue was opened ends in the
+    /// commit log (`i64::MAX`: not known). Lets a capped read skip the search when the whole
+    /// queue is below the cap.
+    newest_end: AtomicI64,
     flushed: AtomicI64,
     dirty: AtomicBool,
     pending: Mutex<Pending>,
@@ -87,6 +91,7 @@ impl ConsumeQueue {
             files: RwLock::new(Vec::new()),
             min_offset: AtomicI64::new(0),
             max_offset: AtomicI64::new(0),
+            newest_end: AtomicI64::new(i64::MAX),
             flushed: AtomicI64::new(0),
             dirty: AtomicBool::new(false),
             pending: Mutex::new(Pending::default()),
@@ -334,6 +339,8 @@ impl ConsumeQueue {
     /// them; the buffer goes to the file every 4 KiB and on [`Self::sync`]. A failed
     /// write-back keeps the units buffered (logged; the flusher retries).
     pub fn append_units(&self, n: i64, data: &[u8]) -> Result<(), StoreError> {
+        // before the new max is published: a reader that sees the unit sees its end
+        self.note_newest(data);
         let mut p = self.pending.lock();
         if p.buf.is_empty() {
             p.start = n;
@@ -391,6 +398,22 @@ impl ConsumeQueue {
         Ok(n)
     }
 
+    /// Records where the last unit of `data` ends in the commit log (see `newest_end`).
+    fn note_newest(&self, data: &[u8]) {
+        let last = data
+            .len()
+            .checked_sub(CQ_UNIT_SIZE)
+            .and_then(|at| CqUnit::decode(&data[at..]));
+        let end = last.map_or(i64::MAX, |u| u.offset + i64::from(u.size));
+        self.newest_end.store(end, Ordering::Release);
+    }
+
+    /// Where the record of the newest unit appended since the queue was opened ends in the
+    /// commit log; `i64::MAX` when not known (nothing appended since, or the queue was cut).
+    pub fn newest_end(&self) -> i64 {
+        self.newest_end.load(Ordering::Acquire)
+    }
+
     /// Publishes a new max offset (after the units below it were written).
     pub fn publish_max(&self, max: i64) {
         self.max_offset.store(max, Ordering::Release);
@@ -442,6 +465,7 @@ impl ConsumeQueue {
 
     /// Cuts the queue to `n` units (recovery), durably: the cut file is fsynced.
     pub fn truncate(&self, n: i64) -> Result<(), StoreError> {
+        self.newest_end.store(i64::MAX, Ordering::Release);
         let mut p = self.pending.lock();
         let keep = (n - p.start).clamp(0, (p.buf.len() / CQ_UNIT_SIZE) as i64) as usize;
         p.buf.truncate(keep * CQ_UNIT_SIZE);

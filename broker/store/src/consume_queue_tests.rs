@@ -94,3 +94,19 @@ fn queue_starting_late_reports_missing_files() {
     assert_eq!(q.unit(9).unwrap(), Some(u(9)));
     assert_eq!(q.unit(8).unwrap().map(|x| x.is_present()), Some(false));
 }
+
+#[test]
+fn the_newest_units_record_end_is_known_until_a_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let q = ConsumeQueue::new(dir.path(), "T", 1, 4);
+    assert_eq!(q.newest_end(), i64::MAX, "nothing appended: not known");
+    for i in 0..3 {
+        q.append(&u(i)).unwrap();
+        assert_eq!(q.newest_end(), i * 100 + 100);
+    }
+    let two: Vec<u8> = [u(3).encode(), u(4).encode()].concat();
+    q.append_units(3, &two).unwrap();
+    assert_eq!(q.newest_end(), 500, "the last unit of a batch");
+    q.truncate(2).unwrap();
+    assert_eq!(q.newest_end(), i64::MAX, "after a cut: not known");
+}

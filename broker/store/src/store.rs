@@ -269,6 +269,10 @@ impl MessageStore {
         let Some(limit) = self.read_limit() else {
             return max;
         };
+        // read after the max: the newest unit's end is at least that of the max's unit
+        if q.newest_end() <= limit {
+            return max;
+        }
         crate::visible::first_beyond(q.min_offset(), max, limit, |n| {
             let unit = q.unit(n).ok().flatten().filter(|u| u.is_present())?;
             Some(unit.offset + i64::from(unit.size))

@@ -12,6 +12,11 @@ use rmq_store::{Boundary, GetStatus, PutResult};
 fn a_read_cap_hides_the_records_past_it_until_it_moves() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(&small_config(dir.path()));
+    // an older queue lies wholly below every cap used here
+    for i in 0..2 {
+        let (rec, tags) = record("U", 0, &body(i), None);
+        store.put("U", 0, rec, tags).unwrap();
+    }
     let put: Vec<PutResult> = (0..10)
         .map(|i| {
             let (rec, tags) = record("T", 0, &body(i), Some("A"));
@@ -25,6 +30,11 @@ fn a_read_cap_hides_the_records_past_it_until_it_moves() {
     store.set_read_limit(Some(end_of(5)));
     assert_eq!(store.read_limit(), Some(end_of(5)));
     assert_eq!(store.max_offset("T", 0), 6);
+    assert_eq!(
+        store.max_offset("U", 0),
+        2,
+        "a queue below the cap shows everything"
+    );
     let got = store.get_messages("T", 0, 4, 32, usize::MAX, &all);
     assert_eq!(got.status, GetStatus::Found);
     assert_eq!(got.messages.len(), 2, "only offsets 4 and 5");
