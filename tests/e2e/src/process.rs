@@ -101,13 +101,33 @@ pub fn unsafe_free_kill(pid: u32, signal: i32) {
         .status();
 }
 
-/// A TCP port that was free on 127.0.0.1 a moment ago (bound to port 0, then closed), for
-/// settings such as `haListenPort` that must stay the same across restarts.
+/// Where [`free_port`] looks: below Linux's ephemeral range (32768-60999), so no outgoing
+/// connection takes a port between the check and the server's bind (or its restart).
+const FIXED_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// A TCP port that was free on 127.0.0.1 a moment ago, for settings such as `haListenPort`
+/// that must stay the same across restarts. Ports come from [`FIXED_PORTS`], from a start that
+/// differs per process (test binaries run side by side) and never twice in one process (the
+/// port of an earlier call may not be bound yet).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    static SEED: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let span = u32::from(FIXED_PORTS.end - FIXED_PORTS.start);
+    let seed = *SEED.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        std::process::id().wrapping_mul(7919) ^ nanos
+    });
+    for _ in 0..span {
+        let step = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = FIXED_PORTS.start + u16::try_from(seed.wrapping_add(step) % span).unwrap_or(0);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FIXED_PORTS:?} on 127.0.0.1");
 }
 
 /// The address of the last `http listening addr=IP:PORT` line in `log` (empty if none).
@@ -207,7 +227,8 @@ pub struct BrokerOpts {
     pub name: String,
     /// Extra broker.conf keys.
     pub set: Vec<(String, String)>,
-    /// Fixed port (0 = ephemeral; a restart should reuse the first port).
+    /// Fixed port (0: a free one picked at start, below the ephemeral range; a restart reuses
+    /// it).
     pub port: u16,
     /// The store directory (`None`: `store` in the broker's temporary directory).
     pub store_dir: Option<PathBuf>,
@@ -241,9 +262,14 @@ pub struct BrokerProc {
 impl BrokerProc {
     /// Starts a broker registered with `namesrv` (`;`-separated for several). Without an
     /// explicit `haListenPort` (`httpListenPort`) it gets a free one, so a restart on the same
-    /// main port does not need `listenPort + 1` (`+ 7`) to be free.
+    /// main port does not need `listenPort + 1` (`+ 7`) to be free; without a port, a free one
+    /// outside the ephemeral range (a restart binds it again).
     pub fn start(namesrv: &str, opts: BrokerOpts) -> Self {
         let mut opts = opts;
+        let port_chosen = opts.port == 0;
+        if port_chosen {
+            opts.port = free_port();
+        }
         let mut chosen = Vec::new();
         for key in ["haListenPort", "httpListenPort"] {
             if !opts.set.iter().any(|(k, _)| k == key) {
@@ -272,10 +298,13 @@ impl BrokerProc {
                 Ok(()) => return b,
                 Err(e)
                     if attempt < 3
-                        && !chosen.is_empty()
+                        && (port_chosen || !chosen.is_empty())
                         && b.log().contains("Address already in use") =>
                 {
                     eprintln!("broker start: {e}; a picked port was taken, picking again");
+                    if port_chosen {
+                        b.opts.port = free_port();
+                    }
                     for (k, v) in &mut b.opts.set {
                         if chosen.contains(&k.as_str()) {
                             *v = free_port().to_string();
