@@ -208,7 +208,17 @@ pub fn get_messages(
     };
     let plan = plan(&units, cl.min_offset(), max_count, max_bytes, filter);
     let mut res = empty(plan.empty_status, offset + plan.examined as i64);
-    let picks = &plan.picks;
+    read_picks(cl, &plan.picks, offset, &mut res);
+    if !res.messages.is_empty() {
+        res.status = GetStatus::Found;
+    }
+    res
+}
+
+/// Reads the picked records into `res`, one read per run of adjacent records in one segment
+/// (at most [`MAX_COALESCED_READ`]); stops at the first record no longer readable (removed),
+/// where the consumer then continues.
+fn read_picks(cl: &CommitLog, picks: &[Pick], offset: i64, res: &mut GetResult) {
     let mut i = 0;
     while i < picks.len() {
         let start = picks[i].offset;
@@ -245,10 +255,6 @@ pub fn get_messages(
         }
         i = j;
     }
-    if !res.messages.is_empty() {
-        res.status = GetStatus::Found;
-    }
-    res
 }
 
 /// Binary search over `[lo, hi)` whose store times are non-decreasing (`None` = removed, treated
