@@ -21,6 +21,9 @@ use tokio_util::sync::CancellationToken;
 
 const READ_BUFFER: usize = 64 * 1024;
 const WRITE_BATCH: usize = 1024 * 1024;
+/// Frames dispatched from one read after which the read task yields to the write task even if
+/// the read did not fill the buffer (TLS reads stop at a record).
+const YIELD_AFTER: usize = 64;
 
 /// Starts driving a plaintext `stream`; returns its channel. Plaintext keeps tokio's lock-free
 /// owned halves (the hot path).
@@ -138,11 +141,18 @@ async fn read_loop<R: AsyncRead + Unpin, H: RequestHandler>(
 ) {
     let closed = channel.closed_token();
     let mut buf = BytesMut::with_capacity(READ_BUFFER);
+    // The last read filled the buffer's free space (at least half a READ_BUFFER): more data is
+    // likely waiting.
+    let mut filled = false;
     let idle = idle_timeout.unwrap_or(Duration::from_secs(365 * 24 * 3600));
     'conn: loop {
+        let mut dispatched = 0usize;
         loop {
             match frame::decode(&mut buf, &limits) {
-                Ok(Some(cmd)) => dispatch(&channel, &handler, cmd),
+                Ok(Some(cmd)) => {
+                    dispatch(&channel, &handler, cmd);
+                    dispatched += 1;
+                }
                 Ok(None) => break,
                 Err(e) => {
                     tracing::warn!(peer = %channel.remote_addr(), error = %e, "closing connection: malformed frame");
@@ -150,9 +160,19 @@ async fn read_loop<R: AsyncRead + Unpin, H: RequestHandler>(
                 }
             }
         }
-        if buf.capacity() - buf.len() < 4096 {
+        if dispatched > 0 && (filled || dispatched >= YIELD_AFTER) {
+            // Let the write task send the responses of this batch before the next read: a read
+            // task that finds data waiting never returns Pending, so under a pipelined load it
+            // processed the peer's whole window before one response left, and the two ends took
+            // turns instead of working at once (profiled: 60 % busy at both ends, 1.6x fewer
+            // async sends per second). A short read left nothing behind: the next read pends
+            // anyway, and the responses of one read still leave in one write.
+            tokio::task::yield_now().await;
+        }
+        if buf.capacity() - buf.len() < READ_BUFFER / 2 {
             buf.reserve(READ_BUFFER);
         }
+        let room = buf.capacity() - buf.len();
         let read = tokio::select! {
             _ = closed.cancelled() => break,
             r = tokio::time::timeout(idle, rd.read_buf(&mut buf)) => r,
@@ -168,7 +188,7 @@ async fn read_loop<R: AsyncRead + Unpin, H: RequestHandler>(
                 }
                 break;
             }
-            Ok(Ok(_)) => {}
+            Ok(Ok(n)) => filled = n >= room,
             Ok(Err(e)) => {
                 tracing::debug!(peer = %channel.remote_addr(), error = %e, "read failed");
                 break;
