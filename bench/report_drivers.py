@@ -133,7 +133,9 @@ def driver_sections(res, drivers, primary):
             L.append("The same brokers, settings and plan (plus its open-loop phases `%s`), each broker started "
                      "afresh, driven by the native driver `rmq-bench` (bench/native) instead of the Java client%s. "
                      "Open loop: RATE msgs/s offered on a fixed schedule whatever the acknowledgements; its "
-                     "latency counts from each message's scheduled send time, so a stall shows as latency." % (
+                     "latency counts from each message's scheduled send time, so a stall shows as latency "
+                     "(the driver's send clock ticks at most every 50 µs and releases every send due by then, "
+                     "so a send leaves up to 50 µs late, counted in its latency)." % (
                          ",".join(x for x in run.get("nativePlan", "").split(",") if x.startswith("open")) or "none",
                          " (pinned to CPU %s, the broker to CPUs %s)" % (run.get("nativeCpu"), run.get("brokerCpus"))
                          if run.get("nativeCpu") else ""))
