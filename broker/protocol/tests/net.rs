@@ -180,7 +180,7 @@ async fn connect_errors_name_the_address() {
 async fn pipelined_requests_get_responses_before_the_whole_window_is_read() {
     const N: usize = 20_000;
     let (addr, handler, stop) = start().await;
-    let mut raw = TcpStream::connect(&addr).await.unwrap();
+    let raw = TcpStream::connect(&addr).await.unwrap();
     let mut out = bytes::BytesMut::new();
     for i in 0..N {
         let mut req = RemotingCommand::request(2).with_body(vec![b'x'; 200]);
