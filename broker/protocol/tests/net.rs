@@ -172,33 +172,3 @@ async fn connect_errors_name_the_address() {
     assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
     assert!(client.channel("nocolon").await.is_err());
 }
-
-/// A peer that pipelines a large window gets the first responses while the server is still
-/// reading the rest: the read task yields to the write task after a full read instead of
-/// handling everything that is waiting first (which made both ends take turns).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pipelined_requests_get_responses_before_the_whole_window_is_read() {
-    const N: usize = 20_000;
-    let (addr, handler, stop) = start().await;
-    let raw = TcpStream::connect(&addr).await.unwrap();
-    let mut out = bytes::BytesMut::new();
-    for i in 0..N {
-        let mut req = RemotingCommand::request(2).with_body(vec![b'x'; 200]);
-        req.opaque = i as i32;
-        rmq_protocol::frame::encode(&req, &mut out);
-    }
-    let (mut rd, mut wr) = raw.into_split();
-    let writer = tokio::spawn(async move { wr.write_all(&out).await.map(|()| wr) });
-    let mut len = [0u8; 4];
-    tokio::time::timeout(Duration::from_secs(5), rd.read_exact(&mut len))
-        .await
-        .expect("a response within 5 s")
-        .unwrap();
-    let handled = handler.oneways.load(Ordering::SeqCst);
-    assert!(
-        handled < N / 2,
-        "the first response left only after {handled} of {N} requests were handled"
-    );
-    drop(writer.await.unwrap());
-    stop.cancel();
-}
