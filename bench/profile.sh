@@ -5,6 +5,9 @@
 #                    [--bin-dir DIR]   (rmq-broker/rmq-namesrv to profile; default: release build)
 #                    [--label NAME]    callgrind: also save the per-message figures as
 #                                      bench/results/profile/NAME.json (a table in BENCHMARKS.md)
+#                    [--driver java|native]  the load: the Java client (default) or the native
+#                                      driver (bench/native, `rmq-bench`: our own client's headers
+#                                      and pipelining, e.g. --plan async:1024)
 #
 # perf: `perf record -e cpu-clock --call-graph dwarf` attached to the broker for the measured window
 # (hardware counters are often unavailable in VMs; cpu-clock sampling works), then a flat
@@ -20,7 +23,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/.." && pwd)"
-SECONDS_LOAD=15 PLAN="sync:128:64" TOOL=perf OUT="" BIN="" LABEL=""
+SECONDS_LOAD=15 PLAN="sync:128:64" TOOL=perf OUT="" BIN="" LABEL="" DRIVER_KIND=java
 while (($#)); do
   case "$1" in
     --seconds) SECONDS_LOAD="$2"; shift 2;;
@@ -29,6 +32,7 @@ while (($#)); do
     --out) OUT="$2"; shift 2;;
     --bin-dir) BIN="$2"; shift 2;;
     --label) LABEL="$2"; shift 2;;
+    --driver) DRIVER_KIND="$2"; shift 2;;
     *) sed -n '2,/^set -e/{/^#/p}' "$0" >&2; exit 2;;
   esac
 done
@@ -39,7 +43,11 @@ if [[ -z "$BIN" ]]; then
   (cd "$ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release --quiet -p rmq-broker -p rmq-namesrv)
   BIN="$TARGET/release"
 fi
-DRIVER="$("$HERE/build-driver.sh")/driver"
+case "$DRIVER_KIND" in
+  java) DRIVER="$("$HERE/build-driver.sh")/driver";;
+  native) DRIVER="$("$HERE/build-native.sh")";;
+  *) echo "profile.sh: --driver must be java or native, not '$DRIVER_KIND'" >&2; exit 2;;
+esac
 export RMQ_BENCH_DRIVER_OPTS="-Xms1g -Xmx1g -XX:+UseG1GC -Drocketmq.client.logRoot=$OUT/client-logs -Drocketmq.client.logLevel=WARN"
 W="$(mktemp -d "${TMPDIR:-/tmp}/rmq-profile.XXXXXX")"
 PIDS=()

@@ -254,7 +254,16 @@ mod fast {
                     _ => self.i += 1,
                 }
             }
-            let mut out = String::from(self.text.get(start..self.i)?);
+            self.escaped(start)
+        }
+
+        /// The rest of a string that has a backslash at `self.i` (its content began at `start`):
+        /// unescaped into one allocation sized to the rest of the header (Java's message
+        /// properties arrive this way, their separators escaped as `\u0001`/`\u0002`), plain runs
+        /// skipped 8 bytes at a time.
+        fn escaped(&mut self, start: usize) -> Option<Str<'a>> {
+            let mut out = String::with_capacity(self.s.len().saturating_sub(start));
+            out.push_str(self.text.get(start..self.i)?);
             loop {
                 let b = self.peek()?;
                 match b {
@@ -266,27 +275,26 @@ mod fast {
                         self.i += 1;
                         let e = self.peek()?;
                         self.i += 1;
-                        match e {
-                            b'"' => out.push('"'),
-                            b'\\' => out.push('\\'),
-                            b'/' => out.push('/'),
-                            b'b' => out.push('\u{8}'),
-                            b'f' => out.push('\u{c}'),
-                            b'n' => out.push('\n'),
-                            b'r' => out.push('\r'),
-                            b't' => out.push('\t'),
-                            b'u' => {
-                                let c = self.hex4()?;
-                                // surrogates (pairs or lone): left to serde
-                                out.push(char::from_u32(c)?);
-                            }
+                        out.push(match e {
+                            b'"' => '"',
+                            b'\\' => '\\',
+                            b'/' => '/',
+                            b'b' => '\u{8}',
+                            b'f' => '\u{c}',
+                            b'n' => '\n',
+                            b'r' => '\r',
+                            b't' => '\t',
+                            // surrogates (pairs or lone): left to serde
+                            b'u' => char::from_u32(self.hex4()?)?,
                             _ => return None,
-                        }
+                        });
                     }
                     0..=0x1f => return None,
                     _ => {
-                        // copy the run up to the next quote or backslash (UTF-8 safe: both ASCII)
+                        // copy the run up to the next quote, backslash or control byte (UTF-8
+                        // safe: all three are ASCII)
                         let run = self.i;
+                        self.skip_plain();
                         while let Some(&c) = self.s.get(self.i) {
                             if c == b'"' || c == b'\\' || c < 0x20 {
                                 break;
