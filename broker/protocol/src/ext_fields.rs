@@ -27,6 +27,15 @@ pub struct ExtFields {
     /// [`ExtFields::compact`]).
     text: String,
     entries: Vec<Entry>,
+    /// Bit `b % 64` is set for every first byte `b` a key has had (empty keys: bit 0; stale
+    /// bits after a removal are harmless): a key whose bit is clear is absent without a scan,
+    /// which is every insert while a Java header decodes (its keys are `a`..`n`).
+    first_bytes: u64,
+}
+
+/// The [`ExtFields::first_bytes`] bit of `key`.
+fn first_byte_bit(key: &[u8]) -> u64 {
+    1 << (key.first().copied().unwrap_or(0) % 64)
 }
 
 impl ExtFields {
@@ -40,6 +49,7 @@ impl ExtFields {
         Self {
             text: String::with_capacity(n * 24),
             entries: Vec::with_capacity(n),
+            first_bytes: 0,
         }
     }
 
@@ -59,9 +69,18 @@ impl ExtFields {
     }
 
     fn position(&self, key: &str) -> Option<usize> {
+        if self.first_bytes & first_byte_bit(key.as_bytes()) == 0 {
+            return None;
+        }
         self.entries
             .iter()
             .position(|e| self.key_is(e, key.as_bytes()))
+    }
+
+    /// Appends an entry whose key is known to be absent.
+    fn push_entry(&mut self, key: (usize, usize), value: (usize, usize)) {
+        self.first_bytes |= first_byte_bit(&self.text.as_bytes()[key.0..key.1]);
+        self.entries.push(Entry { key, value });
     }
 
     fn push_text(&mut self, s: &str) -> (usize, usize) {
@@ -72,6 +91,7 @@ impl ExtFields {
 
     /// The value of `key`, if present.
     pub fn get(&self, key: &str) -> Option<&str> {
+        // no first-byte check: lookups mostly hit, and the scan settles a miss quickly too
         self.entries
             .iter()
             .find(|e| self.key_is(e, key.as_bytes()))
@@ -95,7 +115,7 @@ impl ExtFields {
                 }
                 let key = self.push_text(key);
                 let value = self.push_text(value);
-                self.entries.push(Entry { key, value });
+                self.push_entry(key, value);
             }
         }
     }
@@ -138,7 +158,7 @@ impl ExtFields {
             for (k, v) in self.iter() {
                 let key = fresh.push_text(k);
                 let value = fresh.push_text(v);
-                fresh.entries.push(Entry { key, value });
+                fresh.push_entry(key, value);
             }
             *self = fresh;
         }
@@ -148,6 +168,9 @@ impl ExtFields {
     /// (the new key text is dropped again), and returns the entry index.
     fn entry_for_new_key(&mut self, key: Range<usize>) -> Option<usize> {
         let k = &self.text.as_bytes()[key.clone()];
+        if self.first_bytes & first_byte_bit(k) == 0 {
+            return None;
+        }
         let existing = self.entries.iter().position(|e| self.key_is(e, k));
         if existing.is_some() {
             self.text.truncate(key.start);
@@ -286,10 +309,9 @@ impl<'de> Deserialize<'de> for ExtFields {
                     };
                     match (access.next_value_seed(seed)?, existing) {
                         (Some(v), Some(i)) => fields.entries[i].value = (v.start, v.end),
-                        (Some(v), None) => fields.entries.push(Entry {
-                            key: (key.start, key.end),
-                            value: (v.start, v.end),
-                        }),
+                        (Some(v), None) => {
+                            fields.push_entry((key.start, key.end), (v.start, v.end));
+                        }
                         // null: the field is absent (a new key's text is dropped again)
                         (None, None) => fields.text.truncate(key.start),
                         (None, Some(_)) => {}
