@@ -64,7 +64,7 @@ impl ExtFields {
         // keys are short (Java's SEND_MESSAGE_V2 uses one-letter names): the length and first
         // byte settle almost every comparison without a `memcmp` call
         e.key.1 - e.key.0 == key.len()
-            && text.get(e.key.0) == key.first()
+            && key.first().is_none_or(|b| text.get(e.key.0) == Some(b))
             && text.get(e.key.0..e.key.1) == Some(key)
     }
 
@@ -348,6 +348,30 @@ mod tests {
         f.insert("b", "3");
         assert_eq!(f.iter().collect::<Vec<_>>(), vec![("b", "3"), ("a", "2")]);
         assert_eq!(serde_json::to_string(&f).unwrap(), r#"{"b":"3","a":"2"}"#);
+    }
+
+    #[test]
+    fn keys_sharing_a_first_byte_bit_still_replace_and_stay_apart() {
+        // '!' (33) and 'a' (97) share bit 33; "ab" and "a" share a first byte; "" is bit 0
+        // like '@' (64)
+        let mut f = ExtFields::new();
+        for (k, v) in [("a", "1"), ("!", "2"), ("ab", "3"), ("", "4"), ("@", "5")] {
+            f.insert(k, v);
+        }
+        for (k, v) in [("a", "6"), ("!", "7"), ("ab", "8"), ("", "9"), ("@", "10")] {
+            f.insert(k, v);
+        }
+        assert_eq!(f.len(), 5);
+        assert_eq!(
+            f.iter().collect::<Vec<_>>(),
+            vec![("a", "6"), ("!", "7"), ("ab", "8"), ("", "9"), ("@", "10")]
+        );
+        assert_eq!(f.remove("a").as_deref(), Some("6"));
+        assert_eq!(f.get("a"), None);
+        f.insert("a", "11");
+        assert_eq!(f.get("a"), Some("11"));
+        assert_eq!(f.len(), 5);
+        assert_eq!(f.get("b"), None);
     }
 
     #[test]
