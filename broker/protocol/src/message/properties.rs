@@ -55,7 +55,8 @@ pub fn raw_property<'a>(props: &'a str, name: &str) -> Option<&'a str> {
     let mut start = 0;
     loop {
         let rest = bytes.get(start..)?;
-        let len = rest.iter().position(|&b| b == 2).unwrap_or(rest.len());
+        // memchr: most lookups miss (DELAY, TRAN_MSG, ...) and walk every item
+        let len = memchr::memchr(2, rest).unwrap_or(rest.len());
         let item = &rest[..len];
         if item.len() > key.len() && item[key.len()] == 1 && item.starts_with(key) {
             // separators are ASCII, so these are char boundaries
