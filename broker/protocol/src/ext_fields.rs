@@ -68,13 +68,12 @@ impl ExtFields {
             && text.get(e.key.0..e.key.1) == Some(key)
     }
 
-    fn position(&self, key: &str) -> Option<usize> {
-        if self.first_bytes & first_byte_bit(key.as_bytes()) == 0 {
+    /// The entry of `key`: no scan when no key had its first byte's bit.
+    fn position(&self, key: &[u8]) -> Option<usize> {
+        if self.first_bytes & first_byte_bit(key) == 0 {
             return None;
         }
-        self.entries
-            .iter()
-            .position(|e| self.key_is(e, key.as_bytes()))
+        self.entries.iter().position(|e| self.key_is(e, key))
     }
 
     /// Appends an entry whose key is known to be absent.
@@ -101,7 +100,7 @@ impl ExtFields {
     /// Sets `key` to `value`, replacing an existing entry (last write wins, like Java's HashMap).
     pub fn insert(&mut self, key: impl AsRef<str>, value: impl AsRef<str>) {
         let (key, value) = (key.as_ref(), value.as_ref());
-        match self.position(key) {
+        match self.position(key.as_bytes()) {
             Some(i) => {
                 let span = self.push_text(value);
                 self.entries[i].value = span;
@@ -122,7 +121,7 @@ impl ExtFields {
 
     /// Removes `key`, returning its value.
     pub fn remove(&mut self, key: &str) -> Option<String> {
-        let pos = self.position(key)?;
+        let pos = self.position(key.as_bytes())?;
         let e = self.entries.remove(pos);
         let value = self.slice(e.value).to_owned();
         self.compact_if_sparse();
@@ -167,11 +166,7 @@ impl ExtFields {
     /// Deserialization: appends a key, or reuses `key`'s entry when it is already present
     /// (the new key text is dropped again), and returns the entry index.
     fn entry_for_new_key(&mut self, key: Range<usize>) -> Option<usize> {
-        let k = &self.text.as_bytes()[key.clone()];
-        if self.first_bytes & first_byte_bit(k) == 0 {
-            return None;
-        }
-        let existing = self.entries.iter().position(|e| self.key_is(e, k));
+        let existing = self.position(&self.text.as_bytes()[key.clone()]);
         if existing.is_some() {
             self.text.truncate(key.start);
         }
