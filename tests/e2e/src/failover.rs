@@ -246,10 +246,18 @@ pub fn route_master(admin: &Admin, ns: &str, group: &str) -> Option<String> {
 pub struct Frozen(Option<u32>);
 
 impl Frozen {
-    /// Stops `pid`.
+    /// Stops `pid` and returns once every thread of it is stopped. `kill` returns when the
+    /// signal is queued, and only the thread it wakes starts the group stop: on a busy machine
+    /// another thread can run (and, say, acknowledge replicated data) for milliseconds after.
     pub fn freeze(pid: u32) -> Self {
         unsafe_free_kill(pid, libc::SIGSTOP);
-        Self(Some(pid))
+        let frozen = Self(Some(pid));
+        wait_until(
+            "every thread of the frozen process stops",
+            Duration::from_secs(10),
+            || all_threads_stopped(pid),
+        );
+        frozen
     }
 
     /// Continues it (once).
@@ -258,6 +266,19 @@ impl Frozen {
             unsafe_free_kill(pid, libc::SIGCONT);
         }
     }
+}
+
+/// Whether every thread of `pid` is in state `T` (stopped) in `/proc/PID/task/*/stat`.
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().all(|t| {
+        let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+        // "tid (comm) S ...": the name may hold spaces and parentheses, the state follows the last ')'
+        let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start());
+        state.is_some_and(|s| s.starts_with('T'))
+    })
 }
 
 impl Drop for Frozen {
