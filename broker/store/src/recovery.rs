@@ -29,7 +29,7 @@ use crate::error::StoreError;
 use crate::read::store_time_of;
 use crate::record::Layout;
 use crate::scan::ScanStop;
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -58,7 +58,7 @@ pub struct Recovered {
 /// removed and reported: consume queues are derived data, the caller rebuilds them from the
 /// whole commit log. Returns the queues and whether a rebuild is needed.
 pub fn load_queues(root: &Path, units_per_file: u64) -> Result<(QueueMap, bool), StoreError> {
-    let mut map = QueueMap::new();
+    let mut map = QueueMap::default();
     let mut rebuild = false;
     let Ok(topics) = std::fs::read_dir(root) else {
         return Ok((map, rebuild));

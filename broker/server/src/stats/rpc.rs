@@ -4,11 +4,11 @@
 //! answer comes later, from another path).
 
 use super::buckets::{Buckets, HistogramSeries};
+use foldhash::HashMap;
 use parking_lot::RwLock;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::registry::Registry;
 use rmq_protocol::{request_code, response_code};
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 

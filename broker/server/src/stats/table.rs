@@ -4,8 +4,8 @@
 //! per cluster the broker's totals. Sampled by [`StatsTable::sample_due`] once a second.
 
 use super::items::{StatsItem, Window};
+use foldhash::HashMap;
 use parking_lot::{Mutex, RwLock};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Messages stored, by topic.
