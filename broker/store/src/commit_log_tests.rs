@@ -219,3 +219,33 @@ fn a_roll_writes_the_finished_segment_out_and_raw_appends_are_written() {
     assert_eq!(slave.segments()[0].file_len().unwrap(), 512);
     assert_eq!(slave.written(), 512);
 }
+
+#[test]
+fn a_scan_sees_nothing_an_earlier_scan_on_the_same_thread_read() {
+    // the read-ahead buffer is kept per thread: a shorter log scanned after a longer one
+    // must end at its own end, not at bytes left over in the buffer
+    let scan_all = |cl: &CommitLog| {
+        let mut seen = vec![];
+        let (end, stop) = cl
+            .scan(0, i64::MAX, true, |o, _, _| {
+                seen.push(o);
+                Ok(())
+            })
+            .unwrap();
+        (seen, end, stop)
+    };
+    let open_with = |records: usize| {
+        let dir = tempfile::tempdir().unwrap();
+        let cl = CommitLog::open(dir.path(), 1 << 16, 4096).unwrap();
+        append_n(&cl, &mut Tail::new(0), records);
+        cl.write_out().unwrap();
+        (dir, cl)
+    };
+    let (_long_dir, long) = open_with(5);
+    assert_eq!(
+        scan_all(&long),
+        (vec![0, 192, 384, 576, 768], 960, ScanStop::End)
+    );
+    let (_short_dir, short) = open_with(2);
+    assert_eq!(scan_all(&short), (vec![0, 192], 384, ScanStop::End));
+}

@@ -34,7 +34,7 @@ impl CommitLog {
         mut on_record: impl FnMut(i64, &[u8], &Layout) -> Result<(), StoreError>,
     ) -> Result<(i64, ScanStop), StoreError> {
         let mut pos = from;
-        let mut win = Window::default();
+        let mut win = Window::new();
         loop {
             let Some(seg) = self.segment_at(pos) else {
                 return Ok((pos, ScanStop::End));
@@ -89,15 +89,39 @@ impl CommitLog {
     }
 }
 
+thread_local! {
+    /// The read-ahead buffer of this thread's last scan, kept for the next one: the key index
+    /// scans a few dozen records at a time, and a fresh buffer per scan cost an allocation and
+    /// a zero-fill of up to [`SCAN_CHUNK`] bytes each time.
+    static SCAN_BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// Read-ahead buffer over one segment for sequential scans.
-#[derive(Default)]
 struct Window {
     seg_start: i64,
     start: i64,
+    /// Holds `valid` bytes read from `start`; the rest is left over from earlier reads.
     buf: Vec<u8>,
+    valid: usize,
+}
+
+impl Drop for Window {
+    fn drop(&mut self) {
+        SCAN_BUFFER.set(std::mem::take(&mut self.buf));
+    }
 }
 
 impl Window {
+    /// An empty window over this thread's buffer.
+    fn new() -> Self {
+        Self {
+            seg_start: 0,
+            start: 0,
+            buf: SCAN_BUFFER.take(),
+            valid: 0,
+        }
+    }
+
     /// `len` bytes at `in_seg` of `seg` (from its file or `cl`'s write-back buffer), or `None`
     /// if the data is shorter. `room` bounds the read-ahead (to the segment and the scan's
     /// limit).
@@ -111,12 +135,15 @@ impl Window {
     ) -> Result<Option<&[u8]>, StoreError> {
         let covered = self.seg_start == seg.start()
             && in_seg >= self.start
-            && in_seg + len as i64 <= self.start + self.buf.len() as i64;
+            && in_seg + len as i64 <= self.start + self.valid as i64;
         if !covered {
             let want = (len.max(SCAN_CHUNK) as i64).min(room).max(len as i64) as usize;
-            self.buf.resize(want, 0);
-            let n = cl.read_some(seg, in_seg, &mut self.buf)?;
-            self.buf.truncate(n);
+            if self.buf.len() < want {
+                self.buf.resize(want, 0);
+            }
+            self.valid = 0;
+            let n = cl.read_some(seg, in_seg, &mut self.buf[..want])?;
+            self.valid = n;
             self.seg_start = seg.start();
             self.start = in_seg;
             if n < len {
@@ -124,6 +151,6 @@ impl Window {
             }
         }
         let from = (in_seg - self.start) as usize;
-        Ok(self.buf.get(from..from + len))
+        Ok(self.buf[..self.valid].get(from..from + len))
     }
 }
