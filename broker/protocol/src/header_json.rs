@@ -86,13 +86,39 @@ fn decode_serde(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
     })
 }
 
+/// Skips bytes of `s` from `i` on that need no escaping in a JSON string, 8 at a time: returns
+/// the start of the first 8-byte chunk holding a quote, a backslash or a control byte (or of
+/// the last, shorter chunk), so bytes from there on still need a look.
+fn skip_plain_chunks(s: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    while let Some(chunk) = s.get(i..i + 8) {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(chunk);
+        let v = u64::from_le_bytes(b);
+        let special = has_zero(v ^ (ONES * u64::from(b'"')))
+            | has_zero(v ^ (ONES * u64::from(b'\\')))
+            | (v.wrapping_sub(ONES * 0x20) & !v & HIGH);
+        if special != 0 {
+            return i;
+        }
+        i += 8;
+    }
+    i
+}
+
+/// Whether JSON needs `b` escaped inside a string (what serde_json escapes too).
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
 fn put_json_str(dst: &mut BytesMut, s: &str) {
-    // Fast path: nothing to escape.
-    if s.bytes()
-        .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
-    {
+    let bytes = s.as_bytes();
+    let plain = skip_plain_chunks(bytes, 0);
+    if !bytes[plain..].iter().copied().any(needs_escape) {
         dst.put_u8(b'"');
-        dst.put_slice(s.as_bytes());
+        dst.put_slice(bytes);
         dst.put_u8(b'"');
     } else {
         let escaped = serde_json::to_string(s).unwrap_or_else(|_| String::from("\"\""));
@@ -101,39 +127,7 @@ fn put_json_str(dst: &mut BytesMut, s: &str) {
 }
 
 fn put_int(dst: &mut BytesMut, v: i64) {
-    let mut buf = itoa_buf(v);
-    dst.put_slice(buf.as_bytes_mut());
-}
-
-struct SmallDec {
-    buf: [u8; 20],
-    start: usize,
-}
-
-impl SmallDec {
-    fn as_bytes_mut(&mut self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-}
-
-fn itoa_buf(v: i64) -> SmallDec {
-    let mut buf = [0u8; 20];
-    let mut pos = buf.len();
-    let negative = v < 0;
-    let mut n = v.unsigned_abs();
-    loop {
-        pos -= 1;
-        buf[pos] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if negative {
-        pos -= 1;
-        buf[pos] = b'-';
-    }
-    SmallDec { buf, start: pos }
+    dst.put_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 /// Appends the JSON header of `cmd` to `dst`.
@@ -219,21 +213,7 @@ mod fast {
         /// Skips bytes that need no attention inside a string, 8 at a time: stops at the first
         /// chunk holding a quote, a backslash or a control byte (or near the end).
         fn skip_plain(&mut self) {
-            const ONES: u64 = 0x0101_0101_0101_0101;
-            const HIGH: u64 = 0x8080_8080_8080_8080;
-            let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
-            while let Some(chunk) = self.s.get(self.i..self.i + 8) {
-                let mut b = [0u8; 8];
-                b.copy_from_slice(chunk);
-                let v = u64::from_le_bytes(b);
-                let special = has_zero(v ^ (ONES * u64::from(b'"')))
-                    | has_zero(v ^ (ONES * u64::from(b'\\')))
-                    | (v.wrapping_sub(ONES * 0x20) & !v & HIGH);
-                if special != 0 {
-                    return;
-                }
-                self.i += 8;
-            }
+            self.i = super::skip_plain_chunks(self.s, self.i);
         }
 
         /// A JSON string (the opening quote is next).

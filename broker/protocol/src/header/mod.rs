@@ -31,8 +31,9 @@ pub trait Scalar: Sized {
     const EXPECTED: &'static str;
     /// Parses the text form.
     fn parse(text: &str) -> Option<Self>;
-    /// Formats the text form.
-    fn format(&self) -> String;
+    /// Writes the text form as the value of `key` (straight into the map's text: no `String`
+    /// of its own).
+    fn write(&self, key: &'static str, ext: &mut ExtFields);
 }
 
 impl Scalar for String {
@@ -40,8 +41,8 @@ impl Scalar for String {
     fn parse(text: &str) -> Option<Self> {
         Some(text.to_owned())
     }
-    fn format(&self) -> String {
-        self.clone()
+    fn write(&self, key: &'static str, ext: &mut ExtFields) {
+        ext.insert(key, self);
     }
 }
 
@@ -52,8 +53,8 @@ macro_rules! int_scalar {
             fn parse(text: &str) -> Option<Self> {
                 text.trim().parse().ok()
             }
-            fn format(&self) -> String {
-                self.to_string()
+            fn write(&self, key: &'static str, ext: &mut ExtFields) {
+                ext.insert(key, itoa::Buffer::new().format(*self));
             }
         }
     )*};
@@ -65,8 +66,8 @@ impl Scalar for bool {
     fn parse(text: &str) -> Option<Self> {
         Some(text.trim().eq_ignore_ascii_case("true"))
     }
-    fn format(&self) -> String {
-        self.to_string()
+    fn write(&self, key: &'static str, ext: &mut ExtFields) {
+        ext.insert(key, if *self { "true" } else { "false" });
     }
 }
 
@@ -94,7 +95,7 @@ macro_rules! required_value {
                 parse_scalar(key, text)
             }
             fn write(&self, key: &'static str, ext: &mut ExtFields) {
-                ext.insert(key, self.format());
+                Scalar::write(self, key, ext);
             }
         }
     )*};
@@ -108,7 +109,7 @@ impl HeaderValue for bool {
             .is_some_and(|t| t.trim().eq_ignore_ascii_case("true")))
     }
     fn write(&self, key: &'static str, ext: &mut ExtFields) {
-        ext.insert(key, self.format());
+        Scalar::write(self, key, ext);
     }
 }
 
@@ -122,7 +123,7 @@ impl<T: Scalar> HeaderValue for Option<T> {
     }
     fn write(&self, key: &'static str, ext: &mut ExtFields) {
         if let Some(v) = self {
-            ext.insert(key, v.format());
+            v.write(key, ext);
         }
     }
 }

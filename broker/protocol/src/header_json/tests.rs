@@ -149,3 +149,46 @@ fn fast_path_differential_mutations() {
         "only {answered} mutated headers took the fast path"
     );
 }
+
+#[test]
+fn strings_are_written_as_serde_writes_them() {
+    // the 8-byte scan must find a byte to escape in any position of a chunk and in the short
+    // tail; multi-byte UTF-8 and DEL pass through unescaped, as serde leaves them
+    let specials = ['"', '\\', '\u{0}', '\u{1}', '\n', '\u{1f}'];
+    let mut texts: Vec<String> = vec![
+        String::new(),
+        "queueOffset".into(),
+        "0A01020300002A9F0000000000001234".into(),
+        "é中😀 \u{7f} ~".into(),
+    ];
+    for len in [1, 7, 8, 9, 15, 16, 17, 31] {
+        for at in 0..len {
+            for c in specials {
+                let mut t: Vec<char> = "abcdefghijklmnopqrstuvwxyz01234"
+                    .chars()
+                    .take(len)
+                    .collect();
+                t[at] = c;
+                texts.push(t.into_iter().collect());
+            }
+        }
+    }
+    for t in &texts {
+        let mut out = BytesMut::new();
+        put_json_str(&mut out, t);
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            serde_json::to_string(t).unwrap(),
+            "{t:?}"
+        );
+    }
+}
+
+#[test]
+fn integers_are_written_in_full() {
+    for v in [0, 7, -1, 10, 479, i64::from(i32::MIN), i64::MAX, i64::MIN] {
+        let mut out = BytesMut::new();
+        put_int(&mut out, v);
+        assert_eq!(std::str::from_utf8(&out).unwrap(), v.to_string());
+    }
+}

@@ -37,9 +37,9 @@ fn response_base(
 ) -> RemotingCommand {
     let mut resp = RemotingCommand::response_to(req, code, remark);
     resp.ext_fields
-        .insert(property::MSG_REGION, b.config.region_id.clone());
-    resp.ext_fields
-        .insert(property::TRACE_SWITCH, b.config.trace_on.to_string());
+        .insert(property::MSG_REGION, &b.config.region_id);
+    let trace = if b.config.trace_on { "true" } else { "false" };
+    resp.ext_fields.insert(property::TRACE_SWITCH, trace);
     resp
 }
 
