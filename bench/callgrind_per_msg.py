@@ -72,6 +72,7 @@ for title, pat in [("  frame::decode (JSON header)", r"rmq_protocol::frame::deco
                    ("  SendMessageRequestHeaderV2::read_from", r"SendMessageRequestHeaderV2 as .*CommandHeader>::read_from$"),
                    ("  ExtFields::insert", r"rmq_protocol::ext_fields::ExtFields::insert$"),
                    ("  ExtFields::get", r"rmq_protocol::ext_fields::ExtFields::get$"),
+                   ("  FieldReader::get (typed reads)", r"rmq_protocol::ext_fields::FieldReader::get$"),
                    ("  raw_property (store)", r"rmq_store::config::raw_property$"),
                    ("  MessageStore::put", r"MessageStore::put$"),
                    ("  frame::encode (responses)", r"rmq_protocol::frame::encode$"),

@@ -30,5 +30,5 @@ pub mod net;
 pub use codes::{LanguageCode, request_code, response_code};
 pub use command::{RemotingCommand, SerializeType};
 pub use error::{HeaderError, ProtocolError};
-pub use ext_fields::ExtFields;
+pub use ext_fields::{ExtFields, FieldReader};
 pub use frame::FrameLimits;

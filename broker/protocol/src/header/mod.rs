@@ -6,7 +6,7 @@
 //! as on the Java broker), required fields that are absent are an error naming the field.
 
 use crate::error::HeaderError;
-use crate::ext_fields::ExtFields;
+use crate::ext_fields::{ExtFields, FieldReader};
 
 pub mod client;
 pub mod namesrv;
@@ -74,7 +74,7 @@ impl Scalar for bool {
 /// A field of a typed header: required scalars, booleans (default false) and optional values.
 pub trait HeaderValue: Sized {
     /// Reads the field named `key`.
-    fn read(ext: &ExtFields, key: &'static str) -> Result<Self, HeaderError>;
+    fn read(fields: &mut FieldReader<'_>, key: &'static str) -> Result<Self, HeaderError>;
     /// Writes the field named `key` (absent optionals are not written).
     fn write(&self, key: &'static str, ext: &mut ExtFields);
 }
@@ -90,8 +90,8 @@ fn parse_scalar<T: Scalar>(key: &'static str, text: &str) -> Result<T, HeaderErr
 macro_rules! required_value {
     ($($t:ty),*) => {$(
         impl HeaderValue for $t {
-            fn read(ext: &ExtFields, key: &'static str) -> Result<Self, HeaderError> {
-                let text = ext.get(key).ok_or(HeaderError::Missing(key))?;
+            fn read(fields: &mut FieldReader<'_>, key: &'static str) -> Result<Self, HeaderError> {
+                let text = fields.get(key).ok_or(HeaderError::Missing(key))?;
                 parse_scalar(key, text)
             }
             fn write(&self, key: &'static str, ext: &mut ExtFields) {
@@ -103,8 +103,8 @@ macro_rules! required_value {
 required_value!(String, i32, i64);
 
 impl HeaderValue for bool {
-    fn read(ext: &ExtFields, key: &'static str) -> Result<Self, HeaderError> {
-        Ok(ext
+    fn read(fields: &mut FieldReader<'_>, key: &'static str) -> Result<Self, HeaderError> {
+        Ok(fields
             .get(key)
             .is_some_and(|t| t.trim().eq_ignore_ascii_case("true")))
     }
@@ -114,8 +114,8 @@ impl HeaderValue for bool {
 }
 
 impl<T: Scalar> HeaderValue for Option<T> {
-    fn read(ext: &ExtFields, key: &'static str) -> Result<Self, HeaderError> {
-        match ext.get(key) {
+    fn read(fields: &mut FieldReader<'_>, key: &'static str) -> Result<Self, HeaderError> {
+        match fields.get(key) {
             None => Ok(None),
             Some(text) if text.is_empty() && T::EXPECTED != String::EXPECTED => Ok(None),
             Some(text) => parse_scalar(key, text).map(Some),
@@ -145,8 +145,9 @@ macro_rules! command_header {
                 $($crate::header::HeaderValue::write(&self.$field, $key, ext);)*
             }
             fn read_from(ext: &$crate::ExtFields) -> Result<Self, $crate::HeaderError> {
+                let mut fields = ext.reader();
                 Ok(Self {
-                    $($field: $crate::header::HeaderValue::read(ext, $key)?,)*
+                    $($field: $crate::header::HeaderValue::read(&mut fields, $key)?,)*
                 })
             }
         }
