@@ -168,6 +168,34 @@ impl ExtFields {
         }
     }
 
+    /// For decoders: an empty map with room for `entries` entries and `text` bytes of keys and
+    /// values, which they append to [`ExtFields::text_mut`] and record with
+    /// [`ExtFields::push_appended`].
+    pub(crate) fn with_room(entries: usize, text: usize) -> Self {
+        Self {
+            text: String::with_capacity(text),
+            entries: Vec::with_capacity(entries),
+            first_bytes: 0,
+        }
+    }
+
+    /// For decoders: the text keys and values are appended to.
+    pub(crate) fn text_mut(&mut self) -> &mut String {
+        &mut self.text
+    }
+
+    /// For decoders: records the key just appended at `key` with the value appended after it
+    /// at `value`. A repeated key keeps its place and takes the new value (last write wins);
+    /// `None` (a JSON null) leaves the key absent, or its earlier value in place.
+    pub(crate) fn push_appended(&mut self, key: Range<usize>, value: Option<Range<usize>>) {
+        let existing = self.position(&self.text.as_bytes()[key.clone()]);
+        match (value, existing) {
+            (Some(v), Some(i)) => self.entries[i].value = (v.start, v.end),
+            (Some(v), None) => self.push_entry((key.start, key.end), (v.start, v.end)),
+            (None, _) => self.text.truncate(key.start),
+        }
+    }
+
     /// Deserialization: appends a key, or reuses `key`'s entry when it is already present
     /// (the new key text is dropped again), and returns the entry index.
     fn entry_for_new_key(&mut self, key: Range<usize>) -> Option<usize> {

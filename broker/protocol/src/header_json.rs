@@ -87,8 +87,8 @@ fn decode_serde(header: &[u8]) -> Result<RemotingCommand, ProtocolError> {
 }
 
 /// Skips bytes of `s` from `i` on that need no escaping in a JSON string, 8 at a time: returns
-/// the start of the first 8-byte chunk holding a quote, a backslash or a control byte (or of
-/// the last, shorter chunk), so bytes from there on still need a look.
+/// the index of the first quote, backslash or control byte, or the start of the last chunk
+/// (shorter than 8 bytes), whose bytes still need a look.
 fn skip_plain_chunks(s: &[u8], mut i: usize) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -101,7 +101,8 @@ fn skip_plain_chunks(s: &[u8], mut i: usize) -> usize {
             | has_zero(v ^ (ONES * u64::from(b'\\')))
             | (v.wrapping_sub(ONES * 0x20) & !v & HIGH);
         if special != 0 {
-            return i;
+            // the lowest flagged byte is exact (a borrow can only flag bytes above a match)
+            return i + (special.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
@@ -164,6 +165,7 @@ pub fn encode(cmd: &RemotingCommand, dst: &mut BytesMut) {
 /// uses serde, which also produces the error.
 mod fast {
     use super::{ExtFields, LanguageCode, RemotingCommand, SerializeType};
+    use std::ops::Range;
 
     struct P<'a> {
         s: &'a [u8],
@@ -216,40 +218,60 @@ mod fast {
             self.i = super::skip_plain_chunks(self.s, self.i);
         }
 
-        /// A JSON string (the opening quote is next).
-        fn string(&mut self) -> Option<Str<'a>> {
+        /// The start of a JSON string (the opening quote is next): its text up to the closing
+        /// quote (consumed; `true`) or up to the first backslash (`false`).
+        fn plain_part(&mut self) -> Option<(&'a str, bool)> {
             self.eat(b'"')?;
             let start = self.i;
             self.skip_plain();
             loop {
-                let b = self.peek()?;
-                match b {
+                match self.peek()? {
                     b'"' => {
-                        let out = self.text.get(start..self.i)?;
+                        let text = self.text.get(start..self.i)?;
                         self.i += 1;
-                        return Some(Str::Borrowed(out));
+                        return Some((text, true));
                     }
-                    b'\\' => break,
+                    b'\\' => return Some((self.text.get(start..self.i)?, false)),
                     0..=0x1f => return None,
                     _ => self.i += 1,
                 }
             }
-            self.escaped(start)
         }
 
-        /// The rest of a string that has a backslash at `self.i` (its content began at `start`):
-        /// unescaped into one allocation sized to the rest of the header (Java's message
-        /// properties arrive this way, their separators escaped as `\u0001`/`\u0002`), plain runs
-        /// skipped 8 bytes at a time.
-        fn escaped(&mut self, start: usize) -> Option<Str<'a>> {
-            let mut out = String::with_capacity(self.s.len().saturating_sub(start));
-            out.push_str(self.text.get(start..self.i)?);
+        /// A JSON string (the opening quote is next): borrowed from the input when it has no
+        /// escapes, else unescaped into one allocation sized to the rest of the header.
+        fn string(&mut self) -> Option<Str<'a>> {
+            let (plain, closed) = self.plain_part()?;
+            if closed {
+                return Some(Str::Borrowed(plain));
+            }
+            let mut out = String::with_capacity(plain.len() + self.s.len() - self.i);
+            out.push_str(plain);
+            self.unescape_into(&mut out)?;
+            Some(Str::Owned(out))
+        }
+
+        /// A JSON string (the opening quote is next) appended to `out`, unescaped; where it is.
+        fn string_into(&mut self, out: &mut String) -> Option<Range<usize>> {
+            let begin = out.len();
+            let (plain, closed) = self.plain_part()?;
+            out.push_str(plain);
+            if !closed {
+                self.unescape_into(out)?;
+            }
+            Some(begin..out.len())
+        }
+
+        /// The rest of a string from the backslash at `self.i` to the closing quote, unescaped
+        /// onto `out` (Java's message properties arrive this way, their separators escaped as
+        /// `\u0001`/`\u0002`), plain runs skipped 8 bytes at a time.
+        fn unescape_into(&mut self, out: &mut String) -> Option<()> {
             loop {
                 let b = self.peek()?;
                 match b {
                     b'"' => {
                         self.i += 1;
-                        return Some(Str::Owned(out));
+                        return Some(());
                     }
                     b'\\' => {
                         self.i += 1;
@@ -346,43 +368,46 @@ mod fast {
                 return Some(None);
             }
             self.eat(b'{')?;
-            let mut fields = ExtFields::with_capacity(16);
+            // keys and values are disjoint parts of the rest of the header and unescaping
+            // only shortens them: the text never grows
+            let mut fields = ExtFields::with_room(16, self.s.len() - self.i);
             self.ws();
             if self.eat(b'}').is_some() {
                 return Some(Some(fields));
             }
             loop {
-                let key = self.string()?;
+                let key = self.string_into(fields.text_mut())?;
                 self.ws();
                 self.eat(b':')?;
                 self.ws();
-                match self.peek()? {
-                    b'"' => {
-                        let v = self.string()?;
-                        fields.insert(key.as_str(), v.as_str());
-                    }
-                    b't' => {
-                        self.lit(b"true")?;
-                        fields.insert(key.as_str(), "true");
-                    }
-                    b'f' => {
-                        self.lit(b"false")?;
-                        fields.insert(key.as_str(), "false");
-                    }
-                    b'n' => self.lit(b"null")?,
-                    b'-' | b'0'..=b'9' => {
-                        let (negative, v, text) = self.integer()?;
-                        if negative && i64::try_from(v).is_err() {
-                            return None;
-                        }
-                        fields.insert(key.as_str(), text);
-                    }
-                    _ => return None,
-                }
+                let value = self.ext_value(fields.text_mut())?;
+                fields.push_appended(key, value);
                 if self.next_member()? {
                     return Some(Some(fields));
                 }
             }
+        }
+
+        /// An `extFields` value appended to `out` as text (numbers and booleans as they are
+        /// written); `Some(None)` for null.
+        fn ext_value(&mut self, out: &mut String) -> Option<Option<Range<usize>>> {
+            let begin = out.len();
+            let literal = match self.peek()? {
+                b'"' => return self.string_into(out).map(Some),
+                b't' => self.lit(b"true").map(|()| "true")?,
+                b'f' => self.lit(b"false").map(|()| "false")?,
+                b'n' => return self.lit(b"null").map(|()| None),
+                b'-' | b'0'..=b'9' => {
+                    let (negative, v, text) = self.integer()?;
+                    if negative && i64::try_from(v).is_err() {
+                        return None;
+                    }
+                    text
+                }
+                _ => return None,
+            };
+            out.push_str(literal);
+            Some(Some(begin..out.len()))
         }
 
         /// After a member of an object: a comma (more follow) or the closing brace (`true`).

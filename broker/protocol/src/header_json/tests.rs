@@ -192,3 +192,37 @@ fn integers_are_written_in_full() {
         assert_eq!(std::str::from_utf8(&out).unwrap(), v.to_string());
     }
 }
+
+#[test]
+fn the_chunked_scan_stops_exactly_at_the_first_byte_to_escape() {
+    // a byte-at-a-time reference over the same 8-byte chunks
+    let reference = |s: &[u8], mut i: usize| {
+        while i + 8 <= s.len() {
+            if let Some(k) = s[i..i + 8].iter().position(|b| needs_escape(*b)) {
+                return i + k;
+            }
+            i += 8;
+        }
+        i
+    };
+    let bytes = [
+        b'a', b' ', b'"', b'\\', 0x00, 0x1f, 0x20, 0x21, 0x5b, 0x7f, 0x80, 0xa0, 0xdc, 0xff,
+    ];
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    for _ in 0..20_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let len = (x % 40) as usize;
+        let s: Vec<u8> = (0..len)
+            .map(|k| bytes[((x >> (k % 60)) as usize + k * 7) % bytes.len()])
+            .collect();
+        for from in 0..=len.min(9) {
+            assert_eq!(
+                skip_plain_chunks(&s, from),
+                reference(&s, from),
+                "{s:?} from {from}"
+            );
+        }
+    }
+}
