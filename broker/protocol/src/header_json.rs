@@ -327,17 +327,19 @@ mod fast {
                 self.i += 1;
             }
             let digits = self.i;
-            while matches!(self.peek(), Some(b'0'..=b'9')) {
+            // the value while scanning; `None` past u64 (serde would read a float)
+            let mut v: u64 = 0;
+            while let Some(d @ b'0'..=b'9') = self.peek() {
+                v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
                 self.i += 1;
             }
-            let ds = self.text.get(digits..self.i)?;
-            if ds.is_empty() || (ds.len() > 1 && ds.starts_with('0')) {
+            let count = self.i - digits;
+            if count == 0 || (count > 1 && self.s[digits] == b'0') {
                 return None;
             }
             if matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
                 return None;
             }
-            let v: u64 = ds.parse().ok()?;
             if negative && v == 0 {
                 return None;
             }
