@@ -31,6 +31,18 @@ fn rec_of_len(total: usize) -> BytesMut {
     r
 }
 
+/// Every record offset a full scan from 0 visits, where it stopped and why.
+fn scan_all(cl: &CommitLog) -> (Vec<i64>, i64, ScanStop) {
+    let mut seen = vec![];
+    let (end, stop) = cl
+        .scan(0, i64::MAX, true, |o, _, _| {
+            seen.push(o);
+            Ok(())
+        })
+        .unwrap();
+    (seen, end, stop)
+}
+
 #[test]
 fn filler_and_roll() {
     let dir = tempfile::tempdir().unwrap();
@@ -51,15 +63,7 @@ fn filler_and_roll() {
     assert_eq!(cl.read_record(384).unwrap(), None);
     assert_eq!(cl.read_record(512).unwrap().unwrap().len(), 192);
     assert_eq!(cl.segments().len(), 3);
-    let mut seen = vec![];
-    let (end, stop) = cl
-        .scan(0, i64::MAX, true, |o, _, _| {
-            seen.push(o);
-            Ok(())
-        })
-        .unwrap();
-    assert_eq!((end, stop), (1216, ScanStop::End));
-    assert_eq!(seen, offsets);
+    assert_eq!(scan_all(&cl), (offsets, 1216, ScanStop::End));
     // raw reads stop at the segment end and include the filler's zero tail
     let raw = cl.read_raw(0, 10_000).unwrap().unwrap();
     assert_eq!(raw.len(), 512);
@@ -224,16 +228,6 @@ fn a_roll_writes_the_finished_segment_out_and_raw_appends_are_written() {
 fn a_scan_sees_nothing_an_earlier_scan_on_the_same_thread_read() {
     // the read-ahead buffer is kept per thread: a shorter log scanned after a longer one
     // must end at its own end, not at bytes left over in the buffer
-    let scan_all = |cl: &CommitLog| {
-        let mut seen = vec![];
-        let (end, stop) = cl
-            .scan(0, i64::MAX, true, |o, _, _| {
-                seen.push(o);
-                Ok(())
-            })
-            .unwrap();
-        (seen, end, stop)
-    };
     let open_with = |records: usize| {
         let dir = tempfile::tempdir().unwrap();
         let cl = CommitLog::open(dir.path(), 1 << 16, 4096).unwrap();
