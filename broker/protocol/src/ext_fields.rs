@@ -46,11 +46,7 @@ impl ExtFields {
 
     /// An empty map with room for `n` entries.
     pub fn with_capacity(n: usize) -> Self {
-        Self {
-            text: String::with_capacity(n * 24),
-            entries: Vec::with_capacity(n),
-            first_bytes: 0,
-        }
+        Self::with_room(n, n * 24)
     }
 
     fn slice(&self, (start, end): (usize, usize)) -> &str {
@@ -185,8 +181,8 @@ impl ExtFields {
         &mut self.text
     }
 
-    /// For decoders: records the key just appended at `key` with the value appended after it
-    /// at `value`. A repeated key keeps its place and takes the new value (last write wins);
+    /// For decoders (the fast JSON path and serde's): records the key just appended at `key`
+    /// with the value appended after it at `value`. A repeated key keeps its place and takes the new value (last write wins);
     /// `None` (a JSON null) leaves the key absent, or its earlier value in place.
     pub(crate) fn push_appended(&mut self, key: Range<usize>, value: Option<Range<usize>>) {
         let existing = self.position(&self.text.as_bytes()[key.clone()]);
@@ -195,16 +191,6 @@ impl ExtFields {
             (Some(v), None) => self.push_entry((key.start, key.end), (v.start, v.end)),
             (None, _) => self.text.truncate(key.start),
         }
-    }
-
-    /// Deserialization: appends a key, or reuses `key`'s entry when it is already present
-    /// (the new key text is dropped again), and returns the entry index.
-    fn entry_for_new_key(&mut self, key: Range<usize>) -> Option<usize> {
-        let existing = self.position(&self.text.as_bytes()[key.clone()]);
-        if existing.is_some() {
-            self.text.truncate(key.start);
-        }
-        existing
     }
 }
 
@@ -354,20 +340,12 @@ impl<'de> Deserialize<'de> for ExtFields {
                     let Some(key) = key else {
                         return Err(de::Error::custom("extFields key is null"));
                     };
-                    let existing = fields.entry_for_new_key(key.clone());
                     let seed = Append {
                         text: &mut fields.text,
                         key: false,
                     };
-                    match (access.next_value_seed(seed)?, existing) {
-                        (Some(v), Some(i)) => fields.entries[i].value = (v.start, v.end),
-                        (Some(v), None) => {
-                            fields.push_entry((key.start, key.end), (v.start, v.end));
-                        }
-                        // null: the field is absent (a new key's text is dropped again)
-                        (None, None) => fields.text.truncate(key.start),
-                        (None, Some(_)) => {}
-                    }
+                    let value = access.next_value_seed(seed)?;
+                    fields.push_appended(key, value);
                 }
                 Ok(fields)
             }
@@ -419,6 +397,16 @@ mod tests {
         for k in asked {
             assert_eq!(f.reader().get(k), f.get(k), "{k:?} alone");
         }
+    }
+
+    #[test]
+    fn decoding_keeps_the_first_place_and_the_last_value_of_a_repeated_key() {
+        let f: ExtFields =
+            serde_json::from_str(r#"{"a":"1","b":"2","a":"3","c":null,"b":null,"d":"4"}"#).unwrap();
+        assert_eq!(
+            f.iter().collect::<Vec<_>>(),
+            vec![("a", "3"), ("b", "2"), ("d", "4")]
+        );
     }
 
     #[test]

@@ -213,7 +213,7 @@ mod fast {
         }
 
         /// Skips bytes that need no attention inside a string, 8 at a time: stops at the first
-        /// chunk holding a quote, a backslash or a control byte (or near the end).
+        /// quote, backslash or control byte, or at the last chunk (under 8 bytes) to look at.
         fn skip_plain(&mut self) {
             self.i = super::skip_plain_chunks(self.s, self.i);
         }
