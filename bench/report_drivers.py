@@ -166,3 +166,26 @@ def driver_sections(res, drivers, primary):
                 fmt(val_of(pb, k, "p99Ms"), 2), fmt(val_of(pa, k, "driverCpuPct")), fmt(val_of(pb, k, "driverCpuPct"))))
     L.append("")
     return L
+
+
+def pinned_section(res):
+    """A side-by-side run with every broker pinned to cores of its own and the native driver to
+    another (bench/run.sh --pin), saved as bench/results/pinned.json: the brokers' own ceiling
+    next to the shared-core tables above. `res` is that run's results JSON, already folded."""
+    if not res:
+        return []
+    run = res.get("run", {})
+    ran = ran_with(res, "native")
+    if not ran or not run.get("nativeCpu"):
+        return []
+    L = ["## The brokers' own ceiling: each broker on a core of its own", ""]
+    L.append("Every other table lets the load driver and the broker share the machine's CPUs. Here each "
+             "broker's threads were pinned to CPU %s and the native driver's to CPU %s (`taskset`, "
+             "`rmq-bench --cpu`), so a broker had one core to itself and the driver another: a broker "
+             "that needs less CPU per message gets further on its core. Run: `%s` (%s run, %s UTC, rmq %s; "
+             "saved as bench/results/pinned.json, rendered from it)." % (
+                 run.get("brokerCpus"), run.get("nativeCpu"), run.get("command", "bench/run.sh --pin"),
+                 run.get("mode", "?"), run.get("timestamp", "?"), run.get("rmqRev", "?")))
+    L.append("")
+    L.extend(phase_tables(ran, "###"))
+    return L

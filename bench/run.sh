@@ -86,7 +86,9 @@ CACHE="${RMQ_TEST_CACHE:-$HOME/.cache/rmq-test}"
 export RMQ_TEST_CACHE="$CACHE"
 T_START=$(date +%s)
 
-ORIG_ARGS="$*"
+# the arguments as a shell would need them again (an empty plan stays '')
+ORIG_ARGS=""
+(($#)) && ORIG_ARGS="$(printf '%q ' "$@")" && ORIG_ARGS="${ORIG_ARGS% }"
 QUICK=0 PEERS="" OUT="" MD="" RESULTS="" BUILD_RUST=1 LABEL="" PLAN_OVERRIDE="" REPEAT=""
 MEASURE_MS="" WARMUP_MS="" BACKLOG="" BIG_FILL="" DRIVERS="" OPEN_PLAN="" OPEN_PLAN_SET=0 PIN=0
 PCT_PLAN="" PCT_PLAN_SET=0 E2E_PLAN="" E2E_PLAN_SET=0 SCALE_PLAN="" SCALE_PLAN_SET=0 SETTLE_MS=""
