@@ -20,7 +20,9 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BEFORE="" AFTER="" ROUNDS=3 PLAN="sync:128:64,sync:1024:16,async:128" MEASURE_MS=8000 WARMUP_MS=2000
 BEFORE_REV="${RMQ_BEFORE_REV:-before}" AFTER_REV="${RMQ_AFTER_REV:-after}"
-ORIG_ARGS="$*"
+# the arguments as a shell would need them again (the recorded command can be pasted)
+ORIG_ARGS=""
+(($#)) && ORIG_ARGS="$(printf '%q ' "$@")" && ORIG_ARGS="${ORIG_ARGS% }"
 while (($#)); do
   case "$1" in
     --before) BEFORE="$2"; shift 2;;
