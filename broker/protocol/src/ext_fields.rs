@@ -182,8 +182,9 @@ impl ExtFields {
     }
 
     /// For decoders (the fast JSON path and serde's): records the key just appended at `key`
-    /// with the value appended after it at `value`. A repeated key keeps its place and takes the new value (last write wins);
-    /// `None` (a JSON null) leaves the key absent, or its earlier value in place.
+    /// with the value appended after it at `value`. A repeated key keeps its place and takes
+    /// the new value (last write wins); `None` (a JSON null) leaves the key absent, or its
+    /// earlier value in place.
     pub(crate) fn push_appended(&mut self, key: Range<usize>, value: Option<Range<usize>>) {
         let existing = self.position(&self.text.as_bytes()[key.clone()]);
         match (value, existing) {

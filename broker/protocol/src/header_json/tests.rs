@@ -59,6 +59,7 @@ fn fast_path_matches_serde() {
         br#"{"code":0,"remark":"a\"b\\c\/\n\t\u00e9\u4e2d","extFields":{"k":"v\u0001"}}"#,
         br#"{"code":1,"extFields":{"queueId":0,"batch":"0","unitMode":false,"x":null,"s":"a","n":-12,"u":18446744073709551615}}"#,
         br#"{"code":1,"extFields":{"a":"1","b":"2","a":"3","c":null,"b":null}}"#,
+        br#"{"code":-2147483648,"opaque":2147483647,"extFields":{"n":-9223372036854775807}}"#,
         br#"{"code":1,"language":-3,"x":true,"y":null,"z":"q\"","w":12}"#,
         "{\"code\":2,\"remark\":\"h\u{e9}llo \u{4e2d}\"}".as_bytes(),
     ];
@@ -91,6 +92,9 @@ fn fast_path_matches_serde() {
         br#"{"code":01}"#,
         br#"{"code":1,"remark":"tab	raw"}"#,
         br#"{"code":1,"extFields":{"f":-9223372036854775809}}"#,
+        // past u64: the digits scanned so far must not wrap into a small number
+        br#"{"code":1,"extFields":{"f":18446744073709551616}}"#,
+        br#"{"code":1,"extFields":{"f":99999999999999999999}}"#,
         b"\xff",
         b"",
     ];
