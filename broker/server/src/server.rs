@@ -220,6 +220,7 @@ impl BrokerServer {
             limits: rmq_protocol::FrameLimits {
                 max_frame: b.config.max_frame,
             },
+            busy_poll: Some(b.config.busy_poll).filter(|d| !d.is_zero()),
             ..ServerConfig::default()
         };
         let accept_stop = CancellationToken::new();

@@ -109,12 +109,24 @@ impl<H: RequestHandler> RemotingClient<H> {
             let (remote, local) = (stream.peer_addr()?, stream.local_addr()?);
             stream.set_nodelay(true)?;
             let stream = tls.handshake(addr, stream).await?;
-            let (handler, limits) = (self.handler.clone(), self.config.limits);
+            let handler = self.handler.clone();
             return Ok(connection::spawn_tls(
-                stream, remote, local, handler, limits, None,
+                stream,
+                remote,
+                local,
+                handler,
+                self.drive(),
             ));
         }
-        connection::spawn(stream, self.handler.clone(), self.config.limits, None)
+        connection::spawn(stream, self.handler.clone(), self.drive())
+    }
+
+    /// Client connections never time out for idleness and never busy-poll.
+    fn drive(&self) -> connection::Drive {
+        connection::Drive {
+            limits: self.config.limits,
+            ..connection::Drive::default()
+        }
     }
 
     fn timed_out(&self) -> &'static str {

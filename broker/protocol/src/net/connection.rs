@@ -6,6 +6,7 @@
 
 use super::RequestHandler;
 use super::channel::Channel;
+use super::spin::{Polled, Spinner, TryReadNow};
 use crate::command::RemotingCommand;
 use crate::frame::{self, FrameLimits};
 use bytes::BytesMut;
@@ -25,13 +26,24 @@ const WRITE_BATCH: usize = 1024 * 1024;
 /// the read did not fill the buffer (TLS reads stop at a record).
 const YIELD_AFTER: usize = 64;
 
+/// How a connection is driven.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Drive {
+    /// Frame limits.
+    pub(crate) limits: FrameLimits,
+    /// Close the connection when nothing arrived for this long.
+    pub(crate) idle_timeout: Option<Duration>,
+    /// Poll the socket for up to this long after answering, before sleeping in epoll (see
+    /// [`super::spin`]; plaintext only).
+    pub(crate) busy_poll: Option<Duration>,
+}
+
 /// Starts driving a plaintext `stream`; returns its channel. Plaintext keeps tokio's lock-free
 /// owned halves (the hot path).
 pub(crate) fn spawn<H: RequestHandler>(
     stream: TcpStream,
     handler: Arc<H>,
-    limits: FrameLimits,
-    idle_timeout: Option<Duration>,
+    drive: Drive,
 ) -> std::io::Result<Channel> {
     let remote = stream.peer_addr()?;
     let local = stream.local_addr()?;
@@ -43,7 +55,7 @@ pub(crate) fn spawn<H: RequestHandler>(
         remote,
         local,
     };
-    Ok(start(io, handler, limits, idle_timeout))
+    Ok(start(io, handler, drive))
 }
 
 /// Starts driving an established TLS `stream` between `remote` and `local`; returns its channel.
@@ -53,8 +65,7 @@ pub(crate) fn spawn_tls<S, H>(
     remote: SocketAddr,
     local: SocketAddr,
     handler: Arc<H>,
-    limits: FrameLimits,
-    idle_timeout: Option<Duration>,
+    drive: Drive,
 ) -> Channel
 where
     S: AsyncRead + AsyncWrite + Send + 'static,
@@ -67,7 +78,7 @@ where
         remote,
         local,
     };
-    start(io, handler, limits, idle_timeout)
+    start(io, handler, drive)
 }
 
 /// The two directions of a connection and its addresses.
@@ -78,27 +89,16 @@ struct Halves<R, W> {
     local: SocketAddr,
 }
 
-fn start<R, W, H>(
-    io: Halves<R, W>,
-    handler: Arc<H>,
-    limits: FrameLimits,
-    idle_timeout: Option<Duration>,
-) -> Channel
+fn start<R, W, H>(io: Halves<R, W>, handler: Arc<H>, drive: Drive) -> Channel
 where
-    R: AsyncRead + Unpin + Send + 'static,
+    R: AsyncRead + TryReadNow + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
     H: RequestHandler,
 {
     let (tx, rx) = mpsc::unbounded_channel();
     let channel = Channel::new(io.remote, io.local, tx);
     tokio::spawn(write_loop(io.wr, rx, channel.closed_token()));
-    tokio::spawn(read_loop(
-        io.rd,
-        channel.clone(),
-        handler,
-        limits,
-        idle_timeout,
-    ));
+    tokio::spawn(read_loop(io.rd, channel.clone(), handler, drive));
     channel
 }
 
@@ -132,23 +132,34 @@ fn dispatch<H: RequestHandler>(channel: &Channel, handler: &Arc<H>, cmd: Remotin
     }
 }
 
-async fn read_loop<R: AsyncRead + Unpin, H: RequestHandler>(
-    mut rd: R,
-    channel: Channel,
-    handler: Arc<H>,
-    limits: FrameLimits,
-    idle_timeout: Option<Duration>,
-) {
+/// What waiting for the next bytes gave.
+enum Next {
+    /// A read finished: bytes (`0` at the end of the stream) or an error.
+    Read(std::io::Result<usize>),
+    /// Nothing arrived within the idle timeout.
+    Idle,
+    /// The connection was closed from this side.
+    Closed,
+}
+
+async fn read_loop<R, H>(mut rd: R, channel: Channel, handler: Arc<H>, drive: Drive)
+where
+    R: AsyncRead + TryReadNow + Unpin,
+    H: RequestHandler,
+{
     let closed = channel.closed_token();
     let mut buf = BytesMut::with_capacity(READ_BUFFER);
+    let mut spinner = Spinner::new(drive.busy_poll);
     // The last read filled the buffer's free space (at least half a READ_BUFFER): more data is
     // likely waiting.
     let mut filled = false;
-    let idle = idle_timeout.unwrap_or(Duration::from_secs(365 * 24 * 3600));
+    let idle = drive
+        .idle_timeout
+        .unwrap_or(Duration::from_secs(365 * 24 * 3600));
     'conn: loop {
         let mut dispatched = 0usize;
         loop {
-            match frame::decode(&mut buf, &limits) {
+            match frame::decode(&mut buf, &drive.limits) {
                 Ok(Some(cmd)) => {
                     dispatch(&channel, &handler, cmd);
                     dispatched += 1;
@@ -160,36 +171,44 @@ async fn read_loop<R: AsyncRead + Unpin, H: RequestHandler>(
                 }
             }
         }
-        if dispatched > 0 && (filled || dispatched >= YIELD_AFTER) {
+        spinner.dispatched(dispatched);
+        let poll = dispatched > 0 && !filled && spinner.should_poll();
+        if poll || (dispatched > 0 && (filled || dispatched >= YIELD_AFTER)) {
             // Let the write task send the responses of this batch before the next read: a read
             // task that finds data waiting never returns Pending, so under a pipelined load it
             // processed the peer's whole window before one response left, and the two ends took
             // turns instead of working at once (profiled: 60 % busy at both ends, 1.6x fewer
             // async sends per second). A short read left nothing behind: the next read pends
-            // anyway, and the responses of one read still leave in one write.
+            // anyway, and the responses of one read still leave in one write. Before a busy
+            // poll the answers must leave too: the peer waits for them.
             tokio::task::yield_now().await;
         }
         if buf.capacity() - buf.len() < READ_BUFFER / 2 {
             buf.reserve(READ_BUFFER);
         }
         let room = buf.capacity() - buf.len();
-        let read = tokio::select! {
-            _ = closed.cancelled() => break,
-            r = tokio::time::timeout(idle, rd.read_buf(&mut buf)) => r,
+        let polled = match poll {
+            true => spinner.poll(&mut rd, &mut buf),
+            false => Polled::Nothing,
         };
-        match read {
-            Err(_) => {
+        let next = match polled {
+            Polled::Read(r) => Next::Read(r),
+            Polled::Nothing => wait_for_bytes(&mut rd, &mut buf, &mut spinner, &closed, idle).await,
+        };
+        match next {
+            Next::Closed => break,
+            Next::Idle => {
                 tracing::info!(peer = %channel.remote_addr(), "closing idle connection");
                 break;
             }
-            Ok(Ok(0)) => {
+            Next::Read(Ok(0)) => {
                 if !buf.is_empty() {
                     tracing::warn!(peer = %channel.remote_addr(), pending = buf.len(), "connection closed in the middle of a frame");
                 }
                 break;
             }
-            Ok(Ok(n)) => filled = n >= room,
-            Ok(Err(e)) => {
+            Next::Read(Ok(n)) => filled = n >= room,
+            Next::Read(Err(e)) => {
                 tracing::debug!(peer = %channel.remote_addr(), error = %e, "read failed");
                 break;
             }
@@ -197,6 +216,23 @@ async fn read_loop<R: AsyncRead + Unpin, H: RequestHandler>(
     }
     channel.close();
     handler.on_close(&channel);
+}
+
+/// Sleeps until bytes arrive in `buf`, the connection is closed from this side, or `idle` passes.
+async fn wait_for_bytes<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    buf: &mut BytesMut,
+    spinner: &mut Spinner,
+    closed: &CancellationToken,
+    idle: Duration,
+) -> Next {
+    spinner.sleeps();
+    let next = tokio::select! {
+        _ = closed.cancelled() => Next::Closed,
+        r = tokio::time::timeout(idle, rd.read_buf(buf)) => r.map_or(Next::Idle, Next::Read),
+    };
+    spinner.woke();
+    next
 }
 
 async fn write_loop<W: AsyncWrite + Unpin>(

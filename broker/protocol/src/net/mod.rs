@@ -8,6 +8,7 @@ mod codec;
 mod connection;
 mod server;
 mod signal;
+mod spin;
 #[cfg(feature = "tls")]
 pub mod tls;
 
@@ -16,6 +17,7 @@ pub use client::{ClientConfig, IgnoreRequests, RemotingClient};
 pub use codec::RemotingCodec;
 pub use server::{ServerConfig, serve};
 pub use signal::{shutdown_signal, stop_on_signal};
+pub use spin::{BusyPolls, busy_polls};
 
 use crate::command::RemotingCommand;
 use crate::error::{HeaderError, ProtocolError};

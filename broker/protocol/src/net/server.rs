@@ -1,7 +1,7 @@
 //! The accept loop shared by the nameserver and the broker.
 
 use super::RequestHandler;
-use super::connection;
+use super::connection::{self, Drive};
 #[cfg(feature = "tls")]
 use super::tls::{self, TlsMode};
 use crate::frame::FrameLimits;
@@ -17,6 +17,11 @@ pub struct ServerConfig {
     pub limits: FrameLimits,
     /// Close connections silent for this long (Java: 120 s).
     pub idle_timeout: Option<Duration>,
+    /// After answering, poll a plaintext connection for its next request for up to this long
+    /// before sleeping in epoll, when its requests come one at a time and no other connection
+    /// is busy (saves a wake-up per request; burns at most this much CPU per answer). `None`:
+    /// never.
+    pub busy_poll: Option<Duration>,
     /// TLS on this port (`None`, or mode `disabled`: plaintext only).
     #[cfg(feature = "tls")]
     pub tls: Option<Arc<super::tls::ServerTls>>,
@@ -27,6 +32,7 @@ impl Default for ServerConfig {
         Self {
             limits: FrameLimits::default(),
             idle_timeout: Some(Duration::from_secs(120)),
+            busy_poll: None,
             #[cfg(feature = "tls")]
             tls: None,
         }
@@ -42,6 +48,11 @@ pub async fn serve<H: RequestHandler>(
     config: ServerConfig,
     shutdown: CancellationToken,
 ) {
+    let drive = Drive {
+        limits: config.limits,
+        idle_timeout: config.idle_timeout,
+        busy_poll: config.busy_poll,
+    };
     loop {
         let accepted = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -55,17 +66,11 @@ pub async fn serve<H: RequestHandler>(
                     .as_ref()
                     .filter(|t| t.mode() != TlsMode::Disabled)
                 {
-                    let drive = tls::Drive {
-                        limits: config.limits,
-                        idle_timeout: config.idle_timeout,
-                    };
                     let (tls, handler) = (tls.clone(), handler.clone());
                     tls::spawn_accept(stream, peer, tls, handler, drive, shutdown.clone());
                     continue;
                 }
-                if let Err(e) =
-                    connection::spawn(stream, handler.clone(), config.limits, config.idle_timeout)
-                {
+                if let Err(e) = connection::spawn(stream, handler.clone(), drive) {
                     tracing::warn!(%peer, error = %e, "cannot set up connection");
                 }
             }

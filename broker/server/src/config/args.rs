@@ -69,7 +69,8 @@ impl Args {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{BrokerRole, FlushDiskType};
+    use crate::config::{BrokerRole, DEFAULT_BUSY_POLL, FlushDiskType};
+    use std::time::Duration;
 
     #[test]
     fn file_set_and_flags_in_order() {
@@ -153,6 +154,34 @@ mod tests {
         assert!(c.to_properties().contains("commitLogWriteBack=4096"));
         let err = with(&["commitLogWriteBack=-1"]).unwrap_err().to_string();
         assert!(err.contains("commitLogWriteBack"), "{err}");
+    }
+
+    #[test]
+    fn busy_poll_is_bounded_and_reported() {
+        let with = |set: &[&str]| {
+            BrokerConfig::from_args(&Args {
+                set: set.iter().map(|s| (*s).to_owned()).collect(),
+                ..Args::default()
+            })
+        };
+        let c = with(&[]).unwrap();
+        assert_eq!(c.busy_poll, DEFAULT_BUSY_POLL);
+        assert!(c.to_properties().contains("busyPollMicros=50\n"));
+        let c = with(&["busyPollMicros=0"]).unwrap();
+        assert!(c.busy_poll.is_zero());
+        let c = with(&["busyPollMicros=1000"]).unwrap();
+        assert_eq!(c.busy_poll, Duration::from_millis(1));
+        for bad in [
+            "busyPollMicros=1001",
+            "busyPollMicros=-5",
+            "busyPollMicros=fast",
+        ] {
+            let err = with(&[bad]).unwrap_err().to_string();
+            assert!(
+                err.contains("busyPollMicros") && err.contains("1000"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

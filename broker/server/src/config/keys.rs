@@ -4,6 +4,10 @@ use super::parse::{boolean, invalid, millis, parse, positive_ms};
 use super::{BrokerConfig, BrokerRole, ConfigError, FlushDiskType};
 use std::time::Duration;
 
+/// The longest busy poll `busyPollMicros` accepts: polling longer than a millisecond after every
+/// answer costs more CPU than any wake-up it could save.
+const MAX_BUSY_POLL_MICROS: u64 = 1000;
+
 /// Keys of Apache RocketMQ's broker.conf we accept without acting on them.
 const ACCEPTED_UNUSED: &[&str] = &[
     "destroyMapedFileIntervalForcibly",
@@ -132,6 +136,13 @@ impl BrokerConfig {
                 if self.max_frame < 1024 {
                     return Err(invalid(origin, key, v, "at least 1024 bytes"));
                 }
+            }
+            "busyPollMicros" => {
+                let micros: u64 = parse(origin, key, v, "microseconds, 0 to 1000 (0 = never)")?;
+                if micros > MAX_BUSY_POLL_MICROS {
+                    return Err(invalid(origin, key, v, "at most 1000 microseconds"));
+                }
+                self.busy_poll = Duration::from_micros(micros);
             }
             "flushConsumerOffsetInterval" => {
                 self.flush_consumer_offset_interval = millis(origin, key, v)?
@@ -264,6 +275,7 @@ impl BrokerConfig {
             format!("defaultTopicQueueNums={}", self.default_topic_queue_nums),
             format!("brokerPermission={}", self.broker_permission),
             format!("maxMessageSize={}", self.max_message_size),
+            format!("busyPollMicros={}", self.busy_poll.as_micros()),
             format!("longPollingEnable={}", self.long_polling_enable),
             format!("messageDelayLevel={}", self.message_delay_level),
             format!(

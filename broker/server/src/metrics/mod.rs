@@ -10,6 +10,7 @@
 //! | `rocketmq_group_diff` | cluster, broker, group, topic | consumer lag: sum over queues of max offset - committed offset |
 //! | `rocketmq_brokeruntime_<key>` | cluster, broker | every numeric GET_BROKER_RUNTIME_INFO key, snake_case (`commitLogDiskRatio` → `rocketmq_brokeruntime_commit_log_disk_ratio`, `putTps`, `msgPutTotalTodayNow`, `commitLogMaxOffset`, `storeFailed` as 0/1, ...) |
 //! | `rmq_broker_messages_in_total`, `rmq_broker_messages_out_total` | cluster, broker | messages stored / handed to consumers since start |
+//! | `rmq_broker_busy_polls_caught_total`, `rmq_broker_busy_polls_missed_total` | cluster, broker | busy polls (`busyPollMicros`) that caught the next request / gave up |
 //! | `rmq_metrics_series_dropped` | | topic or group series left out by the cap |
 //! | `rmq_broker_ready` | cluster, broker | 1 when `/readyz` says ready |
 //! | `rmq_broker_namesrvs_registered`, `rmq_broker_namesrvs_configured` | cluster, broker | nameservers that took the last registration / configured |
@@ -169,6 +170,7 @@ pub fn render(b: &Broker, health: Option<&Snapshot>) -> String {
     if let Some(h) = health {
         readiness_gauges(&mut reg, h, &labels);
     }
+    let polls = rmq_protocol::net::busy_polls();
     for (name, help, v) in [
         (
             "rmq_broker_messages_in",
@@ -179,6 +181,16 @@ pub fn render(b: &Broker, health: Option<&Snapshot>) -> String {
             "rmq_broker_messages_out",
             "messages handed to consumers since start",
             b.stats.gets(),
+        ),
+        (
+            "rmq_broker_busy_polls_caught",
+            "answers after which polling the connection caught its next request (busyPollMicros)",
+            polls.caught,
+        ),
+        (
+            "rmq_broker_busy_polls_missed",
+            "busy polls that gave up and slept after all: CPU spent for nothing",
+            polls.missed,
         ),
     ] {
         let family = Family::<BrokerLabels, FGauge>::default();

@@ -4,9 +4,8 @@
 
 use super::ServerTls;
 use super::settings::TlsMode;
-use crate::frame::FrameLimits;
 use crate::net::RequestHandler;
-use crate::net::connection;
+use crate::net::connection::{self, Drive};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,15 +38,6 @@ pub(crate) fn route(mode: TlsMode, first_byte: u8) -> Route {
         (false, TlsMode::Enforcing) => Route::Refuse,
         (false, _) => Route::Plain,
     }
-}
-
-/// Connection settings handed on to the connection driver.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Drive {
-    /// Frame limits.
-    pub(crate) limits: FrameLimits,
-    /// Idle timeout.
-    pub(crate) idle_timeout: Option<Duration>,
 }
 
 /// Negotiates and drives `stream` in a new task; gives up when `shutdown` is cancelled.
@@ -90,7 +80,7 @@ async fn negotiate<H: RequestHandler>(
     };
     match route(tls.mode(), first) {
         Route::Plain => {
-            if let Err(e) = connection::spawn(stream, handler, drive.limits, drive.idle_timeout) {
+            if let Err(e) = connection::spawn(stream, handler, drive) {
                 tracing::warn!(%peer, error = %e, "cannot set up connection");
             }
         }
@@ -122,14 +112,7 @@ async fn handshake<H: RequestHandler>(
     let accept = TlsAcceptor::from(tls.config()).accept(stream);
     match tokio::time::timeout_at(deadline, accept).await {
         Ok(Ok(stream)) => {
-            connection::spawn_tls(
-                stream,
-                peer,
-                local,
-                handler,
-                drive.limits,
-                drive.idle_timeout,
-            );
+            connection::spawn_tls(stream, peer, local, handler, drive);
         }
         Ok(Err(e)) => tracing::warn!("TLS handshake with {peer} failed: {e}"),
         Err(_) => tracing::warn!(

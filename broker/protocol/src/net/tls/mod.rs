@@ -17,7 +17,7 @@ mod server;
 mod settings;
 mod stream;
 
-pub(crate) use accept::{Drive, spawn as spawn_accept};
+pub(crate) use accept::spawn as spawn_accept;
 pub use client::{ClientTls, server_name};
 pub use error::TlsError;
 pub use server::ServerTls;

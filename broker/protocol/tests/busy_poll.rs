@@ -1,0 +1,80 @@
+//! Busy polling (`ServerConfig::busy_poll`) over real sockets on 127.0.0.1: a one-at-a-time
+//! client is answered correctly whether its requests are caught by a poll or by epoll, polls do
+//! happen for it, and a server without a budget never polls. One test, so the process-wide
+//! counts are not shared with another test running at the same time.
+#![allow(clippy::unwrap_used)]
+
+use rmq_protocol::RemotingCommand;
+use rmq_protocol::net::{
+    Channel, ClientConfig, RemotingClient, RequestHandler, ServerConfig, busy_polls, serve,
+};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+struct Echo;
+
+impl RequestHandler for Echo {
+    async fn handle(&self, _: &Channel, req: RemotingCommand) -> Option<RemotingCommand> {
+        Some(RemotingCommand::success(&req).with_body(req.body.clone()))
+    }
+}
+
+async fn start(busy_poll: Option<Duration>) -> (String, CancellationToken) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let stop = CancellationToken::new();
+    let config = ServerConfig {
+        busy_poll,
+        ..ServerConfig::default()
+    };
+    tokio::spawn(serve(listener, Arc::new(Echo), config, stop.clone()));
+    (addr, stop)
+}
+
+/// Sends `count` requests one after the other, each checked against its answer.
+async fn one_at_a_time(client: &RemotingClient, addr: &str, count: u32) {
+    for i in 0..count {
+        let body = format!("request {i}").into_bytes();
+        let req = RemotingCommand::request(1).with_body(body.clone());
+        let resp = client
+            .invoke(addr, req, Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(&resp.body[..], &body[..], "answer {i}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_catch_one_at_a_time_requests_and_only_with_a_budget() {
+    let (addr, stop) = start(None).await;
+    let client = RemotingClient::new(ClientConfig::default());
+    let before = busy_polls();
+    one_at_a_time(&client, &addr, 200).await;
+    assert_eq!(busy_polls(), before, "no budget: no poll");
+    stop.cancel();
+
+    // A generous budget, so a slow test machine still answers within it now and then.
+    let (addr, stop) = start(Some(Duration::from_millis(5))).await;
+    let client = RemotingClient::new(ClientConfig::default());
+    one_at_a_time(&client, &addr, 500).await;
+    let after = busy_polls();
+    assert!(
+        after.caught > before.caught,
+        "500 requests one at a time and no poll caught one: {after:?}"
+    );
+    // Pipelined requests on the same connection after it polled: each still gets its answer.
+    let client = Arc::new(client);
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (c, a) = (client.clone(), addr.clone());
+            tokio::spawn(async move { one_at_a_time(&c, &a, 50).await })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    one_at_a_time(&client, &addr, 100).await;
+    stop.cancel();
+}
