@@ -14,10 +14,12 @@
 //! - never longer than the budget, after which the connection sleeps in epoll as before.
 
 use bytes::BytesMut;
+use std::io::Read;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-/// Read tasks of this process that are awake (not waiting in epoll for their next read).
+/// Read tasks of this process that may poll (servers' connections with a budget) and are awake
+/// (not waiting in epoll for their next read).
 static AWAKE: AtomicUsize = AtomicUsize::new(0);
 /// Polls that caught the next request.
 static CAUGHT: AtomicU64 = AtomicU64::new(0);
@@ -41,22 +43,29 @@ pub fn busy_polls() -> BusyPolls {
     }
 }
 
+/// Bytes a poll reads at most; the rest of a larger request is read the usual way.
+const POLL_CHUNK: usize = 4096;
+
 /// A read half that can be read without waiting: plaintext TCP can, a TLS stream cannot (its
 /// records are decrypted inside its own `poll_read`).
 pub(crate) trait TryReadNow {
-    /// Reads what is waiting into `buf`: `Some(Ok(0))` at the end of the stream, an error of
+    /// Reads what is waiting into `into`: `Some(Ok(0))` at the end of the stream, an error of
     /// kind `WouldBlock` when nothing waits, `None` when this transport cannot be polled.
-    fn try_read_now(&mut self, buf: &mut BytesMut) -> Option<std::io::Result<usize>>;
+    fn try_read_now(&mut self, into: &mut [u8]) -> Option<std::io::Result<usize>>;
 }
 
 impl TryReadNow for tokio::net::tcp::OwnedReadHalf {
-    fn try_read_now(&mut self, buf: &mut BytesMut) -> Option<std::io::Result<usize>> {
-        Some(self.try_read_buf(buf))
+    fn try_read_now(&mut self, into: &mut [u8]) -> Option<std::io::Result<usize>> {
+        // Ask the kernel: tokio's own `try_read` answers WouldBlock without a syscall until its
+        // I/O driver has seen the socket readable, i.e. until another runtime thread has been
+        // woken up for it, the very wake-up the poll is there to save.
+        let socket = socket2::SockRef::from(self.as_ref());
+        Some((&*socket).read(into))
     }
 }
 
 impl<S> TryReadNow for tokio::io::ReadHalf<S> {
-    fn try_read_now(&mut self, _buf: &mut BytesMut) -> Option<std::io::Result<usize>> {
+    fn try_read_now(&mut self, _into: &mut [u8]) -> Option<std::io::Result<usize>> {
         None
     }
 }
@@ -69,8 +78,8 @@ pub(crate) enum Polled {
     Nothing,
 }
 
-/// One connection's polling state. Counts its read task as awake from creation until it sleeps,
-/// and again after every wake-up, until dropped.
+/// One connection's polling state. With a budget, counts its read task as awake from creation
+/// until it sleeps, and again after every wake-up, until dropped.
 pub(crate) struct Spinner {
     /// The process's count of awake read tasks (a test's own counter in tests).
     awake: &'static AtomicUsize,
@@ -82,6 +91,8 @@ pub(crate) struct Spinner {
     idle_since: Option<Instant>,
     /// The last wait for a request was shorter than the budget.
     short_waits: bool,
+    /// Where a poll reads to (empty when the budget is zero).
+    scratch: Vec<u8>,
     /// Reads in a row that carried exactly one request (a client that pipelines sends several
     /// in one read now and then, and does not wait for each answer).
     single_reads: u32,
@@ -97,14 +108,28 @@ impl Spinner {
     }
 
     fn counted_in(awake: &'static AtomicUsize, budget: Option<Duration>) -> Self {
-        awake.fetch_add(1, Ordering::Relaxed);
-        Self {
+        let mut spinner = Self {
             awake,
-            counted: true,
+            counted: false,
             budget: budget.unwrap_or_default(),
             idle_since: None,
             short_waits: false,
+            scratch: match budget.is_some_and(|b| !b.is_zero()) {
+                true => vec![0; POLL_CHUNK],
+                false => Vec::new(),
+            },
             single_reads: 0,
+        };
+        spinner.count();
+        spinner
+    }
+
+    /// Counts this read task as awake, if it may poll (a client's connections never do, and
+    /// are not counted).
+    fn count(&mut self) {
+        if !self.counted && !self.budget.is_zero() {
+            self.awake.fetch_add(1, Ordering::Relaxed);
+            self.counted = true;
         }
     }
 
@@ -118,10 +143,7 @@ impl Spinner {
 
     /// The read task woke up from epoll with data (or an error).
     pub(crate) fn woke(&mut self) {
-        if !self.counted {
-            self.awake.fetch_add(1, Ordering::Relaxed);
-            self.counted = true;
-        }
+        self.count();
         if let Some(since) = self.idle_since.take() {
             self.short_waits = since.elapsed() < self.budget;
         }
@@ -152,10 +174,13 @@ impl Spinner {
         let start = Instant::now();
         self.idle_since = Some(start);
         loop {
-            match rd.try_read_now(buf) {
+            match rd.try_read_now(&mut self.scratch) {
                 None => return Polled::Nothing,
                 Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Some(read) => {
+                    if let Ok(n) = read {
+                        buf.extend_from_slice(&self.scratch[..n]);
+                    }
                     CAUGHT.fetch_add(1, Ordering::Relaxed);
                     self.idle_since = None;
                     self.short_waits = true;
@@ -190,14 +215,22 @@ mod tests {
     }
 
     impl TryReadNow for Scripted {
-        fn try_read_now(&mut self, buf: &mut BytesMut) -> Option<std::io::Result<usize>> {
+        fn try_read_now(&mut self, into: &mut [u8]) -> Option<std::io::Result<usize>> {
             self.calls += 1;
             if self.calls <= self.empty_reads {
                 return Some(Err(std::io::ErrorKind::WouldBlock.into()));
             }
-            buf.extend_from_slice(&vec![7u8; self.ready]);
+            into[..self.ready].fill(7);
             Some(Ok(self.ready))
         }
+    }
+
+    /// `s` after the reads in a row of one request each that make it a one-at-a-time client.
+    fn one_at_a_time(mut s: Spinner) -> Spinner {
+        for _ in 0..ONE_AT_A_TIME {
+            s.dispatched(1);
+        }
+        s
     }
 
     fn reader(empty_reads: usize, ready: usize) -> Scripted {
@@ -211,7 +244,7 @@ mod tests {
     #[test]
     fn a_connection_polls_only_after_a_short_wait() {
         static AWAKE: AtomicUsize = AtomicUsize::new(0);
-        let mut s = Spinner::counted_in(&AWAKE, Some(Duration::from_millis(50)));
+        let mut s = one_at_a_time(Spinner::counted_in(&AWAKE, Some(Duration::from_millis(50))));
         assert!(!s.should_poll(), "no wait seen yet");
         s.sleeps();
         s.woke();
@@ -231,7 +264,7 @@ mod tests {
     #[test]
     fn another_awake_connection_stops_polling() {
         static AWAKE: AtomicUsize = AtomicUsize::new(0);
-        let mut s = Spinner::counted_in(&AWAKE, Some(Duration::from_secs(5)));
+        let mut s = one_at_a_time(Spinner::counted_in(&AWAKE, Some(Duration::from_secs(5))));
         s.sleeps();
         s.woke();
         assert!(s.should_poll());
@@ -249,7 +282,7 @@ mod tests {
     #[test]
     fn a_poll_returns_what_arrives_within_the_budget() {
         static AWAKE: AtomicUsize = AtomicUsize::new(0);
-        let mut s = Spinner::counted_in(&AWAKE, Some(Duration::from_secs(5)));
+        let mut s = one_at_a_time(Spinner::counted_in(&AWAKE, Some(Duration::from_secs(5))));
         let mut buf = BytesMut::new();
         let mut rd = reader(1000, 3);
         assert!(matches!(s.poll(&mut rd, &mut buf), Polled::Read(Ok(3))));
@@ -263,7 +296,7 @@ mod tests {
     #[test]
     fn a_poll_gives_up_after_the_budget_and_stops_polling() {
         static AWAKE: AtomicUsize = AtomicUsize::new(0);
-        let mut s = Spinner::counted_in(&AWAKE, Some(Duration::from_millis(2)));
+        let mut s = one_at_a_time(Spinner::counted_in(&AWAKE, Some(Duration::from_millis(2))));
         let began = Instant::now();
         let polled = s.poll(&mut reader(usize::MAX, 1), &mut BytesMut::new());
         assert!(matches!(polled, Polled::Nothing));
@@ -277,11 +310,32 @@ mod tests {
     #[test]
     fn no_budget_never_polls() {
         static AWAKE: AtomicUsize = AtomicUsize::new(0);
-        let mut s = Spinner::counted_in(&AWAKE, None);
+        let mut s = one_at_a_time(Spinner::counted_in(&AWAKE, None));
         s.sleeps();
         s.woke();
         s.sleeps();
         s.woke();
         assert!(!s.should_poll());
+        assert_eq!(
+            AWAKE.load(Ordering::Relaxed),
+            0,
+            "a client's read task is not counted"
+        );
+    }
+
+    #[test]
+    fn a_pipelining_client_does_not_poll() {
+        static AWAKE: AtomicUsize = AtomicUsize::new(0);
+        let mut s = one_at_a_time(Spinner::counted_in(&AWAKE, Some(Duration::from_millis(50))));
+        s.dispatched(2);
+        s.sleeps();
+        s.woke();
+        assert!(!s.should_poll(), "two requests in one read");
+        for _ in 1..ONE_AT_A_TIME {
+            s.dispatched(1);
+        }
+        assert!(!s.should_poll(), "one read short of the streak");
+        s.dispatched(1);
+        assert!(s.should_poll());
     }
 }
