@@ -7,11 +7,15 @@
 //! bounded time first catches that next request on a thread that is still running.
 //!
 //! Polling burns CPU, so it happens only when it is likely to pay and unlikely to hurt:
-//! - the connection's last wait for a request was shorter than the budget (a ping-pong client;
-//!   a connection among many, whose requests come far apart, never polls);
-//! - no other connection's read task is awake (polling holds a runtime thread, and anything
-//!   else runnable is better served by it); checked before and during the poll;
-//! - never longer than the budget, after which the connection sleeps in epoll as before.
+//! - the connection's last [`ONE_AT_A_TIME`] reads each carried exactly one request (a client
+//!   that pipelines, such as 64 sender threads sharing one connection, does not wait for each
+//!   answer and is not polled for);
+//! - the connection's last wait for a request was shorter than the budget (a client farther
+//!   away, or one that pauses between requests, never polls);
+//! - no other polling connection's read task is awake (polling holds a runtime thread, and
+//!   anything else runnable is better served by it); checked before and during the poll;
+//! - never longer than the budget, after which the connection sleeps in epoll as before, and
+//!   with the CPU yielded between tries, so a thread waiting for the core gets it.
 
 use bytes::BytesMut;
 use std::io::Read;
@@ -91,7 +95,7 @@ pub(crate) struct Spinner {
     idle_since: Option<Instant>,
     /// The last wait for a request was shorter than the budget.
     short_waits: bool,
-    /// Where a poll reads to (empty when the budget is zero).
+    /// Where a poll reads to (allocated by the first poll).
     scratch: Vec<u8>,
     /// Reads in a row that carried exactly one request (a client that pipelines sends several
     /// in one read now and then, and does not wait for each answer).
@@ -114,10 +118,7 @@ impl Spinner {
             budget: budget.unwrap_or_default(),
             idle_since: None,
             short_waits: false,
-            scratch: match budget.is_some_and(|b| !b.is_zero()) {
-                true => vec![0; POLL_CHUNK],
-                false => Vec::new(),
-            },
+            scratch: Vec::new(),
             single_reads: 0,
         };
         spinner.count();
@@ -173,15 +174,18 @@ impl Spinner {
     pub(crate) fn poll<R: TryReadNow>(&mut self, rd: &mut R, buf: &mut BytesMut) -> Polled {
         let start = Instant::now();
         self.idle_since = Some(start);
+        if self.scratch.is_empty() {
+            self.scratch = vec![0; POLL_CHUNK];
+        }
         loop {
             match rd.try_read_now(&mut self.scratch) {
                 None => return Polled::Nothing,
-                Some(Err(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Some(Err(e)) if nothing_yet(&e) => {}
                 Some(read) => {
                     if let Ok(n) = read {
                         buf.extend_from_slice(&self.scratch[..n]);
+                        CAUGHT.fetch_add(1, Ordering::Relaxed);
                     }
-                    CAUGHT.fetch_add(1, Ordering::Relaxed);
                     self.idle_since = None;
                     self.short_waits = true;
                     return Polled::Read(read);
@@ -197,6 +201,15 @@ impl Spinner {
     }
 }
 
+/// A read error that only means "nothing yet": nothing waiting, or a signal interrupted the
+/// read.
+fn nothing_yet(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+    )
+}
+
 impl Drop for Spinner {
     fn drop(&mut self) {
         self.sleeps();
@@ -207,9 +220,10 @@ impl Drop for Spinner {
 mod tests {
     use super::*;
 
-    /// A reader that has nothing for `empty_reads` calls, then `ready` bytes.
+    /// A reader that fails with `empty` for `empty_reads` calls, then has `ready` bytes.
     struct Scripted {
         empty_reads: usize,
+        empty: std::io::ErrorKind,
         ready: usize,
         calls: usize,
     }
@@ -218,7 +232,7 @@ mod tests {
         fn try_read_now(&mut self, into: &mut [u8]) -> Option<std::io::Result<usize>> {
             self.calls += 1;
             if self.calls <= self.empty_reads {
-                return Some(Err(std::io::ErrorKind::WouldBlock.into()));
+                return Some(Err(self.empty.into()));
             }
             into[..self.ready].fill(7);
             Some(Ok(self.ready))
@@ -236,6 +250,7 @@ mod tests {
     fn reader(empty_reads: usize, ready: usize) -> Scripted {
         Scripted {
             empty_reads,
+            empty: std::io::ErrorKind::WouldBlock,
             ready,
             calls: 0,
         }
@@ -291,6 +306,22 @@ mod tests {
             s.should_poll(),
             "a poll that found data keeps the connection polling"
         );
+    }
+
+    #[test]
+    fn an_interrupted_read_is_tried_again_and_a_failed_one_ends_the_poll() {
+        static AWAKE: AtomicUsize = AtomicUsize::new(0);
+        let mut s = one_at_a_time(Spinner::counted_in(&AWAKE, Some(Duration::from_secs(5))));
+        let mut buf = BytesMut::new();
+        let mut rd = reader(3, 2);
+        rd.empty = std::io::ErrorKind::Interrupted;
+        assert!(matches!(s.poll(&mut rd, &mut buf), Polled::Read(Ok(2))));
+        assert_eq!((rd.calls, buf.len()), (4, 2));
+        let mut rd = reader(1, 2);
+        rd.empty = std::io::ErrorKind::ConnectionReset;
+        let polled = s.poll(&mut rd, &mut buf);
+        assert!(matches!(polled, Polled::Read(Err(ref e)) if e.kind() == rd.empty));
+        assert_eq!(rd.calls, 1, "a reset connection is not polled again");
     }
 
     #[test]
