@@ -15,9 +15,16 @@ use tokio_util::sync::CancellationToken;
 
 struct Echo;
 
+/// Code of the requests the handler says are not worth polling for.
+const NOT_WORTH_POLLING: i32 = 2;
+
 impl RequestHandler for Echo {
     async fn handle(&self, _: &Channel, req: RemotingCommand) -> Option<RemotingCommand> {
         Some(RemotingCommand::success(&req).with_body(req.body.clone()))
+    }
+
+    fn busy_poll_after(&self, request_code: i32) -> bool {
+        request_code != NOT_WORTH_POLLING
     }
 }
 
@@ -35,9 +42,14 @@ async fn start(busy_poll: Option<Duration>) -> (String, CancellationToken) {
 
 /// Sends `count` requests one after the other, each checked against its answer.
 async fn one_at_a_time(client: &RemotingClient, addr: &str, count: u32) {
+    one_at_a_time_of(client, addr, count, 1).await
+}
+
+/// Sends `count` requests of `code` one after the other, each checked against its answer.
+async fn one_at_a_time_of(client: &RemotingClient, addr: &str, count: u32, code: i32) {
     for i in 0..count {
         let body = format!("request {i}").into_bytes();
-        let req = RemotingCommand::request(1).with_body(body.clone());
+        let req = RemotingCommand::request(code).with_body(body.clone());
         let resp = client
             .invoke(addr, req, Duration::from_secs(5))
             .await
@@ -76,5 +88,19 @@ async fn polls_catch_one_at_a_time_requests_and_only_with_a_budget() {
         t.await.unwrap();
     }
     one_at_a_time(&client, &addr, 100).await;
+    stop.cancel();
+
+    // Requests the handler says are not worth it: no poll after them, one at a time or not.
+    let (addr, stop) = start(Some(Duration::from_millis(5))).await;
+    let client = RemotingClient::new(ClientConfig::default());
+    // The last poll of the connection before may still be running out its budget.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let before = busy_polls();
+    one_at_a_time_of(&client, &addr, 300, NOT_WORTH_POLLING).await;
+    assert_eq!(
+        busy_polls(),
+        before,
+        "polled after requests not worth it (before: {before:?})"
+    );
     stop.cancel();
 }

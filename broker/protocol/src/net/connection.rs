@@ -158,9 +158,12 @@ where
         .unwrap_or(Duration::from_secs(365 * 24 * 3600));
     'conn: loop {
         let mut dispatched = 0usize;
+        // Every request of this read is one worth polling for after its answer.
+        let mut worth_polling = true;
         loop {
             match frame::decode(&mut buf, &drive.limits) {
                 Ok(Some(cmd)) => {
+                    worth_polling &= cmd.is_response() || handler.busy_poll_after(cmd.code);
                     dispatch(&channel, &handler, cmd);
                     dispatched += 1;
                 }
@@ -171,7 +174,7 @@ where
                 }
             }
         }
-        spinner.dispatched(dispatched);
+        spinner.dispatched(if worth_polling { dispatched } else { 0 });
         let poll = dispatched > 0 && !filled && spinner.should_poll();
         if poll || (dispatched > 0 && (filled || dispatched >= YIELD_AFTER)) {
             // Let the write task send the responses of this batch before the next read: a read

@@ -59,4 +59,12 @@ pub trait RequestHandler: Send + Sync + 'static {
 
     /// Called once when the connection closes.
     fn on_close(&self, _channel: &Channel) {}
+
+    /// Whether a client sending requests of this code one at a time is worth busy polling for
+    /// (`ServerConfig::busy_poll`): its next request is expected right after the answer and
+    /// latency matters. A consumer's pulls, say, are not: polling for them burns a core and
+    /// gains nothing. Every code by default.
+    fn busy_poll_after(&self, _request_code: i32) -> bool {
+        true
+    }
 }

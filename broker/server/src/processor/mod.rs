@@ -152,4 +152,13 @@ impl RequestHandler for BrokerHandler {
         }
         client::connection_closed(&self.broker, channel);
     }
+
+    /// Sends only: a sync producer waits for each answer before its next send, and its latency
+    /// is the point. A consumer's pulls and the rest are not worth a core.
+    fn busy_poll_after(&self, request_code: i32) -> bool {
+        matches!(
+            request_code,
+            rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 | rc::SEND_BATCH_MESSAGE
+        )
+    }
 }
