@@ -1,6 +1,7 @@
 //! Busy polling (`ServerConfig::busy_poll`) over real sockets on 127.0.0.1: a one-at-a-time
 //! client is answered correctly whether its requests are caught by a poll or by epoll, polls do
-//! happen for it, and a server without a budget never polls. One test, so the process-wide
+//! happen for it and write their answers themselves (also one larger than the socket takes at
+//! once), and a server without a budget never polls. One test, so the process-wide
 //! counts are not shared with another test running at the same time.
 #![allow(clippy::unwrap_used)]
 
@@ -17,10 +18,23 @@ struct Echo;
 
 /// Code of the requests the handler says are not worth polling for.
 const NOT_WORTH_POLLING: i32 = 2;
+/// Code of a small request answered with [`LARGE`] bytes.
+const LARGE_ANSWER: i32 = 3;
+/// More than a loopback socket's send buffer takes at once (4 MiB at most by default).
+const LARGE: usize = 6 * 1024 * 1024;
+
+/// The `LARGE` answer's body: bytes that differ along its length.
+fn large_body() -> Vec<u8> {
+    (0..LARGE).map(|i| (i % 251) as u8).collect()
+}
 
 impl RequestHandler for Echo {
     async fn handle(&self, _: &Channel, req: RemotingCommand) -> Option<RemotingCommand> {
-        Some(RemotingCommand::success(&req).with_body(req.body.clone()))
+        let body = match req.code {
+            LARGE_ANSWER => large_body().into(),
+            _ => req.body.clone(),
+        };
+        Some(RemotingCommand::success(&req).with_body(body))
     }
 
     fn busy_poll_after(&self, request_code: i32) -> bool {
@@ -76,6 +90,21 @@ async fn polls_catch_one_at_a_time_requests_and_only_with_a_budget() {
         after.caught > before.caught,
         "500 requests one at a time and no poll caught one: {after:?}"
     );
+    assert!(
+        after.answered > before.answered,
+        "no answer written by a polling read task itself: {after:?}"
+    );
+    // An answer larger than the socket takes at once, written by the polling read task: the
+    // write task finishes it, whole and before anything else.
+    for _ in 0..3 {
+        let req = RemotingCommand::request(LARGE_ANSWER);
+        let resp = client
+            .invoke(&addr, req, Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert!(resp.body[..] == large_body()[..], "large answer intact");
+        one_at_a_time(&client, &addr, 40).await;
+    }
     // Pipelined requests on the same connection after it polled: each still gets its answer.
     let client = Arc::new(client);
     let tasks: Vec<_> = (0..8)

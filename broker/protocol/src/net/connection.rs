@@ -1,11 +1,13 @@
 //! Drives one connection (plaintext TCP, or TLS over TCP): a read task that decodes frames and
 //! dispatches them (responses to their waiting invoke, requests to the handler: run inline,
 //! continued in their own task only if they have to wait) and a write task that batches queued
-//! commands into few writes. A malformed frame closes the connection with a logged reason; other
-//! connections are unaffected.
+//! commands into few writes. A busy-polling read task writes its answer itself ([`super::direct`]).
+//! A malformed frame closes the connection with a logged reason; other connections are
+//! unaffected.
 
 use super::RequestHandler;
 use super::channel::Channel;
+use super::direct::{TryWriteNow, WriteGate};
 use super::spin::{Polled, Spinner, TryReadNow};
 use crate::command::RemotingCommand;
 use crate::frame::{self, FrameLimits};
@@ -25,6 +27,9 @@ const WRITE_BATCH: usize = 1024 * 1024;
 /// Frames dispatched from one read after which the read task yields to the write task even if
 /// the read did not fill the buffer (TLS reads stop at a record).
 const YIELD_AFTER: usize = 64;
+/// Answers a polling read task writes itself in a row before it yields to the runtime's other
+/// tasks once (it would otherwise keep its thread as long as its client keeps sending).
+const YIELD_EVERY_DIRECT: u32 = 32;
 
 /// How a connection is driven.
 #[derive(Debug, Clone, Copy, Default)]
@@ -91,32 +96,45 @@ struct Halves<R, W> {
 
 fn start<R, W, H>(io: Halves<R, W>, handler: Arc<H>, drive: Drive) -> Channel
 where
-    R: AsyncRead + TryReadNow + Unpin + Send + 'static,
+    R: AsyncRead + TryReadNow + TryWriteNow + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
     H: RequestHandler,
 {
     let (tx, rx) = mpsc::unbounded_channel();
     let channel = Channel::new(io.remote, io.local, tx);
-    tokio::spawn(write_loop(io.wr, rx, channel.closed_token()));
-    tokio::spawn(read_loop(io.rd, channel.clone(), handler, drive));
+    let gate = Arc::new(WriteGate::default());
+    let writer = Writer {
+        rx,
+        closed: channel.closed_token(),
+        gate: gate.clone(),
+    };
+    tokio::spawn(write_loop(io.wr, writer));
+    let reader = Reader {
+        channel: channel.clone(),
+        handler,
+        drive,
+        gate,
+    };
+    tokio::spawn(read_loop(io.rd, reader));
     channel
 }
 
-fn dispatch<H: RequestHandler>(channel: &Channel, handler: &Arc<H>, cmd: RemotingCommand) {
+/// Runs `cmd`: a response completes its invoke; a request runs inline and its answer is
+/// returned if it finished at once (one that has to wait continues in its own task, which sends
+/// its answer itself).
+fn dispatch<H: RequestHandler>(
+    channel: &Channel,
+    handler: &Arc<H>,
+    cmd: RemotingCommand,
+) -> Option<RemotingCommand> {
     if cmd.is_response() {
         channel.complete(cmd);
-        return;
+        return None;
     }
+    let oneway = cmd.is_oneway();
     let handler = handler.clone();
-    let channel = channel.clone();
-    let mut task = Box::pin(async move {
-        let oneway = cmd.is_oneway();
-        if let Some(response) = handler.handle(&channel, cmd).await
-            && !oneway
-        {
-            channel.send(response);
-        }
-    });
+    let ch = channel.clone();
+    let mut task = Box::pin(async move { handler.handle(&ch, cmd).await });
     // Most requests finish without waiting (a send under async flush, a heartbeat, a pull that
     // finds messages or parks): run them right here, which saves a task spawn, a cross-thread
     // wakeup and lets the write loop batch the responses of one read into one write (profiled:
@@ -124,11 +142,22 @@ fn dispatch<H: RequestHandler>(channel: &Channel, handler: &Arc<H>, cmd: Remotin
     // in its own task; that task polls it again, so a wakeup sent to the no-op waker is not lost.
     let mut cx = Context::from_waker(Waker::noop());
     match std::panic::catch_unwind(AssertUnwindSafe(|| task.as_mut().poll(&mut cx))) {
-        Ok(Poll::Ready(())) => {}
+        Ok(Poll::Ready(answer)) => answer.filter(|_| !oneway),
         Ok(Poll::Pending) => {
-            tokio::spawn(task);
+            let channel = channel.clone();
+            tokio::spawn(async move {
+                if let Some(answer) = task.await
+                    && !oneway
+                {
+                    channel.send(answer);
+                }
+            });
+            None
         }
-        Err(_) => tracing::error!("request handler panicked; request dropped"),
+        Err(_) => {
+            tracing::error!("request handler panicked; request dropped");
+            None
+        }
     }
 }
 
@@ -142,48 +171,117 @@ enum Next {
     Closed,
 }
 
-async fn read_loop<R, H>(mut rd: R, channel: Channel, handler: Arc<H>, drive: Drive)
-where
-    R: AsyncRead + TryReadNow + Unpin,
-    H: RequestHandler,
-{
-    let closed = channel.closed_token();
-    let mut buf = BytesMut::with_capacity(READ_BUFFER);
-    let mut spinner = Spinner::new(drive.busy_poll);
-    // The last read filled the buffer's free space (at least half a READ_BUFFER): more data is
-    // likely waiting.
-    let mut filled = false;
-    let idle = drive
-        .idle_timeout
-        .unwrap_or(Duration::from_secs(365 * 24 * 3600));
-    'conn: loop {
-        let mut dispatched = 0usize;
-        // Every request of this read is one worth polling for after its answer.
-        let mut worth_polling = true;
+/// What a connection's read task works with.
+struct Reader<H> {
+    channel: Channel,
+    handler: Arc<H>,
+    drive: Drive,
+    gate: Arc<WriteGate>,
+}
+
+/// What one read's frames gave.
+struct Dispatched {
+    /// Frames dispatched.
+    count: usize,
+    /// Every request among them is one worth polling for after its answer.
+    worth_polling: bool,
+    /// The last answer that finished at once, not sent yet (the earlier ones are queued).
+    held: Option<RemotingCommand>,
+}
+
+impl<H: RequestHandler> Reader<H> {
+    /// Dispatches the whole frames in `buf`; `None` if one is malformed (logged).
+    fn dispatch_all(&self, buf: &mut BytesMut) -> Option<Dispatched> {
+        let mut out = Dispatched {
+            count: 0,
+            worth_polling: true,
+            held: None,
+        };
         loop {
-            match frame::decode(&mut buf, &drive.limits) {
+            match frame::decode(buf, &self.drive.limits) {
                 Ok(Some(cmd)) => {
-                    worth_polling &= cmd.is_response() || handler.busy_poll_after(cmd.code);
-                    dispatch(&channel, &handler, cmd);
-                    dispatched += 1;
+                    out.worth_polling &=
+                        cmd.is_response() || self.handler.busy_poll_after(cmd.code);
+                    if let Some(answer) = dispatch(&self.channel, &self.handler, cmd)
+                        && let Some(earlier) = out.held.replace(answer)
+                    {
+                        self.channel.send(earlier);
+                    }
+                    out.count += 1;
                 }
-                Ok(None) => break,
+                Ok(None) => return Some(out),
                 Err(e) => {
-                    tracing::warn!(peer = %channel.remote_addr(), error = %e, "closing connection: malformed frame");
-                    break 'conn;
+                    tracing::warn!(peer = %self.channel.remote_addr(), error = %e, "closing connection: malformed frame");
+                    return None;
                 }
             }
         }
-        spinner.dispatched(if worth_polling { dispatched } else { 0 });
+    }
+
+    /// Sends `answer`: straight to the socket if `direct` and the write task is idle (true),
+    /// else through the write task.
+    fn answer<W: TryWriteNow>(
+        &self,
+        answer: RemotingCommand,
+        direct: Option<(&W, &mut BytesMut)>,
+    ) -> bool {
+        if let Some((socket, frames)) = direct
+            && !self.channel.is_closed()
+        {
+            frame::encode(&answer, frames);
+            if self.gate.write_now(socket, frames) {
+                return true;
+            }
+            frames.clear();
+        }
+        self.channel.send(answer);
+        false
+    }
+}
+
+async fn read_loop<R, H>(mut rd: R, reader: Reader<H>)
+where
+    R: AsyncRead + TryReadNow + TryWriteNow + Unpin,
+    H: RequestHandler,
+{
+    let closed = reader.channel.closed_token();
+    let mut buf = BytesMut::with_capacity(READ_BUFFER);
+    let mut frames = BytesMut::new();
+    let mut spinner = Spinner::new(reader.drive.busy_poll);
+    // The last read filled the buffer's free space (at least half a READ_BUFFER): more data is
+    // likely waiting.
+    let mut filled = false;
+    let mut direct_answers = 0u32;
+    let idle = reader
+        .drive
+        .idle_timeout
+        .unwrap_or(Duration::from_secs(365 * 24 * 3600));
+    loop {
+        let Some(read) = reader.dispatch_all(&mut buf) else {
+            break;
+        };
+        let dispatched = read.count;
+        spinner.dispatched(if read.worth_polling { dispatched } else { 0 });
+        // A poll follows a read of exactly one request (see `Spinner::should_poll`).
         let poll = dispatched > 0 && !filled && spinner.should_poll();
-        if poll || (dispatched > 0 && (filled || dispatched >= YIELD_AFTER)) {
+        let direct = read
+            .held
+            .is_some_and(|answer| reader.answer(answer, poll.then_some((&rd, &mut frames))));
+        direct_answers = direct_answers.wrapping_add(u32::from(direct));
+        let pass_turn = match direct {
+            true => direct_answers.is_multiple_of(YIELD_EVERY_DIRECT),
+            false => poll || (dispatched > 0 && (filled || dispatched >= YIELD_AFTER)),
+        };
+        if pass_turn {
             // Let the write task send the responses of this batch before the next read: a read
             // task that finds data waiting never returns Pending, so under a pipelined load it
             // processed the peer's whole window before one response left, and the two ends took
             // turns instead of working at once (profiled: 60 % busy at both ends, 1.6x fewer
             // async sends per second). A short read left nothing behind: the next read pends
             // anyway, and the responses of one read still leave in one write. Before a busy
-            // poll the answers must leave too: the peer waits for them.
+            // poll the answers must leave too: the peer waits for them (unless the read task
+            // wrote its answer itself; then it yields only now and then, to be fair to the
+            // runtime's other tasks).
             tokio::task::yield_now().await;
         }
         if buf.capacity() - buf.len() < READ_BUFFER / 2 {
@@ -198,27 +296,28 @@ where
             Polled::Read(r) => Next::Read(r),
             Polled::Nothing => wait_for_bytes(&mut rd, &mut buf, &mut spinner, &closed, idle).await,
         };
+        let peer = reader.channel.remote_addr();
         match next {
             Next::Closed => break,
             Next::Idle => {
-                tracing::info!(peer = %channel.remote_addr(), "closing idle connection");
+                tracing::info!(%peer, "closing idle connection");
                 break;
             }
             Next::Read(Ok(0)) => {
                 if !buf.is_empty() {
-                    tracing::warn!(peer = %channel.remote_addr(), pending = buf.len(), "connection closed in the middle of a frame");
+                    tracing::warn!(%peer, pending = buf.len(), "connection closed in the middle of a frame");
                 }
                 break;
             }
             Next::Read(Ok(n)) => filled = n >= room,
             Next::Read(Err(e)) => {
-                tracing::debug!(peer = %channel.remote_addr(), error = %e, "read failed");
+                tracing::debug!(%peer, error = %e, "read failed");
                 break;
             }
         }
     }
-    channel.close();
-    handler.on_close(&channel);
+    reader.channel.close();
+    reader.handler.on_close(&reader.channel);
 }
 
 /// Sleeps until bytes arrive in `buf`, the connection is closed from this side, or `idle` passes.
@@ -238,28 +337,38 @@ async fn wait_for_bytes<R: AsyncRead + Unpin>(
     next
 }
 
-async fn write_loop<W: AsyncWrite + Unpin>(
-    mut wr: W,
-    mut rx: mpsc::UnboundedReceiver<RemotingCommand>,
+/// What a connection's write task works with.
+struct Writer {
+    rx: mpsc::UnboundedReceiver<RemotingCommand>,
     closed: CancellationToken,
-) {
+    gate: Arc<WriteGate>,
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(mut wr: W, mut writer: Writer) {
     let mut out = BytesMut::with_capacity(READ_BUFFER);
     loop {
         let first = tokio::select! {
-            _ = closed.cancelled() => break,
-            m = rx.recv() => match m {
-                Some(cmd) => cmd,
+            _ = writer.closed.cancelled() => break,
+            // The read task left the rest of its answer to write.
+            _ = writer.gate.kicked() => None,
+            m = writer.rx.recv() => match m {
+                Some(cmd) => Some(cmd),
                 None => break,
             },
         };
-        frame::encode(&first, &mut out);
+        if let Some(first) = first {
+            frame::encode(&first, &mut out);
+        }
         while out.len() < WRITE_BATCH {
-            match rx.try_recv() {
+            match writer.rx.try_recv() {
                 Ok(cmd) => frame::encode(&cmd, &mut out),
                 Err(_) => break,
             }
         }
-        if wr.write_all(&out).await.is_err() {
+        let rest = writer.gate.acquire().await;
+        let wrote = write_after(&mut wr, rest, &out).await;
+        writer.gate.release();
+        if wrote.is_err() {
             break;
         }
         out.clear();
@@ -267,6 +376,21 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             out = BytesMut::with_capacity(READ_BUFFER);
         }
     }
-    closed.cancel();
+    writer.closed.cancel();
     let _ = wr.shutdown().await;
+}
+
+/// Writes `rest` (what the read task left of its answer), then `out`.
+async fn write_after<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    rest: Option<bytes::Bytes>,
+    out: &[u8],
+) -> std::io::Result<()> {
+    if let Some(rest) = rest {
+        wr.write_all(&rest).await?;
+    }
+    if !out.is_empty() {
+        wr.write_all(out).await?;
+    }
+    Ok(())
 }

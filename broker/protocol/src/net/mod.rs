@@ -6,6 +6,7 @@ mod channel;
 mod client;
 mod codec;
 mod connection;
+mod direct;
 mod server;
 mod signal;
 mod spin;

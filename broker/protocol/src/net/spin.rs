@@ -37,6 +37,9 @@ pub struct BusyPolls {
     pub caught: u64,
     /// Polls that gave up and slept in epoll after all (CPU spent for nothing).
     pub missed: u64,
+    /// Answers a polling read task wrote to its socket itself, without handing them to the
+    /// connection's write task (see `net::direct`).
+    pub answered: u64,
 }
 
 /// The process's busy-poll counts (exported by the broker as metrics).
@@ -44,6 +47,7 @@ pub fn busy_polls() -> BusyPolls {
     BusyPolls {
         caught: CAUGHT.load(Ordering::Relaxed),
         missed: MISSED.load(Ordering::Relaxed),
+        answered: super::direct::answered(),
     }
 }
 

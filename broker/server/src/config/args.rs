@@ -98,14 +98,29 @@ mod tests {
         assert!(c.to_properties().contains("deleteWhen=04"));
     }
 
+    /// The config from `--set` lines `set` over `args`.
+    fn with_args(set: &[&str], args: Args) -> Result<BrokerConfig, ConfigError> {
+        BrokerConfig::from_args(&Args {
+            set: set.iter().map(|s| (*s).to_owned()).collect(),
+            ..args
+        })
+    }
+
+    /// The config from `--set` lines `set` alone.
+    fn with_set(set: &[&str]) -> Result<BrokerConfig, ConfigError> {
+        with_args(set, Args::default())
+    }
+
     #[test]
     fn http_port_follows_listen_port() {
         let with = |set: &[&str], port: Option<u16>| {
-            BrokerConfig::from_args(&Args {
-                set: set.iter().map(|s| (*s).to_owned()).collect(),
-                listen_port: port,
-                ..Args::default()
-            })
+            with_args(
+                set,
+                Args {
+                    listen_port: port,
+                    ..Args::default()
+                },
+            )
         };
         let c = with(&[], None).unwrap();
         assert!(c.http_enable);
@@ -128,12 +143,7 @@ mod tests {
 
     #[test]
     fn commit_log_write_back_reaches_the_store() {
-        let with = |set: &[&str]| {
-            BrokerConfig::from_args(&Args {
-                set: set.iter().map(|s| (*s).to_owned()).collect(),
-                ..Args::default()
-            })
-        };
+        let with = with_set;
         let c = with(&[]).unwrap();
         assert_eq!(
             c.write_back_bytes(),
@@ -158,12 +168,7 @@ mod tests {
 
     #[test]
     fn busy_poll_is_bounded_and_reported() {
-        let with = |set: &[&str]| {
-            BrokerConfig::from_args(&Args {
-                set: set.iter().map(|s| (*s).to_owned()).collect(),
-                ..Args::default()
-            })
-        };
+        let with = with_set;
         let c = with(&[]).unwrap();
         assert_eq!(c.busy_poll, DEFAULT_BUSY_POLL);
         assert!(c.to_properties().contains("busyPollMicros=50\n"));
@@ -186,12 +191,7 @@ mod tests {
 
     #[test]
     fn acl_keys_need_a_file_and_are_reported() {
-        let with = |set: &[&str]| {
-            BrokerConfig::from_args(&Args {
-                set: set.iter().map(|s| (*s).to_owned()).collect(),
-                ..Args::default()
-            })
-        };
+        let with = with_set;
         let c = with(&[]).unwrap();
         assert!(!c.security.acl_enable && c.security.acl_file.is_none());
         let err = with(&["aclEnable=true"]).unwrap_err().to_string();

@@ -11,6 +11,7 @@
 //! | `rocketmq_brokeruntime_<key>` | cluster, broker | every numeric GET_BROKER_RUNTIME_INFO key, snake_case (`commitLogDiskRatio` → `rocketmq_brokeruntime_commit_log_disk_ratio`, `putTps`, `msgPutTotalTodayNow`, `commitLogMaxOffset`, `storeFailed` as 0/1, ...) |
 //! | `rmq_broker_messages_in_total`, `rmq_broker_messages_out_total` | cluster, broker | messages stored / handed to consumers since start |
 //! | `rmq_broker_busy_polls_caught_total`, `rmq_broker_busy_polls_missed_total` | cluster, broker | busy polls (`busyPollMicros`) that caught the next request / gave up |
+//! | `rmq_broker_busy_poll_answers_total` | cluster, broker | answers a polling connection wrote to its socket itself |
 //! | `rmq_metrics_series_dropped` | | topic or group series left out by the cap |
 //! | `rmq_broker_ready` | cluster, broker | 1 when `/readyz` says ready |
 //! | `rmq_broker_namesrvs_registered`, `rmq_broker_namesrvs_configured` | cluster, broker | nameservers that took the last registration / configured |
@@ -191,6 +192,11 @@ pub fn render(b: &Broker, health: Option<&Snapshot>) -> String {
             "rmq_broker_busy_polls_missed",
             "busy polls that gave up and slept after all: CPU spent for nothing",
             polls.missed,
+        ),
+        (
+            "rmq_broker_busy_poll_answers",
+            "answers a polling connection wrote to its socket itself, without a hand-off to its write task",
+            polls.answered,
         ),
     ] {
         let family = Family::<BrokerLabels, FGauge>::default();
