@@ -74,6 +74,16 @@ fn metrics_show_traffic_offsets_and_lag_in_exporter_names() {
     );
     assert!(value(&text, "rmq_broker_messages_in_total", &[]).is_some_and(|v| v >= 150.0));
     assert!(value(&text, "rmq_broker_messages_out_total", &[]).is_some_and(|v| v >= 120.0));
+    for counter in ["rmq_broker_messages_in", "rmq_broker_busy_poll_answers"] {
+        assert!(
+            text.contains(&format!("# TYPE {counter} counter")),
+            "{counter} is a counter: {text}"
+        );
+        assert!(
+            value(&text, &format!("{counter}_total"), &[]).is_some(),
+            "{text}"
+        );
+    }
     let ratio = value(&text, "rocketmq_brokeruntime_commit_log_disk_ratio", &[]).unwrap();
     assert!((0.0..=1.0).contains(&ratio), "{ratio}");
     assert_eq!(

@@ -43,6 +43,7 @@ mod traffic;
 use crate::broker::Broker;
 use crate::health::{Readiness, Snapshot, decide};
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -199,9 +200,10 @@ pub fn render(b: &Broker, health: Option<&Snapshot>) -> String {
             polls.answered,
         ),
     ] {
-        let family = Family::<BrokerLabels, FGauge>::default();
-        family.get_or_create(&labels).set(v as f64);
-        reg.register(format!("{name}_total"), help, family);
+        // Counters: the exposition names them `<name>_total` with `# TYPE <name> counter`.
+        let family = Family::<BrokerLabels, Counter>::default();
+        family.get_or_create(&labels).inc_by(v);
+        reg.register(name, help, family);
     }
     storage::register(&mut reg, b, &labels);
     let dropped = offsets::register(&mut reg, b, &labels)
