@@ -72,18 +72,7 @@ fn metrics_show_traffic_offsets_and_lag_in_exporter_names() {
         .is_some_and(|v| v >= 150.0),
         "{text}"
     );
-    assert!(value(&text, "rmq_broker_messages_in_total", &[]).is_some_and(|v| v >= 150.0));
-    assert!(value(&text, "rmq_broker_messages_out_total", &[]).is_some_and(|v| v >= 120.0));
-    for counter in ["rmq_broker_messages_in", "rmq_broker_busy_poll_answers"] {
-        assert!(
-            text.contains(&format!("# TYPE {counter} counter")),
-            "{counter} is a counter: {text}"
-        );
-        assert!(
-            value(&text, &format!("{counter}_total"), &[]).is_some(),
-            "{text}"
-        );
-    }
+    rmq_counters_count(&text);
     let ratio = value(&text, "rocketmq_brokeruntime_commit_log_disk_ratio", &[]).unwrap();
     assert!((0.0..=1.0).contains(&ratio), "{ratio}");
     assert_eq!(
@@ -129,6 +118,22 @@ fn caught_up_ends_the_lag(text: &str, namesrv: &str, http: &str) {
 
 /// The RocketMQ 5 names after 150 sends of which 120 were consumed: exact counts in and out,
 /// bytes, and the send latency histogram.
+/// rmq's own counters: the messages in and out, typed as counters (`<name>_total` samples).
+fn rmq_counters_count(text: &str) {
+    assert!(value(text, "rmq_broker_messages_in_total", &[]).is_some_and(|v| v >= 150.0));
+    assert!(value(text, "rmq_broker_messages_out_total", &[]).is_some_and(|v| v >= 120.0));
+    for counter in ["rmq_broker_messages_in", "rmq_broker_busy_poll_answers"] {
+        assert!(
+            text.contains(&format!("# TYPE {counter} counter")),
+            "{counter} is a counter: {text}"
+        );
+        assert!(
+            value(text, &format!("{counter}_total"), &[]).is_some(),
+            "{text}"
+        );
+    }
+}
+
 fn rocketmq5_names_read_back_exactly(text: &str) {
     let topic = "topic=\"MetricsT\"";
     let node = "node_id=\"broker-a\"";
