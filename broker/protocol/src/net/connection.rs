@@ -212,6 +212,10 @@ impl<H: RequestHandler> Reader<H> {
                 Ok(None) => return Some(out),
                 Err(e) => {
                     tracing::warn!(peer = %self.channel.remote_addr(), error = %e, "closing connection: malformed frame");
+                    // The frames before it were fine: their answers still go out.
+                    if let Some(answer) = out.held {
+                        self.channel.send(answer);
+                    }
                     return None;
                 }
             }
