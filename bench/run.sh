@@ -399,8 +399,19 @@ ns_rocketmq_rust() {
   done
   PEER_VERSION="$RUST_VERSION"
 }
+# rocketmq-rust 1.0.0 aborts its start-up ("Rolling back broker startup") when the store's disk
+# is more than 90 % full counting the blocks reserved for root as used (1 - available/size): its
+# diskSpaceWarningLevelRatio is capped at 90. Says so before trying, instead of that message.
+rust_disk_refusal() { # dir
+  local size avail
+  read -r size avail < <(df -P -k "$1" | awk 'NR == 2 { print $2, $4 }')
+  [[ -n "$size" && "$size" -gt 0 ]] || return 1
+  ((avail * 10 > size)) && return 1
+  echo "rocketmq-rust 1.0.0 refuses to start on a disk more than 90 % full and $(df -P -h "$1" | awk 'NR == 2 { print $6 " has " $4 " of " $2 }') available; free space there and re-run"
+}
 broker_rocketmq_rust() {
-  local home="$PDIR/home" i=0
+  local home="$PDIR/home" i=0 refusal
+  if refusal="$(rust_disk_refusal "$PDIR")"; then ERR="$refusal"; return 1; fi
   cat >"$home/conf/broker.toml" <<EOT
 [broker]
 namesrvAddr = "127.0.0.1:$NS_PORT"
