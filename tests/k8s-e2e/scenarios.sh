@@ -616,8 +616,11 @@ s_slow_recovery() {
   log "recovery timeline: $recovering samples while recovering; states in order (count, pod Ready, /readyz):"$'\n'"$(cut -d' ' -f2- "$seen" | cut -c1-90 | uniq -c)"
   check "the container was restarted in place (restartCount grew)" test \
     "$(jsonpath "pod/$pod" '{.status.containerStatuses[0].restartCount}')" -gt "$restarts"
-  check "/readyz said 'store recovering' in 3+ samples: the rescan was observed" \
-    test "$recovering" -ge 3
+  # One sample proves /readyz reported the rescan. A sample costs two kubectl calls and a curl
+  # (~0.5 s on a CI host busy with other suites), and the rescan takes 1-3 s: 3+ samples failed
+  # once with 2 (CI of 69b71f5), which said nothing about the broker.
+  check "/readyz said 'store recovering' while the store was rescanned (seen in $recovering samples)" \
+    test "$recovering" -ge 1
   check "never Ready while /readyz said the store was recovering" bash -c \
     "! grep 'store recovering' '$seen' | grep -q 'ready=True'"
   check "Ready again after the recovery, /readyz 200, no probe killed it (one restart only)" bash -c \
