@@ -1,5 +1,8 @@
 //! Registration with every nameserver: at start, every `registerNameServerPeriod`, and at once
-//! when the topic table changes; UNREGISTER_BROKER on shutdown.
+//! when the topic table changes; a round some nameserver missed is retried sooner (1 s, doubling
+//! up to the period), so a refusal that clears up (accounts rotated on the nameserver after the
+//! broker's credentials, a nameserver restarting) costs seconds, not a period. UNREGISTER_BROKER
+//! on shutdown.
 
 use crate::broker::Broker;
 use crate::health::{Health, NamesrvOutcome};
@@ -16,6 +19,20 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 const REGISTER_TIMEOUT: Duration = Duration::from_secs(24);
+
+/// The wait before the first retry of a round some nameserver missed.
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+
+/// How long to wait for the next round after `missed_in_a_row` rounds in a row that some
+/// nameserver did not accept: the period after a full round, else 1 s doubling with each
+/// missed round, never longer than the period.
+pub fn next_round_in(missed_in_a_row: u32, period: Duration) -> Duration {
+    if missed_in_a_row == 0 {
+        return period;
+    }
+    let doublings = missed_in_a_row.saturating_sub(1).min(16);
+    FIRST_RETRY.saturating_mul(1 << doublings).min(period)
+}
 
 /// The REGISTER_BROKER request: every topic when `whole`, else those changed since the last
 /// round (see [`crate::state::TopicTable::take_registration`]).
@@ -153,6 +170,7 @@ pub fn spawn(
 ) {
     tokio::spawn(async move {
         let (mut registered_once, mut withdrawn) = (false, false);
+        let mut missed_in_a_row = 0u32;
         // The first round and every periodic one carry the whole table; a round woken by a
         // topic change carries the changes.
         let mut whole = true;
@@ -179,12 +197,35 @@ pub fn spawn(
             if let Some(m) = round.master {
                 b.ha.state.set_master_addr(m);
             }
+            missed_in_a_row = if ok < round.outcomes.len() {
+                missed_in_a_row.saturating_add(1)
+            } else {
+                0
+            };
             health.record_round(round.outcomes);
+            let wait = next_round_in(missed_in_a_row, b.config.register_period);
             whole = tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(b.config.register_period) => true,
+                _ = tokio::time::sleep(wait) => true,
                 _ = b.register_now.notified() => false,
             };
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missed_round_is_retried_in_one_second_doubling_up_to_the_period() {
+        let period = Duration::from_secs(30);
+        let waits: Vec<u64> = (0..8).map(|m| next_round_in(m, period).as_secs()).collect();
+        assert_eq!(waits, [30, 1, 2, 4, 8, 16, 30, 30]);
+        assert_eq!(next_round_in(u32::MAX, period), period);
+        assert_eq!(
+            next_round_in(3, Duration::from_secs(10)),
+            Duration::from_secs(4)
+        );
+    }
 }

@@ -1,7 +1,8 @@
 //! ACL beyond the client's requests: a nameserver with `aclEnable=true` takes registrations and
 //! other state changes only from admin accounts (brokers sign with
 //! `innerClientAuthenticationCredentials`) while route lookups stay open to every client; a
-//! slave signs its metadata sync to a master with ACL on. The Go client signs with credentials.
+//! slave signs its metadata sync to a master with ACL on; a registration refused during an admin
+//! secret's rotation is retried within seconds. The Go client signs with credentials.
 
 #![allow(clippy::unwrap_used)]
 
@@ -17,12 +18,17 @@ const USER: (&str, &str) = ("rmquser", "user-secret-0002");
 
 /// An admin and a user who may publish and subscribe to everything.
 fn write_acl(dir: &Path) -> String {
+    write_acl_with_admin_secret(dir, ADMIN.1)
+}
+
+/// [`write_acl`] with the admin's secret key `admin_secret` (a rotation rewrites the file).
+fn write_acl_with_admin_secret(dir: &Path, admin_secret: &str) -> String {
     let file = dir.join("plain_acl.yml");
     let text = format!(
         "accounts:\n\
          - accessKey: {}\n  secretKey: {}\n  admin: true\n\
          - accessKey: {}\n  secretKey: {}\n  defaultTopicPerm: PUB|SUB\n  defaultGroupPerm: SUB\n",
-        ADMIN.0, ADMIN.1, USER.0, USER.1
+        ADMIN.0, admin_secret, USER.0, USER.1
     );
     std::fs::write(&file, text).unwrap();
     file.display().to_string()
@@ -132,6 +138,37 @@ fn a_nameserver_with_acl_takes_changes_only_from_admins_and_routes_stay_open() {
         "{conf}"
     );
     assert!(!conf.contains(ADMIN.1), "the secret leaked: {conf}");
+}
+
+/// The admin secret rotated, and the broker's credentials changed before the nameserver's
+/// accounts did (Kubernetes updates each pod's Secret volume on its own schedule): the nameserver
+/// refuses the registration; once its file has the new secret, the broker's retry gets in within
+/// seconds, long before its next periodic round (60 s here).
+#[test]
+fn a_refused_registration_is_retried_soon_after_the_nameserver_learns_the_rotated_secret() {
+    const ROTATED: &str = "admin-secret-0002";
+    let dir = tempfile::tempdir().unwrap();
+    let acl = write_acl(dir.path());
+    let ns = NamesrvProc::start_with(0, &[("aclEnable", "true"), ("aclFile", &acl)]);
+    let mut opts = broker_opts("broker-r", Some((ADMIN.0, ROTATED)));
+    opts.set
+        .push(("registerNameServerPeriod".into(), "60000".into()));
+    let broker = BrokerProc::start(&ns.addr, opts);
+    let refused = poll_until("the refusal is logged", Duration::from_secs(15), || {
+        broker.log().contains("nameserver refused registration")
+    });
+    assert!(refused, "{}", broker.log());
+    assert!(!registered(&ns.addr, "broker-r"));
+
+    write_acl_with_admin_secret(dir.path(), ROTATED);
+    let seen = poll_until("broker-r registered", Duration::from_secs(20), || {
+        registered(&ns.addr, "broker-r")
+    });
+    assert!(
+        seen,
+        "not registered 20 s after the nameserver got the rotated secret (the period is 60 s): {}",
+        broker.log()
+    );
 }
 
 fn acl_broker(name: &str, acl: &str, slave: bool, creds: Option<(&str, &str)>) -> BrokerOpts {
