@@ -36,5 +36,5 @@ rejected() {
   if grep -qF -- "$want" <<<"$out"; then ok "$name"; else bad "$name" "rejected, but the message lacks '$want': $out"; fi
 }
 
-# jqtrue JSON FILTER: exit 0 if the filter yields true.
-jqtrue() { jq -e "$2" <<<"$1" >/dev/null; }
+# jqtrue JSON FILTER: exit 0 if the filter yields true; else print what was tested (the log's why).
+jqtrue() { jq -e "$2" <<<"$1" >/dev/null || { echo "got: ${1:-nothing}"; return 1; }; }

@@ -172,12 +172,12 @@ spec: {cluster: secure, queues: 2}
 YAML
   eventually 120 "the operator uses the rotated admin Secret: RocketMQTopic secure-rotated becomes Ready" bash -c \
     "[ \"\$(kubectl -n $NS get rmqt secure-rotated -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}')\" = True ]"
-  check "topic secure-rotated: 2 queues on the master (probe with the new admin secret)" \
+  # Retried: on a CI host busy compiling, pods with a 50m CPU request can miss a 3-5 s timeout
+  # (seen once); what passes is still only the answer asserted.
+  eventually 60 "topic secure-rotated: 2 queues on the master (probe with the new admin secret)" \
     sec_topic_queues admin-secret-0002 secure-rotated 2
-  local out
-  out="$(sec_java produce true "--access-key $SEC_APP --secret-key $SEC_APP_SECRET" --topic secure-rotated --count 1 --prefix noperm --retries 0 --send-timeout-ms 3000 --timeout-ms 20000 2>"$WORK/produce-noperm.err")" || true
-  check "the application account may not produce to secure-rotated: code 16, lacks PUB" jqtrue "$out" \
-    '.ok == false and .sent == 0 and (.errors | tostring | contains("CODE: 16") and contains("PUB"))'
+  eventually 90 "the application account may not produce to secure-rotated: code 16, lacks PUB" \
+    sec_app_refused_on_rotated
   # A renewed certificate (what cert-manager does before expiry): same CA, new key and serial.
   check "the broker and the nameserver serve the first certificate" sec_nodes_serve_cert
   if sec_leaf "$WORK/sec" && sec_tls_secret; then ok "renew the certificate in Secret secure-tls"; else bad "renew the certificate in Secret secure-tls"; fi
@@ -208,6 +208,15 @@ sec_group_of_two() { sec_probe admin-secret-0001 cluster --cluster secure | jq -
 # sec_topic_queues ADMIN_SECRET TOPIC N: TOPIC has N read queues on the master.
 sec_topic_queues() {
   sec_probe "$1" topic --cluster secure --topic "$2" | jq -e --argjson n "$3" '.onAll and ([.masters[] | select(.read == $n)] | length) == 1'
+}
+
+# sec_app_refused_on_rotated: the application account's send to secure-rotated (it has no PUB
+# there) is refused by the broker's ACL.
+sec_app_refused_on_rotated() {
+  local out
+  out="$(sec_java produce true "--access-key $SEC_APP --secret-key $SEC_APP_SECRET" --topic secure-rotated --count 1 --prefix noperm --retries 0 --send-timeout-ms 10000 --timeout-ms 30000 2>"$WORK/produce-noperm.err")" || true
+  jqtrue "$out" '.ok == false and .sent == 0 and (.errors | tostring | contains("CODE: 16") and contains("PUB"))' \
+    || { tail -n 3 "$WORK/produce-noperm.err"; return 1; }
 }
 
 # sec_old_admin_refused: a topic change signed with the first admin secret fails with the ACL's
