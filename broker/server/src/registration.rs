@@ -26,7 +26,7 @@ const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// How long to wait for the next round after `missed_in_a_row` rounds in a row that some
 /// nameserver did not accept: the period after a full round, else 1 s doubling with each
 /// missed round, never longer than the period.
-pub fn next_round_in(missed_in_a_row: u32, period: Duration) -> Duration {
+fn next_round_in(missed_in_a_row: u32, period: Duration) -> Duration {
     if missed_in_a_row == 0 {
         return period;
     }
