@@ -234,7 +234,9 @@ wait_log() { # file pattern pid timeout_s
 exit_reason() { # file
   local lines
   lines="$(sed 's/\x1b\[[0-9;]*m//g' "$1" 2>/dev/null | grep -E -m 3 'ERROR|panicked|[Ee]rror:|FATAL|Rolling back' || true)"
-  [[ -n "$lines" ]] || lines="$(sed 's/\x1b\[[0-9;]*m//g' "$1" 2>/dev/null | tail -n 5)"
+  # else the last lines that are not routine INFO/DEBUG logging (a request log says nothing)
+  [[ -n "$lines" ]] || lines="$(sed 's/\x1b\[[0-9;]*m//g' "$1" 2>/dev/null | grep -Ev ' (INFO|DEBUG|TRACE) ' | tail -n 5)"
+  [[ -n "$lines" ]] || lines="its log holds no error (only INFO lines); free disk at its end: $(df -P -h "$(dirname "$1")" | awk 'NR == 2 { print $4 }')"
   printf '%s' "$lines" | tr -s ' \n' '  ' | cut -c1-600
 }
 # After a broker that listens on Q-2 (fast), Q and Q+1 (HA) exited: which of them another process
