@@ -323,7 +323,9 @@ def render(res, history):
     L.append("- Apache RocketMQ: `tests/peers/apache.sh` (Maven jars `rocketmq-namesrv`/`rocketmq-broker`, `java -cp`), "
              "broker with `--xmx 1g`, `flushDiskType=ASYNC_FLUSH`, `mappedFileSizeCommitLog=64 MiB`.")
     L.append("- rocketmq-rust: crates.io `rocketmq-namesrv`/`rocketmq-broker` built by `bench/build-rocketmq-rust.sh` "
-             "(`cargo install --locked`, release), broker TOML with the same settings (see `bench/run.sh`).")
+             "(`cargo install --locked`, release), broker TOML with the same settings (see `bench/run.sh`); runs of "
+             "rmq 078cf08 and later give it 600 KB consume-queue files (it writes each in full at creation; at its 6 MB "
+             "default the scale phase's 8,000 queues filled a 30 GB disk and killed its broker).")
     L.append("- rmq: `cargo build --release -p rmq-broker -p rmq-namesrv`, `rmq-broker --set flushDiskType=ASYNC_FLUSH "
              "--set mappedFileSizeCommitLog=67108864 ...`.")
     L.append("- Topics are created with UPDATE_AND_CREATE_TOPIC (8 read/write queues) straight to the broker; the "
