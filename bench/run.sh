@@ -236,7 +236,7 @@ exit_reason() { # file
   lines="$(sed 's/\x1b\[[0-9;]*m//g' "$1" 2>/dev/null | grep -E -m 3 'ERROR|panicked|[Ee]rror:|FATAL|Rolling back' || true)"
   # else the last lines that are not routine INFO/DEBUG logging (a request log says nothing)
   [[ -n "$lines" ]] || lines="$(sed 's/\x1b\[[0-9;]*m//g' "$1" 2>/dev/null | grep -Ev ' (INFO|DEBUG|TRACE) ' | tail -n 5)"
-  [[ -n "$lines" ]] || lines="its log holds no error (only INFO lines); free disk at its end: $(df -P -h "$(dirname "$1")" | awk 'NR == 2 { print $4 }')"
+  [[ -n "$lines" ]] || lines="its log has no error line; free disk at its end: $(df -P -h "$(dirname "$1")" | awk 'NR == 2 { print $4 }')"
   printf '%s' "$lines" | tr -s ' \n' '  ' | cut -c1-600
 }
 # After a broker that listens on Q-2 (fast), Q and Q+1 (HA) exited: which of them another process
@@ -405,11 +405,11 @@ ns_rocketmq_rust() {
 # is more than 90 % full counting the blocks reserved for root as used (1 - available/size): its
 # diskSpaceWarningLevelRatio is capped at 90. Says so before trying, instead of that message.
 rust_disk_refusal() { # dir
-  local size avail
-  read -r size avail < <(df -P -k "$1" | awk 'NR == 2 { print $2, $4 }')
+  local size avail mount
+  read -r size avail mount < <(df -P -k "$1" | awk 'NR == 2 { print $2, $4, $6 }')
   [[ -n "$size" && "$size" -gt 0 ]] || return 1
   ((avail * 10 > size)) && return 1
-  echo "rocketmq-rust 1.0.0 refuses to start on a disk more than 90 % full and $(df -P -h "$1" | awk 'NR == 2 { print $6 " has " $4 " of " $2 }') available; free space there and re-run"
+  echo "rocketmq-rust 1.0.0 refuses to start on a disk more than 90 % full and $mount has $((avail / 1048576)) of $((size / 1048576)) GiB available; free space there and re-run"
 }
 broker_rocketmq_rust() {
   local home="$PDIR/home" i=0 refusal
