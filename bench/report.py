@@ -33,6 +33,7 @@ import sys
 from report_common import *  # noqa: F401,F403  (bench/report_common.py, same directory)
 from report_drivers import driver_sections, phase_tables, pinned_section  # noqa: E402
 from report_extra import extra_sections  # noqa: E402
+from report_limit import limit_section  # noqa: E402
 from report_reps import fold, machine_summary, peer_cell, repeats  # noqa: E402
 
 
@@ -111,6 +112,7 @@ def render(res, history):
         L.append("")
     L.extend(phase_tables(ran, "##"))
     L.extend(driver_sections(res, drivers, primary))
+    L.extend(limit_section(res, drivers))
     L.extend(extra_sections(res))
     L.extend(pinned_section(fold(read_json(os.path.join(HERE, "results", "pinned.json")) or {})))
     # ---------------------------------------------------------------- peers

@@ -15,7 +15,8 @@
 #   aws       operator/aws: rmq-aws and `rmqctl aws` against moto_server, user data in a sandbox
 #   k8s       tests/k8s-e2e: the image from the Dockerfile, rmq-operator and the Helm chart on a
 #             real control plane and a real node (containerd, kubelet, kube-proxy, CoreDNS)
-#   bench     bench/run.sh --quick with the debug binaries (keeps the harness working; asserts
+#   bench     the report's doctests (bench/report_limit.py), bench/run.sh --quick with the debug
+#             binaries (keeps the harness working; asserts
 #             nothing about timings), then bench/soak-retention.sh on a 64 MiB tmpfs (10x its
 #             size pushed through with retention on; asserts disk usage and delivery, not speed)
 #
@@ -173,6 +174,7 @@ suite_k8s() {
 }
 suite_bench() {
   need harnesses
+  (cd bench && python3 -m doctest report_limit.py) # the report's driver-or-broker verdicts
   RMQ_BENCH_BIN_DIR="$RMQ_BIN_DIR" RMQ_BENCH_REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
     bench/run.sh --quick
   RMQ_BENCH_BIN_DIR="$RMQ_BIN_DIR" bench/soak-retention.sh --volume-mib 64 --factor 10 \
