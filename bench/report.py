@@ -34,6 +34,7 @@ from report_common import *  # noqa: F401,F403  (bench/report_common.py, same di
 from report_drivers import driver_sections, phase_tables, pinned_section  # noqa: E402
 from report_extra import extra_sections  # noqa: E402
 from report_limit import limit_section  # noqa: E402
+from report_official import official_section  # noqa: E402
 from report_reps import fold, machine_summary, peer_cell, repeats  # noqa: E402
 
 
@@ -115,6 +116,7 @@ def render(res, history):
     L.extend(limit_section(res, drivers))
     L.extend(extra_sections(res))
     L.extend(pinned_section(fold(read_json(os.path.join(HERE, "results", "pinned.json")) or {})))
+    L.extend(official_section(os.path.join(HERE, "results", "official.json")))
     # ---------------------------------------------------------------- peers
     L.append("## Brokers in this run")
     L.append("")

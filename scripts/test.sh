@@ -15,10 +15,11 @@
 #   aws       operator/aws: rmq-aws and `rmqctl aws` against moto_server, user data in a sandbox
 #   k8s       tests/k8s-e2e: the image from the Dockerfile, rmq-operator and the Helm chart on a
 #             real control plane and a real node (containerd, kubelet, kube-proxy, CoreDNS)
-#   bench     the report's doctests (bench/report_limit.py), bench/run.sh --quick with the debug
-#             binaries (keeps the harness working; asserts
-#             nothing about timings), then bench/soak-retention.sh on a 64 MiB tmpfs (10x its
-#             size pushed through with retention on; asserts disk usage and delivery, not speed)
+#   bench     the report's doctests; bench/run.sh --quick with the debug binaries (keeps the
+#             harness working; asserts nothing about timings); Apache's own benchmark tool
+#             against rmq (bench/official.sh, small counts; fails if an rmq run has no rate);
+#             then bench/soak-retention.sh on a 64 MiB tmpfs (10x its size pushed through with
+#             retention on; asserts disk usage and delivery, not speed)
 #
 # How the time is spent (2 cores): the slow independent preparations (Maven and Go harnesses, the
 # Rust client harness, the Python venv, the Kubernetes control plane from Go modules) start at
@@ -174,9 +175,12 @@ suite_k8s() {
 }
 suite_bench() {
   need harnesses
-  (cd bench && python3 -m doctest report_limit.py) # the report's driver-or-broker verdicts
+  (cd bench && python3 -m doctest report_limit.py official_results.py) # the report's pure parts
   RMQ_BENCH_BIN_DIR="$RMQ_BIN_DIR" RMQ_BENCH_REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
     bench/run.sh --quick
+  # Apache's own benchmark tool against rmq (its Maven jars, mqadmin, Producer and Consumer)
+  bench/official.sh --peers rmq --repeat 1 --q128 50000 --q1k 30000 --qmix 30000 --bin-dir "$RMQ_BIN_DIR" \
+    --out "$LOGS/official.json"
   RMQ_BENCH_BIN_DIR="$RMQ_BIN_DIR" bench/soak-retention.sh --volume-mib 64 --factor 10 \
     --out "$LOGS/soak-retention"
 }
