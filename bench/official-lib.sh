@@ -63,21 +63,30 @@ make_topic() { # topic
   return 1
 }
 
-# One Producer run (bounded to 600 s); its output in $PDIR/$name.out, the broker's CPU ticks over
-# it in $PDIR/$name.cpu.
-produce() { # name topic size async quantity
-  local t0 rc=0
-  t0="$(cpu_ticks "$BR_PID")"
-  timeout 600 java "${JAVA_OPTS[@]}" -cp "$CP" org.apache.rocketmq.example.benchmark.Producer -n "$NS" -t "$2" \
-    -w 64 -s "$3" -y "$4" -q "$5" -ri 1000 >"$PDIR/$1.out" 2>&1 || rc=$?
-  echo "$(($(cpu_ticks "$BR_PID") - t0))" >"$PDIR/$1.cpu"
+# Whether process $1 still runs (a child that exited stays a zombie until it is waited for).
+running() { [[ -e "/proc/$1" && "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ]]; }
+
+# One Producer run (bounded to 600 s); its output in $PDIR/$name.out. Once a second until it
+# exits, $PDIR/$name.samples gets a line "seconds producer_ticks broker_ticks consumer_ticks" (the
+# CPU ticks of the Producer, the broker and the Consumer $5, 0 when there is none).
+produce() { # name topic size quantity [consumer_pid]
+  local pid rc=0 n=0
+  java "${JAVA_OPTS[@]}" -cp "$CP" org.apache.rocketmq.example.benchmark.Producer -n "$NS" -t "$2" \
+    -w 64 -s "$3" -q "$4" -ri 1000 >"$PDIR/$1.out" 2>&1 &
+  pid=$!
+  while running "$pid" && ((n++ < 600)); do
+    echo "$(date +%s.%N) $(cpu_ticks "$pid") $(cpu_ticks "$BR_PID") $(cpu_ticks "${5:-0}")" >>"$PDIR/$1.samples"
+    sleep 1
+  done
+  running "$pid" && { kill "$pid"; rc=124; }
+  wait "$pid" || { ((rc)) || rc=$?; }
   return "$rc"
 }
 
 # Records one scenario's result line in CELLS (bench/official_results.py reads the outputs).
 cell() { # peer rep scenario name quantity rc [consumer_out]
   python3 "$HERE/official_results.py" cell --peer "$1" --version "$PEER_VERSION" --rep "$2" --scenario "$3" \
-    --producer-out "$PDIR/$4.out" --cpu-ticks "$(cat "$PDIR/$4.cpu" 2>/dev/null || echo 0)" --clk-tck "$CLK_TCK" \
+    --producer-out "$PDIR/$4.out" --samples "$PDIR/$4.samples" --clk-tck "$CLK_TCK" \
     --messages "$5" --rc "$6" ${7:+--consumer-out "$7"} >>"$CELLS"
 }
 
@@ -89,7 +98,7 @@ send_and_consume() { # peer rep
   cons_pid=$!; PIDS+=("$cons_pid")
   for ((i = 0; i < 300; i++)); do grep -q "Consumer Started" "$PDIR/consumer.out" && break; sleep 0.1; done
   sleep 3 # the first rebalance hands it the queues
-  produce mix OfficialMix 128 false "$QMIX" || rc=$?
+  produce mix OfficialMix 128 "$QMIX" "$cons_pid" || rc=$?
   sleep 2
   kill "$cons_pid" 2>/dev/null || true
   cell "$1" "$2" "send+consume 128 B" mix "$QMIX" "$rc" "$PDIR/consumer.out"
@@ -106,9 +115,9 @@ run_peer() { # peer rep
     apache4) start_apache "${RMQ_APACHE_VERSION_4:-4.9.7}";;
   esac || { stop_peer; return 1; }
   for t in OfficialSync128 OfficialSync1k OfficialMix; do make_topic "$t" || { stop_peer; return 1; }; done
-  rc=0; produce sync128 OfficialSync128 128 false "$Q128" || rc=$?
+  rc=0; produce sync128 OfficialSync128 128 "$Q128" || rc=$?
   cell "$1" "$2" "sync 128 B x64" sync128 "$Q128" "$rc"
-  rc=0; produce sync1k OfficialSync1k 1024 false "$Q1K" || rc=$?
+  rc=0; produce sync1k OfficialSync1k 1024 "$Q1K" || rc=$?
   cell "$1" "$2" "sync 1024 B x64" sync1k "$Q1K" "$rc"
   send_and_consume "$1" "$2"
   stop_peer

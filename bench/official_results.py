@@ -2,8 +2,9 @@
 """bench/official_results.py: the results of bench/official.sh (Apache's own benchmark tool).
 
   official_results.py cell --peer P --version V --rep N --scenario S --producer-out F
-                           --cpu-ticks T --clk-tck HZ --messages M --rc RC [--consumer-out F]
-      one scenario's result as a JSON line, read from the tools' own output
+                           --samples F --clk-tck HZ --messages M --rc RC [--consumer-out F]
+      one scenario's result as a JSON line, read from the tools' own output and the CPU samples
+      bench/official-lib.sh took once a second
   official_results.py collect --cells F --out F --command C --rev R --example-version V
                               --load-before L --load-after L
       the cells and the run's settings as bench/results/official.json
@@ -14,10 +15,12 @@ import json
 import os
 import re
 import sys
+import time
 
 COMPLETE = re.compile(r"\[Complete\] Send Total: (\d+) \| Send TPS: ([\d.]+) \| Max RT\(ms\): ([\d.]+) \| "
                       r"Average RT\(ms\):\s*([\d.]+) \| Send Failed: (\d+) \| Response Failed: (\d+)")
 CONSUME = re.compile(r"Consume TPS: ([\d.]+)")
+REPORT = re.compile(r"Current Time: (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) \| Send TPS")
 
 
 def parse_producer(text):
@@ -46,6 +49,42 @@ def best_consume_tps(text):
     return max(rates) if rates else None
 
 
+def report_window(text):
+    """(start, end) in epoch seconds of the last 10 s the Producer reported on while sending: its
+    once-a-second "Current Time: ..." lines (local time, which this machine's clock and the
+    samples share). None when it printed fewer than 2.
+
+    >>> w = report_window("\\n".join("Current Time: 2026-12-06 20:35:%02d,250 | Send TPS: 1" % s for s in range(30)))
+    >>> round(w[1] - w[0], 3), round(w[1] % 60, 3)
+    (10.0, 29.25)
+    >>> report_window("Current Time: 2026-12-06 20:35:01,189 | Send TPS: 1") is None
+    True
+    """
+    stamps = [time.mktime(datetime.datetime.strptime(t, "%Y-%m-%d %H:%M:%S").timetuple()) + int(ms) / 1000
+              for t, ms in REPORT.findall(text)]
+    if len(stamps) < 2:
+        return None
+    return max(stamps[0], stamps[-1] - 10), stamps[-1]
+
+
+def steady_cpu(lines, clk_tck, window):
+    """CPU % (100 = one core) of the Producer, the broker and the Consumer between the first
+    sample in the window and the last one in it. None when it holds fewer than 2 samples.
+
+    >>> steady_cpu(["%d %d %d 0" % (t, 50 * t, 10 * t) for t in range(20)], 100, (5, 15))
+    (50.0, 10.0, 0.0)
+    >>> steady_cpu(["0 0 0 0", "1 5 5 0"], 100, (0.5, 1.5)) is None
+    True
+    """
+    rows = [[float(x) for x in line.split()] for line in lines if len(line.split()) == 4]
+    inside = [r for r in rows if window[0] <= r[0] <= window[1]]
+    if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
+        return None
+    a, b = inside[0], inside[-1]
+    secs = b[0] - a[0]
+    return tuple(round((b[i] - a[i]) / clk_tck / secs * 100, 3) for i in (1, 2, 3))
+
+
 def last_lines(text, n=3):
     return " ".join(line.strip() for line in text.strip().splitlines()[-n:])
 
@@ -71,7 +110,12 @@ def cell(a):
         c.update(ok=False, error="the Producer printed no rate (%s): %s" % (why, last_lines(out)))
         return c
     c.update(p)
-    c["brokerCpuUsPerMsg"] = a.cpu_ticks / a.clk_tck * 1e6 / a.messages if a.messages else None
+    window = report_window(out)
+    cpu = steady_cpu(read(a.samples).splitlines(), a.clk_tck, window) if window else None
+    if cpu and p["sendTps"]:
+        tool, broker, consumer = cpu
+        c.update(producerCpuPct=tool, brokerCpuPct=broker, consumerCpuPct=consumer if a.consumer_out else None,
+                 clientCpuUsPerMsg=(tool + consumer) * 1e4 / p["sendTps"], brokerCpuUsPerMsg=broker * 1e4 / p["sendTps"])
     c["ok"] = a.rc == 0 and p["sendFailed"] == 0
     if p["sendFailed"]:
         c["error"] = "%d sends failed" % p["sendFailed"]
@@ -98,10 +142,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("cell")
-    for k in ("--peer", "--version", "--scenario", "--producer-out"):
+    for k in ("--peer", "--version", "--scenario", "--producer-out", "--samples"):
         c.add_argument(k, required=True)
     c.add_argument("--consumer-out")
-    for k in ("--rep", "--cpu-ticks", "--clk-tck", "--messages", "--rc"):
+    for k in ("--rep", "--clk-tck", "--messages", "--rc"):
         c.add_argument(k, type=int, required=True)
     k = sub.add_parser("collect")
     for o in ("--cells", "--out", "--command", "--rev", "--example-version", "--load-before", "--load-after"):

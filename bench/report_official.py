@@ -4,6 +4,7 @@ bench/results/official.json holds one cell per broker, repetition and scenario, 
 own figures; this module folds the repetitions into medians with min-max and renders them.
 """
 from report_common import LABEL, fmt, ratio, read_json
+from report_limit import verdict
 from report_reps import median, span
 
 PEER_ORDER = ["rmq", "apache", "apache4"]
@@ -38,6 +39,33 @@ def table(cells, peers, field, title, nd=0, big=False):
     return L
 
 
+def used_pct(c):
+    """The CPU the tool's processes and the broker used together in one cell (None if unknown)."""
+    parts = [c.get("producerCpuPct"), c.get("consumerCpuPct") or 0, c.get("brokerCpuPct")]
+    return None if None in parts else sum(parts)
+
+
+def limit_table(cells, cpus):
+    """Which side used up the CPUs in rmq's runs of the tool (report_limit.verdict's rule)."""
+    L = ["| scenario | tool + broker CPU % (rmq run) | tool µs/msg (rmq run) | rmq broker µs/msg | Apache broker µs/msg "
+         "| rmq / Apache | tool's ceiling / Apache | broker budget for 2× (µs/msg) | what limited it |",
+         "|---|---|---|---|---|---|---|---|---|"]
+    for s in SCENARIOS:
+        rmq = [c for c in cells if c["peer"] == "rmq" and c["scenario"] == s and c.get("ok")]
+        tool = median([c["clientCpuUsPerMsg"] for c in rmq if c.get("clientCpuUsPerMsg") is not None])
+        brk = median(values(cells, "rmq", s, "brokerCpuUsPerMsg"))
+        used = median([u for u in map(used_pct, rmq) if u is not None])
+        apache = median(values(cells, "apache", s, "sendTps"))
+        if tool is None or apache is None:
+            continue
+        ceiling, budget, text = verdict(cpus, used, tool, brk, apache)
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            s, fmt(used), fmt(tool, 1), fmt(brk, 1), fmt(median(values(cells, "apache", s, "brokerCpuUsPerMsg")), 1),
+            ratio(median(values(cells, "rmq", s, "sendTps")), apache), "%.2f" % ceiling if ceiling else "–",
+            fmt(budget, 1), text))
+    return L if len(L) > 2 else []
+
+
 def official_section(path):
     """The markdown lines of the section (nothing when the results file is missing)."""
     res = read_json(path) or {}
@@ -69,6 +97,15 @@ def official_section(path):
     L.append("")
     L.extend(table(cells, peers, "brokerCpuUsPerMsg", "broker CPU per message sent (µs; lower is better)", nd=1))
     L.append("")
+    L.extend(table(cells, peers, "clientCpuUsPerMsg", "the tool's CPU per message sent (µs; Producer, and Consumer in send+consume)", nd=1))
+    L.append("")
+    lim = limit_table(cells, run.get("cpus") or 0)
+    if lim:
+        L.append("Which side used up the CPUs in rmq's runs (the rule of \"Driver or broker\" above, with the "
+                 "tool as the driver):")
+        L.append("")
+        L.extend(lim)
+        L.append("")
     bad = failures(cells)
     if bad:
         L.append("Runs that did not finish:")
