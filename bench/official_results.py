@@ -121,8 +121,8 @@ def cell(a):
         c["error"] = "%d sends failed" % p["sendFailed"]
     if a.consumer_out:
         c["consumeTps"] = best_consume_tps(read(a.consumer_out))
-        if c["consumeTps"] is None:
-            c.update(ok=False, error="the Consumer reported no rate: %s" % last_lines(read(a.consumer_out)))
+        if not c["consumeTps"]:
+            c.update(ok=False, error="the Consumer received nothing while the Producer sent: %s" % last_lines(read(a.consumer_out)))
     return c
 
 
