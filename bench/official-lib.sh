@@ -73,7 +73,7 @@ produce() { # name topic size quantity [consumer_pid]
   local pid rc=0 n=0
   java "${JAVA_OPTS[@]}" -cp "$CP" org.apache.rocketmq.example.benchmark.Producer -n "$NS" -t "$2" \
     -w 64 -s "$3" -q "$4" -ri 1000 >"$PDIR/$1.out" 2>&1 &
-  pid=$!
+  pid=$!; PIDS+=("$pid")
   while running "$pid" && ((n++ < 600)); do
     echo "$(date +%s.%N) $(cpu_ticks "$pid") $(cpu_ticks "$BR_PID") $(cpu_ticks "${5:-0}")" >>"$PDIR/$1.samples"
     sleep 1
