@@ -111,7 +111,7 @@ def render(res, history):
             "; the %s's results follow in their own section" % " and ".join(DRIVER_TITLE.get(d, d) for d in drivers[1:])
             if len(drivers) > 1 else ""))
         L.append("")
-    L.extend(phase_tables(ran, "##"))
+    L.extend(phase_tables(ran, "##", machine_cpus(res)))
     L.extend(driver_sections(res, drivers, primary))
     L.extend(limit_section(res, drivers))
     L.extend(extra_sections(res))

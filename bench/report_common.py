@@ -220,6 +220,14 @@ def val_of(p, k, f):
     return None if ph is None else ph.get(f)
 
 
+def machine_cpus(res):
+    """The CPU count of the machine a results JSON was measured on (None when unknown)."""
+    try:
+        return int((res.get("machine") or {}).get("cpus"))
+    except (TypeError, ValueError):
+        return None
+
+
 def driver_of(p):
     return p.get("driver") or "java"
 

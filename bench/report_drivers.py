@@ -1,12 +1,14 @@
 """bench/report_drivers.py: the per-phase tables of one load driver's results and the sections
 that compare the Java client with the native driver (bench/report.py renders them)."""
 from report_common import *  # noqa: F401,F403  (bench/report_common.py, same directory)
+from report_limit import DRIVER_MARK, driver_limited  # noqa: E402
 from report_reps import MARK, busy_notes, cell, mark, peer_cell  # noqa: E402
 
 
-def phase_tables(ran, h="##"):
+def phase_tables(ran, h="##", cpus=None):
     """The summary (ratios to rmq) and every-phase tables of one driver's results (folded: one
-    entry per peer, medians over the repetitions, see report_reps.fold)."""
+    entry per peer, medians over the repetitions, see report_reps.fold). With the machine's
+    CPU count, a phase whose driver's own CPU kept it from 2x Apache gets DRIVER_MARK."""
     L = []
     reps = max([len(p.get("reps") or [p]) for p in ran] or [1])
     rmq = next((p for p in ran if p["peer"] == "rmq"), None)
@@ -29,14 +31,21 @@ def phase_tables(ran, h="##"):
               "".join(" rmq / %s |" % LABEL.get(p["peer"], p["peer"]) for p in others)
         L.append(hdr)
         L.append("|" + "---|" * (2 + 2 * len(others)))
+        apache = next((p for p in others if p["peer"] == "apache"), None)
+        marked = [k for k in keys if cpus and driver_limited(phase(rmq, k), phase(apache, k), cpus)]
         for k in keys:
             a = val(rmq, k, "tps")
             tps = lambda p: cell(phase(p, k), "tps", big=True) + mark(phase(p, k))  # noqa: E731
-            row = "| %s | %s |" % (k, tps(rmq))
+            row = "| %s | %s |" % (k + (" " + DRIVER_MARK if k in marked else ""), tps(rmq))
             row += "".join(" %s |" % tps(p) for p in others)
             row += "".join(" **%s** |" % ratio(a, val(p, k, "tps")) for p in others)
             L.append(row)
         L.append("")
+        if marked:
+            L.append("%s The load driver's own CPU kept this phase from 2x %s: with a broker that used no CPU at all "
+                     "it could not reach 2x, or 2x would leave a broker less CPU per message than rmq's used "
+                     "(section \"Driver or broker\" has the figures)." % (DRIVER_MARK, LABEL.get("apache", "Apache")))
+            L.append("")
         L.append("Throughput ratios above 1 mean rmq is faster. Latency, memory and start-up (lower is better):")
         L.append("")
         L.append("| metric | rmq |" + "".join(" %s |" % peer_title(p) for p in others) +
@@ -140,7 +149,7 @@ def driver_sections(res, drivers, primary):
                          " (pinned to CPU %s, the broker to CPUs %s)" % (run.get("nativeCpu"), run.get("brokerCpus"))
                          if run.get("nativeCpu") else ""))
             L.append("")
-        L.extend(phase_tables(ran_with(res, d), "###"))
+        L.extend(phase_tables(ran_with(res, d), "###", machine_cpus(res)))
     if len(drivers) < 2:
         return L
     a, b = drivers[0], drivers[1]

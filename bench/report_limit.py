@@ -58,6 +58,31 @@ def verdict(cpus, used_pct, drv_us, brk_us, apache_tps):
         GOAL, budget, fmt(brk_us, 1))
 
 
+# The summary's mark for a phase whose driver used up the CPUs (see driver_limited).
+DRIVER_MARK = "‡"
+
+
+def driver_limited(rmq_phase, apache_phase, cpus):
+    """Whether the driver's own CPU kept this phase from 2x Apache: the verdict says "the driver"
+    or "the driver and the broker" (False without the figures it needs).
+
+    >>> driver_limited({"tps": 306_700, "driverCpuPct": 178, "brokerCpuPct": 16, "brokerCpuUsPerMsg": 0.5},
+    ...                {"tps": 195_200}, 2)
+    True
+    >>> driver_limited({"tps": 84_000, "driverCpuPct": 140, "brokerCpuPct": 37, "brokerCpuUsPerMsg": 4.4},
+    ...                {"tps": 32_600}, 2)
+    False
+    >>> driver_limited(None, {"tps": 1}, 2)
+    False
+    """
+    if not rmq_phase or not apache_phase or not rmq_phase.get("tps") or not apache_phase.get("tps"):
+        return False
+    used = sum_or_none(rmq_phase.get("driverCpuPct"), rmq_phase.get("brokerCpuPct"))
+    text = verdict(cpus, used, per_msg_us(rmq_phase.get("driverCpuPct"), rmq_phase["tps"]),
+                   rmq_phase.get("brokerCpuUsPerMsg"), apache_phase["tps"])[2]
+    return "the driver" in text
+
+
 def rows_for(res, driver, cpus):
     """The table rows of one driver's saturated phases (rmq against Apache 5.x)."""
     ran = ran_with(res, driver)
