@@ -63,8 +63,8 @@ DRIVER_MARK = "‡"
 
 
 def driver_limited(rmq_phase, apache_phase, cpus):
-    """Whether the driver's own CPU kept this phase from 2x Apache: the verdict says "the driver"
-    or "the driver and the broker" (False without the figures it needs).
+    """Whether the driver's own CPU kept this phase from 2x Apache: rmq is under 2x and the
+    verdict says "the driver" or "the driver and the broker" (False without the figures).
 
     >>> driver_limited({"tps": 306_700, "driverCpuPct": 178, "brokerCpuPct": 16, "brokerCpuUsPerMsg": 0.5},
     ...                {"tps": 195_200}, 2)
@@ -72,10 +72,15 @@ def driver_limited(rmq_phase, apache_phase, cpus):
     >>> driver_limited({"tps": 84_000, "driverCpuPct": 140, "brokerCpuPct": 37, "brokerCpuUsPerMsg": 4.4},
     ...                {"tps": 32_600}, 2)
     False
+    >>> driver_limited({"tps": 400_000, "driverCpuPct": 178, "brokerCpuPct": 16, "brokerCpuUsPerMsg": 0.5},
+    ...                {"tps": 195_200}, 2)
+    False
     >>> driver_limited(None, {"tps": 1}, 2)
     False
     """
     if not rmq_phase or not apache_phase or not rmq_phase.get("tps") or not apache_phase.get("tps"):
+        return False
+    if rmq_phase["tps"] >= GOAL * apache_phase["tps"]:
         return False
     used = sum_or_none(rmq_phase.get("driverCpuPct"), rmq_phase.get("brokerCpuPct"))
     text = verdict(cpus, used, per_msg_us(rmq_phase.get("driverCpuPct"), rmq_phase["tps"]),
