@@ -1,10 +1,12 @@
 # shellcheck shell=bash
 # bench/official-lib.sh: the brokers and scenarios of bench/official.sh (sourced by it after its
 # options are read). Uses its globals: WORK, BIN, CP, CELLS, Q128, Q1K, QMIX, PIDS, APACHE_DIRS,
-# ROOT, HERE and its helpers tool, port, cpu_ticks, log. run_peer sets ERR when it fails.
+# ROOT, HERE and its helpers tool, cpu_ticks, log (ports: bench/ports.sh). run_peer sets ERR when it fails.
 NS="" BR_PID="" PDIR="" ERR="" PEER_VERSION=""
 CLK_TCK="$(getconf CLK_TCK 2>/dev/null || echo 100)"
 APACHE_SH="$ROOT/tests/peers/apache.sh"
+# shellcheck source=ports.sh
+. "$HERE/ports.sh"
 
 # Waits up to $3 s for "$2" in file $1 while process $4 lives.
 wait_log() { # file text timeout_s pid
@@ -19,7 +21,8 @@ wait_log() { # file text timeout_s pid
 # rmq's nameserver and broker with bench/run.sh's settings (ASYNC_FLUSH, 64 MiB commit-log files).
 start_rmq() {
   local nsp brp ns_pid
-  nsp="$(port)" brp="$(port)"
+  nsp="$(pick_port)" brp="$(pick_port)"
+  while ((brp == nsp)); do brp="$(pick_port)"; done
   "$BIN/rmq-namesrv" --listen-addr 127.0.0.1 --listen-port "$nsp" --kv-config-path "$PDIR/kv.json" >"$PDIR/namesrv.out" 2>&1 &
   ns_pid=$!; PIDS+=("$ns_pid")
   wait_log "$PDIR/namesrv.out" "boot success" 30 "$ns_pid" || { ERR="rmq-namesrv did not boot: $(tail -n 3 "$PDIR/namesrv.out")"; return 1; }
@@ -36,7 +39,8 @@ start_rmq() {
 # Apache's nameserver and broker (tests/peers/apache.sh: ASYNC_FLUSH, 64 MiB commit-log files).
 start_apache() { # version
   local nsp brp
-  nsp="$(port)" brp="$(port)"
+  nsp="$(pick_port)" brp="$(pick_port)"
+  while ((brp == nsp)); do brp="$(pick_port)"; done
   APACHE_DIRS+=("$PDIR/apache")
   "$APACHE_SH" start --version "$1" --namesrv-port "$nsp" --broker-port "$brp" --dir "$PDIR/apache" --xmx 1g \
       >"$PDIR/apache-start.out" 2>&1 || { ERR="Apache $1 did not start: $(tail -n 3 "$PDIR/apache-start.out")"; return 1; }
@@ -93,8 +97,10 @@ cell() { # peer rep scenario name quantity rc [consumer_out]
 # The Consumer on a new group of TOPIC in the background, then a Producer of QMIX messages.
 send_and_consume() { # peer rep
   local cons_pid rc=0 i
-  tool org.apache.rocketmq.example.benchmark.Consumer -n "$NS" -t OfficialMix -g official_mix -ri 1000 \
-    >"$PDIR/consumer.out" 2>&1 &
+  # the JVM itself in the background (not through `tool`: $! would be a subshell, and killing
+  # it left the JVM running)
+  java "${JAVA_OPTS[@]}" -cp "$CP" org.apache.rocketmq.example.benchmark.Consumer -n "$NS" -t OfficialMix \
+    -g official_mix -ri 1000 >"$PDIR/consumer.out" 2>&1 &
   cons_pid=$!; PIDS+=("$cons_pid")
   for ((i = 0; i < 300; i++)); do grep -q "Consumer Started" "$PDIR/consumer.out" && break; sleep 0.1; done
   sleep 3 # the first rebalance hands it the queues

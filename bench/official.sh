@@ -97,26 +97,29 @@ if [[ -z "$BIN" && " ${PEER_LIST[*]} " == *" rmq "* ]]; then
 fi
 JAVA_OPTS=(-Xms1g -Xmx1g -XX:+UseG1GC -Drocketmq.client.logRoot="$WORK/client-logs" -Drocketmq.client.logLevel=WARN)
 tool() { java "${JAVA_OPTS[@]}" -cp "$CP" "$@"; }
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # shellcheck source=official-lib.sh
 . "$HERE/official-lib.sh"
 
 # --- the run --------------------------------------------------------------------------------------
-CELLS="$WORK/cells.jsonl"
+CELLS="$WORK/cells.jsonl" RMQ_FAILED=""
 : >"$CELLS"
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 for ((rep = 1; rep <= REPEAT; rep++)); do
   for peer in "${PEER_LIST[@]}"; do
     log "== $peer, repetition $rep/$REPEAT (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-    run_peer "$peer" "$rep" || log "$peer: $ERR"
+    run_peer "$peer" "$rep" || { log "$peer: $ERR"; [[ "$peer" == rmq ]] && RMQ_FAILED="$ERR"; }
   done
 done
 python3 "$HERE/official_results.py" collect --cells "$CELLS" --out "$OUT_JSON" \
   --command "bench/official.sh$ORIG_ARGS" --rev "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
   --example-version "$EXAMPLE_VERSION" --load-before "$LOAD_BEFORE" --load-after "$(cut -d' ' -f1-3 /proc/loadavg)"
 log "results: $OUT_JSON (bench/report.py renders them into BENCHMARKS.md)"
+if [[ -n "$RMQ_FAILED" ]]; then
+  log "rmq could not be benchmarked: $RMQ_FAILED"
+  exit 1
+fi
 if grep '"peer": "rmq"' "$CELLS" | grep -q '"ok": false'; then
   log "an rmq run did not finish: $(grep '"peer": "rmq"' "$CELLS" | grep '"ok": false' | head -n 1)"
   exit 1

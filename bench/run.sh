@@ -207,19 +207,8 @@ stop_pid() { # pid: TERM, wait up to 10 s, KILL
 forget_pid() { local p keep=(); for p in "${PIDS[@]}"; do [[ "$p" == "$1" ]] || keep+=("$p"); done; PIDS=("${keep[@]}"); }
 
 now_ms() { date +%s%3N; }
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# a block of ports that are all free (broker: fast port Q-2, Q, HA Q+1, HTTP Q+7), below the
-# kernel's ephemeral range (32768+), where outgoing connections of other suites take ports
-pick_port() {
-  local i p
-  for i in $(seq 1 200); do
-    p=$((20000 + (RANDOM % 1200) * 10))
-    if port_free $((p - 2)) && port_free "$p" && port_free $((p + 1)) && port_free $((p + 2)) && port_free $((p + 7)); then
-      echo "$p"; return 0
-    fi
-  done
-  return 1
-}
+# shellcheck source=ports.sh
+. "$HERE/ports.sh"
 wait_log() { # file pattern pid timeout_s
   local f="$1" pat="$2" pid="$3" t="$4" i=0
   while ((i < t * 10)); do

@@ -179,7 +179,7 @@ suite_bench() {
   RMQ_BENCH_BIN_DIR="$RMQ_BIN_DIR" RMQ_BENCH_REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
     bench/run.sh --quick
   # Apache's own benchmark tool against rmq (its Maven jars, mqadmin, Producer and Consumer)
-  bench/official.sh --peers rmq --repeat 1 --q128 50000 --q1k 30000 --qmix 30000 --bin-dir "$RMQ_BIN_DIR" \
+  bench/official.sh --peers rmq --repeat 1 --q128 100000 --q1k 80000 --qmix 60000 --bin-dir "$RMQ_BIN_DIR" \
     --out "$LOGS/official.json"
   RMQ_BENCH_BIN_DIR="$RMQ_BIN_DIR" bench/soak-retention.sh --volume-mib 64 --factor 10 \
     --out "$LOGS/soak-retention"
